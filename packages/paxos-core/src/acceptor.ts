@@ -1,0 +1,208 @@
+import { InvariantError } from './assert.js';
+import { NOOP, bytesEqual } from './bytes.js';
+import { requireInt } from './config-error.js';
+import { drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
+import type { Input } from './input.js';
+import { MAX_ACCEPTORS, MAX_UINT32, isUint32 } from './limits.js';
+import type { AcceptMsg, Message, PrepareMsg, RepeatMsg, TrimMsg } from './messages.js';
+
+export interface AcceptorOptions {
+  /** This acceptor's id: its index in the config's acceptor list. */
+  readonly id: number;
+  /** How often to broadcast acceptor_state (LibPaxos3: every second). */
+  readonly stateIntervalMs?: number;
+  /**
+   * At most this many instances are scanned per repeat request. LibPaxos3 walks any range it is
+   * given, so one repeat(1, 2^32−1) keeps it busy for hours; we answer the first part and the
+   * learner asks again.
+   */
+  readonly maxRepeat?: number;
+}
+
+/** What an acceptor recovers from its storage at start. */
+export interface AcceptorRecovered {
+  readonly trimIid: number;
+  readonly records: Iterable<AcceptorRecord>;
+}
+
+/**
+ * A Paxos acceptor (LibPaxos3 §4.1). It keeps its whole state in memory and writes through: every
+ * change is returned as a persist record, and the caller makes it durable before sending the
+ * reply (persist before send), just as LibPaxos3 commits its transaction before replying.
+ */
+export class Acceptor {
+  readonly id: number;
+  private readonly stateIntervalMs: number;
+  private readonly maxRepeat: number;
+  private readonly records = new Map<number, AcceptorRecord>();
+  private trimIid = 0;
+  /** Highest iid with a record: bounds repeat and trim scans. */
+  private highestIid = 0;
+  private lastStateAt: number | undefined;
+
+  constructor(options: AcceptorOptions, recovered?: AcceptorRecovered) {
+    this.id = requireInt('acceptor id', options.id, 0, MAX_ACCEPTORS - 1);
+    this.stateIntervalMs = requireInt('stateIntervalMs', options.stateIntervalMs ?? 1000, 1, 3_600_000);
+    this.maxRepeat = requireInt('maxRepeat', options.maxRepeat ?? 4096, 1, 1 << 20);
+    if (recovered) {
+      this.trimIid = recovered.trimIid;
+      for (const r of recovered.records) {
+        if (r.iid <= this.trimIid) continue;
+        this.records.set(r.iid, r);
+        if (r.iid > this.highestIid) this.highestIid = r.iid;
+      }
+    }
+  }
+
+  /** The trim point: instances at or below it are forgotten and ignored. */
+  get trimmedUpTo(): number {
+    return this.trimIid;
+  }
+
+  /** The record for `iid`, if any (for tests, the simulator's checkers and storage snapshots). */
+  record(iid: number): AcceptorRecord | undefined {
+    return this.records.get(iid);
+  }
+
+  get recordCount(): number {
+    return this.records.size;
+  }
+
+  step(input: Input, out: Effects): void {
+    switch (input.kind) {
+      case 'message':
+        this.receive(input.from, input.msg, out);
+        return;
+      case 'tick':
+        this.tick(input.now, out);
+        return;
+      case 'propose':
+      case 'decided':
+      case 'set-instance-id':
+      case 'trim':
+        throw new InvariantError(`an acceptor does not take '${input.kind}' inputs`);
+    }
+  }
+
+  receive(from: PeerId, msg: Message, out: Effects): void {
+    switch (msg.type) {
+      case 'prepare':
+        this.onPrepare(from, msg, out);
+        return;
+      case 'accept':
+        this.onAccept(from, msg, out);
+        return;
+      case 'repeat':
+        this.onRepeat(from, msg, out);
+        return;
+      case 'trim':
+        this.onTrim(msg, out);
+        return;
+      case 'promise':
+      case 'accepted':
+      case 'preempted':
+      case 'acceptor_state':
+      case 'client_value':
+        // LibPaxos3's acceptor has no subscriber for these either.
+        drop(out, 'not-for-role', msg.type, 0);
+        return;
+    }
+  }
+
+  /** Every `stateIntervalMs`: tell subscribers our trim point (LibPaxos3's 1 s acceptor_state). */
+  tick(now: number, out: Effects): void {
+    if (this.lastStateAt !== undefined && now - this.lastStateAt < this.stateIntervalMs) return;
+    this.lastStateAt = now;
+    out.send.push({ to: 'subscribers', msg: { type: 'acceptor_state', aid: this.id, trimIid: this.trimIid } });
+  }
+
+  private onPrepare(from: PeerId, msg: PrepareMsg, out: Effects): void {
+    const { iid, ballot } = msg;
+    if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'prepare', iid);
+    if (iid <= this.trimIid) return drop(out, 'trimmed', 'prepare', iid);
+    let rec = this.records.get(iid);
+    if (rec === undefined || rec.ballot < ballot) {
+      // Paxos P1b: promise never to accept a ballot below `ballot`; durable before the reply.
+      rec = { kind: 'record', iid, ballot, valueBallot: rec?.valueBallot ?? 0, value: rec?.value ?? NOOP };
+      this.store(rec, out);
+    }
+    // An equal ballot is a duplicate prepare: answer again, nothing new to persist. A lower one
+    // gets our higher promise back, LibPaxos3's rejection signal.
+    out.send.push({
+      to: 'peer',
+      peer: from,
+      msg: { type: 'promise', aid: this.id, iid, ballot: rec.ballot, valueBallot: rec.valueBallot, value: rec.value },
+    });
+  }
+
+  private onAccept(from: PeerId, msg: AcceptMsg, out: Effects): void {
+    const { iid, ballot, value } = msg;
+    if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'accept', iid);
+    if (iid <= this.trimIid) return drop(out, 'trimmed', 'accept', iid);
+    let rec = this.records.get(iid);
+    if (rec !== undefined && rec.ballot > ballot) {
+      out.send.push({ to: 'peer', peer: from, msg: { type: 'preempted', aid: this.id, iid, ballot: rec.ballot } });
+      return;
+    }
+    // Paxos P2b: accept unless promised higher. An equal ballot with the same value is a resend
+    // (the proposer timed out): broadcast again, since an earlier accepted may have been lost.
+    if (rec === undefined || rec.ballot !== ballot || rec.valueBallot !== ballot || !bytesEqual(rec.value, value)) {
+      rec = { kind: 'record', iid, ballot, valueBallot: ballot, value };
+      this.store(rec, out);
+    }
+    out.send.push({
+      to: 'subscribers',
+      msg: { type: 'accepted', aid: this.id, iid, ballot, valueBallot: ballot, value },
+    });
+  }
+
+  private onRepeat(from: PeerId, msg: RepeatMsg, out: Effects): void {
+    const { from: first, to } = msg;
+    if (!validIid(first) || !isUint32(to) || to < first) return drop(out, 'invalid', 'repeat', first);
+    const start = Math.max(first, this.trimIid + 1);
+    const end = Math.min(to, this.highestIid, start + this.maxRepeat - 1);
+    for (let iid = start; iid <= end; iid++) {
+      const rec = this.records.get(iid);
+      // Only accepted instances are repeated. LibPaxos3 skips empty values too, which would leave
+      // a learner stuck at a no-op; we test the value ballot instead.
+      if (rec === undefined || rec.valueBallot === 0) continue;
+      // LibPaxos3 sends the promised ballot here, and its learner then counts a stale value
+      // towards a newer ballot's quorum (B1). We send the value ballot in both fields, which is
+      // what the value was accepted under, so C learners reading `ballot` are safe too.
+      out.send.push({
+        to: 'peer',
+        peer: from,
+        msg: { type: 'accepted', aid: this.id, iid, ballot: rec.valueBallot, valueBallot: rec.valueBallot, value: rec.value },
+      });
+    }
+  }
+
+  private onTrim(msg: TrimMsg, out: Effects): void {
+    const { iid } = msg;
+    if (!isUint32(iid)) return drop(out, 'invalid', 'trim', iid);
+    if (iid <= this.trimIid) return drop(out, 'stale', 'trim', iid);
+    const end = Math.min(iid, this.highestIid);
+    // Records are dense in practice; iterate the map instead when the range is far larger.
+    if (end - this.trimIid > this.records.size) {
+      for (const key of this.records.keys()) if (key <= iid) this.records.delete(key);
+    } else {
+      for (let i = this.trimIid + 1; i <= end; i++) this.records.delete(i);
+    }
+    this.trimIid = iid;
+    out.persist.push({ kind: 'trim', iid });
+  }
+
+  private store(rec: AcceptorRecord, out: Effects): void {
+    this.records.set(rec.iid, rec);
+    if (rec.iid > this.highestIid) this.highestIid = rec.iid;
+    out.persist.push(rec);
+  }
+}
+
+function validIid(iid: number): boolean {
+  return isUint32(iid) && iid >= 1;
+}
+
+function validBallot(ballot: number): boolean {
+  return Number.isInteger(ballot) && ballot >= 1 && ballot <= MAX_UINT32;
+}

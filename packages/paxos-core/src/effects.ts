@@ -1,0 +1,134 @@
+import type { Message, MessageType } from './messages.js';
+
+/**
+ * Whoever sent an input message, as the caller names it (a connection id in evpaxos, a node index
+ * in the simulator). The core only hands it back in replies; it never interprets it.
+ */
+export type PeerId = number;
+
+/**
+ * Where a message goes. The core decides routing, the caller only carries it out:
+ * - `acceptors`: every acceptor (prepare, accept, repeat, trim);
+ * - `subscribers`: everyone connected to this acceptor (LibPaxos3 sends accepted and
+ *   acceptor_state to every incoming connection: proposers, learners, replicas);
+ * - `peer`: one peer, the sender of the input being answered (promise, preempted, repeat replies).
+ */
+export type Envelope =
+  | { readonly to: 'acceptors'; readonly msg: Message }
+  | { readonly to: 'subscribers'; readonly msg: Message }
+  | { readonly to: 'peer'; readonly peer: PeerId; readonly msg: Message };
+
+/** What an acceptor keeps per instance: its promise and the last value it accepted. */
+export interface AcceptorRecord {
+  readonly kind: 'record';
+  readonly iid: number;
+  /** Highest ballot promised (LibPaxos3's `ballot`). */
+  readonly ballot: number;
+  /** Ballot of the accepted value; 0 when nothing was accepted. */
+  readonly valueBallot: number;
+  /** Accepted value; empty when nothing was accepted (or when a no-op was accepted). */
+  readonly value: Uint8Array;
+}
+
+/** The acceptor forgot every instance `≤ iid`. */
+export interface TrimRecord {
+  readonly kind: 'trim';
+  readonly iid: number;
+}
+
+/**
+ * The proposer may use rounds up to `round` (inclusive): after a restart it must start above it,
+ * so it never reuses a ballot it may have used before (B2).
+ */
+export interface RoundFloorRecord {
+  readonly kind: 'round-floor';
+  readonly round: number;
+}
+
+/** A write the caller must make durable before sending any message of the same step. */
+export type PersistRecord = AcceptorRecord | TrimRecord | RoundFloorRecord;
+
+/** A value to hand to the application, in instance order. */
+export interface Delivery {
+  readonly iid: number;
+  readonly value: Uint8Array;
+}
+
+/** Why an input was dropped. Stale and duplicate input is normal in Paxos; the rest is not. */
+export type DropReason =
+  /** ballot or instance already superseded */
+  | 'stale'
+  /** the same ack from the same acceptor again */
+  | 'duplicate'
+  /** no such instance in progress (finished, or never ours) */
+  | 'unknown-instance'
+  /** instance at or below the trim point */
+  | 'trimmed'
+  /** a field out of range: acceptor id ≥ acceptor count, iid 0, ballot 0, range reversed… */
+  | 'invalid'
+  /** learner: further ahead than its window of future instances */
+  | 'beyond-window'
+  /** two different values under one ballot: a broken or hostile peer */
+  | 'conflict'
+  /** the role does not handle this message type (e.g. a client value sent to an acceptor) */
+  | 'not-for-role';
+
+/** Why a client value was given up. Each is reported so that a caller can count losses. */
+export type ValueLossReason =
+  /** the proposer's queue is at its limit */
+  | 'queue-full'
+  /** empty values are reserved for no-ops */
+  | 'empty'
+  /** the instance was trimmed away before the proposer learned whether the value was chosen */
+  | 'outcome-unknown'
+  /** no uint32 ballot is left above a competitor's (only a hostile peer gets there) */
+  | 'ballot-exhausted';
+
+export type CoreEvent =
+  | { readonly kind: 'dropped'; readonly reason: DropReason; readonly msg: MessageType; readonly iid: number }
+  | { readonly kind: 'timeout'; readonly phase: 1 | 2; readonly iid: number; readonly ballot: number }
+  | {
+      readonly kind: 'preempted';
+      readonly iid: number;
+      readonly by: number;
+      readonly ballot: number;
+      readonly delayMs: number;
+    }
+  /** proposer: closing a hole with a no-op; learner: skipped a decided no-op */
+  | { readonly kind: 'noop'; readonly iid: number }
+  /** proposer: a displaced client value goes back into the queue (known not chosen) */
+  | { readonly kind: 'requeued'; readonly iid: number }
+  | { readonly kind: 'value-lost'; readonly reason: ValueLossReason; readonly iid: number }
+  /** learner: instances it still needs were trimmed by an acceptor; it cannot catch up past them */
+  | { readonly kind: 'behind-trim'; readonly iid: number; readonly trimIid: number };
+
+/**
+ * The effects of one or more steps. Steps append; the caller drains. A shell that handles several
+ * inputs before one group commit passes the same `Effects` to all of them.
+ *
+ * Contract (persist before send): everything in `persist` is durable before anything in `send`
+ * leaves. Deliveries are in instance order.
+ */
+export interface Effects {
+  readonly persist: PersistRecord[];
+  readonly send: Envelope[];
+  readonly deliver: Delivery[];
+  readonly events: CoreEvent[];
+}
+
+export function newEffects(): Effects {
+  return { persist: [], send: [], deliver: [], events: [] };
+}
+
+/** Empties `effects` in place, so one object can be reused across turns. */
+export function clearEffects(effects: Effects): void {
+  effects.persist.length = 0;
+  effects.send.length = 0;
+  effects.deliver.length = 0;
+  effects.events.length = 0;
+}
+
+/** Reports a dropped input. */
+export function drop(out: Effects, reason: DropReason, msg: MessageType, iid: number): void {
+  out.events.push({ kind: 'dropped', reason, msg, iid });
+}

@@ -1,0 +1,41 @@
+export { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
+export { InvariantError, assertNever, invariant } from './assert.js';
+export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
+export { NOOP, bytesEqual } from './bytes.js';
+export { PaxosConfigError } from './config-error.js';
+export {
+  clearEffects,
+  newEffects,
+  type AcceptorRecord,
+  type CoreEvent,
+  type Delivery,
+  type DropReason,
+  type Effects,
+  type Envelope,
+  type PeerId,
+  type PersistRecord,
+  type RoundFloorRecord,
+  type TrimRecord,
+  type ValueLossReason,
+} from './effects.js';
+export type { Input, InputKind } from './input.js';
+export { Learner, type LearnerOptions } from './learner.js';
+export { FIRST_IID, MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
+export {
+  MESSAGE_CODE,
+  MESSAGE_TYPES,
+  type AcceptMsg,
+  type AcceptedMsg,
+  type AcceptorStateMsg,
+  type ClientValueMsg,
+  type Message,
+  type MessageType,
+  type PreemptedMsg,
+  type PrepareMsg,
+  type PromiseMsg,
+  type RepeatMsg,
+  type TrimMsg,
+} from './messages.js';
+export { Prng } from './prng.js';
+export { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
+export { Replica, type ReplicaOptions, type ReplicaRecovered } from './replica.js';

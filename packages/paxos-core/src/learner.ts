@@ -1,0 +1,230 @@
+import { InvariantError } from './assert.js';
+import { bytesEqual } from './bytes.js';
+import { requireInt } from './config-error.js';
+import { drop, type Effects, type PeerId } from './effects.js';
+import type { Input } from './input.js';
+import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
+import type { AcceptedMsg, Message } from './messages.js';
+
+export interface LearnerOptions {
+  /** Number of acceptors (quorum = floor(n/2)+1). */
+  readonly acceptors: number;
+  /**
+   * `learner-catch-up` (LibPaxos3, default yes): start at instance 1 and fetch everything. With
+   * `false` the learner starts at the first instance it hears of (the sample client does this).
+   */
+  readonly catchUp?: boolean;
+  /** How often to check for holes (LibPaxos3: 100 ms). */
+  readonly repeatIntervalMs?: number;
+  /** Instances asked for per repeat. LibPaxos3 asks for at most 11 (B8). */
+  readonly repeatBatch?: number;
+  /** An idle learner probes for instances it has not heard of this often (B8). */
+  readonly probeIntervalMs?: number;
+  /** Instances further than this beyond the next one to deliver are not buffered. */
+  readonly window?: number;
+}
+
+interface Pending {
+  /** Per acceptor: the value ballot and value of its latest accepted. */
+  readonly vb: number[];
+  readonly values: (Uint8Array | undefined)[];
+  closed: Uint8Array | undefined;
+}
+
+/**
+ * A learner (LibPaxos3 §4.3): counts accepted messages per instance and delivers decided values in
+ * instance order, gap-free, once each, repairing holes by asking acceptors to repeat.
+ *
+ * Fixes: B1 (an instance closes only on a quorum that agrees on value ballot *and* value bytes,
+ * never on the promised ballot that repeat replies carry), B8 (catch-up asks for `repeatBatch`
+ * instances, asks for the next range as soon as one is delivered, and probes in an idle cluster).
+ * No-op values (empty) close holes and are skipped, not delivered.
+ */
+export class Learner {
+  readonly quorum: number;
+  private readonly acceptors: number;
+  private readonly repeatIntervalMs: number;
+  private readonly repeatBatch: number;
+  private readonly probeIntervalMs: number;
+  private readonly window: number;
+  private readonly pending = new Map<number, Pending>();
+  /** Next instance to deliver. */
+  private current = FIRST_IID;
+  private lateStart: boolean;
+  /** Highest instance any accepted message mentioned. */
+  private highestSeen = 0;
+  private now = 0;
+  private lastRepeatAt = Number.NEGATIVE_INFINITY;
+  /** `current` when the last hole check ran: a hole is an instance that did not move for a period. */
+  private currentAtLastCheck = 0;
+  private lastProgressAt = 0;
+  /** End of the range of the last repeat sent; −1 when none is outstanding. */
+  private repeatingTo = -1;
+  private reportedTrim = 0;
+  /**
+   * Instances decided by the last step, in order, no-ops included (a no-op has an empty value).
+   * The replica composition feeds them to its proposer.
+   */
+  readonly lastDecided: { iid: number; value: Uint8Array }[] = [];
+
+  constructor(options: LearnerOptions) {
+    this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
+    this.quorum = quorumSize(this.acceptors);
+    this.lateStart = options.catchUp === false;
+    this.repeatIntervalMs = requireInt('repeatIntervalMs', options.repeatIntervalMs ?? 100, 1, 3_600_000);
+    this.repeatBatch = requireInt('repeatBatch', options.repeatBatch ?? 1024, 1, 1 << 20);
+    this.probeIntervalMs = requireInt('probeIntervalMs', options.probeIntervalMs ?? 1000, 1, 3_600_000);
+    this.window = requireInt('window', options.window ?? 1 << 16, 1, 1 << 24);
+  }
+
+  /** The next instance to deliver. */
+  get nextIid(): number {
+    return this.current;
+  }
+
+  /** Instances buffered ahead of `nextIid`. */
+  get bufferedCount(): number {
+    return this.pending.size;
+  }
+
+  step(input: Input, out: Effects): void {
+    this.lastDecided.length = 0;
+    switch (input.kind) {
+      case 'message':
+        this.receive(input.from, input.msg, out);
+        return;
+      case 'tick':
+        this.tick(input.now, out);
+        return;
+      case 'set-instance-id':
+        this.setInstanceId(input.iid);
+        return;
+      case 'trim':
+        this.trim(input.iid, out);
+        return;
+      case 'propose':
+      case 'decided':
+        throw new InvariantError(`a learner does not take '${input.kind}' inputs`);
+    }
+  }
+
+  receive(_from: PeerId, msg: Message, out: Effects): void {
+    switch (msg.type) {
+      case 'accepted':
+        this.onAccepted(msg, out);
+        return;
+      case 'acceptor_state':
+        // Instances we still need are gone from that acceptor: LibPaxos3 has no snapshot
+        // transfer, so say so once instead of asking forever in silence.
+        if (msg.trimIid >= this.current && msg.trimIid > this.reportedTrim && !this.lateStart) {
+          this.reportedTrim = msg.trimIid;
+          out.events.push({ kind: 'behind-trim', iid: this.current, trimIid: msg.trimIid });
+        }
+        return;
+      case 'prepare':
+      case 'promise':
+      case 'accept':
+      case 'preempted':
+      case 'repeat':
+      case 'trim':
+      case 'client_value':
+        drop(out, 'not-for-role', msg.type, 0);
+        return;
+    }
+  }
+
+  tick(now: number, out: Effects): void {
+    this.now = now;
+    if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
+    this.lastRepeatAt = now;
+    if (this.lateStart) return;
+    const stuck = this.current === this.currentAtLastCheck;
+    this.currentAtLastCheck = this.current;
+    if (stuck && this.highestSeen >= this.current) {
+      // A hole: `current` did not close for a whole period although later instances exist.
+      this.requestRepeat(out);
+    } else if (now - this.lastProgressAt >= this.probeIntervalMs) {
+      // Idle: maybe acceptors hold instances nobody told us about (LibPaxos3 never asks, B8).
+      this.lastProgressAt = now;
+      this.requestRepeat(out);
+    }
+  }
+
+  /** LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint). */
+  setInstanceId(iid: number): void {
+    if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
+    for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
+    this.current = iid + 1;
+    this.currentAtLastCheck = 0;
+    this.lateStart = false;
+    this.repeatingTo = -1;
+  }
+
+  /** Ask every acceptor to trim instances `≤ iid`. */
+  trim(iid: number, out: Effects): void {
+    if (!isUint32(iid) || iid < 1) throw new InvariantError(`trim ${iid} is not a positive uint32`);
+    out.send.push({ to: 'acceptors', msg: { type: 'trim', iid } });
+  }
+
+  private onAccepted(msg: AcceptedMsg, out: Effects): void {
+    const { aid, iid, valueBallot: vb } = msg;
+    if (!Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(iid) || iid < 1 || !isUint32(vb) || vb < 1) {
+      return drop(out, 'invalid', 'accepted', iid);
+    }
+    if (this.lateStart) {
+      this.lateStart = false;
+      this.current = iid;
+    }
+    if (iid < this.current) return drop(out, 'stale', 'accepted', iid);
+    if (iid > this.highestSeen) this.highestSeen = iid;
+    if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
+    let inst = this.pending.get(iid);
+    if (inst === undefined) {
+      inst = { vb: new Array<number>(this.acceptors).fill(0), values: new Array<Uint8Array | undefined>(this.acceptors), closed: undefined };
+      this.pending.set(iid, inst);
+    }
+    if (inst.closed !== undefined) return drop(out, 'duplicate', 'accepted', iid);
+    // B1: acks are matched on the ballot the value was accepted in, and on the bytes.
+    if ((inst.vb[aid] as number) >= vb) return drop(out, 'duplicate', 'accepted', iid);
+    inst.vb[aid] = vb;
+    inst.values[aid] = msg.value;
+    let count = 0;
+    for (let a = 0; a < this.acceptors; a++) {
+      if (inst.vb[a] !== vb) continue;
+      const v = inst.values[a];
+      if (v !== undefined && bytesEqual(v, msg.value)) count++;
+      else if (v !== undefined) drop(out, 'conflict', 'accepted', iid);
+    }
+    if (count < this.quorum) return;
+    inst.closed = msg.value;
+    if (iid === this.current) this.deliverReady(out);
+  }
+
+  private deliverReady(out: Effects): void {
+    for (;;) {
+      const inst = this.pending.get(this.current);
+      if (inst === undefined || inst.closed === undefined) break;
+      const iid = this.current;
+      this.pending.delete(iid);
+      this.lastDecided.push({ iid, value: inst.closed });
+      if (inst.closed.length === 0) out.events.push({ kind: 'noop', iid });
+      else out.deliver.push({ iid, value: inst.closed });
+      if (iid === MAX_UINT32) break;
+      this.current = iid + 1;
+    }
+    this.lastProgressAt = this.now;
+    // Catching up: the range asked for is delivered, ask for the next one at once instead of
+    // waiting for the next period, so a far-behind learner runs at the acceptors' speed (B8).
+    if (this.repeatingTo >= 0 && this.current > this.repeatingTo) {
+      this.repeatingTo = -1;
+      if (this.highestSeen >= this.current) this.requestRepeat(out);
+    }
+  }
+
+  private requestRepeat(out: Effects): void {
+    const from = this.current;
+    const to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
+    this.repeatingTo = to;
+    out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });
+  }
+}

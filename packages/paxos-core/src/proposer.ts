@@ -1,0 +1,545 @@
+import { InvariantError, invariant } from './assert.js';
+import { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
+import { NOOP, bytesEqual } from './bytes.js';
+import { PaxosConfigError, requireInt } from './config-error.js';
+import { drop, type Effects, type PeerId } from './effects.js';
+import { IidHeap } from './iid-heap.js';
+import type { Input } from './input.js';
+import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
+import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
+import { Prng } from './prng.js';
+import { ValueQueue } from './value-queue.js';
+
+export interface ProposerOptions {
+  /** 0..9: the ballot's low digit (LibPaxos3). */
+  readonly id: number;
+  /** Number of acceptors (quorum = floor(n/2)+1). */
+  readonly acceptors: number;
+  /**
+   * `proposer-preexec-window`: how many instances to keep in phase 1 ahead of need (LibPaxos3:
+   * 128). 0 is refused: LibPaxos3 then never proposes at all (B7).
+   */
+  readonly preexecWindow?: number;
+  /** `proposer-timeout` in ms: resend an unanswered prepare/accept after this long (LibPaxos3: 1 s). */
+  readonly timeoutMs?: number;
+  /** Seed for backoff jitter (default: the id). */
+  readonly seed?: number;
+  /** Client values held at most; more are refused with a `value-lost` event. */
+  readonly maxQueue?: number;
+  /** Instances in phase 2 at most; further prepared instances wait. */
+  readonly maxAccepting?: number;
+  /** Backoff after the k-th preemption of one instance is uniform in [0, min(max, base·2^(k−1))). */
+  readonly backoffBaseMs?: number;
+  readonly backoffMaxMs?: number;
+  /** Rounds reserved per durable round-floor write (B2). */
+  readonly roundChunk?: number;
+  /** After the last client value, keep refilling the phase-1 window this long. */
+  readonly idleAfterMs?: number;
+}
+
+/** What a proposer recovers at start: the round floor it persisted (0 on a fresh start). */
+export interface ProposerRecovered {
+  readonly roundFloor: number;
+}
+
+interface Instance {
+  readonly iid: number;
+  ballot: number;
+  phase: 1 | 2;
+  /** The client value bound to this instance, if any. It is bound to no other instance. */
+  own: Uint8Array | null;
+  /** `own` went out in an accept for this instance, so it may have been chosen here. */
+  ownSent: boolean;
+  /** Highest-ballot value reported by this phase 1's promises (null: none reported). */
+  promisedValue: Uint8Array | null;
+  promisedVb: number;
+  /** Acceptors that promised (phase 1) at `ballot`, as a bit mask. */
+  acks: number;
+  ackCount: number;
+  /** When phase 1 reached a quorum (for the hole timeout). */
+  preparedAt: number;
+  /** When the current prepare/accept was last sent. */
+  sentAt: number;
+  /** Backoff: the prepare for `ballot` goes out at this time; −1 when not waiting. */
+  retryAt: number;
+  /** Consecutive preemptions, for the backoff. */
+  attempts: number;
+  /** Phase 2: the value in our accept (kept for resends). */
+  proposal: Uint8Array;
+  /** Latest accepted seen from each acceptor for this instance (any proposer's). */
+  voteVb: number[] | null;
+  voteValue: (Uint8Array | undefined)[] | null;
+}
+
+/**
+ * A Multi-Paxos proposer (LibPaxos3 §4.2) with its shell policy (pre-execution window, try-accept,
+ * resend on timeout) moved into the core, and LibPaxos3's bugs fixed:
+ * - B2: ballots come from a durable round floor, so a restart never reuses a ballot;
+ * - B10: a preempted instance jumps straight past the competing ballot and backs off with jitter;
+ * - B11: a displaced value is re-queued only when its instance is known to have chosen another
+ *   value (from the acceptors' accepted broadcasts, or from the local learner in replica mode);
+ * - holes below the highest instance in use are closed with no-ops;
+ * - every buffer is bounded.
+ */
+export class Proposer {
+  readonly id: number;
+  readonly quorum: number;
+  private readonly acceptors: number;
+  private readonly window: number;
+  private readonly timeoutMs: number;
+  private readonly maxQueue: number;
+  private readonly maxAccepting: number;
+  private readonly backoffBaseMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly roundChunk: number;
+  private readonly idleAfterMs: number;
+  private readonly prng: Prng;
+
+  private readonly queue = new ValueQueue();
+  private readonly instances = new Map<number, Instance>();
+  /** Phase-1 instances by iid (lazily pruned: entries whose instance left phase 1 are skipped). */
+  private readonly preparing = new IidHeap();
+  private preparingCount = 0;
+  private acceptingCount = 0;
+
+  private now = 0;
+  private started = false;
+  /** The last iid opened (LibPaxos3's next_prepare_iid). */
+  private nextPrepareIid = 0;
+  private maxTrimIid = 0;
+  /** Rounds ≤ this may have been used; it is durable before any ballot of a higher round goes out. */
+  private reservedRound: number;
+  /** Round of new instances: above everything a previous incarnation may have used. */
+  private readonly baseRound: number;
+  /** Highest iid known to carry an accepted value (ours or anyone's). */
+  private highestInUse = 0;
+  private lastAcceptedSeenAt = 0;
+  private activeUntil = 0;
+  /** Opening instances up to `highestInUse` after the cluster went quiet, to close holes. */
+  private recovering = false;
+
+  constructor(options: ProposerOptions, recovered?: ProposerRecovered) {
+    this.id = requireInt('proposer id', options.id, 0, MAX_PROPOSERS - 1);
+    this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
+    this.quorum = quorumSize(this.acceptors);
+    if (options.preexecWindow === 0) {
+      throw new PaxosConfigError(
+        'proposer-preexec-window must be at least 1: with 0 the proposer never opens an instance and nothing is ever proposed',
+      );
+    }
+    this.window = requireInt('proposer-preexec-window', options.preexecWindow ?? 128, 1, 1 << 20);
+    this.timeoutMs = requireInt('proposer-timeout (ms)', options.timeoutMs ?? 1000, 1, 86_400_000);
+    this.maxQueue = requireInt('maxQueue', options.maxQueue ?? 1 << 17, 1, 1 << 26);
+    this.maxAccepting = requireInt('maxAccepting', options.maxAccepting ?? 1024, 1, 1 << 20);
+    this.backoffBaseMs = requireInt('backoffBaseMs', options.backoffBaseMs ?? 2, 1, 60_000);
+    this.backoffMaxMs = requireInt('backoffMaxMs', options.backoffMaxMs ?? Math.max(2, Math.floor(this.timeoutMs / 2)), 1, 3_600_000);
+    this.roundChunk = requireInt('roundChunk', options.roundChunk ?? 100, 1, 1 << 20);
+    this.idleAfterMs = requireInt('idleAfterMs', options.idleAfterMs ?? 2 * this.timeoutMs, 0, 86_400_000);
+    this.prng = new Prng(options.seed ?? this.id);
+    const floor = recovered?.roundFloor ?? 0;
+    if (!Number.isInteger(floor) || floor < 0 || floor >= MAX_ROUND) {
+      throw new PaxosConfigError(`recovered round floor ${String(floor)} is out of range 0..${MAX_ROUND - 1}`);
+    }
+    // B2: everything up to `floor` may have been used by an earlier incarnation.
+    this.reservedRound = floor;
+    this.baseRound = floor + 1;
+  }
+
+  // ---- inspection (tests, simulator checkers, metrics) ----
+
+  get queueLength(): number {
+    return this.queue.length;
+  }
+
+  get instanceCount(): number {
+    return this.instances.size;
+  }
+
+  get phase1Count(): number {
+    return this.preparingCount;
+  }
+
+  get phase2Count(): number {
+    return this.acceptingCount;
+  }
+
+  /** The last instance id opened. */
+  get lastOpenedIid(): number {
+    return this.nextPrepareIid;
+  }
+
+  /** Every client value this proposer still holds: queued, or bound to an open instance. */
+  *heldValues(): IterableIterator<Uint8Array> {
+    yield* this.queue;
+    for (const inst of this.instances.values()) if (inst.own !== null) yield inst.own;
+  }
+
+  // ---- inputs ----
+
+  step(input: Input, out: Effects): void {
+    switch (input.kind) {
+      case 'message':
+        this.receive(input.from, input.msg, out);
+        return;
+      case 'tick':
+        this.tick(input.now, out);
+        return;
+      case 'propose':
+        this.propose(input.value, out);
+        return;
+      case 'decided':
+        this.decided(input.iid, input.value, out);
+        return;
+      case 'set-instance-id':
+        this.setInstanceId(input.iid, out);
+        return;
+      case 'trim':
+        throw new InvariantError("a proposer does not take 'trim' inputs (trim is sent by learners)");
+    }
+  }
+
+  receive(_from: PeerId, msg: Message, out: Effects): void {
+    switch (msg.type) {
+      case 'promise':
+        this.onPromise(msg, out);
+        return;
+      case 'accepted':
+        this.onAccepted(msg, out);
+        return;
+      case 'preempted':
+        this.onPreempted(msg, out);
+        return;
+      case 'acceptor_state':
+        if (msg.aid >= this.acceptors || !isUint32(msg.trimIid)) return drop(out, 'invalid', msg.type, msg.trimIid);
+        if (msg.trimIid > this.maxTrimIid) {
+          this.maxTrimIid = msg.trimIid;
+          this.setInstanceId(msg.trimIid, out);
+        }
+        return;
+      case 'client_value':
+        this.propose(msg.value, out);
+        return;
+      case 'prepare':
+      case 'accept':
+      case 'repeat':
+      case 'trim':
+        drop(out, 'not-for-role', msg.type, 0);
+        return;
+    }
+  }
+
+  /** A client value to order (LibPaxos3: append to the queue, then try-accept). */
+  propose(value: Uint8Array, out: Effects): void {
+    if (value.length === 0) {
+      // The empty value is the no-op that learners skip; a client's empty value would vanish.
+      out.events.push({ kind: 'value-lost', reason: 'empty', iid: 0 });
+      return;
+    }
+    if (this.queue.length >= this.maxQueue) {
+      out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0 });
+      return;
+    }
+    this.queue.push(value);
+    this.activeUntil = this.now + this.idleAfterMs;
+    this.tryAccept(out);
+  }
+
+  /**
+   * Time passes: start on the first tick (LibPaxos3 pre-executes on the loop's next turn), send
+   * backed-off prepares that are due, resend what timed out, close old holes.
+   */
+  tick(now: number, out: Effects): void {
+    this.now = now;
+    if (!this.started) {
+      this.started = true;
+      this.activeUntil = now + this.idleAfterMs;
+      this.lastAcceptedSeenAt = now;
+      this.preExecute(out);
+    }
+    for (const inst of this.instances.values()) {
+      if (inst.retryAt >= 0) {
+        if (now >= inst.retryAt) this.sendPrepare(inst, out);
+      } else if (now - inst.sentAt >= this.timeoutMs && (inst.phase === 2 || inst.ackCount < this.quorum)) {
+        // LibPaxos3: resend unchanged (same ballot); a prepared instance waiting for a value
+        // never times out.
+        out.events.push({ kind: 'timeout', phase: inst.phase, iid: inst.iid, ballot: inst.ballot });
+        if (inst.phase === 1) this.sendPrepare(inst, out);
+        else this.sendAccept(inst, out);
+      }
+    }
+    // Holes left by a crashed proposer sit below instances in use, where nobody active will come
+    // back to them. Once the cluster has been quiet for a timeout, walk up to the highest
+    // instance in use, adopting what phase 1 finds and closing the rest with no-ops.
+    if (!this.recovering && this.nextPrepareIid < this.highestInUse && now - this.lastAcceptedSeenAt >= this.timeoutMs) {
+      this.recovering = true;
+    }
+    this.tryAccept(out);
+  }
+
+  /**
+   * The local learner decided `iid` (replica mode; LibPaxos3 calls set-instance-id from its
+   * deliver hook). Knowing the decision settles our own value for that instance (B11).
+   */
+  decided(iid: number, value: Uint8Array, out: Effects): void {
+    this.noteInUse(iid);
+    const inst = this.instances.get(iid);
+    if (inst !== undefined) this.chosen(inst, value, out);
+    if (iid > this.nextPrepareIid) this.setInstanceId(iid, out);
+    else this.tryAccept(out);
+  }
+
+  /**
+   * Instances `≤ iid` are finished elsewhere (LibPaxos3's set-instance-id; also applied for an
+   * acceptor's trim point). Instances there are discarded; their own values are re-queued only if
+   * they never went out in an accept — otherwise nobody can tell any more whether they were chosen.
+   */
+  setInstanceId(iid: number, out: Effects): void {
+    for (const inst of this.instances.values()) {
+      if (inst.iid > iid) continue;
+      this.remove(inst);
+      if (inst.own === null) continue;
+      if (!inst.ownSent) {
+        this.queue.unshift(inst.own);
+        out.events.push({ kind: 'requeued', iid: inst.iid });
+      } else {
+        out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid });
+      }
+    }
+    if (iid > this.nextPrepareIid) this.nextPrepareIid = Math.min(iid, MAX_UINT32);
+    this.tryAccept(out);
+  }
+
+  // ---- message handlers ----
+
+  private onPromise(msg: PromiseMsg, out: Effects): void {
+    if (!this.validAck(msg.aid, msg.iid, msg.ballot) || !isUint32(msg.valueBallot)) {
+      return drop(out, 'invalid', 'promise', msg.iid);
+    }
+    const inst = this.instances.get(msg.iid);
+    if (inst === undefined || inst.phase !== 1) return drop(out, 'unknown-instance', 'promise', msg.iid);
+    if (msg.ballot < inst.ballot) return drop(out, 'stale', 'promise', msg.iid);
+    if (msg.ballot > inst.ballot) {
+      // The acceptor promised someone else a higher ballot (LibPaxos3's rejection signal).
+      this.preempt(inst, msg.ballot, out);
+      this.tryAccept(out);
+      return;
+    }
+    if (inst.retryAt >= 0) return drop(out, 'stale', 'promise', msg.iid);
+    const bit = 1 << msg.aid;
+    if ((inst.acks & bit) !== 0) return drop(out, 'duplicate', 'promise', msg.iid);
+    inst.acks |= bit;
+    inst.ackCount++;
+    if (msg.valueBallot > 0) {
+      this.noteInUse(msg.iid);
+      // Paxos P2c: propose the value accepted in the highest ballot any promise reports.
+      if (inst.promisedValue === null || msg.valueBallot > inst.promisedVb) {
+        inst.promisedValue = msg.value;
+        inst.promisedVb = msg.valueBallot;
+      }
+    }
+    if (inst.ackCount === this.quorum) inst.preparedAt = this.now;
+    this.tryAccept(out);
+  }
+
+  private onAccepted(msg: AcceptedMsg, out: Effects): void {
+    const { aid, iid, valueBallot: vb } = msg;
+    if (!this.validAck(aid, iid, msg.ballot) || !isUint32(vb) || vb === 0) return drop(out, 'invalid', 'accepted', iid);
+    this.noteInUse(iid);
+    this.lastAcceptedSeenAt = this.now;
+    const inst = this.instances.get(iid);
+    // Acceptors broadcast every accepted to every proposer: most are not about our instances.
+    if (inst === undefined) return;
+    let votes = inst.voteVb;
+    let values = inst.voteValue;
+    if (votes === null || values === null) {
+      votes = inst.voteVb = new Array<number>(this.acceptors).fill(0);
+      values = inst.voteValue = new Array<Uint8Array | undefined>(this.acceptors);
+    }
+    if ((votes[aid] as number) >= vb) return drop(out, 'duplicate', 'accepted', iid);
+    votes[aid] = vb;
+    values[aid] = msg.value;
+    // Chosen: a quorum accepted the same value in the same ballot. Counting by value ballot, not
+    // by the promise, is what keeps learners safe from B1; the proposer uses the same rule.
+    let count = 0;
+    for (let a = 0; a < this.acceptors; a++) {
+      if (votes[a] === vb) {
+        const v = values[a];
+        if (v !== undefined && bytesEqual(v, msg.value)) count++;
+      }
+    }
+    if (count >= this.quorum) {
+      this.chosen(inst, msg.value, out);
+      this.tryAccept(out);
+    }
+  }
+
+  private onPreempted(msg: PreemptedMsg, out: Effects): void {
+    if (!this.validAck(msg.aid, msg.iid, msg.ballot)) return drop(out, 'invalid', 'preempted', msg.iid);
+    const inst = this.instances.get(msg.iid);
+    if (inst === undefined || inst.phase !== 2) return drop(out, 'unknown-instance', 'preempted', msg.iid);
+    if (msg.ballot <= inst.ballot) return drop(out, 'stale', 'preempted', msg.iid);
+    this.preempt(inst, msg.ballot, out);
+    this.tryAccept(out);
+  }
+
+  // ---- the protocol ----
+
+  /**
+   * LibPaxos3's try-accept: take the smallest instance in phase 1; if it has a quorum, send an
+   * accept for the promised value, else its own value, else the next queued value (else, for a
+   * hole below instances in use that stayed idle for a timeout, a no-op). Repeat, then refill the
+   * phase-1 window.
+   */
+  private tryAccept(out: Effects): void {
+    while (this.acceptingCount < this.maxAccepting) {
+      const top = this.preparing.peek();
+      if (top === undefined) break;
+      const inst = this.instances.get(top);
+      if (inst === undefined || inst.phase !== 1) {
+        this.preparing.pop();
+        continue;
+      }
+      if (inst.retryAt >= 0 || inst.ackCount < this.quorum) break;
+      let value: Uint8Array;
+      if (inst.promisedValue !== null) {
+        value = inst.promisedValue;
+      } else {
+        if (inst.own === null) inst.own = this.queue.shift() ?? null;
+        if (inst.own !== null) {
+          value = inst.own;
+        } else if (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs) {
+          value = NOOP;
+          out.events.push({ kind: 'noop', iid: inst.iid });
+        } else {
+          break;
+        }
+      }
+      this.preparing.pop();
+      inst.phase = 2;
+      this.preparingCount--;
+      this.acceptingCount++;
+      if (value === inst.own) inst.ownSent = true;
+      inst.proposal = value;
+      this.sendAccept(inst, out);
+    }
+    this.preExecute(out);
+  }
+
+  /**
+   * Keep `window` instances in phase 1 (LibPaxos3's pre-execution), while this proposer has client
+   * values or had them recently, or while it is closing holes. An idle replica that kept opening
+   * instances would keep preempting the replica that does the work.
+   */
+  private preExecute(out: Effects): void {
+    if (!this.started) return;
+    if (this.recovering && this.nextPrepareIid >= this.highestInUse) this.recovering = false;
+    const active = this.queue.length > 0 || this.now < this.activeUntil || this.recovering;
+    if (!active) return;
+    while (this.preparingCount < this.window && this.nextPrepareIid < MAX_UINT32) {
+      const iid = ++this.nextPrepareIid;
+      const inst: Instance = {
+        iid,
+        ballot: ballotOf(this.baseRound, this.id),
+        phase: 1,
+        own: null,
+        ownSent: false,
+        promisedValue: null,
+        promisedVb: 0,
+        acks: 0,
+        ackCount: 0,
+        preparedAt: 0,
+        sentAt: 0,
+        retryAt: -1,
+        attempts: 0,
+        proposal: NOOP,
+        voteVb: null,
+        voteValue: null,
+      };
+      this.instances.set(iid, inst);
+      this.preparing.push(iid);
+      this.preparingCount++;
+      this.sendPrepare(inst, out);
+    }
+  }
+
+  /** A higher ballot was seen for `inst`: back to phase 1 above it, after a random backoff (B10). */
+  private preempt(inst: Instance, seen: number, out: Effects): void {
+    const round = roundAbove(Math.max(seen, inst.ballot), this.id);
+    if (round === undefined) {
+      // Only a peer claiming a ballot near 2^32 gets here; no ballot of ours can follow it.
+      this.remove(inst);
+      if (inst.own !== null) {
+        if (!inst.ownSent) this.queue.unshift(inst.own);
+        else out.events.push({ kind: 'value-lost', reason: 'ballot-exhausted', iid: inst.iid });
+      }
+      return;
+    }
+    if (inst.phase === 2) {
+      inst.phase = 1;
+      this.acceptingCount--;
+      this.preparingCount++;
+      this.preparing.push(inst.iid);
+    }
+    inst.ballot = ballotOf(round, this.id);
+    this.reserve(round, out);
+    inst.attempts++;
+    const cap = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(inst.attempts - 1, 20));
+    const delayMs = this.prng.below(cap);
+    out.events.push({ kind: 'preempted', iid: inst.iid, by: seen, ballot: inst.ballot, delayMs });
+    inst.acks = 0;
+    inst.ackCount = 0;
+    inst.promisedValue = null;
+    inst.promisedVb = 0;
+    if (delayMs === 0) this.sendPrepare(inst, out);
+    else inst.retryAt = this.now + delayMs;
+  }
+
+  /** `inst` is decided with `value`: forget it; re-queue its own value if that lost (B11). */
+  private chosen(inst: Instance, value: Uint8Array, out: Effects): void {
+    this.remove(inst);
+    if (inst.own !== null && !bytesEqual(inst.own, value)) {
+      // The own value was only ever bound to this instance, which chose something else: it was
+      // not chosen anywhere. It goes back to the front, keeping the clients' order.
+      this.queue.unshift(inst.own);
+      out.events.push({ kind: 'requeued', iid: inst.iid });
+    }
+  }
+
+  private remove(inst: Instance): void {
+    if (!this.instances.delete(inst.iid)) return;
+    if (inst.phase === 1) this.preparingCount--;
+    else this.acceptingCount--;
+  }
+
+  private sendPrepare(inst: Instance, out: Effects): void {
+    this.reserve(roundOf(inst.ballot), out);
+    inst.retryAt = -1;
+    inst.acks = 0;
+    inst.ackCount = 0;
+    inst.promisedValue = null;
+    inst.promisedVb = 0;
+    inst.sentAt = this.now;
+    out.send.push({ to: 'acceptors', msg: { type: 'prepare', iid: inst.iid, ballot: inst.ballot } });
+  }
+
+  private sendAccept(inst: Instance, out: Effects): void {
+    inst.sentAt = this.now;
+    out.send.push({ to: 'acceptors', msg: { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal } });
+  }
+
+  /** B2: make rounds up to `round` durable before a ballot of that round goes out. */
+  private reserve(round: number, out: Effects): void {
+    if (round <= this.reservedRound) return;
+    invariant(round <= MAX_ROUND, `round ${round} above the uint32 ballot range`);
+    this.reservedRound = Math.min(MAX_ROUND, round + this.roundChunk);
+    out.persist.push({ kind: 'round-floor', round: this.reservedRound });
+  }
+
+  private noteInUse(iid: number): void {
+    if (iid > this.highestInUse) this.highestInUse = iid;
+  }
+
+  private validAck(aid: number, iid: number, ballot: number): boolean {
+    return Number.isInteger(aid) && aid >= 0 && aid < this.acceptors && isUint32(iid) && iid >= 1 && isUint32(ballot) && ballot >= 1;
+  }
+}
