@@ -45,9 +45,7 @@ export class Replica {
         this.receive(input.from, input.msg, out);
         return;
       case 'tick':
-        this.acceptor.tick(input.now, out);
-        this.proposer.tick(input.now, out);
-        this.stepLearner(input, out);
+        this.tick(input.now, out);
         return;
       case 'propose':
       case 'decided':
@@ -61,6 +59,17 @@ export class Replica {
         this.stepLearner(input, out);
         return;
     }
+  }
+
+  tick(now: number, out: Effects): void {
+    this.acceptor.tick(now, out);
+    this.proposer.tick(now, out);
+    this.stepLearner({ kind: 'tick', now }, out);
+  }
+
+  /** Submit a client value to this replica's proposer. */
+  propose(value: Uint8Array, out: Effects): void {
+    this.proposer.propose(value, out);
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { Learner, type LearnerOptions } from '../src/index.js';
+import { accepted, dec, enc, fx, msgs } from './helpers.js';
+
+function learner(options: Partial<LearnerOptions> = {}) {
+  return new Learner({ acceptors: 3, ...options });
+}
+
+function feed(l: Learner, ...ms: ReturnType<typeof accepted>[]) {
+  const out = fx();
+  for (const m of ms) l.receive(m.aid, m, out);
+  return out;
+}
+
+const delivered = (out: ReturnType<typeof fx>) => out.deliver.map((d) => [d.iid, dec(d.value)]);
+
+// LibPaxos3's learner unit tests (reference §9), one rule each, then our fixes.
+describe('learner', () => {
+  it('Learn: a quorum of accepted for the same ballot delivers the value', () => {
+    const l = learner();
+    expect(delivered(feed(l, accepted(0, 1, 11, enc('v'))))).toEqual([]);
+    expect(delivered(feed(l, accepted(1, 1, 11, enc('v'))))).toEqual([[1, 'v']]);
+  });
+
+  it('LearnInOrder: instances are delivered in iid order', () => {
+    const l = learner();
+    const out = feed(l, accepted(0, 2, 11, enc('b')), accepted(1, 2, 11, enc('b')));
+    expect(delivered(out)).toEqual([]);
+    expect(delivered(feed(l, accepted(0, 1, 11, enc('a')), accepted(1, 1, 11, enc('a'))))).toEqual([
+      [1, 'a'],
+      [2, 'b'],
+    ]);
+  });
+
+  it('IgnoreDuplicates: a closed instance is delivered once', () => {
+    const l = learner();
+    const out = feed(l, accepted(0, 1, 11, enc('v')), accepted(1, 1, 11, enc('v')), accepted(2, 1, 11, enc('v')), accepted(1, 1, 11, enc('v')));
+    expect(delivered(out)).toEqual([[1, 'v']]);
+  });
+
+  it('LearnMajority: one acceptor repeating itself is not a quorum', () => {
+    const l = learner();
+    expect(feed(l, accepted(0, 1, 11, enc('v')), accepted(0, 1, 11, enc('v'))).deliver).toEqual([]);
+  });
+
+  it('IgnoreOlderBallot: a quorum forms at the newer ballot', () => {
+    const l = learner();
+    const out = feed(l, accepted(0, 1, 11, enc('old')), accepted(1, 1, 21, enc('new')), accepted(2, 1, 21, enc('new')));
+    expect(delivered(out)).toEqual([[1, 'new']]);
+  });
+
+  it('NoHoles: nothing to repeat when everything is delivered', () => {
+    const l = learner();
+    feed(l, accepted(0, 1, 11, enc('v')), accepted(1, 1, 11, enc('v')));
+    const out = fx();
+    l.tick(0, out);
+    l.tick(100, out);
+    expect(msgs(out, 'repeat')).toEqual([]);
+  });
+
+  it('OneHole: an instance stuck below closed ones is repeated', () => {
+    const l = learner();
+    feed(l, accepted(0, 2, 11, enc('b')), accepted(1, 2, 11, enc('b')));
+    const out = fx();
+    l.tick(0, out);
+    l.tick(100, out);
+    expect(msgs(out, 'repeat')[0]).toMatchObject({ type: 'repeat', from: 1 });
+  });
+
+  it('ManyHoles: the repeat covers the holes up to what was seen', () => {
+    const l = learner();
+    for (const i of [3, 5, 9]) feed(l, accepted(0, i, 11, enc('x')), accepted(1, i, 11, enc('x')));
+    const out = fx();
+    l.tick(0, out);
+    l.tick(100, out);
+    const r = msgs(out, 'repeat')[0];
+    expect(r?.from).toBe(1);
+    expect(r?.to).toBeGreaterThanOrEqual(9);
+  });
+
+  it('B1: a stale value repeated under a newer promise never closes an instance', () => {
+    // Reference B1: acceptor 1 accepted v@11 and later promised 300; w was chosen @300 by {0,2}.
+    // The learner hears w@300 from acceptor 0 and, from a LibPaxos3 acceptor answering repeat,
+    // (ballot 300, value ballot 11, v) from acceptor 1. LibPaxos3 closes on ballot 300 with v.
+    const l = learner();
+    const out = feed(l, accepted(0, 1, 300, enc('w')), accepted(1, 1, 300, enc('v'), 11));
+    expect(out.deliver).toEqual([]);
+    expect(delivered(feed(l, accepted(2, 1, 300, enc('w'))))).toEqual([[1, 'w']]);
+  });
+
+  it('refuses to count two different values under one value ballot (a broken peer)', () => {
+    const l = learner();
+    const out = feed(l, accepted(0, 1, 11, enc('a')), accepted(1, 1, 11, enc('b')));
+    expect(out.deliver).toEqual([]);
+    expect(out.events).toContainEqual({ kind: 'dropped', reason: 'conflict', msg: 'accepted', iid: 1 });
+  });
+
+  it('skips decided no-ops instead of delivering them', () => {
+    const l = learner();
+    const out = feed(l, accepted(0, 1, 11, new Uint8Array(0)), accepted(1, 1, 11, new Uint8Array(0)), accepted(0, 2, 11, enc('x')), accepted(1, 2, 11, enc('x')));
+    expect(delivered(out)).toEqual([[2, 'x']]);
+    expect(out.events).toContainEqual({ kind: 'noop', iid: 1 });
+  });
+
+  it('B8: catch-up asks for far more than 11 instances, and asks for the next range as soon as one is in', () => {
+    const l = learner({ repeatBatch: 100 });
+    feed(l, accepted(0, 1000, 11, enc('x')), accepted(1, 1000, 11, enc('x')));
+    const out = fx();
+    l.tick(0, out);
+    l.tick(100, out);
+    expect(msgs(out, 'repeat')).toEqual([{ type: 'repeat', from: 1, to: 100 }]);
+    const replies = [];
+    for (let i = 1; i <= 100; i++) replies.push(accepted(0, i, 11, enc('r')), accepted(1, i, 11, enc('r')));
+    const next = feed(l, ...replies);
+    expect(next.deliver).toHaveLength(100);
+    expect(msgs(next, 'repeat')).toEqual([{ type: 'repeat', from: 101, to: 200 }]);
+  });
+
+  it('B8: an idle learner probes for instances nobody announced', () => {
+    const l = learner({ probeIntervalMs: 1000 });
+    const out = fx();
+    l.tick(5000, out);
+    expect(msgs(out, 'repeat')).toEqual([{ type: 'repeat', from: 1, to: 1024 }]);
+  });
+
+  it('learner-catch-up no: starts at the first instance it hears of', () => {
+    const l = learner({ catchUp: false });
+    expect(delivered(feed(l, accepted(0, 50, 11, enc('x')), accepted(1, 50, 11, enc('x'))))).toEqual([[50, 'x']]);
+  });
+
+  it('set-instance-id: continues after the given instance', () => {
+    const l = learner();
+    l.setInstanceId(41);
+    expect(l.nextIid).toBe(42);
+    expect(delivered(feed(l, accepted(0, 42, 11, enc('x')), accepted(1, 42, 11, enc('x'))))).toEqual([[42, 'x']]);
+  });
+
+  it('buffers a bounded window of future instances', () => {
+    const l = learner({ window: 10 });
+    const out = feed(l, accepted(0, 11, 11, enc('x')));
+    expect(out.events).toEqual([{ kind: 'dropped', reason: 'beyond-window', msg: 'accepted', iid: 11 }]);
+    expect(l.bufferedCount).toBe(0);
+  });
+
+  it('trim asks every acceptor to trim', () => {
+    const out = fx();
+    learner().trim(7, out);
+    expect(out.send).toEqual([{ to: 'acceptors', msg: { type: 'trim', iid: 7 } }]);
+  });
+});

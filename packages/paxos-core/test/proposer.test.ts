@@ -1,0 +1,297 @@
+import { describe, expect, it } from 'vitest';
+import { PaxosConfigError, Proposer, type ProposerOptions } from '../src/index.js';
+import { accepted, dec, enc, fx, msgs, promise } from './helpers.js';
+
+const A = 3;
+
+function started(options: Partial<ProposerOptions> = {}, floor?: number) {
+  const p = new Proposer({ id: 2, acceptors: A, preexecWindow: 1, timeoutMs: 1000, ...options }, floor === undefined ? undefined : { roundFloor: floor });
+  const out = fx();
+  p.tick(0, out);
+  return { p, out };
+}
+
+/** Promises from a quorum for `iid` at `ballot`. */
+function promiseQuorum(p: Proposer, iid: number, ballot: number, n = 2) {
+  const out = fx();
+  for (let aid = 0; aid < n; aid++) p.receive(aid, promise(aid, iid, ballot), out);
+  return out;
+}
+
+// LibPaxos3's proposer unit tests (reference §9), one rule each, then our fixes.
+describe('proposer', () => {
+  it('Prepare: opens iids 1.. with ballot 10+id, after persisting its round floor', () => {
+    const { out } = started({ preexecWindow: 3 });
+    expect(msgs(out, 'prepare')).toEqual([
+      { type: 'prepare', iid: 1, ballot: 12 },
+      { type: 'prepare', iid: 2, ballot: 12 },
+      { type: 'prepare', iid: 3, ballot: 12 },
+    ]);
+    expect(out.persist).toEqual([{ kind: 'round-floor', round: 101 }]);
+    expect(out.send.every((e) => e.to === 'acceptors')).toBe(true);
+  });
+
+  it('IgnoreOldBallots: a promise for a lower ballot is dropped', () => {
+    const { p } = started();
+    const out = fx();
+    p.receive(0, promise(0, 1, 2), out);
+    expect(out.events).toEqual([{ kind: 'dropped', reason: 'stale', msg: 'promise', iid: 1 }]);
+  });
+
+  it('IgnoreDuplicatePrepareAcks: one acceptor counts once', () => {
+    const { p } = started();
+    const out = fx();
+    p.propose(enc('v'), out);
+    p.receive(0, promise(0, 1, 12), out);
+    p.receive(0, promise(0, 1, 12), out);
+    expect(msgs(out, 'accept')).toEqual([]);
+  });
+
+  it('PrepareAndAccept: a quorum of promises sends accept with the queued value', () => {
+    const { p } = started();
+    const out = fx();
+    p.propose(enc('v'), out);
+    const q = promiseQuorum(p, 1, 12);
+    expect(msgs(q, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+    expect(out.send).toEqual([]);
+  });
+
+  it('PreparePreempted: a promise with a higher ballot restarts phase 1 above it', () => {
+    const { p } = started({ backoffBaseMs: 1 });
+    const out = fx();
+    p.receive(0, promise(0, 1, 13), out);
+    expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 1, ballot: 22 }]);
+  });
+
+  it('PrepareAlreadyClosed: promises for an instance that is no longer in phase 1 are dropped', () => {
+    const { p } = started();
+    const out = fx();
+    p.propose(enc('v'), out);
+    promiseQuorum(p, 1, 12);
+    p.receive(2, promise(2, 1, 12), out);
+    expect(out.events).toEqual([{ kind: 'dropped', reason: 'unknown-instance', msg: 'promise', iid: 1 }]);
+  });
+
+  it('PreparePreemptedWithTwoValues: the highest value ballot wins; the own value moves on', () => {
+    const { p } = started({ preexecWindow: 2 });
+    const out = fx();
+    p.propose(enc('mine'), out);
+    p.receive(0, promise(0, 1, 12, 5, enc('old')), out);
+    p.receive(1, promise(1, 1, 12, 8, enc('newer')), out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('newer') }]);
+    // The own value was never bound to instance 1, so it takes instance 2.
+    const q = promiseQuorum(p, 2, 12);
+    expect(msgs(q, 'accept').map((m) => dec(m.value))).toEqual(['mine']);
+  });
+
+  it('AcceptPreempted: preempted(higher) sends the instance back to phase 1 with its value', () => {
+    const { p } = started({ backoffBaseMs: 1 });
+    const out = fx();
+    p.propose(enc('v'), out);
+    promiseQuorum(p, 1, 12);
+    p.receive(0, { type: 'preempted', aid: 0, iid: 1, ballot: 15 }, out);
+    expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 1, ballot: 22 }]);
+    const q = promiseQuorum(p, 1, 22);
+    expect(msgs(q, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 22, value: enc('v') }]);
+  });
+
+  it('PreparedCount: accepting an instance opens the next one to keep the window full', () => {
+    const { p } = started({ preexecWindow: 2 });
+    expect(p.phase1Count).toBe(2);
+    p.propose(enc('v'), fx());
+    const q = promiseQuorum(p, 1, 12);
+    expect(msgs(q, 'prepare')).toEqual([{ type: 'prepare', iid: 3, ballot: 12 }]);
+    expect(p.phase1Count).toBe(2);
+    expect(p.phase2Count).toBe(1);
+  });
+
+  it('PendingPrepareShouldTimeout: an unanswered prepare is resent unchanged', () => {
+    const { p } = started();
+    const out = fx();
+    p.tick(999, out);
+    expect(msgs(out, 'prepare')).toEqual([]);
+    p.tick(1000, out);
+    expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 1, ballot: 12 }]);
+    expect(out.events).toContainEqual({ kind: 'timeout', phase: 1, iid: 1, ballot: 12 });
+  });
+
+  it('PreparedShouldNotTimeout: a prepared instance waiting for a value never times out', () => {
+    const { p } = started();
+    promiseQuorum(p, 1, 12);
+    const out = fx();
+    p.tick(5000, out);
+    expect(msgs(out, 'prepare')).toEqual([]);
+  });
+
+  it('PendingAcceptShouldTimeout: an unanswered accept is resent unchanged', () => {
+    const { p } = started();
+    p.propose(enc('v'), fx());
+    promiseQuorum(p, 1, 12);
+    const out = fx();
+    p.tick(1000, out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+  });
+
+  it('AcceptedShouldNotTimeout: a chosen instance is finished', () => {
+    const { p } = started();
+    p.propose(enc('v'), fx());
+    promiseQuorum(p, 1, 12);
+    const out = fx();
+    p.receive(0, accepted(0, 1, 12, enc('v')), out);
+    p.receive(1, accepted(1, 1, 12, enc('v')), out);
+    p.tick(1000, out);
+    expect(msgs(out, 'accept')).toEqual([]);
+    expect(p.phase2Count).toBe(0);
+  });
+
+  it('ShouldNotTimeoutTwice: after a resend the timer starts again', () => {
+    const { p } = started();
+    const out = fx();
+    p.tick(1000, out);
+    p.tick(1500, out);
+    expect(msgs(out, 'prepare')).toHaveLength(1);
+    p.tick(2000, out);
+    expect(msgs(out, 'prepare')).toHaveLength(2);
+  });
+
+  it('AvoidDuplicateProposals: a value goes into exactly one accept', () => {
+    const { p } = started({ preexecWindow: 3 });
+    const out = fx();
+    p.propose(enc('v'), out);
+    for (let iid = 1; iid <= 3; iid++) for (const aid of [0, 1, 2]) p.receive(aid, promise(aid, iid, 12), out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+  });
+
+  it('SetInstanceId: the next instance opened follows the hint', () => {
+    const { p } = started();
+    const out = fx();
+    p.setInstanceId(10, out);
+    expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 11, ballot: 12 }]);
+  });
+
+  it('B7: window 0, which makes LibPaxos3 silently never propose, is refused', () => {
+    expect(() => new Proposer({ id: 0, acceptors: 3, preexecWindow: 0 })).toThrow(PaxosConfigError);
+    expect(() => new Proposer({ id: 0, acceptors: 3, preexecWindow: 0 })).toThrow(/never/);
+  });
+
+  it('refuses proposer ids that do not fit the ballot digit', () => {
+    expect(() => new Proposer({ id: 10, acceptors: 3 })).toThrow(/proposer id must be an integer from 0 to 9/);
+  });
+
+  it('B2: a restarted proposer starts above its durable round floor, never reusing a ballot', () => {
+    const first = started({ roundChunk: 5 });
+    const floor = first.out.persist.find((r) => r.kind === 'round-floor');
+    expect(floor).toEqual({ kind: 'round-floor', round: 6 });
+    // LibPaxos3 restarts at 10+id again; with the recovered floor the first ballot is above it.
+    const again = started({ roundChunk: 5 }, floor?.kind === 'round-floor' ? floor.round : 0);
+    expect(msgs(again.out, 'prepare')[0]?.ballot).toBe(72);
+    expect(again.out.persist).toEqual([{ kind: 'round-floor', round: 12 }]);
+  });
+
+  it('B2: a ballot above the reserved rounds is persisted before it is sent', () => {
+    const { p } = started({ roundChunk: 5, backoffBaseMs: 1 });
+    const out = fx();
+    p.receive(0, promise(0, 1, 993), out);
+    expect(msgs(out, 'prepare')[0]?.ballot).toBe(1002);
+    expect(out.persist).toEqual([{ kind: 'round-floor', round: 105 }]);
+  });
+
+  it('B10: jumps past a far higher competing ballot in one step, keeping ballot % 10 == id', () => {
+    const { p } = started({ backoffBaseMs: 1 });
+    const out = fx();
+    p.receive(0, promise(0, 1, 123_457), out);
+    const b = msgs(out, 'prepare')[0]?.ballot ?? 0;
+    expect(b).toBe(123_462);
+    expect(b % 10).toBe(2);
+  });
+
+  it('B10: repeated preemptions of one instance back off with seeded jitter', () => {
+    const run = (seed: number) => {
+      const { p } = started({ seed, backoffBaseMs: 8, backoffMaxMs: 1000 });
+      const delays: number[] = [];
+      let ballot = 12;
+      for (let i = 0; i < 6; i++) {
+        const out = fx();
+        p.receive(0, promise(0, 1, ballot + 1), out);
+        const ev = out.events.find((e) => e.kind === 'preempted');
+        if (ev?.kind !== 'preempted') throw new Error('no preempted event');
+        delays.push(ev.delayMs);
+        ballot = ev.ballot;
+        p.tick(100_000 * (i + 1), fx());
+      }
+      return delays;
+    };
+    const a = run(1);
+    expect(run(1)).toEqual(a);
+    expect(a.every((d, i) => d >= 0 && d < Math.min(1000, 8 * 2 ** i))).toBe(true);
+    expect(a.slice(2).some((d) => d > 0)).toBe(true);
+  });
+
+  it('B11: a displaced own value is re-queued once its instance is known to have chosen another value', () => {
+    const { p } = started();
+    const out = fx();
+    p.propose(enc('mine'), out);
+    promiseQuorum(p, 1, 12);
+    // Another proposer's value is chosen in instance 1 (seen through the acceptors' broadcasts).
+    p.receive(0, accepted(0, 1, 25, enc('theirs')), out);
+    p.receive(1, accepted(1, 1, 25, enc('theirs')), out);
+    expect(out.events).toContainEqual({ kind: 'requeued', iid: 1 });
+    expect(p.queueLength).toBe(1);
+  });
+
+  it('B11: a value whose instance was trimmed before the outcome was known is not proposed again', () => {
+    const { p } = started();
+    const out = fx();
+    p.propose(enc('mine'), out);
+    promiseQuorum(p, 1, 12);
+    // LibPaxos3 re-queues it here and may so get it chosen twice.
+    p.receive(0, { type: 'acceptor_state', aid: 0, trimIid: 1 }, out);
+    expect(out.events).toContainEqual({ kind: 'value-lost', reason: 'outcome-unknown', iid: 1 });
+    expect(p.queueLength).toBe(0);
+    expect([...p.heldValues()]).toEqual([]);
+  });
+
+  it('B11: the local learner deciding our value finishes it; deciding another re-queues ours', () => {
+    const { p } = started({ preexecWindow: 2 });
+    const out = fx();
+    p.propose(enc('a'), out);
+    p.propose(enc('b'), out);
+    promiseQuorum(p, 1, 12);
+    promiseQuorum(p, 2, 12);
+    p.decided(1, enc('a'), out);
+    p.decided(2, enc('other'), out);
+    expect([...p.heldValues()].map(dec)).toEqual(['b']);
+  });
+
+  it('closes a hole below instances in use with a no-op after a timeout', () => {
+    const { p } = started({ preexecWindow: 1 });
+    promiseQuorum(p, 1, 12);
+    const out = fx();
+    p.receive(0, accepted(0, 5, 31, enc('later')), out);
+    p.tick(999, out);
+    expect(msgs(out, 'accept')).toEqual([]);
+    p.tick(1000, out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: new Uint8Array(0) }]);
+    expect(out.events).toContainEqual({ kind: 'noop', iid: 1 });
+  });
+
+  it('refuses empty client values (reserved for no-ops) and values beyond its queue limit', () => {
+    const { p } = started({ maxQueue: 1 });
+    const out = fx();
+    p.propose(new Uint8Array(0), out);
+    p.propose(enc('a'), out);
+    p.propose(enc('b'), out);
+    expect(out.events).toEqual([
+      { kind: 'value-lost', reason: 'empty', iid: 0 },
+      { kind: 'value-lost', reason: 'queue-full', iid: 0 },
+    ]);
+  });
+
+  it('drops acks naming an acceptor id out of range (B3)', () => {
+    const { p } = started();
+    const out = fx();
+    p.receive(0, promise(3, 1, 12), out);
+    p.receive(0, accepted(200, 1, 12, enc('x')), out);
+    expect(out.events.map((e) => e.kind === 'dropped' && e.reason)).toEqual(['invalid', 'invalid']);
+  });
+});
