@@ -24,7 +24,7 @@ export function msgs<T extends MessageType>(out: Effects, type: T): Extract<Mess
   return sent(out, type).map((e) => e.msg);
 }
 
-export function promise(aid: number, iid: number, ballot: number, valueBallot = 0, value = new Uint8Array(0)): PromiseMsg {
+export function promise(aid: number, iid: number, ballot: number, valueBallot = 0, value: Uint8Array = new Uint8Array(0)): PromiseMsg {
   return { type: 'promise', aid, iid, ballot, valueBallot, value };
 }
 
