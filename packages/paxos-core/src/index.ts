@@ -5,6 +5,7 @@ export { NOOP, bytesEqual } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
 export {
   clearEffects,
+  drop,
   newEffects,
   type AcceptorRecord,
   type CoreEvent,
@@ -20,6 +21,7 @@ export {
 } from './effects.js';
 export type { Input, InputKind } from './input.js';
 export { Learner, type LearnerOptions } from './learner.js';
+export { LearningProposer, type LearningProposerOptions } from './learning-proposer.js';
 export { FIRST_IID, MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 export {
   MESSAGE_CODE,

@@ -62,8 +62,8 @@ export class Learner {
   private repeatingTo = -1;
   private reportedTrim = 0;
   /**
-   * Instances decided by the last step, in order, no-ops included (a no-op has an empty value).
-   * The replica composition feeds them to its proposer.
+   * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
+   * an empty value). The replica composition feeds them to its proposer.
    */
   readonly lastDecided: { iid: number; value: Uint8Array }[] = [];
 
@@ -88,7 +88,6 @@ export class Learner {
   }
 
   step(input: Input, out: Effects): void {
-    this.lastDecided.length = 0;
     switch (input.kind) {
       case 'message':
         this.receive(input.from, input.msg, out);
@@ -109,6 +108,7 @@ export class Learner {
   }
 
   receive(_from: PeerId, msg: Message, out: Effects): void {
+    this.lastDecided.length = 0;
     switch (msg.type) {
       case 'accepted':
         this.onAccepted(msg, out);
@@ -134,6 +134,7 @@ export class Learner {
   }
 
   tick(now: number, out: Effects): void {
+    this.lastDecided.length = 0;
     this.now = now;
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
@@ -153,6 +154,7 @@ export class Learner {
   /** LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint). */
   setInstanceId(iid: number): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
+    this.lastDecided.length = 0;
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
     this.currentAtLastCheck = 0;
@@ -163,6 +165,7 @@ export class Learner {
   /** Ask every acceptor to trim instances `≤ iid`. */
   trim(iid: number, out: Effects): void {
     if (!isUint32(iid) || iid < 1) throw new InvariantError(`trim ${iid} is not a positive uint32`);
+    this.lastDecided.length = 0;
     out.send.push({ to: 'acceptors', msg: { type: 'trim', iid } });
   }
 

@@ -66,6 +66,12 @@ interface Instance {
   attempts: number;
   /** Phase 2: the value in our accept (kept for resends). */
   proposal: Uint8Array;
+  /** Opened to re-run a stuck instance: if phase 1 finds nothing there, it is a hole. */
+  readonly recovery: boolean;
+  /** An accept went out for this instance (at any ballot): acceptors' value ballots may now differ. */
+  acceptSent: boolean;
+  /** The value a learner reported decided here, if any. */
+  decided: Uint8Array | null;
   /** Latest accepted seen from each acceptor for this instance (any proposer's). */
   voteVb: number[] | null;
   voteValue: (Uint8Array | undefined)[] | null;
@@ -113,10 +119,15 @@ export class Proposer {
   private readonly baseRound: number;
   /** Highest iid known to carry an accepted value (ours or anyone's). */
   private highestInUse = 0;
-  private lastAcceptedSeenAt = 0;
   private activeUntil = 0;
-  /** Opening instances up to `highestInUse` after the cluster went quiet, to close holes. */
-  private recovering = false;
+  /**
+   * Fed by a learner (`decided`): the highest instance decided in order, and when that last moved.
+   * When it stalls below instances in use, this proposer re-runs the stuck instances (see tick).
+   */
+  private learns = false;
+  private decidedUpTo = 0;
+  private lastDecidedAt = 0;
+  private lastRecoveryAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ProposerOptions, recovered?: ProposerRecovered) {
     this.id = requireInt('proposer id', options.id, 0, MAX_PROPOSERS - 1);
@@ -213,6 +224,8 @@ export class Proposer {
         if (msg.aid >= this.acceptors || !isUint32(msg.trimIid)) return drop(out, 'invalid', msg.type, msg.trimIid);
         if (msg.trimIid > this.maxTrimIid) {
           this.maxTrimIid = msg.trimIid;
+          // Nothing at or below the trim point can be run again: acceptors ignore it.
+          if (msg.trimIid > this.decidedUpTo) this.decidedUpTo = msg.trimIid;
           this.setInstanceId(msg.trimIid, out);
         }
         return;
@@ -253,7 +266,7 @@ export class Proposer {
     if (!this.started) {
       this.started = true;
       this.activeUntil = now + this.idleAfterMs;
-      this.lastAcceptedSeenAt = now;
+      this.lastDecidedAt = now;
       this.preExecute(out);
     }
     for (const inst of this.instances.values()) {
@@ -267,13 +280,27 @@ export class Proposer {
         else this.sendAccept(inst, out);
       }
     }
-    // Holes left by a crashed proposer sit below instances in use, where nobody active will come
-    // back to them. Once the cluster has been quiet for a timeout, walk up to the highest
-    // instance in use, adopting what phase 1 finds and closing the rest with no-ops.
-    if (!this.recovering && this.nextPrepareIid < this.highestInUse && now - this.lastAcceptedSeenAt >= this.timeoutMs) {
-      this.recovering = true;
+    if (this.learns && this.decidedUpTo < this.highestInUse && now - this.lastDecidedAt >= this.timeoutMs && now - this.lastRecoveryAt >= this.timeoutMs) {
+      this.recover(out);
     }
     this.tryAccept(out);
+  }
+
+  /**
+   * Decisions stalled below instances in use. Either a hole (a crashed proposer's instance that
+   * no acceptor quorum accepted), or a value chosen once whose acceptors have since moved to
+   * different ballots (an interrupted re-proposal), which no learner can count any more —
+   * LibPaxos3's learners block on both forever. Re-run phase 1 on the stuck instances: it adopts
+   * a chosen value (Paxos P2c) and closes a true hole with a no-op, and the fresh accept gives
+   * learners one ballot to count again.
+   */
+  private recover(out: Effects): void {
+    this.lastRecoveryAt = this.now;
+    const last = Math.min(this.highestInUse, this.decidedUpTo + this.window);
+    for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
+      if (this.instances.has(iid)) continue;
+      this.open(iid, true, out);
+    }
   }
 
   /**
@@ -281,9 +308,22 @@ export class Proposer {
    * deliver hook). Knowing the decision settles our own value for that instance (B11).
    */
   decided(iid: number, value: Uint8Array, out: Effects): void {
+    this.learns = true;
+    if (iid > this.decidedUpTo) {
+      this.decidedUpTo = iid;
+      this.lastDecidedAt = this.now;
+    }
     this.noteInUse(iid);
     const inst = this.instances.get(iid);
-    if (inst !== undefined) this.chosen(inst, value, out);
+    if (inst !== undefined) {
+      this.settleOwn(inst, value, out);
+      // Finish what we started: an accept of ours may have moved some acceptors to a newer value
+      // ballot than the quorum that chose the value, so no single ballot may have a quorum any
+      // more and a learner that missed the decision could never count it. Keep the instance until
+      // our own accepts reach a quorum (seen in `onAccepted`); only phase-1 work is dropped.
+      if (inst.acceptSent || inst.recovery) inst.decided = value;
+      else this.remove(inst);
+    }
     if (iid > this.nextPrepareIid) this.setInstanceId(iid, out);
     else this.tryAccept(out);
   }
@@ -345,7 +385,6 @@ export class Proposer {
     const { aid, iid, valueBallot: vb } = msg;
     if (!this.validAck(aid, iid, msg.ballot) || !isUint32(vb) || vb === 0) return drop(out, 'invalid', 'accepted', iid);
     this.noteInUse(iid);
-    this.lastAcceptedSeenAt = this.now;
     const inst = this.instances.get(iid);
     // Acceptors broadcast every accepted to every proposer: most are not about our instances.
     if (inst === undefined) return;
@@ -367,10 +406,19 @@ export class Proposer {
         if (v !== undefined && bytesEqual(v, msg.value)) count++;
       }
     }
-    if (count >= this.quorum) {
+    if (count < this.quorum) return;
+    // A quorum at one ballot: the value is chosen. But once we sent an accept (or re-run a stuck
+    // instance) we finish only on a quorum at our own ballot or above: a quorum reported by
+    // repeat replies may be stale, and our accept may already have moved some of those acceptors
+    // to a newer value ballot, leaving no single ballot that learners could count.
+    const need = inst.acceptSent || inst.recovery ? inst.ballot : 0;
+    if (vb >= need) {
       this.chosen(inst, msg.value, out);
-      this.tryAccept(out);
+    } else {
+      this.settleOwn(inst, msg.value, out);
+      inst.decided = msg.value;
     }
+    this.tryAccept(out);
   }
 
   private onPreempted(msg: PreemptedMsg, out: Effects): void {
@@ -403,11 +451,15 @@ export class Proposer {
       let value: Uint8Array;
       if (inst.promisedValue !== null) {
         value = inst.promisedValue;
+      } else if (inst.decided !== null) {
+        // Phase 1 must find the decided value in any quorum; trimmed acceptors stay silent, so
+        // never let a client value into a decided instance.
+        value = inst.decided;
       } else {
         if (inst.own === null) inst.own = this.queue.shift() ?? null;
         if (inst.own !== null) {
           value = inst.own;
-        } else if (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs) {
+        } else if (inst.recovery || (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs)) {
           value = NOOP;
           out.events.push({ kind: 'noop', iid: inst.iid });
         } else {
@@ -420,46 +472,53 @@ export class Proposer {
       this.acceptingCount++;
       if (value === inst.own) inst.ownSent = true;
       inst.proposal = value;
+      inst.acceptSent = true;
       this.sendAccept(inst, out);
     }
     this.preExecute(out);
   }
 
   /**
-   * Keep `window` instances in phase 1 (LibPaxos3's pre-execution), while this proposer has client
-   * values or had them recently, or while it is closing holes. An idle replica that kept opening
-   * instances would keep preempting the replica that does the work.
+   * Keep `window` instances in phase 1 (LibPaxos3's pre-execution) while this proposer has client
+   * values or had them recently. An idle replica that kept opening instances would keep
+   * preempting the replica that does the work.
    */
   private preExecute(out: Effects): void {
     if (!this.started) return;
-    if (this.recovering && this.nextPrepareIid >= this.highestInUse) this.recovering = false;
-    const active = this.queue.length > 0 || this.now < this.activeUntil || this.recovering;
+    const active = this.queue.length > 0 || this.now < this.activeUntil;
     if (!active) return;
     while (this.preparingCount < this.window && this.nextPrepareIid < MAX_UINT32) {
       const iid = ++this.nextPrepareIid;
-      const inst: Instance = {
-        iid,
-        ballot: ballotOf(this.baseRound, this.id),
-        phase: 1,
-        own: null,
-        ownSent: false,
-        promisedValue: null,
-        promisedVb: 0,
-        acks: 0,
-        ackCount: 0,
-        preparedAt: 0,
-        sentAt: 0,
-        retryAt: -1,
-        attempts: 0,
-        proposal: NOOP,
-        voteVb: null,
-        voteValue: null,
-      };
-      this.instances.set(iid, inst);
-      this.preparing.push(iid);
-      this.preparingCount++;
-      this.sendPrepare(inst, out);
+      if (!this.instances.has(iid)) this.open(iid, false, out);
     }
+  }
+
+  private open(iid: number, recovery: boolean, out: Effects): void {
+    const inst: Instance = {
+      iid,
+      ballot: ballotOf(this.baseRound, this.id),
+      phase: 1,
+      own: null,
+      ownSent: false,
+      promisedValue: null,
+      promisedVb: 0,
+      acks: 0,
+      ackCount: 0,
+      preparedAt: 0,
+      sentAt: 0,
+      retryAt: -1,
+      attempts: 0,
+      proposal: NOOP,
+      recovery,
+      acceptSent: false,
+      decided: null,
+      voteVb: null,
+      voteValue: null,
+    };
+    this.instances.set(iid, inst);
+    this.preparing.push(iid);
+    this.preparingCount++;
+    this.sendPrepare(inst, out);
   }
 
   /** A higher ballot was seen for `inst`: back to phase 1 above it, after a random backoff (B10). */
@@ -494,13 +553,21 @@ export class Proposer {
     else inst.retryAt = this.now + delayMs;
   }
 
-  /** `inst` is decided with `value`: forget it; re-queue its own value if that lost (B11). */
+  /** A quorum of acceptors accepted `value` in one ballot for `inst`: it is finished. */
   private chosen(inst: Instance, value: Uint8Array, out: Effects): void {
     this.remove(inst);
-    if (inst.own !== null && !bytesEqual(inst.own, value)) {
+    this.settleOwn(inst, value, out);
+  }
+
+  /** `inst` decided `value`: its own client value is done, or, if it lost, queued again (B11). */
+  private settleOwn(inst: Instance, value: Uint8Array, out: Effects): void {
+    const own = inst.own;
+    if (own === null) return;
+    inst.own = null;
+    if (!bytesEqual(own, value)) {
       // The own value was only ever bound to this instance, which chose something else: it was
       // not chosen anywhere. It goes back to the front, keeping the clients' order.
-      this.queue.unshift(inst.own);
+      this.queue.unshift(own);
       out.events.push({ kind: 'requeued', iid: inst.iid });
     }
   }

@@ -31,6 +31,8 @@ export class Replica {
   readonly acceptor: Acceptor;
   readonly proposer: Proposer;
   readonly learner: Learner;
+  /** Instances decided by the last input, in order, no-ops included (as `Learner.lastDecided`). */
+  readonly lastDecided: { iid: number; value: Uint8Array }[] = [];
 
   constructor(options: ReplicaOptions, recovered?: ReplicaRecovered) {
     this.id = options.id;
@@ -40,6 +42,7 @@ export class Replica {
   }
 
   step(input: Input, out: Effects): void {
+    this.lastDecided.length = 0;
     switch (input.kind) {
       case 'message':
         this.receive(input.from, input.msg, out);
@@ -62,6 +65,7 @@ export class Replica {
   }
 
   tick(now: number, out: Effects): void {
+    this.lastDecided.length = 0;
     this.acceptor.tick(now, out);
     this.proposer.tick(now, out);
     this.stepLearner({ kind: 'tick', now }, out);
@@ -69,10 +73,17 @@ export class Replica {
 
   /** Submit a client value to this replica's proposer. */
   propose(value: Uint8Array, out: Effects): void {
+    this.lastDecided.length = 0;
     this.proposer.propose(value, out);
   }
 
+  /** Client values this replica's proposer still holds. */
+  heldValues(): IterableIterator<Uint8Array> {
+    return this.proposer.heldValues();
+  }
+
   receive(from: PeerId, msg: Message, out: Effects): void {
+    this.lastDecided.length = 0;
     switch (msg.type) {
       case 'prepare':
       case 'accept':
@@ -95,6 +106,9 @@ export class Replica {
 
   private stepLearner(input: Input, out: Effects): void {
     this.learner.step(input, out);
-    for (const d of this.learner.lastDecided) this.proposer.decided(d.iid, d.value, out);
+    for (const d of this.learner.lastDecided) {
+      this.lastDecided.push(d);
+      this.proposer.decided(d.iid, d.value, out);
+    }
   }
 }

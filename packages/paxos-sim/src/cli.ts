@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { MUTANTS, describeOptions, drawOptions, type Mutant, type SimOverrides } from './options.js';
+import { simulate, type SimResult } from './simulation.js';
+
+const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--mutant M] [--quiet]
+
+Runs N seeded simulations (seeds S, S+1, …; default S=1, N=100) of paxos-core under message loss,
+duplication, delay, partitions and crashes, checking safety after every event and liveness after
+healing. Prints each seed's knobs and result, then a summary. Exit status 1 if any seed fails.
+
+  --seeds N     number of seeds (default 100; with --seed alone, 1)
+  --seed S      first seed (default 1)
+  --values V    client values per seed (default 1000)
+  --mode M      force split (acceptors/proposers/learners) or replica mode
+  --mutant M    run a deliberately broken core: ${MUTANTS.join(', ')}
+  --quiet       print failures and the summary only`;
+
+function fail(message: string): never {
+  process.stderr.write(`sim: ${message}\n\n${USAGE}\n`);
+  process.exit(2);
+}
+
+function int(name: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min) fail(`--${name} must be a whole number ≥ ${min}, got '${text}'`);
+  return Number(text);
+}
+
+const { values: args } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        seeds: { type: 'string' },
+        seed: { type: 'string' },
+        values: { type: 'string' },
+        mode: { type: 'string' },
+        mutant: { type: 'string' },
+        quiet: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    });
+  } catch (e) {
+    return fail((e as Error).message);
+  }
+})();
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+const first = int('seed', args.seed, 0) ?? 1;
+const count = int('seeds', args.seeds, 1) ?? (args.seed === undefined ? 100 : 1);
+const overrides: { -readonly [K in keyof SimOverrides]: SimOverrides[K] } = {};
+const values = int('values', args.values, 1);
+if (values !== undefined) overrides.values = values;
+if (args.mode !== undefined) {
+  if (args.mode !== 'split' && args.mode !== 'replica') fail(`--mode must be split or replica, got '${args.mode}'`);
+  overrides.mode = args.mode;
+}
+if (args.mutant !== undefined) {
+  if (!(MUTANTS as readonly string[]).includes(args.mutant)) fail(`unknown --mutant '${args.mutant}'; one of: ${MUTANTS.join(', ')}`);
+  overrides.mutant = args.mutant as Mutant;
+  overrides.mode = 'split';
+}
+
+function replay(r: SimResult): string {
+  const o = r.options;
+  return [
+    'pnpm sim',
+    `--seed ${o.seed}`,
+    ...(args.values !== undefined ? [`--values ${o.values}`] : []),
+    ...(args.mode !== undefined ? [`--mode ${o.mode}`] : []),
+    ...(o.mutant ? [`--mutant ${o.mutant}`] : []),
+  ].join(' ');
+}
+
+const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
+const started = performance.now();
+for (let seed = first; seed < first + count; seed++) {
+  const options = drawOptions(seed, overrides);
+  const r = simulate(options);
+  totals.seeds++;
+  totals.events += r.events;
+  totals.submitted += r.submitted;
+  totals.delivered += r.delivered;
+  totals.lost += r.lost;
+  totals.unknown += r.outcomeUnknown;
+  totals.crashes += r.faults.crashes;
+  totals.partitions += r.faults.partitions;
+  totals.dropped += r.faults.dropped;
+  totals.duplicated += r.faults.duplicated;
+  const f = r.faults;
+  const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost=${r.lost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated} trace=${r.traceHash}`;
+  if (!r.ok) {
+    totals.failed++;
+    process.stdout.write(`${line}\n${r.violations.map((v) => `  ${v}`).join('\n')}\n  replay: ${replay(r)}\n`);
+  } else if (!args.quiet) {
+    process.stdout.write(`${line}\n`);
+  }
+}
+const secs = (performance.now() - started) / 1000;
+process.stdout.write(
+  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lost}, outcome unknown ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
+);
+process.exit(totals.failed === 0 ? 0 : 1);

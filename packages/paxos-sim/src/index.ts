@@ -1,0 +1,5 @@
+export { Checker } from './checker.js';
+export { EventQueue } from './event-queue.js';
+export { MUTANTS, describeOptions, drawOptions, type Mutant, type SimOptions, type SimOverrides } from './options.js';
+export { Simulation, simulate, type FaultCounts, type SimResult } from './simulation.js';
+export { makeValue, valueId } from './workload.js';

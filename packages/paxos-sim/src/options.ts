@@ -1,0 +1,94 @@
+import { Prng } from '@libpaxos/paxos-core';
+
+/** Which broken core to run instead of the real one (to prove the checkers are not vacuous). */
+export const MUTANTS = ['acceptor-skips-promise-persist', 'libpaxos3-learner-b1', 'proposer-forgets-round-floor'] as const;
+export type Mutant = (typeof MUTANTS)[number];
+
+/**
+ * Every knob of one run. `drawOptions` draws them all from the seed (TigerBeetle's swarm
+ * testing), so different seeds explore different mixes of faults; overrides pin some down.
+ */
+export interface SimOptions {
+  readonly seed: number;
+  /** split: acceptors + proposers + learners as separate nodes; replica: LibPaxos3's replicas. */
+  readonly mode: 'split' | 'replica';
+  readonly acceptors: number;
+  readonly proposers: number;
+  readonly learners: number;
+  /** Client values to submit during the fault phase. */
+  readonly values: number;
+  /** Length of the fault phase (simulated ms); values are submitted during its first 90%. */
+  readonly faultMs: number;
+  /** After healing, everything owed must be delivered within this long (simulated ms). */
+  readonly healMs: number;
+  /** Per-message loss and duplication, in parts per thousand. */
+  readonly dropPerMille: number;
+  readonly dupPerMille: number;
+  /** Per-message delay: base + uniform jitter (jitter reorders). */
+  readonly delayMs: number;
+  readonly jitterMs: number;
+  /** Time from a write to its sync. */
+  readonly diskMs: number;
+  /** Mean time between node crashes / partitions during the fault phase. */
+  readonly crashEveryMs: number;
+  readonly partitionEveryMs: number;
+  readonly tickMs: number;
+  readonly proposerTimeoutMs: number;
+  readonly preexecWindow: number;
+  /** Trim acceptors up to what every learner has delivered, now and then. */
+  readonly trimEveryMs: number;
+  readonly mutant: Mutant | undefined;
+}
+
+export type SimOverrides = Partial<Omit<SimOptions, 'seed'>>;
+
+export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOptions {
+  const r = new Prng(seed ^ 0x5eed);
+  const mode = r.chance(1, 3) ? 'replica' : 'split';
+  const acceptors = r.chance(1, 4) ? 5 : 3;
+  const drawn: SimOptions = {
+    seed,
+    mode,
+    acceptors,
+    proposers: mode === 'replica' ? acceptors : r.between(1, 3),
+    learners: mode === 'replica' ? acceptors : r.between(1, 3),
+    values: 1000,
+    faultMs: 8000,
+    healMs: 60_000,
+    dropPerMille: r.pick([0, 5, 20, 50, 100]),
+    dupPerMille: r.pick([0, 5, 20, 50]),
+    delayMs: r.between(1, 5),
+    jitterMs: r.pick([0, 2, 10, 40]),
+    diskMs: r.between(0, 3),
+    crashEveryMs: r.pick([300, 600, 1000]),
+    partitionEveryMs: r.pick([400, 800, 1500]),
+    tickMs: 10,
+    proposerTimeoutMs: r.pick([100, 250, 500]),
+    preexecWindow: r.pick([1, 8, 32, 128]),
+    trimEveryMs: r.pick([0, 1000, 3000]),
+    mutant: undefined,
+  };
+  const options = { ...drawn, ...overrides };
+  if (options.mode === 'replica') return { ...options, proposers: options.acceptors, learners: options.acceptors };
+  return options;
+}
+
+/** The knobs as one line, printed before each run. */
+export function describeOptions(o: SimOptions): string {
+  const topology = o.mode === 'replica' ? `${o.acceptors} replicas` : `${o.acceptors}a/${o.proposers}p/${o.learners}l`;
+  return [
+    `seed=${o.seed}`,
+    topology,
+    `values=${o.values}`,
+    `drop=${o.dropPerMille}‰`,
+    `dup=${o.dupPerMille}‰`,
+    `delay=${o.delayMs}+${o.jitterMs}ms`,
+    `disk=${o.diskMs}ms`,
+    `crash/${o.crashEveryMs}ms`,
+    `partition/${o.partitionEveryMs}ms`,
+    `timeout=${o.proposerTimeoutMs}ms`,
+    `window=${o.preexecWindow}`,
+    `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
+    ...(o.mutant ? [`mutant=${o.mutant}`] : []),
+  ].join(' ');
+}

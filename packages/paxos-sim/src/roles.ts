@@ -1,0 +1,47 @@
+import {
+  Acceptor,
+  Learner,
+  LearningProposer,
+  Replica,
+  type AcceptorRecovered,
+  type Effects,
+  type Message,
+  type PeerId,
+  type ProposerRecovered,
+} from '@libpaxos/paxos-core';
+import type { SimOptions } from './options.js';
+
+/** What the simulator drives. The real core classes fit; so do the mutants. */
+export interface SimRole {
+  receive(from: PeerId, msg: Message, out: Effects): void;
+  tick(now: number, out: Effects): void;
+}
+
+export interface ProposerRole extends SimRole {
+  propose(value: Uint8Array, out: Effects): void;
+  heldValues(): Iterable<Uint8Array>;
+}
+
+export interface LearnerRole extends SimRole {
+  setInstanceId(iid: number): void;
+  trim(iid: number, out: Effects): void;
+  /** Decided by the last step, in order, no-ops included. */
+  readonly lastDecided: readonly { readonly iid: number; readonly value: Uint8Array }[];
+}
+
+export interface RoleFactory {
+  acceptor(aid: number, recovered: AcceptorRecovered): SimRole;
+  proposer(id: number, recovered: ProposerRecovered, seed: number): ProposerRole;
+  learner(): LearnerRole;
+  replica(id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica;
+}
+
+export function realRoles(o: SimOptions): RoleFactory {
+  const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow };
+  return {
+    acceptor: (aid, recovered) => new Acceptor({ id: aid }, recovered),
+    proposer: (id, recovered, seed) => new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
+    learner: () => new Learner({ acceptors: o.acceptors }),
+    replica: (id, recovered, seed) => new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions } }, recovered),
+  };
+}

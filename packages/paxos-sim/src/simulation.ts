@@ -1,0 +1,569 @@
+import {
+  MESSAGE_CODE,
+  Prng,
+  Replica,
+  clearEffects,
+  newEffects,
+  quorumSize,
+  type AcceptorRecord,
+  type Effects,
+  type Envelope,
+  type Message,
+  type PersistRecord,
+} from '@libpaxos/paxos-core';
+import { Checker, type DurableView } from './checker.js';
+import { EventQueue } from './event-queue.js';
+import { mutantRoles } from './mutants.js';
+import type { SimOptions } from './options.js';
+import { realRoles, type LearnerRole, type ProposerRole, type RoleFactory, type SimRole } from './roles.js';
+import { describeValueId, makeValue, valueId } from './workload.js';
+
+type Kind = 'acceptor' | 'proposer' | 'learner' | 'replica';
+
+/** A node's disk: what survives a crash, and the writes not yet synced. */
+interface Disk {
+  readonly records: Map<number, AcceptorRecord>;
+  trimIid: number;
+  roundFloor: number;
+  /** Group-commit batches waiting for their sync; their sends wait with them (persist before send). */
+  pending: { persist: PersistRecord[]; send: Envelope[] }[];
+  syncScheduled: boolean;
+}
+
+interface SimNode {
+  readonly index: number;
+  readonly kind: Kind;
+  /** Acceptor id, proposer id, learner number or replica id. */
+  readonly roleId: number;
+  readonly name: string;
+  up: boolean;
+  incarnation: number;
+  role: SimRole | null;
+  readonly disk: Disk;
+  /** Learners: the next iid this incarnation must decide, and the application's durable checkpoint. */
+  expectedNext: number;
+  checkpoint: number;
+}
+
+type SimEvent =
+  | { readonly k: 'msg'; readonly to: number; readonly from: number; readonly msg: Message }
+  | { readonly k: 'tick'; readonly node: number; readonly inc: number }
+  | { readonly k: 'sync'; readonly node: number; readonly inc: number }
+  | { readonly k: 'submit'; readonly client: number; readonly seq: number }
+  | { readonly k: 'crash' }
+  | { readonly k: 'restart'; readonly node: number }
+  | { readonly k: 'partition' }
+  | { readonly k: 'unpartition'; readonly links: readonly number[] }
+  | { readonly k: 'trim' }
+  | { readonly k: 'heal' }
+  | { readonly k: 'liveness' };
+
+export interface FaultCounts {
+  crashes: number;
+  restarts: number;
+  partitions: number;
+  dropped: number;
+  duplicated: number;
+}
+
+export interface SimResult {
+  readonly options: SimOptions;
+  readonly ok: boolean;
+  readonly violations: readonly string[];
+  readonly events: number;
+  readonly simTimeMs: number;
+  readonly submitted: number;
+  /** Distinct client values decided. */
+  readonly delivered: number;
+  /** Submitted but never decided: lost with a crashed proposer's volatile queue. */
+  readonly lost: number;
+  /** Values a proposer gave up on because the outcome could not be known (trimmed away). */
+  readonly outcomeUnknown: number;
+  readonly faults: FaultCounts;
+  readonly instances: number;
+  /** Hash of the whole event trace: equal seeds must give equal hashes. */
+  readonly traceHash: string;
+}
+
+const KIND_CODE: Record<SimEvent['k'], number> = {
+  msg: 1,
+  tick: 2,
+  sync: 3,
+  submit: 4,
+  crash: 5,
+  restart: 6,
+  partition: 7,
+  unpartition: 8,
+  trim: 9,
+  heal: 10,
+  liveness: 11,
+};
+
+/**
+ * One seeded run: a cluster of core state machines on a simulated network and disks, a fault
+ * phase (loss, duplication, delay, partitions, crashes with unsynced writes lost), then a heal
+ * phase in which everything owed must be delivered. The checker runs inside every event.
+ */
+export class Simulation {
+  readonly options: SimOptions;
+  readonly checker: Checker;
+  private readonly roles: RoleFactory;
+  private readonly nodes: SimNode[] = [];
+  private readonly acceptorNodes: number[] = [];
+  private readonly subscriberNodes: number[] = [];
+  private readonly proposerNodes: number[] = [];
+  private readonly learnerNodes: number[] = [];
+  private readonly queue = new EventQueue<SimEvent>();
+  private readonly net: Prng;
+  private readonly chaos: Prng;
+  /** Directed link (from·n + to) → number of partitions currently cutting it. */
+  private readonly cut: Uint16Array;
+  private readonly out: Effects = newEffects();
+  private readonly faults: FaultCounts = { crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0 };
+  private now = 0;
+  private events = 0;
+  private healed = false;
+  private done = false;
+  private lossy = true;
+  private hash = 0x811c9dc5;
+  private outcomeUnknown = 0;
+  private globalTrim = 0;
+  /** Values owed after healing: chosen, or held by a live proposer, or submitted after healing. */
+  private readonly owed = new Set<number>();
+  private readonly clients: number;
+
+  constructor(options: SimOptions) {
+    this.options = options;
+    this.roles = options.mutant ? mutantRoles(options.mutant, options) : realRoles(options);
+    this.checker = new Checker(quorumSize(options.acceptors));
+    this.net = new Prng(options.seed * 3 + 1);
+    this.chaos = new Prng(options.seed * 3 + 2);
+    if (options.mode === 'replica') {
+      for (let i = 0; i < options.acceptors; i++) this.addNode('replica', i);
+    } else {
+      for (let i = 0; i < options.acceptors; i++) this.addNode('acceptor', i);
+      for (let i = 0; i < options.proposers; i++) this.addNode('proposer', i);
+      for (let i = 0; i < options.learners; i++) this.addNode('learner', i);
+    }
+    this.cut = new Uint16Array(this.nodes.length * this.nodes.length);
+    this.clients = options.mode === 'replica' ? 2 : options.proposers;
+  }
+
+  private addNode(kind: Kind, roleId: number): void {
+    const index = this.nodes.length;
+    const node: SimNode = {
+      index,
+      kind,
+      roleId,
+      name: `${kind} ${roleId}`,
+      up: false,
+      incarnation: 0,
+      role: null,
+      disk: { records: new Map(), trimIid: 0, roundFloor: 0, pending: [], syncScheduled: false },
+      expectedNext: 1,
+      checkpoint: 0,
+    };
+    this.nodes.push(node);
+    if (kind === 'acceptor' || kind === 'replica') this.acceptorNodes.push(index);
+    if (kind !== 'acceptor') this.subscriberNodes.push(index);
+    if (kind === 'proposer' || kind === 'replica') this.proposerNodes.push(index);
+    if (kind === 'learner' || kind === 'replica') this.learnerNodes.push(index);
+  }
+
+  run(): SimResult {
+    const o = this.options;
+    for (const node of this.nodes) this.start(node);
+    const submitRng = new Prng(o.seed * 3 + 3);
+    for (let i = 0; i < o.values; i++) {
+      this.queue.push(submitRng.below(Math.floor(o.faultMs * 0.9)), { k: 'submit', client: i % this.clients, seq: i });
+    }
+    this.queue.push(this.chaos.below(o.crashEveryMs), { k: 'crash' });
+    this.queue.push(this.chaos.below(o.partitionEveryMs), { k: 'partition' });
+    if (o.trimEveryMs > 0) this.queue.push(o.trimEveryMs, { k: 'trim' });
+    this.queue.push(o.faultMs, { k: 'heal' });
+    const deadline = o.faultMs + o.healMs;
+    while (!this.done && this.checker.ok) {
+      const next = this.queue.pop();
+      if (next === undefined) break;
+      if (next.time > deadline) {
+        this.now = deadline;
+        this.checker.now = deadline;
+        this.checker.fail(`liveness: not everything owed was delivered ${o.healMs} ms after healing: ${this.livenessGap() ?? '?'} [${this.describeNodes()}]`);
+        break;
+      }
+      this.now = next.time;
+      this.checker.now = next.time;
+      this.events++;
+      this.traceEvent(next.item);
+      this.handle(next.item);
+    }
+    if (!this.done && this.checker.ok) this.checker.fail('the event queue ran dry before the run finished');
+    const delivered = this.checker.decidedAt.size;
+    return {
+      options: o,
+      ok: this.checker.ok,
+      violations: this.checker.violations,
+      events: this.events,
+      simTimeMs: this.now,
+      submitted: this.checker.submitted.size,
+      delivered,
+      lost: this.checker.submitted.size - delivered,
+      outcomeUnknown: this.outcomeUnknown,
+      faults: { ...this.faults },
+      instances: this.checker.maxDecided,
+      traceHash: (this.hash >>> 0).toString(16).padStart(8, '0'),
+    };
+  }
+
+  private handle(ev: SimEvent): void {
+    switch (ev.k) {
+      case 'msg': {
+        const node = this.nodes[ev.to] as SimNode;
+        if (!node.up || node.role === null) return;
+        const msg = ev.msg;
+        this.step(node, (role, out) => role.receive(ev.from, msg, out));
+        return;
+      }
+      case 'tick': {
+        const node = this.nodes[ev.node] as SimNode;
+        if (!node.up || node.incarnation !== ev.inc) return;
+        this.step(node, (role, out) => role.tick(this.now, out));
+        this.queue.push(this.now + this.options.tickMs, ev);
+        return;
+      }
+      case 'sync':
+        this.sync(this.nodes[ev.node] as SimNode, ev.inc);
+        return;
+      case 'submit':
+        this.submit(ev.client, ev.seq);
+        return;
+      case 'crash':
+        if (this.healed) return;
+        this.crashSomeone();
+        this.queue.push(this.now + this.between(0.5, 1.5, this.options.crashEveryMs), ev);
+        return;
+      case 'restart': {
+        const node = this.nodes[ev.node] as SimNode;
+        if (!node.up) this.start(node);
+        return;
+      }
+      case 'partition':
+        if (this.healed) return;
+        this.partition();
+        this.queue.push(this.now + this.between(0.5, 1.5, this.options.partitionEveryMs), ev);
+        return;
+      case 'unpartition':
+        if (this.healed) return;
+        for (const link of ev.links) this.cut[link] = Math.max(0, (this.cut[link] as number) - 1);
+        return;
+      case 'trim':
+        this.trim();
+        this.queue.push(this.now + this.options.trimEveryMs, ev);
+        return;
+      case 'heal':
+        this.heal();
+        return;
+      case 'liveness':
+        if (this.livenessGap() === undefined) this.done = true;
+        else this.queue.push(this.now + 100, ev);
+        return;
+    }
+  }
+
+  // ---- nodes ----
+
+  private start(node: SimNode): void {
+    node.up = true;
+    node.incarnation++;
+    const seed = (this.options.seed * 131 + node.index * 17 + node.incarnation) >>> 0;
+    const d = node.disk;
+    const acceptorState = { trimIid: d.trimIid, records: d.records.values() };
+    switch (node.kind) {
+      case 'acceptor':
+        node.role = this.roles.acceptor(node.roleId, acceptorState);
+        break;
+      case 'proposer':
+        node.role = this.roles.proposer(node.roleId, { roundFloor: d.roundFloor }, seed);
+        break;
+      case 'learner': {
+        const learner = this.roles.learner();
+        // The application restarts from its checkpoint; with nothing trimmed yet, sometimes it
+        // starts from scratch instead and must catch up the whole log through repeat (B8).
+        const fresh = this.globalTrim === 0 && node.incarnation > 1 && this.chaos.chance(1, 2);
+        const from = fresh ? 0 : node.checkpoint;
+        if (from > 0) learner.setInstanceId(from);
+        node.expectedNext = from + 1;
+        node.role = learner;
+        break;
+      }
+      case 'replica': {
+        const replica = this.roles.replica(node.roleId, { acceptor: acceptorState, proposer: { roundFloor: d.roundFloor } }, seed);
+        if (node.checkpoint > 0) {
+          this.out.persist.length = 0;
+          replica.step({ kind: 'set-instance-id', iid: node.checkpoint }, this.out);
+          clearEffects(this.out);
+        }
+        node.expectedNext = node.checkpoint + 1;
+        node.role = replica;
+        break;
+      }
+    }
+    this.queue.push(this.now + this.chaos.below(this.options.tickMs), { k: 'tick', node: node.index, inc: node.incarnation });
+  }
+
+  private crashSomeone(): void {
+    const up = this.nodes.filter((n) => n.up);
+    if (up.length === 0) return;
+    const node = this.chaos.pick(up);
+    node.up = false;
+    node.incarnation++;
+    node.role = null;
+    // Writes reach the disk in order; a crash lets a prefix of the unsynced batches through (a
+    // sync that finished just before the crash) and loses the rest, with every send they held.
+    const d = node.disk;
+    const survive = this.chaos.below(d.pending.length + 1);
+    for (let i = 0; i < survive; i++) for (const r of d.pending[i]?.persist ?? []) this.applyDurable(node, r);
+    d.pending = [];
+    d.syncScheduled = false;
+    this.faults.crashes++;
+    this.queue.push(this.now + this.chaos.between(20, 1500), { k: 'restart', node: node.index });
+  }
+
+  /** Runs one input on a node and carries out its effects: persist, then send, then deliver. */
+  private step(node: SimNode, input: (role: SimRole, out: Effects) => void): void {
+    const out = this.out;
+    clearEffects(out);
+    input(node.role as SimRole, out);
+    this.countEvents(out);
+    if (node.kind === 'learner' || node.kind === 'replica') this.learned(node);
+    const d = node.disk;
+    if (out.persist.length > 0 || d.pending.length > 0) {
+      d.pending.push({ persist: out.persist.slice(), send: out.send.slice() });
+      if (!d.syncScheduled) {
+        d.syncScheduled = true;
+        this.queue.push(this.now + this.options.diskMs, { k: 'sync', node: node.index, inc: node.incarnation });
+      }
+    } else {
+      for (const env of out.send) this.send(node, env);
+    }
+  }
+
+  private learned(node: SimNode): void {
+    const role = node.role;
+    const decided = (role as LearnerRole | Replica).lastDecided;
+    for (const d of decided) {
+      this.checker.decided(node.name, node.expectedNext, d.iid, d.value);
+      node.expectedNext = d.iid + 1;
+      if (d.iid > node.checkpoint) node.checkpoint = d.iid;
+    }
+  }
+
+  private countEvents(out: Effects): void {
+    for (const e of out.events) if (e.kind === 'value-lost' && e.reason === 'outcome-unknown') this.outcomeUnknown++;
+  }
+
+  private sync(node: SimNode, inc: number): void {
+    if (!node.up || node.incarnation !== inc) return;
+    const d = node.disk;
+    const batches = d.pending;
+    d.pending = [];
+    d.syncScheduled = false;
+    for (const b of batches) for (const r of b.persist) this.applyDurable(node, r);
+    for (const b of batches) for (const env of b.send) this.send(node, env);
+  }
+
+  private applyDurable(node: SimNode, r: PersistRecord): void {
+    const d = node.disk;
+    switch (r.kind) {
+      case 'record':
+        if (r.iid <= d.trimIid) return;
+        this.checker.durableWrite(node.roleId, d.records.get(r.iid), r);
+        d.records.set(r.iid, r);
+        return;
+      case 'trim':
+        if (r.iid <= d.trimIid) return;
+        for (const iid of d.records.keys()) if (iid <= r.iid) d.records.delete(iid);
+        d.trimIid = r.iid;
+        return;
+      case 'round-floor':
+        if (r.round < d.roundFloor) this.checker.fail(`${node.name}: durable round floor went down to ${r.round}`);
+        d.roundFloor = r.round;
+        return;
+    }
+  }
+
+  // ---- network ----
+
+  private readonly disks: DurableView = {
+    record: (aid, iid) => (this.nodes[this.acceptorNodes[aid] as number] as SimNode).disk.records.get(iid),
+    trimIid: (aid) => (this.nodes[this.acceptorNodes[aid] as number] as SimNode).disk.trimIid,
+  };
+
+  private send(from: SimNode, env: Envelope): void {
+    const kind = from.kind === 'replica' ? (isAcceptorReply(env.msg) ? 'acceptor' : 'proposer') : from.kind;
+    this.checker.sent(kind, env.msg, this.disks);
+    switch (env.to) {
+      case 'acceptors':
+        for (const to of this.acceptorNodes) this.transmit(from.index, to, env.msg);
+        return;
+      case 'subscribers':
+        for (const to of this.subscriberNodes) this.transmit(from.index, to, env.msg);
+        return;
+      case 'peer':
+        this.transmit(from.index, env.peer, env.msg);
+        return;
+    }
+  }
+
+  private transmit(from: number, to: number, msg: Message): void {
+    const self = from === to;
+    if (!self && this.cut[from * this.nodes.length + to] !== 0) {
+      this.faults.dropped++;
+      return;
+    }
+    const o = this.options;
+    if (!self && this.lossy && this.net.below(1000) < o.dropPerMille) {
+      this.faults.dropped++;
+      return;
+    }
+    this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs + 1), { k: 'msg', to, from, msg });
+    if (!self && this.lossy && this.net.below(1000) < o.dupPerMille) {
+      this.faults.duplicated++;
+      this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'msg', to, from, msg });
+    }
+  }
+
+  /** Isolate one node, split in two, or cut one direction only; it heals by itself later. */
+  private partition(): void {
+    const n = this.nodes.length;
+    const links: number[] = [];
+    const kind = this.chaos.below(3);
+    const inA = new Array<boolean>(n).fill(false);
+    if (kind === 0) inA[this.chaos.below(n)] = true;
+    else for (let i = 0; i < n; i++) inA[i] = this.chaos.chance(1, 2);
+    for (let a = 0; a < n; a++) {
+      for (let b = 0; b < n; b++) {
+        if (a === b || !inA[a] || inA[b]) continue;
+        links.push(a * n + b);
+        if (kind !== 2) links.push(b * n + a);
+      }
+    }
+    for (const l of links) this.cut[l] = (this.cut[l] as number) + 1;
+    this.faults.partitions++;
+    this.queue.push(this.now + this.chaos.between(50, 1500), { k: 'unpartition', links });
+  }
+
+  // ---- workload ----
+
+  private submit(client: number, seq: number): void {
+    const prefer = client % this.proposerNodes.length;
+    for (let k = 0; k < this.proposerNodes.length; k++) {
+      const node = this.nodes[this.proposerNodes[(prefer + k) % this.proposerNodes.length] as number] as SimNode;
+      if (!node.up || node.role === null) continue;
+      const value = makeValue(client, seq, seq % 7);
+      this.checker.submittedValue(value);
+      if (this.healed) this.owed.add(valueId(value) as number);
+      this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
+      return;
+    }
+    // No proposer is up: the client tries again a little later.
+    this.queue.push(this.now + 50, { k: 'submit', client, seq });
+  }
+
+  /** Trim acceptors up to what every learner (crashed ones included) has delivered. */
+  private trim(): void {
+    let upTo = Infinity;
+    for (const i of this.learnerNodes) upTo = Math.min(upTo, (this.nodes[i] as SimNode).expectedNext - 1);
+    const live = this.learnerNodes.map((i) => this.nodes[i] as SimNode).filter((n) => n.up);
+    if (!Number.isFinite(upTo) || upTo <= this.globalTrim || live.length === 0) return;
+    const node = this.chaos.pick(live);
+    this.globalTrim = upTo;
+    this.step(node, (role, out) => {
+      if (role instanceof Replica) role.step({ kind: 'trim', iid: upTo }, out);
+      else (role as LearnerRole).trim(upTo, out);
+    });
+  }
+
+  // ---- healing and liveness ----
+
+  private heal(): void {
+    this.healed = true;
+    this.lossy = false;
+    this.cut.fill(0);
+    for (const v of this.checker.chosen.values()) {
+      const id = valueId(v);
+      if (id !== undefined) this.owed.add(id);
+    }
+    for (const i of this.proposerNodes) {
+      const node = this.nodes[i] as SimNode;
+      if (!node.up || node.role === null) continue;
+      for (const v of (node.role as ProposerRole).heldValues()) this.owed.add(valueId(v) as number);
+    }
+    for (const node of this.nodes) if (!node.up) this.start(node);
+    this.queue.push(this.now + 100, { k: 'liveness' });
+  }
+
+  /** Why the run is not finished yet, or undefined when everything owed is delivered everywhere. */
+  private livenessGap(): string | undefined {
+    const c = this.checker;
+    for (const id of this.owed) if (!c.decidedAt.has(id)) return `value ${describeValueId(id)} was never decided`;
+    let maxChosen = 0;
+    for (const iid of c.chosen.keys()) if (iid > maxChosen) maxChosen = iid;
+    for (const i of this.learnerNodes) {
+      const node = this.nodes[i] as SimNode;
+      if (node.expectedNext <= maxChosen) return `${node.name} is at iid ${node.expectedNext}, instance ${maxChosen} is chosen`;
+    }
+    for (const i of this.proposerNodes) {
+      const node = this.nodes[i] as SimNode;
+      const held = node.role === null ? [] : [...(node.role as ProposerRole).heldValues()];
+      if (held.length > 0) return `${node.name} still holds ${held.length} value(s)`;
+    }
+    return undefined;
+  }
+
+  // ---- misc ----
+
+  private describeNodes(): string {
+    let maxChosen = 0;
+    for (const iid of this.checker.chosen.keys()) if (iid > maxChosen) maxChosen = iid;
+    const parts = [`max chosen iid ${maxChosen}`];
+    for (const node of this.nodes) {
+      if (node.kind === 'acceptor') continue;
+      const held = node.role === null ? 0 : [...((node.role as ProposerRole).heldValues?.() ?? [])].length;
+      parts.push(`${node.name}: next iid ${node.expectedNext}${node.kind === 'learner' ? '' : `, holds ${held}`}`);
+    }
+    return parts.join('; ');
+  }
+
+  private between(lo: number, hi: number, mean: number): number {
+    return Math.max(1, Math.floor(mean * lo + this.chaos.below(Math.floor(mean * (hi - lo)) + 1)));
+  }
+
+  private traceEvent(ev: SimEvent): void {
+    let h = this.hash;
+    const mix = (x: number) => {
+      h = Math.imul(h ^ (x & 0xffff), 0x01000193);
+      h = Math.imul(h ^ (x >>> 16), 0x01000193);
+    };
+    mix(this.now);
+    mix(KIND_CODE[ev.k]);
+    if (ev.k === 'msg') {
+      mix(ev.to);
+      mix(ev.from);
+      mix(MESSAGE_CODE[ev.msg.type]);
+      if ('iid' in ev.msg) mix(ev.msg.iid);
+      if ('ballot' in ev.msg) mix(ev.msg.ballot);
+    } else if (ev.k === 'tick' || ev.k === 'sync') {
+      mix(ev.node);
+    }
+    this.hash = h;
+  }
+}
+
+function isAcceptorReply(msg: Message): boolean {
+  return msg.type === 'promise' || msg.type === 'accepted' || msg.type === 'preempted' || msg.type === 'acceptor_state';
+}
+
+export function simulate(options: SimOptions): SimResult {
+  return new Simulation(options).run();
+}
