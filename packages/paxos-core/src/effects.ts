@@ -98,7 +98,8 @@ export type CoreEvent =
   | { readonly kind: 'noop'; readonly iid: number }
   /** proposer: a displaced client value goes back into the queue (known not chosen) */
   | { readonly kind: 'requeued'; readonly iid: number }
-  | { readonly kind: 'value-lost'; readonly reason: ValueLossReason; readonly iid: number }
+  /** a client value given up (`iid` 0 when it never had an instance), so a caller can tell its client */
+  | { readonly kind: 'value-lost'; readonly reason: ValueLossReason; readonly iid: number; readonly value: Uint8Array }
   /** learner: instances it still needs were trimmed by an acceptor; it cannot catch up past them */
   | { readonly kind: 'behind-trim'; readonly iid: number; readonly trimIid: number };
 

@@ -245,11 +245,11 @@ export class Proposer {
   propose(value: Uint8Array, out: Effects): void {
     if (value.length === 0) {
       // The empty value is the no-op that learners skip; a client's empty value would vanish.
-      out.events.push({ kind: 'value-lost', reason: 'empty', iid: 0 });
+      out.events.push({ kind: 'value-lost', reason: 'empty', iid: 0, value });
       return;
     }
     if (this.queue.length >= this.maxQueue) {
-      out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0 });
+      out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value });
       return;
     }
     this.queue.push(value);
@@ -324,8 +324,10 @@ export class Proposer {
       if (inst.acceptSent || inst.recovery) inst.decided = value;
       else this.remove(inst);
     }
-    if (iid > this.nextPrepareIid) this.setInstanceId(iid, out);
-    else this.tryAccept(out);
+    // LibPaxos3 calls set-instance-id here, which would also discard our unfinished accepts at
+    // lower instances; a decision only moves where new instances open.
+    if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
+    this.tryAccept(out);
   }
 
   /**
@@ -342,7 +344,7 @@ export class Proposer {
         this.queue.unshift(inst.own);
         out.events.push({ kind: 'requeued', iid: inst.iid });
       } else {
-        out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid });
+        out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid, value: inst.own });
       }
     }
     if (iid > this.nextPrepareIid) this.nextPrepareIid = Math.min(iid, MAX_UINT32);
@@ -459,7 +461,10 @@ export class Proposer {
         if (inst.own === null) inst.own = this.queue.shift() ?? null;
         if (inst.own !== null) {
           value = inst.own;
-        } else if (inst.recovery || (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs)) {
+        } else if (inst.recovery || inst.acceptSent || (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs)) {
+          // A hole. Fresh instances wait a timeout first, so an idle proposer does not race the
+          // one about to use them; instances we are re-running or finishing close at once —
+          // waiting there lets competing proposers preempt each other forever.
           value = NOOP;
           out.events.push({ kind: 'noop', iid: inst.iid });
         } else {
@@ -529,7 +534,7 @@ export class Proposer {
       this.remove(inst);
       if (inst.own !== null) {
         if (!inst.ownSent) this.queue.unshift(inst.own);
-        else out.events.push({ kind: 'value-lost', reason: 'ballot-exhausted', iid: inst.iid });
+        else out.events.push({ kind: 'value-lost', reason: 'ballot-exhausted', iid: inst.iid, value: inst.own });
       }
       return;
     }

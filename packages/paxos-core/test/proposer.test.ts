@@ -246,7 +246,7 @@ describe('proposer', () => {
     promiseQuorum(p, 1, 12);
     // LibPaxos3 re-queues it here and may so get it chosen twice.
     p.receive(0, { type: 'acceptor_state', aid: 0, trimIid: 1 }, out);
-    expect(out.events).toContainEqual({ kind: 'value-lost', reason: 'outcome-unknown', iid: 1 });
+    expect(out.events).toContainEqual({ kind: 'value-lost', reason: 'outcome-unknown', iid: 1, value: enc('mine') });
     expect(p.queueLength).toBe(0);
     expect([...p.heldValues()]).toEqual([]);
   });
@@ -282,8 +282,8 @@ describe('proposer', () => {
     p.propose(enc('a'), out);
     p.propose(enc('b'), out);
     expect(out.events).toEqual([
-      { kind: 'value-lost', reason: 'empty', iid: 0 },
-      { kind: 'value-lost', reason: 'queue-full', iid: 0 },
+      { kind: 'value-lost', reason: 'empty', iid: 0, value: new Uint8Array(0) },
+      { kind: 'value-lost', reason: 'queue-full', iid: 0, value: enc('b') },
     ]);
   });
 
@@ -293,5 +293,51 @@ describe('proposer', () => {
     p.receive(0, promise(3, 1, 12), out);
     p.receive(0, accepted(200, 1, 12, enc('x')), out);
     expect(out.events.map((e) => e.kind === 'dropped' && e.reason)).toEqual(['invalid', 'invalid']);
+  });
+
+  it('finishes its own accept on a quorum at its ballot, not on a stale quorum from repeat replies', () => {
+    const { p } = started();
+    p.propose(enc('v'), fx());
+    promiseQuorum(p, 1, 12);
+    const out = fx();
+    p.receive(0, accepted(0, 1, 5, enc('v')), out);
+    p.receive(1, accepted(1, 1, 5, enc('v')), out);
+    // Chosen at ballot 5 long ago, but our accept at 12 may have moved acceptor 2 already.
+    expect(p.phase2Count).toBe(1);
+    p.receive(0, accepted(0, 1, 12, enc('v')), out);
+    p.receive(1, accepted(1, 1, 12, enc('v')), out);
+    expect(p.phase2Count).toBe(0);
+  });
+
+  it('a decision further on does not abandon an accept it has not finished', () => {
+    const { p } = started();
+    p.propose(enc('v'), fx());
+    promiseQuorum(p, 1, 12);
+    const out = fx();
+    p.decided(1, enc('v'), out);
+    p.decided(7, enc('x'), out);
+    expect(p.phase2Count).toBe(1);
+    expect([...p.heldValues()]).toEqual([]);
+    p.tick(1000, out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+  });
+
+  it('re-runs instances whose decisions stall, closing a hole with a no-op and adopting a chosen value', () => {
+    const { p } = started({ preexecWindow: 4, idleAfterMs: 0 });
+    const out = fx();
+    p.decided(1, enc('a'), out);
+    // Instances 3 and 4 are in use; 2 is a hole nobody will come back to.
+    p.receive(0, accepted(0, 4, 31, enc('d')), out);
+    p.tick(999, out);
+    expect(msgs(out, 'prepare').filter((m) => m.iid === 2)).toEqual([]);
+    const rec = fx();
+    p.tick(1000, rec);
+    expect(msgs(rec, 'prepare').map((m) => m.iid)).toEqual([2, 3, 4]);
+    const r2 = promiseQuorum(p, 2, 12);
+    expect(msgs(r2, 'accept')).toEqual([{ type: 'accept', iid: 2, ballot: 12, value: new Uint8Array(0) }]);
+    const r3 = fx();
+    p.receive(0, promise(0, 3, 12, 21, enc('c')), r3);
+    p.receive(1, promise(1, 3, 12), r3);
+    expect(msgs(r3, 'accept')).toEqual([{ type: 'accept', iid: 3, ballot: 12, value: enc('c') }]);
   });
 });

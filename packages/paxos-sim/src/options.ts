@@ -29,8 +29,9 @@ export interface SimOptions {
   readonly jitterMs: number;
   /** Time from a write to its sync. */
   readonly diskMs: number;
-  /** Mean time between node crashes / partitions during the fault phase. */
+  /** Mean time between crashes of one node (the cluster sees nodes× as many) during the fault phase. */
   readonly crashEveryMs: number;
+  /** Mean time between partitions during the fault phase. */
   readonly partitionEveryMs: number;
   readonly tickMs: number;
   readonly proposerTimeoutMs: number;
@@ -55,13 +56,13 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     values: 1000,
     faultMs: 8000,
     healMs: 60_000,
-    dropPerMille: r.pick([0, 5, 20, 50, 100]),
-    dupPerMille: r.pick([0, 5, 20, 50]),
+    dropPerMille: r.pick([5, 20, 50, 100]),
+    dupPerMille: r.pick([5, 20, 50]),
     delayMs: r.between(1, 5),
     jitterMs: r.pick([0, 2, 10, 40]),
     diskMs: r.between(0, 3),
-    crashEveryMs: r.pick([300, 600, 1000]),
-    partitionEveryMs: r.pick([400, 800, 1500]),
+    crashEveryMs: r.pick([2000, 4000, 8000]),
+    partitionEveryMs: r.pick([500, 1000, 2000]),
     tickMs: 10,
     proposerTimeoutMs: r.pick([100, 250, 500]),
     preexecWindow: r.pick([1, 8, 32, 128]),
@@ -84,7 +85,7 @@ export function describeOptions(o: SimOptions): string {
     `dup=${o.dupPerMille}‰`,
     `delay=${o.delayMs}+${o.jitterMs}ms`,
     `disk=${o.diskMs}ms`,
-    `crash/${o.crashEveryMs}ms`,
+    `crash/node/${o.crashEveryMs}ms`,
     `partition/${o.partitionEveryMs}ms`,
     `timeout=${o.proposerTimeoutMs}ms`,
     `window=${o.preexecWindow}`,

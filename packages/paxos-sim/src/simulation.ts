@@ -177,7 +177,7 @@ export class Simulation {
     for (let i = 0; i < o.values; i++) {
       this.queue.push(submitRng.below(Math.floor(o.faultMs * 0.9)), { k: 'submit', client: i % this.clients, seq: i });
     }
-    this.queue.push(this.chaos.below(o.crashEveryMs), { k: 'crash' });
+    this.queue.push(this.chaos.below(this.crashInterval()), { k: 'crash' });
     this.queue.push(this.chaos.below(o.partitionEveryMs), { k: 'partition' });
     if (o.trimEveryMs > 0) this.queue.push(o.trimEveryMs, { k: 'trim' });
     this.queue.push(o.faultMs, { k: 'heal' });
@@ -240,7 +240,7 @@ export class Simulation {
       case 'crash':
         if (this.healed) return;
         this.crashSomeone();
-        this.queue.push(this.now + this.between(0.5, 1.5, this.options.crashEveryMs), ev);
+        this.queue.push(this.now + this.between(0.5, 1.5, this.crashInterval()), ev);
         return;
       case 'restart': {
         const node = this.nodes[ev.node] as SimNode;
@@ -326,7 +326,7 @@ export class Simulation {
     d.pending = [];
     d.syncScheduled = false;
     this.faults.crashes++;
-    this.queue.push(this.now + this.chaos.between(20, 1500), { k: 'restart', node: node.index });
+    this.queue.push(this.now + this.chaos.between(20, 1000), { k: 'restart', node: node.index });
   }
 
   /** Runs one input on a node and carries out its effects: persist, then send, then deliver. */
@@ -359,7 +359,14 @@ export class Simulation {
   }
 
   private countEvents(out: Effects): void {
-    for (const e of out.events) if (e.kind === 'value-lost' && e.reason === 'outcome-unknown') this.outcomeUnknown++;
+    for (const e of out.events) {
+      if (e.kind !== 'value-lost') continue;
+      // Given up knowingly (counted), so no longer owed; if it was chosen after all, it is
+      // delivered anyway and the checker sees that.
+      if (e.reason === 'outcome-unknown') this.outcomeUnknown++;
+      const id = valueId(e.value);
+      if (id !== undefined && !this.checker.decidedAt.has(id)) this.owed.delete(id);
+    }
   }
 
   private sync(node: SimNode, inc: number): void {
@@ -450,7 +457,8 @@ export class Simulation {
     }
     for (const l of links) this.cut[l] = (this.cut[l] as number) + 1;
     this.faults.partitions++;
-    this.queue.push(this.now + this.chaos.between(50, 1500), { k: 'unpartition', links });
+    // Up to one partition interval long, so that partitions overlap now and then, not always.
+    this.queue.push(this.now + this.chaos.between(50, this.options.partitionEveryMs), { k: 'unpartition', links });
   }
 
   // ---- workload ----
@@ -533,6 +541,10 @@ export class Simulation {
       parts.push(`${node.name}: next iid ${node.expectedNext}${node.kind === 'learner' ? '' : `, holds ${held}`}`);
     }
     return parts.join('; ');
+  }
+
+  private crashInterval(): number {
+    return Math.max(1, Math.floor(this.options.crashEveryMs / this.nodes.length));
   }
 
   private between(lo: number, hi: number, mean: number): number {
