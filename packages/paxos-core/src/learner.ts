@@ -1,10 +1,10 @@
 import { InvariantError } from './assert.js';
-import { bytesEqual } from './bytes.js';
 import { requireInt } from './config-error.js';
-import { drop, type Effects, type PeerId } from './effects.js';
+import { drop, type Delivery, type Effects, type PeerId } from './effects.js';
 import type { Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message } from './messages.js';
+import { InstanceVotes } from './votes.js';
 
 export interface LearnerOptions {
   /** Number of acceptors (quorum = floor(n/2)+1). */
@@ -24,11 +24,9 @@ export interface LearnerOptions {
   readonly window?: number;
 }
 
-interface Pending {
-  /** Per acceptor: the value ballot and value of its latest accepted. */
-  readonly vb: number[];
-  readonly values: (Uint8Array | undefined)[];
-  closed: Uint8Array | undefined;
+/** An instance not yet delivered: its votes, and its value once a quorum agrees. */
+class Pending extends InstanceVotes {
+  closed: Uint8Array | undefined = undefined;
 }
 
 /**
@@ -65,7 +63,7 @@ export class Learner {
    * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
    * an empty value). The replica composition feeds them to its proposer.
    */
-  readonly lastDecided: { iid: number; value: Uint8Array }[] = [];
+  readonly lastDecided: Delivery[] = [];
 
   constructor(options: LearnerOptions) {
     this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
@@ -108,7 +106,7 @@ export class Learner {
   }
 
   receive(_from: PeerId, msg: Message, out: Effects): void {
-    this.lastDecided.length = 0;
+    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
     switch (msg.type) {
       case 'accepted':
         this.onAccepted(msg, out);
@@ -134,7 +132,7 @@ export class Learner {
   }
 
   tick(now: number, out: Effects): void {
-    this.lastDecided.length = 0;
+    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
     this.now = now;
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
@@ -183,21 +181,14 @@ export class Learner {
     if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
     let inst = this.pending.get(iid);
     if (inst === undefined) {
-      inst = { vb: new Array<number>(this.acceptors).fill(0), values: new Array<Uint8Array | undefined>(this.acceptors), closed: undefined };
+      inst = new Pending(this.acceptors);
       this.pending.set(iid, inst);
     }
     if (inst.closed !== undefined) return drop(out, 'duplicate', 'accepted', iid);
     // B1: acks are matched on the ballot the value was accepted in, and on the bytes.
-    if ((inst.vb[aid] as number) >= vb) return drop(out, 'duplicate', 'accepted', iid);
-    inst.vb[aid] = vb;
-    inst.values[aid] = msg.value;
-    let count = 0;
-    for (let a = 0; a < this.acceptors; a++) {
-      if (inst.vb[a] !== vb) continue;
-      const v = inst.values[a];
-      if (v !== undefined && bytesEqual(v, msg.value)) count++;
-      else if (v !== undefined) drop(out, 'conflict', 'accepted', iid);
-    }
+    const count = inst.add(aid, vb, msg.value);
+    if (count < 0) return drop(out, 'duplicate', 'accepted', iid);
+    if (inst.conflict) drop(out, 'conflict', 'accepted', iid);
     if (count < this.quorum) return;
     inst.closed = msg.value;
     if (iid === this.current) this.deliverReady(out);
@@ -209,9 +200,10 @@ export class Learner {
       if (inst === undefined || inst.closed === undefined) break;
       const iid = this.current;
       this.pending.delete(iid);
-      this.lastDecided.push({ iid, value: inst.closed });
+      const decision = { iid, value: inst.closed };
+      this.lastDecided.push(decision);
       if (inst.closed.length === 0) out.events.push({ kind: 'noop', iid });
-      else out.deliver.push({ iid, value: inst.closed });
+      else out.deliver.push(decision);
       if (iid === MAX_UINT32) break;
       this.current = iid + 1;
     }

@@ -20,7 +20,7 @@ export class LearningProposer {
 
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
     const { learner, ...proposer } = options;
-    this.proposer = new Proposer(proposer, recovered);
+    this.proposer = new Proposer({ ...proposer, fedDecisions: true }, recovered);
     this.learner = new Learner({ ...learner, acceptors: options.acceptors });
   }
 

@@ -9,6 +9,7 @@ import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from '
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
 import { Prng } from './prng.js';
 import { ValueQueue } from './value-queue.js';
+import { InstanceVotes } from './votes.js';
 
 export interface ProposerOptions {
   /** 0..9: the ballot's low digit (LibPaxos3). */
@@ -35,6 +36,11 @@ export interface ProposerOptions {
   readonly roundChunk?: number;
   /** After the last client value, keep refilling the phase-1 window this long. */
   readonly idleAfterMs?: number;
+  /**
+   * A learner feeds this proposer every decision, in order (`decided`), as in a replica or a
+   * `LearningProposer`; then the proposer re-runs instances whose decisions stall.
+   */
+  readonly fedDecisions?: boolean;
 }
 
 /** What a proposer recovers at start: the round floor it persisted (0 on a fresh start). */
@@ -72,9 +78,8 @@ interface Instance {
   acceptSent: boolean;
   /** The value a learner reported decided here, if any. */
   decided: Uint8Array | null;
-  /** Latest accepted seen from each acceptor for this instance (any proposer's). */
-  voteVb: number[] | null;
-  voteValue: (Uint8Array | undefined)[] | null;
+  /** Accepted votes seen for this instance (any proposer's), allocated on the first one. */
+  votes: InstanceVotes | null;
 }
 
 /**
@@ -124,7 +129,7 @@ export class Proposer {
    * Fed by a learner (`decided`): the highest instance decided in order, and when that last moved.
    * When it stalls below instances in use, this proposer re-runs the stuck instances (see tick).
    */
-  private learns = false;
+  private readonly learns: boolean;
   private decidedUpTo = 0;
   private lastDecidedAt = 0;
   private lastRecoveryAt = Number.NEGATIVE_INFINITY;
@@ -147,6 +152,7 @@ export class Proposer {
     this.roundChunk = requireInt('roundChunk', options.roundChunk ?? 100, 1, 1 << 20);
     this.idleAfterMs = requireInt('idleAfterMs', options.idleAfterMs ?? 2 * this.timeoutMs, 0, 86_400_000);
     this.prng = new Prng(options.seed ?? this.id);
+    this.learns = options.fedDecisions ?? false;
     const floor = recovered?.roundFloor ?? 0;
     if (!Number.isInteger(floor) || floor < 0 || floor >= MAX_ROUND) {
       throw new PaxosConfigError(`recovered round floor ${String(floor)} is out of range 0..${MAX_ROUND - 1}`);
@@ -308,7 +314,6 @@ export class Proposer {
    * deliver hook). Knowing the decision settles our own value for that instance (B11).
    */
   decided(iid: number, value: Uint8Array, out: Effects): void {
-    this.learns = true;
     if (iid > this.decidedUpTo) {
       this.decidedUpTo = iid;
       this.lastDecidedAt = this.now;
@@ -390,24 +395,9 @@ export class Proposer {
     const inst = this.instances.get(iid);
     // Acceptors broadcast every accepted to every proposer: most are not about our instances.
     if (inst === undefined) return;
-    let votes = inst.voteVb;
-    let values = inst.voteValue;
-    if (votes === null || values === null) {
-      votes = inst.voteVb = new Array<number>(this.acceptors).fill(0);
-      values = inst.voteValue = new Array<Uint8Array | undefined>(this.acceptors);
-    }
-    if ((votes[aid] as number) >= vb) return drop(out, 'duplicate', 'accepted', iid);
-    votes[aid] = vb;
-    values[aid] = msg.value;
-    // Chosen: a quorum accepted the same value in the same ballot. Counting by value ballot, not
-    // by the promise, is what keeps learners safe from B1; the proposer uses the same rule.
-    let count = 0;
-    for (let a = 0; a < this.acceptors; a++) {
-      if (votes[a] === vb) {
-        const v = values[a];
-        if (v !== undefined && bytesEqual(v, msg.value)) count++;
-      }
-    }
+    if (inst.votes === null) inst.votes = new InstanceVotes(this.acceptors);
+    const count = inst.votes.add(aid, vb, msg.value);
+    if (count < 0) return drop(out, 'duplicate', 'accepted', iid);
     if (count < this.quorum) return;
     // A quorum at one ballot: the value is chosen. But once we sent an accept (or re-run a stuck
     // instance) we finish only on a quorum at our own ballot or above: a quorum reported by
@@ -517,8 +507,7 @@ export class Proposer {
       recovery,
       acceptSent: false,
       decided: null,
-      voteVb: null,
-      voteValue: null,
+      votes: null,
     };
     this.instances.set(iid, inst);
     this.preparing.push(iid);

@@ -1,5 +1,5 @@
 import { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
-import type { Effects, PeerId } from './effects.js';
+import type { Delivery, Effects, PeerId } from './effects.js';
 import type { Input } from './input.js';
 import { Learner, type LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
@@ -32,12 +32,12 @@ export class Replica {
   readonly proposer: Proposer;
   readonly learner: Learner;
   /** Instances decided by the last input, in order, no-ops included (as `Learner.lastDecided`). */
-  readonly lastDecided: { iid: number; value: Uint8Array }[] = [];
+  readonly lastDecided: Delivery[] = [];
 
   constructor(options: ReplicaOptions, recovered?: ReplicaRecovered) {
     this.id = options.id;
     this.acceptor = new Acceptor({ ...options.acceptor, id: options.id }, recovered?.acceptor);
-    this.proposer = new Proposer({ ...options.proposer, id: options.id, acceptors: options.replicas }, recovered?.proposer);
+    this.proposer = new Proposer({ ...options.proposer, id: options.id, acceptors: options.replicas, fedDecisions: true }, recovered?.proposer);
     this.learner = new Learner({ ...options.learner, acceptors: options.replicas });
   }
 

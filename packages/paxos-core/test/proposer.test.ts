@@ -323,7 +323,7 @@ describe('proposer', () => {
   });
 
   it('re-runs instances whose decisions stall, closing a hole with a no-op and adopting a chosen value', () => {
-    const { p } = started({ preexecWindow: 4, idleAfterMs: 0 });
+    const { p } = started({ preexecWindow: 4, idleAfterMs: 0, fedDecisions: true });
     const out = fx();
     p.decided(1, enc('a'), out);
     // Instances 3 and 4 are in use; 2 is a hole nobody will come back to.

@@ -1,0 +1,17 @@
+import { defineConfig, type ViteUserConfig } from 'vitest/config';
+
+/**
+ * Every package tests the same way: `test/**\/*.test.ts`, workspace imports resolved to TypeScript
+ * sources through the `paxos-src` export condition (no build needed, except for tests of built
+ * output, which turbo orders after `build`), and a JSON report that `.ci/run` totals.
+ */
+export function packageConfig(): ViteUserConfig {
+  return defineConfig({
+    resolve: { conditions: ['paxos-src'] },
+    ssr: { resolve: { conditions: ['paxos-src'] } },
+    test: {
+      include: ['test/**/*.test.ts'],
+      reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
+    },
+  });
+}
