@@ -1,0 +1,245 @@
+import { readFileSync, statSync } from 'node:fs';
+
+/** A process address from a role line. */
+export interface Address {
+  readonly host: string;
+  readonly port: number;
+  /** `path:line` of the line that declared it, for messages. */
+  readonly where: string;
+}
+
+export type Verbosity = 'quiet' | 'error' | 'info' | 'debug';
+
+/**
+ * A parsed paxos.conf. Every LibPaxos3 key keeps its meaning and default (reference §5); keys of
+ * our own are marked as such.
+ */
+export interface PaxosConfig {
+  /** Where the config came from (for messages). */
+  readonly path: string;
+  /** Acceptors in config order: the index is the acceptor id (LibPaxos3 ignores the id field). */
+  readonly acceptors: readonly Address[];
+  /** Proposers in config order: the index is the proposer id. */
+  readonly proposers: readonly Address[];
+  /** Whether the cluster was declared with `replica` lines (every acceptor is also a proposer). */
+  readonly replicas: boolean;
+  readonly verbosity: Verbosity;
+  readonly tcpNodelay: boolean;
+  readonly learnerCatchUp: boolean;
+  /** `proposer-timeout`, in seconds. */
+  readonly proposerTimeout: number;
+  readonly proposerPreexecWindow: number;
+  readonly storageBackend: 'memory' | 'lmdb';
+  readonly acceptorTrashFiles: boolean;
+  readonly lmdbSync: boolean;
+  readonly lmdbEnvPath: string;
+  /** Bytes. */
+  readonly lmdbMapsize: number;
+  /** Ours: the file that keeps a split-mode proposer's round floor (`<path>_<id>`), for B2. */
+  readonly proposerRoundFile: string | undefined;
+  /** Ours: the largest value accepted from the network, in bytes. */
+  readonly maxValueSize: number;
+  /** Warnings about lines that LibPaxos3 accepts but that probably do not mean what they say. */
+  readonly warnings: readonly string[];
+}
+
+/** A config file that cannot be used. The message names the file and line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** LibPaxos3's limits: ballots keep the proposer id in one decimal digit; acceptor sets are small. */
+export const MAX_ACCEPTORS = 10;
+export const MAX_PROPOSERS = 10;
+
+const DEFAULTS = {
+  verbosity: 'info' as Verbosity,
+  tcpNodelay: true,
+  learnerCatchUp: true,
+  proposerTimeout: 1,
+  proposerPreexecWindow: 128,
+  storageBackend: 'memory' as 'memory' | 'lmdb',
+  acceptorTrashFiles: false,
+  lmdbSync: false,
+  lmdbEnvPath: '/tmp/acceptor',
+  lmdbMapsize: 10 * 1024 * 1024,
+  proposerRoundFile: undefined as string | undefined,
+  maxValueSize: 16 * 1024 * 1024,
+};
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+type Settings = Mutable<typeof DEFAULTS>;
+
+type KeyHandler = (value: string, s: Settings) => void;
+
+const KEYS: Record<string, KeyHandler> = {
+  verbosity: (v, s) => {
+    const level = v.toLowerCase();
+    if (level !== 'quiet' && level !== 'error' && level !== 'info' && level !== 'debug') {
+      throw new Error(`expected quiet, error, info or debug, got '${v}'`);
+    }
+    s.verbosity = level;
+  },
+  'tcp-nodelay': (v, s) => (s.tcpNodelay = yesNo(v)),
+  'learner-catch-up': (v, s) => (s.learnerCatchUp = yesNo(v)),
+  'proposer-timeout': (v, s) => (s.proposerTimeout = positiveInt(v, 'seconds', 86_400)),
+  'proposer-preexec-window': (v, s) => {
+    if (v.trim() === '0') throw new Error('must be at least 1: with 0 the proposer never opens an instance and nothing is ever proposed (LibPaxos3 stalls silently)');
+    s.proposerPreexecWindow = positiveInt(v, 'instances', 1 << 20);
+  },
+  'storage-backend': (v, s) => {
+    const b = v.toLowerCase();
+    if (b !== 'memory' && b !== 'lmdb') throw new Error(`expected memory or lmdb, got '${v}'`);
+    s.storageBackend = b;
+  },
+  'acceptor-trash-files': (v, s) => (s.acceptorTrashFiles = yesNo(v)),
+  'lmdb-sync': (v, s) => (s.lmdbSync = yesNo(v)),
+  'lmdb-env-path': (v, s) => (s.lmdbEnvPath = v),
+  'lmdb-mapsize': (v, s) => (s.lmdbMapsize = bytes(v)),
+  'proposer-round-file': (v, s) => (s.proposerRoundFile = v),
+  'max-value-size': (v, s) => (s.maxValueSize = bytes(v)),
+};
+
+const ROLE_KEYS: Record<string, 'acceptor' | 'proposer' | 'replica'> = {
+  acceptor: 'acceptor',
+  a: 'acceptor',
+  proposer: 'proposer',
+  p: 'proposer',
+  replica: 'replica',
+  r: 'replica',
+};
+
+/** Reads and parses a paxos.conf; throws `ConfigError` naming the file (and line) on any problem. */
+export function readConfig(path: string): PaxosConfig {
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ConfigError(`${path}: cannot read the config file (${code === 'ENOENT' ? 'no such file' : String(code)})`);
+  }
+  if (!st.isFile()) throw new ConfigError(`${path}: not a regular file; give the path of a paxos.conf`);
+  return parseConfig(readFileSync(path, 'utf8'), path);
+}
+
+/** Parses paxos.conf text. `path` is used in messages only. */
+export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
+  const s: Settings = { ...DEFAULTS };
+  const acceptors: Address[] = [];
+  const proposers: Address[] = [];
+  const warnings: string[] = [];
+  let replicas = false;
+  const seen = new Map<string, string>();
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, i) => {
+    const where = `${path}:${i + 1}`;
+    const line = raw.trim();
+    // LibPaxos3 skips only lines starting with '#' or empty ones, and crashes on a line of spaces;
+    // an indented comment or a blank line means the same here.
+    if (line === '' || line.startsWith('#')) return;
+    const m = /^(\S+)(?:[ \t]+(.*))?$/.exec(line);
+    const key = (m?.[1] ?? '').toLowerCase();
+    const value = (m?.[2] ?? '').trim();
+    try {
+      const role = ROLE_KEYS[key];
+      if (role !== undefined) {
+        if (value === '') throw new Error(`'${key}' needs '<id> <ipv4> <port>'`);
+        const addr = address(value, where, role === 'proposer' ? proposers.length : acceptors.length, warnings);
+        const id = `${addr.host}:${addr.port}`;
+        const other = seen.get(id);
+        if (other !== undefined) throw new Error(`${id} is already used by ${other}; every process needs its own address`);
+        seen.set(id, where);
+        if (role === 'acceptor' || role === 'replica') acceptors.push(addr);
+        if (role === 'proposer' || role === 'replica') proposers.push(addr);
+        if (role === 'replica') replicas = true;
+        return;
+      }
+      const handler = KEYS[key];
+      if (handler === undefined) throw new Error(`unknown key '${m?.[1] ?? line}'${didYouMean(key)}`);
+      if (value === '') throw new Error(`'${key}' needs a value`);
+      handler(value, s);
+    } catch (e) {
+      throw new ConfigError(`${where}: ${(e as Error).message}`);
+    }
+  });
+  if (acceptors.length > MAX_ACCEPTORS) {
+    throw new ConfigError(`${path}: ${acceptors.length} acceptors; LibPaxos3 allows at most ${MAX_ACCEPTORS} (a replica line counts as an acceptor and a proposer)`);
+  }
+  if (proposers.length > MAX_PROPOSERS) {
+    throw new ConfigError(`${path}: ${proposers.length} proposers; at most ${MAX_PROPOSERS}, since a ballot keeps the proposer id in its last decimal digit`);
+  }
+  return { path, acceptors, proposers, replicas, ...s, warnings };
+}
+
+function address(value: string, where: string, index: number, warnings: string[]): Address {
+  const parts = value.split(/[ \t]+/);
+  if (parts.length < 3) throw new Error(`expected '<id> <ipv4> <port>', got '${value}'`);
+  if (parts.length > 3) throw new Error(`unexpected '${parts.slice(3).join(' ')}' after the port`);
+  const [idText, host, portText] = parts as [string, string, string];
+  if (!/^\d+$/.test(idText)) throw new Error(`id '${idText}' is not a whole number`);
+  if (Number(idText) !== index) {
+    // LibPaxos3 ignores the id field and numbers processes by their order in the file.
+    warnings.push(`${where}: id ${idText} is ignored; as in LibPaxos3 this process is number ${index}, its position in the file`);
+  }
+  if (!isIpv4(host)) {
+    throw new Error(`'${host}' is not a dotted IPv4 address (LibPaxos3 would silently turn it into 255.255.255.255); write it like 127.0.0.1`);
+  }
+  if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
+    throw new Error(`port '${portText}' is not a number from 1 to 65535`);
+  }
+  return { host, port: Number(portText), where };
+}
+
+function isIpv4(host: string): boolean {
+  const octets = host.split('.');
+  return octets.length === 4 && octets.every((o) => /^\d{1,3}$/.test(o) && Number(o) <= 255);
+}
+
+function yesNo(v: string): boolean {
+  const b = v.toLowerCase();
+  if (b === 'yes') return true;
+  if (b === 'no') return false;
+  throw new Error(`expected yes or no, got '${v}'`);
+}
+
+function positiveInt(v: string, unit: string, max: number): number {
+  if (!/^\d+$/.test(v)) throw new Error(`expected a whole number of ${unit}, got '${v}'`);
+  const n = Number(v);
+  if (n < 1 || n > max) throw new Error(`expected 1 to ${max} ${unit}, got ${v}`);
+  return n;
+}
+
+function bytes(v: string): number {
+  const m = /^(\d+)\s*(kb|mb|gb)?$/i.exec(v);
+  if (!m) throw new Error(`expected a size such as 10485760, 512 kb, 64 mb or 2 gb, got '${v}'`);
+  const unit = (m[2] ?? '').toLowerCase();
+  const n = Number(m[1]) * (unit === 'kb' ? 1024 : unit === 'mb' ? 1024 ** 2 : unit === 'gb' ? 1024 ** 3 : 1);
+  if (n < 1 || !Number.isSafeInteger(n)) throw new Error(`size ${v} is out of range`);
+  return n;
+}
+
+function didYouMean(key: string): string {
+  const candidates = [...Object.keys(KEYS), 'acceptor', 'proposer', 'replica'];
+  let best = '';
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(key, c);
+    if (d < bestDistance) {
+      bestDistance = d;
+      best = c;
+    }
+  }
+  return bestDistance <= Math.max(2, Math.floor(best.length / 3)) ? `; did you mean '${best}'?` : '';
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min((prev[j] as number) + 1, (cur[j - 1] as number) + 1, (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length] as number;
+}

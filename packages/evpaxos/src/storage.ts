@@ -1,0 +1,14 @@
+import type { PaxosConfig } from './config.js';
+import { LmdbStorage } from './storage/lmdb.js';
+import { MemoryStorage } from './storage/memory.js';
+import type { AcceptorStorage } from './storage/types.js';
+
+export { LmdbStorage, type LmdbOptions } from './storage/lmdb.js';
+export { MemoryStorage } from './storage/memory.js';
+export { StorageError, type AcceptorStorage, type StoredState } from './storage/types.js';
+
+/** The storage `storage-backend` asks for, for acceptor `aid`. */
+export function openStorage(config: PaxosConfig, aid: number): AcceptorStorage {
+  if (config.storageBackend === 'memory') return new MemoryStorage();
+  return new LmdbStorage({ envPath: config.lmdbEnvPath, aid, sync: config.lmdbSync, mapSize: config.lmdbMapsize, trash: config.acceptorTrashFiles });
+}

@@ -1,0 +1,28 @@
+import type { AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
+
+/** What an acceptor (and a replica's proposer) finds on disk at start. */
+export interface StoredState {
+  readonly trimIid: number;
+  readonly records: readonly AcceptorRecord[];
+  /** The proposer's round floor (replica mode keeps it with the acceptor's state). */
+  readonly roundFloor: number;
+}
+
+/**
+ * Acceptor storage. The core keeps its state in memory and writes through: `commit` makes one
+ * group of persist records durable (one transaction, one sync) and resolves only then, so the
+ * replies waiting on it may go out (persist before send).
+ */
+export interface AcceptorStorage {
+  readonly kind: 'memory' | 'lmdb';
+  /** Where the data lives, for messages. */
+  readonly location: string;
+  load(): StoredState;
+  commit(records: readonly PersistRecord[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The disk failed or holds something we cannot read. The message names the place. */
+export class StorageError extends Error {
+  override readonly name = 'StorageError';
+}

@@ -1,0 +1,143 @@
+import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Acceptor, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
+import { LmdbStorage, MemoryStorage, StorageError, type AcceptorStorage } from '../src/storage.js';
+
+const rec = (iid: number, ballot: number, valueBallot = 0, value = ''): AcceptorRecord => ({
+  kind: 'record',
+  iid,
+  ballot,
+  valueBallot,
+  value: new TextEncoder().encode(value),
+});
+
+const opened: AcceptorStorage[] = [];
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+});
+
+function tempPath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'paxos-lmdb-')), 'acceptor');
+}
+
+const backends = {
+  memory: { durable: false, make: () => () => new MemoryStorage() },
+  lmdb: {
+    durable: true,
+    make: (sync = false) => {
+      const envPath = tempPath();
+      return () => new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
+    },
+  },
+};
+
+describe.each(Object.entries(backends))('%s storage', (name, backend) => {
+  async function commitThenReopen(records: PersistRecord[]) {
+    const make = backend.make();
+    const s = make();
+    opened.push(s);
+    expect(s.load()).toEqual({ trimIid: 0, records: [], roundFloor: 0 });
+    await s.commit(records);
+    await s.close();
+    opened.pop();
+    const again = make();
+    opened.push(again);
+    return again.load();
+  }
+
+  it('GetInitialTrimInstance: a new store starts at trim point 0', async () => {
+    expect(await commitThenReopen([])).toMatchObject({ trimIid: 0 });
+  });
+
+  it('keeps promises, accepted values and the round floor across a restart', async () => {
+    const state = await commitThenReopen([rec(1, 11), rec(2, 21, 21, 'two'), rec(1, 31), { kind: 'round-floor', round: 107 }]);
+    if (!backend.durable) {
+      expect(state.records).toEqual([]);
+      return;
+    }
+    expect(state.records).toEqual([rec(1, 31), rec(2, 21, 21, 'two')]);
+    expect(state.roundFloor).toBe(107);
+  });
+
+  it('TrimInstanceZero: trimming 0 changes nothing', async () => {
+    const state = await commitThenReopen([rec(1, 11, 11, 'a'), { kind: 'trim', iid: 0 }]);
+    expect(state.trimIid).toBe(0);
+    expect(state.records).toHaveLength(backend.durable ? 1 : 0);
+  });
+
+  it('TrimAccepted and TrimWithHoles: instances at or below the trim point are gone, later ones stay', async () => {
+    const state = await commitThenReopen([rec(1, 11, 11, 'a'), rec(2, 11, 11, 'b'), rec(4, 11, 11, 'd'), rec(7, 11, 11, 'g'), { kind: 'trim', iid: 5 }, rec(3, 99, 99, 'late')]);
+    if (!backend.durable) return;
+    expect(state.trimIid).toBe(5);
+    expect(state.records.map((r) => r.iid)).toEqual([7]);
+  });
+
+  it(`an acceptor restarted on it ${name === 'lmdb' ? 'keeps' : 'loses'} its promise`, async () => {
+    const make = backend.make();
+    const s = make();
+    opened.push(s);
+    const a = new Acceptor({ id: 0 }, s.load());
+    const out = newEffects();
+    a.receive(1, { type: 'prepare', iid: 1, ballot: 50 }, out);
+    await s.commit(out.persist);
+    await s.close();
+    opened.pop();
+    const s2 = make();
+    opened.push(s2);
+    const b = new Acceptor({ id: 0 }, s2.load());
+    const out2 = newEffects();
+    b.receive(1, { type: 'accept', iid: 1, ballot: 20, value: new Uint8Array([1]) }, out2);
+    expect(out2.send[0]?.msg.type).toBe(backend.durable ? 'preempted' : 'accepted');
+  });
+});
+
+describe('lmdb storage specifics', () => {
+  it('lives in <lmdb-env-path>_<aid>, created mode 0700, and syncs with lmdb-sync yes', async () => {
+    const envPath = tempPath();
+    const s = new LmdbStorage({ envPath, aid: 3, sync: true, mapSize: 1 << 20, trash: false });
+    opened.push(s);
+    expect(s.location).toBe(`${envPath}_3`);
+    expect(statSync(s.location).mode & 0o777).toBe(0o700);
+    await s.commit([rec(1, 11)]);
+    expect(s.load().records).toEqual([rec(1, 11)]);
+  });
+
+  it('acceptor-trash-files yes starts from an empty store', async () => {
+    const envPath = tempPath();
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    await first.commit([rec(1, 11)]);
+    await first.close();
+    const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: true });
+    opened.push(second);
+    expect(second.load().records).toEqual([]);
+  });
+
+  it('B6: a map that fills up grows instead of stalling', async () => {
+    const s = new LmdbStorage({ envPath: tempPath(), aid: 0, sync: false, mapSize: 64 * 1024, trash: false });
+    opened.push(s);
+    for (let batch = 0; batch < 20; batch++) {
+      await s.commit(Array.from({ length: 500 }, (_, i) => rec(batch * 500 + i + 1, 11, 11, 'x'.repeat(64))));
+    }
+    expect(s.load().records).toHaveLength(10_000);
+  });
+
+  it('a corrupt record is reported with its place, never read as a wrong answer', async () => {
+    const envPath = tempPath();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
+    await raw.put(5, new Uint8Array([9, 9]));
+    await raw.close();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(s);
+    expect(() => s.load()).toThrow(StorageError);
+    expect(() => s.load()).toThrow(new RegExp(`${envPath}_0: record for instance 5 is 2 bytes`));
+  });
+
+  it('a path it cannot create is reported clearly', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'paxos-lmdb-')), 'file');
+    writeFileSync(file, 'x');
+    expect(() => new LmdbStorage({ envPath: join(file, 'sub'), aid: 0, sync: false, mapSize: 1 << 20, trash: false })).toThrow(/cannot open LMDB storage at .*sub_0/);
+  });
+});
