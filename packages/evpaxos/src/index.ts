@@ -1,0 +1,18 @@
+export { FrameDecoder, WireError, encodeMessage } from './codec.js';
+export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
+export { createLogger, silentLogger, timestamp, type Logger } from './log.js';
+export { Network, type NetworkOptions } from './network.js';
+export {
+  startAcceptor,
+  startLearner,
+  startProposer,
+  startReplica,
+  type CommonOptions,
+  type DeliverCallback,
+  type LearnerHandle,
+  type PaxosHandle,
+  type ReplicaHandle,
+} from './processes.js';
+export { Pump, logEvent, type PumpOptions, type PumpedRole } from './pump.js';
+export { RoundFile } from './round-file.js';
+export { LmdbStorage, MemoryStorage, StorageError, openStorage, type AcceptorStorage, type LmdbOptions, type StoredState } from './storage.js';

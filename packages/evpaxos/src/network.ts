@@ -1,0 +1,225 @@
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import type { Message, PeerId } from '@libpaxos/paxos-core';
+import { FrameDecoder, WireError, encodeMessage } from './codec.js';
+import type { Address } from './config.js';
+import type { Logger } from './log.js';
+
+export interface NetworkOptions {
+  /** Address to listen on, if this process accepts connections. */
+  readonly listen?: Address;
+  /** Acceptors to dial, in config order: the connection to acceptors[k] has PeerId k. */
+  readonly dial?: readonly Address[];
+  readonly nodelay: boolean;
+  readonly maxValueSize: number;
+  /** A peer that lets more than this many bytes queue up is disconnected (B13). */
+  readonly maxQueuedBytes: number;
+  /** Retry interval for dialled connections (LibPaxos3: 2 s). */
+  readonly reconnectMs: number;
+  readonly log: Logger;
+  /** A message from a peer; `from` is the connection's PeerId. */
+  readonly onMessage: (from: PeerId, msg: Message) => void;
+}
+
+/** Message types that name an acceptor: believed only from the connection dialled to it. */
+const FROM_ACCEPTOR = new Set<Message['type']>(['promise', 'accepted', 'preempted', 'acceptor_state']);
+
+/** Incoming connections get PeerIds from here up, so they never collide with acceptor indexes. */
+const FIRST_INCOMING_ID = 1000;
+
+class Connection {
+  readonly decoder: FrameDecoder;
+  private chunks: Uint8Array[] = [];
+  private queued = 0;
+  private flushScheduled = false;
+  socket: Socket | null = null;
+  connected = false;
+
+  constructor(
+    readonly id: PeerId,
+    readonly name: string,
+    private readonly net: Network,
+    maxValueSize: number,
+  ) {
+    this.decoder = new FrameDecoder(maxValueSize);
+  }
+
+  /** Queues bytes; everything queued in one event-loop turn leaves in one socket write. */
+  write(bytes: Uint8Array): void {
+    const backlog = this.queued + (this.socket?.writableLength ?? 0);
+    if (backlog + bytes.length > this.net.options.maxQueuedBytes) {
+      if (this.connected) {
+        this.net.options.log.error(`${this.name} is not reading: ${backlog} bytes queued; closing the connection`);
+        this.socket?.destroy();
+      }
+      return;
+    }
+    this.chunks.push(bytes);
+    this.queued += bytes.length;
+    if (this.connected && !this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (!this.connected || this.socket === null || this.chunks.length === 0) return;
+    const data = this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : Buffer.concat(this.chunks);
+    this.chunks = [];
+    this.queued = 0;
+    this.socket.write(data);
+  }
+
+  /** Bytes queued while disconnected are lost with the connection (LibPaxos3 too); Paxos resends. */
+  reset(): void {
+    this.chunks = [];
+    this.queued = 0;
+    this.connected = false;
+    this.socket = null;
+  }
+}
+
+/**
+ * The TCP side of a process (LibPaxos3's `peers`): dials acceptors and keeps redialling them,
+ * accepts connections, frames and decodes messages, and writes each peer's messages of one turn
+ * in one socket write. Hostile bytes close only the connection they came on.
+ */
+export class Network {
+  private server: Server | null = null;
+  private readonly dialled: Connection[] = [];
+  private readonly incoming = new Map<PeerId, Connection>();
+  private nextIncomingId = FIRST_INCOMING_ID;
+  private closed = false;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(readonly options: NetworkOptions) {}
+
+  async start(): Promise<void> {
+    const { listen, dial } = this.options;
+    if (listen !== undefined) {
+      const server = createServer((socket) => this.accept(socket));
+      this.server = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', (e: NodeJS.ErrnoException) => {
+          const hint = e.code === 'EADDRINUSE' ? 'another process is using that port' : e.code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : e.message;
+          reject(new Error(`cannot listen on ${listen.host}:${listen.port} (${listen.where}): ${hint}`, { cause: e }));
+        });
+        server.listen(listen.port, listen.host, () => resolve());
+      });
+      server.on('error', (e) => this.options.log.error(`listening socket: ${e.message}`));
+    }
+    (dial ?? []).forEach((addr, k) => {
+      const conn = new Connection(k, `acceptor ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
+      this.dialled.push(conn);
+      this.connect(conn, addr);
+    });
+  }
+
+  /** Whether the connection dialled to acceptor `k` is up. */
+  isUp(k: number): boolean {
+    return this.dialled[k]?.connected ?? false;
+  }
+
+  /** Sends to every dialled acceptor. */
+  toAcceptors(msg: Message): void {
+    if (this.dialled.length === 0) return;
+    const bytes = encodeMessage(msg);
+    for (const conn of this.dialled) conn.write(bytes);
+  }
+
+  /** Sends to every incoming connection (LibPaxos3's acceptor broadcasts). */
+  toSubscribers(msg: Message): void {
+    if (this.incoming.size === 0) return;
+    const bytes = encodeMessage(msg);
+    for (const conn of this.incoming.values()) conn.write(bytes);
+  }
+
+  toPeer(peer: PeerId, msg: Message): void {
+    const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
+    conn?.write(encodeMessage(msg));
+  }
+
+  /** Sends to acceptor `k` over its dialled connection (e.g. a replica's submit). */
+  toAcceptor(k: number, msg: Message): void {
+    this.dialled[k]?.write(encodeMessage(msg));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    for (const conn of [...this.dialled, ...this.incoming.values()]) {
+      conn.flush();
+      conn.socket?.end();
+      conn.socket?.destroy();
+    }
+    const server = this.server;
+    if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private connect(conn: Connection, addr: Address): void {
+    if (this.closed) return;
+    const socket = createConnection({ host: addr.host, port: addr.port });
+    socket.setNoDelay(this.options.nodelay);
+    conn.socket = socket;
+    socket.on('connect', () => {
+      conn.connected = true;
+      this.options.log.info(`Connected to ${conn.name}`);
+      conn.flush();
+    });
+    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.options.log.debug(`${conn.name}: ${e.code ?? e.message}`));
+    socket.on('close', () => {
+      if (conn.connected) this.options.log.info(`Connection to ${conn.name} lost; retrying every ${this.options.reconnectMs / 1000} s`);
+      conn.reset();
+      if (this.closed) return;
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        this.connect(conn, addr);
+      }, this.options.reconnectMs);
+      this.timers.add(timer);
+    });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.closed) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(this.options.nodelay);
+    const id = this.nextIncomingId++;
+    const conn = new Connection(id, `peer ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, this, this.options.maxValueSize);
+    conn.socket = socket;
+    conn.connected = true;
+    this.incoming.set(id, conn);
+    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, false));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.options.log.debug(`${conn.name}: ${e.code ?? e.message}`));
+    socket.on('close', () => {
+      this.incoming.delete(id);
+      conn.reset();
+    });
+  }
+
+  private receive(conn: Connection, chunk: Buffer, dialled: boolean): void {
+    let msgs: Message[];
+    try {
+      msgs = conn.decoder.push(chunk);
+    } catch (e) {
+      if (!(e instanceof WireError)) throw e;
+      this.options.log.error(`${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}); closing that connection`);
+      conn.socket?.destroy();
+      return;
+    }
+    for (const msg of msgs) {
+      if (FROM_ACCEPTOR.has(msg.type)) {
+        // A message naming an acceptor is believed only on the connection we dialled to it.
+        const aid = (msg as { aid: number }).aid;
+        if (!dialled || aid !== conn.id) {
+          this.options.log.error(`${conn.name} sent a ${msg.type} claiming to be from acceptor ${aid}; dropped`);
+          continue;
+        }
+      }
+      if (this.closed) return;
+      this.options.onMessage(conn.id, msg);
+    }
+  }
+}

@@ -1,0 +1,251 @@
+import { randomInt } from 'node:crypto';
+import { Acceptor, Learner, LearningProposer, Replica, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
+import { ConfigError, type Address, type PaxosConfig } from './config.js';
+import { createLogger, type Logger } from './log.js';
+import { Network } from './network.js';
+import { Pump, type PumpedRole } from './pump.js';
+import { RoundFile } from './round-file.js';
+import { openStorage, type AcceptorStorage } from './storage.js';
+
+/** Called for every value delivered, in instance order (LibPaxos3's deliver callback). */
+export type DeliverCallback = (iid: number, value: Uint8Array) => void;
+
+export interface CommonOptions {
+  readonly config: PaxosConfig;
+  /** Defaults to LibPaxos3-style lines on stderr at the config's verbosity. */
+  readonly log?: Logger;
+  /**
+   * The disk failed. Nothing of the failed write was sent; the role has stopped. Default: log it
+   * and set a failing exit code after closing.
+   */
+  readonly onFatal?: (error: Error) => void;
+}
+
+export interface PaxosHandle {
+  /** Flushes what is pending, closes connections and storage. */
+  close(): Promise<void>;
+}
+
+export interface LearnerHandle extends PaxosHandle {
+  /** Ask every acceptor to trim instances ≤ iid. */
+  trim(iid: number): void;
+  /** Continue delivering after instance `iid` (e.g. from a checkpoint). */
+  setInstanceId(iid: number): void;
+}
+
+export interface ReplicaHandle extends LearnerHandle {
+  /**
+   * Submits a value as LibPaxos3 does: to the first replica, in config order, whose connection
+   * is up. Returns false when none is.
+   */
+  submit(value: Uint8Array): boolean;
+}
+
+/** Core timers (backoff, timeouts, repeat) are checked this often. */
+const TICK_MS = 5;
+/** A peer that lets this much pile up unread is disconnected. */
+const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
+/** LibPaxos3 redials a lost connection every 2 s. */
+const RECONNECT_MS = 2000;
+
+interface Wiring {
+  readonly role: PumpedRole;
+  readonly listen?: Address;
+  readonly dial?: readonly Address[];
+  readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
+  readonly onDeliver?: DeliverCallback;
+  readonly closeStorage?: () => Promise<void>;
+}
+
+async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: Pump; network: Network; close: () => Promise<void> }> {
+  let closed: Promise<void> | undefined;
+  const network: Network = new Network({
+    ...(w.listen !== undefined ? { listen: w.listen } : {}),
+    ...(w.dial !== undefined ? { dial: w.dial } : {}),
+    nodelay: o.config.tcpNodelay,
+    maxValueSize: o.config.maxValueSize,
+    maxQueuedBytes: MAX_QUEUED_BYTES,
+    reconnectMs: RECONNECT_MS,
+    log,
+    onMessage: (from, msg) => pump.receive(from, msg),
+  });
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      pump.stop();
+      await pump.drain();
+      await network.close();
+      await w.closeStorage?.();
+    })();
+    return closed;
+  };
+  const onDeliver = w.onDeliver;
+  const pump: Pump = new Pump({
+    role: w.role,
+    ...(w.commit !== undefined ? { commit: w.commit } : {}),
+    send: (env: Envelope) => route(network, env),
+    ...(onDeliver !== undefined ? { deliver: (d: { iid: number; value: Uint8Array }) => onDeliver(d.iid, d.value) } : {}),
+    log,
+    tickMs: TICK_MS,
+    onFatal:
+      o.onFatal ??
+      ((e) => {
+        log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
+        process.exitCode = 1;
+        void close();
+      }),
+  });
+  try {
+    await network.start();
+  } catch (e) {
+    pump.stop();
+    await network.close();
+    await w.closeStorage?.();
+    throw e;
+  }
+  return { pump, network, close };
+}
+
+function route(network: Network, env: Envelope): void {
+  switch (env.to) {
+    case 'acceptors':
+      network.toAcceptors(env.msg);
+      return;
+    case 'subscribers':
+      network.toSubscribers(env.msg);
+      return;
+    case 'peer':
+      network.toPeer(env.peer, env.msg);
+      return;
+  }
+}
+
+function logger(o: CommonOptions): Logger {
+  const log = o.log ?? createLogger(o.config.verbosity);
+  for (const w of o.config.warnings) log.info(w);
+  return log;
+}
+
+function requireAcceptors(config: PaxosConfig): void {
+  if (config.acceptors.length === 0) throw new ConfigError(`${config.path}: no acceptor or replica lines; add one per acceptor, e.g. 'acceptor 0 127.0.0.1 8800'`);
+}
+
+function requireId(config: PaxosConfig, what: 'acceptor' | 'proposer' | 'replica', id: number, count: number): void {
+  if (!Number.isInteger(id) || id < 0 || id >= count) {
+    throw new ConfigError(`${config.path}: there is no ${what} ${id}; the config has ${count} ${what}${count === 1 ? '' : 's'}${count > 0 ? ` (ids 0 to ${count - 1})` : ''}`);
+  }
+}
+
+function storageFor(config: PaxosConfig, id: number, log: Logger): AcceptorStorage {
+  const storage = openStorage(config, id);
+  if (storage.kind === 'memory') {
+    log.info('storage-backend memory: acceptor state is not durable; a restarted acceptor forgets its promises and accepted values (use storage-backend lmdb)');
+  }
+  return storage;
+}
+
+/** LibPaxos3's evacceptor: listens on its config address, answers proposers and learners. */
+export async function startAcceptor(o: CommonOptions & { readonly id: number }): Promise<PaxosHandle> {
+  const { config, id } = o;
+  requireId(config, 'acceptor', id, config.acceptors.length);
+  const log = logger(o);
+  const storage = storageFor(config, id, log);
+  const state = storage.load();
+  const role = new Acceptor({ id }, state);
+  log.info(`Acceptor ${id} on ${addr(config.acceptors[id])}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`);
+  const { close } = await wire(o, { role, listen: config.acceptors[id] as Address, commit: (r) => storage.commit(r), closeStorage: () => storage.close() }, log);
+  return { close };
+}
+
+/**
+ * LibPaxos3's evproposer: takes client values on its config address, runs Paxos with the
+ * acceptors. Its round floor survives restarts only with `proposer-round-file` (B2).
+ */
+export async function startProposer(o: CommonOptions & { readonly id: number }): Promise<PaxosHandle> {
+  const { config, id } = o;
+  requireAcceptors(config);
+  requireId(config, 'proposer', id, config.proposers.length);
+  const log = logger(o);
+  const roundFile = config.proposerRoundFile !== undefined ? new RoundFile(`${config.proposerRoundFile}_${id}`) : undefined;
+  if (roundFile === undefined) {
+    log.info('proposer-round-file is not set: after a restart this proposer may reuse a ballot and two values could be accepted under it (LibPaxos3 bug B2); set proposer-round-file to a path on persistent storage');
+  }
+  const role = new LearningProposer(
+    { id, acceptors: config.acceptors.length, preexecWindow: config.proposerPreexecWindow, timeoutMs: config.proposerTimeout * 1000, seed: randomInt(2 ** 31) },
+    { roundFloor: roundFile?.roundFloor ?? 0 },
+  );
+  log.info(`Proposer ${id} on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors`);
+  const { close } = await wire(
+    o,
+    {
+      role,
+      listen: config.proposers[id] as Address,
+      dial: config.acceptors,
+      commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : Promise.resolve()),
+    },
+    log,
+  );
+  return { close };
+}
+
+/** LibPaxos3's evlearner: delivers decided values in order. */
+export async function startLearner(o: CommonOptions & { readonly onDeliver: DeliverCallback; readonly catchUp?: boolean }): Promise<LearnerHandle> {
+  const { config } = o;
+  requireAcceptors(config);
+  const log = logger(o);
+  const role = new Learner({ acceptors: config.acceptors.length, catchUp: o.catchUp ?? config.learnerCatchUp });
+  const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver }, log);
+  return {
+    close,
+    trim: (iid) => pump.input((out) => role.trim(iid, out)),
+    setInstanceId: (iid) => pump.input(() => role.setInstanceId(iid)),
+  };
+}
+
+/** LibPaxos3's evreplica: acceptor, proposer and learner in one process. */
+export async function startReplica(o: CommonOptions & { readonly id: number; readonly onDeliver?: DeliverCallback }): Promise<ReplicaHandle> {
+  const { config, id } = o;
+  requireAcceptors(config);
+  requireId(config, 'replica', id, config.acceptors.length);
+  const log = logger(o);
+  const storage = storageFor(config, id, log);
+  const state = storage.load();
+  const role = new Replica(
+    {
+      id,
+      replicas: config.acceptors.length,
+      proposer: { preexecWindow: config.proposerPreexecWindow, timeoutMs: config.proposerTimeout * 1000, seed: randomInt(2 ** 31) },
+      learner: { catchUp: config.learnerCatchUp },
+    },
+    { acceptor: state, proposer: { roundFloor: state.roundFloor } },
+  );
+  log.info(`Replica ${id} on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage`);
+  const { pump, network, close } = await wire(
+    o,
+    {
+      role,
+      listen: config.acceptors[id] as Address,
+      dial: config.acceptors,
+      commit: (r) => storage.commit(r),
+      ...(o.onDeliver !== undefined ? { onDeliver: o.onDeliver } : {}),
+      closeStorage: () => storage.close(),
+    },
+    log,
+  );
+  return {
+    close,
+    trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
+    setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
+    submit: (value) => {
+      for (let k = 0; k < config.acceptors.length; k++) {
+        if (!network.isUp(k)) continue;
+        network.toAcceptor(k, { type: 'client_value', value });
+        return true;
+      }
+      return false;
+    },
+  };
+}
+
+function addr(a: Address | undefined): string {
+  return a === undefined ? '?' : `${a.host}:${a.port}`;
+}

@@ -1,0 +1,55 @@
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { PersistRecord } from '@libpaxos/paxos-core';
+import { StorageError } from './storage/types.js';
+
+/**
+ * A split-mode proposer's round floor (B2), in a small file of its own (`proposer-round-file`,
+ * plus `_<id>`): one decimal number and a newline. Written to a temporary file, synced and renamed
+ * over the old one, so a crash leaves either the old or the new floor, never a torn one.
+ */
+export class RoundFile {
+  private floor = 0;
+
+  constructor(readonly path: string) {
+    if (!existsSync(path)) return;
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new StorageError(`cannot read the proposer round file ${path}: ${(e as Error).message}`);
+    }
+    if (!/^\d+\n?$/.test(text)) throw new StorageError(`the proposer round file ${path} does not hold a round number; remove it only if no proposer with this id ever ran`);
+    this.floor = Number(text.trim());
+  }
+
+  get roundFloor(): number {
+    return this.floor;
+  }
+
+  async commit(records: readonly PersistRecord[]): Promise<void> {
+    let floor = this.floor;
+    for (const r of records) if (r.kind === 'round-floor' && r.round > floor) floor = r.round;
+    if (floor === this.floor) return;
+    const tmp = `${this.path}.tmp`;
+    try {
+      const fd = openSync(tmp, 'w', 0o600);
+      try {
+        writeSync(fd, `${floor}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, this.path);
+      const dir = openSync(dirname(this.path), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
+    } catch (e) {
+      throw new StorageError(`cannot write the proposer round file ${this.path}: ${(e as Error).message}`);
+    }
+    this.floor = floor;
+  }
+}
