@@ -84,7 +84,7 @@ const KEYS: Record<string, KeyHandler> = {
   'learner-catch-up': (v, s) => (s.learnerCatchUp = yesNo(v)),
   'proposer-timeout': (v, s) => (s.proposerTimeout = positiveInt(v, 'seconds', 86_400)),
   'proposer-preexec-window': (v, s) => {
-    if (v.trim() === '0') throw new Error('must be at least 1: with 0 the proposer never opens an instance and nothing is ever proposed (LibPaxos3 stalls silently)');
+    if (v.trim() === '0') throw new Error('must be at least 1; with 0 the proposer never opens an instance and nothing is ever proposed (LibPaxos3 stalls silently)');
     s.proposerPreexecWindow = positiveInt(v, 'instances', 1 << 20);
   },
   'storage-backend': (v, s) => {
@@ -157,7 +157,11 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
       const handler = KEYS[key];
       if (handler === undefined) throw new Error(`unknown key '${m?.[1] ?? line}'${didYouMean(key)}`);
       if (value === '') throw new Error(`'${key}' needs a value`);
-      handler(value, s);
+      try {
+        handler(value, s);
+      } catch (e) {
+        throw new Error(`${key}: ${(e as Error).message}`);
+      }
     } catch (e) {
       throw new ConfigError(`${where}: ${(e as Error).message}`);
     }

@@ -151,8 +151,8 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
   const storage = storageFor(config, id, log);
   const state = storage.load();
   const role = new Acceptor({ id }, state);
-  log.info(`Acceptor ${id} on ${addr(config.acceptors[id])}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`);
   const { close } = await wire(o, { role, listen: config.acceptors[id] as Address, commit: (r) => storage.commit(r), closeStorage: () => storage.close() }, log);
+  log.info(`Acceptor ${id} listening on ${addr(config.acceptors[id])}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`);
   return { close };
 }
 
@@ -173,7 +173,6 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     { id, acceptors: config.acceptors.length, preexecWindow: config.proposerPreexecWindow, timeoutMs: config.proposerTimeout * 1000, seed: randomInt(2 ** 31) },
     { roundFloor: roundFile?.roundFloor ?? 0 },
   );
-  log.info(`Proposer ${id} on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors`);
   const { close } = await wire(
     o,
     {
@@ -184,6 +183,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     },
     log,
   );
+  log.info(`Proposer ${id} listening on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors`);
   return { close };
 }
 
@@ -218,7 +218,6 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
-  log.info(`Replica ${id} on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage`);
   const { pump, network, close } = await wire(
     o,
     {
@@ -231,6 +230,7 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
     },
     log,
   );
+  log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage`);
   return {
     close,
     trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),

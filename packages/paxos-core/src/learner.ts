@@ -55,7 +55,8 @@ export class Learner {
   private lastRepeatAt = Number.NEGATIVE_INFINITY;
   /** `current` when the last hole check ran: a hole is an instance that did not move for a period. */
   private currentAtLastCheck = 0;
-  private lastProgressAt = 0;
+  /** When delivery last advanced; −∞ so that a new learner probes at its first tick. */
+  private lastProgressAt = Number.NEGATIVE_INFINITY;
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
@@ -208,12 +209,10 @@ export class Learner {
       this.current = iid + 1;
     }
     this.lastProgressAt = this.now;
-    // Catching up: the range asked for is delivered, ask for the next one at once instead of
-    // waiting for the next period, so a far-behind learner runs at the acceptors' speed (B8).
-    if (this.repeatingTo >= 0 && this.current > this.repeatingTo) {
-      this.repeatingTo = -1;
-      if (this.highestSeen >= this.current) this.requestRepeat(out);
-    }
+    // Catching up: the whole range asked for came back, so there may be more. Ask for the next
+    // range at once instead of waiting for a period, so a far-behind learner runs at the
+    // acceptors' speed (B8); a range that comes back short ends it.
+    if (this.repeatingTo >= 0 && this.current > this.repeatingTo) this.requestRepeat(out);
   }
 
   private requestRepeat(out: Effects): void {

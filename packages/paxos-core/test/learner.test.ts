@@ -107,7 +107,6 @@ describe('learner', () => {
     feed(l, accepted(0, 1000, 11, enc('x')), accepted(1, 1000, 11, enc('x')));
     const out = fx();
     l.tick(0, out);
-    l.tick(100, out);
     expect(msgs(out, 'repeat')).toEqual([{ type: 'repeat', from: 1, to: 100 }]);
     const replies = [];
     for (let i = 1; i <= 100; i++) replies.push(accepted(0, i, 11, enc('r')), accepted(1, i, 11, enc('r')));
@@ -146,5 +145,24 @@ describe('learner', () => {
     const out = fx();
     learner().trim(7, out);
     expect(out.send).toEqual([{ to: 'acceptors', msg: { type: 'trim', iid: 7 } }]);
+  });
+
+  it('B8: a learner far behind catches up range after range with no timer in between', () => {
+    const l = learner({ repeatBatch: 100 });
+    const out = fx();
+    l.tick(0, out);
+    let request = msgs(out, 'repeat')[0];
+    expect(request).toEqual({ type: 'repeat', from: 1, to: 100 });
+    let delivered = 0;
+    // Acceptors hold 1,050 instances: ten full ranges, then a short one, then nothing to ask for.
+    for (let round = 0; round < 20 && request !== undefined; round++) {
+      const replies = [];
+      for (let i = request.from; i <= Math.min(request.to, 1050); i++) replies.push(accepted(0, i, 11, enc('r')), accepted(1, i, 11, enc('r')));
+      const next = feed(l, ...replies);
+      delivered += next.deliver.length;
+      request = msgs(next, 'repeat')[0];
+    }
+    expect(delivered).toBe(1050);
+    expect(l.nextIid).toBe(1051);
   });
 });
