@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * `pnpm demo`: starts the three replicas of ./paxos.conf, runs the client against replica 0 for
- * a few seconds, prints its lines, stops everything.
+ * `pnpm demo [client options]`: starts the replicas of ./paxos.conf, runs the client against
+ * replica 0 for a few seconds (`-o 10 -v 64` unless options are given), prints its lines, stops
+ * everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
@@ -11,6 +12,7 @@ import { readConfig } from '@libpaxos/evpaxos';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const configPath = process.argv[2] ?? 'paxos.conf';
+const clientArgs = process.argv.length > 3 ? process.argv.slice(3) : ['-o', '10', '-v', '64'];
 const seconds = Number(process.env.DEMO_SECONDS ?? 10);
 const config = readConfig(configPath);
 const children: ChildProcess[] = [];
@@ -49,7 +51,7 @@ async function stopAll(): Promise<void> {
 }
 
 process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
-process.stderr.write(`Starting ${config.acceptors.length} replicas from ${configPath}, then the client for ${seconds} s (-o 10 -v 64)\n`);
+process.stderr.write(`Starting ${config.acceptors.length} replicas from ${configPath}, then the client for ${seconds} s (${clientArgs.join(' ')})\n`);
 config.acceptors.forEach((_a, id) => run('replica.js', [String(id), configPath], 'ignore'));
 const deadline = Date.now() + 10_000;
 for (const a of config.acceptors) {
@@ -62,7 +64,7 @@ for (const a of config.acceptors) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
-const client = run('client.js', [configPath, '-o', '10', '-v', '64', '--duration', String(seconds)], 'inherit');
+const client = run('client.js', [configPath, ...clientArgs, '--duration', String(seconds)], 'inherit');
 const code = await new Promise<number>((resolve) => client.once('exit', (c) => resolve(c ?? 1)));
 await stopAll();
 process.exit(code);
