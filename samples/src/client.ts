@@ -62,8 +62,16 @@ socket.on('error', (e) => {
   process.exit(1);
 });
 
+// Values submitted in one event-loop turn leave in one write.
+let outgoing: Uint8Array[] = [];
 function submit(): void {
-  socket.write(encodeMessage({ type: 'client_value', value: makePayload(clientId, valueSize) }));
+  if (outgoing.length === 0) setImmediate(flushOutgoing);
+  outgoing.push(encodeMessage({ type: 'client_value', value: makePayload(clientId, valueSize) }));
+}
+function flushOutgoing(): void {
+  const chunks = outgoing;
+  outgoing = [];
+  if (chunks.length > 0 && !socket.destroyed) socket.write(chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks));
 }
 
 let learner: LearnerHandle;

@@ -39,6 +39,14 @@ export interface PaxosConfig {
   readonly proposerRoundFile: string | undefined;
   /** Ours: the largest value accepted from the network, in bytes. */
   readonly maxValueSize: number;
+  /**
+   * Ours: batching, cluster-wide. 0 (default): one client value per Paxos value, as LibPaxos3.
+   * N > 0: proposers pack up to N queued values into one Paxos value and learners unpack them;
+   * C LibPaxos3 learners would see the batch as one opaque value.
+   */
+  readonly proposerBatchMaxValues: number;
+  /** Ours: a batch stops growing before this many bytes. */
+  readonly proposerBatchMaxBytes: number;
   /** Warnings about lines that LibPaxos3 accepts but that probably do not mean what they say. */
   readonly warnings: readonly string[];
 }
@@ -65,6 +73,8 @@ const DEFAULTS = {
   lmdbMapsize: 10 * 1024 * 1024,
   proposerRoundFile: undefined as string | undefined,
   maxValueSize: 16 * 1024 * 1024,
+  proposerBatchMaxValues: 0,
+  proposerBatchMaxBytes: 256 * 1024,
 };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -98,6 +108,11 @@ const KEYS: Record<string, KeyHandler> = {
   'lmdb-mapsize': (v, s) => (s.lmdbMapsize = bytes(v)),
   'proposer-round-file': (v, s) => (s.proposerRoundFile = v),
   'max-value-size': (v, s) => (s.maxValueSize = bytes(v)),
+  'proposer-batch-max-values': (v, s) => {
+    if (!/^\d+$/.test(v) || Number(v) > 1 << 20) throw new Error(`expected 0 (off) to ${1 << 20} values, got '${v}'`);
+    s.proposerBatchMaxValues = Number(v);
+  },
+  'proposer-batch-max-bytes': (v, s) => (s.proposerBatchMaxBytes = bytes(v)),
 };
 
 const ROLE_KEYS: Record<string, 'acceptor' | 'proposer' | 'replica'> = {

@@ -30,7 +30,6 @@ class Connection {
   readonly decoder: FrameDecoder;
   private chunks: Uint8Array[] = [];
   private queued = 0;
-  private flushScheduled = false;
   socket: Socket | null = null;
   connected = false;
 
@@ -43,7 +42,7 @@ class Connection {
     this.decoder = new FrameDecoder(maxValueSize);
   }
 
-  /** Queues bytes; everything queued in one event-loop turn leaves in one socket write. */
+  /** Queues bytes; `Network.flush` writes everything queued since the last one in one write. */
   write(bytes: Uint8Array): void {
     const backlog = this.queued + (this.socket?.writableLength ?? 0);
     if (backlog + bytes.length > this.net.options.maxQueuedBytes) {
@@ -53,16 +52,12 @@ class Connection {
       }
       return;
     }
+    if (this.chunks.length === 0) this.net.dirty.push(this);
     this.chunks.push(bytes);
     this.queued += bytes.length;
-    if (this.connected && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
   }
 
   flush(): void {
-    this.flushScheduled = false;
     if (!this.connected || this.socket === null || this.chunks.length === 0) return;
     const data = this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : Buffer.concat(this.chunks);
     this.chunks = [];
@@ -91,8 +86,29 @@ export class Network {
   private nextIncomingId = FIRST_INCOMING_ID;
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
+  /** Connections with bytes queued since the last flush. */
+  readonly dirty: Connection[] = [];
+  private flushScheduled = false;
 
   constructor(readonly options: NetworkOptions) {}
+
+  /**
+   * Writes what every connection queued, one socket write each. The pump calls it after routing
+   * a batch, in the same event-loop turn: deferring each write once more would add a loop turn
+   * to every hop's latency.
+   */
+  flush(): void {
+    this.flushScheduled = false;
+    const dirty = this.dirty.splice(0);
+    for (const conn of dirty) conn.flush();
+  }
+
+  /** For writes outside the pump (a replica's submit): flush at the end of this turn. */
+  private flushSoon(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
 
   async start(): Promise<void> {
     const { listen, dial } = this.options;
@@ -142,6 +158,7 @@ export class Network {
   /** Sends to acceptor `k` over its dialled connection (e.g. a replica's submit). */
   toAcceptor(k: number, msg: Message): void {
     this.dialled[k]?.write(encodeMessage(msg));
+    this.flushSoon();
   }
 
   async close(): Promise<void> {
@@ -164,6 +181,7 @@ export class Network {
     socket.on('connect', () => {
       conn.connected = true;
       this.options.log.info(`Connected to ${conn.name}`);
+      // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));

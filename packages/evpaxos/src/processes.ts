@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { Acceptor, Learner, LearningProposer, Replica, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
+import { Acceptor, Learner, LearningProposer, Replica, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
 import { ConfigError, type Address, type PaxosConfig } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
@@ -7,8 +7,11 @@ import { Pump, type PumpedRole } from './pump.js';
 import { RoundFile } from './round-file.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
 
-/** Called for every value delivered, in instance order (LibPaxos3's deliver callback). */
-export type DeliverCallback = (iid: number, value: Uint8Array) => void;
+/**
+ * Called for every client value delivered, in order (LibPaxos3's deliver callback): its instance
+ * and, with batching, its position in that instance's batch (0 otherwise).
+ */
+export type DeliverCallback = (iid: number, value: Uint8Array, index: number) => void;
 
 export interface CommonOptions {
   readonly config: PaxosConfig;
@@ -83,7 +86,8 @@ async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: P
     role: w.role,
     ...(w.commit !== undefined ? { commit: w.commit } : {}),
     send: (env: Envelope) => route(network, env),
-    ...(onDeliver !== undefined ? { deliver: (d: { iid: number; value: Uint8Array }) => onDeliver(d.iid, d.value) } : {}),
+    flushSends: () => network.flush(),
+    ...(onDeliver !== undefined ? { deliver: (d: Delivery) => onDeliver(d.iid, d.value, d.index) } : {}),
     log,
     tickMs: TICK_MS,
     onFatal:
@@ -170,7 +174,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     log.info('proposer-round-file is not set: after a restart this proposer may reuse a ballot and two values could be accepted under it (LibPaxos3 bug B2); set proposer-round-file to a path on persistent storage');
   }
   const role = new LearningProposer(
-    { id, acceptors: config.acceptors.length, preexecWindow: config.proposerPreexecWindow, timeoutMs: config.proposerTimeout * 1000, seed: randomInt(2 ** 31) },
+    { id, acceptors: config.acceptors.length, ...proposerOptions(config) },
     { roundFloor: roundFile?.roundFloor ?? 0 },
   );
   const { close } = await wire(
@@ -192,7 +196,7 @@ export async function startLearner(o: CommonOptions & { readonly onDeliver: Deli
   const { config } = o;
   requireAcceptors(config);
   const log = logger(o);
-  const role = new Learner({ acceptors: config.acceptors.length, catchUp: o.catchUp ?? config.learnerCatchUp });
+  const role = new Learner({ acceptors: config.acceptors.length, catchUp: o.catchUp ?? config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 });
   const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver }, log);
   return {
     close,
@@ -213,8 +217,8 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
     {
       id,
       replicas: config.acceptors.length,
-      proposer: { preexecWindow: config.proposerPreexecWindow, timeoutMs: config.proposerTimeout * 1000, seed: randomInt(2 ** 31) },
-      learner: { catchUp: config.learnerCatchUp },
+      proposer: proposerOptions(config),
+      learner: { catchUp: config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 },
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
@@ -243,6 +247,17 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
       }
       return false;
     },
+  };
+}
+
+function proposerOptions(config: PaxosConfig) {
+  return {
+    preexecWindow: config.proposerPreexecWindow,
+    timeoutMs: config.proposerTimeout * 1000,
+    batchMaxValues: config.proposerBatchMaxValues,
+    batchMaxBytes: config.proposerBatchMaxBytes,
+    // Backoff jitter must differ between proposers and restarts; the core takes it as a seed.
+    seed: randomInt(2 ** 31),
   };
 }
 

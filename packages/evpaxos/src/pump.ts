@@ -12,6 +12,8 @@ export interface PumpOptions {
   /** Makes persist records durable; resolves when they are. Absent: the role never persists. */
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
   readonly send: (env: Envelope) => void;
+  /** Called after the sends of a batch: write them out (one write per peer). */
+  readonly flushSends?: () => void;
   readonly deliver?: (d: Delivery) => void;
   readonly log: Logger;
   /** How often the core gets a tick. */
@@ -82,6 +84,7 @@ export class Pump {
       this.committing = false;
     }
     for (const env of batch.send) this.o.send(env);
+    this.o.flushSends?.();
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
     for (const e of batch.events) logEvent(this.o.log, e);
     if (!this.scheduled && (this.pending.persist.length > 0 || this.pending.send.length > 0 || this.pending.deliver.length > 0)) {

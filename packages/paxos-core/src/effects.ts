@@ -48,10 +48,18 @@ export interface RoundFloorRecord {
 /** A write the caller must make durable before sending any message of the same step. */
 export type PersistRecord = AcceptorRecord | TrimRecord | RoundFloorRecord;
 
-/** A value to hand to the application, in instance order. */
-export interface Delivery {
+/** An instance's decided Paxos value (a batch when batching is on; empty for a no-op). */
+export interface Decision {
   readonly iid: number;
   readonly value: Uint8Array;
+}
+
+/**
+ * A client value to hand to the application, in order: instance `iid`, position `index` in its
+ * batch (0 without batching).
+ */
+export interface Delivery extends Decision {
+  readonly index: number;
 }
 
 /** Why an input was dropped. Stale and duplicate input is normal in Paxos; the rest is not. */
@@ -100,6 +108,8 @@ export type CoreEvent =
   | { readonly kind: 'requeued'; readonly iid: number }
   /** a client value given up (`iid` 0 when it never had an instance), so a caller can tell its client */
   | { readonly kind: 'value-lost'; readonly reason: ValueLossReason; readonly iid: number; readonly value: Uint8Array }
+  /** learner: a decided value that should be a batch is not one (a broken proposer) */
+  | { readonly kind: 'bad-batch'; readonly iid: number }
   /** learner: instances it still needs were trimmed by an acceptor; it cannot catch up past them */
   | { readonly kind: 'behind-trim'; readonly iid: number; readonly trimIid: number };
 

@@ -1,5 +1,6 @@
 export { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
 export { InvariantError, assertNever, invariant } from './assert.js';
+export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 export { NOOP, bytesEqual } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
@@ -9,6 +10,7 @@ export {
   newEffects,
   type AcceptorRecord,
   type CoreEvent,
+  type Decision,
   type Delivery,
   type DropReason,
   type Effects,

@@ -1,6 +1,7 @@
 import { InvariantError } from './assert.js';
 import { requireInt } from './config-error.js';
-import { drop, type Delivery, type Effects, type PeerId } from './effects.js';
+import { decodeBatch } from './batch.js';
+import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
 import type { Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message } from './messages.js';
@@ -22,6 +23,8 @@ export interface LearnerOptions {
   readonly probeIntervalMs?: number;
   /** Instances further than this beyond the next one to deliver are not buffered. */
   readonly window?: number;
+  /** Batching is on in this cluster: every non-empty decided value is a batch to unpack. */
+  readonly batched?: boolean;
 }
 
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
@@ -45,6 +48,7 @@ export class Learner {
   private readonly repeatBatch: number;
   private readonly probeIntervalMs: number;
   private readonly window: number;
+  private readonly batched: boolean;
   private readonly pending = new Map<number, Pending>();
   /** Next instance to deliver. */
   private current = FIRST_IID;
@@ -64,7 +68,7 @@ export class Learner {
    * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
    * an empty value). The replica composition feeds them to its proposer.
    */
-  readonly lastDecided: Delivery[] = [];
+  readonly lastDecided: Decision[] = [];
 
   constructor(options: LearnerOptions) {
     this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
@@ -74,6 +78,7 @@ export class Learner {
     this.repeatBatch = requireInt('repeatBatch', options.repeatBatch ?? 1024, 1, 1 << 20);
     this.probeIntervalMs = requireInt('probeIntervalMs', options.probeIntervalMs ?? 1000, 1, 3_600_000);
     this.window = requireInt('window', options.window ?? 1 << 16, 1, 1 << 24);
+    this.batched = options.batched ?? false;
   }
 
   /** The next instance to deliver. */
@@ -201,10 +206,21 @@ export class Learner {
       if (inst === undefined || inst.closed === undefined) break;
       const iid = this.current;
       this.pending.delete(iid);
-      const decision = { iid, value: inst.closed };
-      this.lastDecided.push(decision);
-      if (inst.closed.length === 0) out.events.push({ kind: 'noop', iid });
-      else out.deliver.push(decision);
+      const value = inst.closed;
+      if (value.length === 0) {
+        this.lastDecided.push({ iid, value });
+        out.events.push({ kind: 'noop', iid });
+      } else if (!this.batched) {
+        // One object serves as decision and delivery: this is the hot path.
+        const d: Delivery = { iid, value, index: 0 };
+        this.lastDecided.push(d);
+        out.deliver.push(d);
+      } else {
+        this.lastDecided.push({ iid, value });
+        const values = decodeBatch(value);
+        if (values === undefined) out.events.push({ kind: 'bad-batch', iid });
+        else for (let index = 0; index < values.length; index++) out.deliver.push({ iid, index, value: values[index] as Uint8Array });
+      }
       if (iid === MAX_UINT32) break;
       this.current = iid + 1;
     }

@@ -21,7 +21,8 @@ export class LearningProposer {
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
     const { learner, ...proposer } = options;
     this.proposer = new Proposer({ ...proposer, fedDecisions: true }, recovered);
-    this.learner = new Learner({ ...learner, acceptors: options.acceptors });
+    // Its learner only informs the proposer, which wants whole Paxos values: no unpacking.
+    this.learner = new Learner({ ...learner, acceptors: options.acceptors, batched: false });
   }
 
   get id(): number {

@@ -1,5 +1,6 @@
 import { InvariantError, invariant } from './assert.js';
 import { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
+import { batchCost, decodeBatch, encodeBatch } from './batch.js';
 import { NOOP, bytesEqual } from './bytes.js';
 import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
@@ -27,7 +28,7 @@ export interface ProposerOptions {
   readonly seed?: number;
   /** Client values held at most; more are refused with a `value-lost` event. */
   readonly maxQueue?: number;
-  /** Instances in phase 2 at most; further prepared instances wait. */
+  /** Instances in phase 2 at most; further prepared instances wait (default 1024, or 2 with batching). */
   readonly maxAccepting?: number;
   /** Backoff after the k-th preemption of one instance is uniform in [0, min(max, base·2^(k−1))). */
   readonly backoffBaseMs?: number;
@@ -41,6 +42,13 @@ export interface ProposerOptions {
    * `LearningProposer`; then the proposer re-runs instances whose decisions stall.
    */
   readonly fedDecisions?: boolean;
+  /**
+   * Batching (ours, cluster-wide; learners must be told too): up to this many queued client
+   * values go into one Paxos value. 0, the default, is LibPaxos3's one value per instance.
+   */
+  readonly batchMaxValues?: number;
+  /** A batch stops growing before it would exceed this many bytes (one value always fits). */
+  readonly batchMaxBytes?: number;
 }
 
 /** What a proposer recovers at start: the round floor it persisted (0 on a fresh start). */
@@ -104,6 +112,8 @@ export class Proposer {
   private readonly backoffMaxMs: number;
   private readonly roundChunk: number;
   private readonly idleAfterMs: number;
+  private readonly batchMaxValues: number;
+  private readonly batchMaxBytes: number;
   private readonly prng: Prng;
 
   private readonly queue = new ValueQueue();
@@ -146,13 +156,18 @@ export class Proposer {
     this.window = requireInt('proposer-preexec-window', options.preexecWindow ?? 128, 1, 1 << 20);
     this.timeoutMs = requireInt('proposer-timeout (ms)', options.timeoutMs ?? 1000, 1, 86_400_000);
     this.maxQueue = requireInt('maxQueue', options.maxQueue ?? 1 << 17, 1, 1 << 26);
-    this.maxAccepting = requireInt('maxAccepting', options.maxAccepting ?? 1024, 1, 1 << 20);
+    // With batching, few instances in phase 2 at once is what makes batches grow with load:
+    // while they are in flight, values queue, and the next prepared instance takes them all.
+    const batching = (options.batchMaxValues ?? 0) > 0;
+    this.maxAccepting = requireInt('maxAccepting', options.maxAccepting ?? (batching ? 2 : 1024), 1, 1 << 20);
     this.backoffBaseMs = requireInt('backoffBaseMs', options.backoffBaseMs ?? 2, 1, 60_000);
     this.backoffMaxMs = requireInt('backoffMaxMs', options.backoffMaxMs ?? Math.max(2, Math.floor(this.timeoutMs / 2)), 1, 3_600_000);
     this.roundChunk = requireInt('roundChunk', options.roundChunk ?? 100, 1, 1 << 20);
     this.idleAfterMs = requireInt('idleAfterMs', options.idleAfterMs ?? 2 * this.timeoutMs, 0, 86_400_000);
     this.prng = new Prng(options.seed ?? this.id);
     this.learns = options.fedDecisions ?? false;
+    this.batchMaxValues = requireInt('batchMaxValues', options.batchMaxValues ?? 0, 0, 1 << 20);
+    this.batchMaxBytes = requireInt('batchMaxBytes', options.batchMaxBytes ?? 1 << 20, 1, 1 << 30);
     const floor = recovered?.roundFloor ?? 0;
     if (!Number.isInteger(floor) || floor < 0 || floor >= MAX_ROUND) {
       throw new PaxosConfigError(`recovered round floor ${String(floor)} is out of range 0..${MAX_ROUND - 1}`);
@@ -188,7 +203,7 @@ export class Proposer {
   /** Every client value this proposer still holds: queued, or bound to an open instance. */
   *heldValues(): IterableIterator<Uint8Array> {
     yield* this.queue;
-    for (const inst of this.instances.values()) if (inst.own !== null) yield inst.own;
+    for (const inst of this.instances.values()) if (inst.own !== null) yield* this.unpack(inst.own);
   }
 
   // ---- inputs ----
@@ -346,7 +361,7 @@ export class Proposer {
       this.remove(inst);
       if (inst.own === null) continue;
       if (!inst.ownSent) {
-        this.queue.unshift(inst.own);
+        this.requeue(inst.own);
         out.events.push({ kind: 'requeued', iid: inst.iid });
       } else {
         out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid, value: inst.own });
@@ -448,7 +463,7 @@ export class Proposer {
         // never let a client value into a decided instance.
         value = inst.decided;
       } else {
-        if (inst.own === null) inst.own = this.queue.shift() ?? null;
+        if (inst.own === null) inst.own = this.takeValue();
         if (inst.own !== null) {
           value = inst.own;
         } else if (inst.recovery || inst.acceptSent || (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs)) {
@@ -522,7 +537,7 @@ export class Proposer {
       // Only a peer claiming a ballot near 2^32 gets here; no ballot of ours can follow it.
       this.remove(inst);
       if (inst.own !== null) {
-        if (!inst.ownSent) this.queue.unshift(inst.own);
+        if (!inst.ownSent) this.requeue(inst.own);
         else out.events.push({ kind: 'value-lost', reason: 'ballot-exhausted', iid: inst.iid, value: inst.own });
       }
       return;
@@ -561,7 +576,7 @@ export class Proposer {
     if (!bytesEqual(own, value)) {
       // The own value was only ever bound to this instance, which chose something else: it was
       // not chosen anywhere. It goes back to the front, keeping the clients' order.
-      this.queue.unshift(own);
+      this.requeue(own);
       out.events.push({ kind: 'requeued', iid: inst.iid });
     }
   }
@@ -586,6 +601,40 @@ export class Proposer {
   private sendAccept(inst: Instance, out: Effects): void {
     inst.sentAt = this.now;
     out.send.push({ to: 'acceptors', msg: { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal } });
+  }
+
+  /**
+   * The next value for an instance: the oldest queued client value, or with batching as many
+   * queued values as fit (at least one). Taken as soon as an instance is prepared, so batches
+   * grow with load and a lone value never waits for company.
+   */
+  private takeValue(): Uint8Array | null {
+    const first = this.queue.shift();
+    if (first === undefined || this.batchMaxValues === 0) return first ?? null;
+    const values = [first];
+    let bytes = 5 + batchCost(first);
+    for (;;) {
+      const next = this.queue.peek();
+      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes) break;
+      values.push(next);
+      bytes += batchCost(next);
+      this.queue.shift();
+    }
+    return encodeBatch(values);
+  }
+
+  /** Puts a displaced value (or each value of a displaced batch) back at the front of the queue. */
+  private requeue(own: Uint8Array): void {
+    const values = this.unpack(own);
+    for (let i = values.length - 1; i >= 0; i--) this.queue.unshift(values[i] as Uint8Array);
+  }
+
+  private unpack(own: Uint8Array): Uint8Array[] {
+    if (this.batchMaxValues === 0) return [own];
+    const values = decodeBatch(own);
+    invariant(values !== undefined, 'a batch this proposer built does not decode');
+    // Copies, so a re-queued value does not keep its whole old batch alive.
+    return values.map((v) => v.slice());
   }
 
   /** B2: make rounds up to `round` durable before a ballot of that round goes out. */

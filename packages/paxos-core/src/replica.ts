@@ -1,5 +1,5 @@
 import { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
-import type { Delivery, Effects, PeerId } from './effects.js';
+import type { Decision, Effects, PeerId } from './effects.js';
 import type { Input } from './input.js';
 import { Learner, type LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
@@ -32,7 +32,7 @@ export class Replica {
   readonly proposer: Proposer;
   readonly learner: Learner;
   /** Instances decided by the last input, in order, no-ops included (as `Learner.lastDecided`). */
-  readonly lastDecided: Delivery[] = [];
+  readonly lastDecided: Decision[] = [];
 
   constructor(options: ReplicaOptions, recovered?: ReplicaRecovered) {
     this.id = options.id;

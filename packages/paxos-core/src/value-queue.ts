@@ -24,6 +24,10 @@ export class ValueQueue {
     this.count++;
   }
 
+  peek(): Uint8Array | undefined {
+    return this.count === 0 ? undefined : this.buf[this.head];
+  }
+
   shift(): Uint8Array | undefined {
     if (this.count === 0) return undefined;
     const value = this.buf[this.head];

@@ -36,8 +36,12 @@ export class Checker {
   maxDecided = 0;
   now = 0;
 
-  constructor(quorum: number) {
+  /** Splits a decided Paxos value into the client values in it (a batch, or just itself). */
+  private readonly unpack: (value: Uint8Array) => readonly Uint8Array[] | undefined;
+
+  constructor(quorum: number, unpack: (value: Uint8Array) => readonly Uint8Array[] | undefined = (v) => [v]) {
     this.quorum = quorum;
+    this.unpack = unpack;
   }
 
   get ok(): boolean {
@@ -119,14 +123,26 @@ export class Checker {
     else if (!bytesEqual(chosen, value)) this.fail(`${who} decided iid ${iid} with a value other than the chosen one`);
     if (iid > this.maxDecided) this.maxDecided = iid;
     if (value.length === 0) return;
-    const id = valueId(value);
-    if (id === undefined || !this.submitted.has(id)) {
-      this.fail(`${who} decided iid ${iid} with a value no client submitted`);
+    const values = this.unpack(value);
+    if (values === undefined) {
+      this.fail(`${who} decided iid ${iid} with a value that is not a well-formed batch`);
       return;
     }
-    const at = this.decidedAt.get(id);
-    if (at === undefined) this.decidedAt.set(id, iid);
-    else if (at !== iid) this.fail(`value ${describeValueId(id)} was decided twice, in iid ${at} and iid ${iid}`);
+    for (const v of values) {
+      const id = valueId(v);
+      if (id === undefined || !this.submitted.has(id)) {
+        this.fail(`${who} decided iid ${iid} with a value no client submitted`);
+        return;
+      }
+      const at = this.decidedAt.get(id);
+      if (at === undefined) this.decidedAt.set(id, iid);
+      else if (at !== iid) this.fail(`value ${describeValueId(id)} was decided twice, in iid ${at} and iid ${iid}`);
+    }
+  }
+
+  /** The client values in a Paxos value (none for a no-op or a malformed batch). */
+  clientValues(value: Uint8Array): readonly Uint8Array[] {
+    return value.length === 0 ? [] : (this.unpack(value) ?? []);
   }
 
   private vote(aid: number, iid: number, ballot: number, value: Uint8Array): void {

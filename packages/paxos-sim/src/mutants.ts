@@ -99,7 +99,7 @@ class LibPaxos3Learner implements LearnerRole, SimRole {
       if (next?.final === undefined) break;
       this.instances.delete(this.current);
       this.lastDecided.push({ iid: this.current, value: next.final });
-      if (next.final.length > 0) out.deliver.push({ iid: this.current, value: next.final });
+      if (next.final.length > 0) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
       this.current++;
     }
   }

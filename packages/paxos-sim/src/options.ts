@@ -38,6 +38,8 @@ export interface SimOptions {
   readonly preexecWindow: number;
   /** Trim acceptors up to what every learner has delivered, now and then. */
   readonly trimEveryMs: number;
+  /** Client values per Paxos value (0: no batching, LibPaxos3's one value per instance). */
+  readonly batchMaxValues: number;
   readonly mutant: Mutant | undefined;
 }
 
@@ -67,6 +69,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     proposerTimeoutMs: r.pick([100, 250, 500]),
     preexecWindow: r.pick([1, 8, 32, 128]),
     trimEveryMs: r.pick([0, 1000, 3000]),
+    batchMaxValues: r.pick([0, 0, 4, 16]),
     mutant: undefined,
   };
   const options = { ...drawn, ...overrides };
@@ -90,6 +93,7 @@ export function describeOptions(o: SimOptions): string {
     `timeout=${o.proposerTimeoutMs}ms`,
     `window=${o.preexecWindow}`,
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
+    `batch=${o.batchMaxValues || 'off'}`,
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');
 }

@@ -37,11 +37,12 @@ export interface RoleFactory {
 }
 
 export function realRoles(o: SimOptions): RoleFactory {
-  const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow };
+  const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow, batchMaxValues: o.batchMaxValues };
+  const batched = o.batchMaxValues > 0;
   return {
     acceptor: (aid, recovered) => new Acceptor({ id: aid }, recovered),
     proposer: (id, recovered, seed) => new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
-    learner: () => new Learner({ acceptors: o.acceptors }),
-    replica: (id, recovered, seed) => new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions } }, recovered),
+    learner: () => new Learner({ acceptors: o.acceptors, batched }),
+    replica: (id, recovered, seed) => new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched } }, recovered),
   };
 }

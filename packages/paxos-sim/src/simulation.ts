@@ -3,6 +3,7 @@ import {
   Prng,
   Replica,
   clearEffects,
+  decodeBatch,
   newEffects,
   quorumSize,
   type AcceptorRecord,
@@ -135,7 +136,7 @@ export class Simulation {
   constructor(options: SimOptions) {
     this.options = options;
     this.roles = options.mutant ? mutantRoles(options.mutant, options) : realRoles(options);
-    this.checker = new Checker(quorumSize(options.acceptors));
+    this.checker = new Checker(quorumSize(options.acceptors), options.batchMaxValues > 0 ? decodeBatch : undefined);
     this.net = new Prng(options.seed * 3 + 1);
     this.chaos = new Prng(options.seed * 3 + 2);
     if (options.mode === 'replica') {
@@ -364,8 +365,10 @@ export class Simulation {
       // Given up knowingly (counted), so no longer owed; if it was chosen after all, it is
       // delivered anyway and the checker sees that.
       if (e.reason === 'outcome-unknown') this.outcomeUnknown++;
-      const id = valueId(e.value);
-      if (id !== undefined && !this.checker.decidedAt.has(id)) this.owed.delete(id);
+      for (const v of this.checker.clientValues(e.value)) {
+        const id = valueId(v);
+        if (id !== undefined && !this.checker.decidedAt.has(id)) this.owed.delete(id);
+      }
     }
   }
 
@@ -498,9 +501,11 @@ export class Simulation {
     this.healed = true;
     this.lossy = false;
     this.cut.fill(0);
-    for (const v of this.checker.chosen.values()) {
-      const id = valueId(v);
-      if (id !== undefined) this.owed.add(id);
+    for (const chosen of this.checker.chosen.values()) {
+      for (const v of this.checker.clientValues(chosen)) {
+        const id = valueId(v);
+        if (id !== undefined) this.owed.add(id);
+      }
     }
     for (const i of this.proposerNodes) {
       const node = this.nodes[i] as SimNode;

@@ -1,0 +1,75 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Learner, Proposer, decodeBatch, encodeBatch } from '../src/index.js';
+import { accepted, dec, enc, fx, msgs, promise } from './helpers.js';
+
+describe('batching', () => {
+  it('a batch decodes to the values it was made of', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 1, maxLength: 20 }), (values) => {
+        expect(decodeBatch(encodeBatch(values))?.map((v) => [...v])).toEqual(values.map((v) => [...v]));
+      }),
+    );
+  });
+
+  it('refuses bytes that are not a batch', () => {
+    for (const bad of [[], [2, 0, 0, 0, 1, 0, 0, 0, 0], [1, 0, 0, 0, 0], [1, 0, 0, 0, 1, 0, 0, 0, 9, 1], [1, 0, 0, 0, 1, 0, 0, 0, 0, 7]]) {
+      expect(decodeBatch(Uint8Array.from(bad))).toBeUndefined();
+    }
+  });
+
+  function proposer(batchMaxValues: number, batchMaxBytes = 1 << 20) {
+    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 2, batchMaxValues, batchMaxBytes });
+    p.tick(0, fx());
+    return p;
+  }
+  const quorum = (p: Proposer, iid: number) => {
+    const out = fx();
+    for (const aid of [0, 1]) p.receive(aid, promise(aid, iid, 10), out);
+    return msgs(out, 'accept');
+  };
+
+  it('a prepared instance takes every queued value that fits, in order; a lone value goes at once', () => {
+    const p = proposer(3);
+    for (const v of ['a', 'b', 'c', 'd']) p.propose(enc(v), fx());
+    const [first] = quorum(p, 1);
+    expect(decodeBatch(first?.value ?? new Uint8Array())?.map(dec)).toEqual(['a', 'b', 'c']);
+    const [second] = quorum(p, 2);
+    expect(decodeBatch(second?.value ?? new Uint8Array())?.map(dec)).toEqual(['d']);
+  });
+
+  it('a batch stops before its byte limit', () => {
+    const p = proposer(100, 5 + 2 * (4 + 10));
+    for (let i = 0; i < 5; i++) p.propose(enc('x'.repeat(10)), fx());
+    expect(decodeBatch(quorum(p, 1)[0]?.value ?? new Uint8Array())).toHaveLength(2);
+  });
+
+  it('B11 with batches: a displaced batch puts each of its values back, in order', () => {
+    const p = proposer(8);
+    for (const v of ['a', 'b']) p.propose(enc(v), fx());
+    quorum(p, 1);
+    const out = fx();
+    p.decided(1, encodeBatch([enc('theirs')]), out);
+    expect([...p.heldValues()].map(dec)).toEqual(['a', 'b']);
+  });
+
+  it('a learner unpacks each batch into deliveries with instance and position', () => {
+    const l = new Learner({ acceptors: 3, batched: true });
+    const b = encodeBatch([enc('x'), enc('y')]);
+    const out = fx();
+    for (const aid of [0, 1]) l.receive(aid, accepted(aid, 1, 11, b), out);
+    expect(out.deliver.map((d) => [d.iid, d.index, dec(d.value)])).toEqual([
+      [1, 0, 'x'],
+      [1, 1, 'y'],
+    ]);
+    expect(l.lastDecided).toEqual([{ iid: 1, value: b }]);
+  });
+
+  it('a learner reports a decided value that is not a batch instead of guessing', () => {
+    const l = new Learner({ acceptors: 3, batched: true });
+    const out = fx();
+    for (const aid of [0, 1]) l.receive(aid, accepted(aid, 1, 11, enc('plain')), out);
+    expect(out.deliver).toEqual([]);
+    expect(out.events).toContainEqual({ kind: 'bad-batch', iid: 1 });
+  });
+});
