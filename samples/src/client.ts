@@ -18,6 +18,7 @@ const argv = yargs(process.argv.slice(2))
   .option('value-size', { alias: 'v', type: 'number', default: 64, describe: `bytes per value after the ${HEADER_SIZE}-byte header` })
   .option('proposer-id', { alias: 'p', type: 'number', default: 0, describe: 'proposer (or replica) to submit to' })
   .option('duration', { type: 'number', describe: 'stop after this many seconds and print the summary' })
+  .option('warmup', { type: 'number', default: 0, describe: 'leave the first seconds out of the summary' })
   .option('json', { type: 'boolean', default: false, describe: 'print JSON lines instead of text' })
   .check((a) => {
     for (const [name, v, min] of [
@@ -28,6 +29,7 @@ const argv = yargs(process.argv.slice(2))
       if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got ${String(v)}`);
     }
     if (a.duration !== undefined && !(a.duration > 0)) throw new Error(`--duration must be a positive number of seconds, got ${String(a.duration)}`);
+    if (!(a.warmup >= 0)) throw new Error(`--warmup must be a number of seconds ≥ 0, got ${String(a.warmup)}`);
     if (a._.length > 1) throw new Error(`unexpected argument '${String(a._[1])}'`);
     return true;
   })
@@ -88,8 +90,10 @@ try {
       second.sum += latency;
       if (second.min === 0 || latency < second.min) second.min = latency;
       if (latency > second.max) second.max = latency;
-      total.values++;
-      histogram.record(latency);
+      if (total.startedUs > 0 && nowUs() >= total.startedUs) {
+        total.values++;
+        histogram.record(latency);
+      }
       submit();
     },
   });
@@ -99,7 +103,7 @@ try {
 
 socket.on('connect', () => {
   if (!json) process.stdout.write('Connected to proposer\n');
-  total.startedUs = nowUs();
+  total.startedUs = nowUs() + argv.warmup * 1e6;
   for (let i = 0; i < argv.outstanding; i++) submit();
 });
 
@@ -120,7 +124,7 @@ async function stop(): Promise<void> {
   if (stopping) process.exit(0);
   stopping = true;
   clearInterval(ticker);
-  const secs = total.startedUs > 0 ? (nowUs() - total.startedUs) / 1e6 : 0;
+  const secs = total.startedUs > 0 ? Math.max(0, (nowUs() - total.startedUs) / 1e6) : 0;
   const summary = {
     type: 'summary',
     values: total.values,

@@ -80,8 +80,8 @@ interface Instance {
   attempts: number;
   /** Phase 2: the value in our accept (kept for resends). */
   proposal: Uint8Array;
-  /** Opened to re-run a stuck instance: if phase 1 finds nothing there, it is a hole. */
-  readonly recovery: boolean;
+  /** Re-running a stuck instance: if phase 1 finds nothing there, it is a hole. */
+  recovery: boolean;
   /** An accept went out for this instance (at any ballot): acceptors' value ballots may now differ. */
   acceptSent: boolean;
   /** The value a learner reported decided here, if any. */
@@ -285,10 +285,13 @@ export class Proposer {
   tick(now: number, out: Effects): void {
     this.now = now;
     if (!this.started) {
+      // LibPaxos3 pre-executes a window on start; we do too, but refill it only once client
+      // values arrive, so idle replicas stop competing with the one that has clients.
       this.started = true;
-      this.activeUntil = now + this.idleAfterMs;
       this.lastDecidedAt = now;
+      this.activeUntil = now + 1;
       this.preExecute(out);
+      this.activeUntil = 0;
     }
     for (const inst of this.instances.values()) {
       if (inst.retryAt >= 0) {
@@ -319,8 +322,9 @@ export class Proposer {
     this.lastRecoveryAt = this.now;
     const last = Math.min(this.highestInUse, this.decidedUpTo + this.window);
     for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
-      if (this.instances.has(iid)) continue;
-      this.open(iid, true, out);
+      const inst = this.instances.get(iid);
+      if (inst === undefined) this.open(iid, true, out);
+      else inst.recovery = true;
     }
   }
 

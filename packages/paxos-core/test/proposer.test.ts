@@ -166,7 +166,18 @@ describe('proposer', () => {
     const { p } = started();
     const out = fx();
     p.setInstanceId(10, out);
+    p.propose(enc('v'), out);
     expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 11, ballot: 12 }]);
+  });
+
+  it('pre-executes one window at start, and refills it only while it has client values', () => {
+    const { p } = started({ preexecWindow: 2 });
+    const out = fx();
+    promiseQuorum(p, 1, 12);
+    p.decided(1, enc('theirs'), out);
+    expect(msgs(out, 'prepare')).toEqual([]);
+    p.propose(enc('mine'), out);
+    expect(msgs(out, 'prepare').map((m) => m.iid)).toEqual([3]);
   });
 
   it('B7: window 0, which makes LibPaxos3 silently never propose, is refused', () => {
@@ -323,15 +334,16 @@ describe('proposer', () => {
   });
 
   it('re-runs instances whose decisions stall, closing a hole with a no-op and adopting a chosen value', () => {
-    const { p } = started({ preexecWindow: 4, idleAfterMs: 0, fedDecisions: true });
+    const { p } = started({ preexecWindow: 4, fedDecisions: true });
     const out = fx();
     p.decided(1, enc('a'), out);
     // Instances 3 and 4 are in use; 2 is a hole nobody will come back to.
     p.receive(0, accepted(0, 4, 31, enc('d')), out);
     p.tick(999, out);
-    expect(msgs(out, 'prepare').filter((m) => m.iid === 2)).toEqual([]);
+    expect(msgs(out, 'prepare')).toEqual([]);
     const rec = fx();
     p.tick(1000, rec);
+    // 2–4 were open from the start window (and their prepares time out now); 5 was not.
     expect(msgs(rec, 'prepare').map((m) => m.iid)).toEqual([2, 3, 4]);
     const r2 = promiseQuorum(p, 2, 12);
     expect(msgs(r2, 'accept')).toEqual([{ type: 'accept', iid: 2, ballot: 12, value: new Uint8Array(0) }]);
