@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+/**
+ * `pnpm chaos`: real replicas (LMDB, lmdb-sync yes) on 127.0.0.1, every connection through a
+ * fault-injecting proxy, two clients submitting values with unique ids and resubmitting what is
+ * not delivered in time, and a nemesis drawn from the seed: SIGKILL and restart, SIGSTOP/SIGCONT,
+ * link cuts, delays, resets and one-way stalls. At the end everything heals; then every replica
+ * incarnation's delivery log must be a prefix of one common sequence that holds every submitted
+ * value (after Jepsen and etcd's robustness tests: record what was seen, inject faults, check).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { Prng } from '@libpaxos/paxos-core';
+import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
+import { LinkProxy } from './chaos-proxy.js';
+import { makeChaosValue, readChaosValue } from './chaos-value.js';
+
+const argv = yargs(process.argv.slice(2))
+  .scriptName('pnpm chaos')
+  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5]')
+  .option('duration', { type: 'number', default: 60, describe: 'seconds of faults' })
+  .option('seed', { type: 'number', default: 1, describe: 'chooses the fault schedule' })
+  .option('replicas', { type: 'number', default: 3, choices: [3, 5] })
+  .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
+  .option('port-base', { type: 'number', describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
+  .version(false)
+  .help()
+  .strictOptions()
+  .parseSync();
+
+const here = dirname(fileURLToPath(import.meta.url));
+const R = argv.replicas;
+const CLIENTS = 2;
+const IN_FLIGHT = 20;
+const RESUBMIT_MS = 3000;
+const rng = new Prng(argv.seed);
+const dir = mkdtempSync(join(tmpdir(), 'paxos-chaos-'));
+const started = Date.now();
+const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0 };
+const log = (text: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
+
+// Ports: real replica ports, and one proxy per (source process, replica) link.
+const base = argv['port-base'] ?? 50000 + ((argv.seed * 7 + process.pid) % 60) * 200;
+const real = Array.from({ length: R }, (_, i) => base + i);
+const proxyPort = (source: number, target: number) => base + 10 + source * R + target;
+const sources = R + CLIENTS;
+
+function configFor(source: number): string {
+  const lines = Array.from({ length: R }, (_, t) => `replica ${t} 127.0.0.1 ${source === t ? real[t] : proxyPort(source, t)}`);
+  lines.push(
+    'verbosity error',
+    'storage-backend lmdb',
+    `lmdb-env-path ${join(dir, 'acceptor')}`,
+    'lmdb-sync yes',
+    'lmdb-mapsize 16mb',
+    'proposer-batch-max-values 64',
+  );
+  return `${lines.join('\n')}\n`;
+}
+const configPaths = Array.from({ length: sources }, (_, s) => {
+  const p = join(dir, `paxos-${s}.conf`);
+  writeFileSync(p, configFor(s));
+  return p;
+});
+
+const proxies: LinkProxy[] = [];
+for (let s = 0; s < sources; s++) for (let t = 0; t < R; t++) if (s !== t) proxies.push(new LinkProxy(proxyPort(s, t), real[t] as number));
+await Promise.all(proxies.map((p) => p.start()));
+
+interface ReplicaProc {
+  child: ChildProcess | null;
+  incarnation: number;
+  state: 'up' | 'down' | 'paused';
+}
+const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const }));
+function startReplica(i: number): void {
+  const r = replicas[i] as ReplicaProc;
+  r.incarnation++;
+  r.child = spawn(process.execPath, [join(here, 'chaos-replica.js'), String(i), configPaths[i] as string, join(dir, `deliveries-${i}-${r.incarnation}.log`)], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  r.child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  r.child.once('exit', (code, signal) => {
+    if (signal === null && code !== 0 && r.state === 'up') log(`replica ${i} exited with ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}`);
+  });
+  r.state = 'up';
+}
+for (let i = 0; i < R; i++) startReplica(i);
+// Never leave replicas behind, whatever ends this process.
+const killReplicas = () => {
+  for (const r of replicas) {
+    r.child?.kill('SIGCONT');
+    r.child?.kill('SIGKILL');
+  }
+};
+process.on('exit', killReplicas);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killReplicas();
+    process.stderr.write(`stopped by ${signal}; logs kept in ${dir}\n`);
+    process.exit(1);
+  });
+}
+
+// ---- clients ----
+interface Client {
+  id: number;
+  nextSeq: number;
+  /** Undelivered values: seq → last submission time. */
+  pending: Map<number, number>;
+  delivered: Map<string, number>;
+  socket: Socket | null;
+  target: number;
+  learner: LearnerHandle | null;
+}
+let submitting = true;
+const clients: Client[] = Array.from({ length: CLIENTS }, (_, id) => ({ id, nextSeq: 0, pending: new Map(), delivered: new Map(), socket: null, target: id % R, learner: null }));
+
+function connectClient(c: Client): void {
+  const source = R + c.id;
+  const socket = createConnection({ host: '127.0.0.1', port: proxyPort(source, c.target) });
+  c.socket = socket;
+  socket.on('data', () => undefined);
+  socket.on('connect', () => {
+    for (const seq of c.pending.keys()) send(c, seq);
+  });
+  const retry = () => {
+    if (c.socket !== socket) return;
+    c.socket = null;
+    // Any replica may be down: try the next one.
+    c.target = (c.target + 1) % R;
+    setTimeout(() => connectClient(c), 200);
+  };
+  socket.on('error', retry);
+  socket.on('close', retry);
+}
+
+function send(c: Client, seq: number): void {
+  c.pending.set(seq, Date.now());
+  if (c.socket !== null && !c.socket.connecting && !c.socket.destroyed) c.socket.write(encodeMessage({ type: 'client_value', value: makeChaosValue(c.id, seq) }));
+}
+
+for (const c of clients) {
+  const config = parseConfig(readFileSync(configPaths[R + c.id] as string, 'utf8'), configPaths[R + c.id]);
+  c.learner = await startLearner({
+    config,
+    log: silentLogger,
+    onDeliver: (_iid, value) => {
+      const id = readChaosValue(value);
+      if (id === undefined) return;
+      const [client, seq] = id.split(':').map(Number) as [number, number];
+      if (client !== c.id) return;
+      c.delivered.set(id, (c.delivered.get(id) ?? 0) + 1);
+      c.pending.delete(seq);
+      if (submitting && c.pending.size < IN_FLIGHT) send(c, c.nextSeq++);
+    },
+  });
+  connectClient(c);
+}
+const feeder = setInterval(() => {
+  const now = Date.now();
+  for (const c of clients) {
+    while (submitting && c.pending.size < IN_FLIGHT) send(c, c.nextSeq++);
+    for (const [seq, at] of c.pending) if (now - at > RESUBMIT_MS) send(c, seq);
+  }
+}, 100);
+
+// ---- the nemesis ----
+const timers = new Set<NodeJS.Timeout>();
+const later = (ms: number, f: () => void) => {
+  const t = setTimeout(() => {
+    timers.delete(t);
+    f();
+  }, ms);
+  timers.add(t);
+};
+const maxDown = Math.floor((R - 1) / 2);
+function nemesis(): void {
+  const kind = rng.pick(['kill', 'pause', 'cut', 'delay', 'reset', 'one-way'] as const);
+  const unavailable = replicas.filter((r) => r.state !== 'up').length;
+  if ((kind === 'kill' || kind === 'pause') && unavailable < maxDown) {
+    const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
+    const r = replicas[i] as ReplicaProc;
+    if (kind === 'kill') {
+      r.state = 'down';
+      r.child?.kill('SIGKILL');
+      later(rng.between(1000, 4000), () => startReplica(i));
+    } else {
+      r.state = 'paused';
+      r.child?.kill('SIGSTOP');
+      later(rng.between(500, 2500), () => {
+        r.child?.kill('SIGCONT');
+        r.state = 'up';
+      });
+    }
+    faults[kind] = (faults[kind] ?? 0) + 1;
+  } else if (kind !== 'kill' && kind !== 'pause') {
+    const p = rng.pick(proxies);
+    const ms = rng.between(500, 3000);
+    if (kind === 'cut') {
+      p.setCut(true);
+      later(ms, () => p.setCut(false));
+    } else if (kind === 'delay') {
+      p.setDelay(rng.between(20, 200));
+      later(ms, () => p.setDelay(0));
+    } else if (kind === 'reset') {
+      p.reset();
+    } else {
+      p.setStalled(true);
+      later(ms, () => p.setStalled(false));
+    }
+    faults[kind] = (faults[kind] ?? 0) + 1;
+  }
+  if (submitting) later(rng.between(300, 1500), nemesis);
+}
+later(1000, nemesis);
+
+const progress = setInterval(() => {
+  const delivered = clients.reduce((n, c) => n + c.delivered.size, 0);
+  const total = Object.values(faults).reduce((a, b) => a + b, 0);
+  log(`faults ${total} (${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}), values delivered ${delivered}`);
+}, 5000);
+
+await new Promise((r) => setTimeout(r, argv.duration * 1000));
+
+// ---- heal, wait until quiet, check ----
+submitting = false;
+for (const t of timers) clearTimeout(t);
+for (const p of proxies) p.heal();
+replicas.forEach((r, i) => {
+  if (r.state === 'paused') r.child?.kill('SIGCONT');
+  if (r.state === 'down') startReplica(i);
+  r.state = 'up';
+});
+log('healed; waiting for every submitted value to be delivered');
+const violations: string[] = [];
+const allDelivered = () => clients.every((c) => c.pending.size === 0);
+for (const deadline = Date.now() + 90_000; !allDelivered() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+if (!allDelivered()) {
+  for (const c of clients) if (c.pending.size > 0) violations.push(`client ${c.id}: ${c.pending.size} submitted values were never delivered (e.g. ${c.id}:${[...c.pending.keys()][0]})`);
+}
+// Let every replica catch up, then stop them so their logs are complete.
+const logLines = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '') : []);
+const latest = (i: number) => `deliveries-${i}-${replicas[i]?.incarnation}.log`;
+for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+  const lengths = replicas.map((_, i) => logLines(latest(i)).length);
+  if (Math.min(...lengths) === Math.max(...lengths) && Math.min(...lengths) > 0) break;
+  await new Promise((r) => setTimeout(r, 300));
+}
+clearInterval(feeder);
+clearInterval(progress);
+for (const c of clients) {
+  c.socket?.destroy();
+  await c.learner?.close();
+}
+await Promise.all(
+  replicas.map(
+    (r) =>
+      new Promise<void>((resolve) => {
+        const child = r.child;
+        if (child === null || child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.kill('SIGKILL'), 5000);
+      }),
+  ),
+);
+await Promise.all(proxies.map((p) => p.close()));
+
+const logs = readdirSync(dir)
+  .filter((f) => f.startsWith('deliveries-'))
+  .map((f) => ({ name: f, lines: logLines(f) }));
+const common = logs.reduce((a, b) => (b.lines.length > a.length ? b.lines : a), [] as string[]);
+for (const l of logs) {
+  const at = l.lines.findIndex((line, k) => line !== common[k]);
+  if (at >= 0) violations.push(`${l.name} differs from the common sequence at line ${at + 1}: '${l.lines[at]}' vs '${common[at]}'`);
+}
+let last: [number, number] = [0, -1];
+for (const [k, line] of common.entries()) {
+  const [iid, pos] = line.split(' ').map(Number) as [number, number];
+  if (iid < last[0] || (iid === last[0] && pos <= last[1])) violations.push(`the common sequence goes back at line ${k + 1}: ${line}`);
+  last = [iid, pos];
+}
+const counts = new Map<string, number>();
+for (const line of common) {
+  const id = line.split(' ')[2] as string;
+  counts.set(id, (counts.get(id) ?? 0) + 1);
+}
+let submitted = 0;
+for (const c of clients) {
+  submitted += c.nextSeq;
+  for (let seq = 0; seq < c.nextSeq; seq++) if (!counts.has(`${c.id}:${seq}`)) violations.push(`value ${c.id}:${seq} was submitted but is not in the common sequence`);
+}
+const duplicates = [...counts.values()].filter((n) => n > 1).length;
+const report = {
+  seed: argv.seed,
+  replicas: R,
+  durationSeconds: argv.duration,
+  faults,
+  valuesSubmitted: submitted,
+  valuesDelivered: counts.size,
+  deliveredTwice: duplicates,
+  logs: logs.length,
+  violations: violations.length,
+};
+process.stdout.write(`${JSON.stringify(report)}\n`);
+if (violations.length > 0) {
+  process.stdout.write(`${violations.slice(0, 20).join('\n')}\nlogs kept in ${dir}; replay with: pnpm chaos --duration ${argv.duration} --seed ${argv.seed} --replicas ${R}\n`);
+  process.exit(1);
+}
+if (argv.keep) process.stdout.write(`logs kept in ${dir}\n`);
+else rmSync(dir, { recursive: true, force: true });
+process.exit(0);

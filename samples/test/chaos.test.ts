@@ -1,0 +1,23 @@
+import { describe, expect, it } from 'vitest';
+import { Proc, killAll, ports } from './procs.js';
+import { afterEach } from 'vitest';
+
+afterEach(killAll);
+
+const SECONDS = Number(process.env.CHAOS_SECONDS ?? 20);
+
+describe('pnpm chaos', () => {
+  it(`${SECONDS} s of kills, pauses and link faults on 3 LMDB replicas: every log a prefix of one sequence holding every value`, async () => {
+    const chaos = new Proc('chaos', ['--duration', String(SECONDS), '--seed', '7', '--port-base', String(ports(50)[0])]);
+    const code = await chaos.exit;
+    const report = JSON.parse(chaos.lines.find((l) => l.startsWith('{')) ?? '{}') as {
+      violations: number;
+      valuesDelivered: number;
+      faults: Record<string, number>;
+    };
+    expect(code, `${chaos.stdout}\n${chaos.stderr.slice(-2000)}`).toBe(0);
+    expect(report.violations).toBe(0);
+    expect(report.valuesDelivered).toBeGreaterThan(100);
+    expect(Object.values(report.faults).reduce((a, b) => a + b, 0)).toBeGreaterThan(5);
+  }, (SECONDS + 150) * 1000);
+});
