@@ -7,11 +7,11 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
+import { stopAll, waitListening } from './children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -106,16 +106,6 @@ function node(script: string, args: string[], stdout: 'pipe' | 'ignore'): ChildP
   return spawn(process.execPath, [join(here, script), ...args], { stdio: ['ignore', stdout, 'pipe'] });
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
-
 /** CPU seconds used so far and peak RSS (MiB) of a process, from /proc (Linux). */
 function procStats(pid: number | undefined): { cpu: number; rss: number } {
   try {
@@ -127,23 +117,6 @@ function procStats(pid: number | undefined): { cpu: number; rss: number } {
   } catch {
     return { cpu: 0, rss: 0 };
   }
-}
-
-async function stop(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const t = setTimeout(() => c.kill('SIGKILL'), 5000);
-          c.once('exit', () => {
-            clearTimeout(t);
-            resolve();
-          });
-          c.kill('SIGTERM');
-        }),
-    ),
-  );
 }
 
 async function runOne(s: Setup): Promise<Result> {
@@ -160,12 +133,8 @@ async function runOne(s: Setup): Promise<Result> {
         ];
   const empty = { perSecond: [], valuesPerSec: { median: 0, min: 0, max: 0 }, mbps: 0, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
-    const deadline = Date.now() + 10_000;
     for (const port of s.mode === 'replica' ? p.slice(0, 3) : p) {
-      while (!(await listening(port))) {
-        if (Date.now() > deadline) return { ...s, ...empty, error: `port ${port} never started listening` };
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      if (!(await waitListening('127.0.0.1', port, 10_000))) return { ...s, ...empty, error: `port ${port} never started listening` };
     }
     const client = node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe');
     let out = '';
@@ -205,7 +174,7 @@ async function runOne(s: Setup): Promise<Result> {
       ...(code !== 0 || summary === undefined ? { error: `client exited with ${code}` } : {}),
     };
   } finally {
-    await stop(servers.map((x) => x.child));
+    await stopAll(servers.map((x) => x.child));
     rmSync(dir, { recursive: true, force: true });
   }
 }

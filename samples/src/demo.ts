@@ -5,10 +5,10 @@
  * everything.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readConfig } from '@libpaxos/evpaxos';
+import { stopAll, waitListening } from './children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const configPath = process.argv[2] ?? 'paxos.conf';
@@ -23,48 +23,17 @@ function run(script: string, args: string[], stdio: 'inherit' | 'ignore'): Child
   return child;
 }
 
-function listening(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(false));
-  });
-}
-
-async function stopAll(): Promise<void> {
-  await Promise.all(
-    children.map(
-      (c) =>
-        new Promise<void>((resolve) => {
-          if (c.exitCode !== null || c.signalCode !== null) return resolve();
-          const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
-          c.once('exit', () => {
-            clearTimeout(kill);
-            resolve();
-          });
-          c.kill('SIGTERM');
-        }),
-    ),
-  );
-}
-
-process.on('SIGINT', () => void stopAll().then(() => process.exit(130)));
+process.on('SIGINT', () => void stopAll(children).then(() => process.exit(130)));
 process.stderr.write(`Starting ${config.acceptors.length} replicas from ${configPath}, then the client for ${seconds} s (${clientArgs.join(' ')})\n`);
 config.acceptors.forEach((_a, id) => run('replica.js', [String(id), configPath], 'ignore'));
-const deadline = Date.now() + 10_000;
 for (const a of config.acceptors) {
-  while (!(await listening(a.host, a.port))) {
-    if (Date.now() > deadline) {
-      process.stderr.write(`replica at ${a.host}:${a.port} did not start listening within 10 s\n`);
-      await stopAll();
-      process.exit(1);
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  if (!(await waitListening(a.host, a.port, 10_000))) {
+    process.stderr.write(`replica at ${a.host}:${a.port} did not start listening within 10 s\n`);
+    await stopAll(children);
+    process.exit(1);
   }
 }
 const client = run('client.js', [configPath, ...clientArgs, '--duration', String(seconds)], 'inherit');
 const code = await new Promise<number>((resolve) => client.once('exit', (c) => resolve(c ?? 1)));
-await stopAll();
+await stopAll(children);
 process.exit(code);

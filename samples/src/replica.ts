@@ -8,6 +8,10 @@ const argv = yargs(process.argv.slice(2))
   .scriptName('replica')
   .usage('Usage: $0 <id> [config] [-v]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config.')
   .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'print every delivered value, as the learner does' })
+  .option('trim-lag', {
+    type: 'number',
+    describe: 'trim the acceptors up to this many instances behind what this replica delivered (ours; LibPaxos3 replicas never trim, so acceptor state grows)',
+  })
   .version(false)
   .help()
   .alias('help', 'h')
@@ -19,13 +23,27 @@ if (id === undefined || extra.length > 0) {
   process.stderr.write(`Usage: replica <id> [config] [-v]\n`);
   process.exit(1);
 }
+const trimLag = argv['trim-lag'];
+if (trimLag !== undefined && !(Number.isInteger(trimLag) && trimLag >= 1)) {
+  process.stderr.write(`--trim-lag must be a whole number of instances ≥ 1, got ${String(trimLag)}\n`);
+  process.exit(1);
+}
 const config = loadConfig(configArg ?? defaultConfigPath(), 'replica');
 try {
-  const replica = await startReplica({
-    id,
-    config,
-    ...(argv.verbose ? { onDeliver: (_iid: number, value: Uint8Array) => process.stdout.write(`${deliveryLine(value)}\n`) } : {}),
-  });
+  let trimmed = 0;
+  const onDeliver =
+    argv.verbose || trimLag !== undefined
+      ? (iid: number, value: Uint8Array) => {
+          if (argv.verbose) process.stdout.write(`${deliveryLine(value)}\n`);
+          // Like LibPaxos3's counter sample, trim now and then behind what was delivered, so
+          // acceptor state stays bounded; a learner further behind than the lag cannot catch up.
+          if (trimLag !== undefined && iid - trimLag - trimmed >= Math.max(1, trimLag / 10)) {
+            trimmed = iid - trimLag;
+            replica.trim(trimmed);
+          }
+        }
+      : undefined;
+  const replica = await startReplica({ id, config, ...(onDeliver !== undefined ? { onDeliver } : {}) });
   onSignals(() => replica.close(), 0);
 } catch (e) {
   fail(e, 'replica');

@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+/**
+ * `pnpm longrun`: 3 replicas at full load for a while (client -o 100, batching on), reporting the
+ * RSS of every process at start, middle and end, to show that nothing grows but what should.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { stopAll, waitListening } from './children.js';
+
+const argv = yargs(process.argv.slice(2))
+  .scriptName('pnpm longrun')
+  .option('duration', { type: 'number', default: 300, describe: 'seconds' })
+  .option('storage', { type: 'string', choices: ['memory', 'lmdb'], default: 'memory' })
+  .option('trim-lag', { type: 'number', default: 200_000, describe: 'replicas trim this many instances behind delivery (0: never trim)' })
+  .version(false)
+  .help()
+  .strictOptions()
+  .parseSync();
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'paxos-longrun-'));
+const base = 47000 + (process.pid % 100) * 10;
+const lines = [0, 1, 2].map((i) => `replica ${i} 127.0.0.1 ${base + i}`);
+lines.push('verbosity error', 'proposer-batch-max-values 1024', 'proposer-batch-max-bytes 1mb');
+if (argv.storage === 'lmdb') lines.push('storage-backend lmdb', `lmdb-env-path ${join(dir, 'acc')}`, 'lmdb-mapsize 256mb');
+const path = join(dir, 'paxos.conf');
+writeFileSync(path, `${lines.join('\n')}\n`);
+
+const trim = argv['trim-lag'] > 0 ? ['--trim-lag', String(argv['trim-lag'])] : [];
+const procs: { role: string; child: ChildProcess }[] = [0, 1, 2].map((i) => ({
+  role: `replica ${i}`,
+  child: spawn(process.execPath, [join(here, 'replica.js'), String(i), path, ...trim], { stdio: ['ignore', 'ignore', 'inherit'] }),
+}));
+for (let i = 0; i < 3; i++) {
+  if (!(await waitListening('127.0.0.1', base + i, 10_000))) throw new Error(`replica ${i} did not start listening on port ${base + i}`);
+}
+const client = spawn(process.execPath, [join(here, 'client.js'), path, '-o', '100', '-v', '64', '--json', '--duration', String(argv.duration)], { stdio: ['ignore', 'pipe', 'inherit'] });
+procs.push({ role: 'client', child: client });
+let out = '';
+client.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+
+const rss = (pid: number | undefined) => {
+  try {
+    return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+  } catch {
+    return 0;
+  }
+};
+const samples: Record<string, number[]> = {};
+const at = [10, Math.round(argv.duration / 2), argv.duration - 5];
+for (const t of at) {
+  setTimeout(() => {
+    for (const p of procs) (samples[p.role] ??= []).push(rss(p.child.pid));
+    process.stderr.write(`[longrun ${t}s] RSS MiB: ${procs.map((p) => `${p.role} ${rss(p.child.pid)}`).join(', ')}\n`);
+  }, t * 1000);
+}
+await new Promise<void>((r) => client.once('exit', () => r()));
+await stopAll(procs.map((p) => p.child));
+const summary = out.split('\n').find((l) => l.includes('"summary"')) ?? '{}';
+process.stdout.write(`storage ${argv.storage}, ${argv.duration} s, trim lag ${argv['trim-lag'] || 'off'}\n`);
+process.stdout.write(`| process | RSS MiB at ${at.join(' s / ')} s |\n|---|---|\n`);
+for (const [role, v] of Object.entries(samples)) process.stdout.write(`| ${role} | ${v.join(' / ')} |\n`);
+process.stdout.write(`client: ${summary}\n`);
+rmSync(dir, { recursive: true, force: true });
