@@ -113,7 +113,7 @@ export function logEvent(log: Logger, e: CoreEvent): void {
       log.debug(`Instance ${e.iid} chose another value; the client value goes back to the queue`);
       return;
     case 'value-lost':
-      log.error(`Dropped a client value of ${e.value.length} bytes: ${VALUE_LOSS[e.reason]}`);
+      log.error(`Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`);
       return;
     case 'behind-trim':
       log.error(`Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`);

@@ -106,7 +106,10 @@ export type CoreEvent =
   | { readonly kind: 'noop'; readonly iid: number }
   /** proposer: a displaced client value goes back into the queue (known not chosen) */
   | { readonly kind: 'requeued'; readonly iid: number }
-  /** a client value given up (`iid` 0 when it never had an instance), so a caller can tell its client */
+  /**
+   * a client value given up (a batch of them, with batching; `iid` 0 when it never had an
+   * instance), so a caller can tell its clients
+   */
   | { readonly kind: 'value-lost'; readonly reason: ValueLossReason; readonly iid: number; readonly value: Uint8Array }
   /** learner: a decided value that should be a batch is not one (a broken proposer) */
   | { readonly kind: 'bad-batch'; readonly iid: number }
