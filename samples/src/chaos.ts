@@ -237,21 +237,26 @@ replicas.forEach((r, i) => {
   if (r.state === 'down') startReplica(i);
   r.state = 'up';
 });
-log('healed; waiting for every submitted value to be delivered');
+log('healed; waiting until every replica has delivered every submitted value');
 const violations: string[] = [];
-const allDelivered = () => clients.every((c) => c.pending.size === 0);
-for (const deadline = Date.now() + 90_000; !allDelivered() && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
-if (!allDelivered()) {
-  for (const c of clients) if (c.pending.size > 0) violations.push(`client ${c.id}: ${c.pending.size} submitted values were never delivered (e.g. ${c.id}:${[...c.pending.keys()][0]})`);
-}
-// Let every replica catch up, then stop them so their logs are complete.
 const logLines = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '') : []);
 const latest = (i: number) => `deliveries-${i}-${replicas[i]?.incarnation}.log`;
-for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-  const lengths = replicas.map((_, i) => logLines(latest(i)).length);
-  if (Math.min(...lengths) === Math.max(...lengths) && Math.min(...lengths) > 0) break;
-  await new Promise((r) => setTimeout(r, 300));
-}
+/** Submitted values missing from the current log of some replica (clients keep resubmitting them). */
+const missing = (): string[] => {
+  const logs = replicas.map((_, i) => new Set(logLines(latest(i)).map((l) => l.split(' ')[2])));
+  const out: string[] = [];
+  for (const c of clients) for (let seq = 0; seq < c.nextSeq; seq++) if (logs.some((l) => !l.has(`${c.id}:${seq}`))) out.push(`${c.id}:${seq}`);
+  return out;
+};
+let gap = missing();
+for (const deadline = Date.now() + 90_000; gap.length > 0 && Date.now() < deadline; gap = missing()) await new Promise((r) => setTimeout(r, 500));
+if (gap.length > 0) violations.push(`${gap.length} submitted values are not delivered by every replica 90 s after healing (e.g. ${gap[0]})`);
+// The clients' own learners (used to decide what to resubmit) should have seen everything too.
+// One that missed a decision can stay stuck on an instance whose acceptors were left on different
+// value ballots by interrupted re-proposals: a known limitation of plain learners (README).
+await new Promise((r) => setTimeout(r, 3000));
+const learnersBehind = clients.filter((c) => c.pending.size > 0).map((c) => `client ${c.id} (${c.pending.size} values unseen)`);
+if (learnersBehind.length > 0) log(`plain learners that did not catch up: ${learnersBehind.join(', ')}`);
 clearInterval(feeder);
 clearInterval(progress);
 for (const c of clients) {
@@ -306,6 +311,7 @@ const report = {
   valuesDelivered: counts.size,
   deliveredTwice: duplicates,
   logs: logs.length,
+  clientLearnersBehind: learnersBehind.length,
   violations: violations.length,
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
