@@ -89,34 +89,26 @@ export class LinkProxy {
     target.on('close', close);
     client.setNoDelay(true);
     target.setNoDelay(true);
-    // Towards the target: delayed in order, or held back while stalled.
+    // Both directions delayed in order; towards the target also held back while stalled.
+    this.relay(client, target, true);
+    this.relay(target, client, false);
+  }
+
+  private relay(from: Socket, to: Socket, stallable: boolean): void {
     let lastRelease = 0;
-    client.on('data', (chunk: Buffer) => {
-      if (this.stalled) {
-        this.held.set(target, [...(this.held.get(target) ?? []), chunk]);
+    from.on('data', (chunk: Buffer) => {
+      if (stallable && this.stalled) {
+        this.held.set(to, [...(this.held.get(to) ?? []), chunk]);
         return;
       }
       if (this.delayMs === 0 && lastRelease <= Date.now()) {
-        target.write(chunk);
+        to.write(chunk);
         return;
       }
       const release = Math.max(Date.now() + this.delayMs, lastRelease);
       lastRelease = release;
       setTimeout(() => {
-        if (!target.destroyed) target.write(chunk);
-      }, release - Date.now());
-    });
-    // Back towards the dialling process: delayed in order too.
-    let lastBack = 0;
-    target.on('data', (chunk: Buffer) => {
-      if (this.delayMs === 0 && lastBack <= Date.now()) {
-        client.write(chunk);
-        return;
-      }
-      const release = Math.max(Date.now() + this.delayMs, lastBack);
-      lastBack = release;
-      setTimeout(() => {
-        if (!client.destroyed) client.write(chunk);
+        if (!to.destroyed) to.write(chunk);
       }, release - Date.now());
     });
   }

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import yargs from 'yargs';
 import { ConfigError, StorageError, readConfig, type PaxosConfig } from '@libpaxos/evpaxos';
 
 /**
@@ -42,4 +43,25 @@ export function onSignals(close: () => Promise<void>, exitCode: number): void {
 /** Parses a non-negative integer id argument or returns undefined. */
 export function parseId(text: unknown): number | undefined {
   return typeof text === 'string' && /^\d+$/.test(text) ? Number(text) : typeof text === 'number' && Number.isInteger(text) && text >= 0 ? text : undefined;
+}
+
+/**
+ * The `<id> [config]` command line of the acceptor and the proposer. On a wrong argument count
+ * it prints the usage and exits with `usageExit` (LibPaxos3: 0 for the acceptor, 1 otherwise).
+ */
+export function idAndConfig(name: string, describe: string, usageExit: number): { id: number; configPath: string } {
+  const argv = yargs(process.argv.slice(2))
+    .scriptName(name)
+    .usage(`Usage: $0 <id> [config]\n\n${describe}`)
+    .version(false)
+    .help()
+    .strictOptions()
+    .parseSync();
+  const [idArg, configArg, ...extra] = argv._.map(String);
+  const id = parseId(idArg);
+  if (id === undefined || extra.length > 0) {
+    (usageExit === 0 ? process.stdout : process.stderr).write(`Usage: ${name} <id> [config]\n`);
+    process.exit(usageExit);
+  }
+  return { id, configPath: configArg ?? defaultConfigPath() };
 }

@@ -43,14 +43,20 @@ procs.push({ role: 'client', child: client });
 let out = '';
 client.stdout?.on('data', (d: Buffer) => (out += d.toString()));
 
-const rss = (pid: number | undefined) => {
+/**
+ * Resident memory in MiB as `anon+file`: anonymous memory (heap, the core's state) and
+ * file-backed pages (for LMDB, the memory-mapped database, which the OS can drop at will).
+ */
+const rss = (pid: number | undefined): string => {
   try {
-    return Math.round(Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024);
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mib = (key: string) => Math.round(Number(new RegExp(`${key}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024);
+    return `${mib('RssAnon')}+${mib('RssFile')}`;
   } catch {
-    return 0;
+    return '?';
   }
 };
-const samples: Record<string, number[]> = {};
+const samples: Record<string, string[]> = {};
 const at = [10, Math.round(argv.duration / 2), argv.duration - 5];
 for (const t of at) {
   setTimeout(() => {
@@ -62,7 +68,7 @@ await new Promise<void>((r) => client.once('exit', () => r()));
 await stopAll(procs.map((p) => p.child));
 const summary = out.split('\n').find((l) => l.includes('"summary"')) ?? '{}';
 process.stdout.write(`storage ${argv.storage}, ${argv.duration} s, trim lag ${argv['trim-lag'] || 'off'}\n`);
-process.stdout.write(`| process | RSS MiB at ${at.join(' s / ')} s |\n|---|---|\n`);
+process.stdout.write(`| process | RSS MiB (anonymous+file-backed) at ${at.join(' s / ')} s |\n|---|---|\n`);
 for (const [role, v] of Object.entries(samples)) process.stdout.write(`| ${role} | ${v.join(' / ')} |\n`);
 process.stdout.write(`client: ${summary}\n`);
 rmSync(dir, { recursive: true, force: true });
