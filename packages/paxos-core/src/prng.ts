@@ -1,5 +1,5 @@
 /**
- * A small seeded PRNG (sfc32, seeded through splitmix32). The core never calls `Math.random`:
+ * A small seeded PRNG (sfc32, seeded through splitmix32). The core never asks the host for randomness:
  * randomness such as backoff jitter comes from a seed given at construction, so the same inputs
  * give the same outputs in the simulator and in production alike.
  */
