@@ -98,7 +98,9 @@ export class LinkProxy {
     let lastRelease = 0;
     from.on('data', (chunk: Buffer) => {
       if (stallable && this.stalled) {
-        this.held.set(to, [...(this.held.get(to) ?? []), chunk]);
+        const held = this.held.get(to);
+        if (held === undefined) this.held.set(to, [chunk]);
+        else held.push(chunk);
         return;
       }
       if (this.delayMs === 0 && lastRelease <= Date.now()) {

@@ -1,8 +1,7 @@
-import { InvariantError } from './assert.js';
 import { NOOP, bytesEqual } from './bytes.js';
 import { requireInt } from './config-error.js';
 import { drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
-import type { Input } from './input.js';
+import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_UINT32, isUint32 } from './limits.js';
 import type { AcceptMsg, Message, PrepareMsg, RepeatMsg, TrimMsg } from './messages.js';
 
@@ -54,11 +53,6 @@ export class Acceptor {
     }
   }
 
-  /** The trim point: instances at or below it are forgotten and ignored. */
-  get trimmedUpTo(): number {
-    return this.trimIid;
-  }
-
   /** The record for `iid`, if any (for tests, the simulator's checkers and storage snapshots). */
   record(iid: number): AcceptorRecord | undefined {
     return this.records.get(iid);
@@ -69,19 +63,7 @@ export class Acceptor {
   }
 
   step(input: Input, out: Effects): void {
-    switch (input.kind) {
-      case 'message':
-        this.receive(input.from, input.msg, out);
-        return;
-      case 'tick':
-        this.tick(input.now, out);
-        return;
-      case 'propose':
-      case 'decided':
-      case 'set-instance-id':
-      case 'trim':
-        throw new InvariantError(`an acceptor does not take '${input.kind}' inputs`);
-    }
+    dispatchInput('an acceptor', this, input, out);
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {

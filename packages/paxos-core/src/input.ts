@@ -1,4 +1,5 @@
-import type { PeerId } from './effects.js';
+import { InvariantError } from './assert.js';
+import type { Effects, PeerId } from './effects.js';
 import type { Message } from './messages.js';
 
 /**
@@ -20,3 +21,37 @@ export type Input =
   | { readonly kind: 'trim'; readonly iid: number };
 
 export type InputKind = Input['kind'];
+
+/** The entry points a role may have; `step` dispatches an `Input` to them. */
+export interface InputHandlers {
+  receive(from: PeerId, msg: Message, out: Effects): void;
+  tick(now: number, out: Effects): void;
+  propose?(value: Uint8Array, out: Effects): void;
+  decided?(iid: number, value: Uint8Array, out: Effects): void;
+  setInstanceId?(iid: number, out: Effects): void;
+  trim?(iid: number, out: Effects): void;
+}
+
+/**
+ * Hands `input` to the matching entry point of `role`. A kind the role has no entry point for is
+ * a programming error of the caller and throws.
+ */
+export function dispatchInput(name: string, role: InputHandlers, input: Input, out: Effects): void {
+  const refuse = (): never => {
+    throw new InvariantError(`${name} does not take '${input.kind}' inputs`);
+  };
+  switch (input.kind) {
+    case 'message':
+      return role.receive(input.from, input.msg, out);
+    case 'tick':
+      return role.tick(input.now, out);
+    case 'propose':
+      return role.propose === undefined ? refuse() : role.propose(input.value, out);
+    case 'decided':
+      return role.decided === undefined ? refuse() : role.decided(input.iid, input.value, out);
+    case 'set-instance-id':
+      return role.setInstanceId === undefined ? refuse() : role.setInstanceId(input.iid, out);
+    case 'trim':
+      return role.trim === undefined ? refuse() : role.trim(input.iid, out);
+  }
+}

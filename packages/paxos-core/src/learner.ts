@@ -2,7 +2,7 @@ import { InvariantError } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
 import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
-import type { Input } from './input.js';
+import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message } from './messages.js';
 import { InstanceVotes } from './votes.js';
@@ -92,23 +92,7 @@ export class Learner {
   }
 
   step(input: Input, out: Effects): void {
-    switch (input.kind) {
-      case 'message':
-        this.receive(input.from, input.msg, out);
-        return;
-      case 'tick':
-        this.tick(input.now, out);
-        return;
-      case 'set-instance-id':
-        this.setInstanceId(input.iid);
-        return;
-      case 'trim':
-        this.trim(input.iid, out);
-        return;
-      case 'propose':
-      case 'decided':
-        throw new InvariantError(`a learner does not take '${input.kind}' inputs`);
-    }
+    dispatchInput('a learner', this, input, out);
   }
 
   receive(_from: PeerId, msg: Message, out: Effects): void {

@@ -1,5 +1,5 @@
 import type { Decision, Effects, PeerId } from './effects.js';
-import type { Input } from './input.js';
+import { dispatchInput, type Input } from './input.js';
 import { Learner, type LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
@@ -45,25 +45,24 @@ export class LearningProposer {
 
   step(input: Input, out: Effects): void {
     this.lastDecided.length = 0;
-    switch (input.kind) {
-      case 'message':
-        this.receive(input.from, input.msg, out);
-        return;
-      case 'tick':
-        this.tick(input.now, out);
-        return;
-      case 'propose':
-      case 'decided':
-        this.proposer.step(input, out);
-        return;
-      case 'set-instance-id':
-        this.proposer.setInstanceId(input.iid, out);
-        this.learner.setInstanceId(input.iid);
-        return;
-      case 'trim':
-        this.learn(input, out);
-        return;
-    }
+    dispatchInput('a learning proposer', this, input, out);
+  }
+
+  decided(iid: number, value: Uint8Array, out: Effects): void {
+    this.lastDecided.length = 0;
+    this.proposer.decided(iid, value, out);
+  }
+
+  setInstanceId(iid: number, out: Effects): void {
+    this.lastDecided.length = 0;
+    this.proposer.setInstanceId(iid, out);
+    this.learner.setInstanceId(iid);
+  }
+
+  /** Ask every acceptor to trim instances ≤ iid. */
+  trim(iid: number, out: Effects): void {
+    this.lastDecided.length = 0;
+    this.learn({ kind: 'trim', iid }, out);
   }
 
   tick(now: number, out: Effects): void {

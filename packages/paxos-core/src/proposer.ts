@@ -1,11 +1,11 @@
-import { InvariantError, invariant } from './assert.js';
+import { invariant } from './assert.js';
 import { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 import { batchCost, decodeBatch, encodeBatch } from './batch.js';
 import { NOOP, bytesEqual } from './bytes.js';
 import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
-import type { Input } from './input.js';
+import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
 import { Prng } from './prng.js';
@@ -183,21 +183,12 @@ export class Proposer {
     return this.queue.length;
   }
 
-  get instanceCount(): number {
-    return this.instances.size;
-  }
-
   get phase1Count(): number {
     return this.preparingCount;
   }
 
   get phase2Count(): number {
     return this.acceptingCount;
-  }
-
-  /** The last instance id opened. */
-  get lastOpenedIid(): number {
-    return this.nextPrepareIid;
   }
 
   /** Every client value this proposer still holds: queued, or bound to an open instance. */
@@ -209,25 +200,7 @@ export class Proposer {
   // ---- inputs ----
 
   step(input: Input, out: Effects): void {
-    switch (input.kind) {
-      case 'message':
-        this.receive(input.from, input.msg, out);
-        return;
-      case 'tick':
-        this.tick(input.now, out);
-        return;
-      case 'propose':
-        this.propose(input.value, out);
-        return;
-      case 'decided':
-        this.decided(input.iid, input.value, out);
-        return;
-      case 'set-instance-id':
-        this.setInstanceId(input.iid, out);
-        return;
-      case 'trim':
-        throw new InvariantError("a proposer does not take 'trim' inputs (trim is sent by learners)");
-    }
+    dispatchInput('a proposer', this, input, out);
   }
 
   receive(_from: PeerId, msg: Message, out: Effects): void {
@@ -289,9 +262,7 @@ export class Proposer {
       // values arrive, so idle replicas stop competing with the one that has clients.
       this.started = true;
       this.lastDecidedAt = now;
-      this.activeUntil = now + 1;
-      this.preExecute(out);
-      this.activeUntil = 0;
+      this.preExecute(out, true);
     }
     for (const inst of this.instances.values()) {
       if (inst.retryAt >= 0) {
@@ -494,13 +465,12 @@ export class Proposer {
 
   /**
    * Keep `window` instances in phase 1 (LibPaxos3's pre-execution) while this proposer has client
-   * values or had them recently. An idle replica that kept opening instances would keep
-   * preempting the replica that does the work.
+   * values or had them recently, or when `force`d (the window LibPaxos3 opens at start). An idle
+   * replica that kept opening instances would keep preempting the replica that does the work.
    */
-  private preExecute(out: Effects): void {
+  private preExecute(out: Effects, force = false): void {
     if (!this.started) return;
-    const active = this.queue.length > 0 || this.now < this.activeUntil;
-    if (!active) return;
+    if (!force && this.queue.length === 0 && this.now >= this.activeUntil) return;
     while (this.preparingCount < this.window && this.nextPrepareIid < MAX_UINT32) {
       const iid = ++this.nextPrepareIid;
       if (!this.instances.has(iid)) this.open(iid, false, out);

@@ -300,7 +300,7 @@ export class Simulation {
       case 'replica': {
         const replica = this.roles.replica(node.roleId, { acceptor: acceptorState, proposer: { roundFloor: d.roundFloor } }, seed);
         if (node.checkpoint > 0) {
-          this.out.persist.length = 0;
+          clearEffects(this.out);
           replica.step({ kind: 'set-instance-id', iid: node.checkpoint }, this.out);
           clearEffects(this.out);
         }
