@@ -1,6 +1,6 @@
 import { NOOP, bytesEqual } from './bytes.js';
 import { requireInt } from './config-error.js';
-import { drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
+import { MAX_EARLIER_BALLOTS, drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_UINT32, isUint32 } from './limits.js';
 import type { AcceptMsg, Message, PrepareMsg, RepeatMsg, TrimMsg } from './messages.js';
@@ -103,9 +103,12 @@ export class Acceptor {
     if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'prepare', iid);
     if (iid <= this.trimIid) return drop(out, 'trimmed', 'prepare', iid);
     let rec = this.records.get(iid);
-    if (rec === undefined || rec.ballot < ballot) {
+    if (rec === undefined) {
       // Paxos P1b: promise never to accept a ballot below `ballot`; durable before the reply.
-      rec = { kind: 'record', iid, ballot, valueBallot: rec?.valueBallot ?? 0, value: rec?.value ?? NOOP };
+      rec = { kind: 'record', iid, ballot, valueBallot: 0, value: NOOP };
+      this.store(rec, out);
+    } else if (rec.ballot < ballot) {
+      rec = { ...rec, ballot };
       this.store(rec, out);
     }
     // An equal ballot is a duplicate prepare: answer again, nothing new to persist. A lower one
@@ -128,8 +131,13 @@ export class Acceptor {
     }
     // Paxos P2b: accept unless promised higher. An equal ballot with the same value is a resend
     // (the proposer timed out): broadcast again, since an earlier accepted may have been lost.
-    if (rec === undefined || rec.ballot !== ballot || rec.valueBallot !== ballot || !bytesEqual(rec.value, value)) {
+    if (rec === undefined || rec.valueBallot === 0) {
       rec = { kind: 'record', iid, ballot, valueBallot: ballot, value };
+      this.store(rec, out);
+    } else if (rec.valueBallot !== ballot || !bytesEqual(rec.value, value)) {
+      rec = rec.valueBallot < ballot && bytesEqual(rec.value, value)
+        ? { kind: 'record', iid, ballot, valueBallot: ballot, value, earlierBallots: earlierWith(rec) }
+        : { kind: 'record', iid, ballot, valueBallot: ballot, value };
       this.store(rec, out);
     }
     out.send.push({
@@ -151,6 +159,11 @@ export class Acceptor {
       // LibPaxos3 sends the promised ballot here, and its learner then counts a stale value
       // towards a newer ballot's quorum (B1). We send the value ballot in both fields, which is
       // what the value was accepted under, so C learners reading `ballot` are safe too.
+      // Votes are never withdrawn: a re-proposal of the same value may have moved this acceptor to
+      // a newer value ballot than the quorum that chose it, so the earlier ballots go first.
+      for (const b of rec.earlierBallots ?? []) {
+        out.send.push({ to: 'peer', peer: from, msg: { type: 'accepted', aid: this.id, iid, ballot: b, valueBallot: b, value: rec.value } });
+      }
       out.send.push({
         to: 'peer',
         peer: from,
@@ -179,6 +192,16 @@ export class Acceptor {
     if (rec.iid > this.highestIid) this.highestIid = rec.iid;
     out.persist.push(rec);
   }
+}
+
+/**
+ * `rec`'s earlier ballots plus its value ballot, for a record that accepts the same bytes again
+ * under a higher ballot. Only the newest {@link MAX_EARLIER_BALLOTS} are kept: each needs a
+ * re-proposal that reached this acceptor, so in practice there are one or two.
+ */
+function earlierWith(rec: AcceptorRecord): readonly number[] {
+  const earlier = [...(rec.earlierBallots ?? []), rec.valueBallot];
+  return earlier.length > MAX_EARLIER_BALLOTS ? earlier.slice(earlier.length - MAX_EARLIER_BALLOTS) : earlier;
 }
 
 function validIid(iid: number): boolean {

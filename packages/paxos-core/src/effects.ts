@@ -28,7 +28,17 @@ export interface AcceptorRecord {
   readonly valueBallot: number;
   /** Accepted value; empty when nothing was accepted (or when a no-op was accepted). */
   readonly value: Uint8Array;
+  /**
+   * Earlier ballots, ascending, under which this acceptor accepted these same bytes with no other
+   * value in between (at most {@link MAX_EARLIER_BALLOTS}; absent when none). Votes are never
+   * withdrawn in Paxos: repeat replies report these too, so a learner can still count the quorum
+   * that chose the value after re-proposals moved its acceptors to different value ballots.
+   */
+  readonly earlierBallots?: readonly number[];
 }
+
+/** How many earlier ballots a record keeps; the oldest fall off first. */
+export const MAX_EARLIER_BALLOTS = 7;
 
 /** The acceptor forgot every instance `≤ iid`. */
 export interface TrimRecord {

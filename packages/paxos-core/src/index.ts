@@ -5,6 +5,7 @@ export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 export { NOOP, bytesEqual } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
 export {
+  MAX_EARLIER_BALLOTS,
   clearEffects,
   drop,
   newEffects,

@@ -102,6 +102,31 @@ describe('acceptor', () => {
     expect(got.every((e) => e.to === 'peer' && e.peer === PEER)).toBe(true);
   });
 
+  it('re-accepting the same value under a higher ballot keeps the earlier vote, and repeat reports it first', () => {
+    const a = new Acceptor({ id: 0 });
+    accept(a, 1, 11, 'v');
+    prepare(a, 1, 21);
+    const out = accept(a, 1, 31, 'v');
+    expect(out.persist).toEqual([{ kind: 'record', iid: 1, ballot: 31, valueBallot: 31, value: enc('v'), earlierBallots: [11] }]);
+    expect(msgs(repeat(a, 1, 1), 'accepted').map((m) => [m.ballot, m.valueBallot, dec(m.value)])).toEqual([
+      [11, 11, 'v'],
+      [31, 31, 'v'],
+    ]);
+    // A promise reports only the newest vote: that is what Paxos P2c needs.
+    expect(msgs(prepare(a, 1, 41), 'promise')).toEqual([{ type: 'promise', aid: 0, iid: 1, ballot: 41, valueBallot: 31, value: enc('v') }]);
+    expect(a.record(1)?.earlierBallots).toEqual([11]);
+  });
+
+  it('accepting other bytes forgets the earlier votes, and at most seven earlier ballots are kept', () => {
+    const a = new Acceptor({ id: 0 });
+    accept(a, 1, 11, 'v');
+    accept(a, 1, 21, 'w');
+    expect(a.record(1)?.earlierBallots).toBeUndefined();
+    for (let b = 31; b <= 121; b += 10) accept(a, 1, b, 'w');
+    expect(a.record(1)?.earlierBallots).toEqual([51, 61, 71, 81, 91, 101, 111]);
+    expect(a.record(1)?.valueBallot).toBe(121);
+  });
+
   it('RepeatEmpty: nothing accepted, nothing sent', () => {
     expect(repeat(new Acceptor({ id: 0 }), 1, 100).send).toEqual([]);
   });

@@ -88,6 +88,13 @@ describe('learner', () => {
     expect(delivered(feed(l, accepted(2, 1, 300, enc('w'))))).toEqual([[1, 'w']]);
   });
 
+  it('a newer vote does not withdraw an older one: a quorum at an earlier ballot still closes', () => {
+    // v chosen at 11 by {0, 1}; re-proposals later moved acceptor 0 to 31 and acceptor 1 to 21.
+    const l = learner();
+    expect(feed(l, accepted(0, 1, 31, enc('v')), accepted(1, 1, 21, enc('v')), accepted(2, 1, 41, enc('v'))).deliver).toEqual([]);
+    expect(delivered(feed(l, accepted(0, 1, 11, enc('v')), accepted(1, 1, 11, enc('v'))))).toEqual([[1, 'v']]);
+  });
+
   it('refuses to count two different values under one value ballot (a broken peer)', () => {
     const l = learner();
     const out = feed(l, accepted(0, 1, 11, enc('a')), accepted(1, 1, 11, enc('b')));
