@@ -124,6 +124,35 @@ describe('lmdb storage specifics', () => {
     expect(s.load().records).toHaveLength(10_000);
   });
 
+  it('keeps the earlier ballots of a re-accepted value; other records keep the version 1 bytes', async () => {
+    const envPath = tempPath();
+    const again: AcceptorRecord = { ...rec(2, 41, 31, 'v'), earlierBallots: [11, 21] };
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    await first.commit([rec(1, 11, 11, 'a'), again]);
+    await first.close();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
+    expect([...(raw.get(1) ?? [])]).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 97]);
+    expect([...(raw.get(2) ?? [])]).toEqual([2, 0, 0, 0, 41, 0, 0, 0, 31, 2, 0, 0, 0, 11, 0, 0, 0, 21, 118]);
+    await raw.close();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(s);
+    expect(s.load().records).toEqual([rec(1, 11, 11, 'a'), again]);
+  });
+
+  it.each([
+    ['claims more earlier ballots than it holds', [2, 0, 0, 0, 41, 0, 0, 0, 31, 3, 0, 0, 0, 11], /claims 3 earlier ballots in 14 bytes/],
+    ['has earlier ballots above its value ballot', [2, 0, 0, 0, 41, 0, 0, 0, 31, 1, 0, 0, 0, 35, 118], /earlier ballots 35, not ascending below its value ballot 31/],
+    ['has a format version from the future', [3, 0, 0, 0, 41, 0, 0, 0, 31, 118], /format version 3, this build reads versions 1 and 2/],
+  ])('a record that %s is reported, never read', async (_what, bytes, message) => {
+    const envPath = tempPath();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
+    await raw.put(2, new Uint8Array(bytes));
+    await raw.close();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(s);
+    expect(() => s.load()).toThrow(message);
+  });
+
   it('a corrupt record is reported with its place, never read as a wrong answer', async () => {
     const envPath = tempPath();
     const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });

@@ -1,34 +1,63 @@
-import type { AcceptorRecord } from '@libpaxos/paxos-core';
+import { MAX_EARLIER_BALLOTS, type AcceptorRecord } from '@libpaxos/paxos-core';
 
 /**
  * Our on-disk format: portable and versioned, unlike LibPaxos3's raw struct image.
  *   record (key = iid):  [1] [ballot u32 BE] [value ballot u32 BE] [value…]
+ *                   or:  [2] [ballot u32 BE] [value ballot u32 BE] [n u8] [n earlier ballots u32 BE] [value…]
  *   meta   (key = 0):    [1] [trim iid u32 BE] [round floor u32 BE]
- * Key 0 is free because instance ids start at 1 (LibPaxos3 keeps its trim point there too).
+ * Version 2 is written only for a record with earlier ballots (a re-accepted value), so every other
+ * record stays byte-identical to what earlier builds wrote. Key 0 is free because instance ids
+ * start at 1 (LibPaxos3 keeps its trim point there too).
  */
 export const FORMAT_VERSION = 1;
+export const RECORD_WITH_EARLIER_VERSION = 2;
 export const META_KEY = 0;
 
 export function encodeRecord(r: AcceptorRecord): Uint8Array {
-  const out = new Uint8Array(9 + r.value.length);
+  const earlier = r.earlierBallots ?? [];
+  const header = earlier.length === 0 ? 9 : 10 + 4 * earlier.length;
+  const out = new Uint8Array(header + r.value.length);
   const view = new DataView(out.buffer);
-  out[0] = FORMAT_VERSION;
+  out[0] = earlier.length === 0 ? FORMAT_VERSION : RECORD_WITH_EARLIER_VERSION;
   view.setUint32(1, r.ballot);
   view.setUint32(5, r.valueBallot);
-  out.set(r.value, 9);
+  if (earlier.length !== 0) {
+    out[9] = earlier.length;
+    earlier.forEach((b, i) => view.setUint32(10 + 4 * i, b));
+  }
+  out.set(r.value, header);
   return out;
 }
 
 /** Decodes a record; returns a sentence describing the problem if the bytes are not one. */
 export function decodeRecord(iid: number, bytes: Uint8Array): AcceptorRecord | string {
   if (bytes.length < 9) return `record for instance ${iid} is ${bytes.length} bytes, shorter than its 9-byte header`;
-  if (bytes[0] !== FORMAT_VERSION) return `record for instance ${iid} has format version ${bytes[0]}, this build reads version ${FORMAT_VERSION}`;
+  const version = bytes[0];
+  if (version !== FORMAT_VERSION && version !== RECORD_WITH_EARLIER_VERSION) {
+    return `record for instance ${iid} has format version ${version}, this build reads versions ${FORMAT_VERSION} and ${RECORD_WITH_EARLIER_VERSION}`;
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ballot = view.getUint32(1);
   const valueBallot = view.getUint32(5);
   if (valueBallot > ballot) return `record for instance ${iid} has accepted ballot ${valueBallot} above its promise ${ballot}`;
-  // A plain Uint8Array copy: lmdb-js hands out Buffers that views of it would keep alive.
-  return { kind: 'record', iid, ballot, valueBallot, value: new Uint8Array(bytes.subarray(9)) };
+  if (version === FORMAT_VERSION) {
+    // A plain Uint8Array copy: lmdb-js hands out Buffers that views of it would keep alive.
+    return { kind: 'record', iid, ballot, valueBallot, value: new Uint8Array(bytes.subarray(9)) };
+  }
+  const n = bytes.length > 9 ? (bytes[9] as number) : 0;
+  const header = 10 + 4 * n;
+  if (n === 0 || n > MAX_EARLIER_BALLOTS || bytes.length < header) {
+    return `record for instance ${iid} claims ${n} earlier ballots in ${bytes.length} bytes; a record holds 1 to ${MAX_EARLIER_BALLOTS}`;
+  }
+  const earlierBallots: number[] = [];
+  for (let i = 0; i < n; i++) earlierBallots.push(view.getUint32(10 + 4 * i));
+  for (let i = 0; i < n; i++) {
+    const b = earlierBallots[i] as number;
+    if (b === 0 || b >= valueBallot || (i > 0 && b <= (earlierBallots[i - 1] as number))) {
+      return `record for instance ${iid} has earlier ballots ${earlierBallots.join(', ')}, not ascending below its value ballot ${valueBallot}`;
+    }
+  }
+  return { kind: 'record', iid, ballot, valueBallot, value: new Uint8Array(bytes.subarray(header)), earlierBallots };
 }
 
 export interface Meta {
