@@ -95,7 +95,7 @@ async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: P
       ((e) => {
         log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
         process.exitCode = 1;
-        void close();
+        close().catch((e2: Error) => log.error(e2.message));
       }),
   });
   try {

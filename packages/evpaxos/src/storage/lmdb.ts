@@ -1,4 +1,5 @@
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, type Meta } from './record-format.js';
@@ -42,7 +43,7 @@ export class LmdbStorage implements AcceptorStorage {
         keyEncoding: 'uint32',
       });
     } catch (e) {
-      throw new StorageError(`cannot open LMDB storage at ${this.location}: ${(e as Error).message}`);
+      throw new StorageError(`cannot open LMDB storage at ${this.location}: ${describeOpenFailure(this.location, e as NodeJS.ErrnoException)}`);
     }
   }
 
@@ -93,11 +94,58 @@ export class LmdbStorage implements AcceptorStorage {
         if (metaChanged) this.db.putSync(META_KEY, encodeMeta(this.meta));
       });
     } catch (e) {
-      throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${(e as Error).message}`);
+      throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${await this.describeWriteFailure(e)}`);
     }
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    try {
+      await this.db.close();
+    } catch (e) {
+      throw new StorageError(`closing LMDB storage at ${this.location} failed: ${(e as Error).message}`);
+    }
   }
+
+  /**
+   * lmdb-js rejects a failed commit with "Commit failed (see commitError for details)" and keeps
+   * the cause in a second promise, which would crash the process as an unhandled rejection if
+   * nobody awaited it. LMDB reports a full disk as an I/O error, so look at the free space too.
+   */
+  private async describeWriteFailure(e: unknown): Promise<string> {
+    let cause = (e as Error).message;
+    const inner = (e as { commitError?: unknown }).commitError;
+    if (inner instanceof Promise) {
+      try {
+        await inner;
+      } catch (c) {
+        cause = (c as Error).message;
+      }
+    }
+    let free: number | undefined;
+    try {
+      const fs = statfsSync(this.location);
+      free = fs.bavail * fs.bsize;
+    } catch {
+      // The free space is only a hint for the message.
+    }
+    if (free !== undefined && free < 1024 * 1024) {
+      return `${cause}; the disk holding it is full (${free} bytes free). Free some space and restart the acceptor: everything it committed before is kept`;
+    }
+    return `${cause}. Check the disk, then restart the acceptor: everything it committed before is kept`;
+  }
+}
+
+/** Names the likely cause: Node's recursive mkdir reports a read-only parent as ENOENT. */
+function describeOpenFailure(location: string, e: NodeJS.ErrnoException): string {
+  let error = e;
+  if (e.code === 'ENOENT' && e.syscall === 'mkdir' && existsSync(dirname(location))) {
+    try {
+      mkdirSync(location, { mode: 0o700 });
+    } catch (direct) {
+      error = direct as NodeJS.ErrnoException;
+    }
+  }
+  const readOnly = error.code === 'EROFS' || error.code === 'EACCES' || error.code === 'EPERM' || /read-only/i.test(error.message);
+  if (readOnly) return `${error.message}. The acceptor must write there: make the directory writable, or set lmdb-env-path to a writable place`;
+  return error.message;
 }
