@@ -251,12 +251,13 @@ const missing = (): string[] => {
 let gap = missing();
 for (const deadline = Date.now() + 90_000; gap.length > 0 && Date.now() < deadline; gap = missing()) await new Promise((r) => setTimeout(r, 500));
 if (gap.length > 0) violations.push(`${gap.length} submitted values are not delivered by every replica 90 s after healing (e.g. ${gap[0]})`);
-// The clients' own learners (used to decide what to resubmit) should have seen everything too.
-// One that missed a decision can stay stuck on an instance whose acceptors were left on different
-// value ballots by interrupted re-proposals: a known limitation of plain learners (README).
-await new Promise((r) => setTimeout(r, 3000));
-const learnersBehind = clients.filter((c) => c.pending.size > 0).map((c) => `client ${c.id} (${c.pending.size} values unseen)`);
-if (learnersBehind.length > 0) log(`plain learners that did not catch up: ${learnersBehind.join(', ')}`);
+// The clients' own plain learners (they decide what to resubmit) must catch up too: nothing is
+// trimmed here, and since acceptors repeat earlier votes, even an instance that interrupted
+// re-proposals left under different value ballots stays learnable (chaos seed 3, issue 5).
+const behind = () => clients.filter((c) => c.pending.size > 0);
+for (const deadline = Date.now() + 30_000; behind().length > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 500));
+const learnersBehind = behind().map((c) => `client ${c.id} (${c.pending.size} values unseen)`);
+if (learnersBehind.length > 0) violations.push(`plain learners did not catch up 30 s after the replicas did: ${learnersBehind.join(', ')}`);
 clearInterval(feeder);
 clearInterval(progress);
 for (const c of clients) {
