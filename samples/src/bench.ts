@@ -68,6 +68,8 @@ const argv = yargs(process.argv.slice(2))
   .option('seconds', { type: 'number', describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { type: 'number', describe: 'warm-up seconds per configuration (default 2, quick 1)' })
   .version(false)
+  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

@@ -28,6 +28,8 @@ const argv = yargs(process.argv.slice(2))
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
   .option('port-base', { type: 'number', describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
   .version(false)
+  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

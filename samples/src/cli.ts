@@ -54,6 +54,8 @@ export function idAndConfig(name: string, describe: string, usageExit: number): 
     .scriptName(name)
     .usage(`Usage: $0 <id> [config]\n\n${describe}`)
     .version(false)
+    // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+    .wrap(null)
     .help()
     .strictOptions()
     .parseSync();

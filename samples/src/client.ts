@@ -34,6 +34,8 @@ const argv = yargs(process.argv.slice(2))
     return true;
   })
   .version(false)
+  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+  .wrap(null)
   .help()
   .alias('help', 'h')
   .strictOptions()

@@ -8,6 +8,8 @@ const argv = yargs(process.argv.slice(2))
   .scriptName('learner')
   .usage('Usage: $0 [config]\n\nPrints every value the cluster decides, in order, one line each:\n<sec>.<usec> [<first 16 characters>] <size> bytes')
   .version(false)
+  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

@@ -17,6 +17,8 @@ const argv = yargs(process.argv.slice(2))
   .option('storage', { type: 'string', choices: ['memory', 'lmdb'], default: 'memory' })
   .option('trim-lag', { type: 'number', default: 200_000, describe: 'replicas trim this many instances behind delivery (0: never trim)' })
   .version(false)
+  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

@@ -13,6 +13,8 @@ const argv = yargs(process.argv.slice(2))
     describe: 'trim the acceptors up to this many instances behind what this replica delivered (ours; LibPaxos3 replicas never trim, so acceptor state grows)',
   })
   .version(false)
+  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
+  .wrap(null)
   .help()
   .alias('help', 'h')
   .strictOptions()
