@@ -18,6 +18,12 @@ export interface NetworkOptions {
   readonly log: Logger;
   /** A message from a peer; `from` is the connection's PeerId. */
   readonly onMessage: (from: PeerId, msg: Message) => void;
+  /**
+   * In a replica: the index in `dial` of this process's own acceptor. It is not dialled; messages
+   * between the process and its own acceptor are handed over in memory when the others are
+   * written, as if they had come over a connection (see `Network.flush`).
+   */
+  readonly self?: number;
 }
 
 /** Message types that name an acceptor: believed only from the connection dialled to it. */
@@ -25,6 +31,8 @@ const FROM_ACCEPTOR = new Set<Message['type']>(['promise', 'accepted', 'preempte
 
 /** Incoming connections get PeerIds from here up, so they never collide with acceptor indexes. */
 const FIRST_INCOMING_ID = 1000;
+/** The PeerId under which a replica's own acceptor hears the replica's proposer and learner. */
+export const SELF_PEER = FIRST_INCOMING_ID - 1;
 
 class Connection {
   readonly decoder: FrameDecoder;
@@ -81,7 +89,10 @@ class Connection {
  */
 export class Network {
   private server: Server | null = null;
-  private readonly dialled: Connection[] = [];
+  /** Connections to acceptors by index; undefined at `options.self`. */
+  private readonly dialled: (Connection | undefined)[] = [];
+  /** Messages to hand to this process itself at the next flush, with the PeerId they come from. */
+  private local: [PeerId, Message][] = [];
   private readonly incoming = new Map<PeerId, Connection>();
   private nextIncomingId = FIRST_INCOMING_ID;
   private closed = false;
@@ -101,6 +112,13 @@ export class Network {
     this.flushScheduled = false;
     const dirty = this.dirty.splice(0);
     for (const conn of dirty) conn.flush();
+    if (this.local.length === 0) return;
+    // A replica's messages to its own acceptor and back, after the commit that precedes every
+    // send (persist before send holds), without a loopback socket's syscalls and codec. LibPaxos3
+    // dials itself over TCP; a peer cannot tell the difference.
+    const local = this.local;
+    this.local = [];
+    for (const [from, msg] of local) if (!this.closed) this.options.onMessage(from, msg);
   }
 
   /** For writes outside the pump (a replica's submit): flush at the end of this turn. */
@@ -125,6 +143,10 @@ export class Network {
       server.on('error', (e) => this.options.log.error(`listening socket: ${e.message}`));
     }
     (dial ?? []).forEach((addr, k) => {
+      if (k === this.options.self) {
+        this.dialled.push(undefined);
+        return;
+      }
       const conn = new Connection(k, `acceptor ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
       this.dialled.push(conn);
       this.connect(conn, addr);
@@ -133,38 +155,58 @@ export class Network {
 
   /** Whether the connection dialled to acceptor `k` is up. */
   isUp(k: number): boolean {
-    return this.dialled[k]?.connected ?? false;
+    return k === this.options.self || (this.dialled[k]?.connected ?? false);
   }
 
   /** Sends to every dialled acceptor. */
   toAcceptors(msg: Message): void {
     if (this.dialled.length === 0) return;
+    if (this.options.self !== undefined) this.toSelf(SELF_PEER, msg);
+    if (this.dialled.length === 1 && this.options.self !== undefined) return;
     const bytes = encodeMessage(msg);
-    for (const conn of this.dialled) conn.write(bytes);
+    for (const conn of this.dialled) conn?.write(bytes);
   }
 
   /** Sends to every incoming connection (LibPaxos3's acceptor broadcasts). */
   toSubscribers(msg: Message): void {
+    if (this.options.self !== undefined) this.toSelf(this.options.self, msg);
     if (this.incoming.size === 0) return;
     const bytes = encodeMessage(msg);
     for (const conn of this.incoming.values()) conn.write(bytes);
   }
 
   toPeer(peer: PeerId, msg: Message): void {
+    const self = this.options.self;
+    if (self !== undefined && (peer === SELF_PEER || peer === self)) {
+      this.toSelf(peer === SELF_PEER ? self : SELF_PEER, msg);
+      return;
+    }
     const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
     conn?.write(encodeMessage(msg));
   }
 
   /** Sends to acceptor `k` over its dialled connection (e.g. a replica's submit). */
   toAcceptor(k: number, msg: Message): void {
-    this.dialled[k]?.write(encodeMessage(msg));
+    if (k === this.options.self) this.toSelf(SELF_PEER, msg);
+    else this.dialled[k]?.write(encodeMessage(msg));
     this.flushSoon();
+  }
+
+  /**
+   * Queues `msg` for this process, as coming from `from`, until the next flush (the pump flushes
+   * after routing each batch). Values are copied, as the decoder does: the receiving role keeps
+   * them, and an application may change what it was delivered.
+   */
+  private toSelf(from: PeerId, msg: Message): void {
+    this.local.push([from, 'value' in msg ? { ...msg, value: new Uint8Array(msg.value) } : msg]);
   }
 
   async close(): Promise<void> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
+    this.local = [];
     for (const conn of [...this.dialled, ...this.incoming.values()]) {
+      if (conn === undefined) continue;
       conn.flush();
       conn.socket?.end();
       conn.socket?.destroy();

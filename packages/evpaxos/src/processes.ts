@@ -55,6 +55,8 @@ interface Wiring {
   readonly role: PumpedRole;
   readonly listen?: Address;
   readonly dial?: readonly Address[];
+  /** A replica's own index in `dial`: its own acceptor is reached in memory. */
+  readonly self?: number;
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
   readonly onDeliver?: DeliverCallback;
   readonly closeStorage?: () => Promise<void>;
@@ -65,6 +67,7 @@ async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: P
   const network: Network = new Network({
     ...(w.listen !== undefined ? { listen: w.listen } : {}),
     ...(w.dial !== undefined ? { dial: w.dial } : {}),
+    ...(w.self !== undefined ? { self: w.self } : {}),
     nodelay: o.config.tcpNodelay,
     maxValueSize: o.config.maxValueSize,
     maxQueuedBytes: MAX_QUEUED_BYTES,
@@ -228,6 +231,7 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
       role,
       listen: config.acceptors[id] as Address,
       dial: config.acceptors,
+      self: id,
       commit: (r) => storage.commit(r),
       ...(o.onDeliver !== undefined ? { onDeliver: o.onDeliver } : {}),
       closeStorage: () => storage.close(),

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, silentLogger, startReplica, type ReplicaHandle } from '../src/index.js';
+import { parseConfig, silentLogger, startLearner, startReplica, type LearnerHandle, type Logger, type ReplicaHandle } from '../src/index.js';
 import { waitFor, withFreePorts } from './ports.js';
 
-const handles: ReplicaHandle[] = [];
+const handles: (ReplicaHandle | LearnerHandle)[] = [];
 afterEach(async () => {
   await Promise.all(handles.splice(0).map((h) => h.close()));
 });
@@ -24,5 +24,31 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     expect(delivered[1]).toEqual(delivered[0]);
     expect(delivered[2]).toEqual(delivered[0]);
     expect(new Set(delivered[0]).size).toBe(total + 1);
+  }, 30_000);
+
+  it('a replica reaches its own acceptor in memory, and its acceptor keeps its own copy of every value', async () => {
+    const lines: string[] = [];
+    const log: Logger = { error: (l) => lines.push(l), info: (l) => lines.push(l), debug: (l) => lines.push(l) };
+    const delivered: string[] = [];
+    const config = await withFreePorts(1, async ([port]) => {
+      const c = parseConfig(`replica 0 127.0.0.1 ${port}`, 'test.conf');
+      const onDeliver = (_iid: number, v: Uint8Array) => {
+        delivered.push(new TextDecoder().decode(v));
+        v.fill(0); // an application scribbling on what it was given
+      };
+      handles.push(await startReplica({ id: 0, config: c, log, onDeliver }));
+      return c;
+    });
+    const r0 = handles[0] as ReplicaHandle;
+    // Its own acceptor needs no connection, so a submit goes through at once.
+    expect(r0.submit(new TextEncoder().encode('first'))).toBe(true);
+    for (let i = 0; i < 20; i++) r0.submit(new TextEncoder().encode(`v${i}`));
+    await waitFor(() => delivered.length >= 21, 10_000, '21 deliveries');
+    expect(lines.filter((l) => /Connected to acceptor 0/.test(l))).toEqual([]);
+    // A learner that catches up later gets the bytes as submitted, not as the callback left them.
+    const learned: string[] = [];
+    handles.push(await startLearner({ config, log: silentLogger, onDeliver: (_iid, v) => learned.push(new TextDecoder().decode(v)) }));
+    await waitFor(() => learned.length >= 21, 10_000, 'the learner to catch up');
+    expect(learned).toEqual(delivered);
   }, 30_000);
 });
