@@ -156,14 +156,14 @@ export class Acceptor {
       // Only accepted instances are repeated. LibPaxos3 skips empty values too, which would leave
       // a learner stuck at a no-op; we test the value ballot instead.
       if (rec === undefined || rec.valueBallot === 0) continue;
-      // LibPaxos3 sends the promised ballot here, and its learner then counts a stale value
-      // towards a newer ballot's quorum (B1). We send the value ballot in both fields, which is
-      // what the value was accepted under, so C learners reading `ballot` are safe too.
       // Votes are never withdrawn: a re-proposal of the same value may have moved this acceptor to
       // a newer value ballot than the quorum that chose it, so the earlier ballots go first.
       for (const b of rec.earlierBallots ?? []) {
         out.send.push({ to: 'peer', peer: from, msg: { type: 'accepted', aid: this.id, iid, ballot: b, valueBallot: b, value: rec.value } });
       }
+      // LibPaxos3 sends the promised ballot here, and its learner then counts a stale value
+      // towards a newer ballot's quorum (B1). We send the value ballot in both fields, which is
+      // what the value was accepted under, so C learners reading `ballot` are safe too.
       out.send.push({
         to: 'peer',
         peer: from,
