@@ -12,6 +12,7 @@ afterEach(async () => {
   await killAll();
   unmountAll();
 });
+if (tmpfsUnavailable !== undefined) process.stderr.write(`disk.test.ts: the full and read-only disk tests are skipped: ${tmpfsUnavailable}\n`);
 
 /** A raw connection to an acceptor, playing the proposer: sends messages, keeps what comes back. */
 class RawPeer {
