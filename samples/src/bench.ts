@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yargs from 'yargs';
 import { stopAll, waitListening } from './children.js';
+import { sampleArgs } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -56,8 +56,7 @@ const csv = <T extends string | number>(all: readonly T[]) => (v: unknown) => {
   return items;
 };
 
-const argv = yargs(process.argv.slice(2))
-  .scriptName('pnpm bench')
+const argv = sampleArgs('pnpm bench')
   .usage('Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S]')
   .option('quick', { type: 'boolean', default: false, describe: 'a small subset in about a minute' })
   .option('mode', { type: 'string', coerce: csv(MODES), describe: `comma-separated: ${MODES.join(', ')}` })
@@ -67,9 +66,6 @@ const argv = yargs(process.argv.slice(2))
   .option('batching', { type: 'string', coerce: csv(BATCHING), describe: 'off, on' })
   .option('seconds', { type: 'number', describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { type: 'number', describe: 'warm-up seconds per configuration (default 2, quick 1)' })
-  .version(false)
-  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
-  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

@@ -13,23 +13,19 @@ import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yargs from 'yargs';
 import { Prng } from '@libpaxos/paxos-core';
 import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
 import { LinkProxy } from './chaos-proxy.js';
 import { makeChaosValue, readChaosValue } from './chaos-value.js';
+import { sampleArgs } from './cli.js';
 
-const argv = yargs(process.argv.slice(2))
-  .scriptName('pnpm chaos')
+const argv = sampleArgs('pnpm chaos')
   .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5]')
   .option('duration', { type: 'number', default: 60, describe: 'seconds of faults' })
   .option('seed', { type: 'number', default: 1, describe: 'chooses the fault schedule' })
   .option('replicas', { type: 'number', default: 3, choices: [3, 5] })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
   .option('port-base', { type: 'number', describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
-  .version(false)
-  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
-  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

@@ -50,12 +50,8 @@ export function parseId(text: unknown): number | undefined {
  * it prints the usage and exits with `usageExit` (LibPaxos3: 0 for the acceptor, 1 otherwise).
  */
 export function idAndConfig(name: string, describe: string, usageExit: number): { id: number; configPath: string } {
-  const argv = yargs(process.argv.slice(2))
-    .scriptName(name)
+  const argv = sampleArgs(name)
     .usage(`Usage: $0 <id> [config]\n\n${describe}`)
-    .version(false)
-    // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
-    .wrap(null)
     .help()
     .strictOptions()
     .parseSync();
@@ -66,4 +62,12 @@ export function idAndConfig(name: string, describe: string, usageExit: number): 
     process.exit(usageExit);
   }
   return { id, configPath: configArg ?? defaultConfigPath() };
+}
+
+/**
+ * yargs as every sample uses it: no --version, and help that the terminal wraps (off a terminal
+ * yargs wraps at 80 columns and breaks words to do it).
+ */
+export function sampleArgs(scriptName: string, args: string[] = process.argv.slice(2)) {
+  return yargs(args).scriptName(scriptName).version(false).wrap(null);
 }

@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 import { randomInt } from 'node:crypto';
 import { createConnection } from 'node:net';
-import yargs from 'yargs';
 import { encodeMessage, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, sampleArgs } from './cli.js';
 import { LatencyHistogram } from './histogram.js';
 import { HEADER_SIZE, makePayload, nowUs, readPayload } from './payload.js';
 
-const argv = yargs(process.argv.slice(2))
-  .scriptName('client')
+const argv = sampleArgs('client')
   .usage(
     'Usage: $0 [config] [-o N] [-v N] [-p N] [--duration S] [--json]\n\n' +
       'Submits values to a proposer and measures, with its own learner, how many of them the cluster\n' +
@@ -33,9 +31,6 @@ const argv = yargs(process.argv.slice(2))
     if (a._.length > 1) throw new Error(`unexpected argument '${String(a._[1])}'`);
     return true;
   })
-  .version(false)
-  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
-  .wrap(null)
   .help()
   .alias('help', 'h')
   .strictOptions()

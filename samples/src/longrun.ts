@@ -8,17 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import yargs from 'yargs';
 import { stopAll, waitListening } from './children.js';
+import { sampleArgs } from './cli.js';
 
-const argv = yargs(process.argv.slice(2))
-  .scriptName('pnpm longrun')
+const argv = sampleArgs('pnpm longrun')
   .option('duration', { type: 'number', default: 300, describe: 'seconds' })
   .option('storage', { type: 'string', choices: ['memory', 'lmdb'], default: 'memory' })
   .option('trim-lag', { type: 'number', default: 200_000, describe: 'replicas trim this many instances behind delivery (0: never trim)' })
-  .version(false)
-  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
-  .wrap(null)
   .help()
   .strictOptions()
   .parseSync();

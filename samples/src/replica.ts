@@ -1,20 +1,15 @@
 #!/usr/bin/env node
-import yargs from 'yargs';
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, onSignals, parseId } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, onSignals, parseId, sampleArgs } from './cli.js';
 import { deliveryLine } from './payload.js';
 
-const argv = yargs(process.argv.slice(2))
-  .scriptName('replica')
+const argv = sampleArgs('replica')
   .usage('Usage: $0 <id> [config] [-v]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config.')
   .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'print every delivered value, as the learner does' })
   .option('trim-lag', {
     type: 'number',
     describe: 'trim the acceptors up to this many instances behind what this replica delivered (ours; LibPaxos3 replicas never trim, so acceptor state grows)',
   })
-  .version(false)
-  // yargs wraps at 80 columns off a terminal and breaks words to do it; let the terminal wrap.
-  .wrap(null)
   .help()
   .alias('help', 'h')
   .strictOptions()
