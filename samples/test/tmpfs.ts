@@ -9,15 +9,14 @@ import { join } from 'node:path';
  * and `tmpfsUnavailable` says why.
  */
 export class Tmpfs {
-  private mounted = true;
-
   private constructor(readonly dir: string) {}
 
   static mount(sizeKiB: number): Tmpfs {
     const dir = mkdtempSync(join(tmpdir(), 'paxos-tmpfs-'));
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeKiB}k,mode=0700`, 'tmpfs', dir], { stdio: 'pipe' });
-    mountedNow.add(dir);
-    return new Tmpfs(dir);
+    const fs = new Tmpfs(dir);
+    mounted.add(fs);
+    return fs;
   }
 
   /** Remounts with new options (`ro`, `rw`, `size=…k`); the files stay. */
@@ -26,23 +25,19 @@ export class Tmpfs {
   }
 
   unmount(): void {
-    if (!this.mounted) return;
-    this.mounted = false;
-    mountedNow.delete(this.dir);
+    if (!mounted.delete(this)) return;
     execFileSync('umount', ['-l', this.dir], { stdio: 'pipe' });
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
-const mountedNow = new Set<string>();
+const mounted = new Set<Tmpfs>();
 
 /** Unmounts whatever a test left mounted. */
 export function unmountAll(): void {
-  for (const dir of [...mountedNow]) {
-    mountedNow.delete(dir);
+  for (const fs of [...mounted]) {
     try {
-      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-      rmSync(dir, { recursive: true, force: true });
+      fs.unmount();
     } catch {
       // Already gone.
     }

@@ -268,9 +268,9 @@ export class FrameDecoder {
 
   /** Builds the message of the frame `scan` just completed. */
   private message(): Message {
-    const code = this.kinds[0] === INT ? (this.nums[0] as number) : -1;
-    const type = this.kinds[0] === INT ? MESSAGE_TYPES[code] : undefined;
     if (this.kinds[0] !== INT) throw new WireError('the first element is not a type code');
+    const code = this.nums[0] as number;
+    const type = MESSAGE_TYPES[code];
     if (type === undefined) throw new WireError(`unknown message type ${code}`);
     if (this.count !== ARITY[type] + 1) throw new WireError(`${type} has ${ARITY[type]} fields, got ${this.count - 1}`);
     switch (type) {

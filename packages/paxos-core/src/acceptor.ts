@@ -131,12 +131,11 @@ export class Acceptor {
     }
     // Paxos P2b: accept unless promised higher. An equal ballot with the same value is a resend
     // (the proposer timed out): broadcast again, since an earlier accepted may have been lost.
-    if (rec === undefined || rec.valueBallot === 0) {
-      rec = { kind: 'record', iid, ballot, valueBallot: ballot, value };
-      this.store(rec, out);
-    } else if (rec.valueBallot !== ballot || !bytesEqual(rec.value, value)) {
-      rec = rec.valueBallot < ballot && bytesEqual(rec.value, value)
-        ? { kind: 'record', iid, ballot, valueBallot: ballot, value, earlierBallots: earlierWith(rec) }
+    // The same bytes accepted before: a resend at the same ballot, or a re-proposal at a higher one.
+    const again = rec !== undefined && rec.valueBallot > 0 && bytesEqual(rec.value, value);
+    if (!again || rec?.valueBallot !== ballot) {
+      rec = again
+        ? { kind: 'record', iid, ballot, valueBallot: ballot, value, earlierBallots: earlierWith(rec as AcceptorRecord) }
         : { kind: 'record', iid, ballot, valueBallot: ballot, value };
       this.store(rec, out);
     }

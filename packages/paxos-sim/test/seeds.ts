@@ -5,7 +5,7 @@ import { drawOptions, simulate, type SimOverrides, type SimResult } from '../src
  * Runs seeds `first..first+count-1` and asserts each one safe and live, with faults of every kind
  * injected. A failure names the command that replays it.
  */
-export function runSeeds(first: number, count: number, overrides: SimOverrides = {}): SimResult[] {
+function runSeeds(first: number, count: number, overrides: SimOverrides = {}): SimResult[] {
   const results: SimResult[] = [];
   for (let seed = first; seed < first + count; seed++) {
     const r = simulate(drawOptions(seed, overrides));
@@ -17,4 +17,13 @@ export function runSeeds(first: number, count: number, overrides: SimOverrides =
     results.push(r);
   }
   return results;
+}
+
+/** `runSeeds`, then checks the range as a whole delivered values and saw faults in bulk. */
+export function checkSeedRange(first: number, count: number): void {
+  const results = runSeeds(first, count);
+  const delivered = results.reduce((n, r) => n + r.delivered, 0);
+  const faults = results.reduce((n, r) => n + r.faults.crashes + r.faults.partitions, 0);
+  expect(delivered).toBeGreaterThan(count * 500);
+  expect(faults).toBeGreaterThan(count * 5);
 }

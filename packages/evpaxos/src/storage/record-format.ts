@@ -50,13 +50,13 @@ export function decodeRecord(iid: number, bytes: Uint8Array): AcceptorRecord | s
     return `record for instance ${iid} claims ${n} earlier ballots in ${bytes.length} bytes; a record holds 1 to ${MAX_EARLIER_BALLOTS}`;
   }
   const earlierBallots: number[] = [];
-  for (let i = 0; i < n; i++) earlierBallots.push(view.getUint32(10 + 4 * i));
+  let ascending = true;
   for (let i = 0; i < n; i++) {
-    const b = earlierBallots[i] as number;
-    if (b === 0 || b >= valueBallot || (i > 0 && b <= (earlierBallots[i - 1] as number))) {
-      return `record for instance ${iid} has earlier ballots ${earlierBallots.join(', ')}, not ascending below its value ballot ${valueBallot}`;
-    }
+    const b = view.getUint32(10 + 4 * i);
+    if (b === 0 || b >= valueBallot || b <= (earlierBallots[i - 1] ?? 0)) ascending = false;
+    earlierBallots.push(b);
   }
+  if (!ascending) return `record for instance ${iid} has earlier ballots ${earlierBallots.join(', ')}, not ascending below its value ballot ${valueBallot}`;
   return { kind: 'record', iid, ballot, valueBallot, value: new Uint8Array(bytes.subarray(header)), earlierBallots };
 }
 
