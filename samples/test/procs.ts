@@ -57,7 +57,9 @@ export async function killAll(): Promise<void> {
  * (a paxos.conf needs its ports before the processes start, so port 0 does not fit).
  */
 const WORKER = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1);
-const BASE = 31000 + (((WORKER - 1) * 3 + (process.pid % 3)) % 60) * 300;
+/** `PAXOS_TEST_PORT_BASE` pins a block of 3,000 ports; this package uses the last 2,000 of it. */
+const PINNED = process.env.PAXOS_TEST_PORT_BASE;
+const BASE = PINNED !== undefined ? Number(PINNED) + 1000 + (WORKER % 6) * 300 : 31000 + (((WORKER - 1) * 3 + (process.pid % 3)) % 60) * 300;
 let nextPort = 0;
 export function ports(n: number): number[] {
   return Array.from({ length: n }, () => BASE + (nextPort++ % 300));

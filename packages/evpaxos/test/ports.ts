@@ -3,7 +3,12 @@
  * before the processes start, so port 0 does not fit); ports are handed out in order within it.
  */
 const WORKER = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1);
-const BASE = 21000 + ((WORKER * 7919 + process.pid) % 100) * 200;
+/**
+ * `PAXOS_TEST_PORT_BASE` pins a block of 3,000 ports (this package uses its first 1,000), so that
+ * two checkouts testing at once on one machine never draw the same ports.
+ */
+const PINNED = process.env.PAXOS_TEST_PORT_BASE;
+const BASE = PINNED !== undefined ? Number(PINNED) + (WORKER % 5) * 200 : 21000 + ((WORKER * 7919 + process.pid) % 100) * 200;
 let next = 0;
 
 export function ports(n: number): number[] {
