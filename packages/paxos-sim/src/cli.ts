@@ -75,7 +75,7 @@ function replay(r: SimResult): string {
   ].join(' ');
 }
 
-const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
+const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lostWithCrash: 0, reportedLost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const options = drawOptions(seed, overrides);
@@ -84,14 +84,15 @@ for (let seed = first; seed < first + count; seed++) {
   totals.events += r.events;
   totals.submitted += r.submitted;
   totals.delivered += r.delivered;
-  totals.lost += r.lost;
+  totals.lostWithCrash += r.lostWithCrash;
+  totals.reportedLost += r.reportedLost;
   totals.unknown += r.outcomeUnknown;
   totals.crashes += r.faults.crashes;
   totals.partitions += r.faults.partitions;
   totals.dropped += r.faults.dropped;
   totals.duplicated += r.faults.duplicated;
   const f = r.faults;
-  const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost=${r.lost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated} trace=${r.traceHash}`;
+  const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost-with-crash=${r.lostWithCrash} reported-lost=${r.reportedLost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated} trace=${r.traceHash}`;
   if (!r.ok) {
     totals.failed++;
     process.stdout.write(`${line}\n${r.violations.map((v) => `  ${v}`).join('\n')}\n  replay: ${replay(r)}\n`);
@@ -101,6 +102,6 @@ for (let seed = first; seed < first + count; seed++) {
 }
 const secs = (performance.now() - started) / 1000;
 process.stdout.write(
-  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lost}, outcome unknown ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
+  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lostWithCrash}, reported lost ${totals.reportedLost}; outcome-unknown reports ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
 );
 process.exit(totals.failed === 0 ? 0 : 1);

@@ -1,4 +1,5 @@
-export { Checker } from './checker.js';
+export { Checker, type CheckerOptions, type LossAccount, type Sender } from './checker.js';
+export { DeliveryStream } from './delivery-stream.js';
 export { EventQueue } from './event-queue.js';
 export { MUTANTS, describeOptions, drawOptions, type Mutant, type SimOptions, type SimOverrides } from './options.js';
 export { Simulation, simulate, type FaultCounts, type SimResult } from './simulation.js';
