@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { MUTANTS, describeOptions, drawOptions, type Mutant, type SimOverrides } from './options.js';
+import { MUTANTS, MUTANT_OVERRIDES, describeOptions, drawOptions, type Mutant, type SimOverrides } from './options.js';
 import { simulate, type SimResult } from './simulation.js';
 
 const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--mutant M] [--quiet]
@@ -13,7 +13,7 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
   --seed S      first seed (default 1)
   --values V    client values per seed (default 1000)
   --mode M      force split (acceptors/proposers/learners) or replica mode
-  --mutant M    run a deliberately broken core: ${MUTANTS.join(', ')}
+  --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 
 function fail(message: string): never {
@@ -54,14 +54,14 @@ const count = int('seeds', args.seeds, 1) ?? (args.seed === undefined ? 100 : 1)
 const overrides: { -readonly [K in keyof SimOverrides]: SimOverrides[K] } = {};
 const values = int('values', args.values, 1);
 if (values !== undefined) overrides.values = values;
+if (args.mutant !== undefined) {
+  if (!(MUTANTS as readonly string[]).includes(args.mutant)) fail(`unknown --mutant '${args.mutant}'; one of: ${MUTANTS.join(', ')}`);
+  const mutant = args.mutant as Mutant;
+  Object.assign(overrides, MUTANT_OVERRIDES[mutant], { mutant });
+}
 if (args.mode !== undefined) {
   if (args.mode !== 'split' && args.mode !== 'replica') fail(`--mode must be split or replica, got '${args.mode}'`);
   overrides.mode = args.mode;
-}
-if (args.mutant !== undefined) {
-  if (!(MUTANTS as readonly string[]).includes(args.mutant)) fail(`unknown --mutant '${args.mutant}'; one of: ${MUTANTS.join(', ')}`);
-  overrides.mutant = args.mutant as Mutant;
-  overrides.mode = 'split';
 }
 
 function replay(r: SimResult): string {
