@@ -33,7 +33,8 @@ export interface LossAccount {
  * deliveries, never what a role says about itself:
  * - votes are the acceptors' durable writes only (`DurableVotes`), and a value is chosen when a
  *   quorum has a durable vote for it under one ballot: one chosen value per instance (bytes), no
- *   value chosen in two instances, no vote without a proposer's accept of that ballot and bytes;
+ *   value chosen in two instances, client values chosen with their clients' bytes, no vote
+ *   without a proposer's accept of that ballot and bytes;
  * - every promise, accepted and preempted an acceptor sends must be backed by its durable state:
  *   an `accepted` matches one of its durable votes exactly (iid, value ballot, bytes) and claims no
  *   promise above its durable one; a `promise` claims no more than its durable promise and reports
@@ -54,7 +55,8 @@ export class Checker {
   private readonly proposals = new Map<number, Map<number, Uint8Array>>();
   /** iid → ballot → the proposer incarnation that first used it (prepare or accept). */
   private readonly ballotUsers = new Map<number, Map<number, Sender>>();
-  readonly submitted = new Set<number>();
+  /** value id → the bytes the client submitted. */
+  readonly submitted = new Map<number, Uint8Array>();
   /** Client values some application received. */
   readonly delivered = new Set<number>();
   /** value id → the instance that chose it. */
@@ -88,7 +90,7 @@ export class Checker {
 
   submittedValue(v: Uint8Array): void {
     const id = valueId(v);
-    if (id !== undefined) this.submitted.add(id);
+    if (id !== undefined) this.submitted.set(id, v.slice());
   }
 
   // ---- acceptors' disks ----
@@ -110,10 +112,13 @@ export class Checker {
     }
     for (const v of deliverableElements(value, this.batched)) {
       const id = valueId(v);
-      if (id === undefined || !this.submitted.has(id)) {
+      const submitted = id === undefined ? undefined : this.submitted.get(id);
+      if (id === undefined || submitted === undefined) {
         this.fail(`iid ${iid} chose a value no client submitted`);
         continue;
       }
+      // Ids name values; the bytes must still be the client's, to the last byte.
+      if (!sameBytes(submitted, v)) this.fail(`iid ${iid} chose value ${describeValueId(id)} with bytes other than its client submitted`);
       const at = this.chosenAt.get(id);
       if (at === undefined) this.chosenAt.set(id, iid);
       else if (at !== iid) this.fail(`value ${describeValueId(id)} was chosen twice, in iid ${at} and iid ${iid}`);
@@ -294,7 +299,7 @@ export class Checker {
     let lostWithCrash = 0;
     let reportedLost = 0;
     const silent: number[] = [];
-    for (const id of this.submitted) {
+    for (const id of this.submitted.keys()) {
       if (this.delivered.has(id)) continue;
       if (this.heldAtCrashIds.has(id)) lostWithCrash++;
       else if (this.reportedLostIds.has(id)) reportedLost++;

@@ -132,6 +132,18 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
           });
         },
       };
+    case 'proposer-corrupts-value':
+      // Appends a byte to every 20th client value (as a proposer whose copying or batching
+      // mangled bytes would): the value keeps its id, so only a byte-for-byte comparison with
+      // what the client sent notices.
+      return {
+        proposer: (proposer) => {
+          let n = 0;
+          wrapMethod(proposer, 'propose', (propose) => (value, out) => {
+            propose(++n % 20 === 0 ? Uint8Array.of(...value, 0) : value, out);
+          });
+        },
+      };
     case 'acceptor-ignores-promise':
       // Accepts an accept below its promise (keeping the promise) instead of answering preempted
       // (breaks Paxos P2b): a proposer that was overtaken can still get its old value chosen.

@@ -12,6 +12,7 @@ export const MUTANTS = [
   'acceptor-invents-earlier-vote',
   'learner-delivers-wrong-element',
   'proposer-drops-value',
+  'proposer-corrupts-value',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 

@@ -119,6 +119,14 @@ describe('checker: votes come from durable writes only', () => {
     expect(c.violations.join()).toMatch(/value c0#1 was chosen twice, in iid 1 and iid 2/);
   });
 
+  it('notices a chosen client value whose bytes differ from what its client submitted', () => {
+    const c = checker();
+    c.submittedValue(w);
+    const mangled = Uint8Array.of(...w, 0);
+    acceptAndWrite(c, 1, 11, mangled, [0, 1]);
+    expect(c.violations.join()).toMatch(/iid 1 chose value c0#2 with bytes other than its client submitted/);
+  });
+
   it('notices a chosen value no client submitted', () => {
     const c = checker();
     acceptAndWrite(c, 1, 11, v, [0, 1]);

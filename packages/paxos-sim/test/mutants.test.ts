@@ -16,6 +16,7 @@ const EXPECTED: Record<Mutant, RegExp> = {
   'acceptor-invents-earlier-vote': /sent accepted\(.*\), but it never durably accepted anything under ballot \d+ there/,
   'learner-delivers-wrong-element': /delivered iid \d+ position [1-9]\d* with bytes other than the chosen value's element/,
   'proposer-drops-value': /submitted value\(s\) never delivered, neither held by a proposer when it crashed nor reported lost/,
+  'proposer-corrupts-value': /chose value c\d+#\d+ with bytes other than its client submitted/,
 };
 
 const CASES = MUTANTS.flatMap((mutant) => (['split', 'replica'] as const).map((mode) => ({ mutant, mode })));
