@@ -36,11 +36,6 @@ export class DeliveryStream {
     this.ctx = ctx;
   }
 
-  /** Instances fully delivered (or skipped as no-ops) so far, from the start point on. */
-  get doneThrough(): number {
-    return this.next < this.elements.length ? this.iid - 1 : this.iid;
-  }
-
   deliver(d: Delivery): void {
     const { who, ctx } = this;
     if (this.next < this.elements.length) {
