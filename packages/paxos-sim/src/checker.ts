@@ -1,4 +1,4 @@
-import { MAX_UINT32, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
+import { MAX_UINT32, assertNever, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
 import { DeliveryStream } from './delivery-stream.js';
 import { DurableVotes } from './durable-votes.js';
 import { deliverableElements, isNoopValue, sameBytes, unpackBatch } from './oracle-values.js';
@@ -171,6 +171,8 @@ export class Checker {
       case 'client_value':
         this.notFromAcceptor(from, msg.type);
         return;
+      default:
+        assertNever(msg);
     }
   }
 
