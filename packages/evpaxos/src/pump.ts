@@ -18,7 +18,10 @@ export interface PumpOptions {
   readonly log: Logger;
   /** How often the core gets a tick. */
   readonly tickMs: number;
-  /** The disk failed: nothing of the failed batch was sent; the process should stop. */
+  /**
+   * The disk failed: nothing of the failed batch, nor of any input taken since, was sent or
+   * delivered, and the pump takes no more inputs; the process should stop (`drain` still resolves).
+   */
   readonly onFatal: (error: Error) => void;
 }
 
@@ -32,7 +35,17 @@ export class Pump {
   private pending: Effects = newEffects();
   private scheduled = false;
   private committing = false;
+  /** No new inputs are taken (an orderly stop: what was taken is still committed and sent). */
   private stopped = false;
+  /**
+   * A commit failed. The core's in-memory state is now ahead of the disk, so nothing computed
+   * since (the failed batch, inputs that arrived during its commit, flushes they scheduled) may
+   * be committed, sent or delivered: a reply built on a write that was lost breaks persist
+   * before send (e.g. a duplicate prepare answered with a promise that is not on disk).
+   */
+  private failed = false;
+  /** The flush in progress, for `drain`. */
+  private running: Promise<void> | undefined;
   private readonly ticker: NodeJS.Timeout;
 
   constructor(private readonly o: PumpOptions) {
@@ -48,25 +61,43 @@ export class Pump {
   input(step: (out: Effects) => void): void {
     if (this.stopped) return;
     step(this.pending);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    this.schedule();
   }
 
+  /** Takes no more inputs; what was taken is still committed and sent (see `drain`). */
   stop(): void {
     this.stopped = true;
     clearInterval(this.ticker);
   }
 
-  /** Resolves when every batch taken so far is committed and sent. */
+  /** Whether a commit failed (the pump then does nothing more). */
+  get hasFailed(): boolean {
+    return this.failed;
+  }
+
+  /** Resolves when every batch taken so far is committed and sent, or discarded after a failure. */
   async drain(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.committing || this.scheduled); i++) await new Promise((r) => setImmediate(r));
+    // Each round waits for one flush (one commit) or one loop turn; bounded in count.
+    for (let i = 0; i < 10_000 && (this.scheduled || this.committing); i++) {
+      await (this.running ?? new Promise((r) => setImmediate(r)));
+    }
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.failed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      const run = this.flush();
+      this.running = run;
+      void run.finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
+    });
   }
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    if (this.committing) return; // the commit in flight flushes again when it is done
+    if (this.failed || this.committing) return; // a commit in flight flushes again when it is done
     const batch = this.pending;
     if (batch.persist.length === 0 && batch.send.length === 0 && batch.deliver.length === 0 && batch.events.length === 0) return;
     this.pending = newEffects();
@@ -76,21 +107,25 @@ export class Pump {
       try {
         await this.o.commit(batch.persist);
       } catch (e) {
-        this.committing = false;
-        this.stop();
-        this.o.onFatal(e as Error);
+        this.fail(e as Error);
         return;
+      } finally {
+        this.committing = false;
       }
-      this.committing = false;
     }
     for (const env of batch.send) this.o.send(env);
     this.o.flushSends?.();
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
     for (const e of batch.events) logEvent(this.o.log, e);
-    if (!this.scheduled && (this.pending.persist.length > 0 || this.pending.send.length > 0 || this.pending.deliver.length > 0)) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    const p = this.pending;
+    if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0) this.schedule();
+  }
+
+  private fail(error: Error): void {
+    this.failed = true;
+    this.stop();
+    this.pending = newEffects();
+    this.o.onFatal(error);
   }
 }
 
