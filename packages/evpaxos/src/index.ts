@@ -1,6 +1,6 @@
 export { FrameDecoder, WireError, encodeMessage } from './codec.js';
 export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
-export { createLogger, silentLogger, timestamp, type Logger } from './log.js';
+export { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, limitRepeats, silentLogger, timestamp, type LogLevel, type Logger } from './log.js';
 export { Network, type NetworkOptions } from './network.js';
 export {
   startAcceptor,

@@ -1,5 +1,5 @@
 import { newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
-import type { Logger } from './log.js';
+import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
 /** A core state machine as the pump drives it (Acceptor, Replica, LearningProposer, Learner…). */
 export interface PumpedRole {
@@ -15,6 +15,9 @@ export interface PumpOptions {
   /** Called after the sends of a batch: write them out (one write per peer). */
   readonly flushSends?: () => void;
   readonly deliver?: (d: Delivery) => void;
+  /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
+  readonly events?: (e: CoreEvent) => void;
+  /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
   /** How often the core gets a tick. */
   readonly tickMs: number;
@@ -47,8 +50,10 @@ export class Pump {
   /** The flush in progress, for `drain`. */
   private running: Promise<void> | undefined;
   private readonly ticker: NodeJS.Timeout;
+  private readonly log: RateLimitedLogger;
 
   constructor(private readonly o: PumpOptions) {
+    this.log = limitRepeats(o.log);
     this.ticker = setInterval(() => this.input((out) => o.role.tick(performance.now(), out)), o.tickMs);
     this.input((out) => o.role.tick(performance.now(), out));
   }
@@ -81,6 +86,7 @@ export class Pump {
     for (let i = 0; i < 10_000 && (this.scheduled || this.committing); i++) {
       await (this.running ?? new Promise((r) => setImmediate(r)));
     }
+    if (this.stopped && this.log !== this.o.log) this.log.close();
   }
 
   private schedule(): void {
@@ -116,7 +122,8 @@ export class Pump {
     for (const env of batch.send) this.o.send(env);
     this.o.flushSends?.();
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
-    for (const e of batch.events) logEvent(this.o.log, e);
+    if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
+    for (const e of batch.events) logEvent(this.log, e);
     const p = this.pending;
     if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0) this.schedule();
   }
@@ -129,11 +136,15 @@ export class Pump {
   }
 }
 
-/** Core events as log lines; LibPaxos3's own wording where it had one. */
-export function logEvent(log: Logger, e: CoreEvent): void {
+/**
+ * Core events as log lines; LibPaxos3's own wording where it had one. Events that can come by the
+ * hundred (a timeout per instance while a peer is down, a refused value per submit) go through
+ * `log.repeated`: the first is written, the rest summarised with a count per interval.
+ */
+export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
   switch (e.kind) {
     case 'timeout':
-      log.info(`Instance ${e.iid} timed out in phase ${e.phase}.`);
+      log.repeated(`timeout ${e.phase}`, 'info', `Instance ${e.iid} timed out in phase ${e.phase}.`, (n, s) => `${n} more instance${n === 1 ? '' : 's'} timed out in phase ${e.phase} in the last ${s} s`);
       return;
     case 'dropped':
       log.debug(`Dropped ${e.msg} for instance ${e.iid}: ${e.reason}`);
@@ -148,10 +159,20 @@ export function logEvent(log: Logger, e: CoreEvent): void {
       log.debug(`Instance ${e.iid} chose another value; the client value goes back to the queue`);
       return;
     case 'value-lost':
-      log.error(`Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`);
+      log.repeated(
+        `value-lost ${e.reason}`,
+        'error',
+        `Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`,
+        (n, s) => `Dropped ${n} more client value${n === 1 ? '' : 's'} (or batches) in the last ${s} s: ${VALUE_LOSS[e.reason]}`,
+      );
       return;
     case 'behind-trim':
-      log.error(`Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`);
+      log.repeated(
+        'behind-trim',
+        'error',
+        `Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`,
+        (n, s) => `Still behind the acceptors' trim point (${n} more reports in the last ${s} s); this learner cannot catch up past it`,
+      );
       return;
   }
 }
