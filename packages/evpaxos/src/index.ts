@@ -13,6 +13,7 @@ export {
   type PaxosHandle,
   type ReplicaHandle,
 } from './processes.js';
+export { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 export { Pump, logEvent, type PumpOptions, type PumpedRole } from './pump.js';
 export { RoundFile } from './round-file.js';
 export { LmdbStorage, MemoryStorage, StorageError, openStorage, type AcceptorStorage, type LmdbOptions, type StoredState } from './storage.js';

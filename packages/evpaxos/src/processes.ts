@@ -1,8 +1,9 @@
 import { randomInt } from 'node:crypto';
-import { Acceptor, Learner, LearningProposer, Replica, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
+import { Acceptor, Learner, LearningProposer, Replica, encodeBatch, type CoreEvent, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
 import { ConfigError, type Address, type PaxosConfig } from './config.js';
 import { RateLimitedLogger, createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
+import { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 import { Pump, type PumpedRole } from './pump.js';
 import { RoundFile } from './round-file.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
@@ -39,9 +40,23 @@ export interface LearnerHandle extends PaxosHandle {
 export interface ReplicaHandle extends LearnerHandle {
   /**
    * Submits a value as LibPaxos3 does: to the first replica, in config order, whose connection
-   * is up. Returns false when none is.
+   * is up, and forgets it. Returns false, and sends nothing, when the value is refused here: after
+   * `close()`, for a value reserved for no-ops (empty), for one larger than `max-value-size`, or
+   * when no replica is reachable. True says only that the value left: it may still be lost (the
+   * replica dies, its queue is full); use `propose` to learn its fate.
    */
   submit(value: Uint8Array): boolean;
+  /**
+   * Submits a value as `submit` does and resolves when this replica delivers it, with its
+   * instance and its position in that instance's batch (0 without batching). Rejects with an
+   * Error saying why when the value is refused here (see `submit`; also when the local proposer's
+   * queue is full or too many proposals are waiting), when the local proposer gives it up, and
+   * on `close()`. Deliveries are matched by bytes: a proposal resolves with the first delivery of
+   * its bytes after it was made (equal values resolve in the order they were proposed), so give
+   * values a unique id when equal ones matter. A value sent to another replica that dies before
+   * proposing it is never delivered: its promise waits until `close()` (add a timeout of your own).
+   */
+  propose(value: Uint8Array): Promise<Proposed>;
 }
 
 /** Core timers (backoff, timeouts, repeat) are checked this often. */
@@ -53,6 +68,8 @@ const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
  * success; replicas started together find each other at once instead of up to 2 s late.
  */
 const REDIAL = { firstMs: 50, maxMs: 2000 };
+/** Proposals a replica handle waits for at most (as many as its proposer's queue holds). */
+const MAX_PENDING_PROPOSALS = 1 << 17;
 
 interface Wiring {
   readonly role: PumpedRole;
@@ -62,6 +79,9 @@ interface Wiring {
   readonly self?: number;
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
   readonly onDeliver?: DeliverCallback;
+  readonly onEvent?: (e: CoreEvent) => void;
+  /** The process stops (orderly close or disk failure), with a sentence saying why. */
+  readonly onStop?: (why: string) => void;
   readonly closeStorage?: () => Promise<void>;
 }
 
@@ -82,6 +102,7 @@ async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pum
   });
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      w.onStop?.('the process was closed before the value was delivered');
       pump.stop();
       await pump.drain();
       await network.close();
@@ -97,15 +118,16 @@ async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pum
     send: (env: Envelope) => route(network, env),
     flushSends: () => network.flush(),
     ...(onDeliver !== undefined ? { deliver: (d: Delivery) => onDeliver(d.iid, d.value, d.index) } : {}),
+    ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
     log,
     tickMs: TICK_MS,
-    onFatal:
-      o.onFatal ??
-      ((e) => {
-        log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
-        process.exitCode = 1;
-        close().catch((e2: Error) => log.error(e2.message));
-      }),
+    onFatal: (e) => {
+      w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
+      if (o.onFatal !== undefined) return o.onFatal(e);
+      log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
+      process.exitCode = 1;
+      close().catch((e2: Error) => log.error(e2.message));
+    },
   });
   try {
     await network.start();
@@ -216,10 +238,19 @@ export async function startLearner(o: CommonOptions & { readonly onDeliver: Deli
 }
 
 /** LibPaxos3's evreplica: acceptor, proposer and learner in one process. */
-export async function startReplica(o: CommonOptions & { readonly id: number; readonly onDeliver?: DeliverCallback }): Promise<ReplicaHandle> {
+export async function startReplica(
+  o: CommonOptions & {
+    readonly id: number;
+    readonly onDeliver?: DeliverCallback;
+    /** `propose` refuses new proposals while this many wait to be delivered (default 131,072). */
+    readonly maxPendingProposals?: number;
+  },
+): Promise<ReplicaHandle> {
   const { config, id } = o;
   requireAcceptors(config);
   requireId(config, 'replica', id, config.acceptors.length);
+  const limit = o.maxPendingProposals ?? MAX_PENDING_PROPOSALS;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxPendingProposals must be a whole number ≥ 1, got ${String(limit)}`);
   const log = logger(o);
   const storage = storageFor(config, id, log);
   const state = storage.load();
@@ -232,6 +263,9 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
+  const pending = new PendingProposals(limit);
+  const onDeliver = o.onDeliver;
+  let closing = false;
   const { pump, network, close } = await wire(
     o,
     {
@@ -240,23 +274,50 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
       dial: config.acceptors,
       self: id,
       commit: (r) => storage.commit(r),
-      ...(o.onDeliver !== undefined ? { onDeliver: o.onDeliver } : {}),
+      onDeliver: (iid, value, index) => {
+        pending.delivered(iid, index, value);
+        onDeliver?.(iid, value, index);
+      },
+      onEvent: (e) => pending.event(e),
+      onStop: (why) => {
+        closing = true;
+        pending.rejectAll(why);
+      },
       closeStorage: () => storage.close(),
     },
     log,
   );
+  // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
+  const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
+  /** Why `value` cannot be submitted here, or where to send it. */
+  const route = (value: Uint8Array): { refused: string } | { to: number } => {
+    if (closing) return { refused: 'the replica is closed' };
+    if (isReservedValue(value)) return { refused: 'the value is reserved for no-ops (an empty value); propose a value with some bytes' };
+    if (value.length > maxValue) return { refused: `the value has ${value.length} bytes, more than the ${maxValue} that max-value-size allows${maxValue < config.maxValueSize ? ' with batching' : ''}` };
+    for (let k = 0; k < config.acceptors.length; k++) if (network.isUp(k)) return { to: k };
+    return { refused: `no replica is reachable (none of the ${config.acceptors.length} connections is up)` };
+  };
   log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage`);
   return {
     close,
     trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
     setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
     submit: (value) => {
-      for (let k = 0; k < config.acceptors.length; k++) {
-        if (!network.isUp(k)) continue;
-        network.toAcceptor(k, { type: 'client_value', value });
-        return true;
+      const r = route(value);
+      if ('refused' in r) return false;
+      network.toAcceptor(r.to, { type: 'client_value', value });
+      return true;
+    },
+    propose: (value) => {
+      const r = route(value);
+      if ('refused' in r) return Promise.reject(new Error(`Cannot propose: ${r.refused}`));
+      const delivered = pending.add(value);
+      if (delivered === undefined) {
+        return Promise.reject(new Error(`Cannot propose: ${pending.size} proposals are already waiting to be delivered (the limit); wait for some of them first`));
       }
-      return false;
+      // Sent only once it waits, so that its delivery (or refusal) cannot come first.
+      network.toAcceptor(r.to, { type: 'client_value', value });
+      return delivered;
     },
   };
 }
