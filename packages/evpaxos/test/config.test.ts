@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -105,9 +105,13 @@ describe('paxos.conf', () => {
 
   it('Folder: a directory is not a config file; a missing file says so', () => {
     const dir = mkdtempSync(join(tmpdir(), 'paxos-conf-'));
-    expect(() => readConfig(dir)).toThrow(/not a regular file/);
-    expect(() => readConfig(join(dir, 'missing.conf'))).toThrow(/no such file/);
-    writeFileSync(join(dir, 'ok.conf'), 'acceptor 0 127.0.0.1 8800\n');
-    expect(readConfig(join(dir, 'ok.conf')).acceptors).toHaveLength(1);
+    try {
+      expect(() => readConfig(dir)).toThrow(/not a regular file/);
+      expect(() => readConfig(join(dir, 'missing.conf'))).toThrow(/no such file/);
+      writeFileSync(join(dir, 'ok.conf'), 'acceptor 0 127.0.0.1 8800\n');
+      expect(readConfig(join(dir, 'ok.conf')).acceptors).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
