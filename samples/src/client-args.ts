@@ -9,9 +9,9 @@ import { HEADER_SIZE } from './payload.js';
 export function clientArgs(args: string[]) {
   return sampleArgs('client', args)
     .usage(
-      'Usage: $0 [config] [-o N] [-v N] [-p N] [--duration S] [--warmup S] [--json]\n\n' +
+      'Usage: $0 [config] [-o N] [-v V] [-p P] [--duration S] [--warmup S] [--json]\n\n' +
         'Submits values to a proposer and measures, with its own learner, how many of them the cluster\n' +
-        'delivers per second and how long each took. Keeps N values in flight (a new one for each delivered).\n' +
+        'delivers per second and how long each took. Keeps N values of V + 32 bytes in flight (a new one for each delivered).\n' +
         'Exits 1 when none of its values was delivered.',
     )
     .option('outstanding', { alias: 'o', default: 1, coerce: numberFlag('outstanding', { integer: true, min: 1, max: 1_000_000 }), describe: 'values in flight' })

@@ -75,11 +75,6 @@ export class Pump {
     clearInterval(this.ticker);
   }
 
-  /** Whether a commit failed (the pump then does nothing more). */
-  get hasFailed(): boolean {
-    return this.failed;
-  }
-
   /** Resolves when every batch taken so far is committed and sent, or discarded after a failure. */
   async drain(): Promise<void> {
     // Each round waits for one flush (one commit) or one loop turn; bounded in count.
