@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeBatch } from '@libpaxos/paxos-core';
 import { PendingProposals, parseConfig, silentLogger, startReplica, type ReplicaHandle } from '../src/index.js';
-import { withFreePorts } from './ports.js';
+import { waitFor, withFreePorts } from './ports.js';
 
 const handles: ReplicaHandle[] = [];
 afterEach(async () => {
@@ -28,6 +28,27 @@ describe('propose()', () => {
     results.forEach((res, i) => expect(`${res.iid}/${res.index}`).toBe(seen.get(`value ${i}`)));
     // Batching put several of them in one instance.
     expect(results.some((res) => res.index > 0)).toBe(true);
+  }, 20_000);
+
+  it('resolves on a replica whose values go to another replica (the first one up, as LibPaxos3 submits)', async () => {
+    const delivered: string[][] = [[], [], []];
+    const lines: string[] = [];
+    const replicas = await withFreePorts(3, async (p) => {
+      const config = parseConfig(p.map((port, i) => `replica ${i} 127.0.0.1 ${port}`).join('\n'), 'test.conf');
+      const started: ReplicaHandle[] = [];
+      for (let id = 0; id < 3; id++) {
+        const log = id === 2 ? { ...silentLogger, info: (l: string) => lines.push(l) } : silentLogger;
+        const r = await startReplica({ id, config, log, onDeliver: (iid, v, index) => delivered[id]?.push(`${iid}/${index} ${new TextDecoder().decode(v)}`) });
+        handles.push(r);
+        started.push(r);
+      }
+      return started;
+    });
+    const r2 = replicas[2] as ReplicaHandle;
+    // Once replica 2 is connected to replica 0, its values go there, not to its own proposer.
+    await waitFor(() => lines.some((l) => /Connected to acceptor 0/.test(l)), 5000, 'replica 2 to connect to replica 0');
+    const results = await Promise.all(['x', 'y', 'z'].map((v) => r2.propose(text(v))));
+    expect(results.map((r) => `${r.iid}/${r.index}`)).toEqual(['x', 'y', 'z'].map((v) => delivered[2]?.find((l) => l.endsWith(` ${v}`))?.split(' ')[0]));
   }, 20_000);
 
   it('equal values resolve one delivery each, in the order they were proposed', async () => {
