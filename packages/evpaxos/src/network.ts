@@ -94,6 +94,8 @@ class Connection {
   downSince: number | undefined;
   /** Dialled connections: the failure cause last written to the log, while the peer is down. */
   reported: string | undefined;
+  /** Dialled connections: when to redial. */
+  backoff: Backoff | undefined;
 
   constructor(
     readonly id: PeerId,
@@ -150,7 +152,6 @@ export class Network {
   private server: Server | null = null;
   /** Connections to acceptors by index; undefined at `options.self`. */
   private readonly dialled: (Connection | undefined)[] = [];
-  private readonly backoffs = new Map<Connection, Backoff>();
   /** Whether "no acceptor is reachable" was said since the last connection came up. */
   private saidNoneReachable = false;
   /** Messages to hand to this process itself at the next flush, with the PeerId they come from. */
@@ -216,7 +217,7 @@ export class Network {
       const conn = new Connection(k, `acceptor ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
       conn.downSince = performance.now();
       this.dialled.push(conn);
-      this.backoffs.set(conn, new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000));
+      conn.backoff = new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000);
       this.connect(conn, addr);
     });
   }
@@ -292,7 +293,7 @@ export class Network {
     let error: string | undefined;
     socket.on('connect', () => {
       conn.connected = true;
-      this.backoffs.get(conn)?.reset();
+      conn.backoff?.reset();
       this.log.endAll(`dial ${conn.id} `);
       conn.downSince = undefined;
       conn.reported = undefined;
@@ -323,7 +324,7 @@ export class Network {
           this.timers.delete(timer);
           this.connect(conn, addr);
         },
-        this.backoffs.get(conn)?.next() ?? 2000,
+        conn.backoff?.next() ?? 2000,
       );
       this.timers.add(timer);
     });
