@@ -160,8 +160,12 @@ export class Learner {
     }
   }
 
-  /** LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint). */
-  setInstanceId(iid: number): void {
+  /**
+   * LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint, or
+   * trimmed by the acceptors). An instance above them that was closed already is delivered at
+   * once: its votes will not come again (later copies are duplicates of a closed instance).
+   */
+  setInstanceId(iid: number, out?: Effects): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
     this.lastDecided.length = 0;
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
@@ -169,6 +173,7 @@ export class Learner {
     this.currentAtLastCheck = 0;
     this.lateStart = false;
     this.repeatingTo = -1;
+    if (out !== undefined && this.pending.get(this.current)?.closed !== undefined) this.deliverReady(out);
   }
 
   /** Ask every acceptor to trim instances `≤ iid`. */

@@ -121,7 +121,7 @@ export class LearningProposer {
   setInstanceId(iid: number, out: Effects): void {
     this.lastDecided.length = 0;
     this.proposer.setInstanceId(iid, out);
-    this.learner.setInstanceId(iid);
+    this.learn({ kind: 'set-instance-id', iid }, out);
     this.settle(out);
   }
 
@@ -163,8 +163,9 @@ export class LearningProposer {
     if (msg.type === 'accepted' || (msg.type === 'acceptor_state' && this.deliver)) {
       this.learn({ kind: 'message', from, msg }, out);
     } else if (msg.type === 'acceptor_state' && msg.trimIid >= this.learner.nextIid) {
-      // This learner only informs the proposer: it may skip what acceptors trimmed.
-      this.learner.setInstanceId(msg.trimIid);
+      // This learner only informs the proposer: it may skip what acceptors trimmed (and decide an
+      // instance it had closed just above them).
+      this.learn({ kind: 'set-instance-id', iid: msg.trimIid }, out);
     }
     this.settle(out);
   }
