@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { Acceptor, Learner, LearningProposer, Replica, encodeBatch, type CoreEvent, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
+import { Acceptor, Learner, LearningProposer, Replica, assertNever, encodeBatch, type CoreEvent, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
 import { ConfigError, type Address, type PaxosConfig } from './config.js';
 import { RateLimitedLogger, createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
@@ -152,6 +152,13 @@ function route(network: Network, env: Envelope): void {
     case 'peer':
       network.toPeer(env.peer, env.msg);
       return;
+    case 'proposer':
+      // Leadership forwards a client value to the leader: in a replica cluster, replica k is
+      // reached over the connection dialled to acceptor k.
+      network.toAcceptor(env.proposer, env.msg);
+      return;
+    default:
+      assertNever(env, 'envelope');
   }
 }
 
@@ -292,7 +299,7 @@ export async function startReplica(
   /** Why `value` cannot be submitted here, or where to send it. */
   const route = (value: Uint8Array): { refused: string } | { to: number } => {
     if (closing) return { refused: 'the replica is closed' };
-    if (isReservedValue(value)) return { refused: 'the value is reserved for no-ops (an empty value); propose a value with some bytes' };
+    if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op or a master operation); propose another value' };
     if (value.length > maxValue) return { refused: `the value has ${value.length} bytes, more than the ${maxValue} that max-value-size allows${maxValue < config.maxValueSize ? ' with batching' : ''}` };
     for (let k = 0; k < config.acceptors.length; k++) if (network.isUp(k)) return { to: k };
     return { refused: `no replica is reachable (none of the ${config.acceptors.length} connections is up)` };

@@ -1,4 +1,4 @@
-import { bytesEqual, decodeBatch, type CoreEvent } from '@libpaxos/paxos-core';
+import { bytesEqual, decodeBatch, isMasterOp, isNoop, type CoreEvent } from '@libpaxos/paxos-core';
 
 /** Where a proposed value was delivered: its instance and its position in that instance's batch. */
 export interface Proposed {
@@ -8,12 +8,11 @@ export interface Proposed {
 
 /**
  * Whether `value` is one the core keeps for itself, so no client may propose it: a client value
- * equal to the no-op would be skipped by every learner and vanish. Today the no-op is the empty
- * value; this is the one place that knows (point it at paxos-core's `isNoop` when the no-op
- * changes).
+ * equal to the no-op (or the empty no-op of earlier builds) would be skipped by every learner and
+ * vanish, and one equal to a master operation would be acted on instead of delivered.
  */
 export function isReservedValue(value: Uint8Array): boolean {
-  return value.length === 0;
+  return isNoop(value) || isMasterOp(value);
 }
 
 interface Entry {
@@ -93,7 +92,8 @@ export class PendingProposals {
 
 const LOSS: Record<Extract<CoreEvent, { kind: 'value-lost' }>['reason'], string> = {
   'queue-full': "the local proposer's queue is full; propose again later",
-  empty: 'the value is reserved for no-ops (an empty value); propose a value with some bytes',
+  reserved: 'the value is reserved (an empty value, the no-op or a master operation); propose another value',
+  'iid-space-exhausted': 'every instance id up to 4294967295 (LibPaxos3 uses 32 bits) is in use; start a new cluster',
   'outcome-unknown': 'its instance was trimmed before this replica learned whether it was chosen; it may or may not have been',
   'ballot-exhausted': 'a peer claimed a ballot so high that no higher one fits in 32 bits; the value was not proposed further',
 };

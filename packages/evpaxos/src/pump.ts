@@ -1,4 +1,4 @@
-import { newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
+import { assertNever, newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
 /** A core state machine as the pump drives it (Acceptor, Replica, LearningProposer, Learner…). */
@@ -186,6 +186,11 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
         (n, s) => `Still behind the acceptors' trim point (${n} more reports in the last ${s} s); this learner cannot catch up past it`,
       );
       return;
+    case 'leader':
+      log.info(e.id === undefined ? `No leader holds a lease now (master version ${e.version})` : `Leader is now ${e.id} (master version ${e.version})`);
+      return;
+    default:
+      assertNever(e, 'core event');
   }
 }
 
