@@ -1,5 +1,5 @@
 export { FrameDecoder, WireError, encodeMessage } from './codec.js';
-export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
+export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, durationMs, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
 export { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, limitRepeats, silentLogger, timestamp, type LogLevel, type Logger } from './log.js';
 export { Network, type NetworkOptions } from './network.js';
 export {
@@ -10,7 +10,9 @@ export {
   type CommonOptions,
   type DeliverCallback,
   type LearnerHandle,
+  type LeadershipApi,
   type PaxosHandle,
+  type ProposerHandle,
   type ReplicaHandle,
 } from './processes.js';
 export { PendingProposals, isReservedValue, type Proposed } from './proposals.js';

@@ -29,7 +29,16 @@ export interface NetworkOptions {
    * written, as if they had come over a connection (see `Network.flush`).
    */
   readonly self?: number;
+  /**
+   * Split mode with leadership on: proposers to forward client values to (`toProposer`), dialled
+   * on first use, like a client dials its proposer. In a replica cluster proposer k is replica k,
+   * reached over the connection dialled to it.
+   */
+  readonly proposers?: readonly Address[];
 }
+
+/** PeerIds of connections dialled to proposers: clear of acceptor ids and of incoming ones. */
+const PROPOSER_PEER_BASE = 500;
 
 /** Message types that name an acceptor: believed only from the connection dialled to it. */
 const FROM_ACCEPTOR = new Set<Message['type']>(['promise', 'accepted', 'preempted', 'acceptor_state']);
@@ -152,6 +161,8 @@ export class Network {
   private server: Server | null = null;
   /** Connections to acceptors by index; undefined at `options.self`. */
   private readonly dialled: (Connection | undefined)[] = [];
+  /** Connections dialled to proposers (`toProposer`), by proposer id. */
+  private readonly proposerConns = new Map<number, Connection>();
   /** Whether "no acceptor is reachable" was said since the last connection came up. */
   private saidNoneReachable = false;
   /** Messages to hand to this process itself at the next flush, with the PeerId they come from. */
@@ -254,6 +265,29 @@ export class Network {
     conn?.write(encodeMessage(msg));
   }
 
+  /**
+   * Sends to proposer `k` (leadership: a client value forwarded to the leader): over the dialled
+   * connection in a replica cluster, else over a connection dialled to its proposer port on
+   * first use and kept.
+   */
+  toProposer(k: number, msg: Message): void {
+    const addr = this.options.proposers?.[k];
+    if (addr === undefined) {
+      this.toAcceptor(k, msg);
+      return;
+    }
+    let conn = this.proposerConns.get(k);
+    if (conn === undefined) {
+      conn = new Connection(PROPOSER_PEER_BASE + k, `proposer ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
+      conn.downSince = performance.now();
+      conn.backoff = new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000);
+      this.proposerConns.set(k, conn);
+      this.connect(conn, addr);
+    }
+    conn.write(encodeMessage(msg));
+    this.flushSoon();
+  }
+
   /** Sends to acceptor `k` over its dialled connection (e.g. a replica's submit). */
   toAcceptor(k: number, msg: Message): void {
     if (k === this.options.self) this.toSelf(SELF_PEER, msg);
@@ -274,7 +308,7 @@ export class Network {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.local = [];
-    for (const conn of [...this.dialled, ...this.incoming.values()]) {
+    for (const conn of [...this.dialled, ...this.proposerConns.values(), ...this.incoming.values()]) {
       if (conn === undefined) continue;
       conn.flush();
       conn.socket?.end();

@@ -1,5 +1,18 @@
 import { randomInt } from 'node:crypto';
-import { Acceptor, Learner, LearningProposer, Replica, assertNever, encodeBatch, type CoreEvent, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
+import {
+  Acceptor,
+  Learner,
+  LearningProposer,
+  Replica,
+  assertNever,
+  encodeBatch,
+  type CoreEvent,
+  type Delivery,
+  type Envelope,
+  type LeaderView,
+  type LeadershipOptions,
+  type PersistRecord,
+} from '@libpaxos/paxos-core';
 import { ConfigError, type Address, type PaxosConfig } from './config.js';
 import { RateLimitedLogger, createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
@@ -23,6 +36,30 @@ export interface CommonOptions {
    * and set a failing exit code after closing.
    */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Leadership (`leader yes`): called whenever the leader as this process sees it changes, with
+   * the leader's id (undefined: no lease is known to hold) and the master version.
+   */
+  readonly onLeaderChange?: (leader: number | undefined, version: number) => void;
+}
+
+/**
+ * The leader as a process sees it (`leader yes` in paxos.conf; with leadership off there is none
+ * and nobody leads). Times are this process's `performance.now()`.
+ */
+export interface LeadershipApi {
+  /** The leader now, with the master version and when its lease ends as this process counts it. */
+  leader(): LeaderView | undefined;
+  /** Whether this process holds the leader lease now. */
+  isLeader(): boolean;
+  /**
+   * Whether a read of this process's applied state now is linearizable without a round trip
+   * through the log: it holds the lease, has recovered what earlier leaders may have started and
+   * has applied everything it proposed. Ask right before reading; the answer is for this instant.
+   */
+  canReadLocally(): boolean;
+  /** A planned handover (before a restart, say): give the lease up now and tell the others. */
+  dropLeadership(): void;
 }
 
 export interface PaxosHandle {
@@ -30,14 +67,17 @@ export interface PaxosHandle {
   close(): Promise<void>;
 }
 
-export interface LearnerHandle extends PaxosHandle {
+export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'> {
   /** Ask every acceptor to trim instances ≤ iid. */
   trim(iid: number): void;
   /** Continue delivering after instance `iid` (e.g. from a checkpoint). */
   setInstanceId(iid: number): void;
 }
 
-export interface ReplicaHandle extends LearnerHandle {
+/** A proposer process: it takes part in leader election when `leader yes`. */
+export type ProposerHandle = PaxosHandle & LeadershipApi;
+
+export interface ReplicaHandle extends LearnerHandle, LeadershipApi {
   /**
    * Submits a value as LibPaxos3 does: to the first replica, in config order, whose connection
    * is up, and forgets it. Returns false, and sends nothing, when the value is refused here: after
@@ -77,9 +117,11 @@ interface Wiring {
   readonly dial?: readonly Address[];
   /** A replica's own index in `dial`: its own acceptor is reached in memory. */
   readonly self?: number;
+  /** Split mode with leadership: the proposers a follower forwards client values to. */
+  readonly proposers?: readonly Address[];
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
   readonly onDeliver?: DeliverCallback;
-  readonly onEvent?: (e: CoreEvent) => void;
+  readonly onEvent?: ((e: CoreEvent) => void) | undefined;
   /** The process stops (orderly close or disk failure), with a sentence saying why. */
   readonly onStop?: (why: string) => void;
   readonly closeStorage?: () => Promise<void>;
@@ -93,6 +135,7 @@ async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pum
     ...(w.listen !== undefined ? { listen: w.listen } : {}),
     ...(w.dial !== undefined ? { dial: w.dial } : {}),
     ...(w.self !== undefined ? { self: w.self } : {}),
+    ...(w.proposers !== undefined ? { proposers: w.proposers } : {}),
     nodelay: o.config.tcpNodelay,
     maxValueSize: o.config.maxValueSize,
     maxQueuedBytes: MAX_QUEUED_BYTES,
@@ -153,9 +196,7 @@ function route(network: Network, env: Envelope): void {
       network.toPeer(env.peer, env.msg);
       return;
     case 'proposer':
-      // Leadership forwards a client value to the leader: in a replica cluster, replica k is
-      // reached over the connection dialled to acceptor k.
-      network.toAcceptor(env.proposer, env.msg);
+      network.toProposer(env.proposer, env.msg);
       return;
     default:
       assertNever(env, 'envelope');
@@ -203,7 +244,7 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
  * LibPaxos3's evproposer: takes client values on its config address, runs Paxos with the
  * acceptors. Its round floor survives restarts only with `proposer-round-file` (B2).
  */
-export async function startProposer(o: CommonOptions & { readonly id: number }): Promise<PaxosHandle> {
+export async function startProposer(o: CommonOptions & { readonly id: number }): Promise<ProposerHandle> {
   const { config, id } = o;
   requireAcceptors(config);
   requireId(config, 'proposer', id, config.proposers.length);
@@ -213,21 +254,23 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     log.info('proposer-round-file is not set: after a restart this proposer may reuse a ballot and two values could be accepted under it (LibPaxos3 bug B2); set proposer-round-file to a path on persistent storage');
   }
   const role = new LearningProposer(
-    { id, acceptors: config.acceptors.length, ...proposerOptions(config) },
+    { id, acceptors: config.acceptors.length, ...proposerOptions(config), ...leadershipOf(config) },
     { roundFloor: roundFile?.roundFloor ?? 0 },
   );
-  const { close } = await wire(
+  const { pump, close } = await wire(
     o,
     {
       role,
       listen: config.proposers[id] as Address,
       dial: config.acceptors,
+      ...(config.leader ? { proposers: config.proposers } : {}),
       commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : Promise.resolve()),
+      onEvent: leaderEvents(o),
     },
     log,
   );
-  log.info(`Proposer ${id} listening on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors`);
-  return { close };
+  log.info(`Proposer ${id} listening on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors${config.leader ? ', leader election on' : ''}`);
+  return { close, ...leadershipApi(role, pump) };
 }
 
 /** LibPaxos3's evlearner: delivers decided values in order. */
@@ -235,10 +278,17 @@ export async function startLearner(o: CommonOptions & { readonly onDeliver: Deli
   const { config } = o;
   requireAcceptors(config);
   const log = logger(o);
-  const role = new Learner({ acceptors: config.acceptors.length, catchUp: o.catchUp ?? config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 });
-  const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver }, log);
+  const leadership = leadershipOf(config).leadership;
+  const role = new Learner({
+    acceptors: config.acceptors.length,
+    catchUp: o.catchUp ?? config.learnerCatchUp,
+    batched: config.proposerBatchMaxValues > 0,
+    ...(leadership !== undefined ? { leadership } : {}),
+  });
+  const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver, onEvent: leaderEvents(o) }, log);
   return {
     close,
+    leader: () => role.leader(performance.now()),
     trim: (iid) => pump.input((out) => role.trim(iid, out)),
     setInstanceId: (iid) => pump.input(() => role.setInstanceId(iid)),
   };
@@ -267,11 +317,13 @@ export async function startReplica(
       replicas: config.acceptors.length,
       proposer: proposerOptions(config),
       learner: { catchUp: config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 },
+      ...leadershipOf(config),
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
   const pending = new PendingProposals(limit);
   const onDeliver = o.onDeliver;
+  const onLeader = leaderEvents(o);
   let closing = false;
   const { pump, network, close } = await wire(
     o,
@@ -285,7 +337,10 @@ export async function startReplica(
         pending.delivered(iid, index, value);
         onDeliver?.(iid, value, index);
       },
-      onEvent: (e) => pending.event(e),
+      onEvent: (e) => {
+        pending.event(e);
+        onLeader?.(e);
+      },
       onStop: (why) => {
         closing = true;
         pending.rejectAll(why);
@@ -301,12 +356,16 @@ export async function startReplica(
     if (closing) return { refused: 'the replica is closed' };
     if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op or a master operation); propose another value' };
     if (value.length > maxValue) return { refused: `the value has ${value.length} bytes, more than the ${maxValue} that max-value-size allows${maxValue < config.maxValueSize ? ' with batching' : ''}` };
+    // With leadership on, this replica forwards the value to the leader itself (and keeps it until
+    // it is decided); without, LibPaxos3's rule: the first replica whose connection is up.
+    if (config.leader) return { to: id };
     for (let k = 0; k < config.acceptors.length; k++) if (network.isUp(k)) return { to: k };
     return { refused: `no replica is reachable (none of the ${config.acceptors.length} connections is up)` };
   };
-  log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage`);
+  log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage${config.leader ? ', leader election on' : ''}`);
   return {
     close,
+    ...leadershipApi(role, pump),
     trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
     setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
     submit: (value) => {
@@ -326,6 +385,26 @@ export async function startReplica(
       network.toAcceptor(r.to, { type: 'client_value', value });
       return delivered;
     },
+  };
+}
+
+/** The core's leadership options for `leader yes`, or nothing (LibPaxos3's every-proposer-proposes). */
+function leadershipOf(config: PaxosConfig): { leadership?: LeadershipOptions } {
+  return config.leader ? { leadership: { leaseMs: config.leaderLeaseMs, marginMs: config.leaderDriftMarginMs } } : {};
+}
+
+function leaderEvents(o: CommonOptions): ((e: CoreEvent) => void) | undefined {
+  const cb = o.onLeaderChange;
+  return cb === undefined ? undefined : (e) => e.kind === 'leader' && cb(e.id, e.version);
+}
+
+/** The handle side of a role that takes part in leadership (answers from the core, on this process's clock). */
+function leadershipApi(role: LearningProposer | Replica, pump: Pump): LeadershipApi {
+  return {
+    leader: () => role.leader(performance.now()),
+    isLeader: () => role.isLeader(performance.now()),
+    canReadLocally: () => role.canReadLocally(performance.now()),
+    dropLeadership: () => pump.input((out) => role.dropLeadership(out)),
   };
 }
 
