@@ -2,7 +2,7 @@ export { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './accept
 export { InvariantError, assertNever, invariant } from './assert.js';
 export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
-export { NOOP, bytesEqual } from './bytes.js';
+export { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
 export {
   MAX_EARLIER_BALLOTS,
@@ -23,7 +23,10 @@ export {
   type ValueLossReason,
 } from './effects.js';
 export type { Input, InputKind } from './input.js';
+export { Forwarder } from './forwarder.js';
+export { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
 export { Learner, type LearnerOptions } from './learner.js';
+export { decodeMasterOp, encodeMasterOp, isMasterOp, type MasterOp } from './master-op.js';
 export { LearningProposer, type LearningProposerOptions } from './learning-proposer.js';
 export { FIRST_IID, MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 export {

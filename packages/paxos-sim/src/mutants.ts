@@ -3,6 +3,7 @@ import {
   FIRST_IID,
   bytesEqual,
   drop,
+  isNoop,
   type AcceptorRecord,
   type AcceptorRecovered,
   type Decision,
@@ -346,7 +347,7 @@ class LibPaxos3Learner implements LearnerRole, SimRole {
       if (next?.final === undefined) break;
       this.instances.delete(this.current);
       this.lastDecided.push({ iid: this.current, value: next.final });
-      if (next.final.length > 0) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
+      if (!isNoop(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
       this.current++;
     }
   }

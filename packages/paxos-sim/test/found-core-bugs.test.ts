@@ -3,11 +3,9 @@ import { Learner, LearningProposer, newEffects, type AcceptedMsg } from '@libpax
 import { makeValue } from '../src/index.js';
 
 /**
- * paxos-core bugs the simulator found, pinned down as small deterministic cases and reported (the
- * files they are in are being changed by others). Each is `it.fails`: it turns red once the bug
- * is fixed; then make it a plain `it`.
+ * paxos-core bugs the simulator found, pinned down as small deterministic cases so they stay fixed.
  */
-describe('known paxos-core bugs', () => {
+describe('paxos-core bugs the simulator found', () => {
   const accepted = (aid: number, iid: number): AcceptedMsg => ({ type: 'accepted', aid, iid, ballot: 11, valueBallot: 11, value: makeValue(0, iid, 0) });
 
   // Found by `pnpm sim --seed 357 --mode split` (liveness): a split proposer's learner closed an
@@ -15,7 +13,7 @@ describe('known paxos-core bugs', () => {
   // (`LearningProposer` calls `Learner.setInstanceId`). The closed instance is now next but is
   // never delivered: every later accepted for it is dropped as a duplicate of a closed instance,
   // so the proposer never hears the decision and re-runs that instance forever.
-  it.fails('a learner moved past a hole delivers the instance it had already closed there', () => {
+  it('a learner moved past a hole delivers the instance it had already closed there', () => {
     const learner = new Learner({ acceptors: 3 });
     const out = newEffects();
     learner.receive(0, accepted(0, 2), out);
@@ -30,7 +28,7 @@ describe('known paxos-core bugs', () => {
     expect(out.deliver.map((d) => d.iid)).toEqual([2]);
   });
 
-  it.fails('a split proposer hears of an instance decided above a trimmed hole', () => {
+  it('a split proposer hears of an instance decided above a trimmed hole', () => {
     const lp = new LearningProposer({ id: 0, acceptors: 3 });
     const out = newEffects();
     lp.receive(0, accepted(0, 2), out);
