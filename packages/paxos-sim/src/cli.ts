@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { MUTANTS, describeOptions, drawOptions, type Mutant, type SimOverrides } from './options.js';
-import { simulate, type SimResult } from './simulation.js';
+import { MUTANTS, drawOptions, type SimOverrides } from './options.js';
+import { resultLine } from './result-line.js';
+import { RunCommandError, replayCommand, runOverrides, wholeNumber } from './run-command.js';
+import { simulate } from './simulation.js';
 
 const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--mutant M] [--quiet]
 
@@ -21,10 +23,14 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-function int(name: string, text: string | undefined, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || Number(text) < min) fail(`--${name} must be a whole number ≥ ${min}, got '${text}'`);
-  return Number(text);
+/** Runs `read`; a flag it refuses ends the CLI with the reason and the usage. */
+function checked<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    if (e instanceof RunCommandError) fail(e.message);
+    throw e;
+  }
 }
 
 const { values: args } = (() => {
@@ -49,31 +55,9 @@ if (args.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);
 }
-const first = int('seed', args.seed, 0) ?? 1;
-const count = int('seeds', args.seeds, 1) ?? (args.seed === undefined ? 100 : 1);
-const overrides: { -readonly [K in keyof SimOverrides]: SimOverrides[K] } = {};
-const values = int('values', args.values, 1);
-if (values !== undefined) overrides.values = values;
-if (args.mode !== undefined) {
-  if (args.mode !== 'split' && args.mode !== 'replica') fail(`--mode must be split or replica, got '${args.mode}'`);
-  overrides.mode = args.mode;
-}
-if (args.mutant !== undefined) {
-  if (!(MUTANTS as readonly string[]).includes(args.mutant)) fail(`unknown --mutant '${args.mutant}'; one of: ${MUTANTS.join(', ')}`);
-  overrides.mutant = args.mutant as Mutant;
-  overrides.mode = 'split';
-}
-
-function replay(r: SimResult): string {
-  const o = r.options;
-  return [
-    'pnpm sim',
-    `--seed ${o.seed}`,
-    ...(args.values !== undefined ? [`--values ${o.values}`] : []),
-    ...(args.mode !== undefined ? [`--mode ${o.mode}`] : []),
-    ...(o.mutant ? [`--mutant ${o.mutant}`] : []),
-  ].join(' ');
-}
+const first = checked(() => wholeNumber('seed', args.seed, 0)) ?? 1;
+const count = checked(() => wholeNumber('seeds', args.seeds, 1)) ?? (args.seed === undefined ? 100 : 1);
+const overrides: SimOverrides = checked(() => runOverrides(args));
 
 const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
 const started = performance.now();
@@ -90,11 +74,10 @@ for (let seed = first; seed < first + count; seed++) {
   totals.partitions += r.faults.partitions;
   totals.dropped += r.faults.dropped;
   totals.duplicated += r.faults.duplicated;
-  const f = r.faults;
-  const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost=${r.lost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated} trace=${r.traceHash}`;
+  const line = resultLine(r);
   if (!r.ok) {
     totals.failed++;
-    process.stdout.write(`${line}\n${r.violations.map((v) => `  ${v}`).join('\n')}\n  replay: ${replay(r)}\n`);
+    process.stdout.write(`${line}\n${r.violations.map((v) => `  ${v}`).join('\n')}\n  replay: ${replayCommand(r.options, args)}\n`);
   } else if (!args.quiet) {
     process.stdout.write(`${line}\n`);
   }
