@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 
+export type { BrowserContext, Page } from 'playwright-core';
+
 /** Debian's `chromium` package (installed by scripts/install-system-deps.sh); CHROMIUM_PATH overrides. */
 export const DEFAULT_CHROMIUM_PATH = '/usr/bin/chromium';
 
