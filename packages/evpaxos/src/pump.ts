@@ -115,6 +115,23 @@ export function logEvent(log: Logger, e: CoreEvent): void {
     case 'value-lost':
       log.error(`Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`);
       return;
+    case 'not-a-batch':
+      log.error(
+        `Instance ${e.iid} decided a value of ${e.bytes} bytes that is not a batch, although this cluster batches (proposer-batch-max-values); it was delivered as one value. A proposer without batching (C LibPaxos3's, or one reading another paxos.conf) is proposing here: give every process the same batching settings`,
+      );
+      return;
+    case 'conflict':
+      log.error(
+        `Instance ${e.iid}: acceptors report two different values accepted under ballot ${e.ballot}. Two proposers used one ballot (a C LibPaxos3 proposer restarted and reused its ballots, bug B2, or two proposers share an id); Paxos safety no longer holds for this cluster: stop the proposers and check their ids`,
+      );
+      return;
+    case 'iid-space-exhausted':
+      log.error(
+        e.role === 'learner'
+          ? `Delivered instance 4294967295, the last instance id LibPaxos3's 32-bit ids can name; nothing more can be delivered. Start a new cluster (fresh acceptor storage) to go on`
+          : `Every instance id up to 4294967295 (LibPaxos3's 32-bit limit) is in use; this proposer cannot open more and refuses new values. Start a new cluster (fresh acceptor storage) to go on`,
+      );
+      return;
     case 'behind-trim':
       log.error(`Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`);
       return;
@@ -123,7 +140,8 @@ export function logEvent(log: Logger, e: CoreEvent): void {
 
 const VALUE_LOSS: Record<Extract<CoreEvent, { kind: 'value-lost' }>['reason'], string> = {
   'queue-full': 'the proposer queue is full',
-  empty: 'empty values are reserved for no-ops',
+  reserved: 'empty values and the no-op bytes are reserved for closing holes',
+  'iid-space-exhausted': 'every instance id up to 4294967295 (LibPaxos3 uses 32 bits) is in use',
   'outcome-unknown': 'its instance was trimmed before this proposer learned whether it was chosen',
   'ballot-exhausted': 'a peer claimed a ballot so high that no higher one fits in 32 bits',
 };

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
-import { MESSAGE_CODE, MESSAGE_TYPES, MAX_UINT32, type Message, type MessageType } from '@libpaxos/paxos-core';
+import { MESSAGE_CODE, MESSAGE_TYPES, MAX_UINT32, NOOP, type Message, type MessageType } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage } from '../src/codec.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(' ').map((b) => parseInt(b, 16)));
@@ -26,6 +26,17 @@ describe('codec', () => {
   it.each(VECTORS)('%s encodes to LibPaxos3 bytes and back', (_name, msg, bytes) => {
     expect(bytesOf(encodeMessage(msg))).toEqual(hex(bytes));
     expect(new FrameDecoder(1 << 20).push(hex(bytes))).toEqual([msg]);
+  });
+
+  // The no-op is LibPaxos3's client payload with client id −1 and size 0, plus a NUL: a non-empty
+  // value, so C acceptors store and repeat it (they never repeat an empty one) and C samples read
+  // it as another client's value. The repeat reply is the one a C LibPaxos3 acceptor (d255f8b)
+  // sent back for accept(iid 1, ballot 11, NOOP) followed by repeat(1, 2).
+  it('the no-op goes on the wire as 33 bytes that a C acceptor repeats byte for byte', () => {
+    const body = 'ff ff ff ff' + ' 00'.repeat(29);
+    expect(bytesOf(encodeMessage({ type: 'accept', iid: 1, ballot: 11, value: NOOP }))).toEqual(hex(`94 02 01 0b c4 21 ${body}`));
+    const repeated = hex(`96 03 00 01 0b 0b c4 21 ${body}`);
+    expect(new FrameDecoder(1 << 20).push(repeated)).toEqual([{ type: 'accepted', aid: 0, iid: 1, ballot: 11, valueBallot: 11, value: NOOP }]);
   });
 
   it('encodes a 40-byte client value as LibPaxos3 does', () => {

@@ -1,4 +1,4 @@
-import { NOOP, bytesEqual } from './bytes.js';
+import { EMPTY, bytesEqual } from './bytes.js';
 import { requireInt } from './config-error.js';
 import { MAX_EARLIER_BALLOTS, drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
@@ -105,7 +105,7 @@ export class Acceptor {
     let rec = this.records.get(iid);
     if (rec === undefined) {
       // Paxos P1b: promise never to accept a ballot below `ballot`; durable before the reply.
-      rec = { kind: 'record', iid, ballot, valueBallot: 0, value: NOOP };
+      rec = { kind: 'record', iid, ballot, valueBallot: 0, value: EMPTY };
       this.store(rec, out);
     } else if (rec.ballot < ballot) {
       rec = { ...rec, ballot };
@@ -152,8 +152,8 @@ export class Acceptor {
     const end = Math.min(to, this.highestIid, start + this.maxRepeat - 1);
     for (let iid = start; iid <= end; iid++) {
       const rec = this.records.get(iid);
-      // Only accepted instances are repeated. LibPaxos3 skips empty values too, which would leave
-      // a learner stuck at a no-op; we test the value ballot instead.
+      // Only accepted instances are repeated. LibPaxos3 tests for an empty value instead, which
+      // would leave a learner stuck at an empty no-op; we test the value ballot.
       if (rec === undefined || rec.valueBallot === 0) continue;
       // Votes are never withdrawn: a re-proposal of the same value may have moved this acceptor to
       // a newer value ballot than the quorum that chose it, so the earlier ballots go first.
@@ -194,13 +194,15 @@ export class Acceptor {
 }
 
 /**
- * `rec`'s earlier ballots plus its value ballot, for a record that accepts the same bytes again
- * under a higher ballot. Only the newest {@link MAX_EARLIER_BALLOTS} are kept: each needs a
- * re-proposal that reached this acceptor, so in practice there are one or two.
+ * The earlier ballots of a record that accepts the same bytes again under a higher ballot: its
+ * earlier ballots plus its value ballot, as long as fewer than {@link MAX_EARLIER_BALLOTS} are
+ * kept. Once full, the oldest stay and only the newest (the value ballot) moves on: the ballot at
+ * which the value was chosen is among the oldest of the run, and the re-proposals that follow a
+ * choice are all newer (the bound is argued in votes.ts).
  */
 function earlierWith(rec: AcceptorRecord): readonly number[] {
-  const earlier = [...(rec.earlierBallots ?? []), rec.valueBallot];
-  return earlier.length > MAX_EARLIER_BALLOTS ? earlier.slice(earlier.length - MAX_EARLIER_BALLOTS) : earlier;
+  const earlier = rec.earlierBallots ?? [];
+  return earlier.length >= MAX_EARLIER_BALLOTS ? earlier : [...earlier, rec.valueBallot];
 }
 
 function validIid(iid: number): boolean {

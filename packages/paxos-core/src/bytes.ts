@@ -1,5 +1,33 @@
-/** The no-op value: closes a hole; learners skip it instead of delivering it. */
-export const NOOP: Uint8Array = new Uint8Array(0);
+/**
+ * "Nothing accepted": the value of a promise-only record, and of a promise whose value ballot is 0
+ * (LibPaxos3 sends an empty bin there too).
+ */
+export const EMPTY: Uint8Array = new Uint8Array(0);
+
+/**
+ * The no-op a proposer accepts to close a hole (an instance below ones in use that phase 1 found
+ * empty). Learners skip it instead of delivering it.
+ *
+ * It is not empty, because C LibPaxos3 mishandles an empty value: its acceptors never repeat one
+ * (a learner that missed a chosen empty no-op stays stuck there) and its sample learner, client
+ * and `replica -v` crash dereferencing it in their deliver callbacks. These 33 bytes are
+ * LibPaxos3's client payload (reference §8, x86-64 layout): int32 client id, 4 pad bytes, int64
+ * seconds, int64 microseconds, uint64 size, then the value bytes. The client id is −1, which no
+ * LibPaxos3 client uses (`rand()` is never negative) and ours never draws, so C clients treat it
+ * as someone else's value; times and size are 0; one NUL byte follows, so a C sample printing the
+ * value with `%.16s` reads an empty string inside the buffer. Every field is symmetric in byte
+ * order, so these bytes mean the same on any host.
+ */
+export const NOOP: Uint8Array = Uint8Array.of(0xff, 0xff, 0xff, 0xff, ...new Array<number>(29).fill(0));
+
+/**
+ * Whether a decided value is a no-op: {@link NOOP}, or an empty value (what earlier builds of ours
+ * used, which may still sit in an acceptor's LMDB store). Client values equal to either are refused
+ * by proposers, so this never hides a client's value.
+ */
+export function isNoop(value: Uint8Array): boolean {
+  return value.length === 0 || (value.length === NOOP.length && bytesEqual(value, NOOP));
+}
 
 /** Byte equality, the only value equality LibPaxos3 knows (length, then bytes). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {

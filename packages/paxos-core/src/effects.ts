@@ -26,7 +26,7 @@ export interface AcceptorRecord {
   readonly ballot: number;
   /** Ballot of the accepted value; 0 when nothing was accepted. */
   readonly valueBallot: number;
-  /** Accepted value; empty when nothing was accepted (or when a no-op was accepted). */
+  /** Accepted value; empty (`EMPTY`) when nothing was accepted. */
   readonly value: Uint8Array;
   /**
    * Earlier ballots, ascending, under which this acceptor accepted these same bytes with no other
@@ -37,7 +37,11 @@ export interface AcceptorRecord {
   readonly earlierBallots?: readonly number[];
 }
 
-/** How many earlier ballots a record keeps; the oldest fall off first. */
+/**
+ * How many earlier ballots a record keeps: the oldest of the run. Further re-acceptances replace
+ * only the newest (the value ballot), so the ballot that chose a value is never pushed out by the
+ * re-proposals that follow it (the bound is argued in votes.ts).
+ */
 export const MAX_EARLIER_BALLOTS = 7;
 
 /** The acceptor forgot every instance `≤ iid`. */
@@ -86,8 +90,6 @@ export type DropReason =
   | 'invalid'
   /** learner: further ahead than its window of future instances */
   | 'beyond-window'
-  /** two different values under one ballot: a broken or hostile peer */
-  | 'conflict'
   /** the role does not handle this message type (e.g. a client value sent to an acceptor) */
   | 'not-for-role';
 
@@ -95,8 +97,10 @@ export type DropReason =
 export type ValueLossReason =
   /** the proposer's queue is at its limit */
   | 'queue-full'
-  /** empty values are reserved for no-ops */
-  | 'empty'
+  /** empty values and the no-op's bytes are reserved for closing holes */
+  | 'reserved'
+  /** every instance id up to 2^32 − 1 is used (LibPaxos3's ids are uint32) */
+  | 'iid-space-exhausted'
   /** the instance was trimmed away before the proposer learned whether the value was chosen */
   | 'outcome-unknown'
   /** no uint32 ballot is left above a competitor's (only a hostile peer gets there) */
@@ -121,8 +125,21 @@ export type CoreEvent =
    * instance), so a caller can tell its clients
    */
   | { readonly kind: 'value-lost'; readonly reason: ValueLossReason; readonly iid: number; readonly value: Uint8Array }
-  /** learner: a decided value that should be a batch is not one (a broken proposer) */
-  | { readonly kind: 'bad-batch'; readonly iid: number }
+  /**
+   * learner, with batching on: a decided value is not a batch (a proposer without batching, e.g. C
+   * LibPaxos3's, proposes to this cluster). It is delivered as one value, at index 0.
+   */
+  | { readonly kind: 'not-a-batch'; readonly iid: number; readonly bytes: number }
+  /**
+   * learner or proposer: acceptors reported two different values accepted under one ballot. Two
+   * proposers used one ballot (LibPaxos3 B2, or two proposers sharing an id): a safety alarm.
+   */
+  | { readonly kind: 'conflict'; readonly iid: number; readonly ballot: number }
+  /**
+   * learner: instance 2^32 − 1, the last LibPaxos3 can name, is delivered; proposer: no instance
+   * id is left to open. Nothing more can be decided in this cluster.
+   */
+  | { readonly kind: 'iid-space-exhausted'; readonly role: 'learner' | 'proposer' }
   /** learner: instances it still needs were trimmed by an acceptor; it cannot catch up past them */
   | { readonly kind: 'behind-trim'; readonly iid: number; readonly trimIid: number };
 

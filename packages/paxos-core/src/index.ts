@@ -2,7 +2,7 @@ export { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './accept
 export { InvariantError, assertNever, invariant } from './assert.js';
 export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
-export { NOOP, bytesEqual } from './bytes.js';
+export { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
 export {
   MAX_EARLIER_BALLOTS,

@@ -1,6 +1,7 @@
 import { InvariantError } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
+import { isNoop } from './bytes.js';
 import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
@@ -171,14 +172,14 @@ export class Learner {
     if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
     let inst = this.pending.get(iid);
     if (inst === undefined) {
-      inst = new Pending(this.acceptors);
+      inst = new Pending();
       this.pending.set(iid, inst);
     }
     if (inst.closed !== undefined) return drop(out, 'duplicate', 'accepted', iid);
     // B1: acks are matched on the ballot the value was accepted in, and on the bytes.
     const count = inst.add(aid, vb, msg.value);
     if (count < 0) return drop(out, 'duplicate', 'accepted', iid);
-    if (inst.conflict) drop(out, 'conflict', 'accepted', iid);
+    if (inst.conflict) out.events.push({ kind: 'conflict', iid, ballot: vb });
     if (count < this.quorum) return;
     inst.closed = msg.value;
     if (iid === this.current) this.deliverReady(out);
@@ -191,7 +192,7 @@ export class Learner {
       const iid = this.current;
       this.pending.delete(iid);
       const value = inst.closed;
-      if (value.length === 0) {
+      if (isNoop(value)) {
         this.lastDecided.push({ iid, value });
         out.events.push({ kind: 'noop', iid });
       } else if (!this.batched) {
@@ -202,11 +203,19 @@ export class Learner {
       } else {
         this.lastDecided.push({ iid, value });
         const values = decodeBatch(value);
-        if (values === undefined) out.events.push({ kind: 'bad-batch', iid });
-        else for (let index = 0; index < values.length; index++) out.deliver.push({ iid, index, value: values[index] as Uint8Array });
+        if (values === undefined) {
+          // A decided value is never skipped: one that is not a batch (a proposer without
+          // batching, such as C LibPaxos3's, in this cluster) is delivered as it is, and said.
+          out.events.push({ kind: 'not-a-batch', iid, bytes: value.length });
+          out.deliver.push({ iid, index: 0, value });
+        } else {
+          for (let index = 0; index < values.length; index++) out.deliver.push({ iid, index, value: values[index] as Uint8Array });
+        }
       }
-      if (iid === MAX_UINT32) break;
+      // After 2^32 − 1, the last id LibPaxos3 can name, `current` passes the uint32 range: every
+      // later accepted is stale, so nothing is delivered twice, and nothing more is asked for.
       this.current = iid + 1;
+      if (iid === MAX_UINT32) out.events.push({ kind: 'iid-space-exhausted', role: 'learner' });
     }
     this.lastProgressAt = this.now;
     // Catching up: the whole range asked for came back, so there may be more. Ask for the next
@@ -217,6 +226,7 @@ export class Learner {
 
   private requestRepeat(out: Effects): void {
     const from = this.current;
+    if (from > MAX_UINT32) return;
     const to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
     this.repeatingTo = to;
     out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });

@@ -1,7 +1,7 @@
 import { invariant } from './assert.js';
 import { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 import { batchCost, decodeBatch, encodeBatch } from './batch.js';
-import { NOOP, bytesEqual } from './bytes.js';
+import { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
@@ -135,6 +135,8 @@ export class Proposer {
   /** Highest iid known to carry an accepted value (ours or anyone's). */
   private highestInUse = 0;
   private activeUntil = 0;
+  /** Every instance id up to 2^32 − 1 has been opened: nothing new can be proposed. */
+  private exhausted = false;
   /**
    * Fed by a learner (`decided`): the highest instance decided in order, and when that last moved.
    * When it stalls below instances in use, this proposer re-runs the stuck instances (see tick).
@@ -237,9 +239,9 @@ export class Proposer {
 
   /** A client value to order (LibPaxos3: append to the queue, then try-accept). */
   propose(value: Uint8Array, out: Effects): void {
-    if (value.length === 0) {
-      // The empty value is the no-op that learners skip; a client's empty value would vanish.
-      out.events.push({ kind: 'value-lost', reason: 'empty', iid: 0, value });
+    if (isNoop(value)) {
+      // Learners skip no-ops (the empty value and NOOP's bytes): a client's would vanish.
+      out.events.push({ kind: 'value-lost', reason: 'reserved', iid: 0, value });
       return;
     }
     if (this.queue.length >= this.maxQueue) {
@@ -385,7 +387,7 @@ export class Proposer {
     const inst = this.instances.get(iid);
     // Acceptors broadcast every accepted to every proposer: most are not about our instances.
     if (inst === undefined) return;
-    if (inst.votes === null) inst.votes = new InstanceVotes(this.acceptors);
+    if (inst.votes === null) inst.votes = new InstanceVotes();
     const count = inst.votes.add(aid, vb, msg.value);
     if (count < 0) return drop(out, 'duplicate', 'accepted', iid);
     if (count < this.quorum) return;
@@ -475,6 +477,18 @@ export class Proposer {
       const iid = ++this.nextPrepareIid;
       if (!this.instances.has(iid)) this.open(iid, false, out);
     }
+    if (this.nextPrepareIid < MAX_UINT32) return;
+    // LibPaxos3's instance ids are uint32: past 2^32 − 1 there is nothing to open. Say so once,
+    // and give up queued values as soon as no open instance is left to take them, rather than
+    // holding them for ever.
+    if (!this.exhausted) {
+      this.exhausted = true;
+      out.events.push({ kind: 'iid-space-exhausted', role: 'proposer' });
+    }
+    if (this.preparingCount > 0) return;
+    for (let value = this.queue.shift(); value !== undefined; value = this.queue.shift()) {
+      out.events.push({ kind: 'value-lost', reason: 'iid-space-exhausted', iid: 0, value });
+    }
   }
 
   private open(iid: number, recovery: boolean, out: Effects): void {
@@ -492,7 +506,7 @@ export class Proposer {
       sentAt: 0,
       retryAt: -1,
       attempts: 0,
-      proposal: NOOP,
+      proposal: EMPTY,
       recovery,
       acceptSent: false,
       decided: null,

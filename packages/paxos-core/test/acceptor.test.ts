@@ -117,13 +117,14 @@ describe('acceptor', () => {
     expect(a.record(1)?.earlierBallots).toEqual([11]);
   });
 
-  it('accepting other bytes forgets the earlier votes, and at most seven earlier ballots are kept', () => {
+  it('accepting other bytes forgets the earlier votes; of a long run the oldest seven ballots and the newest are kept', () => {
     const a = new Acceptor({ id: 0 });
     accept(a, 1, 11, 'v');
     accept(a, 1, 21, 'w');
     expect(a.record(1)?.earlierBallots).toBeUndefined();
     for (let b = 31; b <= 121; b += 10) accept(a, 1, b, 'w');
-    expect(a.record(1)?.earlierBallots).toEqual([51, 61, 71, 81, 91, 101, 111]);
+    // 21 may be where w was chosen: the re-proposals that follow a choice never push it out.
+    expect(a.record(1)?.earlierBallots).toEqual([21, 31, 41, 51, 61, 71, 81]);
     expect(a.record(1)?.valueBallot).toBe(121);
   });
 

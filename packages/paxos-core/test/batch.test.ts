@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Learner, Proposer, decodeBatch, encodeBatch } from '../src/index.js';
+import { Learner, NOOP, Proposer, decodeBatch, encodeBatch } from '../src/index.js';
 import { accepted, dec, enc, fx, msgs, promise } from './helpers.js';
 
 describe('batching', () => {
@@ -65,11 +65,20 @@ describe('batching', () => {
     expect(l.lastDecided).toEqual([{ iid: 1, value: b }]);
   });
 
-  it('a learner reports a decided value that is not a batch instead of guessing', () => {
+  it('a learner delivers a decided value that is not a batch as one value, and says so, never skipping it', () => {
+    // A C LibPaxos3 proposer in a cluster with batching on proposes plain values.
     const l = new Learner({ acceptors: 3, batched: true });
     const out = fx();
     for (const aid of [0, 1]) l.receive(aid, accepted(aid, 1, 11, enc('plain')), out);
+    expect(out.deliver.map((d) => [d.iid, d.index, dec(d.value)])).toEqual([[1, 0, 'plain']]);
+    expect(out.events).toContainEqual({ kind: 'not-a-batch', iid: 1, bytes: 5 });
+  });
+
+  it('a learner with batching on skips the no-op instead of reading it as a batch', () => {
+    const l = new Learner({ acceptors: 3, batched: true });
+    const out = fx();
+    for (const aid of [0, 1]) l.receive(aid, accepted(aid, 1, 11, NOOP), out);
     expect(out.deliver).toEqual([]);
-    expect(out.events).toContainEqual({ kind: 'bad-batch', iid: 1 });
+    expect(out.events).toEqual([{ kind: 'noop', iid: 1 }]);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Learner, type LearnerOptions } from '../src/index.js';
+import { Learner, MAX_UINT32, NOOP, type LearnerOptions } from '../src/index.js';
 import { accepted, dec, enc, fx, msgs } from './helpers.js';
 
 function learner(options: Partial<LearnerOptions> = {}) {
@@ -95,18 +95,41 @@ describe('learner', () => {
     expect(delivered(feed(l, accepted(0, 1, 11, enc('v')), accepted(1, 1, 11, enc('v'))))).toEqual([[1, 'v']]);
   });
 
+  it('delivers instance 2^32 − 1, the last LibPaxos3 can name, once, says so, and asks for nothing past it', () => {
+    const l = learner();
+    l.setInstanceId(MAX_UINT32 - 2);
+    const out = feed(l, ...[0, 1].flatMap((aid) => [accepted(aid, MAX_UINT32 - 1, 11, enc('y')), accepted(aid, MAX_UINT32, 11, enc('z'))]));
+    expect(delivered(out)).toEqual([
+      [MAX_UINT32 - 1, 'y'],
+      [MAX_UINT32, 'z'],
+    ]);
+    expect(out.events).toContainEqual({ kind: 'iid-space-exhausted', role: 'learner' });
+    // A late vote and repeated ones for the last instance deliver nothing again.
+    const late = feed(l, accepted(2, MAX_UINT32, 11, enc('z')), accepted(0, MAX_UINT32, 11, enc('z')), accepted(1, MAX_UINT32, 11, enc('z')));
+    expect(late.deliver).toEqual([]);
+    for (let now = 0; now <= 5000; now += 100) {
+      const t = fx();
+      l.tick(now, t);
+      expect(msgs(t, 'repeat')).toEqual([]);
+    }
+  });
+
   it('refuses to count two different values under one value ballot (a broken peer)', () => {
     const l = learner();
     const out = feed(l, accepted(0, 1, 11, enc('a')), accepted(1, 1, 11, enc('b')));
     expect(out.deliver).toEqual([]);
-    expect(out.events).toContainEqual({ kind: 'dropped', reason: 'conflict', msg: 'accepted', iid: 1 });
+    expect(out.events).toContainEqual({ kind: 'conflict', iid: 1, ballot: 11 });
   });
 
-  it('skips decided no-ops instead of delivering them', () => {
+  it('skips decided no-ops instead of delivering them: NOOP, and the empty no-op of earlier builds', () => {
     const l = learner();
-    const out = feed(l, accepted(0, 1, 11, new Uint8Array(0)), accepted(1, 1, 11, new Uint8Array(0)), accepted(0, 2, 11, enc('x')), accepted(1, 2, 11, enc('x')));
-    expect(delivered(out)).toEqual([[2, 'x']]);
+    const out = feed(
+      l,
+      ...[1, 2].flatMap((aid) => [accepted(aid, 1, 11, NOOP), accepted(aid, 2, 11, new Uint8Array(0)), accepted(aid, 3, 11, enc('x'))]),
+    );
+    expect(delivered(out)).toEqual([[3, 'x']]);
     expect(out.events).toContainEqual({ kind: 'noop', iid: 1 });
+    expect(out.events).toContainEqual({ kind: 'noop', iid: 2 });
   });
 
   it('B8: catch-up asks for far more than 11 instances, and asks for the next range as soon as one is in', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PaxosConfigError, Proposer, type ProposerOptions } from '../src/index.js';
+import { MAX_UINT32, NOOP, PaxosConfigError, Proposer, type ProposerOptions } from '../src/index.js';
 import { accepted, dec, enc, fx, msgs, promise } from './helpers.js';
 
 const A = 3;
@@ -170,6 +170,31 @@ describe('proposer', () => {
     expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 11, ballot: 12 }]);
   });
 
+  it('opens nothing past instance 2^32 − 1: says so once, and gives up values no instance is left to take', () => {
+    const { p } = started({ preexecWindow: 2 });
+    const out = fx();
+    p.setInstanceId(MAX_UINT32 - 2, out);
+    for (const v of ['a', 'b', 'c']) p.propose(enc(v), out);
+    expect(msgs(out, 'prepare').map((m) => m.iid)).toEqual([MAX_UINT32 - 1, MAX_UINT32]);
+    const all = fx();
+    for (const iid of [MAX_UINT32 - 1, MAX_UINT32]) {
+      for (let aid = 0; aid < 2; aid++) p.receive(aid, promise(aid, iid, 12), all);
+    }
+    expect(msgs(all, 'accept').map((m) => [m.iid, dec(m.value)])).toEqual([
+      [MAX_UINT32 - 1, 'a'],
+      [MAX_UINT32, 'b'],
+    ]);
+    p.propose(enc('d'), all);
+    const events = [...out.events, ...all.events];
+    expect(events.filter((e) => e.kind === 'iid-space-exhausted')).toEqual([{ kind: 'iid-space-exhausted', role: 'proposer' }]);
+    expect(events.filter((e) => e.kind === 'value-lost').map((e) => (e.kind === 'value-lost' ? [e.reason, dec(e.value)] : []))).toEqual([
+      ['iid-space-exhausted', 'c'],
+      ['iid-space-exhausted', 'd'],
+    ]);
+    expect(msgs(all, 'prepare')).toEqual([]);
+    expect(p.queueLength).toBe(0);
+  });
+
   it('pre-executes one window at start, and refills it only while it has client values', () => {
     const { p } = started({ preexecWindow: 2 });
     const out = fx();
@@ -282,18 +307,20 @@ describe('proposer', () => {
     p.tick(999, out);
     expect(msgs(out, 'accept')).toEqual([]);
     p.tick(1000, out);
-    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: new Uint8Array(0) }]);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: NOOP }]);
     expect(out.events).toContainEqual({ kind: 'noop', iid: 1 });
   });
 
-  it('refuses empty client values (reserved for no-ops) and values beyond its queue limit', () => {
+  it('refuses empty client values and the no-op bytes (reserved for closing holes), and values beyond its queue limit', () => {
     const { p } = started({ maxQueue: 1 });
     const out = fx();
     p.propose(new Uint8Array(0), out);
+    p.propose(NOOP.slice(), out);
     p.propose(enc('a'), out);
     p.propose(enc('b'), out);
     expect(out.events).toEqual([
-      { kind: 'value-lost', reason: 'empty', iid: 0, value: new Uint8Array(0) },
+      { kind: 'value-lost', reason: 'reserved', iid: 0, value: new Uint8Array(0) },
+      { kind: 'value-lost', reason: 'reserved', iid: 0, value: NOOP },
       { kind: 'value-lost', reason: 'queue-full', iid: 0, value: enc('b') },
     ]);
   });
@@ -346,7 +373,7 @@ describe('proposer', () => {
     // 2–4 were open from the start window (and their prepares time out now); 5 was not.
     expect(msgs(rec, 'prepare').map((m) => m.iid)).toEqual([2, 3, 4]);
     const r2 = promiseQuorum(p, 2, 12);
-    expect(msgs(r2, 'accept')).toEqual([{ type: 'accept', iid: 2, ballot: 12, value: new Uint8Array(0) }]);
+    expect(msgs(r2, 'accept')).toEqual([{ type: 'accept', iid: 2, ballot: 12, value: NOOP }]);
     const r3 = fx();
     p.receive(0, promise(0, 3, 12, 21, enc('c')), r3);
     p.receive(1, promise(1, 3, 12), r3);

@@ -1,4 +1,4 @@
-import { MAX_UINT32, bytesEqual, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
+import { MAX_UINT32, bytesEqual, isNoop, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
 import { describeValueId, valueId } from './workload.js';
 
 /** What the checker needs to know about an acceptor's disk. */
@@ -122,7 +122,7 @@ export class Checker {
     if (chosen === undefined) this.fail(`${who} decided iid ${iid}, for which no value was chosen by a quorum`);
     else if (!bytesEqual(chosen, value)) this.fail(`${who} decided iid ${iid} with a value other than the chosen one`);
     if (iid > this.maxDecided) this.maxDecided = iid;
-    if (value.length === 0) return;
+    if (isNoop(value)) return;
     const values = this.unpack(value);
     if (values === undefined) {
       this.fail(`${who} decided iid ${iid} with a value that is not a well-formed batch`);
@@ -142,7 +142,7 @@ export class Checker {
 
   /** The client values in a Paxos value (none for a no-op or a malformed batch). */
   clientValues(value: Uint8Array): readonly Uint8Array[] {
-    return value.length === 0 ? [] : (this.unpack(value) ?? []);
+    return isNoop(value) ? [] : (this.unpack(value) ?? []);
   }
 
   private vote(aid: number, iid: number, ballot: number, value: Uint8Array): void {

@@ -1,4 +1,4 @@
-import { Acceptor, FIRST_IID, drop, type Effects, type Message, type PeerId } from '@libpaxos/paxos-core';
+import { Acceptor, FIRST_IID, drop, isNoop, type Effects, type Message, type PeerId } from '@libpaxos/paxos-core';
 import type { Mutant, SimOptions } from './options.js';
 import { realRoles, type LearnerRole, type RoleFactory, type SimRole } from './roles.js';
 
@@ -99,7 +99,7 @@ class LibPaxos3Learner implements LearnerRole, SimRole {
       if (next?.final === undefined) break;
       this.instances.delete(this.current);
       this.lastDecided.push({ iid: this.current, value: next.final });
-      if (next.final.length > 0) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
+      if (!isNoop(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
       this.current++;
     }
   }
