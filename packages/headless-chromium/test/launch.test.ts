@@ -15,14 +15,14 @@ describe('launchChromium', () => {
     await expect(launchChromium({ executablePath: '/nonexistent/chromium', profileParent: parent })).rejects.toThrow(
       /Chromium is not installed at \/nonexistent\/chromium: run 'bash scripts\/install-system-deps.sh'/,
     );
-  });
+  }, 90_000);
 
   it('says why a binary that is not Chromium did not start, and leaves no profile behind', async () => {
     await expect(launchChromium({ executablePath: '/bin/false', timeoutMs: 10_000, profileParent: parent })).rejects.toThrow(
       /Chromium at \/bin\/false did not start/,
     );
     expect(readdirSync(parent)).toEqual([]);
-  });
+  }, 90_000);
 
   it('starts headless Chromium, reports its version and removes its profile on close', async () => {
     const browser = await launchChromium({ profileParent: parent });
@@ -37,5 +37,5 @@ describe('launchChromium', () => {
       await browser.close();
     }
     expect(readdirSync(parent)).toEqual([]);
-  });
+  }, 90_000);
 });

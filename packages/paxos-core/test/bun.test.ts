@@ -6,7 +6,7 @@ let reference: ClusterRun;
 beforeAll(async () => {
   reference = await nodeReference();
   consumer = consumerProject();
-});
+}, 60_000);
 afterAll(() => consumer?.remove());
 
 describe('paxos-core in Bun', () => {
@@ -18,5 +18,5 @@ describe('paxos-core in Bun', () => {
     expect(run.runtime).toEqual({ name: 'bun', version: devVersion('bun') });
     expect(run.resolved).toMatch(/\/paxos-core\/dist\/index\.js$/);
     expectSameDeliveries(run, reference);
-  });
+  }, 90_000);
 });

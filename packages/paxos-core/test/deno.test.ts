@@ -7,7 +7,7 @@ let reference: ClusterRun;
 beforeAll(async () => {
   reference = await nodeReference();
   consumer = consumerProject();
-});
+}, 60_000);
 afterAll(() => consumer?.remove());
 
 describe('paxos-core in Deno', () => {
@@ -25,5 +25,5 @@ describe('paxos-core in Deno', () => {
     expect(run.runtime).toEqual({ name: 'deno', version: devVersion('deno') });
     expect(run.resolved).toMatch(/\/paxos-core\/dist\/index\.js$/);
     expectSameDeliveries(run, reference);
-  });
+  }, 90_000);
 });

@@ -36,7 +36,7 @@ export type SimObservation =
   | { readonly kind: 'unpartition'; readonly time: number; readonly links: readonly (readonly [number, number])[] }
   /** A client submitted `value` to proposer (or replica) `node`. */
   | { readonly kind: 'submit'; readonly time: number; readonly node: number; readonly value: Uint8Array }
-  /** Learner (or replica) `node` decided instance `iid` (an empty value is a no-op). */
+  /** Learner (or replica) `node` decided instance `iid` (a no-op when the core closed a hole: see `isNoop`). */
   | { readonly kind: 'decide'; readonly time: number; readonly node: number; readonly iid: number; readonly value: Uint8Array }
   /** The fault phase ended: every partition is lifted, no more loss, crashed nodes restart. */
   | { readonly kind: 'heal'; readonly time: number };

@@ -1,4 +1,4 @@
-import { assertNever, decodeBatch, type Message, type MessageType } from '@libpaxos/paxos-core';
+import { assertNever, decodeBatch, isNoop, type Message, type MessageType } from '@libpaxos/paxos-core';
 import type { NodeKind, SimObservation, SimObserver } from './observer.js';
 import { describeValueId, valueId } from './workload.js';
 
@@ -126,7 +126,7 @@ export function countsAt(r: Recording, t: number): Counts {
 
 /** What the value bytes were, as a person reads them. */
 export function valueLabel(value: Uint8Array, batched: boolean): string {
-  if (value.length === 0) return 'no-op';
+  if (isNoop(value)) return 'no-op';
   const one = (v: Uint8Array): string => {
     const id = valueId(v);
     return id === undefined ? `${v.length} bytes` : describeValueId(id);

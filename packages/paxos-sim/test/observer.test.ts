@@ -1,5 +1,6 @@
+import { NOOP, encodeBatch } from '@libpaxos/paxos-core';
 import { describe, expect, it } from 'vitest';
-import { Recorder, Simulation, countsAt, drawOptions, simulate, type SimObservation, type SimOverrides } from '../src/index.js';
+import { Recorder, Simulation, countsAt, drawOptions, makeValue, simulate, valueLabel, type SimObservation, type SimOverrides } from '../src/index.js';
 
 const RUNS: [number, SimOverrides][] = [
   [17, { values: 300, mode: 'replica' }],
@@ -16,7 +17,7 @@ describe('a run with an observer', () => {
     expect(seen.filter((o) => o.kind === 'crash')).toHaveLength(plain.faults.crashes);
     // Observations arrive in time order: the viewer replays them as they happened.
     for (let i = 1; i < seen.length; i++) expect((seen[i] as SimObservation).time).toBeGreaterThanOrEqual((seen[i - 1] as SimObservation).time);
-  });
+  }, 60_000);
 
   it.each(RUNS)('seed %i %o: the recording counts every fault, value and decision the run counted', (seed, overrides) => {
     const options = drawOptions(seed, overrides);
@@ -42,7 +43,7 @@ describe('a run with an observer', () => {
     const half = countsAt(rec, rec.endMs / 2);
     expect(half.sent).toBeGreaterThan(0);
     expect(half.sent).toBeLessThan(end.sent);
-  });
+  }, 60_000);
 
   it('a partition span names the side it cut off', () => {
     const options = drawOptions(17, { values: 300, mode: 'replica' });
@@ -56,5 +57,17 @@ describe('a run with an observer', () => {
       // Every cut link leaves the side that was cut off, or (two-way) enters it.
       for (const [a, b] of p.links) expect(p.side.includes(a) || (!p.oneWay && p.side.includes(b))).toBe(true);
     }
-  });
+  }, 60_000);
+});
+
+describe('valueLabel', () => {
+  it('names client values by client and sequence, no-ops and batches as such', () => {
+    expect(valueLabel(makeValue(1, 23, 4), false)).toBe('c1#23');
+    expect(valueLabel(NOOP, false)).toBe('no-op');
+    expect(valueLabel(NOOP, true)).toBe('no-op');
+    expect(valueLabel(new Uint8Array(0), false)).toBe('no-op');
+    expect(valueLabel(encodeBatch([makeValue(0, 1, 0), makeValue(1, 2, 3)]), true)).toBe('2 values: c0#1…');
+    expect(valueLabel(encodeBatch([makeValue(0, 7, 0)]), true)).toBe('c0#7');
+    expect(valueLabel(Uint8Array.of(1, 2, 3), false)).toBe('3 bytes');
+  }, 60_000);
 });

@@ -4,7 +4,7 @@ import { drawOptions, parseRunCommand, replayCommand, simulate } from '../src/in
 describe('a run command pasted into sim:web', () => {
   it('reads a bare seed', () => {
     expect(parseRunCommand(' 42 ')).toEqual({ seed: 42, flags: { values: undefined, mode: undefined, mutant: undefined }, overrides: {} });
-  });
+  }, 60_000);
 
   it('reads the replay line pnpm sim prints, prefix and all, and gives the same run', () => {
     const parsed = parseRunCommand('  replay: pnpm sim --seed 17 --values 300 --mode replica');
@@ -13,13 +13,13 @@ describe('a run command pasted into sim:web', () => {
     const options = drawOptions(parsed.seed, parsed.overrides);
     expect(replayCommand(options, parsed.flags)).toBe('pnpm sim --seed 17 --values 300 --mode replica');
     expect(simulate(options).traceHash).toBe(simulate(drawOptions(17, { values: 300, mode: 'replica' })).traceHash);
-  });
+  }, 60_000);
 
   it('takes --flag=value, --quiet and --seeds 1, and a mutant forces split mode as on the CLI', () => {
     const parsed = parseRunCommand('pnpm -s sim --seed=3 --seeds 1 --quiet --mutant libpaxos3-learner-b1');
     expect(parsed.seed).toBe(3);
     expect(parsed.overrides).toEqual({ mutant: 'libpaxos3-learner-b1', mode: 'split' });
-  });
+  }, 60_000);
 
   it.each([
     ['pnpm sim --seed x', "--seed must be a whole number ≥ 0, got 'x'"],
@@ -32,5 +32,5 @@ describe('a run command pasted into sim:web', () => {
     ['pnpm sim --seed 1 2', "'2' is not a flag"],
   ])('refuses %s, saying why', (text, why) => {
     expect(() => parseRunCommand(text)).toThrow(why);
-  });
+  }, 60_000);
 });

@@ -35,14 +35,14 @@ describe('the sim:web command', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  });
+  }, 60_000);
 
   it('refuses a port that is not one, with the usage', () => {
     const r = spawnSync(process.execPath, [CLI, '--port', '70000'], { encoding: 'utf8', timeout: 30_000 });
     expect(r.status).toBe(2);
     expect(r.stderr).toContain("sim:web: --port must be a whole number from 0 to 65535, got '70000'");
     expect(r.stderr).toContain('Usage: pnpm sim:web');
-  });
+  }, 60_000);
 
   it('says the port is taken and how to pick another', async () => {
     const blocker = createServer();
@@ -55,5 +55,5 @@ describe('the sim:web command', () => {
     } finally {
       await new Promise<void>((resolve) => blocker.close(() => resolve()));
     }
-  });
+  }, 60_000);
 });

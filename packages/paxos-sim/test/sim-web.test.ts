@@ -63,7 +63,7 @@ describe('pnpm sim:web', () => {
     await page.waitForFunction(() => document.body.dataset['state'] === 'ready', undefined, { timeout: 60_000 });
     await expect.poll(playhead, { timeout: 10_000 }).toBeGreaterThan(0);
     expect(await page.textContent('#about')).toContain('pnpm sim --seed 14 --values 300');
-  });
+  }, 90_000);
 
   it('a replay command pasted into the seed box, run to the end, gives the trace hash and line pnpm sim prints', async () => {
     const command = 'pnpm sim --seed 5 --values 200 --mode split';
@@ -89,7 +89,7 @@ describe('pnpm sim:web', () => {
       'instances decided': r.instances,
     });
     expect(pageErrors).toEqual([]);
-  });
+  }, 90_000);
 
   it('a seed that breaks a mutant core ends in its violations and the command that replays it', async () => {
     let command = '';
@@ -108,7 +108,7 @@ describe('pnpm sim:web', () => {
     expect(text).toContain('VIOLATION');
     expect(text).toContain(r.violations[0]);
     expect(text).toContain(`replay: ${command}`);
-  });
+  }, 90_000);
 
   it('play, pause, step and speed move the playhead as asked', async () => {
     await runInPage('pnpm sim --seed 17 --values 300 --mode replica');
@@ -130,7 +130,7 @@ describe('pnpm sim:web', () => {
     await page.waitForTimeout(500);
     await page.click('#play');
     expect((await playhead()) - start).toBeGreaterThan(100);
-  });
+  }, 90_000);
 
   it('draws processes, messages, faults and decisions on the space-time diagram', async () => {
     const command = 'pnpm sim --seed 14 --values 300';
@@ -182,5 +182,5 @@ describe('pnpm sim:web', () => {
     expect(shot.subarray(1, 4).toString('latin1')).toBe('PNG');
     if (process.env['UPDATE_SCREENSHOT'] === '1') writeFileSync(SCREENSHOT, shot);
     expect(pageErrors).toEqual([]);
-  });
+  }, 90_000);
 });
