@@ -69,6 +69,9 @@ export async function launchChromium(options: LaunchOptions = {}): Promise<Headl
       headless: true,
       chromiumSandbox: false,
       args: [...CHROMIUM_ARGS],
+      // Chromium keeps crash reports under $XDG_CONFIG_HOME and GLib a dconf file under
+      // $XDG_CACHE_HOME whatever the profile: both go into the profile, which close() removes.
+      env: { ...process.env, XDG_CONFIG_HOME: join(profile, 'config'), XDG_CACHE_HOME: join(profile, 'cache') },
       timeout: options.timeoutMs ?? 60_000,
     });
   } catch (e) {
