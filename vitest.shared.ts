@@ -1,9 +1,11 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig, type ViteUserConfig } from 'vitest/config';
 
 /**
  * Every package tests the same way: `test/**\/*.test.ts`, workspace imports resolved to TypeScript
  * sources through the `paxos-src` export condition (no build needed, except for tests of built
- * output, which turbo orders after `build`), and a JSON report that `.ci/run` totals.
+ * output, which turbo orders after `build`), a JSON report that `.ci/run` totals, and a temp
+ * folder per run that must be empty at the end (vitest.tmpdir.ts).
  */
 export function packageConfig(): ViteUserConfig {
   return defineConfig({
@@ -11,6 +13,7 @@ export function packageConfig(): ViteUserConfig {
     ssr: { resolve: { conditions: ['paxos-src'] } },
     test: {
       include: ['test/**/*.test.ts'],
+      globalSetup: [fileURLToPath(new URL('./vitest.tmpdir.ts', import.meta.url))],
       reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
     },
   });

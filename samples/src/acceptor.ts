@@ -7,8 +7,8 @@ const { id, configPath } = idAndConfig('acceptor', 'Runs acceptor <id> of the cl
 const config = loadConfig(configPath, 'acceptor');
 try {
   const acceptor = await startAcceptor({ id, config });
-  // LibPaxos3's acceptor exits with status 1 after a signal.
-  onSignals(() => acceptor.close(), 1);
+  // LibPaxos3's acceptor exits with status 1 after a signal; a clean shutdown exits 0 here.
+  onSignals(() => acceptor.close());
 } catch (e) {
   fail(e, 'acceptor');
 }

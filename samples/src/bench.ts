@@ -2,8 +2,11 @@
 /**
  * `pnpm bench`: LibPaxos3's own benchmark — real processes on 127.0.0.1 driven by the client — over
  * a grid of configurations. Counting is LibPaxos3's: the client's own values its learner delivered,
- * each once, per second. Writes bench/results/<timestamp>.json, regenerates bench/RESULTS.md and
- * bench/chart.svg, and prints the table.
+ * each once, per second. A full run (the whole grid) writes bench/results/<timestamp>.json and
+ * redraws bench/RESULTS.md and bench/chart.svg from it; a quick or partial run writes
+ * bench/local/<timestamp>.json (ignored by git) and changes nothing else. `--report` redraws
+ * RESULTS.md and the chart from the newest full run in bench/results without running anything.
+ * Exits 1 when a configuration failed or delivered nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,64 +14,75 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAll, waitListening } from './children.js';
-import { sampleArgs } from './cli.js';
+import {
+  BATCHING,
+  FULL_GRID_SIZE,
+  MODES,
+  OUTSTANDING,
+  SIZES,
+  STORAGES,
+  chartSvg,
+  resultsMarkdown,
+  table,
+  type Result,
+  type Run,
+  type Setup,
+} from './bench-report.js';
+import { numberFlag, sampleArgs } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
 const benchDir = join(root, 'bench');
 
-const MODES = ['replica', 'split'] as const;
-const SIZES = [64, 1024, 8192] as const;
-const OUTSTANDING = [1, 10, 100] as const;
-const STORAGES = ['memory', 'lmdb', 'lmdb-sync'] as const;
-const BATCHING = ['off', 'on'] as const;
-type Mode = (typeof MODES)[number];
-type Storage = (typeof STORAGES)[number];
-
-interface Setup {
-  mode: Mode;
-  size: number;
-  outstanding: number;
-  storage: Storage;
-  batching: 'off' | 'on';
-}
-
-interface ProcStats {
-  role: string;
-  cpuPercent: number;
-  peakRssMiB: number;
-}
-
-interface Result extends Setup {
-  perSecond: number[];
-  valuesPerSec: { median: number; min: number; max: number };
-  mbps: number;
-  latencyUs: { p50: number; p99: number; max: number };
-  processes: ProcStats[];
-  error?: string;
-}
-
-const csv = <T extends string | number>(all: readonly T[]) => (v: unknown) => {
-  const items = String(v)
-    .split(',')
-    .map((x) => x.trim());
-  for (const x of items) if (!all.map(String).includes(x)) throw new Error(`'${x}' is not one of ${all.join(', ')}`);
-  return items;
-};
+const csv =
+  <T extends string | number>(flag: string, all: readonly T[]) =>
+  (v: unknown) => {
+    const items = String(v)
+      .split(',')
+      .map((x) => x.trim());
+    for (const x of items) if (!all.map(String).includes(x)) throw new Error(`--${flag}: '${x}' is not one of ${all.join(', ')}`);
+    return items;
+  };
 
 const argv = sampleArgs('pnpm bench')
-  .usage('Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S]')
+  .usage(
+    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+      'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +
+      'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.',
+  )
   .option('quick', { type: 'boolean', default: false, describe: 'a small subset in about a minute' })
-  .option('mode', { type: 'string', coerce: csv(MODES), describe: `comma-separated: ${MODES.join(', ')}` })
-  .option('size', { type: 'string', coerce: csv(SIZES), describe: `value sizes (-v): ${SIZES.join(', ')}` })
-  .option('outstanding', { type: 'string', coerce: csv(OUTSTANDING), describe: `client -o: ${OUTSTANDING.join(', ')}` })
-  .option('storage', { type: 'string', coerce: csv(STORAGES), describe: STORAGES.join(', ') })
-  .option('batching', { type: 'string', coerce: csv(BATCHING), describe: 'off, on' })
-  .option('seconds', { type: 'number', describe: 'measured seconds per configuration (default 10, quick 4)' })
-  .option('warmup', { type: 'number', describe: 'warm-up seconds per configuration (default 2, quick 1)' })
-  .help()
+  .option('mode', { type: 'string', coerce: csv('mode', MODES), describe: `comma-separated: ${MODES.join(', ')}` })
+  .option('size', { type: 'string', coerce: csv('size', SIZES), describe: `value sizes (-v): ${SIZES.join(', ')}` })
+  .option('outstanding', { type: 'string', coerce: csv('outstanding', OUTSTANDING), describe: `client -o: ${OUTSTANDING.join(', ')}` })
+  .option('storage', { type: 'string', coerce: csv('storage', STORAGES), describe: STORAGES.join(', ') })
+  .option('batching', { type: 'string', coerce: csv('batching', BATCHING), describe: 'off, on' })
+  .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 3600, unit: 'seconds' }), describe: 'measured seconds per configuration (default 10, quick 4)' })
+  .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to use (default: from the process id)' })
+  .option('report', { type: 'boolean', default: false, describe: 'redraw bench/RESULTS.md and bench/chart.svg from the newest full run in bench/results, run nothing' })
   .strictOptions()
   .parseSync();
+
+/** Redraws RESULTS.md and the chart from `run`, the full run stored as bench/results/`file`. */
+function report(run: Run, file: string): void {
+  writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(run, file));
+  writeFileSync(join(benchDir, 'chart.svg'), chartSvg(run));
+}
+
+if (argv.report) {
+  const files = existsSync(join(benchDir, 'results')) ? readdirSync(join(benchDir, 'results')).filter((f) => f.endsWith('.json')).sort() : [];
+  const newest = [...files].reverse().find((f) => {
+    const r = JSON.parse(readFileSync(join(benchDir, 'results', f), 'utf8')) as Run;
+    return !r.quick && r.results.length === FULL_GRID_SIZE;
+  });
+  if (newest === undefined) {
+    process.stderr.write(`pnpm bench --report: no full run in bench/results; run \`pnpm bench\` first\n`);
+    process.exit(1);
+  }
+  report(JSON.parse(readFileSync(join(benchDir, 'results', newest), 'utf8')) as Run, newest);
+  process.stdout.write(`Redrew bench/RESULTS.md and bench/chart.svg from bench/results/${newest}.\n`);
+  process.exit(0);
+}
 
 const quick = argv.quick;
 const seconds = argv.seconds ?? (quick ? 4 : 10);
@@ -85,7 +99,7 @@ for (const mode of pick(argv.mode, MODES, ['replica', 'split'] as const))
 if (quick && argv.storage === undefined) grid.push({ mode: 'replica', size: 64, outstanding: 100, storage: 'lmdb-sync', batching: 'on' });
 
 // Ports of our own, well away from the test suites' ranges; each configuration gets fresh ones.
-let nextPort = 41000 + (process.pid % 50) * 100;
+let nextPort = argv['port-base'] ?? 41000 + (process.pid % 50) * 100;
 const ports = (n: number) => Array.from({ length: n }, () => nextPort++);
 
 function configText(s: Setup, p: number[], dir: string): string {
@@ -100,8 +114,26 @@ function configText(s: Setup, p: number[], dir: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Every process the run started that still runs, and the current configuration's folder. */
+const live = new Set<ChildProcess>();
+let currentDir: string | undefined;
+
 function node(script: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
-  return spawn(process.execPath, [join(here, script), ...args], { stdio: ['ignore', stdout, 'pipe'] });
+  const child = spawn(process.execPath, [join(here, script), ...args], { stdio: ['ignore', stdout, 'pipe'] });
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+// Interrupted: stop what runs and remove its folder, so nothing is left behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    void stopAll([...live]).then(() => {
+      if (currentDir !== undefined) rmSync(currentDir, { recursive: true, force: true });
+      process.stderr.write(`pnpm bench: stopped by ${signal}; nothing was written\n`);
+      process.exit(1);
+    });
+  });
 }
 
 /** CPU seconds used so far and peak RSS (MiB) of a process, from /proc (Linux). */
@@ -119,6 +151,7 @@ function procStats(pid: number | undefined): { cpu: number; rss: number } {
 
 async function runOne(s: Setup): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-'));
+  currentDir = dir;
   const p = ports(4);
   const path = join(dir, 'paxos.conf');
   writeFileSync(path, configText(s, p, dir));
@@ -174,55 +207,13 @@ async function runOne(s: Setup): Promise<Result> {
   } finally {
     await stopAll(servers.map((x) => x.child));
     rmSync(dir, { recursive: true, force: true });
+    currentDir = undefined;
   }
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 const label = (s: Setup) => `${s.mode} ${s.size} B -o ${s.outstanding} ${s.storage} batching ${s.batching}`;
 const clock = (ms: number) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}s`;
-
-function table(results: Result[]): string {
-  const head = '| mode | value | -o | storage | batching | values/s median (min–max) | Mbps | latency p50 / p99 / max µs | CPU % (each process) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|';
-  const rows = results.map(
-    (r) =>
-      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${r.mbps} | ${r.latencyUs.p50} / ${r.latencyUs.p99} / ${r.latencyUs.max} | ${r.processes.map((p) => p.cpuPercent).join(' ')} | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
-  );
-  return `${head}\n${rows.join('\n')}`;
-}
-
-function chart(results: Result[]): string {
-  // values/sec against outstanding, one line per value size, mode and batching (memory storage).
-  const series = new Map<string, Result[]>();
-  for (const r of results) {
-    if (r.storage !== 'memory' || r.error) continue;
-    const key = `${r.mode} ${r.size} B batching ${r.batching}`;
-    series.set(key, [...(series.get(key) ?? []), r]);
-  }
-  const W = 760;
-  const H = 420;
-  const L = 70;
-  const B = 40;
-  const maxY = Math.max(1, ...results.map((r) => r.valuesPerSec.median));
-  const xs = [1, 10, 100];
-  const x = (o: number) => L + (xs.indexOf(o) / (xs.length - 1)) * (W - L - 260);
-  const y = (v: number) => H - B - (v / maxY) * (H - B - 20);
-  const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22', '#17becf', '#393b79', '#637939'];
-  let svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="11">\n<rect width="100%" height="100%" fill="white"/>\n`;
-  svg += `<line x1="${L}" y1="${H - B}" x2="${W - 250}" y2="${H - B}" stroke="black"/><line x1="${L}" y1="20" x2="${L}" y2="${H - B}" stroke="black"/>\n`;
-  for (const o of xs) svg += `<text x="${x(o)}" y="${H - B + 15}" text-anchor="middle">-o ${o}</text>\n`;
-  for (let i = 0; i <= 4; i++) {
-    const v = (maxY * i) / 4;
-    svg += `<text x="${L - 5}" y="${y(v) + 4}" text-anchor="end">${fmt(v)}</text><line x1="${L}" y1="${y(v)}" x2="${W - 250}" y2="${y(v)}" stroke="#eee"/>\n`;
-  }
-  svg += `<text x="${L}" y="12">values/sec delivered (median of per-second counts), memory storage</text>\n`;
-  [...series.entries()].forEach(([name, rs], i) => {
-    const c = colors[i % colors.length] as string;
-    const pts = rs.sort((a, b) => a.outstanding - b.outstanding).map((r) => `${x(r.outstanding)},${y(r.valuesPerSec.median)}`);
-    svg += `<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.join(' ')}"/>\n`;
-    svg += `<rect x="${W - 240}" y="${24 + i * 16}" width="10" height="10" fill="${c}"/><text x="${W - 225}" y="${33 + i * 16}">${name}</text>\n`;
-  });
-  return `${svg}</svg>\n`;
-}
 
 const machine = {
   cores: cpus().length,
@@ -243,18 +234,22 @@ for (const [i, s] of grid.entries()) {
   process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`}\n`);
 }
 
-mkdirSync(join(benchDir, 'results'), { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, results };
-writeFileSync(join(benchDir, 'results', `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
-
-// RESULTS.md and the chart show the most recent full run (or this one, if there is none).
-const files = readdirSync(join(benchDir, 'results')).filter((f) => f.endsWith('.json')).sort();
-const runs = files.map((f) => JSON.parse(readFileSync(join(benchDir, 'results', f), 'utf8')) as typeof run & { file?: string });
-const shown = [...runs].reverse().find((r) => !r.quick && r.results.length >= 100) ?? run;
-writeFileSync(
-  join(benchDir, 'RESULTS.md'),
-  `# Benchmark results\n\nGenerated by \`pnpm bench\` from \`bench/results/\` (run of ${shown.date}). Setup: real processes on 127.0.0.1 — 3 replicas, or 3 acceptors + 1 proposer (split) — driven by the sample client; ${shown.warmupSeconds} s warm-up, then ${shown.measuredSeconds} s measured. Counting is LibPaxos3's: the client's own values delivered to its learner, each once, per second; value size is the client's \`-v\` (each value carries a 32-byte header more). Batching on: \`proposer-batch-max-values 1024\`, \`proposer-batch-max-bytes 1mb\`. lmdb: \`lmdb-sync no\`; lmdb-sync: \`lmdb-sync yes\`. CPU % is per process over the measured window (replicas or acceptors, proposer, then the client); a 2-core machine has 200 % in all.\n\nMachine: ${shown.machine.cores} cores (${shown.machine.cpu}), ${shown.machine.memoryGiB} GiB, Node ${shown.machine.node}, ${shown.machine.platform}.\n\n![values/sec against outstanding](chart.svg)\n\n${table(shown.results)}\n`,
-);
-writeFileSync(join(benchDir, 'chart.svg'), chart(shown.results));
-process.stdout.write(`\n${table(results)}\n\nWrote bench/results/${stamp}.json${existsSync(join(benchDir, 'RESULTS.md')) ? ', bench/RESULTS.md and bench/chart.svg' : ''}.\n`);
+const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, results };
+// Only a run of the whole grid is committed and shown; quick and partial runs stay local.
+const full = !quick && grid.length === FULL_GRID_SIZE;
+const folder = full ? 'results' : 'local';
+mkdirSync(join(benchDir, folder), { recursive: true });
+writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
+process.stdout.write(`\n${table(results)}\n\n`);
+if (full) {
+  report(run, `${stamp}.json`);
+  process.stdout.write(`Wrote bench/results/${stamp}.json, bench/RESULTS.md and bench/chart.svg.\n`);
+} else {
+  process.stdout.write(`Wrote bench/local/${stamp}.json (ignored by git). A ${quick ? 'quick' : 'partial'} run leaves bench/RESULTS.md and bench/chart.svg as they are: they show the last full run.\n`);
+}
+const failed = results.filter((r) => r.error !== undefined);
+if (failed.length > 0) {
+  process.stderr.write(`pnpm bench: ${failed.length} of ${results.length} configurations failed (${failed.map((r) => `${label(r)}: ${r.error}`).join('; ')}).\n`);
+  process.exit(1);
+}

@@ -36,7 +36,7 @@ try {
   onSignals(async () => {
     flush();
     await replica.close();
-  }, 0);
+  });
 } catch (e) {
   fail(e, 'replica');
 }

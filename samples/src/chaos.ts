@@ -17,16 +17,22 @@ import { Prng } from '@libpaxos/paxos-core';
 import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
 import { LinkProxy } from './chaos-proxy.js';
 import { makeChaosValue, readChaosValue } from './chaos-value.js';
-import { sampleArgs } from './cli.js';
+import { numberFlag, sampleArgs } from './cli.js';
 
 const argv = sampleArgs('pnpm chaos')
   .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5]')
-  .option('duration', { type: 'number', default: 60, describe: 'seconds of faults' })
-  .option('seed', { type: 'number', default: 1, describe: 'chooses the fault schedule' })
-  .option('replicas', { type: 'number', default: 3, choices: [3, 5] })
+  .option('duration', { default: 60, coerce: numberFlag('duration', { min: 2, max: 86_400, unit: 'seconds' }), describe: 'seconds of faults (at least 2: the first fault comes after 1 s)' })
+  .option('seed', { default: 1, coerce: numberFlag('seed', { integer: true, min: 0, max: 2 ** 31 - 1 }), describe: 'chooses the fault schedule' })
+  .option('replicas', {
+    default: 3,
+    coerce: (v: unknown) => {
+      if (String(v) !== '3' && String(v) !== '5') throw new Error(`--replicas must be 3 or 5, got '${String(v)}'`);
+      return Number(v);
+    },
+    describe: '3 or 5',
+  })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
-  .option('port-base', { type: 'number', describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
-  .help()
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
   .strictOptions()
   .parseSync();
 
@@ -330,6 +336,10 @@ for (const c of clients) {
   for (let seq = 0; seq < c.nextSeq; seq++) if (!counts.has(`${c.id}:${seq}`)) violations.push(`value ${c.id}:${seq} was submitted but is not in the common sequence`);
 }
 const duplicates = [...counts.values()].filter((n) => n > 1).length;
+// A run that delivered nothing or injected no fault checked nothing: that is a failure, not a pass.
+const injected = Object.values(faults).reduce((x, y) => x + y, 0);
+if (counts.size === 0) violations.push(`no value was delivered in ${argv.duration} s, so the run checked nothing`);
+if (injected === 0) violations.push(`no fault was injected in ${argv.duration} s, so the run tested nothing; run longer`);
 const report = {
   seed: argv.seed,
   replicas: R,

@@ -2,39 +2,12 @@
 import { randomInt } from 'node:crypto';
 import { createConnection } from 'node:net';
 import { encodeMessage, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, sampleArgs } from './cli.js';
+import { defaultConfigPath, fail, loadConfig } from './cli.js';
+import { clientArgs } from './client-args.js';
 import { LatencyHistogram } from './histogram.js';
 import { HEADER_SIZE, makePayload, nowUs, readPayload } from './payload.js';
 
-const argv = sampleArgs('client')
-  .usage(
-    'Usage: $0 [config] [-o N] [-v N] [-p N] [--duration S] [--json]\n\n' +
-      'Submits values to a proposer and measures, with its own learner, how many of them the cluster\n' +
-      'delivers per second and how long each took. Keeps N values in flight (a new one for each delivered).',
-  )
-  .option('outstanding', { alias: 'o', type: 'number', default: 1, describe: 'values in flight' })
-  .option('value-size', { alias: 'v', type: 'number', default: 64, describe: `bytes per value after the ${HEADER_SIZE}-byte header` })
-  .option('proposer-id', { alias: 'p', type: 'number', default: 0, describe: 'proposer (or replica) to submit to' })
-  .option('duration', { type: 'number', describe: 'stop after this many seconds and print the summary' })
-  .option('warmup', { type: 'number', default: 0, describe: 'leave the first seconds out of the summary' })
-  .option('json', { type: 'boolean', default: false, describe: 'print JSON lines instead of text' })
-  .check((a) => {
-    for (const [name, v, min] of [
-      ['outstanding', a.outstanding, 1],
-      ['value-size', a['value-size'], 1],
-      ['proposer-id', a['proposer-id'], 0],
-    ] as const) {
-      if (!Number.isInteger(v) || v < min) throw new Error(`--${name} must be a whole number ≥ ${min}, got ${String(v)}`);
-    }
-    if (a.duration !== undefined && !(a.duration > 0)) throw new Error(`--duration must be a positive number of seconds, got ${String(a.duration)}`);
-    if (!(a.warmup >= 0)) throw new Error(`--warmup must be a number of seconds ≥ 0, got ${String(a.warmup)}`);
-    if (a._.length > 1) throw new Error(`unexpected argument '${String(a._[1])}'`);
-    return true;
-  })
-  .help()
-  .alias('help', 'h')
-  .strictOptions()
-  .parseSync();
+const argv = clientArgs(process.argv.slice(2)).parseSync();
 
 const config = loadConfig(argv._[0] !== undefined ? String(argv._[0]) : defaultConfigPath(), 'client');
 const proposer = config.proposers[argv['proposer-id']];
@@ -42,13 +15,19 @@ if (proposer === undefined) {
   process.stderr.write(`${config.path}: there is no proposer ${argv['proposer-id']}; the config has ${config.proposers.length}\n`);
   process.exit(1);
 }
-const clientId = randomInt(2 ** 31);
 const valueSize = argv['value-size'];
+if (valueSize + HEADER_SIZE > config.maxValueSize) {
+  process.stderr.write(`-v ${valueSize} makes values of ${valueSize + HEADER_SIZE} bytes, more than max-value-size in ${config.path} (${config.maxValueSize} bytes)\n`);
+  process.exit(1);
+}
+const clientId = randomInt(2 ** 31);
+const launched = performance.now();
+const where = `proposer ${argv['proposer-id']} (${proposer.host}:${proposer.port})`;
 const json = argv.json;
 
 // Per second (reset every second, as LibPaxos3 prints it) and for the whole run.
 let second = { values: 0, bytes: 0, min: 0, max: 0, sum: 0 };
-const total = { values: 0, startedUs: 0 };
+const total = { values: 0, startedUs: 0, delivered: 0 };
 const histogram = new LatencyHistogram();
 
 const socket = createConnection({ host: proposer.host, port: proposer.port });
@@ -56,9 +35,20 @@ socket.setNoDelay(config.tcpNodelay);
 // A replica broadcasts accepted messages to every connection, ours too: read and discard them,
 // or it would have to drop us (LibPaxos3's client never reads: B13).
 socket.on('data', () => undefined);
+let connected = false;
+let lostBecause: string | undefined;
 socket.on('error', (e) => {
-  process.stderr.write(`Could not connect to proposer ${proposer.host}:${proposer.port}: ${e.message}\n`);
+  if (connected) {
+    lostBecause = e.message;
+    return;
+  }
+  process.stderr.write(`Could not connect to ${where}: ${e.message}\n`);
   process.exit(1);
+});
+socket.on('close', () => {
+  if (!connected || stopping) return;
+  process.stderr.write(`Lost the connection to ${where}${lostBecause !== undefined ? ` (${lostBecause})` : ''}; stopping\n`);
+  void stop();
 });
 
 // Values submitted in one event-loop turn leave in one write.
@@ -81,6 +71,7 @@ try {
     onDeliver: (_iid, value) => {
       const p = readPayload(value);
       if (p === undefined || p.clientId !== clientId) return;
+      total.delivered++;
       const latency = Math.max(0, nowUs() - p.sentUs);
       second.values++;
       second.bytes += value.length;
@@ -99,6 +90,7 @@ try {
 }
 
 socket.on('connect', () => {
+  connected = true;
   if (!json) process.stdout.write('Connected to proposer\n');
   total.startedUs = nowUs() + argv.warmup * 1e6;
   for (let i = 0; i < argv.outstanding; i++) submit();
@@ -117,8 +109,9 @@ const ticker = setInterval(() => {
 }, 1000);
 
 let stopping = false;
+/** Prints the summary and exits: 0 when some of this client's values were delivered, else 1. */
 async function stop(): Promise<void> {
-  if (stopping) process.exit(0);
+  if (stopping) process.exit(total.values > 0 ? 0 : 1);
   stopping = true;
   clearInterval(ticker);
   const secs = total.startedUs > 0 ? Math.max(0, (nowUs() - total.startedUs) / 1e6) : 0;
@@ -139,7 +132,15 @@ async function stop(): Promise<void> {
   }
   socket.destroy();
   await learner.close();
-  process.exit(0);
+  if (total.values > 0) process.exit(0);
+  // A run that measured nothing is a failure, with one sentence saying why.
+  const why = !connected
+    ? `Could not connect to ${where} in ${((performance.now() - launched) / 1000).toFixed(1)} s.`
+    : total.delivered > 0
+      ? `No value was delivered after the ${argv.warmup} s warm-up, so the summary measured nothing; run longer than the warm-up.`
+      : `No value of this client was delivered: ${where} took the connection, but this client's learner saw none of its values decided (are a majority of the acceptors up and reachable? see the lines above).`;
+  process.stderr.write(`${why}\n`);
+  process.exit(1);
 }
 process.on('SIGINT', () => void stop());
 process.on('SIGTERM', () => void stop());

@@ -5,7 +5,6 @@ import { deliveryLine } from './payload.js';
 
 const argv = sampleArgs('learner')
   .usage('Usage: $0 [config]\n\nPrints every value the cluster decides, in order, one line each:\n<sec>.<usec> [<first 16 characters>] <size> bytes')
-  .help()
   .strictOptions()
   .parseSync();
 const [configArg, ...extra] = argv._.map(String);
@@ -16,7 +15,7 @@ if (extra.length > 0) {
 const config = loadConfig(configArg ?? defaultConfigPath(), 'learner');
 try {
   const learner = await startLearner({ config, onDeliver: (_iid, value) => process.stdout.write(`${deliveryLine(value)}\n`) });
-  onSignals(() => learner.close(), 0);
+  onSignals(() => learner.close());
 } catch (e) {
   fail(e, 'learner');
 }

@@ -9,13 +9,17 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAll, waitListening } from './children.js';
-import { sampleArgs } from './cli.js';
+import { numberFlag, sampleArgs } from './cli.js';
 
 const argv = sampleArgs('pnpm longrun')
-  .option('duration', { type: 'number', default: 300, describe: 'seconds' })
+  .usage('Usage: $0 [--duration S] [--storage memory|lmdb] [--trim-lag N]\n\n3 replicas at full load (client -o 100, batching on); prints every process\'s RSS at 10 s, half-way and 5 s before the end.')
+  .option('duration', { default: 300, coerce: numberFlag('duration', { integer: true, min: 20, max: 7 * 86_400, unit: 'seconds' }), describe: 'seconds (at least 20)' })
   .option('storage', { type: 'string', choices: ['memory', 'lmdb'], default: 'memory' })
-  .option('trim-lag', { type: 'number', default: 200_000, describe: 'replicas trim this many instances behind delivery (0: never trim)' })
-  .help()
+  .option('trim-lag', {
+    default: 200_000,
+    coerce: numberFlag('trim-lag', { integer: true, min: 0, unit: 'instances' }),
+    describe: 'replicas trim this many instances behind delivery (0: never trim)',
+  })
   .strictOptions()
   .parseSync();
 
@@ -28,13 +32,21 @@ if (argv.storage === 'lmdb') lines.push('storage-backend lmdb', `lmdb-env-path $
 const path = join(dir, 'paxos.conf');
 writeFileSync(path, `${lines.join('\n')}\n`);
 
+/** Stops everything, removes the run's folder and exits 1 with one sentence. */
+async function quit(sentence: string): Promise<never> {
+  await stopAll(procs.map((p) => p.child));
+  rmSync(dir, { recursive: true, force: true });
+  process.stderr.write(`longrun: ${sentence}\n`);
+  process.exit(1);
+}
 const trim = argv['trim-lag'] > 0 ? ['--trim-lag', String(argv['trim-lag'])] : [];
 const procs: { role: string; child: ChildProcess }[] = [0, 1, 2].map((i) => ({
   role: `replica ${i}`,
   child: spawn(process.execPath, [join(here, 'replica.js'), String(i), path, ...trim], { stdio: ['ignore', 'ignore', 'inherit'] }),
 }));
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void quit(`stopped by ${signal}`));
 for (let i = 0; i < 3; i++) {
-  if (!(await waitListening('127.0.0.1', base + i, 10_000))) throw new Error(`replica ${i} did not start listening on port ${base + i}`);
+  if (!(await waitListening('127.0.0.1', base + i, 10_000))) await quit(`replica ${i} did not start listening on port ${base + i} within 10 s`);
 }
 const client = spawn(process.execPath, [join(here, 'client.js'), path, '-o', '100', '-v', '64', '--json', '--duration', String(argv.duration)], { stdio: ['ignore', 'pipe', 'inherit'] });
 procs.push({ role: 'client', child: client });
@@ -62,11 +74,13 @@ for (const t of at) {
     process.stderr.write(`[longrun ${t}s] RSS MiB: ${procs.map((p) => `${p.role} ${rss(p.child.pid)}`).join(', ')}\n`);
   }, t * 1000);
 }
-await new Promise<void>((r) => client.once('exit', () => r()));
+const code = await new Promise<number>((r) => client.once('exit', (c) => r(c ?? 1)));
 await stopAll(procs.map((p) => p.child));
 const summary = out.split('\n').find((l) => l.includes('"summary"')) ?? '{}';
 process.stdout.write(`storage ${argv.storage}, ${argv.duration} s, trim lag ${argv['trim-lag'] || 'off'}\n`);
 process.stdout.write(`| process | RSS MiB (anonymous+file-backed) at ${at.join(' s / ')} s |\n|---|---|\n`);
 for (const [role, v] of Object.entries(samples)) process.stdout.write(`| ${role} | ${v.join(' / ')} |\n`);
 process.stdout.write(`client: ${summary}\n`);
+// A run whose client delivered nothing measured nothing.
+if (code !== 0) await quit(`the client exited with code ${code} (see its sentence above): the run measured nothing`);
 rmSync(dir, { recursive: true, force: true });

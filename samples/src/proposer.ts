@@ -6,7 +6,7 @@ const { id, configPath } = idAndConfig('proposer', 'Runs proposer <id> (0-9) of 
 const config = loadConfig(configPath, 'proposer');
 try {
   const proposer = await startProposer({ id, config });
-  onSignals(() => proposer.close(), 0);
+  onSignals(() => proposer.close());
 } catch (e) {
   fail(e, 'proposer');
 }

@@ -1,30 +1,24 @@
 #!/usr/bin/env node
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, onSignals, parseId, sampleArgs } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs } from './cli.js';
 import { deliveryLine } from './payload.js';
 
 const argv = sampleArgs('replica')
-  .usage('Usage: $0 <id> [config] [-v]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config.')
+  .usage('Usage: $0 <id> [config] [-v] [--trim-lag N]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).')
   .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'print every delivered value, as the learner does' })
   .option('trim-lag', {
-    type: 'number',
+    coerce: numberFlag('trim-lag', { integer: true, min: 1, unit: 'instances' }),
     describe: 'trim the acceptors up to this many instances behind what this replica delivered (ours; LibPaxos3 replicas never trim, so acceptor state grows)',
   })
-  .help()
-  .alias('help', 'h')
   .strictOptions()
   .parseSync();
 const [idArg, configArg, ...extra] = argv._.map(String);
 const id = parseId(idArg);
 if (id === undefined || extra.length > 0) {
-  process.stderr.write(`Usage: replica <id> [config] [-v]\n`);
+  process.stderr.write(`Usage: replica <id> [config] [-v] [--trim-lag N]\n`);
   process.exit(1);
 }
 const trimLag = argv['trim-lag'];
-if (trimLag !== undefined && !(Number.isInteger(trimLag) && trimLag >= 1)) {
-  process.stderr.write(`--trim-lag must be a whole number of instances ≥ 1, got ${String(trimLag)}\n`);
-  process.exit(1);
-}
 const config = loadConfig(configArg ?? defaultConfigPath(), 'replica');
 try {
   let trimmed = 0;
@@ -41,7 +35,7 @@ try {
         }
       : undefined;
   const replica = await startReplica({ id, config, ...(onDeliver !== undefined ? { onDeliver } : {}) });
-  onSignals(() => replica.close(), 0);
+  onSignals(() => replica.close());
 } catch (e) {
   fail(e, 'replica');
 }

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Proc, killAll, startListening, tempDir, writeConfig } from './procs.js';
+import { Proc, cleanUp, startListening, tempDir, writeConfig } from './procs.js';
 
-afterEach(killAll);
+afterEach(cleanUp);
 
 const SECONDS = Number(process.env.COMPETING_SECONDS ?? 30);
 

@@ -5,11 +5,11 @@ import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { bytesEqual, type AcceptedMsg, type Message } from '@libpaxos/paxos-core';
 import { FrameDecoder, encodeMessage } from '@libpaxos/evpaxos';
-import { Proc, killAll, ports, sleep, startListening, tempDir, waitFor, writeConfig } from './procs.js';
+import { Proc, cleanUp, ports, sleep, startListening, tempDir, waitFor, writeConfig } from './procs.js';
 import { Tmpfs, tmpfsUnavailable, unmountAll } from './tmpfs.js';
 
 afterEach(async () => {
-  await killAll();
+  await cleanUp();
   unmountAll();
 });
 if (tmpfsUnavailable !== undefined) process.stderr.write(`disk.test.ts: the full and read-only disk tests are skipped: ${tmpfsUnavailable}\n`);

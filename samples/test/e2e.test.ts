@@ -1,9 +1,9 @@
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Proc, killAll, sleep, startListening, tempDir, waitFor, writeConfig } from './procs.js';
+import { Proc, cleanUp, sleep, startListening, tempDir, waitFor, writeConfig } from './procs.js';
 
-afterEach(killAll);
+afterEach(cleanUp);
 
 const listening = (p: Proc) => /listening on/.test(p.stderr);
 const conf = (lines: string[]) => `${lines.join('\n')}\n`;

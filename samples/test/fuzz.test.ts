@@ -3,9 +3,9 @@ import { connect, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_UINT32, Prng, type Message } from '@libpaxos/paxos-core';
 import { encodeMessage } from '@libpaxos/evpaxos';
-import { Proc, killAll, ports, startListening, tempDir, waitFor, writeConfig } from './procs.js';
+import { Proc, cleanUp, ports, startListening, tempDir, waitFor, writeConfig } from './procs.js';
 
-afterEach(killAll);
+afterEach(cleanUp);
 
 const rng = new Prng(2026);
 const FAR = 1_000_000_000;

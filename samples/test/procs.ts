@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,8 +14,8 @@ export class Proc {
   exitCode: number | null | undefined = undefined;
   readonly child: ChildProcess;
 
-  constructor(readonly name: string, args: string[]) {
-    this.child = spawn(process.execPath, [join(DIST, `${name}.js`), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  constructor(readonly name: string, args: string[], env?: Record<string, string>) {
+    this.child = spawn(process.execPath, [join(DIST, `${name}.js`), ...args], { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env: { ...process.env, ...env } } : {}) });
     this.child.stdout?.on('data', (d: Buffer) => (this.stdout += d.toString()));
     this.child.stderr?.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exit = new Promise((resolve) =>
@@ -40,8 +40,11 @@ export class Proc {
 
 const running = new Set<Proc>();
 
-/** Stops every process a test started (SIGKILL after 3 s). */
-export async function killAll(): Promise<void> {
+/**
+ * Stops every process a test started (SIGKILL after 3 s), then removes every folder it made with
+ * `tempDir`: run it after each test, so that a failing test leaves nothing behind either.
+ */
+export async function cleanUp(): Promise<void> {
   await Promise.all(
     [...running].map(async (p) => {
       p.child.kill('SIGTERM');
@@ -50,6 +53,7 @@ export async function killAll(): Promise<void> {
       clearTimeout(timer);
     }),
   );
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -65,8 +69,13 @@ export function ports(n: number): number[] {
   return Array.from({ length: n }, () => BASE + (nextPort++ % 300));
 }
 
+const folders: string[] = [];
+
+/** A new folder in the temp folder; `cleanUp` removes it. */
 export function tempDir(): string {
-  return mkdtempSync(join(tmpdir(), 'paxos-e2e-'));
+  const dir = mkdtempSync(join(tmpdir(), 'paxos-e2e-'));
+  folders.push(dir);
+  return dir;
 }
 
 export function writeConfig(dir: string, text: string, name = 'paxos.conf'): string {

@@ -47,6 +47,15 @@ export interface PaxosConfig {
   readonly proposerBatchMaxValues: number;
   /** Ours: a batch stops growing before this many bytes. */
   readonly proposerBatchMaxBytes: number;
+  /**
+   * Ours: leader election with a lease (`leader yes`): only the leader proposes, the others
+   * forward client values to it. Off (default), every proposer proposes, as in LibPaxos3.
+   */
+  readonly leader: boolean;
+  /** Ours: the leader's lease, in ms (`leader-lease`, default 2 s). */
+  readonly leaderLeaseMs: number;
+  /** Ours: how much earlier the holder gives its lease up, in ms (`leader-drift-margin`, default a tenth of the lease). */
+  readonly leaderDriftMarginMs: number;
   /** Warnings about lines that LibPaxos3 accepts but that probably do not mean what they say. */
   readonly warnings: readonly string[];
 }
@@ -75,6 +84,9 @@ const DEFAULTS = {
   maxValueSize: 16 * 1024 * 1024,
   proposerBatchMaxValues: 0,
   proposerBatchMaxBytes: 256 * 1024,
+  leader: false,
+  leaderLeaseMs: 2000,
+  leaderDriftMarginMs: undefined as number | undefined,
 };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
@@ -113,6 +125,9 @@ const KEYS: Record<string, KeyHandler> = {
     s.proposerBatchMaxValues = Number(v);
   },
   'proposer-batch-max-bytes': (v, s) => (s.proposerBatchMaxBytes = bytes(v)),
+  leader: (v, s) => (s.leader = yesNo(v)),
+  'leader-lease': (v, s) => (s.leaderLeaseMs = durationMs(v, 50, 3_600_000)),
+  'leader-drift-margin': (v, s) => (s.leaderDriftMarginMs = durationMs(v, 1, 3_600_000)),
 };
 
 const ROLE_KEYS: Record<string, 'acceptor' | 'proposer' | 'replica'> = {
@@ -187,7 +202,13 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   if (proposers.length > MAX_PROPOSERS) {
     throw new ConfigError(`${path}: ${proposers.length} proposers; at most ${MAX_PROPOSERS}, since a ballot keeps the proposer id in its last decimal digit`);
   }
-  return { path, acceptors, proposers, replicas, ...s, warnings };
+  const leaderDriftMarginMs = s.leaderDriftMarginMs ?? Math.max(10, Math.floor(s.leaderLeaseMs / 10));
+  if (leaderDriftMarginMs * 2 > s.leaderLeaseMs) {
+    throw new ConfigError(
+      `${path}: leader-drift-margin ${leaderDriftMarginMs} ms is more than half of leader-lease ${s.leaderLeaseMs} ms; a leader would hold its lease for less than half of it. Use a margin of about a tenth of the lease`,
+    );
+  }
+  return { path, acceptors, proposers, replicas, ...s, leaderDriftMarginMs, warnings };
 }
 
 function address(value: string, where: string, index: number, warnings: string[]): Address {
@@ -225,6 +246,18 @@ function positiveInt(v: string, unit: string, max: number): number {
   if (!/^\d+$/.test(v)) throw new Error(`expected a whole number of ${unit}, got '${v}'`);
   const n = Number(v);
   if (n < 1 || n > max) throw new Error(`expected 1 to ${max} ${unit}, got ${v}`);
+  return n;
+}
+
+/**
+ * A duration in ms: `250ms`, `2s`, or a bare number of seconds, as LibPaxos3's timeouts are
+ * (`proposer-timeout 1`).
+ */
+export function durationMs(v: string, minMs: number, maxMs: number): number {
+  const m = /^(\d+)\s*(ms|s)?$/i.exec(v);
+  if (!m) throw new Error(`expected a duration such as 2 (seconds), 2s or 250ms, got '${v}'`);
+  const n = Number(m[1]) * ((m[2] ?? 's').toLowerCase() === 'ms' ? 1 : 1000);
+  if (n < minMs || n > maxMs) throw new Error(`expected ${minMs} ms to ${maxMs / 1000} s, got '${v}'`);
   return n;
 }
 

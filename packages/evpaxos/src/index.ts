@@ -1,6 +1,6 @@
 export { FrameDecoder, WireError, encodeMessage } from './codec.js';
-export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
-export { createLogger, silentLogger, timestamp, type Logger } from './log.js';
+export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, durationMs, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
+export { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, limitRepeats, silentLogger, timestamp, type LogLevel, type Logger } from './log.js';
 export { Network, type NetworkOptions } from './network.js';
 export {
   startAcceptor,
@@ -10,9 +10,12 @@ export {
   type CommonOptions,
   type DeliverCallback,
   type LearnerHandle,
+  type LeadershipApi,
   type PaxosHandle,
+  type ProposerHandle,
   type ReplicaHandle,
 } from './processes.js';
+export { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 export { Pump, logEvent, type PumpOptions, type PumpedRole } from './pump.js';
 export { RoundFile } from './round-file.js';
 export { LmdbStorage, MemoryStorage, StorageError, openStorage, type AcceptorStorage, type LmdbOptions, type StoredState } from './storage.js';

@@ -2,7 +2,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import type { Message, PeerId } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage } from './codec.js';
 import type { Address } from './config.js';
-import type { Logger } from './log.js';
+import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
 export interface NetworkOptions {
   /** Address to listen on, if this process accepts connections. */
@@ -13,8 +13,13 @@ export interface NetworkOptions {
   readonly maxValueSize: number;
   /** A peer that lets more than this many bytes queue up is disconnected (B13). */
   readonly maxQueuedBytes: number;
-  /** Retry interval for dialled connections (LibPaxos3: 2 s). */
-  readonly reconnectMs: number;
+  /**
+   * Redial delays for a dialled connection that failed or was lost: `firstMs`, doubling up to
+   * `maxMs`, and back to `firstMs` after a connection succeeds. Default 50 ms to 2 s (LibPaxos3
+   * redials every 2 s, so processes started together found each other up to 2 s late).
+   */
+  readonly redial?: { readonly firstMs: number; readonly maxMs: number };
+  /** Repeated lines (failed redials, hostile peers) are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
   /** A message from a peer; `from` is the connection's PeerId. */
   readonly onMessage: (from: PeerId, msg: Message) => void;
@@ -24,7 +29,16 @@ export interface NetworkOptions {
    * written, as if they had come over a connection (see `Network.flush`).
    */
   readonly self?: number;
+  /**
+   * Split mode with leadership on: proposers to forward client values to (`toProposer`), dialled
+   * on first use, like a client dials its proposer. In a replica cluster proposer k is replica k,
+   * reached over the connection dialled to it.
+   */
+  readonly proposers?: readonly Address[];
 }
+
+/** PeerIds of connections dialled to proposers: clear of acceptor ids and of incoming ones. */
+const PROPOSER_PEER_BASE = 500;
 
 /** Message types that name an acceptor: believed only from the connection dialled to it. */
 const FROM_ACCEPTOR = new Set<Message['type']>(['promise', 'accepted', 'preempted', 'acceptor_state']);
@@ -34,12 +48,63 @@ const FIRST_INCOMING_ID = 1000;
 /** The PeerId under which a replica's own acceptor hears the replica's proposer and learner. */
 export const SELF_PEER = FIRST_INCOMING_ID - 1;
 
+/** Redial delays: first, doubling, capped; back to the first after a success. */
+export class Backoff {
+  private delay: number;
+
+  constructor(
+    private readonly firstMs: number,
+    private readonly maxMs: number,
+  ) {
+    this.delay = firstMs;
+  }
+
+  /** The delay before the next attempt; each call doubles the one after, up to the cap. */
+  next(): number {
+    const d = this.delay;
+    this.delay = Math.min(this.maxMs, this.delay * 2);
+    return d;
+  }
+
+  reset(): void {
+    this.delay = this.firstMs;
+  }
+}
+
+/**
+ * A peer that is down when this process starts, or that was lost, is reported only once it has
+ * stayed unreachable this long: processes started together find each other within it, and a
+ * healthy start-up should not print connection errors.
+ */
+const REPORT_AFTER_MS = 1000;
+
+/** What a failed connection's error code means, for the log line. */
+const CAUSES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: nothing listens at that address',
+  ECONNRESET: 'connection reset by the peer',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  EADDRNOTAVAIL: 'address not available',
+  EPIPE: 'broken pipe',
+};
+
+function cause(e: NodeJS.ErrnoException): string {
+  return e.code !== undefined ? `${CAUSES[e.code] ?? e.message} (${e.code})` : e.message;
+}
+
 class Connection {
   readonly decoder: FrameDecoder;
   private chunks: Uint8Array[] = [];
   private queued = 0;
   socket: Socket | null = null;
   connected = false;
+  /** Dialled connections: when the peer became unreachable (start or loss), while it is. */
+  downSince: number | undefined;
+  /** Dialled connections: the failure cause last written to the log, while the peer is down. */
+  reported: string | undefined;
+  /** Dialled connections: when to redial. */
+  backoff: Backoff | undefined;
 
   constructor(
     readonly id: PeerId,
@@ -55,7 +120,12 @@ class Connection {
     const backlog = this.queued + (this.socket?.writableLength ?? 0);
     if (backlog + bytes.length > this.net.options.maxQueuedBytes) {
       if (this.connected) {
-        this.net.options.log.error(`${this.name} is not reading: ${backlog} bytes queued; closing the connection`);
+        this.net.log.repeated(
+          `not reading ${this.name}`,
+          'error',
+          `${this.name} is not reading: ${backlog} bytes queued; closing the connection`,
+          (n, s) => `${this.name} is not reading: ${n} more writes refused in the last ${s} s`,
+        );
         this.socket?.destroy();
       }
       return;
@@ -91,6 +161,10 @@ export class Network {
   private server: Server | null = null;
   /** Connections to acceptors by index; undefined at `options.self`. */
   private readonly dialled: (Connection | undefined)[] = [];
+  /** Connections dialled to proposers (`toProposer`), by proposer id. */
+  private readonly proposerConns = new Map<number, Connection>();
+  /** Whether "no acceptor is reachable" was said since the last connection came up. */
+  private saidNoneReachable = false;
   /** Messages to hand to this process itself at the next flush, with the PeerId they come from. */
   private local: [PeerId, Message][] = [];
   private readonly incoming = new Map<PeerId, Connection>();
@@ -101,7 +175,11 @@ export class Network {
   readonly dirty: Connection[] = [];
   private flushScheduled = false;
 
-  constructor(readonly options: NetworkOptions) {}
+  readonly log: RateLimitedLogger;
+
+  constructor(readonly options: NetworkOptions) {
+    this.log = limitRepeats(options.log);
+  }
 
   /**
    * Writes what every connection queued, one socket write each. The pump calls it after routing
@@ -140,7 +218,7 @@ export class Network {
         });
         server.listen(listen.port, listen.host, () => resolve());
       });
-      server.on('error', (e) => this.options.log.error(`listening socket: ${e.message}`));
+      server.on('error', (e) => this.log.error(`listening socket: ${e.message}`));
     }
     (dial ?? []).forEach((addr, k) => {
       if (k === this.options.self) {
@@ -148,7 +226,9 @@ export class Network {
         return;
       }
       const conn = new Connection(k, `acceptor ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
+      conn.downSince = performance.now();
       this.dialled.push(conn);
+      conn.backoff = new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000);
       this.connect(conn, addr);
     });
   }
@@ -185,6 +265,29 @@ export class Network {
     conn?.write(encodeMessage(msg));
   }
 
+  /**
+   * Sends to proposer `k` (leadership: a client value forwarded to the leader): over the dialled
+   * connection in a replica cluster, else over a connection dialled to its proposer port on
+   * first use and kept.
+   */
+  toProposer(k: number, msg: Message): void {
+    const addr = this.options.proposers?.[k];
+    if (addr === undefined) {
+      this.toAcceptor(k, msg);
+      return;
+    }
+    let conn = this.proposerConns.get(k);
+    if (conn === undefined) {
+      conn = new Connection(PROPOSER_PEER_BASE + k, `proposer ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
+      conn.downSince = performance.now();
+      conn.backoff = new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000);
+      this.proposerConns.set(k, conn);
+      this.connect(conn, addr);
+    }
+    conn.write(encodeMessage(msg));
+    this.flushSoon();
+  }
+
   /** Sends to acceptor `k` over its dialled connection (e.g. a replica's submit). */
   toAcceptor(k: number, msg: Message): void {
     if (k === this.options.self) this.toSelf(SELF_PEER, msg);
@@ -205,7 +308,7 @@ export class Network {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     this.local = [];
-    for (const conn of [...this.dialled, ...this.incoming.values()]) {
+    for (const conn of [...this.dialled, ...this.proposerConns.values(), ...this.incoming.values()]) {
       if (conn === undefined) continue;
       conn.flush();
       conn.socket?.end();
@@ -213,6 +316,7 @@ export class Network {
     }
     const server = this.server;
     if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.log !== this.options.log) this.log.close();
   }
 
   private connect(conn: Connection, addr: Address): void {
@@ -220,24 +324,69 @@ export class Network {
     const socket = createConnection({ host: addr.host, port: addr.port });
     socket.setNoDelay(this.options.nodelay);
     conn.socket = socket;
+    let error: string | undefined;
     socket.on('connect', () => {
       conn.connected = true;
-      this.options.log.info(`Connected to ${conn.name}`);
+      conn.backoff?.reset();
+      this.log.endAll(`dial ${conn.id} `);
+      conn.downSince = undefined;
+      conn.reported = undefined;
+      this.saidNoneReachable = false;
+      this.log.info(`Connected to ${conn.name}`);
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));
-    socket.on('error', (e: NodeJS.ErrnoException) => this.options.log.debug(`${conn.name}: ${e.code ?? e.message}`));
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      error = cause(e);
+      this.log.debug(`${conn.name}: ${e.code ?? e.message}`);
+    });
     socket.on('close', () => {
-      if (conn.connected) this.options.log.info(`Connection to ${conn.name} lost; retrying every ${this.options.reconnectMs / 1000} s`);
+      const wasUp = conn.connected;
       conn.reset();
+      // An orderly close of this process is not news: nothing to say, nothing to redial.
       if (this.closed) return;
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        this.connect(conn, addr);
-      }, this.options.reconnectMs);
+      const now = performance.now();
+      if (wasUp) {
+        conn.downSince = now;
+        this.log.info(`Connection to ${conn.name} lost (${error ?? 'closed by the peer'}); reconnecting`);
+      } else {
+        this.failedDial(conn, error ?? 'closed by the peer', now);
+      }
+      const timer = setTimeout(
+        () => {
+          this.timers.delete(timer);
+          this.connect(conn, addr);
+        },
+        conn.backoff?.next() ?? 2000,
+      );
       this.timers.add(timer);
     });
+  }
+
+  /**
+   * A dial failed. The cause is written once per peer (again only when it changes, or after the
+   * peer was reachable in between), then summarised; and once, when no acceptor at all answers,
+   * the process says so (a learner with no acceptor up used to print nothing).
+   */
+  private failedDial(conn: Connection, why: string, now: number): void {
+    conn.downSince ??= now;
+    if (conn.reported === undefined && now - conn.downSince < REPORT_AFTER_MS) return;
+    if (conn.reported !== why) this.log.endAll(`dial ${conn.id} `);
+    conn.reported = why;
+    const max = (this.options.redial?.maxMs ?? 2000) / 1000;
+    this.log.repeated(
+      `dial ${conn.id} ${why}`,
+      'info',
+      `Cannot connect to ${conn.name}: ${why}; retrying every ${max} s at most`,
+      (n, s) => `${conn.name} is still unreachable (${why}): ${n} more failed attempt${n === 1 ? '' : 's'} in the last ${s} s`,
+      60_000,
+    );
+    const others = this.dialled.filter((c): c is Connection => c !== undefined);
+    if (!this.saidNoneReachable && others.length === this.dialled.length && others.every((c) => !c.connected && c.reported !== undefined)) {
+      this.saidNoneReachable = true;
+      this.log.info(`No acceptor is reachable (none of the ${others.length} in the config answers); waiting for one to come up`);
+    }
   }
 
   private accept(socket: Socket): void {
@@ -252,7 +401,7 @@ export class Network {
     conn.connected = true;
     this.incoming.set(id, conn);
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, false));
-    socket.on('error', (e: NodeJS.ErrnoException) => this.options.log.debug(`${conn.name}: ${e.code ?? e.message}`));
+    socket.on('error', (e: NodeJS.ErrnoException) => this.log.debug(`${conn.name}: ${e.code ?? e.message}`));
     socket.on('close', () => {
       this.incoming.delete(id);
       conn.reset();
@@ -265,7 +414,12 @@ export class Network {
       msgs = conn.decoder.push(chunk);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      this.options.log.error(`${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}); closing that connection`);
+      this.log.repeated(
+        `bad bytes ${e.message}`,
+        'error',
+        `${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}); closing that connection`,
+        (n, s) => `${n} more connection${n === 1 ? '' : 's'} sent the same bytes in the last ${s} s (${e.message}); closed them`,
+      );
       conn.socket?.destroy();
       return;
     }
@@ -274,7 +428,12 @@ export class Network {
         // A message naming an acceptor is believed only on the connection we dialled to it.
         const aid = (msg as { aid: number }).aid;
         if (!dialled || aid !== conn.id) {
-          this.options.log.error(`${conn.name} sent a ${msg.type} claiming to be from acceptor ${aid}; dropped`);
+          this.log.repeated(
+            `impostor ${conn.name} ${msg.type} ${aid}`,
+            'error',
+            `${conn.name} sent a ${msg.type} claiming to be from acceptor ${aid}; dropped`,
+            (n, s) => `${conn.name} sent ${n} more ${msg.type} messages claiming to be from acceptor ${aid} in the last ${s} s; dropped`,
+          );
           continue;
         }
       }

@@ -1,8 +1,22 @@
 import { randomInt } from 'node:crypto';
-import { Acceptor, Learner, LearningProposer, Replica, type Delivery, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
+import {
+  Acceptor,
+  Learner,
+  LearningProposer,
+  Replica,
+  assertNever,
+  encodeBatch,
+  type CoreEvent,
+  type Delivery,
+  type Envelope,
+  type LeaderView,
+  type LeadershipOptions,
+  type PersistRecord,
+} from '@libpaxos/paxos-core';
 import { ConfigError, type Address, type PaxosConfig } from './config.js';
-import { createLogger, type Logger } from './log.js';
+import { RateLimitedLogger, createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
+import { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 import { Pump, type PumpedRole } from './pump.js';
 import { RoundFile } from './round-file.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
@@ -22,6 +36,30 @@ export interface CommonOptions {
    * and set a failing exit code after closing.
    */
   readonly onFatal?: (error: Error) => void;
+  /**
+   * Leadership (`leader yes`): called whenever the leader as this process sees it changes, with
+   * the leader's id (undefined: no lease is known to hold) and the master version.
+   */
+  readonly onLeaderChange?: (leader: number | undefined, version: number) => void;
+}
+
+/**
+ * The leader as a process sees it (`leader yes` in paxos.conf; with leadership off there is none
+ * and nobody leads). Times are this process's `performance.now()`.
+ */
+export interface LeadershipApi {
+  /** The leader now, with the master version and when its lease ends as this process counts it. */
+  leader(): LeaderView | undefined;
+  /** Whether this process holds the leader lease now. */
+  isLeader(): boolean;
+  /**
+   * Whether a read of this process's applied state now is linearizable without a round trip
+   * through the log: it holds the lease, has recovered what earlier leaders may have started and
+   * has applied everything it proposed. Ask right before reading; the answer is for this instant.
+   */
+  canReadLocally(): boolean;
+  /** A planned handover (before a restart, say): give the lease up now and tell the others. */
+  dropLeadership(): void;
 }
 
 export interface PaxosHandle {
@@ -29,27 +67,49 @@ export interface PaxosHandle {
   close(): Promise<void>;
 }
 
-export interface LearnerHandle extends PaxosHandle {
+export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'> {
   /** Ask every acceptor to trim instances ≤ iid. */
   trim(iid: number): void;
   /** Continue delivering after instance `iid` (e.g. from a checkpoint). */
   setInstanceId(iid: number): void;
 }
 
-export interface ReplicaHandle extends LearnerHandle {
+/** A proposer process: it takes part in leader election when `leader yes`. */
+export type ProposerHandle = PaxosHandle & LeadershipApi;
+
+export interface ReplicaHandle extends LearnerHandle, LeadershipApi {
   /**
    * Submits a value as LibPaxos3 does: to the first replica, in config order, whose connection
-   * is up. Returns false when none is.
+   * is up, and forgets it. Returns false, and sends nothing, when the value is refused here: after
+   * `close()`, for a value reserved for no-ops (empty), for one larger than `max-value-size`, or
+   * when no replica is reachable. True says only that the value left: it may still be lost (the
+   * replica dies, its queue is full); use `propose` to learn its fate.
    */
   submit(value: Uint8Array): boolean;
+  /**
+   * Submits a value as `submit` does and resolves when this replica delivers it, with its
+   * instance and its position in that instance's batch (0 without batching). Rejects with an
+   * Error saying why when the value is refused here (see `submit`; also when the local proposer's
+   * queue is full or too many proposals are waiting), when the local proposer gives it up, and
+   * on `close()`. Deliveries are matched by bytes: a proposal resolves with the first delivery of
+   * its bytes after it was made (equal values resolve in the order they were proposed), so give
+   * values a unique id when equal ones matter. A value sent to another replica that dies before
+   * proposing it is never delivered: its promise waits until `close()` (add a timeout of your own).
+   */
+  propose(value: Uint8Array): Promise<Proposed>;
 }
 
 /** Core timers (backoff, timeouts, repeat) are checked this often. */
 const TICK_MS = 5;
 /** A peer that lets this much pile up unread is disconnected. */
 const MAX_QUEUED_BYTES = 64 * 1024 * 1024;
-/** LibPaxos3 redials a lost connection every 2 s. */
-const RECONNECT_MS = 2000;
+/**
+ * Redial delays: 50 ms first, doubling up to LibPaxos3's fixed 2 s, back to 50 ms after a
+ * success; replicas started together find each other at once instead of up to 2 s late.
+ */
+const REDIAL = { firstMs: 50, maxMs: 2000 };
+/** Proposals a replica handle waits for at most (as many as its proposer's queue holds). */
+const MAX_PENDING_PROPOSALS = 1 << 17;
 
 interface Wiring {
   readonly role: PumpedRole;
@@ -57,30 +117,40 @@ interface Wiring {
   readonly dial?: readonly Address[];
   /** A replica's own index in `dial`: its own acceptor is reached in memory. */
   readonly self?: number;
+  /** Split mode with leadership: the proposers a follower forwards client values to. */
+  readonly proposers?: readonly Address[];
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
   readonly onDeliver?: DeliverCallback;
+  readonly onEvent?: ((e: CoreEvent) => void) | undefined;
+  /** The process stops (orderly close or disk failure), with a sentence saying why. */
+  readonly onStop?: (why: string) => void;
   readonly closeStorage?: () => Promise<void>;
 }
 
-async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: Pump; network: Network; close: () => Promise<void> }> {
+async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pump: Pump; network: Network; close: () => Promise<void> }> {
   let closed: Promise<void> | undefined;
+  // One limiter per process, for the network's lines and the core's events.
+  const log = new RateLimitedLogger(baseLog);
   const network: Network = new Network({
     ...(w.listen !== undefined ? { listen: w.listen } : {}),
     ...(w.dial !== undefined ? { dial: w.dial } : {}),
     ...(w.self !== undefined ? { self: w.self } : {}),
+    ...(w.proposers !== undefined ? { proposers: w.proposers } : {}),
     nodelay: o.config.tcpNodelay,
     maxValueSize: o.config.maxValueSize,
     maxQueuedBytes: MAX_QUEUED_BYTES,
-    reconnectMs: RECONNECT_MS,
+    redial: REDIAL,
     log,
     onMessage: (from, msg) => pump.receive(from, msg),
   });
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      w.onStop?.('the process was closed before the value was delivered');
       pump.stop();
       await pump.drain();
       await network.close();
       await w.closeStorage?.();
+      log.close();
     })();
     return closed;
   };
@@ -91,15 +161,16 @@ async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: P
     send: (env: Envelope) => route(network, env),
     flushSends: () => network.flush(),
     ...(onDeliver !== undefined ? { deliver: (d: Delivery) => onDeliver(d.iid, d.value, d.index) } : {}),
+    ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
     log,
     tickMs: TICK_MS,
-    onFatal:
-      o.onFatal ??
-      ((e) => {
-        log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
-        process.exitCode = 1;
-        close().catch((e2: Error) => log.error(e2.message));
-      }),
+    onFatal: (e) => {
+      w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
+      if (o.onFatal !== undefined) return o.onFatal(e);
+      log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
+      process.exitCode = 1;
+      close().catch((e2: Error) => log.error(e2.message));
+    },
   });
   try {
     await network.start();
@@ -107,6 +178,7 @@ async function wire(o: CommonOptions, w: Wiring, log: Logger): Promise<{ pump: P
     pump.stop();
     await network.close();
     await w.closeStorage?.();
+    log.close();
     throw e;
   }
   return { pump, network, close };
@@ -123,6 +195,11 @@ function route(network: Network, env: Envelope): void {
     case 'peer':
       network.toPeer(env.peer, env.msg);
       return;
+    case 'proposer':
+      network.toProposer(env.proposer, env.msg);
+      return;
+    default:
+      assertNever(env, 'envelope');
   }
 }
 
@@ -167,7 +244,7 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
  * LibPaxos3's evproposer: takes client values on its config address, runs Paxos with the
  * acceptors. Its round floor survives restarts only with `proposer-round-file` (B2).
  */
-export async function startProposer(o: CommonOptions & { readonly id: number }): Promise<PaxosHandle> {
+export async function startProposer(o: CommonOptions & { readonly id: number }): Promise<ProposerHandle> {
   const { config, id } = o;
   requireAcceptors(config);
   requireId(config, 'proposer', id, config.proposers.length);
@@ -177,21 +254,23 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     log.info('proposer-round-file is not set: after a restart this proposer may reuse a ballot and two values could be accepted under it (LibPaxos3 bug B2); set proposer-round-file to a path on persistent storage');
   }
   const role = new LearningProposer(
-    { id, acceptors: config.acceptors.length, ...proposerOptions(config) },
+    { id, acceptors: config.acceptors.length, ...proposerOptions(config), ...leadershipOf(config) },
     { roundFloor: roundFile?.roundFloor ?? 0 },
   );
-  const { close } = await wire(
+  const { pump, close } = await wire(
     o,
     {
       role,
       listen: config.proposers[id] as Address,
       dial: config.acceptors,
+      ...(config.leader ? { proposers: config.proposers } : {}),
       commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : Promise.resolve()),
+      onEvent: leaderEvents(o),
     },
     log,
   );
-  log.info(`Proposer ${id} listening on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors`);
-  return { close };
+  log.info(`Proposer ${id} listening on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors${config.leader ? ', leader election on' : ''}`);
+  return { close, ...leadershipApi(role, pump) };
 }
 
 /** LibPaxos3's evlearner: delivers decided values in order. */
@@ -199,20 +278,36 @@ export async function startLearner(o: CommonOptions & { readonly onDeliver: Deli
   const { config } = o;
   requireAcceptors(config);
   const log = logger(o);
-  const role = new Learner({ acceptors: config.acceptors.length, catchUp: o.catchUp ?? config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 });
-  const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver }, log);
+  const leadership = leadershipOf(config).leadership;
+  const role = new Learner({
+    acceptors: config.acceptors.length,
+    catchUp: o.catchUp ?? config.learnerCatchUp,
+    batched: config.proposerBatchMaxValues > 0,
+    ...(leadership !== undefined ? { leadership } : {}),
+  });
+  const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver, onEvent: leaderEvents(o) }, log);
   return {
     close,
+    leader: () => role.leader(performance.now()),
     trim: (iid) => pump.input((out) => role.trim(iid, out)),
     setInstanceId: (iid) => pump.input(() => role.setInstanceId(iid)),
   };
 }
 
 /** LibPaxos3's evreplica: acceptor, proposer and learner in one process. */
-export async function startReplica(o: CommonOptions & { readonly id: number; readonly onDeliver?: DeliverCallback }): Promise<ReplicaHandle> {
+export async function startReplica(
+  o: CommonOptions & {
+    readonly id: number;
+    readonly onDeliver?: DeliverCallback;
+    /** `propose` refuses new proposals while this many wait to be delivered (default 131,072). */
+    readonly maxPendingProposals?: number;
+  },
+): Promise<ReplicaHandle> {
   const { config, id } = o;
   requireAcceptors(config);
   requireId(config, 'replica', id, config.acceptors.length);
+  const limit = o.maxPendingProposals ?? MAX_PENDING_PROPOSALS;
+  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxPendingProposals must be a whole number ≥ 1, got ${String(limit)}`);
   const log = logger(o);
   const storage = storageFor(config, id, log);
   const state = storage.load();
@@ -222,9 +317,14 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
       replicas: config.acceptors.length,
       proposer: proposerOptions(config),
       learner: { catchUp: config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 },
+      ...leadershipOf(config),
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
+  const pending = new PendingProposals(limit);
+  const onDeliver = o.onDeliver;
+  const onLeader = leaderEvents(o);
+  let closing = false;
   const { pump, network, close } = await wire(
     o,
     {
@@ -233,24 +333,78 @@ export async function startReplica(o: CommonOptions & { readonly id: number; rea
       dial: config.acceptors,
       self: id,
       commit: (r) => storage.commit(r),
-      ...(o.onDeliver !== undefined ? { onDeliver: o.onDeliver } : {}),
+      onDeliver: (iid, value, index) => {
+        pending.delivered(iid, index, value);
+        onDeliver?.(iid, value, index);
+      },
+      onEvent: (e) => {
+        pending.event(e);
+        onLeader?.(e);
+      },
+      onStop: (why) => {
+        closing = true;
+        pending.rejectAll(why);
+      },
       closeStorage: () => storage.close(),
     },
     log,
   );
-  log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage`);
+  // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
+  const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
+  /** Why `value` cannot be submitted here, or where to send it. */
+  const route = (value: Uint8Array): { refused: string } | { to: number } => {
+    if (closing) return { refused: 'the replica is closed' };
+    if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op or a master operation); propose another value' };
+    if (value.length > maxValue) return { refused: `the value has ${value.length} bytes, more than the ${maxValue} that max-value-size allows${maxValue < config.maxValueSize ? ' with batching' : ''}` };
+    // With leadership on, this replica forwards the value to the leader itself (and keeps it until
+    // it is decided); without, LibPaxos3's rule: the first replica whose connection is up.
+    if (config.leader) return { to: id };
+    for (let k = 0; k < config.acceptors.length; k++) if (network.isUp(k)) return { to: k };
+    return { refused: `no replica is reachable (none of the ${config.acceptors.length} connections is up)` };
+  };
+  log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage${config.leader ? ', leader election on' : ''}`);
   return {
     close,
+    ...leadershipApi(role, pump),
     trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
     setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
     submit: (value) => {
-      for (let k = 0; k < config.acceptors.length; k++) {
-        if (!network.isUp(k)) continue;
-        network.toAcceptor(k, { type: 'client_value', value });
-        return true;
-      }
-      return false;
+      const r = route(value);
+      if ('refused' in r) return false;
+      network.toAcceptor(r.to, { type: 'client_value', value });
+      return true;
     },
+    propose: (value) => {
+      const r = route(value);
+      if ('refused' in r) return Promise.reject(new Error(`Cannot propose: ${r.refused}`));
+      const delivered = pending.add(value);
+      if (delivered === undefined) {
+        return Promise.reject(new Error(`Cannot propose: ${pending.size} proposals are already waiting to be delivered (the limit); wait for some of them first`));
+      }
+      // Sent only once it waits, so that its delivery (or refusal) cannot come first.
+      network.toAcceptor(r.to, { type: 'client_value', value });
+      return delivered;
+    },
+  };
+}
+
+/** The core's leadership options for `leader yes`, or nothing (LibPaxos3's every-proposer-proposes). */
+function leadershipOf(config: PaxosConfig): { leadership?: LeadershipOptions } {
+  return config.leader ? { leadership: { leaseMs: config.leaderLeaseMs, marginMs: config.leaderDriftMarginMs } } : {};
+}
+
+function leaderEvents(o: CommonOptions): ((e: CoreEvent) => void) | undefined {
+  const cb = o.onLeaderChange;
+  return cb === undefined ? undefined : (e) => e.kind === 'leader' && cb(e.id, e.version);
+}
+
+/** The handle side of a role that takes part in leadership (answers from the core, on this process's clock). */
+function leadershipApi(role: LearningProposer | Replica, pump: Pump): LeadershipApi {
+  return {
+    leader: () => role.leader(performance.now()),
+    isLeader: () => role.isLeader(performance.now()),
+    canReadLocally: () => role.canReadLocally(performance.now()),
+    dropLeadership: () => pump.input((out) => role.dropLeadership(out)),
   };
 }
 

@@ -1,5 +1,5 @@
-import { newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
-import type { Logger } from './log.js';
+import { assertNever, newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
+import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
 /** A core state machine as the pump drives it (Acceptor, Replica, LearningProposer, Learner…). */
 export interface PumpedRole {
@@ -15,10 +15,16 @@ export interface PumpOptions {
   /** Called after the sends of a batch: write them out (one write per peer). */
   readonly flushSends?: () => void;
   readonly deliver?: (d: Delivery) => void;
+  /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
+  readonly events?: (e: CoreEvent) => void;
+  /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
   /** How often the core gets a tick. */
   readonly tickMs: number;
-  /** The disk failed: nothing of the failed batch was sent; the process should stop. */
+  /**
+   * The disk failed: nothing of the failed batch, nor of any input taken since, was sent or
+   * delivered, and the pump takes no more inputs; the process should stop (`drain` still resolves).
+   */
   readonly onFatal: (error: Error) => void;
 }
 
@@ -32,10 +38,22 @@ export class Pump {
   private pending: Effects = newEffects();
   private scheduled = false;
   private committing = false;
+  /** No new inputs are taken (an orderly stop: what was taken is still committed and sent). */
   private stopped = false;
+  /**
+   * A commit failed. The core's in-memory state is now ahead of the disk, so nothing computed
+   * since (the failed batch, inputs that arrived during its commit, flushes they scheduled) may
+   * be committed, sent or delivered: a reply built on a write that was lost breaks persist
+   * before send (e.g. a duplicate prepare answered with a promise that is not on disk).
+   */
+  private failed = false;
+  /** The flush in progress, for `drain`. */
+  private running: Promise<void> | undefined;
   private readonly ticker: NodeJS.Timeout;
+  private readonly log: RateLimitedLogger;
 
   constructor(private readonly o: PumpOptions) {
+    this.log = limitRepeats(o.log);
     this.ticker = setInterval(() => this.input((out) => o.role.tick(performance.now(), out)), o.tickMs);
     this.input((out) => o.role.tick(performance.now(), out));
   }
@@ -48,25 +66,39 @@ export class Pump {
   input(step: (out: Effects) => void): void {
     if (this.stopped) return;
     step(this.pending);
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    this.schedule();
   }
 
+  /** Takes no more inputs; what was taken is still committed and sent (see `drain`). */
   stop(): void {
     this.stopped = true;
     clearInterval(this.ticker);
   }
 
-  /** Resolves when every batch taken so far is committed and sent. */
+  /** Resolves when every batch taken so far is committed and sent, or discarded after a failure. */
   async drain(): Promise<void> {
-    for (let i = 0; i < 1000 && (this.committing || this.scheduled); i++) await new Promise((r) => setImmediate(r));
+    // Each round waits for one flush (one commit) or one loop turn; bounded in count.
+    for (let i = 0; i < 10_000 && (this.scheduled || this.committing); i++) {
+      await (this.running ?? new Promise((r) => setImmediate(r)));
+    }
+    if (this.stopped && this.log !== this.o.log) this.log.close();
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.failed) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      const run = this.flush();
+      this.running = run;
+      void run.finally(() => {
+        if (this.running === run) this.running = undefined;
+      });
+    });
   }
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    if (this.committing) return; // the commit in flight flushes again when it is done
+    if (this.failed || this.committing) return; // a commit in flight flushes again when it is done
     const batch = this.pending;
     if (batch.persist.length === 0 && batch.send.length === 0 && batch.deliver.length === 0 && batch.events.length === 0) return;
     this.pending = newEffects();
@@ -76,29 +108,38 @@ export class Pump {
       try {
         await this.o.commit(batch.persist);
       } catch (e) {
-        this.committing = false;
-        this.stop();
-        this.o.onFatal(e as Error);
+        this.fail(e as Error);
         return;
+      } finally {
+        this.committing = false;
       }
-      this.committing = false;
     }
     for (const env of batch.send) this.o.send(env);
     this.o.flushSends?.();
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
-    for (const e of batch.events) logEvent(this.o.log, e);
-    if (!this.scheduled && (this.pending.persist.length > 0 || this.pending.send.length > 0 || this.pending.deliver.length > 0)) {
-      this.scheduled = true;
-      setImmediate(() => void this.flush());
-    }
+    if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
+    for (const e of batch.events) logEvent(this.log, e);
+    const p = this.pending;
+    if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0) this.schedule();
+  }
+
+  private fail(error: Error): void {
+    this.failed = true;
+    this.stop();
+    this.pending = newEffects();
+    this.o.onFatal(error);
   }
 }
 
-/** Core events as log lines; LibPaxos3's own wording where it had one. */
-export function logEvent(log: Logger, e: CoreEvent): void {
+/**
+ * Core events as log lines; LibPaxos3's own wording where it had one. Events that can come by the
+ * hundred (a timeout per instance while a peer is down, a refused value per submit) go through
+ * `log.repeated`: the first is written, the rest summarised with a count per interval.
+ */
+export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
   switch (e.kind) {
     case 'timeout':
-      log.info(`Instance ${e.iid} timed out in phase ${e.phase}.`);
+      log.repeated(`timeout ${e.phase}`, 'info', `Instance ${e.iid} timed out in phase ${e.phase}.`, (n, s) => `${n} more instance${n === 1 ? '' : 's'} timed out in phase ${e.phase} in the last ${s} s`);
       return;
     case 'dropped':
       log.debug(`Dropped ${e.msg} for instance ${e.iid}: ${e.reason}`);
@@ -113,7 +154,12 @@ export function logEvent(log: Logger, e: CoreEvent): void {
       log.debug(`Instance ${e.iid} chose another value; the client value goes back to the queue`);
       return;
     case 'value-lost':
-      log.error(`Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`);
+      log.repeated(
+        `value-lost ${e.reason}`,
+        'error',
+        `Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`,
+        (n, s) => `Dropped ${n} more client value${n === 1 ? '' : 's'} (or batches) in the last ${s} s: ${VALUE_LOSS[e.reason]}`,
+      );
       return;
     case 'not-a-batch':
       log.error(
@@ -133,8 +179,18 @@ export function logEvent(log: Logger, e: CoreEvent): void {
       );
       return;
     case 'behind-trim':
-      log.error(`Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`);
+      log.repeated(
+        'behind-trim',
+        'error',
+        `Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`,
+        (n, s) => `Still behind the acceptors' trim point (${n} more reports in the last ${s} s); this learner cannot catch up past it`,
+      );
       return;
+    case 'leader':
+      log.info(e.id === undefined ? `No leader holds a lease now (master version ${e.version})` : `Leader is now ${e.id} (master version ${e.version})`);
+      return;
+    default:
+      assertNever(e, 'core event');
   }
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -98,6 +98,18 @@ describe('paxos.conf', () => {
     expect(() => parseConfig(text, P)).toThrow(error);
   });
 
+  it('leadership keys: off by default; lease and margin take seconds, 2s or 250ms, the margin a tenth of the lease by default', () => {
+    const base = 'replica 0 127.0.0.1 8800\n';
+    expect(parseConfig(base, P)).toMatchObject({ leader: false, leaderLeaseMs: 2000, leaderDriftMarginMs: 200 });
+    expect(parseConfig(`${base}leader yes\nleader-lease 3\n`, P)).toMatchObject({ leader: true, leaderLeaseMs: 3000, leaderDriftMarginMs: 300 });
+    expect(parseConfig(`${base}leader-lease 800ms\nleader-drift-margin 50ms\n`, P)).toMatchObject({ leaderLeaseMs: 800, leaderDriftMarginMs: 50 });
+    expect(parseConfig(`${base}leader-lease 2s\n`, P)).toMatchObject({ leaderLeaseMs: 2000 });
+    expect(() => parseConfig(`${base}leader-lease 2 minutes\n`, P)).toThrow(/paxos.conf:2: leader-lease: expected a duration such as 2 \(seconds\), 2s or 250ms, got '2 minutes'/);
+    expect(() => parseConfig(`${base}leader-lease 10ms\n`, P)).toThrow(/leader-lease: expected 50 ms to 3600 s, got '10ms'/);
+    expect(() => parseConfig(`${base}leader-lease 1s\nleader-drift-margin 600ms\n`, P)).toThrow(/leader-drift-margin 600 ms is more than half of leader-lease 1000 ms/);
+    expect(() => parseConfig(`${base}leader maybe\n`, P)).toThrow(/leader: expected yes or no, got 'maybe'/);
+  });
+
   it('TooManyProcesses: 11 replicas are refused', () => {
     const text = Array.from({ length: 11 }, (_, i) => `replica ${i} 127.0.0.1 ${8800 + i}`).join('\n');
     expect(() => parseConfig(text, P)).toThrow(/11 acceptors; LibPaxos3 allows at most 10/);
@@ -105,9 +117,13 @@ describe('paxos.conf', () => {
 
   it('Folder: a directory is not a config file; a missing file says so', () => {
     const dir = mkdtempSync(join(tmpdir(), 'paxos-conf-'));
-    expect(() => readConfig(dir)).toThrow(/not a regular file/);
-    expect(() => readConfig(join(dir, 'missing.conf'))).toThrow(/no such file/);
-    writeFileSync(join(dir, 'ok.conf'), 'acceptor 0 127.0.0.1 8800\n');
-    expect(readConfig(join(dir, 'ok.conf')).acceptors).toHaveLength(1);
+    try {
+      expect(() => readConfig(dir)).toThrow(/not a regular file/);
+      expect(() => readConfig(join(dir, 'missing.conf'))).toThrow(/no such file/);
+      writeFileSync(join(dir, 'ok.conf'), 'acceptor 0 127.0.0.1 8800\n');
+      expect(readConfig(join(dir, 'ok.conf')).acceptors).toHaveLength(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Acceptor, type Envelope, type PersistRecord } from '@libpaxos/paxos-core';
-import { Pump, silentLogger } from '../src/index.js';
+import { Acceptor, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
+import { Pump, silentLogger, type PumpedRole } from '../src/index.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -64,4 +64,101 @@ describe('pump', () => {
     await turn();
     expect(sent).toEqual([]);
   });
+
+  it('after a failed commit nothing computed later is committed, sent or delivered, and drain still resolves', async () => {
+    // A role whose every input persists, sends and delivers something named after the input,
+    // unless the input is a `repeat` (it then only sends and delivers: nothing to persist).
+    const role: PumpedRole = {
+      receive(_from: PeerId, msg: Message, out: Effects) {
+        const iid = 'iid' in msg ? msg.iid : msg.type === 'repeat' ? msg.from : 0;
+        if (msg.type !== 'repeat') out.persist.push({ kind: 'trim', iid });
+        out.send.push({ to: 'acceptors', msg: { type: 'trim', iid } });
+        out.deliver.push({ iid, index: 0, value: new Uint8Array([iid]) });
+      },
+      tick: () => undefined,
+    };
+    for (const second of [
+      { type: 'prepare', iid: 2, ballot: 11 },
+      { type: 'repeat', from: 2, to: 2 },
+    ] satisfies Message[]) {
+      const seen: string[] = [];
+      let reject: (e: Error) => void = () => undefined;
+      let fatal: Error | undefined;
+      const pump = new Pump({
+        role,
+        commit: (records) => {
+          seen.push(`commit ${records.map((r) => ('iid' in r ? r.iid : '?')).join(',')}`);
+          return new Promise<void>((_resolve, rej) => (reject = rej));
+        },
+        send: (env) => seen.push(`send ${'iid' in env.msg ? env.msg.iid : '?'}`),
+        deliver: (d) => seen.push(`deliver ${d.iid}`),
+        log: silentLogger,
+        tickMs: 60_000,
+        onFatal: (e) => (fatal = e),
+      });
+      pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+      await turn();
+      expect(seen).toEqual(['commit 1']);
+      // In one turn: a second input arrives, then the commit of the first fails.
+      pump.receive(1, second);
+      reject(new Error('disk full'));
+      for (let i = 0; i < 5; i++) await turn();
+      expect(fatal?.message).toBe('disk full');
+      expect(seen, `second input: ${second.type}`).toEqual(['commit 1']);
+      // Inputs after the failure are ignored too, and an orderly close still completes.
+      pump.receive(1, { type: 'prepare', iid: 3, ballot: 11 });
+      pump.stop();
+      await pump.drain();
+      for (let i = 0; i < 3; i++) await turn();
+      expect(seen).toEqual(['commit 1']);
+    }
+  });
+
+  it('after a failed commit an acceptor does not answer a duplicate prepare whose promise was never written', async () => {
+    const sent: string[] = [];
+    let reject: (e: Error) => void = () => undefined;
+    const pump = new Pump({
+      role: new Acceptor({ id: 0 }),
+      commit: () => new Promise<void>((_resolve, rej) => (reject = rej)),
+      send: (env: Envelope) => sent.push(env.msg.type),
+      log: silentLogger,
+      tickMs: 60_000,
+      onFatal: () => undefined,
+    });
+    await turn();
+    sent.length = 0;
+    pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+    await turn();
+    // The acceptor already holds the promise in memory, so the duplicate needs no write and its
+    // promise would leave at once, although the write of that promise fails.
+    pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+    reject(new Error('disk full'));
+    for (let i = 0; i < 5; i++) await turn();
+    expect(sent).toEqual([]);
+    pump.stop();
+    await pump.drain();
+  });
+
+  it('an orderly stop still commits and sends what was taken before it', async () => {
+    const seen: string[] = [];
+    const pump = new Pump({
+      role: new Acceptor({ id: 0 }),
+      commit: async (records) => {
+        seen.push(`commit ${records.length}`);
+      },
+      send: (env: Envelope) => seen.push(`send ${env.msg.type}`),
+      log: silentLogger,
+      tickMs: 60_000,
+      onFatal: (e) => {
+        throw e;
+      },
+    });
+    await turn();
+    seen.length = 0;
+    pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+    pump.stop();
+    await pump.drain();
+    expect(seen).toEqual(['commit 1', 'send promise']);
+  });
 });
+

@@ -1,4 +1,4 @@
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -15,12 +15,21 @@ const rec = (iid: number, ballot: number, valueBallot = 0, value = ''): Acceptor
 });
 
 const opened: AcceptorStorage[] = [];
+/** Folders a test made; removed after it, whether it passed or not. */
+const folders: string[] = [];
 afterEach(async () => {
   for (const s of opened.splice(0)) await s.close().catch(() => undefined);
+  for (const dir of folders.splice(0)) rmSync(dir, { recursive: true, force: true });
 });
 
+function tempFolder(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'paxos-lmdb-'));
+  folders.push(dir);
+  return dir;
+}
+
 function tempPath(): string {
-  return join(mkdtempSync(join(tmpdir(), 'paxos-lmdb-')), 'acceptor');
+  return join(tempFolder(), 'acceptor');
 }
 
 const backends = {
@@ -165,7 +174,7 @@ describe('lmdb storage specifics', () => {
   });
 
   it('a path it cannot create is reported clearly', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'paxos-lmdb-')), 'file');
+    const file = join(tempFolder(), 'file');
     writeFileSync(file, 'x');
     expect(() => new LmdbStorage({ envPath: join(file, 'sub'), aid: 0, sync: false, mapSize: 1 << 20, trash: false })).toThrow(/cannot open LMDB storage at .*sub_0/);
   });

@@ -11,12 +11,15 @@ export type PeerId = number;
  * - `acceptors`: every acceptor (prepare, accept, repeat, trim);
  * - `subscribers`: everyone connected to this acceptor (LibPaxos3 sends accepted and
  *   acceptor_state to every incoming connection: proposers, learners, replicas);
- * - `peer`: one peer, the sender of the input being answered (promise, preempted, repeat replies).
+ * - `peer`: one peer, the sender of the input being answered (promise, preempted, repeat replies);
+ * - `proposer`: one proposer by its config id (leadership: client values forwarded to the leader).
  */
 export type Envelope =
   | { readonly to: 'acceptors'; readonly msg: Message }
   | { readonly to: 'subscribers'; readonly msg: Message }
-  | { readonly to: 'peer'; readonly peer: PeerId; readonly msg: Message };
+  | { readonly to: 'peer'; readonly peer: PeerId; readonly msg: Message }
+  /** Proposer (or replica) `proposer` of the config: a follower forwarding a client value to the leader. */
+  | { readonly to: 'proposer'; readonly proposer: number; readonly msg: Message };
 
 /** What an acceptor keeps per instance: its promise and the last value it accepted. */
 export interface AcceptorRecord {
@@ -140,6 +143,11 @@ export type CoreEvent =
    * id is left to open. Nothing more can be decided in this cluster.
    */
   | { readonly kind: 'iid-space-exhausted'; readonly role: 'learner' | 'proposer' }
+  /**
+   * leadership: the leader as this process sees it changed (`id` undefined: no lease is known to
+   * hold); `version` is the instance of the last master operation that took effect
+   */
+  | { readonly kind: 'leader'; readonly id: number | undefined; readonly version: number }
   /** learner: instances it still needs were trimmed by an acceptor; it cannot catch up past them */
   | { readonly kind: 'behind-trim'; readonly iid: number; readonly trimIid: number };
 

@@ -23,7 +23,10 @@ export {
   type ValueLossReason,
 } from './effects.js';
 export type { Input, InputKind } from './input.js';
+export { Forwarder } from './forwarder.js';
+export { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
 export { Learner, type LearnerOptions } from './learner.js';
+export { decodeMasterOp, encodeMasterOp, isMasterOp, type MasterOp } from './master-op.js';
 export { LearningProposer, type LearningProposerOptions } from './learning-proposer.js';
 export { FIRST_IID, MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 export {

@@ -2,6 +2,8 @@ import { InvariantError } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
 import { isNoop } from './bytes.js';
+import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
+import { decodeMasterOp } from './master-op.js';
 import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
@@ -26,6 +28,11 @@ export interface LearnerOptions {
   readonly window?: number;
   /** Batching is on in this cluster: every non-empty decided value is a batch to unpack. */
   readonly batched?: boolean;
+  /**
+   * Leadership is on in this cluster: follow the master operations in the log, so that `leader()`
+   * answers (a plain learner never campaigns). Master operations are never delivered either way.
+   */
+  readonly leadership?: LeadershipOptions;
 }
 
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
@@ -55,7 +62,7 @@ export class Learner {
   private current = FIRST_IID;
   private lateStart: boolean;
   /** Highest instance any accepted message mentioned. */
-  private highestSeen = 0;
+  private highestSeenIid = 0;
   private now = 0;
   private lastRepeatAt = Number.NEGATIVE_INFINITY;
   /** `current` when the last hole check ran: a hole is an instance that did not move for a period. */
@@ -65,6 +72,7 @@ export class Learner {
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
+  private readonly follower: Leadership | undefined;
   /**
    * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
    * an empty value). The replica composition feeds them to its proposer.
@@ -80,6 +88,17 @@ export class Learner {
     this.probeIntervalMs = requireInt('probeIntervalMs', options.probeIntervalMs ?? 1000, 1, 3_600_000);
     this.window = requireInt('window', options.window ?? 1 << 16, 1, 1 << 24);
     this.batched = options.batched ?? false;
+    this.follower = options.leadership === undefined ? undefined : new Leadership(options.leadership, undefined, 0);
+  }
+
+  /** Highest instance any accepted message mentioned: beyond `nextIid`, there is more to learn. */
+  get highestSeen(): number {
+    return this.highestSeenIid;
+  }
+
+  /** The leader at `now` as the master operations this learner delivered say (leadership on). */
+  leader(now: number): LeaderView | undefined {
+    return this.follower?.leader(now);
   }
 
   /** The next instance to deliver. */
@@ -125,12 +144,13 @@ export class Learner {
   tick(now: number, out: Effects): void {
     if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
     this.now = now;
+    this.follower?.tick(now, true, 0, out);
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
     if (this.lateStart) return;
     const stuck = this.current === this.currentAtLastCheck;
     this.currentAtLastCheck = this.current;
-    if (stuck && this.highestSeen >= this.current) {
+    if (stuck && this.highestSeenIid >= this.current) {
       // A hole: `current` did not close for a whole period although later instances exist.
       this.requestRepeat(out);
     } else if (now - this.lastProgressAt >= this.probeIntervalMs) {
@@ -140,8 +160,12 @@ export class Learner {
     }
   }
 
-  /** LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint). */
-  setInstanceId(iid: number): void {
+  /**
+   * LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint, or
+   * trimmed by the acceptors). An instance above them that was closed already is delivered at
+   * once: its votes will not come again (later copies are duplicates of a closed instance).
+   */
+  setInstanceId(iid: number, out?: Effects): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
     this.lastDecided.length = 0;
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
@@ -149,6 +173,7 @@ export class Learner {
     this.currentAtLastCheck = 0;
     this.lateStart = false;
     this.repeatingTo = -1;
+    if (out !== undefined && this.pending.get(this.current)?.closed !== undefined) this.deliverReady(out);
   }
 
   /** Ask every acceptor to trim instances `≤ iid`. */
@@ -168,7 +193,7 @@ export class Learner {
       this.current = iid;
     }
     if (iid < this.current) return drop(out, 'stale', 'accepted', iid);
-    if (iid > this.highestSeen) this.highestSeen = iid;
+    if (iid > this.highestSeenIid) this.highestSeenIid = iid;
     if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
     let inst = this.pending.get(iid);
     if (inst === undefined) {
@@ -192,9 +217,14 @@ export class Learner {
       const iid = this.current;
       this.pending.delete(iid);
       const value = inst.closed;
+      const op = value[0] === 0xfe ? decodeMasterOp(value) : undefined;
       if (isNoop(value)) {
         this.lastDecided.push({ iid, value });
         out.events.push({ kind: 'noop', iid });
+      } else if (op !== undefined) {
+        // Leadership's, not the application's (leadership.ts).
+        this.lastDecided.push({ iid, value });
+        this.follower?.learn(iid, op, out);
       } else if (!this.batched) {
         // One object serves as decision and delivery: this is the hot path.
         const d: Delivery = { iid, value, index: 0 };

@@ -1,6 +1,10 @@
+import { requireInt } from './config-error.js';
 import type { Decision, Effects, PeerId } from './effects.js';
+import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
+import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
 import { Learner, type LearnerOptions } from './learner.js';
+import { decodeMasterOp } from './master-op.js';
 import type { Message } from './messages.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 
@@ -11,6 +15,11 @@ export interface LearningProposerOptions extends ProposerOptions {
    * informs the proposer and `out.deliver` stays untouched (a split-mode proposer).
    */
   readonly deliver?: boolean;
+  /**
+   * Leader election with a lease (leadership.ts): only the leader proposes client values, the
+   * others forward them to it. Absent: every proposer proposes, as in LibPaxos3.
+   */
+  readonly leadership?: LeadershipOptions;
 }
 
 /**
@@ -18,6 +27,10 @@ export interface LearningProposerOptions extends ProposerOptions {
  * to proposers anyway). Knowing which instances are decided, the proposer re-queues displaced
  * values safely (B11) and re-runs instances whose decisions stall (holes, split ballots). It is
  * the split-mode proposer; a `Replica` adds an acceptor and delivers.
+ *
+ * With leadership on it also takes part in leader election: it campaigns and renews through
+ * master operations in the log, proposes client values only while it holds the lease, and
+ * otherwise forwards them to the leader (`Forwarder`), keeping them until they are decided.
  */
 export class LearningProposer {
   readonly proposer: Proposer;
@@ -25,23 +38,74 @@ export class LearningProposer {
   /** Instances decided by the last input, in order, no-ops included (as `Learner.lastDecided`). */
   readonly lastDecided: Decision[] = [];
   private readonly deliver: boolean;
+  private readonly leadership: Leadership | undefined;
+  private readonly forwarder: Forwarder | undefined;
+  private now = 0;
+  /** The leader this node last forwarded to (−1: none). */
+  private forwardingTo = -1;
 
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
-    const { learner, deliver, ...proposer } = options;
+    const { learner, deliver, leadership, ...proposer } = options;
     this.deliver = deliver ?? false;
-    this.proposer = new Proposer({ ...proposer, fedDecisions: true }, recovered);
+    this.proposer = new Proposer({ ...proposer, fedDecisions: true, led: leadership !== undefined }, recovered);
     // A learner that only informs the proposer wants whole Paxos values: no unpacking.
     this.learner = new Learner({ ...learner, acceptors: options.acceptors, ...(this.deliver ? {} : { batched: false }) });
+    if (leadership !== undefined) {
+      this.leadership = new Leadership(leadership, this.proposer.id, options.seed ?? this.proposer.id);
+      const maxQueue = requireInt('maxQueue', options.maxQueue ?? 1 << 17, 1, 1 << 26);
+      this.forwarder = new Forwarder(maxQueue, 2 * leadership.leaseMs, (options.batchMaxValues ?? 0) > 0);
+    }
   }
 
   get id(): number {
     return this.proposer.id;
   }
 
-  /** Client values the proposer still holds. */
-  heldValues(): IterableIterator<Uint8Array> {
-    return this.proposer.heldValues();
+  /** Client values this node still holds: in its proposer, or forwarded and not yet decided. */
+  *heldValues(): IterableIterator<Uint8Array> {
+    yield* this.proposer.heldValues();
+    if (this.forwarder !== undefined) yield* this.forwarder.values();
   }
+
+  // ---- leadership (all false/undefined with leadership off) ----
+
+  /** Whether this node holds the leader lease at `now` (its monotonic clock, as in ticks). */
+  isLeader(now: number): boolean {
+    return this.leadership?.isLeader(now) ?? false;
+  }
+
+  /** The leader as this node sees it at `now`, or undefined (none known, or leadership off). */
+  leader(now: number): LeaderView | undefined {
+    return this.leadership?.leader(now);
+  }
+
+  /**
+   * The linearizable-read hook: true when this node holds the lease at `now`, has recovered every
+   * instance an earlier leader may have started, and has applied everything it proposed — so the
+   * state it has applied includes every write any client was told about, and a read of it now
+   * is linearizable without a round trip through the log. Ask with a fresh clock.
+   */
+  canReadLocally(now: number): boolean {
+    return (
+      this.isLeader(now) &&
+      this.proposer.isLeading &&
+      this.proposer.recovered &&
+      this.learner.nextIid > Math.max(this.proposer.readBarrier, this.leadership?.version ?? 0)
+    );
+  }
+
+  /** A planned handover (before a restart, say): give up the lease now and tell the others. */
+  dropLeadership(out: Effects): void {
+    this.lastDecided.length = 0;
+    const op = this.leadership?.resign(this.now, out);
+    if (op === undefined) return;
+    // Proposed while the proposer still leads, so it takes the next prepared instance, right
+    // after the accepts in flight; then client values go to the forwarder until a new leader.
+    this.proposer.proposeControl(op, out);
+    this.follow(out);
+  }
+
+  // ---- inputs ----
 
   step(input: Input, out: Effects): void {
     this.lastDecided.length = 0;
@@ -51,12 +115,14 @@ export class LearningProposer {
   decided(iid: number, value: Uint8Array, out: Effects): void {
     this.lastDecided.length = 0;
     this.proposer.decided(iid, value, out);
+    this.settle(out);
   }
 
   setInstanceId(iid: number, out: Effects): void {
     this.lastDecided.length = 0;
     this.proposer.setInstanceId(iid, out);
-    this.learner.setInstanceId(iid);
+    this.learn({ kind: 'set-instance-id', iid }, out);
+    this.settle(out);
   }
 
   /** Ask every acceptor to trim instances ≤ iid. */
@@ -67,25 +133,64 @@ export class LearningProposer {
 
   tick(now: number, out: Effects): void {
     this.lastDecided.length = 0;
+    this.now = now;
     this.proposer.tick(now, out);
     this.learn({ kind: 'tick', now }, out);
+    const leadership = this.leadership;
+    if (leadership === undefined) return;
+    const caughtUp = this.learner.highestSeen < this.learner.nextIid;
+    const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out);
+    this.changed(out);
+    if (action.propose !== undefined) this.proposer.proposeControl(action.propose, out);
+    const leader = leadership.leader(now);
+    if (leader !== undefined && leader.id !== this.id) this.forwarder?.tick(leader.id, now, out);
+    this.settle(out);
   }
 
   /** Submit a client value. */
   propose(value: Uint8Array, out: Effects): void {
     this.lastDecided.length = 0;
-    this.proposer.propose(value, out);
+    this.route(value, out);
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {
     this.lastDecided.length = 0;
+    if (msg.type === 'client_value' && this.leadership !== undefined) {
+      this.route(msg.value, out);
+      return;
+    }
     this.proposer.receive(from, msg, out);
     if (msg.type === 'accepted' || (msg.type === 'acceptor_state' && this.deliver)) {
       this.learn({ kind: 'message', from, msg }, out);
     } else if (msg.type === 'acceptor_state' && msg.trimIid >= this.learner.nextIid) {
-      // This learner only informs the proposer: it may skip what acceptors trimmed.
-      this.learner.setInstanceId(msg.trimIid);
+      // This learner only informs the proposer: it may skip what acceptors trimmed (and decide an
+      // instance it had closed just above them).
+      this.learn({ kind: 'set-instance-id', iid: msg.trimIid }, out);
     }
+    this.settle(out);
+  }
+
+  /**
+   * A proposer that does not lead may still get client values back (a displaced value re-queued,
+   * an accept abandoned to the new leader): they go to the forwarder, never into an instance.
+   */
+  private settle(out: Effects): void {
+    if (this.leadership !== undefined && !this.proposer.isLeading && this.proposer.queueLength > 0) this.follow(out);
+  }
+
+  /** A client value: proposed here while this node leads (or without leadership), else forwarded. */
+  private route(value: Uint8Array, out: Effects): void {
+    if (this.leadership === undefined || this.proposer.isLeading) {
+      this.proposer.propose(value, out);
+      return;
+    }
+    const forwarder = this.forwarder as Forwarder;
+    if (!forwarder.add(value)) {
+      out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value });
+      return;
+    }
+    const leader = this.leadership.leader(this.now);
+    if (leader !== undefined && leader.id !== this.id) forwarder.forward(leader.id, this.now, false, out);
   }
 
   private learn(input: Input, out: Effects): void {
@@ -95,6 +200,45 @@ export class LearningProposer {
     for (const d of this.learner.lastDecided) {
       this.lastDecided.push(d);
       this.proposer.decided(d.iid, d.value, out);
+      if (this.leadership === undefined) continue;
+      const op = decodeMasterOp(d.value);
+      if (op !== undefined) {
+        if (this.leadership.learn(d.iid, op, out)) this.changed(out);
+      } else {
+        this.forwarder?.decided(d.value);
+      }
     }
+  }
+
+  /** After leadership may have changed hands: move the proposer and the forwarded values along. */
+  private changed(out: Effects): void {
+    const leadership = this.leadership as Leadership;
+    const forwarder = this.forwarder as Forwarder;
+    if (leadership.isLeader(this.now)) {
+      if (this.proposer.isLeading) return;
+      this.forwardingTo = -1;
+      // Complete whatever earlier leaders may have started (see Proposer.takeover), then
+      // propose what this node was holding for them.
+      this.proposer.takeover(leadership.version + leadership.maxOpenLimit, out);
+      for (const v of forwarder.takeAll()) this.proposer.propose(v, out);
+      return;
+    }
+    this.follow(out);
+  }
+
+  /** This node does not lead: hand its proposer's queue to the forwarder, and forward to the leader. */
+  private follow(out: Effects): void {
+    const forwarder = this.forwarder as Forwarder;
+    if (this.proposer.isLeading) {
+      this.proposer.stopLeading();
+      for (const v of this.proposer.drainQueue()) {
+        if (!forwarder.add(v)) out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value: v });
+      }
+    }
+    const leader = (this.leadership as Leadership).leader(this.now);
+    if (leader === undefined || leader.id === this.id) return;
+    // A new leader gets everything this node holds; the same one only what it has not had.
+    forwarder.forward(leader.id, this.now, leader.id !== this.forwardingTo, out);
+    this.forwardingTo = leader.id;
   }
 }

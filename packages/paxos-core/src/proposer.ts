@@ -5,6 +5,7 @@ import { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
+import { isMasterOp } from './master-op.js';
 import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
@@ -49,6 +50,12 @@ export interface ProposerOptions {
   readonly batchMaxValues?: number;
   /** A batch stops growing before it would exceed this many bytes (one value always fits). */
   readonly batchMaxBytes?: number;
+  /**
+   * Leadership is on (leadership.ts): the proposer opens instances only while it leads (see
+   * `setLeading`), never further than `openLimit` beyond its last decided instance, so that a
+   * successor knows how far it may have reached. Off, it behaves as LibPaxos3's, always leading.
+   */
+  readonly led?: boolean;
 }
 
 /** What a proposer recovers at start: the round floor it persisted (0 on a fresh start). */
@@ -86,6 +93,12 @@ interface Instance {
   acceptSent: boolean;
   /** The value a learner reported decided here, if any. */
   decided: Uint8Array | null;
+  /** `own` is a master operation (leadership.ts), not a client value: never re-queued or reported. */
+  control: boolean;
+  /** Opened by a new leader's takeover: counted until phase 1 reaches a quorum here. */
+  takeover: boolean;
+  /** Opened by a takeover: a hole below instances in use is closed at once, without a timeout. */
+  urgent: boolean;
   /** Accepted votes seen for this instance (any proposer's), allocated on the first one. */
   votes: InstanceVotes | null;
 }
@@ -115,8 +128,21 @@ export class Proposer {
   private readonly batchMaxValues: number;
   private readonly batchMaxBytes: number;
   private readonly prng: Prng;
+  /** How far beyond the last decided instance a leading proposer opens instances (leadership on). */
+  readonly openLimit: number;
+  private readonly bounded: boolean;
 
   private readonly queue = new ValueQueue();
+  /** A master operation waiting for an instance; it goes alone, before any client value. */
+  private control: Uint8Array | null = null;
+  /** Leadership on: whether this proposer leads. Off: always true, as in LibPaxos3. */
+  private leading: boolean;
+  /** Takeover instances still without a phase-1 quorum. */
+  private takeoverPending = 0;
+  /** Highest iid this proposer sent an accept for. */
+  private highestAccepted = 0;
+  /** Highest takeover instance whose phase 1 found an accepted value. */
+  private takeoverFound = 0;
   private readonly instances = new Map<number, Instance>();
   /** Phase-1 instances by iid (lazily pruned: entries whose instance left phase 1 are skipped). */
   private readonly preparing = new IidHeap();
@@ -170,6 +196,9 @@ export class Proposer {
     this.learns = options.fedDecisions ?? false;
     this.batchMaxValues = requireInt('batchMaxValues', options.batchMaxValues ?? 0, 0, 1 << 20);
     this.batchMaxBytes = requireInt('batchMaxBytes', options.batchMaxBytes ?? 1 << 20, 1, 1 << 30);
+    this.bounded = options.led ?? false;
+    this.leading = !this.bounded;
+    this.openLimit = this.window + this.maxAccepting;
     const floor = recovered?.roundFloor ?? 0;
     if (!Number.isInteger(floor) || floor < 0 || floor >= MAX_ROUND) {
       throw new PaxosConfigError(`recovered round floor ${String(floor)} is out of range 0..${MAX_ROUND - 1}`);
@@ -191,6 +220,28 @@ export class Proposer {
 
   get phase2Count(): number {
     return this.acceptingCount;
+  }
+
+  /** Whether this proposer leads (always, without leadership). */
+  get isLeading(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * A new leader has run phase 1 to a quorum on every instance its takeover opened, so every value
+   * an earlier leader may have had chosen is now known to it (see `takeover`).
+   */
+  get recovered(): boolean {
+    return this.takeoverPending === 0;
+  }
+
+  /**
+   * An instance a leader's reads wait for: the highest it sent an accept for, or found a value in
+   * during its takeover (it may still have to send that accept: only two go out at a time with
+   * batching). Once this is applied, every write a client was told about is applied.
+   */
+  get readBarrier(): number {
+    return Math.max(this.highestAccepted, this.takeoverFound);
   }
 
   /** Every client value this proposer still holds: queued, or bound to an open instance. */
@@ -239,8 +290,9 @@ export class Proposer {
 
   /** A client value to order (LibPaxos3: append to the queue, then try-accept). */
   propose(value: Uint8Array, out: Effects): void {
-    if (isNoop(value)) {
-      // Learners skip no-ops (the empty value and NOOP's bytes): a client's would vanish.
+    if (isNoop(value) || isMasterOp(value)) {
+      // Learners skip no-ops (the empty value and NOOP's bytes) and act on master operations
+      // instead of delivering them: a client's value with those bytes would vanish.
       out.events.push({ kind: 'value-lost', reason: 'reserved', iid: 0, value });
       return;
     }
@@ -277,7 +329,13 @@ export class Proposer {
         else this.sendAccept(inst, out);
       }
     }
-    if (this.learns && this.decidedUpTo < this.highestInUse && now - this.lastDecidedAt >= this.timeoutMs && now - this.lastRecoveryAt >= this.timeoutMs) {
+    if (
+      this.learns &&
+      this.leading &&
+      this.decidedUpTo < this.highestInUse &&
+      now - this.lastDecidedAt >= this.timeoutMs &&
+      now - this.lastRecoveryAt >= this.timeoutMs
+    ) {
       this.recover(out);
     }
     this.tryAccept(out);
@@ -299,6 +357,90 @@ export class Proposer {
       if (inst === undefined) this.open(iid, true, out);
       else inst.recovery = true;
     }
+  }
+
+  /**
+   * Proposes a master operation (leadership.ts): alone in an instance, before any client value.
+   * A leader takes the next prepared instance; a node that does not lead opens one instance above
+   * everything it knows in use (a campaign), and nothing else.
+   */
+  proposeControl(value: Uint8Array, out: Effects): void {
+    this.control = value;
+    if (!this.leading && this.started && this.preparingCount === 0) {
+      // The first instance learners wait for that is not open here: a later one could sit
+      // behind instances nobody fills (a dead leader's pre-executed ones) and never be learned.
+      let iid = this.decidedUpTo + 1;
+      while (this.instances.has(iid)) iid++;
+      if (iid > MAX_UINT32) return;
+      if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
+      this.open(iid, false, out);
+    }
+    this.tryAccept(out);
+  }
+
+  /**
+   * Leadership changed hands (leadership on). Losing it: stop opening instances and drop the
+   * phase-1 work a leader had pre-executed, so as not to preempt the new leader; client values
+   * not yet sent in an accept go back to the queue, for the LearningProposer to forward (see
+   * `drainQueue`). Accepts already sent finish or are abandoned when preempted (see `preempt`).
+   */
+  stopLeading(): void {
+    if (!this.leading) return;
+    this.leading = false;
+    // A master operation still waiting (a resignation) keeps the lowest phase-1 instance: no
+    // instance below it is left empty, so learners reach it.
+    let keep = -1;
+    if (this.control !== null) for (const inst of this.instances.values()) if (inst.phase === 1 && (keep < 0 || inst.iid < keep)) keep = inst.iid;
+    for (const inst of [...this.instances.values()]) {
+      if (inst.phase !== 1 || inst.acceptSent || inst.control || inst.iid === keep) continue;
+      this.remove(inst);
+      if (inst.own !== null) this.requeue(inst.own);
+    }
+    this.takeoverPending = 0;
+  }
+
+  /**
+   * This node became leader (leadership on). The usual Multi-Paxos recovery: every instance from
+   * the last decided one up to `through` gets phase 1 at this proposer's ballot, so that whatever
+   * an earlier leader may have had accepted there is found and completed (Paxos P2c), and holes
+   * below instances in use are closed with no-ops at once. `through` is the instance of the
+   * master operation that made this node leader plus the largest `openLimit` any leader
+   * announced: no earlier leader can have opened an instance beyond it, since a leader opens
+   * none further than openLimit past its last decided instance and stops leading when it learns
+   * of a newer master operation. Until phase 1 has a quorum on all of them, `recovered` is false.
+   *
+   * Phase 1 stays per instance, as LibPaxos3's prepare and promise name one instance and C
+   * acceptors cannot promise a range. A stable leader pre-executes it a window ahead of need, so
+   * it is off the critical path and, with no competing proposer, never preempted.
+   */
+  takeover(through: number, out: Effects): void {
+    this.leading = true;
+    this.takeoverPending = 0;
+    const last = Math.min(MAX_UINT32, through);
+    for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
+      let inst = this.instances.get(iid);
+      if (inst === undefined) {
+        this.open(iid, false, out);
+        inst = this.instances.get(iid) as Instance;
+      }
+      inst.urgent = true;
+      if (inst.phase === 1 && inst.ackCount < this.quorum) {
+        inst.takeover = true;
+        this.takeoverPending++;
+      }
+    }
+    // Everything above `last` is new: nothing of an earlier leadership of this node is open there
+    // in phase 1 (stopLeading dropped it), so pre-execution continues right after it.
+    this.nextPrepareIid = Math.max(last, this.decidedUpTo);
+    this.activeUntil = this.now + this.idleAfterMs;
+    this.tryAccept(out);
+  }
+
+  /** Client values queued here, taken out (a proposer that does not lead forwards them). */
+  drainQueue(): Uint8Array[] {
+    const values: Uint8Array[] = [];
+    for (let v = this.queue.shift(); v !== undefined; v = this.queue.shift()) values.push(v);
+    return values;
   }
 
   /**
@@ -341,7 +483,7 @@ export class Proposer {
         this.requeue(inst.own);
         out.events.push({ kind: 'requeued', iid: inst.iid });
       } else {
-        out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid, value: inst.own });
+        if (!inst.control) out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid, value: inst.own });
       }
     }
     if (iid > this.nextPrepareIid) this.nextPrepareIid = Math.min(iid, MAX_UINT32);
@@ -376,7 +518,10 @@ export class Proposer {
         inst.promisedVb = msg.valueBallot;
       }
     }
-    if (inst.ackCount === this.quorum) inst.preparedAt = this.now;
+    if (inst.ackCount === this.quorum) {
+      inst.preparedAt = this.now;
+      this.untakeover(inst);
+    }
     this.tryAccept(out);
   }
 
@@ -440,10 +585,10 @@ export class Proposer {
         // never let a client value into a decided instance.
         value = inst.decided;
       } else {
-        if (inst.own === null) inst.own = this.takeValue();
+        if (inst.own === null) this.bind(inst);
         if (inst.own !== null) {
           value = inst.own;
-        } else if (inst.recovery || inst.acceptSent || (inst.iid < this.highestInUse && this.now - inst.preparedAt >= this.timeoutMs)) {
+        } else if (inst.recovery || inst.acceptSent || (inst.iid < this.highestInUse && (inst.urgent || this.now - inst.preparedAt >= this.timeoutMs))) {
           // A hole. Fresh instances wait a timeout first, so an idle proposer does not race the
           // one about to use them; instances we are re-running or finishing close at once —
           // waiting there lets competing proposers preempt each other forever.
@@ -471,9 +616,12 @@ export class Proposer {
    * replica that kept opening instances would keep preempting the replica that does the work.
    */
   private preExecute(out: Effects, force = false): void {
-    if (!this.started) return;
-    if (!force && this.queue.length === 0 && this.now >= this.activeUntil) return;
-    while (this.preparingCount < this.window && this.nextPrepareIid < MAX_UINT32) {
+    if (!this.started || !this.leading) return;
+    if (!force && this.queue.length === 0 && this.control === null && this.now >= this.activeUntil) return;
+    // With leadership on, never beyond openLimit past the last decided instance: a successor
+    // recovers exactly that far (see `takeover`).
+    const limit = this.bounded ? Math.min(MAX_UINT32, this.decidedUpTo + this.openLimit) : MAX_UINT32;
+    while (this.preparingCount < this.window && this.nextPrepareIid < limit) {
       const iid = ++this.nextPrepareIid;
       if (!this.instances.has(iid)) this.open(iid, false, out);
     }
@@ -511,6 +659,9 @@ export class Proposer {
       acceptSent: false,
       decided: null,
       votes: null,
+      control: false,
+      takeover: false,
+      urgent: false,
     };
     this.instances.set(iid, inst);
     this.preparing.push(iid);
@@ -521,12 +672,24 @@ export class Proposer {
   /** A higher ballot was seen for `inst`: back to phase 1 above it, after a random backoff (B10). */
   private preempt(inst: Instance, seen: number, out: Effects): void {
     const round = roundAbove(Math.max(seen, inst.ballot), this.id);
+    if (!this.leading && !inst.control) {
+      // A proposer that lost the lead does not fight the new leader for this instance: the new
+      // leader's takeover runs phase 1 on it and adopts whatever may have been chosen. A client
+      // value that never went out goes back to the queue (the LearningProposer forwards it); one
+      // that did may still be chosen here, so it is reported, not proposed again.
+      this.remove(inst);
+      if (inst.own !== null) {
+        if (!inst.ownSent) this.requeue(inst.own);
+        else out.events.push({ kind: 'value-lost', reason: 'outcome-unknown', iid: inst.iid, value: inst.own });
+      }
+      return;
+    }
     if (round === undefined) {
       // Only a peer claiming a ballot near 2^32 gets here; no ballot of ours can follow it.
       this.remove(inst);
       if (inst.own !== null) {
         if (!inst.ownSent) this.requeue(inst.own);
-        else out.events.push({ kind: 'value-lost', reason: 'ballot-exhausted', iid: inst.iid, value: inst.own });
+        else if (!inst.control) out.events.push({ kind: 'value-lost', reason: 'ballot-exhausted', iid: inst.iid, value: inst.own });
       }
       return;
     }
@@ -561,16 +724,22 @@ export class Proposer {
     const own = inst.own;
     if (own === null) return;
     inst.own = null;
-    if (!bytesEqual(own, value)) {
-      // The own value was only ever bound to this instance, which chose something else: it was
-      // not chosen anywhere. It goes back to the front, keeping the clients' order.
-      this.requeue(own);
-      out.events.push({ kind: 'requeued', iid: inst.iid });
+    if (bytesEqual(own, value)) return;
+    if (inst.control) {
+      // A master operation displaced by a value an earlier proposer had accepted here (P2c): it
+      // goes into the next instance, unless a newer one is waiting already.
+      if (this.control === null) this.proposeControl(own, out);
+      return;
     }
+    // The own value was only ever bound to this instance, which chose something else: it was
+    // not chosen anywhere. It goes back to the front, keeping the clients' order.
+    this.requeue(own);
+    out.events.push({ kind: 'requeued', iid: inst.iid });
   }
 
   private remove(inst: Instance): void {
     if (!this.instances.delete(inst.iid)) return;
+    this.untakeover(inst);
     if (inst.phase === 1) this.preparingCount--;
     else this.acceptingCount--;
   }
@@ -588,7 +757,21 @@ export class Proposer {
 
   private sendAccept(inst: Instance, out: Effects): void {
     inst.sentAt = this.now;
+    if (inst.iid > this.highestAccepted) this.highestAccepted = inst.iid;
     out.send.push({ to: 'acceptors', msg: { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal } });
+  }
+
+  /** Binds the next value to `inst`: a waiting master operation first (alone), else client values. */
+  private bind(inst: Instance): void {
+    if (this.control !== null) {
+      inst.own = this.control;
+      inst.control = true;
+      this.control = null;
+      return;
+    }
+    // A proposer that does not lead proposes no client value of its own (leadership.ts): the
+    // LearningProposer forwards them to the leader.
+    if (this.leading) inst.own = this.takeValue();
   }
 
   /**
@@ -618,6 +801,7 @@ export class Proposer {
   }
 
   private unpack(own: Uint8Array): Uint8Array[] {
+    if (isMasterOp(own)) return [];
     if (this.batchMaxValues === 0) return [own];
     const values = decodeBatch(own);
     invariant(values !== undefined, 'a batch this proposer built does not decode');
@@ -631,6 +815,13 @@ export class Proposer {
     invariant(round <= MAX_ROUND, `round ${round} above the uint32 ballot range`);
     this.reservedRound = Math.min(MAX_ROUND, round + this.roundChunk);
     out.persist.push({ kind: 'round-floor', round: this.reservedRound });
+  }
+
+  private untakeover(inst: Instance): void {
+    if (!inst.takeover) return;
+    inst.takeover = false;
+    this.takeoverPending--;
+    if (inst.promisedValue !== null && inst.iid > this.takeoverFound) this.takeoverFound = inst.iid;
   }
 
   private noteInUse(iid: number): void {

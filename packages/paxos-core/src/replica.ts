@@ -1,6 +1,7 @@
 import { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
 import type { Decision, Effects, PeerId } from './effects.js';
 import type { Input } from './input.js';
+import type { LeaderView, LeadershipOptions } from './leadership.js';
 import { LearningProposer } from './learning-proposer.js';
 import type { Learner, LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
@@ -14,6 +15,8 @@ export interface ReplicaOptions {
   readonly acceptor?: Omit<AcceptorOptions, 'id'>;
   readonly proposer?: Omit<ProposerOptions, 'id' | 'acceptors'>;
   readonly learner?: Omit<LearnerOptions, 'acceptors'>;
+  /** Leader election with a lease (leadership.ts); absent, every replica proposes, as in LibPaxos3. */
+  readonly leadership?: LeadershipOptions;
 }
 
 export interface ReplicaRecovered {
@@ -36,7 +39,14 @@ export class Replica {
     this.id = options.id;
     this.acceptor = new Acceptor({ ...options.acceptor, id: options.id }, recovered?.acceptor);
     this.lp = new LearningProposer(
-      { ...options.proposer, id: options.id, acceptors: options.replicas, deliver: true, ...(options.learner ? { learner: options.learner } : {}) },
+      {
+        ...options.proposer,
+        id: options.id,
+        acceptors: options.replicas,
+        deliver: true,
+        ...(options.learner ? { learner: options.learner } : {}),
+        ...(options.leadership ? { leadership: options.leadership } : {}),
+      },
       recovered?.proposer,
     );
   }
@@ -68,6 +78,26 @@ export class Replica {
   /** Submit a client value to this replica's proposer. */
   propose(value: Uint8Array, out: Effects): void {
     this.lp.propose(value, out);
+  }
+
+  /** Whether this replica holds the leader lease at `now` (see LearningProposer). */
+  isLeader(now: number): boolean {
+    return this.lp.isLeader(now);
+  }
+
+  /** The leader as this replica sees it at `now`. */
+  leader(now: number): LeaderView | undefined {
+    return this.lp.leader(now);
+  }
+
+  /** The linearizable-read hook (see LearningProposer.canReadLocally). */
+  canReadLocally(now: number): boolean {
+    return this.lp.canReadLocally(now);
+  }
+
+  /** A planned handover: give up the lease now and tell the others. */
+  dropLeadership(out: Effects): void {
+    this.lp.dropLeadership(out);
   }
 
   /** Client values this replica's proposer still holds. */

@@ -114,6 +114,18 @@ describe('learner', () => {
     }
   });
 
+  // Found by the simulator (seed 357, split mode): a trim point moved a learner past a hole, just
+  // below an instance it had closed; later copies of that instance's votes are duplicates, so it
+  // was never delivered and its proposer re-ran it for ever.
+  it('set-instance-id past a hole delivers the instance already closed right above it', () => {
+    const l = learner();
+    const out = feed(l, accepted(0, 2, 11, enc('two')), accepted(1, 2, 11, enc('two')));
+    expect(out.deliver).toEqual([]);
+    l.setInstanceId(1, out);
+    expect(delivered(out)).toEqual([[2, 'two']]);
+    expect(l.nextIid).toBe(3);
+  });
+
   it('refuses to count two different values under one value ballot (a broken peer)', () => {
     const l = learner();
     const out = feed(l, accepted(0, 1, 11, enc('a')), accepted(1, 1, 11, enc('b')));

@@ -1,0 +1,71 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { CoreEvent } from '@libpaxos/paxos-core';
+import { RateLimitedLogger, logEvent, type Logger } from '../src/index.js';
+
+function capture(): { log: Logger; lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: { error: (t) => lines.push(`E ${t}`), info: (t) => lines.push(`I ${t}`), debug: (t) => lines.push(`D ${t}`) } };
+}
+
+beforeEach(() => {
+  vi.useFakeTimers();
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('repeated log lines', () => {
+  it('writes the first line of a kind, then one summary with a count per interval, and forgets a kind after a quiet interval', () => {
+    const { log, lines } = capture();
+    const limited = new RateLimitedLogger(log, 10_000);
+    const note = (i: number) => limited.repeated('k', 'info', `line ${i}`, (n, s) => `${n} more in ${s} s`);
+    for (let i = 0; i < 500; i++) note(i);
+    expect(lines).toEqual(['I line 0']);
+    vi.advanceTimersByTime(10_000);
+    expect(lines).toEqual(['I line 0', 'I 499 more in 10 s']);
+    note(500);
+    note(501);
+    vi.advanceTimersByTime(10_000);
+    expect(lines.slice(2)).toEqual(['I 2 more in 10 s']);
+    // A whole interval without one: the kind is forgotten, and its next line is written at once.
+    vi.advanceTimersByTime(10_000);
+    note(502);
+    expect(lines.slice(3)).toEqual(['I line 502']);
+    limited.close();
+    expect(lines).toHaveLength(4);
+  });
+
+  it('end() writes the pending count at once and lets the next line through; other kinds are separate', () => {
+    const { log, lines } = capture();
+    const limited = new RateLimitedLogger(log, 10_000);
+    limited.repeated('a', 'error', 'a first', (n) => `a +${n}`);
+    limited.repeated('a', 'error', 'a again', (n) => `a +${n}`);
+    limited.repeated('b', 'info', 'b first', (n) => `b +${n}`);
+    limited.end('a');
+    limited.repeated('a', 'error', 'a after end', (n) => `a +${n}`);
+    limited.close();
+    expect(lines).toEqual(['E a first', 'I b first', 'E a +1', 'E a after end']);
+  });
+
+  it("a flood of timeouts is one LibPaxos3 line and a count per interval, not a line per instance", () => {
+    const { log, lines } = capture();
+    const limited = new RateLimitedLogger(log, 10_000);
+    for (let second = 0; second < 30; second++) {
+      for (let iid = 1; iid <= 128; iid++) logEvent(limited, { kind: 'timeout', phase: 1, iid: second * 128 + iid, ballot: 11 });
+      vi.advanceTimersByTime(1000);
+    }
+    limited.close();
+    expect(lines[0]).toBe('I Instance 1 timed out in phase 1.');
+    expect(lines.slice(1)).toEqual(['I 1279 more instances timed out in phase 1 in the last 10 s', 'I 1280 more instances timed out in phase 1 in the last 10 s', 'I 1280 more instances timed out in phase 1 in the last 10 s']);
+  });
+
+  it('refused client values are counted, not logged one by one', () => {
+    const { log, lines } = capture();
+    const limited = new RateLimitedLogger(log, 10_000);
+    const e: CoreEvent = { kind: 'value-lost', reason: 'queue-full', iid: 0, value: new Uint8Array(8) };
+    for (let i = 0; i < 1000; i++) logEvent(limited, e);
+    vi.advanceTimersByTime(10_000);
+    limited.close();
+    expect(lines).toEqual(['E Dropped a client value (8 bytes): the proposer queue is full', 'E Dropped 999 more client values (or batches) in the last 10 s: the proposer queue is full']);
+  });
+});

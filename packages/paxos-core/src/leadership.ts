@@ -1,0 +1,214 @@
+import { requireInt } from './config-error.js';
+import type { Effects } from './effects.js';
+import { encodeMasterOp, type MasterOp } from './master-op.js';
+import { Prng } from './prng.js';
+
+export interface LeadershipOptions {
+  /** Lease length in ms (`leader-lease`). */
+  readonly leaseMs: number;
+  /**
+   * How much earlier than everyone else the holder counts its own lease as over
+   * (`leader-drift-margin`). It must cover the clock-rate drift between processes over one lease
+   * and one tick of this process: see the safety argument below.
+   */
+  readonly marginMs: number;
+}
+
+/** The leader as one process sees it. */
+export interface LeaderView {
+  /** The leader's proposer id. */
+  readonly id: number;
+  /** Instance of the master operation that made it leader or last renewed its lease. */
+  readonly version: number;
+  /** This process's monotonic time (the clock of its ticks) at which the lease ends as it counts. */
+  readonly until: number;
+}
+
+/** What a tick or a decided master operation asks of the proposer. */
+export interface LeadershipAction {
+  /** A master operation to propose now (a campaign, a renewal or a resignation), if any. */
+  readonly propose?: Uint8Array;
+}
+
+/**
+ * Leader election with a lease, through the log (PhxPaxos's master, `src/master/`).
+ *
+ * A node campaigns by proposing a master operation naming itself and carrying the version (the
+ * instance of the last master operation that took effect) it knows. Operations are applied in log
+ * order on every node, and one takes effect only if its version is still current: so of several
+ * campaigns on the same knowledge the first decided wins, and a node that is behind (a stale
+ * version) can never depose a leader it has not heard of. The leader renews its lease every third
+ * of a lease by proposing the operation again.
+ *
+ * Lease safety, and what it rests on. The holder counts its lease from the moment it proposed the
+ * operation (taken at the tick that proposed it, before anything is sent), and as `leaseMs −
+ * marginMs` long; every other node counts `leaseMs` from the first tick after it learned the
+ * operation, which is later. So the holder's lease ends first, *provided the clocks of the two
+ * processes run at rates within a factor (1 ± ρ) of real time*: the holder stops by real time
+ * `t0 + (lease − margin)/(1 − ρ)` at the latest, the others start waiting no earlier than `t0`
+ * and wait at least `lease/(1 + ρ)`. That needs `margin > lease·2ρ/(1 + ρ)`, plus one tick of the
+ * holder (it acts on the time of its last tick). With the defaults (lease 2 s, margin 200 ms,
+ * ticks of 5 ms) clock rates may differ by up to about 4.7 %. No wall clocks are compared: each
+ * process only measures intervals on its own monotonic clock. Message delays do not matter (they
+ * only make others start later). If the drift bound is broken (a VM clock that jumps, a process
+ * whose clock stops), two processes may both believe they hold the lease for a while: the log
+ * stays safe (Paxos ballots decide), but a lease read served by the old holder may be stale.
+ * A process paused (SIGSTOP) after deciding it holds the lease acts on its last tick's time
+ * when it resumes: callers that serve lease reads must ask with a fresh clock (`isLeader(now)`).
+ */
+export class Leadership {
+  /** This node's proposer id, or undefined for a node that only follows (a plain learner). */
+  readonly id: number | undefined;
+  readonly leaseMs: number;
+  private readonly marginMs: number;
+  private readonly renewEveryMs: number;
+  private readonly staggerMs: number;
+  private readonly prng: Prng;
+
+  /** Instance of the last master operation that took effect (0: none yet). */
+  version = 0;
+  /** Largest `openLimit` any effective master operation carried: how far a leader may have reached. */
+  maxOpenLimit = 0;
+  private master: number | undefined;
+  /** Until when `master`'s lease holds, as a non-holder counts it (learn time + lease). */
+  private masterUntil = Number.NEGATIVE_INFINITY;
+  /** A master operation took effect since the last tick: `masterUntil` is fixed at the next one. */
+  private learnPending = false;
+  /** Until when this node holds the lease (proposal time + lease − margin). */
+  private holdUntil = Number.NEGATIVE_INFINITY;
+  /** This node's master operations in flight: nonce → the tick time they were proposed at. */
+  private readonly mine = new Map<number, number>();
+  private nextNonce: number;
+  private lastProposedAt = Number.NEGATIVE_INFINITY;
+  private nextCampaignAt = Number.NEGATIVE_INFINITY;
+  private now = Number.NEGATIVE_INFINITY;
+  private started = false;
+  /** The leader id last reported in a `leader` event (null: none reported yet). */
+  private reported: number | undefined | null = null;
+
+  constructor(options: LeadershipOptions, id: number | undefined, seed: number) {
+    this.leaseMs = requireInt('leader-lease (ms)', options.leaseMs, 10, 3_600_000);
+    this.marginMs = requireInt('leader-drift-margin (ms)', options.marginMs, 1, this.leaseMs - 1);
+    this.renewEveryMs = Math.max(1, Math.floor(this.leaseMs / 3));
+    this.staggerMs = Math.max(5, Math.floor(this.leaseMs / 20));
+    this.id = id;
+    this.prng = new Prng(seed ^ 0x1ead);
+    this.nextNonce = this.prng.u32();
+  }
+
+  /** Whether this node holds the lease at `now` (its own monotonic time). */
+  isLeader(now: number): boolean {
+    return this.id !== undefined && this.master === this.id && now < this.holdUntil;
+  }
+
+  /** The leader at `now` as this node sees it, or undefined when no lease is known to hold. */
+  leader(now: number): LeaderView | undefined {
+    if (this.isLeader(now)) return { id: this.id as number, version: this.version, until: this.holdUntil };
+    if (this.master !== undefined && this.master !== this.id && now < this.masterUntil) {
+      return { id: this.master, version: this.version, until: this.masterUntil };
+    }
+    return undefined;
+  }
+
+  /** The node the log names leader, whether or not its lease still holds (for tests and the simulator). */
+  get named(): number | undefined {
+    return this.master;
+  }
+
+  /**
+   * Time passes. Fixes the lease of an operation learned since the last tick, reports a change
+   * of leader, and says whether to propose a master operation: a renewal while holding (every
+   * third of a lease), or a campaign once no lease is known to hold (lower ids first, so that
+   * nodes do not all campaign at once). `caughtUp`: the local learner knows of no instance it
+   * has not delivered (a node that is behind would campaign on a stale version, in vain).
+   */
+  tick(now: number, caughtUp: boolean, openLimit: number, out: Effects): LeadershipAction {
+    this.now = now;
+    if (!this.started) {
+      this.started = true;
+      // Give a live leader's renewals (every third of a lease) time to reach a new process.
+      this.nextCampaignAt = now + this.leaseMs / 2 + this.stagger();
+    }
+    if (this.learnPending) {
+      this.learnPending = false;
+      this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
+    }
+    this.report(now, out);
+    if (this.id === undefined) return {};
+    if (this.isLeader(now)) {
+      if (now - this.lastProposedAt < this.renewEveryMs) return {};
+      return { propose: this.claim(now, openLimit) };
+    }
+    const leaseOver = this.master === undefined || this.master === this.id || now >= this.masterUntil;
+    if (!leaseOver || !caughtUp || now < this.nextCampaignAt) return {};
+    // One campaign in flight at a time; retry when it was decided in vain or got lost.
+    this.nextCampaignAt = now + this.leaseMs / 2 + this.stagger();
+    return { propose: this.claim(now, openLimit) };
+  }
+
+  /**
+   * A master operation was decided at instance `iid` (every node applies them in log order).
+   * Returns true when it took effect.
+   */
+  learn(iid: number, op: MasterOp, out: Effects): boolean {
+    const proposedAt = op.node === this.id ? this.mine.get(op.nonce) : undefined;
+    if (proposedAt !== undefined) this.mine.delete(op.nonce);
+    if (op.version !== this.version) return false;
+    this.version = iid;
+    if (op.openLimit > this.maxOpenLimit) this.maxOpenLimit = op.openLimit;
+    if (op.kind === 'resign') {
+      this.master = undefined;
+      this.masterUntil = Number.NEGATIVE_INFINITY;
+      this.holdUntil = Number.NEGATIVE_INFINITY;
+    } else {
+      this.master = op.node;
+      // Counted from the next tick, which is no earlier than this learn (see the class comment).
+      this.masterUntil = this.now + op.leaseMs;
+      this.learnPending = true;
+      this.holdUntil = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
+      if (op.node === this.id && proposedAt === undefined) {
+        // The log names this node, but not an operation of this incarnation: it holds no lease
+        // it can count, so it renews at once (no one else may campaign before masterUntil).
+        this.nextCampaignAt = Number.NEGATIVE_INFINITY;
+      }
+    }
+    this.report(this.now, out);
+    return true;
+  }
+
+  /**
+   * A planned handover: stop holding the lease now, and propose a resignation so that the others
+   * need not wait for it to run out. Returns the operation to propose, if this node was leader.
+   */
+  resign(now: number, out: Effects): Uint8Array | undefined {
+    if (!this.isLeader(now) || this.id === undefined) return undefined;
+    this.holdUntil = Number.NEGATIVE_INFINITY;
+    // Renewals already in flight must not make this node leader again when they are decided.
+    this.mine.clear();
+    this.nextCampaignAt = now + this.leaseMs;
+    this.report(now, out);
+    return encodeMasterOp({ kind: 'resign', node: this.id, leaseMs: 0, version: this.version, nonce: this.nextNonce++ >>> 0, openLimit: 0 });
+  }
+
+  private claim(now: number, openLimit: number): Uint8Array {
+    const nonce = this.nextNonce++ >>> 0;
+    // Bounded: an operation decided in vain or lost is forgotten after a few newer ones.
+    if (this.mine.size >= 8) this.mine.delete(this.mine.keys().next().value as number);
+    this.mine.set(nonce, now);
+    this.lastProposedAt = now;
+    const op: MasterOp = { kind: 'claim', node: this.id as number, leaseMs: this.leaseMs, version: this.version, nonce, openLimit };
+    return encodeMasterOp(op);
+  }
+
+  /** Lower ids campaign first; jitter separates nodes whose clocks agree. */
+  private stagger(): number {
+    return (this.id ?? 0) * this.staggerMs + this.prng.below(this.staggerMs);
+  }
+
+  private report(now: number, out: Effects): void {
+    const id = this.leader(now)?.id;
+    if (id === this.reported) return;
+    this.reported = id;
+    out.events.push({ kind: 'leader', id, version: this.version });
+  }
+}

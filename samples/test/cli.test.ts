@@ -1,0 +1,148 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Proc, cleanUp, ports, startListening, tempDir, waitFor, writeConfig } from './procs.js';
+
+afterEach(cleanUp);
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const conf = (lines: string[]) => `${lines.join('\n')}\n`;
+const listening = (p: Proc) => /listening on/.test(p.stderr);
+/** The non-empty lines a process wrote to stderr. */
+const errLines = (p: Proc) => p.stderr.split('\n').filter((l) => l.trim() !== '');
+
+describe('exit codes', () => {
+  it('every role exits 0 on SIGINT and on SIGTERM (LibPaxos3’s acceptor exits 1)', async () => {
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      const dir = tempDir();
+      const procs = await startListening(
+        4,
+        (p) => {
+          const path = writeConfig(dir, conf([`acceptor 0 127.0.0.1 ${p[0]}`, `proposer 0 127.0.0.1 ${p[1]}`]));
+          const replicaPath = writeConfig(dir, conf([`replica 0 127.0.0.1 ${p[2]}`]), 'replica.conf');
+          const roles = [new Proc('acceptor', ['0', path]), new Proc('proposer', ['0', path]), new Proc('replica', ['0', replicaPath])];
+          return { procs: roles, value: roles };
+        },
+        listening,
+      );
+      const learner = new Proc('learner', [join(dir, 'paxos.conf')]);
+      await waitFor(() => /Connected to acceptor 0/.test(learner.stderr), 10_000, 'the learner to connect');
+      for (const p of [...procs, learner]) {
+        expect(await p.kill(signal), `${p.name} on ${signal}: ${p.stderr}`).toBe(0);
+        expect(p.stderr).toMatch(new RegExp(`Caught signal ${signal === 'SIGINT' ? 2 : 15}`));
+      }
+    }
+  }, 60_000);
+
+  it('a client whose values are never delivered exits 1 and says why', async () => {
+    const dir = tempDir();
+    const path = await startListening(
+      4,
+      (p) => {
+        // Three acceptors that never start: the proposer takes values but nothing is decided.
+        const path = writeConfig(dir, conf([...p.slice(0, 3).map((port, i) => `acceptor ${i} 127.0.0.1 ${port}`), `proposer 0 127.0.0.1 ${p[3]}`]));
+        return { procs: [new Proc('proposer', ['0', path])], value: path };
+      },
+      listening,
+    );
+    const c = new Proc('client', [path, '--duration', '3']);
+    expect(await c.exit).toBe(1);
+    expect(c.stdout).toMatch(/^Summary: 0 values/m);
+    expect(c.stderr).toMatch(/No value of this client was delivered: proposer 0 \(127\.0\.0\.1:\d+\) took the connection, but this client's learner saw none of its values decided/);
+    // The learner inside the client says why, once per acceptor, instead of nothing.
+    expect(c.stderr).toMatch(/Cannot connect to acceptor 0 \(127\.0\.0\.1:\d+\): connection refused/);
+  }, 30_000);
+});
+
+describe('demo', () => {
+  it('--help prints the demo’s own help and starts nothing; a missing config is one line', async () => {
+    const help = new Proc('demo', ['--help']);
+    expect(await help.exit).toBe(0);
+    expect(help.stdout).toMatch(/^Usage: demo \[config\] \[client options\]/);
+    expect(help.stderr).toBe('');
+    const missing = new Proc('demo', ['nope.conf']);
+    expect(await missing.exit).toBe(1);
+    expect(errLines(missing)).toEqual(['demo: nope.conf: cannot read the config file (no such file)']);
+    const badOption = new Proc('demo', ['nope.conf', '-o', 'abc']);
+    expect(await badOption.exit).toBe(1);
+  }, 30_000);
+
+  it('exits 1 with one sentence when a port of the config is taken, and 0 after a run that delivered values', async () => {
+    const dir = tempDir();
+    const [a, b, c] = ports(3) as [number, number, number];
+    const path = writeConfig(dir, conf([a, b, c].map((port, i) => `replica ${i} 127.0.0.1 ${port}`)));
+    const squatter: Server = createServer();
+    await new Promise<void>((resolve) => squatter.listen(b, '127.0.0.1', resolve));
+    try {
+      const taken = new Proc('demo', [path]);
+      expect(await taken.exit).toBe(1);
+      expect(errLines(taken)).toEqual([`demo: 127.0.0.1:${b} (${path}:2) is already in use: is another demo or replica running? Stop it, or give the demo a config with other ports`]);
+    } finally {
+      await new Promise((r) => squatter.close(r));
+    }
+    const ok = new Proc('demo', [path, '-o', '5', '-v', '16'], { DEMO_SECONDS: '2' });
+    expect(await ok.exit, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/^Summary: [1-9]\d* values/m);
+  }, 40_000);
+});
+
+describe('tools check their arguments and echo what was typed', () => {
+  it.each([
+    ['chaos', ['--duration', '-5'], "--duration must be a number of seconds from 2 to 86400, got '-5'"],
+    ['chaos', ['--replicas', '4'], "--replicas must be 3 or 5, got '4'"],
+    ['longrun', ['--duration', 'abc'], "--duration must be a whole number of seconds from 20 to 604800, got 'abc'"],
+    ['bench', ['--seconds', '1.5'], "--seconds must be a whole number of seconds from 1 to 3600, got '1.5'"],
+    ['bench', ['--size', '7'], "--size: '7' is not one of 64, 1024, 8192"],
+    ['client', ['-o', 'abc'], "--outstanding must be a whole number from 1 to 1000000, got 'abc'"],
+    ['client', ['--duration'], '--duration must be a number of seconds > 0, got nothing'],
+    ['replica', ['0', '--trim-lag', '0'], "--trim-lag must be a whole number of instances ≥ 1, got '0'"],
+  ])('%s %s', async (tool, args, message) => {
+    const p = new Proc(tool, args);
+    expect(await p.exit).toBe(1);
+    expect(p.stderr).toContain(message);
+  }, 20_000);
+});
+
+describe('help', () => {
+  it('every role takes -h; the usage lines name every option', async () => {
+    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client']) {
+      const p = new Proc(role, ['-h']);
+      expect(await p.exit, role).toBe(0);
+      expect(p.stdout).toMatch(/Usage:/);
+    }
+    const replica = new Proc('replica', ['--help']);
+    await replica.exit;
+    expect(replica.stdout).toMatch(/^Usage: replica <id> \[config\] \[-v\] \[--trim-lag N\]/);
+    const client = new Proc('client', ['--help']);
+    await client.exit;
+    expect(client.stdout).toMatch(/^Usage: client \[config\] \[-o N\] \[-v V\] \[-p P\] \[--duration S\] \[--warmup S\] \[--json\]/);
+  }, 30_000);
+});
+
+describe('bench', () => {
+  it('a partial run writes to the ignored bench/local and leaves RESULTS.md, the chart and bench/results alone', async () => {
+    const bench = join(ROOT, 'bench');
+    const before = { results: readdirSync(join(bench, 'results')), md: readFileSync(join(bench, 'RESULTS.md'), 'utf8'), svg: readFileSync(join(bench, 'chart.svg'), 'utf8') };
+    const hadLocal = existsSync(join(bench, 'local'));
+    const localBefore = hadLocal ? readdirSync(join(bench, 'local')) : [];
+    const run = new Proc('bench', ['--mode', 'replica', '--size', '64', '--outstanding', '1', '--storage', 'memory', '--batching', 'off', '--seconds', '1', '--warmup', '1', '--port-base', String(ports(8)[0])]);
+    try {
+      expect(await run.exit, run.stderr).toBe(0);
+      const wrote = /Wrote bench\/local\/(\S+\.json) \(ignored by git\)\. A partial run leaves bench\/RESULTS\.md and bench\/chart\.svg as they are/.exec(run.stdout);
+      expect(wrote, run.stdout).not.toBeNull();
+      expect(readdirSync(join(bench, 'results'))).toEqual(before.results);
+      expect(readFileSync(join(bench, 'RESULTS.md'), 'utf8')).toBe(before.md);
+      expect(readFileSync(join(bench, 'chart.svg'), 'utf8')).toBe(before.svg);
+      // git would not list it as untracked.
+      execFileSync('git', ['check-ignore', '-q', join('bench', 'local', wrote?.[1] ?? '')], { cwd: ROOT });
+    } finally {
+      for (const f of existsSync(join(bench, 'local')) ? readdirSync(join(bench, 'local')) : []) if (!localBefore.includes(f)) rmSync(join(bench, 'local', f));
+      if (!hadLocal) rmSync(join(bench, 'local'), { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+
