@@ -200,7 +200,11 @@ export class Learner {
       inst = new Pending();
       this.pending.set(iid, inst);
     }
-    if (inst.closed !== undefined) return drop(out, 'duplicate', 'accepted', iid);
+    if (inst.closed !== undefined) {
+      // Closed but not delivered: the learner was moved onto it (set-instance-id without effects).
+      if (iid === this.current) this.deliverReady(out);
+      return drop(out, 'duplicate', 'accepted', iid);
+    }
     // B1: acks are matched on the ballot the value was accepted in, and on the bytes.
     const count = inst.add(aid, vb, msg.value);
     if (count < 0) return drop(out, 'duplicate', 'accepted', iid);

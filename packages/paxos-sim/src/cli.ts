@@ -15,7 +15,7 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
   --seed S      first seed (default 1)
   --values V    client values per seed (default 1000)
   --mode M      force split (acceptors/proposers/learners) or replica mode
-  --mutant M    run a deliberately broken core: ${MUTANTS.join(', ')}
+  --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 
 function fail(message: string): never {
@@ -59,7 +59,7 @@ const first = checked(() => wholeNumber('seed', args.seed, 0)) ?? 1;
 const count = checked(() => wholeNumber('seeds', args.seeds, 1)) ?? (args.seed === undefined ? 100 : 1);
 const overrides: SimOverrides = checked(() => runOverrides(args));
 
-const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
+const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lostWithCrash: 0, reportedLost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const options = drawOptions(seed, overrides);
@@ -68,7 +68,8 @@ for (let seed = first; seed < first + count; seed++) {
   totals.events += r.events;
   totals.submitted += r.submitted;
   totals.delivered += r.delivered;
-  totals.lost += r.lost;
+  totals.lostWithCrash += r.lostWithCrash;
+  totals.reportedLost += r.reportedLost;
   totals.unknown += r.outcomeUnknown;
   totals.crashes += r.faults.crashes;
   totals.partitions += r.faults.partitions;
@@ -84,6 +85,6 @@ for (let seed = first; seed < first + count; seed++) {
 }
 const secs = (performance.now() - started) / 1000;
 process.stdout.write(
-  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lost}, outcome unknown ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
+  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lostWithCrash}, reported lost ${totals.reportedLost}; outcome-unknown reports ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
 );
 process.exit(totals.failed === 0 ? 0 : 1);

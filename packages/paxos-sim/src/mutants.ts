@@ -1,20 +1,54 @@
-import { Acceptor, FIRST_IID, drop, isNoop, type Effects, type Message, type PeerId } from '@libpaxos/paxos-core';
+import {
+  Acceptor,
+  FIRST_IID,
+  bytesEqual,
+  drop,
+  isNoop,
+  type AcceptorRecord,
+  type AcceptorRecovered,
+  type Decision,
+  type Effects,
+  type Learner,
+  type Message,
+  type PeerId,
+  type Proposer,
+  type ProposerRecovered,
+} from '@libpaxos/paxos-core';
 import type { Mutant, SimOptions } from './options.js';
 import { realRoles, type LearnerRole, type RoleFactory, type SimRole } from './roles.js';
 
 /**
- * Broken cores. Each must be caught by the checkers within the CI seed budget; otherwise the
- * checkers could be passing vacuously.
+ * Broken cores. Each must be caught by the oracle within the CI seed budget, in split and in
+ * replica mode; otherwise the oracle could be passing vacuously. They are wrappers around the real
+ * paxos-core roles (nothing in paxos-core knows about them): an acceptor mutant replaces the
+ * acceptor (in a replica, the replica's acceptor part), a learner mutant changes the learner that
+ * feeds an application (a split learner, or a replica's learner), a proposer mutant changes the
+ * core proposer inside a split proposer or a replica.
  */
-export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
-  const real = realRoles(o);
+interface Mutation {
+  /** Builds the acceptor from `make` (a real acceptor from a recovered state) and `recovered`. */
+  acceptor?(make: (recovered: AcceptorRecovered) => Acceptor, aid: number, recovered: RecoveredAcceptor): SimRole;
+  /** Changes an application's learner in place. */
+  learner?(learner: Learner): void;
+  /** Changes the core proposer in place (of a split proposer, or of a replica). */
+  proposer?(proposer: Proposer): void;
+  /** What the proposer recovers instead of its durable state. */
+  proposerRecovered?(recovered: ProposerRecovered): ProposerRecovered;
+}
+
+/** An acceptor's recovered state, read into memory so that several acceptors can be built from it. */
+interface RecoveredAcceptor {
+  readonly trimIid: number;
+  readonly records: readonly AcceptorRecord[];
+}
+
+function mutation(mutant: Mutant, o: SimOptions): Mutation {
   switch (mutant) {
     case 'acceptor-skips-promise-persist':
       // Replies to prepare before (in fact without) making the promise durable.
       return {
-        ...real,
-        acceptor: (aid, recovered) => {
-          const a = real.acceptor(aid, recovered);
+        acceptor: (make, _aid, recovered) => {
+          const a = make(recovered);
           return {
             receive(from: PeerId, msg: Message, out: Effects) {
               const before = out.persist.length;
@@ -29,9 +63,8 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
       // LibPaxos3's learner rule (match acks on the promised ballot, take the highest aid's value)
       // with LibPaxos3's repeat replies (they carry the promise): bug B1.
       return {
-        ...real,
-        acceptor: (aid, recovered) => {
-          const a = new Acceptor({ id: aid }, recovered);
+        acceptor: (make, _aid, recovered) => {
+          const a = make(recovered);
           return {
             receive(from: PeerId, msg: Message, out: Effects) {
               const before = out.send.length;
@@ -47,29 +80,244 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
             tick: (now, out) => a.tick(now, out),
           };
         },
-        learner: () => new LibPaxos3Learner(o.acceptors),
+        learner: (learner) => replaceLearner(learner, new LibPaxos3Learner(o.acceptors, learner.lastDecided)),
       };
     case 'proposer-forgets-round-floor':
       // LibPaxos3 keeps no proposer state: every restart begins again at round 1 (bug B2).
-      return { ...real, proposer: (id, _recovered, seed) => real.proposer(id, { roundFloor: 0 }, seed) };
+      return { proposerRecovered: () => ({ roundFloor: 0 }) };
+    case 'learner-ignores-value-ballot':
+      // Counts acceptors that accepted the same bytes, under whatever ballots, as a quorum. Paxos
+      // chooses a value only by a quorum under one ballot: a value accepted by one acceptor in
+      // ballot 1 and another in ballot 3 may still lose to a value ballot 2 left elsewhere.
+      return {
+        learner: (learner) =>
+          wrapMethod(learner, 'receive', (receive) => (from, msg, out) => {
+            receive(from, msg.type === 'accepted' ? { ...msg, ballot: 1, valueBallot: 1 } : msg, out);
+          }),
+      };
+    case 'learner-delivers-wrong-element':
+      // Hands the application a batch's first value at every position of the batch. Needs batching
+      // (MUTANT_OVERRIDES turns it on): without it every position is 0 and this learner is correct.
+      return {
+        learner: (learner) =>
+          wrapMethod(learner, 'receive', (receive) => (from, msg, out) => {
+            const before = out.deliver.length;
+            receive(from, msg, out);
+            for (let i = before; i < out.deliver.length; i++) {
+              const d = out.deliver[i];
+              const first = out.deliver.find((e, j) => j >= before && e.iid === d?.iid && e.index === 0);
+              if (d !== undefined && first !== undefined && d.index > 0) out.deliver[i] = { ...d, value: first.value };
+            }
+          }),
+      };
+    case 'proposer-takes-last-promise':
+      // Phase 1 adopts the value of the last promise that reports one, not the value accepted in
+      // the highest ballot (breaks Paxos P2c): it can re-propose an older value over a chosen one.
+      // The promises it sees carry ever-increasing value ballots, so the real proposer, which keeps
+      // the highest, keeps the last.
+      return {
+        proposer: (proposer) => {
+          let last = 0x8000_0000;
+          wrapMethod(proposer, 'receive', (receive) => (from, msg, out) => {
+            receive(from, msg.type === 'promise' && msg.valueBallot > 0 ? { ...msg, valueBallot: ++last } : msg, out);
+          });
+        },
+      };
+    case 'proposer-drops-value':
+      // Silently drops every 20th client value it is given: no value-lost event, nothing held.
+      return {
+        proposer: (proposer) => {
+          let n = 0;
+          wrapMethod(proposer, 'propose', (propose) => (value, out) => {
+            if (++n % 20 !== 0) propose(value, out);
+          });
+        },
+      };
+    case 'proposer-corrupts-value':
+      // Appends a byte to every 20th client value (as a proposer whose copying or batching
+      // mangled bytes would): the value keeps its id, so only a byte-for-byte comparison with
+      // what the client sent notices.
+      return {
+        proposer: (proposer) => {
+          let n = 0;
+          wrapMethod(proposer, 'propose', (propose) => (value, out) => {
+            propose(++n % 20 === 0 ? Uint8Array.of(...value, 0) : value, out);
+          });
+        },
+      };
+    case 'acceptor-ignores-promise':
+      // Accepts an accept below its promise (keeping the promise) instead of answering preempted
+      // (breaks Paxos P2b): a proposer that was overtaken can still get its old value chosen.
+      return {
+        acceptor: (make, aid, recovered) => {
+          const a = new RewritableAcceptor(make, recovered);
+          return {
+            receive(from: PeerId, msg: Message, out: Effects) {
+              const rec = msg.type === 'accept' ? a.record(msg.iid) : undefined;
+              if (msg.type !== 'accept' || rec === undefined || rec.ballot <= msg.ballot) return a.receive(from, msg, out);
+              const { iid, ballot, value } = msg;
+              a.rewrite({ kind: 'record', iid, ballot: rec.ballot, valueBallot: ballot, value }, out);
+              out.send.push({ to: 'subscribers', msg: { type: 'accepted', aid, iid, ballot, valueBallot: ballot, value } });
+            },
+            tick: (now, out) => a.tick(now, out),
+          };
+        },
+      };
+    case 'acceptor-keeps-earlier-ballots':
+      // When it accepts a different value, keeps the earlier ballots (and the last value ballot)
+      // of the value it replaces, so its repeat replies claim votes for the new value under
+      // ballots that only ever carried the old one.
+      return {
+        acceptor: (make, _aid, recovered) => {
+          const a = new RewritableAcceptor(make, recovered);
+          return {
+            receive(from: PeerId, msg: Message, out: Effects) {
+              const old = msg.type === 'accept' ? a.record(msg.iid) : undefined;
+              a.receive(from, msg, out);
+              const now = msg.type === 'accept' ? a.record(msg.iid) : undefined;
+              // Only where the value changed: there the real acceptor starts a fresh list.
+              if (old === undefined || now === undefined || old.valueBallot === 0 || now.valueBallot === old.valueBallot) return;
+              if (bytesEqual(now.value, old.value)) return;
+              a.rewrite({ ...now, earlierBallots: [...(old.earlierBallots ?? []), old.valueBallot] }, out);
+            },
+            tick: (now, out) => a.tick(now, out),
+          };
+        },
+      };
+    case 'acceptor-invents-earlier-vote':
+      // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
+      // just below the one it accepted it in, as if it had accepted it there first.
+      return {
+        acceptor: (make, _aid, recovered) => {
+          const a = make(recovered);
+          return {
+            receive(from: PeerId, msg: Message, out: Effects) {
+              const before = out.send.length;
+              a.receive(from, msg, out);
+              if (msg.type !== 'repeat') return;
+              const replies = out.send.splice(before);
+              for (const env of replies) {
+                if (env.msg.type === 'accepted' && env.msg.valueBallot > 1) {
+                  const invented = env.msg.valueBallot - 1;
+                  out.send.push({ ...env, msg: { ...env.msg, ballot: invented, valueBallot: invented } });
+                }
+                out.send.push(env);
+              }
+            },
+            tick: (now, out) => a.tick(now, out),
+          };
+        },
+      };
   }
 }
 
-interface Ack {
-  ballot: number;
-  value: Uint8Array;
+export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
+  const real = realRoles(o);
+  const m = mutation(mutant, o);
+  const proposerRecovered = (r: ProposerRecovered): ProposerRecovered => m.proposerRecovered?.(r) ?? r;
+  return {
+    acceptor: (aid, recovered) => {
+      if (m.acceptor === undefined) return real.acceptor(aid, recovered);
+      return m.acceptor((r) => real.acceptor(aid, r), aid, readRecovered(recovered));
+    },
+    proposer: (id, recovered, seed) => {
+      const p = real.proposer(id, proposerRecovered(recovered), seed);
+      m.proposer?.(p.proposer);
+      return p;
+    },
+    learner: () => {
+      const l = real.learner();
+      m.learner?.(l);
+      return l;
+    },
+    replica: (id, recovered, seed) => {
+      const acceptor = readRecovered(recovered.acceptor);
+      const r = real.replica(id, { acceptor, proposer: proposerRecovered(recovered.proposer) }, seed);
+      if (m.acceptor !== undefined) {
+        // The replica's own acceptor part is bypassed: every acceptor input goes to the mutant.
+        const part = m.acceptor((rec) => real.acceptor(id, rec), id, acceptor);
+        r.acceptor.receive = (from, msg, out) => part.receive(from, msg, out);
+        r.acceptor.tick = (now, out) => part.tick(now, out);
+      }
+      m.learner?.(r.learner);
+      m.proposer?.(r.proposer);
+      return r;
+    },
+  };
 }
 
-/** LibPaxos3's learner (reference §4.3), kept only as a mutant. */
+function readRecovered(r: AcceptorRecovered): RecoveredAcceptor {
+  return { trimIid: r.trimIid, records: [...r.records] };
+}
+
+/** Replaces one method of this object (not of its class) by `wrap` of the original. */
+function wrapMethod<T extends object, K extends keyof T>(obj: T, key: K, wrap: (original: T[K]) => T[K]): void {
+  const original = (obj[key] as (...args: never[]) => unknown).bind(obj) as T[K];
+  obj[key] = wrap(original);
+}
+
+/**
+ * A real acceptor whose records a mutant may rewrite. It keeps a copy of everything it persisted
+ * and, after a rewrite, rebuilds the acceptor from that copy through the recovery path, so memory
+ * and disk agree as they would for a real acceptor with that bug.
+ */
+class RewritableAcceptor implements SimRole {
+  private acceptor: Acceptor;
+  private readonly make: (recovered: AcceptorRecovered) => Acceptor;
+  private readonly records: Map<number, AcceptorRecord>;
+  private trimIid: number;
+
+  constructor(make: (recovered: AcceptorRecovered) => Acceptor, recovered: RecoveredAcceptor) {
+    this.make = make;
+    this.acceptor = make(recovered);
+    this.records = new Map(recovered.records.map((r) => [r.iid, r]));
+    this.trimIid = recovered.trimIid;
+  }
+
+  record(iid: number): AcceptorRecord | undefined {
+    return this.acceptor.record(iid);
+  }
+
+  receive(from: PeerId, msg: Message, out: Effects): void {
+    const before = out.persist.length;
+    this.acceptor.receive(from, msg, out);
+    for (let i = before; i < out.persist.length; i++) {
+      const p = out.persist[i];
+      if (p?.kind === 'record') this.records.set(p.iid, p);
+      else if (p?.kind === 'trim') {
+        this.trimIid = p.iid;
+        for (const iid of this.records.keys()) if (iid <= p.iid) this.records.delete(iid);
+      }
+    }
+  }
+
+  tick(now: number, out: Effects): void {
+    this.acceptor.tick(now, out);
+  }
+
+  /** Makes `rec` the record of its instance: persisted, and in effect from now on. */
+  rewrite(rec: AcceptorRecord, out: Effects): void {
+    out.persist.push(rec);
+    this.records.set(rec.iid, rec);
+    this.acceptor = this.make({ trimIid: this.trimIid, records: this.records.values() });
+  }
+}
+
+/**
+ * LibPaxos3's learner (reference §4.3), kept only as a mutant. Its decisions go into `lastDecided`,
+ * which may be another learner's list (a replica reads its learner's).
+ */
 class LibPaxos3Learner implements LearnerRole, SimRole {
-  readonly lastDecided: { iid: number; value: Uint8Array }[] = [];
   private readonly quorum: number;
   private readonly instances = new Map<number, { acks: (Ack | undefined)[]; last: number; final: Uint8Array | undefined }>();
   private current = FIRST_IID;
   private highestClosed = 0;
   private lastCheck = -Infinity;
 
-  constructor(private readonly acceptors: number) {
+  constructor(
+    private readonly acceptors: number,
+    readonly lastDecided: Decision[] = [],
+  ) {
     this.quorum = Math.floor(acceptors / 2) + 1;
   }
 
@@ -114,11 +362,26 @@ class LibPaxos3Learner implements LearnerRole, SimRole {
   }
 
   setInstanceId(iid: number): void {
+    this.lastDecided.length = 0;
     this.current = iid + 1;
     this.highestClosed = iid;
   }
 
   trim(iid: number, out: Effects): void {
+    this.lastDecided.length = 0;
     out.send.push({ to: 'acceptors', msg: { type: 'trim', iid } });
   }
+}
+
+interface Ack {
+  ballot: number;
+  value: Uint8Array;
+}
+
+/** Routes every entry point of a real learner to `fake` (which writes into the learner's `lastDecided`). */
+function replaceLearner(learner: Learner, fake: LibPaxos3Learner): void {
+  learner.receive = (from, msg, out) => fake.receive(from, msg, out);
+  learner.tick = (now, out) => fake.tick(now, out);
+  learner.setInstanceId = (iid) => fake.setInstanceId(iid);
+  learner.trim = (iid, out) => fake.trim(iid, out);
 }

@@ -1,8 +1,26 @@
 import { Prng } from '@libpaxos/paxos-core';
 
-/** Which broken core to run instead of the real one (to prove the checkers are not vacuous). */
-export const MUTANTS = ['acceptor-skips-promise-persist', 'libpaxos3-learner-b1', 'proposer-forgets-round-floor'] as const;
+/** Which broken core to run instead of the real one (to prove the oracle is not vacuous; see mutants.ts). */
+export const MUTANTS = [
+  'acceptor-skips-promise-persist',
+  'libpaxos3-learner-b1',
+  'proposer-forgets-round-floor',
+  'learner-ignores-value-ballot',
+  'proposer-takes-last-promise',
+  'acceptor-ignores-promise',
+  'acceptor-keeps-earlier-ballots',
+  'acceptor-invents-earlier-vote',
+  'learner-delivers-wrong-element',
+  'proposer-drops-value',
+  'proposer-corrupts-value',
+] as const;
 export type Mutant = (typeof MUTANTS)[number];
+
+/** Knobs a mutant needs to be able to do harm at all (the CLI and the mutant test both apply them). */
+export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> = {
+  // Without batching every delivery is position 0, where this learner is right.
+  'learner-delivers-wrong-element': { batchMaxValues: 4 },
+};
 
 /**
  * Every knob of one run. `drawOptions` draws them all from the seed (TigerBeetle's swarm

@@ -4,7 +4,9 @@ import {
   LearningProposer,
   Replica,
   type AcceptorRecovered,
+  type Decision,
   type Effects,
+  type Input,
   type Message,
   type PeerId,
   type ProposerRecovered,
@@ -29,20 +31,31 @@ export interface LearnerRole extends SimRole {
   readonly lastDecided: readonly { readonly iid: number; readonly value: Uint8Array }[];
 }
 
+/** Acceptor, proposer and learner in one (core's `Replica` fits). */
+export interface ReplicaRole extends ProposerRole {
+  /** Set-instance-id and trim reach a replica through its general input. */
+  step(input: Input, out: Effects): void;
+  /** Decided by the last input, in order, no-ops included. */
+  readonly lastDecided: readonly Decision[];
+}
+
 export interface RoleFactory {
   acceptor(aid: number, recovered: AcceptorRecovered): SimRole;
   proposer(id: number, recovered: ProposerRecovered, seed: number): ProposerRole;
   learner(): LearnerRole;
-  replica(id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica;
+  replica(id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): ReplicaRole;
 }
 
-export function realRoles(o: SimOptions): RoleFactory {
+/** The real core classes, typed as what they are, so that mutants can wrap their parts. */
+export function realRoles(o: SimOptions) {
   const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow, batchMaxValues: o.batchMaxValues };
   const batched = o.batchMaxValues > 0;
   return {
-    acceptor: (aid, recovered) => new Acceptor({ id: aid }, recovered),
-    proposer: (id, recovered, seed) => new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
-    learner: () => new Learner({ acceptors: o.acceptors, batched }),
-    replica: (id, recovered, seed) => new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched } }, recovered),
-  };
+    acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid }, recovered),
+    proposer: (id: number, recovered: ProposerRecovered, seed: number): LearningProposer =>
+      new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
+    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched }),
+    replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
+      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched } }, recovered),
+  } satisfies RoleFactory;
 }

@@ -1,4 +1,4 @@
-import { MUTANTS, type Mutant, type SimOptions, type SimOverrides } from './options.js';
+import { MUTANTS, MUTANT_OVERRIDES, type Mutant, type SimOptions, type SimOverrides } from './options.js';
 
 /**
  * The words of a `pnpm sim` command that pin a run down (--seed, --values, --mode, --mutant), read
@@ -29,14 +29,15 @@ export function runOverrides(flags: RunFlags): SimOverrides {
   const overrides: { -readonly [K in keyof SimOverrides]: SimOverrides[K] } = {};
   const values = wholeNumber('values', flags.values, 1);
   if (values !== undefined) overrides.values = values;
+  if (flags.mutant !== undefined) {
+    if (!(MUTANTS as readonly string[]).includes(flags.mutant)) throw new RunCommandError(`unknown --mutant '${flags.mutant}'; one of: ${MUTANTS.join(', ')}`);
+    const mutant = flags.mutant as Mutant;
+    // The knobs a mutant needs to do harm at all; --mode may still pick the mode.
+    Object.assign(overrides, MUTANT_OVERRIDES[mutant], { mutant });
+  }
   if (flags.mode !== undefined) {
     if (flags.mode !== 'split' && flags.mode !== 'replica') throw new RunCommandError(`--mode must be split or replica, got '${flags.mode}'`);
     overrides.mode = flags.mode;
-  }
-  if (flags.mutant !== undefined) {
-    if (!(MUTANTS as readonly string[]).includes(flags.mutant)) throw new RunCommandError(`unknown --mutant '${flags.mutant}'; one of: ${MUTANTS.join(', ')}`);
-    overrides.mutant = flags.mutant as Mutant;
-    overrides.mode = 'split';
   }
   return overrides;
 }

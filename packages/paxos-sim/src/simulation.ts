@@ -1,9 +1,7 @@
 import {
   MESSAGE_CODE,
   Prng,
-  Replica,
   clearEffects,
-  decodeBatch,
   newEffects,
   quorumSize,
   type AcceptorRecord,
@@ -12,12 +10,13 @@ import {
   type Message,
   type PersistRecord,
 } from '@libpaxos/paxos-core';
-import { Checker, type DurableView } from './checker.js';
+import { Checker, type Sender } from './checker.js';
+import type { DeliveryStream } from './delivery-stream.js';
 import { EventQueue } from './event-queue.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
 import type { SimOptions } from './options.js';
-import { realRoles, type LearnerRole, type ProposerRole, type RoleFactory, type SimRole } from './roles.js';
+import { realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
 
 type Kind = 'acceptor' | 'proposer' | 'learner' | 'replica';
@@ -45,6 +44,10 @@ interface SimNode {
   /** Learners: the next iid this incarnation must decide, and the application's durable checkpoint. */
   expectedNext: number;
   checkpoint: number;
+  /** Learners and replicas: what this incarnation's application received so far. */
+  stream: DeliveryStream | null;
+  /** Who this incarnation's messages come from, per role (a replica's acceptor replies carry its aid). */
+  senders: { readonly acceptor: Sender; readonly proposer: Sender; readonly learner: Sender };
 }
 
 type SimEvent =
@@ -75,11 +78,13 @@ export interface SimResult {
   readonly events: number;
   readonly simTimeMs: number;
   readonly submitted: number;
-  /** Distinct client values decided. */
+  /** Distinct client values some application received. */
   readonly delivered: number;
-  /** Submitted but never decided: lost with a crashed proposer's volatile queue. */
-  readonly lost: number;
-  /** Values a proposer gave up on because the outcome could not be known (trimmed away). */
+  /** Never delivered: held by a proposer at the moment it crashed (its volatile queue or instances). */
+  readonly lostWithCrash: number;
+  /** Never delivered: given up with a `value-lost` event (and not held at a crash). */
+  readonly reportedLost: number;
+  /** `value-lost` events for values whose outcome could not be known (trimmed away); they may still be delivered. */
   readonly outcomeUnknown: number;
   readonly faults: FaultCounts;
   readonly instances: number;
@@ -140,7 +145,7 @@ export class Simulation {
     this.options = options;
     this.observe = observe;
     this.roles = options.mutant ? mutantRoles(options.mutant, options) : realRoles(options);
-    this.checker = new Checker(quorumSize(options.acceptors), options.batchMaxValues > 0 ? decodeBatch : undefined);
+    this.checker = new Checker({ quorum: quorumSize(options.acceptors), batched: options.batchMaxValues > 0 });
     this.net = new Prng(options.seed * 3 + 1);
     this.chaos = new Prng(options.seed * 3 + 2);
     if (options.mode === 'replica') {
@@ -167,6 +172,8 @@ export class Simulation {
       disk: { records: new Map(), trimIid: 0, roundFloor: 0, pending: [], syncScheduled: false },
       expectedNext: 1,
       checkpoint: 0,
+      stream: null,
+      senders: sendersOf(kind, roleId, 0),
     };
     this.nodes.push(node);
     if (kind === 'acceptor' || kind === 'replica') this.acceptorNodes.push(index);
@@ -203,7 +210,7 @@ export class Simulation {
       this.handle(next.item);
     }
     if (!this.done && this.checker.ok) this.checker.fail('the event queue ran dry before the run finished');
-    const delivered = this.checker.decidedAt.size;
+    const losses = this.checker.account(this.done && this.checker.ok);
     return {
       options: o,
       ok: this.checker.ok,
@@ -211,8 +218,9 @@ export class Simulation {
       events: this.events,
       simTimeMs: this.now,
       submitted: this.checker.submitted.size,
-      delivered,
-      lost: this.checker.submitted.size - delivered,
+      delivered: this.checker.delivered.size,
+      lostWithCrash: losses.lostWithCrash,
+      reportedLost: losses.reportedLost,
       outcomeUnknown: this.outcomeUnknown,
       faults: { ...this.faults },
       instances: this.checker.maxDecided,
@@ -283,6 +291,7 @@ export class Simulation {
   private start(node: SimNode): void {
     node.up = true;
     node.incarnation++;
+    node.senders = sendersOf(node.kind, node.roleId, node.incarnation);
     this.observe?.({ kind: 'up', time: this.now, node: node.index, name: node.name, role: node.kind });
     const seed = (this.options.seed * 131 + node.index * 17 + node.incarnation) >>> 0;
     const d = node.disk;
@@ -302,6 +311,7 @@ export class Simulation {
         const from = fresh ? 0 : node.checkpoint;
         if (from > 0) learner.setInstanceId(from);
         node.expectedNext = from + 1;
+        node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation})`, from);
         node.role = learner;
         break;
       }
@@ -313,6 +323,7 @@ export class Simulation {
           clearEffects(this.out);
         }
         node.expectedNext = node.checkpoint + 1;
+        node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation})`, node.checkpoint);
         node.role = replica;
         break;
       }
@@ -324,9 +335,14 @@ export class Simulation {
     const up = this.nodes.filter((n) => n.up);
     if (up.length === 0) return;
     const node = this.chaos.pick(up);
+    if ((node.kind === 'proposer' || node.kind === 'replica') && node.role !== null) {
+      // Whatever it holds now dies with it: the only loss a client is not told about.
+      for (const v of (node.role as ProposerRole).heldValues()) this.checker.heldAtCrash(v);
+    }
     node.up = false;
     node.incarnation++;
     node.role = null;
+    node.stream = null;
     this.observe?.({ kind: 'crash', time: this.now, node: node.index });
     // Writes reach the disk in order; a crash lets a prefix of the unsynced batches through (a
     // sync that finished just before the crash) and loses the rest, with every send they held.
@@ -346,6 +362,7 @@ export class Simulation {
     input(node.role as SimRole, out);
     this.countEvents(out);
     if (node.kind === 'learner' || node.kind === 'replica') this.learned(node);
+    else if (out.deliver.length > 0) this.checker.fail(`${node.name} delivered values to an application it does not have`);
     const d = node.disk;
     if (out.persist.length > 0 || d.pending.length > 0) {
       d.pending.push({ persist: out.persist.slice(), send: out.send.slice() });
@@ -358,15 +375,19 @@ export class Simulation {
     }
   }
 
+  /** A learner or replica stepped: check what it decided and what its application received. */
   private learned(node: SimNode): void {
     const role = node.role;
-    const decided = (role as LearnerRole | Replica).lastDecided;
+    const decided = (role as LearnerRole | ReplicaRole).lastDecided;
     for (const d of decided) {
       this.observe?.({ kind: 'decide', time: this.now, node: node.index, iid: d.iid, value: d.value });
       this.checker.decided(node.name, node.expectedNext, d.iid, d.value);
       node.expectedNext = d.iid + 1;
       if (d.iid > node.checkpoint) node.checkpoint = d.iid;
     }
+    const stream = node.stream as DeliveryStream;
+    for (const d of this.out.deliver) stream.deliver(d);
+    stream.settle(node.expectedNext - 1);
   }
 
   private countEvents(out: Effects): void {
@@ -375,9 +396,10 @@ export class Simulation {
       // Given up knowingly (counted), so no longer owed; if it was chosen after all, it is
       // delivered anyway and the checker sees that.
       if (e.reason === 'outcome-unknown') this.outcomeUnknown++;
+      this.checker.reportedLost(e.value);
       for (const v of this.checker.clientValues(e.value)) {
         const id = valueId(v);
-        if (id !== undefined && !this.checker.decidedAt.has(id)) this.owed.delete(id);
+        if (id !== undefined && !this.checker.delivered.has(id)) this.owed.delete(id);
       }
     }
   }
@@ -397,7 +419,7 @@ export class Simulation {
     switch (r.kind) {
       case 'record':
         if (r.iid <= d.trimIid) return;
-        this.checker.durableWrite(node.roleId, d.records.get(r.iid), r);
+        this.checker.durableWrite(node.roleId, r);
         d.records.set(r.iid, r);
         return;
       case 'trim':
@@ -414,14 +436,10 @@ export class Simulation {
 
   // ---- network ----
 
-  private readonly disks: DurableView = {
-    record: (aid, iid) => (this.nodes[this.acceptorNodes[aid] as number] as SimNode).disk.records.get(iid),
-    trimIid: (aid) => (this.nodes[this.acceptorNodes[aid] as number] as SimNode).disk.trimIid,
-  };
-
   private send(from: SimNode, env: Envelope): void {
-    const kind = from.kind === 'replica' ? (isAcceptorReply(env.msg) ? 'acceptor' : 'proposer') : from.kind;
-    this.checker.sent(kind, env.msg, this.disks);
+    const s = from.senders;
+    const sender = from.kind === 'replica' ? (isAcceptorReply(env.msg) ? s.acceptor : s.proposer) : s[from.kind];
+    this.checker.sent(sender, env.msg);
     switch (env.to) {
       case 'acceptors':
         for (const to of this.acceptorNodes) this.transmit(from.index, to, env.msg);
@@ -508,7 +526,7 @@ export class Simulation {
     const node = this.chaos.pick(live);
     this.globalTrim = upTo;
     this.step(node, (role, out) => {
-      if (role instanceof Replica) role.step({ kind: 'trim', iid: upTo }, out);
+      if (node.kind === 'replica') (role as ReplicaRole).step({ kind: 'trim', iid: upTo }, out);
       else (role as LearnerRole).trim(upTo, out);
     });
   }
@@ -538,7 +556,7 @@ export class Simulation {
   /** Why the run is not finished yet, or undefined when everything owed is delivered everywhere. */
   private livenessGap(): string | undefined {
     const c = this.checker;
-    for (const id of this.owed) if (!c.decidedAt.has(id)) return `value ${describeValueId(id)} was never decided`;
+    for (const id of this.owed) if (!c.delivered.has(id)) return `value ${describeValueId(id)} was never delivered`;
     let maxChosen = 0;
     for (const iid of c.chosen.keys()) if (iid > maxChosen) maxChosen = iid;
     for (const i of this.learnerNodes) {
@@ -562,7 +580,8 @@ export class Simulation {
     for (const node of this.nodes) {
       if (node.kind === 'acceptor') continue;
       const held = node.role === null ? 0 : [...((node.role as ProposerRole).heldValues?.() ?? [])].length;
-      parts.push(`${node.name}: next iid ${node.expectedNext}${node.kind === 'learner' ? '' : `, holds ${held}`}`);
+      const next = `next iid ${node.expectedNext}`;
+      parts.push(`${node.name}: ${node.kind === 'learner' ? next : node.kind === 'proposer' ? `holds ${held}` : `${next}, holds ${held}`}`);
     }
     return parts.join('; ');
   }
@@ -594,6 +613,16 @@ export class Simulation {
     }
     this.hash = h;
   }
+}
+
+function sendersOf(kind: Kind, roleId: number, incarnation: number): SimNode['senders'] {
+  const name = `${kind} ${roleId}`;
+  const aid = kind === 'acceptor' || kind === 'replica' ? { aid: roleId } : {};
+  return {
+    acceptor: { kind: 'acceptor', name, incarnation, ...aid },
+    proposer: { kind: 'proposer', name, incarnation, ...aid },
+    learner: { kind: 'learner', name, incarnation, ...aid },
+  };
 }
 
 function isAcceptorReply(msg: Message): boolean {

@@ -1,23 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { MUTANTS, drawOptions, simulate } from '../src/index.js';
+import { MUTANTS, MUTANT_OVERRIDES, drawOptions, simulate, type Mutant } from '../src/index.js';
 
-/** Seeds tried per mutant: the CI seed budget. */
+/** Seeds tried per mutant and mode: the CI seed budget. */
 const BUDGET = 300;
 
-// A checker that never fires would pass every seed; these broken cores prove each one can fire.
-describe.each(MUTANTS)('mutant %s', (mutant) => {
-  it('is caught within the CI seed budget', () => {
+/** What catching each mutant looks like: the rule it breaks first. */
+const EXPECTED: Record<Mutant, RegExp> = {
+  'acceptor-skips-promise-persist': /sent promise\(.*\) before it was durable/,
+  'libpaxos3-learner-b1': /decided iid \d+(, for which no value was chosen| with a value other than the chosen one)/,
+  'proposer-forgets-round-floor': /ballot \d+ was used by .* \(incarnation \d+\) and again by .* \(incarnation \d+\)|two different values/,
+  'learner-ignores-value-ballot': /decided iid \d+(, for which no value was chosen| with a value other than the chosen one)/,
+  'proposer-takes-last-promise': /two different values chosen|was chosen twice/,
+  'acceptor-ignores-promise': /durably accepted ballot \d+ below its durable promise \d+/,
+  'acceptor-keeps-earlier-ballots': /sent accepted\(.*\) with bytes other than those it durably accepted under ballot \d+/,
+  'acceptor-invents-earlier-vote': /sent accepted\(.*\), but it never durably accepted anything under ballot \d+ there/,
+  'learner-delivers-wrong-element': /delivered iid \d+ position [1-9]\d* with bytes other than the chosen value's element/,
+  'proposer-drops-value': /submitted value\(s\) never delivered, neither held by a proposer when it crashed nor reported lost/,
+  'proposer-corrupts-value': /chose value c\d+#\d+ with bytes other than its client submitted/,
+};
+
+const CASES = MUTANTS.flatMap((mutant) => (['split', 'replica'] as const).map((mode) => ({ mutant, mode })));
+
+// An oracle that never fires would pass every seed; these broken cores prove each rule can fire,
+// in both cluster layouts.
+describe.each(CASES)('mutant $mutant in $mode mode', ({ mutant, mode }) => {
+  it('is caught within the CI seed budget, by the rule it breaks', () => {
     let caught: { seed: number; violation: string } | undefined;
     for (let seed = 1; seed <= BUDGET && caught === undefined; seed++) {
-      const r = simulate(drawOptions(seed, { mutant, mode: 'split' }));
+      const r = simulate(drawOptions(seed, { ...MUTANT_OVERRIDES[mutant], mutant, mode }));
       if (!r.ok) caught = { seed, violation: r.violations[0] ?? '' };
     }
-    expect(caught, `${mutant} survived ${BUDGET} seeds`).toBeDefined();
-    const expected: Record<(typeof MUTANTS)[number], RegExp> = {
-      'acceptor-skips-promise-persist': /promise.*before it was durable/,
-      'libpaxos3-learner-b1': /decided iid \d+(, for which no value was chosen|with a value other than the chosen one)/,
-      'proposer-forgets-round-floor': /ballot \d+ was used for two different values|two different values/,
-    };
-    expect(caught?.violation).toMatch(expected[mutant]);
+    expect(caught, `${mutant} survived ${BUDGET} seeds in ${mode} mode`).toBeDefined();
+    expect(caught?.violation).toMatch(EXPECTED[mutant]);
   }, 300_000);
 });

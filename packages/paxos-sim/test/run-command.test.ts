@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drawOptions, parseRunCommand, replayCommand, simulate } from '../src/index.js';
+import { MUTANT_OVERRIDES, drawOptions, parseRunCommand, replayCommand, simulate } from '../src/index.js';
 
 describe('a run command pasted into sim:web', () => {
   it('reads a bare seed', () => {
@@ -15,10 +15,15 @@ describe('a run command pasted into sim:web', () => {
     expect(simulate(options).traceHash).toBe(simulate(drawOptions(17, { values: 300, mode: 'replica' })).traceHash);
   }, 60_000);
 
-  it('takes --flag=value, --quiet and --seeds 1, and a mutant forces split mode as on the CLI', () => {
+  it('takes --flag=value, --quiet and --seeds 1, and a mutant brings the knobs it needs, as on the CLI', () => {
     const parsed = parseRunCommand('pnpm -s sim --seed=3 --seeds 1 --quiet --mutant libpaxos3-learner-b1');
     expect(parsed.seed).toBe(3);
-    expect(parsed.overrides).toEqual({ mutant: 'libpaxos3-learner-b1', mode: 'split' });
+    expect(parsed.overrides).toEqual({ mutant: 'libpaxos3-learner-b1' });
+    expect(parseRunCommand('pnpm sim --seed 4 --mutant learner-delivers-wrong-element --mode replica').overrides).toEqual({
+      ...MUTANT_OVERRIDES['learner-delivers-wrong-element'],
+      mutant: 'learner-delivers-wrong-element',
+      mode: 'replica',
+    });
   }, 60_000);
 
   it.each([

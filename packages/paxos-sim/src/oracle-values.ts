@@ -1,0 +1,57 @@
+import { NOOP } from '@libpaxos/paxos-core';
+
+/**
+ * How the oracle reads a Paxos value. It deliberately shares no code with paxos-core's batch
+ * decoder or learner: a bug there must show up as a difference, not be repeated here.
+ */
+
+/**
+ * Whether a decided Paxos value is a no-op (closes a hole, delivers nothing). The one place the
+ * checker decides this: an empty value (old data, and today's no-op) or paxos-core's no-op
+ * constant, whatever bytes that constant has.
+ */
+export function isNoopValue(value: Uint8Array): boolean {
+  return value.length === 0 || sameBytes(value, NOOP);
+}
+
+/**
+ * The client values in a batch (format: `[1] [u32 count] ([u32 length] [bytes])*`, big-endian,
+ * count ≥ 1, nothing after the last value), or undefined when `value` is not exactly that.
+ * Returns copies, so nothing the oracle keeps aliases a role's buffers.
+ */
+export function unpackBatch(value: Uint8Array): Uint8Array[] | undefined {
+  if (value.length < 5 || value[0] !== 1) return undefined;
+  const count = u32(value, 1);
+  const values: Uint8Array[] = [];
+  let at = 5;
+  for (let i = 0; i < count; i++) {
+    if (at + 4 > value.length) return undefined;
+    const length = u32(value, at);
+    at += 4;
+    if (length > value.length - at) return undefined;
+    values.push(value.slice(at, at + length));
+    at += length;
+  }
+  return count >= 1 && at === value.length ? values : undefined;
+}
+
+/**
+ * What the application must receive for a chosen value: nothing for a no-op; with batching, the
+ * batch's elements in order (a value that is not a batch is handed over whole, as one value, and
+ * flagged elsewhere as a proposer fault); without batching, the value itself.
+ */
+export function deliverableElements(value: Uint8Array, batched: boolean): Uint8Array[] {
+  if (isNoopValue(value)) return [];
+  if (!batched) return [value];
+  return unpackBatch(value) ?? [value];
+}
+
+export function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function u32(bytes: Uint8Array, at: number): number {
+  return (((bytes[at] as number) << 24) | ((bytes[at + 1] as number) << 16) | ((bytes[at + 2] as number) << 8) | (bytes[at + 3] as number)) >>> 0;
+}

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { Learner, LearningProposer, newEffects, type AcceptedMsg } from '@libpaxos/paxos-core';
+import { makeValue } from '../src/index.js';
+
+/**
+ * paxos-core bugs the simulator found, pinned down as small deterministic cases so they stay fixed.
+ */
+describe('paxos-core bugs the simulator found', () => {
+  const accepted = (aid: number, iid: number): AcceptedMsg => ({ type: 'accepted', aid, iid, ballot: 11, valueBallot: 11, value: makeValue(0, iid, 0) });
+
+  // Found by `pnpm sim --seed 357 --mode split` (liveness): a split proposer's learner closed an
+  // instance above a hole, then an acceptor_state trim point moved it past the hole
+  // (`LearningProposer` calls `Learner.setInstanceId`). The closed instance is now next but is
+  // never delivered: every later accepted for it is dropped as a duplicate of a closed instance,
+  // so the proposer never hears the decision and re-runs that instance forever.
+  it('a learner moved past a hole delivers the instance it had already closed there', () => {
+    const learner = new Learner({ acceptors: 3 });
+    const out = newEffects();
+    learner.receive(0, accepted(0, 2), out);
+    learner.receive(0, accepted(1, 2), out);
+    expect(out.deliver).toEqual([]);
+    learner.setInstanceId(1);
+    for (let t = 1; t <= 20; t++) {
+      learner.tick(t * 100, out);
+      learner.receive(0, accepted(2, 2), out);
+    }
+    expect(learner.nextIid).toBe(3);
+    expect(out.deliver.map((d) => d.iid)).toEqual([2]);
+  });
+
+  it('a split proposer hears of an instance decided above a trimmed hole', () => {
+    const lp = new LearningProposer({ id: 0, acceptors: 3 });
+    const out = newEffects();
+    lp.receive(0, accepted(0, 2), out);
+    lp.receive(0, accepted(1, 2), out);
+    lp.receive(0, { type: 'acceptor_state', aid: 0, trimIid: 1 }, out);
+    for (let t = 1; t <= 20; t++) {
+      lp.tick(t * 100, out);
+      lp.receive(0, accepted(2, 2), out);
+    }
+    expect(lp.learner.nextIid).toBe(3);
+  });
+});
