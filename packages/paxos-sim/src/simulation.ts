@@ -17,6 +17,7 @@ import type { DeliveryStream } from './delivery-stream.js';
 import { EventQueue } from './event-queue.js';
 import { LeaseChecker, type LeaseView } from './lease-checker.js';
 import { mutantRoles } from './mutants.js';
+import type { SimObserver } from './observer.js';
 import type { SimOptions } from './options.js';
 import { isLeaderRole, realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
@@ -155,9 +156,12 @@ export class Simulation {
   private readonly lease: LeaseChecker | undefined;
   /** Highest instance whose client values some application received. */
   private deliveredThrough = 0;
+  /** Told what happens, for display only (never changes the run). */
+  private readonly observe: SimObserver | undefined;
 
-  constructor(options: SimOptions) {
+  constructor(options: SimOptions, observe?: SimObserver) {
     this.options = options;
+    this.observe = observe;
     this.roles = options.mutant ? mutantRoles(options.mutant, options) : realRoles(options);
     this.checker = new Checker({ quorum: quorumSize(options.acceptors), batched: options.batchMaxValues > 0, duplicatesAllowed: options.leadership });
     this.net = new Prng(options.seed * 3 + 1);
@@ -294,10 +298,13 @@ export class Simulation {
         this.partition();
         this.queue.push(this.now + this.between(0.5, 1.5, this.options.partitionEveryMs), ev);
         return;
-      case 'unpartition':
+      case 'unpartition': {
         if (this.healed) return;
         for (const link of ev.links) this.cut[link] = Math.max(0, (this.cut[link] as number) - 1);
+        const n = this.nodes.length;
+        this.observe?.({ kind: 'unpartition', time: this.now, links: ev.links.map((l) => [Math.floor(l / n), l % n] as const) });
         return;
+      }
       case 'trim':
         this.trim();
         this.queue.push(this.now + this.options.trimEveryMs, ev);
@@ -318,6 +325,7 @@ export class Simulation {
     node.up = true;
     node.incarnation++;
     node.senders = sendersOf(node.kind, node.roleId, node.incarnation);
+    this.observe?.({ kind: 'up', time: this.now, node: node.index, name: node.name, role: node.kind });
     const seed = (this.options.seed * 131 + node.index * 17 + node.incarnation) >>> 0;
     const d = node.disk;
     const acceptorState = { trimIid: d.trimIid, records: d.records.values() };
@@ -369,6 +377,7 @@ export class Simulation {
     node.incarnation++;
     node.role = null;
     node.stream = null;
+    this.observe?.({ kind: 'crash', time: this.now, node: node.index });
     // Writes reach the disk in order; a crash lets a prefix of the unsynced batches through (a
     // sync that finished just before the crash) and loses the rest, with every send they held.
     const d = node.disk;
@@ -410,6 +419,7 @@ export class Simulation {
     const role = node.role;
     const decided = (role as LearnerRole | ReplicaRole).lastDecided;
     for (const d of decided) {
+      this.observe?.({ kind: 'decide', time: this.now, node: node.index, iid: d.iid, value: d.value });
       this.checker.decided(node.name, node.expectedNext, d.iid, d.value);
       node.expectedNext = d.iid + 1;
       if (d.iid > node.checkpoint) node.checkpoint = d.iid;
@@ -535,17 +545,23 @@ export class Simulation {
     const self = from === to;
     if (!self && this.cut[from * this.nodes.length + to] !== 0) {
       this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'partition' });
       return;
     }
     const o = this.options;
     if (!self && this.lossy && this.net.below(1000) < o.dropPerMille) {
       this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'loss' });
       return;
     }
-    this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs + 1), { k: 'msg', to, from, msg });
+    const arrives = this.now + o.delayMs + this.net.below(o.jitterMs + 1);
+    this.queue.push(arrives, { k: 'msg', to, from, msg });
+    this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives, duplicate: false });
     if (!self && this.lossy && this.net.below(1000) < o.dupPerMille) {
       this.faults.duplicated++;
-      this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'msg', to, from, msg });
+      const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
+      this.queue.push(again, { k: 'msg', to, from, msg });
+      this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
     }
   }
 
@@ -566,6 +582,7 @@ export class Simulation {
     }
     for (const l of links) this.cut[l] = (this.cut[l] as number) + 1;
     this.faults.partitions++;
+    this.observe?.({ kind: 'partition', time: this.now, links: links.map((l) => [Math.floor(l / n), l % n] as const) });
     // Up to one partition interval long, so that partitions overlap now and then, not always.
     this.queue.push(this.now + this.chaos.between(50, this.options.partitionEveryMs), { k: 'unpartition', links });
   }
@@ -578,6 +595,7 @@ export class Simulation {
       const node = this.nodes[this.proposerNodes[(prefer + k) % this.proposerNodes.length] as number] as SimNode;
       if (!node.up || node.role === null) continue;
       const value = makeValue(client, seq, seq % 7);
+      this.observe?.({ kind: 'submit', time: this.now, node: node.index, value });
       this.checker.submittedValue(value);
       if (this.healed) this.owed.add(valueId(value) as number);
       this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
@@ -605,6 +623,7 @@ export class Simulation {
 
   private heal(): void {
     this.healed = true;
+    this.observe?.({ kind: 'heal', time: this.now });
     this.lossy = false;
     this.cut.fill(0);
     for (const chosen of this.checker.chosen.values()) {
