@@ -3,7 +3,11 @@ import { MUTANT_OVERRIDES, drawOptions, parseRunCommand, replayCommand, simulate
 
 describe('a run command pasted into sim:web', () => {
   it('reads a bare seed', () => {
-    expect(parseRunCommand(' 42 ')).toEqual({ seed: 42, flags: { values: undefined, mode: undefined, mutant: undefined }, overrides: {} });
+    expect(parseRunCommand(' 42 ')).toEqual({
+      seed: 42,
+      flags: { values: undefined, mode: undefined, mutant: undefined, leader: undefined, 'drift-violation': false },
+      overrides: {},
+    });
   }, 60_000);
 
   it('reads the replay line pnpm sim prints, prefix and all, and gives the same run', () => {
@@ -18,13 +22,21 @@ describe('a run command pasted into sim:web', () => {
   it('takes --flag=value, --quiet and --seeds 1, and a mutant brings the knobs it needs, as on the CLI', () => {
     const parsed = parseRunCommand('pnpm -s sim --seed=3 --seeds 1 --quiet --mutant libpaxos3-learner-b1');
     expect(parsed.seed).toBe(3);
-    expect(parsed.overrides).toEqual({ mutant: 'libpaxos3-learner-b1' });
+    expect(parsed.overrides).toEqual({ ...MUTANT_OVERRIDES['libpaxos3-learner-b1'], mutant: 'libpaxos3-learner-b1' });
     expect(parseRunCommand('pnpm sim --seed 4 --mutant learner-delivers-wrong-element --mode replica').overrides).toEqual({
       ...MUTANT_OVERRIDES['learner-delivers-wrong-element'],
       mutant: 'learner-delivers-wrong-element',
       mode: 'replica',
     });
   }, 60_000);
+
+  it('takes --leader and --drift-violation, and replays them', () => {
+    const parsed = parseRunCommand('replay: pnpm sim --seed 9 --leader on --drift-violation');
+    expect(parsed.overrides).toEqual({ leadership: true, driftViolation: true });
+    expect(replayCommand(drawOptions(9, parsed.overrides), parsed.flags)).toBe('pnpm sim --seed 9 --leader on --drift-violation');
+    expect(parseRunCommand('pnpm sim --seed 9 --leader off').overrides).toEqual({ leadership: false });
+    expect(() => parseRunCommand('pnpm sim --seed 9 --leader maybe')).toThrow(/--leader must be on or off, got 'maybe'/);
+  });
 
   it.each([
     ['pnpm sim --seed x', "--seed must be a whole number ≥ 0, got 'x'"],
