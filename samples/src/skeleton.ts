@@ -1,0 +1,239 @@
+#!/usr/bin/env node
+/**
+ * The ceiling of LibPaxos3's benchmark pattern in Node (`pnpm bench:skeleton`, issue 10): the
+ * processes, connections, messages, sizes and fan-out of a replica-mode run — a client at replica
+ * 0, three replicas that each dial the others, every acceptor broadcasting each accepted value to
+ * every connection — with no Paxos at all. Each process only decodes, forwards and counts:
+ *
+ *   client --client_value--> replica 0 --prepare(iid + window), accept(iid)--> 3 acceptors
+ *   acceptor --promise--> proposer;  acceptor --accepted--> every replica and the client's learner
+ *   learners count 2 of 3 accepted per instance; the client then sends its next value.
+ *
+ * The same codec and the same one-write-per-peer-per-turn batching as evpaxos, a replica's own
+ * acceptor reached in memory as evpaxos does. What our replicas spend beyond this is the cost of
+ * Paxos (state, ballots, votes, the pump) and nothing else. Prints what `client --json` prints.
+ *
+ *   skeleton replica <id> <port0> <port1> <port2>
+ *   skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S
+ */
+import { randomInt } from 'node:crypto';
+import { createConnection, createServer, type Socket } from 'node:net';
+import type { Message } from '@libpaxos/paxos-core';
+import { FrameDecoder, encodeMessage } from '@libpaxos/evpaxos';
+import { LatencyHistogram } from './histogram.js';
+import { makePayload, nowUs, readPayload } from './payload.js';
+
+const HOST = '127.0.0.1';
+const QUORUM = 2;
+/** How far ahead phase 1 runs in a replica (LibPaxos3's pre-execution window). */
+const WINDOW = 128;
+
+/** One connection: bytes queued in a turn leave in one write, as in evpaxos's Network. */
+class Peer {
+  private chunks: Uint8Array[] = [];
+  private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
+
+  constructor(
+    readonly socket: Socket,
+    private readonly dirty: Set<Peer>,
+    onMessage: (peer: Peer, msg: Message) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => {
+      for (const msg of this.decoder.push(chunk)) onMessage(this, msg);
+    });
+    socket.on('error', () => undefined);
+  }
+
+  write(bytes: Uint8Array): void {
+    if (this.chunks.length === 0) this.dirty.add(this);
+    this.chunks.push(bytes);
+  }
+
+  flush(): void {
+    if (this.chunks.length === 0) return;
+    this.socket.write(this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : Buffer.concat(this.chunks));
+    this.chunks = [];
+  }
+}
+
+/** Peers with bytes queued, written at the end of the turn. */
+function flusher(): { dirty: Set<Peer>; soon: () => void } {
+  const dirty = new Set<Peer>();
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    for (const p of dirty) p.flush();
+    dirty.clear();
+  };
+  return {
+    dirty,
+    soon: () => {
+      if (scheduled) return;
+      scheduled = true;
+      setImmediate(flush);
+    },
+  };
+}
+
+function connect(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const attempt = (left: number) => {
+      const s = createConnection({ host: HOST, port });
+      s.once('connect', () => resolve(s));
+      s.once('error', (e) => {
+        s.destroy();
+        if (left <= 0) reject(e);
+        else setTimeout(() => attempt(left - 1), 50);
+      });
+    };
+    attempt(100);
+  });
+}
+
+async function replica(id: number, ports: number[]): Promise<void> {
+  const { dirty, soon } = flusher();
+  const incoming = new Set<Peer>();
+  const acceptors: (Peer | undefined)[] = [];
+  const counts = new Map<number, number>();
+  let nextIid = 0;
+  const ballot = 10 + id;
+
+  const toAcceptors = (msg: Message) => {
+    const bytes = encodeMessage(msg);
+    for (const a of acceptors) a?.write(bytes);
+    self(msg, undefined);
+    soon();
+  };
+  /** This replica's own acceptor and learner, in memory. */
+  const self = (msg: Message, from: Peer | undefined) => handle(from, msg, true);
+
+  function handle(from: Peer | undefined, msg: Message, local: boolean): void {
+    switch (msg.type) {
+      case 'client_value': {
+        const iid = ++nextIid;
+        toAcceptors({ type: 'prepare', iid: iid + WINDOW, ballot });
+        toAcceptors({ type: 'accept', iid, ballot, value: msg.value });
+        return;
+      }
+      case 'prepare': {
+        const promise: Message = { type: 'promise', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: 0, value: new Uint8Array(0) };
+        if (local) return; // the proposer counts its own promise without a message
+        from?.write(encodeMessage(promise));
+        soon();
+        return;
+      }
+      case 'accept': {
+        const accepted: Message = { type: 'accepted', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.ballot, value: msg.value };
+        const bytes = encodeMessage(accepted);
+        for (const p of incoming) p.write(bytes);
+        learn(msg.iid);
+        soon();
+        return;
+      }
+      case 'accepted':
+        learn(msg.iid);
+        return;
+      default:
+        return;
+    }
+  }
+
+  function learn(iid: number): void {
+    const n = (counts.get(iid) ?? 0) + 1;
+    if (n === QUORUM) counts.delete(iid);
+    else if (n < QUORUM) counts.set(iid, n);
+  }
+
+  createServer((socket) => {
+    const peer = new Peer(socket, dirty, (p, msg) => handle(p, msg, false));
+    incoming.add(peer);
+    socket.on('close', () => incoming.delete(peer));
+  }).listen(ports[id], HOST);
+  for (const [k, port] of ports.entries()) {
+    if (k === id) {
+      acceptors.push(undefined);
+      continue;
+    }
+    acceptors.push(new Peer(await connect(port), dirty, (p, msg) => handle(p, msg, false)));
+  }
+}
+
+async function client(ports: number[], outstanding: number, size: number, warmup: number, duration: number): Promise<void> {
+  const { dirty, soon } = flusher();
+  const id = randomInt(2 ** 31);
+  const counts = new Map<number, number>();
+  const histogram = new LatencyHistogram();
+  let second = { values: 0, bytes: 0, sum: 0, min: 0, max: 0 };
+  let measured = 0;
+  const startedUs = nowUs() + warmup * 1e6;
+  const proposer = new Peer(await connect(ports[0] as number), dirty, () => undefined);
+  const submit = () => {
+    proposer.write(encodeMessage({ type: 'client_value', value: makePayload(id, size) }));
+    soon();
+  };
+  const onAccepted = (_p: Peer, msg: Message) => {
+    if (msg.type !== 'accepted') return;
+    const n = (counts.get(msg.iid) ?? 0) + 1;
+    if (n < QUORUM) {
+      counts.set(msg.iid, n);
+      return;
+    }
+    if (n > QUORUM) return;
+    counts.set(msg.iid, n);
+    if (counts.size > 4096) for (const k of counts.keys()) if (k < msg.iid - 2048) counts.delete(k);
+    const p = readPayload(msg.value);
+    if (p === undefined || p.clientId !== id) return;
+    const latency = Math.max(0, nowUs() - p.sentUs);
+    second.values++;
+    second.bytes += msg.value.length;
+    second.sum += latency;
+    if (second.min === 0 || latency < second.min) second.min = latency;
+    if (latency > second.max) second.max = latency;
+    if (nowUs() >= startedUs) {
+      measured++;
+      histogram.record(latency);
+    }
+    submit();
+  };
+  for (const port of ports) new Peer(await connect(port), dirty, onAccepted);
+  for (let i = 0; i < outstanding; i++) submit();
+  const ticker = setInterval(() => {
+    const s = second;
+    second = { values: 0, bytes: 0, sum: 0, min: 0, max: 0 };
+    const latencyUs = { min: s.min, max: s.max, avg: s.values > 0 ? Math.floor(s.sum / s.values) : 0 };
+    process.stdout.write(`${JSON.stringify({ type: 'second', values: s.values, mbps: Number(((s.bytes * 8) / 2 ** 20).toFixed(2)), latencyUs })}\n`);
+  }, 1000);
+  setTimeout(() => {
+    clearInterval(ticker);
+    const secs = Math.max(0.001, (nowUs() - startedUs) / 1e6);
+    const summary = {
+      type: 'summary',
+      values: measured,
+      seconds: Number(secs.toFixed(2)),
+      valuesPerSec: Math.round(measured / secs),
+      latencyUs: { p50: histogram.percentile(50), p99: histogram.percentile(99), max: histogram.max },
+      outstanding,
+      valueSize: size,
+    };
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    process.exit(measured > 0 ? 0 : 1);
+  }, duration * 1000);
+}
+
+const [role, ...rest] = process.argv.slice(2);
+const flag = (name: string, fallback: number) => {
+  const at = rest.indexOf(name);
+  const v = at < 0 ? undefined : Number(rest[at + 1]);
+  return v === undefined || !Number.isFinite(v) ? fallback : v;
+};
+if (role === 'replica') {
+  const [id, ...ports] = rest.slice(0, 4).map(Number);
+  await replica(id as number, ports);
+} else if (role === 'client') {
+  const ports = rest.slice(0, 3).map(Number);
+  await client(ports, flag('-o', 1), flag('-v', 64), flag('--warmup', 2), flag('--duration', 12));
+} else {
+  process.stderr.write('usage: skeleton replica <id> <port0> <port1> <port2> | skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S\n');
+  process.exit(2);
+}
