@@ -189,6 +189,12 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
     case 'leader':
       log.info(e.id === undefined ? `No leader holds a lease now (master version ${e.version})` : `Leader is now ${e.id} (master version ${e.version})`);
       return;
+    case 'opened':
+    case 'prepared':
+    case 'proposed':
+    case 'chosen':
+      // For metrics only: one of each per instance, nothing a log reader needs.
+      return;
     default:
       assertNever(e, 'core event');
   }

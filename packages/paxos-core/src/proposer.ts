@@ -95,6 +95,10 @@ interface Instance {
   decided: Uint8Array | null;
   /** `own` is a master operation (leadership.ts), not a client value: never re-queued or reported. */
   control: boolean;
+  /** How many client values `own` holds (a batch holds several); 0 for a master operation. */
+  ownCount: number;
+  /** A `chosen` event was reported for this instance. */
+  reported: boolean;
   /** Opened by a new leader's takeover: counted until phase 1 reaches a quorum here. */
   takeover: boolean;
   /** Opened by a takeover: a hole below instances in use is closed at once, without a timeout. */
@@ -455,6 +459,7 @@ export class Proposer {
     this.noteInUse(iid);
     const inst = this.instances.get(iid);
     if (inst !== undefined) {
+      this.report(inst, value, out);
       this.settleOwn(inst, value, out);
       // Finish what we started: an accept of ours may have moved some acceptors to a newer value
       // ballot than the quorum that chose the value, so no single ballot may have a quorum any
@@ -521,6 +526,7 @@ export class Proposer {
     if (inst.ackCount === this.quorum) {
       inst.preparedAt = this.now;
       this.untakeover(inst);
+      out.events.push({ kind: 'prepared', iid: inst.iid });
     }
     this.tryAccept(out);
   }
@@ -544,6 +550,7 @@ export class Proposer {
     if (vb >= need) {
       this.chosen(inst, msg.value, out);
     } else {
+      this.report(inst, msg.value, out);
       this.settleOwn(inst, msg.value, out);
       inst.decided = msg.value;
     }
@@ -602,7 +609,10 @@ export class Proposer {
       inst.phase = 2;
       this.preparingCount--;
       this.acceptingCount++;
-      if (value === inst.own) inst.ownSent = true;
+      if (value === inst.own && !inst.ownSent) {
+        inst.ownSent = true;
+        if (!inst.control) out.events.push({ kind: 'proposed', iid: inst.iid, values: inst.ownCount, bytes: value.length });
+      }
       inst.proposal = value;
       inst.acceptSent = true;
       this.sendAccept(inst, out);
@@ -660,12 +670,15 @@ export class Proposer {
       decided: null,
       votes: null,
       control: false,
+      ownCount: 0,
+      reported: false,
       takeover: false,
       urgent: false,
     };
     this.instances.set(iid, inst);
     this.preparing.push(iid);
     this.preparingCount++;
+    out.events.push({ kind: 'opened', iid });
     this.sendPrepare(inst, out);
   }
 
@@ -716,7 +729,16 @@ export class Proposer {
   /** A quorum of acceptors accepted `value` in one ballot for `inst`: it is finished. */
   private chosen(inst: Instance, value: Uint8Array, out: Effects): void {
     this.remove(inst);
+    this.report(inst, value, out);
     this.settleOwn(inst, value, out);
+  }
+
+  /** The first time an open instance is known decided: a `chosen` event for metrics. */
+  private report(inst: Instance, value: Uint8Array, out: Effects): void {
+    if (inst.reported) return;
+    inst.reported = true;
+    const mine = inst.own !== null && !inst.control && bytesEqual(inst.own, value);
+    out.events.push({ kind: 'chosen', iid: inst.iid, values: mine ? inst.ownCount : 0 });
   }
 
   /** `inst` decided `value`: its own client value is done, or, if it lost, queued again (B11). */
@@ -766,22 +788,27 @@ export class Proposer {
     if (this.control !== null) {
       inst.own = this.control;
       inst.control = true;
+      inst.ownCount = 0;
       this.control = null;
       return;
     }
     // A proposer that does not lead proposes no client value of its own (leadership.ts): the
     // LearningProposer forwards them to the leader.
-    if (this.leading) inst.own = this.takeValue();
+    if (this.leading) this.takeValue(inst);
   }
 
   /**
-   * The next value for an instance: the oldest queued client value, or with batching as many
-   * queued values as fit (at least one). Taken as soon as an instance is prepared, so batches
+   * Binds the next value to `inst`: the oldest queued client value, or with batching as many
+   * queued values as fit (at least one), counting them for the `proposed` event. Taken as soon as an instance is prepared, so batches
    * grow with load and a lone value never waits for company.
    */
-  private takeValue(): Uint8Array | null {
+  private takeValue(inst: Instance): void {
     const first = this.queue.shift();
-    if (first === undefined || this.batchMaxValues === 0) return first ?? null;
+    if (first === undefined || this.batchMaxValues === 0) {
+      inst.own = first ?? null;
+      inst.ownCount = first === undefined ? 0 : 1;
+      return;
+    }
     const values = [first];
     let bytes = 5 + batchCost(first);
     for (;;) {
@@ -791,7 +818,8 @@ export class Proposer {
       bytes += batchCost(next);
       this.queue.shift();
     }
-    return encodeBatch(values);
+    inst.own = encodeBatch(values);
+    inst.ownCount = values.length;
   }
 
   /** Puts a displaced value (or each value of a displaced batch) back at the front of the queue. */
