@@ -17,6 +17,11 @@ export interface PumpOptions {
   readonly deliver?: (d: Delivery) => void;
   /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
   readonly events?: (e: CoreEvent) => void;
+  /**
+   * The events an input caused, as soon as it is stepped (before the commit that precedes its
+   * sends): `events` from index `from` on. Metrics time phases with it.
+   */
+  readonly observe?: (events: readonly CoreEvent[], from: number) => void;
   /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
   /** How often the core gets a tick. */
@@ -65,7 +70,15 @@ export class Pump {
   /** Runs any other input (propose, trim, set-instance-id…) against the current batch. */
   input(step: (out: Effects) => void): void {
     if (this.stopped) return;
-    step(this.pending);
+    const observe = this.o.observe;
+    if (observe === undefined) {
+      step(this.pending);
+    } else {
+      const events = this.pending.events;
+      const from = events.length;
+      step(this.pending);
+      if (events.length > from) observe(events, from);
+    }
     this.schedule();
   }
 
