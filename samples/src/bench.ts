@@ -10,24 +10,27 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAll, waitListening } from './children.js';
 import {
   BATCHING,
-  FULL_GRID_SIZE,
   MODES,
   OUTSTANDING,
   SIZES,
   STORAGES,
   chartSvg,
+  hasTlsTwin,
+  isFullRun,
   resultsMarkdown,
   table,
+  tlsTable,
   type Result,
   type Run,
   type Setup,
 } from './bench-report.js';
+import { makeClusterCerts } from './certs.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,9 +49,10 @@ const csv =
 
 const argv = sampleArgs('pnpm bench')
   .usage(
-    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
       'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +
-      'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.',
+      'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.\n' +
+      'Without --tls, the configurations 64 B and 1 KiB, -o 100, memory, batching on also run with mutual TLS, each right after its twin without.',
   )
   .option('quick', { type: 'boolean', default: false, describe: 'a small subset in about a minute' })
   .option('mode', { type: 'string', coerce: csv('mode', MODES), describe: `comma-separated: ${MODES.join(', ')}` })
@@ -56,6 +60,12 @@ const argv = sampleArgs('pnpm bench')
   .option('outstanding', { type: 'string', coerce: csv('outstanding', OUTSTANDING), describe: `client -o: ${OUTSTANDING.join(', ')}` })
   .option('storage', { type: 'string', coerce: csv('storage', STORAGES), describe: STORAGES.join(', ') })
   .option('batching', { type: 'string', coerce: csv('batching', BATCHING), describe: 'off, on' })
+  .option('tls', {
+    type: 'string',
+    coerce: csv('tls', ['off', 'on'] as const),
+    describe: 'off, on or off,on: every configuration without TLS, with it, or both (each with right after without); default: off, plus on for 64 B and 1 KiB -o 100 memory batching on',
+  })
+  .option('rounds', { coerce: numberFlag('rounds', { integer: true, min: 1, max: 20 }), describe: 'run the selected configurations this many times over, in order (a partial run)' })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 3600, unit: 'seconds' }), describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
   .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to use (default: from the process id)' })
@@ -72,8 +82,7 @@ function report(run: Run, file: string): void {
 if (argv.report) {
   const files = existsSync(join(benchDir, 'results')) ? readdirSync(join(benchDir, 'results')).filter((f) => f.endsWith('.json')).sort() : [];
   const newest = [...files].reverse().find((f) => {
-    const r = JSON.parse(readFileSync(join(benchDir, 'results', f), 'utf8')) as Run;
-    return !r.quick && r.results.length === FULL_GRID_SIZE;
+    return isFullRun(JSON.parse(readFileSync(join(benchDir, 'results', f), 'utf8')) as Run);
   });
   if (newest === undefined) {
     process.stderr.write(`pnpm bench --report: no full run in bench/results; run \`pnpm bench\` first\n`);
@@ -90,17 +99,33 @@ const warmup = argv.warmup ?? (quick ? 1 : 2);
 const pick = <T>(chosen: string[] | undefined, all: readonly T[], quickSet: readonly T[]): T[] =>
   chosen !== undefined ? all.filter((x) => chosen.includes(String(x))) : [...(quick ? quickSet : all)];
 
-const grid: Setup[] = [];
+const setups: Setup[] = [];
 for (const mode of pick(argv.mode, MODES, ['replica', 'split'] as const))
   for (const size of pick(argv.size, SIZES, [64] as const))
     for (const outstanding of pick(argv.outstanding, OUTSTANDING, [1, 100] as const))
       for (const storage of pick(argv.storage, STORAGES, ['memory'] as const))
-        for (const batching of pick(argv.batching, BATCHING, ['off', 'on'] as const)) grid.push({ mode, size, outstanding, storage, batching });
-if (quick && argv.storage === undefined) grid.push({ mode: 'replica', size: 64, outstanding: 100, storage: 'lmdb-sync', batching: 'on' });
+        for (const batching of pick(argv.batching, BATCHING, ['off', 'on'] as const)) setups.push({ mode, size, outstanding, storage, batching });
+if (quick && argv.storage === undefined) setups.push({ mode: 'replica', size: 64, outstanding: 100, storage: 'lmdb-sync', batching: 'on' });
+// TLS rows go right after their twins without TLS, so that each pair sees the same machine load.
+const tls = argv.tls;
+const once: Setup[] = setups.flatMap((s): Setup[] => {
+  if (tls === undefined) return hasTlsTwin(s) ? [{ ...s, tls: 'off' }, { ...s, tls: 'on' }] : [{ ...s, tls: 'off' }];
+  return tls.map((t) => ({ ...s, tls: t as 'off' | 'on' }));
+});
+const rounds = argv.rounds ?? 1;
+const grid: (Setup & { round: number })[] = Array.from({ length: rounds }, (_, r) => once.map((s) => ({ ...s, round: r + 1 }))).flat();
 
 // Ports of our own, well away from the test suites' ranges; each configuration gets fresh ones.
 let nextPort = argv['port-base'] ?? 41000 + (process.pid % 50) * 100;
 const ports = (n: number) => Array.from({ length: n }, () => nextPort++);
+
+/** Certificates for every process of a benchmark cluster, made once, when the first TLS row runs. */
+let certsDir: string | undefined;
+let certLines: readonly string[] | undefined;
+function tlsLines(): readonly string[] {
+  certsDir = mkdtempSync(join(tmpdir(), 'paxos-bench-certs-'));
+  return makeClusterCerts(certsDir, ['replica-0', 'replica-1', 'replica-2', 'acceptor-0', 'acceptor-1', 'acceptor-2', 'proposer-0', 'client']).configLines;
+}
 
 function configText(s: Setup, p: number[], dir: string): string {
   const lines =
@@ -111,6 +136,7 @@ function configText(s: Setup, p: number[], dir: string): string {
   if (s.storage !== 'memory') lines.push('storage-backend lmdb', `lmdb-env-path ${join(dir, 'acceptor')}`, 'acceptor-trash-files yes', 'lmdb-mapsize 64mb');
   if (s.storage === 'lmdb-sync') lines.push('lmdb-sync yes');
   if (s.batching === 'on') lines.push('proposer-batch-max-values 1024', 'proposer-batch-max-bytes 1mb');
+  if (s.tls === 'on') lines.push(...(certLines ??= tlsLines()));
   return `${lines.join('\n')}\n`;
 }
 
@@ -130,6 +156,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     void stopAll([...live]).then(() => {
       if (currentDir !== undefined) rmSync(currentDir, { recursive: true, force: true });
+      if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
       process.stderr.write(`pnpm bench: stopped by ${signal}; nothing was written\n`);
       process.exit(1);
     });
@@ -149,7 +176,13 @@ function procStats(pid: number | undefined): { cpu: number; rss: number } {
   }
 }
 
-async function runOne(s: Setup): Promise<Result> {
+async function runOne(s: Setup & { round: number }): Promise<Result> {
+  const loadBefore = loadavg()[0] ?? 0;
+  const r = await measure(s);
+  return { ...r, round: s.round, load: [Number(loadBefore.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))] };
+}
+
+async function measure(s: Setup): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-'));
   currentDir = dir;
   const p = ports(4);
@@ -212,7 +245,8 @@ async function runOne(s: Setup): Promise<Result> {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const label = (s: Setup) => `${s.mode} ${s.size} B -o ${s.outstanding} ${s.storage} batching ${s.batching}`;
+const label = (s: Setup & { round?: number }) =>
+  `${s.mode} ${s.size} B -o ${s.outstanding} ${s.storage} batching ${s.batching}${s.tls === 'on' ? ' TLS' : ''}${rounds > 1 ? ` (round ${s.round ?? 1})` : ''}`;
 const clock = (ms: number) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}s`;
 
 const machine = {
@@ -231,17 +265,20 @@ for (const [i, s] of grid.entries()) {
   process.stderr.write(`[${i + 1}/${grid.length}] ${label(s)} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
   const r = await runOne(s);
   results.push(r);
-  process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`}\n`);
+  process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`} (load average ${r.load?.[0]} → ${r.load?.[1]})\n`);
 }
+if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, results };
 // Only a run of the whole grid is committed and shown; quick and partial runs stay local.
-const full = !quick && grid.length === FULL_GRID_SIZE;
+const full = rounds === 1 && isFullRun(run) && (tls === undefined || tls.includes('off'));
 const folder = full ? 'results' : 'local';
 mkdirSync(join(benchDir, folder), { recursive: true });
 writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
 process.stdout.write(`\n${table(results)}\n\n`);
+const tlsCost = tlsTable(results);
+if (tlsCost !== '') process.stdout.write(`The cost of TLS (each TLS row ran right after its twin without TLS):\n\n${tlsCost}\n\n`);
 if (full) {
   report(run, `${stamp}.json`);
   process.stdout.write(`Wrote bench/results/${stamp}.json, bench/RESULTS.md and bench/chart.svg.\n`);

@@ -14,7 +14,7 @@ if (idArg === undefined || configPath === undefined || logPath === undefined) {
   process.stderr.write('Usage: chaos-replica <id> <config> <delivery log>\n');
   process.exit(1);
 }
-const config = loadConfig(configPath, 'replica');
+const config = await loadConfig(configPath, 'replica');
 let buffered: string[] = [];
 const flush = () => {
   if (buffered.length === 0) return;

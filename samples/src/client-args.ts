@@ -1,4 +1,4 @@
-import { numberFlag, sampleArgs } from './cli.js';
+import { numberFlag, operatingOptions, sampleArgs } from './cli.js';
 import { HEADER_SIZE } from './payload.js';
 
 /**
@@ -7,9 +7,9 @@ import { HEADER_SIZE } from './payload.js';
  * the replicas.
  */
 export function clientArgs(args: string[]) {
-  return sampleArgs('client', args)
+  return operatingOptions(sampleArgs('client', args))
     .usage(
-      'Usage: $0 [config] [-o N] [-v V] [-p P] [--duration S] [--warmup S] [--json]\n\n' +
+      'Usage: $0 [config] [-o N] [-v V] [-p P] [--duration S] [--warmup S] [--json] [--metrics-port P] [--log-format text|json]\n\n' +
         'Submits values to a proposer and measures, with its own learner, how many of them the cluster\n' +
         'delivers per second and how long each took. Keeps N values of V + 32 bytes in flight (a new one for each delivered).\n' +
         'Exits 1 when none of its values was delivered.',

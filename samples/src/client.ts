@@ -1,28 +1,31 @@
 #!/usr/bin/env node
 import { randomInt } from 'node:crypto';
-import { createConnection } from 'node:net';
-import { encodeMessage, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig } from './cli.js';
+import type { Socket } from 'node:net';
+import { dialProblem, encodeMessage, formatAddress, startLearner, transportFor, type LearnerHandle, type Transport } from '@libpaxos/evpaxos';
+import { defaultConfigPath, fail, loadConfig, operating, sampleLogger, say, setLogSource } from './cli.js';
 import { clientArgs } from './client-args.js';
 import { LatencyHistogram } from './histogram.js';
 import { HEADER_SIZE, makePayload, nowUs, readPayload } from './payload.js';
 
 const argv = clientArgs(process.argv.slice(2)).parseSync();
+const ops = operating(argv);
+setLogSource(ops.logFormat ?? 'text', 'client');
 
-const config = loadConfig(argv._[0] !== undefined ? String(argv._[0]) : defaultConfigPath(), 'client');
+const config = await loadConfig(argv._[0] !== undefined ? String(argv._[0]) : defaultConfigPath(), 'client');
+const log = sampleLogger(config, ops, 'client');
 const proposer = config.proposers[argv['proposer-id']];
 if (proposer === undefined) {
-  process.stderr.write(`${config.path}: there is no proposer ${argv['proposer-id']}; the config has ${config.proposers.length}\n`);
+  say('error', `${config.path}: there is no proposer ${argv['proposer-id']}; the config has ${config.proposers.length}`);
   process.exit(1);
 }
 const valueSize = argv['value-size'];
 if (valueSize + HEADER_SIZE > config.maxValueSize) {
-  process.stderr.write(`-v ${valueSize} makes values of ${valueSize + HEADER_SIZE} bytes, more than max-value-size in ${config.path} (${config.maxValueSize} bytes)\n`);
+  say('error', `-v ${valueSize} makes values of ${valueSize + HEADER_SIZE} bytes, more than max-value-size in ${config.path} (${config.maxValueSize} bytes)`);
   process.exit(1);
 }
 const clientId = randomInt(2 ** 31);
 const launched = performance.now();
-const where = `proposer ${argv['proposer-id']} (${proposer.host}:${proposer.port})`;
+const where = `proposer ${argv['proposer-id']} (${formatAddress(proposer)})`;
 const json = argv.json;
 
 // Per second (reset every second, as LibPaxos3 prints it) and for the whole run.
@@ -30,24 +33,35 @@ let second = { values: 0, bytes: 0, min: 0, max: 0, sum: 0 };
 const total = { values: 0, startedUs: 0, delivered: 0 };
 const histogram = new LatencyHistogram();
 
-const socket = createConnection({ host: proposer.host, port: proposer.port });
+// With TLS on (tls-* keys), the client proves it is `client` and checks that it reached the
+// proposer of its config line; without, plain TCP as LibPaxos3.
+let transport: Transport;
+try {
+  transport = transportFor(config, 'client');
+} catch (e) {
+  fail(e, 'client');
+}
+const socket: Socket = transport.connect(proposer, proposer.name);
 socket.setNoDelay(config.tcpNodelay);
 // A replica broadcasts accepted messages to every connection, ours too: read and discard them,
 // or it would have to drop us (LibPaxos3's client never reads: B13).
 socket.on('data', () => undefined);
+// Listened for now: the connection may be up (or its handshake done) before the learner below is.
+const ready = new Promise<void>((resolve) => socket.once(transport.readyEvent, () => resolve()));
 let connected = false;
 let lostBecause: string | undefined;
-socket.on('error', (e) => {
+socket.on('error', (e: NodeJS.ErrnoException) => {
+  const why = (transport.secure ? dialProblem(e)?.why : undefined) ?? e.message;
   if (connected) {
-    lostBecause = e.message;
+    lostBecause = why;
     return;
   }
-  process.stderr.write(`Could not connect to ${where}: ${e.message}\n`);
+  say('error', `Could not connect to ${where}: ${why}`);
   process.exit(1);
 });
 socket.on('close', () => {
   if (!connected || stopping) return;
-  process.stderr.write(`Lost the connection to ${where}${lostBecause !== undefined ? ` (${lostBecause})` : ''}; stopping\n`);
+  say('error', `Lost the connection to ${where}${lostBecause !== undefined ? ` (${lostBecause})` : ''}; stopping`);
   void stop();
 });
 
@@ -67,6 +81,9 @@ let learner: LearnerHandle;
 try {
   learner = await startLearner({
     config,
+    as: 'client',
+    log,
+    ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
     catchUp: false,
     onDeliver: (_iid, value) => {
       const p = readPayload(value);
@@ -89,7 +106,7 @@ try {
   fail(e, 'client');
 }
 
-socket.on('connect', () => {
+void ready.then(() => {
   connected = true;
   if (!json) process.stdout.write('Connected to proposer\n');
   total.startedUs = nowUs() + argv.warmup * 1e6;
@@ -139,7 +156,7 @@ async function stop(): Promise<void> {
     : total.delivered > 0
       ? `No value was delivered after the ${argv.warmup} s warm-up, so the summary measured nothing; run longer than the warm-up.`
       : `No value of this client was delivered: ${where} took the connection, but this client's learner saw none of its values decided (are a majority of the acceptors up and reachable? see the lines above).`;
-  process.stderr.write(`${why}\n`);
+  say('error', why);
   process.exit(1);
 }
 process.on('SIGINT', () => void stop());

@@ -61,7 +61,8 @@ describe('demo', () => {
   it('--help prints the demo’s own help and starts nothing; a missing config is one line', async () => {
     const help = new Proc('demo', ['--help']);
     expect(await help.exit).toBe(0);
-    expect(help.stdout).toMatch(/^Usage: demo \[config\] \[client options\]/);
+    expect(help.stdout).toMatch(/^Usage: demo \[--tls\] \[config\] \[client options\]/);
+    expect(help.stdout).toMatch(/--tls: every connection is mutual TLS/);
     expect(help.stderr).toBe('');
     const missing = new Proc('demo', ['nope.conf']);
     expect(await missing.exit).toBe(1);
@@ -99,6 +100,10 @@ describe('tools check their arguments and echo what was typed', () => {
     ['client', ['-o', 'abc'], "--outstanding must be a whole number from 1 to 1000000, got 'abc'"],
     ['client', ['--duration'], '--duration must be a number of seconds > 0, got nothing'],
     ['replica', ['0', '--trim-lag', '0'], "--trim-lag must be a whole number of instances ≥ 1, got '0'"],
+    ['acceptor', ['0', '--metrics-port', 'http'], "--metrics-port must be a port from 0 to 65535, optionally after a host (127.0.0.1:9100, [::1]:9100), got 'http'"],
+    ['learner', ['--metrics-port', '127.0.0.1:70000'], "--metrics-port must be a port from 0 to 65535, optionally after a host (127.0.0.1:9100, [::1]:9100), got '127.0.0.1:70000'"],
+    ['proposer', ['0', '--log-format', 'xml'], 'Argument: log-format, Given: "xml", Choices: "text", "json"'],
+    ['bench', ['--tls', 'maybe'], "--tls: 'maybe' is not one of off, on"],
   ])('%s %s', async (tool, args, message) => {
     const p = new Proc(tool, args);
     expect(await p.exit).toBe(1);
@@ -112,6 +117,10 @@ describe('help', () => {
       const p = new Proc(role, ['-h']);
       expect(await p.exit, role).toBe(0);
       expect(p.stdout).toMatch(/Usage:/);
+      // The operating flags, on every sample.
+      expect(p.stdout, role).toMatch(/--metrics-port P\] \[--log-format text\|json\]/);
+      expect(p.stdout, role).toMatch(/--metrics-port +serve \/metrics \(Prometheus\) and \/healthz/);
+      expect(p.stdout, role).toMatch(/--log-format +log lines in LibPaxos3's format/);
     }
     const replica = new Proc('replica', ['--help']);
     await replica.exit;
