@@ -46,6 +46,8 @@ export interface Run {
   warmupSeconds: number;
   measuredSeconds: number;
   quick: boolean;
+  /** Every server served /metrics (`--metrics`). */
+  metrics?: boolean;
   results: Result[];
 }
 

@@ -49,7 +49,7 @@ const csv =
 
 const argv = sampleArgs('pnpm bench')
   .usage(
-    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--metrics] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
       'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +
       'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.\n' +
       'Without --tls, the configurations 64 B and 1 KiB, -o 100, memory, batching on also run with mutual TLS, each right after its twin without.',
@@ -65,6 +65,7 @@ const argv = sampleArgs('pnpm bench')
     coerce: csv('tls', ['off', 'on'] as const),
     describe: 'off, on or off,on: every configuration without TLS, with it, or both (each with right after without); default: off, plus on for 64 B and 1 KiB -o 100 memory batching on',
   })
+  .option('metrics', { type: 'boolean', default: false, describe: 'every server also serves /metrics (--metrics-port 0), to measure what counting costs (a partial run)' })
   .option('rounds', { coerce: numberFlag('rounds', { integer: true, min: 1, max: 20 }), describe: 'run the selected configurations this many times over, in order (a partial run)' })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 3600, unit: 'seconds' }), describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
@@ -145,7 +146,8 @@ const live = new Set<ChildProcess>();
 let currentDir: string | undefined;
 
 function node(script: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
-  const child = spawn(process.execPath, [join(here, script), ...args], { stdio: ['ignore', stdout, 'pipe'] });
+  const withMetrics = argv.metrics && script !== 'client.js' ? [...args, '--metrics-port', '0'] : args;
+  const child = spawn(process.execPath, [join(here, script), ...withMetrics], { stdio: ['ignore', stdout, 'pipe'] });
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -270,9 +272,9 @@ for (const [i, s] of grid.entries()) {
 if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, results };
+const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, ...(argv.metrics ? { metrics: true } : {}), results };
 // Only a run of the whole grid is committed and shown; quick and partial runs stay local.
-const full = rounds === 1 && isFullRun(run) && (tls === undefined || tls.includes('off'));
+const full = rounds === 1 && !argv.metrics && isFullRun(run) && (tls === undefined || tls.includes('off'));
 const folder = full ? 'results' : 'local';
 mkdirSync(join(benchDir, folder), { recursive: true });
 writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);

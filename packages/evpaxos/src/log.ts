@@ -166,7 +166,7 @@ export class RateLimitedLogger implements Logger {
 
   /** A line repeated word for word within the interval is counted, not written again. */
   private same(level: 'error' | 'info', text: string, fields: LogFields | undefined): void {
-    this.repeated(`= ${level} ${text}`, level, text, (n, s) => `The line above was repeated ${n} more time${n === 1 ? '' : 's'} in the last ${s} s: ${text}`, this.intervalMs, fields);
+    this.repeated(`= ${level} ${text}`, level, text, (n, s) => `Repeated ${n} more time${n === 1 ? '' : 's'} in the last ${s} s: ${text}`, this.intervalMs, fields);
   }
 
   /** Checks the windows as often as the shortest interval among them needs. */

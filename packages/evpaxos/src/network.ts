@@ -428,7 +428,7 @@ export class Network {
       conn.downSince = undefined;
       conn.reported = undefined;
       this.saidNoneReachable = false;
-      this.log.info(`Connected to ${conn.name}`);
+      this.log.info(`Connected to ${conn.name}`, { peer: addr.name, address: formatAddress(addr) });
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });

@@ -103,7 +103,7 @@ describe('log formats', () => {
     expect(objs.map((o) => o.message)).toEqual([
       'Connection to acceptor 1 (127.0.0.1:8801) lost (closed by the peer); reconnecting',
       'another line',
-      'The line above was repeated 49 more times in the last 10 s: Connection to acceptor 1 (127.0.0.1:8801) lost (closed by the peer); reconnecting',
+      'Repeated 49 more times in the last 10 s: Connection to acceptor 1 (127.0.0.1:8801) lost (closed by the peer); reconnecting',
     ]);
     expect(objs[2]?.fields).toEqual({ peer: 'acceptor-1', repeats: 49, seconds: 10 });
   });
