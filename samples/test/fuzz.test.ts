@@ -62,23 +62,26 @@ function certsFor(): Tls {
   return { dir, lines: c.configLines };
 }
 
-/** A connection to `port`: plain TCP, or TLS with the client's certificate (an authenticated peer gone bad). */
-function open(port: number, tls: Tls | undefined, onReady: (s: Socket) => void): Socket {
+/**
+ * A connection to `port`: plain TCP, or TLS with the certificate of process `as` of that cluster
+ * (an authenticated member gone bad: a proposer's or replica's may send every message type).
+ */
+function open(port: number, tls: Tls | undefined, as: string, onReady: (s: Socket) => void): Socket {
   if (tls === undefined) {
     const s = connect({ host: '127.0.0.1', port }, () => onReady(s));
     return s;
   }
   const file = (f: string) => readFileSync(join(tls.dir, f));
-  const s = tlsConnect({ host: '127.0.0.1', port, ca: file('ca.crt'), cert: file('client.crt'), key: file('client.key'), checkServerIdentity: () => undefined }, () => onReady(s));
+  const s = tlsConnect({ host: '127.0.0.1', port, ca: file('ca.crt'), cert: file(`${as}.crt`), key: file(`${as}.key`), checkServerIdentity: () => undefined }, () => onReady(s));
   return s;
 }
 
-async function fuzzPort(port: number, connections: number, perConnection: number, tls?: Tls): Promise<void> {
+async function fuzzPort(port: number, connections: number, perConnection: number, tls?: Tls, as = 'client'): Promise<void> {
   for (let c = 0; c < connections; c++) {
     // With TLS, every fifth connection is plain TCP garbage, which must not get past the handshake.
     const plain = tls !== undefined && c % 5 === 4;
     await new Promise<void>((resolve) => {
-      const s = open(port, plain ? undefined : tls, (s) => {
+      const s = open(port, plain ? undefined : tls, as, (s) => {
         for (let i = 0; i < perConnection; i++) s.write(garbage());
         setTimeout(() => s.destroy(), 30);
       });
@@ -110,7 +113,8 @@ describe.each([
       },
       (proc) => /listening on/.test(proc.stderr),
     );
-    for (const port of p) await fuzzPort(port, 20, 100, tls);
+    // Ports 0–3 are the split cluster's (fuzzed as its proposer), 4–6 the replicas' (as replica 0).
+    for (const [i, port] of p.entries()) await fuzzPort(port, 20, 100, tls, i < 4 ? 'proposer-0' : 'replica-0');
     const all = [...split, ...replicas];
     for (const proc of all) {
       expect(proc.exitCode, `${proc.name} died: ${proc.stderr.slice(-500)}`).toBeUndefined();

@@ -161,9 +161,10 @@ export class ProcessMetrics {
       ...(src()?.network.stats().refused ?? new Map<string, number>()),
     ]);
     gauge('paxos_send_queue_bytes', 'Bytes queued for peers and not yet handed to the kernel', () => src()?.network.backlog);
-    labelled('counter', 'paxos_dropped_messages_total', 'Messages dropped: stale or duplicate (normal in Paxos), invalid, impostor (naming an acceptor on another connection)…', 'reason', () => [
+    labelled('counter', 'paxos_dropped_messages_total', "Messages dropped: stale or duplicate (normal in Paxos), invalid, impostor (naming an acceptor on another connection), forbidden (a type the TLS peer's role does not send)…", 'reason', () => [
       ...this.dropped,
       ['impostor', src()?.network.stats().impostors ?? 0],
+      ['forbidden', src()?.network.stats().forbidden ?? 0],
     ]);
 
     // Storage: group commits.

@@ -3,6 +3,7 @@ import { MESSAGE_CODE, type Message, type PeerId } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage } from './codec.js';
 import { formatAddress, type Address } from './config.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
+import { ANY_MESSAGE, allowedMessages } from './tls.js';
 import { dialProblem, plainTransport, type Refusal, type Transport } from './transport.js';
 
 export interface NetworkOptions {
@@ -113,12 +114,16 @@ export interface NetworkStats {
   readonly refused: ReadonlyMap<string, number>;
   /** Messages naming an acceptor that came on another connection (dropped). */
   readonly impostors: number;
+  /** Messages of a type the peer's role does not send (TLS; dropped). */
+  readonly forbidden: number;
 }
 
 class Connection {
   readonly decoder: FrameDecoder;
   /** This peer's counters (shared by every incoming connection of one name). */
   traffic: Traffic;
+  /** Incoming connections: the message types this peer may send (a bit per MESSAGE_CODE; see `allowedMessages`). */
+  allowed = ANY_MESSAGE;
   private chunks: Uint8Array[] = [];
   private queued = 0;
   socket: Socket | null = null;
@@ -221,6 +226,7 @@ export class Network {
   readonly sent: number[] = new Array<number>(9).fill(0);
   private readonly refused = new Map<string, number>();
   private impostors = 0;
+  private forbidden = 0;
 
   constructor(readonly options: NetworkOptions) {
     this.log = limitRepeats(options.log);
@@ -243,7 +249,7 @@ export class Network {
 
   /** What was counted so far (metrics read it on scrape). */
   stats(): NetworkStats {
-    return { traffic: this.traffic, received: this.received, sent: this.sent, refused: this.refused, impostors: this.impostors };
+    return { traffic: this.traffic, received: this.received, sent: this.sent, refused: this.refused, impostors: this.impostors, forbidden: this.forbidden };
   }
 
   /** The acceptors this process dials, by config name, with whether each connection is up (its own acceptor is). */
@@ -521,6 +527,7 @@ export class Network {
     const id = this.nextIncomingId++;
     const remote = `${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : (socket.remoteAddress ?? '?')}:${socket.remotePort ?? '?'}`;
     const conn = new Connection(id, `peer ${remote}${peer !== undefined ? ` (${peer})` : ''}`, this, this.options.maxValueSize, peer);
+    if (peer !== undefined) conn.allowed = allowedMessages(peer.split(','));
     conn.socket = socket;
     conn.connected = true;
     this.incoming.set(id, conn);
@@ -556,6 +563,19 @@ export class Network {
     for (const msg of msgs) {
       const code = MESSAGE_CODE[msg.type];
       this.received[code] = (this.received[code] as number) + 1;
+      if (((conn.allowed >> code) & 1) === 0) {
+        // TLS: this peer's certificate names a role that does not send this type (a client's prepare).
+        this.forbidden++;
+        this.log.repeated(
+          `forbidden ${conn.peer ?? ''} ${msg.type}`,
+          'error',
+          `${conn.name} sent ${/^[aeiou]/.test(msg.type) ? 'an' : 'a'} ${msg.type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
+          (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${msg.type} messages in the last ${s} s; dropped`,
+          undefined,
+          { connection: conn.name, peer: conn.peer, type: msg.type },
+        );
+        continue;
+      }
       if (FROM_ACCEPTOR.has(msg.type)) {
         // A message naming an acceptor is believed only on the connection we dialled to it.
         const aid = (msg as { aid: number }).aid;

@@ -1,6 +1,7 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
+import { MESSAGE_CODE, type MessageType } from '@libpaxos/paxos-core';
 import { ConfigError, type ConfigPath, type PaxosConfig } from './config.js';
 
 /**
@@ -72,6 +73,28 @@ export function foreignPeer(id: CertificateIdentity, members: ReadonlySet<string
   const unknown = names.filter((n) => !members.has(n));
   if (unknown.length > 0) return `its certificate names ${unknown.join(', ')}, which ${unknown.length === 1 ? 'is' : 'are'} not in this cluster's config`;
   return undefined;
+}
+
+const mask = (...types: MessageType[]) => types.reduce((m, t) => m | (1 << MESSAGE_CODE[t]), 0);
+/** Every message type. */
+export const ANY_MESSAGE = mask('prepare', 'promise', 'accept', 'accepted', 'preempted', 'repeat', 'trim', 'acceptor_state', 'client_value');
+
+/**
+ * What a peer authenticated by TLS may send on a connection it opened, as a bit mask over
+ * MESSAGE_CODE, from the names its certificate carries: proposers and replicas run Paxos (every
+ * type); a learner asks for repeats and trims (LibPaxos3's learner API); a client submits values
+ * and its learner asks for repeats. So a `client` certificate, which many applications may hold,
+ * cannot send a prepare or accept (a prepare at the highest ballot would stall the instances it
+ * names). Without TLS every peer may send anything, as in LibPaxos3.
+ */
+export function allowedMessages(names: readonly string[]): number {
+  let m = 0;
+  for (const n of names) {
+    if (/^(proposer|replica)-\d+$/.test(n)) m |= ANY_MESSAGE;
+    else if (n === 'learner') m |= mask('repeat', 'trim');
+    else if (n === 'client') m |= mask('client_value', 'repeat');
+  }
+  return m;
 }
 
 /** A process's TLS files, read and checked. */

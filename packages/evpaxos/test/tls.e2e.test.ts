@@ -148,6 +148,29 @@ describe('mutual TLS', () => {
     await expect(start([`tls-ca ${certs.path('ca.crt')}`, `tls-cert ${certs.path('missing-<id>.crt')}`, `tls-key ${certs.path('<id>.key')}`])).rejects.toThrow(/cannot read the certificate \(tls-cert\) of replica-0, .*missing-replica-0\.crt \(no such file\)/);
   }, 30_000);
 
+  it('a client certificate submits values but cannot run Paxos: its prepare at the highest ballot is dropped', async () => {
+    const { config, rs, logs, delivered } = await tlsReplicas();
+    await waitFor(() => rs[0]?.submit(text('probe')) === true, 5000, 'replica 0 to connect');
+    await new Promise<void>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: port(config, 0), ca: readFileSync(certs.path('ca.crt')), cert: readFileSync(certs.path('client.crt')), key: readFileSync(certs.path('client.key')), checkServerIdentity: () => undefined });
+      s.on('secureConnect', () => {
+        s.write(encodeMessage({ type: 'prepare', iid: 2, ballot: 4_000_000_000 }));
+        s.write(encodeMessage({ type: 'accept', iid: 3, ballot: 4_000_000_000, value: text('forged') }));
+        s.write(encodeMessage({ type: 'client_value', value: text('from a client') }));
+        setTimeout(() => s.end(), 200);
+      });
+      s.on('data', () => undefined);
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    await waitFor(() => delivered.every((d) => d.includes('from a client')), 10_000, 'the client value to be delivered everywhere');
+    expect(logs[0]?.lines.join('\n')).toMatch(/E peer 127\.0\.0\.1:\d+ \(client\) sent a prepare, which a client does not send; dropped/);
+    expect(logs[0]?.lines.join('\n')).toMatch(/E peer 127\.0\.0\.1:\d+ \(client\) sent an accept, which a client does not send; dropped/);
+    // The forged prepare promised nothing: instances go on being decided at ordinary ballots.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => (rs[1] as ReplicaHandle).propose(text(`later ${i}`))));
+    expect(delivered[0]).not.toContain('forged');
+  }, 60_000);
+
   it('hostile bytes over an authenticated TLS connection close only that connection; the cluster serves on', async () => {
     const { config, rs, logs, delivered } = await tlsReplicas();
     const rng = new Prng(14);
