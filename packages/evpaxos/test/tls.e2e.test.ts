@@ -136,6 +136,19 @@ describe('mutual TLS', () => {
     await waitFor(() => log.lines.some((l) => /it presented no certificate/.test(l)), 5000, 'replica 0 to refuse a peer without a certificate');
   }, 60_000);
 
+  it('TLS on one side only: both sides say what is wrong', async () => {
+    const [p0] = ports(1) as [number];
+    const plainLog = capture();
+    const plain = await startReplica({ id: 0, config: parseConfig(`replica 0 127.0.0.1 ${p0}`, 'plain.conf'), log: plainLog });
+    handles.push(plain);
+    const tlsLog = capture();
+    const learner = await startLearner({ config: parseConfig([`replica 0 127.0.0.1 ${p0}`, ...certs.lines()].join('\n'), 'tls.conf'), log: tlsLog, onDeliver: () => undefined });
+    handles.push(learner);
+    await waitFor(() => tlsLog.lines.some((l) => l.startsWith('E Refused acceptor 0')) && plainLog.lines.some((l) => /TLS handshake/.test(l)), 10_000, 'both sides to say it');
+    expect(tlsLog.lines.find((l) => l.startsWith('E Refused acceptor 0'))).toMatch(/it closed the connection during the TLS handshake \(TLS off in its config, or it refused our certificate: see its log\)/);
+    expect(plainLog.lines.join('\n')).toMatch(/sent bytes that are not a LibPaxos3 message \(expected a msgpack array, got byte 0x16; it looks like a TLS handshake: TLS is off in this process's config\)/);
+  }, 30_000);
+
   it('a process whose own TLS files are wrong does not start, with the config line and the file', async () => {
     const base = [`replica 0 127.0.0.1 ${ports(1)[0]}`];
     const start = (lines: string[]) => startReplica({ id: 0, config: parseConfig([...base, ...lines].join('\n'), 'tls.conf'), log: capture() });
