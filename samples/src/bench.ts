@@ -122,6 +122,9 @@ const ports = (n: number) => Array.from({ length: n }, () => nextPort++);
 
 /** Certificates for every process of a benchmark cluster, made once, when the first TLS row runs. */
 let certsDir: string | undefined;
+process.on('exit', () => {
+  if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
+});
 let certLines: readonly string[] | undefined;
 function tlsLines(): readonly string[] {
   certsDir = mkdtempSync(join(tmpdir(), 'paxos-bench-certs-'));
@@ -158,7 +161,6 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     void stopAll([...live]).then(() => {
       if (currentDir !== undefined) rmSync(currentDir, { recursive: true, force: true });
-      if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
       process.stderr.write(`pnpm bench: stopped by ${signal}; nothing was written\n`);
       process.exit(1);
     });
@@ -269,7 +271,6 @@ for (const [i, s] of grid.entries()) {
   results.push(r);
   process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`} (load average ${r.load?.[0]} → ${r.load?.[1]})\n`);
 }
-if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, ...(argv.metrics ? { metrics: true } : {}), results };
