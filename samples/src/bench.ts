@@ -144,6 +144,11 @@ function configText(s: Setup, p: number[], dir: string): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** The last lines each process wrote to stderr. */
+const tails = new WeakMap<ChildProcess, string>();
+/** A process's last stderr line, for an error message. */
+const lastLine = (c: ChildProcess) => (tails.get(c) ?? '').trim().split('\n').pop() ?? '';
+
 /** Every process the run started that still runs, and the current configuration's folder. */
 const live = new Set<ChildProcess>();
 let currentDir: string | undefined;
@@ -151,6 +156,8 @@ let currentDir: string | undefined;
 function node(script: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
   const withMetrics = argv.metrics && script !== 'client.js' ? [...args, '--metrics-port', '0'] : args;
   const child = spawn(process.execPath, [join(here, script), ...withMetrics], { stdio: ['ignore', stdout, 'pipe'] });
+  // Read, so that a chatty process never blocks on a full pipe; the end is kept for error messages.
+  child.stderr?.on('data', (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000)));
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -201,8 +208,11 @@ async function measure(s: Setup): Promise<Result> {
         ];
   const empty = { perSecond: [], valuesPerSec: { median: 0, min: 0, max: 0 }, mbps: 0, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
-    for (const port of s.mode === 'replica' ? p.slice(0, 3) : p) {
-      if (!(await waitListening('127.0.0.1', port, 10_000))) return { ...s, ...empty, error: `port ${port} never started listening` };
+    for (const [k, port] of (s.mode === 'replica' ? p.slice(0, 3) : p).entries()) {
+      if (!(await waitListening('127.0.0.1', port, 10_000))) {
+        const said = lastLine(servers[k]?.child as ChildProcess);
+        return { ...s, ...empty, error: `port ${port} never started listening${said !== '' ? ` (${servers[k]?.role}: ${said})` : ''}` };
+      }
     }
     const client = node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe');
     let out = '';
