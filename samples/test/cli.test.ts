@@ -118,7 +118,7 @@ describe('help', () => {
     expect(replica.stdout).toMatch(/^Usage: replica <id> \[config\] \[-v\] \[--trim-lag N\]/);
     const client = new Proc('client', ['--help']);
     await client.exit;
-    expect(client.stdout).toMatch(/^Usage: client \[config\] \[-o N\] \[-v V\] \[-p P\] \[--duration S\] \[--warmup S\] \[--json\]/);
+    expect(client.stdout).toMatch(/^Usage: client \[config\] \[-o N\] \[-v V\] \[-p P\] \[--duration S\] \[--warmup S\] \[--drain S\] \[--json\]/);
   }, 30_000);
 });
 
