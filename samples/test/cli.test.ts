@@ -108,7 +108,7 @@ describe('tools check their arguments and echo what was typed', () => {
 
 describe('help', () => {
   it('every role takes -h; the usage lines name every option', async () => {
-    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client']) {
+    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client', 'election']) {
       const p = new Proc(role, ['-h']);
       expect(await p.exit, role).toBe(0);
       expect(p.stdout).toMatch(/Usage:/);
