@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readConfig } from '@libpaxos/evpaxos';
 import { Proc, cleanUp, ports, startListening, tempDir, waitFor, writeConfig } from './procs.js';
 
 afterEach(cleanUp);
@@ -70,10 +71,18 @@ describe('demo', () => {
     expect(await badOption.exit).toBe(1);
   }, 30_000);
 
-  it('exits 1 with one sentence when a port of the config is taken, and 0 after a run that delivered values', async () => {
+  it('the shipped paxos.conf is a 3-replica cluster with leadership on and the default lease', () => {
+    const config = readConfig(join(ROOT, 'paxos.conf'));
+    expect(config.replicas).toBe(true);
+    expect(config.acceptors).toHaveLength(3);
+    expect([config.leader, config.leaderLeaseMs, config.leaderDriftMarginMs]).toEqual([true, 2000, 200]);
+  });
+
+  it('exits 1 with one sentence when a port of the config is taken, and 0 after a run that delivered values (leadership on, as shipped)', async () => {
     const dir = tempDir();
     const [a, b, c] = ports(3) as [number, number, number];
-    const path = writeConfig(dir, conf([a, b, c].map((port, i) => `replica ${i} 127.0.0.1 ${port}`)));
+    // A shorter lease than the shipped one only to elect the first leader sooner in a 2 s run.
+    const path = writeConfig(dir, conf([...[a, b, c].map((port, i) => `replica ${i} 127.0.0.1 ${port}`), 'leader yes', 'leader-lease 1s']));
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(b, '127.0.0.1', resolve));
     try {
