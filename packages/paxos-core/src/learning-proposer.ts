@@ -43,6 +43,9 @@ export class LearningProposer {
   private now = 0;
   /** The leader this node last forwarded to (−1: none). */
   private forwardingTo = -1;
+  /** The learner's next instance at the last tick, and when it last moved. */
+  private learnerAt = 0;
+  private learnerMovedAt = 0;
 
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
     const { learner, deliver, leadership, ...proposer } = options;
@@ -138,7 +141,17 @@ export class LearningProposer {
     this.learn({ kind: 'tick', now }, out);
     const leadership = this.leadership;
     if (leadership === undefined) return;
-    const caughtUp = this.learner.highestSeen < this.learner.nextIid;
+    if (this.learner.nextIid !== this.learnerAt) {
+      this.learnerAt = this.learner.nextIid;
+      this.learnerMovedAt = now;
+    }
+    // Behind (instances seen above what was delivered) is a reason to wait only while the
+    // learner moves. One stuck for a lease waits on an instance that only a proposer can settle
+    // (a dead leader's accept that reached a minority of acceptors), and with leadership on only
+    // the leader re-runs stuck instances: so campaign. The campaign opens the first undecided
+    // instance, whose phase 1 settles it; a claim on stale knowledge is applied in log order
+    // like any other, so it can only be in vain, never unsafe.
+    const caughtUp = this.learner.highestSeen < this.learner.nextIid || now - this.learnerMovedAt >= leadership.leaseMs;
     const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out);
     this.changed(out);
     if (action.propose !== undefined) this.proposer.proposeControl(action.propose, out);
