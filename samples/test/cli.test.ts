@@ -102,6 +102,7 @@ describe('tools check their arguments and echo what was typed', () => {
   it.each([
     ['chaos', ['--duration', '-5'], "--duration must be a number of seconds from 2 to 86400, got '-5'"],
     ['chaos', ['--replicas', '4'], "--replicas must be 3 or 5, got '4'"],
+    ['chaos', ['--leader', 'maybe'], "--leader must be on or off, got 'maybe'"],
     ['longrun', ['--duration', 'abc'], "--duration must be a whole number of seconds from 20 to 604800, got 'abc'"],
     ['bench', ['--seconds', '1.5'], "--seconds must be a whole number of seconds from 1 to 3600, got '1.5'"],
     ['bench', ['--size', '7'], "--size: '7' is not one of 64, 1024, 8192"],
