@@ -367,6 +367,10 @@ export class Proposer {
   proposeControl(value: Uint8Array, out: Effects): void {
     this.control = value;
     if (!this.leading && this.started && this.preparingCount === 0) {
+      // Instances learners are stuck on (a dead leader's accepts that reached a minority) are
+      // re-run all at once: phase 1 settles each, P2c, and the claim lands in the first hole or
+      // right above them. One per campaign would add half a lease per stuck instance.
+      if (this.learns && this.decidedUpTo < this.highestInUse) this.recover(out);
       // The first instance learners wait for that is not open here: a later one could sit
       // behind instances nobody fills (a dead leader's pre-executed ones) and never be learned.
       let iid = this.decidedUpTo + 1;
