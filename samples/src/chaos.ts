@@ -12,7 +12,7 @@
  * faults, check).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -24,7 +24,7 @@ import { makeChaosValue, readChaosValue } from './chaos-value.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
 const argv = sampleArgs('pnpm chaos')
-  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5] [--leader on|off] [--port-base P] [--keep]')
+  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5] [--leader on|off] [--port-base P] [--verbose] [--keep]')
   .option('duration', { default: 60, coerce: numberFlag('duration', { min: 2, max: 86_400, unit: 'seconds' }), describe: 'seconds of faults (at least 2: the first fault comes after 1 s)' })
   .option('seed', { default: 1, coerce: numberFlag('seed', { integer: true, min: 0, max: 2 ** 31 - 1 }), describe: 'chooses the fault schedule' })
   .option('replicas', {
@@ -42,6 +42,11 @@ const argv = sampleArgs('pnpm chaos')
       return String(v) as 'on' | 'off';
     },
     describe: "leader election with a lease ('leader yes', default lease) and leader faults; off: every replica proposes, as in LibPaxos3",
+  })
+  .option('verbose', {
+    type: 'boolean',
+    default: false,
+    describe: "replicas log at the info level (leader changes, timeouts, connections) to stderr-<replica>-<incarnation>.log in the run's folder; with --keep it stays",
   })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
   .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
@@ -79,7 +84,7 @@ const sources = R + CLIENTS;
 function configFor(source: number): string {
   const lines = Array.from({ length: R }, (_, t) => `replica ${t} 127.0.0.1 ${source === t ? real[t] : proxyPort(source, t)}`);
   lines.push(
-    'verbosity error',
+    `verbosity ${argv.verbose ? 'info' : 'error'}`,
     'storage-backend lmdb',
     `lmdb-env-path ${join(dir, 'acceptor')}`,
     'lmdb-sync yes',
@@ -137,7 +142,12 @@ function startReplica(i: number): void {
     }
   });
   let err = '';
-  r.child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const errLog = join(dir, `stderr-${i}-${r.incarnation}.log`);
+  r.child.stderr?.on('data', (d: Buffer) => {
+    // Only the end is shown when a replica fails; the whole of it goes to a file with --verbose.
+    err = (err + d.toString()).slice(-4000);
+    if (argv.verbose) appendFileSync(errLog, d);
+  });
   r.child.once('exit', (code, signal) => {
     if (signal === null && code !== 0 && r.state === 'up') log(`replica ${i} exited with ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}`);
   });
