@@ -40,12 +40,19 @@ export class Forwarder {
     for (const list of this.entries.values()) for (const e of list) yield e.value;
   }
 
-  /** Keeps `value`; false when full (the caller reports it lost). */
-  add(value: Uint8Array): boolean {
-    if (this.count >= this.maxValues) return false;
+  /**
+   * Keeps `value`; false when full (the caller reports it lost). With `once`, a value equal to one
+   * kept already is not kept again: a `client_value` from the network may be one this node
+   * forwarded itself, bounced back by a node that thought this one led (two nodes whose views of
+   * the leader differ for a moment would otherwise pass values back and forth, each keeping
+   * another copy). Values submitted here (`propose`) are always kept: equal ones may be meant.
+   */
+  add(value: Uint8Array, once = false): boolean {
     const hash = hashOf(value);
-    const entry: Entry = { value, hash, to: -1, at: 0 };
     const list = this.entries.get(hash);
+    if (once && list !== undefined && list.some((e) => bytesEqual(e.value, value))) return true;
+    if (this.count >= this.maxValues) return false;
+    const entry: Entry = { value, hash, to: -1, at: 0 };
     if (list === undefined) this.entries.set(hash, [entry]);
     else list.push(entry);
     this.count++;

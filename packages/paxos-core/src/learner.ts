@@ -168,6 +168,8 @@ export class Learner {
   setInstanceId(iid: number, out?: Effects): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
     this.lastDecided.length = 0;
+    // Master operations in skipped instances are unknown to a following learner.
+    if (iid >= this.current) this.follower?.jump(this.now, out);
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
     this.currentAtLastCheck = 0;

@@ -2,7 +2,7 @@ import { requireInt } from './config-error.js';
 import type { Decision, Effects, PeerId } from './effects.js';
 import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
-import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
+import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
 import { Learner, type LearnerOptions } from './learner.js';
 import { decodeMasterOp } from './master-op.js';
 import type { Message } from './messages.js';
@@ -43,9 +43,6 @@ export class LearningProposer {
   private now = 0;
   /** The leader this node last forwarded to (−1: none). */
   private forwardingTo = -1;
-  /** The learner's next instance at the last tick, and when it last moved. */
-  private learnerAt = 0;
-  private learnerMovedAt = 0;
 
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
     const { learner, deliver, leadership, ...proposer } = options;
@@ -71,6 +68,11 @@ export class LearningProposer {
   }
 
   // ---- leadership (all false/undefined with leadership off) ----
+
+  /** The election state (for inspection: the simulator's checks, metrics), if leadership is on. */
+  get leadershipState(): Leadership | undefined {
+    return this.leadership;
+  }
 
   /** Whether this node holds the leader lease at `now` (its monotonic clock, as in ticks). */
   isLeader(now: number): boolean {
@@ -121,11 +123,22 @@ export class LearningProposer {
     this.settle(out);
   }
 
-  setInstanceId(iid: number, out: Effects): void {
+  setInstanceId(iid: number, out: Effects, master?: MasterState): void {
     this.lastDecided.length = 0;
+    const skips = iid >= this.learner.nextIid;
     this.proposer.setInstanceId(iid, out);
     this.learn({ kind: 'set-instance-id', iid }, out);
+    if (this.leadership !== undefined && skips) {
+      if (master !== undefined) this.leadership.restore(master, this.now, out);
+      else this.leadership.jump(this.now, out);
+      this.changed(out);
+    }
     this.settle(out);
+  }
+
+  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  masterState(): MasterState | undefined {
+    return this.leadership?.state();
   }
 
   /** Ask every acceptor to trim instances ≤ iid. */
@@ -137,21 +150,13 @@ export class LearningProposer {
   tick(now: number, out: Effects): void {
     this.lastDecided.length = 0;
     this.now = now;
+    // A lease that ran out stops the proposer before it acts on this tick (resends included).
+    if (this.leadership !== undefined && this.proposer.isLeading && !this.leadership.isLeader(now)) this.changed(out);
     this.proposer.tick(now, out);
     this.learn({ kind: 'tick', now }, out);
     const leadership = this.leadership;
     if (leadership === undefined) return;
-    if (this.learner.nextIid !== this.learnerAt) {
-      this.learnerAt = this.learner.nextIid;
-      this.learnerMovedAt = now;
-    }
-    // Behind (instances seen above what was delivered) is a reason to wait only while the
-    // learner moves. One stuck for a lease waits on an instance that only a proposer can settle
-    // (a dead leader's accept that reached a minority of acceptors), and with leadership on only
-    // the leader re-runs stuck instances: so campaign. The campaign opens the first undecided
-    // instance, whose phase 1 settles it; a claim on stale knowledge is applied in log order
-    // like any other, so it can only be in vain, never unsafe.
-    const caughtUp = this.learner.highestSeen < this.learner.nextIid || now - this.learnerMovedAt >= leadership.leaseMs;
+    const caughtUp = this.learner.highestSeen < this.learner.nextIid;
     const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out);
     this.changed(out);
     if (action.propose !== undefined) this.proposer.proposeControl(action.propose, out);
@@ -163,19 +168,26 @@ export class LearningProposer {
   /** Submit a client value. */
   propose(value: Uint8Array, out: Effects): void {
     this.lastDecided.length = 0;
-    this.route(value, out);
+    this.route(value, false, out);
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {
     this.lastDecided.length = 0;
     if (msg.type === 'client_value' && this.leadership !== undefined) {
-      this.route(msg.value, out);
+      this.route(msg.value, true, out);
       return;
+    }
+    // Moving past a trim point makes the master operations in between unknown: stop leading first,
+    // before the proposer acts on the trim point.
+    const jumps = msg.type === 'acceptor_state' && !this.deliver && msg.trimIid >= this.learner.nextIid;
+    if (jumps && this.leadership !== undefined) {
+      this.leadership.jump(this.now, out);
+      this.changed(out);
     }
     this.proposer.receive(from, msg, out);
     if (msg.type === 'accepted' || (msg.type === 'acceptor_state' && this.deliver)) {
       this.learn({ kind: 'message', from, msg }, out);
-    } else if (msg.type === 'acceptor_state' && msg.trimIid >= this.learner.nextIid) {
+    } else if (jumps) {
       // This learner only informs the proposer: it may skip what acceptors trimmed (and decide an
       // instance it had closed just above them).
       this.learn({ kind: 'set-instance-id', iid: msg.trimIid }, out);
@@ -191,14 +203,17 @@ export class LearningProposer {
     if (this.leadership !== undefined && !this.proposer.isLeading && this.proposer.queueLength > 0) this.follow(out);
   }
 
-  /** A client value: proposed here while this node leads (or without leadership), else forwarded. */
-  private route(value: Uint8Array, out: Effects): void {
+  /**
+   * A client value: proposed here while this node leads (or without leadership), else forwarded.
+   * `fromNetwork`: it came in a client_value message (from a client, or forwarded by a peer).
+   */
+  private route(value: Uint8Array, fromNetwork: boolean, out: Effects): void {
     if (this.leadership === undefined || this.proposer.isLeading) {
       this.proposer.propose(value, out);
       return;
     }
     const forwarder = this.forwarder as Forwarder;
-    if (!forwarder.add(value)) {
+    if (!forwarder.add(value, fromNetwork)) {
       out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value });
       return;
     }
@@ -242,11 +257,11 @@ export class LearningProposer {
   /** This node does not lead: hand its proposer's queue to the forwarder, and forward to the leader. */
   private follow(out: Effects): void {
     const forwarder = this.forwarder as Forwarder;
-    if (this.proposer.isLeading) {
-      this.proposer.stopLeading();
-      for (const v of this.proposer.drainQueue()) {
-        if (!forwarder.add(v)) out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value: v });
-      }
+    this.proposer.stopLeading();
+    // Kept once each: copies forwarded here by several peers around a change of leader collapse,
+    // or every change would multiply them.
+    for (const v of this.proposer.drainQueue()) {
+      if (!forwarder.add(v, true)) out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value: v });
     }
     const leader = (this.leadership as Leadership).leader(this.now);
     if (leader === undefined || leader.id === this.id) return;

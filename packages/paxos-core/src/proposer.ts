@@ -366,18 +366,27 @@ export class Proposer {
    */
   proposeControl(value: Uint8Array, out: Effects): void {
     this.control = value;
-    if (!this.leading && this.started && this.preparingCount === 0) {
-      // Instances learners are stuck on (a dead leader's accepts that reached a minority) are
-      // re-run all at once: phase 1 settles each, P2c, and the claim lands in the first hole or
-      // right above them. One per campaign would add half a lease per stuck instance.
-      if (this.learns && this.decidedUpTo < this.highestInUse) this.recover(out);
-      // The first instance learners wait for that is not open here: a later one could sit
-      // behind instances nobody fills (a dead leader's pre-executed ones) and never be learned.
+    if (!this.leading && this.started) {
+      // A campaign goes to the first instance learners wait for that this proposer is not
+      // already finishing: a later one could sit behind instances nobody fills (a dead leader's
+      // half-done ones) and never be learned. If phase 1 finds a value there, that value is
+      // completed first (P2c) and the operation moves on to the next instance (`settleOwn`).
       let iid = this.decidedUpTo + 1;
-      while (this.instances.has(iid)) iid++;
+      while (this.instances.get(iid)?.acceptSent === true) iid++;
       if (iid > MAX_UINT32) return;
-      if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
-      this.open(iid, false, out);
+      for (const inst of [...this.instances.values()]) {
+        if (inst.phase === 1 && !inst.acceptSent && inst.iid !== iid) {
+          this.remove(inst);
+          if (inst.own !== null && !inst.control) this.requeue(inst.own);
+        }
+      }
+      if (!this.instances.has(iid)) {
+        if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
+        this.open(iid, false, out);
+      }
+      // Held for the operation: a preemption retries it above the competing ballot instead of
+      // dropping it, as a proposer that does not lead drops other instances (see `preempt`).
+      (this.instances.get(iid) as Instance).control = true;
     }
     this.tryAccept(out);
   }
@@ -491,6 +500,11 @@ export class Proposer {
       }
     }
     if (iid > this.nextPrepareIid) this.nextPrepareIid = Math.min(iid, MAX_UINT32);
+    // Done is done: a campaign or a recovery must not start again below it.
+    if (iid > this.decidedUpTo) {
+      this.decidedUpTo = iid;
+      this.lastDecidedAt = this.now;
+    }
     this.tryAccept(out);
   }
 

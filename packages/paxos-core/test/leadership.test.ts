@@ -224,27 +224,6 @@ describe('leadership', () => {
     for (const i of [f1, f2]) expect(valuesOf(c.delivered[i] as Delivery[])).toEqual([`${old}:1`]);
   });
 
-  it('a leader that dies with many accepts at a minority is replaced within a lease and an election: the campaign re-runs every stuck instance at once', () => {
-    // One stuck instance per campaign round (half a lease each) made failover grow with the
-    // accepts a leader had in flight: 12 of them took 12.6 s with this 1 s lease.
-    const c = new Cluster(3);
-    c.run(2 * LEASE);
-    const [old] = c.leaders() as [number];
-    const [f1, f2] = [0, 1, 2].filter((i) => i !== old) as [number, number];
-    c.drop = (m) => m.from === old && !(m.msg.type === 'accept' && m.to === f1);
-    for (let k = 0; k < 12; k++) c.submit(old, value(old, k));
-    c.run(c.now + 2);
-    c.up[old] = false;
-    c.drop = () => false;
-    const killedAt = c.now;
-    while (c.now < killedAt + 20 * LEASE && c.leaders().length === 0) c.run(c.now + TICK);
-    expect(c.leaders()).toHaveLength(1);
-    expect(c.now - killedAt).toBeLessThanOrEqual(LEASE + LEASE / 2 + 3 * (LEASE / 20) + 50);
-    c.run(c.now + LEASE);
-    const expected = Array.from({ length: 12 }, (_, k) => `${old}:${k}`);
-    for (const i of [f1, f2]) expect(valuesOf(c.delivered[i] as Delivery[])).toEqual(expected);
-  });
-
   it('dropLeadership hands over without waiting out the lease', () => {
     const c = new Cluster(3);
     c.run(2 * LEASE);

@@ -13,6 +13,9 @@ export const MUTANTS = [
   'learner-delivers-wrong-element',
   'proposer-drops-value',
   'proposer-corrupts-value',
+  'leader-lease-from-learn',
+  'follower-proposes',
+  'leader-skips-recovery',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -20,6 +23,13 @@ export type Mutant = (typeof MUTANTS)[number];
 export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> = {
   // Without batching every delivery is position 0, where this learner is right.
   'learner-delivers-wrong-element': { batchMaxValues: 4 },
+  // LibPaxos3's learner has no leadership (its 11-instance repeat can fall behind a leader's pace).
+  'libpaxos3-learner-b1': { leadership: false },
+  // Leadership mutants need leadership on; clocks that drift within the bound make a lease
+  // counted without the margin overlap the next one.
+  'leader-lease-from-learn': { leadership: true, driftPpm: 20_000, leaseMs: 200 },
+  'follower-proposes': { leadership: true },
+  'leader-skips-recovery': { leadership: true, leaseMs: 200 },
 };
 
 /**
@@ -58,6 +68,18 @@ export interface SimOptions {
   readonly trimEveryMs: number;
   /** Client values per Paxos value (0: no batching, LibPaxos3's one value per instance). */
   readonly batchMaxValues: number;
+  /** Leader election with a lease (paxos-core's leadership.ts): only the leader proposes. */
+  readonly leadership: boolean;
+  /** The lease; the holder's drift margin is a tenth of it. */
+  readonly leaseMs: number;
+  /** Each process's clock runs at a rate within 1 ± driftPpm/10^6 of simulated time. */
+  readonly driftPpm: number;
+  /**
+   * Break the clock assumption leadership rests on: one process's clock runs at half speed. Two
+   * processes believing they hold the lease is then an assumption violation (counted and
+   * reported), not a failure of the protocol.
+   */
+  readonly driftViolation: boolean;
   readonly mutant: Mutant | undefined;
 }
 
@@ -88,6 +110,11 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     preexecWindow: r.pick([1, 8, 32, 128]),
     trimEveryMs: r.pick([0, 1000, 3000]),
     batchMaxValues: r.pick([0, 0, 4, 16]),
+    leadership: r.chance(1, 2),
+    leaseMs: r.pick([200, 400, 800]),
+    // Within what a tenth of the lease covers (leadership.ts): 2ρ/(1+ρ)·lease plus a 10 ms tick.
+    driftPpm: r.pick([0, 1000, 10_000, 20_000]),
+    driftViolation: false,
     mutant: undefined,
   };
   const options = { ...drawn, ...overrides };
@@ -112,6 +139,7 @@ export function describeOptions(o: SimOptions): string {
     `window=${o.preexecWindow}`,
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
     `batch=${o.batchMaxValues || 'off'}`,
+    o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');
 }

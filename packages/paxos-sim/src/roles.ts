@@ -7,6 +7,8 @@ import {
   type Decision,
   type Effects,
   type Input,
+  type LeaderView,
+  type MasterState,
   type Message,
   type PeerId,
   type ProposerRecovered,
@@ -37,6 +39,20 @@ export interface ReplicaRole extends ProposerRole {
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */
   readonly lastDecided: readonly Decision[];
+  /** Leadership's state as of the last instance learned (with leadership on). */
+  masterState?(): MasterState | undefined;
+}
+
+/** A role that takes part in leadership (a proposer or a replica with leadership on). */
+export interface LeaderRole {
+  isLeader(now: number): boolean;
+  leader(now: number): LeaderView | undefined;
+  canReadLocally(now: number): boolean;
+  readonly learner: { readonly nextIid: number };
+}
+
+export function isLeaderRole(role: SimRole | null): role is SimRole & LeaderRole {
+  return role !== null && 'canReadLocally' in role;
 }
 
 export interface RoleFactory {
@@ -50,12 +66,13 @@ export interface RoleFactory {
 export function realRoles(o: SimOptions) {
   const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow, batchMaxValues: o.batchMaxValues };
   const batched = o.batchMaxValues > 0;
+  const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};
   return {
     acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid }, recovered),
     proposer: (id: number, recovered: ProposerRecovered, seed: number): LearningProposer =>
-      new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
-    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched }),
+      new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions, ...lead }, recovered),
+    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...lead }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
-      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched } }, recovered),
+      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched }, ...lead }, recovered),
   } satisfies RoleFactory;
 }

@@ -17,6 +17,11 @@ const EXPECTED: Record<Mutant, RegExp> = {
   'learner-delivers-wrong-element': /delivered iid \d+ position [1-9]\d* with bytes other than the chosen value's element/,
   'proposer-drops-value': /submitted value\(s\) never delivered, neither held by a proposer when it crashed nor reported lost/,
   'proposer-corrupts-value': /chose value c\d+#\d+ with bytes other than its client submitted/,
+  'leader-lease-from-learn': /both believe they hold the leader lease|says a local read is linearizable, but it has applied only/,
+  'follower-proposes': /proposed client values in iid \d+ \(ballot \d+\) while it does not hold the leader lease/,
+  // Without the takeover it says reads are linearizable too early, or leaves earlier leaders'
+  // half-done instances to stall the learners.
+  'leader-skips-recovery': /says a local read is linearizable, but it has applied only up to iid \d+ while iid \d+ was delivered|liveness: /,
 };
 
 const CASES = MUTANTS.flatMap((mutant) => (['split', 'replica'] as const).map((mode) => ({ mutant, mode })));
