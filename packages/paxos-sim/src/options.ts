@@ -117,7 +117,10 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     driftViolation: false,
     mutant: undefined,
   };
-  const options = { ...drawn, ...overrides };
+  // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
+  // trips) well within it, or no leader ever keeps one (a deployment chooses its lease so).
+  const drawnLease = drawn.leaseMs;
+  const options = { ...drawn, leaseMs: Math.max(drawnLease, 8 * (drawn.delayMs + drawn.jitterMs)), ...overrides };
   if (options.mode === 'replica') return { ...options, proposers: options.acceptors, learners: options.acceptors };
   return options;
 }
