@@ -141,6 +141,9 @@ export class Proposer {
   private takeoverPending = 0;
   /** Highest iid this proposer sent an accept for. */
   private highestAccepted = 0;
+  /** Highest iid this proposer ever opened, and the highest round it used for any ballot. */
+  private highestOpened = 0;
+  private maxRoundUsed = 0;
   /** Highest takeover instance whose phase 1 found an accepted value. */
   private takeoverFound = 0;
   private readonly instances = new Map<number, Instance>();
@@ -672,9 +675,17 @@ export class Proposer {
   }
 
   private open(iid: number, recovery: boolean, out: Effects): void {
+    // An instance opened again (dropped by a proposer that stopped leading or yielded, then
+    // needed once more) may have had an accept of ours at the base ballot: reusing that ballot
+    // for another value would put two values under one ballot (the simulator found it). It gets
+    // a round above every round this proposer has used. A first opening takes the base round,
+    // which is above anything an earlier incarnation used (B2).
+    const reopened = iid <= this.highestOpened;
+    if (iid > this.highestOpened) this.highestOpened = iid;
+    const round = reopened ? Math.max(this.baseRound, this.maxRoundUsed + 1) : this.baseRound;
     const inst: Instance = {
       iid,
-      ballot: ballotOf(this.baseRound, this.id),
+      ballot: ballotOf(Math.min(round, MAX_ROUND), this.id),
       phase: 1,
       own: null,
       ownSent: false,
@@ -852,6 +863,7 @@ export class Proposer {
 
   /** B2: make rounds up to `round` durable before a ballot of that round goes out. */
   private reserve(round: number, out: Effects): void {
+    if (round > this.maxRoundUsed) this.maxRoundUsed = round;
     if (round <= this.reservedRound) return;
     invariant(round <= MAX_ROUND, `round ${round} above the uint32 ballot range`);
     this.reservedRound = Math.min(MAX_ROUND, round + this.roundChunk);

@@ -75,7 +75,7 @@ export interface SimOptions {
   /** Each process's clock runs at a rate within 1 ± driftPpm/10^6 of simulated time. */
   readonly driftPpm: number;
   /**
-   * Break the clock assumption leadership rests on: one process's clock runs at half speed. Two
+   * Break the clock assumption leadership rests on: clocks run at rates from 0.5 to 1.5. Two
    * processes believing they hold the lease is then an assumption violation (counted and
    * reported), not a failure of the protocol.
    */
