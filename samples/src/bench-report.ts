@@ -40,15 +40,59 @@ export interface Result extends Setup {
   error?: string;
 }
 
+/**
+ * The leadership rows: 3 replicas (64 B values, memory storage), leadership off or on, one client
+ * at replica 0 or one client at each replica (competing clients), at `-o` 10 and 100.
+ */
+export const LEADERSHIP_OUTSTANDING = [10, 100] as const;
+/** Leadership off and on, one client and three: the rows per -o and batching setting. */
+export const LEADERSHIP_CASES = [
+  ['off', 1],
+  ['on', 1],
+  ['on', 3],
+  ['off', 3],
+] as const;
+/** All the leadership rows: a full run has every one of them. */
+export const LEADERSHIP_GRID_SIZE = LEADERSHIP_OUTSTANDING.length * BATCHING.length * LEADERSHIP_CASES.length;
+
+export interface LeadershipSetup {
+  outstanding: number;
+  batching: 'off' | 'on';
+  leader: 'off' | 'on';
+  /** 1: a client at replica 0; 3: a client at each replica. */
+  clients: number;
+}
+
+export interface ClientFigure {
+  /** The replica it submits to (`-p`). */
+  replica: number;
+  /** Its own values delivered per second over the measured window (its summary). */
+  valuesPerSec: number;
+  latencyUs: { p50: number; p99: number; max: number };
+}
+
+export interface LeadershipResult extends LeadershipSetup {
+  /** The round of the run this row belongs to (`--rounds`), from 1; absent: 1. */
+  round?: number;
+  /** Sum of the clients' values/s. */
+  valuesPerSec: number;
+  perClient: ClientFigure[];
+  error?: string;
+}
+
 export interface Run {
   date: string;
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; platform: string };
+  /** 1-minute load average when the run started and when it ended (the machine may be shared). */
+  load?: { start: number; end: number };
   warmupSeconds: number;
   measuredSeconds: number;
   quick: boolean;
   /** Every server served /metrics (`--metrics`). */
   metrics?: boolean;
   results: Result[];
+  /** Competing clients and leadership on/off (absent in runs made before it existed). */
+  leadership?: LeadershipResult[];
 }
 
 /** The whole grid, TLS off: a run of all of it is a full run (the one RESULTS.md shows). */
@@ -136,6 +180,40 @@ export function tlsTable(results: readonly Result[]): string {
   ].join('\n');
 }
 
+/** A fraction as a whole percentage (a share, or a ratio to one client's figure). */
+const share = (x: number) => `${Math.round(100 * x)} %`;
+
+/**
+ * The leadership rows, grouped by -o and batching, each next to one client's figure measured in
+ * the same run: the competing clients' total as a fraction of one client at the leader's replica
+ * with leadership on (the issue's target: ≥ 90 %, and each client's share ≥ 25 %), and the
+ * single-client figure with leadership on against off. With rows of more than one round
+ * (`--rounds`), a round column comes first and each row compares with one client of its round.
+ */
+export function leadershipTable(results: readonly LeadershipResult[]): string {
+  const rounds = results.some((r) => (r.round ?? 1) > 1);
+  const head =
+    (rounds ? '| round ' : '') +
+    '| -o | batching | leadership | clients | values/s (sum) | each client: values/s (share) | ÷ one client, leadership on | ÷ one client, leadership off | latency p50 / p99 µs (worst client) |\n' +
+    (rounds ? '|---' : '') +
+    '|---|---|---|---|---|---|---|---|---|';
+  const one = (r: LeadershipResult, leader: 'off' | 'on') =>
+    results.find(
+      (x) => (x.round ?? 1) === (r.round ?? 1) && x.outstanding === r.outstanding && x.batching === r.batching && x.leader === leader && x.clients === 1 && x.error === undefined,
+    );
+  const ratio = (r: LeadershipResult, leader: 'off' | 'on') => {
+    const base = one(r, leader);
+    return base === undefined || base.valuesPerSec === 0 || r.error !== undefined ? '–' : share(r.valuesPerSec / base.valuesPerSec);
+  };
+  const rows = results.map((r) => {
+    const each = r.perClient.map((c) => `${fmt(c.valuesPerSec)} (${r.valuesPerSec > 0 ? share(c.valuesPerSec / r.valuesPerSec) : '–'})`).join(', ');
+    const p50 = Math.max(0, ...r.perClient.map((c) => c.latencyUs.p50));
+    const p99 = Math.max(0, ...r.perClient.map((c) => c.latencyUs.p99));
+    return `${rounds ? `| ${r.round ?? 1} ` : ''}| ${r.outstanding} | ${r.batching} | ${r.leader} | ${r.clients === 1 ? '1 (at replica 0)' : `${r.clients} (one per replica)`} | ${r.error ? `failed: ${r.error}` : fmt(r.valuesPerSec)} | ${r.clients > 1 && each !== '' ? each : '–'} | ${ratio(r, 'on')} | ${ratio(r, 'off')} | ${p50} / ${p99} |`;
+  });
+  return `${head}\n${rows.join('\n')}`;
+}
+
 export function resultsMarkdown(run: Run, file: string): string {
   return `# Benchmark results
 
@@ -154,6 +232,20 @@ ${
 Each configuration below ran with mutual TLS (\`tls-ca\`, \`tls-cert\`, \`tls-key\`) right after the same configuration without it, so both saw the same machine.
 
 ${tlsTable(run.results)}
+`
+    : ''
+}${
+  run.leadership !== undefined && run.leadership.length > 0
+    ? `
+## Leadership and competing clients
+
+3 replicas, 64 B values, memory storage, no TLS; a client at replica 0 alone, or a client at each of the 3
+replicas at once (competing clients), with leadership off (every replica proposes, as in
+LibPaxos3) and on (\`leader yes\`, default lease: followers forward to the leader). Values/s are
+each client's own values delivered per second over the measured window, summed over the clients;
+the ratios compare with one client at replica 0 in the same run.${run.load !== undefined ? ` Load average (1 min) ${run.load.start.toFixed(1)} at the start of the run, ${run.load.end.toFixed(1)} at the end.` : ''}
+
+${leadershipTable(run.leadership)}
 `
     : ''
 }`;
