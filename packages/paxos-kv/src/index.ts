@@ -18,3 +18,7 @@ export * from './machine.js';
 export * from './protocol.js';
 export * from './text-protocol.js';
 export * from './binary-protocol.js';
+export * from './linearizability/model.js';
+export * from './linearizability/checker.js';
+export * from './linearizability/memcached-model.js';
+export * from './linearizability/generate.js';
