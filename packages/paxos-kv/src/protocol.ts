@@ -56,6 +56,13 @@ export function isServerReply(o: Outcome): o is ServerReply {
   return 'kind' in o;
 }
 
+/**
+ * The memcached release whose protocols these codecs follow. A server should answer `version`
+ * with a string that starts with it (say `1.6.18-paxos-kv`): clients and memcapable judge what a
+ * server supports by its version (memcapable expects 1.6's `version foo` to answer VERSION).
+ */
+export const MEMCACHED_VERSION = '1.6.18';
+
 /** memcached picks a connection's protocol from its first byte: 0x80 is the binary request magic. */
 export function detectProtocol(firstByte: number): 'text' | 'binary' {
   return firstByte === 0x80 ? 'binary' : 'text';

@@ -78,6 +78,8 @@ export class TextProtocol implements ProtocolCodec<TextRequest> {
   private readonly maxLine: number;
   private readonly maxRetrievalLine: number;
   private out: Parsed<TextRequest>[] = [];
+  /** Where to resume looking for the end of a line that has not ended yet (each byte is scanned once). */
+  private scanned = 0;
 
   constructor(options: CodecOptions = {}) {
     this.itemSizeMax = options.itemSizeMax ?? DEFAULT_ITEM_SIZE_MAX;
@@ -131,17 +133,20 @@ export class TextProtocol implements ProtocolCodec<TextRequest> {
   /** Handles one complete line if there is one; false when more bytes are needed. */
   private readLine(): boolean {
     const q = this.input;
-    const lf = q.indexOf(LF);
+    const lf = q.indexOf(LF, this.scanned);
     const limit = this.lineLimit();
     if (lf < 0) {
       if (q.length > limit) {
         this.reply('CLIENT_ERROR line too long');
         q.skip(q.length);
+        this.scanned = 0;
         this.state = { kind: 'skip_line' };
         return true;
       }
+      this.scanned = q.length;
       return false;
     }
+    this.scanned = 0;
     if (lf > limit) {
       this.reply('CLIENT_ERROR line too long');
       q.skip(lf + 1);

@@ -179,3 +179,15 @@ describe('text protocol: pipelining and chunking', () => {
     expect(text(n, '\r\nversion\r\n')).toBe('VERSION 1.6.18\r\n');
   });
 });
+
+describe('text protocol: cost', () => {
+  it('scans a line that arrives a byte at a time once, not once per byte', () => {
+    // A 1 MiB multi-get dripped in 4-byte pieces: quadratic rescanning would take minutes.
+    const line = latin1(`get ${Array.from({ length: 80_000 }, (_, i) => `k${i}`).join(' ')}\r\n`);
+    const p = new TextProtocol();
+    let items: Parsed<TextRequest>[] = [];
+    for (let i = 0; i < line.length; i += 4) items = items.concat(p.push(line.subarray(i, i + 4)));
+    expect(items).toHaveLength(1);
+    expect(items[0]?.type === 'request' && items[0].request.command.op).toBe('get');
+  });
+});
