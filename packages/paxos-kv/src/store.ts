@@ -123,6 +123,11 @@ export class KvStore {
     return this.items.size;
   }
 
+  /** Entries in the expiry heap (bounded by the items; for tests). */
+  get pendingExpiries(): number {
+    return this.expiries.size;
+  }
+
   /** Applies one request from the log. */
   apply(req: KvRequest): KvResult {
     const now = this.advance(req.now);
@@ -209,8 +214,20 @@ export class KvStore {
     this.items.set(key, it);
     this.totalBytes += itemSize(key.length, flags, value.length);
     this.counters.total_items++;
-    if (expiresAt !== NEVER) this.expiries.push(expiresAt, key, it.cas);
+    if (expiresAt !== NEVER) this.pushExpiry(expiresAt, key, it.cas);
     return it;
+  }
+
+  /**
+   * The heap keeps an entry per expiry ever set until its time comes, so a key touched over and
+   * over would pile up entries: past twice the items (plus slack) it is rebuilt from the items.
+   */
+  private pushExpiry(at: number, key: Key, cas: number): void {
+    this.expiries.push(at, key, cas);
+    if (this.expiries.size > 2 * this.items.size + 1024) {
+      this.expiries.clear();
+      for (const [k, it] of this.items) if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, k, it.cas);
+    }
   }
 
   private unlink(key: Key, it: Item): void {
@@ -220,7 +237,7 @@ export class KvStore {
 
   private setExpiry(key: Key, it: Item, expiresAt: number): void {
     it.expiresAt = expiresAt;
-    if (expiresAt !== NEVER) this.expiries.push(expiresAt, key, it.cas);
+    if (expiresAt !== NEVER) this.pushExpiry(expiresAt, key, it.cas);
   }
 
   // ---- commands ----
@@ -428,7 +445,7 @@ export class KvStore {
       const replaced: Item = { value: padded, flags: it.flags, cas: ++this.casCounter, expiresAt: it.expiresAt, storedAt: it.storedAt };
       this.items.set(key, replaced);
       this.totalBytes += itemSize(key.length, replaced.flags, padded.length);
-      if (replaced.expiresAt !== NEVER) this.expiries.push(replaced.expiresAt, key, replaced.cas);
+      if (replaced.expiresAt !== NEVER) this.pushExpiry(replaced.expiresAt, key, replaced.cas);
       return { status: 'number', value: next, cas: replaced.cas };
     }
     const grown = this.link(key, ascii(digits), it.flags, it.expiresAt, now);

@@ -173,6 +173,15 @@ describe('time comes from the commands', () => {
     expect(d.store.stats().bytes).toBe(59 + 4 + 1);
   });
 
+  it('keeps the expiry bookkeeping bounded by the items when one key is touched over and over', () => {
+    const d = new Driver();
+    d.do(set('hot', 'x', 1000));
+    for (let i = 0; i < 10_000; i++) d.do({ op: 'touch', key: 'hot', exptime: 1000 + (i % 7) });
+    expect(d.store.pendingExpiries).toBeLessThanOrEqual(2 * d.store.size + 1025);
+    d.now += 1_007_000;
+    expect(d.get('hot')).toBeNull();
+  });
+
   it('a read outside the log (a lease read) judges expiry at its own time and changes nothing', () => {
     const d = new Driver();
     d.do(set('k', 'x', 1));
