@@ -34,13 +34,46 @@ export interface Result extends Setup {
   error?: string;
 }
 
+/**
+ * The leadership rows: 3 replicas (64 B values, memory storage), leadership off or on, one client
+ * at replica 0 or one client at each replica (competing clients), at `-o` 10 and 100.
+ */
+export const LEADERSHIP_OUTSTANDING = [10, 100] as const;
+
+export interface LeadershipSetup {
+  outstanding: number;
+  batching: 'off' | 'on';
+  leader: 'off' | 'on';
+  /** 1: a client at replica 0; 3: a client at each replica. */
+  clients: number;
+}
+
+export interface ClientFigure {
+  /** The replica it submits to (`-p`). */
+  replica: number;
+  /** Its own values delivered per second over the measured window (its summary). */
+  valuesPerSec: number;
+  latencyUs: { p50: number; p99: number; max: number };
+}
+
+export interface LeadershipResult extends LeadershipSetup {
+  /** Sum of the clients' values/s. */
+  valuesPerSec: number;
+  perClient: ClientFigure[];
+  error?: string;
+}
+
 export interface Run {
   date: string;
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; platform: string };
+  /** 1-minute load average when the run started and when it ended (the machine may be shared). */
+  load?: { start: number; end: number };
   warmupSeconds: number;
   measuredSeconds: number;
   quick: boolean;
   results: Result[];
+  /** Competing clients and leadership on/off (absent in runs made before it existed). */
+  leadership?: LeadershipResult[];
 }
 
 /** The whole grid: a run of all of it is a full run (the one RESULTS.md shows). */
@@ -57,6 +90,32 @@ export function table(results: readonly Result[]): string {
   return `${head}\n${rows.join('\n')}`;
 }
 
+const pct = (x: number) => `${Math.round(100 * x)} %`;
+
+/**
+ * The leadership rows, grouped by -o and batching, each next to one client's figure measured in
+ * the same run: the competing clients' total as a fraction of one client at the leader's replica
+ * with leadership on (the issue's target: ≥ 90 %, and each client's share ≥ 25 %), and the
+ * single-client figure with leadership on against off.
+ */
+export function leadershipTable(results: readonly LeadershipResult[]): string {
+  const head =
+    '| -o | batching | leadership | clients | values/s (sum) | each client: values/s (share) | ÷ one client, leadership on | ÷ one client, leadership off | latency p50 / p99 µs (worst client) |\n|---|---|---|---|---|---|---|---|---|';
+  const one = (r: LeadershipResult, leader: 'off' | 'on') =>
+    results.find((x) => x.outstanding === r.outstanding && x.batching === r.batching && x.leader === leader && x.clients === 1 && x.error === undefined);
+  const ratio = (r: LeadershipResult, leader: 'off' | 'on') => {
+    const base = one(r, leader);
+    return base === undefined || base.valuesPerSec === 0 || r.error !== undefined ? '–' : pct(r.valuesPerSec / base.valuesPerSec);
+  };
+  const rows = results.map((r) => {
+    const each = r.perClient.map((c) => `${fmt(c.valuesPerSec)} (${r.valuesPerSec > 0 ? pct(c.valuesPerSec / r.valuesPerSec) : '–'})`).join(', ');
+    const p50 = Math.max(0, ...r.perClient.map((c) => c.latencyUs.p50));
+    const p99 = Math.max(0, ...r.perClient.map((c) => c.latencyUs.p99));
+    return `| ${r.outstanding} | ${r.batching} | ${r.leader} | ${r.clients === 1 ? '1 (at replica 0)' : `${r.clients} (one per replica)`} | ${r.error ? `failed: ${r.error}` : fmt(r.valuesPerSec)} | ${r.clients > 1 && each !== '' ? each : '–'} | ${ratio(r, 'on')} | ${ratio(r, 'off')} | ${p50} / ${p99} |`;
+  });
+  return `${head}\n${rows.join('\n')}`;
+}
+
 export function resultsMarkdown(run: Run, file: string): string {
   return `# Benchmark results
 
@@ -67,7 +126,21 @@ Machine: ${run.machine.cores} cores (${run.machine.cpu}), ${run.machine.memoryGi
 ![values/s and latency per configuration](chart.svg)
 
 ${table(run.results)}
-`;
+${
+  run.leadership !== undefined && run.leadership.length > 0
+    ? `
+## Leadership and competing clients
+
+3 replicas, 64 B values, memory storage; a client at replica 0 alone, or a client at each of the 3
+replicas at once (competing clients), with leadership off (every replica proposes, as in
+LibPaxos3) and on (\`leader yes\`, default lease: followers forward to the leader). Values/s are
+each client's own values delivered per second over the measured window, summed over the clients;
+the ratios compare with one client at replica 0 in the same run.${run.load !== undefined ? ` Load average (1 min) ${run.load.start.toFixed(1)} at the start of the run, ${run.load.end.toFixed(1)} at the end.` : ''}
+
+${leadershipTable(run.leadership)}
+`
+    : ''
+}`;
 }
 
 // ---- the chart ----

@@ -10,20 +10,25 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAll, waitListening } from './children.js';
 import {
   BATCHING,
   FULL_GRID_SIZE,
+  LEADERSHIP_OUTSTANDING,
   MODES,
   OUTSTANDING,
   SIZES,
   STORAGES,
   chartSvg,
+  leadershipTable,
   resultsMarkdown,
   table,
+  type ClientFigure,
+  type LeadershipResult,
+  type LeadershipSetup,
   type Result,
   type Run,
   type Setup,
@@ -46,11 +51,18 @@ const csv =
 
 const argv = sampleArgs('pnpm bench')
   .usage(
-    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+    'Usage: $0 [--quick] [--leadership] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+      'The grid, then the leadership rows (replica mode, 64 B, memory: one client at replica 0, then a client at each of the 3 replicas,\n' +
+      'leadership off and on, -o 10 and 100, each batching setting), unless the options leave them out.\n' +
       'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +
       'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.',
   )
   .option('quick', { type: 'boolean', default: false, describe: 'a small subset in about a minute' })
+  .option('leadership', {
+    type: 'boolean',
+    default: false,
+    describe: 'only the leadership rows: one client vs a client at each of 3 replicas, leadership off and on, -o 10 and 100 (about 4 min; with --outstanding and --batching, a subset)',
+  })
   .option('mode', { type: 'string', coerce: csv('mode', MODES), describe: `comma-separated: ${MODES.join(', ')}` })
   .option('size', { type: 'string', coerce: csv('size', SIZES), describe: `value sizes (-v): ${SIZES.join(', ')}` })
   .option('outstanding', { type: 'string', coerce: csv('outstanding', OUTSTANDING), describe: `client -o: ${OUTSTANDING.join(', ')}` })
@@ -97,12 +109,24 @@ for (const mode of pick(argv.mode, MODES, ['replica', 'split'] as const))
       for (const storage of pick(argv.storage, STORAGES, ['memory'] as const))
         for (const batching of pick(argv.batching, BATCHING, ['off', 'on'] as const)) grid.push({ mode, size, outstanding, storage, batching });
 if (quick && argv.storage === undefined) grid.push({ mode: 'replica', size: 64, outstanding: 100, storage: 'lmdb-sync', batching: 'on' });
+if (argv.leadership) grid.length = 0;
+
+// The leadership rows run in replica mode with 64 B values and memory storage: only when the
+// options do not leave those out. Per -o and batching: one client alone (leadership off, on),
+// then a client at each replica (on, off), so every competing figure has one client's beside it.
+const leadershipGrid: LeadershipSetup[] = [];
+const chosen = (list: string[] | undefined, x: string) => list === undefined || list.includes(x);
+if (chosen(argv.mode, 'replica') && chosen(argv.size, '64') && chosen(argv.storage, 'memory')) {
+  for (const outstanding of LEADERSHIP_OUTSTANDING.filter((o) => chosen(argv.outstanding, String(o)) && (!quick || o === 100)))
+    for (const batching of BATCHING.filter((b) => chosen(argv.batching, b) && (!quick || b === 'on')))
+      for (const [leader, clients] of [['off', 1], ['on', 1], ['on', 3], ['off', 3]] as const) leadershipGrid.push({ outstanding, batching, leader, clients });
+}
 
 // Ports of our own, well away from the test suites' ranges; each configuration gets fresh ones.
 let nextPort = argv['port-base'] ?? 41000 + (process.pid % 50) * 100;
 const ports = (n: number) => Array.from({ length: n }, () => nextPort++);
 
-function configText(s: Setup, p: number[], dir: string): string {
+function configText(s: Setup & { leader?: 'off' | 'on' }, p: number[], dir: string): string {
   const lines =
     s.mode === 'replica'
       ? p.slice(0, 3).map((port, i) => `replica ${i} 127.0.0.1 ${port}`)
@@ -111,6 +135,7 @@ function configText(s: Setup, p: number[], dir: string): string {
   if (s.storage !== 'memory') lines.push('storage-backend lmdb', `lmdb-env-path ${join(dir, 'acceptor')}`, 'acceptor-trash-files yes', 'lmdb-mapsize 64mb');
   if (s.storage === 'lmdb-sync') lines.push('lmdb-sync yes');
   if (s.batching === 'on') lines.push('proposer-batch-max-values 1024', 'proposer-batch-max-bytes 1mb');
+  if (s.leader === 'on') lines.push('leader yes');
   return `${lines.join('\n')}\n`;
 }
 
@@ -211,7 +236,52 @@ async function runOne(s: Setup): Promise<Result> {
   }
 }
 
+/** One leadership row: 3 replicas, and a client at replica 0 or one at each replica, all at once. */
+async function runLeadership(s: LeadershipSetup): Promise<LeadershipResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-'));
+  currentDir = dir;
+  const p = ports(3);
+  const path = join(dir, 'paxos.conf');
+  writeFileSync(path, configText({ mode: 'replica', size: 64, outstanding: s.outstanding, storage: 'memory', batching: s.batching, leader: s.leader }, p, dir));
+  for (const i of [0, 1, 2]) node('replica.js', [String(i), path], 'ignore');
+  try {
+    for (const port of p) {
+      if (!(await waitListening('127.0.0.1', port, 10_000))) return { ...s, valuesPerSec: 0, perClient: [], error: `port ${port} never started listening` };
+    }
+    const clients = Array.from({ length: s.clients }, (_, i) => {
+      const child = node('client.js', [path, '-p', String(i), '-o', String(s.outstanding), '-v', '64', '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe');
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      return { child, out: () => out, code: new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1))) };
+    });
+    const codes = await Promise.all(clients.map((c) => c.code));
+    const perClient: ClientFigure[] = [];
+    for (const [i, c] of clients.entries()) {
+      const line = c
+        .out()
+        .split('\n')
+        .find((l) => l.includes('"summary"'));
+      if (line === undefined) continue;
+      const summary = JSON.parse(line) as { valuesPerSec: number; latencyUs: { p50: number; p99: number; max: number } };
+      perClient.push({ replica: i, valuesPerSec: summary.valuesPerSec, latencyUs: summary.latencyUs });
+    }
+    const failed = codes.findIndex((c) => c !== 0);
+    return {
+      ...s,
+      valuesPerSec: perClient.reduce((n, c) => n + c.valuesPerSec, 0),
+      perClient,
+      ...(failed >= 0 || perClient.length < s.clients ? { error: `the client at replica ${Math.max(0, failed)} exited with ${codes[Math.max(0, failed)]}` } : {}),
+    };
+  } finally {
+    // The servers, and any client still running after a failure.
+    await stopAll([...live]);
+    rmSync(dir, { recursive: true, force: true });
+    currentDir = undefined;
+  }
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const leadershipLabel = (s: LeadershipSetup) => `leadership ${s.leader}, ${s.clients === 1 ? '1 client' : `${s.clients} clients (one per replica)`}, -o ${s.outstanding}, batching ${s.batching}`;
 const label = (s: Setup) => `${s.mode} ${s.size} B -o ${s.outstanding} ${s.storage} batching ${s.batching}`;
 const clock = (ms: number) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}s`;
 
@@ -222,34 +292,64 @@ const machine = {
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
 };
-process.stderr.write(`pnpm bench: ${grid.length} configurations, ${warmup} s warm-up + ${seconds} s each; ${machine.cores} cores, Node ${machine.node}\n`);
+const steps = grid.length + leadershipGrid.length;
+if (steps === 0) {
+  process.stderr.write('pnpm bench: the options leave no configuration to run (the leadership rows need replica mode, 64 B, memory storage and -o 10 or 100).\n');
+  process.exit(1);
+}
+const loadStart = loadavg()[0] as number;
+process.stderr.write(
+  `pnpm bench: ${grid.length} configurations${leadershipGrid.length > 0 ? ` and ${leadershipGrid.length} leadership rows` : ''}, ${warmup} s warm-up + ${seconds} s each; ${machine.cores} cores, Node ${machine.node}, load average ${loadStart.toFixed(1)}\n`,
+);
 const started = Date.now();
+const progress = (i: number, what: string) => {
+  const elapsed = Date.now() - started;
+  const eta = i === 0 ? (warmup + seconds + 2) * 1000 * steps : (elapsed / i) * (steps - i);
+  process.stderr.write(`[${i + 1}/${steps}] ${what} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
+};
 const results: Result[] = [];
 for (const [i, s] of grid.entries()) {
-  const elapsed = Date.now() - started;
-  const eta = i === 0 ? (warmup + seconds + 2) * 1000 * grid.length : (elapsed / i) * (grid.length - i);
-  process.stderr.write(`[${i + 1}/${grid.length}] ${label(s)} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
+  progress(i, label(s));
   const r = await runOne(s);
   results.push(r);
   process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`}\n`);
 }
+const leadership: LeadershipResult[] = [];
+for (const [i, s] of leadershipGrid.entries()) {
+  progress(grid.length + i, leadershipLabel(s));
+  const r = await runLeadership(s);
+  leadership.push(r);
+  process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec)} values/s${s.clients > 1 ? ` (${r.perClient.map((c) => fmt(c.valuesPerSec)).join(' + ')})` : ''}`}\n`);
+}
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, results };
+const run: Run = {
+  date: new Date().toISOString(),
+  machine,
+  load: { start: loadStart, end: loadavg()[0] as number },
+  warmupSeconds: warmup,
+  measuredSeconds: seconds,
+  quick,
+  results,
+  ...(leadership.length > 0 ? { leadership } : {}),
+};
 // Only a run of the whole grid is committed and shown; quick and partial runs stay local.
-const full = !quick && grid.length === FULL_GRID_SIZE;
+const full = !quick && grid.length === FULL_GRID_SIZE && leadershipGrid.length === LEADERSHIP_OUTSTANDING.length * BATCHING.length * 4;
 const folder = full ? 'results' : 'local';
 mkdirSync(join(benchDir, folder), { recursive: true });
 writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
-process.stdout.write(`\n${table(results)}\n\n`);
+if (results.length > 0) process.stdout.write(`\n${table(results)}\n`);
+if (leadership.length > 0) process.stdout.write(`\nLeadership and competing clients (replica mode, 64 B, memory; load average ${run.load?.start.toFixed(1)} → ${run.load?.end.toFixed(1)}):\n\n${leadershipTable(leadership)}\n`);
+process.stdout.write('\n');
 if (full) {
   report(run, `${stamp}.json`);
   process.stdout.write(`Wrote bench/results/${stamp}.json, bench/RESULTS.md and bench/chart.svg.\n`);
 } else {
   process.stdout.write(`Wrote bench/local/${stamp}.json (ignored by git). A ${quick ? 'quick' : 'partial'} run leaves bench/RESULTS.md and bench/chart.svg as they are: they show the last full run.\n`);
 }
-const failed = results.filter((r) => r.error !== undefined);
+const failed = [...results.filter((r) => r.error !== undefined).map((r) => `${label(r)}: ${r.error}`), ...leadership.filter((r) => r.error !== undefined).map((r) => `${leadershipLabel(r)}: ${r.error}`)];
 if (failed.length > 0) {
-  process.stderr.write(`pnpm bench: ${failed.length} of ${results.length} configurations failed (${failed.map((r) => `${label(r)}: ${r.error}`).join('; ')}).\n`);
+  process.stderr.write(`pnpm bench: ${failed.length} of ${steps} configurations failed (${failed.join('; ')}).\n`);
   process.exit(1);
 }
+

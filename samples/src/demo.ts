@@ -19,6 +19,8 @@ Starts one replica per replica line of the config (default ./paxos.conf), runs t
 replica 0 for DEMO_SECONDS seconds (default 10), prints the client's per-second lines and its
 summary, and stops everything. Client options default to '-o 10 -v 64'; any of the client's options
 can be given instead (see 'client --help'), e.g. 'demo -o 100 -v 1024' or 'demo my.conf --json'.
+With leadership on ('leader yes', as in the shipped paxos.conf) replica 0 forwards the client's
+values to the leader whenever it does not lead itself; '-p N' runs the client against replica N.
 
 Exits 0 when the client's values were delivered; 1, with a sentence saying why, when the config
 cannot be used, a port is taken, a replica stops early or nothing was delivered.

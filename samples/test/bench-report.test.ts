@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { FULL_GRID_SIZE, chartSvg, logTicks, type Run } from '../src/bench-report.js';
+import { FULL_GRID_SIZE, chartSvg, leadershipTable, logTicks, resultsMarkdown, type LeadershipResult, type Run } from '../src/bench-report.js';
 
 const RESULTS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'results');
 
@@ -24,5 +24,37 @@ describe('the benchmark chart', () => {
     for (const t of ticks) expect(t).toMatch(/^(1|2|5)(0|00)?(k|M| µs| ms| s)?$/);
     // One dot per configuration drawn in the values/s panels and one per configuration in the latency panels.
     expect([...svg.matchAll(/<circle /g)].length).toBe(2 * FULL_GRID_SIZE + 2);
+  });
+});
+
+describe('the leadership rows', () => {
+  const lat = { p50: 100, p99: 900, max: 5000 };
+  const row = (leader: 'off' | 'on', perClient: number[]): LeadershipResult => ({
+    outstanding: 10,
+    batching: 'on',
+    leader,
+    clients: perClient.length,
+    valuesPerSec: perClient.reduce((a, b) => a + b, 0),
+    perClient: perClient.map((v, replica) => ({ replica, valuesPerSec: v, latencyUs: { ...lat, p99: lat.p99 + replica } })),
+  });
+  const rows = [row('off', [10_000]), row('on', [8000]), row('on', [3000, 2500, 2500]), row('off', [400, 400, 1200])];
+
+  it('shows each competing client’s share and every row against one client of the same run, leadership on and off', () => {
+    const lines = leadershipTable(rows).split('\n');
+    expect(lines).toHaveLength(2 + rows.length);
+    expect(lines[2]).toBe('| 10 | on | off | 1 (at replica 0) | 10,000 | – | 125 % | 100 % | 100 / 900 |');
+    expect(lines[3]).toBe('| 10 | on | on | 1 (at replica 0) | 8,000 | – | 100 % | 80 % | 100 / 900 |');
+    expect(lines[4]).toBe('| 10 | on | on | 3 (one per replica) | 8,000 | 3,000 (38 %), 2,500 (31 %), 2,500 (31 %) | 100 % | 80 % | 100 / 902 |');
+    expect(lines[5]).toBe('| 10 | on | off | 3 (one per replica) | 2,000 | 400 (20 %), 400 (20 %), 1,200 (60 %) | 25 % | 20 % | 100 / 902 |');
+  });
+
+  it('a failed row says so and compares with nothing; RESULTS.md has the section only when the run has the rows', () => {
+    const failed = { ...row('on', []), clients: 3, error: 'the client at replica 1 exited with 1' };
+    expect(leadershipTable([rows[1] as LeadershipResult, failed]).split('\n')[3]).toBe('| 10 | on | on | 3 (one per replica) | failed: the client at replica 1 exited with 1 | – | – | – | 0 / 0 |');
+    const run: Run = { date: '2026-11-26T00:00:00.000Z', machine: { cores: 2, cpu: 'x', memoryGiB: 4, node: 'v20', platform: 'linux x64' }, warmupSeconds: 2, measuredSeconds: 10, quick: false, results: [] };
+    expect(resultsMarkdown(run, 'r.json')).not.toContain('## Leadership');
+    const withRows = resultsMarkdown({ ...run, load: { start: 3.25, end: 4 }, leadership: rows }, 'r.json');
+    expect(withRows).toContain('## Leadership and competing clients');
+    expect(withRows).toContain('Load average (1 min) 3.3 at the start of the run, 4.0 at the end.');
   });
 });
