@@ -2,7 +2,9 @@
 /**
  * A replica for `pnpm chaos`: the library's replica, appending every delivery to a log of its
  * own — `<iid> <position> <client id>:<value id>` per line — so the checker can compare what every
- * incarnation of every replica delivered.
+ * incarnation of every replica delivered. With leadership on it also prints every change of the
+ * leader as it sees it on stdout, `leader <id> <master version>` or `leader none <version>`: that
+ * is how the nemesis finds the leader (no metrics endpoint needed).
  */
 import { appendFileSync } from 'node:fs';
 import { startReplica } from '@libpaxos/evpaxos';
@@ -14,7 +16,7 @@ if (idArg === undefined || configPath === undefined || logPath === undefined) {
   process.stderr.write('Usage: chaos-replica <id> <config> <delivery log>\n');
   process.exit(1);
 }
-const config = loadConfig(configPath, 'replica');
+const config = await loadConfig(configPath, 'replica');
 let buffered: string[] = [];
 const flush = () => {
   if (buffered.length === 0) return;
@@ -28,6 +30,7 @@ try {
   const replica = await startReplica({
     id: Number(idArg),
     config,
+    onLeaderChange: (leader, version) => process.stdout.write(`leader ${leader ?? 'none'} ${version}\n`),
     onDeliver: (iid, value, index) => {
       const id = readChaosValue(value);
       buffered.push(`${iid} ${index} ${id ?? 'foreign'}\n`);

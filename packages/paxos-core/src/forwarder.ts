@@ -1,5 +1,5 @@
 import { decodeBatch } from './batch.js';
-import { bytesEqual } from './bytes.js';
+import { bytesEqual, hashBytes as hashOf } from './bytes.js';
 import type { Effects } from './effects.js';
 
 interface Entry {
@@ -8,6 +8,8 @@ interface Entry {
   /** The leader it was last sent to (−1: not sent yet), and when. */
   to: number;
   at: number;
+  /** Times it was sent again to the same leader: each wait doubles. */
+  resent: number;
 }
 
 /**
@@ -52,7 +54,7 @@ export class Forwarder {
     const list = this.entries.get(hash);
     if (once && list !== undefined && list.some((e) => bytesEqual(e.value, value))) return true;
     if (this.count >= this.maxValues) return false;
-    const entry: Entry = { value, hash, to: -1, at: 0 };
+    const entry: Entry = { value, hash, to: -1, at: 0, resent: 0 };
     if (list === undefined) this.entries.set(hash, [entry]);
     else list.push(entry);
     this.count++;
@@ -73,11 +75,21 @@ export class Forwarder {
     }
   }
 
-  /** Sends again what `leader` has not decided for `reforwardMs`. */
+  /**
+   * Sends again what `leader` has not decided for `reforwardMs` (its message may have died with a
+   * connection), waiting twice as long after each time: a leader that is merely slow must not get
+   * every value again and again, its queue filling with copies faster than it decides them.
+   */
   tick(leader: number, now: number, out: Effects): void {
     if (this.count === 0) return;
     for (const list of this.entries.values()) {
-      for (const e of list) if (e.to !== leader || now - e.at >= this.reforwardMs) this.send(e, leader, now, out);
+      for (const e of list) {
+        if (e.to !== leader) this.send(e, leader, now, out);
+        else if (now - e.at >= this.reforwardMs * 2 ** Math.min(e.resent, 6)) {
+          e.resent++;
+          this.send(e, leader, now, out);
+        }
+      }
     }
   }
 
@@ -90,6 +102,7 @@ export class Forwarder {
   }
 
   private send(e: Entry, leader: number, now: number, out: Effects): void {
+    if (e.to !== leader) e.resent = 0;
     e.to = leader;
     e.at = now;
     out.send.push({ to: 'proposer', proposer: leader, msg: { type: 'client_value', value: e.value } });
@@ -105,14 +118,4 @@ export class Forwarder {
     if (list.length === 0) this.entries.delete(hash);
     this.count--;
   }
-}
-
-/** FNV-1a over the length and up to 64 bytes from each end: enough to tell client values apart. */
-function hashOf(v: Uint8Array): number {
-  let h = 0x811c9dc5 ^ v.length;
-  const n = v.length;
-  const head = Math.min(n, 64);
-  for (let i = 0; i < head; i++) h = Math.imul(h ^ (v[i] as number), 0x01000193);
-  for (let i = Math.max(head, n - 64); i < n; i++) h = Math.imul(h ^ (v[i] as number), 0x01000193);
-  return h >>> 0;
 }

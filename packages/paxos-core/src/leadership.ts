@@ -117,7 +117,7 @@ export class Leadership {
     this.leaseMs = requireInt('leader-lease (ms)', options.leaseMs, 10, 3_600_000);
     this.marginMs = requireInt('leader-drift-margin (ms)', options.marginMs, 1, this.leaseMs - 1);
     this.renewEveryMs = Math.max(1, Math.floor(this.leaseMs / 3));
-    this.staggerMs = Math.max(5, Math.floor(this.leaseMs / 20));
+    this.staggerMs = Math.max(5, Math.floor(this.leaseMs / 10));
     this.id = id;
     this.prng = new Prng(seed ^ 0x1ead);
     this.nextNonce = this.prng.u32();
@@ -169,7 +169,10 @@ export class Leadership {
       if (this.inFlight !== undefined && now - this.lastProposedAt < this.leaseMs / 2) return {};
       return { propose: this.claim(now, openLimit) };
     }
-    const leaseOver = this.master === undefined || this.master === this.id || now >= this.masterUntil;
+    // Nobody else may hold a lease: none known to (masterUntil passed), or the log names this node
+    // (an earlier incarnation of it is gone). A node that cannot judge the log (after a jump)
+    // always waits masterUntil out.
+    const leaseOver = now >= this.masterUntil || (this.master === this.id && this.lastOp !== undefined);
     // A node that knows of instances it has not learned would campaign on a stale version; but if
     // it stays so for a lease, those are holes only a leader fills: campaign, and its campaign
     // (in the first instance it lacks) fills the first of them.
@@ -238,6 +241,7 @@ export class Leadership {
    */
   jump(now: number, out?: Effects): void {
     this.lastOp = undefined;
+    this.master = undefined;
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
     this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
@@ -297,9 +301,12 @@ export class Leadership {
     return encodeMasterOp(op);
   }
 
-  /** Lower ids campaign first; jitter separates nodes whose clocks agree. */
+  /**
+   * Lower ids campaign first, a few message delays apart, and jitter separates nodes whose clocks
+   * agree: a campaign that meets another one yields (see Proposer.preempt), so the spread decides.
+   */
   private stagger(): number {
-    return (this.id ?? 0) * this.staggerMs + this.prng.below(this.staggerMs);
+    return (this.id ?? 0) * this.staggerMs + this.prng.below(2 * this.staggerMs);
   }
 
   private report(now: number, out: Effects): void {

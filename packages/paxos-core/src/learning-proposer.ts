@@ -209,7 +209,7 @@ export class LearningProposer {
    */
   private route(value: Uint8Array, fromNetwork: boolean, out: Effects): void {
     if (this.leadership === undefined || this.proposer.isLeading) {
-      this.proposer.propose(value, out);
+      this.proposer.propose(value, out, fromNetwork && this.leadership !== undefined);
       return;
     }
     const forwarder = this.forwarder as Forwarder;

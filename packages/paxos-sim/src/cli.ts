@@ -17,7 +17,7 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
   --mode M      force split (acceptors/proposers/learners) or replica mode
   --leader L    force leader election with a lease on or off (drawn per seed otherwise)
   --drift-violation
-                leadership on, with one process's clock at half speed: breaks the clock
+                leadership on, with clocks running at 0.5 to 1.5 times real time: breaks the clock
                 assumption, so overlapping leases are counted as assumption breaches, not failures
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;

@@ -75,7 +75,7 @@ export interface SimOptions {
   /** Each process's clock runs at a rate within 1 ± driftPpm/10^6 of simulated time. */
   readonly driftPpm: number;
   /**
-   * Break the clock assumption leadership rests on: one process's clock runs at half speed. Two
+   * Break the clock assumption leadership rests on: clocks run at rates from 0.5 to 1.5. Two
    * processes believing they hold the lease is then an assumption violation (counted and
    * reported), not a failure of the protocol.
    */
@@ -117,7 +117,10 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     driftViolation: false,
     mutant: undefined,
   };
-  const options = { ...drawn, ...overrides };
+  // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
+  // trips) well within it, or no leader ever keeps one (a deployment chooses its lease so).
+  const drawnLease = drawn.leaseMs;
+  const options = { ...drawn, leaseMs: Math.max(drawnLease, 8 * (drawn.delayMs + drawn.jitterMs)), ...overrides };
   if (options.mode === 'replica') return { ...options, proposers: options.acceptors, learners: options.acceptors };
   return options;
 }

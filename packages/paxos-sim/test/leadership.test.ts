@@ -43,7 +43,7 @@ describe('leadership in the simulator', () => {
     }
   }, 120_000);
 
-  it('a clock at half speed breaks the assumption: overlapping leases show up, as assumption breaches only', () => {
+  it('clocks far outside the drift bound break the assumption: overlapping leases show up, as assumption breaches only', () => {
     let breaches = 0;
     for (let seed = 1; seed <= 80 && breaches === 0; seed++) {
       const r = simulate(drawOptions(seed, { leadership: true, driftViolation: true, values: 300 }));
