@@ -15,6 +15,13 @@
  *
  *   skeleton replica <id> <port0> <port1> <port2>
  *   skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S
+ *
+ * Split mode's pattern as well (`pnpm bench` runs the skeleton of each row's mode): three
+ * acceptors and a proposer, the client at the proposer and its learner at the acceptors.
+ *
+ *   skeleton acceptor <id> <port>
+ *   skeleton proposer <port> <acceptor port0> <port1> <port2>
+ *   skeleton client <proposer port> <acceptor port0> <port1> <port2> -o N -v N … --split
  */
 import { randomInt } from 'node:crypto';
 import { createConnection, createServer, type Socket } from 'node:net';
@@ -159,6 +166,54 @@ async function replica(id: number, ports: number[]): Promise<void> {
   }
 }
 
+/** A split-mode acceptor: promises and broadcasts, nothing else. */
+function acceptor(id: number, port: number): void {
+  const { dirty, soon } = flusher();
+  const incoming = new Set<Peer>();
+  const handle = (from: Peer, msg: Message) => {
+    if (msg.type === 'prepare') {
+      from.write(encodeMessage({ type: 'promise', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: 0, value: new Uint8Array(0) }));
+    } else if (msg.type === 'accept') {
+      const bytes = encodeMessage({ type: 'accepted', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.ballot, value: msg.value });
+      for (const p of incoming) p.write(bytes);
+    }
+    soon();
+  };
+  createServer((socket) => {
+    const peer = new Peer(socket, dirty, handle);
+    incoming.add(peer);
+    socket.on('close', () => incoming.delete(peer));
+  }).listen(port, HOST);
+}
+
+/** A split-mode proposer: a client value becomes a prepare ahead and an accept; it counts what it hears. */
+async function proposer(port: number, acceptorPorts: number[]): Promise<void> {
+  const { dirty, soon } = flusher();
+  const acceptors: Peer[] = [];
+  const counts = new Map<number, number>();
+  let nextIid = 0;
+  const onAcceptor = (_p: Peer, msg: Message) => {
+    if (msg.type !== 'accepted') return;
+    const n = (counts.get(msg.iid) ?? 0) + 1;
+    if (n >= QUORUM) counts.delete(msg.iid);
+    else counts.set(msg.iid, n);
+  };
+  createServer((socket) => {
+    new Peer(socket, dirty, (_p, msg) => {
+      if (msg.type !== 'client_value') return;
+      const iid = ++nextIid;
+      const prepare = encodeMessage({ type: 'prepare', iid: iid + WINDOW, ballot: 10 });
+      const accept = encodeMessage({ type: 'accept', iid, ballot: 10, value: msg.value });
+      for (const a of acceptors) {
+        a.write(prepare);
+        a.write(accept);
+      }
+      soon();
+    });
+  }).listen(port, HOST);
+  for (const p of acceptorPorts) acceptors.push(new Peer(await connect(p), dirty, onAcceptor));
+}
+
 async function client(ports: number[], outstanding: number, size: number, warmup: number, duration: number): Promise<void> {
   const { dirty, soon } = flusher();
   const id = randomInt(2 ** 31);
@@ -167,9 +222,12 @@ async function client(ports: number[], outstanding: number, size: number, warmup
   let second = { values: 0, bytes: 0, sum: 0, min: 0, max: 0 };
   let measured = 0;
   const startedUs = nowUs() + warmup * 1e6;
-  const proposer = new Peer(await connect(ports[0] as number), dirty, () => undefined);
+  // Replica mode: the proposer is replica 0, and the learner dials all three; split mode: the
+  // first port is the proposer's, the learner dials the other three (the acceptors).
+  const split = ports.length === 4;
+  const proposerPeer = new Peer(await connect(ports[0] as number), dirty, () => undefined);
   const submit = () => {
-    proposer.write(encodeMessage({ type: 'client_value', value: makePayload(id, size) }));
+    proposerPeer.write(encodeMessage({ type: 'client_value', value: makePayload(id, size) }));
     soon();
   };
   const onAccepted = (_p: Peer, msg: Message) => {
@@ -196,7 +254,7 @@ async function client(ports: number[], outstanding: number, size: number, warmup
     }
     submit();
   };
-  for (const port of ports) new Peer(await connect(port), dirty, onAccepted);
+  for (const port of split ? ports.slice(1) : ports) new Peer(await connect(port), dirty, onAccepted);
   for (let i = 0; i < outstanding; i++) submit();
   const ticker = setInterval(() => {
     const s = second;
@@ -230,10 +288,16 @@ const flag = (name: string, fallback: number) => {
 if (role === 'replica') {
   const [id, ...ports] = rest.slice(0, 4).map(Number);
   await replica(id as number, ports);
+} else if (role === 'acceptor') {
+  acceptor(Number(rest[0]), Number(rest[1]));
+} else if (role === 'proposer') {
+  await proposer(Number(rest[0]), rest.slice(1, 4).map(Number));
 } else if (role === 'client') {
-  const ports = rest.slice(0, 3).map(Number);
+  const ports = rest.slice(0, rest.includes('--split') ? 4 : 3).map(Number);
   await client(ports, flag('-o', 1), flag('-v', 64), flag('--warmup', 2), flag('--duration', 12));
 } else {
-  process.stderr.write('usage: skeleton replica <id> <port0> <port1> <port2> | skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S\n');
+  process.stderr.write(
+    'usage: skeleton replica <id> <port0> <port1> <port2> | acceptor <id> <port> | proposer <port> <a0> <a1> <a2> | client <ports…> [--split] -o N -v N --warmup S --duration S\n',
+  );
   process.exit(2);
 }
