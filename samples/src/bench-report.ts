@@ -80,6 +80,25 @@ export interface LeadershipResult extends LeadershipSetup {
   error?: string;
 }
 
+/**
+ * A row measured with other programs in the same run: the skeleton (our message pattern without
+ * Paxos, `skeleton.ts`) for a mode, value size and -o, or C LibPaxos3 (`--libpaxos3`) for those
+ * and a storage mode. Compared with our rows of the same configuration.
+ */
+export interface PeerResult {
+  mode: Mode;
+  size: number;
+  outstanding: number;
+  /** C LibPaxos3 only: its storage (it has no batching). */
+  storage?: Storage;
+  round?: number;
+  load?: [number, number];
+  valuesPerSec: { median: number; min: number; max: number };
+  latencyUs: { p50: number; p99: number; max: number };
+  processes: ProcStats[];
+  error?: string;
+}
+
 export interface Run {
   date: string;
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; platform: string };
@@ -93,7 +112,27 @@ export interface Run {
   results: Result[];
   /** Competing clients and leadership on/off (absent in runs made before it existed). */
   leadership?: LeadershipResult[];
+  /** The skeleton of each mode, value size and -o (absent in runs made before it existed). */
+  skeleton?: PeerResult[];
+  /** C LibPaxos3 run beside ours (`--libpaxos3`), per mode, value size, -o and storage. */
+  libpaxos3?: PeerResult[];
 }
+
+/** CPU time all processes of a row spent per value delivered, in µs (CPU % is per process, 100 = one core). */
+export function cpuUsPerValue(r: { valuesPerSec: { median: number }; processes: ProcStats[] }): number {
+  const cpu = r.processes.reduce((n, p) => n + p.cpuPercent, 0) / 100;
+  return r.valuesPerSec.median > 0 ? Math.round((cpu * 1e6) / r.valuesPerSec.median) : 0;
+}
+
+/** The peer row of the same configuration and round (the skeleton ignores storage and batching). */
+export function peerOf(r: Result, peers: readonly PeerResult[] | undefined): PeerResult | undefined {
+  return peers?.find(
+    (p) => p.mode === r.mode && p.size === r.size && p.outstanding === r.outstanding && (p.storage === undefined || p.storage === r.storage) && (p.round ?? 1) === (r.round ?? 1),
+  );
+}
+
+const ratio = (ours: number, theirs: PeerResult | undefined) =>
+  theirs === undefined || theirs.error !== undefined || theirs.valuesPerSec.median === 0 ? '—' : `${(ours / theirs.valuesPerSec.median).toFixed(2)}×`;
 
 /** The whole grid, TLS off: a run of all of it is a full run (the one RESULTS.md shows). */
 export const FULL_GRID_SIZE = MODES.length * SIZES.length * OUTSTANDING.length * STORAGES.length * BATCHING.length;
@@ -118,14 +157,24 @@ export function isFullRun(run: Run): boolean {
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-export function table(results: readonly Result[]): string {
-  const head =
-    '| mode | value | -o | storage | batching | TLS | values/s median (min–max) | Mbps | latency p50 / p99 / max µs | CPU % (each process) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|';
+export function table(results: readonly Result[], peers: { skeleton?: readonly PeerResult[]; libpaxos3?: readonly PeerResult[] } = {}): string {
+  const c = peers.libpaxos3 !== undefined && peers.libpaxos3.length > 0;
+  const head = `| mode | value | -o | storage | batching | TLS | values/s median (min–max) | of the skeleton |${c ? ' vs C LibPaxos3 |' : ''} Mbps | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|${c ? '---|' : ''}---|---|---|---|`;
   const rows = results.map(
     (r) =>
-      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.tls ?? 'off'} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${r.mbps} | ${r.latencyUs.p50} / ${r.latencyUs.p99} / ${r.latencyUs.max} | ${r.processes.map((p) => p.cpuPercent).join(' ')} | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
+      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.tls ?? 'off'} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${ratio(r.valuesPerSec.median, peerOf(r, peers.skeleton))} |${c ? ` ${ratio(r.valuesPerSec.median, peerOf(r, peers.libpaxos3))} |` : ''} ${r.mbps} | ${r.latencyUs.p50} / ${r.latencyUs.p99} / ${r.latencyUs.max} | ${cpuUsPerValue(r)} (${r.processes.map((p) => p.cpuPercent).join(' ')}) | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
   );
   return `${head}\n${rows.join('\n')}`;
+}
+
+/** The skeleton's and C LibPaxos3's own rows. */
+export function peerTable(what: string, rows: readonly PeerResult[]): string {
+  const head = `| ${what} | mode | value | -o | storage | values/s median (min–max) | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) |\n|---|---|---|---|---|---|---|---|`;
+  const body = rows.map(
+    (p) =>
+      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} | ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${p.latencyUs.p50} / ${p.latencyUs.p99} / ${p.latencyUs.max} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
+  );
+  return `${head}\n${body.join('\n')}`;
 }
 
 const same = (a: Setup, b: Setup) => a.mode === b.mode && a.size === b.size && a.outstanding === b.outstanding && a.storage === b.storage && a.batching === b.batching;
@@ -223,8 +272,36 @@ Machine: ${run.machine.cores} cores (${run.machine.cpu}), ${run.machine.memoryGi
 
 ![values/s and latency per configuration](chart.svg)
 
-${table(run.results)}
+${table(run.results, { ...(run.skeleton ? { skeleton: run.skeleton } : {}), ...(run.libpaxos3 ? { libpaxos3: run.libpaxos3 } : {}) })}
 ${
+  run.skeleton !== undefined && run.skeleton.length > 0
+    ? `
+## The skeleton: the ceiling of this pattern in Node
+
+"of the skeleton" above divides each row by the skeleton of its mode, value size and -o, measured in
+the same run (\`pnpm bench:skeleton\`, \`samples/src/skeleton.ts\`): the same processes, connections,
+messages, sizes and fan-out — client → proposer → 3 acceptors (a prepare ahead and an accept per
+value) → accepted to every learner — with no Paxos at all; each process only decodes, forwards and
+counts, with our codec and our one-write-per-peer-per-turn batching. What a row spends beyond it
+is the cost of Paxos (state, ballots, votes, storage, the pump).
+
+${peerTable('skeleton', run.skeleton)}
+`
+    : ''
+}${
+  run.libpaxos3 !== undefined && run.libpaxos3.length > 0
+    ? `
+## C LibPaxos3, side by side
+
+C LibPaxos3's sample programs (\`--libpaxos3 <dir>\`; commit d255f8b, built outside this repository)
+ran each configuration right after ours, with the same harness and counting (its own \`client\`,
+per-second lines, median after the warm-up). It has no batching: "vs C LibPaxos3" compares both
+of our batching settings with it.
+
+${peerTable('C LibPaxos3', run.libpaxos3)}
+`
+    : ''
+}${
   tlsPairs(run.results).length > 0
     ? `
 ## The cost of TLS

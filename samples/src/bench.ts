@@ -28,9 +28,13 @@ import {
   hasTlsTwin,
   isFullRun,
   leadershipTable,
+  peerTable,
   resultsMarkdown,
   table,
   tlsTable,
+  type Mode,
+  type PeerResult,
+  type Storage,
   type ClientFigure,
   type LeadershipResult,
   type LeadershipSetup,
@@ -87,6 +91,16 @@ const argv = sampleArgs('pnpm bench')
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
   .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to use (default: from the process id)' })
   .option('report', { type: 'boolean', default: false, describe: 'redraw bench/RESULTS.md and bench/chart.svg from the newest full run in bench/results, run nothing' })
+  .option('skeleton', {
+    type: 'boolean',
+    default: true,
+    describe: 'run the skeleton (our message pattern without Paxos) of each mode, value size and -o before its first row, for the "of the skeleton" column (--no-skeleton skips it)',
+  })
+  .option('skeleton-only', { type: 'boolean', default: false, describe: 'only the skeletons of the selected configurations (pnpm bench:skeleton; a partial run)' })
+  .option('libpaxos3', {
+    type: 'string',
+    describe: 'a folder with C LibPaxos3 sample programs (replica, acceptor, proposer, client; commit d255f8b): run each mode, value size, -o and storage with them right after ours, for the "vs C LibPaxos3" column',
+  })
   .strictOptions()
   .parseSync();
 
@@ -142,13 +156,48 @@ if (chosen(argv.mode, 'replica') && chosen(argv.size, '64') && chosen(argv.stora
       for (const [leader, clients] of LEADERSHIP_CASES) leadershipOnce.push({ outstanding, batching, leader, clients });
 }
 
-// Each round runs the grid, then the leadership rows.
+// C LibPaxos3's folder, checked before anything runs.
+const cDir = argv.libpaxos3;
+if (cDir !== undefined) {
+  const missing = ['replica', 'acceptor', 'proposer', 'client'].filter((b) => !existsSync(join(cDir, b)));
+  if (missing.length > 0) {
+    process.stderr.write(`pnpm bench --libpaxos3 ${cDir}: no ${missing.join(', ')} there; give the folder holding C LibPaxos3's built sample programs (build/sample)\n`);
+    process.exit(1);
+  }
+}
+if (argv['skeleton-only']) {
+  leadershipOnce.length = 0;
+}
+
+// Each round runs the grid, then the leadership rows. The skeleton of a mode, value size and -o
+// runs before the first row that needs it; C LibPaxos3 runs a mode, value size, -o and storage
+// right after our last row of it (it has no batching and no TLS).
 const rounds = argv.rounds ?? 1;
-type Step = { kind: 'grid'; setup: Setup & { round: number } } | { kind: 'leadership'; setup: LeadershipSetup & { round: number } };
-const plan: Step[] = Array.from({ length: rounds }, (_, r): Step[] => [
-  ...once.map((s): Step => ({ kind: 'grid', setup: { ...s, round: r + 1 } })),
-  ...leadershipOnce.map((s): Step => ({ kind: 'leadership', setup: { ...s, round: r + 1 } })),
-]).flat();
+type PeerSetup = { mode: Mode; size: number; outstanding: number; storage?: Storage; round: number };
+type Step =
+  | { kind: 'grid'; setup: Setup & { round: number } }
+  | { kind: 'leadership'; setup: LeadershipSetup & { round: number } }
+  | { kind: 'skeleton'; setup: PeerSetup }
+  | { kind: 'libpaxos3'; setup: PeerSetup };
+const plan: Step[] = Array.from({ length: rounds }, (_, r): Step[] => {
+  const round = r + 1;
+  const steps: Step[] = [];
+  const seen = new Set<string>();
+  for (const [i, s] of once.entries()) {
+    const key = `${s.mode} ${s.size} ${s.outstanding}`;
+    if ((argv.skeleton || argv['skeleton-only']) && !seen.has(key)) {
+      seen.add(key);
+      steps.push({ kind: 'skeleton', setup: { mode: s.mode, size: s.size, outstanding: s.outstanding, round } });
+    }
+    if (!argv['skeleton-only']) steps.push({ kind: 'grid', setup: { ...s, round } });
+    const next = once[i + 1];
+    const sameC = next !== undefined && next.mode === s.mode && next.size === s.size && next.outstanding === s.outstanding && next.storage === s.storage;
+    if (cDir !== undefined && !argv['skeleton-only'] && !sameC) {
+      steps.push({ kind: 'libpaxos3', setup: { mode: s.mode, size: s.size, outstanding: s.outstanding, storage: s.storage, round } });
+    }
+  }
+  return [...steps, ...leadershipOnce.map((s): Step => ({ kind: 'leadership', setup: { ...s, round } }))];
+}).flat();
 
 // Ports of our own, well away from the test suites' ranges; each configuration gets fresh ones.
 let nextPort = argv['port-base'] ?? 41000 + (process.pid % 50) * 100;
@@ -301,6 +350,139 @@ async function measure(s: Setup): Promise<Result> {
   }
 }
 
+/** A program that is not one of our samples (the skeleton runs under node; C's through stdbuf). */
+function program(command: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
+  const child = spawn(command, args, { stdio: ['ignore', stdout, 'pipe'] });
+  child.stderr?.on('data', (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000)));
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+/**
+ * Runs `servers` (listening on `listen`) and then `client` for the warm-up and the measured
+ * seconds; reads the client's per-second figures (`json`: our client's lines; `libpaxos3`: C
+ * LibPaxos3's `N value/sec, … latency min a us max b us avg c us`) and every process's CPU.
+ */
+async function measurePeer(
+  s: PeerSetup,
+  servers: { role: string; child: ChildProcess }[],
+  listen: number[],
+  startClient: () => ChildProcess,
+  format: 'json' | 'libpaxos3',
+): Promise<PeerResult> {
+  const loadBefore = loadavg()[0] ?? 0;
+  const base = { mode: s.mode, size: s.size, outstanding: s.outstanding, ...(s.storage !== undefined ? { storage: s.storage } : {}), round: s.round };
+  const empty = { valuesPerSec: { median: 0, min: 0, max: 0 }, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
+  try {
+    for (const [k, port] of listen.entries()) {
+      if (!(await waitListening('127.0.0.1', port, 10_000))) {
+        const said = lastLine(servers[k]?.child as ChildProcess);
+        return { ...base, ...empty, error: `port ${port} never started listening${said !== '' ? ` (${servers[k]?.role}: ${said})` : ''}` };
+      }
+    }
+    const client = startClient();
+    let out = '';
+    client.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    const all = [...servers, { role: 'client', child: client }];
+    const before = new Map<string, number>();
+    const warmTimer = new Promise<void>((r) =>
+      setTimeout(() => {
+        for (const x of all) before.set(x.role, procStats(x.child.pid).cpu);
+        r();
+      }, warmup * 1000),
+    );
+    let after = new Map<string, { cpu: number; rss: number }>();
+    const sample = setTimeout(() => (after = new Map(all.map((x) => [x.role, procStats(x.child.pid)]))), (warmup + seconds) * 1000 - 200);
+    // C LibPaxos3's client runs until it is told to stop (SIGINT: it flushes and exits).
+    const stop = format === 'libpaxos3' ? setTimeout(() => client.kill('SIGINT'), (warmup + seconds) * 1000) : undefined;
+    await new Promise<void>((r) => client.once('exit', () => r()));
+    clearTimeout(sample);
+    if (stop !== undefined) clearTimeout(stop);
+    await warmTimer;
+    const seconds_ =
+      format === 'json'
+        ? out
+            .split('\n')
+            .filter((l) => l.startsWith('{'))
+            .map((l) => JSON.parse(l) as { type: string; values: number; latencyUs: { min: number; max: number; avg: number } })
+            .filter((l) => l.type === 'second')
+        : out
+            .split('\n')
+            .map((l) => /^(\d+) value\/sec, [\d.]+ Mbps, latency min (\d+) us max (\d+) us avg (\d+) us/.exec(l))
+            .filter((m): m is RegExpExecArray => m !== null)
+            .map((m) => ({ type: 'second', values: Number(m[1]), latencyUs: { min: Number(m[2]), max: Number(m[3]), avg: Number(m[4]) } }));
+    const measured = seconds_.slice(warmup);
+    const per = measured.map((l) => l.values).sort((a, b) => a - b);
+    const avgs = measured.map((l) => l.latencyUs.avg).sort((a, b) => a - b);
+    return {
+      ...base,
+      load: [Number(loadBefore.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))],
+      valuesPerSec: { median: per[Math.floor(per.length / 2)] ?? 0, min: per[0] ?? 0, max: per[per.length - 1] ?? 0 },
+      // Both clients print a mean per second: the median of those means, and the largest maximum.
+      latencyUs: { p50: avgs[Math.floor(avgs.length / 2)] ?? 0, p99: 0, max: Math.max(0, ...measured.map((l) => l.latencyUs.max)) },
+      processes: all.map((x) => ({
+        role: x.role,
+        cpuPercent: Math.round((((after.get(x.role)?.cpu ?? 0) - (before.get(x.role) ?? 0)) / Math.max(0.1, seconds - 0.2)) * 100),
+        peakRssMiB: Math.round(after.get(x.role)?.rss ?? 0),
+      })),
+      ...(per.length === 0 || per[per.length - 1] === 0 ? { error: `its client measured nothing${lastLine(client) !== '' ? ` (${lastLine(client)})` : ''}` } : {}),
+    };
+  } finally {
+    await stopAll([...live]);
+  }
+}
+
+/** The skeleton of a mode, value size and -o (skeleton.ts): our pattern without Paxos. */
+async function runSkeleton(s: PeerSetup): Promise<PeerResult> {
+  const script = join(here, 'skeleton.js');
+  const p = ports(4);
+  const servers =
+    s.mode === 'replica'
+      ? [0, 1, 2].map((i) => ({ role: `replica ${i}`, child: program(process.execPath, [script, 'replica', String(i), ...p.slice(0, 3).map(String)], 'ignore') }))
+      : [
+          ...[0, 1, 2].map((i) => ({ role: `acceptor ${i}`, child: program(process.execPath, [script, 'acceptor', String(i), String(p[i])], 'ignore') })),
+          { role: 'proposer 0', child: program(process.execPath, [script, 'proposer', String(p[3]), ...p.slice(0, 3).map(String)], 'ignore') },
+        ];
+  const clientPorts = s.mode === 'replica' ? p.slice(0, 3) : [p[3] as number, ...p.slice(0, 3)];
+  const flags = ['-o', String(s.outstanding), '-v', String(s.size), '--warmup', String(warmup), '--duration', String(warmup + seconds)];
+  return measurePeer(
+    s,
+    servers,
+    s.mode === 'replica' ? p.slice(0, 3) : p,
+    () => program(process.execPath, [script, 'client', ...clientPorts.map(String), ...(s.mode === 'split' ? ['--split'] : []), ...flags], 'pipe'),
+    'json',
+  );
+}
+
+/** C LibPaxos3's sample programs on a configuration of its own (its keys only; no batching). */
+async function runLibpaxos3(s: PeerSetup, dir: string): Promise<PeerResult> {
+  const tmp = mkdtempSync(join(tmpdir(), 'paxos-bench-c-'));
+  currentDir = tmp;
+  try {
+    const p = ports(4);
+    const lines =
+      s.mode === 'replica'
+        ? p.slice(0, 3).map((port, i) => `replica ${i} 127.0.0.1 ${port}`)
+        : [...p.slice(0, 3).map((port, i) => `acceptor ${i} 127.0.0.1 ${port}`), `proposer 0 127.0.0.1 ${p[3]}`];
+    lines.push('verbosity error');
+    if (s.storage !== 'memory') lines.push('storage-backend lmdb', `lmdb-env-path ${join(tmp, 'acceptor')}`, 'acceptor-trash-files yes', 'lmdb-mapsize 1gb');
+    if (s.storage === 'lmdb-sync') lines.push('lmdb-sync yes');
+    const path = join(tmp, 'paxos.conf');
+    writeFileSync(path, `${lines.join('\n')}\n`);
+    // Its programs write to stdout block-buffered when it is a pipe: line-buffer them.
+    const c = (bin: string, args: string[], out: 'pipe' | 'ignore') => program('stdbuf', ['-oL', join(dir, bin), ...args], out);
+    const servers =
+      s.mode === 'replica'
+        ? [0, 1, 2].map((i) => ({ role: `replica ${i}`, child: c('replica', [String(i), path], 'ignore') }))
+        : [...[0, 1, 2].map((i) => ({ role: `acceptor ${i}`, child: c('acceptor', [String(i), path], 'ignore') })), { role: 'proposer 0', child: c('proposer', ['0', path], 'ignore') }];
+    return await measurePeer(s, servers, s.mode === 'replica' ? p.slice(0, 3) : p, () => c('client', [path, '-o', String(s.outstanding), '-v', String(s.size)], 'pipe'), 'libpaxos3');
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    currentDir = undefined;
+  }
+}
+
 /** One leadership row: 3 replicas, and a client at replica 0 or one at each replica, all at once. */
 async function runLeadership(s: LeadershipSetup & { round: number }): Promise<LeadershipResult> {
   const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-'));
@@ -372,7 +554,7 @@ if (plan.length === 0) {
   process.exit(1);
 }
 const gridSteps = plan.filter((x) => x.kind === 'grid').length;
-const leadershipSteps = plan.length - gridSteps;
+const leadershipSteps = plan.filter((x) => x.kind === 'leadership').length;
 const loadStart = loadavg()[0] ?? 0;
 process.stderr.write(
   `pnpm bench: ${gridSteps} configurations${leadershipSteps > 0 ? ` and ${leadershipSteps} leadership rows` : ''}, ${warmup} s warm-up + ${seconds} s each; ${machine.cores} cores, Node ${machine.node}, load average ${loadStart.toFixed(1)}\n`,
@@ -380,11 +562,25 @@ process.stderr.write(
 const started = Date.now();
 const results: Result[] = [];
 const leadership: LeadershipResult[] = [];
+const skeleton: PeerResult[] = [];
+const libpaxos3: PeerResult[] = [];
+const peerLabel = (what: string, s: PeerSetup) =>
+  `${what}: ${s.mode} ${s.size} B -o ${s.outstanding}${s.storage !== undefined ? ` ${s.storage}` : ''}${rounds > 1 ? ` (round ${s.round})` : ''}`;
 for (const [i, step] of plan.entries()) {
   const elapsed = Date.now() - started;
   const eta = i === 0 ? (warmup + seconds + 2) * 1000 * plan.length : (elapsed / i) * (plan.length - i);
-  process.stderr.write(`[${i + 1}/${plan.length}] ${step.kind === 'grid' ? label(step.setup) : leadershipLabel(step.setup)} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
-  if (step.kind === 'grid') {
+  const what =
+    step.kind === 'grid'
+      ? label(step.setup)
+      : step.kind === 'leadership'
+        ? leadershipLabel(step.setup)
+        : peerLabel(step.kind === 'skeleton' ? 'skeleton' : 'C LibPaxos3', step.setup);
+  process.stderr.write(`[${i + 1}/${plan.length}] ${what} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
+  if (step.kind === 'skeleton' || step.kind === 'libpaxos3') {
+    const r = step.kind === 'skeleton' ? await runSkeleton(step.setup) : await runLibpaxos3(step.setup, cDir as string);
+    (step.kind === 'skeleton' ? skeleton : libpaxos3).push(r);
+    process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, mean latency ${r.latencyUs.p50} µs`}\n`);
+  } else if (step.kind === 'grid') {
     const r = await runOne(step.setup);
     results.push(r);
     process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`} (load average ${r.load?.[0]} → ${r.load?.[1]})\n`);
@@ -406,6 +602,8 @@ const run: Run = {
   ...(argv.metrics ? { metrics: true } : {}),
   results,
   ...(leadership.length > 0 ? { leadership } : {}),
+  ...(skeleton.length > 0 ? { skeleton } : {}),
+  ...(libpaxos3.length > 0 ? { libpaxos3 } : {}),
 };
 // Only a run of the whole grid and every leadership row, once, without extra servers' work, is
 // committed and shown; quick and partial runs stay local.
@@ -413,7 +611,9 @@ const full = rounds === 1 && !argv.metrics && isFullRun(run) && (tls === undefin
 const folder = full ? 'results' : 'local';
 mkdirSync(join(benchDir, folder), { recursive: true });
 writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
-if (results.length > 0) process.stdout.write(`\n${table(results)}\n`);
+if (results.length > 0) process.stdout.write(`\n${table(results, { skeleton, libpaxos3 })}\n`);
+if (skeleton.length > 0) process.stdout.write(`\n${peerTable('skeleton', skeleton)}\n`);
+if (libpaxos3.length > 0) process.stdout.write(`\n${peerTable('C LibPaxos3', libpaxos3)}\n`);
 const tlsCost = tlsTable(results);
 if (tlsCost !== '') process.stdout.write(`\nThe cost of TLS (each TLS row ran right after its twin without TLS):\n\n${tlsCost}\n`);
 if (leadership.length > 0) {
@@ -426,7 +626,12 @@ if (full) {
 } else {
   process.stdout.write(`Wrote bench/local/${stamp}.json (ignored by git). A ${quick ? 'quick' : 'partial'} run leaves bench/RESULTS.md and bench/chart.svg as they are: they show the last full run.\n`);
 }
-const failed = [...results.filter((r) => r.error !== undefined).map((r) => `${label(r)}: ${r.error}`), ...leadership.filter((r) => r.error !== undefined).map((r) => `${leadershipLabel(r)}: ${r.error}`)];
+const failed = [
+  ...results.filter((r) => r.error !== undefined).map((r) => `${label(r)}: ${r.error}`),
+  ...leadership.filter((r) => r.error !== undefined).map((r) => `${leadershipLabel(r)}: ${r.error}`),
+  ...skeleton.filter((r) => r.error !== undefined).map((r) => `${peerLabel('skeleton', { ...r, round: r.round ?? 1 })}: ${r.error}`),
+  ...libpaxos3.filter((r) => r.error !== undefined).map((r) => `${peerLabel('C LibPaxos3', { ...r, round: r.round ?? 1 })}: ${r.error}`),
+];
 if (failed.length > 0) {
   process.stderr.write(`pnpm bench: ${failed.length} of ${plan.length} configurations failed (${failed.join('; ')}).\n`);
   process.exit(1);
