@@ -119,6 +119,9 @@ export interface Run {
 }
 
 /** CPU time all processes of a row spent per value delivered, in µs (CPU % is per process, 100 = one core). */
+/** Latency cells; 0 means the client did not measure it (the skeleton's and C's clients give no p99). */
+const latency = (l: { p50: number; p99: number; max: number }) => [l.p50, l.p99, l.max].map((v) => (v > 0 ? String(v) : '—')).join(' / ');
+
 export function cpuUsPerValue(r: { valuesPerSec: { median: number }; processes: ProcStats[] }): number {
   const cpu = r.processes.reduce((n, p) => n + p.cpuPercent, 0) / 100;
   return r.valuesPerSec.median > 0 ? Math.round((cpu * 1e6) / r.valuesPerSec.median) : 0;
@@ -162,7 +165,7 @@ export function table(results: readonly Result[], peers: { skeleton?: readonly P
   const head = `| mode | value | -o | storage | batching | TLS | values/s median (min–max) | of the skeleton |${c ? ' vs C LibPaxos3 |' : ''} Mbps | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|${c ? '---|' : ''}---|---|---|---|`;
   const rows = results.map(
     (r) =>
-      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.tls ?? 'off'} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${ratio(r.valuesPerSec.median, peerOf(r, peers.skeleton))} |${c ? ` ${ratio(r.valuesPerSec.median, peerOf(r, peers.libpaxos3))} |` : ''} ${r.mbps} | ${r.latencyUs.p50} / ${r.latencyUs.p99} / ${r.latencyUs.max} | ${cpuUsPerValue(r)} (${r.processes.map((p) => p.cpuPercent).join(' ')}) | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
+      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.tls ?? 'off'} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${ratio(r.valuesPerSec.median, peerOf(r, peers.skeleton))} |${c ? ` ${ratio(r.valuesPerSec.median, peerOf(r, peers.libpaxos3))} |` : ''} ${r.mbps} | ${latency(r.latencyUs)} | ${cpuUsPerValue(r)} (${r.processes.map((p) => p.cpuPercent).join(' ')}) | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
   );
   return `${head}\n${rows.join('\n')}`;
 }
@@ -172,7 +175,7 @@ export function peerTable(what: string, rows: readonly PeerResult[]): string {
   const head = `| ${what} | mode | value | -o | storage | values/s median (min–max) | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) |\n|---|---|---|---|---|---|---|---|`;
   const body = rows.map(
     (p) =>
-      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} | ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${p.latencyUs.p50} / ${p.latencyUs.p99} / ${p.latencyUs.max} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
+      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} | ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${latency(p.latencyUs)} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
   );
   return `${head}\n${body.join('\n')}`;
 }

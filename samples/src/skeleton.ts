@@ -280,6 +280,8 @@ async function client(ports: number[], outstanding: number, size: number, warmup
 }
 
 const [role, ...rest] = process.argv.slice(2);
+// Exit on a signal through process.exit, so that --cpu-prof can write its profile.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(0));
 const flag = (name: string, fallback: number) => {
   const at = rest.indexOf(name);
   const v = at < 0 ? undefined : Number(rest[at + 1]);
