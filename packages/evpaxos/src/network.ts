@@ -279,18 +279,33 @@ export class Network {
   }
 
   /**
-   * Writes what every connection queued, one socket write each. The pump calls it after routing
-   * a batch, in the same event-loop turn: deferring each write once more would add a loop turn
-   * to every hop's latency.
+   * Writes what every connection queued, one socket write each, then hands this process's
+   * messages to itself to the role (see `routeLocal`). For writes outside the pump.
    */
   flush(): void {
     this.flushScheduled = false;
+    this.writeOut();
+    this.routeLocal();
+  }
+
+  /**
+   * Writes what every connection queued, one socket write each. The pump calls it after routing
+   * its batches, in the same event-loop turn: deferring each write once more would add a loop
+   * turn to every hop's latency.
+   */
+  writeOut(): void {
+    if (this.dirty.length === 0) return;
     const dirty = this.dirty.splice(0);
     for (const conn of dirty) conn.flush();
+  }
+
+  /**
+   * A replica's messages to its own acceptor and back, after the commit that precedes every send
+   * (persist before send holds), without a loopback socket's syscalls and codec. LibPaxos3 dials
+   * itself over TCP; a peer cannot tell the difference.
+   */
+  routeLocal(): void {
     if (this.local.length === 0) return;
-    // A replica's messages to its own acceptor and back, after the commit that precedes every
-    // send (persist before send holds), without a loopback socket's syscalls and codec. LibPaxos3
-    // dials itself over TCP; a peer cannot tell the difference.
     const local = this.local;
     this.local = [];
     for (const [from, msg] of local) if (!this.closed) this.options.onMessage(from, msg);

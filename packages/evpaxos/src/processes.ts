@@ -138,7 +138,7 @@ interface Wiring {
   readonly self?: number;
   /** Split mode with leadership: the proposers a follower forwards client values to. */
   readonly proposers?: readonly Address[];
-  readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
+  readonly commit?: (records: readonly PersistRecord[]) => Promise<void> | undefined;
   readonly onDeliver?: DeliverCallback;
   readonly onEvent?: ((e: CoreEvent) => void) | undefined;
   /** The process stops (orderly close or disk failure), with a sentence saying why. */
@@ -205,7 +205,8 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     role: w.role,
     ...(commit !== undefined ? { commit: metrics === undefined ? commit : timedCommit(commit, metrics) } : {}),
     send: metrics === undefined ? (env: Envelope) => route(network, env) : (env: Envelope) => (metrics.sent(env), route(network, env)),
-    flushSends: () => network.flush(),
+    flushSends: () => network.writeOut(),
+    routeLocal: () => network.routeLocal(),
     ...(onDeliver !== undefined || metrics !== undefined
       ? {
           deliver: (d: Delivery) => {
@@ -245,11 +246,15 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
 }
 
 /** A commit that reports its time and size to the metrics. */
-function timedCommit(commit: (records: readonly PersistRecord[]) => Promise<void>, metrics: ProcessMetrics) {
-  return async (records: readonly PersistRecord[]): Promise<void> => {
+function timedCommit(commit: (records: readonly PersistRecord[]) => Promise<void> | undefined, metrics: ProcessMetrics) {
+  return (records: readonly PersistRecord[]): Promise<void> | undefined => {
     const t = performance.now();
-    await commit(records);
-    metrics.committed(records, (performance.now() - t) / 1000);
+    const done = commit(records);
+    if (done === undefined) {
+      metrics.committed(records, (performance.now() - t) / 1000);
+      return undefined;
+    }
+    return done.then(() => metrics.committed(records, (performance.now() - t) / 1000));
   };
 }
 
@@ -377,7 +382,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
       listen: me,
       dial: config.acceptors,
       ...(config.leader ? { proposers: config.proposers } : {}),
-      commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : Promise.resolve()),
+      commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : undefined),
       onEvent: leaderEvents(o),
     },
     log,
@@ -585,6 +590,8 @@ function proposerOptions(config: PaxosConfig) {
     timeoutMs: config.proposerTimeoutMs,
     batchMaxValues: config.proposerBatchMaxValues,
     batchMaxBytes: config.proposerBatchMaxBytes,
+    // The pump says when a turn's inputs are all stepped: the values of one turn share a batch.
+    bindAtEndOfBatch: true,
     // Backoff jitter must differ between proposers and restarts; the core takes it as a seed.
     seed: randomInt(2 ** 31),
   };

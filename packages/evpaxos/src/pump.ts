@@ -5,15 +5,27 @@ import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 export interface PumpedRole {
   receive(from: PeerId, msg: Message, out: Effects): void;
   tick(now: number, out: Effects): void;
+  /** Every input at hand was stepped (see paxos-core's `end-of-batch` input). */
+  endOfBatch?(out: Effects): void;
 }
 
 export interface PumpOptions {
   readonly role: PumpedRole;
-  /** Makes persist records durable; resolves when they are. Absent: the role never persists. */
-  readonly commit?: (records: readonly PersistRecord[]) => Promise<void>;
+  /**
+   * Makes persist records durable; resolves when they are. Absent: the role never persists. A
+   * storage with nothing to wait for (memory) returns undefined, and the batch goes on at once.
+   */
+  readonly commit?: (records: readonly PersistRecord[]) => Promise<void> | undefined;
   readonly send: (env: Envelope) => void;
-  /** Called after the sends of a batch: write them out (one write per peer). */
+  /** Called after the sends of one or more batches: write them out (one write per peer). */
   readonly flushSends?: () => void;
+  /**
+   * Hands the messages this process sent to itself (a replica's own acceptor) back to the role as
+   * inputs, after the batch that sent them was committed. They join the next batch of the same
+   * turn: a replica's accept, its own acceptor's accepted and its learner's delivery take one
+   * event-loop turn and one write per peer, not three.
+   */
+  readonly routeLocal?: () => void;
   readonly deliver?: (d: Delivery) => void;
   /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
   readonly events?: (e: CoreEvent) => void;
@@ -42,7 +54,6 @@ export interface PumpOptions {
 export class Pump {
   private pending: Effects = newEffects();
   private scheduled = false;
-  private committing = false;
   /** No new inputs are taken (an orderly stop: what was taken is still committed and sent). */
   private stopped = false;
   /**
@@ -52,6 +63,8 @@ export class Pump {
    * before send (e.g. a duplicate prepare answered with a promise that is not on disk).
    */
   private failed = false;
+  /** Inside `flush`: inputs join `pending` and the running flush takes them (no new schedule). */
+  private flushing = false;
   /** The flush in progress, for `drain`. */
   private running: Promise<void> | undefined;
   private readonly ticker: NodeJS.Timeout;
@@ -70,6 +83,11 @@ export class Pump {
   /** Runs any other input (propose, trim, set-instance-id…) against the current batch. */
   input(step: (out: Effects) => void): void {
     if (this.stopped) return;
+    this.apply(step);
+    this.schedule();
+  }
+
+  private apply(step: (out: Effects) => void): void {
     const observe = this.o.observe;
     if (observe === undefined) {
       step(this.pending);
@@ -79,7 +97,6 @@ export class Pump {
       step(this.pending);
       if (events.length > from) observe(events, from);
     }
-    this.schedule();
   }
 
   /** Takes no more inputs; what was taken is still committed and sent (see `drain`). */
@@ -91,14 +108,14 @@ export class Pump {
   /** Resolves when every batch taken so far is committed and sent, or discarded after a failure. */
   async drain(): Promise<void> {
     // Each round waits for one flush (one commit) or one loop turn; bounded in count.
-    for (let i = 0; i < 10_000 && (this.scheduled || this.committing); i++) {
+    for (let i = 0; i < 10_000 && (this.scheduled || this.flushing); i++) {
       await (this.running ?? new Promise((r) => setImmediate(r)));
     }
     if (this.stopped && this.log !== this.o.log) this.log.close();
   }
 
   private schedule(): void {
-    if (this.scheduled || this.failed) return;
+    if (this.scheduled || this.failed || this.flushing) return;
     this.scheduled = true;
     setImmediate(() => {
       const run = this.flush();
@@ -111,29 +128,43 @@ export class Pump {
 
   private async flush(): Promise<void> {
     this.scheduled = false;
-    if (this.failed || this.committing) return; // a commit in flight flushes again when it is done
-    const batch = this.pending;
-    if (batch.persist.length === 0 && batch.send.length === 0 && batch.deliver.length === 0 && batch.events.length === 0) return;
-    this.pending = newEffects();
-    if (batch.persist.length > 0) {
-      if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
-      this.committing = true;
-      try {
-        await this.o.commit(batch.persist);
-      } catch (e) {
-        this.fail(e as Error);
-        return;
-      } finally {
-        this.committing = false;
+    if (this.failed || this.flushing) return;
+    this.flushing = true;
+    try {
+      // Batches follow one another in this turn while the role sends itself messages (bounded, so
+      // sockets are read between rounds); their writes leave together at the end. Persist before
+      // send holds per batch: a batch's sends are queued only after its records are durable, and
+      // what earlier batches queued is written before waiting on a disk.
+      const endOfBatch = this.o.role.endOfBatch;
+      for (let round = 0; round < MAX_ROUNDS_PER_TURN; round++) {
+        if (endOfBatch !== undefined && !this.stopped) this.apply((out) => endOfBatch.call(this.o.role, out));
+        const batch = this.pending;
+        if (isEmpty(batch)) break;
+        this.pending = newEffects();
+        if (batch.persist.length > 0) {
+          if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
+          try {
+            const done = this.o.commit(batch.persist);
+            if (done !== undefined) {
+              this.o.flushSends?.();
+              await done;
+            }
+          } catch (e) {
+            this.fail(e as Error);
+            return;
+          }
+        }
+        for (const env of batch.send) this.o.send(env);
+        if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
+        if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
+        for (const e of batch.events) logEvent(this.log, e);
+        this.o.routeLocal?.();
       }
+      this.o.flushSends?.();
+    } finally {
+      this.flushing = false;
     }
-    for (const env of batch.send) this.o.send(env);
-    this.o.flushSends?.();
-    if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
-    if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
-    for (const e of batch.events) logEvent(this.log, e);
-    const p = this.pending;
-    if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0) this.schedule();
+    if (!isEmpty(this.pending)) this.schedule();
   }
 
   private fail(error: Error): void {
@@ -142,6 +173,13 @@ export class Pump {
     this.pending = newEffects();
     this.o.onFatal(error);
   }
+}
+
+/** Batches one flush runs back to back before it lets the event loop read sockets again. */
+const MAX_ROUNDS_PER_TURN = 8;
+
+function isEmpty(e: Effects): boolean {
+  return e.persist.length === 0 && e.send.length === 0 && e.deliver.length === 0 && e.events.length === 0;
 }
 
 /**

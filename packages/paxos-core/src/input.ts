@@ -23,7 +23,13 @@ export type Input =
    */
   | { readonly kind: 'set-instance-id'; readonly iid: number; readonly master?: MasterState }
   /** Learner: ask every acceptor to trim instances `≤ iid`. */
-  | { readonly kind: 'trim'; readonly iid: number };
+  | { readonly kind: 'trim'; readonly iid: number }
+  /**
+   * The shell has stepped every input it had at hand (the end of an event-loop turn). A batching
+   * proposer that defers binding (`bindAtEndOfBatch`) puts the client values of the turn into
+   * instances now, so they share instances. Roles with nothing to do ignore it.
+   */
+  | { readonly kind: 'end-of-batch' };
 
 export type InputKind = Input['kind'];
 
@@ -35,6 +41,7 @@ export interface InputHandlers {
   decided?(iid: number, value: Uint8Array, out: Effects): void;
   setInstanceId?(iid: number, out: Effects, master?: MasterState): void;
   trim?(iid: number, out: Effects): void;
+  endOfBatch?(out: Effects): void;
 }
 
 /**
@@ -58,5 +65,7 @@ export function dispatchInput(name: string, role: InputHandlers, input: Input, o
       return role.setInstanceId === undefined ? refuse() : role.setInstanceId(input.iid, out, input.master);
     case 'trim':
       return role.trim === undefined ? refuse() : role.trim(input.iid, out);
+    case 'end-of-batch':
+      return role.endOfBatch?.(out);
   }
 }

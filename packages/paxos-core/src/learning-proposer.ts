@@ -171,6 +171,12 @@ export class LearningProposer {
     this.route(value, false, out);
   }
 
+  /** The shell's turn ends (see the proposer's `bindAtEndOfBatch`). */
+  endOfBatch(out: Effects): void {
+    this.lastDecided.length = 0;
+    this.proposer.endOfBatch(out);
+  }
+
   receive(from: PeerId, msg: Message, out: Effects): void {
     this.lastDecided.length = 0;
     if (msg.type === 'client_value' && this.leadership !== undefined) {

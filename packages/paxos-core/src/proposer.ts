@@ -51,6 +51,13 @@ export interface ProposerOptions {
   /** A batch stops growing before it would exceed this many bytes (one value always fits). */
   readonly batchMaxBytes?: number;
   /**
+   * With batching: client values that arrive are bound into instances at the shell's
+   * `end-of-batch` input (or the next tick, or when an instance frees up), not one by one as
+   * they arrive, so the values of one event-loop turn share an instance instead of the first
+   * taking an instance alone. Without an `end-of-batch` input they wait for the next tick.
+   */
+  readonly bindAtEndOfBatch?: boolean;
+  /**
    * Leadership is on (leadership.ts): the proposer opens instances only while it leads (see
    * `setLeading`), never further than `openLimit` beyond its last decided instance, so that a
    * successor knows how far it may have reached. Off, it behaves as LibPaxos3's, always leading.
@@ -131,6 +138,10 @@ export class Proposer {
   private readonly idleAfterMs: number;
   private readonly batchMaxValues: number;
   private readonly batchMaxBytes: number;
+  /** `bindAtEndOfBatch` with batching on. */
+  private readonly bindLater: boolean;
+  /** Client values arrived since the last `end-of-batch` and were not bound yet. */
+  private bindDue = false;
   private readonly prng: Prng;
   /** How far beyond the last decided instance a leading proposer opens instances (leadership on). */
   readonly openLimit: number;
@@ -203,6 +214,7 @@ export class Proposer {
     this.learns = options.fedDecisions ?? false;
     this.batchMaxValues = requireInt('batchMaxValues', options.batchMaxValues ?? 0, 0, 1 << 20);
     this.batchMaxBytes = requireInt('batchMaxBytes', options.batchMaxBytes ?? 1 << 20, 1, 1 << 30);
+    this.bindLater = batching && options.bindAtEndOfBatch === true;
     this.bounded = options.led ?? false;
     // With leadership, copies of one value forwarded twice (around a change of leader, or sent
     // again by a follower that waited long) are merged while queued: see `propose`.
@@ -320,6 +332,17 @@ export class Proposer {
     }
     this.queue.push(value);
     this.activeUntil = this.now + this.idleAfterMs;
+    if (this.bindLater) {
+      this.bindDue = true;
+      return;
+    }
+    this.tryAccept(out);
+  }
+
+  /** The shell's turn ends: bind the client values that arrived in it (see `bindAtEndOfBatch`). */
+  endOfBatch(out: Effects): void {
+    if (!this.bindDue) return;
+    this.bindDue = false;
     this.tryAccept(out);
   }
 

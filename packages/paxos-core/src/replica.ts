@@ -80,6 +80,11 @@ export class Replica {
     this.lp.propose(value, out);
   }
 
+  /** The shell's turn ends (see the proposer's `bindAtEndOfBatch`). */
+  endOfBatch(out: Effects): void {
+    this.lp.endOfBatch(out);
+  }
+
   /** The learning proposer inside (the proposer, its learner, and leadership if on). */
   get learningProposer(): LearningProposer {
     return this.lp;

@@ -23,6 +23,8 @@ export interface SimRole {
 
 export interface ProposerRole extends SimRole {
   propose(value: Uint8Array, out: Effects): void;
+  /** The end of a turn (paxos-core's `end-of-batch` input), where the role has it. */
+  endOfBatch?(out: Effects): void;
   heldValues(): Iterable<Uint8Array>;
 }
 
@@ -64,7 +66,8 @@ export interface RoleFactory {
 
 /** The real core classes, typed as what they are, so that mutants can wrap their parts. */
 export function realRoles(o: SimOptions) {
-  const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow, batchMaxValues: o.batchMaxValues };
+  // Batching binds values at the end of a turn, as evpaxos does (the simulation's end-of-batch).
+  const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow, batchMaxValues: o.batchMaxValues, bindAtEndOfBatch: true };
   const batched = o.batchMaxValues > 0;
   const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};
   return {

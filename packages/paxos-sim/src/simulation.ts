@@ -58,11 +58,15 @@ interface SimNode {
   readonly clockOffset: number;
   /** The clock reading of this incarnation's last tick: what the core knows of time. */
   lastTick: number;
+  /** An end-of-batch event is queued for this node (one per moment). */
+  endOfBatchDue: boolean;
 }
 
 type SimEvent =
   | { readonly k: 'msg'; readonly to: number; readonly from: number; readonly msg: Message }
   | { readonly k: 'tick'; readonly node: number; readonly inc: number }
+  /** The end of a node's "turn": every event already queued for this moment ran first. */
+  | { readonly k: 'end-of-batch'; readonly node: number; readonly inc: number }
   | { readonly k: 'sync'; readonly node: number; readonly inc: number }
   | { readonly k: 'submit'; readonly client: number; readonly seq: number }
   | { readonly k: 'crash' }
@@ -118,6 +122,7 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   trim: 9,
   heal: 10,
   liveness: 11,
+  'end-of-batch': 12,
 };
 
 /**
@@ -203,6 +208,7 @@ export class Simulation {
       clockRate: 1 + (this.clocks.below(2 * this.options.driftPpm + 1) - this.options.driftPpm) / 1e6,
       clockOffset: this.clocks.below(1_000_000),
       lastTick: 0,
+      endOfBatchDue: false,
     };
     this.nodes.push(node);
     if (kind === 'acceptor' || kind === 'replica') this.acceptorNodes.push(index);
@@ -275,6 +281,13 @@ export class Simulation {
         node.lastTick = this.clock(node);
         this.step(node, (role, out) => role.tick(node.lastTick, out));
         this.queue.push(this.now + this.options.tickMs, ev);
+        return;
+      }
+      case 'end-of-batch': {
+        const node = this.nodes[ev.node] as SimNode;
+        node.endOfBatchDue = false;
+        if (!node.up || node.incarnation !== ev.inc) return;
+        this.step(node, (role, out) => (role as ProposerRole).endOfBatch?.(out));
         return;
       }
       case 'sync':
@@ -599,6 +612,12 @@ export class Simulation {
       this.checker.submittedValue(value);
       if (this.healed) this.owed.add(valueId(value) as number);
       this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
+      // Like evpaxos's pump: the values submitted at this moment are bound together once the
+      // events already queued for it ran (other submissions, messages), as at the end of a turn.
+      if (this.options.batchMaxValues > 0 && !node.endOfBatchDue) {
+        node.endOfBatchDue = true;
+        this.queue.push(this.now, { k: 'end-of-batch', node: node.index, inc: node.incarnation });
+      }
       return;
     }
     // No proposer is up: the client tries again a little later.

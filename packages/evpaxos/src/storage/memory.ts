@@ -13,8 +13,8 @@ export class MemoryStorage implements AcceptorStorage {
     return { trimIid: 0, records: [], roundFloor: 0 };
   }
 
-  commit(_records: readonly PersistRecord[]): Promise<void> {
-    return Promise.resolve();
+  commit(_records: readonly PersistRecord[]): undefined {
+    return undefined;
   }
 
   close(): Promise<void> {

@@ -11,14 +11,15 @@ export interface StoredState {
 /**
  * Acceptor storage. The core keeps its state in memory and writes through: `commit` makes one
  * group of persist records durable (one transaction, one sync) and resolves only then, so the
- * replies waiting on it may go out (persist before send).
+ * replies waiting on it may go out (persist before send). A storage with nothing to wait for
+ * (memory) returns undefined: the replies go out in the same turn.
  */
 export interface AcceptorStorage {
   readonly kind: 'memory' | 'lmdb';
   /** Where the data lives, for messages. */
   readonly location: string;
   load(): StoredState;
-  commit(records: readonly PersistRecord[]): Promise<void>;
+  commit(records: readonly PersistRecord[]): Promise<void> | undefined;
   close(): Promise<void>;
 }
 
