@@ -128,6 +128,7 @@ export function requestToWire(req: KvRequest): unknown[] {
       head.push(keyToBytes(c.key));
       return head;
     case 'register':
+      if (c.nonce !== undefined) head.push(c.nonce);
       return head;
     default:
       return assertNever(c);
@@ -354,9 +355,14 @@ export function requestFromWire(x: unknown): KvRequest {
     case 'oversized_set':
       command = { op, key: f.key('key') };
       break;
-    case 'register':
-      command = { op };
+    case 'register': {
+      if (f.isNil()) {
+        command = { op };
+        break;
+      }
+      command = { op, nonce: f.int('nonce', 0, Number.MAX_SAFE_INTEGER) };
       break;
+    }
     default:
       return assertNever(op);
   }

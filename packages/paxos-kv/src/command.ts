@@ -81,9 +81,15 @@ export interface OversizedSetCommand {
   readonly key: Key;
 }
 
-/** Opens an exactly-once client session; the result carries its id. */
+/**
+ * Opens an exactly-once client session; the result carries its id. `nonce` (a number the gateway
+ * picks, ignored by the store) makes two gateways' registrations different bytes: the replication
+ * layer matches a proposal to its delivery by bytes, and two gateways whose equal registrations
+ * matched the same delivery would share one session, and so each other's sequence numbers.
+ */
 export interface RegisterCommand {
   readonly op: 'register';
+  readonly nonce?: number;
 }
 
 export type KvCommand =

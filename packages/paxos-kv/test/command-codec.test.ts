@@ -75,3 +75,14 @@ describe('requests and results as Paxos values (msgpack)', () => {
     }
   });
 });
+
+describe('register', () => {
+  it('carries its nonce, so that two gateways registering at the same millisecond propose different bytes', () => {
+    const a = encodeRequest({ now: 5, command: { op: 'register', nonce: 1 } });
+    const b = encodeRequest({ now: 5, command: { op: 'register', nonce: 2 } });
+    expect(a).not.toEqual(b);
+    expect(decodeRequest(a)).toEqual({ now: 5, command: { op: 'register', nonce: 1 } });
+    expect(decodeRequest(encodeRequest({ now: 5, command: { op: 'register' } }))).toEqual({ now: 5, command: { op: 'register' } });
+    expect(() => decodeRequest(encodeRequest({ now: 5, command: { op: 'register', nonce: -1 } }))).toThrow(/nonce/);
+  });
+});

@@ -32,7 +32,7 @@ export function randomCommand(rng: Rng, keys = 8): KvCommand {
     case 11:
       return rng.next() < 0.2 ? { op: 'flush_all', delay: rng.pick([0, 1, 3, -1]) } : { op: 'oversized_set', key };
     case 12:
-      return { op: 'register' };
+      return rng.next() < 0.5 ? { op: 'register' } : { op: 'register', nonce: rng.int(1_000_000_000) };
     default:
       return { op: 'set', key, flags: 0, exptime: 0, value: value() };
   }
