@@ -249,7 +249,9 @@ export class KvConnection {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      while (this.running < this.maxInFlight && this.readyHead < this.ready.length) {
+      // A connection that is gone starts nothing more: what it had not sent on is dropped, as
+      // memcached drops the unread requests of a closed connection.
+      while (!this.gone && this.running < this.maxInFlight && this.readyHead < this.ready.length) {
         const job = this.ready[this.readyHead++] as Job;
         this.start(job);
       }

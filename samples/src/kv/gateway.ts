@@ -1,0 +1,439 @@
+/**
+ * This replica's gateway into the replicated log: the `KvBackend` of a kv-server. It owns what
+ * lies between a memcached connection and the log:
+ *
+ * - **Exactly-once inside the cluster.** Every write travels in a client session of the state
+ *   machine (paxos-kv's sessions.ts): the gateway opens sessions through the log and tags each
+ *   write with its session, a sequence number and how far it has received results. It proposes a
+ *   write again, with the same session and sequence number, when no result came within
+ *   `resendMs`, when the leader changed, or when the local proposer gave the value up; the state
+ *   machine applies the first copy and answers every later one with the first result. A memcached
+ *   client has no session id of its own, so a session belongs to one connection at a time (a pool
+ *   hands sessions of closed connections to new ones, saving a registration through the log).
+ * - **What a client gets.** A write answered with a result was applied exactly once. A write whose
+ *   connection dropped before its reply is still carried through by the gateway and applied at most
+ *   once (a client that reconnects and looks finds it applied once, or not at all if the gateway's
+ *   replica died with it). A write the cluster could not decide within `deadlineMs` is answered
+ *   `SERVER_ERROR … may or may not take effect` and is still applied at most once: later requests
+ *   of its session acknowledge it, after which the state machine refuses any late copy. memcached's
+ *   protocols have no request ids, so a request the *client* sends twice is two requests.
+ * - **Time.** Each request is stamped here, by the replica that proposes it, with its wall clock
+ *   (ms since the epoch); the state machine's clock is the largest stamp applied so far, so it never
+ *   goes back, and expiry is decided by the log alone, the same on every replica. A replica whose
+ *   clock runs ahead makes items expire early by its lead: keep the replicas' clocks synchronised
+ *   (NTP), as memcached's expiry assumes of one machine's clock.
+ * - **Reads.** Linearizable by default: served from this replica's state when it holds the leader
+ *   lease (`canReadLocally()`) and the log's clock is fresh (within `freshClockMs` of this
+ *   replica's clock, so that expiry in a lease read is judged at a time the log has reached),
+ *   otherwise proposed through the log like a write (without a session: a get changes nothing, so
+ *   running it twice is harmless) and answered from where it landed. Stale reads (the stale-read
+ *   port) are served from this replica's state as it is, judged at this replica's clock.
+ */
+import { decodeResult, encodeRequest, KvStateMachine, type GetCommand, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
+import { KvUnavailable, type BackendStatus, type KvBackend, type KvChannel, type ReadMode, type ReadOutcome, type WriteCommand } from './backend.js';
+
+/** What the gateway needs from the replication layer (an evpaxos replica handle, adapted). */
+export interface ReplicatedLog {
+  /**
+   * Proposes a value; resolves once this replica has applied it, with the state machine's result.
+   * May never resolve (the gateway resends), or reject with an Error saying why.
+   */
+  propose(value: Uint8Array): Promise<{ readonly iid: number; readonly result: Uint8Array }>;
+  /** A read of the applied state now is linearizable (this replica holds the lease and has caught up). */
+  canReadLocally(): boolean;
+  isLeader(): boolean;
+  /** The leader as this replica sees it. */
+  leaderId(): number | undefined;
+}
+
+export interface GatewayOptions {
+  readonly log: ReplicatedLog;
+  /** The state machine this replica applies the log to. */
+  readonly machine: KvStateMachine;
+  /** Wall clock, ms since the epoch: the stamps (default Date.now). */
+  readonly now?: () => number;
+  /** Propose a request again when no result came within this many ms (default 3000). */
+  readonly resendMs?: number;
+  /** Give a request up after this many ms (default 30,000). */
+  readonly deadlineMs?: number;
+  /** Requests of one session in flight beyond what it has acknowledged (default 256; below the state machine's maxPendingPerSession). */
+  readonly window?: number;
+  /** A lease read needs the log's clock within this many ms of ours (default 1000, memcached's clock tick). */
+  readonly freshClockMs?: number;
+  /** Sessions of closed connections kept for reuse (default 64). */
+  readonly idleSessions?: number;
+  /** Randomness for registration nonces (default Math.random). */
+  readonly random?: () => number;
+}
+
+/** One of the state machine's client sessions, used by one connection at a time. */
+class GatewaySession {
+  nextSeq = 1;
+  /** Every seq up to here has its result (sent as `ack`, so the state machine may forget them). */
+  acked = 0;
+  private readonly doneAbove = new Set<number>();
+  inFlight = 0;
+  /** The state machine no longer knows this session: never use it again. */
+  broken = false;
+  /** When it was last used, on the gateway's clock (idle sessions expire in the state machine). */
+  lastUsed: number;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly id: number,
+    now: number,
+  ) {
+    this.lastUsed = now;
+  }
+
+  issue(now: number): number {
+    this.inFlight++;
+    this.lastUsed = now;
+    return this.nextSeq++;
+  }
+
+  settle(seq: number): void {
+    this.inFlight--;
+    this.doneAbove.add(seq);
+    while (this.doneAbove.delete(this.acked + 1)) this.acked++;
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  hasRoom(window: number): boolean {
+    return this.nextSeq - 1 - this.acked < window;
+  }
+
+  waitForRoom(): Promise<void> {
+    return new Promise((r) => this.waiting.push(r));
+  }
+
+  wakeAll(): void {
+    for (const w of this.waiting.splice(0)) w();
+  }
+}
+
+/** How one request's attempts ended. */
+type Ending = { readonly kind: 'result'; readonly result: KvResult } | { readonly kind: 'redo' } | { readonly kind: 'failed'; readonly error: KvUnavailable };
+
+/** What to make of a result: settle with an ending, or try again after a pause. */
+type Verdict = Ending | { readonly kind: 'retry' };
+
+/** A request being proposed until it has an ending: the gateway nudges it when the leader changes. */
+interface InFlight {
+  resendNow(): void;
+  abort(error: KvUnavailable): void;
+}
+
+export class Gateway implements KvBackend {
+  readonly machine: KvStateMachine;
+  private readonly log: ReplicatedLog;
+  /** The wall clock (ms since the epoch). */
+  readonly now: () => number;
+  private readonly resendMs: number;
+  private readonly deadlineMs: number;
+  /** Requests of one session in flight beyond what it has acknowledged. */
+  readonly window: number;
+  private readonly freshClockMs: number;
+  private readonly idleLimit: number;
+  private readonly random: () => number;
+  private readonly idle: GatewaySession[] = [];
+  private readonly inFlight = new Set<InFlight>();
+  private lastStamp = 0;
+  private closed = false;
+  /** Counters for tests and logs. */
+  readonly counts = { registered: 0, proposals: 0, resent: 0, logReads: 0, leaseReads: 0, staleReads: 0, redone: 0, gaveUp: 0 };
+
+  constructor(o: GatewayOptions) {
+    this.log = o.log;
+    this.machine = o.machine;
+    this.now = o.now ?? Date.now;
+    this.resendMs = o.resendMs ?? 3000;
+    this.deadlineMs = o.deadlineMs ?? 30_000;
+    this.window = Math.min(o.window ?? 256, Math.max(1, this.machine.store.config.sessions.maxPending - 1));
+    this.freshClockMs = o.freshClockMs ?? 1000;
+    this.idleLimit = o.idleSessions ?? 64;
+    this.random = o.random ?? Math.random;
+  }
+
+  open(): KvChannel {
+    return new GatewayChannel(this);
+  }
+
+  status(): BackendStatus {
+    const m = this.machine;
+    return {
+      store: m.store.stats(),
+      leader: this.log.isLeader(),
+      leaderId: this.log.leaderId(),
+      lastApplied: m.lastApplied.iid,
+      clock: m.store.clock,
+      digest: () => m.digest(),
+    };
+  }
+
+  /** The leader changed: propose every request in flight again now (the new leader may never have seen it). */
+  leaderChanged(): void {
+    for (const r of [...this.inFlight]) r.resendNow();
+  }
+
+  /** Fails every request in flight and every later one (the server is stopping). */
+  close(): void {
+    this.closed = true;
+    const err = new KvUnavailable('the server is shutting down; the request may or may not take effect', true);
+    for (const r of [...this.inFlight]) r.abort(err);
+    for (const s of this.idle.splice(0)) s.wakeAll();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- time ----
+
+  /** The stamp of a request: this replica's clock, never below a stamp it gave before. */
+  stamp(): number {
+    this.lastStamp = Math.max(this.lastStamp, Math.floor(this.now()));
+    return this.lastStamp;
+  }
+
+  // ---- reads ----
+
+  read(command: GetCommand, mode: ReadMode): ReadOutcome | Promise<ReadOutcome> {
+    const store = this.machine.store;
+    if (mode === 'stale') {
+      this.counts.staleReads++;
+      return { result: { status: 'values', hits: store.read(command.keys, this.now()) }, local: true };
+    }
+    if (this.log.canReadLocally() && this.now() - store.clock < this.freshClockMs) {
+      this.counts.leaseReads++;
+      // Judged at the log's clock, not ours: a later request in the log can only be later.
+      return { result: { status: 'values', hits: store.read(command.keys, store.clock) }, local: true };
+    }
+    this.counts.logReads++;
+    return this.propose('get', () => ({ now: this.stamp(), command }), (r) => ({ kind: 'result', result: r })).then((e) => {
+      if (e.kind === 'result') return { result: e.result, local: false };
+      throw e.kind === 'failed' ? e.error : new KvUnavailable('internal error: a read asked to be redone', false);
+    });
+  }
+
+  // ---- sessions ----
+
+  /** An idle session still known to the state machine, or a new one registered through the log. */
+  async acquire(): Promise<GatewaySession> {
+    const ttl = this.machine.store.config.sessions.ttlMs;
+    const now = this.now();
+    while (this.idle.length > 0) {
+      const s = this.idle.pop() as GatewaySession;
+      // Idle for more than half its TTL: it may be gone (a first request would find out, safely,
+      // but registering costs the same as that failed request).
+      if (!s.broken && now - s.lastUsed < ttl / 2) return s;
+    }
+    return this.register();
+  }
+
+  /** A closed connection's session, once nothing of it is in flight: kept for the next connection. */
+  release(s: GatewaySession): void {
+    if (s.broken || this.closed || s.inFlight > 0 || this.idle.includes(s)) return;
+    if (this.idle.length < this.idleLimit) this.idle.push(s);
+  }
+
+  private register(): Promise<GatewaySession> {
+    return this.propose(
+      'register',
+      () => ({ now: this.stamp(), command: { op: 'register', nonce: Math.floor(this.random() * Number.MAX_SAFE_INTEGER) } }),
+      (r) => (r.status === 'session' ? { kind: 'result', result: r } : { kind: 'failed', error: new KvUnavailable(`opening a session failed: ${describe(r)}`, true) }),
+      // A registration proposed twice opens two sessions: keep the spare one for another connection.
+      (late) => {
+        if (late.status === 'session' && !this.closed && this.idle.length < this.idleLimit) this.idle.push(new GatewaySession(late.id, this.now()));
+      },
+    ).then((e) => {
+      if (e.kind === 'result' && e.result.status === 'session') {
+        this.counts.registered++;
+        return new GatewaySession(e.result.id, this.now());
+      }
+      throw e.kind === 'failed' ? e.error : new KvUnavailable('internal error: a registration asked to be redone', false);
+    });
+  }
+
+  /** Carries one write of session `s` as sequence number `seq` through the log until it has an ending. */
+  runWrite(s: GatewaySession, seq: number, command: WriteCommand): Promise<Ending> {
+    let maybeApplied = false;
+    return this.propose(
+      command.op,
+      () => ({ now: this.stamp(), session: { id: s.id, seq, ack: s.acked }, command }),
+      (r): Verdict => {
+        switch (r.status) {
+          case 'session_unknown':
+            // Session ids are never reused and a session never comes back, and this replica applies
+            // the log in order: every copy of this request decided before this one was answered
+            // first, and none was a result. Unless a copy's fate was lost (below), nothing was applied.
+            return maybeApplied
+              ? { kind: 'failed', error: new KvUnavailable(`session ${s.id} expired while its request ${seq} was in flight; the request may or may not have taken effect`, false) }
+              : { kind: 'redo' };
+          case 'session_busy':
+            return { kind: 'retry' };
+          case 'session_stale':
+            return { kind: 'failed', error: new KvUnavailable(`internal error: request ${seq} of session ${s.id} was acknowledged before its result came; it may or may not have taken effect`, false) };
+          default:
+            return { kind: 'result', result: r };
+        }
+      },
+      undefined,
+      (e) => {
+        // The local proposer gave up a copy after its instance was trimmed unseen: that copy may
+        // have been applied without this replica seeing its result.
+        if (/may or may not/.test(e.message)) maybeApplied = true;
+      },
+    );
+  }
+
+  /**
+   * Proposes `make()` until `judge` settles a result, resending after `resendMs`, at once when the
+   * leader changes, and after a short pause when the local replica refuses or gives a copy up;
+   * fails after `deadlineMs`. Results of copies that come after the ending go to `late`.
+   */
+  private propose(
+    what: string,
+    make: () => KvRequest,
+    judge: (r: KvResult) => Verdict,
+    late?: (r: KvResult) => void,
+    refused?: (e: Error) => void,
+  ): Promise<Ending> {
+    return new Promise<Ending>((resolve) => {
+      const started = performance.now();
+      let ended = false;
+      let timer: NodeJS.Timeout | undefined;
+      let lastSent = -Infinity;
+      let refusals = 0;
+      let lastRefusal = '';
+      const end = (e: Ending) => {
+        if (ended) return;
+        ended = true;
+        clearTimeout(timer);
+        this.inFlight.delete(handle);
+        resolve(e);
+      };
+      const wait = (ms: number) => {
+        clearTimeout(timer);
+        const left = this.deadlineMs - (performance.now() - started);
+        timer = setTimeout(send, Math.max(0, Math.min(ms, left)));
+      };
+      const send = () => {
+        if (ended) return;
+        if (this.closed) return end({ kind: 'failed', error: new KvUnavailable('the server is shutting down; the request may or may not take effect', true) });
+        const elapsed = performance.now() - started;
+        if (elapsed >= this.deadlineMs) {
+          this.counts.gaveUp++;
+          const why = lastRefusal !== '' ? ` (the last refusal: ${lastRefusal})` : ' (no leader, or no quorum of replicas, answered)';
+          const effect = what === 'get' || what === 'register' ? '' : '; the request may or may not take effect';
+          return end({ kind: 'failed', error: new KvUnavailable(`the cluster did not decide the ${what} within ${Math.round(this.deadlineMs / 1000)} s${why}${effect}`, true) });
+        }
+        if (lastSent > -Infinity) this.counts.resent++;
+        lastSent = performance.now();
+        this.counts.proposals++;
+        let value: Uint8Array;
+        try {
+          value = encodeRequest(make());
+        } catch (e) {
+          return end({ kind: 'failed', error: new KvUnavailable(`internal error: the request cannot be encoded: ${(e as Error).message}`, false) });
+        }
+        this.log.propose(value).then(
+          (d) => {
+            let r: KvResult;
+            try {
+              r = decodeResult(d.result);
+            } catch (e) {
+              return end({ kind: 'failed', error: new KvUnavailable(`internal error: the state machine's result cannot be read: ${(e as Error).message}`, false) });
+            }
+            if (ended) return late?.(r);
+            const v = judge(r);
+            if (v.kind === 'retry') return wait(50);
+            end(v);
+          },
+          (e: unknown) => {
+            if (ended) return;
+            const err = e instanceof Error ? e : new Error(String(e));
+            refused?.(err);
+            lastRefusal = err.message;
+            // Refused here (queue full, no replica reachable, closing): try again soon, backing off.
+            wait(Math.min(this.resendMs, 25 * 2 ** Math.min(refusals++, 8)));
+          },
+        );
+        wait(this.resendMs);
+      };
+      const handle: InFlight = {
+        resendNow: () => {
+          if (!ended && performance.now() - lastSent > 20) send();
+        },
+        abort: (error) => end({ kind: 'failed', error }),
+      };
+      this.inFlight.add(handle);
+      send();
+    });
+  }
+}
+
+/** One connection's channel: its session (taken when it first writes) and its writes. */
+class GatewayChannel implements KvChannel {
+  private session: GatewaySession | undefined;
+  private acquiring: Promise<GatewaySession> | undefined;
+  private closed = false;
+
+  constructor(private readonly gw: Gateway) {}
+
+  read(command: GetCommand, mode: ReadMode): ReadOutcome | Promise<ReadOutcome> {
+    if (this.gw.isClosed) throw new KvUnavailable('the server is shutting down', true);
+    return this.gw.read(command, mode);
+  }
+
+  async write(command: WriteCommand): Promise<KvResult> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.gw.isClosed) throw new KvUnavailable('the server is shutting down; the request was not applied', true);
+      const s = await this.sessionFor();
+      while (!s.hasRoom(this.gw.window) && !s.broken && !this.gw.isClosed) await s.waitForRoom();
+      if (s.broken || this.gw.isClosed) continue;
+      const seq = s.issue(this.gw.now());
+      let e: Ending;
+      try {
+        e = await this.gw.runWrite(s, seq, command);
+      } finally {
+        s.settle(seq);
+        if (this.closed && s.inFlight === 0) this.gw.release(s);
+      }
+      if (e.kind === 'result') return e.result;
+      if (e.kind === 'failed') throw e.error;
+      // The state machine no longer knows the session and nothing was applied: open another.
+      s.broken = true;
+      s.wakeAll();
+      if (this.session === s) this.session = undefined;
+      this.gw.counts.redone++;
+      if (attempt >= 3) throw new KvUnavailable(`internal error: ${attempt} sessions in a row were unknown to the state machine; the request was not applied`, false);
+    }
+  }
+
+  private sessionFor(): Promise<GatewaySession> {
+    if (this.session !== undefined && !this.session.broken) return Promise.resolve(this.session);
+    this.acquiring ??= this.gw.acquire().then(
+      (s) => {
+        this.acquiring = undefined;
+        this.session = s;
+        return s;
+      },
+      (e: unknown) => {
+        this.acquiring = undefined;
+        throw e;
+      },
+    );
+    return this.acquiring;
+  }
+
+  close(): void {
+    this.closed = true;
+    const s = this.session;
+    if (s !== undefined && s.inFlight === 0) this.gw.release(s);
+  }
+}
+
+function describe(r: KvResult): string {
+  return r.status === 'invalid' ? r.reason : r.status;
+}

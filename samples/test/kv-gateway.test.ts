@@ -1,0 +1,235 @@
+/**
+ * The gateway between memcached connections and the log, against a log in this process that
+ * loses, duplicates, delays and refuses proposals on purpose: exactly-once through sessions,
+ * retries, session expiry, deadlines, the read paths and the time stamps.
+ */
+import { describe, expect, it } from 'vitest';
+import { decodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
+import { KvUnavailable, type KvChannel } from '../src/kv/backend.js';
+import { Gateway, type ReplicatedLog } from '../src/kv/gateway.js';
+
+type Fault = 'ok' | 'duplicate' | 'no-reply' | 'lose' | 'refuse' | 'lost-after-apply' | 'hold';
+
+/**
+ * A log of one replica: a proposal is applied to the machine after a delay (the log's order is
+ * the order the delays end in), and its promise settles as `fault` says.
+ */
+class FakeLog implements ReplicatedLog {
+  private iid = 0;
+  leaseHeld = true;
+  fault: (req: KvRequest) => Fault = () => 'ok';
+  delay: () => number = () => 1;
+  readonly proposed: KvRequest[] = [];
+  readonly held: (() => void)[] = [];
+
+  constructor(readonly machine: KvStateMachine) {}
+
+  propose(value: Uint8Array): Promise<{ iid: number; result: Uint8Array }> {
+    const req = decodeRequest(value);
+    this.proposed.push(req);
+    const f = this.fault(req);
+    return new Promise((resolve, reject) => {
+      const apply = () => {
+        const iid = ++this.iid;
+        return { iid, result: this.machine.apply(iid, 0, value) };
+      };
+      const later = (fn: () => void) => setTimeout(fn, this.delay());
+      switch (f) {
+        case 'ok':
+          return later(() => resolve(apply()));
+        case 'duplicate':
+          return later(() => {
+            resolve(apply());
+            later(() => apply());
+          });
+        case 'no-reply':
+          return later(() => void apply());
+        case 'lose':
+          return;
+        case 'refuse':
+          return later(() => reject(new Error("Cannot propose: the local proposer's queue is full; propose again later")));
+        case 'lost-after-apply':
+          return later(() => {
+            apply();
+            reject(new Error('its instance was trimmed before this replica learned whether it was chosen; it may or may not have been'));
+          });
+        case 'hold':
+          this.held.push(() => resolve(apply()));
+          return;
+      }
+    });
+  }
+
+  canReadLocally(): boolean {
+    return this.leaseHeld;
+  }
+  isLeader(): boolean {
+    return this.leaseHeld;
+  }
+  leaderId(): number | undefined {
+    return 0;
+  }
+}
+
+const T0 = 1_700_000_000_000;
+const setCmd = (key: string, value: string, exptime = 0) => ({ op: 'set' as const, key, flags: 0, exptime, value: new TextEncoder().encode(value) });
+const incr = (key: string) => ({ op: 'incr' as const, key, delta: 1n });
+const numberOf = (r: KvResult) => (r.status === 'number' ? Number(r.value) : NaN);
+
+describe('gateway: exactly-once through the log', () => {
+  it('applies each write once although copies are lost, duplicated, unanswered or refused, and answers each with its own result', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = new Gateway({ log, machine: m, resendMs: 25, deadlineMs: 20_000, now: () => T0 });
+    const ch = gw.open();
+    await ch.write(setCmd('n', '0'));
+    const rng = new Rng(5);
+    log.delay = () => rng.int(15);
+    log.fault = (req) => (req.command.op === 'register' ? 'ok' : rng.pick<Fault>(['ok', 'ok', 'duplicate', 'no-reply', 'lose', 'refuse', 'lost-after-apply']));
+    const channels = [ch, gw.open(), gw.open(), gw.open()];
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => (channels[i % 4] as KvChannel).write(incr('n'))));
+    const values = results.map(numberOf).sort((a, b) => a - b);
+    expect(values).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(m.store.stats().counters.incr_hits).toBe(200);
+    expect(gw.counts.resent).toBeGreaterThan(50);
+    expect(log.proposed.length).toBeGreaterThan(260);
+  });
+
+  it('carries a write through when its connection closes before the reply, and gives the session to the next connection', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = new Gateway({ log, machine: m, resendMs: 20, now: () => T0 });
+    const a = gw.open();
+    await a.write(setCmd('n', '5'));
+    let first = true;
+    log.fault = () => (first ? ((first = false), 'no-reply') : 'ok');
+    const pending = a.write(incr('n'));
+    a.close();
+    expect(numberOf(await pending)).toBe(6);
+    const b = gw.open();
+    expect(numberOf(await b.write(incr('n')))).toBe(7);
+    expect(gw.counts.registered).toBe(1);
+    expect(m.store.stats().counters.incr_hits).toBe(2);
+  });
+
+  it('opens a new session when the state machine forgot the old one, applying the write once', async () => {
+    const m = new KvStateMachine({ sessionTtlMs: 1000 });
+    const log = new FakeLog(m);
+    let now = T0;
+    const gw = new Gateway({ log, machine: m, now: () => now });
+    const ch = gw.open();
+    expect(numberOf(await ch.write({ op: 'incr', key: 'c', delta: 1n, initial: { value: 10n, exptime: 0 } }))).toBe(10);
+    now += 5000; // the session idles past its TTL by the commands' clock
+    expect(numberOf(await ch.write(incr('c')))).toBe(11);
+    expect(gw.counts.registered).toBe(2);
+    expect(gw.counts.redone).toBe(1);
+    expect(m.store.stats().counters.incr_hits).toBe(1);
+  });
+
+  it('gives a write up after the deadline, saying it may or may not take effect, and a late copy is then refused', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = new Gateway({ log, machine: m, resendMs: 40, deadlineMs: 150, now: () => T0 });
+    const ch = gw.open();
+    await ch.write(setCmd('n', '0'));
+    log.fault = () => 'hold';
+    const err = await ch.write(incr('n')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(KvUnavailable);
+    expect((err as Error).message).toMatch(/did not decide the incr within 0 s.*may or may not take effect/);
+    const held = log.held.splice(0);
+    expect(held.length).toBeGreaterThanOrEqual(2);
+    log.fault = () => 'ok';
+    // The next write acknowledges the one given up; every late copy of it is then refused.
+    expect(numberOf(await ch.write(incr('n')))).toBe(1);
+    for (const h of held) h();
+    expect(numberOf(await ch.write(incr('n')))).toBe(2);
+    expect(m.store.stats().counters.incr_hits).toBe(2);
+  });
+
+  it('proposes a request in flight again as soon as the leader changes', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = new Gateway({ log, machine: m, resendMs: 60_000, now: () => T0 });
+    const ch = gw.open();
+    await ch.write(setCmd('k', 'v'));
+    log.fault = () => 'lose';
+    const w = ch.write(setCmd('k', 'w'));
+    await new Promise((r) => setTimeout(r, 20));
+    log.fault = () => 'ok';
+    gw.leaderChanged();
+    expect((await w).status).toBe('stored');
+    expect(gw.counts.resent).toBe(1);
+  });
+
+  it('fails what is in flight when it closes', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = new Gateway({ log, machine: m, now: () => T0 });
+    const ch = gw.open();
+    await ch.write(setCmd('k', 'v'));
+    log.fault = () => 'lose';
+    const w = ch.write(setCmd('k', 'w'));
+    gw.close();
+    await expect(w).rejects.toThrow(/shutting down/);
+    await expect(ch.write(setCmd('k', 'x'))).rejects.toThrow(/shutting down/);
+  });
+});
+
+describe('gateway: reads', () => {
+  it('serves a linearizable read from the state under the lease, through the log without it', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = new Gateway({ log, machine: m, now: () => T0 });
+    const ch = gw.open();
+    await ch.write(setCmd('k', 'v'));
+    const before = log.proposed.length;
+    const lease = await ch.read({ op: 'get', keys: ['k'] }, 'linearizable');
+    expect(lease.local).toBe(true);
+    expect(log.proposed.length).toBe(before);
+    log.leaseHeld = false;
+    const through = await ch.read({ op: 'get', keys: ['k', 'q'] }, 'linearizable');
+    expect(through.local).toBe(false);
+    expect(log.proposed.length).toBe(before + 1);
+    expect(log.proposed.at(-1)?.session).toBeUndefined();
+    expect(through.result).toEqual(lease.result.status === 'values' ? { status: 'values', hits: lease.result.hits } : null);
+    const stale = await ch.read({ op: 'get', keys: ['k'] }, 'stale');
+    expect(stale.local).toBe(true);
+    expect(log.proposed.length).toBe(before + 1);
+  });
+
+  it('judges expiry in a lease read at the log\'s clock, and refreshes that clock through the log when it lags', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    let now = T0;
+    const gw = new Gateway({ log, machine: m, now: () => now, freshClockMs: 1000 });
+    const ch = gw.open();
+    await ch.write(setCmd('k', 'v', 2)); // expires 2 s after T0 by the log's clock
+    now = T0 + 500;
+    expect((await ch.read({ op: 'get', keys: ['k'] }, 'linearizable')).local).toBe(true);
+    now = T0 + 2500; // past the expiry; the log has not reached that time
+    const r = await ch.read({ op: 'get', keys: ['k'] }, 'linearizable');
+    expect(r).toEqual({ result: { status: 'values', hits: [] }, local: false });
+    expect(m.store.clock).toBe(T0 + 2500);
+    // A stale read judges at this replica's clock.
+    await ch.write(setCmd('j', 'v', 1));
+    now = T0 + 4000;
+    expect((await ch.read({ op: 'get', keys: ['j'] }, 'stale')).result).toEqual({ status: 'values', hits: [] });
+  });
+});
+
+describe('gateway: time stamps', () => {
+  it('stamps with its clock, never lower than a stamp it gave before, and the state machine\'s clock never goes back', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const clocks = [T0 + 5000, T0 + 1000, T0 + 7000, T0 + 2000];
+    let i = 0;
+    const gw = new Gateway({ log, machine: m, now: () => clocks[Math.min(i++, clocks.length - 1)] as number });
+    const stamps = [gw.stamp(), gw.stamp(), gw.stamp(), gw.stamp()];
+    expect(stamps).toEqual([T0 + 5000, T0 + 5000, T0 + 7000, T0 + 7000]);
+    // Another replica's gateway with a slower clock: its stamps are in the log too.
+    m.apply(1, 0, (await import('@libpaxos/paxos-kv')).encodeRequest({ now: T0 + 9000, command: setCmd('a', 'x', 1) }));
+    m.apply(2, 0, (await import('@libpaxos/paxos-kv')).encodeRequest({ now: T0, command: setCmd('b', 'y') }));
+    expect(m.store.clock).toBe(T0 + 9000);
+    expect(m.store.peek('a')).toBeDefined();
+  });
+});
