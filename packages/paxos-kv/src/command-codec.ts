@@ -100,6 +100,7 @@ export function requestToWire(req: KvRequest): unknown[] {
       return head;
     case 'get':
       head.push(c.keys.map(keyToBytes));
+      if (c.nonce !== undefined) head.push(c.nonce);
       return head;
     case 'gat':
       head.push(c.exptime, c.keys.map(keyToBytes));
@@ -318,7 +319,7 @@ export function requestFromWire(x: unknown): KvRequest {
       break;
     case 'get': {
       const keys = f.array('keys').map((k, i) => new Fields([k], `the KV request key ${i}`).key('key'));
-      command = { op, keys };
+      command = f.isNil() ? { op, keys } : { op, keys, nonce: f.int('nonce', 0, Number.MAX_SAFE_INTEGER) };
       break;
     }
     case 'gat': {

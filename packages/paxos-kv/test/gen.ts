@@ -18,7 +18,7 @@ export function randomCommand(rng: Rng, keys = 8): KvCommand {
     case 4:
       return { op: 'cas', key, flags: 0, exptime: 0, value: value(), cas: BigInt(rng.int(40)) };
     case 5:
-      return { op: 'get', keys: [key, `k${rng.int(keys)}`] };
+      return rng.next() < 0.5 ? { op: 'get', keys: [key, `k${rng.int(keys)}`] } : { op: 'get', keys: [key], nonce: rng.int(1_000_000_000) };
     case 6:
       return { op: 'gat', exptime: exptime(), keys: [key] };
     case 7:
