@@ -4,9 +4,9 @@
  * retries, session expiry, deadlines, the read paths and the time stamps.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
+import { decodeRequest, encodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
 import { KvUnavailable, type KvChannel } from '../src/kv/backend.js';
-import { Gateway, type ReplicatedLog } from '../src/kv/gateway.js';
+import { Gateway, type GatewayOptions, type ReplicatedLog } from '../src/kv/gateway.js';
 
 type Fault = 'ok' | 'duplicate' | 'no-reply' | 'lose' | 'refuse' | 'lost-after-apply' | 'hold';
 
@@ -21,6 +21,8 @@ class FakeLog implements ReplicatedLog {
   delay: () => number = () => 1;
   readonly proposed: KvRequest[] = [];
   readonly held: (() => void)[] = [];
+  /** The gateway's hook, called after each apply (as the replica's deliver callback does). */
+  afterApply: (() => void) | undefined;
 
   constructor(readonly machine: KvStateMachine) {}
 
@@ -31,7 +33,9 @@ class FakeLog implements ReplicatedLog {
     return new Promise((resolve, reject) => {
       const apply = () => {
         const iid = ++this.iid;
-        return { iid, result: this.machine.apply(iid, 0, value) };
+        const result = this.machine.apply(iid, 0, value);
+        this.afterApply?.();
+        return { iid, result };
       };
       const later = (fn: () => void) => setTimeout(fn, this.delay());
       switch (f) {
@@ -72,6 +76,13 @@ class FakeLog implements ReplicatedLog {
 }
 
 const T0 = 1_700_000_000_000;
+
+/** A gateway over `log`, told of each apply as kv-server's replica-log tells it. */
+function wired(log: FakeLog, o: Omit<GatewayOptions, 'log' | 'machine'>): Gateway {
+  const gw = new Gateway({ log, machine: log.machine, ...o });
+  log.afterApply = () => gw.applied();
+  return gw;
+}
 const setCmd = (key: string, value: string, exptime = 0) => ({ op: 'set' as const, key, flags: 0, exptime, value: new TextEncoder().encode(value) });
 const incr = (key: string) => ({ op: 'incr' as const, key, delta: 1n });
 const numberOf = (r: KvResult) => (r.status === 'number' ? Number(r.value) : NaN);
@@ -80,7 +91,7 @@ describe('gateway: exactly-once through the log', () => {
   it('applies each write once although copies are lost, duplicated, unanswered or refused, and answers each with its own result', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const gw = new Gateway({ log, machine: m, resendMs: 25, deadlineMs: 20_000, now: () => T0 });
+    const gw = wired(log, { resendMs: 25, deadlineMs: 20_000, now: () => T0 });
     const ch = gw.open();
     await ch.write(setCmd('n', '0'));
     const rng = new Rng(5);
@@ -98,7 +109,7 @@ describe('gateway: exactly-once through the log', () => {
   it('carries a write through when its connection closes before the reply, and gives the session to the next connection', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const gw = new Gateway({ log, machine: m, resendMs: 20, now: () => T0 });
+    const gw = wired(log, { resendMs: 20, now: () => T0 });
     const a = gw.open();
     await a.write(setCmd('n', '5'));
     let first = true;
@@ -116,7 +127,7 @@ describe('gateway: exactly-once through the log', () => {
     const m = new KvStateMachine({ sessionTtlMs: 1000 });
     const log = new FakeLog(m);
     let now = T0;
-    const gw = new Gateway({ log, machine: m, now: () => now });
+    const gw = wired(log, { now: () => now });
     const ch = gw.open();
     expect(numberOf(await ch.write({ op: 'incr', key: 'c', delta: 1n, initial: { value: 10n, exptime: 0 } }))).toBe(10);
     now += 5000; // the session idles past its TTL by the commands' clock
@@ -129,7 +140,7 @@ describe('gateway: exactly-once through the log', () => {
   it('gives a write up after the deadline, saying it may or may not take effect, and a late copy is then refused', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const gw = new Gateway({ log, machine: m, resendMs: 40, deadlineMs: 150, now: () => T0 });
+    const gw = wired(log, { resendMs: 40, deadlineMs: 150, now: () => T0 });
     const ch = gw.open();
     await ch.write(setCmd('n', '0'));
     log.fault = () => 'hold';
@@ -149,7 +160,7 @@ describe('gateway: exactly-once through the log', () => {
   it('proposes a request in flight again as soon as the leader changes', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const gw = new Gateway({ log, machine: m, resendMs: 60_000, now: () => T0 });
+    const gw = wired(log, { resendMs: 60_000, now: () => T0 });
     const ch = gw.open();
     await ch.write(setCmd('k', 'v'));
     log.fault = () => 'lose';
@@ -164,7 +175,7 @@ describe('gateway: exactly-once through the log', () => {
   it('fails what is in flight when it closes', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const gw = new Gateway({ log, machine: m, now: () => T0 });
+    const gw = wired(log, { now: () => T0 });
     const ch = gw.open();
     await ch.write(setCmd('k', 'v'));
     log.fault = () => 'lose';
@@ -179,7 +190,7 @@ describe('gateway: reads', () => {
   it('serves a linearizable read from the state under the lease, through the log without it', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const gw = new Gateway({ log, machine: m, now: () => T0 });
+    const gw = wired(log, { now: () => T0 });
     const ch = gw.open();
     await ch.write(setCmd('k', 'v'));
     const before = log.proposed.length;
@@ -201,7 +212,7 @@ describe('gateway: reads', () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
     let now = T0;
-    const gw = new Gateway({ log, machine: m, now: () => now, freshClockMs: 1000 });
+    const gw = wired(log, { now: () => now, freshClockMs: 1000 });
     const ch = gw.open();
     await ch.write(setCmd('k', 'v', 2)); // expires 2 s after T0 by the log's clock
     now = T0 + 500;
@@ -210,26 +221,99 @@ describe('gateway: reads', () => {
     const r = await ch.read({ op: 'get', keys: ['k'] }, 'linearizable');
     expect(r).toEqual({ result: { status: 'values', hits: [] }, local: false });
     expect(m.store.clock).toBe(T0 + 2500);
-    // A stale read judges at this replica's clock.
+    // A stale read judges at this replica's time (the leader's: its own clock).
     await ch.write(setCmd('j', 'v', 1));
     now = T0 + 4000;
     expect((await ch.read({ op: 'get', keys: ['j'] }, 'stale')).result).toEqual({ status: 'values', hits: [] });
   });
 });
 
-describe('gateway: time stamps', () => {
-  it('stamps with its clock, never lower than a stamp it gave before, and the state machine\'s clock never goes back', async () => {
+describe('gateway: time comes from the leader', () => {
+  it('as leader: stamps with its wall clock, never lower than a stamp it gave before, and the state machine\'s clock never goes back', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
     const clocks = [T0 + 5000, T0 + 1000, T0 + 7000, T0 + 2000];
     let i = 0;
-    const gw = new Gateway({ log, machine: m, now: () => clocks[Math.min(i++, clocks.length - 1)] as number });
+    const gw = wired(log, { now: () => clocks[Math.min(i++, clocks.length - 1)] as number, monotonic: () => 0 });
     const stamps = [gw.stamp(), gw.stamp(), gw.stamp(), gw.stamp()];
     expect(stamps).toEqual([T0 + 5000, T0 + 5000, T0 + 7000, T0 + 7000]);
-    // Another replica's gateway with a slower clock: its stamps are in the log too.
-    m.apply(1, 0, (await import('@libpaxos/paxos-kv')).encodeRequest({ now: T0 + 9000, command: setCmd('a', 'x', 1) }));
-    m.apply(2, 0, (await import('@libpaxos/paxos-kv')).encodeRequest({ now: T0, command: setCmd('b', 'y') }));
+    // An earlier leader's stamps are in the log too; a lower one does not move the clock back.
+    m.apply(1, 0, encodeRequest({ now: T0 + 9000, command: setCmd('a', 'x', 1) }));
+    m.apply(2, 0, encodeRequest({ now: T0, command: setCmd('b', 'y') }));
     expect(m.store.clock).toBe(T0 + 9000);
     expect(m.store.peek('a')).toBeDefined();
+    // A new leader whose clock is behind the log's time stamps the log's time, moving on at its pace.
+    gw.applied();
+    expect(gw.stamp()).toBe(T0 + 9000);
+  });
+
+  it('as follower: stamps with the log\'s time plus what elapsed since it applied it, never with its own wall clock, and waits for a first stamp', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    log.leaseHeld = false;
+    let mono = 100;
+    // This replica's wall clock is an hour ahead; it must not matter while it follows.
+    const gw = wired(log, { now: () => T0 + 3_600_000, monotonic: () => mono });
+    expect(gw.stamp()).toBeUndefined();
+    const ch = gw.open();
+    const w = ch.write(setCmd('k', 'v', 10));
+    await new Promise((r) => setTimeout(r, 120));
+    expect(log.proposed).toHaveLength(0); // nothing to stamp with yet: it waits
+    // The leader's first stamp arrives (its clock tick when it took the lease).
+    m.apply(1, 0, encodeRequest({ now: T0, command: { op: 'get', keys: [], nonce: 1 } }));
+    gw.applied();
+    mono += 250;
+    expect((await w).status).toBe('stored');
+    expect(log.proposed.map((r) => r.now)).toEqual([T0 + 250, T0 + 250]); // register, then the set
+    expect(m.store.clock).toBe(T0 + 250);
+    // Time moves on with this replica's monotonic clock; its own stamps do not move its estimate on.
+    mono += 5000;
+    expect(gw.stamp()).toBe(T0 + 5250);
+    gw.applied();
+    expect(gw.stamp()).toBe(T0 + 5250);
+    // A leader stamp behind the estimate (it was in flight) changes nothing; one ahead is taken.
+    m.apply(9, 0, encodeRequest({ now: T0 + 5000, command: { op: 'get', keys: [], nonce: 2 } }));
+    gw.applied();
+    expect(gw.stamp()).toBe(T0 + 5250);
+    m.apply(10, 0, encodeRequest({ now: T0 + 8000, command: { op: 'get', keys: [], nonce: 3 } }));
+    gw.applied();
+    mono += 10;
+    expect(gw.stamp()).toBe(T0 + 8010);
+    // Stale reads are judged at that time too: the item set at T0 + 250 for 10 s is gone at T0 + 10,250.
+    expect((await ch.read({ op: 'get', keys: ['k'] }, 'stale')).result).toMatchObject({ hits: [{ key: 'k' }] });
+    mono += 2300;
+    expect((await ch.read({ op: 'get', keys: ['k'] }, 'stale')).result).toEqual({ status: 'values', hits: [] });
+  });
+
+  it('on taking the lease, puts its time into the log with a keyless get; a follower proposes none', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    log.leaseHeld = false;
+    const gw = wired(log, { now: () => T0 + 42, monotonic: () => 0 });
+    gw.leaderChanged();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log.proposed).toHaveLength(0);
+    log.leaseHeld = true;
+    gw.leaderChanged();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log.proposed).toHaveLength(1);
+    expect(log.proposed[0]).toMatchObject({ now: T0 + 42, command: { op: 'get', keys: [] } });
+    expect(log.proposed[0]?.session).toBeUndefined();
+    expect(m.store.clock).toBe(T0 + 42);
+    expect(m.store.stats().counters.cmd_get).toBe(0);
+  });
+
+  it('proposes each get through the log with a nonce of its own, so equal gets are different bytes', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = wired(log, { now: () => T0 });
+    log.leaseHeld = false;
+    m.apply(1, 0, encodeRequest({ now: T0, command: { op: 'get', keys: [], nonce: 1 } }));
+    gw.applied();
+    const ch = gw.open();
+    await Promise.all([ch.read({ op: 'get', keys: ['k'] }, 'linearizable'), gw.open().read({ op: 'get', keys: ['k'] }, 'linearizable')]);
+    const gets = log.proposed.filter((r) => r.command.op === 'get');
+    expect(gets).toHaveLength(2);
+    expect(new Set(gets.map((r) => (r.command.op === 'get' ? r.command.nonce : undefined))).size).toBe(2);
   });
 });

@@ -17,17 +17,26 @@
  *   `SERVER_ERROR … may or may not take effect` and is still applied at most once: later requests
  *   of its session acknowledge it, after which the state machine refuses any late copy. memcached's
  *   protocols have no request ids, so a request the *client* sends twice is two requests.
- * - **Time.** Each request is stamped here, by the replica that proposes it, with its wall clock
- *   (ms since the epoch); the state machine's clock is the largest stamp applied so far, so it never
- *   goes back, and expiry is decided by the log alone, the same on every replica. A replica whose
- *   clock runs ahead makes items expire early by its lead: keep the replicas' clocks synchronised
- *   (NTP), as memcached's expiry assumes of one machine's clock.
+ * - **Time comes from the leader.** The state machine's clock is the largest stamp applied so far
+ *   (it never goes back), and expiry is decided by the log alone, the same on every replica. Only
+ *   the leader's wall clock puts time into the log: the leader stamps its requests with it (and
+ *   proposes a keyless get when it takes the lease, so the log soon holds its time). A follower's
+ *   wall clock never enters: evpaxos forwards a follower's request to the leader as opaque bytes
+ *   (matched to its delivery by those bytes), so the leader cannot restamp it; the follower stamps
+ *   it with its estimate of the leader's clock instead, the log's clock plus the time elapsed on
+ *   this replica's monotonic clock since it applied that value, which lags the leader by the time a
+ *   value takes to reach it and runs at most as fast as the lease already assumes (bounded clock
+ *   rate drift). A follower that has applied no stamp yet waits for one. So a replica whose wall
+ *   clock is off changes nothing while it follows; as leader its clock is the cluster's (keep the
+ *   replicas' clocks synchronised, NTP, as memcached's expiry assumes of one machine's clock; a new
+ *   leader whose clock is behind cannot move time back, and moves it on at the log's pace).
  * - **Reads.** Linearizable by default: served from this replica's state when it holds the leader
- *   lease (`canReadLocally()`) and the log's clock is fresh (within `freshClockMs` of this
- *   replica's clock, so that expiry in a lease read is judged at a time the log has reached),
- *   otherwise proposed through the log like a write (without a session: a get changes nothing, so
- *   running it twice is harmless) and answered from where it landed. Stale reads (the stale-read
- *   port) are served from this replica's state as it is, judged at this replica's clock.
+ *   lease (`canReadLocally()`) and the log's clock is fresh (within `freshClockMs` of the leader's
+ *   time, so that expiry in a lease read is judged at a time the log has reached), otherwise
+ *   proposed through the log like a write (without a session: a get changes nothing, so running
+ *   it twice is harmless; such a get also refreshes the log's clock) and answered from where it
+ *   landed. Stale reads (the stale-read port) are served from this replica's state as it is,
+ *   judged at this replica's estimate of the leader's time.
  */
 import { decodeResult, encodeRequest, KvStateMachine, type GetCommand, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
 import { KvUnavailable, type BackendStatus, type KvBackend, type KvChannel, type ReadMode, type ReadOutcome, type WriteCommand } from './backend.js';
@@ -50,8 +59,10 @@ export interface GatewayOptions {
   readonly log: ReplicatedLog;
   /** The state machine this replica applies the log to. */
   readonly machine: KvStateMachine;
-  /** Wall clock, ms since the epoch: the stamps (default Date.now). */
+  /** Wall clock, ms since the epoch: the stamps while this replica leads (default Date.now). */
   readonly now?: () => number;
+  /** A monotonic clock in ms (default performance.now): how far time has moved on since this replica applied a stamp. */
+  readonly monotonic?: () => number;
   /** Propose a request again when no result came within this many ms (default 3000). */
   readonly resendMs?: number;
   /** Give a request up after this many ms (default 30,000). */
@@ -62,7 +73,7 @@ export interface GatewayOptions {
   readonly freshClockMs?: number;
   /** Sessions of closed connections kept for reuse (default 64). */
   readonly idleSessions?: number;
-  /** Randomness for registration nonces (default Math.random). */
+  /** Randomness for the nonces of registrations and gets (default Math.random). */
   readonly random?: () => number;
 }
 
@@ -129,6 +140,12 @@ export class Gateway implements KvBackend {
   private readonly log: ReplicatedLog;
   /** The wall clock (ms since the epoch). */
   readonly now: () => number;
+  private readonly monotonic: () => number;
+  /**
+   * The latest log time this replica knows and when (monotonic clock) it learned it: the largest
+   * clock the state machine reached, unless this replica's estimate was already past it.
+   */
+  private basis: { readonly clock: number; readonly at: number } | undefined;
   private readonly resendMs: number;
   private readonly deadlineMs: number;
   /** Requests of one session in flight beyond what it has acknowledged. */
@@ -141,18 +158,21 @@ export class Gateway implements KvBackend {
   private lastStamp = 0;
   private closed = false;
   /** Counters for tests and logs. */
-  readonly counts = { registered: 0, proposals: 0, resent: 0, logReads: 0, leaseReads: 0, staleReads: 0, redone: 0, gaveUp: 0 };
+  readonly counts = { registered: 0, proposals: 0, resent: 0, logReads: 0, leaseReads: 0, staleReads: 0, redone: 0, gaveUp: 0, ticks: 0 };
 
   constructor(o: GatewayOptions) {
     this.log = o.log;
     this.machine = o.machine;
     this.now = o.now ?? Date.now;
+    this.monotonic = o.monotonic ?? (() => performance.now());
     this.resendMs = o.resendMs ?? 3000;
     this.deadlineMs = o.deadlineMs ?? 30_000;
     this.window = Math.min(o.window ?? 256, Math.max(1, this.machine.store.config.sessions.maxPending - 1));
     this.freshClockMs = o.freshClockMs ?? 1000;
     this.idleLimit = o.idleSessions ?? 64;
     this.random = o.random ?? Math.random;
+    // What the replica applied before the gateway existed (catching up at start) is a first basis.
+    this.applied();
   }
 
   open(): KvChannel {
@@ -171,9 +191,24 @@ export class Gateway implements KvBackend {
     };
   }
 
-  /** The leader changed: propose every request in flight again now (the new leader may never have seen it). */
+  /**
+   * The leader changed: propose every request in flight again now (the new leader may never have
+   * seen it). When this replica took the lease, it puts its time into the log (followers waiting
+   * for a first stamp, and lease reads, need it there).
+   */
   leaderChanged(): void {
     for (const r of [...this.inFlight]) r.resendNow();
+    if (this.log.isLeader() && !this.closed) this.tick();
+  }
+
+  /** A keyless get stamped with this replica's time: moves the log's clock, changes nothing else. */
+  private tick(): void {
+    this.counts.ticks++;
+    void this.propose(
+      'clock tick',
+      () => this.stamped({ op: 'get', keys: [], nonce: this.nonce() }),
+      (r) => ({ kind: 'result', result: r }),
+    );
   }
 
   /** Fails every request in flight and every later one (the server is stopping). */
@@ -190,10 +225,51 @@ export class Gateway implements KvBackend {
 
   // ---- time ----
 
-  /** The stamp of a request: this replica's clock, never below a stamp it gave before. */
-  stamp(): number {
-    this.lastStamp = Math.max(this.lastStamp, Math.floor(this.now()));
+  /**
+   * This replica applied a value (the replication layer calls this after each): when the log's
+   * clock moved past this replica's estimate of the leader's time, the estimate starts from it.
+   */
+  applied(): void {
+    const clock = this.machine.store.clock;
+    if (clock > 0 && clock > (this.logTime() ?? -Infinity)) this.basis = { clock, at: this.monotonic() };
+  }
+
+  /** This replica's estimate of the leader's time: the log's latest clock plus the time elapsed since (undefined: none applied yet). */
+  private logTime(): number | undefined {
+    const b = this.basis;
+    return b === undefined ? undefined : b.clock + Math.max(0, this.monotonic() - b.at);
+  }
+
+  /** The time as this replica knows it: the leader's wall clock when it leads, else its estimate of it. */
+  time(): number {
+    const est = this.logTime();
+    if (this.log.isLeader() || est === undefined) return Math.max(Math.floor(this.now()), est ?? 0);
+    return est;
+  }
+
+  /**
+   * The stamp of a request proposed now: the leader's wall clock (or the log's time, if that is
+   * later), a follower's estimate of it, never below a stamp this gateway gave before; undefined
+   * while a follower has no estimate yet (it waits for the leader's first stamp).
+   */
+  stamp(): number | undefined {
+    const est = this.logTime();
+    let t: number;
+    if (this.log.isLeader()) t = Math.max(this.now(), est ?? 0);
+    else if (est !== undefined) t = est;
+    else return undefined;
+    this.lastStamp = Math.max(this.lastStamp, Math.floor(t));
     return this.lastStamp;
+  }
+
+  private stamped(command: KvRequest['command'], session?: KvRequest['session']): KvRequest | undefined {
+    const now = this.stamp();
+    if (now === undefined) return undefined;
+    return session === undefined ? { now, command } : { now, session, command };
+  }
+
+  private nonce(): number {
+    return Math.floor(this.random() * Number.MAX_SAFE_INTEGER);
   }
 
   // ---- reads ----
@@ -202,15 +278,16 @@ export class Gateway implements KvBackend {
     const store = this.machine.store;
     if (mode === 'stale') {
       this.counts.staleReads++;
-      return { result: { status: 'values', hits: store.read(command.keys, this.now()) }, local: true };
+      return { result: { status: 'values', hits: store.read(command.keys, this.time()) }, local: true };
     }
-    if (this.log.canReadLocally() && this.now() - store.clock < this.freshClockMs) {
+    if (this.log.canReadLocally() && this.time() - store.clock < this.freshClockMs) {
       this.counts.leaseReads++;
       // Judged at the log's clock, not ours: a later request in the log can only be later.
       return { result: { status: 'values', hits: store.read(command.keys, store.clock) }, local: true };
     }
     this.counts.logReads++;
-    return this.propose('get', () => ({ now: this.stamp(), command }), (r) => ({ kind: 'result', result: r })).then((e) => {
+    // Each copy with a nonce of its own: see GetCommand.
+    return this.propose('get', () => this.stamped({ op: 'get', keys: command.keys, nonce: this.nonce() }), (r) => ({ kind: 'result', result: r })).then((e) => {
       if (e.kind === 'result') return { result: e.result, local: false };
       throw e.kind === 'failed' ? e.error : new KvUnavailable('internal error: a read asked to be redone', false);
     });
@@ -221,7 +298,7 @@ export class Gateway implements KvBackend {
   /** An idle session still known to the state machine, or a new one registered through the log. */
   async acquire(): Promise<GatewaySession> {
     const ttl = this.machine.store.config.sessions.ttlMs;
-    const now = this.now();
+    const now = this.time();
     while (this.idle.length > 0) {
       const s = this.idle.pop() as GatewaySession;
       // Idle for more than half its TTL: it may be gone (a first request would find out, safely,
@@ -240,16 +317,16 @@ export class Gateway implements KvBackend {
   private register(): Promise<GatewaySession> {
     return this.propose(
       'register',
-      () => ({ now: this.stamp(), command: { op: 'register', nonce: Math.floor(this.random() * Number.MAX_SAFE_INTEGER) } }),
+      () => this.stamped({ op: 'register', nonce: this.nonce() }),
       (r) => (r.status === 'session' ? { kind: 'result', result: r } : { kind: 'failed', error: new KvUnavailable(`opening a session failed: ${describe(r)}`, true) }),
       // A registration proposed twice opens two sessions: keep the spare one for another connection.
       (late) => {
-        if (late.status === 'session' && !this.closed && this.idle.length < this.idleLimit) this.idle.push(new GatewaySession(late.id, this.now()));
+        if (late.status === 'session' && !this.closed && this.idle.length < this.idleLimit) this.idle.push(new GatewaySession(late.id, this.time()));
       },
     ).then((e) => {
       if (e.kind === 'result' && e.result.status === 'session') {
         this.counts.registered++;
-        return new GatewaySession(e.result.id, this.now());
+        return new GatewaySession(e.result.id, this.time());
       }
       throw e.kind === 'failed' ? e.error : new KvUnavailable('internal error: a registration asked to be redone', false);
     });
@@ -260,7 +337,7 @@ export class Gateway implements KvBackend {
     let maybeApplied = false;
     return this.propose(
       command.op,
-      () => ({ now: this.stamp(), session: { id: s.id, seq, ack: s.acked }, command }),
+      () => this.stamped(command, { id: s.id, seq, ack: s.acked }),
       (r): Verdict => {
         switch (r.status) {
           case 'session_unknown':
@@ -294,7 +371,8 @@ export class Gateway implements KvBackend {
    */
   private propose(
     what: string,
-    make: () => KvRequest,
+    /** The request to propose now; undefined: it cannot be stamped yet (try again shortly). */
+    make: () => KvRequest | undefined,
     judge: (r: KvResult) => Verdict,
     late?: (r: KvResult) => void,
     refused?: (e: Error) => void,
@@ -325,18 +403,25 @@ export class Gateway implements KvBackend {
         if (elapsed >= this.deadlineMs) {
           this.counts.gaveUp++;
           const why = lastRefusal !== '' ? ` (the last refusal: ${lastRefusal})` : ' (no leader, or no quorum of replicas, answered)';
-          const effect = what === 'get' || what === 'register' ? '' : '; the request may or may not take effect';
+          const effect =
+            what === 'get' || what === 'register' || what === 'clock tick' ? '' : lastSent === -Infinity ? '; the request was not applied' : '; the request may or may not take effect';
           return end({ kind: 'failed', error: new KvUnavailable(`the cluster did not decide the ${what} within ${Math.round(this.deadlineMs / 1000)} s${why}${effect}`, true) });
+        }
+        let request: KvRequest | undefined;
+        let value: Uint8Array;
+        try {
+          request = make();
+          if (request === undefined) {
+            lastRefusal = 'this replica has applied no time stamped by a leader yet, so it cannot stamp requests';
+            return wait(50);
+          }
+          value = encodeRequest(request);
+        } catch (e) {
+          return end({ kind: 'failed', error: new KvUnavailable(`internal error: the request cannot be encoded: ${(e as Error).message}`, false) });
         }
         if (lastSent > -Infinity) this.counts.resent++;
         lastSent = performance.now();
         this.counts.proposals++;
-        let value: Uint8Array;
-        try {
-          value = encodeRequest(make());
-        } catch (e) {
-          return end({ kind: 'failed', error: new KvUnavailable(`internal error: the request cannot be encoded: ${(e as Error).message}`, false) });
-        }
         this.log.propose(value).then(
           (d) => {
             let r: KvResult;
@@ -392,7 +477,7 @@ class GatewayChannel implements KvChannel {
       const s = await this.sessionFor();
       while (!s.hasRoom(this.gw.window) && !s.broken && !this.gw.isClosed) await s.waitForRoom();
       if (s.broken || this.gw.isClosed) continue;
-      const seq = s.issue(this.gw.now());
+      const seq = s.issue(this.gw.time());
       let e: Ending;
       try {
         e = await this.gw.runWrite(s, seq, command);
