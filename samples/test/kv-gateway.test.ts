@@ -22,7 +22,7 @@ class FakeLog implements ReplicatedLog {
   readonly proposed: KvRequest[] = [];
   readonly held: (() => void)[] = [];
   /** The gateway's hook, called after each apply (as the replica's deliver callback does). */
-  afterApply: (() => void) | undefined;
+  afterApply: ((request: KvRequest) => void) | undefined;
 
   constructor(readonly machine: KvStateMachine) {}
 
@@ -34,7 +34,7 @@ class FakeLog implements ReplicatedLog {
       const apply = () => {
         const iid = ++this.iid;
         const result = this.machine.apply(iid, 0, value);
-        this.afterApply?.();
+        this.afterApply?.(req);
         return { iid, result };
       };
       const later = (fn: () => void) => setTimeout(fn, this.delay());
@@ -77,10 +77,28 @@ class FakeLog implements ReplicatedLog {
 
 const T0 = 1_700_000_000_000;
 
+/** Polls until `check()` (at most 5 s). */
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
+
+/** The question for the time a follower proposed, if any. */
+function question(log: FakeLog): KvRequest | undefined {
+  return log.proposed.find((r) => r.now === 0 && r.command.op === 'get' && r.command.keys.length === 0);
+}
+
+/** A leader's tick, applied at instance `iid` of this replica. */
+function leaderTick(m: KvStateMachine, gw: Gateway, iid: number, now: number): void {
+  const tick = { now, command: { op: 'get' as const, keys: [], nonce: 1000 + iid } };
+  m.apply(iid, 0, encodeRequest(tick));
+  gw.applied(tick);
+}
+
 /** A gateway over `log`, told of each apply as kv-server's replica-log tells it. */
 function wired(log: FakeLog, o: Omit<GatewayOptions, 'log' | 'machine'>): Gateway {
   const gw = new Gateway({ log, machine: log.machine, ...o });
-  log.afterApply = () => gw.applied();
+  log.afterApply = (r) => gw.applied(r);
   return gw;
 }
 const setCmd = (key: string, value: string, exptime = 0) => ({ op: 'set' as const, key, flags: 0, exptime, value: new TextEncoder().encode(value) });
@@ -232,7 +250,8 @@ describe('gateway: time comes from the leader', () => {
   it('as leader: stamps with its wall clock, never lower than a stamp it gave before, and the state machine\'s clock never goes back', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
-    const clocks = [T0 + 5000, T0 + 1000, T0 + 7000, T0 + 2000];
+    // The first reading stamps the tick a gateway that starts as leader proposes.
+    const clocks = [T0 + 5000, T0 + 5000, T0 + 1000, T0 + 7000, T0 + 2000];
     let i = 0;
     const gw = wired(log, { now: () => clocks[Math.min(i++, clocks.length - 1)] as number, monotonic: () => 0 });
     const stamps = [gw.stamp(), gw.stamp(), gw.stamp(), gw.stamp()];
@@ -247,24 +266,28 @@ describe('gateway: time comes from the leader', () => {
     expect(gw.stamp()).toBe(T0 + 9000);
   });
 
-  it('as follower: stamps with the log\'s time plus what elapsed since it applied it, never with its own wall clock, and waits for a first stamp', async () => {
+  it('as follower: stamps with the log\'s time plus what elapsed since it applied it, never with its own wall clock', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
     log.leaseHeld = false;
     let mono = 100;
     // This replica's wall clock is an hour ahead; it must not matter while it follows.
     const gw = wired(log, { now: () => T0 + 3_600_000, monotonic: () => mono });
+    // It started, replayed the log (the last stamp in it is an hour old) and asked for the time.
+    const old = { now: T0 - 3_600_000, command: setCmd('old', 'x') };
+    m.apply(1, 0, encodeRequest(old));
+    gw.applied(old);
     expect(gw.stamp()).toBeUndefined();
     const ch = gw.open();
     const w = ch.write(setCmd('k', 'v', 10));
-    await new Promise((r) => setTimeout(r, 120));
-    expect(log.proposed).toHaveLength(0); // nothing to stamp with yet: it waits
-    // The leader's first stamp arrives (its clock tick when it took the lease).
-    m.apply(1, 0, encodeRequest({ now: T0, command: { op: 'get', keys: [], nonce: 1 } }));
-    gw.applied();
+    await until(() => question(log) !== undefined);
+    await new Promise((r) => setTimeout(r, 20)); // applied here
+    expect(log.proposed.filter((r) => r.now !== 0)).toHaveLength(0); // its requests wait for the answer
+    // The leader's answer: a tick with its time.
+    leaderTick(m, gw, 2, T0);
     mono += 250;
     expect((await w).status).toBe('stored');
-    expect(log.proposed.map((r) => r.now)).toEqual([T0 + 250, T0 + 250]); // register, then the set
+    expect(log.proposed.filter((r) => r.now !== 0).map((r) => r.now)).toEqual([T0 + 250, T0 + 250]); // register, then the set
     expect(m.store.clock).toBe(T0 + 250);
     // Time moves on with this replica's monotonic clock; its own stamps do not move its estimate on.
     mono += 5000;
@@ -272,17 +295,51 @@ describe('gateway: time comes from the leader', () => {
     gw.applied();
     expect(gw.stamp()).toBe(T0 + 5250);
     // A leader stamp behind the estimate (it was in flight) changes nothing; one ahead is taken.
-    m.apply(9, 0, encodeRequest({ now: T0 + 5000, command: { op: 'get', keys: [], nonce: 2 } }));
-    gw.applied();
+    leaderTick(m, gw, 9, T0 + 5000);
     expect(gw.stamp()).toBe(T0 + 5250);
-    m.apply(10, 0, encodeRequest({ now: T0 + 8000, command: { op: 'get', keys: [], nonce: 3 } }));
-    gw.applied();
+    leaderTick(m, gw, 10, T0 + 8000);
     mono += 10;
     expect(gw.stamp()).toBe(T0 + 8010);
     // Stale reads are judged at that time too: the item set at T0 + 250 for 10 s is gone at T0 + 10,250.
     expect((await ch.read({ op: 'get', keys: ['k'] }, 'stale')).result).toMatchObject({ hits: [{ key: 'k' }] });
     mono += 2300;
     expect((await ch.read({ op: 'get', keys: ['k'] }, 'stale')).result).toEqual({ status: 'values', hits: [] });
+  });
+
+  it('as follower: a tick applied before its question (an old one, replayed) does not make its time known', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    log.leaseHeld = false;
+    const gw = wired(log, { now: () => T0, monotonic: () => 0 });
+    leaderTick(m, gw, 1, T0 - 60_000);
+    expect(gw.stamp()).toBeUndefined();
+    await until(() => question(log) !== undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(gw.stamp()).toBeUndefined();
+    leaderTick(m, gw, 3, T0);
+    expect(gw.stamp()).toBe(T0);
+    expect(gw.counts.timeAsked).toBe(1);
+  });
+
+  it('as leader: answers a question for the time with a tick, one at a time', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    log.fault = () => 'hold';
+    const gw = wired(log, { now: () => T0 + 7, monotonic: () => 0 });
+    expect(log.proposed).toHaveLength(1); // the tick of a gateway that starts as leader
+    for (const nonce of [5, 6]) {
+      const q = { now: 0, command: { op: 'get' as const, keys: [], nonce } };
+      m.apply(nonce, 0, encodeRequest(q));
+      gw.applied(q);
+    }
+    expect(log.proposed).toHaveLength(1); // that tick, in flight, answers both (it comes after them in the log)
+    for (const h of log.held.splice(0)) h();
+    await new Promise((r) => setTimeout(r, 10));
+    const q = { now: 0, command: { op: 'get' as const, keys: [], nonce: 8 } };
+    m.apply(8, 0, encodeRequest(q));
+    gw.applied(q);
+    expect(log.proposed).toHaveLength(2);
+    expect(log.proposed[1]).toMatchObject({ now: T0 + 7, command: { op: 'get', keys: [] } });
   });
 
   it('on taking the lease, puts its time into the log with a keyless get; a follower proposes none', async () => {
@@ -303,16 +360,24 @@ describe('gateway: time comes from the leader', () => {
     expect(m.store.stats().counters.cmd_get).toBe(0);
   });
 
+  it('without leadership (leader no), every replica stamps with its own clock', () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    log.leaseHeld = false;
+    const gw = wired(log, { now: () => T0 + 3, monotonic: () => 0, leadership: false });
+    expect(gw.stamp()).toBe(T0 + 3);
+    expect(log.proposed).toHaveLength(0);
+  });
+
   it('proposes each get through the log with a nonce of its own, so equal gets are different bytes', async () => {
     const m = new KvStateMachine();
     const log = new FakeLog(m);
     const gw = wired(log, { now: () => T0 });
-    log.leaseHeld = false;
-    m.apply(1, 0, encodeRequest({ now: T0, command: { op: 'get', keys: [], nonce: 1 } }));
-    gw.applied();
     const ch = gw.open();
+    await ch.write(setCmd('k', 'v'));
+    log.leaseHeld = false;
     await Promise.all([ch.read({ op: 'get', keys: ['k'] }, 'linearizable'), gw.open().read({ op: 'get', keys: ['k'] }, 'linearizable')]);
-    const gets = log.proposed.filter((r) => r.command.op === 'get');
+    const gets = log.proposed.filter((r) => r.command.op === 'get' && r.command.keys.length > 0);
     expect(gets).toHaveLength(2);
     expect(new Set(gets.map((r) => (r.command.op === 'get' ? r.command.nonce : undefined))).size).toBe(2);
   });

@@ -26,10 +26,14 @@
  *   it with its estimate of the leader's clock instead, the log's clock plus the time elapsed on
  *   this replica's monotonic clock since it applied that value, which lags the leader by the time a
  *   value takes to reach it and runs at most as fast as the lease already assumes (bounded clock
- *   rate drift). A follower that has applied no stamp yet waits for one. So a replica whose wall
- *   clock is off changes nothing while it follows; as leader its clock is the cluster's (keep the
- *   replicas' clocks synchronised, NTP, as memcached's expiry assumes of one machine's clock; a new
- *   leader whose clock is behind cannot move time back, and moves it on at the log's pace).
+ *   rate drift). The estimate must rest on a leader's stamp that is recent: a follower that just
+ *   started (and replayed old stamps from the log, maybe after an idle hour) asks for the time: it
+ *   proposes a keyless get stamped 0, the leader answers each it applies with a clock tick, and
+ *   the follower's requests wait until it has applied a tick after its question. So a replica whose
+ *   wall clock is off changes nothing while it follows; as leader its clock is the cluster's (keep
+ *   the replicas' clocks synchronised, NTP, as memcached's expiry assumes of one machine's clock; a
+ *   new leader whose clock is behind cannot move time back, and moves it on at the log's pace).
+ *   Without leadership (`leader no`) every replica proposes, so each stamps with its own clock.
  * - **Reads.** Linearizable by default: served from this replica's state when it holds the leader
  *   lease (`canReadLocally()`) and the log's clock is fresh (within `freshClockMs` of the leader's
  *   time, so that expiry in a lease read is judged at a time the log has reached), otherwise
@@ -75,6 +79,8 @@ export interface GatewayOptions {
   readonly idleSessions?: number;
   /** Randomness for the nonces of registrations and gets (default Math.random). */
   readonly random?: () => number;
+  /** The cluster has a leader (`leader yes`, the default); without one every replica stamps with its own clock. */
+  readonly leadership?: boolean;
 }
 
 /** One of the state machine's client sessions, used by one connection at a time. */
@@ -146,6 +152,12 @@ export class Gateway implements KvBackend {
    * clock the state machine reached, unless this replica's estimate was already past it.
    */
   private basis: { readonly clock: number; readonly at: number } | undefined;
+  /** The basis rests on this replica's own wall clock or on a leader's tick applied after it asked for the time. */
+  private timeKnown: boolean;
+  /** This replica's question for the time (a keyless get stamped 0), while one is open. */
+  private asking: { readonly nonce: number; answered: boolean } | undefined;
+  private tickInFlight = false;
+  private readonly leadership: boolean;
   private readonly resendMs: number;
   private readonly deadlineMs: number;
   /** Requests of one session in flight beyond what it has acknowledged. */
@@ -158,7 +170,7 @@ export class Gateway implements KvBackend {
   private lastStamp = 0;
   private closed = false;
   /** Counters for tests and logs. */
-  readonly counts = { registered: 0, proposals: 0, resent: 0, logReads: 0, leaseReads: 0, staleReads: 0, redone: 0, gaveUp: 0, ticks: 0 };
+  readonly counts = { registered: 0, proposals: 0, resent: 0, logReads: 0, leaseReads: 0, staleReads: 0, redone: 0, gaveUp: 0, ticks: 0, timeAsked: 0 };
 
   constructor(o: GatewayOptions) {
     this.log = o.log;
@@ -171,8 +183,12 @@ export class Gateway implements KvBackend {
     this.freshClockMs = o.freshClockMs ?? 1000;
     this.idleLimit = o.idleSessions ?? 64;
     this.random = o.random ?? Math.random;
-    // What the replica applied before the gateway existed (catching up at start) is a first basis.
+    this.leadership = o.leadership ?? true;
+    this.timeKnown = !this.leadership;
+    // What the replica applied before the gateway existed is a first basis (not a known time: it
+    // may be old; requests wait for the leader's answer to this replica's question).
     this.applied();
+    if (this.leadership && this.log.isLeader()) this.tick();
   }
 
   open(): KvChannel {
@@ -201,14 +217,41 @@ export class Gateway implements KvBackend {
     if (this.log.isLeader() && !this.closed) this.tick();
   }
 
-  /** A keyless get stamped with this replica's time: moves the log's clock, changes nothing else. */
+  /**
+   * A keyless get stamped with this leader's time: moves the log's clock, changes nothing else.
+   * One at a time: a question applied while a tick is in flight is answered by that tick, which
+   * every replica applies after the question.
+   */
   private tick(): void {
+    if (this.tickInFlight || this.closed) return;
+    this.tickInFlight = true;
     this.counts.ticks++;
     void this.propose(
       'clock tick',
       () => this.stamped({ op: 'get', keys: [], nonce: this.nonce() }),
       (r) => ({ kind: 'result', result: r }),
-    );
+    ).then(() => {
+      this.tickInFlight = false;
+    });
+  }
+
+  /** Asks the leader for its time, unless a question is open. */
+  private askTime(): void {
+    if (this.asking !== undefined || this.closed) return;
+    // One nonce for every copy: a resent question is the same bytes, and any copy will do.
+    const ask = { nonce: this.nonce(), answered: false };
+    this.asking = ask;
+    this.counts.timeAsked++;
+    void this.propose(
+      'question for the time',
+      () => ({ now: 0, command: { op: 'get', keys: [], nonce: ask.nonce } }),
+      (r) => ({ kind: 'result', result: r }),
+    ).then(() => {
+      // Answered or not (no leader until the deadline), a later request may ask again.
+      setTimeout(() => {
+        if (this.asking === ask) this.asking = undefined;
+      }, 1000).unref?.();
+    });
   }
 
   /** Fails every request in flight and every later one (the server is stopping). */
@@ -226,12 +269,26 @@ export class Gateway implements KvBackend {
   // ---- time ----
 
   /**
-   * This replica applied a value (the replication layer calls this after each): when the log's
-   * clock moved past this replica's estimate of the leader's time, the estimate starts from it.
+   * This replica applied a value, `request` if it decoded (the replication layer calls this after
+   * each): when the log's clock moved past this replica's estimate of the leader's time, the
+   * estimate starts from it; a question for the time is answered with a tick when this replica
+   * leads; a tick after this replica's own question makes its estimate known.
    */
-  applied(): void {
+  applied(request?: KvRequest): void {
     const clock = this.machine.store.clock;
     if (clock > 0 && clock > (this.logTime() ?? -Infinity)) this.basis = { clock, at: this.monotonic() };
+    const c = request?.command;
+    if (c === undefined || c.op !== 'get' || c.keys.length > 0 || request?.session !== undefined) return;
+    if (request?.now === 0) {
+      if (this.asking !== undefined && this.asking.nonce === c.nonce) this.asking.answered = true;
+      else if (this.leadership && this.log.isLeader()) this.tick();
+    } else if (this.asking?.answered === true) {
+      // A leader's tick (only leaders propose keyless gets with a time) after the question: the
+      // log's clock is now a leader's recent time, and the estimate continues from it.
+      this.timeKnown = true;
+      this.asking = undefined;
+      this.basis = { clock, at: this.monotonic() };
+    }
   }
 
   /** This replica's estimate of the leader's time: the log's latest clock plus the time elapsed since (undefined: none applied yet). */
@@ -240,24 +297,41 @@ export class Gateway implements KvBackend {
     return b === undefined ? undefined : b.clock + Math.max(0, this.monotonic() - b.at);
   }
 
-  /** The time as this replica knows it: the leader's wall clock when it leads, else its estimate of it. */
+  /** Whether this replica stamps with its own wall clock: it leads, or nobody does. */
+  private ownClock(): boolean {
+    return !this.leadership || this.log.isLeader();
+  }
+
+  /**
+   * The time as this replica knows it: its wall clock when it stamps with it (or the log's time,
+   * if later), else its estimate of the leader's (its wall clock only if it has none at all).
+   */
   time(): number {
     const est = this.logTime();
-    if (this.log.isLeader() || est === undefined) return Math.max(Math.floor(this.now()), est ?? 0);
-    return est;
+    if (this.ownClock() || est === undefined) return Math.max(Math.floor(this.now()), Math.floor(est ?? 0));
+    return Math.floor(est);
   }
 
   /**
    * The stamp of a request proposed now: the leader's wall clock (or the log's time, if that is
    * later), a follower's estimate of it, never below a stamp this gateway gave before; undefined
-   * while a follower has no estimate yet (it waits for the leader's first stamp).
+   * while a follower's estimate is not known to rest on a recent leader stamp (it has asked for the
+   * time; its requests wait for the answer).
    */
   stamp(): number | undefined {
-    const est = this.logTime();
     let t: number;
-    if (this.log.isLeader()) t = Math.max(this.now(), est ?? 0);
-    else if (est !== undefined) t = est;
-    else return undefined;
+    if (this.ownClock()) {
+      t = this.time();
+      // Its own stamps are a time it knows, should it follow later.
+      this.timeKnown = true;
+    } else {
+      const est = this.logTime();
+      if (!this.timeKnown || est === undefined) {
+        this.askTime();
+        return undefined;
+      }
+      t = est;
+    }
     this.lastStamp = Math.max(this.lastStamp, Math.floor(t));
     return this.lastStamp;
   }
@@ -403,8 +477,8 @@ export class Gateway implements KvBackend {
         if (elapsed >= this.deadlineMs) {
           this.counts.gaveUp++;
           const why = lastRefusal !== '' ? ` (the last refusal: ${lastRefusal})` : ' (no leader, or no quorum of replicas, answered)';
-          const effect =
-            what === 'get' || what === 'register' || what === 'clock tick' ? '' : lastSent === -Infinity ? '; the request was not applied' : '; the request may or may not take effect';
+          const changesNothing = what === 'get' || what === 'register' || what === 'clock tick' || what === 'question for the time';
+          const effect = changesNothing ? '' : lastSent === -Infinity ? '; the request was not applied' : '; the request may or may not take effect';
           return end({ kind: 'failed', error: new KvUnavailable(`the cluster did not decide the ${what} within ${Math.round(this.deadlineMs / 1000)} s${why}${effect}`, true) });
         }
         let request: KvRequest | undefined;
