@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { decodeRequest, encodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
 import { KvUnavailable, type KvChannel } from '../src/kv/backend.js';
 import { Gateway, type GatewayOptions, type ReplicatedLog } from '../src/kv/gateway.js';
+import { AppliedResults } from '../src/kv/replica-log.js';
 
 type Fault = 'ok' | 'duplicate' | 'no-reply' | 'lose' | 'refuse' | 'lost-after-apply' | 'hold';
 
@@ -380,5 +381,28 @@ describe('gateway: time comes from the leader', () => {
     const gets = log.proposed.filter((r) => r.command.op === 'get' && r.command.keys.length > 0);
     expect(gets).toHaveLength(2);
     expect(new Set(gets.map((r) => (r.command.op === 'get' ? r.command.nonce : undefined))).size).toBe(2);
+  });
+});
+
+describe('replica-log: results of deliveries', () => {
+  it('keeps the results of values this replica waits for, not of values other replicas proposed', () => {
+    const m = new KvStateMachine();
+    const applied = new AppliedResults(m);
+    let calls = 0;
+    applied.onApplied = () => calls++;
+    const mine = encodeRequest({ now: T0, command: { op: 'get', keys: ['k'], nonce: 7 } });
+    const theirs = encodeRequest({ now: T0, command: { op: 'get', keys: ['k'], nonce: 8 } });
+    const done = applied.await(mine);
+    applied.onDeliver(1, theirs, 0);
+    applied.onDeliver(2, mine, 0);
+    expect(calls).toBe(2);
+    expect(applied.take(1, 0)).toBeUndefined();
+    expect(applied.take(2, 0)).toBeDefined();
+    done();
+    done();
+    expect(applied.awaiting).toBe(0);
+    applied.onDeliver(3, mine, 0);
+    expect(applied.take(3, 0)).toBeUndefined();
+    expect(m.lastApplied.iid).toBe(3);
   });
 });
