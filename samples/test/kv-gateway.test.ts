@@ -348,15 +348,17 @@ describe('gateway: time comes from the leader', () => {
     const log = new FakeLog(m);
     log.leaseHeld = false;
     const gw = wired(log, { now: () => T0 + 42, monotonic: () => 0 });
-    gw.leaderChanged();
-    await new Promise((r) => setTimeout(r, 20));
-    expect(log.proposed).toHaveLength(0);
-    log.leaseHeld = true;
+    // A follower asks for the time as it starts (a keyless get stamped 0), and ticks never.
+    expect(log.proposed).toEqual([{ now: 0, command: { op: 'get', keys: [], nonce: expect.any(Number) as number } }]);
     gw.leaderChanged();
     await new Promise((r) => setTimeout(r, 20));
     expect(log.proposed).toHaveLength(1);
-    expect(log.proposed[0]).toMatchObject({ now: T0 + 42, command: { op: 'get', keys: [] } });
-    expect(log.proposed[0]?.session).toBeUndefined();
+    log.leaseHeld = true;
+    gw.leaderChanged();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(log.proposed).toHaveLength(2);
+    expect(log.proposed[1]).toMatchObject({ now: T0 + 42, command: { op: 'get', keys: [] } });
+    expect(log.proposed[1]?.session).toBeUndefined();
     expect(m.store.clock).toBe(T0 + 42);
     expect(m.store.stats().counters.cmd_get).toBe(0);
   });

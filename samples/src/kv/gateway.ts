@@ -188,7 +188,11 @@ export class Gateway implements KvBackend {
     // What the replica applied before the gateway existed is a first basis (not a known time: it
     // may be old; requests wait for the leader's answer to this replica's question).
     this.applied();
-    if (this.leadership && this.log.isLeader()) this.tick();
+    // Asked at once, so that the first request a client sends here need not wait for the answer.
+    if (this.leadership) {
+      if (this.log.isLeader()) this.tick();
+      else this.askTime();
+    }
   }
 
   open(): KvChannel {
