@@ -67,6 +67,8 @@ export class Pump {
   private flushing = false;
   /** The flush in progress, for `drain`. */
   private running: Promise<void> | undefined;
+  /** Deliveries of the flush in progress not yet handed to `deliver` (it waits for its commit first). */
+  private delivering = 0;
   private readonly ticker: NodeJS.Timeout;
   private readonly log: RateLimitedLogger;
 
@@ -97,6 +99,15 @@ export class Pump {
       step(this.pending);
       if (events.length > from) observe(events, from);
     }
+  }
+
+  /**
+   * Whether the core has decided values this pump has not yet handed to `deliver`: they wait in
+   * the batch being built, or in the one being committed. The core's state runs ahead of the
+   * application's by those: a leader's `canReadLocally` must wait for them too.
+   */
+  get undelivered(): boolean {
+    return this.delivering > 0 || this.pending.deliver.length > 0;
   }
 
   /** Takes no more inputs; what was taken is still committed and sent (see `drain`). */
@@ -141,6 +152,7 @@ export class Pump {
         const batch = this.pending;
         if (isEmpty(batch)) break;
         this.pending = newEffects();
+        this.delivering = batch.deliver.length;
         if (batch.persist.length > 0) {
           if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
           try {
@@ -150,12 +162,14 @@ export class Pump {
               await done;
             }
           } catch (e) {
+            // Never delivered: the process stops (and its reads with it).
             this.fail(e as Error);
             return;
           }
         }
         for (const env of batch.send) this.o.send(env);
         if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
+        this.delivering = 0;
         if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
         for (const e of batch.events) logEvent(this.log, e);
         this.o.routeLocal?.();
