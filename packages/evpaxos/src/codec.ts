@@ -312,10 +312,15 @@ export class FrameDecoder {
   private bytes(i: number, type: MessageType): Uint8Array {
     if (this.kinds[i] === INT) throw new WireError(`${type}: value must be bin or str, got an integer`);
     const start = this.nums[i] as number;
+    const length = this.lens[i] as number;
+    // Most promises carry no value: one shared empty array (nothing can change it).
+    if (length === 0) return EMPTY;
     // A copy into a plain Uint8Array: sockets hand out Buffers, whose slice() is a view.
-    return new Uint8Array(this.buf.subarray(start, start + (this.lens[i] as number)));
+    return new Uint8Array(this.buf.subarray(start, start + length));
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /** The msgpack integer of type byte `t` at `p` (a 64-bit one only as precisely as a double can). */
 function readInt(b: Uint8Array, p: number, t: number): number {

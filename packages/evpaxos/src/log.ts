@@ -14,9 +14,14 @@ export interface Logger {
   error(text: string, fields?: LogFields): void;
   info(text: string, fields?: LogFields): void;
   debug(text: string, fields?: LogFields): void;
+  /**
+   * False when debug lines are dropped anyway: callers on hot paths (a dropped message per
+   * decided instance) then skip building them. Absent means they may be written.
+   */
+  readonly debugEnabled?: boolean;
 }
 
-export type LogLevel = keyof Logger;
+export type LogLevel = 'error' | 'info' | 'debug';
 
 const LEVELS: Record<Verbosity, number> = { quiet: 0, error: 1, info: 2, debug: 3 };
 const LEVEL_OF: Record<LogLevel, number> = { error: 1, info: 2, debug: 3 };
@@ -53,6 +58,7 @@ export function createLogger(verbosity: Verbosity, write: (line: string) => void
     error: (text, fields) => level >= 1 && line('error', text, fields),
     info: (text, fields) => level >= 2 && line('info', text, fields),
     debug: (text, fields) => level >= 3 && line('debug', text, fields),
+    debugEnabled: level >= 3,
   };
 }
 
@@ -64,7 +70,7 @@ function definedFields(fields: LogFields | undefined): Record<string, unknown> {
 }
 
 /** A logger that writes nothing (library users who bring no logger). */
-export const silentLogger: Logger = { error: () => undefined, info: () => undefined, debug: () => undefined };
+export const silentLogger: Logger = { error: () => undefined, info: () => undefined, debug: () => undefined, debugEnabled: false };
 
 /** How often a repeated kind of line is summarised, unless the caller says otherwise. */
 export const SUMMARY_INTERVAL_MS = 10_000;
@@ -122,6 +128,10 @@ export class RateLimitedLogger implements Logger {
 
   debug(text: string, fields?: LogFields): void {
     if (this.level >= 3) this.base.debug(text, fields);
+  }
+
+  get debugEnabled(): boolean {
+    return this.level >= 3 && this.base.debugEnabled !== false;
   }
 
   /**

@@ -412,11 +412,14 @@ export class Network {
 
   /**
    * Queues `msg` for this process, as coming from `from`, until the next flush (the pump flushes
-   * after routing each batch). Values are copied, as the decoder does: the receiving role keeps
-   * them, and an application may change what it was delivered.
+   * after routing each batch). Values that can reach an application are copied, as the decoder
+   * does: an application may change what it was delivered (an accepted's value), or what it
+   * proposed (a client value). An accept or a promise carries a value only the core holds (the
+   * proposer's own copy, the acceptor's stored one), which nothing changes: no copy.
    */
   private toSelf(from: PeerId, msg: Message): void {
-    this.local.push([from, 'value' in msg ? { ...msg, value: new Uint8Array(msg.value) } : msg]);
+    const copy = msg.type === 'accepted' || msg.type === 'client_value';
+    this.local.push([from, copy ? { ...msg, value: new Uint8Array(msg.value) } : msg]);
   }
 
   async close(): Promise<void> {

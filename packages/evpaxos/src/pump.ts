@@ -214,15 +214,19 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
       );
       return;
     case 'dropped':
+      if (log.debugEnabled === false) return;
       log.debug(`Dropped ${e.msg} for instance ${e.iid}: ${e.reason}`, { event: 'dropped', message: e.msg, iid: e.iid, reason: e.reason });
       return;
     case 'preempted':
+      if (log.debugEnabled === false) return;
       log.debug(`Instance ${e.iid} preempted by ballot ${e.by}; retrying with ballot ${e.ballot} in ${e.delayMs} ms`, { event: 'preempted', iid: e.iid, by: e.by, ballot: e.ballot, delayMs: e.delayMs });
       return;
     case 'noop':
+      if (log.debugEnabled === false) return;
       log.debug(`Instance ${e.iid} closed with a no-op`);
       return;
     case 'requeued':
+      if (log.debugEnabled === false) return;
       log.debug(`Instance ${e.iid} chose another value; the client value goes back to the queue`);
       return;
     case 'value-lost':

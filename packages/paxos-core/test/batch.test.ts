@@ -38,6 +38,42 @@ describe('batching', () => {
     expect(decodeBatch(second?.value ?? new Uint8Array())?.map(dec)).toEqual(['d']);
   });
 
+  it('with bindAtEndOfBatch, values that arrive in one turn wait for its end and share one instance', () => {
+    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 2, batchMaxValues: 100, bindAtEndOfBatch: true });
+    p.tick(0, fx());
+    quorum(p, 1); // instance 1 prepared, nothing to bind yet
+    const out = fx();
+    for (const v of ['a', 'b', 'c']) p.propose(enc(v), out);
+    // One by one, the first value would have taken instance 1 alone.
+    expect(msgs(out, 'accept')).toEqual([]);
+    p.step({ kind: 'end-of-batch' }, out);
+    const accepts = msgs(out, 'accept');
+    expect(accepts.map((a) => decodeBatch(a.value)?.map(dec))).toEqual([['a', 'b', 'c']]);
+    // A second end of batch with nothing new sends nothing.
+    const again = fx();
+    p.step({ kind: 'end-of-batch' }, again);
+    expect(msgs(again, 'accept')).toEqual([]);
+  });
+
+  it('with bindAtEndOfBatch and no end of batch, the next tick binds what waits', () => {
+    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 2, batchMaxValues: 100, bindAtEndOfBatch: true });
+    p.tick(0, fx());
+    quorum(p, 1);
+    for (const v of ['a', 'b']) p.propose(enc(v), fx());
+    const out = fx();
+    p.tick(1, out);
+    expect(msgs(out, 'accept').map((a) => decodeBatch(a.value)?.map(dec))).toEqual([['a', 'b']]);
+  });
+
+  it('without batching, bindAtEndOfBatch changes nothing: each value is bound as it arrives', () => {
+    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 2, bindAtEndOfBatch: true });
+    p.tick(0, fx());
+    quorum(p, 1);
+    const out = fx();
+    p.propose(enc('a'), out);
+    expect(msgs(out, 'accept').map((a) => dec(a.value))).toEqual(['a']);
+  });
+
   it('a batch stops before its byte limit', () => {
     const p = proposer(100, 5 + 2 * (4 + 10));
     for (let i = 0; i < 5; i++) p.propose(enc('x'.repeat(10)), fx());
