@@ -64,7 +64,7 @@ const csv =
 
 const argv = sampleArgs('pnpm bench:kv')
   .usage(
-    'Usage: $0 [--quick] [--size …] [--concurrency …] [--workload …] [--system …] [--seconds S] [--warmup S] [--keys N] [--port-base P] [--data-dir D] [--out D] [--cpu-prof D]\n\n' +
+    'Usage: $0 [--quick] [--size …] [--concurrency …] [--workload …] [--system …] [--reads …] [--seconds S] [--warmup S] [--keys N] [--port-base P] [--data-dir D] [--out D] [--cpu-prof D]\n\n' +
       'kv-server (3 replicas: memory, and lmdb-sync) against one memcached and a 3-member etcd, all on 127.0.0.1, with one load generator.\n' +
       'A full run (no --quick, no subset) writes bench/results-kv/<timestamp>.json and the generated part of bench/KV.md;\n' +
       'a quick or partial run writes bench/local/<timestamp>.json (ignored by git), or into --out.',
@@ -74,6 +74,7 @@ const argv = sampleArgs('pnpm bench:kv')
   .option('concurrency', { type: 'string', coerce: csv('concurrency', CONCURRENCIES), describe: `connections, each with one request outstanding: ${CONCURRENCIES.join(', ')}` })
   .option('workload', { type: 'string', coerce: csv('workload', WORKLOADS), describe: `get/set mixes: ${WORKLOADS.join(', ')} (set and get: only sets, only gets)` })
   .option('system', { type: 'string', coerce: csv('system', SYSTEMS), describe: `${SYSTEMS.join(', ')} (memory and lmdb-sync: kv-server's storage)` })
+  .option('reads', { type: 'string', coerce: csv('reads', ['linearizable', 'stale', 'local'] as const), describe: "only rows with these reads: linearizable (kv-server's main port, etcd serializable=false), stale (kv-server's stale port, etcd serializable=true), local (memcached)" })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 600, unit: 'seconds' }), describe: 'measured seconds per row (default 3, quick 2)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 60, unit: 'seconds' }), describe: 'warm-up seconds per row (default 1)' })
   .option('keys', { coerce: numberFlag('keys', { integer: true, min: 1, max: 1_000_000 }), describe: 'keys per value size, set before the rows run (default 1000)' })
@@ -463,8 +464,9 @@ const versions: Record<string, string> = {
 if (systems.includes('memcached')) versions.memcached = version(MEMCACHED, ['-V'], /memcached (\S+)/);
 if (systems.includes('etcd')) versions.etcd = version(ETCD, ['--version'], /etcd Version: (\S+)/);
 
+const chosen = (v: Variant) => systems.includes(v.system) && (argv.reads === undefined || argv.reads.includes(v.reads));
 const groups = sizes.flatMap((size) => concurrencies.map((concurrency) => ({ size, concurrency })));
-const plannedRows = groups.length * workloads.reduce((n, w) => n + VARIANTS[w].filter((v) => systems.includes(v.system)).length, 0);
+const plannedRows = groups.length * workloads.reduce((n, w) => n + VARIANTS[w].filter(chosen).length, 0);
 if (plannedRows === 0) {
   process.stderr.write('pnpm bench:kv: the options leave no row to run\n');
   process.exit(1);
@@ -500,7 +502,7 @@ for (const { size, concurrency } of groups) {
       if (why !== undefined) startFailures.set(r.system, `setting the keys failed: ${why}`);
     }
     for (const workload of workloads)
-      for (const v of VARIANTS[workload].filter((x) => systems.includes(x.system))) {
+      for (const v of VARIANTS[workload].filter(chosen)) {
         const id = { size, concurrency, workload, ...v };
         done++;
         const elapsed = Date.now() - started;
