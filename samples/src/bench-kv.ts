@@ -64,7 +64,7 @@ const csv =
 
 const argv = sampleArgs('pnpm bench:kv')
   .usage(
-    'Usage: $0 [--quick] [--size …] [--concurrency …] [--workload …] [--system …] [--reads …] [--seconds S] [--warmup S] [--keys N] [--port-base P] [--data-dir D] [--out D] [--cpu-prof D]\n\n' +
+    'Usage: $0 [--quick] [--size …] [--concurrency …] [--workload …] [--system …] [--reads …] [--entry all|leader] [--seconds S] [--warmup S] [--keys N] [--port-base P] [--data-dir D] [--out D] [--cpu-prof D]\n\n' +
       'kv-server (3 replicas: memory, and lmdb-sync) against one memcached and a 3-member etcd, all on 127.0.0.1, with one load generator.\n' +
       'A full run (no --quick, no subset) writes bench/results-kv/<timestamp>.json and the generated part of bench/KV.md;\n' +
       'a quick or partial run writes bench/local/<timestamp>.json (ignored by git), or into --out.',
@@ -75,6 +75,7 @@ const argv = sampleArgs('pnpm bench:kv')
   .option('workload', { type: 'string', coerce: csv('workload', WORKLOADS), describe: `get/set mixes: ${WORKLOADS.join(', ')} (set and get: only sets, only gets)` })
   .option('system', { type: 'string', coerce: csv('system', SYSTEMS), describe: `${SYSTEMS.join(', ')} (memory and lmdb-sync: kv-server's storage)` })
   .option('reads', { type: 'string', coerce: csv('reads', ['linearizable', 'stale', 'local'] as const), describe: "only rows with these reads: linearizable (kv-server's main port, etcd serializable=false), stale (kv-server's stale port, etcd serializable=true), local (memcached)" })
+  .option('entry', { type: 'string', choices: ['all', 'leader'] as const, default: 'all', describe: 'where the connections of kv-server and etcd go: spread over the three members, leader first (all), or every one to the leader (leader; a partial run, to see what the followers cost)' })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 600, unit: 'seconds' }), describe: 'measured seconds per row (default 3, quick 2)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 60, unit: 'seconds' }), describe: 'warm-up seconds per row (default 1)' })
   .option('keys', { coerce: numberFlag('keys', { integer: true, min: 1, max: 1_000_000 }), describe: 'keys per value size, set before the rows run (default 1000)' })
@@ -433,7 +434,7 @@ function generate(spec: LoadSpec, servers: readonly ChildProcess[]): Promise<Gen
 
 const spec = (r: Running, v: Variant, size: number, concurrency: number, readShare: number, extra: Partial<LoadSpec> = {}): LoadSpec => ({
   protocol: r.protocol,
-  targets: r.targets(v.reads),
+  targets: argv.entry === 'leader' ? r.targets(v.reads).slice(0, 1) : r.targets(v.reads),
   ...(r.protocol === 'etcd' ? { serializable: v.reads === 'stale' } : {}),
   concurrency,
   valueSize: size,
@@ -555,7 +556,7 @@ for (const { size, concurrency } of groups) {
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const run: KvRun = { date: new Date().toISOString(), machine, versions, warmupSeconds: warmup, measuredSeconds: seconds, keys, quick, load: { start: loadStart, end: load1() }, rows };
-const full = argv.out === undefined && isFullKvRun(run) && seconds >= 3;
+const full = argv.out === undefined && argv.entry === 'all' && isFullKvRun(run) && seconds >= 3;
 const folder = argv.out ?? join(benchDir, full ? 'results-kv' : 'local');
 mkdirSync(folder, { recursive: true });
 const file = `kv-${stamp}.json`;
