@@ -4,12 +4,14 @@
 #   libmemcached-tools  memccapable, libmemcached's memcached conformance test, run against kv-server
 #                       (also memccp/memccat/memcslap, the README's kv-server client commands)
 #   memcached           the real memcached 1.6, to record paxos-kv's protocol fixtures and to benchmark
-#                       kv-server against
+#                       kv-server against (`pnpm bench:kv`: the unreplicated ceiling)
+#   etcd-server         etcd 3.4 (/usr/bin/etcd), the replicated store `pnpm bench:kv` runs beside
+#                       kv-server, and its test starts; the package's own service is not used
 # Idempotent: asks dpkg which of them are missing, and only then updates apt's lists and installs
 # those. The README's commands and .ci/run start with it, so a fresh machine and CI have them.
 set -euo pipefail
 
-PACKAGES=(chromium libmemcached-tools memcached)
+PACKAGES=(chromium etcd-server libmemcached-tools memcached)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -31,7 +33,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "install-system-deps: installing ${missing[*]} from Debian's packages" >&2
 # apt and the packages' scripts talk on stderr too (debconf, invoke-rc.d refusing to start the
-# memcached service in a container): keep all of it, and show it only if the install fails.
+# memcached and etcd services in a container): keep all of it, and show it only if the install fails.
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 if ! { "${as_root[@]}" apt-get update -qq && "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$log" 2>&1; then
