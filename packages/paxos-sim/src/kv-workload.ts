@@ -129,6 +129,8 @@ export class KvWorkload {
   private readonly rng: Prng;
   private readonly clients: Client[] = [];
   private readonly apps = new Map<number, KvApp>();
+  /** Per node: the furthest application state an earlier incarnation reached, if not the current one. */
+  private readonly checkpoints = new Map<number, KvApp>();
   /** Attempt by value id. */
   private readonly attempts = new Map<number, Attempt>();
   private readonly history: HistoryOp[] = [];
@@ -157,11 +159,25 @@ export class KvWorkload {
 
   // ---- applications ----
 
-  /** A node (re)started its application from instance `from` (0: from scratch). */
+  /**
+   * A node (re)started its application from instance `from` (0: from scratch). A replica or
+   * learner restarts from its checkpoint, which the simulator keeps as the furthest instance any
+   * incarnation delivered: the state of the incarnation that got there (a learner started from
+   * scratch may have crashed before it caught up with an earlier one).
+   */
   started(node: number, from: number): void {
     const app = this.apps.get(node);
-    // A replica or learner restarts from its checkpoint: the application state it kept.
-    if (app !== undefined && from > 0 && app.appliedThrough === from) return;
+    const saved = this.checkpoints.get(node);
+    if (from === 0) {
+      if (app !== undefined && !app.broken && app.appliedThrough > (saved?.appliedThrough ?? 0)) this.checkpoints.set(node, app);
+      this.apps.set(node, new KvApp(0));
+      return;
+    }
+    if (app !== undefined && app.appliedThrough === from) return;
+    if (saved !== undefined && !saved.broken && saved.appliedThrough === from) {
+      this.apps.set(node, saved);
+      return;
+    }
     this.apps.set(node, new KvApp(from));
   }
 
@@ -194,7 +210,8 @@ export class KvWorkload {
     // memcached answers a cas on a missing item NOT_FOUND, where replace says NOT_STORED.
     if (wasCas && result.status === 'not_stored') result = { status: 'not_found' };
     const a = this.attempts.get(id);
-    if (a === undefined || a.answerer !== node || this.host.incarnation(node) !== a.incarnation) return;
+    // An application that missed instances has the wrong state: it answers nobody.
+    if (a === undefined || app.broken || a.answerer !== node || this.host.incarnation(node) !== a.incarnation) return;
     this.reply(a.client, a.op, result);
   }
 
@@ -394,7 +411,7 @@ export class KvWorkload {
     const r = checkOperations(memcachedModel, history, { budget: { maxSteps: 20_000_000 } });
     const unknown = history.filter((op) => op.output === UNKNOWN).length;
     const figures: KvFigures = { operations: history.length, unknown, localReads: this.localReads, retries: this.retries, verdict: r.result, checkSteps: r.steps };
-    const violation = r.result === 'illegal' ? `linearizability: the KV history is not linearizable.\n    ${r.counterexample.explanation.split("\n").join("\n    ")}` : undefined;
+    const violation = r.result === 'illegal' ? `linearizability: the KV history is not linearizable.\n    ${r.counterexample.explanation.split('\n').join('\n    ')}` : undefined;
     return { figures, violation };
   }
 }
