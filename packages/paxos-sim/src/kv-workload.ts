@@ -71,6 +71,8 @@ export interface KvFigures {
   /** Operations in the checked history (register excluded), and those without a reply (unknown outcome). */
   readonly operations: number;
   readonly unknown: number;
+  /** Operations a client gave up on after a few attempts (their outcomes are unknown). */
+  readonly abandoned: number;
   readonly localReads: number;
   readonly retries: number;
   /** The checker's verdict on the history. */
@@ -138,6 +140,7 @@ export class KvWorkload {
   private readonly thinkMs: number;
   private localReads = 0;
   private retries = 0;
+  private abandoned = 0;
   private issued = 0;
 
   constructor(
@@ -240,6 +243,14 @@ export class KvWorkload {
       case 'timeout': {
         const op = c.pending;
         if (op === undefined || op.latest !== ev.attempt) return;
+        if (op.index !== REGISTER && op.attempts >= 3 && !this.host.healed && this.rng.chance(1, 4)) {
+          // The client gives up: the request may have taken effect or may yet (an attempt still
+          // in flight), or never will (the next request's ack makes the session refuse it).
+          this.abandoned++;
+          c.pending = undefined;
+          this.host.schedule(this.host.now, { t: 'next', client: c.id });
+          return;
+        }
         this.retries++;
         this.send(c, op);
         return;
@@ -408,9 +419,15 @@ export class KvWorkload {
   /** Checks the history; returns the figures and, if it is not linearizable, why. */
   finish(): { figures: KvFigures; violation: string | undefined } {
     const history = this.history;
-    const r = checkOperations(memcachedModel, history, { budget: { maxSteps: 20_000_000 } });
+    const budget = { maxSteps: 20_000_000 };
+    const r = checkOperations(memcachedModel, history, { budget });
+    // The other search too: a checker bug shows up as the two disagreeing.
+    const jit = checkOperations(memcachedModel, history, { budget, algorithm: 'jit' });
     const unknown = history.filter((op) => op.output === UNKNOWN).length;
-    const figures: KvFigures = { operations: history.length, unknown, localReads: this.localReads, retries: this.retries, verdict: r.result, checkSteps: r.steps };
+    const figures: KvFigures = { operations: history.length, unknown, abandoned: this.abandoned, localReads: this.localReads, retries: this.retries, verdict: r.result, checkSteps: r.steps + jit.steps };
+    if (r.result !== 'unknown' && jit.result !== 'unknown' && r.result !== jit.result) {
+      return { figures, violation: `linearizability checker: Wing & Gong's search says ${r.result}, just-in-time linearization says ${jit.result}` };
+    }
     const violation = r.result === 'illegal' ? `linearizability: the KV history is not linearizable.\n    ${r.counterexample.explanation.split('\n').join('\n    ')}` : undefined;
     return { figures, violation };
   }
