@@ -301,7 +301,12 @@ async function runOnce(o: KvChaosOptions, base: number): Promise<number | 'port-
     if (unanswered.length > 0) violations.push(`no answer 90 s after healing to gets ${unanswered.join(', ')}`);
     const checkStarted = Date.now();
     const result = checkOperations(memcachedModel, history, { budget: { deadline: Date.now() + 120_000, now: Date.now } });
+    // The other search too: a checker bug shows up as the two disagreeing.
+    const jit = checkOperations(memcachedModel, history, { budget: { deadline: Date.now() + 120_000, now: Date.now }, algorithm: 'jit' });
     const checkMs = Date.now() - checkStarted;
+    if (result.result !== 'unknown' && jit.result !== 'unknown' && jit.result !== result.result) {
+      violations.push(`the linearizability checker's two searches disagree: Wing & Gong's says ${result.result}, just-in-time linearization says ${jit.result}`);
+    }
     if (result.result === 'illegal') violations.push(`the history is not linearizable:\n${result.counterexample.explanation}`);
     if (result.result === 'unknown') violations.push(`the checker could not decide within its budget (${result.reason}): nothing was shown`);
     const answered = history.filter((h) => h.output !== UNKNOWN).length;
@@ -324,7 +329,7 @@ async function runOnce(o: KvChaosOptions, base: number): Promise<number | 'port-
       operationsAnswered: answered,
       outcomeUnknown: history.length - answered,
       operations: byKind,
-      checker: { verdict: result.result, steps: result.steps, ms: checkMs },
+      checker: { verdict: result.result, jit: jit.result, steps: result.steps + jit.steps, ms: checkMs },
       violations: violations.filter((v) => v.startsWith('the history is not linearizable')).length,
       problems: violations.length,
     };
