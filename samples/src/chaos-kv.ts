@@ -12,7 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
+import { createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,41 +39,67 @@ const READY_TIMEOUT_MS = 30_000;
 type Op = Operation<McInput, McOutput>;
 type MutableOp = { -readonly [K in keyof Op]: Op[K] };
 
+/** Ports the run needs: Paxos and memcached ports per replica, a proxy per replica link (indexed source·R + target, so R unused) and per client link. */
+const PORTS_NEEDED = 2 * R + R * R + CLIENTS * R;
+/** How far above --port-base ports are looked for. */
+const PORT_SPAN = 300;
+
 /**
  * Runs the KV chaos test; resolves to the exit status (0: linearizable and something was checked).
- * Ports on 127.0.0.1 can be taken by other processes' outgoing connections (the ephemeral range
- * covers them): a clash at startup moves the whole block up by 50 ports and starts again, 5 times
- * at most.
+ * Ports on 127.0.0.1 can be held by other processes' connections (the ephemeral range covers
+ * them, and a connection's port stays taken in TIME-WAIT for a minute after it closes), so each
+ * port is one found free just before the run, from --port-base up; a port taken between that
+ * test and its use starts the run again, 5 times at most.
  */
 export async function runKvChaos(o: KvChaosOptions): Promise<number> {
   const first = o.portBase ?? 50000 + ((o.seed * 7 + process.pid) % 60) * 200;
   for (let attempt = 0; ; attempt++) {
-    const r = await runOnce(o, first + 50 * attempt);
-    if (r !== 'port-in-use') return r;
-    if (attempt >= 4) {
-      process.stdout.write(`chaos --workload kv: ports from ${first} to ${first + 50 * attempt + 49} on 127.0.0.1 were in use five times; give another --port-base\n`);
+    const free = await freePorts(first, PORT_SPAN, PORTS_NEEDED);
+    if (free === undefined) {
+      process.stdout.write(`chaos --workload kv: fewer than ${PORTS_NEEDED} of the ports ${first} to ${first + PORT_SPAN - 1} on 127.0.0.1 are free; give another --port-base\n`);
       return 1;
     }
-    process.stderr.write(`[chaos kv] a port in ${first + 50 * attempt}–${first + 50 * attempt + 49} is in use; trying the next 50\n`);
+    const r = await runOnce(o, free);
+    if (r !== 'port-in-use') return r;
+    if (attempt >= 4) {
+      process.stdout.write(`chaos --workload kv: a port another process took between its test and its use, five times; give another --port-base\n`);
+      return 1;
+    }
+    process.stderr.write('[chaos kv] a port was taken between its test and its use; starting again\n');
   }
 }
 
-async function runOnce(o: KvChaosOptions, base: number): Promise<number | 'port-in-use'> {
+/** `count` ports from [from, from + span) that can be listened on now, or undefined. */
+async function freePorts(from: number, span: number, count: number): Promise<number[] | undefined> {
+  const out: number[] = [];
+  for (let p = from; p < from + span && out.length < count; p++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (ok) out.push(p);
+  }
+  return out.length === count ? out : undefined;
+}
+
+async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<number | 'port-in-use'> {
   const here = dirname(fileURLToPath(import.meta.url));
   const rng = new Prng(o.seed);
   const dir = mkdtempSync(join(tmpdir(), 'paxos-chaos-kv-'));
   const started = Date.now();
   const log = (text: string) => process.stderr.write(`[chaos kv ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
-  const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0 };
+  const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0, ...(o.leader ? { 'kill-leader': 0, 'pause-leader': 0 } : {}) };
 
   // Ports: Paxos ports, memcached ports, then one proxy per directed link.
   let portClash = false;
   /** kv-servers that died without being killed: a failure whatever the history says. */
   const unexpectedExits: string[] = [];
-  const paxosPort = (i: number) => base + i;
-  const mcPort = (i: number) => base + 5 + i;
-  const replicaLink = (s: number, t: number) => base + 10 + s * R + t;
-  const clientLink = (c: number, t: number) => base + 30 + c * R + t;
+  const port = (k: number) => free[k] as number;
+  const paxosPort = (i: number) => port(i);
+  const mcPort = (i: number) => port(R + i);
+  const replicaLink = (s: number, t: number) => port(2 * R + s * R + t);
+  const clientLink = (c: number, t: number) => port(2 * R + R * R + c * R + t);
 
   const configPaths = Array.from({ length: R }, (_, s) => {
     const lines = Array.from({ length: R }, (_, t) => `replica ${t} 127.0.0.1 ${s === t ? paxosPort(t) : replicaLink(s, t)}`);
@@ -204,11 +230,44 @@ async function runOnce(o: KvChaosOptions, base: number): Promise<number | 'port-
 
     // ---- the nemesis: at most one replica down or paused at a time (a majority stays) ----
     const maxDown = Math.floor((R - 1) / 2);
-    const nemesis = (): void => {
+    /** The replica whose `stats` says it holds the lease (asked directly, not through a proxy). */
+    const findLeader = async (): Promise<number | undefined> => {
+      for (let i = 0; i < R; i++) {
+        if (servers[i]?.state !== 'up') continue;
+        const asker = new MemcachedTextClient(CLIENTS + 1, () => mcPort(i));
+        const reply = await asker.request('stats\r\n', 'get', 1000);
+        asker.drop();
+        if (reply !== undefined && /\r\nSTAT paxos_leader 1\r\n/.test(`\r\n${reply}`)) return i;
+      }
+      return undefined;
+    };
+    const nemesis = async (): Promise<void> => {
       if (!running) return;
-      const kind = rng.pick(['kill', 'pause', 'cut', 'delay', 'reset', 'one-way'] as const);
+      const kind = rng.pick(o.leader ? (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'kill-leader', 'pause-leader'] as const) : (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way'] as const));
       const unavailable = servers.filter((s) => s.state !== 'up').length;
-      if (kind === 'kill' || kind === 'pause') {
+      if (kind === 'kill-leader' || kind === 'pause-leader') {
+        // The leader itself, for longer than its lease (the default 2 s): another must take over,
+        // and the old one must not serve lease reads when it comes back.
+        const leader = unavailable < maxDown ? await findLeader() : undefined;
+        const s = leader === undefined ? undefined : servers[leader];
+        if (running && leader !== undefined && s !== undefined && s.state === 'up' && servers.filter((x) => x.state !== 'up').length < maxDown) {
+          const ms = rng.between(2500, 5000);
+          if (kind === 'kill-leader') {
+            s.state = 'down';
+            s.child?.kill('SIGKILL');
+            later(ms, () => startServer(leader));
+          } else {
+            s.state = 'paused';
+            s.child?.kill('SIGSTOP');
+            later(ms, () => {
+              s.child?.kill('SIGCONT');
+              s.state = 'up';
+            });
+          }
+          faults[kind] = (faults[kind] ?? 0) + 1;
+          log(`${kind}: kv-server ${leader} for ${ms} ms`);
+        }
+      } else if (kind === 'kill' || kind === 'pause') {
         if (unavailable < maxDown) {
           const i = rng.pick(servers.map((_, k) => k).filter((k) => servers[k]?.state === 'up'));
           const s = servers[i] as Server;
@@ -245,9 +304,9 @@ async function runOnce(o: KvChaosOptions, base: number): Promise<number | 'port-
         faults[kind] = (faults[kind] ?? 0) + 1;
         if (o.verbose) log(`${kind} on the link from ${linkOf.get(p)?.source} to kv-server ${linkOf.get(p)?.target}`);
       }
-      later(rng.between(300, 1500), nemesis);
+      later(rng.between(300, 1500), () => void nemesis());
     };
-    later(1000, nemesis);
+    later(1000, () => void nemesis());
     const progress = setInterval(() => {
       const answered = history.filter((h) => h.output !== UNKNOWN).length;
       log(`faults ${Object.values(faults).reduce((a, b) => a + b, 0)}, operations ${history.length} (${answered} answered)`);

@@ -21,7 +21,8 @@ interface Report {
 
 describe('pnpm chaos --workload kv', () => {
   it(`${SECONDS} s of kills, pauses and link faults on 3 kv-servers driven by memcached text clients: the history they saw is linearizable`, async () => {
-    // The whole port block: a clash with another process's connection moves the run 50 ports up.
+    // The whole port block: the run takes the ports in it that are free (other processes' connections
+    // may hold some).
     const [base] = ports(300) as [number];
     // Its logs (kept when it finds a violation) go to a folder that cleanUp removes.
     const p = new Proc('chaos', ['--workload', 'kv', '--duration', String(SECONDS), '--seed', '5', '--port-base', String(base)], { TMPDIR: tempDir() });
