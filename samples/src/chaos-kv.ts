@@ -226,7 +226,13 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
         }
       }
     };
-    const loops = clients.map((c) => clientLoop(c, new Prng(o.seed * 31 + c.id + 1)));
+    // A client that fails is a failed run, never an unhandled rejection that skips the cleanup.
+    const loops = clients.map((c) =>
+      clientLoop(c, new Prng(o.seed * 31 + c.id + 1)).catch((e: unknown) => {
+        running = false;
+        unexpectedExits.push(`client ${c.id} failed: ${(e as Error).message}`);
+      }),
+    );
 
     // ---- the nemesis: at most one replica down or paused at a time (a majority stays) ----
     const maxDown = Math.floor((R - 1) / 2);
