@@ -310,9 +310,9 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
         faults[kind] = (faults[kind] ?? 0) + 1;
         if (o.verbose) log(`${kind} on the link from ${linkOf.get(p)?.source} to kv-server ${linkOf.get(p)?.target}`);
       }
-      later(rng.between(300, 1500), () => void nemesis());
+      later(rng.between(300, 1500), () => void nemesis().catch((e: unknown) => unexpectedExits.push(`the nemesis failed: ${(e as Error).message}`)));
     };
-    later(1000, () => void nemesis());
+    later(1000, () => void nemesis().catch((e: unknown) => unexpectedExits.push(`the nemesis failed: ${(e as Error).message}`)));
     const progress = setInterval(() => {
       const answered = history.filter((h) => h.output !== UNKNOWN).length;
       log(`faults ${Object.values(faults).reduce((a, b) => a + b, 0)}, operations ${history.length} (${answered} answered)`);
