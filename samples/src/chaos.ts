@@ -24,7 +24,7 @@ import { makeChaosValue, readChaosValue } from './chaos-value.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
 const argv = sampleArgs('pnpm chaos')
-  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5] [--leader on|off] [--port-base P] [--verbose] [--keep]')
+  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5] [--leader on|off] [--workload values|kv] [--port-base P] [--verbose] [--keep]')
   .option('duration', { default: 60, coerce: numberFlag('duration', { min: 2, max: 86_400, unit: 'seconds' }), describe: 'seconds of faults (at least 2: the first fault comes after 1 s)' })
   .option('seed', { default: 1, coerce: numberFlag('seed', { integer: true, min: 0, max: 2 ** 31 - 1 }), describe: 'chooses the fault schedule' })
   .option('replicas', {
@@ -43,15 +43,32 @@ const argv = sampleArgs('pnpm chaos')
     },
     describe: "leader election with a lease ('leader yes', default lease) and leader faults; off: every replica proposes, as in LibPaxos3",
   })
+  .option('workload', {
+    default: 'values',
+    coerce: (v: unknown) => {
+      if (String(v) !== 'values' && String(v) !== 'kv') throw new Error(`--workload must be values or kv, got '${String(v)}'`);
+      return String(v) as 'values' | 'kv';
+    },
+    describe: 'values: replicas deliver client values, every log must be a prefix of one sequence; kv: 3 kv-servers driven by memcached clients, their history checked for linearizability (chaos-kv.ts)',
+  })
   .option('verbose', {
     type: 'boolean',
     default: false,
     describe: "replicas log at the info level (leader changes, timeouts, connections) to stderr-<replica>-<incarnation>.log in the run's folder; with --keep it stays",
   })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
-  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (--workload kv: the first 39 free ones of the 300 from it) (default: from the seed)' })
   .strictOptions()
   .parseSync();
+
+if (argv.workload === 'kv') {
+  if (argv.replicas !== 3) {
+    process.stderr.write(`pnpm chaos: --workload kv runs 3 kv-servers; --replicas ${argv.replicas} is not supported with it\n`);
+    process.exit(2);
+  }
+  const { runKvChaos } = await import('./chaos-kv.js');
+  process.exit(await runKvChaos({ duration: argv.duration, seed: argv.seed, leader: argv.leader === 'on', portBase: argv['port-base'], verbose: argv.verbose, keep: argv.keep }));
+}
 
 const here = dirname(fileURLToPath(import.meta.url));
 const R = argv.replicas;

@@ -20,5 +20,6 @@ export * from './text-protocol.js';
 export * from './binary-protocol.js';
 export * from './linearizability/model.js';
 export * from './linearizability/checker.js';
+export { jitSearch, JitOutOfBudget, type JitBudget } from './linearizability/jit.js';
 export * from './linearizability/memcached-model.js';
 export * from './linearizability/generate.js';

@@ -29,7 +29,12 @@ const get = (key: string, value: string | null, call: number, ret: number, cas?:
   call,
   return: ret,
 });
-const check = (h: readonly Op[]) => checkOperations(memcachedModel, h);
+/** Both searches, which must agree; the Wing & Gong result (it carries the counterexample). */
+const check = (h: readonly Op[]) => {
+  const wg = checkOperations(memcachedModel, h);
+  expect(checkOperations(memcachedModel, h, { algorithm: 'jit' }).result).toBe(wg.result);
+  return wg;
+};
 
 describe('memcached model: classic histories', () => {
   it('accepts a sequential history', () => {
@@ -138,6 +143,38 @@ describe('memcached model: classic histories', () => {
     if (bad.result === 'illegal') expect(bad.counterexample.partition).toBe('b');
   });
 
+  it('refuses a read of a deleted key after the delete completed, and a delete of what a completed delete removed', () => {
+    const del = (call: number, ret: number, status: 'deleted' | 'not_found'): Op => ({ input: { op: 'delete', key: 'k' }, output: { status }, call, return: ret });
+    expect(check([set('k', 'a', 0, 1), del(2, 3, 'deleted'), get('k', null, 4, 5)]).result).toBe('ok');
+    expect(check([set('k', 'a', 0, 1), del(2, 3, 'deleted'), get('k', 'a', 4, 5)]).result).toBe('illegal');
+    expect(check([set('k', 'a', 0, 1), del(2, 3, 'deleted'), del(4, 5, 'deleted')]).result).toBe('illegal');
+    // Two concurrent deletes: one of them found it.
+    expect(check([set('k', 'a', 0, 1), del(2, 5, 'deleted'), del(2, 5, 'not_found')]).result).toBe('ok');
+    expect(check([set('k', 'a', 0, 1), del(2, 5, 'deleted'), del(2, 5, 'deleted')]).result).toBe('illegal');
+  });
+
+  it('a pending incr or cas counts only if a later read needs it, and then only once', () => {
+    const incr = (call: number, ret: number, value: bigint | typeof UNKNOWN): Op => ({
+      input: { op: 'incr', key: 'n', delta: 1n },
+      output: value === UNKNOWN ? UNKNOWN : { status: 'number', value },
+      call,
+      return: value === UNKNOWN ? Infinity : ret,
+    });
+    // A lost incr that took effect (the next one saw 2) or did not (it saw 1): both fine.
+    expect(check([set('n', '0', 0, 1), incr(2, 3, UNKNOWN), incr(4, 5, 2n)]).result).toBe('ok');
+    expect(check([set('n', '0', 0, 1), incr(2, 3, UNKNOWN), incr(4, 5, 1n)]).result).toBe('ok');
+    // It cannot take effect twice.
+    expect(check([set('n', '0', 0, 1), incr(2, 3, UNKNOWN), incr(4, 5, 3n)]).result).toBe('illegal');
+    // Nor after a read that came later saw it missing and then present again in the wrong order.
+    expect(check([set('n', '0', 0, 1), incr(2, 3, UNKNOWN), get('n', '1', 4, 5), get('n', '0', 6, 7)]).result).toBe('illegal');
+    const cas = (value: string, unique: number, output: McOutput | typeof UNKNOWN, call: number, ret: number): Op => ({ input: { op: 'cas', key: 'k', value, cas: unique }, output, call, return: output === UNKNOWN ? Infinity : ret });
+    const h = [set('k', 'a', 0, 1), get('k', 'a', 2, 3, 9)];
+    expect(check([...h, cas('x', 9, UNKNOWN, 4, 5), get('k', 'x', 6, 7)]).result).toBe('ok');
+    expect(check([...h, cas('x', 9, UNKNOWN, 4, 5), get('k', 'a', 6, 7)]).result).toBe('ok');
+    // A lost cas with a stale unique can never have stored.
+    expect(check([...h, cas('x', 8, UNKNOWN, 4, 5), get('k', 'x', 6, 7)]).result).toBe('illegal');
+  });
+
   it('gives up with "unknown" when the budget runs out', () => {
     const h = generateHistory({ seed: 1, operations: 2000, keys: 2, clients: 8 });
     const r = checkOperations(memcachedModel, h, { budget: { maxSteps: 50 } });
@@ -148,6 +185,9 @@ describe('memcached model: classic histories', () => {
     expect(late.result).toBe('unknown');
     const small = checkOperations(memcachedModel, h, { budget: { maxCacheEntries: 10 } });
     expect(small.result).toBe('unknown');
+    for (const budget of [{ maxSteps: 50 }, { maxCacheEntries: 10 }]) expect(checkOperations(memcachedModel, h, { budget, algorithm: 'jit' }).result).toBe('unknown');
+    t = 0;
+    expect(checkOperations(memcachedModel, h, { budget: { deadline: 5, now: () => t++ }, algorithm: 'jit' }).result).toBe('unknown');
   });
 
   it('refuses a history whose operation returns before its call', () => {
@@ -226,6 +266,7 @@ describe('properties', () => {
         const want = bruteForce(h);
         if (!want) illegal++;
         expect(checkOperations(memcachedModel, h).result).toBe(want ? 'ok' : 'illegal');
+        expect(checkOperations(memcachedModel, h, { algorithm: 'jit' }).result).toBe(want ? 'ok' : 'illegal');
       }),
       { numRuns: 400 },
     );
@@ -249,6 +290,7 @@ describe('properties', () => {
         const h = generateHistory({ seed, operations: 150, keys, clients });
         const r = checkOperations(memcachedModel, h);
         expect(r.result === 'illegal' ? r.counterexample.explanation : r.result).toBe('ok');
+        expect(checkOperations(memcachedModel, h, { algorithm: 'jit' }).result).toBe('ok');
       }),
       { numRuns: 40 },
     );
@@ -259,6 +301,7 @@ describe('properties', () => {
       fc.property(fc.integer(), (seed) => {
         const h = generateHistory({ seed, operations: 120, keys: 3, clients: 6, unknownRate: 0.1 });
         expect(checkOperations(memcachedModel, h).result).toBe('ok');
+        expect(checkOperations(memcachedModel, h, { algorithm: 'jit' }).result).toBe('ok');
       }),
       { numRuns: 30 },
     );
@@ -275,6 +318,7 @@ describe('properties', () => {
         injected++;
         const r = checkOperations(memcachedModel, bad);
         expect(r.result).toBe('illegal');
+        expect(checkOperations(memcachedModel, bad, { algorithm: 'jit' }).result).toBe('illegal');
       }),
       { numRuns: 40 },
     );

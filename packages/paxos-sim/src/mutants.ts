@@ -222,6 +222,11 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
       return {
         learningProposer: (lp) => wrapMethod(lp.proposer, 'takeover', (takeover) => (_through, out) => takeover(0, out)),
       };
+    case 'kv-stale-local-read':
+    case 'kv-retry-applied-twice':
+    case 'kv-cas-skips-version':
+      // The core is the real one: these break the KV workload's state machine (kv-workload.ts).
+      return {};
     case 'acceptor-invents-earlier-vote':
       // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
       // just below the one it accepted it in, as if it had accepted it there first.

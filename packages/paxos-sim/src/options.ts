@@ -16,6 +16,9 @@ export const MUTANTS = [
   'leader-lease-from-learn',
   'follower-proposes',
   'leader-skips-recovery',
+  'kv-stale-local-read',
+  'kv-retry-applied-twice',
+  'kv-cas-skips-version',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -30,6 +33,11 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'leader-lease-from-learn': { leadership: true, driftPpm: 20_000, leaseMs: 200 },
   'follower-proposes': { leadership: true },
   'leader-skips-recovery': { leadership: true, leaseMs: 200 },
+  // KV mutants break the KV state machine or its read path, so they need the KV workload; the
+  // stale read is a follower's (or a lapsed leader's) state served as if under the lease.
+  'kv-stale-local-read': { workload: 'kv', leadership: true },
+  'kv-retry-applied-twice': { workload: 'kv' },
+  'kv-cas-skips-version': { workload: 'kv' },
 };
 
 /**
@@ -80,6 +88,12 @@ export interface SimOptions {
    * reported), not a failure of the protocol.
    */
   readonly driftViolation: boolean;
+  /**
+   * values: clients submit opaque values (the delivery oracle's workload). kv: memcached clients
+   * with sessions drive the paxos-kv state machine on every application, and the history they
+   * see is checked for linearizability at the end (kv-workload.ts).
+   */
+  readonly workload: 'values' | 'kv';
   readonly mutant: Mutant | undefined;
 }
 
@@ -115,6 +129,8 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     // Within what a tenth of the lease covers (leadership.ts): 2ρ/(1+ρ)·lease plus a 10 ms tick.
     driftPpm: r.pick([0, 1000, 10_000, 20_000]),
     driftViolation: false,
+    // Not drawn: the default runs' draws (and so their trace hashes) stay as they were.
+    workload: 'values',
     mutant: undefined,
   };
   // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
@@ -142,6 +158,7 @@ export function describeOptions(o: SimOptions): string {
     `window=${o.preexecWindow}`,
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
     `batch=${o.batchMaxValues || 'off'}`,
+    ...(o.workload === 'kv' ? ['workload=kv'] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');

@@ -26,6 +26,8 @@ export interface RunFlags {
   readonly leader?: string | undefined;
   /** Break the clock assumption (implies leadership on). */
   readonly 'drift-violation'?: boolean | undefined;
+  /** `values` or `kv` (kv-workload.ts). */
+  readonly workload?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -38,6 +40,10 @@ export function runOverrides(flags: RunFlags): SimOverrides {
     const mutant = flags.mutant as Mutant;
     // The knobs a mutant needs to do harm at all; --mode may still pick the mode.
     Object.assign(overrides, MUTANT_OVERRIDES[mutant], { mutant });
+  }
+  if (flags.workload !== undefined) {
+    if (flags.workload !== 'values' && flags.workload !== 'kv') throw new RunCommandError(`--workload must be values or kv, got '${flags.workload}'`);
+    overrides.workload = flags.workload;
   }
   if (flags.leader !== undefined) {
     if (flags.leader !== 'on' && flags.leader !== 'off') throw new RunCommandError(`--leader must be on or off, got '${flags.leader}'`);
@@ -63,6 +69,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(given.mode !== undefined ? [`--mode ${options.mode}`] : []),
     ...(given.leader !== undefined ? [`--leader ${options.leadership ? 'on' : 'off'}`] : []),
     ...(options.driftViolation ? ['--drift-violation'] : []),
+    ...(options.workload === 'kv' && !(options.mutant !== undefined && MUTANT_OVERRIDES[options.mutant]?.workload === 'kv') ? ['--workload kv'] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
 }
@@ -95,14 +102,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes' };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

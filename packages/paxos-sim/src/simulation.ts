@@ -15,6 +15,7 @@ import {
 import { Checker, type Sender } from './checker.js';
 import type { DeliveryStream } from './delivery-stream.js';
 import { EventQueue } from './event-queue.js';
+import { KvWorkload, type KvEvent, type KvFigures, type KvHost } from './kv-workload.js';
 import { LeaseChecker, type LeaseView } from './lease-checker.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
@@ -75,7 +76,8 @@ type SimEvent =
   | { readonly k: 'unpartition'; readonly links: readonly number[] }
   | { readonly k: 'trim' }
   | { readonly k: 'heal' }
-  | { readonly k: 'liveness' };
+  | { readonly k: 'liveness' }
+  | { readonly k: 'kv'; readonly ev: KvEvent };
 
 export interface FaultCounts {
   crashes: number;
@@ -108,6 +110,8 @@ export interface SimResult {
   readonly assumptionViolations: number;
   /** Hash of the whole event trace: equal seeds must give equal hashes. */
   readonly traceHash: string;
+  /** The KV workload's figures (workload kv only). */
+  readonly kv?: KvFigures;
 }
 
 const KIND_CODE: Record<SimEvent['k'], number> = {
@@ -122,7 +126,8 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   trim: 9,
   heal: 10,
   liveness: 11,
-  'end-of-batch': 12,
+  kv: 12,
+  'end-of-batch': 13,
 };
 
 /**
@@ -163,6 +168,8 @@ export class Simulation {
   private deliveredThrough = 0;
   /** Told what happens, for display only (never changes the run). */
   private readonly observe: SimObserver | undefined;
+  /** The KV workload, when it replaces the plain one (options.workload). */
+  private readonly kv: KvWorkload | undefined;
 
   constructor(options: SimOptions, observe?: SimObserver) {
     this.options = options;
@@ -187,6 +194,40 @@ export class Simulation {
       // margin covers, so the assumption leadership rests on is broken.
       for (const node of this.nodes) (node as { clockRate: number }).clockRate = 0.5 + this.clocks.below(1001) / 1000;
     }
+    this.kv = options.workload === 'kv' ? new KvWorkload(this.kvHost(), options.seed, options.mode === 'replica' ? 3 : 4, options.values, options.mutant) : undefined;
+  }
+
+  /** What the KV workload sees of the simulation. */
+  private kvHost(): KvHost {
+    const sim = this;
+    const o = this.options;
+    return {
+      get now() {
+        return sim.now;
+      },
+      get healed() {
+        return sim.healed;
+      },
+      get lossy() {
+        return sim.lossy;
+      },
+      delayMs: o.delayMs,
+      jitterMs: o.jitterMs,
+      faultMs: o.faultMs,
+      leadership: o.leadership,
+      batched: o.batchMaxValues > 0,
+      gateways: this.proposerNodes,
+      answerers: this.learnerNodes,
+      isUp: (i) => (this.nodes[i] as SimNode).up,
+      incarnation: (i) => (this.nodes[i] as SimNode).incarnation,
+      propose: (i, value) => this.proposeAt(this.nodes[i] as SimNode, value),
+      leaseRead: (i) => {
+        const node = this.nodes[i] as SimNode;
+        if (!node.up || !isLeaderRole(node.role)) return undefined;
+        return { canRead: node.role.canReadLocally(this.clock(node)), nextIid: node.role.learner.nextIid };
+      },
+      schedule: (at, ev) => this.queue.push(at, { k: 'kv', ev }),
+    };
   }
 
   private addNode(kind: Kind, roleId: number): void {
@@ -220,9 +261,13 @@ export class Simulation {
   run(): SimResult {
     const o = this.options;
     for (const node of this.nodes) this.start(node);
-    const submitRng = new Prng(o.seed * 3 + 3);
-    for (let i = 0; i < o.values; i++) {
-      this.queue.push(submitRng.below(Math.floor(o.faultMs * 0.9)), { k: 'submit', client: i % this.clients, seq: i });
+    if (this.kv !== undefined) {
+      this.kv.start();
+    } else {
+      const submitRng = new Prng(o.seed * 3 + 3);
+      for (let i = 0; i < o.values; i++) {
+        this.queue.push(submitRng.below(Math.floor(o.faultMs * 0.9)), { k: 'submit', client: i % this.clients, seq: i });
+      }
     }
     this.queue.push(this.chaos.below(this.crashInterval()), { k: 'crash' });
     this.queue.push(this.chaos.below(o.partitionEveryMs), { k: 'partition' });
@@ -247,6 +292,10 @@ export class Simulation {
     }
     if (!this.done && this.checker.ok) this.checker.fail('the event queue ran dry before the run finished');
     const losses = this.checker.account(this.done && this.checker.ok);
+    // The history clients saw, checked once the run is over (a run cut short leaves its pending
+    // operations' outcomes unknown, which the checker allows for).
+    const kv = this.kv?.finish();
+    if (kv?.violation !== undefined) this.checker.fail(kv.violation);
     return {
       options: o,
       ok: this.checker.ok,
@@ -263,6 +312,7 @@ export class Simulation {
       faults: { ...this.faults },
       instances: this.checker.maxDecided,
       traceHash: (this.hash >>> 0).toString(16).padStart(8, '0'),
+      ...(kv !== undefined ? { kv: kv.figures } : {}),
     };
   }
 
@@ -329,6 +379,9 @@ export class Simulation {
         if (this.livenessGap() === undefined) this.done = true;
         else this.queue.push(this.now + 100, ev);
         return;
+      case 'kv':
+        this.kv?.handle(ev.ev);
+        return;
     }
   }
 
@@ -348,6 +401,8 @@ export class Simulation {
         break;
       case 'proposer':
         node.role = this.roles.proposer(node.roleId, { roundFloor: d.roundFloor }, seed);
+        // Its learner starts from scratch, and so does the KV state it keeps for lease reads.
+        this.kv?.started(node.index, 0);
         break;
       case 'learner': {
         const learner = this.roles.learner();
@@ -359,6 +414,7 @@ export class Simulation {
         node.expectedNext = from + 1;
         node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation})`, from);
         node.role = learner;
+        this.kv?.started(node.index, from);
         break;
       }
       case 'replica': {
@@ -372,6 +428,7 @@ export class Simulation {
         node.expectedNext = node.checkpoint + 1;
         node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation})`, node.checkpoint);
         node.role = replica;
+        this.kv?.started(node.index, node.checkpoint);
         break;
       }
     }
@@ -410,6 +467,7 @@ export class Simulation {
     // step may itself teach it that another node took over).
     const led = this.lease !== undefined && isLeaderRole(node.role) && node.role.isLeader(node.lastTick);
     input(node.role as SimRole, out);
+    if (this.kv !== undefined && node.kind !== 'acceptor') this.kv.decided(node.index, (node.role as LearnerRole | ReplicaRole).lastDecided);
     // Judged when the proposal is made (it may leave later, once its writes are durable).
     if (this.lease !== undefined && !led) for (const env of out.send) if (env.msg.type === 'accept') this.onlyLeaderProposes(node, env.msg);
     this.countEvents(out);
@@ -607,21 +665,25 @@ export class Simulation {
     for (let k = 0; k < this.proposerNodes.length; k++) {
       const node = this.nodes[this.proposerNodes[(prefer + k) % this.proposerNodes.length] as number] as SimNode;
       if (!node.up || node.role === null) continue;
-      const value = makeValue(client, seq, seq % 7);
-      this.observe?.({ kind: 'submit', time: this.now, node: node.index, value });
-      this.checker.submittedValue(value);
-      if (this.healed) this.owed.add(valueId(value) as number);
-      this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
-      // Like evpaxos's pump: the values submitted at this moment are bound together once the
-      // events already queued for it ran (other submissions, messages), as at the end of a turn.
-      if (this.options.batchMaxValues > 0 && !node.endOfBatchDue) {
-        node.endOfBatchDue = true;
-        this.queue.push(this.now, { k: 'end-of-batch', node: node.index, inc: node.incarnation });
-      }
+      this.proposeAt(node, makeValue(client, seq, seq % 7));
       return;
     }
     // No proposer is up: the client tries again a little later.
     this.queue.push(this.now + 50, { k: 'submit', client, seq });
+  }
+
+  /** A client's value (the plain workload's or a KV client's), submitted at a node that is up. */
+  private proposeAt(node: SimNode, value: Uint8Array): void {
+    this.observe?.({ kind: 'submit', time: this.now, node: node.index, value });
+    this.checker.submittedValue(value);
+    if (this.healed) this.owed.add(valueId(value) as number);
+    this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
+    // Like evpaxos's pump: the values submitted at this moment are bound together once the
+    // events already queued for it ran (other submissions, messages), as at the end of a turn.
+    if (this.options.batchMaxValues > 0 && !node.endOfBatchDue) {
+      node.endOfBatchDue = true;
+      this.queue.push(this.now, { k: 'end-of-batch', node: node.index, inc: node.incarnation });
+    }
   }
 
   /** Trim acceptors up to what every learner (crashed ones included) has delivered. */
@@ -681,7 +743,7 @@ export class Simulation {
     })) {
       return 'no proposer holds the leader lease';
     }
-    return undefined;
+    return this.kv?.gap();
   }
 
   // ---- misc ----

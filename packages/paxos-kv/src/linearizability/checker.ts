@@ -14,6 +14,7 @@
  *
  * Pure: no clock. A time budget works through a `now()` the caller passes.
  */
+import { jitSearch, JitOutOfBudget } from './jit.js';
 import { UNKNOWN, type Model, type Operation } from './model.js';
 
 export interface CheckBudget {
@@ -31,6 +32,14 @@ export interface CheckBudget {
 
 export interface CheckOptions {
   readonly budget?: CheckBudget;
+  /**
+   * The search that decides each part: 'wing-gong' (default; linearizes an operation as soon as it
+   * is called, and reads as soon as they fit) or 'jit' (Lowe's just-in-time linearization, jit.ts:
+   * only when a return forces it). Both are complete and share the cache idea; they differ in which
+   * histories they find hard, so each checks the other. A counterexample always comes from a
+   * Wing & Gong search.
+   */
+  readonly algorithm?: 'wing-gong' | 'jit';
 }
 
 /** An operation of a counterexample, with where it sits in the history. */
@@ -81,9 +90,9 @@ export function checkOperations<S, I, O>(model: Model<S, I, O>, history: readonl
     const part = parts[i] as { key: string; ops: Operation<I, O>[] };
     let verdict: 'ok' | 'illegal';
     try {
-      verdict = new Search(model, part.ops, budget, counter, false).run();
+      verdict = options.algorithm === 'jit' ? jitSearch(model, part.ops, budget, counter) : new Search(model, part.ops, budget, counter, false).run();
     } catch (e) {
-      if (e instanceof OutOfBudget) return { result: 'unknown', partitions: parts.length, steps: counter.steps, reason: `${e.reason} (in part ${JSON.stringify(part.key)}, ${part.ops.length} operations)` };
+      if (e instanceof OutOfBudget || e instanceof JitOutOfBudget) return { result: 'unknown', partitions: parts.length, steps: counter.steps, reason: `${e.reason} (in part ${JSON.stringify(part.key)}, ${part.ops.length} operations)` };
       throw e;
     }
     if (verdict === 'illegal') {

@@ -1,0 +1,591 @@
+/**
+ * `pnpm chaos --workload kv`: three kv-server replicas (LMDB, lmdb-sync yes) on 127.0.0.1, every
+ * link between them and every client connection through a fault-injecting proxy, memcached clients
+ * speaking the text protocol on raw sockets doing gets/set/cas/delete/incr (and some add, append,
+ * decr) on a few keys, and the nemesis of `pnpm chaos`: SIGKILL and restart, SIGSTOP/SIGCONT, link
+ * cuts, delays, resets and one-way stalls. Each client records what it saw — call time, reply and
+ * reply time, or no reply (a timeout, a dropped connection, SERVER_ERROR: the request may or may not
+ * have taken effect) — and at the end, after healing and a final read of every key at every replica,
+ * paxos-kv's linearizability checker judges the whole history (Jepsen's approach: record, inject
+ * faults, check). Clients never resend a request: the memcached text protocol has no request ids,
+ * so a resent `incr` is a second increment; an unanswered request stays of unknown outcome.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Prng } from '@libpaxos/paxos-core';
+import { checkOperations, memcachedModel, UNKNOWN, type McHit, type McInput, type McOutput, type Operation } from '@libpaxos/paxos-kv';
+import { LinkProxy } from './chaos-proxy.js';
+
+export interface KvChaosOptions {
+  readonly duration: number;
+  readonly seed: number;
+  readonly leader: boolean;
+  readonly portBase: number | undefined;
+  readonly verbose: boolean;
+  readonly keep: boolean;
+}
+
+const R = 3;
+const CLIENTS = 4;
+const KEYS = ['chaos-k0', 'chaos-k1', 'chaos-k2'];
+/** A client gives up on a reply after this long: the request's outcome is then unknown. */
+const REPLY_TIMEOUT_MS = 2500;
+const READY_TIMEOUT_MS = 30_000;
+
+type Op = Operation<McInput, McOutput>;
+type MutableOp = { -readonly [K in keyof Op]: Op[K] };
+
+/** Ports the run needs: Paxos and memcached ports per replica, a proxy per replica link (indexed source·R + target, so R unused) and per client link. */
+const PORTS_NEEDED = 2 * R + R * R + CLIENTS * R;
+/** How far above --port-base ports are looked for. */
+const PORT_SPAN = 300;
+
+/**
+ * Runs the KV chaos test; resolves to the exit status (0: linearizable and something was checked).
+ * Ports on 127.0.0.1 can be held by other processes' connections (the ephemeral range covers
+ * them, and a connection's port stays taken in TIME-WAIT for a minute after it closes), so each
+ * port is one found free just before the run, from --port-base up; a port taken between that
+ * test and its use starts the run again, 5 times at most.
+ */
+export async function runKvChaos(o: KvChaosOptions): Promise<number> {
+  const first = o.portBase ?? 50000 + ((o.seed * 7 + process.pid) % 60) * 200;
+  for (let attempt = 0; ; attempt++) {
+    const free = await freePorts(first, PORT_SPAN, PORTS_NEEDED);
+    if (free === undefined) {
+      process.stdout.write(`chaos --workload kv: fewer than ${PORTS_NEEDED} of the ports ${first} to ${first + PORT_SPAN - 1} on 127.0.0.1 are free; give another --port-base\n`);
+      return 1;
+    }
+    const r = await runOnce(o, free);
+    if (r !== 'port-in-use') return r;
+    if (attempt >= 4) {
+      process.stdout.write(`chaos --workload kv: a port another process took between its test and its use, five times; give another --port-base\n`);
+      return 1;
+    }
+    process.stderr.write('[chaos kv] a port was taken between its test and its use; starting again\n');
+  }
+}
+
+/** `count` ports from [from, from + span) that can be listened on now, or undefined. */
+async function freePorts(from: number, span: number, count: number): Promise<number[] | undefined> {
+  const out: number[] = [];
+  for (let p = from; p < from + span && out.length < count; p++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(false));
+      server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
+    });
+    if (ok) out.push(p);
+  }
+  return out.length === count ? out : undefined;
+}
+
+async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<number | 'port-in-use'> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const rng = new Prng(o.seed);
+  const dir = mkdtempSync(join(tmpdir(), 'paxos-chaos-kv-'));
+  const started = Date.now();
+  const log = (text: string) => process.stderr.write(`[chaos kv ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
+  const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0, ...(o.leader ? { 'kill-leader': 0, 'pause-leader': 0 } : {}) };
+
+  // Ports: Paxos ports, memcached ports, then one proxy per directed link.
+  let portClash = false;
+  /** kv-servers that died without being killed: a failure whatever the history says. */
+  const unexpectedExits: string[] = [];
+  const port = (k: number) => free[k] as number;
+  const paxosPort = (i: number) => port(i);
+  const mcPort = (i: number) => port(R + i);
+  const replicaLink = (s: number, t: number) => port(2 * R + s * R + t);
+  const clientLink = (c: number, t: number) => port(2 * R + R * R + c * R + t);
+
+  const configPaths = Array.from({ length: R }, (_, s) => {
+    const lines = Array.from({ length: R }, (_, t) => `replica ${t} 127.0.0.1 ${s === t ? paxosPort(t) : replicaLink(s, t)}`);
+    lines.push(`verbosity ${o.verbose ? 'info' : 'error'}`, 'storage-backend lmdb', `lmdb-env-path ${join(dir, 'acceptor')}`, 'lmdb-sync yes', 'lmdb-mapsize 64mb', ...(o.leader ? ['leader yes'] : []));
+    const p = join(dir, `paxos-${s}.conf`);
+    writeFileSync(p, `${lines.join('\n')}\n`);
+    return p;
+  });
+
+  const proxies: LinkProxy[] = [];
+  const linkOf = new Map<LinkProxy, { source: string; target: number }>();
+  for (let s = 0; s < R; s++) {
+    for (let t = 0; t < R; t++) {
+      if (s === t) continue;
+      const p = new LinkProxy(replicaLink(s, t), paxosPort(t));
+      proxies.push(p);
+      linkOf.set(p, { source: `replica ${s}`, target: t });
+    }
+  }
+  for (let c = 0; c < CLIENTS; c++) {
+    for (let t = 0; t < R; t++) {
+      const p = new LinkProxy(clientLink(c, t), mcPort(t));
+      proxies.push(p);
+      linkOf.set(p, { source: `client ${c}`, target: t });
+    }
+  }
+
+  // ---- replicas ----
+  interface Server {
+    child: ChildProcess | null;
+    incarnation: number;
+    state: 'up' | 'down' | 'paused';
+    ready: boolean;
+  }
+  const servers: Server[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const, ready: false }));
+  const startServer = (i: number): void => {
+    const s = servers[i] as Server;
+    s.incarnation++;
+    s.ready = false;
+    const child = spawn(process.execPath, [join(here, 'kv-server.js'), String(i), configPaths[i] as string, '--port', String(mcPort(i)), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    s.child = child;
+    s.state = 'up';
+    child.stdout?.on('data', (d: Buffer) => {
+      if (/ready: memcached on/.test(d.toString()) && s.child === child) s.ready = true;
+    });
+    let err = '';
+    const errLog = join(dir, `stderr-${i}-${s.incarnation}.log`);
+    child.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+      if (/EADDRINUSE|already in use|another process is using/.test(err) && !s.ready) portClash = true;
+      if (o.verbose) appendFileSync(errLog, d);
+    });
+    child.once('exit', (code, signal) => {
+      if (signal === null && code !== 0 && s.child === child && s.state === 'up') {
+        const why = `kv-server ${i} exited by itself with status ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}`;
+        log(why);
+        if (s.ready) unexpectedExits.push(why);
+      }
+    });
+  };
+  const killAll = () => {
+    for (const s of servers) {
+      s.child?.kill('SIGCONT');
+      s.child?.kill('SIGKILL');
+    }
+  };
+  // Never leave kv-servers behind, whatever ends this process.
+  process.on('exit', killAll);
+  const onSignal = (signal: NodeJS.Signals) => {
+    killAll();
+    process.stderr.write(`stopped by ${signal}; logs kept in ${dir}\n`);
+    process.exit(1);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, f: () => void) => {
+    const t = setTimeout(() => {
+      timers.delete(t);
+      f();
+    }, ms);
+    timers.add(t);
+  };
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  const history: MutableOp[] = [];
+  const clients: MemcachedTextClient[] = [];
+  let status: number | 'port-in-use' = 1;
+  try {
+    try {
+      await Promise.all(proxies.map((p) => p.start()));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE') return (status = 'port-in-use');
+      throw e;
+    }
+    for (let i = 0; i < R; i++) startServer(i);
+    for (const deadline = Date.now() + READY_TIMEOUT_MS; servers.some((s) => !s.ready) && !portClash && Date.now() < deadline; ) await sleep(100);
+    if (portClash) return (status = 'port-in-use');
+    if (servers.some((s) => !s.ready)) throw new Error(`the kv-servers did not all say they were ready within ${READY_TIMEOUT_MS / 1000} s`);
+    log(`3 kv-servers ready (leadership ${o.leader ? 'on' : 'off'}); ${CLIENTS} clients on keys ${KEYS.join(', ')}; faults for ${o.duration} s`);
+
+    // ---- clients ----
+    let running = true;
+    const now = () => performance.now();
+    for (let c = 0; c < CLIENTS; c++) clients.push(new MemcachedTextClient(c, (t) => clientLink(c, t)));
+    const clientLoop = async (client: MemcachedTextClient, draw: Prng): Promise<void> => {
+      let n = 0;
+      // Bounded by the fault phase; each request by REPLY_TIMEOUT_MS.
+      while (running) {
+        n++;
+        const req = drawRequest(draw, client, n);
+        const op: MutableOp = { client: client.id, input: req.input, call: now(), output: UNKNOWN, return: Infinity };
+        history.push(op);
+        const reply = await client.request(req.text, req.kind, REPLY_TIMEOUT_MS);
+        const output = reply === undefined ? undefined : readReply(req, reply);
+        if (output !== undefined) {
+          op.output = output;
+          op.return = now();
+          if (output.status === 'values') for (const h of output.hits) if (h.cas !== undefined) client.seen.set(h.key, h.cas);
+        } else {
+          // No answer, or one that does not say what happened: try another replica.
+          client.moveOn();
+          await sleep(50 + draw.below(100));
+        }
+      }
+    };
+    // A client that fails is a failed run, never an unhandled rejection that skips the cleanup.
+    const loops = clients.map((c) =>
+      clientLoop(c, new Prng(o.seed * 31 + c.id + 1)).catch((e: unknown) => {
+        running = false;
+        unexpectedExits.push(`client ${c.id} failed: ${(e as Error).message}`);
+      }),
+    );
+
+    // ---- the nemesis: at most one replica down or paused at a time (a majority stays) ----
+    const maxDown = Math.floor((R - 1) / 2);
+    /** The replica whose `stats` says it holds the lease (asked directly, not through a proxy). */
+    const findLeader = async (): Promise<number | undefined> => {
+      for (let i = 0; i < R; i++) {
+        if (servers[i]?.state !== 'up') continue;
+        const asker = new MemcachedTextClient(CLIENTS + 1, () => mcPort(i));
+        const reply = await asker.request('stats\r\n', 'get', 1000);
+        asker.drop();
+        if (reply !== undefined && /\r\nSTAT paxos_leader 1\r\n/.test(`\r\n${reply}`)) return i;
+      }
+      return undefined;
+    };
+    const nemesis = async (): Promise<void> => {
+      if (!running) return;
+      const kind = rng.pick(o.leader ? (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'kill-leader', 'pause-leader'] as const) : (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way'] as const));
+      const unavailable = servers.filter((s) => s.state !== 'up').length;
+      if (kind === 'kill-leader' || kind === 'pause-leader') {
+        // The leader itself, for longer than its lease (the default 2 s): another must take over,
+        // and the old one must not serve lease reads when it comes back.
+        const leader = unavailable < maxDown ? await findLeader() : undefined;
+        const s = leader === undefined ? undefined : servers[leader];
+        if (running && leader !== undefined && s !== undefined && s.state === 'up' && servers.filter((x) => x.state !== 'up').length < maxDown) {
+          const ms = rng.between(2500, 5000);
+          if (kind === 'kill-leader') {
+            s.state = 'down';
+            s.child?.kill('SIGKILL');
+            later(ms, () => startServer(leader));
+          } else {
+            s.state = 'paused';
+            s.child?.kill('SIGSTOP');
+            later(ms, () => {
+              s.child?.kill('SIGCONT');
+              s.state = 'up';
+            });
+          }
+          faults[kind] = (faults[kind] ?? 0) + 1;
+          log(`${kind}: kv-server ${leader} for ${ms} ms`);
+        }
+      } else if (kind === 'kill' || kind === 'pause') {
+        if (unavailable < maxDown) {
+          const i = rng.pick(servers.map((_, k) => k).filter((k) => servers[k]?.state === 'up'));
+          const s = servers[i] as Server;
+          if (kind === 'kill') {
+            s.state = 'down';
+            s.child?.kill('SIGKILL');
+            later(rng.between(1000, 4000), () => startServer(i));
+          } else {
+            s.state = 'paused';
+            s.child?.kill('SIGSTOP');
+            later(rng.between(500, 3000), () => {
+              s.child?.kill('SIGCONT');
+              s.state = 'up';
+            });
+          }
+          faults[kind] = (faults[kind] ?? 0) + 1;
+          log(`${kind} kv-server ${i}`);
+        }
+      } else {
+        const p = rng.pick(proxies);
+        const ms = rng.between(500, 3000);
+        if (kind === 'cut') {
+          p.setCut(true);
+          later(ms, () => p.setCut(false));
+        } else if (kind === 'delay') {
+          p.setDelay(rng.between(20, 300));
+          later(ms, () => p.setDelay(0));
+        } else if (kind === 'reset') {
+          p.reset();
+        } else {
+          p.setStalled(true);
+          later(ms, () => p.setStalled(false));
+        }
+        faults[kind] = (faults[kind] ?? 0) + 1;
+        if (o.verbose) log(`${kind} on the link from ${linkOf.get(p)?.source} to kv-server ${linkOf.get(p)?.target}`);
+      }
+      later(rng.between(300, 1500), () => void nemesis().catch((e: unknown) => unexpectedExits.push(`the nemesis failed: ${(e as Error).message}`)));
+    };
+    later(1000, () => void nemesis().catch((e: unknown) => unexpectedExits.push(`the nemesis failed: ${(e as Error).message}`)));
+    const progress = setInterval(() => {
+      const answered = history.filter((h) => h.output !== UNKNOWN).length;
+      log(`faults ${Object.values(faults).reduce((a, b) => a + b, 0)}, operations ${history.length} (${answered} answered)`);
+    }, 5000);
+    await sleep(o.duration * 1000);
+
+    // ---- heal, read every key everywhere, check ----
+    running = false;
+    await Promise.all(loops);
+    clearInterval(progress);
+    for (const t of timers) clearTimeout(t);
+    timers.clear();
+    for (const p of proxies) p.heal();
+    servers.forEach((s, i) => {
+      if (s.state === 'paused') s.child?.kill('SIGCONT');
+      if (s.state === 'down') startServer(i);
+      s.state = 'up';
+    });
+    log('healed; reading every key at every replica');
+    // Final reads, after every write: the cluster must answer again, and what it answers is checked
+    // with the rest. Bounded: 90 s for all of them.
+    const finalDeadline = Date.now() + 90_000;
+    const final = new MemcachedTextClient(CLIENTS, (t) => mcPort(t));
+    clients.push(final);
+    const unanswered: string[] = [];
+    for (let t = 0; t < R; t++) {
+      for (const key of KEYS) {
+        let answered = false;
+        while (!answered && Date.now() < finalDeadline) {
+          final.target = t;
+          const req: Request = { kind: 'get', text: `gets ${key}\r\n`, input: { op: 'get', keys: [key] } };
+          const op: MutableOp = { client: CLIENTS, input: req.input, call: now(), output: UNKNOWN, return: Infinity };
+          history.push(op);
+          const reply = await final.request(req.text, req.kind, 5000);
+          const output = reply === undefined ? undefined : readReply(req, reply);
+          if (output !== undefined) {
+            op.output = output;
+            op.return = now();
+            answered = true;
+          } else {
+            final.drop();
+            await sleep(500);
+          }
+        }
+        if (!answered) unanswered.push(`${key} at kv-server ${t}`);
+      }
+    }
+
+    const violations: string[] = [];
+    violations.push(...unexpectedExits);
+    if (unanswered.length > 0) violations.push(`no answer 90 s after healing to gets ${unanswered.join(', ')}`);
+    const checkStarted = Date.now();
+    const result = checkOperations(memcachedModel, history, { budget: { deadline: Date.now() + 120_000, now: Date.now } });
+    // The other search too: a checker bug shows up as the two disagreeing.
+    const jit = checkOperations(memcachedModel, history, { budget: { deadline: Date.now() + 120_000, now: Date.now }, algorithm: 'jit' });
+    const checkMs = Date.now() - checkStarted;
+    if (result.result !== 'unknown' && jit.result !== 'unknown' && jit.result !== result.result) {
+      violations.push(`the linearizability checker's two searches disagree: Wing & Gong's says ${result.result}, just-in-time linearization says ${jit.result}`);
+    }
+    if (result.result === 'illegal') violations.push(`the history is not linearizable:\n${result.counterexample.explanation}`);
+    if (result.result === 'unknown') violations.push(`the checker could not decide within its budget (${result.reason}): nothing was shown`);
+    const answered = history.filter((h) => h.output !== UNKNOWN).length;
+    const injected = Object.values(faults).reduce((a, b) => a + b, 0);
+    if (answered === 0) violations.push(`no operation was answered in ${o.duration} s, so the run checked nothing`);
+    if (injected === 0) violations.push(`no fault was injected in ${o.duration} s, so the run tested nothing; run longer`);
+    const byKind: Record<string, number> = {};
+    for (const h of history) byKind[h.input.op] = (byKind[h.input.op] ?? 0) + 1;
+    const report = {
+      workload: 'kv',
+      seed: o.seed,
+      replicas: R,
+      durationSeconds: o.duration,
+      leader: o.leader ? 'on' : 'off',
+      clients: CLIENTS,
+      keys: KEYS.length,
+      faults,
+      faultsInjected: injected,
+      operationsChecked: history.length,
+      operationsAnswered: answered,
+      outcomeUnknown: history.length - answered,
+      operations: byKind,
+      checker: { verdict: result.result, jit: jit.result, steps: result.steps + jit.steps, ms: checkMs },
+      violations: violations.filter((v) => v.startsWith('the history is not linearizable')).length,
+      problems: violations.length,
+    };
+    process.stdout.write(`${JSON.stringify(report)}\n`);
+    if (violations.length > 0) {
+      process.stdout.write(`${violations.join('\n')}\nlogs kept in ${dir}; replay with: pnpm chaos --workload kv --duration ${o.duration} --seed ${o.seed}${o.leader ? '' : ' --leader off'}\n`);
+      status = 1;
+    } else {
+      status = 0;
+      if (o.keep) process.stdout.write(`logs kept in ${dir}\n`);
+    }
+  } catch (e) {
+    process.stdout.write(`chaos --workload kv failed: ${(e as Error).message}; logs kept in ${dir}\n`);
+    status = 1;
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    for (const c of clients) c.drop();
+    await Promise.all(
+      servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            const child = s.child;
+            if (child === null || child.exitCode !== null || child.signalCode !== null) return resolve();
+            child.kill('SIGCONT');
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+            setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+          }),
+      ),
+    );
+    await Promise.all(proxies.map((p) => p.close().catch(() => undefined)));
+    process.off('exit', killAll);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    if ((status === 0 || status === 'port-in-use') && !o.keep) rmSync(dir, { recursive: true, force: true });
+  }
+  return status;
+}
+
+// ---- requests and replies ----
+
+interface Request {
+  /** How the reply ends: a get's with END, anything else's after one line. */
+  readonly kind: 'get' | 'line';
+  readonly text: string;
+  readonly input: McInput;
+}
+
+function drawRequest(r: Prng, c: MemcachedTextClient, n: number): Request {
+  const key = r.pick(KEYS);
+  // Unique values, so a read says which write it saw; small numbers now and then, for incr/decr.
+  const value = r.chance(1, 3) ? String(r.below(100)) : `c${c.id}v${n}`;
+  const store = (op: 'set' | 'add' | 'append', v: string): Request => ({ kind: 'line', text: `${op} ${key} 0 0 ${v.length}\r\n${v}\r\n`, input: { op, key, value: v } });
+  const roll = r.below(100);
+  if (roll < 35) return { kind: 'get', text: `gets ${key}\r\n`, input: { op: 'get', keys: [key] } };
+  if (roll < 55) return store('set', value);
+  if (roll < 70) {
+    // The unique this client last saw (maybe stale by now), or one made up.
+    const cas = c.seen.get(key) ?? 1 + r.below(20);
+    return { kind: 'line', text: `cas ${key} 0 0 ${value.length} ${cas}\r\n${value}\r\n`, input: { op: 'cas', key, value, cas } };
+  }
+  if (roll < 77) return { kind: 'line', text: `delete ${key}\r\n`, input: { op: 'delete', key } };
+  if (roll < 89) {
+    const delta = 1 + r.below(5);
+    return { kind: 'line', text: `incr ${key} ${delta}\r\n`, input: { op: 'incr', key, delta: BigInt(delta) } };
+  }
+  if (roll < 92) return { kind: 'line', text: `decr ${key} 1\r\n`, input: { op: 'decr', key, delta: 1n } };
+  if (roll < 96) return store('add', value);
+  return store('append', String(r.below(10)));
+}
+
+/**
+ * The model's output for a reply, or undefined when the reply does not say what happened
+ * (SERVER_ERROR: no quorum in time, shutting down — the request may still take effect) or is not
+ * one the request can get (then it is not an answer either, and the checker must not guess).
+ */
+function readReply(req: Request, reply: string): McOutput | undefined {
+  if (reply.startsWith('SERVER_ERROR')) return undefined;
+  if (req.kind === 'get') {
+    const hits: McHit[] = [];
+    let at = 0;
+    for (;;) {
+      const eol = reply.indexOf('\r\n', at);
+      if (eol < 0) return undefined;
+      const line = reply.slice(at, eol);
+      if (line === 'END') return eol + 2 === reply.length ? { status: 'values', hits } : undefined;
+      const m = /^VALUE (\S+) (\d+) (\d+) (\d+)$/.exec(line);
+      if (m === null) return undefined;
+      const length = Number(m[3]);
+      const value = reply.slice(eol + 2, eol + 2 + length);
+      if (reply.slice(eol + 2 + length, eol + 4 + length) !== '\r\n') return undefined;
+      hits.push({ key: m[1] as string, value, flags: Number(m[2]), cas: Number(m[4]) });
+      at = eol + 4 + length;
+    }
+  }
+  const line = reply.replace(/\r\n$/, '');
+  switch (line) {
+    case 'STORED':
+      return { status: 'stored' };
+    case 'NOT_STORED':
+      return { status: 'not_stored' };
+    case 'EXISTS':
+      return { status: 'exists' };
+    case 'NOT_FOUND':
+      return { status: 'not_found' };
+    case 'DELETED':
+      return { status: 'deleted' };
+  }
+  if (/^\d+$/.test(line) && (req.input.op === 'incr' || req.input.op === 'decr')) return { status: 'number', value: BigInt(line) };
+  if (/^CLIENT_ERROR cannot increment or decrement non-numeric value$/.test(line)) return { status: 'non_numeric' };
+  return undefined;
+}
+
+/**
+ * One memcached client: one connection at a time (through its proxy to replica `target`), one
+ * request at a time, each reply awaited for a bounded time.
+ */
+class MemcachedTextClient {
+  target: number;
+  readonly seen = new Map<string, number>();
+  private socket: Socket | null = null;
+  private buf = '';
+  private wake: (() => void) | null = null;
+  private closed = false;
+
+  constructor(
+    readonly id: number,
+    private readonly port: (target: number) => number,
+  ) {
+    this.target = id % R;
+  }
+
+  /** Sends one request; its complete reply, or undefined on a timeout or a lost connection. */
+  async request(text: string, kind: 'get' | 'line', timeoutMs: number): Promise<string | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    if (this.socket === null || this.closed) this.connect();
+    this.buf = '';
+    (this.socket as Socket).write(text);
+    const complete = (): boolean => {
+      if (kind === 'line' || /^(SERVER_ERROR|CLIENT_ERROR|ERROR)/.test(this.buf)) return this.buf.includes('\r\n');
+      return this.buf === 'END\r\n' || this.buf.endsWith('\r\nEND\r\n');
+    };
+    while (!complete()) {
+      const left = deadline - Date.now();
+      if (left <= 0 || this.closed) {
+        this.drop();
+        return undefined;
+      }
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, Math.min(left, 250));
+        this.wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.wake = null;
+    }
+    const reply = this.buf;
+    this.buf = '';
+    return reply;
+  }
+
+  /** The next replica, on a new connection. */
+  moveOn(): void {
+    this.drop();
+    this.target = (this.target + 1) % R;
+  }
+
+  drop(): void {
+    this.socket?.destroy();
+    this.socket = null;
+  }
+
+  private connect(): void {
+    const socket = createConnection({ host: '127.0.0.1', port: this.port(this.target) });
+    this.socket = socket;
+    this.closed = false;
+    this.buf = '';
+    socket.setEncoding('latin1');
+    socket.setNoDelay(true);
+    socket.on('data', (d: string) => {
+      if (this.socket !== socket) return;
+      this.buf += d;
+      this.wake?.();
+    });
+    const gone = () => {
+      if (this.socket !== socket) return;
+      this.closed = true;
+      this.wake?.();
+    };
+    socket.on('error', gone);
+    socket.on('close', gone);
+  }
+}
