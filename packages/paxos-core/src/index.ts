@@ -4,6 +4,17 @@ export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 export { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
+export { CheckpointSchedule, CheckpointTrim, type CheckpointScheduleOptions } from './checkpoint-policy.js';
+export { decodeCheckpointReport, encodeCheckpointReport, isCheckpointReport, type CheckpointReport } from './checkpoint-report.js';
+export { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
+export {
+  sameRef,
+  type SnapshotEffect,
+  type SnapshotIoResult,
+  type SnapshotMessage,
+  type SnapshotMessageType,
+  type SnapshotRef,
+} from './snapshot-messages.js';
 export {
   MAX_EARLIER_BALLOTS,
   clearEffects,
@@ -16,6 +27,7 @@ export {
   type DropReason,
   type Effects,
   type Envelope,
+  type LearnedRecord,
   type PeerId,
   type PersistRecord,
   type RoundFloorRecord,

@@ -1,6 +1,7 @@
 import { InvariantError } from './assert.js';
 import type { Effects, PeerId } from './effects.js';
 import type { Message } from './messages.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
 /**
  * One input to a role. Each role takes the kinds that make sense for it (see its `step`); handing
@@ -18,7 +19,11 @@ export type Input =
   /** Proposer and learner: instances `≤ iid` are done (LibPaxos3's set-instance-id). */
   | { readonly kind: 'set-instance-id'; readonly iid: number }
   /** Learner: ask every acceptor to trim instances `≤ iid`. */
-  | { readonly kind: 'trim'; readonly iid: number };
+  | { readonly kind: 'trim'; readonly iid: number }
+  /** Learner (and roles that contain one): a snapshot transfer message from a peer. */
+  | { readonly kind: 'snapshot'; readonly from: PeerId; readonly msg: SnapshotMessage }
+  /** Learner: the shell finished a snapshot file step it was asked for. */
+  | { readonly kind: 'snapshot-io'; readonly result: SnapshotIoResult };
 
 export type InputKind = Input['kind'];
 
@@ -30,6 +35,8 @@ export interface InputHandlers {
   decided?(iid: number, value: Uint8Array, out: Effects): void;
   setInstanceId?(iid: number, out: Effects): void;
   trim?(iid: number, out: Effects): void;
+  receiveSnapshot?(from: PeerId, msg: SnapshotMessage, out: Effects): void;
+  snapshotIo?(result: SnapshotIoResult, out: Effects): void;
 }
 
 /**
@@ -53,5 +60,9 @@ export function dispatchInput(name: string, role: InputHandlers, input: Input, o
       return role.setInstanceId === undefined ? refuse() : role.setInstanceId(input.iid, out);
     case 'trim':
       return role.trim === undefined ? refuse() : role.trim(input.iid, out);
+    case 'snapshot':
+      return role.receiveSnapshot === undefined ? refuse() : role.receiveSnapshot(input.from, input.msg, out);
+    case 'snapshot-io':
+      return role.snapshotIo === undefined ? refuse() : role.snapshotIo(input.result, out);
   }
 }

@@ -4,6 +4,10 @@ import { decodeBatch } from './batch.js';
 import { isNoop } from './bytes.js';
 import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
 import { decodeMasterOp } from './master-op.js';
+import { CheckpointTrim } from './checkpoint-policy.js';
+import { decodeCheckpointReport } from './checkpoint-report.js';
+import { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
@@ -33,6 +37,16 @@ export interface LearnerOptions {
    * answers (a plain learner never campaigns). Master operations are never delivered either way.
    */
   readonly leadership?: LeadershipOptions;
+  /**
+   * Trim by the lowest checkpoint (checkpoint-policy.ts): on each checkpoint report in the log, ask
+   * every acceptor to trim up to `hold` instances below the lowest report, when that rose.
+   */
+  readonly checkpointTrim?: { readonly hold: number };
+  /**
+   * Fetch a checkpoint from a peer when a quorum of acceptors trimmed instances this learner still
+   * needs (snapshot-fetch.ts), instead of only saying that it cannot catch up.
+   */
+  readonly snapshots?: SnapshotFetchOptions;
 }
 
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
@@ -72,7 +86,13 @@ export class Learner {
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
+  /** Each acceptor's trim point as its acceptor_state last said (0: not heard of). */
+  private readonly trims: number[];
+  private readonly trimPolicy: CheckpointTrim | undefined;
+  private readonly fetch: SnapshotFetch | undefined;
   private readonly follower: Leadership | undefined;
+  /** The instance a snapshot installed by the last input moved this learner to (0: none). */
+  lastInstalled = 0;
   /**
    * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
    * an empty value). The replica composition feeds them to its proposer.
@@ -89,6 +109,25 @@ export class Learner {
     this.window = requireInt('window', options.window ?? 1 << 16, 1, 1 << 24);
     this.batched = options.batched ?? false;
     this.follower = options.leadership === undefined ? undefined : new Leadership(options.leadership, undefined, 0);
+    this.trims = new Array<number>(this.acceptors).fill(0);
+    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold);
+    this.fetch = options.snapshots === undefined ? undefined : new SnapshotFetch(options.snapshots);
+  }
+
+  /** The snapshot transfer, when this learner fetches snapshots (for inspection). */
+  get snapshotFetch(): SnapshotFetch | undefined {
+    return this.fetch;
+  }
+
+  /** The checkpoint trim policy, when this learner trims by checkpoints (for inspection). */
+  get checkpointTrim(): CheckpointTrim | undefined {
+    return this.trimPolicy;
+  }
+
+  /** Clears what the last input reported (every entry point starts with it). */
+  private begin(): void {
+    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    this.lastInstalled = 0;
   }
 
   /** Highest instance any accepted message mentioned: beyond `nextIid`, there is more to learn. */
@@ -116,18 +155,13 @@ export class Learner {
   }
 
   receive(_from: PeerId, msg: Message, out: Effects): void {
-    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    this.begin();
     switch (msg.type) {
       case 'accepted':
         this.onAccepted(msg, out);
         return;
       case 'acceptor_state':
-        // Instances we still need are gone from that acceptor: LibPaxos3 has no snapshot
-        // transfer, so say so once instead of asking forever in silence.
-        if (msg.trimIid >= this.current && msg.trimIid > this.reportedTrim && !this.lateStart) {
-          this.reportedTrim = msg.trimIid;
-          out.events.push({ kind: 'behind-trim', iid: this.current, trimIid: msg.trimIid });
-        }
+        this.onAcceptorState(msg.aid, msg.trimIid, out);
         return;
       case 'prepare':
       case 'promise':
@@ -142,9 +176,10 @@ export class Learner {
   }
 
   tick(now: number, out: Effects): void {
-    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    this.begin();
     this.now = now;
     this.follower?.tick(now, true, 0, out);
+    this.fetch?.tick(now, out);
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
     if (this.lateStart) return;
@@ -167,7 +202,7 @@ export class Learner {
    */
   setInstanceId(iid: number, out?: Effects): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
-    this.lastDecided.length = 0;
+    this.begin();
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
     this.currentAtLastCheck = 0;
@@ -179,8 +214,47 @@ export class Learner {
   /** Ask every acceptor to trim instances `≤ iid`. */
   trim(iid: number, out: Effects): void {
     if (!isUint32(iid) || iid < 1) throw new InvariantError(`trim ${iid} is not a positive uint32`);
-    this.lastDecided.length = 0;
+    this.begin();
     out.send.push({ to: 'acceptors', msg: { type: 'trim', iid } });
+  }
+
+  /** A snapshot transfer message from a peer (ignored unless this learner fetches snapshots). */
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
+    this.begin();
+    this.fetch?.receive(from, msg, out);
+  }
+
+  /**
+   * The shell finished a snapshot file step. When that installed a checkpoint (the application's
+   * state is now the checkpoint's), the learner continues from the log after its instance.
+   */
+  snapshotIo(result: SnapshotIoResult, out: Effects): void {
+    this.begin();
+    const iid = this.fetch?.io(result, out);
+    if (iid === undefined || iid < this.current) return;
+    this.setInstanceId(iid, out);
+    this.lastInstalled = iid;
+  }
+
+  private onAcceptorState(aid: number, trimIid: number, out: Effects): void {
+    if (!Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(trimIid)) return drop(out, 'invalid', 'acceptor_state', trimIid);
+    if (trimIid > (this.trims[aid] as number)) this.trims[aid] = trimIid;
+    if (this.lateStart) return;
+    if (this.fetch === undefined) {
+      // Instances we still need are gone from that acceptor and this learner cannot fetch a
+      // snapshot: say so once instead of asking forever in silence.
+      if (trimIid >= this.current && trimIid > this.reportedTrim) {
+        this.reportedTrim = trimIid;
+        out.events.push({ kind: 'behind-trim', iid: this.current, trimIid });
+      }
+      return;
+    }
+    // Instance `current` can no longer be learned once fewer than a quorum of acceptors still
+    // hold it, i.e. once the quorum-th smallest trim point reaches it; a checkpoint of an instance
+    // at or above that trim point lets the learner go on from the log (a quorum holds what follows).
+    const sorted = [...this.trims].sort((a, b) => a - b);
+    const quorumTrim = sorted[this.quorum - 1] as number;
+    if (quorumTrim >= this.current) this.fetch.behind(this.current, quorumTrim, this.now, out);
   }
 
   private onAccepted(msg: AcceptedMsg, out: Effects): void {
@@ -222,6 +296,7 @@ export class Learner {
       this.pending.delete(iid);
       const value = inst.closed;
       const op = value[0] === 0xfe ? decodeMasterOp(value) : undefined;
+      const report = value[0] === 0xfd ? decodeCheckpointReport(value) : undefined;
       if (isNoop(value)) {
         this.lastDecided.push({ iid, value });
         out.events.push({ kind: 'noop', iid });
@@ -229,6 +304,14 @@ export class Learner {
         // Leadership's, not the application's (leadership.ts).
         this.lastDecided.push({ iid, value });
         this.follower?.learn(iid, op, out);
+      } else if (report !== undefined) {
+        // The log's, not the application's: it moves the trim point (checkpoint-policy.ts).
+        this.lastDecided.push({ iid, value });
+        const trimIid = this.trimPolicy?.report(report.node, report.iid);
+        if (trimIid !== undefined && trimIid >= 1) {
+          out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (this.trimPolicy as CheckpointTrim).hold, trimIid });
+          out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });
+        }
       } else if (!this.batched) {
         // One object serves as decision and delivery: this is the hot path.
         const d: Delivery = { iid, value, index: 0 };

@@ -1,5 +1,5 @@
 import { requireInt } from './config-error.js';
-import type { Decision, Effects, PeerId } from './effects.js';
+import { newEffects, type Decision, type Effects, type PeerId } from './effects.js';
 import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
 import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
@@ -7,6 +7,10 @@ import { Learner, type LearnerOptions } from './learner.js';
 import { decodeMasterOp } from './master-op.js';
 import type { Message } from './messages.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
+
+/** A split-mode proposer writes how far it learned at most this often (a `learned` record). */
+const LEARNED_EVERY_MS = 1000;
 
 export interface LearningProposerOptions extends ProposerOptions {
   readonly learner?: Omit<LearnerOptions, 'acceptors'>;
@@ -43,6 +47,9 @@ export class LearningProposer {
   private now = 0;
   /** The leader this node last forwarded to (−1: none). */
   private forwardingTo = -1;
+  /** Split mode: the last `learned` record written, and when. */
+  private learnedWritten = 0;
+  private learnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
     const { learner, deliver, leadership, ...proposer } = options;
@@ -54,6 +61,15 @@ export class LearningProposer {
       this.leadership = new Leadership(leadership, this.proposer.id, options.seed ?? this.proposer.id);
       const maxQueue = requireInt('maxQueue', options.maxQueue ?? 1 << 17, 1, 1 << 26);
       this.forwarder = new Forwarder(maxQueue, 2 * leadership.leaseMs, (options.batchMaxValues ?? 0) > 0);
+    }
+    const learned = recovered?.learned ?? 0;
+    if (!this.deliver && learned > 0) {
+      // A split-mode proposer restarts where it had learned to, not at instance 1: what lies
+      // below is decided, and it holds no value of its own there any more.
+      this.learnedWritten = learned;
+      this.learner.setInstanceId(learned);
+      this.proposer.setInstanceId(learned, newEffects());
+      this.proposer.decided(learned, new Uint8Array(0), newEffects());
     }
   }
 
@@ -136,6 +152,12 @@ export class LearningProposer {
     this.now = now;
     this.proposer.tick(now, out);
     this.learn({ kind: 'tick', now }, out);
+    const learned = this.learner.nextIid - 1;
+    if (!this.deliver && learned > this.learnedWritten && now - this.learnedAt >= LEARNED_EVERY_MS) {
+      this.learnedWritten = learned;
+      this.learnedAt = now;
+      out.persist.push({ kind: 'learned', iid: learned });
+    }
     const leadership = this.leadership;
     if (leadership === undefined) return;
     const caughtUp = this.learner.highestSeen < this.learner.nextIid;
@@ -145,6 +167,25 @@ export class LearningProposer {
     const leader = leadership.leader(now);
     if (leader !== undefined && leader.id !== this.id) this.forwarder?.tick(leader.id, now, out);
     this.settle(out);
+  }
+
+  /** A snapshot transfer message from a peer, for this node's learner. */
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
+    this.lastDecided.length = 0;
+    this.learn({ kind: 'snapshot', from, msg }, out);
+    this.settle(out);
+  }
+
+  /** A snapshot file step finished (see `Learner.snapshotIo`). */
+  snapshotIo(result: SnapshotIoResult, out: Effects): void {
+    this.lastDecided.length = 0;
+    this.learn({ kind: 'snapshot-io', result }, out);
+    this.settle(out);
+  }
+
+  /** The instance a snapshot installed by the last input moved this node to (0: none). */
+  get lastInstalled(): number {
+    return this.learner.lastInstalled;
   }
 
   /** Submit a client value. */
@@ -197,6 +238,8 @@ export class LearningProposer {
     const delivered = out.deliver.length;
     this.learner.step(input, out);
     if (!this.deliver) out.deliver.length = delivered;
+    // A checkpoint was installed: everything up to it is decided, the proposer moves past it.
+    if (this.learner.lastInstalled > 0) this.proposer.setInstanceId(this.learner.lastInstalled, out);
     for (const d of this.learner.lastDecided) {
       this.lastDecided.push(d);
       this.proposer.decided(d.iid, d.value, out);

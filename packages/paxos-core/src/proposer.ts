@@ -6,6 +6,7 @@ import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
 import { isMasterOp } from './master-op.js';
+import { isCheckpointReport } from './checkpoint-report.js';
 import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
@@ -61,6 +62,12 @@ export interface ProposerOptions {
 /** What a proposer recovers at start: the round floor it persisted (0 on a fresh start). */
 export interface ProposerRecovered {
   readonly roundFloor: number;
+  /**
+   * A split-mode `LearningProposer`: every instance up to this one was learned before the restart
+   * (its `learned` records); it starts after it instead of at instance 1. Ignored by replicas, whose
+   * application decides where to start (a checkpoint, or instance 1 as in LibPaxos3).
+   */
+  readonly learned?: number;
 }
 
 interface Instance {
@@ -782,11 +789,13 @@ export class Proposer {
   private takeValue(): Uint8Array | null {
     const first = this.queue.shift();
     if (first === undefined || this.batchMaxValues === 0) return first ?? null;
+    // A checkpoint report goes alone, never in a batch: learners recognise it by its whole value.
+    if (isCheckpointReport(first)) return first;
     const values = [first];
     let bytes = 5 + batchCost(first);
     for (;;) {
       const next = this.queue.peek();
-      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes) break;
+      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes || isCheckpointReport(next)) break;
       values.push(next);
       bytes += batchCost(next);
       this.queue.shift();
@@ -802,7 +811,7 @@ export class Proposer {
 
   private unpack(own: Uint8Array): Uint8Array[] {
     if (isMasterOp(own)) return [];
-    if (this.batchMaxValues === 0) return [own];
+    if (this.batchMaxValues === 0 || isCheckpointReport(own)) return [own];
     const values = decodeBatch(own);
     invariant(values !== undefined, 'a batch this proposer built does not decode');
     // Copies, so a re-queued value does not keep its whole old batch alive.

@@ -6,6 +6,7 @@ import { LearningProposer } from './learning-proposer.js';
 import type { Learner, LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
 import type { Proposer, ProposerOptions, ProposerRecovered } from './proposer.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
 export interface ReplicaOptions {
   /** Replica id: acceptor id and proposer id at once (LibPaxos3 §4.5). */
@@ -73,6 +74,21 @@ export class Replica {
   tick(now: number, out: Effects): void {
     this.acceptor.tick(now, out);
     this.lp.tick(now, out);
+  }
+
+  /** A snapshot transfer message from a peer, for this replica's learner. */
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
+    this.lp.receiveSnapshot(from, msg, out);
+  }
+
+  /** A snapshot file step finished (see `Learner.snapshotIo`). */
+  snapshotIo(result: SnapshotIoResult, out: Effects): void {
+    this.lp.snapshotIo(result, out);
+  }
+
+  /** The instance a snapshot installed by the last input moved this replica to (0: none). */
+  get lastInstalled(): number {
+    return this.lp.lastInstalled;
   }
 
   /** Submit a client value to this replica's proposer. */

@@ -1,0 +1,114 @@
+import { requireInt } from './config-error.js';
+
+/**
+ * Trim by the lowest checkpoint (LibPaxos3's counter sample; PhxPaxos's cleaner with
+ * `SetHoldPaxosLogCount`). Fed the checkpoint reports in log order, it keeps each reporter's latest
+ * report and says where acceptors may be trimmed: `hold` instances below the lowest of them. Every
+ * replica reads the same log, so every replica computes the same trim point at the same log
+ * position, whoever sends the trim.
+ *
+ * Why this cuts nobody off unknowingly: a node reports a checkpoint only once it is durable and
+ * keeps its newest checkpoints, so a reporter restarting from its newest checkpoint c finds every
+ * instance above c still in the log (the trim point is at most its last report − hold ≤ c). A node
+ * that never reported (new, or not checkpointing) is not waited for: it catches up past the trim
+ * through a snapshot transfer. `hold` leaves room for a reporter whose newest checkpoint turns out
+ * corrupt and falls back to an older one.
+ */
+export class CheckpointTrim {
+  readonly hold: number;
+  private readonly reports = new Map<number, number>();
+  private point = 0;
+
+  constructor(hold: number) {
+    this.hold = requireInt('checkpoint trim hold', hold, 0, 0xffff_ffff);
+  }
+
+  /** The trim point computed so far (0: none yet). */
+  get trimIid(): number {
+    return this.point;
+  }
+
+  /** Each reporter's latest report. */
+  get reported(): ReadonlyMap<number, number> {
+    return this.reports;
+  }
+
+  /** The lowest latest report, or undefined when nobody reported yet. */
+  lowest(): number | undefined {
+    let min: number | undefined;
+    for (const iid of this.reports.values()) if (min === undefined || iid < min) min = iid;
+    return min;
+  }
+
+  /**
+   * A report decided in the log. Returns the new trim point when it rose (send trim to every
+   * acceptor up to it), undefined otherwise. A reporter's report may go down (a node whose disk was
+   * replaced reports what it restored); the trim point never does.
+   */
+  report(node: number, iid: number): number | undefined {
+    this.reports.set(node, iid);
+    const low = this.lowest() as number;
+    const target = low - this.hold;
+    if (target <= this.point) return undefined;
+    this.point = target;
+    return target;
+  }
+}
+
+export interface CheckpointScheduleOptions {
+  /** Checkpoint once this many instances were applied since the last checkpoint (0: never by count). */
+  readonly instances: number;
+  /** Checkpoint once this long passed since the last one, if anything was applied (0: never by time). */
+  readonly intervalMs: number;
+}
+
+/**
+ * When to write a checkpoint: every N applied instances or T ms, whichever comes first, one at a
+ * time, and only when something was applied since the last one (so an idle cluster, whose only new
+ * instances are the checkpoint reports themselves, stops checkpointing). The caller asks after
+ * applying whole instances (never half a batch), with the last instance it applied.
+ */
+export class CheckpointSchedule {
+  private readonly instances: number;
+  private readonly intervalMs: number;
+  private last: number;
+  private lastAt: number;
+  private writing = false;
+
+  constructor(options: CheckpointScheduleOptions, from = 0, now = 0) {
+    this.instances = requireInt('checkpoint instances', options.instances, 0, 0xffff_ffff);
+    this.intervalMs = requireInt('checkpoint interval (ms)', options.intervalMs, 0, 86_400_000 * 365);
+    this.last = from;
+    this.lastAt = now;
+  }
+
+  /** The instance of the newest checkpoint (written or restored). */
+  get lastIid(): number {
+    return this.last;
+  }
+
+  /**
+   * The state is applied through `applied`: the instance to checkpoint at now, or undefined. A
+   * returned instance counts as a write in progress until `written` or `failed`.
+   */
+  next(applied: number, now: number): number | undefined {
+    if (this.writing || applied <= this.last) return undefined;
+    const byCount = this.instances > 0 && applied - this.last >= this.instances;
+    const byTime = this.intervalMs > 0 && now - this.lastAt >= this.intervalMs;
+    if (!byCount && !byTime) return undefined;
+    this.writing = true;
+    return applied;
+  }
+
+  /** The checkpoint of `iid` is durable (or one was restored or installed at `iid`). */
+  written(iid: number, now: number): void {
+    this.writing = false;
+    if (iid > this.last) this.last = iid;
+    this.lastAt = now;
+  }
+
+  /** The write failed: try again at the next opportunity. */
+  failed(): void {
+    this.writing = false;
+  }
+}
