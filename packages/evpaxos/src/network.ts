@@ -1,6 +1,7 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import type { Message, PeerId } from '@libpaxos/paxos-core';
-import { FrameDecoder, WireError, encodeMessage } from './codec.js';
+import { FrameDecoder, WireError, encodeMessage, type Frame } from './codec.js';
+import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
 import type { Address } from './config.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
@@ -35,6 +36,13 @@ export interface NetworkOptions {
    * reached over the connection dialled to it.
    */
   readonly proposers?: readonly Address[];
+  /**
+   * This process's `hello` (extensions.ts), sent first on every connection it dials and in answer
+   * to a peer's hello. Without it, this process speaks LibPaxos3's nine messages only.
+   */
+  readonly hello?: HelloMsg;
+  /** An extension message (other than hello) from a libpaxos-ts peer; `from` is the connection's PeerId. */
+  readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
 }
 
 /** PeerIds of connections dialled to proposers: clear of acceptor ids and of incoming ones. */
@@ -105,6 +113,8 @@ class Connection {
   reported: string | undefined;
   /** Dialled connections: when to redial. */
   backoff: Backoff | undefined;
+  /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
+  hello: HelloMsg | undefined;
 
   constructor(
     readonly id: PeerId,
@@ -113,6 +123,11 @@ class Connection {
     maxValueSize: number,
   ) {
     this.decoder = new FrameDecoder(maxValueSize);
+  }
+
+  /** Bytes queued here and in the socket, not yet written out. */
+  get backlog(): number {
+    return this.queued + (this.socket?.writableLength ?? 0);
   }
 
   /** Queues bytes; `Network.flush` writes everything queued since the last one in one write. */
@@ -147,6 +162,7 @@ class Connection {
   reset(): void {
     this.chunks = [];
     this.queued = 0;
+    this.hello = undefined;
     this.connected = false;
     this.socket = null;
   }
@@ -296,6 +312,37 @@ export class Network {
   }
 
   /**
+   * The libpaxos-ts peers this process dialled (in a replica: the other replicas) whose hello arrived
+   * and that offer `feature`, if given: where extension messages may go.
+   */
+  extensionPeers(feature?: string): PeerId[] {
+    const out: PeerId[] = [];
+    for (const conn of this.dialled) {
+      if (conn === undefined || !conn.connected || conn.hello === undefined) continue;
+      if (feature === undefined || conn.hello.features.includes(feature)) out.push(conn.id);
+    }
+    return out;
+  }
+
+  /**
+   * Sends an extension message to `peer` (dialled or incoming), only if that peer said hello on
+   * this connection: a C LibPaxos3 peer never receives one. Returns whether it was queued.
+   */
+  toPeerExtension(peer: PeerId, msg: ExtensionMessage): boolean {
+    const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
+    if (conn === undefined || !conn.connected || conn.hello === undefined) return false;
+    conn.write(encodeExtension(msg));
+    this.flushSoon();
+    return true;
+  }
+
+  /** Bytes waiting to be written to `peer` (to pace large transfers). */
+  backlog(peer: PeerId): number {
+    const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
+    return conn === undefined ? 0 : conn.backlog;
+  }
+
+  /**
    * Queues `msg` for this process, as coming from `from`, until the next flush (the pump flushes
    * after routing each batch). Values are copied, as the decoder does: the receiving role keeps
    * them, and an application may change what it was delivered.
@@ -333,6 +380,8 @@ export class Network {
       conn.reported = undefined;
       this.saidNoneReachable = false;
       this.log.info(`Connected to ${conn.name}`);
+      // Our hello goes first: a libpaxos-ts peer answers with its own, a C LibPaxos3 peer ignores it.
+      if (this.options.hello !== undefined) socket.write(encodeExtension(this.options.hello));
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });
@@ -409,7 +458,7 @@ export class Network {
   }
 
   private receive(conn: Connection, chunk: Buffer, dialled: boolean): void {
-    let msgs: Message[];
+    let msgs: Frame[];
     try {
       msgs = conn.decoder.push(chunk);
     } catch (e) {
@@ -424,6 +473,10 @@ export class Network {
       return;
     }
     for (const msg of msgs) {
+      if (msg.type === 'extension') {
+        this.extension(conn, msg.code, msg.payload, dialled);
+        continue;
+      }
       if (FROM_ACCEPTOR.has(msg.type)) {
         // A message naming an acceptor is believed only on the connection we dialled to it.
         const aid = (msg as { aid: number }).aid;
@@ -440,5 +493,44 @@ export class Network {
       if (this.closed) return;
       this.options.onMessage(conn.id, msg);
     }
+  }
+
+  /**
+   * An extension frame. A hello marks the connection as one to a libpaxos-ts peer (and is answered
+   * on a connection the peer dialled); other messages go to `onExtension`. A code this build does
+   * not know (a newer peer's) is ignored, as C LibPaxos3 ignores ours; a known message in a format
+   * this build does not read is dropped with a sentence. The connection stays up either way: the
+   * nine LibPaxos3 messages on it are still good.
+   */
+  private extension(conn: Connection, code: number, payload: Uint8Array, dialled: boolean): void {
+    let msg: ExtensionMessage | undefined;
+    try {
+      msg = decodeExtension(code, payload);
+    } catch (e) {
+      if (!(e instanceof ExtensionError)) throw e;
+      this.log.repeated(
+        `extension ${conn.name} ${e.message}`,
+        'error',
+        `${conn.name} sent ${e.message}; message dropped`,
+        (n, s) => `${conn.name} sent ${n} more such messages in the last ${s} s (${e.message}); dropped`,
+      );
+      return;
+    }
+    if (msg === undefined) {
+      this.log.debug(`${conn.name} sent an extension message of type ${code}, which this build does not know; ignored`);
+      return;
+    }
+    if (this.closed) return;
+    if (msg.type === 'hello') {
+      const first = conn.hello === undefined;
+      conn.hello = msg;
+      if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
+      if (!dialled && first && this.options.hello !== undefined) {
+        conn.write(encodeExtension(this.options.hello));
+        this.flushSoon();
+      }
+      return;
+    }
+    this.options.onExtension?.(conn.id, msg);
   }
 }

@@ -1,4 +1,15 @@
-import { assertNever, newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
+import {
+  assertNever,
+  newEffects,
+  type CoreEvent,
+  type Delivery,
+  type Effects,
+  type Envelope,
+  type Message,
+  type PeerId,
+  type PersistRecord,
+  type SnapshotEffect,
+} from '@libpaxos/paxos-core';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
 /** A core state machine as the pump drives it (Acceptor, Replica, LearningProposer, Learner…). */
@@ -15,6 +26,10 @@ export interface PumpOptions {
   /** Called after the sends of a batch: write them out (one write per peer). */
   readonly flushSends?: () => void;
   readonly deliver?: (d: Delivery) => void;
+  /** After the deliveries of a batch (an instance is never split between two batches). */
+  readonly delivered?: () => void;
+  /** Snapshot transfer effects of a batch, in order, after its sends (persist before send holds for them too). */
+  readonly snapshot?: (e: SnapshotEffect) => void;
   /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
   readonly events?: (e: CoreEvent) => void;
   /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
@@ -100,7 +115,7 @@ export class Pump {
     this.scheduled = false;
     if (this.failed || this.committing) return; // a commit in flight flushes again when it is done
     const batch = this.pending;
-    if (batch.persist.length === 0 && batch.send.length === 0 && batch.deliver.length === 0 && batch.events.length === 0) return;
+    if (batch.persist.length === 0 && batch.send.length === 0 && batch.deliver.length === 0 && batch.events.length === 0 && batch.snapshot.length === 0) return;
     this.pending = newEffects();
     if (batch.persist.length > 0) {
       if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
@@ -115,12 +130,14 @@ export class Pump {
       }
     }
     for (const env of batch.send) this.o.send(env);
+    if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
     this.o.flushSends?.();
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
+    if (batch.deliver.length > 0) this.o.delivered?.();
     if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
     for (const e of batch.events) logEvent(this.log, e);
     const p = this.pending;
-    if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0) this.schedule();
+    if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0 || p.snapshot.length > 0) this.schedule();
   }
 
   private fail(error: Error): void {
@@ -189,8 +206,43 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
     case 'leader':
       log.info(e.id === undefined ? `No leader holds a lease now (master version ${e.version})` : `Leader is now ${e.id} (master version ${e.version})`);
       return;
+    case 'checkpoint-trim':
+      log.debug(`Checkpoint report in instance ${e.iid}: the lowest reported checkpoint is ${e.lowest}; trimming the acceptors up to ${e.trimIid}`);
+      return;
+    case 'snapshot':
+      logSnapshot(log, e);
+      return;
     default:
       assertNever(e, 'core event');
+  }
+}
+
+function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snapshot' }>): void {
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  switch (e.step) {
+    case 'started':
+      log.info(`Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from peer ${e.peer}`);
+      return;
+    case 'resumed':
+      log.info(`Resuming the transfer of the checkpoint of instance ${e.iid} at ${mb(e.bytes)} of ${mb(e.size ?? 0)}, from peer ${e.peer}`);
+      return;
+    case 'stalled':
+      log.info(`The transfer of the checkpoint of instance ${e.iid} from peer ${e.peer} stalled at ${mb(e.bytes)}; asking the peers again`);
+      return;
+    case 'gone':
+      log.info(`Peer ${e.peer} no longer has the checkpoint of instance ${e.iid}; asking the peers again`);
+      return;
+    case 'rejected':
+      log.error(`The checkpoint of instance ${e.iid} from peer ${e.peer} does not match its checksum; discarded, fetching again`);
+      return;
+    case 'restore-failed':
+      log.error(`Restoring the application's state from the checkpoint of instance ${e.iid} failed; fetching again`);
+      return;
+    case 'installed':
+      log.info(`Installed the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from peer ${e.peer}; learning from instance ${e.iid + 1}`);
+      return;
+    default:
+      assertNever(e.step, 'snapshot step');
   }
 }
 
