@@ -1,25 +1,38 @@
 import { randomInt } from 'node:crypto';
 import {
   Acceptor,
+  CheckpointSchedule,
   Learner,
   LearningProposer,
   Replica,
   assertNever,
   encodeBatch,
+  newEffects,
   type CoreEvent,
   type Delivery,
+  type Effects,
   type Envelope,
   type LeaderView,
   type LeadershipOptions,
+  type LearnerOptions,
+  type PeerId,
   type PersistRecord,
+  type SnapshotEffect,
+  type SnapshotIoResult,
+  type SnapshotMessage,
 } from '@libpaxos/paxos-core';
+import { CheckpointStore } from './checkpoint-store.js';
+import { Checkpointing } from './checkpointing.js';
 import { ConfigError, type Address, type PaxosConfig } from './config.js';
+import type { ExtensionMessage, HelloMsg } from './extensions.js';
 import { RateLimitedLogger, createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
 import { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 import { Pump, type PumpedRole } from './pump.js';
 import { RoundFile } from './round-file.js';
+import type { StateMachine } from './state-machine.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
+import { VERSION } from './version.js';
 
 /**
  * Called for every client value delivered, in order (LibPaxos3's deliver callback): its instance
@@ -77,7 +90,7 @@ export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'
 /** A proposer process: it takes part in leader election when `leader yes`. */
 export type ProposerHandle = PaxosHandle & LeadershipApi;
 
-export interface ReplicaHandle extends LearnerHandle, LeadershipApi {
+export interface ReplicaHandle<R = undefined> extends LearnerHandle, LeadershipApi {
   /**
    * Submits a value as LibPaxos3 does: to the first replica, in config order, whose connection
    * is up, and forgets it. Returns false, and sends nothing, when the value is refused here: after
@@ -96,7 +109,7 @@ export interface ReplicaHandle extends LearnerHandle, LeadershipApi {
    * values a unique id when equal ones matter. A value sent to another replica that dies before
    * proposing it is never delivered: its promise waits until `close()` (add a timeout of your own).
    */
-  propose(value: Uint8Array): Promise<Proposed>;
+  propose(value: Uint8Array): Promise<Proposed<R>>;
 }
 
 /** Core timers (backoff, timeouts, repeat) are checked this often. */
@@ -125,6 +138,11 @@ interface Wiring {
   /** The process stops (orderly close or disk failure), with a sentence saying why. */
   readonly onStop?: (why: string) => void;
   readonly closeStorage?: () => Promise<void>;
+  /** Our hello (extensions.ts): sent on every connection dialled, and in answer to a peer's. */
+  readonly hello: HelloMsg;
+  readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
+  readonly snapshot?: (e: SnapshotEffect) => void;
+  readonly delivered?: () => void;
 }
 
 async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pump: Pump; network: Network; close: () => Promise<void> }> {
@@ -142,6 +160,8 @@ async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pum
     redial: REDIAL,
     log,
     onMessage: (from, msg) => pump.receive(from, msg),
+    hello: w.hello,
+    ...(w.onExtension !== undefined ? { onExtension: w.onExtension } : {}),
   });
   const close = (): Promise<void> => {
     closed ??= (async () => {
@@ -161,6 +181,8 @@ async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pum
     send: (env: Envelope) => route(network, env),
     flushSends: () => network.flush(),
     ...(onDeliver !== undefined ? { deliver: (d: Delivery) => onDeliver(d.iid, d.value, d.index) } : {}),
+    ...(w.delivered !== undefined ? { delivered: w.delivered } : {}),
+    ...(w.snapshot !== undefined ? { snapshot: w.snapshot } : {}),
     ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
     log,
     tickMs: TICK_MS,
@@ -235,7 +257,8 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
   const storage = storageFor(config, id, log);
   const state = storage.load();
   const role = new Acceptor({ id }, state);
-  const { close } = await wire(o, { role, listen: config.acceptors[id] as Address, commit: (r) => storage.commit(r), closeStorage: () => storage.close() }, log);
+  const hello: HelloMsg = { type: 'hello', version: VERSION, role: 'acceptor', id, features: [] };
+  const { close } = await wire(o, { role, listen: config.acceptors[id] as Address, commit: (r) => storage.commit(r), closeStorage: () => storage.close(), hello }, log);
   log.info(`Acceptor ${id} listening on ${addr(config.acceptors[id])}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`);
   return { close };
 }
@@ -255,7 +278,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
   }
   const role = new LearningProposer(
     { id, acceptors: config.acceptors.length, ...proposerOptions(config), ...leadershipOf(config) },
-    { roundFloor: roundFile?.roundFloor ?? 0 },
+    { roundFloor: roundFile?.roundFloor ?? 0, learned: roundFile?.learned ?? 0 },
   );
   const { pump, close } = await wire(
     o,
@@ -266,6 +289,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
       ...(config.leader ? { proposers: config.proposers } : {}),
       commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : Promise.resolve()),
       onEvent: leaderEvents(o),
+      hello: { type: 'hello', version: VERSION, role: 'proposer', id, features: [] },
     },
     log,
   );
@@ -274,18 +298,49 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
 }
 
 /** LibPaxos3's evlearner: delivers decided values in order. */
-export async function startLearner(o: CommonOptions & { readonly onDeliver: DeliverCallback; readonly catchUp?: boolean }): Promise<LearnerHandle> {
+export async function startLearner<R = unknown>(
+  o: CommonOptions & {
+    readonly onDeliver: DeliverCallback;
+    readonly catchUp?: boolean;
+    /**
+     * The application's state machine: with `checkpoint-dir` in the config, the learner writes
+     * checkpoints of it, restores the newest at start and fetches one from a replica when it is
+     * behind the acceptors' trim point. Every delivered value is applied to it before `onDeliver`.
+     */
+    readonly stateMachine?: StateMachine<R>;
+    /** Where its checkpoints go (default `<checkpoint-dir>_learner`). */
+    readonly checkpointDir?: string;
+  },
+): Promise<LearnerHandle> {
   const { config } = o;
   requireAcceptors(config);
   const log = logger(o);
   const leadership = leadershipOf(config).leadership;
+  const dir = o.checkpointDir ?? (config.checkpointDir !== undefined ? `${config.checkpointDir}_learner` : undefined);
+  const ck = await openCheckpoints(config, dir, o.stateMachine, log);
   const role = new Learner({
     acceptors: config.acceptors.length,
     catchUp: o.catchUp ?? config.learnerCatchUp,
     batched: config.proposerBatchMaxValues > 0,
     ...(leadership !== undefined ? { leadership } : {}),
+    ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
   });
-  const { pump, close } = await wire(o, { role, dial: config.acceptors, onDeliver: o.onDeliver, onEvent: leaderEvents(o) }, log);
+  if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored);
+  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined);
+  const { pump, network, close } = await wire(
+    o,
+    {
+      role,
+      dial: config.acceptors,
+      onDeliver: shell.onDeliver(o.onDeliver),
+      onEvent: leaderEvents(o),
+      hello: { type: 'hello', version: VERSION, role: 'learner', id: -1, features: [] },
+      ...shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
+      closeStorage: () => shell.close(),
+    },
+    log,
+  );
+  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e));
   return {
     close,
     leader: () => role.leader(performance.now()),
@@ -295,14 +350,21 @@ export async function startLearner(o: CommonOptions & { readonly onDeliver: Deli
 }
 
 /** LibPaxos3's evreplica: acceptor, proposer and learner in one process. */
-export async function startReplica(
+export async function startReplica<R = undefined>(
   o: CommonOptions & {
     readonly id: number;
     readonly onDeliver?: DeliverCallback;
     /** `propose` refuses new proposals while this many wait to be delivered (default 131,072). */
     readonly maxPendingProposals?: number;
+    /**
+     * The application's state machine (state-machine.ts): every delivered client value is applied
+     * to it, in order, before `onDeliver`, and `propose()` resolves with what `apply` returned.
+     * With `checkpoint-dir` in the config the replica writes checkpoints of it, restores the
+     * newest at start, reports them in the log (for `checkpoint-trim`) and serves them to peers.
+     */
+    readonly stateMachine?: StateMachine<R>;
   },
-): Promise<ReplicaHandle> {
+): Promise<ReplicaHandle<R>> {
   const { config, id } = o;
   requireAcceptors(config);
   requireId(config, 'replica', id, config.acceptors.length);
@@ -311,20 +373,35 @@ export async function startReplica(
   const log = logger(o);
   const storage = storageFor(config, id, log);
   const state = storage.load();
+  let ck: NodeCheckpoints | undefined;
+  try {
+    ck = await openCheckpoints(config, config.checkpointDir !== undefined ? `${config.checkpointDir}_${id}` : undefined, o.stateMachine, log);
+  } catch (e) {
+    await storage.close();
+    throw e;
+  }
   const role = new Replica(
     {
       id,
       replicas: config.acceptors.length,
       proposer: proposerOptions(config),
-      learner: { catchUp: config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 },
+      learner: {
+        catchUp: config.learnerCatchUp,
+        batched: config.proposerBatchMaxValues > 0,
+        ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
+        ...(ck !== undefined && config.checkpointTrim ? { checkpointTrim: { hold: config.checkpointTrimHold } } : {}),
+      },
       ...leadershipOf(config),
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
-  const pending = new PendingProposals(limit);
+  if (ck !== undefined && ck.restored > 0) role.step({ kind: 'set-instance-id', iid: ck.restored }, newEffects());
+  const pending = new PendingProposals<R>(limit);
   const onDeliver = o.onDeliver;
   const onLeader = leaderEvents(o);
   let closing = false;
+  const shell = checkpointShell(ck, config, o.stateMachine, log, { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)) });
+  let pumpRef: Pump | undefined;
   const { pump, network, close } = await wire(
     o,
     {
@@ -333,10 +410,10 @@ export async function startReplica(
       dial: config.acceptors,
       self: id,
       commit: (r) => storage.commit(r),
-      onDeliver: (iid, value, index) => {
-        pending.delivered(iid, index, value);
+      onDeliver: shell.onDeliver((iid, value, index, result) => {
+        pending.delivered(iid, index, value, result);
         onDeliver?.(iid, value, index);
-      },
+      }),
       onEvent: (e) => {
         pending.event(e);
         onLeader?.(e);
@@ -345,16 +422,23 @@ export async function startReplica(
         closing = true;
         pending.rejectAll(why);
       },
-      closeStorage: () => storage.close(),
+      closeStorage: async () => {
+        await shell.close();
+        await storage.close();
+      },
+      hello: { type: 'hello', version: VERSION, role: 'replica', id, features: ck !== undefined ? ['snapshots'] : [] },
+      ...shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
     },
     log,
   );
+  pumpRef = pump;
+  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e));
   // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
   const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
   /** Why `value` cannot be submitted here, or where to send it. */
   const route = (value: Uint8Array): { refused: string } | { to: number } => {
     if (closing) return { refused: 'the replica is closed' };
-    if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op or a master operation); propose another value' };
+    if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op, a master operation or a checkpoint report); propose another value' };
     if (value.length > maxValue) return { refused: `the value has ${value.length} bytes, more than the ${maxValue} that max-value-size allows${maxValue < config.maxValueSize ? ' with batching' : ''}` };
     // With leadership on, this replica forwards the value to the leader itself (and keeps it until
     // it is decided); without, LibPaxos3's rule: the first replica whose connection is up.
@@ -386,6 +470,129 @@ export async function startReplica(
       return delivered;
     },
   };
+}
+
+/** A node's checkpoints (a state machine and `checkpoint-dir`), with the newest good one restored. */
+interface NodeCheckpoints {
+  readonly store: CheckpointStore;
+  /** The instance of the checkpoint restored at start (0: none). */
+  readonly restored: number;
+  /** The learner's snapshot-fetch options. */
+  readonly fetch: NonNullable<LearnerOptions['snapshots']>;
+}
+
+async function openCheckpoints(config: PaxosConfig, dir: string | undefined, sm: StateMachine<unknown> | undefined, log: Logger): Promise<NodeCheckpoints | undefined> {
+  if (dir === undefined) return undefined;
+  if (sm === undefined) {
+    log.info(`checkpoint-dir is set, but this process has no state machine to checkpoint (the replica sample has none): it writes no checkpoints, fetches none and does not trim by them`);
+    return undefined;
+  }
+  const store = await CheckpointStore.open(dir, config.checkpointKeep, log);
+  const good = await store.newestGood();
+  let restored = 0;
+  if (good !== undefined) {
+    const started = performance.now();
+    try {
+      await sm.restore(store.read(good), good.iid);
+    } catch (e) {
+      await store.close();
+      throw new Error(`restoring the state machine from the checkpoint ${good.path} failed: ${(e as Error).message}`, { cause: e });
+    }
+    restored = good.iid;
+    log.info(`Restored the checkpoint of instance ${good.iid} (${good.size} bytes) from ${good.path} in ${Math.round(performance.now() - started)} ms; learning from instance ${good.iid + 1}`);
+  }
+  const staged = store.staged;
+  return {
+    store,
+    restored,
+    fetch: { chunkBytes: config.snapshotChunkSize, window: config.snapshotWindow, ...(staged !== undefined ? { staged } : {}) },
+  };
+}
+
+type Io = (result: SnapshotIoResult, out: Effects) => void;
+type Recv = (from: PeerId, msg: SnapshotMessage, out: Effects) => void;
+
+/**
+ * What a replica or learner process adds around its role for a state machine and checkpoints:
+ * applies deliveries to the state machine, and wires `Checkpointing` (writing, serving, fetching)
+ * to the pump and the network once they exist.
+ */
+function checkpointShell<R>(
+  ck: NodeCheckpoints | undefined,
+  config: PaxosConfig,
+  sm: StateMachine<R> | undefined,
+  log: Logger,
+  report: { readonly node: number; readonly propose: (value: Uint8Array) => void } | undefined,
+) {
+  let pump: Pump | undefined;
+  let network: Network | undefined;
+  let onFatal: (e: Error) => void = () => undefined;
+  const limited = new RateLimitedLogger(log);
+  const checkpointing =
+    ck === undefined || sm === undefined
+      ? undefined
+      : new Checkpointing({
+          store: ck.store,
+          stateMachine: sm,
+          schedule: new CheckpointSchedule({ instances: config.checkpointInstances, intervalMs: config.checkpointIntervalMs }, ck.restored, performance.now()),
+          log: limited,
+          network: {
+            extensionPeers: (feature) => network?.extensionPeers(feature) ?? [],
+            toPeerExtension: (peer, msg) => network?.toPeerExtension(peer, msg) ?? false,
+          },
+          ...(report !== undefined ? { report } : {}),
+          ioResult: (r) => ioInput?.(r),
+          maxChunkBytes: config.maxValueSize - 4096,
+          onFatal: (e) => onFatal(e),
+        });
+  let ioInput: ((r: SnapshotIoResult) => void) | undefined;
+  return {
+    /** Applies each delivered value to the state machine (if any), then calls `cb` with the result. */
+    onDeliver(cb: (iid: number, value: Uint8Array, index: number, result: R | undefined) => void): DeliverCallback {
+      if (sm === undefined) return (iid, value, index) => cb(iid, value, index, undefined);
+      return (iid, value, index) => {
+        let result: R;
+        try {
+          result = sm.apply(iid, index, value);
+        } catch (e) {
+          onFatal(new Error(`the state machine's apply() threw for instance ${iid} position ${index}: ${(e as Error).message}; a replica whose state machine fails cannot stay consistent with the others`, { cause: e }));
+          return;
+        }
+        checkpointing?.applied(iid);
+        cb(iid, value, index, result);
+      };
+    },
+    /** The callbacks `wire` takes for snapshots. */
+    wiring(io: Io, recv: Recv): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
+      ioInput = (r) => pump?.input((out) => io(r, out));
+      if (checkpointing === undefined) return {};
+      return {
+        onExtension: (from, msg) => {
+          if (msg.type === 'snapshot_offer' || msg.type === 'snapshot_chunk') pump?.input((out) => recv(from, msg, out));
+          else if (msg.type === 'snapshot_query' || msg.type === 'snapshot_get') checkpointing.serve(from, msg);
+        },
+        snapshot: (e) => checkpointing.effect(e),
+        delivered: () => checkpointing.delivered(),
+      };
+    },
+    attach(p: Pump, n: Network, fatal: (e: Error) => void): void {
+      pump = p;
+      network = n;
+      onFatal = fatal;
+    },
+    async close(): Promise<void> {
+      await checkpointing?.close();
+      if (checkpointing === undefined) await ck?.store.close();
+      limited.close();
+    },
+  };
+}
+
+/** The default for a failure a process cannot go on after: log it, close, exit code 1. */
+function fatal(log: Logger, close: () => Promise<void>, e: Error): void {
+  log.error(`${e.message}; stopping`);
+  process.exitCode = 1;
+  close().catch((e2: Error) => log.error(e2.message));
 }
 
 /** The core's leadership options for `leader yes`, or nothing (LibPaxos3's every-proposer-proposes). */

@@ -89,6 +89,9 @@ export class LmdbStorage implements AcceptorStorage {
               this.meta.roundFloor = Math.max(this.meta.roundFloor, r.round);
               metaChanged = true;
               break;
+            case 'learned':
+              // A split-mode proposer's (round-file.ts); a replica's application decides where it starts.
+              break;
           }
         }
         if (metaChanged) this.db.putSync(META_KEY, encodeMeta(this.meta));
