@@ -4,6 +4,7 @@ import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promis
 import { join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
 import type { SnapshotRef } from '@libpaxos/paxos-core';
+import { ExtensionError, reportList } from './extensions.js';
 import type { Logger } from './log.js';
 import { snapshotChunks, type SnapshotData } from './state-machine.js';
 import { StorageError } from './storage/types.js';
@@ -11,7 +12,9 @@ import { StorageError } from './storage/types.js';
 /**
  * Checkpoint files. One file per checkpoint, `checkpoint-<iid>.ckpt`:
  *   [8 bytes "LPXCKPT\n"] [u32 BE header length] [msgpack header map] [zero padding to 512 bytes] [snapshot bytes]
- * header: { v: 1, iid, size, sum (SHA-256 of the snapshot bytes), algo: 'sha256', complete }.
+ * header: { v: 1, iid, size, sum (SHA-256 of the snapshot bytes), algo: 'sha256', complete, reports }
+ * (`reports`: the checkpoint reports known as of `iid`, `[node, iid]` pairs, which a node restarted
+ * from it needs to trim like the others: paxos-core's `CheckpointTrim.reportsAsOf`).
  *
  * Written atomically: into `<name>.tmp`, synced, renamed, then the directory synced, so a crash at
  * any point leaves either the new checkpoint whole or no trace of it (a leftover `.tmp` is removed
@@ -29,14 +32,17 @@ const READ_CHUNK = 1 << 20;
 
 export interface CheckpointInfo extends SnapshotRef {
   readonly path: string;
+  readonly reports: readonly (readonly [number, number])[];
 }
 
 interface Header extends SnapshotRef {
   readonly complete: boolean;
+  readonly reports: readonly (readonly [number, number])[];
 }
 
 function encodeHeader(h: Header): Uint8Array {
-  const body = encode({ v: FORMAT, iid: h.iid, size: h.size, sum: h.sum, algo: 'sha256', complete: h.complete });
+  const body = encode({ v: FORMAT, iid: h.iid, size: h.size, sum: h.sum, algo: 'sha256', complete: h.complete, reports: h.reports.map(([n, i]) => [n, i]) });
+  if (body.length > HEADER_BYTES - 12) throw new StorageError(`a checkpoint header of ${body.length} bytes does not fit in ${HEADER_BYTES}`);
   const out = new Uint8Array(HEADER_BYTES);
   out.set(MAGIC);
   new DataView(out.buffer).setUint32(8, body.length);
@@ -65,7 +71,14 @@ function decodeHeader(bytes: Uint8Array): Header | string {
   if (typeof iid !== 'number' || !Number.isInteger(iid) || iid < 0 || iid > 0xffff_ffff) return 'its header has no valid instance';
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'its header has no valid size';
   if (!(sum instanceof Uint8Array) || sum.length !== 32 || m['algo'] !== 'sha256') return 'its header has no SHA-256 checksum';
-  return { iid, size, sum: new Uint8Array(sum), complete: m['complete'] === true };
+  let reports: [number, number][];
+  try {
+    reports = reportList(m['reports'] ?? [], 'checkpoint header');
+  } catch (e) {
+    if (e instanceof ExtensionError) return (e as Error).message;
+    throw e;
+  }
+  return { iid, size, sum: new Uint8Array(sum), complete: m['complete'] === true, reports };
 }
 
 const nameOf = (iid: number) => `checkpoint-${String(iid).padStart(10, '0')}.ckpt`;
@@ -119,7 +132,7 @@ export class CheckpointStore {
           await store.setAside(path, `its header says instance ${h.iid}${h.complete ? '' : ', incomplete'}`);
           continue;
         }
-        store.list.push({ iid: h.iid, size: h.size, sum: h.sum, path });
+        store.list.push({ iid: h.iid, size: h.size, sum: h.sum, path, reports: h.reports });
       }
     } catch (e) {
       if (e instanceof StorageError) throw e;
@@ -142,7 +155,7 @@ export class CheckpointStore {
   /** What a previous incarnation left staged from a transfer (to resume it). */
   get staged(): SnapshotRef | undefined {
     const h = this.stagedHeader;
-    return h === undefined ? undefined : { iid: h.iid, size: h.size, sum: h.sum };
+    return h === undefined ? undefined : { iid: h.iid, size: h.size, sum: h.sum, reports: h.reports };
   }
 
   /**
@@ -181,7 +194,7 @@ export class CheckpointStore {
    * Writes a checkpoint of instance `iid` from `data` (streamed: memory holds one chunk at a time),
    * durably and atomically, then drops the ones beyond the newest `keep`.
    */
-  async write(iid: number, data: SnapshotData): Promise<CheckpointInfo> {
+  async write(iid: number, data: SnapshotData, reports: readonly (readonly [number, number])[] = []): Promise<CheckpointInfo> {
     const path = join(this.dir, nameOf(iid));
     const tmp = `${path}.tmp`;
     let size = 0;
@@ -196,7 +209,7 @@ export class CheckpointStore {
           size += chunk.length;
         }
         sum = new Uint8Array(hash.digest());
-        await writeFully(fh, encodeHeader({ iid, size, sum, complete: true }), 0);
+        await writeFully(fh, encodeHeader({ iid, size, sum, complete: true, reports }), 0);
         await fh.sync();
       } finally {
         await fh.close();
@@ -207,7 +220,7 @@ export class CheckpointStore {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw new StorageError(`writing the checkpoint of instance ${iid} to ${path} failed: ${(e as Error).message}`);
     }
-    const info: CheckpointInfo = { iid, size, sum, path };
+    const info: CheckpointInfo = { iid, size, sum, path, reports };
     await this.added(info);
     return info;
   }
@@ -258,8 +271,9 @@ export class CheckpointStore {
     }
     await this.staging?.close();
     this.staging = await open(path, 'w+', 0o600);
-    await writeFully(this.staging, encodeHeader({ ...ref, complete: false }), 0);
-    this.stagedHeader = { ...ref, complete: false };
+    const header: Header = { iid: ref.iid, size: ref.size, sum: ref.sum, complete: false, reports: ref.reports ?? [] };
+    await writeFully(this.staging, encodeHeader(header), 0);
+    this.stagedHeader = header;
     return 0;
   }
 
@@ -272,14 +286,15 @@ export class CheckpointStore {
   async verifyStaging(ref: SnapshotRef): Promise<boolean> {
     const path = join(this.dir, STAGING);
     if ((await stat(path)).size !== HEADER_BYTES + ref.size) return false;
-    return (await this.check({ ...ref, path })) === undefined;
+    return (await this.check({ iid: ref.iid, size: ref.size, sum: ref.sum, path })) === undefined;
   }
 
   /** Makes the staged snapshot a checkpoint of this node (durably), returns it. */
   async installStaging(ref: SnapshotRef): Promise<CheckpointInfo> {
     const fh = this.staging;
     if (fh === undefined) throw new StorageError('no snapshot is being received');
-    await writeFully(fh, encodeHeader({ ...ref, complete: true }), 0);
+    const reports = ref.reports ?? this.stagedHeader?.reports ?? [];
+    await writeFully(fh, encodeHeader({ iid: ref.iid, size: ref.size, sum: ref.sum, complete: true, reports }), 0);
     await fh.sync();
     await fh.close();
     this.staging = undefined;
@@ -287,7 +302,7 @@ export class CheckpointStore {
     const path = join(this.dir, nameOf(ref.iid));
     await rename(join(this.dir, STAGING), path);
     await syncDir(this.dir);
-    const info: CheckpointInfo = { ...ref, path };
+    const info: CheckpointInfo = { iid: ref.iid, size: ref.size, sum: ref.sum, path, reports };
     await this.added(info);
     return info;
   }

@@ -32,6 +32,8 @@ export interface CheckpointingOptions {
   readonly report?: { readonly node: number; readonly propose: (value: Uint8Array) => void };
   /** Hands a finished snapshot file step back to the core role. */
   readonly ioResult: (result: SnapshotIoResult) => void;
+  /** The checkpoint reports known as of an instance, to store with a checkpoint of it (`CheckpointTrim.reportsAsOf`). */
+  readonly reportsAsOf: (iid: number) => readonly (readonly [number, number])[];
   /** Largest chunk this node sends to a peer (below max-value-size). */
   readonly maxChunkBytes: number;
   /** A file step failed for a reason a retry will not fix (the disk): stop the process. */
@@ -81,6 +83,7 @@ export class Checkpointing {
     const iid = this.o.schedule.next(this.lastApplied, performance.now());
     if (iid === undefined) return;
     let data: ReturnType<StateMachine['snapshot']>;
+    const reports = this.o.reportsAsOf(iid);
     try {
       // Now, between two deliveries: the state as of `iid`.
       data = this.o.stateMachine.snapshot();
@@ -91,7 +94,7 @@ export class Checkpointing {
     }
     this.writing = (async () => {
       try {
-        const info = await this.o.store.write(iid, await data);
+        const info = await this.o.store.write(iid, await data, reports);
         this.o.schedule.written(iid, performance.now());
         this.o.log.debug(`Checkpoint of instance ${iid} written (${info.size} bytes, ${info.path})`);
         this.o.report?.propose(encodeCheckpointReport({ node: this.o.report.node, iid }));
@@ -115,8 +118,9 @@ export class Checkpointing {
     const { store, network } = this.o;
     switch (msg.type) {
       case 'snapshot_query': {
-        const c = (msg.resume !== undefined ? store.find(msg.resume) : undefined) ?? store.newest;
-        network.toPeerExtension(from, { type: 'snapshot_offer', iid: c?.iid ?? 0, size: c?.size ?? 0, sum: c?.sum ?? new Uint8Array(0) });
+        // The checkpoint the fetcher has part of, if it still helps and is still here; else the newest.
+        const c = (msg.resume !== undefined && msg.resume.iid >= msg.need ? store.find(msg.resume) : undefined) ?? store.newest;
+        network.toPeerExtension(from, { type: 'snapshot_offer', iid: c?.iid ?? 0, size: c?.size ?? 0, sum: c?.sum ?? new Uint8Array(0), reports: c?.reports ?? [] });
         return;
       }
       case 'snapshot_get': {

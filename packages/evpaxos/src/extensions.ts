@@ -68,7 +68,7 @@ export function encodeExtension(msg: ExtensionMessage): Uint8Array {
       payload = { v, need: msg.need, ...(msg.resume !== undefined ? { resume: refMap(msg.resume) } : {}) };
       break;
     case 'snapshot_offer':
-      payload = { v, iid: msg.iid, size: msg.size, sum: msg.sum };
+      payload = { v, iid: msg.iid, size: msg.size, sum: msg.sum, reports: msg.reports.map(([n, i]) => [n, i]) };
       break;
     case 'snapshot_get':
       payload = { v, iid: msg.iid, sum: msg.sum, offset: msg.offset, length: msg.length };
@@ -121,7 +121,13 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
       return { type, need: int(m, type, 'need', 0, 0xffff_ffff), resume: resume === undefined ? undefined : ref(resume, type) };
     }
     case 'snapshot_offer':
-      return { type, iid: int(m, type, 'iid', 0, 0xffff_ffff), size: int(m, type, 'size', 0, Number.MAX_SAFE_INTEGER), sum: bin(m, type, 'sum') };
+      return {
+        type,
+        iid: int(m, type, 'iid', 0, 0xffff_ffff),
+        size: int(m, type, 'size', 0, Number.MAX_SAFE_INTEGER),
+        sum: bin(m, type, 'sum'),
+        reports: reportList(m['reports'], type),
+      };
     case 'snapshot_get':
       return {
         type,
@@ -143,6 +149,19 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
       };
     }
   }
+}
+
+/** Checkpoint reports: `[node, iid]` pairs (a node id 0..255, an instance). */
+export function reportList(x: unknown, type: string): [number, number][] {
+  if (!Array.isArray(x) || x.length > 256) throw new ExtensionError(`${type}: 'reports' must be a list of at most 256 [node, instance] pairs`);
+  return x.map((p) => {
+    if (!Array.isArray(p) || p.length !== 2) throw new ExtensionError(`${type}: 'reports' must hold [node, instance] pairs`);
+    const [n, i] = p as unknown[];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 255 || typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i > 0xffff_ffff) {
+      throw new ExtensionError(`${type}: 'reports' holds a pair that is not [node 0..255, instance]`);
+    }
+    return [n, i] as [number, number];
+  });
 }
 
 function refMap(r: SnapshotRef): Record<string, unknown> {

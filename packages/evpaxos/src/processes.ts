@@ -326,7 +326,7 @@ export async function startLearner<R = unknown>(
     ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
   });
   if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored);
-  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined);
+  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => []);
   const { pump, network, close } = await wire(
     o,
     {
@@ -395,12 +395,22 @@ export async function startReplica<R = undefined>(
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor } },
   );
-  if (ck !== undefined && ck.restored > 0) role.step({ kind: 'set-instance-id', iid: ck.restored }, newEffects());
+  if (ck !== undefined && ck.restored > 0) {
+    role.step({ kind: 'set-instance-id', iid: ck.restored }, newEffects());
+    role.restoreReports(ck.reports, ck.restored);
+  }
   const pending = new PendingProposals<R>(limit);
   const onDeliver = o.onDeliver;
   const onLeader = leaderEvents(o);
   let closing = false;
-  const shell = checkpointShell(ck, config, o.stateMachine, log, { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)) });
+  const shell = checkpointShell(
+    ck,
+    config,
+    o.stateMachine,
+    log,
+    { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)) },
+    (iid) => role.reportsAsOf(iid),
+  );
   let pumpRef: Pump | undefined;
   const { pump, network, close } = await wire(
     o,
@@ -475,8 +485,9 @@ export async function startReplica<R = undefined>(
 /** A node's checkpoints (a state machine and `checkpoint-dir`), with the newest good one restored. */
 interface NodeCheckpoints {
   readonly store: CheckpointStore;
-  /** The instance of the checkpoint restored at start (0: none). */
+  /** The instance of the checkpoint restored at start (0: none), and the checkpoint reports it carries. */
   readonly restored: number;
+  readonly reports: readonly (readonly [number, number])[];
   /** The learner's snapshot-fetch options. */
   readonly fetch: NonNullable<LearnerOptions['snapshots']>;
 }
@@ -490,7 +501,9 @@ async function openCheckpoints(config: PaxosConfig, dir: string | undefined, sm:
   const store = await CheckpointStore.open(dir, config.checkpointKeep, log);
   const good = await store.newestGood();
   let restored = 0;
+  let reports: readonly (readonly [number, number])[] = [];
   if (good !== undefined) {
+    reports = good.reports;
     const started = performance.now();
     try {
       await sm.restore(store.read(good), good.iid);
@@ -505,6 +518,7 @@ async function openCheckpoints(config: PaxosConfig, dir: string | undefined, sm:
   return {
     store,
     restored,
+    reports,
     fetch: { chunkBytes: config.snapshotChunkSize, window: config.snapshotWindow, ...(staged !== undefined ? { staged } : {}) },
   };
 }
@@ -523,6 +537,7 @@ function checkpointShell<R>(
   sm: StateMachine<R> | undefined,
   log: Logger,
   report: { readonly node: number; readonly propose: (value: Uint8Array) => void } | undefined,
+  reportsAsOf: (iid: number) => readonly (readonly [number, number])[],
 ) {
   let pump: Pump | undefined;
   let network: Network | undefined;
@@ -542,6 +557,7 @@ function checkpointShell<R>(
           },
           ...(report !== undefined ? { report } : {}),
           ioResult: (r) => ioInput?.(r),
+          reportsAsOf,
           maxChunkBytes: config.maxValueSize - 4096,
           onFatal: (e) => onFatal(e),
         });

@@ -238,6 +238,9 @@ function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snap
     case 'restore-failed':
       log.error(`Restoring the application's state from the checkpoint of instance ${e.iid} failed; fetching again`);
       return;
+    case 'caught-up':
+      log.info(`Caught up from the log after all; the transfer of the checkpoint of instance ${e.iid} is given up (what was received is kept)`);
+      return;
     case 'installed':
       log.info(`Installed the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from peer ${e.peer}; learning from instance ${e.iid + 1}`);
       return;

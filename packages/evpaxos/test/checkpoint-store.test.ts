@@ -101,7 +101,7 @@ describe('checkpoint files', () => {
   it('a staged transfer survives a restart, resumes from its bytes, verifies, and becomes a checkpoint', async () => {
     const d = dir();
     const data = bytes(9000, 9);
-    const ref = { iid: 77, size: data.length, sum: sha(data) };
+    const ref = { iid: 77, size: data.length, sum: sha(data), reports: [[1, 70] as const] };
     const store = await CheckpointStore.open(d, 2, capture().log);
     expect(await store.openStaging(ref)).toBe(0);
     await store.writeStaging(0, data.subarray(0, 4000));
@@ -114,12 +114,19 @@ describe('checkpoint files', () => {
     expect(await again.verifyStaging({ ...ref, sum: new Uint8Array(32) })).toBe(false);
     const info = await again.installStaging(ref);
     expect(again.newest).toEqual(info);
+    // The checkpoint reports it carries come with it (a node restarted from it trims knowing them).
+    expect(info.reports).toEqual([[1, 70]]);
+    await again.close();
+    const third = await CheckpointStore.open(d, 2, capture().log);
+    expect(third.newest?.reports).toEqual([[1, 70]]);
+    await third.close();
     expect(Buffer.from(await readAll(again.read(info))).equals(Buffer.from(data))).toBe(true);
     expect(again.staged).toBeUndefined();
     // Another checkpoint staged over a partial one starts from zero.
-    expect(await again.openStaging({ ...ref, iid: 78 })).toBe(0);
-    await again.discardStaging();
+    const fourth = await CheckpointStore.open(d, 2, capture().log);
+    expect(await fourth.openStaging({ ...ref, iid: 78 })).toBe(0);
+    await fourth.discardStaging();
     expect(readdirSync(d)).toEqual(['checkpoint-0000000077.ckpt']);
-    await again.close();
+    await fourth.close();
   });
 });

@@ -14,7 +14,7 @@ const EXAMPLES: ExtensionMessage[] = [
   { type: 'hello', version: '0.1.0', role: 'replica', id: 2, features: ['snapshots'] },
   { type: 'snapshot_query', need: 17, resume: undefined },
   { type: 'snapshot_query', need: 17, resume: { iid: 9, size: 100, sum } },
-  { type: 'snapshot_offer', iid: 4_000_000_000, size: 5 * 2 ** 30, sum },
+  { type: 'snapshot_offer', iid: 4_000_000_000, size: 5 * 2 ** 30, sum, reports: [[0, 10], [2, 4_000_000_000]] },
   { type: 'snapshot_get', iid: 9, sum, offset: 2 ** 33, length: 1 << 20 },
   { type: 'snapshot_chunk', iid: 9, sum, offset: 0, data: new Uint8Array(1 << 20).fill(9), gone: false },
   { type: 'snapshot_chunk', iid: 9, sum, offset: 0, data: new Uint8Array(0), gone: true },
@@ -156,7 +156,7 @@ describe('hello negotiation', () => {
     const [who, msg] = got[0] as [string, ExtensionMessage];
     expect(msg).toEqual(query);
     const incoming = Number(/from (\d+)/.exec(who)?.[1]);
-    expect(a?.toPeerExtension(incoming, { type: 'snapshot_offer', iid: 0, size: 0, sum })).toBe(true);
+    expect(a?.toPeerExtension(incoming, { type: 'snapshot_offer', iid: 0, size: 0, sum, reports: [] })).toBe(true);
     await waitFor(() => got.length === 2, 5000, 'the offer');
     expect(got[1]?.[0]).toBe('dialler from 0');
   }, 15_000);
@@ -203,7 +203,7 @@ describe('hello negotiation', () => {
     c.on('data', (d: Buffer) => back.push(d));
     c.write(encodeMessage({ type: 'client_value', value: Uint8Array.of(1) }));
     await waitFor(() => got.length === 1, 5000, 'the client value');
-    expect(listener.n.toPeerExtension(got[0] as number, { type: 'snapshot_offer', iid: 0, size: 0, sum })).toBe(false);
+    expect(listener.n.toPeerExtension(got[0] as number, { type: 'snapshot_offer', iid: 0, size: 0, sum, reports: [] })).toBe(false);
     await new Promise((r) => setTimeout(r, 100));
     expect(Buffer.concat(back).length).toBe(0);
   }, 15_000);

@@ -17,6 +17,8 @@ import { requireInt } from './config-error.js';
 export class CheckpointTrim {
   readonly hold: number;
   private readonly reports = new Map<number, number>();
+  /** Each reporter's recent reports and the instances they were decided in, newest last (a few each). */
+  private readonly recent = new Map<number, { at: number; iid: number }[]>();
   private point = 0;
 
   constructor(hold: number) {
@@ -45,15 +47,52 @@ export class CheckpointTrim {
    * acceptor up to it), undefined otherwise. A reporter's report may go down (a node whose disk was
    * replaced reports what it restored); the trim point never does.
    */
-  report(node: number, iid: number): number | undefined {
+  report(node: number, iid: number, at = 0): number | undefined {
     this.reports.set(node, iid);
+    const list = this.recent.get(node) ?? [];
+    list.push({ at, iid });
+    if (list.length > RECENT) list.shift();
+    this.recent.set(node, list);
     const low = this.lowest() as number;
     const target = low - this.hold;
     if (target <= this.point) return undefined;
     this.point = target;
     return target;
   }
+
+  /**
+   * Each reporter's latest report among those decided in instances ≤ `iid`: what a checkpoint of
+   * instance `iid` must carry. The reports are replicated state like the application's (a function
+   * of the log up to `iid`), and a node restarted from a checkpoint never sees the reports decided
+   * before it again: without them it would trim past reporters it does not know of.
+   */
+  reportsAsOf(iid: number): [number, number][] {
+    const out: [number, number][] = [];
+    for (const [node, list] of this.recent) {
+      for (let i = list.length - 1; i >= 0; i--) {
+        const r = list[i] as { at: number; iid: number };
+        if (r.at <= iid) {
+          out.push([node, r.iid]);
+          break;
+        }
+      }
+    }
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** A checkpoint's reports (see `reportsAsOf`), at restart or after installing a fetched one. */
+  restore(reports: readonly (readonly [number, number])[], at: number): void {
+    this.reports.clear();
+    this.recent.clear();
+    for (const [node, iid] of reports) {
+      this.reports.set(node, iid);
+      this.recent.set(node, [{ at, iid }]);
+    }
+  }
 }
+
+/** Reports remembered per reporter: enough for a checkpoint a little behind the learner. */
+const RECENT = 8;
 
 export interface CheckpointScheduleOptions {
   /** Checkpoint once this many instances were applied since the last checkpoint (0: never by count). */

@@ -86,7 +86,7 @@ export class Learner {
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
-  /** Each acceptor's trim point as its acceptor_state last said (0: not heard of). */
+  /** Each acceptor's trim point as its acceptor_state said (the highest heard of; 0: none). */
   private readonly trims: number[];
   private readonly trimPolicy: CheckpointTrim | undefined;
   private readonly fetch: SnapshotFetch | undefined;
@@ -230,10 +230,24 @@ export class Learner {
    */
   snapshotIo(result: SnapshotIoResult, out: Effects): void {
     this.begin();
-    const iid = this.fetch?.io(result, out);
-    if (iid === undefined || iid < this.current) return;
-    this.setInstanceId(iid, out);
-    this.lastInstalled = iid;
+    const ref = this.fetch?.io(result, out);
+    if (ref === undefined || ref.iid < this.current) return;
+    this.trimPolicy?.restore(ref.reports ?? [], ref.iid);
+    this.setInstanceId(ref.iid, out);
+    this.lastInstalled = ref.iid;
+  }
+
+  /**
+   * At a restart from a checkpoint of instance `iid`: the checkpoint reports it carries (see
+   * `CheckpointTrim.reportsAsOf`), so that this learner trims knowing every reporter.
+   */
+  restoreReports(reports: readonly (readonly [number, number])[], iid: number): void {
+    this.trimPolicy?.restore(reports, iid);
+  }
+
+  /** The checkpoint reports a checkpoint of instance `iid` must carry (empty without checkpoint trimming). */
+  reportsAsOf(iid: number): [number, number][] {
+    return this.trimPolicy?.reportsAsOf(iid) ?? [];
   }
 
   private onAcceptorState(aid: number, trimIid: number, out: Effects): void {
@@ -249,12 +263,13 @@ export class Learner {
       }
       return;
     }
-    // Instance `current` can no longer be learned once fewer than a quorum of acceptors still
-    // hold it, i.e. once the quorum-th smallest trim point reaches it; a checkpoint of an instance
-    // at or above that trim point lets the learner go on from the log (a quorum holds what follows).
-    const sorted = [...this.trims].sort((a, b) => a - b);
-    const quorumTrim = sorted[this.quorum - 1] as number;
-    if (quorumTrim >= this.current) this.fetch.behind(this.current, quorumTrim, this.now, out);
+    // Once any acceptor trimmed instance `current`, it may no longer be learnable: the votes that
+    // chose it may be exactly the ones trimmed (the acceptors still holding it may not form a quorum
+    // for it). Fetch a checkpoint at or above the highest trim point heard of, so that every
+    // acceptor still holds what follows it. Trims follow the checkpoints the others reported, so
+    // one that new exists; a learner this far behind has missed at least a checkpoint interval.
+    const highest = Math.max(...this.trims);
+    if (highest >= this.current) this.fetch.behind(highest, this.now, out);
   }
 
   private onAccepted(msg: AcceptedMsg, out: Effects): void {
@@ -289,6 +304,14 @@ export class Learner {
   }
 
   private deliverReady(out: Effects): void {
+    // A checkpoint is replacing the application's state: nothing is delivered until it is in.
+    if (this.fetch?.installing === true) return;
+    const before = this.current;
+    this.deliverFrom(out);
+    if (this.current !== before) this.fetch?.progressed(this.current, out);
+  }
+
+  private deliverFrom(out: Effects): void {
     for (;;) {
       const inst = this.pending.get(this.current);
       if (inst === undefined || inst.closed === undefined) break;
@@ -307,7 +330,7 @@ export class Learner {
       } else if (report !== undefined) {
         // The log's, not the application's: it moves the trim point (checkpoint-policy.ts).
         this.lastDecided.push({ iid, value });
-        const trimIid = this.trimPolicy?.report(report.node, report.iid);
+        const trimIid = this.trimPolicy?.report(report.node, report.iid, iid);
         if (trimIid !== undefined && trimIid >= 1) {
           out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (this.trimPolicy as CheckpointTrim).hold, trimIid });
           out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });

@@ -47,6 +47,8 @@ export class LearningProposer {
   private now = 0;
   /** The leader this node last forwarded to (−1: none). */
   private forwardingTo = -1;
+  /** The instance a snapshot installed by the last input moved this node to (0: none). */
+  private installed = 0;
   /** Split mode: the last `learned` record written, and when. */
   private learnedWritten = 0;
   private learnedAt = Number.NEGATIVE_INFINITY;
@@ -112,7 +114,7 @@ export class LearningProposer {
 
   /** A planned handover (before a restart, say): give up the lease now and tell the others. */
   dropLeadership(out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     const op = this.leadership?.resign(this.now, out);
     if (op === undefined) return;
     // Proposed while the proposer still leads, so it takes the next prepared instance, right
@@ -124,18 +126,18 @@ export class LearningProposer {
   // ---- inputs ----
 
   step(input: Input, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     dispatchInput('a learning proposer', this, input, out);
   }
 
   decided(iid: number, value: Uint8Array, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.proposer.decided(iid, value, out);
     this.settle(out);
   }
 
   setInstanceId(iid: number, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.proposer.setInstanceId(iid, out);
     this.learn({ kind: 'set-instance-id', iid }, out);
     this.settle(out);
@@ -143,12 +145,12 @@ export class LearningProposer {
 
   /** Ask every acceptor to trim instances ≤ iid. */
   trim(iid: number, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.learn({ kind: 'trim', iid }, out);
   }
 
   tick(now: number, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.now = now;
     this.proposer.tick(now, out);
     this.learn({ kind: 'tick', now }, out);
@@ -171,31 +173,37 @@ export class LearningProposer {
 
   /** A snapshot transfer message from a peer, for this node's learner. */
   receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.learn({ kind: 'snapshot', from, msg }, out);
     this.settle(out);
   }
 
   /** A snapshot file step finished (see `Learner.snapshotIo`). */
   snapshotIo(result: SnapshotIoResult, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.learn({ kind: 'snapshot-io', result }, out);
     this.settle(out);
   }
 
   /** The instance a snapshot installed by the last input moved this node to (0: none). */
   get lastInstalled(): number {
-    return this.learner.lastInstalled;
+    return this.installed;
+  }
+
+  /** Forgets what the last input reported (`lastDecided`, `lastInstalled`): a replica's acceptor input. */
+  clearLast(): void {
+    this.lastDecided.length = 0;
+    this.installed = 0;
   }
 
   /** Submit a client value. */
   propose(value: Uint8Array, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.route(value, out);
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     if (msg.type === 'client_value' && this.leadership !== undefined) {
       this.route(msg.value, out);
       return;
@@ -239,7 +247,10 @@ export class LearningProposer {
     this.learner.step(input, out);
     if (!this.deliver) out.deliver.length = delivered;
     // A checkpoint was installed: everything up to it is decided, the proposer moves past it.
-    if (this.learner.lastInstalled > 0) this.proposer.setInstanceId(this.learner.lastInstalled, out);
+    if (this.learner.lastInstalled > 0) {
+      this.installed = this.learner.lastInstalled;
+      this.proposer.setInstanceId(this.installed, out);
+    }
     for (const d of this.learner.lastDecided) {
       this.lastDecided.push(d);
       this.proposer.decided(d.iid, d.value, out);

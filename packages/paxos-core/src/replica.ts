@@ -86,6 +86,16 @@ export class Replica {
     this.lp.snapshotIo(result, out);
   }
 
+  /** At a restart from a checkpoint of instance `iid`: the checkpoint reports it carries (see `Learner.restoreReports`). */
+  restoreReports(reports: readonly (readonly [number, number])[], iid: number): void {
+    this.lp.learner.restoreReports(reports, iid);
+  }
+
+  /** The checkpoint reports a checkpoint of instance `iid` must carry (see `Learner.reportsAsOf`). */
+  reportsAsOf(iid: number): [number, number][] {
+    return this.lp.learner.reportsAsOf(iid);
+  }
+
   /** The instance a snapshot installed by the last input moved this replica to (0: none). */
   get lastInstalled(): number {
     return this.lp.lastInstalled;
@@ -127,7 +137,7 @@ export class Replica {
       case 'accept':
       case 'repeat':
       case 'trim':
-        this.lp.lastDecided.length = 0;
+        this.lp.clearLast();
         this.acceptor.receive(from, msg, out);
         return;
       case 'promise':

@@ -44,7 +44,6 @@ export class SnapshotFetch {
   private readonly retryMs: number;
   private readonly stallMs: number;
   private phase: Phase = 'idle';
-  private need = 0;
   private minIid = 0;
   private queriedAt = 0;
   private offers = new Map<PeerId, SnapshotRef>();
@@ -75,6 +74,28 @@ export class SnapshotFetch {
     return this.phase !== 'idle';
   }
 
+  /**
+   * The shell is replacing the application's state with the checkpoint: the learner must deliver
+   * nothing until that is done (deliveries now would be applied to a state about to be replaced).
+   */
+  get installing(): boolean {
+    return this.phase === 'installing';
+  }
+
+  /**
+   * The learner reached instance `next` from the log after all (the acceptors it was missing came
+   * back, or the trim it feared was one acceptor's only): a transfer not yet being installed is
+   * given up, keeping what is staged for a later one.
+   */
+  progressed(next: number, out: Effects): void {
+    if (this.phase === 'idle' || this.phase === 'installing' || next <= this.minIid) return;
+    out.events.push({ kind: 'snapshot', step: 'caught-up', iid: this.ref?.iid ?? 0, bytes: this.written, peer: this.peer });
+    this.phase = 'idle';
+    this.ref = undefined;
+    this.minIid = 0;
+    this.offers.clear();
+  }
+
   /** The checkpoint being fetched, if any. */
   get target(): SnapshotRef | undefined {
     return this.ref;
@@ -86,12 +107,11 @@ export class SnapshotFetch {
   }
 
   /**
-   * The learner needs instance `need`, but a quorum of acceptors trimmed everything ≤ `minIid`:
-   * it needs a checkpoint of an instance ≥ `minIid`. Starts (or retargets) a transfer.
+   * A quorum of acceptors trimmed everything ≤ `minIid`, instances the learner still needs: it
+   * needs a checkpoint of an instance ≥ `minIid`. Starts (or retargets) a transfer.
    */
-  behind(need: number, minIid: number, now: number, out: Effects): void {
+  behind(minIid: number, now: number, out: Effects): void {
     this.now = now;
-    this.need = need;
     if (minIid <= this.minIid && this.phase !== 'idle') return;
     this.minIid = Math.max(this.minIid, minIid);
     if (this.phase === 'idle') {
@@ -122,7 +142,7 @@ export class SnapshotFetch {
       case 'snapshot_offer':
         if (this.phase !== 'querying' || msg.iid === 0) return;
         if (!Number.isInteger(msg.iid) || msg.iid < 0 || !Number.isInteger(msg.size) || msg.size < 0) return;
-        this.offers.set(from, { iid: msg.iid, size: msg.size, sum: msg.sum });
+        this.offers.set(from, { iid: msg.iid, size: msg.size, sum: msg.sum, reports: msg.reports });
         return;
       case 'snapshot_chunk':
         this.onChunk(from, msg, out);
@@ -134,8 +154,8 @@ export class SnapshotFetch {
     }
   }
 
-  /** The shell finished a step. Returns the instance installed, when this result completed a transfer. */
-  io(result: SnapshotIoResult, out: Effects): number | undefined {
+  /** The shell finished a step. Returns the checkpoint installed, when this result completed a transfer. */
+  io(result: SnapshotIoResult, out: Effects): SnapshotRef | undefined {
     if (!sameRef(result.ref, this.ref)) return undefined;
     const ref = this.ref as SnapshotRef;
     switch (result.kind) {
@@ -183,7 +203,7 @@ export class SnapshotFetch {
         this.staged = undefined;
         this.minIid = 0;
         this.offers.clear();
-        return ref.iid;
+        return ref;
     }
   }
 
@@ -191,7 +211,9 @@ export class SnapshotFetch {
     this.phase = 'querying';
     this.queriedAt = this.now;
     this.offers = new Map();
-    out.snapshot.push({ kind: 'query', msg: { type: 'snapshot_query', need: this.need, resume: this.staged } });
+    // What is staged is worth resuming only while it is new enough; peers offer it in place of their newest.
+    const resume = this.staged !== undefined && this.staged.iid >= this.minIid ? this.staged : undefined;
+    out.snapshot.push({ kind: 'query', msg: { type: 'snapshot_query', need: this.minIid, resume } });
   }
 
   /** The offer to take: the staged checkpoint if offered and new enough, else the newest. */

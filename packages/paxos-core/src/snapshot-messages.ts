@@ -10,6 +10,12 @@ export interface SnapshotRef {
   readonly iid: number;
   readonly size: number;
   readonly sum: Uint8Array;
+  /**
+   * The checkpoint reports known as of `iid` (each reporter's latest, `[node, checkpoint iid]`),
+   * carried with the checkpoint: a node that installs it learns the log only after `iid`, and needs
+   * them to trim like everyone else (`CheckpointTrim.reportsAsOf`). Not part of its name.
+   */
+  readonly reports?: readonly (readonly [number, number])[];
 }
 
 /**
@@ -18,13 +24,19 @@ export interface SnapshotRef {
  */
 export type SnapshotMessage =
   /**
-   * Fetcher → every peer that may hold checkpoints: which is your newest? `resume` names a
-   * checkpoint the fetcher holds part of: a peer that still has it offers it, so the transfer
-   * resumes instead of starting over.
+   * Fetcher → every peer that may hold checkpoints: which is your newest? The fetcher needs one of
+   * an instance ≥ `need`. `resume` names a checkpoint (≥ `need`) the fetcher holds part of: a peer
+   * that still has it offers it instead, so the transfer resumes rather than starting over.
    */
   | { readonly type: 'snapshot_query'; readonly need: number; readonly resume: SnapshotRef | undefined }
-  /** Peer → fetcher: the checkpoint it can send (`iid` 0: none). */
-  | { readonly type: 'snapshot_offer'; readonly iid: number; readonly size: number; readonly sum: Uint8Array }
+  /** Peer → fetcher: the checkpoint it can send (`iid` 0: none), with the reports it carries. */
+  | {
+      readonly type: 'snapshot_offer';
+      readonly iid: number;
+      readonly size: number;
+      readonly sum: Uint8Array;
+      readonly reports: readonly (readonly [number, number])[];
+    }
   /** Fetcher → peer: bytes `offset…offset+length` of that checkpoint. */
   | { readonly type: 'snapshot_get'; readonly iid: number; readonly sum: Uint8Array; readonly offset: number; readonly length: number }
   /** Peer → fetcher: those bytes; `gone` when the peer no longer has that checkpoint. */

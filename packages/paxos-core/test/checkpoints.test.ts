@@ -100,6 +100,34 @@ describe('trim by the lowest checkpoint', () => {
   });
 });
 
+describe('checkpoint reports are replicated state, carried by checkpoints', () => {
+  it('reportsAsOf gives each reporter’s latest report decided at or before an instance', () => {
+    const t = new CheckpointTrim(0);
+    t.report(0, 100, 5);
+    t.report(1, 90, 7);
+    t.report(0, 200, 12);
+    expect(t.reportsAsOf(4)).toEqual([]);
+    expect(t.reportsAsOf(7)).toEqual([
+      [0, 100],
+      [1, 90],
+    ]);
+    expect(t.reportsAsOf(12)).toEqual([
+      [0, 200],
+      [1, 90],
+    ]);
+  });
+
+  it('a learner restarted from a checkpoint trims knowing the reporters decided before it', () => {
+    // Without the checkpoint's reports, node 1's low report (decided before the restart point)
+    // would be forgotten and the trim would pass it.
+    const l = new Learner({ acceptors: 3, checkpointTrim: { hold: 0 } });
+    l.setInstanceId(20);
+    l.restoreReports([[1, 30]], 20);
+    const out = decide(l, 21, encodeCheckpointReport({ node: 0, iid: 80 }));
+    expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 30 }]);
+  });
+});
+
 describe('checkpoint schedule', () => {
   it('every N instances or T ms, one write at a time, only when something was applied', () => {
     const s = new CheckpointSchedule({ instances: 100, intervalMs: 1000 }, 0, 0);

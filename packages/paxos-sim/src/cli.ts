@@ -76,6 +76,8 @@ function replay(r: SimResult): string {
 }
 
 const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lostWithCrash: 0, reportedLost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
+/** Checkpoint figures summed over the seeds that had checkpoints on. */
+const ck = { seeds: 0, checkpoints: 0, restores: 0, transfersStarted: 0, transfersInstalled: 0, chunks: 0, wipes: 0, trims: 0, stateChecks: 0, crashesAt: {} as Record<string, number> };
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const options = drawOptions(seed, overrides);
@@ -92,7 +94,14 @@ for (let seed = first; seed < first + count; seed++) {
   totals.dropped += r.faults.dropped;
   totals.duplicated += r.faults.duplicated;
   const f = r.faults;
-  const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost-with-crash=${r.lostWithCrash} reported-lost=${r.reportedLost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated} trace=${r.traceHash}`;
+  const c = r.checkpoints;
+  if (c !== undefined) {
+    ck.seeds++;
+    for (const k of ['checkpoints', 'restores', 'transfersStarted', 'transfersInstalled', 'chunks', 'wipes', 'trims', 'stateChecks'] as const) ck[k] += c[k];
+    for (const [step, n] of Object.entries(c.crashesAt)) ck.crashesAt[step] = (ck.crashesAt[step] ?? 0) + n;
+  }
+  const ckText = c === undefined ? '' : ` checkpoints=${c.checkpoints} restores=${c.restores} transfers=${c.transfersInstalled}/${c.transfersStarted} wipes=${c.wipes} trims=${c.trims} state-checks=${c.stateChecks} crashes-at-steps=${Object.values(c.crashesAt).reduce((a, b) => a + b, 0)}`;
+  const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost-with-crash=${r.lostWithCrash} reported-lost=${r.reportedLost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated}${ckText} trace=${r.traceHash}`;
   if (!r.ok) {
     totals.failed++;
     process.stdout.write(`${line}\n${r.violations.map((v) => `  ${v}`).join('\n')}\n  replay: ${replay(r)}\n`);
@@ -104,4 +113,13 @@ const secs = (performance.now() - started) / 1000;
 process.stdout.write(
   `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lostWithCrash}, reported lost ${totals.reportedLost}; outcome-unknown reports ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
 );
+if (ck.seeds > 0) {
+  const steps = Object.entries(ck.crashesAt)
+    .sort()
+    .map(([step, n]) => `${step} ${n}`)
+    .join(', ');
+  process.stdout.write(
+    `checkpoints on in ${ck.seeds} seeds: ${ck.checkpoints} checkpoints written, ${ck.restores} restarts from one, ${ck.transfersInstalled} snapshot transfers installed of ${ck.transfersStarted} started (${ck.chunks} chunks), ${ck.wipes} disks wiped, ${ck.trims} trims by checkpoint, ${ck.stateChecks} state digests compared; crashes injected at ${steps || 'no step'}\n`,
+  );
+}
 process.exit(totals.failed === 0 ? 0 : 1);

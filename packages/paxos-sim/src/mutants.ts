@@ -15,7 +15,7 @@ import {
   type ProposerRecovered,
 } from '@libpaxos/paxos-core';
 import type { Mutant, SimOptions } from './options.js';
-import { realRoles, type LearnerRole, type RoleFactory, type SimRole } from './roles.js';
+import { realRoles, type CheckpointScheduleRole, type LearnerRole, type RoleFactory, type SimRole, type SnapshotRole } from './roles.js';
 
 /**
  * Broken cores. Each must be caught by the oracle within the CI seed budget, in split and in
@@ -34,6 +34,8 @@ interface Mutation {
   proposer?(proposer: Proposer): void;
   /** What the proposer recovers instead of its durable state. */
   proposerRecovered?(recovered: ProposerRecovered): ProposerRecovered;
+  /** Changes the checkpoint schedule in place. */
+  schedule?(schedule: CheckpointScheduleRole): void;
 }
 
 /** An acceptor's recovered state, read into memory so that several acceptors can be built from it. */
@@ -184,6 +186,51 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
           };
         },
       };
+    case 'checkpoint-claims-extra-instance':
+      // Labels each checkpoint one instance beyond the state it holds (an off-by-one in the
+      // instance a snapshot is taken at): a node restarted from it skips that instance.
+      return {
+        schedule: (schedule) =>
+          wrapMethod(schedule, 'next', (next) => (applied, now) => {
+            const iid = next(applied, now);
+            return iid === undefined ? undefined : iid + 1;
+          }),
+      };
+    case 'trim-ignores-lagging-replica':
+      // Computes the trim point from the second-lowest report when there are several, as if the
+      // lowest reporter were not there: a lagging node restarting from its checkpoint is cut off.
+      return {
+        learner: (learner) => {
+          const policy = learner.checkpointTrim;
+          if (policy === undefined) return;
+          let point = 0;
+          wrapMethod(policy, 'report', (report) => (node, iid) => {
+            report(node, iid);
+            const lows = [...policy.reported.values()].sort((a, b) => a - b);
+            const target = (lows.length > 1 ? (lows[1] as number) : (lows[0] as number)) - policy.hold;
+            if (target <= point) return undefined;
+            point = target;
+            return target;
+          });
+        },
+      };
+    case 'transfer-skips-chunk':
+      // Skips the second chunk of every transfer: its write never happens, but the fetcher is told
+      // it did, so the staged copy has a hole where that chunk belongs.
+      return {
+        learner: (learner) =>
+          wrapMethod(learner, 'receiveSnapshot', (receive) => (from, msg, out) => {
+            const before = out.snapshot.length;
+            receive(from, msg, out);
+            for (let i = before; i < out.snapshot.length; i++) {
+              const e = out.snapshot[i];
+              if (e?.kind !== 'write' || e.offset === 0 || e.offset !== e.data.length) continue;
+              out.snapshot.splice(i, 1);
+              learner.snapshotIo({ kind: 'written', ref: e.ref, offset: e.offset, length: e.data.length }, out);
+              return;
+            }
+          }),
+      };
     case 'acceptor-invents-earlier-vote':
       // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
       // just below the one it accepted it in, as if it had accepted it there first.
@@ -242,6 +289,11 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
       m.learner?.(r.learner);
       m.proposer?.(r.proposer);
       return r;
+    },
+    checkpointSchedule: (from, now) => {
+      const s = real.checkpointSchedule(from, now);
+      m.schedule?.(s);
+      return s;
     },
   };
 }
@@ -307,7 +359,7 @@ class RewritableAcceptor implements SimRole {
  * LibPaxos3's learner (reference §4.3), kept only as a mutant. Its decisions go into `lastDecided`,
  * which may be another learner's list (a replica reads its learner's).
  */
-class LibPaxos3Learner implements LearnerRole, SimRole {
+class LibPaxos3Learner implements Omit<LearnerRole, keyof SnapshotRole>, SimRole {
   private readonly quorum: number;
   private readonly instances = new Map<number, { acks: (Ack | undefined)[]; last: number; final: Uint8Array | undefined }>();
   private current = FIRST_IID;

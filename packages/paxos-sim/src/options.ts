@@ -13,6 +13,9 @@ export const MUTANTS = [
   'learner-delivers-wrong-element',
   'proposer-drops-value',
   'proposer-corrupts-value',
+  'checkpoint-claims-extra-instance',
+  'trim-ignores-lagging-replica',
+  'transfer-skips-chunk',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -20,6 +23,11 @@ export type Mutant = (typeof MUTANTS)[number];
 export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> = {
   // Without batching every delivery is position 0, where this learner is right.
   'learner-delivers-wrong-element': { batchMaxValues: 4 },
+  // The checkpoint mutants need checkpoints; the transfer one needs nodes that fall behind the trim
+  // (wiped disks) and snapshots of several chunks.
+  'checkpoint-claims-extra-instance': { checkpointEvery: 5 },
+  'trim-ignores-lagging-replica': { checkpointEvery: 5, trimHold: 0 },
+  'transfer-skips-chunk': { checkpointEvery: 5, wipePerMille: 400, chunkBytes: 16 },
 };
 
 /**
@@ -58,6 +66,25 @@ export interface SimOptions {
   readonly trimEveryMs: number;
   /** Client values per Paxos value (0: no batching, LibPaxos3's one value per instance). */
   readonly batchMaxValues: number;
+  /**
+   * Checkpoints (issue 12): every learner and replica runs an application (`SimApp`) and checkpoints
+   * it every this many applied instances, restarts from its newest checkpoint, reports it in the
+   * log; acceptors are trimmed by the lowest report, and nodes behind the trim fetch snapshots.
+   * 0: off (applications keep an ideal checkpoint of what they decided, and acceptors are trimmed
+   * by `trimEveryMs`).
+   */
+  readonly checkpointEvery: number;
+  /** Checkpoints kept per node. */
+  readonly checkpointKeep: number;
+  /** Instances kept below the lowest reported checkpoint. */
+  readonly trimHold: number;
+  /** Bytes per chunk of a snapshot transfer, and chunks in flight. */
+  readonly chunkBytes: number;
+  readonly fetchWindow: number;
+  /** Per crash, the chance (‰) that the node's application data (checkpoints, staged transfer) is wiped. */
+  readonly wipePerMille: number;
+  /** Per step of a checkpoint write or transfer, the chance (‰) that the node crashes right there. */
+  readonly crashAtStepPerMille: number;
   readonly mutant: Mutant | undefined;
 }
 
@@ -88,6 +115,13 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     preexecWindow: r.pick([1, 8, 32, 128]),
     trimEveryMs: r.pick([0, 1000, 3000]),
     batchMaxValues: r.pick([0, 0, 4, 16]),
+    checkpointEvery: r.pick([0, 0, 20, 50, 100]),
+    checkpointKeep: r.pick([1, 2, 3]),
+    trimHold: r.pick([0, 3, 20]),
+    chunkBytes: r.pick([16, 40, 100]),
+    fetchWindow: r.pick([1, 2, 4]),
+    wipePerMille: r.pick([0, 150, 400]),
+    crashAtStepPerMille: r.pick([0, 5, 20]),
     mutant: undefined,
   };
   const options = { ...drawn, ...overrides };
@@ -112,6 +146,9 @@ export function describeOptions(o: SimOptions): string {
     `window=${o.preexecWindow}`,
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
     `batch=${o.batchMaxValues || 'off'}`,
+    o.checkpointEvery > 0
+      ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰ crash-at-step=${o.crashAtStepPerMille}‰`
+      : 'ckpt=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');
 }

@@ -6,12 +6,26 @@ import { NOOP } from '@libpaxos/paxos-core';
  */
 
 /**
- * Whether a decided Paxos value is a no-op (closes a hole, delivers nothing). The one place the
- * checker decides this: an empty value (old data, and today's no-op) or paxos-core's no-op
- * constant, whatever bytes that constant has.
+ * Whether a decided Paxos value delivers nothing to applications: a no-op (closes a hole: an empty
+ * value, old data and today's, or paxos-core's no-op constant, whatever bytes that constant has),
+ * or a checkpoint report (the log's, for trimming; see `reportOf`). The one place the checker
+ * decides this.
  */
 export function isNoopValue(value: Uint8Array): boolean {
-  return value.length === 0 || sameBytes(value, NOOP);
+  return value.length === 0 || sameBytes(value, NOOP) || reportOf(value) !== undefined;
+}
+
+/**
+ * The checkpoint report in a decided value, read by the oracle's own decoder (LibPaxos3's client
+ * payload with client id −3, the tag `paxos-ckpt\0`, format 1, node u8, pad, iid u32 BE), or
+ * undefined when the value is not one.
+ */
+export function reportOf(value: Uint8Array): { readonly node: number; readonly iid: number } | undefined {
+  if (value.length !== 51 || value[0] !== 0xfd || value[1] !== 0xff || value[2] !== 0xff || value[3] !== 0xff) return undefined;
+  const tag = 'paxos-ckpt\0';
+  for (let i = 0; i < tag.length; i++) if (value[32 + i] !== tag.charCodeAt(i)) return undefined;
+  if (value[43] !== 1) return undefined;
+  return { node: value[44] as number, iid: u32(value, 47) };
 }
 
 /**

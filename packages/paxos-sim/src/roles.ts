@@ -1,5 +1,6 @@
 import {
   Acceptor,
+  CheckpointSchedule,
   Learner,
   LearningProposer,
   Replica,
@@ -7,9 +8,12 @@ import {
   type Decision,
   type Effects,
   type Input,
+  type LearnerOptions,
   type Message,
   type PeerId,
   type ProposerRecovered,
+  type SnapshotIoResult,
+  type SnapshotMessage,
 } from '@libpaxos/paxos-core';
 import type { SimOptions } from './options.js';
 
@@ -24,7 +28,19 @@ export interface ProposerRole extends SimRole {
   heldValues(): Iterable<Uint8Array>;
 }
 
-export interface LearnerRole extends SimRole {
+/** The parts of a role that take part in snapshot transfer (a learner, or a replica's learner). */
+export interface SnapshotRole {
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void;
+  snapshotIo(result: SnapshotIoResult, out: Effects): void;
+  /** The instance a snapshot installed by the last input moved it to (0: none). */
+  readonly lastInstalled: number;
+  /** At a restart from a checkpoint: the checkpoint reports it carries. */
+  restoreReports(reports: readonly (readonly [number, number])[], iid: number): void;
+  /** The checkpoint reports a checkpoint of instance `iid` carries. */
+  reportsAsOf(iid: number): [number, number][];
+}
+
+export interface LearnerRole extends SimRole, SnapshotRole {
   setInstanceId(iid: number): void;
   trim(iid: number, out: Effects): void;
   /** Decided by the last step, in order, no-ops included. */
@@ -32,11 +48,18 @@ export interface LearnerRole extends SimRole {
 }
 
 /** Acceptor, proposer and learner in one (core's `Replica` fits). */
-export interface ReplicaRole extends ProposerRole {
+export interface ReplicaRole extends ProposerRole, SnapshotRole {
   /** Set-instance-id and trim reach a replica through its general input. */
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */
   readonly lastDecided: readonly Decision[];
+}
+
+/** When to checkpoint (core's `CheckpointSchedule` fits). */
+export interface CheckpointScheduleRole {
+  next(applied: number, now: number): number | undefined;
+  written(iid: number, now: number): void;
+  failed(): void;
 }
 
 export interface RoleFactory {
@@ -44,18 +67,28 @@ export interface RoleFactory {
   proposer(id: number, recovered: ProposerRecovered, seed: number): ProposerRole;
   learner(): LearnerRole;
   replica(id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): ReplicaRole;
+  checkpointSchedule(from: number, now: number): CheckpointScheduleRole;
 }
 
 /** The real core classes, typed as what they are, so that mutants can wrap their parts. */
 export function realRoles(o: SimOptions) {
   const proposerOptions = { timeoutMs: o.proposerTimeoutMs, preexecWindow: o.preexecWindow, batchMaxValues: o.batchMaxValues };
   const batched = o.batchMaxValues > 0;
+  // With checkpoints on, applications' learners fetch snapshots and trim by the lowest checkpoint.
+  const checkpoints: Omit<LearnerOptions, 'acceptors'> =
+    o.checkpointEvery > 0
+      ? {
+          snapshots: { chunkBytes: o.chunkBytes, window: o.fetchWindow, offerWaitMs: 20, retryMs: 200, stallMs: 400 },
+          checkpointTrim: { hold: o.trimHold },
+        }
+      : {};
   return {
     acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid }, recovered),
     proposer: (id: number, recovered: ProposerRecovered, seed: number): LearningProposer =>
       new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
-    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched }),
+    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
-      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched } }, recovered),
+      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints } }, recovered),
+    checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 0 }, from, now),
   } satisfies RoleFactory;
 }

@@ -9,6 +9,7 @@ import {
   type Envelope,
   type Message,
   type PersistRecord,
+  type SnapshotMessage,
 } from '@libpaxos/paxos-core';
 import { Checker, type Sender } from './checker.js';
 import type { DeliveryStream } from './delivery-stream.js';
@@ -16,6 +17,7 @@ import { EventQueue } from './event-queue.js';
 import { mutantRoles } from './mutants.js';
 import type { SimOptions } from './options.js';
 import { realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
+import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
 
 type Kind = 'acceptor' | 'proposer' | 'learner' | 'replica';
@@ -60,7 +62,8 @@ type SimEvent =
   | { readonly k: 'unpartition'; readonly links: readonly number[] }
   | { readonly k: 'trim' }
   | { readonly k: 'heal' }
-  | { readonly k: 'liveness' };
+  | { readonly k: 'liveness' }
+  | CheckpointEvent;
 
 export interface FaultCounts {
   crashes: number;
@@ -89,6 +92,8 @@ export interface SimResult {
   readonly instances: number;
   /** Hash of the whole event trace: equal seeds must give equal hashes. */
   readonly traceHash: string;
+  /** With checkpoints on: checkpoints, restores, transfers, wipes, trims, state comparisons, crashes per step. */
+  readonly checkpoints?: CheckpointFigures;
 }
 
 const KIND_CODE: Record<SimEvent['k'], number> = {
@@ -103,6 +108,9 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   trim: 9,
   heal: 10,
   liveness: 11,
+  ckpt: 12,
+  fio: 13,
+  snap: 14,
 };
 
 /**
@@ -137,6 +145,8 @@ export class Simulation {
   /** Values owed after healing: chosen, or held by a live proposer, or submitted after healing. */
   private readonly owed = new Set<number>();
   private readonly clients: number;
+  /** Checkpoints, trims by them and snapshot transfer (options.checkpointEvery > 0). */
+  private readonly ckpt: Checkpoints | undefined;
 
   constructor(options: SimOptions) {
     this.options = options;
@@ -153,6 +163,44 @@ export class Simulation {
     }
     this.cut = new Uint16Array(this.nodes.length * this.nodes.length);
     this.clients = options.mode === 'replica' ? 2 : options.proposers;
+    this.ckpt =
+      options.checkpointEvery > 0
+        ? new Checkpoints(
+            this.checkpointHost(),
+            options,
+            this.learnerNodes.map((index) => {
+              const n = this.nodes[index] as SimNode;
+              // Report ids: a replica reports as itself, split learners from 100 up.
+              return { index, key: n.kind === 'replica' ? n.roleId : 100 + n.roleId };
+            }),
+            (what) => this.checker.fail(what),
+            (iid) => this.checker.chosen.get(iid),
+          )
+        : undefined;
+  }
+
+  /** What the checkpoint machinery (sim-checkpoints.ts) reaches of this simulation. */
+  private checkpointHost(): CheckpointHost {
+    const sim = this;
+    return {
+      get now() {
+        return sim.now;
+      },
+      get faulty() {
+        return !sim.healed;
+      },
+      push: (at, ev) => this.queue.push(at, ev),
+      node: (index) => this.nodes[index] as SimNode as unknown as CheckpointNode,
+      step: (index, input) => {
+        const node = this.nodes[index] as SimNode;
+        if (node.up && node.role !== null) this.step(node, (role, out) => input(role as LearnerRole | ReplicaRole, out));
+      },
+      crash: (index) => this.crash(this.nodes[index] as SimNode),
+      transmit: (from, to, msg) => this.transmitSnapshot(from, to, msg),
+      report: (index, value) => this.report(this.nodes[index] as SimNode, value),
+      fail: (what) => this.checker.fail(what),
+      checkpointSchedule: (from, now) => this.roles.checkpointSchedule(from, now),
+    };
   }
 
   private addNode(kind: Kind, roleId: number): void {
@@ -187,7 +235,9 @@ export class Simulation {
     }
     this.queue.push(this.chaos.below(this.crashInterval()), { k: 'crash' });
     this.queue.push(this.chaos.below(o.partitionEveryMs), { k: 'partition' });
-    if (o.trimEveryMs > 0) this.queue.push(o.trimEveryMs, { k: 'trim' });
+    // With checkpoints the learners trim by the lowest checkpoint; otherwise, now and then, up to
+    // what every learner delivered.
+    if (o.trimEveryMs > 0 && this.ckpt === undefined) this.queue.push(o.trimEveryMs, { k: 'trim' });
     this.queue.push(o.faultMs, { k: 'heal' });
     const deadline = o.faultMs + o.healMs;
     while (!this.done && this.checker.ok) {
@@ -206,6 +256,7 @@ export class Simulation {
       this.handle(next.item);
     }
     if (!this.done && this.checker.ok) this.checker.fail('the event queue ran dry before the run finished');
+    if (this.done && this.checker.ok) this.ckpt?.finish();
     const losses = this.checker.account(this.done && this.checker.ok);
     return {
       options: o,
@@ -221,6 +272,7 @@ export class Simulation {
       faults: { ...this.faults },
       instances: this.checker.maxDecided,
       traceHash: (this.hash >>> 0).toString(16).padStart(8, '0'),
+      ...(this.ckpt !== undefined ? { checkpoints: { ...this.ckpt.figures, crashesAt: { ...this.ckpt.figures.crashesAt } } } : {}),
     };
   }
 
@@ -276,6 +328,11 @@ export class Simulation {
         if (this.livenessGap() === undefined) this.done = true;
         else this.queue.push(this.now + 100, ev);
         return;
+      case 'ckpt':
+      case 'fio':
+      case 'snap':
+        this.ckpt?.handle(ev);
+        return;
     }
   }
 
@@ -298,10 +355,13 @@ export class Simulation {
       case 'learner': {
         const learner = this.roles.learner();
         // The application restarts from its checkpoint; with nothing trimmed yet, sometimes it
-        // starts from scratch instead and must catch up the whole log through repeat (B8).
-        const fresh = this.globalTrim === 0 && node.incarnation > 1 && this.chaos.chance(1, 2);
-        const from = fresh ? 0 : node.checkpoint;
+        // starts from scratch instead and must catch up the whole log through repeat (B8). With
+        // checkpoints on, it restores its newest durable checkpoint (none: from the beginning).
+        const fresh = this.ckpt === undefined && this.globalTrim === 0 && node.incarnation > 1 && this.chaos.chance(1, 2);
+        const restored = this.ckpt?.start(node.index);
+        const from = restored !== undefined ? restored.from : fresh ? 0 : node.checkpoint;
         if (from > 0) learner.setInstanceId(from);
+        if (restored !== undefined) learner.restoreReports(restored.reports, from);
         node.expectedNext = from + 1;
         node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation})`, from);
         node.role = learner;
@@ -309,6 +369,11 @@ export class Simulation {
       }
       case 'replica': {
         const replica = this.roles.replica(node.roleId, { acceptor: acceptorState, proposer: { roundFloor: d.roundFloor } }, seed);
+        const restored = this.ckpt?.start(node.index);
+        if (restored !== undefined) {
+          node.checkpoint = restored.from;
+          replica.restoreReports(restored.reports, restored.from);
+        }
         if (node.checkpoint > 0) {
           clearEffects(this.out);
           replica.step({ kind: 'set-instance-id', iid: node.checkpoint }, this.out);
@@ -326,7 +391,11 @@ export class Simulation {
   private crashSomeone(): void {
     const up = this.nodes.filter((n) => n.up);
     if (up.length === 0) return;
-    const node = this.chaos.pick(up);
+    this.crash(this.chaos.pick(up));
+  }
+
+  private crash(node: SimNode): void {
+    if (!node.up) return;
     if ((node.kind === 'proposer' || node.kind === 'replica') && node.role !== null) {
       // Whatever it holds now dies with it: the only loss a client is not told about.
       for (const v of (node.role as ProposerRole).heldValues()) this.checker.heldAtCrash(v);
@@ -342,6 +411,7 @@ export class Simulation {
     for (let i = 0; i < survive; i++) for (const r of d.pending[i]?.persist ?? []) this.applyDurable(node, r);
     d.pending = [];
     d.syncScheduled = false;
+    if (this.ckpt?.has(node.index)) this.ckpt.crashed(node.index);
     this.faults.crashes++;
     this.queue.push(this.now + this.chaos.between(20, 1000), { k: 'restart', node: node.index });
   }
@@ -351,9 +421,10 @@ export class Simulation {
     const out = this.out;
     clearEffects(out);
     input(node.role as SimRole, out);
-    this.countEvents(out);
+    this.countEvents(node, out);
     if (node.kind === 'learner' || node.kind === 'replica') this.learned(node);
     else if (out.deliver.length > 0) this.checker.fail(`${node.name} delivered values to an application it does not have`);
+    if (this.ckpt?.has(node.index)) this.ckpt.afterStep(node.index, out);
     const d = node.disk;
     if (out.persist.length > 0 || d.pending.length > 0) {
       d.pending.push({ persist: out.persist.slice(), send: out.send.slice() });
@@ -369,6 +440,14 @@ export class Simulation {
   /** A learner or replica stepped: check what it decided and what its application received. */
   private learned(node: SimNode): void {
     const role = node.role;
+    const installed = (role as LearnerRole | ReplicaRole).lastInstalled;
+    if (installed > 0) {
+      // A checkpoint fetched from a peer replaced the application's state: this incarnation's
+      // application goes on from there (never backwards: sim-checkpoints checks that).
+      node.expectedNext = installed + 1;
+      if (installed > node.checkpoint) node.checkpoint = installed;
+      node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation}, from the checkpoint of instance ${installed})`, installed);
+    }
     const decided = (role as LearnerRole | ReplicaRole).lastDecided;
     for (const d of decided) {
       this.checker.decided(node.name, node.expectedNext, d.iid, d.value);
@@ -380,8 +459,11 @@ export class Simulation {
     stream.settle(node.expectedNext - 1);
   }
 
-  private countEvents(out: Effects): void {
+  private countEvents(node: SimNode, out: Effects): void {
     for (const e of out.events) {
+      // A trim by checkpoints, computed from the reports in instances 1..e.iid (its trim message
+      // goes out in this step): checked against the reports the oracle reads there.
+      if (e.kind === 'checkpoint-trim' && this.ckpt?.has(node.index)) this.ckpt.trimSent(`${node.name} (incarnation ${node.incarnation})`, e.trimIid, e.iid);
       if (e.kind !== 'value-lost') continue;
       // Given up knowingly (counted), so no longer owed; if it was chosen after all, it is
       // delivered anyway and the checker sees that.
@@ -416,10 +498,14 @@ export class Simulation {
         if (r.iid <= d.trimIid) return;
         for (const iid of d.records.keys()) if (iid <= r.iid) d.records.delete(iid);
         d.trimIid = r.iid;
+        this.ckpt?.trimDurable(node.name, r.iid);
         return;
       case 'round-floor':
         if (r.round < d.roundFloor) this.checker.fail(`${node.name}: durable round floor went down to ${r.round}`);
         d.roundFloor = r.round;
+        return;
+      case 'learned':
+        // A split proposer's restart point; the simulator restarts proposers from the round floor only.
         return;
     }
   }
@@ -458,6 +544,44 @@ export class Simulation {
     if (!self && this.lossy && this.net.below(1000) < o.dupPerMille) {
       this.faults.duplicated++;
       this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'msg', to, from, msg });
+    }
+  }
+
+  /** A snapshot message: the same network as the others (cuts, loss, duplication, delay). */
+  private transmitSnapshot(from: number, to: number, msg: SnapshotMessage): void {
+    if (from === to) return;
+    if (this.cut[from * this.nodes.length + to] !== 0) {
+      this.faults.dropped++;
+      return;
+    }
+    const o = this.options;
+    if (this.lossy && this.net.below(1000) < o.dropPerMille) {
+      this.faults.dropped++;
+      return;
+    }
+    this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs + 1), { k: 'snap', to, from, msg });
+    if (this.lossy && this.net.below(1000) < o.dupPerMille) {
+      this.faults.duplicated++;
+      this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'snap', to, from, msg });
+    }
+  }
+
+  /**
+   * A node's checkpoint report goes into the log: a replica proposes it itself; a split learner's
+   * application hands it to the first live proposer, as a client would (none up: this report is
+   * lost, the next checkpoint reports again). One proposer for all reports: spreading them over
+   * proposers that have no client values left would only make them compete for instances.
+   */
+  private report(node: SimNode, value: Uint8Array): void {
+    if (node.kind === 'replica') {
+      if (node.up && node.role !== null) this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
+      return;
+    }
+    for (const i of this.proposerNodes) {
+      const p = this.nodes[i] as SimNode;
+      if (!p.up || p.role === null) continue;
+      this.step(p, (role, out) => (role as ProposerRole).propose(value, out));
+      return;
     }
   }
 
@@ -528,7 +652,11 @@ export class Simulation {
     for (const i of this.proposerNodes) {
       const node = this.nodes[i] as SimNode;
       if (!node.up || node.role === null) continue;
-      for (const v of (node.role as ProposerRole).heldValues()) this.owed.add(valueId(v) as number);
+      for (const v of (node.role as ProposerRole).heldValues()) {
+        // Checkpoint reports held are not client values: nobody is owed them.
+        const id = valueId(v);
+        if (id !== undefined) this.owed.add(id);
+      }
     }
     for (const node of this.nodes) if (!node.up) this.start(node);
     this.queue.push(this.now + 100, { k: 'liveness' });
@@ -561,7 +689,7 @@ export class Simulation {
     for (const node of this.nodes) {
       if (node.kind === 'acceptor') continue;
       const held = node.role === null ? 0 : [...((node.role as ProposerRole).heldValues?.() ?? [])].length;
-      const next = `next iid ${node.expectedNext}`;
+      const next = `next iid ${node.expectedNext}${this.ckpt?.fetching(node.index) ? ' (fetching a snapshot)' : ''}`;
       parts.push(`${node.name}: ${node.kind === 'learner' ? next : node.kind === 'proposer' ? `holds ${held}` : `${next}, holds ${held}`}`);
     }
     return parts.join('; ');
@@ -589,8 +717,11 @@ export class Simulation {
       mix(MESSAGE_CODE[ev.msg.type]);
       if ('iid' in ev.msg) mix(ev.msg.iid);
       if ('ballot' in ev.msg) mix(ev.msg.ballot);
-    } else if (ev.k === 'tick' || ev.k === 'sync') {
+    } else if (ev.k === 'tick' || ev.k === 'sync' || ev.k === 'ckpt' || ev.k === 'fio') {
       mix(ev.node);
+    } else if (ev.k === 'snap') {
+      mix(ev.to);
+      mix(ev.from);
     }
     this.hash = h;
   }

@@ -17,6 +17,9 @@ const EXPECTED: Record<Mutant, RegExp> = {
   'learner-delivers-wrong-element': /delivered iid \d+ position [1-9]\d* with bytes other than the chosen value's element/,
   'proposer-drops-value': /submitted value\(s\) never delivered, neither held by a proposer when it crashed nor reported lost/,
   'proposer-corrupts-value': /chose value c\d+#\d+ with bytes other than its client submitted/,
+  'checkpoint-claims-extra-instance': /checkpoint of instance \d+: state \S+ differs from the state \S+ of applying the chosen values/,
+  'trim-ignores-lagging-replica': /asked the acceptors to trim up to \d+, above the lowest reported checkpoint/,
+  'transfer-skips-chunk': /asked to verify its copy of the checkpoint of instance \d+ with bytes \d+\.\.\d+ never written/,
 };
 
 const CASES = MUTANTS.flatMap((mutant) => (['split', 'replica'] as const).map((mode) => ({ mutant, mode })));
