@@ -67,9 +67,14 @@ export class Checkpointing {
   private saidNoPeers = false;
   private closed = false;
 
+  /** Checks the schedule now and then without deliveries (a checkpoint due by time, or one due while another was written). */
+  private readonly timer: NodeJS.Timeout;
+
   constructor(o: CheckpointingOptions) {
     this.o = o;
     this.lastApplied = o.schedule.lastIid;
+    this.timer = setInterval(() => this.delivered(), 1000);
+    this.timer.unref();
   }
 
   /** The application applied instance `iid` (every value of it). */
@@ -109,6 +114,8 @@ export class Checkpointing {
       } finally {
         this.writing = undefined;
       }
+      // Values applied while this one was written may have made the next one due already.
+      this.delivered();
     })();
   }
 
@@ -172,6 +179,7 @@ export class Checkpointing {
   /** Waits for a checkpoint write and the file steps in flight, then closes the files. */
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.timer);
     await this.writing;
     await this.steps;
     await Promise.allSettled([...this.perPeer.values()]);

@@ -1,5 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
-import type { SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
+import type { RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
 
 /**
  * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
@@ -26,7 +26,7 @@ export interface HelloMsg {
   readonly features: readonly string[];
 }
 
-export type ExtensionMessage = HelloMsg | SnapshotMessage;
+export type ExtensionMessage = HelloMsg | SnapshotMessage | RejoinMessage;
 export type ExtensionType = ExtensionMessage['type'];
 
 /** Type codes: LibPaxos3 uses 0–8; ours start at 16, leaving it room. */
@@ -36,6 +36,8 @@ export const EXTENSION_CODE = {
   snapshot_offer: 18,
   snapshot_get: 19,
   snapshot_chunk: 20,
+  rejoin_query: 21,
+  rejoin_info: 22,
 } as const satisfies Record<ExtensionType, number>;
 
 const TYPE_OF = new Map<number, ExtensionType>(Object.entries(EXTENSION_CODE).map(([t, c]) => [c, t as ExtensionType]));
@@ -47,6 +49,8 @@ const FORMAT: Record<ExtensionType, { readonly write: number; readonly readMin: 
   snapshot_offer: { write: 1, readMin: 1, readMax: 1 },
   snapshot_get: { write: 1, readMin: 1, readMax: 1 },
   snapshot_chunk: { write: 1, readMin: 1, readMax: 1 },
+  rejoin_query: { write: 1, readMin: 1, readMax: 1 },
+  rejoin_info: { write: 1, readMin: 1, readMax: 1 },
 };
 
 /** The lowest type code of ours: the frame decoder takes `[code, map]` frames from here up. */
@@ -75,6 +79,12 @@ export function encodeExtension(msg: ExtensionMessage): Uint8Array {
       break;
     case 'snapshot_chunk':
       payload = { v, iid: msg.iid, sum: msg.sum, offset: msg.offset, data: msg.data, gone: msg.gone };
+      break;
+    case 'rejoin_query':
+      payload = { v };
+      break;
+    case 'rejoin_info':
+      payload = { v, highest: msg.highest, maxBallot: msg.maxBallot };
       break;
   }
   return encode([EXTENSION_CODE[msg.type], payload]);
@@ -148,6 +158,10 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
         gone,
       };
     }
+    case 'rejoin_query':
+      return { type };
+    case 'rejoin_info':
+      return { type, highest: int(m, type, 'highest', 0, 0xffff_ffff), maxBallot: int(m, type, 'maxBallot', 0, 0xffff_ffff) };
   }
 }
 

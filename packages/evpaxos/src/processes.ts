@@ -29,6 +29,7 @@ import { RateLimitedLogger, createLogger, type Logger } from './log.js';
 import { Network } from './network.js';
 import { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 import { Pump, type PumpedRole } from './pump.js';
+import { mustRejoin, rejoin } from './rejoin.js';
 import { RoundFile } from './round-file.js';
 import type { StateMachine } from './state-machine.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
@@ -363,6 +364,12 @@ export async function startReplica<R = undefined>(
      * newest at start, reports them in the log (for `checkpoint-trim`) and serves them to peers.
      */
     readonly stateMachine?: StateMachine<R>;
+    /**
+     * This replica lost its storage (a wiped data directory, a new disk): rejoin safely before
+     * starting (paxos-core's rejoin.ts). Ignored, with a log line, when its acceptor storage is not
+     * empty. A rejoin interrupted by a restart goes on at the next start, asked for or not.
+     */
+    readonly rejoin?: boolean;
   },
 ): Promise<ReplicaHandle<R>> {
   const { config, id } = o;
@@ -372,7 +379,21 @@ export async function startReplica<R = undefined>(
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxPendingProposals must be a whole number ≥ 1, got ${String(limit)}`);
   const log = logger(o);
   const storage = storageFor(config, id, log);
-  const state = storage.load();
+  let state = storage.load();
+  const why = mustRejoin(state, o.rejoin ?? false);
+  if (why === 'not-lost') log.info(`Replica ${id} was asked to rejoin, but its acceptor storage at ${storage.location} is not empty: it lost nothing; starting normally`);
+  if (why === 'pending' || why === 'asked') {
+    const limited = new RateLimitedLogger(log);
+    try {
+      await rejoin(config, id, storage, limited);
+    } catch (e) {
+      await storage.close();
+      throw e;
+    } finally {
+      limited.close();
+    }
+    state = storage.load();
+  }
   let ck: NodeCheckpoints | undefined;
   try {
     ck = await openCheckpoints(config, config.checkpointDir !== undefined ? `${config.checkpointDir}_${id}` : undefined, o.stateMachine, log);
@@ -412,6 +433,7 @@ export async function startReplica<R = undefined>(
     (iid) => role.reportsAsOf(iid),
   );
   let pumpRef: Pump | undefined;
+  let networkRef: Network | undefined;
   const { pump, network, close } = await wire(
     o,
     {
@@ -437,11 +459,15 @@ export async function startReplica<R = undefined>(
         await storage.close();
       },
       hello: { type: 'hello', version: VERSION, role: 'replica', id, features: ck !== undefined ? ['snapshots'] : [] },
-      ...shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
+      ...withRejoinAnswers(
+        shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
+        (from) => networkRef?.toPeerExtension(from, { type: 'rejoin_info', ...role.acceptor.rejoinInfo }),
+      ),
     },
     log,
   );
   pumpRef = pump;
+  networkRef = network;
   shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e));
   // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
   const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
@@ -600,6 +626,18 @@ function checkpointShell<R>(
       await checkpointing?.close();
       if (checkpointing === undefined) await ck?.store.close();
       limited.close();
+    },
+  };
+}
+
+/** A replica answers a rejoining replica's query with what its acceptor knows (rejoin.ts). */
+function withRejoinAnswers(w: Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'>, answer: (from: PeerId) => void): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
+  const inner = w.onExtension;
+  return {
+    ...w,
+    onExtension: (from, msg) => {
+      if (msg.type === 'rejoin_query') answer(from);
+      else inner?.(from, msg);
     },
   };
 }

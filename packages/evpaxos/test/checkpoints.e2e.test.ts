@@ -33,8 +33,8 @@ async function cluster(n: number, extra: string[]): Promise<{ config: PaxosConfi
   });
 }
 
-async function replica(id: number, config: PaxosConfig, sm: DigestMachine, log: Logger = capture().log): Promise<ReplicaHandle<number>> {
-  const h = await startReplica({ id, config, log, stateMachine: sm });
+async function replica(id: number, config: PaxosConfig, sm: DigestMachine, log: Logger = capture().log, rejoin = false): Promise<ReplicaHandle<number>> {
+  const h = await startReplica({ id, config, log, stateMachine: sm, rejoin });
   handles.add(h);
   return h;
 }
@@ -53,12 +53,14 @@ describe('a replica with a state machine and checkpoints', () => {
     for (let i = 1; i <= 35; i++) results.push((await r.propose(text(`v${i}`))).result);
     expect(results).toEqual(Array.from({ length: 35 }, (_, i) => i + 1));
     const digest = sm.digest;
-    await waitFor(() => readdirSync(join(dir, 'ckpt_0')).length === 2, 5000, 'two checkpoints');
+    // A checkpoint becomes due while another is written, and comes right after it: the last one
+    // holds all 35 values (the instances also hold checkpoint reports).
+    const iids = () => readdirSync(join(dir, 'ckpt_0')).flatMap((f) => /^checkpoint-(\d+)\.ckpt$/.exec(f)?.[1] ?? []).map(Number);
+    await waitFor(() => Math.max(0, ...iids()) >= 35, 10_000, 'a checkpoint of all 35 values');
     await stop(r);
     const files = readdirSync(join(dir, 'ckpt_0')).sort();
     expect(files).toHaveLength(2);
-    const newest = Number(/checkpoint-(\d+)/.exec(files[1] as string)?.[1]);
-    expect(newest).toBeGreaterThanOrEqual(30);
+    const newest = Math.max(...iids());
 
     const again = new DigestMachine();
     const { log, lines } = capture();
@@ -66,8 +68,11 @@ describe('a replica with a state machine and checkpoints', () => {
     expect(again.restoredAt).toBe(newest);
     expect(lines.join('\n')).toMatch(new RegExp(`Restored the checkpoint of instance ${newest} \\(8 bytes\\) from .*; learning from instance ${newest + 1}`));
     await waitFor(() => again.digest === digest, 10_000, 'the instances after the checkpoint');
-    // Nothing at or below the checkpoint was applied again.
-    expect(Math.min(...again.applied)).toBe(newest + 1);
+    // Nothing at or below the checkpoint was applied again; what follows it is.
+    const r2 = [...handles][0] as ReplicaHandle<number>;
+    expect((await r2.propose(text('after'))).result).toBe(36);
+    expect(again.applied.length).toBeGreaterThan(0);
+    expect(again.applied.every((iid) => iid > newest)).toBe(true);
   }, 30_000);
 
   it('replicas trim the acceptors by the lowest reported checkpoint; a new replica behind the trim fetches a checkpoint in chunks, then follows the log', async () => {
@@ -93,6 +98,39 @@ describe('a replica with a state machine and checkpoints', () => {
     expect(new Set(sms.map((s) => s.digest)).size).toBe(1);
   }, 60_000);
 
+  it('a replica whose whole data directory was wiped rejoins: fenced acceptor, proposer above every round, state from a snapshot', async () => {
+    const { config, dir } = await cluster(3, ['checkpoint-instances 10', 'checkpoint-trim yes', 'checkpoint-trim-hold 0', 'snapshot-chunk-size 4kb']);
+    const sms = [new DigestMachine(20_000), new DigestMachine(20_000), new DigestMachine(20_000)];
+    const r0 = await replica(0, config, sms[0] as DigestMachine);
+    await replica(1, config, sms[1] as DigestMachine);
+    const r2 = await replica(2, config, sms[2] as DigestMachine);
+    for (let i = 0; i < 30; i++) await r0.propose(text(`a${i}`));
+    await waitFor(() => (sms[2] as DigestMachine).count === 30, 10_000, 'replica 2 to apply everything');
+    await stop(r2);
+    rmSync(join(dir, 'acceptor_2'), { recursive: true, force: true });
+    rmSync(join(dir, 'ckpt_2'), { recursive: true, force: true });
+    for (let i = 0; i < 30; i++) await r0.propose(text(`b${i}`));
+    await new Promise((r) => setTimeout(r, 1500));
+    const { log, lines } = capture();
+    const again = new DigestMachine(20_000);
+    const r2b = await replica(2, config, again, log, true);
+    const l = () => lines.join('\n');
+    expect(l()).toMatch(/Replica 2 lost its storage: rejoining/);
+    expect(l()).toMatch(/Replica 2 rejoined: its acceptor takes no part in instances up to (\d+), its proposer starts at round \d+/);
+    const fence = Number(/up to (\d+)/.exec(l())?.[1]);
+    // Above the highest instance the others hold, by the margin (4 × (window 128 + 1024)).
+    expect(fence).toBeGreaterThanOrEqual(60 + 4 * (128 + 1024));
+    await waitFor(() => again.restoredAt > 0, 20_000, 'replica 2 to install a checkpoint');
+    for (let i = 0; i < 10; i++) await r2b.propose(text(`c${i}`));
+    await waitFor(() => sms[0]?.count === 70 && again.count === 70, 10_000, 'every replica to apply all 70 values');
+    expect(again.digest).toBe((sms[0] as DigestMachine).digest);
+    // Asked again with storage in place, it lost nothing and starts normally.
+    await stop(r2b);
+    const third = capture();
+    await replica(2, config, new DigestMachine(20_000), third.log, true);
+    expect(third.lines.join('\n')).toMatch(/was asked to rejoin, but its acceptor storage at .* is not empty: it lost nothing; starting normally/);
+  }, 60_000);
+
   it('a transfer interrupted by a restart of the fetcher resumes from what it had written; a learner fetches checkpoints too', async () => {
     const { config, dir } = await cluster(3, ['checkpoint-instances 10', 'checkpoint-trim yes', 'checkpoint-trim-hold 0', 'snapshot-chunk-size 4kb', 'snapshot-window 1']);
     const pad = 3_000_000;
@@ -112,7 +150,8 @@ describe('a replica with a state machine and checkpoints', () => {
     const again = new DigestMachine(pad);
     await replica(2, config, again, second.log);
     await waitFor(() => again.restoredAt > 0, 30_000, 'the resumed transfer');
-    expect(second.lines.join('\n')).toMatch(/Resuming the transfer of the checkpoint of instance \d+ at [1-9][\d.]* MiB of 2\.9 MiB/);
+    const resumed = /Resuming the transfer of the checkpoint of instance \d+ at (\d+\.\d) MiB of 2\.9 MiB/.exec(second.lines.join('\n'));
+    expect(Number(resumed?.[1]), `${first.lines.join('\n')}\n---\n${second.lines.join('\n')}`).toBeGreaterThan(0);
 
     // A learner with a state machine fetches from the replicas as well.
     const learned = new DigestMachine(pad);

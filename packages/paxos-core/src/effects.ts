@@ -72,8 +72,17 @@ export interface LearnedRecord {
   readonly iid: number;
 }
 
+/**
+ * An acceptor that lost its storage takes no part in instances `≤ iid` (rejoin.ts). Written by the
+ * shell when a replica rejoins, never by a role; `iid` 2^32 − 1 marks a rejoin under way.
+ */
+export interface FenceRecord {
+  readonly kind: 'fence';
+  readonly iid: number;
+}
+
 /** A write the caller must make durable before sending any message of the same step. */
-export type PersistRecord = AcceptorRecord | TrimRecord | RoundFloorRecord | LearnedRecord;
+export type PersistRecord = AcceptorRecord | TrimRecord | RoundFloorRecord | LearnedRecord | FenceRecord;
 
 /** An instance's decided Paxos value (a batch when batching is on; empty for a no-op). */
 export interface Decision {
@@ -104,7 +113,12 @@ export type DropReason =
   /** learner: further ahead than its window of future instances */
   | 'beyond-window'
   /** the role does not handle this message type (e.g. a client value sent to an acceptor) */
-  | 'not-for-role';
+  | 'not-for-role'
+  /**
+   * acceptor: the instance is at or below its fence: this acceptor lost its storage and may have
+   * voted there before, so it takes no part in it (rejoin.ts)
+   */
+  | 'fenced';
 
 /** Why a client value was given up. Each is reported so that a caller can count losses. */
 export type ValueLossReason =

@@ -27,6 +27,7 @@ export {
   type DropReason,
   type Effects,
   type Envelope,
+  type FenceRecord,
   type LearnedRecord,
   type PeerId,
   type PersistRecord,
@@ -59,3 +60,4 @@ export {
 export { Prng } from './prng.js';
 export { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 export { Replica, type ReplicaOptions, type ReplicaRecovered } from './replica.js';
+export { REJOIN_PENDING, rejoinPoint, type RejoinAnswer, type RejoinMessage } from './rejoin.js';

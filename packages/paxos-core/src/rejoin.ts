@@ -1,0 +1,55 @@
+import { MAX_ROUND, roundOf } from './ballot.js';
+import { MAX_UINT32 } from './limits.js';
+
+/**
+ * A replica that lost its storage (a wiped data directory, a replaced disk) rejoining its cluster.
+ *
+ * An acceptor that forgot its promises and votes breaks Paxos if it takes part again as if new: it
+ * may have voted for a value in an instance that a quorum including it chose, and then vote for
+ * another there; or promised a ballot and then accept a lower one. And its proposer, which kept its
+ * round floor with the acceptor's storage, may reuse a ballot (B2). So it rejoins in two steps,
+ * before it starts (Paxos Made Live's "catch-up before voting", for LibPaxos3's per-instance
+ * acceptors): it asks every other replica's acceptor for the highest instance it holds a record of
+ * and the highest ballot it promised, then
+ * - fences its acceptor: it takes no part in any instance up to the highest one any of them holds
+ *   plus `margin` (proposers open instances at most a window plus the instances in phase 2 beyond
+ *   what they decided, which some answering acceptor recorded: every instance the lost acceptor may
+ *   have promised or voted in is below the fence);
+ * - starts its proposer above every round any of them promised (a ballot its lost self used either
+ *   reached some other acceptor, which reports it, or only itself, whose vote is gone with it).
+ *
+ * Every other replica must answer, since the one that does not might be the only other member of a
+ * quorum the lost acceptor was in. Until they have, the replica does not start (its learner, when it
+ * starts, fetches a checkpoint if the log was trimmed). A restart during a rejoin rejoins again:
+ * the fence is written as 2^32 − 1 ("under way") first.
+ */
+export interface RejoinAnswer {
+  /** The highest instance the answering acceptor holds a record of (or its trim point, if higher). */
+  readonly highest: number;
+  /** The highest ballot it promised in any instance. */
+  readonly maxBallot: number;
+}
+
+/** The fence written while a rejoin is under way: no instance at all. */
+export const REJOIN_PENDING = MAX_UINT32;
+
+/** Extension messages of a rejoin (between libpaxos-ts replicas only). */
+export type RejoinMessage =
+  | { readonly type: 'rejoin_query' }
+  | { readonly type: 'rejoin_info'; readonly highest: number; readonly maxBallot: number };
+
+/**
+ * The fence and round floor a rejoining replica takes, once every one of the `others` replicas
+ * answered (undefined before). `margin` is how far beyond the highest recorded instance proposers may
+ * have opened instances (evpaxos uses 4 × (preexec window + instances in phase 2 at most)).
+ */
+export function rejoinPoint(answers: readonly RejoinAnswer[], others: number, margin: number): { fence: number; roundFloor: number } | undefined {
+  if (answers.length < others) return undefined;
+  let highest = 0;
+  let ballot = 0;
+  for (const a of answers) {
+    if (a.highest > highest) highest = a.highest;
+    if (a.maxBallot > ballot) ballot = a.maxBallot;
+  }
+  return { fence: Math.min(MAX_UINT32 - 1, highest + margin), roundFloor: Math.min(MAX_ROUND - 1, roundOf(ballot) + 1) };
+}
