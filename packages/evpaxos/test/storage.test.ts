@@ -48,7 +48,7 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
     const make = backend.make();
     const s = make();
     opened.push(s);
-    expect(s.load()).toEqual({ trimIid: 0, records: [], roundFloor: 0 });
+    expect(s.load()).toEqual({ trimIid: 0, records: [], roundFloor: 0, fence: 0 });
     await s.commit(records);
     await s.close();
     opened.pop();
@@ -115,6 +115,7 @@ describe('lmdb storage specifics', () => {
     await raw.close();
     const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(second);
+    expect(second.load().roundFloor).toBe(7);
     await second.commit([{ kind: 'fence', iid: 5000 }]);
     await second.close();
     const third = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
