@@ -414,7 +414,7 @@ export async function startReplica<R = undefined>(
       },
       ...leadershipOf(config),
     },
-    { acceptor: state, proposer: { roundFloor: state.roundFloor } },
+    { acceptor: state, proposer: { roundFloor: state.roundFloor, fence: state.fence } },
   );
   if (ck !== undefined && ck.restored > 0) {
     role.step({ kind: 'set-instance-id', iid: ck.restored }, newEffects());

@@ -1,4 +1,4 @@
-import { REJOIN_PENDING, rejoinPoint, type RejoinAnswer } from '@libpaxos/paxos-core';
+import { REJOIN_PENDING, rejoinMargin, rejoinPoint, type RejoinAnswer } from '@libpaxos/paxos-core';
 import type { PaxosConfig } from './config.js';
 import type { RateLimitedLogger } from './log.js';
 import { Network } from './network.js';
@@ -22,9 +22,8 @@ export function mustRejoin(state: StoredState, asked: boolean): 'pending' | 'ask
 export async function rejoin(config: PaxosConfig, id: number, storage: AcceptorStorage, log: RateLimitedLogger): Promise<void> {
   await storage.commit([{ kind: 'fence', iid: REJOIN_PENDING }]);
   const others = config.acceptors.length - 1;
-  // Proposers open instances at most a window plus the instances in phase 2 beyond what they
-  // decided; four times that is the margin above the highest instance any acceptor recorded.
-  const margin = 4 * (config.proposerPreexecWindow + 1024);
+  // See paxos-core's rejoin.ts; the proposers' limit on instances in phase 2 is 1024 (2 with batching).
+  const margin = rejoinMargin(config.proposerPreexecWindow, config.proposerBatchMaxValues > 0 ? 2 : 1024, config.leader);
   const answers = new Map<number, RejoinAnswer>();
   let done: () => void = () => undefined;
   const finished = new Promise<void>((resolve) => (done = resolve));

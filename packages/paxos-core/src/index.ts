@@ -60,4 +60,4 @@ export {
 export { Prng } from './prng.js';
 export { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 export { Replica, type ReplicaOptions, type ReplicaRecovered } from './replica.js';
-export { REJOIN_PENDING, rejoinPoint, type RejoinAnswer, type RejoinMessage } from './rejoin.js';
+export { REJOIN_PENDING, rejoinMargin, rejoinPoint, type RejoinAnswer, type RejoinMessage } from './rejoin.js';

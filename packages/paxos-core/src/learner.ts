@@ -83,6 +83,8 @@ export class Learner {
   private currentAtLastCheck = 0;
   /** When delivery last advanced; −∞ so that a new learner probes at its first tick. */
   private lastProgressAt = Number.NEGATIVE_INFINITY;
+  /** When `current` last moved (for a learner stuck on an instance: see SnapshotFetchOptions.stuckMs). */
+  private advancedAt = 0;
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
@@ -180,6 +182,13 @@ export class Learner {
     this.now = now;
     this.follower?.tick(now, true, 0, out);
     this.fetch?.tick(now, out);
+    // Stuck for long on an instance while later ones are known, though nothing was trimmed: the
+    // votes it needs may be gone (an acceptor that lost its storage); a peer's checkpoint at or
+    // above it gets the learner past it.
+    const fetch = this.fetch;
+    if (fetch !== undefined && fetch.stuckMs > 0 && !this.lateStart && this.highestSeenIid > this.current && now - this.advancedAt >= fetch.stuckMs) {
+      fetch.behind(this.current, now, out);
+    }
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
     if (this.lateStart) return;
@@ -205,6 +214,7 @@ export class Learner {
     this.begin();
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
+    this.advancedAt = this.now;
     this.currentAtLastCheck = 0;
     this.lateStart = false;
     this.repeatingTo = -1;
@@ -308,7 +318,10 @@ export class Learner {
     if (this.fetch?.installing === true) return;
     const before = this.current;
     this.deliverFrom(out);
-    if (this.current !== before) this.fetch?.progressed(this.current, out);
+    if (this.current !== before) {
+      this.advancedAt = this.now;
+      this.fetch?.progressed(this.current, out);
+    }
   }
 
   private deliverFrom(out: Effects): void {

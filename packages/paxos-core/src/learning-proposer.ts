@@ -162,7 +162,9 @@ export class LearningProposer {
     }
     const leadership = this.leadership;
     if (leadership === undefined) return;
-    const caughtUp = this.learner.highestSeen < this.learner.nextIid;
+    // A rejoined replica does not campaign before it learned past its fence: a leader must
+    // recover what earlier leaders started, and its proposer opens nothing at or below it.
+    const caughtUp = this.learner.highestSeen < this.learner.nextIid && this.learner.nextIid > this.proposer.fenceIid;
     const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out);
     this.changed(out);
     if (action.propose !== undefined) this.proposer.proposeControl(action.propose, out);

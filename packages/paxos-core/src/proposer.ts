@@ -68,6 +68,12 @@ export interface ProposerRecovered {
    * application decides where to start (a checkpoint, or instance 1 as in LibPaxos3).
    */
   readonly learned?: number;
+  /**
+   * A replica that lost its storage and rejoined (rejoin.ts): its proposer opens no instance at or
+   * below this one. Its lost incarnation may have used ballots there that no other acceptor
+   * recorded; above the fence it used none, so no ballot of it can be used twice in an instance.
+   */
+  readonly fence?: number;
 }
 
 interface Instance {
@@ -177,6 +183,8 @@ export class Proposer {
   private readonly learns: boolean;
   private decidedUpTo = 0;
   private lastDecidedAt = 0;
+  /** No instance at or below it is opened here (a rejoined replica: see ProposerRecovered.fence). */
+  private readonly fence: number;
   private lastRecoveryAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ProposerOptions, recovered?: ProposerRecovered) {
@@ -213,6 +221,9 @@ export class Proposer {
     // B2: everything up to `floor` may have been used by an earlier incarnation.
     this.reservedRound = floor;
     this.baseRound = floor + 1;
+    const fence = recovered?.fence ?? 0;
+    this.fence = isUint32(fence) ? fence : MAX_UINT32;
+    if (this.fence > 0) this.nextPrepareIid = Math.min(this.fence, MAX_UINT32);
   }
 
   // ---- inspection (tests, simulator checkers, metrics) ----
@@ -238,6 +249,11 @@ export class Proposer {
    * A new leader has run phase 1 to a quorum on every instance its takeover opened, so every value
    * an earlier leader may have had chosen is now known to it (see `takeover`).
    */
+  /** No instance at or below it is opened here (0: none; see ProposerRecovered.fence). */
+  get fenceIid(): number {
+    return this.fence;
+  }
+
   get recovered(): boolean {
     return this.takeoverPending === 0;
   }
@@ -359,7 +375,7 @@ export class Proposer {
   private recover(out: Effects): void {
     this.lastRecoveryAt = this.now;
     const last = Math.min(this.highestInUse, this.decidedUpTo + this.window);
-    for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
+    for (let iid = Math.max(this.decidedUpTo, this.fence) + 1; iid <= last; iid++) {
       const inst = this.instances.get(iid);
       if (inst === undefined) this.open(iid, true, out);
       else inst.recovery = true;
@@ -376,7 +392,7 @@ export class Proposer {
     if (!this.leading && this.started && this.preparingCount === 0) {
       // The first instance learners wait for that is not open here: a later one could sit
       // behind instances nobody fills (a dead leader's pre-executed ones) and never be learned.
-      let iid = this.decidedUpTo + 1;
+      let iid = Math.max(this.decidedUpTo, this.fence) + 1;
       while (this.instances.has(iid)) iid++;
       if (iid > MAX_UINT32) return;
       if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
@@ -424,7 +440,7 @@ export class Proposer {
     this.leading = true;
     this.takeoverPending = 0;
     const last = Math.min(MAX_UINT32, through);
-    for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
+    for (let iid = Math.max(this.decidedUpTo, this.fence) + 1; iid <= last; iid++) {
       let inst = this.instances.get(iid);
       if (inst === undefined) {
         this.open(iid, false, out);
@@ -438,7 +454,7 @@ export class Proposer {
     }
     // Everything above `last` is new: nothing of an earlier leadership of this node is open there
     // in phase 1 (stopLeading dropped it), so pre-execution continues right after it.
-    this.nextPrepareIid = Math.max(last, this.decidedUpTo);
+    this.nextPrepareIid = Math.max(last, this.decidedUpTo, this.fence);
     this.activeUntil = this.now + this.idleAfterMs;
     this.tryAccept(out);
   }
@@ -647,6 +663,7 @@ export class Proposer {
   }
 
   private open(iid: number, recovery: boolean, out: Effects): void {
+    invariant(iid > this.fence, `instance ${iid} is at or below this proposer's fence ${this.fence}`);
     const inst: Instance = {
       iid,
       ballot: ballotOf(this.baseRound, this.id),

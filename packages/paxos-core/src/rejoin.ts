@@ -11,10 +11,19 @@ import { MAX_UINT32 } from './limits.js';
  * before it starts (Paxos Made Live's "catch-up before voting", for LibPaxos3's per-instance
  * acceptors): it asks every other replica's acceptor for the highest instance it holds a record of
  * and the highest ballot it promised, then
- * - fences its acceptor: it takes no part in any instance up to the highest one any of them holds
- *   plus `margin` (proposers open instances at most a window plus the instances in phase 2 beyond
- *   what they decided, which some answering acceptor recorded: every instance the lost acceptor may
- *   have promised or voted in is below the fence);
+ * - fences its acceptor: it takes no part in any instance up to h + `margin`, h the highest one
+ *   any of them holds a record of. Why that covers every instance the lost acceptor may have
+ *   promised or voted in: it voted only where some proposer had promises from a quorum, and every
+ *   quorum holds another acceptor, which answered and recorded that instance (≤ h). It may have
+ *   promised where no other acceptor has a record yet: above h. But a proposer opens instances
+ *   one after the other, and skips only instances decided or trimmed (≤ h), so all of its
+ *   instances above h still wait in phase 1 (one that got further was recorded by another
+ *   acceptor): at most its pre-execution window of them, right above h. A new leader's takeover
+ *   opens at most its window plus its instances in phase 2 above the master operation that made
+ *   it leader (≤ h). So `rejoinMargin` is the window, plus the phase-2 limit with leadership;
+ * - opens, with its own proposer, no instance at or below the fence: its lost self may have used
+ *   ballots there that no other acceptor recorded (so no round floor could be derived from them);
+ *   above the fence it used none. Instances at or below it are the other proposers' to fill;
  * - starts its proposer above every round any of them promised (a ballot its lost self used either
  *   reached some other acceptor, which reports it, or only itself, whose vote is gone with it).
  *
@@ -30,6 +39,11 @@ export interface RejoinAnswer {
   readonly maxBallot: number;
 }
 
+/** How far above the highest recorded instance a rejoined acceptor is fenced (see above). */
+export function rejoinMargin(preexecWindow: number, maxAccepting: number, leadership: boolean): number {
+  return leadership ? preexecWindow + maxAccepting : preexecWindow;
+}
+
 /** The fence written while a rejoin is under way: no instance at all. */
 export const REJOIN_PENDING = MAX_UINT32;
 
@@ -40,8 +54,9 @@ export type RejoinMessage =
 
 /**
  * The fence and round floor a rejoining replica takes, once every one of the `others` replicas
- * answered (undefined before). `margin` is how far beyond the highest recorded instance proposers may
- * have opened instances (evpaxos uses 4 × (preexec window + instances in phase 2 at most)).
+ * answered (undefined before). `margin` is `rejoinMargin` of the cluster's proposers. (The round
+ * floor is not needed for safety given the fence, since the rejoined proposer only uses instances
+ * its lost self never used; it keeps its ballots above what the others promised anyway.)
  */
 export function rejoinPoint(answers: readonly RejoinAnswer[], others: number, margin: number): { fence: number; roundFloor: number } | undefined {
   if (answers.length < others) return undefined;

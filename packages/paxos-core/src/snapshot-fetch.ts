@@ -15,6 +15,12 @@ export interface SnapshotFetchOptions {
   readonly stallMs?: number;
   /** What a previous incarnation left staged (recovered at start): a transfer of it resumes. */
   readonly staged?: SnapshotRef;
+  /**
+   * A learner stuck this long on an instance while later ones are known fetches a checkpoint at
+   * or above it (an acceptor that lost its storage can take with it a vote the instance needed to
+   * be learned from the acceptors). 0: never.
+   */
+  readonly stuckMs?: number;
 }
 
 type Phase = 'idle' | 'querying' | 'opening' | 'fetching' | 'verifying' | 'installing';
@@ -43,6 +49,8 @@ export class SnapshotFetch {
   private readonly offerWaitMs: number;
   private readonly retryMs: number;
   private readonly stallMs: number;
+  /** See SnapshotFetchOptions.stuckMs. */
+  readonly stuckMs: number;
   private phase: Phase = 'idle';
   private minIid = 0;
   private queriedAt = 0;
@@ -66,6 +74,7 @@ export class SnapshotFetch {
     this.offerWaitMs = requireInt('offerWaitMs', options.offerWaitMs ?? 200, 0, 3_600_000);
     this.retryMs = requireInt('retryMs', options.retryMs ?? 1000, 1, 3_600_000);
     this.stallMs = requireInt('stallMs', options.stallMs ?? 5000, 1, 3_600_000);
+    this.stuckMs = requireInt('stuckMs', options.stuckMs ?? 30_000, 0, 86_400_000);
     this.staged = options.staged;
   }
 

@@ -77,7 +77,7 @@ function replay(r: SimResult): string {
 
 const totals = { seeds: 0, failed: 0, events: 0, submitted: 0, delivered: 0, lostWithCrash: 0, reportedLost: 0, unknown: 0, crashes: 0, partitions: 0, dropped: 0, duplicated: 0 };
 /** Checkpoint figures summed over the seeds that had checkpoints on. */
-const ck = { seeds: 0, checkpoints: 0, restores: 0, transfersStarted: 0, transfersInstalled: 0, chunks: 0, wipes: 0, trims: 0, stateChecks: 0, crashesAt: {} as Record<string, number> };
+const ck = { seeds: 0, checkpoints: 0, restores: 0, transfersStarted: 0, transfersInstalled: 0, chunks: 0, wipes: 0, acceptorWipes: 0, rejoins: 0, trims: 0, stateChecks: 0, crashesAt: {} as Record<string, number> };
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const options = drawOptions(seed, overrides);
@@ -97,10 +97,10 @@ for (let seed = first; seed < first + count; seed++) {
   const c = r.checkpoints;
   if (c !== undefined) {
     ck.seeds++;
-    for (const k of ['checkpoints', 'restores', 'transfersStarted', 'transfersInstalled', 'chunks', 'wipes', 'trims', 'stateChecks'] as const) ck[k] += c[k];
+    for (const k of ['checkpoints', 'restores', 'transfersStarted', 'transfersInstalled', 'chunks', 'wipes', 'acceptorWipes', 'rejoins', 'trims', 'stateChecks'] as const) ck[k] += c[k];
     for (const [step, n] of Object.entries(c.crashesAt)) ck.crashesAt[step] = (ck.crashesAt[step] ?? 0) + n;
   }
-  const ckText = c === undefined ? '' : ` checkpoints=${c.checkpoints} restores=${c.restores} transfers=${c.transfersInstalled}/${c.transfersStarted} wipes=${c.wipes} trims=${c.trims} state-checks=${c.stateChecks} crashes-at-steps=${Object.values(c.crashesAt).reduce((a, b) => a + b, 0)}`;
+  const ckText = c === undefined ? '' : ` checkpoints=${c.checkpoints} restores=${c.restores} transfers=${c.transfersInstalled}/${c.transfersStarted} wipes=${c.wipes}/${c.acceptorWipes} rejoins=${c.rejoins} trims=${c.trims} state-checks=${c.stateChecks} crashes-at-steps=${Object.values(c.crashesAt).reduce((a, b) => a + b, 0)}`;
   const line = `${describeOptions(options)} → ${r.ok ? 'ok' : 'VIOLATION'} events=${r.events} delivered=${r.delivered}/${r.submitted} lost-with-crash=${r.lostWithCrash} reported-lost=${r.reportedLost} instances=${r.instances} crashes=${f.crashes} partitions=${f.partitions} dropped=${f.dropped} dup=${f.duplicated}${ckText} trace=${r.traceHash}`;
   if (!r.ok) {
     totals.failed++;
@@ -119,7 +119,7 @@ if (ck.seeds > 0) {
     .map(([step, n]) => `${step} ${n}`)
     .join(', ');
   process.stdout.write(
-    `checkpoints on in ${ck.seeds} seeds: ${ck.checkpoints} checkpoints written, ${ck.restores} restarts from one, ${ck.transfersInstalled} snapshot transfers installed of ${ck.transfersStarted} started (${ck.chunks} chunks), ${ck.wipes} disks wiped, ${ck.trims} trims by checkpoint, ${ck.stateChecks} state digests compared; crashes injected at ${steps || 'no step'}\n`,
+    `checkpoints on in ${ck.seeds} seeds: ${ck.checkpoints} checkpoints written, ${ck.restores} restarts from one, ${ck.transfersInstalled} snapshot transfers installed of ${ck.transfersStarted} started (${ck.chunks} chunks), ${ck.wipes} disks wiped (${ck.acceptorWipes} with the acceptor's storage, ${ck.rejoins} rejoins), ${ck.trims} trims by checkpoint, ${ck.stateChecks} state digests compared; crashes injected at ${steps || 'no step'}\n`,
   );
 }
 process.exit(totals.failed === 0 ? 0 : 1);

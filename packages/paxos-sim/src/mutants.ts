@@ -42,6 +42,7 @@ interface Mutation {
 interface RecoveredAcceptor {
   readonly trimIid: number;
   readonly records: readonly AcceptorRecord[];
+  readonly fence: number;
 }
 
 function mutation(mutant: Mutant, o: SimOptions): Mutation {
@@ -299,7 +300,7 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
 }
 
 function readRecovered(r: AcceptorRecovered): RecoveredAcceptor {
-  return { trimIid: r.trimIid, records: [...r.records] };
+  return { trimIid: r.trimIid, records: [...r.records], fence: r.fence ?? 0 };
 }
 
 /** Replaces one method of this object (not of its class) by `wrap` of the original. */
@@ -318,12 +319,14 @@ class RewritableAcceptor implements SimRole {
   private readonly make: (recovered: AcceptorRecovered) => Acceptor;
   private readonly records: Map<number, AcceptorRecord>;
   private trimIid: number;
+  private readonly fence: number;
 
   constructor(make: (recovered: AcceptorRecovered) => Acceptor, recovered: RecoveredAcceptor) {
     this.make = make;
     this.acceptor = make(recovered);
     this.records = new Map(recovered.records.map((r) => [r.iid, r]));
     this.trimIid = recovered.trimIid;
+    this.fence = recovered.fence;
   }
 
   record(iid: number): AcceptorRecord | undefined {
@@ -351,7 +354,7 @@ class RewritableAcceptor implements SimRole {
   rewrite(rec: AcceptorRecord, out: Effects): void {
     out.persist.push(rec);
     this.records.set(rec.iid, rec);
-    this.acceptor = this.make({ trimIid: this.trimIid, records: this.records.values() });
+    this.acceptor = this.make({ trimIid: this.trimIid, records: this.records.values(), fence: this.fence });
   }
 }
 

@@ -83,6 +83,11 @@ export interface SimOptions {
   readonly fetchWindow: number;
   /** Per crash, the chance (‰) that the node's application data (checkpoints, staged transfer) is wiped. */
   readonly wipePerMille: number;
+  /**
+   * Replica mode: a wiped replica loses its acceptor storage too (its whole data directory) and
+   * rejoins before it starts (paxos-core's rejoin.ts).
+   */
+  readonly wipeAcceptors: boolean;
   /** Per step of a checkpoint write or transfer, the chance (‰) that the node crashes right there. */
   readonly crashAtStepPerMille: number;
   readonly mutant: Mutant | undefined;
@@ -122,6 +127,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     fetchWindow: r.pick([1, 2, 4]),
     wipePerMille: r.pick([0, 150, 400]),
     crashAtStepPerMille: r.pick([0, 5, 20]),
+    wipeAcceptors: r.chance(1, 2),
     mutant: undefined,
   };
   const options = { ...drawn, ...overrides };
@@ -147,7 +153,7 @@ export function describeOptions(o: SimOptions): string {
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
     `batch=${o.batchMaxValues || 'off'}`,
     o.checkpointEvery > 0
-      ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰ crash-at-step=${o.crashAtStepPerMille}‰`
+      ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');

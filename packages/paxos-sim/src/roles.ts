@@ -12,6 +12,7 @@ import {
   type Message,
   type PeerId,
   type ProposerRecovered,
+  type RejoinAnswer,
   type SnapshotIoResult,
   type SnapshotMessage,
 } from '@libpaxos/paxos-core';
@@ -49,6 +50,8 @@ export interface LearnerRole extends SimRole, SnapshotRole {
 
 /** Acceptor, proposer and learner in one (core's `Replica` fits). */
 export interface ReplicaRole extends ProposerRole, SnapshotRole {
+  /** Its acceptor, as a rejoining replica asks it (rejoin.ts). */
+  readonly acceptor: { readonly rejoinInfo: RejoinAnswer };
   /** Set-instance-id and trim reach a replica through its general input. */
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */
@@ -78,7 +81,7 @@ export function realRoles(o: SimOptions) {
   const checkpoints: Omit<LearnerOptions, 'acceptors'> =
     o.checkpointEvery > 0
       ? {
-          snapshots: { chunkBytes: o.chunkBytes, window: o.fetchWindow, offerWaitMs: 20, retryMs: 200, stallMs: 400 },
+          snapshots: { chunkBytes: o.chunkBytes, window: o.fetchWindow, offerWaitMs: 20, retryMs: 200, stallMs: 400, stuckMs: 3000 },
           checkpointTrim: { hold: o.trimHold },
         }
       : {};
@@ -89,6 +92,7 @@ export function realRoles(o: SimOptions) {
     learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
       new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints } }, recovered),
-    checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 0 }, from, now),
+    // Every N instances, or 1.5 s after anything was applied: an idle cluster still checkpoints its last values.
+    checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 1500 }, from, now),
   } satisfies RoleFactory;
 }

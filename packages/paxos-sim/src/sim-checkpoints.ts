@@ -51,6 +51,8 @@ export interface CheckpointHost {
   report(node: number, value: Uint8Array): void;
   fail(what: string): void;
   checkpointSchedule(from: number, now: number): CheckpointScheduleRole;
+  /** The highest trim point any acceptor made durable. */
+  highestTrim(): number;
 }
 
 interface Checkpoint {
@@ -92,6 +94,9 @@ export interface CheckpointFigures {
   transfersInstalled: number;
   chunks: number;
   wipes: number;
+  /** Wipes that took a replica's acceptor storage too, and rejoins completed. */
+  acceptorWipes: number;
+  rejoins: number;
   trims: number;
   stateChecks: number;
   /** Crashes injected at each step of a checkpoint write or a transfer. */
@@ -115,6 +120,8 @@ export class Checkpoints {
     transfersInstalled: 0,
     chunks: 0,
     wipes: 0,
+    acceptorWipes: 0,
+    rejoins: 0,
     trims: 0,
     stateChecks: 0,
     crashesAt: {},
@@ -181,8 +188,11 @@ export class Checkpoints {
     return { from, reports: newest?.reports ?? [] };
   }
 
-  /** The node crashed: what its disk keeps, and maybe a wipe of its application's data. */
-  crashed(index: number): void {
+  /**
+   * The node crashed: what its disk keeps, and maybe a wipe of its application's data. Returns
+   * whether it was wiped (the simulation may wipe a replica's acceptor storage with it).
+   */
+  crashed(index: number): boolean {
     const s = this.state(index);
     // The rename of a synced temporary file happened but the directory was not synced yet: the
     // new checkpoint may or may not survive (whole either way).
@@ -197,7 +207,9 @@ export class Checkpoints {
       s.staging = undefined;
       s.wipedSinceReport = true;
       this.figures.wipes++;
+      return true;
     }
+    return false;
   }
 
   /**
@@ -333,6 +345,8 @@ export class Checkpoints {
    * trim was computed before it ever reported (it was not protected then).
    */
   private checkNotLeftBehind(index: number, s: NodeState): void {
+    // A transfer for a learner stuck on an instance whose votes are gone is not about the trim.
+    if (this.host.node(index).expectedNext > this.host.highestTrim()) return;
     const first = this.firstReportAt(index);
     if (first === undefined || s.wipedSinceReport) return;
     if (this.trimPrefixes.some((d) => d < first)) return;

@@ -1,6 +1,9 @@
 import {
   MESSAGE_CODE,
   Prng,
+  REJOIN_PENDING,
+  rejoinMargin,
+  rejoinPoint,
   clearEffects,
   newEffects,
   quorumSize,
@@ -9,6 +12,8 @@ import {
   type Envelope,
   type Message,
   type PersistRecord,
+  type RejoinAnswer,
+  type RejoinMessage,
   type SnapshotMessage,
 } from '@libpaxos/paxos-core';
 import { Checker, type Sender } from './checker.js';
@@ -27,6 +32,8 @@ interface Disk {
   readonly records: Map<number, AcceptorRecord>;
   trimIid: number;
   roundFloor: number;
+  /** A replica that lost its storage and rejoined takes no part up to it (REJOIN_PENDING: rejoining). */
+  fence: number;
   /** Group-commit batches waiting for their sync; their sends wait with them (persist before send). */
   pending: { persist: PersistRecord[]; send: Envelope[] }[];
   syncScheduled: boolean;
@@ -63,7 +70,10 @@ type SimEvent =
   | { readonly k: 'trim' }
   | { readonly k: 'heal' }
   | { readonly k: 'liveness' }
-  | CheckpointEvent;
+  | CheckpointEvent
+  /** A rejoin message (a wiped replica asking the others, their answers), and its resend timer. */
+  | { readonly k: 'rejoin'; readonly to: number; readonly from: number; readonly msg: RejoinMessage }
+  | { readonly k: 'rejoin-retry'; readonly node: number; readonly inc: number };
 
 export interface FaultCounts {
   crashes: number;
@@ -111,6 +121,8 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   ckpt: 12,
   fio: 13,
   snap: 14,
+  rejoin: 15,
+  'rejoin-retry': 16,
 };
 
 /**
@@ -147,6 +159,8 @@ export class Simulation {
   private readonly clients: number;
   /** Checkpoints, trims by them and snapshot transfer (options.checkpointEvery > 0). */
   private readonly ckpt: Checkpoints | undefined;
+  /** Replicas rejoining after losing their storage: the incarnation asking, and the answers so far. */
+  private readonly rejoining = new Map<number, { readonly inc: number; readonly answers: Map<number, RejoinAnswer> }>();
 
   constructor(options: SimOptions) {
     this.options = options;
@@ -200,6 +214,7 @@ export class Simulation {
       report: (index, value) => this.report(this.nodes[index] as SimNode, value),
       fail: (what) => this.checker.fail(what),
       checkpointSchedule: (from, now) => this.roles.checkpointSchedule(from, now),
+      highestTrim: () => Math.max(...this.acceptorNodes.map((i) => (this.nodes[i] as SimNode).disk.trimIid)),
     };
   }
 
@@ -213,7 +228,7 @@ export class Simulation {
       up: false,
       incarnation: 0,
       role: null,
-      disk: { records: new Map(), trimIid: 0, roundFloor: 0, pending: [], syncScheduled: false },
+      disk: { records: new Map(), trimIid: 0, roundFloor: 0, fence: 0, pending: [], syncScheduled: false },
       expectedNext: 1,
       checkpoint: 0,
       stream: null,
@@ -333,6 +348,16 @@ export class Simulation {
       case 'snap':
         this.ckpt?.handle(ev);
         return;
+      case 'rejoin':
+        this.rejoinMessage(ev.to, ev.from, ev.msg);
+        return;
+      case 'rejoin-retry': {
+        const node = this.nodes[ev.node] as SimNode;
+        if (!node.up || node.incarnation !== ev.inc || !this.rejoining.has(node.index)) return;
+        this.askToRejoin(node);
+        this.queue.push(this.now + 200, ev);
+        return;
+      }
     }
   }
 
@@ -342,9 +367,20 @@ export class Simulation {
     node.up = true;
     node.incarnation++;
     node.senders = sendersOf(node.kind, node.roleId, node.incarnation);
+    if (node.kind === 'replica' && node.disk.fence === REJOIN_PENDING) {
+      // It lost its storage: it starts nothing until every other replica has answered (rejoin.ts).
+      this.rejoining.set(node.index, { inc: node.incarnation, answers: new Map() });
+      this.askToRejoin(node);
+      this.queue.push(this.now + 200, { k: 'rejoin-retry', node: node.index, inc: node.incarnation });
+      return;
+    }
+    this.startRole(node);
+  }
+
+  private startRole(node: SimNode): void {
     const seed = (this.options.seed * 131 + node.index * 17 + node.incarnation) >>> 0;
     const d = node.disk;
-    const acceptorState = { trimIid: d.trimIid, records: d.records.values() };
+    const acceptorState = { trimIid: d.trimIid, records: d.records.values(), fence: d.fence };
     switch (node.kind) {
       case 'acceptor':
         node.role = this.roles.acceptor(node.roleId, acceptorState);
@@ -368,7 +404,7 @@ export class Simulation {
         break;
       }
       case 'replica': {
-        const replica = this.roles.replica(node.roleId, { acceptor: acceptorState, proposer: { roundFloor: d.roundFloor } }, seed);
+        const replica = this.roles.replica(node.roleId, { acceptor: acceptorState, proposer: { roundFloor: d.roundFloor, fence: d.fence } }, seed);
         const restored = this.ckpt?.start(node.index);
         if (restored !== undefined) {
           node.checkpoint = restored.from;
@@ -411,9 +447,26 @@ export class Simulation {
     for (let i = 0; i < survive; i++) for (const r of d.pending[i]?.persist ?? []) this.applyDurable(node, r);
     d.pending = [];
     d.syncScheduled = false;
-    if (this.ckpt?.has(node.index)) this.ckpt.crashed(node.index);
+    this.rejoining.delete(node.index);
+    const wiped = this.ckpt?.has(node.index) === true && this.ckpt.crashed(node.index);
+    let lostAcceptor = false;
+    if (wiped && node.kind === 'replica' && this.options.wipeAcceptors && this.nodes.every((n) => n === node || n.disk.fence <= this.checker.maxDecided)) {
+      // Its whole data directory: the acceptor's promises and votes, and the round floor kept with
+      // them. (The oracle remembers what was durable: the rejoined acceptor is held to it.) Only
+      // while no other replica is rejoining or fenced above what was decided: until the cluster
+      // passes a fence, that replica cannot vote below it, and losing a second one then loses the
+      // quorum for those instances (in a real cluster too: it waits until the fence is passed).
+      d.records.clear();
+      d.trimIid = 0;
+      d.roundFloor = 0;
+      d.fence = REJOIN_PENDING;
+      lostAcceptor = true;
+      (this.ckpt as Checkpoints).figures.acceptorWipes++;
+    }
     this.faults.crashes++;
-    this.queue.push(this.now + this.chaos.between(20, 1000), { k: 'restart', node: node.index });
+    // After losing its storage a replica restarts only once its earlier messages have landed (a
+    // new disk takes longer than a restart), so none of them is taken for the new incarnation's.
+    this.queue.push(this.now + this.chaos.between(lostAcceptor ? 300 : 20, 1000), { k: 'restart', node: node.index });
   }
 
   /** Runs one input on a node and carries out its effects: persist, then send, then deliver. */
@@ -507,6 +560,9 @@ export class Simulation {
       case 'learned':
         // A split proposer's restart point; the simulator restarts proposers from the round floor only.
         return;
+      case 'fence':
+        d.fence = r.iid;
+        return;
     }
   }
 
@@ -583,6 +639,44 @@ export class Simulation {
       this.step(p, (role, out) => (role as ProposerRole).propose(value, out));
       return;
     }
+  }
+
+  // ---- rejoin (paxos-core's rejoin.ts) ----
+
+  private askToRejoin(node: SimNode): void {
+    const r = this.rejoining.get(node.index);
+    if (r === undefined) return;
+    for (const i of this.acceptorNodes) if (i !== node.index && !r.answers.has(i)) this.transmitRejoin(node.index, i, { type: 'rejoin_query' });
+  }
+
+  private rejoinMessage(to: number, from: number, msg: RejoinMessage): void {
+    const node = this.nodes[to] as SimNode;
+    if (!node.up) return;
+    if (msg.type === 'rejoin_query') {
+      // Only a replica that runs answers: one rejoining itself knows nothing yet.
+      if (node.role === null || node.kind !== 'replica') return;
+      this.transmitRejoin(to, from, { type: 'rejoin_info', ...(node.role as ReplicaRole).acceptor.rejoinInfo });
+      return;
+    }
+    const r = this.rejoining.get(to);
+    if (r === undefined || r.inc !== node.incarnation) return;
+    r.answers.set(from, { highest: msg.highest, maxBallot: msg.maxBallot });
+    const maxAccepting = this.options.batchMaxValues > 0 ? 2 : 1024;
+    const point = rejoinPoint([...r.answers.values()], this.acceptorNodes.length - 1, rejoinMargin(this.options.preexecWindow, maxAccepting, false));
+    if (point === undefined) return;
+    this.rejoining.delete(to);
+    node.disk.fence = point.fence;
+    node.disk.roundFloor = Math.max(node.disk.roundFloor, point.roundFloor);
+    if (this.ckpt !== undefined) this.ckpt.figures.rejoins++;
+    this.startRole(node);
+  }
+
+  private transmitRejoin(from: number, to: number, msg: RejoinMessage): void {
+    if (this.cut[from * this.nodes.length + to] !== 0 || (this.lossy && this.net.below(1000) < this.options.dropPerMille)) {
+      this.faults.dropped++;
+      return;
+    }
+    this.queue.push(this.now + this.options.delayMs + this.net.below(this.options.jitterMs + 1), { k: 'rejoin', to, from, msg });
   }
 
   /** Isolate one node, split in two, or cut one direction only; it heals by itself later. */
@@ -719,9 +813,11 @@ export class Simulation {
       if ('ballot' in ev.msg) mix(ev.msg.ballot);
     } else if (ev.k === 'tick' || ev.k === 'sync' || ev.k === 'ckpt' || ev.k === 'fio') {
       mix(ev.node);
-    } else if (ev.k === 'snap') {
+    } else if (ev.k === 'snap' || ev.k === 'rejoin') {
       mix(ev.to);
       mix(ev.from);
+    } else if (ev.k === 'rejoin-retry') {
+      mix(ev.node);
     }
     this.hash = h;
   }
