@@ -4,8 +4,9 @@ import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sa
 import { deliveryLine } from './payload.js';
 
 const argv = sampleArgs('replica')
-  .usage('Usage: $0 <id> [config] [-v] [--trim-lag N]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).')
+  .usage('Usage: $0 <id> [config] [-v] [--trim-lag N] [--rejoin]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).')
   .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'print every delivered value, as the learner does' })
+  .option('rejoin', { type: 'boolean', default: false, describe: 'this replica lost its data directory (its acceptor storage): rejoin safely before starting (ours)' })
   .option('trim-lag', {
     coerce: numberFlag('trim-lag', { integer: true, min: 1, unit: 'instances' }),
     describe: 'trim the acceptors up to this many instances behind what this replica delivered (ours; LibPaxos3 replicas never trim, so acceptor state grows)',
@@ -15,7 +16,7 @@ const argv = sampleArgs('replica')
 const [idArg, configArg, ...extra] = argv._.map(String);
 const id = parseId(idArg);
 if (id === undefined || extra.length > 0) {
-  process.stderr.write(`Usage: replica <id> [config] [-v] [--trim-lag N]\n`);
+  process.stderr.write(`Usage: replica <id> [config] [-v] [--trim-lag N] [--rejoin]\n`);
   process.exit(1);
 }
 const trimLag = argv['trim-lag'];
@@ -34,7 +35,7 @@ try {
           }
         }
       : undefined;
-  const replica = await startReplica({ id, config, ...(onDeliver !== undefined ? { onDeliver } : {}) });
+  const replica = await startReplica({ id, config, rejoin: argv.rejoin, ...(onDeliver !== undefined ? { onDeliver } : {}) });
   onSignals(() => replica.close());
 } catch (e) {
   fail(e, 'replica');
