@@ -7,38 +7,9 @@
  * and serves them to replicas that fell behind the trim. LibPaxos3's counter kept a `state-<id>`
  * file and gossiped `TRIM <replica> <iid>` values by hand; here the library does both.
  */
-import { readAll, startReplica, type StateMachine } from '@libpaxos/evpaxos';
+import { startReplica } from '@libpaxos/evpaxos';
 import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs } from './cli.js';
-
-/** The state: how many values were applied, and the instance of the last one. */
-class Counter implements StateMachine<number> {
-  count = 0;
-  lastIid = 0;
-
-  /** Counts a value; `propose()` resolves with the count after it. */
-  apply(iid: number, _index: number, _value: Uint8Array): number {
-    this.lastIid = iid;
-    return ++this.count;
-  }
-
-  /** 16 bytes: the count and the last instance, as two big-endian uint64 halves each. */
-  snapshot(): Uint8Array {
-    const out = new Uint8Array(16);
-    const view = new DataView(out.buffer);
-    view.setBigUint64(0, BigInt(this.count));
-    view.setBigUint64(8, BigInt(this.lastIid));
-    return out;
-  }
-
-  async restore(data: AsyncIterable<Uint8Array>, iid: number): Promise<void> {
-    const bytes = await readAll(data);
-    if (bytes.length !== 16) throw new Error(`a counter snapshot is 16 bytes, this one ${bytes.length}`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    this.count = Number(view.getBigUint64(0));
-    this.lastIid = Number(view.getBigUint64(8));
-    if (this.lastIid > iid) throw new Error(`the snapshot of instance ${iid} holds values up to instance ${this.lastIid}`);
-  }
-}
+import { Counter } from './counter-state.js';
 
 const argv = sampleArgs('counter')
   .usage('Usage: $0 <id> [config] [--interval MS] [-v] [--rejoin]\n\nRuns replica <id> of the config with a replicated counter (LibPaxos3\'s counter sample). With checkpoint-dir in the config it checkpoints the count, restarts from its newest checkpoint, and with checkpoint-trim yes trims the acceptors by the lowest checkpoint the replicas report.')

@@ -238,6 +238,9 @@ function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snap
     case 'restore-failed':
       log.error(`Restoring the application's state from the checkpoint of instance ${e.iid} failed; fetching again`);
       return;
+    case 'received':
+      log.debug(`Received the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from peer ${e.peer}; verifying it`);
+      return;
     case 'caught-up':
       log.info(`Caught up from the log after all; the transfer of the checkpoint of instance ${e.iid} is given up (what was received is kept)`);
       return;

@@ -182,7 +182,7 @@ export type CoreEvent =
   /** learner: a snapshot transfer (snapshot-fetch.ts) took a step */
   | {
       readonly kind: 'snapshot';
-      readonly step: 'started' | 'resumed' | 'stalled' | 'gone' | 'rejected' | 'restore-failed' | 'caught-up' | 'installed';
+      readonly step: 'started' | 'resumed' | 'stalled' | 'gone' | 'received' | 'rejected' | 'restore-failed' | 'caught-up' | 'installed';
       /** The checkpoint's instance. */
       readonly iid: number;
       /** Bytes written so far (or its size, once complete). */

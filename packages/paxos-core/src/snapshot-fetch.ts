@@ -266,6 +266,7 @@ export class SnapshotFetch {
     const ref = this.ref as SnapshotRef;
     if (this.written >= ref.size) {
       this.phase = 'verifying';
+      out.events.push({ kind: 'snapshot', step: 'received', iid: ref.iid, bytes: ref.size, peer: this.peer });
       out.snapshot.push({ kind: 'verify', ref });
       return;
     }
