@@ -1,11 +1,12 @@
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
 import type { Message } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from '../src/codec.js';
 import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from '../src/extensions.js';
-import { silentLogger } from '../src/index.js';
+import { VERSION, silentLogger } from '../src/index.js';
 import { Network } from '../src/network.js';
 import { waitFor, withFreePorts } from './ports.js';
 
@@ -123,6 +124,11 @@ describe('extension messages: [code ≥ 16, payload map], msgpack-encoded, versi
     const wrong = frames(encode([19, { v: 1, iid: -1, sum, offset: 0, length: 1 }]))[0] as { code: number; payload: Uint8Array };
     expect(() => decodeExtension(wrong.code, wrong.payload)).toThrow(/'iid' must be a whole number/);
   });
+});
+
+it('hello carries the package version', () => {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  expect(VERSION).toBe(pkg.version);
 });
 
 describe('hello negotiation', () => {
