@@ -46,7 +46,7 @@ async function stop(h: ReplicaHandle<number> | LearnerHandle): Promise<void> {
 
 describe('a replica with a state machine and checkpoints', () => {
   it('propose() resolves with what apply returned; a restart restores the newest checkpoint and learns only what follows it', async () => {
-    const { config, dir } = await cluster(1, ['checkpoint-instances 10', 'checkpoint-keep 2']);
+    const { config, dir } = await cluster(1, ['checkpoint-instances 10', 'checkpoint-keep 2', 'checkpoint-interval 1s']);
     const sm = new DigestMachine();
     const r = await replica(0, config, sm);
     const results: number[] = [];
