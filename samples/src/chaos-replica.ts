@@ -38,8 +38,21 @@ const log: Logger = {
   info: (l) => {
     if (EVENTS.test(l)) process.stderr.write(`[event] ${l}\n`);
   },
-  debug: () => undefined,
+  // The trims by checkpoint (a debug line): the harness wipes a replica only once the log was
+  // trimmed, so that the replica must catch up through a snapshot.
+  debug: (l) => {
+    const m = /trimming the acceptors up to (\d+)/.exec(l);
+    if (m !== null) process.stderr.write(`[event] trim ${m[1]}\n`);
+  },
 };
+/** The last instance delivered, said on stderr now and then (the nemesis waits for fences to be passed). */
+let lastIid = 0;
+let saidIid = 0;
+setInterval(() => {
+  if (lastIid === saidIid) return;
+  saidIid = lastIid;
+  process.stderr.write(`[event] at ${lastIid}\n`);
+}, 500).unref();
 try {
   const state = new ChaosState(pad, (iid, s) => {
     // Written before any delivery that follows it: the log stays in order.
@@ -53,6 +66,7 @@ try {
     rejoin,
     stateMachine: state,
     onDeliver: (iid, value, index) => {
+      lastIid = iid;
       buffered.push(`${iid} ${index} ${readChaosValue(value) ?? 'foreign'}\n`);
     },
   });

@@ -52,6 +52,15 @@ const started = Date.now();
 const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0, wipe: 0, 'kill-in-transfer': 0 };
 /** What replicas said on stderr about snapshots and rejoins. */
 const transfers = { started: 0, resumed: 0, installed: 0, rejoined: 0 };
+/** The highest trim point a replica asked the acceptors for (from their `[event] trim` lines). */
+let maxTrim = 0;
+/**
+ * The highest instance any replica delivered, and the fences of replicas that rejoined: a replica
+ * is wiped only once every fence was passed (until then the rejoined replica cannot vote below its
+ * fence, and losing another one could lose the quorum there, for good: README, Checkpoints).
+ */
+let maxDelivered = 0;
+const fences: number[] = [];
 /** Bytes of padding in the chaos state's snapshot: transfers take long enough to be interrupted. */
 const PAD = 4 * 1024 * 1024;
 const log = (text: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
@@ -71,13 +80,13 @@ function configFor(source: number): string {
     'lmdb-sync yes',
     'lmdb-mapsize 16mb',
     'proposer-batch-max-values 64',
-    // Checkpoints every 300 instances or 2 s, acceptors trimmed 100 below the lowest report: a
+    // Checkpoints every 300 instances or 2 s, acceptors trimmed 20 below the lowest report: a
     // replica down for long, or wiped, is behind the trim and must fetch a snapshot.
     `checkpoint-dir ${join(dir, 'ckpt')}`,
     'checkpoint-instances 300',
     'checkpoint-interval 2s',
     'checkpoint-trim yes',
-    'checkpoint-trim-hold 100',
+    'checkpoint-trim-hold 20',
     'snapshot-chunk-size 64kb',
   );
   return `${lines.join('\n')}\n`;
@@ -89,7 +98,16 @@ const configPaths = Array.from({ length: sources }, (_, s) => {
 });
 
 const proxies: LinkProxy[] = [];
-for (let s = 0; s < sources; s++) for (let t = 0; t < R; t++) if (s !== t) proxies.push(new LinkProxy(proxyPort(s, t), real[t] as number));
+/** The links a process dials, by source: a wiped replica's are slowed while it fetches its snapshot. */
+const linksFrom: LinkProxy[][] = Array.from({ length: sources }, () => []);
+for (let s = 0; s < sources; s++) {
+  for (let t = 0; t < R; t++) {
+    if (s === t) continue;
+    const p = new LinkProxy(proxyPort(s, t), real[t] as number);
+    proxies.push(p);
+    linksFrom[s]?.push(p);
+  }
+}
 await Promise.all(proxies.map((p) => p.start()));
 
 interface ReplicaProc {
@@ -100,8 +118,10 @@ interface ReplicaProc {
   rejoining: boolean;
   /** A snapshot transfer is under way (it said so on stderr, and has not installed it). */
   fetching: boolean;
+  /** Its data directory is being removed (after its process exited): restarts wait for it. */
+  wiped: Promise<void> | undefined;
 }
-const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const, rejoining: false, fetching: false }));
+const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const, rejoining: false, fetching: false, wiped: undefined }));
 function startReplica(i: number, rejoin = false): void {
   const r = replicas[i] as ReplicaProc;
   r.incarnation++;
@@ -127,7 +147,19 @@ function startReplica(i: number, rejoin = false): void {
 /** A replica's transfer and rejoin lines: counted, and a transfer that starts may be interrupted. */
 function replicaEvent(i: number, line: string): void {
   const r = replicas[i] as ReplicaProc;
+  const trim = /^trim (\d+)$/.exec(line);
+  if (trim !== null) {
+    maxTrim = Math.max(maxTrim, Number(trim[1]));
+    return;
+  }
+  const at = /^at (\d+)$/.exec(line);
+  if (at !== null) {
+    maxDelivered = Math.max(maxDelivered, Number(at[1]));
+    return;
+  }
   if (/rejoined:/.test(line)) {
+    const fence = /up to (\d+)/.exec(line);
+    if (fence !== null) fences.push(Number(fence[1]));
     r.rejoining = false;
     transfers.rejoined++;
     log(`replica ${i}: ${line}`);
@@ -140,7 +172,7 @@ function replicaEvent(i: number, line: string): void {
     // its disk always, the first time): the next incarnation must resume it and rejoin.
     if (submitting && (faults['kill-in-transfer'] === 0 || rng.chance(1, 3)) && replicas.filter((x) => x !== r && (x.state !== 'up' || x.rejoining)).length < maxDown) {
       const child = r.child;
-      later(rng.between(30, 200), () => {
+      later(faults['kill-in-transfer'] === 0 ? 15 : rng.between(30, 200), () => {
         if (r.child !== child || !r.fetching || r.state !== 'up') return;
         r.state = 'down';
         child?.kill('SIGKILL');
@@ -152,6 +184,7 @@ function replicaEvent(i: number, line: string): void {
   } else if (/Installed the checkpoint/.test(line)) {
     transfers.installed++;
     r.fetching = false;
+    for (const p of linksFrom[i] ?? []) p.setDelay(0);
     log(`replica ${i}: ${line}`);
   }
 }
@@ -259,32 +292,42 @@ const later = (ms: number, f: () => void) => {
 const maxDown = Math.floor((R - 1) / 2);
 let lastWipeAt = 0;
 function nemesis(): void {
-  // The first wipe comes a quarter into the run, so every run sees one (and the transfer after it).
-  const wipeDue = faults.wipe === 0 && Date.now() - started >= (argv.duration * 1000) / 4;
+  // The first wipe comes a quarter into the run (or once the log was first trimmed, if later), so
+  // every run sees one and the wiped replica must catch up through a snapshot.
+  const wipeDue = faults.wipe === 0 && maxTrim > 0 && Date.now() - started >= (argv.duration * 1000) / 4;
   const kind = wipeDue ? 'wipe' : rng.pick(['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe'] as const);
   // A replica rejoining after losing its data directory does not vote yet: it counts as down.
   const unavailable = replicas.filter((r) => r.state !== 'up' || r.rejoining).length;
   // A replica that lost its data directory cannot vote below its fence until the cluster passes
   // it: one wipe at a time, well apart (losing a second one meanwhile could lose a quorum).
-  if (kind === 'wipe' && unavailable < maxDown && !replicas.some((r) => r.rejoining) && Date.now() - lastWipeAt > 8000) {
+  if (kind === 'wipe' && maxTrim > 0 && unavailable < maxDown && !replicas.some((r) => r.rejoining) && fences.every((f) => f < maxDelivered) && Date.now() - lastWipeAt > 8000) {
     const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
     const r = replicas[i] as ReplicaProc;
     r.state = 'down';
     r.rejoining = true;
     r.child?.kill('SIGKILL');
     lastWipeAt = Date.now();
+    // Its links are slow until it installed a snapshot, so that its transfer lasts long enough to
+    // be interrupted (a new disk on a busy network).
+    for (const p of linksFrom[i] ?? []) p.setDelay(25);
     const child = r.child;
-    // Once it is gone: its whole data directory (acceptor storage and checkpoints).
-    const wipe = () => {
-      rmSync(join(dir, `acceptor_${i}`), { recursive: true, force: true });
-      rmSync(join(dir, `ckpt_${i}`), { recursive: true, force: true });
-      log(`replica ${i}'s data directory wiped; it restarts with --rejoin`);
-      later(rng.between(1000, 3000), () => startReplica(i, true));
-    };
-    if (child === null || child.exitCode !== null || child.signalCode !== null) wipe();
-    else child.once('exit', wipe);
+    // Once it is gone: its whole data directory (acceptor storage and checkpoints). It restarts
+    // with --rejoin (or at the heal, which waits for the wipe first).
+    r.wiped = new Promise<void>((resolve) => {
+      const wipe = () => {
+        rmSync(join(dir, `acceptor_${i}`), { recursive: true, force: true });
+        rmSync(join(dir, `ckpt_${i}`), { recursive: true, force: true });
+        log(`replica ${i}'s data directory wiped; it restarts with --rejoin`);
+        r.wiped = undefined;
+        resolve();
+        if (submitting) later(rng.between(1000, 3000), () => startReplica(i, true));
+      };
+      if (child === null || child.exitCode !== null || child.signalCode !== null) wipe();
+      else child.once('exit', wipe);
+    });
     faults.wipe = (faults.wipe ?? 0) + 1;
-  } else if ((kind === 'kill' || kind === 'pause') && unavailable < maxDown) {
+  } else if ((kind === 'kill' || kind === 'pause') && unavailable < maxDown && !replicas.some((r) => r.rejoining || r.fetching)) {
+    // (Not while a replica rejoins or fetches a snapshot: that one may be killed in its transfer.)
     const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
     const r = replicas[i] as ReplicaProc;
     if (kind === 'kill') {
@@ -333,9 +376,11 @@ await new Promise((r) => setTimeout(r, argv.duration * 1000));
 submitting = false;
 for (const t of timers) clearTimeout(t);
 for (const p of proxies) p.heal();
+await Promise.all(replicas.map((r) => r.wiped));
 replicas.forEach((r, i) => {
   if (r.state === 'paused') r.child?.kill('SIGCONT');
-  if (r.state === 'down') startReplica(i);
+  // A replica wiped and not yet rejoined restarts with --rejoin, whenever that comes.
+  if (r.state === 'down') startReplica(i, r.rejoining);
   r.state = 'up';
 });
 log('healed; waiting until every replica has delivered every submitted value');
