@@ -125,11 +125,6 @@ class Connection {
     this.decoder = new FrameDecoder(maxValueSize);
   }
 
-  /** Bytes queued here and in the socket, not yet written out. */
-  get backlog(): number {
-    return this.queued + (this.socket?.writableLength ?? 0);
-  }
-
   /** Queues bytes; `Network.flush` writes everything queued since the last one in one write. */
   write(bytes: Uint8Array): void {
     const backlog = this.queued + (this.socket?.writableLength ?? 0);
@@ -334,12 +329,6 @@ export class Network {
     conn.write(encodeExtension(msg));
     this.flushSoon();
     return true;
-  }
-
-  /** Bytes waiting to be written to `peer` (to pace large transfers). */
-  backlog(peer: PeerId): number {
-    const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
-    return conn === undefined ? 0 : conn.backlog;
   }
 
   /**
