@@ -13,6 +13,9 @@ export function packageConfig(): ViteUserConfig {
     ssr: { resolve: { conditions: ['paxos-src'] } },
     test: {
       include: ['test/**/*.test.ts'],
+      // A timeout guards against a hang, it measures nothing: 5 s (vitest's default) fails
+      // property tests on a machine that other builds keep busy.
+      testTimeout: 30_000,
       globalSetup: [fileURLToPath(new URL('./vitest.tmpdir.ts', import.meta.url))],
       reporters: ['default', ['json', { outputFile: 'test-results.json' }]],
     },

@@ -9,7 +9,7 @@ if (idArg === undefined || configPath === undefined || sizeArg === undefined) {
   process.stderr.write('Usage: bench-blob-replica <id> <config> <state bytes>\n');
   process.exit(1);
 }
-const config = loadConfig(configPath, 'replica');
+const config = await loadConfig(configPath, 'replica');
 try {
   const replica = await startReplica({ id: Number(idArg), config, stateMachine: new BlobState(Number(sizeArg)) });
   onSignals(() => replica.close());

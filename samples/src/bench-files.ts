@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FULL_GRID_SIZE, chartSvg, resultsMarkdown, type CheckpointBench, type Run } from './bench-report.js';
+import { chartSvg, isFullRun, resultsMarkdown, type CheckpointBench, type Run } from './bench-report.js';
 
 /** The newest full run in bench/results (the one RESULTS.md shows), with its file name. */
 export function newestFullRun(benchDir: string): { readonly run: Run; readonly file: string } | undefined {
@@ -8,7 +8,7 @@ export function newestFullRun(benchDir: string): { readonly run: Run; readonly f
   const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : [];
   for (const file of [...files].reverse()) {
     const run = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Run;
-    if (!run.quick && run.results.length === FULL_GRID_SIZE) return { run, file };
+    if (isFullRun(run)) return { run, file };
   }
   return undefined;
 }

@@ -17,6 +17,8 @@ export interface Setup {
   outstanding: number;
   storage: Storage;
   batching: 'off' | 'on';
+  /** Mutual TLS on every connection (absent in runs from before it existed: off). */
+  tls?: 'off' | 'on';
 }
 
 export interface ProcStats {
@@ -26,6 +28,10 @@ export interface ProcStats {
 }
 
 export interface Result extends Setup {
+  /** The round of the run this row belongs to (`--rounds`), from 1; absent: 1. */
+  round?: number;
+  /** The machine's 1-minute load average when the configuration started and when it ended. */
+  load?: [number, number];
   perSecond: number[];
   valuesPerSec: { median: number; min: number; max: number };
   mbps: number;
@@ -34,25 +40,90 @@ export interface Result extends Setup {
   error?: string;
 }
 
+/**
+ * The leadership rows: 3 replicas (64 B values, memory storage), leadership off or on, one client
+ * at replica 0 or one client at each replica (competing clients), at `-o` 10 and 100.
+ */
+export const LEADERSHIP_OUTSTANDING = [10, 100] as const;
+/** Leadership off and on, one client and three: the rows per -o and batching setting. */
+export const LEADERSHIP_CASES = [
+  ['off', 1],
+  ['on', 1],
+  ['on', 3],
+  ['off', 3],
+] as const;
+/** All the leadership rows: a full run has every one of them. */
+export const LEADERSHIP_GRID_SIZE = LEADERSHIP_OUTSTANDING.length * BATCHING.length * LEADERSHIP_CASES.length;
+
+export interface LeadershipSetup {
+  outstanding: number;
+  batching: 'off' | 'on';
+  leader: 'off' | 'on';
+  /** 1: a client at replica 0; 3: a client at each replica. */
+  clients: number;
+}
+
+export interface ClientFigure {
+  /** The replica it submits to (`-p`). */
+  replica: number;
+  /** Its own values delivered per second over the measured window (its summary). */
+  valuesPerSec: number;
+  latencyUs: { p50: number; p99: number; max: number };
+}
+
+export interface LeadershipResult extends LeadershipSetup {
+  /** The round of the run this row belongs to (`--rounds`), from 1; absent: 1. */
+  round?: number;
+  /** Sum of the clients' values/s. */
+  valuesPerSec: number;
+  perClient: ClientFigure[];
+  error?: string;
+}
+
 export interface Run {
   date: string;
   machine: { cores: number; cpu: string; memoryGiB: number; node: string; platform: string };
+  /** 1-minute load average when the run started and when it ended (the machine may be shared). */
+  load?: { start: number; end: number };
   warmupSeconds: number;
   measuredSeconds: number;
   quick: boolean;
+  /** Every server served /metrics (`--metrics`). */
+  metrics?: boolean;
   results: Result[];
+  /** Competing clients and leadership on/off (absent in runs made before it existed). */
+  leadership?: LeadershipResult[];
 }
 
-/** The whole grid: a run of all of it is a full run (the one RESULTS.md shows). */
+/** The whole grid, TLS off: a run of all of it is a full run (the one RESULTS.md shows). */
 export const FULL_GRID_SIZE = MODES.length * SIZES.length * OUTSTANDING.length * STORAGES.length * BATCHING.length;
+
+/**
+ * Configurations that a full run also measures with TLS on, each right after its TLS-off twin so
+ * that both see the same machine: 64 B and 1 KiB, -o 100, batching on, memory storage.
+ */
+export function hasTlsTwin(s: Setup): boolean {
+  return (s.size === 64 || s.size === 1024) && s.outstanding === 100 && s.storage === 'memory' && s.batching === 'on';
+}
+
+/** Rows of the standard grid (TLS off). */
+export function standardRows<T extends Setup>(results: readonly T[]): T[] {
+  return results.filter((r) => r.tls !== 'on');
+}
+
+/** Whether a run covers the whole standard grid (whatever TLS rows it has besides). */
+export function isFullRun(run: Run): boolean {
+  return !run.quick && standardRows(run.results).length === FULL_GRID_SIZE;
+}
 
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 export function table(results: readonly Result[]): string {
-  const head = '| mode | value | -o | storage | batching | values/s median (min–max) | Mbps | latency p50 / p99 / max µs | CPU % (each process) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|';
+  const head =
+    '| mode | value | -o | storage | batching | TLS | values/s median (min–max) | Mbps | latency p50 / p99 / max µs | CPU % (each process) | peak RSS MiB |\n|---|---|---|---|---|---|---|---|---|---|---|';
   const rows = results.map(
     (r) =>
-      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${r.mbps} | ${r.latencyUs.p50} / ${r.latencyUs.p99} / ${r.latencyUs.max} | ${r.processes.map((p) => p.cpuPercent).join(' ')} | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
+      `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.tls ?? 'off'} | ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} (${fmt(r.valuesPerSec.min)}–${fmt(r.valuesPerSec.max)})`} | ${r.mbps} | ${r.latencyUs.p50} / ${r.latencyUs.p99} / ${r.latencyUs.max} | ${r.processes.map((p) => p.cpuPercent).join(' ')} | ${Math.max(0, ...r.processes.map((p) => p.peakRssMiB))} |`,
   );
   return `${head}\n${rows.join('\n')}`;
 }
@@ -111,6 +182,92 @@ ${transfers.join('\n')}
 `;
 }
 
+const same = (a: Setup, b: Setup) => a.mode === b.mode && a.size === b.size && a.outstanding === b.outstanding && a.storage === b.storage && a.batching === b.batching;
+
+/** A TLS-on row and the TLS-off row of the same configuration and round. */
+export interface TlsPair {
+  readonly off: Result;
+  readonly on: Result;
+}
+
+/** Every TLS-on row with its TLS-off twin of the same round. */
+export function tlsPairs(results: readonly Result[]): TlsPair[] {
+  const pairs: TlsPair[] = [];
+  for (const on of results) {
+    if (on.tls !== 'on' || on.error !== undefined) continue;
+    const off = results.find((r) => r.tls !== 'on' && r.error === undefined && (r.round ?? 1) === (on.round ?? 1) && same(r, on));
+    if (off !== undefined) pairs.push({ off, on });
+  }
+  return pairs;
+}
+
+const pct = (on: number, off: number) => (off > 0 ? `${on >= off ? '+' : '−'}${Math.abs(((on - off) / off) * 100).toFixed(0)} %` : 'n/a');
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? 0 : s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+};
+
+/** The cost of TLS: each pair side by side, then per configuration the median change over its rounds. */
+export function tlsTable(results: readonly Result[]): string {
+  const pairs = tlsPairs(results);
+  if (pairs.length === 0) return '';
+  const load = (r: Result) => (r.load !== undefined ? `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}` : '?');
+  const rows = pairs.map(
+    ({ off, on }) =>
+      `| ${off.mode} | ${off.size} B | ${off.round ?? 1} | ${fmt(off.valuesPerSec.median)} | ${fmt(on.valuesPerSec.median)} | ${pct(on.valuesPerSec.median, off.valuesPerSec.median)} | ${off.latencyUs.p50} / ${on.latencyUs.p50} | ${off.latencyUs.p99} / ${on.latencyUs.p99} | ${off.processes.map((p) => p.cpuPercent).join(' ')} / ${on.processes.map((p) => p.cpuPercent).join(' ')} | ${load(off)} / ${load(on)} |`,
+  );
+  const keys = [...new Set(pairs.map((p) => `${p.off.mode} ${p.off.size}`))];
+  const summary = keys.map((k) => {
+    const ps = pairs.filter((p) => `${p.off.mode} ${p.off.size}` === k);
+    const ratios = ps.map((p) => p.on.valuesPerSec.median / Math.max(1, p.off.valuesPerSec.median));
+    const p50 = ps.map((p) => p.on.latencyUs.p50 / Math.max(1, p.off.latencyUs.p50));
+    return `| ${k.replace(' ', ' | ')} B | ${ps.length} | ${pct(median(ratios), 1)} | ${pct(median(p50), 1)} |`;
+  });
+  return [
+    '| mode | value | round | values/s TLS off | values/s TLS on | change | p50 µs off / on | p99 µs off / on | CPU % off / on | load avg off / on |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+    ...rows,
+    '',
+    '| mode | value | pairs | values/s with TLS (median change) | p50 latency with TLS (median change) |',
+    '|---|---|---|---|---|',
+    ...summary,
+  ].join('\n');
+}
+
+/** A fraction as a whole percentage (a share, or a ratio to one client's figure). */
+const share = (x: number) => `${Math.round(100 * x)} %`;
+
+/**
+ * The leadership rows, grouped by -o and batching, each next to one client's figure measured in
+ * the same run: the competing clients' total as a fraction of one client at the leader's replica
+ * with leadership on (the issue's target: ≥ 90 %, and each client's share ≥ 25 %), and the
+ * single-client figure with leadership on against off. With rows of more than one round
+ * (`--rounds`), a round column comes first and each row compares with one client of its round.
+ */
+export function leadershipTable(results: readonly LeadershipResult[]): string {
+  const rounds = results.some((r) => (r.round ?? 1) > 1);
+  const head =
+    (rounds ? '| round ' : '') +
+    '| -o | batching | leadership | clients | values/s (sum) | each client: values/s (share) | ÷ one client, leadership on | ÷ one client, leadership off | latency p50 / p99 µs (worst client) |\n' +
+    (rounds ? '|---' : '') +
+    '|---|---|---|---|---|---|---|---|---|';
+  const one = (r: LeadershipResult, leader: 'off' | 'on') =>
+    results.find(
+      (x) => (x.round ?? 1) === (r.round ?? 1) && x.outstanding === r.outstanding && x.batching === r.batching && x.leader === leader && x.clients === 1 && x.error === undefined,
+    );
+  const ratio = (r: LeadershipResult, leader: 'off' | 'on') => {
+    const base = one(r, leader);
+    return base === undefined || base.valuesPerSec === 0 || r.error !== undefined ? '–' : share(r.valuesPerSec / base.valuesPerSec);
+  };
+  const rows = results.map((r) => {
+    const each = r.perClient.map((c) => `${fmt(c.valuesPerSec)} (${r.valuesPerSec > 0 ? share(c.valuesPerSec / r.valuesPerSec) : '–'})`).join(', ');
+    const p50 = Math.max(0, ...r.perClient.map((c) => c.latencyUs.p50));
+    const p99 = Math.max(0, ...r.perClient.map((c) => c.latencyUs.p99));
+    return `${rounds ? `| ${r.round ?? 1} ` : ''}| ${r.outstanding} | ${r.batching} | ${r.leader} | ${r.clients === 1 ? '1 (at replica 0)' : `${r.clients} (one per replica)`} | ${r.error ? `failed: ${r.error}` : fmt(r.valuesPerSec)} | ${r.clients > 1 && each !== '' ? each : '–'} | ${ratio(r, 'on')} | ${ratio(r, 'off')} | ${p50} / ${p99} |`;
+  });
+  return `${head}\n${rows.join('\n')}`;
+}
+
 export function resultsMarkdown(run: Run, file: string, checkpoints?: { readonly bench: CheckpointBench; readonly file: string }): string {
   return `# Benchmark results
 
@@ -121,7 +278,31 @@ Machine: ${run.machine.cores} cores (${run.machine.cpu}), ${run.machine.memoryGi
 ![values/s and latency per configuration](chart.svg)
 
 ${table(run.results)}
-${checkpoints !== undefined ? `\n${checkpointsMarkdown(checkpoints.bench, checkpoints.file)}` : ''}`;
+${
+  tlsPairs(run.results).length > 0
+    ? `
+## The cost of TLS
+
+Each configuration below ran with mutual TLS (\`tls-ca\`, \`tls-cert\`, \`tls-key\`) right after the same configuration without it, so both saw the same machine.
+
+${tlsTable(run.results)}
+`
+    : ''
+}${
+  run.leadership !== undefined && run.leadership.length > 0
+    ? `
+## Leadership and competing clients
+
+3 replicas, 64 B values, memory storage, no TLS; a client at replica 0 alone, or a client at each of the 3
+replicas at once (competing clients), with leadership off (every replica proposes, as in
+LibPaxos3) and on (\`leader yes\`, default lease: followers forward to the leader). Values/s are
+each client's own values delivered per second over the measured window, summed over the clients;
+the ratios compare with one client at replica 0 in the same run.${run.load !== undefined ? ` Load average (1 min) ${run.load.start.toFixed(1)} at the start of the run, ${run.load.end.toFixed(1)} at the end.` : ''}
+
+${leadershipTable(run.leadership)}
+`
+    : ''
+}${checkpoints !== undefined ? `\n${checkpointsMarkdown(checkpoints.bench, checkpoints.file)}` : ''}`;
 }
 
 // ---- the chart ----
@@ -166,7 +347,8 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
  * filled dots are batching on, dashed lines and open dots batching off.
  */
 export function chartSvg(run: Run): string {
-  const ok = run.results.filter((r) => r.error === undefined && r.valuesPerSec.median > 0);
+  // TLS rows are in their own table (RESULTS.md), not in the grid drawn here.
+  const ok = standardRows(run.results).filter((r) => r.error === undefined && r.valuesPerSec.median > 0);
   const [tLo, tHi] = decades(ok.map((r) => r.valuesPerSec.median));
   const [lLo, lHi] = decades(ok.flatMap((r) => [r.latencyUs.p50, r.latencyUs.p99]));
   const panelX = (col: number) => ROW_LABEL_W + col * (GUTTER_L + PANEL_W + 16) + GUTTER_L;
@@ -251,7 +433,7 @@ export function chartSvg(run: Run): string {
   parts.push(
     `<line x1="${lx}" x2="${lx + 28}" y1="${legendY + 10}" y2="${legendY + 10}" stroke="#333" stroke-width="1.8" stroke-dasharray="5,3"/><circle cx="${lx + 14}" cy="${legendY + 10}" r="3.2" fill="white" stroke="#333" stroke-width="1.5"/><text x="${lx + 34}" y="${legendY + 14}">batching off</text>`,
   );
-  const failed = run.results.length - ok.length;
+  const failed = standardRows(run.results).length - ok.length;
   if (failed > 0) parts.push(`<text x="${ROW_LABEL_W + GUTTER_L}" y="${legendY + 34}" fill="#c0392b">${failed} configuration(s) failed and are not drawn; see the table.</text>`);
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 /**
  * `pnpm bench`: LibPaxos3's own benchmark — real processes on 127.0.0.1 driven by the client — over
- * a grid of configurations. Counting is LibPaxos3's: the client's own values its learner delivered,
- * each once, per second. A full run (the whole grid) writes bench/results/<timestamp>.json and
+ * a grid of configurations, then the leadership rows (competing clients, leadership off and on).
+ * Counting is LibPaxos3's: the client's own values its learner delivered, each once, per second. A
+ * full run (the whole grid and every leadership row) writes bench/results/<timestamp>.json and
  * redraws bench/RESULTS.md and bench/chart.svg from it; a quick or partial run writes
  * bench/local/<timestamp>.json (ignored by git) and changes nothing else. `--report` redraws
  * RESULTS.md and the chart from the newest full run in bench/results without running anything.
@@ -10,23 +11,33 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stopAll, waitListening } from './children.js';
 import {
   BATCHING,
-  FULL_GRID_SIZE,
+  LEADERSHIP_CASES,
+  LEADERSHIP_GRID_SIZE,
+  LEADERSHIP_OUTSTANDING,
   MODES,
   OUTSTANDING,
   SIZES,
   STORAGES,
+  hasTlsTwin,
+  isFullRun,
+  leadershipTable,
   table,
+  tlsTable,
+  type ClientFigure,
+  type LeadershipResult,
+  type LeadershipSetup,
   type Result,
   type Run,
   type Setup,
 } from './bench-report.js';
 import { newestFullRun, writeReport } from './bench-files.js';
+import { makeClusterCerts } from './certs.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -45,16 +56,32 @@ const csv =
 
 const argv = sampleArgs('pnpm bench')
   .usage(
-    'Usage: $0 [--quick] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+    'Usage: $0 [--quick] [--leadership] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--metrics] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+      'The grid, then the leadership rows (replica mode, 64 B, memory, no TLS: one client at replica 0, then a client at each of the 3 replicas,\n' +
+      'leadership off and on, -o 10 and 100, each batching setting), unless the options leave them out.\n' +
       'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +
-      'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.',
+      'a quick or partial run writes bench/local/<timestamp>.json (ignored by git) and changes nothing else.\n' +
+      'Without --tls, the configurations 64 B and 1 KiB, -o 100, memory, batching on also run with mutual TLS, each right after its twin without.',
   )
   .option('quick', { type: 'boolean', default: false, describe: 'a small subset in about a minute' })
+  .option('leadership', {
+    type: 'boolean',
+    default: false,
+    describe: 'only the leadership rows: one client vs a client at each of 3 replicas, leadership off and on, -o 10 and 100 (about 4 min; with --outstanding and --batching, a subset)',
+  })
   .option('mode', { type: 'string', coerce: csv('mode', MODES), describe: `comma-separated: ${MODES.join(', ')}` })
   .option('size', { type: 'string', coerce: csv('size', SIZES), describe: `value sizes (-v): ${SIZES.join(', ')}` })
   .option('outstanding', { type: 'string', coerce: csv('outstanding', OUTSTANDING), describe: `client -o: ${OUTSTANDING.join(', ')}` })
   .option('storage', { type: 'string', coerce: csv('storage', STORAGES), describe: STORAGES.join(', ') })
   .option('batching', { type: 'string', coerce: csv('batching', BATCHING), describe: 'off, on' })
+  .option('tls', {
+    type: 'string',
+    coerce: csv('tls', ['off', 'on'] as const),
+    describe:
+      'off, on or off,on: every configuration of the grid without TLS, with it, or both (each with right after without); default: off, plus on for 64 B and 1 KiB -o 100 memory batching on. The leadership rows run without TLS: --tls on leaves them out',
+  })
+  .option('metrics', { type: 'boolean', default: false, describe: 'every server also serves /metrics (--metrics-port 0), to measure what counting costs (a partial run)' })
+  .option('rounds', { coerce: numberFlag('rounds', { integer: true, min: 1, max: 20 }), describe: 'run the selected configurations (grid, then leadership rows) this many times over, in order (a partial run)' })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 3600, unit: 'seconds' }), describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
   .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to use (default: from the process id)' })
@@ -84,19 +111,56 @@ const warmup = argv.warmup ?? (quick ? 1 : 2);
 const pick = <T>(chosen: string[] | undefined, all: readonly T[], quickSet: readonly T[]): T[] =>
   chosen !== undefined ? all.filter((x) => chosen.includes(String(x))) : [...(quick ? quickSet : all)];
 
-const grid: Setup[] = [];
+const setups: Setup[] = [];
 for (const mode of pick(argv.mode, MODES, ['replica', 'split'] as const))
   for (const size of pick(argv.size, SIZES, [64] as const))
     for (const outstanding of pick(argv.outstanding, OUTSTANDING, [1, 100] as const))
       for (const storage of pick(argv.storage, STORAGES, ['memory'] as const))
-        for (const batching of pick(argv.batching, BATCHING, ['off', 'on'] as const)) grid.push({ mode, size, outstanding, storage, batching });
-if (quick && argv.storage === undefined) grid.push({ mode: 'replica', size: 64, outstanding: 100, storage: 'lmdb-sync', batching: 'on' });
+        for (const batching of pick(argv.batching, BATCHING, ['off', 'on'] as const)) setups.push({ mode, size, outstanding, storage, batching });
+if (quick && argv.storage === undefined) setups.push({ mode: 'replica', size: 64, outstanding: 100, storage: 'lmdb-sync', batching: 'on' });
+if (argv.leadership) setups.length = 0;
+// TLS rows go right after their twins without TLS, so that each pair sees the same machine load.
+const tls = argv.tls;
+const once: Setup[] = setups.flatMap((s): Setup[] => {
+  if (tls === undefined) return hasTlsTwin(s) ? [{ ...s, tls: 'off' }, { ...s, tls: 'on' }] : [{ ...s, tls: 'off' }];
+  return tls.map((t) => ({ ...s, tls: t as 'off' | 'on' }));
+});
+
+// The leadership rows run in replica mode with 64 B values, memory storage and no TLS: only when
+// the options do not leave those out. Per -o and batching: one client alone (leadership off, on),
+// then a client at each replica (on, off), so every competing figure has one client's beside it.
+const leadershipOnce: LeadershipSetup[] = [];
+const chosen = (list: string[] | undefined, x: string) => list === undefined || list.includes(x);
+if (chosen(argv.mode, 'replica') && chosen(argv.size, '64') && chosen(argv.storage, 'memory') && chosen(tls, 'off')) {
+  for (const outstanding of LEADERSHIP_OUTSTANDING.filter((o) => chosen(argv.outstanding, String(o)) && (!quick || o === 100)))
+    for (const batching of BATCHING.filter((b) => chosen(argv.batching, b) && (!quick || b === 'on')))
+      for (const [leader, clients] of LEADERSHIP_CASES) leadershipOnce.push({ outstanding, batching, leader, clients });
+}
+
+// Each round runs the grid, then the leadership rows.
+const rounds = argv.rounds ?? 1;
+type Step = { kind: 'grid'; setup: Setup & { round: number } } | { kind: 'leadership'; setup: LeadershipSetup & { round: number } };
+const plan: Step[] = Array.from({ length: rounds }, (_, r): Step[] => [
+  ...once.map((s): Step => ({ kind: 'grid', setup: { ...s, round: r + 1 } })),
+  ...leadershipOnce.map((s): Step => ({ kind: 'leadership', setup: { ...s, round: r + 1 } })),
+]).flat();
 
 // Ports of our own, well away from the test suites' ranges; each configuration gets fresh ones.
 let nextPort = argv['port-base'] ?? 41000 + (process.pid % 50) * 100;
 const ports = (n: number) => Array.from({ length: n }, () => nextPort++);
 
-function configText(s: Setup, p: number[], dir: string): string {
+/** Certificates for every process of a benchmark cluster, made once, when the first TLS row runs. */
+let certsDir: string | undefined;
+process.on('exit', () => {
+  if (certsDir !== undefined) rmSync(certsDir, { recursive: true, force: true });
+});
+let certLines: readonly string[] | undefined;
+function tlsLines(): readonly string[] {
+  certsDir = mkdtempSync(join(tmpdir(), 'paxos-bench-certs-'));
+  return makeClusterCerts(certsDir, ['replica-0', 'replica-1', 'replica-2', 'acceptor-0', 'acceptor-1', 'acceptor-2', 'proposer-0', 'client']).configLines;
+}
+
+function configText(s: Setup & { leader?: 'off' | 'on' }, p: number[], dir: string): string {
   const lines =
     s.mode === 'replica'
       ? p.slice(0, 3).map((port, i) => `replica ${i} 127.0.0.1 ${port}`)
@@ -105,15 +169,33 @@ function configText(s: Setup, p: number[], dir: string): string {
   if (s.storage !== 'memory') lines.push('storage-backend lmdb', `lmdb-env-path ${join(dir, 'acceptor')}`, 'acceptor-trash-files yes', 'lmdb-mapsize 64mb');
   if (s.storage === 'lmdb-sync') lines.push('lmdb-sync yes');
   if (s.batching === 'on') lines.push('proposer-batch-max-values 1024', 'proposer-batch-max-bytes 1mb');
+  if (s.tls === 'on') lines.push(...(certLines ??= tlsLines()));
+  if (s.leader === 'on') lines.push('leader yes');
   return `${lines.join('\n')}\n`;
 }
+
+/** The last lines each process wrote to stderr. */
+const tails = new WeakMap<ChildProcess, string>();
+/**
+ * A process's last stderr line, for an error message; for a process that could not start, the
+ * line before LibPaxos3's `Could not start the replica!`, which says why (`cannot listen on …:
+ * another process is using that port`).
+ */
+const lastLine = (c: ChildProcess) => {
+  const lines = (tails.get(c) ?? '').split('\n').filter((l) => l.trim() !== '');
+  const last = lines.pop() ?? '';
+  return /^Could not start the /.test(last) && lines.length > 0 ? (lines.pop() as string).trim() : last.trim();
+};
 
 /** Every process the run started that still runs, and the current configuration's folder. */
 const live = new Set<ChildProcess>();
 let currentDir: string | undefined;
 
 function node(script: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
-  const child = spawn(process.execPath, [join(here, script), ...args], { stdio: ['ignore', stdout, 'pipe'] });
+  const withMetrics = argv.metrics && script !== 'client.js' ? [...args, '--metrics-port', '0'] : args;
+  const child = spawn(process.execPath, [join(here, script), ...withMetrics], { stdio: ['ignore', stdout, 'pipe'] });
+  // Read, so that a chatty process never blocks on a full pipe; the end is kept for error messages.
+  child.stderr?.on('data', (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000)));
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -143,7 +225,13 @@ function procStats(pid: number | undefined): { cpu: number; rss: number } {
   }
 }
 
-async function runOne(s: Setup): Promise<Result> {
+async function runOne(s: Setup & { round: number }): Promise<Result> {
+  const loadBefore = loadavg()[0] ?? 0;
+  const r = await measure(s);
+  return { ...r, round: s.round, load: [Number(loadBefore.toFixed(2)), Number((loadavg()[0] ?? 0).toFixed(2))] };
+}
+
+async function measure(s: Setup): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-'));
   currentDir = dir;
   const p = ports(4);
@@ -158,8 +246,11 @@ async function runOne(s: Setup): Promise<Result> {
         ];
   const empty = { perSecond: [], valuesPerSec: { median: 0, min: 0, max: 0 }, mbps: 0, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
-    for (const port of s.mode === 'replica' ? p.slice(0, 3) : p) {
-      if (!(await waitListening('127.0.0.1', port, 10_000))) return { ...s, ...empty, error: `port ${port} never started listening` };
+    for (const [k, port] of (s.mode === 'replica' ? p.slice(0, 3) : p).entries()) {
+      if (!(await waitListening('127.0.0.1', port, 10_000))) {
+        const said = lastLine(servers[k]?.child as ChildProcess);
+        return { ...s, ...empty, error: `port ${port} never started listening${said !== '' ? ` (${servers[k]?.role}: ${said})` : ''}` };
+      }
     }
     const client = node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe');
     let out = '';
@@ -205,8 +296,63 @@ async function runOne(s: Setup): Promise<Result> {
   }
 }
 
+/** One leadership row: 3 replicas, and a client at replica 0 or one at each replica, all at once. */
+async function runLeadership(s: LeadershipSetup & { round: number }): Promise<LeadershipResult> {
+  const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-'));
+  currentDir = dir;
+  const p = ports(3);
+  const path = join(dir, 'paxos.conf');
+  writeFileSync(path, configText({ mode: 'replica', size: 64, outstanding: s.outstanding, storage: 'memory', batching: s.batching, leader: s.leader }, p, dir));
+  const replicas = [0, 1, 2].map((i) => node('replica.js', [String(i), path], 'ignore'));
+  try {
+    for (const [k, port] of p.entries()) {
+      if (!(await waitListening('127.0.0.1', port, 10_000))) {
+        const said = lastLine(replicas[k] as ChildProcess);
+        return { ...s, valuesPerSec: 0, perClient: [], error: `port ${port} never started listening${said !== '' ? ` (replica ${k}: ${said})` : ''}` };
+      }
+    }
+    const clients = Array.from({ length: s.clients }, (_, i) => {
+      const child = node('client.js', [path, '-p', String(i), '-o', String(s.outstanding), '-v', '64', '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe');
+      let out = '';
+      child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+      return { child, out: () => out, code: new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1))) };
+    });
+    const codes = await Promise.all(clients.map((c) => c.code));
+    const perClient: ClientFigure[] = [];
+    const silent: number[] = [];
+    for (const [i, c] of clients.entries()) {
+      const line = c
+        .out()
+        .split('\n')
+        .find((l) => l.includes('"summary"'));
+      if (line === undefined) {
+        silent.push(i);
+        continue;
+      }
+      const summary = JSON.parse(line) as { valuesPerSec: number; latencyUs: { p50: number; p99: number; max: number } };
+      perClient.push({ replica: i, valuesPerSec: summary.valuesPerSec, latencyUs: summary.latencyUs });
+    }
+    const failed = codes.findIndex((c) => c !== 0);
+    const error =
+      failed >= 0
+        ? `the client at replica ${failed} exited with ${codes[failed]}${lastLine(clients[failed]?.child as ChildProcess) !== '' ? ` (${lastLine(clients[failed]?.child as ChildProcess)})` : ''}`
+        : silent.length > 0
+          ? `the client at replica ${silent[0]} printed no summary`
+          : undefined;
+    return { ...s, valuesPerSec: perClient.reduce((n, c) => n + c.valuesPerSec, 0), perClient, ...(error !== undefined ? { error } : {}) };
+  } finally {
+    // The servers, and any client still running after a failure.
+    await stopAll([...live]);
+    rmSync(dir, { recursive: true, force: true });
+    currentDir = undefined;
+  }
+}
+
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
-const label = (s: Setup) => `${s.mode} ${s.size} B -o ${s.outstanding} ${s.storage} batching ${s.batching}`;
+const label = (s: Setup & { round?: number }) =>
+  `${s.mode} ${s.size} B -o ${s.outstanding} ${s.storage} batching ${s.batching}${s.tls === 'on' ? ' TLS' : ''}${rounds > 1 ? ` (round ${s.round ?? 1})` : ''}`;
+const leadershipLabel = (s: LeadershipSetup & { round?: number }) =>
+  `leadership ${s.leader}, ${s.clients === 1 ? '1 client' : `${s.clients} clients (one per replica)`}, -o ${s.outstanding}, batching ${s.batching}${rounds > 1 ? ` (round ${s.round ?? 1})` : ''}`;
 const clock = (ms: number) => `${Math.floor(ms / 60000)}m${String(Math.round((ms % 60000) / 1000)).padStart(2, '0')}s`;
 
 const machine = {
@@ -216,34 +362,67 @@ const machine = {
   node: process.version,
   platform: `${process.platform} ${process.arch}`,
 };
-process.stderr.write(`pnpm bench: ${grid.length} configurations, ${warmup} s warm-up + ${seconds} s each; ${machine.cores} cores, Node ${machine.node}\n`);
+if (plan.length === 0) {
+  process.stderr.write('pnpm bench: the options leave no configuration to run (the leadership rows need replica mode, 64 B, memory storage, TLS off and -o 10 or 100).\n');
+  process.exit(1);
+}
+const gridSteps = plan.filter((x) => x.kind === 'grid').length;
+const leadershipSteps = plan.length - gridSteps;
+const loadStart = loadavg()[0] ?? 0;
+process.stderr.write(
+  `pnpm bench: ${gridSteps} configurations${leadershipSteps > 0 ? ` and ${leadershipSteps} leadership rows` : ''}, ${warmup} s warm-up + ${seconds} s each; ${machine.cores} cores, Node ${machine.node}, load average ${loadStart.toFixed(1)}\n`,
+);
 const started = Date.now();
 const results: Result[] = [];
-for (const [i, s] of grid.entries()) {
+const leadership: LeadershipResult[] = [];
+for (const [i, step] of plan.entries()) {
   const elapsed = Date.now() - started;
-  const eta = i === 0 ? (warmup + seconds + 2) * 1000 * grid.length : (elapsed / i) * (grid.length - i);
-  process.stderr.write(`[${i + 1}/${grid.length}] ${label(s)} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
-  const r = await runOne(s);
-  results.push(r);
-  process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`}\n`);
+  const eta = i === 0 ? (warmup + seconds + 2) * 1000 * plan.length : (elapsed / i) * (plan.length - i);
+  process.stderr.write(`[${i + 1}/${plan.length}] ${step.kind === 'grid' ? label(step.setup) : leadershipLabel(step.setup)} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
+  if (step.kind === 'grid') {
+    const r = await runOne(step.setup);
+    results.push(r);
+    process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`} (load average ${r.load?.[0]} → ${r.load?.[1]})\n`);
+  } else {
+    const r = await runLeadership(step.setup);
+    leadership.push(r);
+    process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec)} values/s${r.clients > 1 ? ` (${r.perClient.map((c) => fmt(c.valuesPerSec)).join(' + ')})` : ''}`}\n`);
+  }
 }
 
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-const run: Run = { date: new Date().toISOString(), machine, warmupSeconds: warmup, measuredSeconds: seconds, quick, results };
-// Only a run of the whole grid is committed and shown; quick and partial runs stay local.
-const full = !quick && grid.length === FULL_GRID_SIZE;
+const run: Run = {
+  date: new Date().toISOString(),
+  machine,
+  load: { start: loadStart, end: loadavg()[0] ?? 0 },
+  warmupSeconds: warmup,
+  measuredSeconds: seconds,
+  quick,
+  ...(argv.metrics ? { metrics: true } : {}),
+  results,
+  ...(leadership.length > 0 ? { leadership } : {}),
+};
+// Only a run of the whole grid and every leadership row, once, without extra servers' work, is
+// committed and shown; quick and partial runs stay local.
+const full = rounds === 1 && !argv.metrics && isFullRun(run) && (tls === undefined || tls.includes('off')) && leadership.length === LEADERSHIP_GRID_SIZE;
 const folder = full ? 'results' : 'local';
 mkdirSync(join(benchDir, folder), { recursive: true });
 writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
-process.stdout.write(`\n${table(results)}\n\n`);
+if (results.length > 0) process.stdout.write(`\n${table(results)}\n`);
+const tlsCost = tlsTable(results);
+if (tlsCost !== '') process.stdout.write(`\nThe cost of TLS (each TLS row ran right after its twin without TLS):\n\n${tlsCost}\n`);
+if (leadership.length > 0) {
+  process.stdout.write(`\nLeadership and competing clients (replica mode, 64 B, memory; load average ${run.load?.start.toFixed(1)} → ${run.load?.end.toFixed(1)}):\n\n${leadershipTable(leadership)}\n`);
+}
+process.stdout.write('\n');
 if (full) {
   report(run, `${stamp}.json`);
   process.stdout.write(`Wrote bench/results/${stamp}.json, bench/RESULTS.md and bench/chart.svg.\n`);
 } else {
   process.stdout.write(`Wrote bench/local/${stamp}.json (ignored by git). A ${quick ? 'quick' : 'partial'} run leaves bench/RESULTS.md and bench/chart.svg as they are: they show the last full run.\n`);
 }
-const failed = results.filter((r) => r.error !== undefined);
+const failed = [...results.filter((r) => r.error !== undefined).map((r) => `${label(r)}: ${r.error}`), ...leadership.filter((r) => r.error !== undefined).map((r) => `${leadershipLabel(r)}: ${r.error}`)];
 if (failed.length > 0) {
-  process.stderr.write(`pnpm bench: ${failed.length} of ${results.length} configurations failed (${failed.map((r) => `${label(r)}: ${r.error}`).join('; ')}).\n`);
+  process.stderr.write(`pnpm bench: ${failed.length} of ${plan.length} configurations failed (${failed.join('; ')}).\n`);
   process.exit(1);
 }

@@ -6,6 +6,9 @@
  * compare what every incarnation of every replica delivered, and the states it restored.
  * Transfer and rejoin steps go to stderr as `[event] …` lines (the nemesis kills replicas in the
  * middle of a transfer).
+ * With leadership on it also prints every change of the leader as it sees it on stdout,
+ * `leader <id> <master version>` or `leader none <version>`: that is how the nemesis finds the
+ * leader (no metrics endpoint needed).
  */
 import { appendFileSync } from 'node:fs';
 import { createLogger, startReplica, type Logger } from '@libpaxos/evpaxos';
@@ -21,7 +24,7 @@ if (idArg === undefined || configPath === undefined || logPath === undefined) {
 const rejoin = flags.includes('--rejoin');
 const padAt = flags.indexOf('--pad');
 const pad = padAt >= 0 ? Number(flags[padAt + 1]) : 0;
-const config = loadConfig(configPath, 'replica');
+const config = await loadConfig(configPath, 'replica');
 let buffered: string[] = [];
 const flush = () => {
   if (buffered.length === 0) return;
@@ -65,6 +68,7 @@ try {
     log,
     rejoin,
     stateMachine: state,
+    onLeaderChange: (leader, version) => process.stdout.write(`leader ${leader ?? 'none'} ${version}\n`),
     onDeliver: (iid, value, index) => {
       lastIid = iid;
       buffered.push(`${iid} ${index} ${readChaosValue(value) ?? 'foreign'}\n`);

@@ -6,13 +6,16 @@
  * and a nemesis drawn from the seed: SIGKILL and restart, SIGSTOP/SIGCONT, link cuts, delays,
  * resets and one-way stalls, a replica whose data directory is wiped while it is down (it rejoins
  * and catches up through a snapshot), and a replica killed in the middle of a snapshot transfer.
- * At the end everything heals; then every replica incarnation's delivery log must be a segment of
- * one common sequence that holds every submitted value: from its start, or right after the
- * checkpoint it restored, whose state must be the common sequence's at that instance (after Jepsen
- * and etcd's robustness tests: record what was seen, inject faults, check).
+ * With leadership on (the default; `--leader off` runs LibPaxos3's every-replica-proposes) it also
+ * kills, pauses and cuts off the leader itself, found from the leader changes each replica prints,
+ * and measures each failover: the time from the fault until a value submitted after it is
+ * delivered. At the end everything heals; then every replica incarnation's delivery log must be a
+ * segment of one common sequence that holds every submitted value: from its start, or right after
+ * the checkpoint it restored, whose state must be the common sequence's at that instance (after
+ * Jepsen and etcd's robustness tests: record what was seen, inject faults, check).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,7 +28,7 @@ import { makeChaosValue, readChaosValue } from './chaos-value.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
 const argv = sampleArgs('pnpm chaos')
-  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5]')
+  .usage('Usage: $0 [--duration S] [--seed N] [--replicas 3|5] [--leader on|off] [--port-base P] [--verbose] [--keep]')
   .option('duration', { default: 60, coerce: numberFlag('duration', { min: 2, max: 86_400, unit: 'seconds' }), describe: 'seconds of faults (at least 2: the first fault comes after 1 s)' })
   .option('seed', { default: 1, coerce: numberFlag('seed', { integer: true, min: 0, max: 2 ** 31 - 1 }), describe: 'chooses the fault schedule' })
   .option('replicas', {
@@ -35,6 +38,19 @@ const argv = sampleArgs('pnpm chaos')
       return Number(v);
     },
     describe: '3 or 5',
+  })
+  .option('leader', {
+    default: 'on',
+    coerce: (v: unknown) => {
+      if (String(v) !== 'on' && String(v) !== 'off') throw new Error(`--leader must be on or off, got '${String(v)}'`);
+      return String(v) as 'on' | 'off';
+    },
+    describe: "leader election with a lease ('leader yes', default lease) and leader faults; off: every replica proposes, as in LibPaxos3",
+  })
+  .option('verbose', {
+    type: 'boolean',
+    default: false,
+    describe: "replicas log at the info level (leader changes, timeouts, connections) to stderr-<replica>-<incarnation>.log in the run's folder; with --keep it stays",
   })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
   .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (default: from the seed)' })
@@ -49,7 +65,20 @@ const RESUBMIT_MS = 3000;
 const rng = new Prng(argv.seed);
 const dir = mkdtempSync(join(tmpdir(), 'paxos-chaos-'));
 const started = Date.now();
-const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0, wipe: 0, 'kill-in-transfer': 0 };
+const LEADER = argv.leader === 'on';
+const faults: Record<string, number> = {
+  kill: 0,
+  pause: 0,
+  cut: 0,
+  delay: 0,
+  reset: 0,
+  'one-way': 0,
+  wipe: 0,
+  'kill-in-transfer': 0,
+  ...(LEADER ? { 'kill-leader': 0, 'pause-leader': 0, 'cut-leader': 0 } : {}),
+};
+/** The default lease (`leader-lease` is not set in the configs): leader faults outlast it. */
+const LEASE_MS = 2000;
 /** What replicas said on stderr about snapshots and rejoins. */
 const transfers = { started: 0, resumed: 0, installed: 0, rejoined: 0 };
 /** The highest trim point a replica asked the acceptors for (from their `[event] trim` lines). */
@@ -74,7 +103,7 @@ const sources = R + CLIENTS;
 function configFor(source: number): string {
   const lines = Array.from({ length: R }, (_, t) => `replica ${t} 127.0.0.1 ${source === t ? real[t] : proxyPort(source, t)}`);
   lines.push(
-    'verbosity error',
+    `verbosity ${argv.verbose ? 'info' : 'error'}`,
     'storage-backend lmdb',
     `lmdb-env-path ${join(dir, 'acceptor')}`,
     'lmdb-sync yes',
@@ -88,6 +117,7 @@ function configFor(source: number): string {
     'checkpoint-trim yes',
     'checkpoint-trim-hold 20',
     'snapshot-chunk-size 64kb',
+    ...(LEADER ? ['leader yes'] : []),
   );
   return `${lines.join('\n')}\n`;
 }
@@ -100,12 +130,15 @@ const configPaths = Array.from({ length: sources }, (_, s) => {
 const proxies: LinkProxy[] = [];
 /** The links a process dials, by source: a wiped replica's are slowed while it fetches its snapshot. */
 const linksFrom: LinkProxy[][] = Array.from({ length: sources }, () => []);
+/** Each proxy's link: the process that dials through it (replica or client) and the replica dialled. */
+const linkOf = new Map<LinkProxy, { source: number; target: number }>();
 for (let s = 0; s < sources; s++) {
   for (let t = 0; t < R; t++) {
     if (s === t) continue;
     const p = new LinkProxy(proxyPort(s, t), real[t] as number);
     proxies.push(p);
     linksFrom[s]?.push(p);
+    linkOf.set(p, { source: s, target: t });
   }
 }
 await Promise.all(proxies.map((p) => p.start()));
@@ -120,20 +153,45 @@ interface ReplicaProc {
   fetching: boolean;
   /** Its data directory is being removed (after its process exited): restarts wait for it. */
   wiped: Promise<void> | undefined;
+  /** The leader as this incarnation last reported it (`leader <id> <version>` on its stdout). */
+  sees: { id: number | undefined; version: number };
 }
-const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const, rejoining: false, fetching: false, wiped: undefined }));
+const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({
+  child: null,
+  incarnation: 0,
+  state: 'down' as const,
+  rejoining: false,
+  fetching: false,
+  wiped: undefined,
+  sees: { id: undefined, version: 0 },
+}));
 function startReplica(i: number, rejoin = false): void {
   const r = replicas[i] as ReplicaProc;
   r.incarnation++;
   r.fetching = false;
+  r.sees = { id: undefined, version: 0 };
   const args = [join(here, 'chaos-replica.js'), String(i), configPaths[i] as string, join(dir, `deliveries-${i}-${r.incarnation}.log`), '--pad', String(PAD), ...(rejoin ? ['--rejoin'] : [])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   r.child = child;
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    const lines = (out + d.toString()).split('\n');
+    out = lines.pop() ?? '';
+    for (const line of lines) {
+      const m = /^leader (\d+|none) (\d+)$/.exec(line);
+      if (m !== null && r.child === child) {
+        r.sees = { id: m[1] === 'none' ? undefined : Number(m[1]), version: Number(m[2]) };
+        if (r.sees.id === i) log(`replica ${i} leads (master version ${r.sees.version})`);
+      }
+    }
+  });
   let err = '';
   let partial = '';
+  const errLog = join(dir, `stderr-${i}-${r.incarnation}.log`);
   child.stderr?.on('data', (d: Buffer) => {
-    err += d.toString();
-    if (err.length > 20_000) err = err.slice(-10_000);
+    // Only the end is shown when a replica fails; the whole of it goes to a file with --verbose.
+    err = (err + d.toString()).slice(-4000);
+    if (argv.verbose) appendFileSync(errLog, d);
     const lines = (partial + d.toString()).split('\n');
     partial = lines.pop() ?? '';
     for (const l of lines) if (l.startsWith('[event] ') && r.child === child) replicaEvent(i, l.slice(8));
@@ -170,7 +228,7 @@ function replicaEvent(i: number, line: string): void {
     log(`replica ${i}: ${line}`);
     // The nemesis kills a replica in the middle of its transfer, now and then (one that just lost
     // its disk always, the first time): the next incarnation must resume it and rejoin.
-    if (submitting && (faults['kill-in-transfer'] === 0 || rng.chance(1, 3)) && replicas.filter((x) => x !== r && (x.state !== 'up' || x.rejoining)).length < maxDown) {
+    if (submitting && (faults['kill-in-transfer'] === 0 || rng.chance(1, 3)) && replicas.filter((x) => x !== r && (x.state !== 'up' || x.rejoining)).length + isolated.size < maxDown) {
       const child = r.child;
       later(faults['kill-in-transfer'] === 0 ? 15 : rng.between(30, 200), () => {
         if (r.child !== child || !r.fetching || r.state !== 'up') return;
@@ -267,6 +325,7 @@ for (const c of clients) {
       if (client !== c.id) return;
       c.delivered.set(id, (c.delivered.get(id) ?? 0) + 1);
       c.pending.delete(seq);
+      if (failover !== undefined && seq >= (failover.after[c.id] as number)) failoverDone(failover);
       if (submitting && c.pending.size < IN_FLIGHT) send(c, c.nextSeq++);
     },
   });
@@ -291,16 +350,106 @@ const later = (ms: number, f: () => void) => {
 };
 const maxDown = Math.floor((R - 1) / 2);
 let lastWipeAt = 0;
+
+// ---- leader faults and failover times ----
+/** A leader fault whose failover is being timed. */
+interface Failover {
+  kind: string;
+  leader: number;
+  at: number;
+  /** Per client: the first seq submitted after the fault; a delivery of one of them ends the failover. */
+  after: number[];
+}
+let failover: Failover | undefined;
+/** A replica cut off from everyone (a cut-leader fault), and the proxies of its links. */
+const isolated = new Map<number, LinkProxy[]>();
+const failoverMs: number[] = [];
+let unmeasured = 0;
+/** No new leader fault before this time (the last one's failover and its healing come first). */
+let leaderQuietUntil = 0;
+const faultsEnd = started + argv.duration * 1000;
+
+function failoverDone(f: Failover): void {
+  const ms = Date.now() - f.at;
+  failover = undefined;
+  failoverMs.push(ms);
+  log(`${f.kind} on replica ${f.leader}: a value submitted after it was delivered ${ms} ms later`);
+}
+
+/**
+ * The replica that holds the lease as it says itself (its latest report names itself), the one
+ * with the newest master version if a paused or cut-off old leader still says so too; undefined
+ * when none does (an election is under way) or it is not up and connected.
+ */
+function currentLeader(): number | undefined {
+  let best: number | undefined;
+  replicas.forEach((r, i) => {
+    if (r.sees.id !== i) return;
+    if (best === undefined || r.sees.version > (replicas[best] as ReplicaProc).sees.version) best = i;
+  });
+  return best !== undefined && replicas[best]?.state === 'up' && !isolated.has(best) ? best : undefined;
+}
+
+/** Kills, pauses or cuts off the leader, for longer than a lease so that another must take over; false if it cannot now. */
+function leaderFault(kind: 'kill-leader' | 'pause-leader' | 'cut-leader'): boolean {
+  const leader = currentLeader();
+  // Not in the last seconds: a failover still open when the run heals is not measured.
+  if (failover !== undefined || Date.now() < leaderQuietUntil || Date.now() > faultsEnd - LEASE_MS - 8000 || leader === undefined) return false;
+  // The leader goes away: the others must still be a majority (a rejoining replica does not vote
+  // yet). Not while a replica rejoins or fetches a snapshot either: that one may be killed in its
+  // transfer, and the two faults together could take the quorum away.
+  if (replicas.filter((r) => r.state !== 'up' || r.rejoining).length + isolated.size >= maxDown || replicas.some((r) => r.rejoining || r.fetching)) return false;
+  const r = replicas[leader] as ReplicaProc;
+  const ms = rng.between(LEASE_MS + 500, LEASE_MS + 3000);
+  if (kind === 'kill-leader') {
+    r.state = 'down';
+    r.child?.kill('SIGKILL');
+    later(ms, () => startReplica(leader));
+  } else if (kind === 'pause-leader') {
+    r.state = 'paused';
+    r.child?.kill('SIGSTOP');
+    later(ms, () => {
+      r.child?.kill('SIGCONT');
+      r.state = 'up';
+    });
+  } else {
+    // Every link to and from it, clients' included; its own acceptor is reached in memory.
+    const links = proxies.filter((p) => linkOf.get(p)?.source === leader || linkOf.get(p)?.target === leader);
+    isolated.set(leader, links);
+    for (const p of links) p.setCut(true);
+    later(ms, () => {
+      isolated.delete(leader);
+      for (const p of links) p.setCut(false);
+    });
+  }
+  faults[kind] = (faults[kind] ?? 0) + 1;
+  failover = { kind, leader, at: Date.now(), after: clients.map((c) => c.nextSeq) };
+  leaderQuietUntil = Date.now() + ms + 2000;
+  log(`${kind}: replica ${leader} (master version ${r.sees.version}) for ${ms} ms`);
+  return true;
+}
+
 function nemesis(): void {
   // The first wipe comes a quarter into the run (or once the log was first trimmed, if later), so
   // every run sees one and the wiped replica must catch up through a snapshot.
   const wipeDue = faults.wipe === 0 && maxTrim > 0 && Date.now() - started >= (argv.duration * 1000) / 4;
-  const kind = wipeDue ? 'wipe' : rng.pick(['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe'] as const);
-  // A replica rejoining after losing its data directory does not vote yet: it counts as down.
-  const unavailable = replicas.filter((r) => r.state !== 'up' || r.rejoining).length;
-  // A replica that lost its data directory cannot vote below its fence until the cluster passes
-  // it: one wipe at a time, well apart (losing a second one meanwhile could lose a quorum).
-  if (kind === 'wipe' && maxTrim > 0 && unavailable < maxDown && !replicas.some((r) => r.rejoining) && fences.every((f) => f < maxDelivered) && Date.now() - lastWipeAt > 8000) {
+  const kinds = ['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe', ...(LEADER ? (['kill-leader', 'pause-leader', 'cut-leader'] as const) : [])] as const;
+  const kind = wipeDue ? 'wipe' : rng.pick(kinds);
+  // A replica rejoining after losing its data directory does not vote yet: it counts as down, as
+  // does a leader cut off from everyone.
+  const unavailable = replicas.filter((r) => r.state !== 'up' || r.rejoining).length + isolated.size;
+  if (kind === 'kill-leader' || kind === 'pause-leader' || kind === 'cut-leader') {
+    leaderFault(kind);
+  } else if (
+    kind === 'wipe' &&
+    maxTrim > 0 &&
+    unavailable < maxDown &&
+    // A replica that lost its data directory cannot vote below its fence until the cluster passes
+    // it: one wipe at a time, well apart (losing a second one meanwhile could lose a quorum).
+    !replicas.some((r) => r.rejoining) &&
+    fences.every((f) => f < maxDelivered) &&
+    Date.now() - lastWipeAt > 8000
+  ) {
     const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
     const r = replicas[i] as ReplicaProc;
     r.state = 'down';
@@ -348,7 +497,8 @@ function nemesis(): void {
     const ms = rng.between(500, 3000);
     if (kind === 'cut') {
       p.setCut(true);
-      later(ms, () => p.setCut(false));
+      // A link of a cut-off leader stays cut until that fault heals.
+      later(ms, () => [...isolated.values()].some((links) => links.includes(p)) || p.setCut(false));
     } else if (kind === 'delay') {
       p.setDelay(rng.between(20, 200));
       later(ms, () => p.setDelay(0));
@@ -367,14 +517,20 @@ later(1000, nemesis);
 const progress = setInterval(() => {
   const delivered = clients.reduce((n, c) => n + c.delivered.size, 0);
   const total = Object.values(faults).reduce((a, b) => a + b, 0);
-  log(`faults ${total} (${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}), values delivered ${delivered}`);
+  log(`faults ${total} (${Object.entries(faults).map(([k, v]) => `${k} ${v}`).join(', ')}), values delivered ${delivered}${LEADER ? `, leader ${currentLeader() ?? 'unknown'}` : ''}`);
 }, 5000);
 
 await new Promise((r) => setTimeout(r, argv.duration * 1000));
 
 // ---- heal, wait until quiet, check ----
 submitting = false;
+if (failover !== undefined) {
+  unmeasured++;
+  log(`${failover.kind} on replica ${failover.leader}: no value submitted after it was delivered before the run healed; not measured`);
+  failover = undefined;
+}
 for (const t of timers) clearTimeout(t);
+isolated.clear();
 for (const p of proxies) p.heal();
 await Promise.all(replicas.map((r) => r.wiped));
 replicas.forEach((r, i) => {
@@ -558,13 +714,19 @@ const injected = Object.values(faults).reduce((x, y) => x + y, 0);
 if (counts.size === 0) violations.push(`no value was delivered in ${argv.duration} s, so the run checked nothing`);
 if (injected === 0) violations.push(`no fault was injected in ${argv.duration} s, so the run tested nothing; run longer`);
 const logs = segments;
+const sortedFailovers = [...failoverMs].sort((a, b) => a - b);
 const report = {
   seed: argv.seed,
   replicas: R,
   durationSeconds: argv.duration,
+  leader: argv.leader,
   faults,
   snapshotTransfers: transfers,
   restoredStatesChecked: restoredChecked,
+  // Leader faults: ms from the fault until a value submitted after it was delivered.
+  failoverMs: LEADER
+    ? { count: failoverMs.length, p50: sortedFailovers[Math.floor((sortedFailovers.length - 1) / 2)] ?? null, max: sortedFailovers.at(-1) ?? null, unmeasured }
+    : null,
   valuesSubmitted: submitted,
   valuesDelivered: counts.size,
   deliveredTwice: duplicates,
@@ -574,7 +736,7 @@ const report = {
 };
 process.stdout.write(`${JSON.stringify(report)}\n`);
 if (violations.length > 0) {
-  process.stdout.write(`${violations.slice(0, 20).join('\n')}\nlogs kept in ${dir}; replay with: pnpm chaos --duration ${argv.duration} --seed ${argv.seed} --replicas ${R}\n`);
+  process.stdout.write(`${violations.slice(0, 20).join('\n')}\nlogs kept in ${dir}; replay with: pnpm chaos --duration ${argv.duration} --seed ${argv.seed} --replicas ${R}${LEADER ? '' : ' --leader off'}\n`);
   process.exit(1);
 }
 if (argv.keep) process.stdout.write(`logs kept in ${dir}\n`);

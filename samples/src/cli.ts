@@ -1,6 +1,17 @@
 import { existsSync } from 'node:fs';
-import yargs from 'yargs';
-import { ConfigError, StorageError, readConfig, type PaxosConfig } from '@libpaxos/evpaxos';
+import yargs, { type Argv } from 'yargs';
+import {
+  ConfigError,
+  RateLimitedLogger,
+  SUMMARY_INTERVAL_MS,
+  StorageError,
+  createLogger,
+  readConfig,
+  resolveConfig,
+  type LogFormat,
+  type MetricsOptions,
+  type PaxosConfig,
+} from '@libpaxos/evpaxos';
 
 /**
  * LibPaxos3's samples read `../paxos.conf` by default (they ran from its build directory); from
@@ -11,20 +22,86 @@ export function defaultConfigPath(): string {
   return existsSync('../paxos.conf') || !existsSync('paxos.conf') ? '../paxos.conf' : 'paxos.conf';
 }
 
-/** Reads the config or exits 1 with its `path:line` message. */
-export function loadConfig(path: string, what: string): PaxosConfig {
+/** Reads the config and resolves its host names, or exits 1 with the `path:line` message. */
+export async function loadConfig(path: string, what: string): Promise<PaxosConfig> {
   try {
-    return readConfig(path);
+    return await resolveConfig(readConfig(path));
   } catch (e) {
     fail(e, what);
+  }
+}
+
+/** Who this sample is and how it logs, for the lines written before (or without) a config: see `setLogSource`. */
+let source: { format: LogFormat; role: string; id: number | undefined } = { format: 'text', role: 'sample', id: undefined };
+
+/** The format and the role of the lines this process writes outside the library (start failures, signals). */
+export function setLogSource(format: LogFormat, role: string, id?: number): void {
+  source = { format, role, id };
+}
+
+/**
+ * A line of the sample itself (LibPaxos3 prints these plainly: `Caught signal 2`, `Could not start
+ * the acceptor!`), or a JSON object like the library's lines with `--log-format json`.
+ */
+export function say(level: 'error' | 'info', text: string): void {
+  if (source.format === 'json') {
+    process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, role: source.role, id: source.id ?? null, message: text, fields: {} })}\n`);
+  } else {
+    process.stderr.write(`${text}\n`);
   }
 }
 
 /** Prints why a role could not start, LibPaxos3's line after it, and exits 1. */
 export function fail(e: unknown, what: string): never {
   const known = e instanceof ConfigError || e instanceof StorageError || (e instanceof Error && /cannot listen/.test(e.message));
-  process.stderr.write(`${known ? (e as Error).message : String((e as Error).stack ?? e)}\nCould not start the ${what}!\n`);
+  say('error', known ? (e as Error).message : String((e as Error).stack ?? e));
+  say('error', `Could not start the ${what}!`);
   process.exit(1);
+}
+
+/** The flags every sample takes for operating it (`--metrics-port`, `--log-format`), as read. */
+export interface Operating {
+  readonly metrics?: MetricsOptions;
+  readonly logFormat?: LogFormat;
+}
+
+/** Adds `--metrics-port` and `--log-format` to a sample's command line. */
+export function operatingOptions<T>(y: Argv<T>) {
+  return y
+    .option('metrics-port', {
+      coerce: metricsFlag,
+      describe:
+        'serve /metrics (Prometheus) and /healthz on [host:]port (port 0: any free one, printed at start); default: the config\'s metrics-port (acceptor or replica k on metrics-port + k, proposer k on metrics-port + 10 + k), none for learners and clients',
+    })
+    .option('log-format', { choices: ['text', 'json'] as const, describe: "log lines in LibPaxos3's format (text) or one JSON object a line (json); default: the config's log-format, else text" });
+}
+
+/** Reads the operating flags of a parsed command line. */
+export function operating(argv: { readonly 'metrics-port'?: MetricsOptions | undefined; readonly 'log-format'?: LogFormat | undefined }): Operating {
+  return { ...(argv['metrics-port'] !== undefined ? { metrics: argv['metrics-port'] } : {}), ...(argv['log-format'] !== undefined ? { logFormat: argv['log-format'] } : {}) };
+}
+
+/** `--metrics-port 9100`, `--metrics-port 0.0.0.0:9100`, `--metrics-port [::1]:9100`. */
+function metricsFlag(v: unknown): MetricsOptions {
+  const last: unknown = Array.isArray(v) ? v[v.length - 1] : v;
+  const text = last === true ? '' : String(last);
+  const m = /^(?:(\[[0-9a-fA-F:.%\w]+\]|[^:\s]+):)?(\d+)$/.exec(text.trim());
+  const port = Number(m?.[2]);
+  if (m === null || !(port >= 0 && port <= 65535)) {
+    throw new Error(`--metrics-port must be a port from 0 to 65535, optionally after a host (127.0.0.1:9100, [::1]:9100), got ${text === '' ? 'nothing' : `'${text}'`}`);
+  }
+  const host = m[1]?.replace(/^\[(.*)\]$/, '$1');
+  return { port, ...(host !== undefined ? { host } : {}) };
+}
+
+/**
+ * The logger of a sample process: the config's verbosity, the format of `--log-format` or the
+ * config's `log-format`, behind the limiter of repeated lines. Also sets the source of `say`.
+ */
+export function sampleLogger(config: PaxosConfig, ops: Operating, role: string, id?: number): RateLimitedLogger {
+  const format = ops.logFormat ?? config.logFormat;
+  setLogSource(format, role, id);
+  return new RateLimitedLogger(createLogger(config.verbosity, undefined, { format, role, ...(id !== undefined ? { id } : {}) }), SUMMARY_INTERVAL_MS, config.verbosity);
 }
 
 /**
@@ -37,11 +114,11 @@ export function onSignals(close: () => Promise<void>): void {
   const handler = (signal: NodeJS.Signals) => {
     if (closing) process.exit(process.exitCode ?? 0);
     closing = true;
-    process.stderr.write(`Caught signal ${signal === 'SIGINT' ? 2 : 15}\n`);
+    say('info', `Caught signal ${signal === 'SIGINT' ? 2 : 15}`);
     close().then(
       () => process.exit(process.exitCode ?? 0),
       (e: Error) => {
-        process.stderr.write(`Could not close cleanly: ${e.message}\n`);
+        say('error', `Could not close cleanly: ${e.message}`);
         process.exit(1);
       },
     );
@@ -102,15 +179,17 @@ export function parseId(text: unknown): number | undefined {
  * The `<id> [config]` command line of the acceptor and the proposer. On a wrong argument count
  * it prints the usage and exits with `usageExit` (LibPaxos3: 0 for the acceptor, 1 otherwise).
  */
-export function idAndConfig(name: string, describe: string, usageExit: number): { id: number; configPath: string } {
-  const argv = sampleArgs(name).usage(`Usage: $0 <id> [config]\n\n${describe}`).strictOptions().parseSync();
+export function idAndConfig(name: string, describe: string, usageExit: number): { id: number; configPath: string; ops: Operating } {
+  const argv = operatingOptions(sampleArgs(name).usage(`Usage: $0 <id> [config] [--metrics-port P] [--log-format text|json]\n\n${describe}`)).strictOptions().parseSync();
   const [idArg, configArg, ...extra] = argv._.map(String);
   const id = parseId(idArg);
   if (id === undefined || extra.length > 0) {
     (usageExit === 0 ? process.stdout : process.stderr).write(`Usage: ${name} <id> [config]\n`);
     process.exit(usageExit);
   }
-  return { id, configPath: configArg ?? defaultConfigPath() };
+  const ops = operating(argv);
+  setLogSource(ops.logFormat ?? 'text', name, id);
+  return { id, configPath: configArg ?? defaultConfigPath(), ops };
 }
 
 /**

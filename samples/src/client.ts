@@ -1,61 +1,89 @@
 #!/usr/bin/env node
 import { randomInt } from 'node:crypto';
-import { createConnection } from 'node:net';
-import { encodeMessage, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig } from './cli.js';
+import type { Socket } from 'node:net';
+import { dialProblem, encodeMessage, formatAddress, startLearner, transportFor, type LearnerHandle, type Transport } from '@libpaxos/evpaxos';
+import { defaultConfigPath, fail, loadConfig, operating, sampleLogger, say, setLogSource } from './cli.js';
 import { clientArgs } from './client-args.js';
 import { LatencyHistogram } from './histogram.js';
-import { HEADER_SIZE, makePayload, nowUs, readPayload } from './payload.js';
+import { HEADER_SIZE, makePayload, nowUs, readPayload, type Payload } from './payload.js';
 
 const argv = clientArgs(process.argv.slice(2)).parseSync();
+const ops = operating(argv);
+setLogSource(ops.logFormat ?? 'text', 'client');
 
-const config = loadConfig(argv._[0] !== undefined ? String(argv._[0]) : defaultConfigPath(), 'client');
+const config = await loadConfig(argv._[0] !== undefined ? String(argv._[0]) : defaultConfigPath(), 'client');
+const log = sampleLogger(config, ops, 'client');
 const proposer = config.proposers[argv['proposer-id']];
 if (proposer === undefined) {
-  process.stderr.write(`${config.path}: there is no proposer ${argv['proposer-id']}; the config has ${config.proposers.length}\n`);
+  say('error', `${config.path}: there is no proposer ${argv['proposer-id']}; the config has ${config.proposers.length}`);
   process.exit(1);
 }
 const valueSize = argv['value-size'];
 if (valueSize + HEADER_SIZE > config.maxValueSize) {
-  process.stderr.write(`-v ${valueSize} makes values of ${valueSize + HEADER_SIZE} bytes, more than max-value-size in ${config.path} (${config.maxValueSize} bytes)\n`);
+  say('error', `-v ${valueSize} makes values of ${valueSize + HEADER_SIZE} bytes, more than max-value-size in ${config.path} (${config.maxValueSize} bytes)`);
   process.exit(1);
 }
 const clientId = randomInt(2 ** 31);
 const launched = performance.now();
-const where = `proposer ${argv['proposer-id']} (${proposer.host}:${proposer.port})`;
+const where = `proposer ${argv['proposer-id']} (${formatAddress(proposer)})`;
 const json = argv.json;
 
 // Per second (reset every second, as LibPaxos3 prints it) and for the whole run.
 let second = { values: 0, bytes: 0, min: 0, max: 0, sum: 0 };
-const total = { values: 0, startedUs: 0, delivered: 0 };
+const total = { values: 0, startedUs: 0, delivered: 0, submitted: 0, duplicates: 0 };
 const histogram = new LatencyHistogram();
+/**
+ * This client's values submitted and not yet delivered, by a key made of the payload's send time
+ * and first body bytes (random), counted so that two values with equal keys are both tracked. A
+ * delivery of a value that is not in flight is a duplicate (a value decided twice, which
+ * forwarding at a change of leader can cause): it is counted, but neither measured nor answered
+ * with a new value, so the number in flight stays `-o`.
+ */
+const inFlight = new Map<string, number>();
+const keyOf = (p: { sentUs: number; preview: string }) => `${p.sentUs}/${p.preview}`;
 
-const socket = createConnection({ host: proposer.host, port: proposer.port });
+// With TLS on (tls-* keys), the client proves it is `client` and checks that it reached the
+// proposer of its config line; without, plain TCP as LibPaxos3.
+let transport: Transport;
+try {
+  transport = transportFor(config, 'client');
+} catch (e) {
+  fail(e, 'client');
+}
+const socket: Socket = transport.connect(proposer, proposer.name);
 socket.setNoDelay(config.tcpNodelay);
 // A replica broadcasts accepted messages to every connection, ours too: read and discard them,
 // or it would have to drop us (LibPaxos3's client never reads: B13).
 socket.on('data', () => undefined);
+// Listened for now: the connection may be up (or its handshake done) before the learner below is.
+const ready = new Promise<void>((resolve) => socket.once(transport.readyEvent, () => resolve()));
 let connected = false;
 let lostBecause: string | undefined;
-socket.on('error', (e) => {
+socket.on('error', (e: NodeJS.ErrnoException) => {
+  const why = (transport.secure ? dialProblem(e)?.why : undefined) ?? e.message;
   if (connected) {
-    lostBecause = e.message;
+    lostBecause = why;
     return;
   }
-  process.stderr.write(`Could not connect to ${where}: ${e.message}\n`);
+  say('error', `Could not connect to ${where}: ${why}`);
   process.exit(1);
 });
 socket.on('close', () => {
   if (!connected || stopping) return;
-  process.stderr.write(`Lost the connection to ${where}${lostBecause !== undefined ? ` (${lostBecause})` : ''}; stopping\n`);
+  say('error', `Lost the connection to ${where}${lostBecause !== undefined ? ` (${lostBecause})` : ''}; stopping`);
   void stop();
 });
 
 // Values submitted in one event-loop turn leave in one write.
 let outgoing: Uint8Array[] = [];
 function submit(): void {
+  if (draining) return;
   if (outgoing.length === 0) setImmediate(flushOutgoing);
-  outgoing.push(encodeMessage({ type: 'client_value', value: makePayload(clientId, valueSize) }));
+  const value = makePayload(clientId, valueSize);
+  const key = keyOf(readPayload(value) as Payload);
+  inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+  total.submitted++;
+  outgoing.push(encodeMessage({ type: 'client_value', value }));
 }
 function flushOutgoing(): void {
   const chunks = outgoing;
@@ -67,11 +95,26 @@ let learner: LearnerHandle;
 try {
   learner = await startLearner({
     config,
+    as: 'client',
+    log,
+    ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
     catchUp: false,
     onDeliver: (_iid, value) => {
       const p = readPayload(value);
       if (p === undefined || p.clientId !== clientId) return;
+      const key = keyOf(p);
+      const n = inFlight.get(key);
+      if (n === undefined) {
+        total.duplicates++;
+        return;
+      }
+      if (n > 1) inFlight.set(key, n - 1);
+      else inFlight.delete(key);
       total.delivered++;
+      if (draining) {
+        if (inFlight.size === 0) drained?.();
+        return;
+      }
       const latency = Math.max(0, nowUs() - p.sentUs);
       second.values++;
       second.bytes += value.length;
@@ -89,7 +132,7 @@ try {
   fail(e, 'client');
 }
 
-socket.on('connect', () => {
+void ready.then(() => {
   connected = true;
   if (!json) process.stdout.write('Connected to proposer\n');
   total.startedUs = nowUs() + argv.warmup * 1e6;
@@ -109,12 +152,29 @@ const ticker = setInterval(() => {
 }, 1000);
 
 let stopping = false;
-/** Prints the summary and exits: 0 when some of this client's values were delivered, else 1. */
+/** Stopped submitting; waiting for the values in flight (`--drain`). */
+let draining = false;
+let drained: (() => void) | undefined;
+/**
+ * Prints the summary and exits: 0 when some of this client's values were delivered (and, with
+ * `--drain`, every value it submitted was), else 1.
+ */
 async function stop(): Promise<void> {
   if (stopping) process.exit(total.values > 0 ? 0 : 1);
   stopping = true;
   clearInterval(ticker);
   const secs = total.startedUs > 0 ? Math.max(0, (nowUs() - total.startedUs) / 1e6) : 0;
+  const drain = argv.drain;
+  if (drain !== undefined && connected && inFlight.size > 0) {
+    // Measured up to here; the values still in flight only have to arrive.
+    draining = true;
+    await new Promise<void>((resolve) => {
+      drained = resolve;
+      setTimeout(resolve, drain * 1000);
+    });
+  }
+  let undelivered = 0;
+  for (const n of inFlight.values()) undelivered += n;
   const summary = {
     type: 'summary',
     values: total.values,
@@ -123,23 +183,36 @@ async function stop(): Promise<void> {
     latencyUs: { p50: histogram.percentile(50), p99: histogram.percentile(99), max: histogram.max },
     outstanding: argv.outstanding,
     valueSize,
+    submitted: total.submitted,
+    /** Values submitted and not delivered when the client stopped (after `--drain`, if given). */
+    undelivered,
+    duplicates: total.duplicates,
   };
   if (json) process.stdout.write(`${JSON.stringify(summary)}\n`);
   else {
     process.stdout.write(
       `Summary: ${summary.values} values in ${summary.seconds} s, ${summary.valuesPerSec} value/sec, latency p50 ${summary.latencyUs.p50} us p99 ${summary.latencyUs.p99} us max ${summary.latencyUs.max} us\n`,
     );
+    if (drain !== undefined) {
+      process.stdout.write(
+        `Drained: ${total.submitted - undelivered} of ${total.submitted} submitted values delivered, ${undelivered} not within ${drain} s, ${total.duplicates} delivered twice\n`,
+      );
+    }
   }
   socket.destroy();
   await learner.close();
-  if (total.values > 0) process.exit(0);
+  if (total.values > 0 && (drain === undefined || undelivered === 0)) process.exit(0);
+  if (total.values > 0) {
+    say('error', `${undelivered} of this client's ${total.submitted} values were not delivered within ${drain} s after it stopped submitting (--drain): they were lost, or the cluster is too slow to deliver them in that time.`);
+    process.exit(1);
+  }
   // A run that measured nothing is a failure, with one sentence saying why.
   const why = !connected
     ? `Could not connect to ${where} in ${((performance.now() - launched) / 1000).toFixed(1)} s.`
     : total.delivered > 0
       ? `No value was delivered after the ${argv.warmup} s warm-up, so the summary measured nothing; run longer than the warm-up.`
       : `No value of this client was delivered: ${where} took the connection, but this client's learner saw none of its values decided (are a majority of the acceptors up and reachable? see the lines above).`;
-  process.stderr.write(`${why}\n`);
+  say('error', why);
   process.exit(1);
 }
 process.on('SIGINT', () => void stop());

@@ -24,7 +24,7 @@ if (id === undefined || extra.length > 0) {
   process.stderr.write('Usage: counter <id> [config] [--interval MS] [-v] [--rejoin]\n');
   process.exit(1);
 }
-const config = loadConfig(configArg ?? defaultConfigPath(), 'counter');
+const config = await loadConfig(configArg ?? defaultConfigPath(), 'counter');
 const COUNT = Uint8Array.of(0x43, 0x4f, 0x55, 0x4e, 0x54, 0x00);
 try {
   const counter = new Counter();

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { startLearner } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, onSignals, sampleArgs } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, sampleArgs, sampleLogger, setLogSource } from './cli.js';
 import { deliveryLine } from './payload.js';
 
-const argv = sampleArgs('learner')
-  .usage('Usage: $0 [config]\n\nPrints every value the cluster decides, in order, one line each:\n<sec>.<usec> [<first 16 characters>] <size> bytes')
+const argv = operatingOptions(
+  sampleArgs('learner').usage(
+    'Usage: $0 [config] [--metrics-port P] [--log-format text|json]\n\nPrints every value the cluster decides, in order, one line each:\n<sec>.<usec> [<first 16 characters>] <size> bytes',
+  ),
+)
   .strictOptions()
   .parseSync();
 const [configArg, ...extra] = argv._.map(String);
@@ -12,9 +15,16 @@ if (extra.length > 0) {
   process.stderr.write(`Usage: learner [config]\n`);
   process.exit(1);
 }
-const config = loadConfig(configArg ?? defaultConfigPath(), 'learner');
+const ops = operating(argv);
+setLogSource(ops.logFormat ?? 'text', 'learner');
+const config = await loadConfig(configArg ?? defaultConfigPath(), 'learner');
 try {
-  const learner = await startLearner({ config, onDeliver: (_iid, value) => process.stdout.write(`${deliveryLine(value)}\n`) });
+  const learner = await startLearner({
+    config,
+    log: sampleLogger(config, ops, 'learner'),
+    ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
+    onDeliver: (_iid, value) => process.stdout.write(`${deliveryLine(value)}\n`),
+  });
   onSignals(() => learner.close());
 } catch (e) {
   fail(e, 'learner');

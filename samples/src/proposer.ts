@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 import { startProposer } from '@libpaxos/evpaxos';
-import { fail, idAndConfig, loadConfig, onSignals } from './cli.js';
+import { fail, idAndConfig, loadConfig, onSignals, sampleLogger } from './cli.js';
 
-const { id, configPath } = idAndConfig('proposer', 'Runs proposer <id> (0-9) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).', 1);
-const config = loadConfig(configPath, 'proposer');
+const { id, configPath, ops } = idAndConfig('proposer', 'Runs proposer <id> (0-9) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).', 1);
+const config = await loadConfig(configPath, 'proposer');
 try {
-  const proposer = await startProposer({ id, config });
+  const proposer = await startProposer({ id, config, log: sampleLogger(config, ops, 'proposer', id), ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}) });
   onSignals(() => proposer.close());
 } catch (e) {
   fail(e, 'proposer');

@@ -1,10 +1,13 @@
 #!/usr/bin/env node
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, setLogSource } from './cli.js';
 import { deliveryLine } from './payload.js';
 
-const argv = sampleArgs('replica')
-  .usage('Usage: $0 <id> [config] [-v] [--trim-lag N] [--rejoin]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).')
+const argv = operatingOptions(
+  sampleArgs('replica').usage(
+    'Usage: $0 <id> [config] [-v] [--trim-lag N] [--rejoin] [--metrics-port P] [--log-format text|json]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).',
+  ),
+)
   .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'print every delivered value, as the learner does' })
   .option('rejoin', { type: 'boolean', default: false, describe: 'this replica lost its data directory (its acceptor storage): rejoin safely before starting (ours)' })
   .option('trim-lag', {
@@ -20,7 +23,9 @@ if (id === undefined || extra.length > 0) {
   process.exit(1);
 }
 const trimLag = argv['trim-lag'];
-const config = loadConfig(configArg ?? defaultConfigPath(), 'replica');
+const ops = operating(argv);
+setLogSource(ops.logFormat ?? 'text', 'replica', id);
+const config = await loadConfig(configArg ?? defaultConfigPath(), 'replica');
 try {
   let trimmed = 0;
   const onDeliver =
@@ -35,7 +40,14 @@ try {
           }
         }
       : undefined;
-  const replica = await startReplica({ id, config, rejoin: argv.rejoin, ...(onDeliver !== undefined ? { onDeliver } : {}) });
+  const replica = await startReplica({
+    id,
+    config,
+    rejoin: argv.rejoin,
+    log: sampleLogger(config, ops, 'replica', id),
+    ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
+    ...(onDeliver !== undefined ? { onDeliver } : {}),
+  });
   onSignals(() => replica.close());
 } catch (e) {
   fail(e, 'replica');

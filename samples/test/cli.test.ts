@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { readConfig } from '@libpaxos/evpaxos';
 import { Proc, cleanUp, ports, startListening, tempDir, waitFor, writeConfig } from './procs.js';
 
 afterEach(cleanUp);
@@ -61,7 +62,8 @@ describe('demo', () => {
   it('--help prints the demo’s own help and starts nothing; a missing config is one line', async () => {
     const help = new Proc('demo', ['--help']);
     expect(await help.exit).toBe(0);
-    expect(help.stdout).toMatch(/^Usage: demo \[config\] \[client options\]/);
+    expect(help.stdout).toMatch(/^Usage: demo \[--tls\] \[config\] \[client options\]/);
+    expect(help.stdout).toMatch(/--tls: every connection is mutual TLS/);
     expect(help.stderr).toBe('');
     const missing = new Proc('demo', ['nope.conf']);
     expect(await missing.exit).toBe(1);
@@ -70,10 +72,18 @@ describe('demo', () => {
     expect(await badOption.exit).toBe(1);
   }, 30_000);
 
-  it('exits 1 with one sentence when a port of the config is taken, and 0 after a run that delivered values', async () => {
+  it('the shipped paxos.conf is a 3-replica cluster with leadership on and the default lease', () => {
+    const config = readConfig(join(ROOT, 'paxos.conf'));
+    expect(config.replicas).toBe(true);
+    expect(config.acceptors).toHaveLength(3);
+    expect([config.leader, config.leaderLeaseMs, config.leaderDriftMarginMs]).toEqual([true, 2000, 200]);
+  });
+
+  it('exits 1 with one sentence when a port of the config is taken, and 0 after a run that delivered values (leadership on, as shipped)', async () => {
     const dir = tempDir();
     const [a, b, c] = ports(3) as [number, number, number];
-    const path = writeConfig(dir, conf([a, b, c].map((port, i) => `replica ${i} 127.0.0.1 ${port}`)));
+    // A shorter lease than the shipped one only to elect the first leader sooner in a 2 s run.
+    const path = writeConfig(dir, conf([...[a, b, c].map((port, i) => `replica ${i} 127.0.0.1 ${port}`), 'leader yes', 'leader-lease 1s']));
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(b, '127.0.0.1', resolve));
     try {
@@ -93,12 +103,17 @@ describe('tools check their arguments and echo what was typed', () => {
   it.each([
     ['chaos', ['--duration', '-5'], "--duration must be a number of seconds from 2 to 86400, got '-5'"],
     ['chaos', ['--replicas', '4'], "--replicas must be 3 or 5, got '4'"],
+    ['chaos', ['--leader', 'maybe'], "--leader must be on or off, got 'maybe'"],
     ['longrun', ['--duration', 'abc'], "--duration must be a whole number of seconds from 20 to 604800, got 'abc'"],
     ['bench', ['--seconds', '1.5'], "--seconds must be a whole number of seconds from 1 to 3600, got '1.5'"],
     ['bench', ['--size', '7'], "--size: '7' is not one of 64, 1024, 8192"],
     ['client', ['-o', 'abc'], "--outstanding must be a whole number from 1 to 1000000, got 'abc'"],
     ['client', ['--duration'], '--duration must be a number of seconds > 0, got nothing'],
     ['replica', ['0', '--trim-lag', '0'], "--trim-lag must be a whole number of instances ≥ 1, got '0'"],
+    ['acceptor', ['0', '--metrics-port', 'http'], "--metrics-port must be a port from 0 to 65535, optionally after a host (127.0.0.1:9100, [::1]:9100), got 'http'"],
+    ['learner', ['--metrics-port', '127.0.0.1:70000'], "--metrics-port must be a port from 0 to 65535, optionally after a host (127.0.0.1:9100, [::1]:9100), got '127.0.0.1:70000'"],
+    ['proposer', ['0', '--log-format', 'xml'], 'Argument: log-format, Given: "xml", Choices: "text", "json"'],
+    ['bench', ['--tls', 'maybe'], "--tls: 'maybe' is not one of off, on"],
   ])('%s %s', async (tool, args, message) => {
     const p = new Proc(tool, args);
     expect(await p.exit).toBe(1);
@@ -108,17 +123,21 @@ describe('tools check their arguments and echo what was typed', () => {
 
 describe('help', () => {
   it('every role takes -h; the usage lines name every option', async () => {
-    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client']) {
+    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client', 'election']) {
       const p = new Proc(role, ['-h']);
       expect(await p.exit, role).toBe(0);
       expect(p.stdout).toMatch(/Usage:/);
+      // The operating flags, on every sample.
+      expect(p.stdout, role).toMatch(/--metrics-port P\] \[--log-format text\|json\]/);
+      expect(p.stdout, role).toMatch(/--metrics-port +serve \/metrics \(Prometheus\) and \/healthz/);
+      expect(p.stdout, role).toMatch(/--log-format +log lines in LibPaxos3's format/);
     }
     const replica = new Proc('replica', ['--help']);
     await replica.exit;
     expect(replica.stdout).toMatch(/^Usage: replica <id> \[config\] \[-v\] \[--trim-lag N\]/);
     const client = new Proc('client', ['--help']);
     await client.exit;
-    expect(client.stdout).toMatch(/^Usage: client \[config\] \[-o N\] \[-v V\] \[-p P\] \[--duration S\] \[--warmup S\] \[--json\]/);
+    expect(client.stdout).toMatch(/^Usage: client \[config\] \[-o N\] \[-v V\] \[-p P\] \[--duration S\] \[--warmup S\] \[--drain S\] \[--json\]/);
   }, 30_000);
 });
 

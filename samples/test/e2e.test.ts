@@ -156,8 +156,8 @@ describe('command lines', () => {
   it.each([
     ['an unknown key', 'proposer-timout 2', /bad\.conf:2: unknown key 'proposer-timout'; did you mean 'proposer-timeout'\?/],
     ['window 0', 'proposer-preexec-window 0', /bad\.conf:2: proposer-preexec-window: must be at least 1/],
-    ['a hostname', 'acceptor 1 example.org 9000', /bad\.conf:2: 'example\.org' is not a dotted IPv4 address/],
-    ['trailing junk', 'proposer-timeout 3s', /bad\.conf:2: proposer-timeout: expected a whole number of seconds, got '3s'/],
+    ['a host name with an underscore', 'acceptor 1 db_1.example.org 9000', /bad\.conf:2: 'db_1\.example\.org' is neither a dotted IPv4 address/],
+    ['trailing junk', 'proposer-preexec-window 3s', /bad\.conf:2: proposer-preexec-window: expected a whole number of instances, got '3s'/],
     ['a key without value', 'verbosity', /bad\.conf:2: 'verbosity' needs a value/],
   ])('(f) a config with %s exits 1 with its path:line', async (_name, line, message) => {
     const dir = tempDir();

@@ -1,12 +1,46 @@
 import { readFileSync, statSync } from 'node:fs';
+import { isIPv6 } from 'node:net';
+import { dirname, resolve } from 'node:path';
+import { lookup } from 'node:dns/promises';
 
 /** A process address from a role line. */
 export interface Address {
+  /**
+   * The IP address to dial and listen on (an IPv6 address without its brackets). For a line that
+   * gives a host name, the name until `resolveConfig` replaces it with the address it resolves to.
+   */
   readonly host: string;
   readonly port: number;
   /** `path:line` of the line that declared it, for messages. */
   readonly where: string;
+  /**
+   * The process of this line, as log lines and TLS certificates name it: `acceptor-<k>`,
+   * `proposer-<k>` or `replica-<k>`, k being its id (its position among the acceptors, or the
+   * proposers, in the file).
+   */
+  readonly name: string;
+  /** The host name the line gave (`localhost`, `db1.example.org`), if it gave one. */
+  readonly hostname?: string;
 }
+
+/** A file named by a config key (`tls-cert` …): its path, relative ones taken from the config's folder. */
+export interface ConfigPath {
+  readonly path: string;
+  /** `path:line` of the key, for messages. */
+  readonly where: string;
+}
+
+/**
+ * Ours: mutual TLS on every connection (`tls-ca`, `tls-cert`, `tls-key`, all three or none).
+ * `<id>` in a path stands for the process's name (`replica-0`, `learner`, `client`…).
+ */
+export interface TlsConfig {
+  readonly ca: ConfigPath;
+  readonly cert: ConfigPath;
+  readonly key: ConfigPath;
+}
+
+export type LogFormat = 'text' | 'json';
 
 export type Verbosity = 'quiet' | 'error' | 'info' | 'debug';
 
@@ -26,8 +60,13 @@ export interface PaxosConfig {
   readonly verbosity: Verbosity;
   readonly tcpNodelay: boolean;
   readonly learnerCatchUp: boolean;
-  /** `proposer-timeout`, in seconds. */
+  /**
+   * `proposer-timeout`, in seconds as LibPaxos3 has it (a fraction with ours: `250ms` is 0.25);
+   * use `proposerTimeoutMs` for arithmetic.
+   */
   readonly proposerTimeout: number;
+  /** `proposer-timeout` in whole ms: a bare number is seconds (LibPaxos3), or `250ms`, `2s`. */
+  readonly proposerTimeoutMs: number;
   readonly proposerPreexecWindow: number;
   readonly storageBackend: 'memory' | 'lmdb';
   readonly acceptorTrashFiles: boolean;
@@ -75,6 +114,21 @@ export interface PaxosConfig {
   readonly snapshotChunkSize: number;
   /** Ours: chunks of a snapshot transfer in flight at once. */
   readonly snapshotWindow: number;
+  /** Ours: mutual TLS on every connection; undefined (default): plain TCP, as LibPaxos3. */
+  readonly tls: TlsConfig | undefined;
+  /**
+   * Ours: the first port of the processes' metrics and health endpoints (`metrics-port`):
+   * acceptor or replica k serves on this port + k, proposer k on this port + 10 + k; learners
+   * and clients only with `--metrics-port`. Undefined (default): no endpoint.
+   */
+  readonly metricsPort: number | undefined;
+  /** Ours: `log-format` — LibPaxos3's lines (`text`, default) or one JSON object a line. */
+  readonly logFormat: LogFormat;
+  /**
+   * Whether every address is an IP address. A config with host names is resolved by
+   * `resolveConfig`, which the start functions call.
+   */
+  readonly resolved: boolean;
   /** Warnings about lines that LibPaxos3 accepts but that probably do not mean what they say. */
   readonly warnings: readonly string[];
 }
@@ -92,7 +146,7 @@ const DEFAULTS = {
   verbosity: 'info' as Verbosity,
   tcpNodelay: true,
   learnerCatchUp: true,
-  proposerTimeout: 1,
+  proposerTimeoutMs: 1000,
   proposerPreexecWindow: 128,
   storageBackend: 'memory' as 'memory' | 'lmdb',
   acceptorTrashFiles: false,
@@ -114,12 +168,23 @@ const DEFAULTS = {
   checkpointTrimHold: 1000,
   snapshotChunkSize: 1024 * 1024,
   snapshotWindow: 4,
+  tlsCa: undefined as ConfigPath | undefined,
+  tlsCert: undefined as ConfigPath | undefined,
+  tlsKey: undefined as ConfigPath | undefined,
+  metricsPort: undefined as number | undefined,
+  logFormat: 'text' as LogFormat,
 };
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 type Settings = Mutable<typeof DEFAULTS>;
 
-type KeyHandler = (value: string, s: Settings) => void;
+/** Where a key's line is and the folder its relative paths start from. */
+interface KeyContext {
+  readonly where: string;
+  readonly dir: string;
+}
+
+type KeyHandler = (value: string, s: Settings, at: KeyContext) => void;
 
 const KEYS: Record<string, KeyHandler> = {
   verbosity: (v, s) => {
@@ -131,7 +196,8 @@ const KEYS: Record<string, KeyHandler> = {
   },
   'tcp-nodelay': (v, s) => (s.tcpNodelay = yesNo(v)),
   'learner-catch-up': (v, s) => (s.learnerCatchUp = yesNo(v)),
-  'proposer-timeout': (v, s) => (s.proposerTimeout = positiveInt(v, 'seconds', 86_400)),
+  // LibPaxos3 reads whole seconds; `250ms` and `2s` are ours.
+  'proposer-timeout': (v, s) => (s.proposerTimeoutMs = durationMs(v, 10, 86_400_000)),
   'proposer-preexec-window': (v, s) => {
     if (v.trim() === '0') throw new Error('must be at least 1; with 0 the proposer never opens an instance and nothing is ever proposed (LibPaxos3 stalls silently)');
     s.proposerPreexecWindow = positiveInt(v, 'instances', 1 << 20);
@@ -163,6 +229,18 @@ const KEYS: Record<string, KeyHandler> = {
   'checkpoint-trim-hold': (v, s) => (s.checkpointTrimHold = wholeNumber(v, 'instances', 0, 0xffff_ffff)),
   'snapshot-chunk-size': (v, s) => (s.snapshotChunkSize = bytes(v)),
   'snapshot-window': (v, s) => (s.snapshotWindow = positiveInt(v, 'chunks', 1024)),
+  'tls-ca': (v, s, at) => (s.tlsCa = { path: resolve(at.dir, v), where: at.where }),
+  'tls-cert': (v, s, at) => (s.tlsCert = { path: resolve(at.dir, v), where: at.where }),
+  'tls-key': (v, s, at) => (s.tlsKey = { path: resolve(at.dir, v), where: at.where }),
+  'metrics-port': (v, s) => {
+    if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new Error(`expected a port number from 1 to 65535, got '${v}'`);
+    s.metricsPort = Number(v);
+  },
+  'log-format': (v, s) => {
+    const f = v.toLowerCase();
+    if (f !== 'text' && f !== 'json') throw new Error(`expected text (LibPaxos3's lines) or json (one object a line), got '${v}'`);
+    s.logFormat = f;
+  },
 };
 
 const ROLE_KEYS: Record<string, 'acceptor' | 'proposer' | 'replica'> = {
@@ -196,6 +274,9 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   let replicas = false;
   const seen = new Map<string, string>();
   const keysSeen = new Set<string>();
+  /** Lines with a host name or an IPv6 address: C LibPaxos3 reads neither. */
+  const notLibpaxos3: number[] = [];
+  const dir = dirname(path);
   const lines = text.split(/\r?\n/);
   lines.forEach((raw, i) => {
     const where = `${path}:${i + 1}`;
@@ -209,11 +290,13 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
     try {
       const role = ROLE_KEYS[key];
       if (role !== undefined) {
-        if (value === '') throw new Error(`'${key}' needs '<id> <ipv4> <port>'`);
-        const addr = address(value, where, role === 'proposer' ? proposers.length : acceptors.length, warnings);
-        const id = `${addr.host}:${addr.port}`;
+        if (value === '') throw new Error(`'${key}' needs '<id> <host> <port>'`);
+        const index = role === 'proposer' ? proposers.length : acceptors.length;
+        const addr = address(value, where, index, `${role}-${index}`, warnings);
+        if (addr.hostname !== undefined || isIPv6(addr.host)) notLibpaxos3.push(i + 1);
+        const id = formatHostPort(addr.host, addr.port).toLowerCase();
         const other = seen.get(id);
-        if (other !== undefined) throw new Error(`${id} is already used by ${other}; every process needs its own address`);
+        if (other !== undefined) throw new Error(`${formatHostPort(addr.host, addr.port)} is already used by ${other}; every process needs its own address`);
         seen.set(id, where);
         if (role === 'acceptor' || role === 'replica') acceptors.push(addr);
         if (role === 'proposer' || role === 'replica') proposers.push(addr);
@@ -225,7 +308,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
       if (value === '') throw new Error(`'${key}' needs a value`);
       keysSeen.add(key);
       try {
-        handler(value, s);
+        handler(value, s, { where, dir });
       } catch (e) {
         throw new Error(`${key}: ${(e as Error).message}`);
       }
@@ -257,12 +340,49 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   else if (s.checkpointDir !== undefined && s.snapshotChunkSize > chunkRoom) {
     throw new ConfigError(`${path}: snapshot-chunk-size ${s.snapshotChunkSize} must be at least 4 kb below max-value-size (${s.maxValueSize}), since a chunk travels in one message`);
   }
-  return { path, acceptors, proposers, replicas, ...s, leaderDriftMarginMs, warnings };
+  const { tlsCa, tlsCert, tlsKey, proposerTimeoutMs, ...rest } = s;
+  const tlsKeys = { 'tls-ca': tlsCa, 'tls-cert': tlsCert, 'tls-key': tlsKey };
+  const given = Object.entries(tlsKeys).filter(([, v]) => v !== undefined);
+  if (given.length > 0 && given.length < 3) {
+    const missing = Object.entries(tlsKeys).filter(([, v]) => v === undefined).map(([k]) => k);
+    throw new ConfigError(`${given[0]?.[1]?.where ?? path}: TLS needs tls-ca, tls-cert and tls-key together; ${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} missing`);
+  }
+  const tls = tlsCa !== undefined && tlsCert !== undefined && tlsKey !== undefined ? { ca: tlsCa, cert: tlsCert, key: tlsKey } : undefined;
+  if (notLibpaxos3.length > 0) {
+    warnings.push(
+      `${path}: line${notLibpaxos3.length === 1 ? '' : 's'} ${notLibpaxos3.join(', ')} ${notLibpaxos3.length === 1 ? 'gives a host name or an IPv6 address' : 'give host names or IPv6 addresses'}, which C LibPaxos3 cannot read (it takes dotted IPv4 only and would use 255.255.255.255): keep C LibPaxos3 processes out of this cluster`,
+    );
+  }
+  const resolved = [...acceptors, ...proposers].every((a) => a.hostname === undefined);
+  return {
+    path,
+    acceptors,
+    proposers,
+    replicas,
+    ...rest,
+    proposerTimeoutMs,
+    proposerTimeout: proposerTimeoutMs / 1000,
+    leaderDriftMarginMs,
+    tls,
+    resolved,
+    warnings,
+  };
 }
 
-function address(value: string, where: string, index: number, warnings: string[]): Address {
+/** `host:port`, with an IPv6 address in brackets (`[::1]:8800`). */
+export function formatHostPort(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** An address for messages: `127.0.0.1:8800`, `[::1]:8800`, or `db1:8800 (10.0.0.5)` for a resolved host name. */
+export function formatAddress(a: Address): string {
+  const hostPort = formatHostPort(a.hostname ?? a.host, a.port);
+  return a.hostname !== undefined && a.hostname !== a.host ? `${hostPort} (${a.host})` : hostPort;
+}
+
+function address(value: string, where: string, index: number, name: string, warnings: string[]): Address {
   const parts = value.split(/[ \t]+/);
-  if (parts.length < 3) throw new Error(`expected '<id> <ipv4> <port>', got '${value}'`);
+  if (parts.length < 3) throw new Error(`expected '<id> <host> <port>', got '${value}'`);
   if (parts.length > 3) throw new Error(`unexpected '${parts.slice(3).join(' ')}' after the port`);
   const [idText, host, portText] = parts as [string, string, string];
   if (!/^\d+$/.test(idText)) throw new Error(`id '${idText}' is not a whole number`);
@@ -270,13 +390,77 @@ function address(value: string, where: string, index: number, warnings: string[]
     // LibPaxos3 ignores the id field and numbers processes by their order in the file.
     warnings.push(`${where}: id ${idText} is ignored; as in LibPaxos3 this process is number ${index}, its position in the file`);
   }
-  if (!isIpv4(host)) {
-    throw new Error(`'${host}' is not a dotted IPv4 address (LibPaxos3 would silently turn it into 255.255.255.255); write it like 127.0.0.1`);
-  }
   if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535) {
     throw new Error(`port '${portText}' is not a number from 1 to 65535`);
   }
-  return { host, port: Number(portText), where };
+  const port = Number(portText);
+  if (isIpv4(host)) return { host, port, where, name };
+  if (host.startsWith('[')) {
+    const inner = host.endsWith(']') ? host.slice(1, -1) : '';
+    if (!isIPv6(inner)) throw new Error(`'${host}' is not an IPv6 address in brackets, like [::1] or [fe80::1%eth0]`);
+    return { host: inner, port, where, name };
+  }
+  if (/^[\d.]+$/.test(host)) throw new Error(`'${host}' is not a dotted IPv4 address: four numbers from 0 to 255, like 127.0.0.1`);
+  if (isIPv6(host)) throw new Error(`write the IPv6 address '${host}' in brackets: [${host}]`);
+  if (!isHostName(host)) {
+    throw new Error(`'${host}' is neither a dotted IPv4 address (127.0.0.1), an IPv6 address in brackets ([::1]) nor a host name (letters, digits, '-' and '.')`);
+  }
+  return { host, port, where, name, hostname: host };
+}
+
+/** RFC 1123 host names: dot-separated labels of letters, digits and inner hyphens; the last one is not all digits. */
+function isHostName(host: string): boolean {
+  if (host.length > 253) return false;
+  const labels = host.replace(/\.$/, '').split('.');
+  return labels.every((l) => /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i.test(l)) && !/^\d+$/.test(labels[labels.length - 1] ?? '');
+}
+
+/** Looks a host name up (the system resolver, as `getaddrinfo` does): resolves to one IP address. */
+export type HostLookup = (hostname: string) => Promise<string>;
+
+const systemLookup: HostLookup = async (hostname) => (await lookup(hostname)).address;
+
+const LOOKUP_ERRORS: Record<string, string> = {
+  ENOTFOUND: 'no such host',
+  EAI_NONAME: 'no such host',
+  EAI_AGAIN: 'the name server did not answer in time; try again',
+  ENODATA: 'the name has no address',
+};
+
+/**
+ * Replaces the host names of a config with the addresses they resolve to now (the first the
+ * system resolver gives), once at start: a name that does not resolve is a `path:line` error, and
+ * two lines that resolve to one address and port are refused as a duplicate. A config without
+ * names comes back as it is.
+ */
+export async function resolveConfig(config: PaxosConfig, lookupHost: HostLookup = systemLookup): Promise<PaxosConfig> {
+  if (config.resolved) return config;
+  // A replica line's address is in both lists: resolve each address once, keep that sharing.
+  const done = new Map<Address, Address>();
+  for (const a of [...config.acceptors, ...config.proposers]) {
+    if (done.has(a)) continue;
+    if (a.hostname === undefined) {
+      done.set(a, a);
+      continue;
+    }
+    let ip: string;
+    try {
+      ip = await lookupHost(a.hostname);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      throw new ConfigError(`${a.where}: host name '${a.hostname}' does not resolve (${LOOKUP_ERRORS[code] ?? (e as Error).message}${code !== '' ? `, ${code}` : ''}); check the name or write the IP address instead`);
+    }
+    done.set(a, { ...a, host: ip });
+  }
+  const seen = new Map<string, Address>();
+  for (const a of done.values()) {
+    const key = formatHostPort(a.host, a.port).toLowerCase();
+    const other = seen.get(key);
+    if (other !== undefined) throw new ConfigError(`${a.where}: ${formatAddress(a)} is the address of ${other.where} (${formatAddress(other)}); every process needs its own address`);
+    seen.set(key, a);
+  }
+  const map = (list: readonly Address[]) => list.map((a) => done.get(a) as Address);
+  return { ...config, acceptors: map(config.acceptors), proposers: map(config.proposers), resolved: true };
 }
 
 function isIpv4(host: string): boolean {

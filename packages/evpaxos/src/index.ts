@@ -3,9 +3,27 @@ export { FrameDecoder, WireError, encodeMessage, type ExtensionFrame, type Frame
 export { EXTENSION_CODE, ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
 export { readAll, snapshotChunks, type SnapshotData, type StateMachine } from './state-machine.js';
 export { VERSION } from './version.js';
-export { ConfigError, MAX_ACCEPTORS, MAX_PROPOSERS, durationMs, parseConfig, readConfig, type Address, type PaxosConfig, type Verbosity } from './config.js';
-export { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, limitRepeats, silentLogger, timestamp, type LogLevel, type Logger } from './log.js';
-export { Network, type NetworkOptions } from './network.js';
+export {
+  ConfigError,
+  MAX_ACCEPTORS,
+  MAX_PROPOSERS,
+  durationMs,
+  formatAddress,
+  formatHostPort,
+  parseConfig,
+  readConfig,
+  resolveConfig,
+  type Address,
+  type ConfigPath,
+  type HostLookup,
+  type LogFormat,
+  type PaxosConfig,
+  type TlsConfig,
+  type Verbosity,
+} from './config.js';
+export { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, limitRepeats, silentLogger, timestamp, type LogFields, type LogLevel, type LogSource, type Logger } from './log.js';
+export { MetricsServer, ProcessMetrics, type Health, type MetricSources, type MetricsOptions, type ProcessIdentity } from './metrics.js';
+export { Network, type NetworkOptions, type NetworkStats, type Traffic } from './network.js';
 export {
   startAcceptor,
   startLearner,
@@ -23,3 +41,5 @@ export { PendingProposals, isReservedValue, type Proposed } from './proposals.js
 export { Pump, logEvent, type PumpOptions, type PumpedRole } from './pump.js';
 export { RoundFile } from './round-file.js';
 export { LmdbStorage, MemoryStorage, StorageError, openStorage, type AcceptorStorage, type LmdbOptions, type StoredState } from './storage.js';
+export { ANONYMOUS_NAMES, certificateIdentity, loadTls, memberNames, processNamesOf, type CertificateIdentity, type TlsMaterial } from './tls.js';
+export { PeerIdentityError, dialProblem, plainTransport, tlsTransport, transportFor, type Refusal, type Transport } from './transport.js';

@@ -1,9 +1,11 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { Message, PeerId } from '@libpaxos/paxos-core';
+import type { Server, Socket } from 'node:net';
+import { MESSAGE_CODE, type Message, type PeerId } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from './codec.js';
+import { formatAddress, type Address } from './config.js';
 import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
-import type { Address } from './config.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
+import { ANY_MESSAGE, allowedMessages } from './tls.js';
+import { dialProblem, plainTransport, type Refusal, type Transport } from './transport.js';
 
 export interface NetworkOptions {
   /** Address to listen on, if this process accepts connections. */
@@ -22,6 +24,8 @@ export interface NetworkOptions {
   readonly redial?: { readonly firstMs: number; readonly maxMs: number };
   /** Repeated lines (failed redials, hostile peers) are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
+  /** Plain TCP (default, LibPaxos3's) or mutual TLS; see `transport.ts`. */
+  readonly transport?: Transport;
   /** A message from a peer; `from` is the connection's PeerId. */
   readonly onMessage: (from: PeerId, msg: Message) => void;
   /**
@@ -101,8 +105,33 @@ function cause(e: NodeJS.ErrnoException): string {
   return e.code !== undefined ? `${CAUSES[e.code] ?? e.message} (${e.code})` : e.message;
 }
 
+/** Bytes to and from one peer (a dialled process, or every incoming peer of one name), for metrics. */
+export interface Traffic {
+  received: number;
+  sent: number;
+}
+
+/** What the network counted so far, for metrics (read on scrape; counting is plain additions). */
+export interface NetworkStats {
+  /** Bytes by peer: dialled peers by their config name, incoming ones by their TLS name or `incoming`. */
+  readonly traffic: ReadonlyMap<string, Traffic>;
+  /** Messages received and sent, by LibPaxos3 type code (MESSAGE_CODE). */
+  readonly received: readonly number[];
+  readonly sent: readonly number[];
+  /** Incoming connections refused, by reason (`certificate`, `identity`, `handshake`, `bad-bytes`, `not-reading`). */
+  readonly refused: ReadonlyMap<string, number>;
+  /** Messages naming an acceptor that came on another connection (dropped). */
+  readonly impostors: number;
+  /** Messages of a type the peer's role does not send (TLS; dropped). */
+  readonly forbidden: number;
+}
+
 class Connection {
   readonly decoder: FrameDecoder;
+  /** This peer's counters (shared by every incoming connection of one name). */
+  traffic: Traffic;
+  /** Incoming connections: the message types this peer may send (a bit per MESSAGE_CODE; see `allowedMessages`). */
+  allowed = ANY_MESSAGE;
   private chunks: Uint8Array[] = [];
   private queued = 0;
   socket: Socket | null = null;
@@ -121,12 +150,23 @@ class Connection {
     readonly name: string,
     private readonly net: Network,
     maxValueSize: number,
+    /** The process this connection was dialled to (its config name), for TLS and metrics. */
+    readonly peer: string | undefined,
   ) {
     this.decoder = new FrameDecoder(maxValueSize);
+    this.traffic = net.trafficOf(peer ?? 'incoming');
   }
 
-  /** Queues bytes; `Network.flush` writes everything queued since the last one in one write. */
-  write(bytes: Uint8Array): void {
+  /**
+   * Queues bytes; `Network.flush` writes everything queued since the last one in one write.
+   * `type`: the LibPaxos3 message they hold, counted for metrics (extension messages are counted by
+   * whoever sends them: see `Checkpointing`).
+   */
+  write(bytes: Uint8Array, type?: Message['type']): void {
+    if (type !== undefined) {
+      const code = MESSAGE_CODE[type];
+      this.net.sent[code] = (this.net.sent[code] as number) + 1;
+    }
     const backlog = this.queued + (this.socket?.writableLength ?? 0);
     if (backlog + bytes.length > this.net.options.maxQueuedBytes) {
       if (this.connected) {
@@ -135,7 +175,10 @@ class Connection {
           'error',
           `${this.name} is not reading: ${backlog} bytes queued; closing the connection`,
           (n, s) => `${this.name} is not reading: ${n} more writes refused in the last ${s} s`,
+          undefined,
+          { peer: this.name, queuedBytes: backlog },
         );
+        this.net.countRefusal('not-reading');
         this.socket?.destroy();
       }
       return;
@@ -150,7 +193,23 @@ class Connection {
     const data = this.chunks.length === 1 ? (this.chunks[0] as Uint8Array) : Buffer.concat(this.chunks);
     this.chunks = [];
     this.queued = 0;
+    this.traffic.sent += data.length;
     this.socket.write(data);
+  }
+
+  /**
+   * Puts `bytes` ahead of everything queued (our hello, as a dialled connection comes up: a peer
+   * must know us before it reads an extension message of ours).
+   */
+  writeFirst(bytes: Uint8Array): void {
+    if (this.chunks.length === 0) this.net.dirty.push(this);
+    this.chunks.unshift(bytes);
+    this.queued += bytes.length;
+  }
+
+  /** Bytes queued here and in the socket, not yet handed to the kernel. */
+  get backlog(): number {
+    return this.queued + (this.socket?.writableLength ?? 0);
   }
 
   /** Bytes queued while disconnected are lost with the connection (LibPaxos3 too); Paxos resends. */
@@ -187,9 +246,63 @@ export class Network {
   private flushScheduled = false;
 
   readonly log: RateLimitedLogger;
+  private readonly transport: Transport;
+  private readonly traffic = new Map<string, Traffic>();
+  /** Messages received and sent by type code (see `stats`). */
+  readonly received: number[] = new Array<number>(9).fill(0);
+  readonly sent: number[] = new Array<number>(9).fill(0);
+  private readonly refused = new Map<string, number>();
+  private impostors = 0;
+  private forbidden = 0;
 
   constructor(readonly options: NetworkOptions) {
     this.log = limitRepeats(options.log);
+    this.transport = options.transport ?? plainTransport('');
+  }
+
+  /** The counters of peer `label` (created on first use; they outlive its connections). */
+  trafficOf(label: string): Traffic {
+    let t = this.traffic.get(label);
+    if (t === undefined) {
+      t = { received: 0, sent: 0 };
+      this.traffic.set(label, t);
+    }
+    return t;
+  }
+
+  countRefusal(reason: string): void {
+    this.refused.set(reason, (this.refused.get(reason) ?? 0) + 1);
+  }
+
+  /** What was counted so far (metrics read it on scrape). */
+  stats(): NetworkStats {
+    return { traffic: this.traffic, received: this.received, sent: this.sent, refused: this.refused, impostors: this.impostors, forbidden: this.forbidden };
+  }
+
+  /** The acceptors this process dials, by config name, with whether each connection is up (its own acceptor is). */
+  acceptors(): { readonly name: string; readonly up: boolean }[] {
+    return (this.options.dial ?? []).map((a, k) => ({ name: a.name, up: this.isUp(k) }));
+  }
+
+  /** Every dialled peer (acceptors, and proposers a value was forwarded to), with whether it is up. */
+  peers(): { readonly name: string; readonly up: boolean }[] {
+    const out = this.acceptors();
+    for (const [k, conn] of this.proposerConns) out.push({ name: this.options.proposers?.[k]?.name ?? `proposer-${k}`, up: conn.connected });
+    return out;
+  }
+
+  /** How many incoming connections are open. */
+  get incomingCount(): number {
+    return this.incoming.size;
+  }
+
+  /** Bytes queued for peers and not yet handed to the kernel. */
+  get backlog(): number {
+    let n = 0;
+    for (const c of this.dialled) if (c !== undefined) n += c.backlog;
+    for (const c of this.proposerConns.values()) n += c.backlog;
+    for (const c of this.incoming.values()) n += c.backlog;
+    return n;
   }
 
   /**
@@ -220,12 +333,15 @@ export class Network {
   async start(): Promise<void> {
     const { listen, dial } = this.options;
     if (listen !== undefined) {
-      const server = createServer((socket) => this.accept(socket));
+      const server = this.transport.createServer(
+        (socket, peer) => this.accept(socket, peer),
+        (r) => this.refusedIncoming(r),
+      );
       this.server = server;
       await new Promise<void>((resolve, reject) => {
         server.once('error', (e: NodeJS.ErrnoException) => {
           const hint = e.code === 'EADDRINUSE' ? 'another process is using that port' : e.code === 'EADDRNOTAVAIL' ? 'that address is not on this machine' : e.message;
-          reject(new Error(`cannot listen on ${listen.host}:${listen.port} (${listen.where}): ${hint}`, { cause: e }));
+          reject(new Error(`cannot listen on ${formatAddress(listen)} (${listen.where}): ${hint}`, { cause: e }));
         });
         server.listen(listen.port, listen.host, () => resolve());
       });
@@ -236,7 +352,7 @@ export class Network {
         this.dialled.push(undefined);
         return;
       }
-      const conn = new Connection(k, `acceptor ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
+      const conn = new Connection(k, `acceptor ${k} (${formatAddress(addr)})`, this, this.options.maxValueSize, addr.name);
       conn.downSince = performance.now();
       this.dialled.push(conn);
       conn.backoff = new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000);
@@ -255,7 +371,7 @@ export class Network {
     if (this.options.self !== undefined) this.toSelf(SELF_PEER, msg);
     if (this.dialled.length === 1 && this.options.self !== undefined) return;
     const bytes = encodeMessage(msg);
-    for (const conn of this.dialled) conn?.write(bytes);
+    for (const conn of this.dialled) conn?.write(bytes, msg.type);
   }
 
   /** Sends to every incoming connection (LibPaxos3's acceptor broadcasts). */
@@ -263,7 +379,7 @@ export class Network {
     if (this.options.self !== undefined) this.toSelf(this.options.self, msg);
     if (this.incoming.size === 0) return;
     const bytes = encodeMessage(msg);
-    for (const conn of this.incoming.values()) conn.write(bytes);
+    for (const conn of this.incoming.values()) conn.write(bytes, msg.type);
   }
 
   toPeer(peer: PeerId, msg: Message): void {
@@ -273,7 +389,7 @@ export class Network {
       return;
     }
     const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
-    conn?.write(encodeMessage(msg));
+    conn?.write(encodeMessage(msg), msg.type);
   }
 
   /**
@@ -289,20 +405,20 @@ export class Network {
     }
     let conn = this.proposerConns.get(k);
     if (conn === undefined) {
-      conn = new Connection(PROPOSER_PEER_BASE + k, `proposer ${k} (${addr.host}:${addr.port})`, this, this.options.maxValueSize);
+      conn = new Connection(PROPOSER_PEER_BASE + k, `proposer ${k} (${formatAddress(addr)})`, this, this.options.maxValueSize, addr.name);
       conn.downSince = performance.now();
       conn.backoff = new Backoff(this.options.redial?.firstMs ?? 50, this.options.redial?.maxMs ?? 2000);
       this.proposerConns.set(k, conn);
       this.connect(conn, addr);
     }
-    conn.write(encodeMessage(msg));
+    conn.write(encodeMessage(msg), msg.type);
     this.flushSoon();
   }
 
   /** Sends to acceptor `k` over its dialled connection (e.g. a replica's submit). */
   toAcceptor(k: number, msg: Message): void {
     if (k === this.options.self) this.toSelf(SELF_PEER, msg);
-    else this.dialled[k]?.write(encodeMessage(msg));
+    else this.dialled[k]?.write(encodeMessage(msg), msg.type);
     this.flushSoon();
   }
 
@@ -357,26 +473,31 @@ export class Network {
 
   private connect(conn: Connection, addr: Address): void {
     if (this.closed) return;
-    const socket = createConnection({ host: addr.host, port: addr.port });
+    const socket = this.transport.connect(addr, addr.name);
     socket.setNoDelay(this.options.nodelay);
     conn.socket = socket;
     let error: string | undefined;
-    socket.on('connect', () => {
+    /** The peer's certificate or identity was refused (TLS): said at once, at error level. */
+    let refused = false;
+    socket.on(this.transport.readyEvent, () => {
       conn.connected = true;
       conn.backoff?.reset();
       this.log.endAll(`dial ${conn.id} `);
       conn.downSince = undefined;
       conn.reported = undefined;
       this.saidNoneReachable = false;
-      this.log.info(`Connected to ${conn.name}`);
-      // Our hello goes first: a libpaxos-ts peer answers with its own, a C LibPaxos3 peer ignores it.
-      if (this.options.hello !== undefined) socket.write(encodeExtension(this.options.hello));
+      this.log.info(`Connected to ${conn.name}`, { peer: addr.name, address: formatAddress(addr) });
+      // Our hello goes first, ahead of anything queued while connecting: a libpaxos-ts peer
+      // answers with its own, a C LibPaxos3 peer ignores it.
+      if (this.options.hello !== undefined) conn.writeFirst(encodeExtension(this.options.hello));
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));
     socket.on('error', (e: NodeJS.ErrnoException) => {
-      error = cause(e);
+      const tls = this.transport.secure ? dialProblem(e) : undefined;
+      error = tls?.why ?? cause(e);
+      refused = tls?.refused ?? false;
       this.log.debug(`${conn.name}: ${e.code ?? e.message}`);
     });
     socket.on('close', () => {
@@ -385,11 +506,11 @@ export class Network {
       // An orderly close of this process is not news: nothing to say, nothing to redial.
       if (this.closed) return;
       const now = performance.now();
-      if (wasUp) {
+      if (wasUp && !refused) {
         conn.downSince = now;
-        this.log.info(`Connection to ${conn.name} lost (${error ?? 'closed by the peer'}); reconnecting`);
+        this.log.info(`Connection to ${conn.name} lost (${error ?? 'closed by the peer'}); reconnecting`, { peer: addr.name, address: formatAddress(addr), cause: error ?? 'closed by the peer' });
       } else {
-        this.failedDial(conn, error ?? 'closed by the peer', now);
+        this.failedDial(conn, error ?? 'closed by the peer', now, refused);
       }
       const timer = setTimeout(
         () => {
@@ -407,18 +528,21 @@ export class Network {
    * peer was reachable in between), then summarised; and once, when no acceptor at all answers,
    * the process says so (a learner with no acceptor up used to print nothing).
    */
-  private failedDial(conn: Connection, why: string, now: number): void {
+  private failedDial(conn: Connection, why: string, now: number, refused = false): void {
     conn.downSince ??= now;
-    if (conn.reported === undefined && now - conn.downSince < REPORT_AFTER_MS) return;
+    // A refused peer (TLS: not the process of its config line, or not of this cluster's CA) is
+    // news at once; a peer that is merely not up yet is said only after a second.
+    if (!refused && conn.reported === undefined && now - conn.downSince < REPORT_AFTER_MS) return;
     if (conn.reported !== why) this.log.endAll(`dial ${conn.id} `);
     conn.reported = why;
     const max = (this.options.redial?.maxMs ?? 2000) / 1000;
     this.log.repeated(
       `dial ${conn.id} ${why}`,
-      'info',
-      `Cannot connect to ${conn.name}: ${why}; retrying every ${max} s at most`,
-      (n, s) => `${conn.name} is still unreachable (${why}): ${n} more failed attempt${n === 1 ? '' : 's'} in the last ${s} s`,
+      refused ? 'error' : 'info',
+      refused ? `Refused ${conn.name}: ${why}; not connecting, retrying every ${max} s at most` : `Cannot connect to ${conn.name}: ${why}; retrying every ${max} s at most`,
+      (n, s) => `${conn.name} is still ${refused ? 'refused' : 'unreachable'} (${why}): ${n} more failed attempt${n === 1 ? '' : 's'} in the last ${s} s`,
       60_000,
+      { peer: conn.peer, connection: conn.name, cause: why, refused },
     );
     const others = this.dialled.filter((c): c is Connection => c !== undefined);
     if (!this.saidNoneReachable && others.length === this.dialled.length && others.every((c) => !c.connected && c.reported !== undefined)) {
@@ -427,14 +551,38 @@ export class Network {
     }
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * An incoming connection the transport refused (TLS: no certificate, another CA, a process not
+   * in the config, no handshake): one error line per peer host and reason, then a count.
+   */
+  private refusedIncoming(r: Refusal): void {
+    if (r.level === 'quiet') {
+      this.log.debug(`${r.remote}: ${r.why}`);
+      return;
+    }
+    this.countRefusal(r.reason);
+    const host = r.remote.replace(/:\d+$/, '');
+    const refused = r.level === 'refused';
+    this.log.repeated(
+      `refused ${host} ${r.why}`,
+      refused ? 'error' : 'info',
+      refused ? `Refused a connection from ${r.remote}: ${r.why}` : `A connection from ${r.remote} failed: ${r.why}`,
+      (n, s) => `${refused ? 'Refused' : 'Failed'} ${n} more connection${n === 1 ? '' : 's'} from ${host} in the last ${s} s: ${r.why}`,
+      60_000,
+      { remote: r.remote, reason: r.reason, cause: r.why },
+    );
+  }
+
+  private accept(socket: Socket, peer: string | undefined): void {
     if (this.closed) {
       socket.destroy();
       return;
     }
     socket.setNoDelay(this.options.nodelay);
     const id = this.nextIncomingId++;
-    const conn = new Connection(id, `peer ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`, this, this.options.maxValueSize);
+    const remote = `${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : (socket.remoteAddress ?? '?')}:${socket.remotePort ?? '?'}`;
+    const conn = new Connection(id, `peer ${remote}${peer !== undefined ? ` (${peer})` : ''}`, this, this.options.maxValueSize, peer);
+    if (peer !== undefined) conn.allowed = allowedMessages(peer.split(','));
     conn.socket = socket;
     conn.connected = true;
     this.incoming.set(id, conn);
@@ -447,17 +595,23 @@ export class Network {
   }
 
   private receive(conn: Connection, chunk: Buffer, dialled: boolean): void {
+    conn.traffic.received += chunk.length;
     let msgs: Frame[];
     try {
       msgs = conn.decoder.push(chunk);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
+      // 0x16 opens a TLS handshake: a process with TLS on dialled this one, which has it off.
+      const hint = /got byte 0x16\b/.test(e.message) && !this.transport.secure ? '; it looks like a TLS handshake: TLS is off in this process\'s config' : '';
       this.log.repeated(
         `bad bytes ${e.message}`,
         'error',
-        `${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}); closing that connection`,
+        `${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}${hint}); closing that connection`,
         (n, s) => `${n} more connection${n === 1 ? '' : 's'} sent the same bytes in the last ${s} s (${e.message}); closed them`,
+        undefined,
+        { connection: conn.name, peer: conn.peer, problem: e.message },
       );
+      this.countRefusal('bad-bytes');
       conn.socket?.destroy();
       return;
     }
@@ -466,10 +620,26 @@ export class Network {
         this.extension(conn, msg.code, msg.payload, dialled);
         continue;
       }
+      const code = MESSAGE_CODE[msg.type];
+      this.received[code] = (this.received[code] as number) + 1;
+      if (((conn.allowed >> code) & 1) === 0) {
+        // TLS: this peer's certificate names a role that does not send this type (a client's prepare).
+        this.forbidden++;
+        this.log.repeated(
+          `forbidden ${conn.peer ?? ''} ${msg.type}`,
+          'error',
+          `${conn.name} sent ${/^[aeiou]/.test(msg.type) ? 'an' : 'a'} ${msg.type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
+          (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${msg.type} messages in the last ${s} s; dropped`,
+          undefined,
+          { connection: conn.name, peer: conn.peer, type: msg.type },
+        );
+        continue;
+      }
       if (FROM_ACCEPTOR.has(msg.type)) {
         // A message naming an acceptor is believed only on the connection we dialled to it.
         const aid = (msg as { aid: number }).aid;
         if (!dialled || aid !== conn.id) {
+          this.impostors++;
           this.log.repeated(
             `impostor ${conn.name} ${msg.type} ${aid}`,
             'error',

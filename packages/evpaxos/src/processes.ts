@@ -8,6 +8,7 @@ import {
   assertNever,
   encodeBatch,
   newEffects,
+  quorumSize,
   type CoreEvent,
   type Delivery,
   type Effects,
@@ -23,9 +24,10 @@ import {
 } from '@libpaxos/paxos-core';
 import { CheckpointStore } from './checkpoint-store.js';
 import { Checkpointing } from './checkpointing.js';
-import { ConfigError, type Address, type PaxosConfig } from './config.js';
+import { ConfigError, formatAddress, resolveConfig, type Address, type PaxosConfig } from './config.js';
 import type { ExtensionMessage, HelloMsg } from './extensions.js';
-import { RateLimitedLogger, createLogger, type Logger } from './log.js';
+import { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, type Logger } from './log.js';
+import { MetricsServer, ProcessMetrics, type MetricSources, type MetricsOptions, type ProcessIdentity } from './metrics.js';
 import { Network } from './network.js';
 import { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 import { Pump, type PumpedRole } from './pump.js';
@@ -33,6 +35,7 @@ import { mustRejoin, rejoin } from './rejoin.js';
 import { RoundFile } from './round-file.js';
 import type { StateMachine } from './state-machine.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
+import { transportFor, type Transport } from './transport.js';
 import { VERSION } from './version.js';
 
 /**
@@ -42,9 +45,19 @@ import { VERSION } from './version.js';
 export type DeliverCallback = (iid: number, value: Uint8Array, index: number) => void;
 
 export interface CommonOptions {
+  /** A config with host names is resolved at start (`resolveConfig`). */
   readonly config: PaxosConfig;
-  /** Defaults to LibPaxos3-style lines on stderr at the config's verbosity. */
+  /**
+   * Defaults to lines on stderr at the config's verbosity, in its `log-format` (LibPaxos3's lines,
+   * or JSON). Either way repeated lines are limited (`RateLimitedLogger`).
+   */
   readonly log?: Logger;
+  /**
+   * Serve `/metrics` (Prometheus) and `/healthz` on this port (0: any free one; see
+   * `PaxosHandle.metricsUrl`). Default: from the config's `metrics-port`, if set (see
+   * `PaxosConfig.metricsPort`); false: never.
+   */
+  readonly metrics?: MetricsOptions | false;
   /**
    * The disk failed. Nothing of the failed write was sent; the role has stopped. Default: log it
    * and set a failing exit code after closing.
@@ -79,6 +92,8 @@ export interface LeadershipApi {
 export interface PaxosHandle {
   /** Flushes what is pending, closes connections and storage. */
   close(): Promise<void>;
+  /** Where `/metrics` and `/healthz` are served (`http://127.0.0.1:9100`), or undefined. */
+  readonly metricsUrl: string | undefined;
 }
 
 export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'> {
@@ -127,6 +142,10 @@ const MAX_PENDING_PROPOSALS = 1 << 17;
 
 interface Wiring {
   readonly role: PumpedRole;
+  /** Who this process is: for TLS, log lines and metrics. */
+  readonly identity: ProcessIdentity;
+  /** What the metrics read on scrape, besides the network. */
+  readonly sources?: Omit<MetricSources, 'network'>;
   readonly listen?: Address;
   readonly dial?: readonly Address[];
   /** A replica's own index in `dial`: its own acceptor is reached in memory. */
@@ -146,48 +165,84 @@ interface Wiring {
   readonly delivered?: () => void;
 }
 
-async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pump: Pump; network: Network; close: () => Promise<void> }> {
+interface Wired {
+  readonly pump: Pump;
+  readonly network: Network;
+  readonly close: () => Promise<void>;
+  readonly metricsUrl: string | undefined;
+}
+
+async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateLimitedLogger): Promise<Wired> {
   let closed: Promise<void> | undefined;
-  // One limiter per process, for the network's lines and the core's events.
-  const log = new RateLimitedLogger(baseLog);
+  // Every connection of this process goes through one transport: plain TCP, or mutual TLS.
+  let transport: Transport;
+  let metricsAt: MetricsOptions | undefined;
+  try {
+    transport = transportFor(config, w.identity.name);
+    metricsAt = metricsOptionsFor(o, config, w.identity, w.listen);
+  } catch (e) {
+    await w.closeStorage?.();
+    if (log !== o.log) log.close();
+    throw e;
+  }
+  const metrics = metricsAt === undefined ? undefined : new ProcessMetrics(w.identity, config.leader, transport.secure);
+  let storageOpen = true;
   const network: Network = new Network({
     ...(w.listen !== undefined ? { listen: w.listen } : {}),
     ...(w.dial !== undefined ? { dial: w.dial } : {}),
     ...(w.self !== undefined ? { self: w.self } : {}),
     ...(w.proposers !== undefined ? { proposers: w.proposers } : {}),
-    nodelay: o.config.tcpNodelay,
-    maxValueSize: o.config.maxValueSize,
+    nodelay: config.tcpNodelay,
+    maxValueSize: config.maxValueSize,
     maxQueuedBytes: MAX_QUEUED_BYTES,
     redial: REDIAL,
     log,
+    transport,
     onMessage: (from, msg) => pump.receive(from, msg),
     hello: w.hello,
     ...(w.onExtension !== undefined ? { onExtension: w.onExtension } : {}),
   });
+  let server: MetricsServer | undefined;
+  const closeStorage = async () => {
+    storageOpen = false;
+    await w.closeStorage?.();
+  };
   const close = (): Promise<void> => {
     closed ??= (async () => {
+      metrics?.stopping();
       w.onStop?.('the process was closed before the value was delivered');
       pump.stop();
       await pump.drain();
       await network.close();
-      await w.closeStorage?.();
-      log.close();
+      await closeStorage();
+      await server?.close();
+      if (log !== o.log) log.close();
     })();
     return closed;
   };
   const onDeliver = w.onDeliver;
+  const commit = w.commit;
   const pump: Pump = new Pump({
     role: w.role,
-    ...(w.commit !== undefined ? { commit: w.commit } : {}),
-    send: (env: Envelope) => route(network, env),
+    ...(commit !== undefined ? { commit: metrics === undefined ? commit : timedCommit(commit, metrics) } : {}),
+    send: metrics === undefined ? (env: Envelope) => route(network, env) : (env: Envelope) => (metrics.sent(env), route(network, env)),
     flushSends: () => network.flush(),
-    ...(onDeliver !== undefined ? { deliver: (d: Delivery) => onDeliver(d.iid, d.value, d.index) } : {}),
+    ...(onDeliver !== undefined || metrics !== undefined
+      ? {
+          deliver: (d: Delivery) => {
+            metrics?.deliveredValues(1);
+            onDeliver?.(d.iid, d.value, d.index);
+          },
+        }
+      : {}),
     ...(w.delivered !== undefined ? { delivered: w.delivered } : {}),
     ...(w.snapshot !== undefined ? { snapshot: w.snapshot } : {}),
     ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
+    ...(metrics !== undefined ? { observe: (events, from) => metrics.events(events, from) } : {}),
     log,
     tickMs: TICK_MS,
     onFatal: (e) => {
+      metrics?.storageFailure();
       w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
       if (o.onFatal !== undefined) return o.onFatal(e);
       log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
@@ -195,16 +250,47 @@ async function wire(o: CommonOptions, w: Wiring, baseLog: Logger): Promise<{ pum
       close().catch((e2: Error) => log.error(e2.message));
     },
   });
+  metrics?.attach({ network, ...w.sources, ...(w.closeStorage !== undefined ? { storageOpen: () => storageOpen } : {}) });
   try {
     await network.start();
+    if (metrics !== undefined && metricsAt !== undefined) {
+      server = await MetricsServer.start(metrics, metricsAt.host ?? '127.0.0.1', metricsAt.port, log);
+      log.info(`Metrics on ${server.url}/metrics, health on ${server.url}/healthz`, { metrics: `${server.url}/metrics`, health: `${server.url}/healthz` });
+    }
   } catch (e) {
     pump.stop();
     await network.close();
-    await w.closeStorage?.();
-    log.close();
+    await closeStorage();
+    if (log !== o.log) log.close();
     throw e;
   }
-  return { pump, network, close };
+  return { pump, network, close, metricsUrl: server?.url };
+}
+
+/** A commit that reports its time and size to the metrics. */
+function timedCommit(commit: (records: readonly PersistRecord[]) => Promise<void>, metrics: ProcessMetrics) {
+  return async (records: readonly PersistRecord[]): Promise<void> => {
+    const t = performance.now();
+    await commit(records);
+    metrics.committed(records, (performance.now() - t) / 1000);
+  };
+}
+
+/**
+ * Where this process serves metrics: the caller's choice, or the config's `metrics-port` plus an
+ * offset: acceptor or replica k on metrics-port + k, proposer k on metrics-port + 10 + k (so one
+ * machine can run a whole test cluster); learners and clients only when asked (`metrics`), as
+ * several may run on one machine. The host is the process's own config address, or 127.0.0.1.
+ */
+function metricsOptionsFor(o: CommonOptions, config: PaxosConfig, identity: ProcessIdentity, listen: Address | undefined): MetricsOptions | undefined {
+  if (o.metrics === false) return undefined;
+  const host = listen?.host ?? '127.0.0.1';
+  if (o.metrics !== undefined) return { host, ...o.metrics };
+  const base = config.metricsPort;
+  if (base === undefined || identity.id === undefined) return undefined;
+  const port = base + (identity.role === 'proposer' ? 10 : 0) + identity.id;
+  if (port > 65535) throw new ConfigError(`${config.path}: metrics-port ${base} puts the metrics of ${identity.name} at port ${port}, past 65535; use a lower metrics-port`);
+  return { host, port };
 }
 
 function route(network: Network, env: Envelope): void {
@@ -226,9 +312,18 @@ function route(network: Network, env: Envelope): void {
   }
 }
 
-function logger(o: CommonOptions): Logger {
-  const log = o.log ?? createLogger(o.config.verbosity);
-  for (const w of o.config.warnings) log.info(w);
+/**
+ * The process's logger: the caller's, or lines on stderr in the config's format; either way
+ * behind one limiter of repeated lines, which every line of the process goes through.
+ */
+function logger(o: CommonOptions, config: PaxosConfig, who: ProcessIdentity): RateLimitedLogger {
+  const log =
+    o.log instanceof RateLimitedLogger
+      ? o.log
+      : o.log !== undefined
+        ? new RateLimitedLogger(o.log)
+        : new RateLimitedLogger(createLogger(config.verbosity, undefined, { format: config.logFormat, role: who.role, ...(who.id !== undefined ? { id: who.id } : {}) }), SUMMARY_INTERVAL_MS, config.verbosity);
+  for (const w of config.warnings) log.info(w);
   return log;
 }
 
@@ -252,16 +347,34 @@ function storageFor(config: PaxosConfig, id: number, log: Logger): AcceptorStora
 
 /** LibPaxos3's evacceptor: listens on its config address, answers proposers and learners. */
 export async function startAcceptor(o: CommonOptions & { readonly id: number }): Promise<PaxosHandle> {
-  const { config, id } = o;
-  requireId(config, 'acceptor', id, config.acceptors.length);
-  const log = logger(o);
+  const { id } = o;
+  requireId(o.config, 'acceptor', id, o.config.acceptors.length);
+  const config = await resolveConfig(o.config);
+  const me = config.acceptors[id] as Address;
+  const identity: ProcessIdentity = { role: 'acceptor', id, name: me.name };
+  const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
   const state = storage.load();
   const role = new Acceptor({ id }, state);
-  const hello: HelloMsg = { type: 'hello', version: VERSION, role: 'acceptor', id, features: [] };
-  const { close } = await wire(o, { role, listen: config.acceptors[id] as Address, commit: (r) => storage.commit(r), closeStorage: () => storage.close(), hello }, log);
-  log.info(`Acceptor ${id} listening on ${addr(config.acceptors[id])}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`);
-  return { close };
+  const { close, metricsUrl } = await wire(
+    o,
+    config,
+    {
+      role,
+      identity,
+      sources: { acceptor: role },
+      listen: me,
+      commit: (r) => storage.commit(r),
+      closeStorage: () => storage.close(),
+      hello: { type: 'hello', version: VERSION, role: 'acceptor', id, features: [] },
+    },
+    log,
+  );
+  log.info(
+    `Acceptor ${id} listening on ${formatAddress(me)}${tlsNote(config)}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`,
+    { address: formatAddress(me), name: me.name, storage: storage.kind, tls: config.tls !== undefined },
+  );
+  return { close, metricsUrl };
 }
 
 /**
@@ -269,10 +382,13 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
  * acceptors. Its round floor survives restarts only with `proposer-round-file` (B2).
  */
 export async function startProposer(o: CommonOptions & { readonly id: number }): Promise<ProposerHandle> {
-  const { config, id } = o;
-  requireAcceptors(config);
-  requireId(config, 'proposer', id, config.proposers.length);
-  const log = logger(o);
+  const { id } = o;
+  requireAcceptors(o.config);
+  requireId(o.config, 'proposer', id, o.config.proposers.length);
+  const config = await resolveConfig(o.config);
+  const me = config.proposers[id] as Address;
+  const identity: ProcessIdentity = { role: 'proposer', id, name: me.name };
+  const log = logger(o, config, identity);
   const roundFile = config.proposerRoundFile !== undefined ? new RoundFile(`${config.proposerRoundFile}_${id}`) : undefined;
   if (roundFile === undefined) {
     log.info('proposer-round-file is not set: after a restart this proposer may reuse a ballot and two values could be accepted under it (LibPaxos3 bug B2); set proposer-round-file to a path on persistent storage');
@@ -281,11 +397,15 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     { id, acceptors: config.acceptors.length, ...proposerOptions(config), ...leadershipOf(config) },
     { roundFloor: roundFile?.roundFloor ?? 0, learned: roundFile?.learned ?? 0 },
   );
-  const { pump, close } = await wire(
+  const leadership = leadershipApi(role, () => pump);
+  const { pump, close, metricsUrl } = await wire(
     o,
+    config,
     {
       role,
-      listen: config.proposers[id] as Address,
+      identity,
+      sources: { quorum: quorumSize(config.acceptors.length), proposer: role.proposer, ...(config.leader ? { leadership } : {}) },
+      listen: me,
       dial: config.acceptors,
       ...(config.leader ? { proposers: config.proposers } : {}),
       commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : Promise.resolve()),
@@ -294,8 +414,12 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
     },
     log,
   );
-  log.info(`Proposer ${id} listening on ${addr(config.proposers[id])}, ${config.acceptors.length} acceptors${config.leader ? ', leader election on' : ''}`);
-  return { close, ...leadershipApi(role, pump) };
+  log.info(`Proposer ${id} listening on ${formatAddress(me)}${tlsNote(config)}, ${config.acceptors.length} acceptors${config.leader ? ', leader election on' : ''}`, {
+    address: formatAddress(me),
+    name: me.name,
+    tls: config.tls !== undefined,
+  });
+  return { close, metricsUrl, ...leadership };
 }
 
 /** LibPaxos3's evlearner: delivers decided values in order. */
@@ -303,6 +427,11 @@ export async function startLearner<R = unknown>(
   o: CommonOptions & {
     readonly onDeliver: DeliverCallback;
     readonly catchUp?: boolean;
+    /**
+     * Who this learner is, for TLS (its certificate names it), logs and metrics: `learner`
+     * (default), or `client` for the learner inside a client (the sample client's).
+     */
+    readonly as?: 'learner' | 'client';
     /**
      * The application's state machine: with `checkpoint-dir` in the config, the learner writes
      * checkpoints of it, restores the newest at start and fetches one from a replica when it is
@@ -313,9 +442,11 @@ export async function startLearner<R = unknown>(
     readonly checkpointDir?: string;
   },
 ): Promise<LearnerHandle> {
-  const { config } = o;
-  requireAcceptors(config);
-  const log = logger(o);
+  requireAcceptors(o.config);
+  const config = await resolveConfig(o.config);
+  const name = o.as ?? 'learner';
+  const identity: ProcessIdentity = { role: name, id: undefined, name };
+  const log = logger(o, config, identity);
   const leadership = leadershipOf(config).leadership;
   const dir = o.checkpointDir ?? (config.checkpointDir !== undefined ? `${config.checkpointDir}_learner` : undefined);
   const ck = await openCheckpoints(config, dir, o.stateMachine, log);
@@ -328,14 +459,18 @@ export async function startLearner<R = unknown>(
   });
   if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored);
   const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => []);
-  const { pump, network, close } = await wire(
+  const leader = () => role.leader(performance.now());
+  const { pump, network, close, metricsUrl } = await wire(
     o,
+    config,
     {
       role,
+      identity,
+      sources: { quorum: quorumSize(config.acceptors.length), learner: role, ...(config.leader ? { leadership: { leader, isLeader: () => false } } : {}) },
       dial: config.acceptors,
       onDeliver: shell.onDeliver(o.onDeliver),
       onEvent: leaderEvents(o),
-      hello: { type: 'hello', version: VERSION, role: 'learner', id: -1, features: [] },
+      hello: { type: 'hello', version: VERSION, role: name === 'client' ? 'client' : 'learner', id: -1, features: [] },
       ...shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
       closeStorage: () => shell.close(),
     },
@@ -344,7 +479,8 @@ export async function startLearner<R = unknown>(
   shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e));
   return {
     close,
-    leader: () => role.leader(performance.now()),
+    metricsUrl,
+    leader,
     trim: (iid) => pump.input((out) => role.trim(iid, out)),
     setInstanceId: (iid) => pump.input(() => role.setInstanceId(iid)),
   };
@@ -372,12 +508,15 @@ export async function startReplica<R = undefined>(
     readonly rejoin?: boolean;
   },
 ): Promise<ReplicaHandle<R>> {
-  const { config, id } = o;
-  requireAcceptors(config);
-  requireId(config, 'replica', id, config.acceptors.length);
+  const { id } = o;
+  requireAcceptors(o.config);
+  requireId(o.config, 'replica', id, o.config.acceptors.length);
   const limit = o.maxPendingProposals ?? MAX_PENDING_PROPOSALS;
   if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`maxPendingProposals must be a whole number ≥ 1, got ${String(limit)}`);
-  const log = logger(o);
+  const config = await resolveConfig(o.config);
+  const me = config.acceptors[id] as Address;
+  const identity: ProcessIdentity = { role: 'replica', id, name: me.name };
+  const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
   let state = storage.load();
   const why = mustRejoin(state, o.rejoin ?? false);
@@ -434,11 +573,22 @@ export async function startReplica<R = undefined>(
   );
   let pumpRef: Pump | undefined;
   let networkRef: Network | undefined;
-  const { pump, network, close } = await wire(
+  const leadership = leadershipApi(role, () => pump);
+  const { pump, network, close, metricsUrl } = await wire(
     o,
+    config,
     {
       role,
-      listen: config.acceptors[id] as Address,
+      identity,
+      sources: {
+        quorum: quorumSize(config.acceptors.length),
+        acceptor: role.acceptor,
+        proposer: role.proposer,
+        learner: role.learner,
+        pendingProposals: () => pending.size,
+        ...(config.leader ? { leadership } : {}),
+      },
+      listen: me,
       dial: config.acceptors,
       self: id,
       commit: (r) => storage.commit(r),
@@ -482,10 +632,16 @@ export async function startReplica<R = undefined>(
     for (let k = 0; k < config.acceptors.length; k++) if (network.isUp(k)) return { to: k };
     return { refused: `no replica is reachable (none of the ${config.acceptors.length} connections is up)` };
   };
-  log.info(`Replica ${id} listening on ${addr(config.acceptors[id])}, ${config.acceptors.length} replicas, ${storage.kind} storage${config.leader ? ', leader election on' : ''}`);
+  log.info(`Replica ${id} listening on ${formatAddress(me)}${tlsNote(config)}, ${config.acceptors.length} replicas, ${storage.kind} storage${config.leader ? ', leader election on' : ''}`, {
+    address: formatAddress(me),
+    name: me.name,
+    storage: storage.kind,
+    tls: config.tls !== undefined,
+  });
   return {
     close,
-    ...leadershipApi(role, pump),
+    metricsUrl,
+    ...leadership,
     trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
     setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
     submit: (value) => {
@@ -659,27 +815,31 @@ function leaderEvents(o: CommonOptions): ((e: CoreEvent) => void) | undefined {
   return cb === undefined ? undefined : (e) => e.kind === 'leader' && cb(e.id, e.version);
 }
 
-/** The handle side of a role that takes part in leadership (answers from the core, on this process's clock). */
-function leadershipApi(role: LearningProposer | Replica, pump: Pump): LeadershipApi {
+/**
+ * The handle side of a role that takes part in leadership (answers from the core, on this
+ * process's clock). Made before `wire` returns the pump, for the metrics: `pump` is called later.
+ */
+function leadershipApi(role: LearningProposer | Replica, pump: () => Pump): LeadershipApi {
   return {
     leader: () => role.leader(performance.now()),
     isLeader: () => role.isLeader(performance.now()),
     canReadLocally: () => role.canReadLocally(performance.now()),
-    dropLeadership: () => pump.input((out) => role.dropLeadership(out)),
+    dropLeadership: () => pump().input((out) => role.dropLeadership(out)),
   };
+}
+
+/** ` (mutual TLS)` in the start line when TLS is on. */
+function tlsNote(config: PaxosConfig): string {
+  return config.tls !== undefined ? ' (mutual TLS)' : '';
 }
 
 function proposerOptions(config: PaxosConfig) {
   return {
     preexecWindow: config.proposerPreexecWindow,
-    timeoutMs: config.proposerTimeout * 1000,
+    timeoutMs: config.proposerTimeoutMs,
     batchMaxValues: config.proposerBatchMaxValues,
     batchMaxBytes: config.proposerBatchMaxBytes,
     // Backoff jitter must differ between proposers and restarts; the core takes it as a seed.
     seed: randomInt(2 ** 31),
   };
-}
-
-function addr(a: Address | undefined): string {
-  return a === undefined ? '?' : `${a.host}:${a.port}`;
 }

@@ -32,6 +32,11 @@ export interface PumpOptions {
   readonly snapshot?: (e: SnapshotEffect) => void;
   /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
   readonly events?: (e: CoreEvent) => void;
+  /**
+   * The events an input caused, as soon as it is stepped (before the commit that precedes its
+   * sends): `events` from index `from` on. Metrics time phases with it.
+   */
+  readonly observe?: (events: readonly CoreEvent[], from: number) => void;
   /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
   /** How often the core gets a tick. */
@@ -80,7 +85,15 @@ export class Pump {
   /** Runs any other input (propose, trim, set-instance-id…) against the current batch. */
   input(step: (out: Effects) => void): void {
     if (this.stopped) return;
-    step(this.pending);
+    const observe = this.o.observe;
+    if (observe === undefined) {
+      step(this.pending);
+    } else {
+      const events = this.pending.events;
+      const from = events.length;
+      step(this.pending);
+      if (events.length > from) observe(events, from);
+    }
     this.schedule();
   }
 
@@ -156,13 +169,20 @@ export class Pump {
 export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
   switch (e.kind) {
     case 'timeout':
-      log.repeated(`timeout ${e.phase}`, 'info', `Instance ${e.iid} timed out in phase ${e.phase}.`, (n, s) => `${n} more instance${n === 1 ? '' : 's'} timed out in phase ${e.phase} in the last ${s} s`);
+      log.repeated(
+        `timeout ${e.phase}`,
+        'info',
+        `Instance ${e.iid} timed out in phase ${e.phase}.`,
+        (n, s) => `${n} more instance${n === 1 ? '' : 's'} timed out in phase ${e.phase} in the last ${s} s`,
+        undefined,
+        { event: 'timeout', phase: e.phase, iid: e.iid, ballot: e.ballot },
+      );
       return;
     case 'dropped':
-      log.debug(`Dropped ${e.msg} for instance ${e.iid}: ${e.reason}`);
+      log.debug(`Dropped ${e.msg} for instance ${e.iid}: ${e.reason}`, { event: 'dropped', message: e.msg, iid: e.iid, reason: e.reason });
       return;
     case 'preempted':
-      log.debug(`Instance ${e.iid} preempted by ballot ${e.by}; retrying with ballot ${e.ballot} in ${e.delayMs} ms`);
+      log.debug(`Instance ${e.iid} preempted by ballot ${e.by}; retrying with ballot ${e.ballot} in ${e.delayMs} ms`, { event: 'preempted', iid: e.iid, by: e.by, ballot: e.ballot, delayMs: e.delayMs });
       return;
     case 'noop':
       log.debug(`Instance ${e.iid} closed with a no-op`);
@@ -176,16 +196,20 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
         'error',
         `Dropped ${e.iid > 0 ? `the client value(s) of instance ${e.iid}` : 'a client value'} (${e.value.length} bytes): ${VALUE_LOSS[e.reason]}`,
         (n, s) => `Dropped ${n} more client value${n === 1 ? '' : 's'} (or batches) in the last ${s} s: ${VALUE_LOSS[e.reason]}`,
+        undefined,
+        { event: 'value-lost', reason: e.reason, iid: e.iid, bytes: e.value.length },
       );
       return;
     case 'not-a-batch':
       log.error(
         `Instance ${e.iid} decided a value of ${e.bytes} bytes that is not a batch, although this cluster batches (proposer-batch-max-values); it was delivered as one value. A proposer without batching (C LibPaxos3's, or one reading another paxos.conf) is proposing here: give every process the same batching settings`,
+        { event: 'not-a-batch', iid: e.iid, bytes: e.bytes },
       );
       return;
     case 'conflict':
       log.error(
         `Instance ${e.iid}: acceptors report two different values accepted under ballot ${e.ballot}. Two proposers used one ballot (a C LibPaxos3 proposer restarted and reused its ballots, bug B2, or two proposers share an id); Paxos safety no longer holds for this cluster: stop the proposers and check their ids`,
+        { event: 'conflict', iid: e.iid, ballot: e.ballot },
       );
       return;
     case 'iid-space-exhausted':
@@ -201,10 +225,22 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
         'error',
         `Acceptors trimmed up to instance ${e.trimIid}, but this learner still needs instance ${e.iid}; it cannot catch up past the trim point`,
         (n, s) => `Still behind the acceptors' trim point (${n} more reports in the last ${s} s); this learner cannot catch up past it`,
+        undefined,
+        { event: 'behind-trim', iid: e.iid, trimIid: e.trimIid },
       );
       return;
     case 'leader':
-      log.info(e.id === undefined ? `No leader holds a lease now (master version ${e.version})` : `Leader is now ${e.id} (master version ${e.version})`);
+      log.info(e.id === undefined ? `No leader holds a lease now (master version ${e.version})` : `Leader is now ${e.id} (master version ${e.version})`, {
+        event: 'leader',
+        leader: e.id ?? null,
+        version: e.version,
+      });
+      return;
+    case 'opened':
+    case 'prepared':
+    case 'proposed':
+    case 'chosen':
+      // For metrics only: one of each per instance, nothing a log reader needs.
       return;
     case 'checkpoint-trim':
       log.debug(`Checkpoint report in instance ${e.iid}: the lowest reported checkpoint is ${e.lowest}; trimming the acceptors up to ${e.trimIid}`);

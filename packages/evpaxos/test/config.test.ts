@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig, readConfig } from '../src/config.js';
+import { ConfigError, formatAddress, parseConfig, readConfig, resolveConfig } from '../src/config.js';
 
 const P = '/etc/paxos.conf';
 
@@ -48,7 +48,8 @@ describe('paxos.conf', () => {
       P,
     );
     expect(c.acceptors).toHaveLength(2);
-    expect(c.proposers).toEqual([{ host: '127.0.0.1', port: 5550, where: `${P}:5` }]);
+    expect(c.proposers).toEqual([{ host: '127.0.0.1', port: 5550, where: `${P}:5`, name: 'proposer-0' }]);
+    expect(c.acceptors.map((a) => a.name)).toEqual(['acceptor-0', 'acceptor-1']);
     expect(c).toMatchObject({
       verbosity: 'debug',
       tcpNodelay: false,
@@ -78,15 +79,23 @@ describe('paxos.conf', () => {
 
   it.each([
     ['a key without a value (crashes LibPaxos3)', 'verbosity', /:1: 'verbosity' needs a value/],
-    ['a bare acceptor (crashes LibPaxos3)', 'acceptor', /:1: 'acceptor' needs '<id> <ipv4> <port>'/],
+    ['a bare acceptor (crashes LibPaxos3)', 'acceptor', /:1: 'acceptor' needs '<id> <host> <port>'/],
     ['an unknown key, with a suggestion', 'proposer-timout 2', /:1: unknown key 'proposer-timout'; did you mean 'proposer-timeout'\?/],
-    ['trailing junk after a number (LibPaxos3 reads 3)', 'proposer-timeout 3s', /:1: proposer-timeout: expected a whole number of seconds, got '3s'/],
-    ['a negative number', 'proposer-timeout -1', /expected a whole number of seconds/],
+    ['trailing junk after a number (LibPaxos3 reads 3)', 'proposer-preexec-window 3s', /:1: proposer-preexec-window: expected a whole number of instances, got '3s'/],
+    ['a unit that is not ms or s', 'proposer-timeout 3m', /:1: proposer-timeout: expected a duration such as 2 \(seconds\), 2s or 250ms, got '3m'/],
+    ['a timeout under 10 ms', 'proposer-timeout 5ms', /:1: proposer-timeout: expected 10 ms to 86400 s, got '5ms'/],
+    ['a negative number', 'proposer-timeout -1', /expected a duration/],
     ['window 0 (LibPaxos3 never proposes)', 'proposer-preexec-window 0', /:1: proposer-preexec-window: must be at least 1; with 0 the proposer never/],
     ['a boolean other than yes/no', 'lmdb-sync true', /:1: lmdb-sync: expected yes or no, got 'true'/],
     ['a bad size unit', 'lmdb-mapsize 10 tb', /expected a size/],
-    ['a hostname (LibPaxos3 uses 255.255.255.255)', 'acceptor 0 localhost 8800', /'localhost' is not a dotted IPv4 address/],
-    ['a bad IPv4 address', 'acceptor 0 127.0.0.300 8800', /not a dotted IPv4 address/],
+    ['a bad IPv4 address', 'acceptor 0 127.0.0.300 8800', /'127\.0\.0\.300' is not a dotted IPv4 address: four numbers from 0 to 255/],
+    ['an IPv6 address without brackets', 'acceptor 0 ::1 8800', /write the IPv6 address '::1' in brackets: \[::1\]/],
+    ['a bad IPv6 address', 'acceptor 0 [::g] 8800', /'\[::g\]' is not an IPv6 address in brackets/],
+    ['a host name with a bad character', 'acceptor 0 db_1.example.org 8800', /'db_1\.example\.org' is neither a dotted IPv4 address .* nor a host name/],
+    ['the same IPv6 address twice', 'acceptor 0 [::1] 8800\nacceptor 1 [::1] 8800', /:2: \[::1\]:8800 is already used by .*:1/],
+    ['only some TLS keys', 'tls-ca ca.crt\ntls-key k.key', /:1: TLS needs tls-ca, tls-cert and tls-key together; tls-cert is missing/],
+    ['an unknown log format', 'log-format xml', /:1: log-format: expected text .* or json/],
+    ['a metrics port out of range', 'metrics-port 70000', /:1: metrics-port: expected a port number from 1 to 65535, got '70000'/],
     ['a port out of range', 'acceptor 0 127.0.0.1 70000', /port '70000' is not a number from 1 to 65535/],
     ['text after the port', 'acceptor 0 127.0.0.1 8800 extra', /unexpected 'extra' after the port/],
     ['an id that is not a number', 'acceptor x 127.0.0.1 8800', /id 'x' is not a whole number/],
@@ -133,6 +142,63 @@ describe('paxos.conf', () => {
     expect(parseConfig(`${base}max-value-size 64kb\n`, P).snapshotChunkSize).toBe(65536 - 4096);
     expect(() => parseConfig(`${base}checkpoint-dir /x\nmax-value-size 64kb\nsnapshot-chunk-size 64kb\n`, P)).toThrow(/snapshot-chunk-size 65536 must be at least 4 kb below max-value-size \(65536\)/);
     expect(() => parseConfig(`${base}checkpoint-dirr /x\n`, P)).toThrow(/did you mean 'checkpoint-dir'/);
+  });
+
+  it('proposer-timeout: a bare number is seconds as in LibPaxos3; 250ms and 2s are ours', () => {
+    expect(parseConfig('proposer-timeout 3', P)).toMatchObject({ proposerTimeout: 3, proposerTimeoutMs: 3000 });
+    expect(parseConfig('proposer-timeout 250ms', P)).toMatchObject({ proposerTimeout: 0.25, proposerTimeoutMs: 250 });
+    expect(parseConfig('proposer-timeout 2s', P)).toMatchObject({ proposerTimeout: 2, proposerTimeoutMs: 2000 });
+  });
+
+  it('host names and IPv6 addresses in brackets, with a warning that C LibPaxos3 reads neither', () => {
+    const c = parseConfig('replica 0 localhost 8800\nreplica 1 [::1] 8801\nreplica 2 127.0.0.1 8802\n', P);
+    expect(c.acceptors.map((a) => [a.host, a.hostname, a.name])).toEqual([
+      ['localhost', 'localhost', 'replica-0'],
+      ['::1', undefined, 'replica-1'],
+      ['127.0.0.1', undefined, 'replica-2'],
+    ]);
+    expect(c.resolved).toBe(false);
+    expect(c.acceptors.map(formatAddress)).toEqual(['localhost:8800', '[::1]:8801', '127.0.0.1:8802']);
+    expect(c.warnings).toEqual([`${P}: lines 1, 2 give host names or IPv6 addresses, which C LibPaxos3 cannot read (it takes dotted IPv4 only and would use 255.255.255.255): keep C LibPaxos3 processes out of this cluster`]);
+    expect(parseConfig('replica 0 127.0.0.1 8800\n', P)).toMatchObject({ resolved: true, warnings: [] });
+  });
+
+  it('resolveConfig: names resolve once at start, a replica keeps one address for both roles, IP addresses stay as they are', async () => {
+    const looked: string[] = [];
+    const c = await resolveConfig(parseConfig('replica 0 node-a 8800\nreplica 1 Node-A 8801\nreplica 2 [::1] 8802\n', P), async (name) => {
+      looked.push(name);
+      return '10.1.2.3';
+    });
+    expect(looked).toEqual(['node-a', 'Node-A']);
+    expect(c.acceptors.map((a) => a.host)).toEqual(['10.1.2.3', '10.1.2.3', '::1']);
+    expect(c.proposers[0]).toBe(c.acceptors[0]);
+    expect(c.resolved).toBe(true);
+    expect(formatAddress(c.acceptors[0] as never)).toBe('node-a:8800 (10.1.2.3)');
+    // The system resolver, on a name every machine has.
+    const local = await resolveConfig(parseConfig('acceptor 0 localhost 8800\n', P));
+    expect(['127.0.0.1', '::1']).toContain(local.acceptors[0]?.host);
+  });
+
+  it('resolveConfig: a name that does not resolve, and two names for one address, are path:line errors', async () => {
+    const notFound = Object.assign(new Error('getaddrinfo ENOTFOUND nowhere.example'), { code: 'ENOTFOUND' });
+    const text = 'acceptor 0 127.0.0.1 8800\nacceptor 1 nowhere.example 8801\n';
+    await expect(resolveConfig(parseConfig(text, P), () => Promise.reject(notFound))).rejects.toThrow(
+      new ConfigError(`${P}:2: host name 'nowhere.example' does not resolve (no such host, ENOTFOUND); check the name or write the IP address instead`),
+    );
+    await expect(resolveConfig(parseConfig('acceptor 0 127.0.0.1 8800\nacceptor 1 me 8800\n', P), async () => '127.0.0.1')).rejects.toThrow(
+      /^\/etc\/paxos\.conf:2: me:8800 \(127\.0\.0\.1\) is the address of \/etc\/paxos\.conf:1 \(127\.0\.0\.1:8800\); every process needs its own address$/,
+    );
+  });
+
+  it('keys of ours for operating a cluster: TLS paths relative to the config, metrics port, log format', () => {
+    const c = parseConfig('replica 0 127.0.0.1 8800\ntls-ca certs/ca.crt\ntls-cert /abs/<id>.crt\ntls-key certs/<id>.key\nmetrics-port 9100\nlog-format JSON\n', P);
+    expect(c.tls).toEqual({
+      ca: { path: '/etc/certs/ca.crt', where: `${P}:2` },
+      cert: { path: '/abs/<id>.crt', where: `${P}:3` },
+      key: { path: '/etc/certs/<id>.key', where: `${P}:4` },
+    });
+    expect(c).toMatchObject({ metricsPort: 9100, logFormat: 'json' });
+    expect(parseConfig('replica 0 127.0.0.1 8800\n', P)).toMatchObject({ tls: undefined, metricsPort: undefined, logFormat: 'text' });
   });
 
   it('TooManyProcesses: 11 replicas are refused', () => {

@@ -146,7 +146,7 @@ describe('hello negotiation', () => {
   it('two libpaxos-ts processes greet each other, then exchange extension messages both ways', async () => {
     const got: [string, ExtensionMessage][] = [];
     const [a, b] = await withFreePorts(1, async ([port]) => {
-      const addr = { host: '127.0.0.1', port: port as number, where: 'test' };
+      const addr = { host: '127.0.0.1', port: port as number, where: 'test', name: 'replica-0' };
       const listener = new Network({ listen: addr, nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: () => undefined, hello: hello('replica', 0), onExtension: (from, m) => got.push([`listener from ${from}`, m]) });
       await listener.start();
       nets.push(listener);
@@ -182,7 +182,7 @@ describe('hello negotiation', () => {
       servers.push(server);
       return p as number;
     });
-    const net = new Network({ dial: [{ host: '127.0.0.1', port, where: 't' }], nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: () => undefined, hello: hello('learner', -1) });
+    const net = new Network({ dial: [{ host: '127.0.0.1', port, where: 't', name: 'acceptor-0' }], nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: () => undefined, hello: hello('learner', -1) });
     await net.start();
     nets.push(net);
     await waitFor(() => net.isUp(0), 5000, 'the connection');
@@ -198,7 +198,7 @@ describe('hello negotiation', () => {
     // And a C-style client dialling one of ours (no hello) gets no extension message from it either.
     const got: number[] = [];
     const listener = await withFreePorts(1, async ([p]) => {
-      const n = new Network({ listen: { host: '127.0.0.1', port: p as number, where: 't' }, nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: (from) => got.push(from), hello: hello('replica', 0) });
+      const n = new Network({ listen: { host: '127.0.0.1', port: p as number, where: 't', name: 'replica-0' }, nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: (from) => got.push(from), hello: hello('replica', 0) });
       await n.start();
       nets.push(n);
       return { n, port: p as number };

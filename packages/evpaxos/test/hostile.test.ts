@@ -49,7 +49,7 @@ describe('hostile input', () => {
 
   it('arbitrary text as paxos.conf gives a config or a path:line ConfigError, never anything else', () => {
     const token = fc.oneof(
-      fc.constantFrom('acceptor', 'a', 'proposer', 'replica', 'r', 'verbosity', 'lmdb-mapsize', 'proposer-timeout', 'proposer-preexec-window', 'tcp-nodelay', 'lmdb-sync', 'proposer-batch-max-values', '#', 'yes', 'no', '0', '1', '-1', '3s', '127.0.0.1', '8800', 'kb', '99999999999999999999'),
+      fc.constantFrom('acceptor', 'a', 'proposer', 'replica', 'r', 'verbosity', 'lmdb-mapsize', 'proposer-timeout', 'proposer-preexec-window', 'tcp-nodelay', 'lmdb-sync', 'proposer-batch-max-values', '#', 'yes', 'no', '0', '1', '-1', '3s', '250ms', '127.0.0.1', '[::1]', '::1', 'localhost', 'tls-ca', 'tls-cert', 'tls-key', 'metrics-port', 'log-format', 'json', '8800', 'kb', '99999999999999999999'),
       fc.string({ maxLength: 12 }),
     );
     const line = fc.array(token, { maxLength: 5 }).map((t) => t.join(fc.sample(fc.constantFrom(' ', '\t', '  '), 1)[0] ?? ' '));

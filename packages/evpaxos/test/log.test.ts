@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { CoreEvent } from '@libpaxos/paxos-core';
-import { RateLimitedLogger, logEvent, type Logger } from '../src/index.js';
+import { RateLimitedLogger, createLogger, logEvent, type Logger } from '../src/index.js';
 
 function capture(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
@@ -67,5 +67,53 @@ describe('repeated log lines', () => {
     vi.advanceTimersByTime(10_000);
     limited.close();
     expect(lines).toEqual(['E Dropped a client value (8 bytes): the proposer queue is full', 'E Dropped 999 more client values (or batches) in the last 10 s: the proposer queue is full']);
+  });
+});
+
+describe('log formats', () => {
+  it("text is LibPaxos3's line; json is one object a line with time, level, role, id, message and fields", () => {
+    const out: string[] = [];
+    const text = createLogger('info', (l) => out.push(l));
+    text.info('Acceptor 0 listening', { address: '127.0.0.1:8800' });
+    expect(out[0]).toMatch(/^\d\d [A-Z][a-z]{2} \d\d:\d\d:\d\d\. Acceptor 0 listening\n$/);
+    const json = createLogger('info', (l) => out.push(l), { format: 'json', role: 'replica', id: 2 });
+    json.info('Replica 2 listening', { address: '127.0.0.1:8802', tls: false, skipped: undefined });
+    json.error('a "quoted"\nline');
+    json.debug('not at info');
+    const anon = createLogger('error', (l) => out.push(l), { format: 'json', role: 'learner' });
+    anon.error('learner line');
+    const lines = out.slice(1);
+    expect(lines.every((l) => l.endsWith('\n') && !l.slice(0, -1).includes('\n'))).toBe(true);
+    const objs = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(objs).toEqual([
+      { time: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), level: 'info', role: 'replica', id: 2, message: 'Replica 2 listening', fields: { address: '127.0.0.1:8802', tls: false } },
+      { time: expect.any(String), level: 'error', role: 'replica', id: 2, message: 'a "quoted"\nline', fields: {} },
+      { time: expect.any(String), level: 'error', role: 'learner', id: null, message: 'learner line', fields: {} },
+    ]);
+  });
+
+  it('every line is limited: the same line again within the interval is counted, and summaries carry the count as fields', () => {
+    const out: string[] = [];
+    const limited = new RateLimitedLogger(createLogger('info', (l) => out.push(l), { format: 'json', role: 'proposer', id: 0 }), 10_000);
+    for (let i = 0; i < 50; i++) limited.info('Connection to acceptor 1 (127.0.0.1:8801) lost (closed by the peer); reconnecting', { peer: 'acceptor-1' });
+    limited.info('another line');
+    vi.advanceTimersByTime(10_000);
+    limited.close();
+    const objs = out.map((l) => JSON.parse(l) as { message: string; fields: Record<string, unknown> });
+    expect(objs.map((o) => o.message)).toEqual([
+      'Connection to acceptor 1 (127.0.0.1:8801) lost (closed by the peer); reconnecting',
+      'another line',
+      'Repeated 49 more times in the last 10 s: Connection to acceptor 1 (127.0.0.1:8801) lost (closed by the peer); reconnecting',
+    ]);
+    expect(objs[2]?.fields).toEqual({ peer: 'acceptor-1', repeats: 49, seconds: 10 });
+  });
+
+  it('lines below the verbosity take no room among the kinds', () => {
+    const out: string[] = [];
+    const limited = new RateLimitedLogger(createLogger('error', (l) => out.push(l)), 10_000, 'error');
+    for (let i = 0; i < 5000; i++) limited.info(`distinct ${i}`);
+    limited.error('still written');
+    expect(out).toHaveLength(1);
+    limited.close();
   });
 });

@@ -77,6 +77,11 @@ export class Acceptor {
     return this.records.get(iid);
   }
 
+  /** Instances up to here are trimmed (forgotten). */
+  get trimPoint(): number {
+    return this.trimIid;
+  }
+
   get recordCount(): number {
     return this.records.size;
   }

@@ -37,3 +37,16 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+/**
+ * FNV-1a over the length and up to 64 bytes from each end: enough to tell client values apart
+ * (equal bytes, equal hash; callers compare the bytes of values with equal hashes).
+ */
+export function hashBytes(v: Uint8Array): number {
+  let h = 0x811c9dc5 ^ v.length;
+  const n = v.length;
+  const head = Math.min(n, 64);
+  for (let i = 0; i < head; i++) h = Math.imul(h ^ (v[i] as number), 0x01000193);
+  for (let i = Math.max(head, n - 64); i < n; i++) h = Math.imul(h ^ (v[i] as number), 0x01000193);
+  return h >>> 0;
+}

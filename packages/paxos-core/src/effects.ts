@@ -191,7 +191,24 @@ export type CoreEvent =
       readonly peer: PeerId;
       /** Its size, on start and resume. */
       readonly size?: number;
-    };
+    }
+  // The next four exist for metrics (the shell stamps them with the time of the input that caused
+  // them, which the core does not know): counts, batch sizes and phase-1/phase-2 latency.
+  /** proposer: a new instance was opened (its first prepare goes out with this step) */
+  | { readonly kind: 'opened'; readonly iid: number }
+  /** proposer: phase 1 of `iid` reached a quorum of promises at the current ballot */
+  | { readonly kind: 'prepared'; readonly iid: number }
+  /**
+   * proposer: client values of its own went out in an accept for `iid` for the first time:
+   * `values` of them (more than one with batching) in a Paxos value of `bytes` bytes
+   */
+  | { readonly kind: 'proposed'; readonly iid: number; readonly values: number; readonly bytes: number }
+  /**
+   * proposer: an instance it had open is known to be decided (by its own count of accepted
+   * messages, or by its learner); `values` of its own client values were chosen there (0 when
+   * the instance chose another value or a no-op). Reported once per instance.
+   */
+  | { readonly kind: 'chosen'; readonly iid: number; readonly values: number };
 
 /**
  * The effects of one or more steps. Steps append; the caller drains. A shell that handles several

@@ -1,5 +1,5 @@
 import { decodeBatch } from './batch.js';
-import { bytesEqual } from './bytes.js';
+import { bytesEqual, hashBytes as hashOf } from './bytes.js';
 import type { Effects } from './effects.js';
 
 interface Entry {
@@ -8,6 +8,8 @@ interface Entry {
   /** The leader it was last sent to (−1: not sent yet), and when. */
   to: number;
   at: number;
+  /** Times it was sent again to the same leader: each wait doubles. */
+  resent: number;
 }
 
 /**
@@ -40,12 +42,19 @@ export class Forwarder {
     for (const list of this.entries.values()) for (const e of list) yield e.value;
   }
 
-  /** Keeps `value`; false when full (the caller reports it lost). */
-  add(value: Uint8Array): boolean {
-    if (this.count >= this.maxValues) return false;
+  /**
+   * Keeps `value`; false when full (the caller reports it lost). With `once`, a value equal to one
+   * kept already is not kept again: a `client_value` from the network may be one this node
+   * forwarded itself, bounced back by a node that thought this one led (two nodes whose views of
+   * the leader differ for a moment would otherwise pass values back and forth, each keeping
+   * another copy). Values submitted here (`propose`) are always kept: equal ones may be meant.
+   */
+  add(value: Uint8Array, once = false): boolean {
     const hash = hashOf(value);
-    const entry: Entry = { value, hash, to: -1, at: 0 };
     const list = this.entries.get(hash);
+    if (once && list !== undefined && list.some((e) => bytesEqual(e.value, value))) return true;
+    if (this.count >= this.maxValues) return false;
+    const entry: Entry = { value, hash, to: -1, at: 0, resent: 0 };
     if (list === undefined) this.entries.set(hash, [entry]);
     else list.push(entry);
     this.count++;
@@ -66,11 +75,21 @@ export class Forwarder {
     }
   }
 
-  /** Sends again what `leader` has not decided for `reforwardMs`. */
+  /**
+   * Sends again what `leader` has not decided for `reforwardMs` (its message may have died with a
+   * connection), waiting twice as long after each time: a leader that is merely slow must not get
+   * every value again and again, its queue filling with copies faster than it decides them.
+   */
   tick(leader: number, now: number, out: Effects): void {
     if (this.count === 0) return;
     for (const list of this.entries.values()) {
-      for (const e of list) if (e.to !== leader || now - e.at >= this.reforwardMs) this.send(e, leader, now, out);
+      for (const e of list) {
+        if (e.to !== leader) this.send(e, leader, now, out);
+        else if (now - e.at >= this.reforwardMs * 2 ** Math.min(e.resent, 6)) {
+          e.resent++;
+          this.send(e, leader, now, out);
+        }
+      }
     }
   }
 
@@ -83,6 +102,7 @@ export class Forwarder {
   }
 
   private send(e: Entry, leader: number, now: number, out: Effects): void {
+    if (e.to !== leader) e.resent = 0;
     e.to = leader;
     e.at = now;
     out.send.push({ to: 'proposer', proposer: leader, msg: { type: 'client_value', value: e.value } });
@@ -98,14 +118,4 @@ export class Forwarder {
     if (list.length === 0) this.entries.delete(hash);
     this.count--;
   }
-}
-
-/** FNV-1a over the length and up to 64 bytes from each end: enough to tell client values apart. */
-function hashOf(v: Uint8Array): number {
-  let h = 0x811c9dc5 ^ v.length;
-  const n = v.length;
-  const head = Math.min(n, 64);
-  for (let i = 0; i < head; i++) h = Math.imul(h ^ (v[i] as number), 0x01000193);
-  for (let i = Math.max(head, n - 64); i < n; i++) h = Math.imul(h ^ (v[i] as number), 0x01000193);
-  return h >>> 0;
 }

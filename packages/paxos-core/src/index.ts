@@ -37,7 +37,7 @@ export {
 } from './effects.js';
 export type { Input, InputKind } from './input.js';
 export { Forwarder } from './forwarder.js';
-export { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
+export { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
 export { Learner, type LearnerOptions } from './learner.js';
 export { decodeMasterOp, encodeMasterOp, isMasterOp, type MasterOp } from './master-op.js';
 export { LearningProposer, type LearningProposerOptions } from './learning-proposer.js';

@@ -1,5 +1,6 @@
 import { InvariantError } from './assert.js';
 import type { Effects, PeerId } from './effects.js';
+import type { MasterState } from './leadership.js';
 import type { Message } from './messages.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
@@ -16,8 +17,12 @@ export type Input =
   | { readonly kind: 'propose'; readonly value: Uint8Array }
   /** Proposer: the local learner decided `iid` (replica mode; LibPaxos3's deliver hook). */
   | { readonly kind: 'decided'; readonly iid: number; readonly value: Uint8Array }
-  /** Proposer and learner: instances `≤ iid` are done (LibPaxos3's set-instance-id). */
-  | { readonly kind: 'set-instance-id'; readonly iid: number }
+  /**
+   * Proposer and learner: instances `≤ iid` are done (LibPaxos3's set-instance-id), e.g. restored
+   * from a checkpoint; with leadership on, `master` is the checkpoint's leadership state as of
+   * `iid` (without it the master operations up to `iid` are unknown: see Leadership.jump).
+   */
+  | { readonly kind: 'set-instance-id'; readonly iid: number; readonly master?: MasterState }
   /** Learner: ask every acceptor to trim instances `≤ iid`. */
   | { readonly kind: 'trim'; readonly iid: number }
   /** Learner (and roles that contain one): a snapshot transfer message from a peer. */
@@ -33,7 +38,7 @@ export interface InputHandlers {
   tick(now: number, out: Effects): void;
   propose?(value: Uint8Array, out: Effects): void;
   decided?(iid: number, value: Uint8Array, out: Effects): void;
-  setInstanceId?(iid: number, out: Effects): void;
+  setInstanceId?(iid: number, out: Effects, master?: MasterState): void;
   trim?(iid: number, out: Effects): void;
   receiveSnapshot?(from: PeerId, msg: SnapshotMessage, out: Effects): void;
   snapshotIo?(result: SnapshotIoResult, out: Effects): void;
@@ -57,7 +62,7 @@ export function dispatchInput(name: string, role: InputHandlers, input: Input, o
     case 'decided':
       return role.decided === undefined ? refuse() : role.decided(input.iid, input.value, out);
     case 'set-instance-id':
-      return role.setInstanceId === undefined ? refuse() : role.setInstanceId(input.iid, out);
+      return role.setInstanceId === undefined ? refuse() : role.setInstanceId(input.iid, out, input.master);
     case 'trim':
       return role.trim === undefined ? refuse() : role.trim(input.iid, out);
     case 'snapshot':

@@ -24,6 +24,21 @@ export interface LeaderView {
   readonly until: number;
 }
 
+/**
+ * The part of leadership the log determines, as of some instance: what a checkpoint keeps so that
+ * a process restored from it can judge master operations at once (see `Leadership.restore`).
+ */
+export interface MasterState {
+  /** Instance of the last master operation decided, effective or not (0: none). */
+  readonly lastOp: number;
+  /** Instance of the last one that took effect (0: none). */
+  readonly version: number;
+  /** The node it named leader (undefined: none, or it resigned). */
+  readonly master: number | undefined;
+  /** Largest openLimit an effective operation carried. */
+  readonly maxOpenLimit: number;
+}
+
 /** What a tick or a decided master operation asks of the proposer. */
 export interface LeadershipAction {
   /** A master operation to propose now (a campaign, a renewal or a resignation), if any. */
@@ -33,12 +48,18 @@ export interface LeadershipAction {
 /**
  * Leader election with a lease, through the log (PhxPaxos's master, `src/master/`).
  *
- * A node campaigns by proposing a master operation naming itself and carrying the version (the
- * instance of the last master operation that took effect) it knows. Operations are applied in log
- * order on every node, and one takes effect only if its version is still current: so of several
- * campaigns on the same knowledge the first decided wins, and a node that is behind (a stale
- * version) can never depose a leader it has not heard of. The leader renews its lease every third
- * of a lease by proposing the operation again.
+ * A node campaigns by proposing a master operation naming itself and carrying as its version the
+ * instance of the last master operation it knows of, effective or not. Operations are applied in
+ * log order on every node, and one takes effect only if its version is the instance of the master
+ * operation just before it in the log: so of several campaigns on the same knowledge the first
+ * decided wins, and a node that is behind (a stale version) can never depose a leader it has not
+ * heard of. The leader renews its lease every third of a lease by proposing the operation again.
+ *
+ * Why "the last operation" and not PhxPaxos's "the last effective one": whether an operation takes
+ * effect then depends only on the one before it, so a process that skipped part of the log (moved
+ * past instances acceptors trimmed, or restored from a checkpoint that does not carry this state)
+ * can judge every operation after the first one it sees again. Until then it judges none: it
+ * never believes it holds a lease it cannot check, and waits out a full lease before it campaigns.
  *
  * Lease safety, and what it rests on. The holder counts its lease from the moment it proposed the
  * operation (taken at the tick that proposed it, before anything is sent), and as `leaseMs −
@@ -67,6 +88,8 @@ export class Leadership {
 
   /** Instance of the last master operation that took effect (0: none yet). */
   version = 0;
+  /** Instance of the last master operation decided, effective or not; undefined when unknown (after a jump). */
+  private lastOp: number | undefined = 0;
   /** Largest `openLimit` any effective master operation carried: how far a leader may have reached. */
   maxOpenLimit = 0;
   private master: number | undefined;
@@ -80,6 +103,10 @@ export class Leadership {
   private readonly mine = new Map<number, number>();
   private nextNonce: number;
   private lastProposedAt = Number.NEGATIVE_INFINITY;
+  /** Nonce of this node's latest master operation, until it is decided (one renewal at a time). */
+  private inFlight: number | undefined;
+  /** Since when the learner has known of instances it has not delivered (undefined: caught up). */
+  private behindSince: number | undefined;
   private nextCampaignAt = Number.NEGATIVE_INFINITY;
   private now = Number.NEGATIVE_INFINITY;
   private started = false;
@@ -90,7 +117,7 @@ export class Leadership {
     this.leaseMs = requireInt('leader-lease (ms)', options.leaseMs, 10, 3_600_000);
     this.marginMs = requireInt('leader-drift-margin (ms)', options.marginMs, 1, this.leaseMs - 1);
     this.renewEveryMs = Math.max(1, Math.floor(this.leaseMs / 3));
-    this.staggerMs = Math.max(5, Math.floor(this.leaseMs / 20));
+    this.staggerMs = Math.max(5, Math.floor(this.leaseMs / 10));
     this.id = id;
     this.prng = new Prng(seed ^ 0x1ead);
     this.nextNonce = this.prng.u32();
@@ -136,11 +163,23 @@ export class Leadership {
     this.report(now, out);
     if (this.id === undefined) return {};
     if (this.isLeader(now)) {
+      // One renewal at a time: two in flight with one version would make the second one void
+      // (and it would void the next). One that is not decided within half a lease counts as lost.
       if (now - this.lastProposedAt < this.renewEveryMs) return {};
+      if (this.inFlight !== undefined && now - this.lastProposedAt < this.leaseMs / 2) return {};
       return { propose: this.claim(now, openLimit) };
     }
-    const leaseOver = this.master === undefined || this.master === this.id || now >= this.masterUntil;
-    if (!leaseOver || !caughtUp || now < this.nextCampaignAt) return {};
+    // Nobody else may hold a lease: none known to (masterUntil passed), or the log names this node
+    // (an earlier incarnation of it is gone). A node that cannot judge the log (after a jump)
+    // always waits masterUntil out.
+    const leaseOver = now >= this.masterUntil || (this.master === this.id && this.lastOp !== undefined);
+    // A node that knows of instances it has not learned would campaign on a stale version; but if
+    // it stays so for a lease, those are holes only a leader fills: campaign, and its campaign
+    // (in the first instance it lacks) fills the first of them.
+    if (caughtUp) this.behindSince = undefined;
+    else this.behindSince ??= now;
+    const ready = caughtUp || now - (this.behindSince as number) >= this.leaseMs;
+    if (!leaseOver || !ready || now < this.nextCampaignAt) return {};
     // One campaign in flight at a time; retry when it was decided in vain or got lost.
     this.nextCampaignAt = now + this.leaseMs / 2 + this.stagger();
     return { propose: this.claim(now, openLimit) };
@@ -153,7 +192,25 @@ export class Leadership {
   learn(iid: number, op: MasterOp, out: Effects): boolean {
     const proposedAt = op.node === this.id ? this.mine.get(op.nonce) : undefined;
     if (proposedAt !== undefined) this.mine.delete(op.nonce);
-    if (op.version !== this.version) return false;
+    if (op.node === this.id && op.nonce === this.inFlight) this.inFlight = undefined;
+    const known = this.lastOp !== undefined;
+    const effective = known && op.version === this.lastOp;
+    this.lastOp = iid;
+    if (!effective) {
+      if (!known && op.node !== this.id) {
+        // It may have taken effect: whoever it names may hold a lease from now on (a conservative
+        // wait; it also serves as a hint of whom to forward to).
+        this.master = op.kind === 'claim' ? op.node : undefined;
+        this.masterUntil = Math.max(this.masterUntil, this.now + this.leaseMs);
+        this.learnPending = true;
+        this.report(this.now, out);
+      }
+      // A renewal of ours decided in vain (another operation came first): try again at once.
+      if (proposedAt !== undefined && this.isLeader(this.now)) this.lastProposedAt = Number.NEGATIVE_INFINITY;
+      // A campaign of ours that taught us the last operation: campaign again with it.
+      if (!known && op.node === this.id) this.nextCampaignAt = Number.NEGATIVE_INFINITY;
+      return false;
+    }
     this.version = iid;
     if (op.openLimit > this.maxOpenLimit) this.maxOpenLimit = op.openLimit;
     if (op.kind === 'resign') {
@@ -177,6 +234,47 @@ export class Leadership {
   }
 
   /**
+   * The learner skipped instances it never learned (it moved past a trim point, or to an
+   * application checkpoint without this state): the master operations in them are unknown. Until
+   * it sees the next one, this node judges none, holds no lease, and waits a full lease from now
+   * before it campaigns (whoever led may still hold one).
+   */
+  jump(now: number, out?: Effects): void {
+    this.lastOp = undefined;
+    this.master = undefined;
+    this.holdUntil = Number.NEGATIVE_INFINITY;
+    this.mine.clear();
+    this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
+    this.nextCampaignAt = Math.max(this.nextCampaignAt, now + this.leaseMs);
+    if (out !== undefined) this.report(now, out);
+  }
+
+  /**
+   * The log-determined state as of the last instance learned (for a checkpoint); undefined while
+   * this node cannot judge master operations (after a jump, until it sees the next one).
+   */
+  state(): MasterState | undefined {
+    if (this.lastOp === undefined) return undefined;
+    return { lastOp: this.lastOp, version: this.version, master: this.master, maxOpenLimit: this.maxOpenLimit };
+  }
+
+  /**
+   * Restores the log-determined state of a checkpoint taken at the instance the learner now
+   * continues after. Leases are counted as if the operations were learned now (later than they
+   * were: the safe side); this node holds none.
+   */
+  restore(state: MasterState, now: number, out: Effects): void {
+    this.lastOp = state.lastOp;
+    this.version = state.version;
+    this.master = state.master;
+    this.maxOpenLimit = Math.max(this.maxOpenLimit, state.maxOpenLimit);
+    this.holdUntil = Number.NEGATIVE_INFINITY;
+    this.mine.clear();
+    if (state.master !== undefined) this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
+    this.report(now, out);
+  }
+
+  /**
    * A planned handover: stop holding the lease now, and propose a resignation so that the others
    * need not wait for it to run out. Returns the operation to propose, if this node was leader.
    */
@@ -187,7 +285,7 @@ export class Leadership {
     this.mine.clear();
     this.nextCampaignAt = now + this.leaseMs;
     this.report(now, out);
-    return encodeMasterOp({ kind: 'resign', node: this.id, leaseMs: 0, version: this.version, nonce: this.nextNonce++ >>> 0, openLimit: 0 });
+    return encodeMasterOp({ kind: 'resign', node: this.id, leaseMs: 0, version: this.lastOp ?? 0, nonce: this.nextNonce++ >>> 0, openLimit: 0 });
   }
 
   private claim(now: number, openLimit: number): Uint8Array {
@@ -195,14 +293,20 @@ export class Leadership {
     // Bounded: an operation decided in vain or lost is forgotten after a few newer ones.
     if (this.mine.size >= 8) this.mine.delete(this.mine.keys().next().value as number);
     this.mine.set(nonce, now);
+    this.inFlight = nonce;
     this.lastProposedAt = now;
-    const op: MasterOp = { kind: 'claim', node: this.id as number, leaseMs: this.leaseMs, version: this.version, nonce, openLimit };
+    // With the last operation unknown (after a jump) this is a guess: the campaign is decided in
+    // vain unless it happens to be right, and either way teaches this node the last operation.
+    const op: MasterOp = { kind: 'claim', node: this.id as number, leaseMs: this.leaseMs, version: this.lastOp ?? 0, nonce, openLimit };
     return encodeMasterOp(op);
   }
 
-  /** Lower ids campaign first; jitter separates nodes whose clocks agree. */
+  /**
+   * Lower ids campaign first, a few message delays apart, and jitter separates nodes whose clocks
+   * agree: a campaign that meets another one yields (see Proposer.preempt), so the spread decides.
+   */
   private stagger(): number {
-    return (this.id ?? 0) * this.staggerMs + this.prng.below(this.staggerMs);
+    return (this.id ?? 0) * this.staggerMs + this.prng.below(2 * this.staggerMs);
   }
 
   private report(now: number, out: Effects): void {

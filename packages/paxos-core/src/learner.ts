@@ -196,7 +196,7 @@ export class Learner {
     this.currentAtLastCheck = this.current;
     if (stuck && this.highestSeenIid >= this.current) {
       // A hole: `current` did not close for a whole period although later instances exist.
-      this.requestRepeat(out);
+      this.requestRepeat(out, true);
     } else if (now - this.lastProgressAt >= this.probeIntervalMs) {
       // Idle: maybe acceptors hold instances nobody told us about (LibPaxos3 never asks, B8).
       this.lastProgressAt = now;
@@ -212,6 +212,8 @@ export class Learner {
   setInstanceId(iid: number, out?: Effects): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
     this.begin();
+    // Master operations in skipped instances are unknown to a following learner.
+    if (iid >= this.current) this.follower?.jump(this.now, out);
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
     this.advancedAt = this.now;
@@ -377,10 +379,21 @@ export class Learner {
     if (this.repeatingTo >= 0 && this.current > this.repeatingTo) this.requestRepeat(out);
   }
 
-  private requestRepeat(out: Effects): void {
+  /**
+   * Asks every acceptor to repeat from `current` on. For a `hole` only the run of instances not
+   * closed here yet: the ones after it are buffered already, and asking for a whole range again
+   * every period while the hole lasts made acceptors send each buffered instance dozens of times
+   * (a replica catching up under load received 70 copies of each).
+   */
+  private requestRepeat(out: Effects, hole = false): void {
     const from = this.current;
     if (from > MAX_UINT32) return;
-    const to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
+    let to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
+    if (hole) {
+      let end = from;
+      while (end < to && end < this.highestSeenIid && this.pending.get(end + 1)?.closed === undefined) end++;
+      to = end;
+    }
     this.repeatingTo = to;
     out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });
   }

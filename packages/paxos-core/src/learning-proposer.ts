@@ -2,7 +2,7 @@ import { requireInt } from './config-error.js';
 import { newEffects, type Decision, type Effects, type PeerId } from './effects.js';
 import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
-import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
+import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
 import { Learner, type LearnerOptions } from './learner.js';
 import { decodeMasterOp } from './master-op.js';
 import type { Message } from './messages.js';
@@ -87,6 +87,11 @@ export class LearningProposer {
 
   // ---- leadership (all false/undefined with leadership off) ----
 
+  /** The election state (for inspection: the simulator's checks, metrics), if leadership is on. */
+  get leadershipState(): Leadership | undefined {
+    return this.leadership;
+  }
+
   /** Whether this node holds the leader lease at `now` (its monotonic clock, as in ticks). */
   isLeader(now: number): boolean {
     return this.leadership?.isLeader(now) ?? false;
@@ -136,11 +141,22 @@ export class LearningProposer {
     this.settle(out);
   }
 
-  setInstanceId(iid: number, out: Effects): void {
+  setInstanceId(iid: number, out: Effects, master?: MasterState): void {
     this.clearLast();
+    const skips = iid >= this.learner.nextIid;
     this.proposer.setInstanceId(iid, out);
     this.learn({ kind: 'set-instance-id', iid }, out);
+    if (this.leadership !== undefined && skips) {
+      if (master !== undefined) this.leadership.restore(master, this.now, out);
+      else this.leadership.jump(this.now, out);
+      this.changed(out);
+    }
     this.settle(out);
+  }
+
+  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  masterState(): MasterState | undefined {
+    return this.leadership?.state();
   }
 
   /** Ask every acceptor to trim instances ≤ iid. */
@@ -152,6 +168,8 @@ export class LearningProposer {
   tick(now: number, out: Effects): void {
     this.clearLast();
     this.now = now;
+    // A lease that ran out stops the proposer before it acts on this tick (resends included).
+    if (this.leadership !== undefined && this.proposer.isLeading && !this.leadership.isLeader(now)) this.changed(out);
     this.proposer.tick(now, out);
     this.learn({ kind: 'tick', now }, out);
     const learned = this.learner.nextIid - 1;
@@ -201,19 +219,26 @@ export class LearningProposer {
   /** Submit a client value. */
   propose(value: Uint8Array, out: Effects): void {
     this.clearLast();
-    this.route(value, out);
+    this.route(value, false, out);
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {
     this.clearLast();
     if (msg.type === 'client_value' && this.leadership !== undefined) {
-      this.route(msg.value, out);
+      this.route(msg.value, true, out);
       return;
+    }
+    // Moving past a trim point makes the master operations in between unknown: stop leading first,
+    // before the proposer acts on the trim point.
+    const jumps = msg.type === 'acceptor_state' && !this.deliver && msg.trimIid >= this.learner.nextIid;
+    if (jumps && this.leadership !== undefined) {
+      this.leadership.jump(this.now, out);
+      this.changed(out);
     }
     this.proposer.receive(from, msg, out);
     if (msg.type === 'accepted' || (msg.type === 'acceptor_state' && this.deliver)) {
       this.learn({ kind: 'message', from, msg }, out);
-    } else if (msg.type === 'acceptor_state' && msg.trimIid >= this.learner.nextIid) {
+    } else if (jumps) {
       // This learner only informs the proposer: it may skip what acceptors trimmed (and decide an
       // instance it had closed just above them).
       this.learn({ kind: 'set-instance-id', iid: msg.trimIid }, out);
@@ -229,14 +254,17 @@ export class LearningProposer {
     if (this.leadership !== undefined && !this.proposer.isLeading && this.proposer.queueLength > 0) this.follow(out);
   }
 
-  /** A client value: proposed here while this node leads (or without leadership), else forwarded. */
-  private route(value: Uint8Array, out: Effects): void {
+  /**
+   * A client value: proposed here while this node leads (or without leadership), else forwarded.
+   * `fromNetwork`: it came in a client_value message (from a client, or forwarded by a peer).
+   */
+  private route(value: Uint8Array, fromNetwork: boolean, out: Effects): void {
     if (this.leadership === undefined || this.proposer.isLeading) {
-      this.proposer.propose(value, out);
+      this.proposer.propose(value, out, fromNetwork && this.leadership !== undefined);
       return;
     }
     const forwarder = this.forwarder as Forwarder;
-    if (!forwarder.add(value)) {
+    if (!forwarder.add(value, fromNetwork)) {
       out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value });
       return;
     }
@@ -285,11 +313,11 @@ export class LearningProposer {
   /** This node does not lead: hand its proposer's queue to the forwarder, and forward to the leader. */
   private follow(out: Effects): void {
     const forwarder = this.forwarder as Forwarder;
-    if (this.proposer.isLeading) {
-      this.proposer.stopLeading();
-      for (const v of this.proposer.drainQueue()) {
-        if (!forwarder.add(v)) out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value: v });
-      }
+    this.proposer.stopLeading();
+    // Kept once each: copies forwarded here by several peers around a change of leader collapse,
+    // or every change would multiply them.
+    for (const v of this.proposer.drainQueue()) {
+      if (!forwarder.add(v, true)) out.events.push({ kind: 'value-lost', reason: 'queue-full', iid: 0, value: v });
     }
     const leader = (this.leadership as Leadership).leader(this.now);
     if (leader === undefined || leader.id === this.id) return;

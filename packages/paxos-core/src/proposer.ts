@@ -108,6 +108,10 @@ interface Instance {
   decided: Uint8Array | null;
   /** `own` is a master operation (leadership.ts), not a client value: never re-queued or reported. */
   control: boolean;
+  /** How many client values `own` holds (a batch holds several); 0 for a master operation. */
+  ownCount: number;
+  /** A `chosen` event was reported for this instance. */
+  reported: boolean;
   /** Opened by a new leader's takeover: counted until phase 1 reaches a quorum here. */
   takeover: boolean;
   /** Opened by a takeover: a hole below instances in use is closed at once, without a timeout. */
@@ -145,7 +149,7 @@ export class Proposer {
   readonly openLimit: number;
   private readonly bounded: boolean;
 
-  private readonly queue = new ValueQueue();
+  private readonly queue: ValueQueue;
   /** A master operation waiting for an instance; it goes alone, before any client value. */
   private control: Uint8Array | null = null;
   /** Leadership on: whether this proposer leads. Off: always true, as in LibPaxos3. */
@@ -154,6 +158,9 @@ export class Proposer {
   private takeoverPending = 0;
   /** Highest iid this proposer sent an accept for. */
   private highestAccepted = 0;
+  /** Highest iid this proposer ever opened, and the highest round it used for any ballot. */
+  private highestOpened = 0;
+  private maxRoundUsed = 0;
   /** Highest takeover instance whose phase 1 found an accepted value. */
   private takeoverFound = 0;
   private readonly instances = new Map<number, Instance>();
@@ -212,6 +219,9 @@ export class Proposer {
     this.batchMaxValues = requireInt('batchMaxValues', options.batchMaxValues ?? 0, 0, 1 << 20);
     this.batchMaxBytes = requireInt('batchMaxBytes', options.batchMaxBytes ?? 1 << 20, 1, 1 << 30);
     this.bounded = options.led ?? false;
+    // With leadership, copies of one value forwarded twice (around a change of leader, or sent
+    // again by a follower that waited long) are merged while queued: see `propose`.
+    this.queue = new ValueQueue(this.bounded);
     this.leading = !this.bounded;
     this.openLimit = this.window + this.maxAccepting;
     const floor = recovered?.roundFloor ?? 0;
@@ -312,7 +322,15 @@ export class Proposer {
   }
 
   /** A client value to order (LibPaxos3: append to the queue, then try-accept). */
-  propose(value: Uint8Array, out: Effects): void {
+  /**
+   * `forwarded`: it came over the network while leadership is on, so it may be a copy of a value
+   * queued here already (a follower keeps every value it forwards until it sees it decided, and
+   * sends it again to a new leader or after a long wait). A copy is merged while the first is
+   * queued; the follower still sees one decision for its one value. (Two clients sending the same
+   * bytes to the leader at the same moment are merged too: give values an id when that matters.)
+   */
+  propose(value: Uint8Array, out: Effects, forwarded = false): void {
+    if (forwarded && this.queue.has(value)) return;
     if (isNoop(value) || isMasterOp(value)) {
       // Learners skip no-ops (the empty value and NOOP's bytes) and act on master operations
       // instead of delivering them: a client's value with those bytes would vanish.
@@ -389,14 +407,27 @@ export class Proposer {
    */
   proposeControl(value: Uint8Array, out: Effects): void {
     this.control = value;
-    if (!this.leading && this.started && this.preparingCount === 0) {
-      // The first instance learners wait for that is not open here: a later one could sit
-      // behind instances nobody fills (a dead leader's pre-executed ones) and never be learned.
+    if (!this.leading && this.started) {
+      // A campaign goes to the first instance learners wait for that this proposer is not
+      // already finishing: a later one could sit behind instances nobody fills (a dead leader's
+      // half-done ones) and never be learned. If phase 1 finds a value there, that value is
+      // completed first (P2c) and the operation moves on to the next instance (`settleOwn`).
       let iid = Math.max(this.decidedUpTo, this.fence) + 1;
-      while (this.instances.has(iid)) iid++;
+      while (this.instances.get(iid)?.acceptSent === true) iid++;
       if (iid > MAX_UINT32) return;
-      if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
-      this.open(iid, false, out);
+      for (const inst of [...this.instances.values()]) {
+        if (inst.phase === 1 && !inst.acceptSent && inst.iid !== iid) {
+          this.remove(inst);
+          if (inst.own !== null && !inst.control) this.requeue(inst.own);
+        }
+      }
+      if (!this.instances.has(iid)) {
+        if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
+        this.open(iid, false, out);
+      }
+      // Held for the operation: a preemption retries it above the competing ballot instead of
+      // dropping it, as a proposer that does not lead drops other instances (see `preempt`).
+      (this.instances.get(iid) as Instance).control = true;
     }
     this.tryAccept(out);
   }
@@ -478,6 +509,7 @@ export class Proposer {
     this.noteInUse(iid);
     const inst = this.instances.get(iid);
     if (inst !== undefined) {
+      this.report(inst, value, out);
       this.settleOwn(inst, value, out);
       // Finish what we started: an accept of ours may have moved some acceptors to a newer value
       // ballot than the quorum that chose the value, so no single ballot may have a quorum any
@@ -489,6 +521,9 @@ export class Proposer {
     // LibPaxos3 calls set-instance-id here, which would also discard our unfinished accepts at
     // lower instances; a decision only moves where new instances open.
     if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
+    // A campaign whose instance went to a value phase 1 found there (P2c) moves on to the next
+    // instance at once, not at the next campaign: a dead leader may have left many such.
+    if (!this.leading && this.control !== null && this.preparingCount === 0) this.proposeControl(this.control, out);
     this.tryAccept(out);
   }
 
@@ -510,6 +545,11 @@ export class Proposer {
       }
     }
     if (iid > this.nextPrepareIid) this.nextPrepareIid = Math.min(iid, MAX_UINT32);
+    // Done is done: a campaign or a recovery must not start again below it.
+    if (iid > this.decidedUpTo) {
+      this.decidedUpTo = iid;
+      this.lastDecidedAt = this.now;
+    }
     this.tryAccept(out);
   }
 
@@ -544,6 +584,7 @@ export class Proposer {
     if (inst.ackCount === this.quorum) {
       inst.preparedAt = this.now;
       this.untakeover(inst);
+      out.events.push({ kind: 'prepared', iid: inst.iid });
     }
     this.tryAccept(out);
   }
@@ -567,6 +608,7 @@ export class Proposer {
     if (vb >= need) {
       this.chosen(inst, msg.value, out);
     } else {
+      this.report(inst, msg.value, out);
       this.settleOwn(inst, msg.value, out);
       inst.decided = msg.value;
     }
@@ -625,7 +667,10 @@ export class Proposer {
       inst.phase = 2;
       this.preparingCount--;
       this.acceptingCount++;
-      if (value === inst.own) inst.ownSent = true;
+      if (value === inst.own && !inst.ownSent) {
+        inst.ownSent = true;
+        if (!inst.control) out.events.push({ kind: 'proposed', iid: inst.iid, values: inst.ownCount, bytes: value.length });
+      }
       inst.proposal = value;
       inst.acceptSent = true;
       this.sendAccept(inst, out);
@@ -664,9 +709,17 @@ export class Proposer {
 
   private open(iid: number, recovery: boolean, out: Effects): void {
     invariant(iid > this.fence, `instance ${iid} is at or below this proposer's fence ${this.fence}`);
+    // An instance opened again (dropped by a proposer that stopped leading or yielded, then
+    // needed once more) may have had an accept of ours at the base ballot: reusing that ballot
+    // for another value would put two values under one ballot (the simulator found it). It gets
+    // a round above every round this proposer has used. A first opening takes the base round,
+    // which is above anything an earlier incarnation used (B2).
+    const reopened = iid <= this.highestOpened;
+    if (iid > this.highestOpened) this.highestOpened = iid;
+    const round = reopened ? Math.max(this.baseRound, this.maxRoundUsed + 1) : this.baseRound;
     const inst: Instance = {
       iid,
-      ballot: ballotOf(this.baseRound, this.id),
+      ballot: ballotOf(Math.min(round, MAX_ROUND), this.id),
       phase: 1,
       own: null,
       ownSent: false,
@@ -684,18 +737,30 @@ export class Proposer {
       decided: null,
       votes: null,
       control: false,
+      ownCount: 0,
+      reported: false,
       takeover: false,
       urgent: false,
     };
     this.instances.set(iid, inst);
     this.preparing.push(iid);
     this.preparingCount++;
+    out.events.push({ kind: 'opened', iid });
     this.sendPrepare(inst, out);
   }
 
   /** A higher ballot was seen for `inst`: back to phase 1 above it, after a random backoff (B10). */
   private preempt(inst: Instance, seen: number, out: Effects): void {
     const round = roundAbove(Math.max(seen, inst.ballot), this.id);
+    if (!this.leading && inst.control) {
+      // A campaign meets a higher ballot: most likely another candidate's campaign for the same
+      // instance. Yield to it rather than duel (candidates retrying after a backoff kept
+      // preempting each other for minutes with five of them): the campaign is dropped, and
+      // leadership campaigns again on its own schedule if no leader came of the other one.
+      this.remove(inst);
+      if (this.control === inst.own) this.control = null;
+      return;
+    }
     if (!this.leading && !inst.control) {
       // A proposer that lost the lead does not fight the new leader for this instance: the new
       // leader's takeover runs phase 1 on it and adopts whatever may have been chosen. A client
@@ -740,7 +805,16 @@ export class Proposer {
   /** A quorum of acceptors accepted `value` in one ballot for `inst`: it is finished. */
   private chosen(inst: Instance, value: Uint8Array, out: Effects): void {
     this.remove(inst);
+    this.report(inst, value, out);
     this.settleOwn(inst, value, out);
+  }
+
+  /** The first time an open instance is known decided: a `chosen` event for metrics. */
+  private report(inst: Instance, value: Uint8Array, out: Effects): void {
+    if (inst.reported) return;
+    inst.reported = true;
+    const mine = inst.own !== null && !inst.control && bytesEqual(inst.own, value);
+    out.events.push({ kind: 'chosen', iid: inst.iid, values: mine ? inst.ownCount : 0 });
   }
 
   /** `inst` decided `value`: its own client value is done, or, if it lost, queued again (B11). */
@@ -790,24 +864,33 @@ export class Proposer {
     if (this.control !== null) {
       inst.own = this.control;
       inst.control = true;
+      inst.ownCount = 0;
       this.control = null;
       return;
     }
     // A proposer that does not lead proposes no client value of its own (leadership.ts): the
     // LearningProposer forwards them to the leader.
-    if (this.leading) inst.own = this.takeValue();
+    if (this.leading) this.takeValue(inst);
   }
 
   /**
-   * The next value for an instance: the oldest queued client value, or with batching as many
-   * queued values as fit (at least one). Taken as soon as an instance is prepared, so batches
+   * Binds the next value to `inst`: the oldest queued client value, or with batching as many
+   * queued values as fit (at least one), counting them for the `proposed` event. Taken as soon as an instance is prepared, so batches
    * grow with load and a lone value never waits for company.
    */
-  private takeValue(): Uint8Array | null {
+  private takeValue(inst: Instance): void {
     const first = this.queue.shift();
-    if (first === undefined || this.batchMaxValues === 0) return first ?? null;
+    if (first === undefined || this.batchMaxValues === 0) {
+      inst.own = first ?? null;
+      inst.ownCount = first === undefined ? 0 : 1;
+      return;
+    }
     // A checkpoint report goes alone, never in a batch: learners recognise it by its whole value.
-    if (isCheckpointReport(first)) return first;
+    if (isCheckpointReport(first)) {
+      inst.own = first;
+      inst.ownCount = 1;
+      return;
+    }
     const values = [first];
     let bytes = 5 + batchCost(first);
     for (;;) {
@@ -817,7 +900,8 @@ export class Proposer {
       bytes += batchCost(next);
       this.queue.shift();
     }
-    return encodeBatch(values);
+    inst.own = encodeBatch(values);
+    inst.ownCount = values.length;
   }
 
   /** Puts a displaced value (or each value of a displaced batch) back at the front of the queue. */
@@ -837,6 +921,7 @@ export class Proposer {
 
   /** B2: make rounds up to `round` durable before a ballot of that round goes out. */
   private reserve(round: number, out: Effects): void {
+    if (round > this.maxRoundUsed) this.maxRoundUsed = round;
     if (round <= this.reservedRound) return;
     invariant(round <= MAX_ROUND, `round ${round} above the uint32 ballot range`);
     this.reservedRound = Math.min(MAX_ROUND, round + this.roundChunk);

@@ -1,7 +1,7 @@
 import { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
 import type { Decision, Effects, PeerId } from './effects.js';
 import type { Input } from './input.js';
-import type { LeaderView, LeadershipOptions } from './leadership.js';
+import type { LeaderView, LeadershipOptions, MasterState } from './leadership.js';
 import { LearningProposer } from './learning-proposer.js';
 import type { Learner, LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
@@ -106,6 +106,11 @@ export class Replica {
     this.lp.propose(value, out);
   }
 
+  /** The learning proposer inside (the proposer, its learner, and leadership if on). */
+  get learningProposer(): LearningProposer {
+    return this.lp;
+  }
+
   /** Whether this replica holds the leader lease at `now` (see LearningProposer). */
   isLeader(now: number): boolean {
     return this.lp.isLeader(now);
@@ -124,6 +129,11 @@ export class Replica {
   /** A planned handover: give up the lease now and tell the others. */
   dropLeadership(out: Effects): void {
     this.lp.dropLeadership(out);
+  }
+
+  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  masterState(): MasterState | undefined {
+    return this.lp.masterState();
   }
 
   /** Client values this replica's proposer still holds. */

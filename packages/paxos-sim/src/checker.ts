@@ -1,7 +1,7 @@
 import { MAX_UINT32, assertNever, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
 import { DeliveryStream } from './delivery-stream.js';
 import { DurableVotes } from './durable-votes.js';
-import { deliverableElements, isNoopValue, sameBytes, unpackBatch } from './oracle-values.js';
+import { deliverableElements, isProtocolValue, sameBytes, unpackBatch } from './oracle-values.js';
 import { describeValueId, valueId } from './workload.js';
 
 /** Who sent a message: its role, and for acceptors (and replicas' acceptor replies) their id. */
@@ -18,6 +18,11 @@ export interface CheckerOptions {
   readonly quorum: number;
   /** Batching is on: every chosen value other than a no-op is a batch of client values. */
   readonly batched: boolean;
+  /**
+   * Leadership is on: a client value may be chosen in two instances (re-forwarded at a change of
+   * leader while its first leader still had it chosen); such duplicates are counted, not failed.
+   */
+  readonly duplicatesAllowed?: boolean;
 }
 
 /** How the values submitted and never delivered are accounted for, at the end of a run. */
@@ -50,6 +55,9 @@ export interface LossAccount {
 export class Checker {
   readonly violations: string[] = [];
   readonly batched: boolean;
+  private readonly duplicatesAllowed: boolean;
+  /** Client values chosen in a second instance (allowed only with leadership on). */
+  duplicates = 0;
   private readonly votes: DurableVotes;
   /** iid → ballot → the value a proposer sent in an accept. */
   private readonly proposals = new Map<number, Map<number, Uint8Array>>();
@@ -69,6 +77,7 @@ export class Checker {
 
   constructor(options: CheckerOptions) {
     this.batched = options.batched;
+    this.duplicatesAllowed = options.duplicatesAllowed ?? false;
     this.votes = new DurableVotes(options.quorum, {
       fail: (what) => this.fail(what),
       chosen: (iid, value) => this.noteChosen(iid, value),
@@ -107,7 +116,7 @@ export class Checker {
 
   /** An instance was chosen: each client value in it may be chosen in no other instance. */
   private noteChosen(iid: number, value: Uint8Array): void {
-    if (this.batched && !isNoopValue(value) && unpackBatch(value) === undefined) {
+    if (this.batched && !isProtocolValue(value) && unpackBatch(value) === undefined) {
       this.fail(`iid ${iid} chose a value that is not a well-formed batch although batching is on`);
     }
     for (const v of deliverableElements(value, this.batched)) {
@@ -121,11 +130,24 @@ export class Checker {
       if (!sameBytes(submitted, v)) this.fail(`iid ${iid} chose value ${describeValueId(id)} with bytes other than its client submitted`);
       const at = this.chosenAt.get(id);
       if (at === undefined) this.chosenAt.set(id, iid);
-      else if (at !== iid) this.fail(`value ${describeValueId(id)} was chosen twice, in iid ${at} and iid ${iid}`);
+      else if (at === iid) continue;
+      else if (this.duplicatesAllowed) this.duplicates++;
+      else this.fail(`value ${describeValueId(id)} was chosen twice, in iid ${at} and iid ${iid}`);
     }
   }
 
   // ---- messages ----
+
+  /**
+   * Whether `value` was proposed in `iid` under a ballot ≤ `ballot` before: a proposer that does
+   * not lead may still re-send its own accept, or propose a value phase 1 found there (P2c).
+   */
+  proposedBefore(iid: number, ballot: number, value: Uint8Array): boolean {
+    const byBallot = this.proposals.get(iid);
+    if (byBallot === undefined) return false;
+    for (const [b, v] of byBallot) if (b <= ballot && sameBytes(v, value)) return true;
+    return false;
+  }
 
   /** A message leaves `from` (after the writes of its step were durable, or so they should be). */
   sent(from: Sender, msg: Message): void {
@@ -263,6 +285,7 @@ export class Checker {
     return new DeliveryStream(who, from, {
       chosen: (iid) => this.votes.chosen.get(iid),
       batched: this.batched,
+      duplicatesAllowed: this.duplicatesAllowed,
       isSubmitted: (id) => this.submitted.has(id),
       delivered: (id) => this.delivered.add(id),
       fail: (what) => this.fail(what),
@@ -271,7 +294,7 @@ export class Checker {
 
   /** The client values in a Paxos value: itself, or a batch's elements; none for a no-op or junk. */
   clientValues(value: Uint8Array): readonly Uint8Array[] {
-    if (isNoopValue(value)) return [];
+    if (isProtocolValue(value)) return [];
     if (valueId(value) !== undefined) return [value];
     return unpackBatch(value) ?? [];
   }

@@ -1,5 +1,5 @@
 import type { Delivery } from '@libpaxos/paxos-core';
-import { deliverableElements, isNoopValue, sameBytes } from './oracle-values.js';
+import { deliverableElements, isProtocolValue, sameBytes } from './oracle-values.js';
 import { describeValueId, valueId } from './workload.js';
 
 /** What a delivery stream checks against. */
@@ -7,6 +7,11 @@ export interface DeliveryContext {
   /** The value chosen in `iid` by durable votes, if any yet. */
   chosen(iid: number): Uint8Array | undefined;
   readonly batched: boolean;
+  /**
+   * A client value may be chosen in two instances (leadership on: a value re-forwarded at a
+   * change of leader, which its first leader still had chosen). It is then delivered twice.
+   */
+  readonly duplicatesAllowed: boolean;
   isSubmitted(id: number): boolean;
   /** A client value reached an application. */
   delivered(id: number): void;
@@ -56,7 +61,7 @@ export class DeliveryStream {
       }
       const elements = deliverableElements(chosen, ctx.batched);
       if (elements.length === 0) {
-        ctx.fail(`${who} delivered iid ${d.iid} position ${d.index}, but iid ${d.iid} chose a no-op`);
+        ctx.fail(`${who} delivered iid ${d.iid} position ${d.index}, but iid ${d.iid} chose a no-op or a master operation`);
         return;
       }
       if (d.index !== 0) {
@@ -76,7 +81,7 @@ export class DeliveryStream {
       ctx.fail(`${who} delivered iid ${d.iid} position ${d.index}: a value no client submitted`);
       return;
     }
-    if (this.seen.has(id)) ctx.fail(`${who} delivered value ${describeValueId(id)} a second time (iid ${d.iid} position ${d.index})`);
+    if (this.seen.has(id) && !ctx.duplicatesAllowed) ctx.fail(`${who} delivered value ${describeValueId(id)} a second time (iid ${d.iid} position ${d.index})`);
     this.seen.add(id);
     ctx.delivered(id);
   }
@@ -106,7 +111,7 @@ export class DeliveryStream {
         this.ctx.fail(`${this.who} ${what} without delivering iid ${iid}, for which nothing was chosen`);
         return false;
       }
-      if (!isNoopValue(chosen)) {
+      if (!isProtocolValue(chosen)) {
         this.ctx.fail(`${this.who} ${what} without delivering iid ${iid}, which chose client values`);
         return false;
       }

@@ -3,12 +3,14 @@ import {
   FIRST_IID,
   bytesEqual,
   drop,
+  isMasterOp,
   isNoop,
   type AcceptorRecord,
   type AcceptorRecovered,
   type Decision,
   type Effects,
   type Learner,
+  type LearningProposer,
   type Message,
   type PeerId,
   type Proposer,
@@ -36,6 +38,8 @@ interface Mutation {
   proposerRecovered?(recovered: ProposerRecovered): ProposerRecovered;
   /** Changes the checkpoint schedule in place. */
   schedule?(schedule: CheckpointScheduleRole): void;
+  /** Changes a learning proposer (of a split proposer, or of a replica) in place: leadership. */
+  learningProposer?(lp: LearningProposer): void;
 }
 
 /** An acceptor's recovered state, read into memory so that several acceptors can be built from it. */
@@ -232,6 +236,40 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
             }
           }),
       };
+    case 'leader-lease-from-learn':
+      // The holder counts its lease from when it learned its master operation, and for the whole
+      // lease, like everyone else — not from before it proposed, less the drift margin. With clocks
+      // that drift (within the bound) or a slow learn, its lease outlives a successor's start.
+      return {
+        learningProposer: (lp) => {
+          const leadership = lp.leadershipState;
+          if (leadership === undefined) return;
+          const state = leadership as unknown as { holdUntil: number; now: number; leaseMs: number; id: number };
+          wrapMethod(leadership, 'learn', (learn) => (iid, op, out) => {
+            const effective = learn(iid, op, out);
+            if (effective && op.kind === 'claim' && op.node === state.id && state.holdUntil > Number.NEGATIVE_INFINITY) {
+              state.holdUntil = state.now + state.leaseMs;
+            }
+            return effective;
+          });
+        },
+      };
+    case 'follower-proposes':
+      // A proposer that does not hold the lease proposes its client values itself instead of
+      // forwarding them (LibPaxos3's every-proposer-proposes, with leadership pretending to be on).
+      return {
+        learningProposer: (lp) => {
+          const proposer = lp.proposer as unknown as { leading: boolean; stopLeading(): void };
+          proposer.leading = true;
+          proposer.stopLeading = () => undefined;
+        },
+      };
+    case 'leader-skips-recovery':
+      // A new leader proposes at once, without running phase 1 over the instances earlier leaders
+      // may have started, and so says lease reads are linearizable before it knows their values.
+      return {
+        learningProposer: (lp) => wrapMethod(lp.proposer, 'takeover', (takeover) => (_through, out) => takeover(0, out)),
+      };
     case 'acceptor-invents-earlier-vote':
       // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
       // just below the one it accepted it in, as if it had accepted it there first.
@@ -271,6 +309,7 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
     proposer: (id, recovered, seed) => {
       const p = real.proposer(id, proposerRecovered(recovered), seed);
       m.proposer?.(p.proposer);
+      m.learningProposer?.(p);
       return p;
     },
     learner: () => {
@@ -289,6 +328,7 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
       }
       m.learner?.(r.learner);
       m.proposer?.(r.proposer);
+      m.learningProposer?.(r.learningProposer);
       return r;
     },
     checkpointSchedule: (from, now) => {
@@ -402,7 +442,7 @@ class LibPaxos3Learner implements Omit<LearnerRole, keyof SnapshotRole>, SimRole
       if (next?.final === undefined) break;
       this.instances.delete(this.current);
       this.lastDecided.push({ iid: this.current, value: next.final });
-      if (!isNoop(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
+      if (!isNoop(next.final) && !isMasterOp(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
       this.current++;
     }
   }

@@ -16,6 +16,9 @@ export const MUTANTS = [
   'checkpoint-claims-extra-instance',
   'trim-ignores-lagging-replica',
   'transfer-skips-chunk',
+  'leader-lease-from-learn',
+  'follower-proposes',
+  'leader-skips-recovery',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -28,6 +31,13 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'checkpoint-claims-extra-instance': { checkpointEvery: 5 },
   'trim-ignores-lagging-replica': { checkpointEvery: 5, trimHold: 0 },
   'transfer-skips-chunk': { checkpointEvery: 5, wipePerMille: 400, chunkBytes: 16 },
+  // LibPaxos3's learner has no leadership (its 11-instance repeat can fall behind a leader's pace).
+  'libpaxos3-learner-b1': { leadership: false },
+  // Leadership mutants need leadership on; clocks that drift within the bound make a lease
+  // counted without the margin overlap the next one.
+  'leader-lease-from-learn': { leadership: true, driftPpm: 20_000, leaseMs: 200 },
+  'follower-proposes': { leadership: true },
+  'leader-skips-recovery': { leadership: true, leaseMs: 200 },
 };
 
 /**
@@ -90,6 +100,18 @@ export interface SimOptions {
   readonly wipeAcceptors: boolean;
   /** Per step of a checkpoint write or transfer, the chance (‰) that the node crashes right there. */
   readonly crashAtStepPerMille: number;
+  /** Leader election with a lease (paxos-core's leadership.ts): only the leader proposes. */
+  readonly leadership: boolean;
+  /** The lease; the holder's drift margin is a tenth of it. */
+  readonly leaseMs: number;
+  /** Each process's clock runs at a rate within 1 ± driftPpm/10^6 of simulated time. */
+  readonly driftPpm: number;
+  /**
+   * Break the clock assumption leadership rests on: clocks run at rates from 0.5 to 1.5. Two
+   * processes believing they hold the lease is then an assumption violation (counted and
+   * reported), not a failure of the protocol.
+   */
+  readonly driftViolation: boolean;
   readonly mutant: Mutant | undefined;
 }
 
@@ -128,9 +150,17 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     wipePerMille: r.pick([0, 150, 400]),
     crashAtStepPerMille: r.pick([0, 5, 20]),
     wipeAcceptors: r.chance(1, 2),
+    leadership: r.chance(1, 2),
+    leaseMs: r.pick([200, 400, 800]),
+    // Within what a tenth of the lease covers (leadership.ts): 2ρ/(1+ρ)·lease plus a 10 ms tick.
+    driftPpm: r.pick([0, 1000, 10_000, 20_000]),
+    driftViolation: false,
     mutant: undefined,
   };
-  const options = { ...drawn, ...overrides };
+  // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
+  // trips) well within it, or no leader ever keeps one (a deployment chooses its lease so).
+  const drawnLease = drawn.leaseMs;
+  const options = { ...drawn, leaseMs: Math.max(drawnLease, 8 * (drawn.delayMs + drawn.jitterMs)), ...overrides };
   if (options.mode === 'replica') return { ...options, proposers: options.acceptors, learners: options.acceptors };
   return options;
 }
@@ -155,6 +185,7 @@ export function describeOptions(o: SimOptions): string {
     o.checkpointEvery > 0
       ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
+    o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');
 }

@@ -28,6 +28,24 @@ export function reportOf(value: Uint8Array): { readonly node: number; readonly i
   return { node: value[44] as number, iid: u32(value, 47) };
 }
 
+const MASTER_TAG = Array.from('paxos-master\0', (c) => c.charCodeAt(0));
+
+/**
+ * Whether a decided value is a master operation (leadership): by its documented layout, a
+ * LibPaxos3 client payload of client id −2 whose body starts with the tag `paxos-master`, read
+ * here without paxos-core's decoder. Protocol-internal: no application receives it.
+ */
+export function isMasterOpValue(value: Uint8Array): boolean {
+  if (value.length < 32 + MASTER_TAG.length) return false;
+  if (value[0] !== 0xfe || value[1] !== 0xff || value[2] !== 0xff || value[3] !== 0xff) return false;
+  return MASTER_TAG.every((c, i) => value[32 + i] === c);
+}
+
+/** A no-op or a master operation: decided, but never handed to an application. */
+export function isProtocolValue(value: Uint8Array): boolean {
+  return isNoopValue(value) || isMasterOpValue(value);
+}
+
 /**
  * The client values in a batch (format: `[1] [u32 count] ([u32 length] [bytes])*`, big-endian,
  * count ≥ 1, nothing after the last value), or undefined when `value` is not exactly that.
@@ -50,12 +68,13 @@ export function unpackBatch(value: Uint8Array): Uint8Array[] | undefined {
 }
 
 /**
- * What the application must receive for a chosen value: nothing for a no-op; with batching, the
+ * What the application must receive for a chosen value: nothing for a no-op or a master
+ * operation; with batching, the
  * batch's elements in order (a value that is not a batch is handed over whole, as one value, and
  * flagged elsewhere as a proposer fault); without batching, the value itself.
  */
 export function deliverableElements(value: Uint8Array, batched: boolean): Uint8Array[] {
-  if (isNoopValue(value)) return [];
+  if (isProtocolValue(value)) return [];
   if (!batched) return [value];
   return unpackBatch(value) ?? [value];
 }

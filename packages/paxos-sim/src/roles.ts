@@ -9,6 +9,8 @@ import {
   type Effects,
   type Input,
   type LearnerOptions,
+  type LeaderView,
+  type MasterState,
   type Message,
   type PeerId,
   type ProposerRecovered,
@@ -56,6 +58,20 @@ export interface ReplicaRole extends ProposerRole, SnapshotRole {
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */
   readonly lastDecided: readonly Decision[];
+  /** Leadership's state as of the last instance learned (with leadership on). */
+  masterState?(): MasterState | undefined;
+}
+
+/** A role that takes part in leadership (a proposer or a replica with leadership on). */
+export interface LeaderRole {
+  isLeader(now: number): boolean;
+  leader(now: number): LeaderView | undefined;
+  canReadLocally(now: number): boolean;
+  readonly learner: { readonly nextIid: number };
+}
+
+export function isLeaderRole(role: SimRole | null): role is SimRole & LeaderRole {
+  return role !== null && 'canReadLocally' in role;
 }
 
 /** When to checkpoint (core's `CheckpointSchedule` fits). */
@@ -85,13 +101,14 @@ export function realRoles(o: SimOptions) {
           checkpointTrim: { hold: o.trimHold },
         }
       : {};
+  const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};
   return {
     acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid }, recovered),
     proposer: (id: number, recovered: ProposerRecovered, seed: number): LearningProposer =>
-      new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions }, recovered),
-    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints }),
+      new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions, ...lead }, recovered),
+    learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints, ...lead }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
-      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints } }, recovered),
+      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead }, recovered),
     // Every N instances, or 1.5 s after anything was applied: an idle cluster still checkpoints its last values.
     checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 1500 }, from, now),
   } satisfies RoleFactory;

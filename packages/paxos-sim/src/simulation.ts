@@ -1,5 +1,6 @@
 import {
   MESSAGE_CODE,
+  assertNever,
   Prng,
   REJOIN_PENDING,
   rejoinMargin,
@@ -10,6 +11,7 @@ import {
   type AcceptorRecord,
   type Effects,
   type Envelope,
+  type MasterState,
   type Message,
   type PersistRecord,
   type RejoinAnswer,
@@ -19,9 +21,11 @@ import {
 import { Checker, type Sender } from './checker.js';
 import type { DeliveryStream } from './delivery-stream.js';
 import { EventQueue } from './event-queue.js';
+import { LeaseChecker, type LeaseView } from './lease-checker.js';
 import { mutantRoles } from './mutants.js';
+import type { SimObserver } from './observer.js';
 import type { SimOptions } from './options.js';
-import { realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
+import { isLeaderRole, realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
 import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
 
@@ -52,10 +56,17 @@ interface SimNode {
   /** Learners: the next iid this incarnation must decide, and the application's durable checkpoint. */
   expectedNext: number;
   checkpoint: number;
+  /** Replicas with leadership: leadership's state as of `checkpoint`, kept with it. */
+  checkpointMaster: MasterState | undefined;
   /** Learners and replicas: what this incarnation's application received so far. */
   stream: DeliveryStream | null;
   /** Who this incarnation's messages come from, per role (a replica's acceptor replies carry its aid). */
   senders: { readonly acceptor: Sender; readonly proposer: Sender; readonly learner: Sender };
+  /** This machine's monotonic clock: `offset + rate·t` at simulated time t (it keeps running across crashes). */
+  readonly clockRate: number;
+  readonly clockOffset: number;
+  /** The clock reading of this incarnation's last tick: what the core knows of time. */
+  lastTick: number;
 }
 
 type SimEvent =
@@ -100,6 +111,10 @@ export interface SimResult {
   readonly outcomeUnknown: number;
   readonly faults: FaultCounts;
   readonly instances: number;
+  /** Leadership: client values chosen in a second instance (re-forwarded at a change of leader). */
+  readonly duplicates: number;
+  /** Breaches of the lease invariants in a run that breaks the clock assumption on purpose. */
+  readonly assumptionViolations: number;
   /** Hash of the whole event trace: equal seeds must give equal hashes. */
   readonly traceHash: string;
   /** With checkpoints on: checkpoints, restores, transfers, wipes, trims, state comparisons, crashes per step. */
@@ -142,6 +157,7 @@ export class Simulation {
   private readonly queue = new EventQueue<SimEvent>();
   private readonly net: Prng;
   private readonly chaos: Prng;
+  private readonly clocks: Prng;
   /** Directed link (from·n + to) → number of partitions currently cutting it. */
   private readonly cut: Uint16Array;
   private readonly out: Effects = newEffects();
@@ -161,13 +177,21 @@ export class Simulation {
   private readonly ckpt: Checkpoints | undefined;
   /** Replicas rejoining after losing their storage: the incarnation asking, and the answers so far. */
   private readonly rejoining = new Map<number, { readonly inc: number; readonly answers: Map<number, RejoinAnswer> }>();
+  private readonly lease: LeaseChecker | undefined;
+  /** Highest instance whose client values some application received. */
+  private deliveredThrough = 0;
+  /** Told what happens, for display only (never changes the run). */
+  private readonly observe: SimObserver | undefined;
 
-  constructor(options: SimOptions) {
+  constructor(options: SimOptions, observe?: SimObserver) {
     this.options = options;
+    this.observe = observe;
     this.roles = options.mutant ? mutantRoles(options.mutant, options) : realRoles(options);
-    this.checker = new Checker({ quorum: quorumSize(options.acceptors), batched: options.batchMaxValues > 0 });
+    this.checker = new Checker({ quorum: quorumSize(options.acceptors), batched: options.batchMaxValues > 0, duplicatesAllowed: options.leadership });
     this.net = new Prng(options.seed * 3 + 1);
     this.chaos = new Prng(options.seed * 3 + 2);
+    this.clocks = new Prng(options.seed * 3 + 4);
+    this.lease = options.leadership ? new LeaseChecker((what) => this.checker.fail(what), options.driftViolation) : undefined;
     if (options.mode === 'replica') {
       for (let i = 0; i < options.acceptors; i++) this.addNode('replica', i);
     } else {
@@ -177,6 +201,11 @@ export class Simulation {
     }
     this.cut = new Uint16Array(this.nodes.length * this.nodes.length);
     this.clients = options.mode === 'replica' ? 2 : options.proposers;
+    if (options.driftViolation) {
+      // Clocks run anywhere from half to one and a half times real time: far beyond what the
+      // margin covers, so the assumption leadership rests on is broken.
+      for (const node of this.nodes) (node as { clockRate: number }).clockRate = 0.5 + this.clocks.below(1001) / 1000;
+    }
     this.ckpt =
       options.checkpointEvery > 0
         ? new Checkpoints(
@@ -231,8 +260,12 @@ export class Simulation {
       disk: { records: new Map(), trimIid: 0, roundFloor: 0, fence: 0, pending: [], syncScheduled: false },
       expectedNext: 1,
       checkpoint: 0,
+      checkpointMaster: undefined,
       stream: null,
       senders: sendersOf(kind, roleId, 0),
+      clockRate: 1 + (this.clocks.below(2 * this.options.driftPpm + 1) - this.options.driftPpm) / 1e6,
+      clockOffset: this.clocks.below(1_000_000),
+      lastTick: 0,
     };
     this.nodes.push(node);
     if (kind === 'acceptor' || kind === 'replica') this.acceptorNodes.push(index);
@@ -269,6 +302,7 @@ export class Simulation {
       this.events++;
       this.traceEvent(next.item);
       this.handle(next.item);
+      if (this.lease !== undefined) this.checkLeases(this.lease);
     }
     if (!this.done && this.checker.ok) this.checker.fail('the event queue ran dry before the run finished');
     if (this.done && this.checker.ok) this.ckpt?.finish();
@@ -281,6 +315,8 @@ export class Simulation {
       simTimeMs: this.now,
       submitted: this.checker.submitted.size,
       delivered: this.checker.delivered.size,
+      duplicates: this.checker.duplicates,
+      assumptionViolations: this.lease?.assumptionViolations ?? 0,
       lostWithCrash: losses.lostWithCrash,
       reportedLost: losses.reportedLost,
       outcomeUnknown: this.outcomeUnknown,
@@ -303,7 +339,8 @@ export class Simulation {
       case 'tick': {
         const node = this.nodes[ev.node] as SimNode;
         if (!node.up || node.incarnation !== ev.inc) return;
-        this.step(node, (role, out) => role.tick(this.now, out));
+        node.lastTick = this.clock(node);
+        this.step(node, (role, out) => role.tick(node.lastTick, out));
         this.queue.push(this.now + this.options.tickMs, ev);
         return;
       }
@@ -328,10 +365,13 @@ export class Simulation {
         this.partition();
         this.queue.push(this.now + this.between(0.5, 1.5, this.options.partitionEveryMs), ev);
         return;
-      case 'unpartition':
+      case 'unpartition': {
         if (this.healed) return;
         for (const link of ev.links) this.cut[link] = Math.max(0, (this.cut[link] as number) - 1);
+        const n = this.nodes.length;
+        this.observe?.({ kind: 'unpartition', time: this.now, links: ev.links.map((l) => [Math.floor(l / n), l % n] as const) });
         return;
+      }
       case 'trim':
         this.trim();
         this.queue.push(this.now + this.options.trimEveryMs, ev);
@@ -367,6 +407,7 @@ export class Simulation {
     node.up = true;
     node.incarnation++;
     node.senders = sendersOf(node.kind, node.roleId, node.incarnation);
+    this.observe?.({ kind: 'up', time: this.now, node: node.index, name: node.name, role: node.kind });
     if (node.kind === 'replica' && node.disk.fence === REJOIN_PENDING) {
       // It lost its storage: it starts nothing until every other replica has answered (rejoin.ts).
       this.rejoining.set(node.index, { inc: node.incarnation, answers: new Map() });
@@ -412,7 +453,8 @@ export class Simulation {
         }
         if (node.checkpoint > 0) {
           clearEffects(this.out);
-          replica.step({ kind: 'set-instance-id', iid: node.checkpoint }, this.out);
+          const master = node.checkpointMaster;
+          replica.step({ kind: 'set-instance-id', iid: node.checkpoint, ...(master !== undefined ? { master } : {}) }, this.out);
           clearEffects(this.out);
         }
         node.expectedNext = node.checkpoint + 1;
@@ -440,6 +482,7 @@ export class Simulation {
     node.incarnation++;
     node.role = null;
     node.stream = null;
+    this.observe?.({ kind: 'crash', time: this.now, node: node.index });
     // Writes reach the disk in order; a crash lets a prefix of the unsynced batches through (a
     // sync that finished just before the crash) and loses the rest, with every send they held.
     const d = node.disk;
@@ -473,7 +516,12 @@ export class Simulation {
   private step(node: SimNode, input: (role: SimRole, out: Effects) => void): void {
     const out = this.out;
     clearEffects(out);
+    // Whether it led as the step began, by its own clock: what the core knew when it acted (the
+    // step may itself teach it that another node took over).
+    const led = this.lease !== undefined && isLeaderRole(node.role) && node.role.isLeader(node.lastTick);
     input(node.role as SimRole, out);
+    // Judged when the proposal is made (it may leave later, once its writes are durable).
+    if (this.lease !== undefined && !led) for (const env of out.send) if (env.msg.type === 'accept') this.onlyLeaderProposes(node, env.msg);
     this.countEvents(node, out);
     if (node.kind === 'learner' || node.kind === 'replica') this.learned(node);
     else if (out.deliver.length > 0) this.checker.fail(`${node.name} delivered values to an application it does not have`);
@@ -503,12 +551,19 @@ export class Simulation {
     }
     const decided = (role as LearnerRole | ReplicaRole).lastDecided;
     for (const d of decided) {
+      this.observe?.({ kind: 'decide', time: this.now, node: node.index, iid: d.iid, value: d.value });
       this.checker.decided(node.name, node.expectedNext, d.iid, d.value);
       node.expectedNext = d.iid + 1;
       if (d.iid > node.checkpoint) node.checkpoint = d.iid;
     }
+    // The application checkpoints leadership's state with its own (a real one would write both
+    // in one file): a replica restored from it can judge master operations at once.
+    if (decided.length > 0 && node.kind === 'replica') node.checkpointMaster = (role as ReplicaRole).masterState?.();
     const stream = node.stream as DeliveryStream;
-    for (const d of this.out.deliver) stream.deliver(d);
+    for (const d of this.out.deliver) {
+      stream.deliver(d);
+      if (d.iid > this.deliveredThrough) this.deliveredThrough = d.iid;
+    }
     stream.settle(node.expectedNext - 1);
   }
 
@@ -582,24 +637,73 @@ export class Simulation {
       case 'peer':
         this.transmit(from.index, env.peer, env.msg);
         return;
+      case 'proposer': {
+        const to = this.proposerNodes[env.proposer];
+        if (to !== undefined) this.transmit(from.index, to, env.msg);
+        return;
+      }
+      default:
+        assertNever(env, 'envelope');
     }
+  }
+
+  /**
+   * Leadership: a proposer that did not hold the lease (as its core last knew the time) sends no
+   * accept of client values of its own. It may re-send an accept it sent while it led, or propose
+   * a value phase 1 found in the instance (P2c): both were proposed there before.
+   */
+  private onlyLeaderProposes(from: SimNode, msg: { readonly iid: number; readonly ballot: number; readonly value: Uint8Array }): void {
+    if (!isLeaderRole(from.role)) return;
+    if (this.checker.clientValues(msg.value).length === 0) return;
+    if (this.checker.proposedBefore(msg.iid, msg.ballot, msg.value)) return;
+    this.checker.fail(`${from.name} proposed client values in iid ${msg.iid} (ballot ${msg.ballot}) while it does not hold the leader lease`);
+  }
+
+  /** The lease invariants, after every event, each process on its own clock (see LeaseChecker). */
+  private checkLeases(lease: LeaseChecker): void {
+    const views: LeaseView[] = [];
+    for (const node of this.nodes) {
+      const role = node.role;
+      if (!node.up || !isLeaderRole(role)) continue;
+      const now = this.clock(node);
+      const leads = role.isLeader(now);
+      views.push({
+        name: node.name,
+        leads,
+        version: leads ? (role.leader(now)?.version ?? 0) : 0,
+        canRead: role.canReadLocally(now),
+        applied: role.learner.nextIid - 1,
+      });
+    }
+    lease.check(views, this.deliveredThrough);
+  }
+
+  /** What `node`'s clock reads now. */
+  private clock(node: SimNode): number {
+    return Math.floor(node.clockOffset + node.clockRate * this.now);
   }
 
   private transmit(from: number, to: number, msg: Message): void {
     const self = from === to;
     if (!self && this.cut[from * this.nodes.length + to] !== 0) {
       this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'partition' });
       return;
     }
     const o = this.options;
     if (!self && this.lossy && this.net.below(1000) < o.dropPerMille) {
       this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'loss' });
       return;
     }
-    this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs + 1), { k: 'msg', to, from, msg });
+    const arrives = this.now + o.delayMs + this.net.below(o.jitterMs + 1);
+    this.queue.push(arrives, { k: 'msg', to, from, msg });
+    this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives, duplicate: false });
     if (!self && this.lossy && this.net.below(1000) < o.dupPerMille) {
       this.faults.duplicated++;
-      this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'msg', to, from, msg });
+      const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
+      this.queue.push(again, { k: 'msg', to, from, msg });
+      this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
     }
   }
 
@@ -696,6 +800,7 @@ export class Simulation {
     }
     for (const l of links) this.cut[l] = (this.cut[l] as number) + 1;
     this.faults.partitions++;
+    this.observe?.({ kind: 'partition', time: this.now, links: links.map((l) => [Math.floor(l / n), l % n] as const) });
     // Up to one partition interval long, so that partitions overlap now and then, not always.
     this.queue.push(this.now + this.chaos.between(50, this.options.partitionEveryMs), { k: 'unpartition', links });
   }
@@ -708,6 +813,7 @@ export class Simulation {
       const node = this.nodes[this.proposerNodes[(prefer + k) % this.proposerNodes.length] as number] as SimNode;
       if (!node.up || node.role === null) continue;
       const value = makeValue(client, seq, seq % 7);
+      this.observe?.({ kind: 'submit', time: this.now, node: node.index, value });
       this.checker.submittedValue(value);
       if (this.healed) this.owed.add(valueId(value) as number);
       this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
@@ -735,6 +841,7 @@ export class Simulation {
 
   private heal(): void {
     this.healed = true;
+    this.observe?.({ kind: 'heal', time: this.now });
     this.lossy = false;
     this.cut.fill(0);
     for (const chosen of this.checker.chosen.values()) {
@@ -770,6 +877,12 @@ export class Simulation {
       const node = this.nodes[i] as SimNode;
       const held = node.role === null ? [] : [...(node.role as ProposerRole).heldValues()];
       if (held.length > 0) return `${node.name} still holds ${held.length} value(s)`;
+    }
+    if (this.options.leadership && !this.proposerNodes.some((i) => {
+      const node = this.nodes[i] as SimNode;
+      return node.up && isLeaderRole(node.role) && node.role.isLeader(this.clock(node));
+    })) {
+      return 'no proposer holds the leader lease';
     }
     return undefined;
   }

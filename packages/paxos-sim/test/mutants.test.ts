@@ -20,6 +20,11 @@ const EXPECTED: Record<Mutant, RegExp> = {
   'checkpoint-claims-extra-instance': /checkpoint of instance \d+: state \S+ differs from the state \S+ of applying the chosen values/,
   'trim-ignores-lagging-replica': /asked the acceptors to trim up to \d+, above the lowest reported checkpoint/,
   'transfer-skips-chunk': /asked to verify its copy of the checkpoint of instance \d+ with bytes \d+\.\.\d+ never written/,
+  'leader-lease-from-learn': /both believe they hold the leader lease|says a local read is linearizable, but it has applied only/,
+  'follower-proposes': /proposed client values in iid \d+ \(ballot \d+\) while it does not hold the leader lease/,
+  // Without the takeover it says reads are linearizable too early, or leaves earlier leaders'
+  // half-done instances to stall the learners.
+  'leader-skips-recovery': /says a local read is linearizable, but it has applied only up to iid \d+ while iid \d+ was delivered|liveness: /,
 };
 
 const CASES = MUTANTS.flatMap((mutant) => (['split', 'replica'] as const).map((mode) => ({ mutant, mode })));

@@ -1,0 +1,81 @@
+/**
+ * The KV store as the application state machine the replication layer drives (issue 12's
+ * interface): `apply(iid, index, value)` returns the result bytes for the proposer that submitted
+ * the value, `snapshot()` and `restore(bytes, iid)` move the whole state. Values are requests
+ * encoded by command-codec.ts; a value that does not decode is answered with an `invalid` result
+ * and changes nothing, the same on every replica.
+ */
+import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
+import type { KvRequest, KvResult } from './command.js';
+import { digestBytes } from './digest.js';
+import { decodeSnapshot, encodeSnapshot, type SnapshotMeta } from './snapshot.js';
+import { KvStore, type KvStoreConfig, type KvStoreOptions } from './store.js';
+
+export class KvStateMachine {
+  readonly store: KvStore;
+  private position: SnapshotMeta = { iid: 0, index: 0 };
+
+  constructor(options: KvStoreOptions = {}) {
+    this.store = new KvStore(options);
+  }
+
+  /** The last (instance, index in its batch) applied. */
+  get lastApplied(): SnapshotMeta {
+    return this.position;
+  }
+
+  /** Applies one decided value: a request encoded by `encodeRequest`. */
+  apply(iid: number, index: number, value: Uint8Array): Uint8Array {
+    let req: KvRequest;
+    try {
+      req = decodeRequest(value);
+    } catch (e) {
+      if (!(e instanceof KvCodecError)) throw e;
+      this.position = { iid, index };
+      return encodeResult({ status: 'invalid', reason: e.message });
+    }
+    return encodeResult(this.applyRequest(iid, index, req));
+  }
+
+  /** Applies a request that is already decoded (in-process callers such as the simulator). */
+  applyRequest(iid: number, index: number, req: KvRequest): KvResult {
+    this.position = { iid, index };
+    return this.store.apply(req);
+  }
+
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.store.image(), this.position);
+  }
+
+  /**
+   * Replaces the state with a snapshot taken at instance `iid`. Refuses (throws, state unchanged)
+   * a snapshot from another instance, in another format, or made with other settings: results
+   * depend on them, so replicas must share them.
+   */
+  restore(bytes: Uint8Array, iid: number): void {
+    const { image, meta } = decodeSnapshot(bytes);
+    if (meta.iid !== iid) {
+      throw new KvCodecError(`the KV snapshot was taken at instance ${meta.iid}, not at instance ${iid} as its caller says`);
+    }
+    const mismatch = configMismatch(image.config, this.store.config);
+    if (mismatch !== null) throw new KvCodecError(`the KV snapshot was made with ${mismatch}: give every replica the same settings`);
+    this.store.load(image);
+    this.position = meta;
+  }
+
+  /** A digest of the whole state: equal on replicas that applied the same values. */
+  digest(): string {
+    return digestBytes(encodeSnapshot(this.store.image(), { iid: 0, index: 0 }));
+  }
+}
+
+function configMismatch(theirs: KvStoreConfig, ours: KvStoreConfig): string | null {
+  const pairs: [string, number, number][] = [
+    ['item size limit', theirs.itemSizeMax, ours.itemSizeMax],
+    ['session TTL (ms)', theirs.sessions.ttlMs, ours.sessions.ttlMs],
+    ['session limit', theirs.sessions.maxSessions, ours.sessions.maxSessions],
+    ['pending-result limit', theirs.sessions.maxPending, ours.sessions.maxPending],
+  ];
+  for (const [name, a, b] of pairs) if (a !== b) return `${name} ${a} where this replica has ${b}`;
+  return null;
+}

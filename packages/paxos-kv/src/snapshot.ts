@@ -1,0 +1,136 @@
+/**
+ * The store's snapshot: its whole state (items, CAS counter, clock, pending flush, sessions with
+ * their remembered results, counters, and the configuration that decides results) as one msgpack
+ * array that starts with a magic string and a format version. A build reads only the format it
+ * writes and refuses any other with a sentence that says which is which, so replicas never apply
+ * a log on top of a state they misread.
+ */
+import { Decoder, Encoder } from '@msgpack/msgpack';
+import { bytesToKey, keyToBytes } from './bytes.js';
+import { KvCodecError, resultFromWire, resultToWire } from './command-codec.js';
+import type { KvResult } from './command.js';
+import { STORE_COUNTER_NAMES, newStoreCounters } from './stats.js';
+import type { ImageItem, ImageSession, KvStoreConfig, StoreImage } from './store.js';
+
+export const SNAPSHOT_MAGIC = 'paxos-kv snapshot';
+/** Bump whenever the layout below changes. */
+export const SNAPSHOT_FORMAT = 1;
+
+const encoder = new Encoder();
+const decoder = new Decoder();
+
+/** What a snapshot carries beyond the store: where in the log it was taken. */
+export interface SnapshotMeta {
+  /** The last instance applied. */
+  readonly iid: number;
+  /** Values applied from that instance (a batch may hold several). */
+  readonly index: number;
+}
+
+export function encodeSnapshot(img: StoreImage, meta: SnapshotMeta): Uint8Array {
+  const items: unknown[] = [];
+  for (const i of img.items) items.push(keyToBytes(i.key), i.value, i.flags, i.cas, i.expiresAt, i.storedAt);
+  const sessions = img.sessions.map((s) => [s.id, s.lastActive, s.acked, s.results.map(([seq, r]) => [seq, resultToWire(r)])]);
+  return encoder.encode([
+    SNAPSHOT_MAGIC,
+    SNAPSHOT_FORMAT,
+    [meta.iid, meta.index],
+    [img.config.itemSizeMax, img.config.sessions.ttlMs, img.config.sessions.maxSessions, img.config.sessions.maxPending],
+    img.clock,
+    img.casCounter,
+    img.flushAt,
+    img.nextSessionId,
+    STORE_COUNTER_NAMES.map((n) => img.counters[n]),
+    items,
+    sessions,
+  ]);
+}
+
+function fail(what: string): never {
+  throw new KvCodecError(`the KV snapshot is damaged: ${what}`);
+}
+
+function int(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v)) fail(`${what} should be an integer, not ${String(v)}`);
+  return v;
+}
+
+function num(v: unknown, what: string): number {
+  if (typeof v !== 'number' || !Number.isFinite(v)) fail(`${what} should be a number, not ${String(v)}`);
+  return v;
+}
+
+function arr(v: unknown, what: string): readonly unknown[] {
+  if (!Array.isArray(v)) fail(`${what} should be an array`);
+  return v;
+}
+
+export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: SnapshotMeta } {
+  let x: unknown;
+  try {
+    x = decoder.decode(bytes);
+  } catch (e) {
+    throw new KvCodecError(`the KV snapshot is not valid msgpack (${e instanceof Error ? e.message : String(e)}); it is damaged or not a paxos-kv snapshot`);
+  }
+  if (!Array.isArray(x) || x[0] !== SNAPSHOT_MAGIC) {
+    throw new KvCodecError('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
+  }
+  const format = x[1];
+  if (format !== SNAPSHOT_FORMAT) {
+    const v = typeof format === 'number' ? `format ${format}` : 'an unknown format';
+    throw new KvCodecError(
+      typeof format === 'number' && format > SNAPSHOT_FORMAT
+        ? `the KV snapshot is in ${v}, written by a newer paxos-kv; this build reads format ${SNAPSHOT_FORMAT} only: upgrade this replica before restoring it`
+        : `the KV snapshot is in ${v}, written by an older paxos-kv; this build reads format ${SNAPSHOT_FORMAT} only: restore it with the build that wrote it, or let this replica catch up from a newer snapshot`,
+    );
+  }
+  if (x.length !== 11) fail(`it has ${x.length} fields where format ${SNAPSHOT_FORMAT} has 11`);
+  const meta = arr(x[2], 'the log position');
+  const cfg = arr(x[3], 'the configuration');
+  const config: KvStoreConfig = {
+    itemSizeMax: int(cfg[0], 'the item size limit'),
+    sessions: { ttlMs: int(cfg[1], 'the session TTL'), maxSessions: int(cfg[2], 'the session limit'), maxPending: int(cfg[3], 'the pending-result limit') },
+  };
+  const counters = newStoreCounters();
+  const cv = arr(x[8], 'the counters');
+  STORE_COUNTER_NAMES.forEach((n, i) => {
+    if (i < cv.length) counters[n] = int(cv[i], `counter ${n}`);
+  });
+  const flat = arr(x[9], 'the items');
+  if (flat.length % 6 !== 0) fail('the item list is cut short');
+  const items: ImageItem[] = [];
+  for (let i = 0; i < flat.length; i += 6) {
+    const k = flat[i];
+    const v = flat[i + 1];
+    if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) fail(`item ${i / 6} has no key or value bytes`);
+    items.push({
+      key: bytesToKey(k),
+      value: v,
+      flags: int(flat[i + 2], 'item flags'),
+      cas: int(flat[i + 3], 'an item CAS unique'),
+      expiresAt: num(flat[i + 4], 'an item expiry'),
+      storedAt: num(flat[i + 5], 'an item store time'),
+    });
+  }
+  const sessions: ImageSession[] = arr(x[10], 'the sessions').map((raw, i) => {
+    const s = arr(raw, `session ${i}`);
+    const results = arr(s[3], `session ${i} results`).map((pair): readonly [number, KvResult] => {
+      const p = arr(pair, `a result of session ${i}`);
+      return [int(p[0], 'a result seq'), resultFromWire(p[1])];
+    });
+    return { id: int(s[0], 'a session id'), lastActive: num(s[1], 'a session time'), acked: int(s[2], 'a session ack'), results };
+  });
+  return {
+    meta: { iid: int(meta[0], 'the instance'), index: int(meta[1], 'the index') },
+    image: {
+      config,
+      clock: num(x[4], 'the clock'),
+      casCounter: int(x[5], 'the CAS counter'),
+      flushAt: num(x[6], 'the pending flush'),
+      nextSessionId: int(x[7], 'the next session id'),
+      counters,
+      items,
+      sessions,
+    },
+  };
+}

@@ -1,0 +1,553 @@
+/**
+ * The KV state machine: memcached's item semantics (memcached 1.6's do_store_item, do_add_delta,
+ * item_touch, flush_all), made deterministic. Commands in, results out, no I/O and no clock: time
+ * comes in each request (stamped by the leader) and never runs backwards here (a new leader whose
+ * clock is behind cannot make items live again). Everything that decides a result (items, the CAS
+ * counter, the clock, a pending flush, sessions, counters) is state, is in the snapshot, and is
+ * the same on every replica that applied the same requests.
+ */
+import { ascii, isByteString, type Key } from './bytes.js';
+import {
+  assertNever,
+  type ArithmeticCommand,
+  type CasCommand,
+  type Hit,
+  type KvCommand,
+  type KvRequest,
+  type KvResult,
+  type StoreCommand,
+} from './command.js';
+import { ExpiryHeap, expiryOf, flushDeadline, isExpired, NEVER } from './expiry.js';
+import { parseU64 } from './numbers.js';
+import { SessionTable, type Session, type SessionLimits } from './sessions.js';
+import { newStoreCounters, type StoreCounters, type StoreStats } from './stats.js';
+
+/** memcached's KEY_MAX_LENGTH. */
+export const KEY_MAX_LENGTH = 250;
+/** memcached's default item size limit (-I): 1 MiB. */
+export const DEFAULT_ITEM_SIZE_MAX = 1024 * 1024;
+
+/**
+ * Bytes an item takes by memcached's accounting (items.c `item_make_header` + CAS): a 48-byte item
+ * header, 8 bytes of CAS, the key and its NUL, 4 bytes of flags unless they are 0, and the value with
+ * its CRLF. An item fits when this is at most the item size limit: exactly memcached's limit, so a
+ * value memcached refuses is refused here too.
+ */
+export function itemSize(keyLength: number, flags: number, valueLength: number): number {
+  return 48 + 8 + keyLength + 1 + (flags !== 0 ? 4 : 0) + valueLength + 2;
+}
+
+export interface KvStoreOptions {
+  /** Largest item by `itemSize` (memcached's -I); default 1 MiB. */
+  readonly itemSizeMax?: number;
+  /** A session idle this long (by the commands' clock) expires; default 10 minutes. */
+  readonly sessionTtlMs?: number;
+  /** At most this many sessions; a new one evicts the least recently active; default 100,000. */
+  readonly maxSessions?: number;
+  /** At most this many unacknowledged results per session; default 1,024. */
+  readonly maxPendingPerSession?: number;
+}
+
+export interface KvStoreConfig {
+  readonly itemSizeMax: number;
+  readonly sessions: SessionLimits;
+}
+
+export function storeConfig(options: KvStoreOptions = {}): KvStoreConfig {
+  const cfg: KvStoreConfig = {
+    itemSizeMax: options.itemSizeMax ?? DEFAULT_ITEM_SIZE_MAX,
+    sessions: {
+      ttlMs: options.sessionTtlMs ?? 10 * 60 * 1000,
+      maxSessions: options.maxSessions ?? 100_000,
+      maxPending: options.maxPendingPerSession ?? 1024,
+    },
+  };
+  const check = (name: string, v: number, min: number): void => {
+    if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`paxos-kv: ${name} must be an integer ≥ ${min}, not ${v}`);
+  };
+  check('itemSizeMax', cfg.itemSizeMax, itemSize(1, 0, 0));
+  check('sessionTtlMs', cfg.sessions.ttlMs, 1);
+  check('maxSessions', cfg.sessions.maxSessions, 1);
+  check('maxPendingPerSession', cfg.sessions.maxPending, 1);
+  return cfg;
+}
+
+/** An item as the store holds it. Values are never changed in place: callers may keep them. */
+export interface Item {
+  readonly value: Uint8Array;
+  readonly flags: number;
+  readonly cas: number;
+  /** ms; NEVER (0) for never. */
+  expiresAt: number;
+  /** Clock when this version was stored (a delayed flush_all removes what was stored before it). */
+  readonly storedAt: number;
+}
+
+/** Why a key is not a memcached key, or null. */
+export function keyProblem(key: Key): string | null {
+  if (key.length === 0) return 'the key is empty';
+  if (key.length > KEY_MAX_LENGTH) return `the key is ${key.length} bytes; memcached keys are at most ${KEY_MAX_LENGTH}`;
+  if (!isByteString(key)) return 'the key is not a byte string';
+  return null;
+}
+
+export class KvStore {
+  readonly config: KvStoreConfig;
+  private readonly items = new Map<Key, Item>();
+  private readonly expiries = new ExpiryHeap();
+  private readonly sessions: SessionTable;
+  private counters: StoreCounters = newStoreCounters();
+  private casCounter = 0;
+  private clockMs = 0;
+  /** A pending delayed flush_all: items stored at or before it are gone once the clock reaches it; 0 none. */
+  private flushAt = 0;
+  private totalBytes = 0;
+
+  constructor(options: KvStoreOptions | KvStoreConfig = {}) {
+    this.config = 'sessions' in options ? options : storeConfig(options);
+    this.sessions = new SessionTable(this.config.sessions);
+  }
+
+  /** The state machine's clock: the latest time any applied request carried (ms). */
+  get clock(): number {
+    return this.clockMs;
+  }
+
+  /** The last CAS unique handed out. */
+  get lastCas(): number {
+    return this.casCounter;
+  }
+
+  /** Items held (none of them expired as of `clock`). */
+  get size(): number {
+    return this.items.size;
+  }
+
+  /** Entries in the expiry heap (bounded by the items; for tests). */
+  get pendingExpiries(): number {
+    return this.expiries.size;
+  }
+
+  /** Applies one request from the log. */
+  apply(req: KvRequest): KvResult {
+    const now = this.advance(req.now);
+    const session = req.session;
+    if (req.command.op === 'register') return { status: 'session', id: this.sessions.open(now).id };
+    if (session === undefined) return this.execute(req.command, now);
+    const verdict = this.sessions.check(session.id, session.seq, session.ack, now);
+    if (verdict.kind === 'answer') return verdict.result;
+    const result = this.execute(req.command, now);
+    // A plain get changes nothing, so a retry may run it again (a later read is still within the
+    // client's wait); keeping its values would only cost memory.
+    if (req.command.op !== 'get') remember(verdict.session, session.seq, result);
+    return result;
+  }
+
+  /**
+   * A read served without the log (under the leader's lease, or a stale read): pure, changes
+   * nothing. `now` is the reader's clock; expiry is judged at the later of it and the store's.
+   */
+  read(keys: readonly Key[], now: number): Hit[] {
+    const t = Math.max(now, this.clockMs);
+    const hits: Hit[] = [];
+    for (const key of keys) {
+      const it = this.live(key, t);
+      if (it !== undefined) hits.push({ key, flags: it.flags, cas: it.cas, value: it.value });
+    }
+    return hits;
+  }
+
+  /** The item under `key` as of the store's clock, if it is live. */
+  peek(key: Key): Readonly<Item> | undefined {
+    return this.live(key, this.clockMs);
+  }
+
+  stats(): StoreStats {
+    return {
+      counters: { ...this.counters },
+      curr_items: this.items.size,
+      bytes: this.totalBytes,
+      item_size_max: this.config.itemSizeMax,
+      sessions: this.sessions.size,
+      cas_unique: this.casCounter,
+    };
+  }
+
+  // ---- time ----
+
+  /** Moves the clock to `now` (never back) and drops what expired by then. */
+  private advance(now: number): number {
+    if (Number.isFinite(now) && now > this.clockMs) this.clockMs = now;
+    const t = this.clockMs;
+    this.expiries.popDue(t, (key, cas, at) => {
+      const it = this.items.get(key);
+      if (it !== undefined && it.cas === cas && it.expiresAt === at) {
+        this.unlink(key, it);
+        this.counters.expired_unfetched++;
+        this.counters.reclaimed++;
+      }
+    });
+    if (this.flushAt !== 0 && this.flushAt <= t) {
+      const at = this.flushAt;
+      this.flushAt = 0;
+      for (const [key, it] of this.items) if (it.storedAt <= at) this.unlink(key, it);
+    }
+    this.sessions.expire(t);
+    return t;
+  }
+
+  private live(key: Key, now: number): Item | undefined {
+    const it = this.items.get(key);
+    if (it === undefined) return undefined;
+    if (isExpired(it.expiresAt, now)) return undefined;
+    if (this.flushAt !== 0 && this.flushAt <= now && it.storedAt <= this.flushAt) return undefined;
+    return it;
+  }
+
+  // ---- item bookkeeping ----
+
+  private link(key: Key, value: Uint8Array, flags: number, expiresAt: number, storedAt: number): Item {
+    const old = this.items.get(key);
+    if (old !== undefined) this.unlink(key, old);
+    // memcached hands out a CAS unique when an item is linked (do_item_link).
+    const it: Item = { value, flags, cas: ++this.casCounter, expiresAt, storedAt };
+    this.items.set(key, it);
+    this.totalBytes += itemSize(key.length, flags, value.length);
+    this.counters.total_items++;
+    if (expiresAt !== NEVER) this.pushExpiry(expiresAt, key, it.cas);
+    return it;
+  }
+
+  /**
+   * The heap keeps an entry per expiry ever set until its time comes, so a key touched over and
+   * over would pile up entries: past twice the items (plus slack) it is rebuilt from the items.
+   */
+  private pushExpiry(at: number, key: Key, cas: number): void {
+    this.expiries.push(at, key, cas);
+    if (this.expiries.size > 2 * this.items.size + 1024) {
+      this.expiries.clear();
+      for (const [k, it] of this.items) if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, k, it.cas);
+    }
+  }
+
+  private unlink(key: Key, it: Item): void {
+    this.items.delete(key);
+    this.totalBytes -= itemSize(key.length, it.flags, it.value.length);
+  }
+
+  private setExpiry(key: Key, it: Item, expiresAt: number): void {
+    it.expiresAt = expiresAt;
+    if (expiresAt !== NEVER) this.pushExpiry(expiresAt, key, it.cas);
+  }
+
+  // ---- commands ----
+
+  private execute(cmd: KvCommand, now: number): KvResult {
+    switch (cmd.op) {
+      case 'set':
+      case 'add':
+      case 'replace':
+      case 'append':
+      case 'prepend':
+      case 'cas':
+        return this.store(cmd, now);
+      case 'get':
+        return this.get(cmd.keys, now);
+      case 'gat':
+        return this.gat(cmd.keys, cmd.exptime, now);
+      case 'touch':
+        return this.touch(cmd.key, cmd.exptime, now);
+      case 'delete':
+        return this.remove(cmd.key, cmd.cas, now);
+      case 'incr':
+      case 'decr':
+        return this.arithmetic(cmd, now);
+      case 'flush_all':
+        return this.flush(cmd.delay, now);
+      case 'oversized_set': {
+        const bad = keyProblem(cmd.key);
+        if (bad !== null) return { status: 'invalid', reason: bad };
+        const old = this.items.get(cmd.key);
+        if (old !== undefined) this.unlink(cmd.key, old);
+        return { status: 'too_large' };
+      }
+      case 'register':
+        return { status: 'session', id: this.sessions.open(now).id };
+      default:
+        return assertNever(cmd);
+    }
+  }
+
+  private store(cmd: StoreCommand | CasCommand, now: number): KvResult {
+    const bad = keyProblem(cmd.key);
+    if (bad !== null) return { status: 'invalid', reason: bad };
+    if (!isU32(cmd.flags)) return { status: 'invalid', reason: `flags ${cmd.flags} are not a uint32` };
+    this.counters.cmd_set++;
+    const key = cmd.key;
+    if (itemSize(key.length, cmd.flags, cmd.value.length) > this.config.itemSizeMax) {
+      // memcached removes the old item when a set fails for size (process_update_command).
+      if (cmd.op === 'set') {
+        const old = this.items.get(key);
+        if (old !== undefined) this.unlink(key, old);
+      }
+      return { status: 'too_large' };
+    }
+    const old = this.live(key, now);
+    const wanted = cmd.cas ?? 0n;
+    if (old !== undefined) {
+      const casMatches = wanted !== 0n && BigInt(old.cas) === wanted;
+      switch (cmd.op) {
+        case 'add':
+          return { status: 'not_stored' };
+        case 'cas':
+          if (!casMatches) {
+            this.counters.cas_badval++;
+            return { status: 'exists' };
+          }
+          this.counters.cas_hits++;
+          break;
+        case 'append':
+        case 'prepend': {
+          if (wanted !== 0n && !casMatches) return { status: 'exists' };
+          // The new item keeps the old one's flags and expiry (do_store_item).
+          const joined = new Uint8Array(old.value.length + cmd.value.length);
+          joined.set(cmd.op === 'append' ? old.value : cmd.value, 0);
+          joined.set(cmd.op === 'append' ? cmd.value : old.value, cmd.op === 'append' ? old.value.length : cmd.value.length);
+          if (itemSize(key.length, old.flags, joined.length) > this.config.itemSizeMax) return { status: 'not_stored' };
+          const it = this.link(key, joined, old.flags, old.expiresAt, now);
+          return { status: 'stored', cas: it.cas };
+        }
+        case 'set':
+        case 'replace':
+          break;
+        default:
+          return assertNever(cmd);
+      }
+    } else {
+      switch (cmd.op) {
+        case 'cas':
+          this.counters.cas_misses++;
+          return { status: 'not_found' };
+        case 'replace':
+        case 'append':
+        case 'prepend':
+          return { status: 'not_stored' };
+        case 'add':
+        case 'set':
+          break;
+        default:
+          return assertNever(cmd);
+      }
+    }
+    const it = this.link(key, cmd.value, cmd.flags, expiryOf(cmd.exptime, now), now);
+    return { status: 'stored', cas: it.cas };
+  }
+
+  private get(keys: readonly Key[], now: number): KvResult {
+    const hits: Hit[] = [];
+    for (const key of keys) {
+      const bad = keyProblem(key);
+      if (bad !== null) return { status: 'invalid', reason: bad };
+    }
+    for (const key of keys) {
+      this.counters.cmd_get++;
+      const it = this.live(key, now);
+      if (it === undefined) {
+        this.counters.get_misses++;
+        continue;
+      }
+      this.counters.get_hits++;
+      hits.push({ key, flags: it.flags, cas: it.cas, value: it.value });
+    }
+    return { status: 'values', hits };
+  }
+
+  private gat(keys: readonly Key[], exptime: number, now: number): KvResult {
+    for (const key of keys) {
+      const bad = keyProblem(key);
+      if (bad !== null) return { status: 'invalid', reason: bad };
+    }
+    const hits: Hit[] = [];
+    for (const key of keys) {
+      this.counters.cmd_touch++;
+      const it = this.live(key, now);
+      if (it === undefined) {
+        this.counters.touch_misses++;
+        continue;
+      }
+      this.counters.touch_hits++;
+      // The expiry is counted from this command's time for every hit, as memcached's item_touch.
+      this.setExpiry(key, it, expiryOf(exptime, now));
+      hits.push({ key, flags: it.flags, cas: it.cas, value: it.value });
+    }
+    return { status: 'values', hits };
+  }
+
+  private touch(key: Key, exptime: number, now: number): KvResult {
+    const bad = keyProblem(key);
+    if (bad !== null) return { status: 'invalid', reason: bad };
+    this.counters.cmd_touch++;
+    const it = this.live(key, now);
+    if (it === undefined) {
+      this.counters.touch_misses++;
+      return { status: 'not_found' };
+    }
+    this.counters.touch_hits++;
+    this.setExpiry(key, it, expiryOf(exptime, now));
+    return { status: 'touched' };
+  }
+
+  private remove(key: Key, cas: bigint | undefined, now: number): KvResult {
+    const bad = keyProblem(key);
+    if (bad !== null) return { status: 'invalid', reason: bad };
+    const it = this.live(key, now);
+    if (it === undefined) {
+      this.counters.delete_misses++;
+      return { status: 'not_found' };
+    }
+    if (cas !== undefined && cas !== 0n && BigInt(it.cas) !== cas) return { status: 'exists' };
+    this.counters.delete_hits++;
+    this.unlink(key, it);
+    return { status: 'deleted' };
+  }
+
+  private arithmetic(cmd: ArithmeticCommand, now: number): KvResult {
+    const key = cmd.key;
+    const bad = keyProblem(key);
+    if (bad !== null) return { status: 'invalid', reason: bad };
+    const incr = cmd.op === 'incr';
+    const it = this.live(key, now);
+    if (it === undefined) {
+      if (cmd.initial !== undefined) {
+        // The binary protocol's seed: stored as its decimal text, like any counter (complete_incr_bin).
+        const seeded = this.link(key, ascii(cmd.initial.value.toString()), 0, expiryOf(cmd.initial.exptime, now), now);
+        return { status: 'number', value: cmd.initial.value, cas: seeded.cas };
+      }
+      if (incr) this.counters.incr_misses++;
+      else this.counters.decr_misses++;
+      return { status: 'not_found' };
+    }
+    // do_add_delta's order: empty value, then the CAS check, then the number.
+    if (it.value.length === 0) return { status: 'non_numeric' };
+    if (cmd.cas !== undefined && cmd.cas !== 0n && BigInt(it.cas) !== cmd.cas) return { status: 'exists' };
+    const current = parseU64(it.value);
+    if (current === null) return { status: 'non_numeric' };
+    const next = incr ? BigInt.asUintN(64, current + cmd.delta) : cmd.delta > current ? 0n : current - cmd.delta;
+    if (incr) this.counters.incr_hits++;
+    else this.counters.decr_hits++;
+    const digits = next.toString();
+    if (digits.length <= it.value.length) {
+      // memcached rewrites a shorter number in place, padded with spaces to the old length, and the
+      // item keeps its store time; it only gets a new CAS unique.
+      const padded = new Uint8Array(it.value.length).fill(0x20);
+      for (let i = 0; i < digits.length; i++) padded[i] = digits.charCodeAt(i);
+      this.unlink(key, it);
+      const replaced: Item = { value: padded, flags: it.flags, cas: ++this.casCounter, expiresAt: it.expiresAt, storedAt: it.storedAt };
+      this.items.set(key, replaced);
+      this.totalBytes += itemSize(key.length, replaced.flags, padded.length);
+      if (replaced.expiresAt !== NEVER) this.pushExpiry(replaced.expiresAt, key, replaced.cas);
+      return { status: 'number', value: next, cas: replaced.cas };
+    }
+    const grown = this.link(key, ascii(digits), it.flags, it.expiresAt, now);
+    // link() counted a new item; memcached's item_replace does too (total_items), so keep it.
+    return { status: 'number', value: next, cas: grown.cas };
+  }
+
+  private flush(delay: number, now: number): KvResult {
+    this.counters.cmd_flush++;
+    const at = flushDeadline(delay, now);
+    if (at > now) {
+      this.flushAt = at;
+      return { status: 'ok' };
+    }
+    // An immediate flush takes a CAS unique (memcached's oldest_cas) and cancels a pending one.
+    this.casCounter++;
+    this.flushAt = 0;
+    this.items.clear();
+    this.expiries.clear();
+    this.totalBytes = 0;
+    return { status: 'ok' };
+  }
+
+  // ---- snapshots ----
+
+  /** The whole state as plain data, items sorted by key (so equal states give equal images). */
+  image(): StoreImage {
+    const keys = [...this.items.keys()].sort();
+    const items: ImageItem[] = keys.map((key) => {
+      const it = this.items.get(key) as Item;
+      return { key, value: it.value, flags: it.flags, cas: it.cas, expiresAt: it.expiresAt, storedAt: it.storedAt };
+    });
+    const sessions: ImageSession[] = [];
+    for (const s of this.sessions.all()) {
+      sessions.push({ id: s.id, lastActive: s.lastActive, acked: s.acked, results: [...s.results.entries()].sort((a, b) => a[0] - b[0]) });
+    }
+    return {
+      config: this.config,
+      clock: this.clockMs,
+      casCounter: this.casCounter,
+      flushAt: this.flushAt,
+      nextSessionId: this.sessions.nextSessionId,
+      counters: { ...this.counters },
+      items,
+      sessions,
+    };
+  }
+
+  /** Replaces the whole state with an image (from `image()`, usually through a snapshot). */
+  load(img: StoreImage): void {
+    this.items.clear();
+    this.expiries.clear();
+    this.totalBytes = 0;
+    for (const i of img.items) {
+      const it: Item = { value: i.value, flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
+      this.items.set(i.key, it);
+      this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
+      if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, i.key, it.cas);
+    }
+    this.clockMs = img.clock;
+    this.casCounter = img.casCounter;
+    this.flushAt = img.flushAt;
+    this.counters = { ...newStoreCounters(), ...img.counters };
+    this.sessions.load(
+      img.nextSessionId,
+      img.sessions.map((s) => ({ id: s.id, lastActive: s.lastActive, acked: s.acked, results: new Map(s.results) })),
+    );
+  }
+}
+
+function remember(s: Session, seq: number, result: KvResult): void {
+  s.results.set(seq, result);
+}
+
+function isU32(v: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
+}
+
+export interface ImageItem {
+  readonly key: Key;
+  readonly value: Uint8Array;
+  readonly flags: number;
+  readonly cas: number;
+  readonly expiresAt: number;
+  readonly storedAt: number;
+}
+
+export interface ImageSession {
+  readonly id: number;
+  readonly lastActive: number;
+  readonly acked: number;
+  readonly results: readonly (readonly [number, KvResult])[];
+}
+
+/** The store's whole state as plain data. */
+export interface StoreImage {
+  readonly config: KvStoreConfig;
+  readonly clock: number;
+  readonly casCounter: number;
+  readonly flushAt: number;
+  readonly nextSessionId: number;
+  readonly counters: StoreCounters;
+  readonly items: readonly ImageItem[];
+  readonly sessions: readonly ImageSession[];
+}

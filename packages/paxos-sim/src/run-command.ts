@@ -1,0 +1,108 @@
+import { MUTANTS, MUTANT_OVERRIDES, type Mutant, type SimOptions, type SimOverrides } from './options.js';
+
+/**
+ * The words of a `pnpm sim` command that pin a run down (--seed, --values, --mode, --mutant), read
+ * the same way by the CLI and by `pnpm sim:web`'s seed box, so that a replay command pasted into
+ * the page gives the very run the CLI printed.
+ */
+
+/** A flag with a value that is not allowed; the message names the flag and the value. */
+export class RunCommandError extends Error {
+  override readonly name = 'RunCommandError';
+}
+
+/** A whole number ≥ `min` given as `--flag text`, or undefined when the flag was not given. */
+export function wholeNumber(flag: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^\d+$/.test(text) || Number(text) < min) throw new RunCommandError(`--${flag} must be a whole number ≥ ${min}, got '${text}'`);
+  return Number(text);
+}
+
+export interface RunFlags {
+  readonly values?: string | undefined;
+  readonly mode?: string | undefined;
+  readonly mutant?: string | undefined;
+  /** `on` or `off`: force leadership (drawn per seed otherwise). */
+  readonly leader?: string | undefined;
+  /** Break the clock assumption (implies leadership on). */
+  readonly 'drift-violation'?: boolean | undefined;
+}
+
+/** What --values, --mode and --mutant change in every seed's drawn options. */
+export function runOverrides(flags: RunFlags): SimOverrides {
+  const overrides: { -readonly [K in keyof SimOverrides]: SimOverrides[K] } = {};
+  const values = wholeNumber('values', flags.values, 1);
+  if (values !== undefined) overrides.values = values;
+  if (flags.mutant !== undefined) {
+    if (!(MUTANTS as readonly string[]).includes(flags.mutant)) throw new RunCommandError(`unknown --mutant '${flags.mutant}'; one of: ${MUTANTS.join(', ')}`);
+    const mutant = flags.mutant as Mutant;
+    // The knobs a mutant needs to do harm at all; --mode may still pick the mode.
+    Object.assign(overrides, MUTANT_OVERRIDES[mutant], { mutant });
+  }
+  if (flags.leader !== undefined) {
+    if (flags.leader !== 'on' && flags.leader !== 'off') throw new RunCommandError(`--leader must be on or off, got '${flags.leader}'`);
+    overrides.leadership = flags.leader === 'on';
+  }
+  if (flags['drift-violation'] === true) {
+    overrides.leadership = true;
+    overrides.driftViolation = true;
+  }
+  if (flags.mode !== undefined) {
+    if (flags.mode !== 'split' && flags.mode !== 'replica') throw new RunCommandError(`--mode must be split or replica, got '${flags.mode}'`);
+    overrides.mode = flags.mode;
+  }
+  return overrides;
+}
+
+/** The command that replays one seed; --values and --mode appear when they were given. */
+export function replayCommand(options: SimOptions, given: RunFlags): string {
+  return [
+    'pnpm sim',
+    `--seed ${options.seed}`,
+    ...(given.values !== undefined ? [`--values ${options.values}`] : []),
+    ...(given.mode !== undefined ? [`--mode ${options.mode}`] : []),
+    ...(given.leader !== undefined ? [`--leader ${options.leadership ? 'on' : 'off'}`] : []),
+    ...(options.driftViolation ? ['--drift-violation'] : []),
+    ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
+  ].join(' ');
+}
+
+export interface ParsedRun {
+  readonly seed: number;
+  readonly flags: RunFlags;
+  readonly overrides: SimOverrides;
+}
+
+/**
+ * Reads a seed (`17`) or a replay command as `pnpm sim` prints it (`replay: pnpm sim --seed 17
+ * --values 300 --mode replica --mutant X`; `--flag=value` works too). `--seeds` may only be 1
+ * and `--quiet` changes nothing here; anything else is an error that names it.
+ */
+export function parseRunCommand(text: string): ParsedRun {
+  const words = text.trim().split(/\s+/).filter((w) => w !== '');
+  // Whatever precedes the first flag is how the command was started (replay:, pnpm, -s, sim…).
+  let i = 0;
+  while (i < words.length && !(words[i] as string).startsWith('--') && !/^\d+$/.test(words[i] as string)) i++;
+  const found: Record<string, string> = {};
+  if (i < words.length && /^\d+$/.test(words[i] as string)) found['seed'] = words[i++] as string;
+  for (; i < words.length; i++) {
+    const word = words[i] as string;
+    if (!word.startsWith('--')) throw new RunCommandError(`'${word}' is not a flag; give a seed, or a command like: pnpm sim --seed 17 --values 300`);
+    const eq = word.indexOf('=');
+    const name = eq < 0 ? word.slice(2) : word.slice(2, eq);
+    if (name === 'quiet') continue;
+    if (name === 'drift-violation') {
+      found[name] = 'yes';
+      continue;
+    }
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation and --mutant`);
+    }
+    const value = eq < 0 ? words[++i] : word.slice(eq + 1);
+    if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
+    found[name] = value;
+  }
+  if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes' };
+  return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
+}

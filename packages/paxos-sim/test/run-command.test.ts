@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { MUTANT_OVERRIDES, drawOptions, parseRunCommand, replayCommand, simulate } from '../src/index.js';
+
+describe('a run command pasted into sim:web', () => {
+  it('reads a bare seed', () => {
+    expect(parseRunCommand(' 42 ')).toEqual({
+      seed: 42,
+      flags: { values: undefined, mode: undefined, mutant: undefined, leader: undefined, 'drift-violation': false },
+      overrides: {},
+    });
+  }, 60_000);
+
+  it('reads the replay line pnpm sim prints, prefix and all, and gives the same run', () => {
+    const parsed = parseRunCommand('  replay: pnpm sim --seed 17 --values 300 --mode replica');
+    expect(parsed.seed).toBe(17);
+    expect(parsed.overrides).toEqual({ values: 300, mode: 'replica' });
+    const options = drawOptions(parsed.seed, parsed.overrides);
+    expect(replayCommand(options, parsed.flags)).toBe('pnpm sim --seed 17 --values 300 --mode replica');
+    expect(simulate(options).traceHash).toBe(simulate(drawOptions(17, { values: 300, mode: 'replica' })).traceHash);
+  }, 60_000);
+
+  it('takes --flag=value, --quiet and --seeds 1, and a mutant brings the knobs it needs, as on the CLI', () => {
+    const parsed = parseRunCommand('pnpm -s sim --seed=3 --seeds 1 --quiet --mutant libpaxos3-learner-b1');
+    expect(parsed.seed).toBe(3);
+    expect(parsed.overrides).toEqual({ ...MUTANT_OVERRIDES['libpaxos3-learner-b1'], mutant: 'libpaxos3-learner-b1' });
+    expect(parseRunCommand('pnpm sim --seed 4 --mutant learner-delivers-wrong-element --mode replica').overrides).toEqual({
+      ...MUTANT_OVERRIDES['learner-delivers-wrong-element'],
+      mutant: 'learner-delivers-wrong-element',
+      mode: 'replica',
+    });
+  }, 60_000);
+
+  it('takes --leader and --drift-violation, and replays them', () => {
+    const parsed = parseRunCommand('replay: pnpm sim --seed 9 --leader on --drift-violation');
+    expect(parsed.overrides).toEqual({ leadership: true, driftViolation: true });
+    expect(replayCommand(drawOptions(9, parsed.overrides), parsed.flags)).toBe('pnpm sim --seed 9 --leader on --drift-violation');
+    expect(parseRunCommand('pnpm sim --seed 9 --leader off').overrides).toEqual({ leadership: false });
+    expect(() => parseRunCommand('pnpm sim --seed 9 --leader maybe')).toThrow(/--leader must be on or off, got 'maybe'/);
+  });
+
+  it.each([
+    ['pnpm sim --seed x', "--seed must be a whole number ≥ 0, got 'x'"],
+    ['pnpm sim --seed 1 --values 0', "--values must be a whole number ≥ 1, got '0'"],
+    ['pnpm sim --mode paxos', "--mode must be split or replica, got 'paxos'"],
+    ['pnpm sim --mutant nope', "unknown --mutant 'nope'; one of:"],
+    ['pnpm sim --seeds 10', '--seeds 10: one run at a time here; give one seed'],
+    ['pnpm sim --window 3', "unknown flag '--window'"],
+    ['pnpm sim --seed', '--seed needs a value'],
+    ['pnpm sim --seed 1 2', "'2' is not a flag"],
+  ])('refuses %s, saying why', (text, why) => {
+    expect(() => parseRunCommand(text)).toThrow(why);
+  }, 60_000);
+});

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that the tests need and the npm registry cannot provide:
+#   chromium   headless browser for the paxos-core browser/Web Worker tests and the sim:web test
+# Idempotent: asks dpkg which of them are missing, and only then updates apt's lists and installs
+# those. The README's commands and .ci/run start with it, so a fresh machine and CI have them.
+set -euo pipefail
+
+PACKAGES=(chromium)
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  if ! dpkg -s "$pkg" 2>/dev/null | grep -qx 'Status: install ok installed'; then
+    missing+=("$pkg")
+  fi
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if ! command -v sudo >/dev/null; then
+    echo "install-system-deps: ${missing[*]} must be installed from Debian's packages, which needs root; run this script as root (or install sudo)." >&2
+    exit 1
+  fi
+  as_root=(sudo)
+fi
+echo "install-system-deps: installing ${missing[*]} from Debian's packages" >&2
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
