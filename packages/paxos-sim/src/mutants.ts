@@ -3,8 +3,7 @@ import {
   FIRST_IID,
   bytesEqual,
   drop,
-  isMasterOp,
-  isNoop,
+  isControlValue,
   type AcceptorRecord,
   type AcceptorRecovered,
   type Decision,
@@ -321,10 +320,14 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
       const acceptor = readRecovered(recovered.acceptor);
       const r = real.replica(id, { acceptor, proposer: proposerRecovered(recovered.proposer) }, seed);
       if (m.acceptor !== undefined) {
-        // The replica's own acceptor part is bypassed: every acceptor input goes to the mutant.
-        const part = m.acceptor((rec) => real.acceptor(id, rec), id, acceptor);
+        // The replica's own acceptor part is bypassed: every acceptor input goes to the mutant, and
+        // a rejoining replica asking this one hears what the mutant's acceptor knows (rejoin.ts).
+        let inner: Acceptor | undefined;
+        const part = m.acceptor((rec) => (inner = real.acceptor(id, rec)), id, acceptor);
         r.acceptor.receive = (from, msg, out) => part.receive(from, msg, out);
         r.acceptor.tick = (now, out) => part.tick(now, out);
+        const own = r.acceptor;
+        Object.defineProperty(r.acceptor, 'rejoinInfo', { get: () => (inner ?? own).rejoinInfo });
       }
       m.learner?.(r.learner);
       m.proposer?.(r.proposer);
@@ -442,7 +445,7 @@ class LibPaxos3Learner implements Omit<LearnerRole, keyof SnapshotRole>, SimRole
       if (next?.final === undefined) break;
       this.instances.delete(this.current);
       this.lastDecided.push({ iid: this.current, value: next.final });
-      if (!isNoop(next.final) && !isMasterOp(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
+      if (!isControlValue(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
       this.current++;
     }
   }
