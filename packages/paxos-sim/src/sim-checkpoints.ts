@@ -99,6 +99,9 @@ export interface CheckpointFigures {
   rejoins: number;
   trims: number;
   stateChecks: number;
+  /** Snapshot and rejoin messages the network lost or duplicated (LibPaxos3's are in FaultCounts). */
+  extensionDropped: number;
+  extensionDuplicated: number;
   /** Crashes injected at each step of a checkpoint write or a transfer. */
   crashesAt: Record<string, number>;
 }
@@ -124,6 +127,8 @@ export class Checkpoints {
     rejoins: 0,
     trims: 0,
     stateChecks: 0,
+    extensionDropped: 0,
+    extensionDuplicated: 0,
     crashesAt: {},
   };
   private readonly host: CheckpointHost;

@@ -710,18 +710,20 @@ export class Simulation {
   /** A snapshot message: the same network as the others (cuts, loss, duplication, delay). */
   private transmitSnapshot(from: number, to: number, msg: SnapshotMessage): void {
     if (from === to) return;
+    // Counted apart from LibPaxos3's messages (FaultCounts, which the observer sees one by one).
+    const figures = (this.ckpt as Checkpoints).figures;
     if (this.cut[from * this.nodes.length + to] !== 0) {
-      this.faults.dropped++;
+      figures.extensionDropped++;
       return;
     }
     const o = this.options;
     if (this.lossy && this.net.below(1000) < o.dropPerMille) {
-      this.faults.dropped++;
+      figures.extensionDropped++;
       return;
     }
     this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs + 1), { k: 'snap', to, from, msg });
     if (this.lossy && this.net.below(1000) < o.dupPerMille) {
-      this.faults.duplicated++;
+      figures.extensionDuplicated++;
       this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'snap', to, from, msg });
     }
   }
@@ -777,7 +779,7 @@ export class Simulation {
 
   private transmitRejoin(from: number, to: number, msg: RejoinMessage): void {
     if (this.cut[from * this.nodes.length + to] !== 0 || (this.lossy && this.net.below(1000) < this.options.dropPerMille)) {
-      this.faults.dropped++;
+      (this.ckpt as Checkpoints).figures.extensionDropped++;
       return;
     }
     this.queue.push(this.now + this.options.delayMs + this.net.below(this.options.jitterMs + 1), { k: 'rejoin', to, from, msg });
