@@ -1,4 +1,4 @@
-import { bytesEqual, decodeBatch, isCheckpointReport, isMasterOp, isNoop, type CoreEvent } from '@libpaxos/paxos-core';
+import { bytesEqual, decodeBatch, isControlValue, type CoreEvent } from '@libpaxos/paxos-core';
 
 /**
  * Where a proposed value was delivered: its instance and its position in that instance's batch,
@@ -11,12 +11,13 @@ export interface Proposed<R = undefined> {
 }
 
 /**
- * Whether `value` is one the core keeps for itself, so no client may propose it: a client value
- * equal to the no-op (or the empty no-op of earlier builds) would be skipped by every learner and
- * vanish, and one equal to a master operation would be acted on instead of delivered.
+ * Whether `value` is one the core keeps for itself (a control value: paxos-core's
+ * `isControlValue`), so no client may propose it: a client value equal to the no-op (or the empty
+ * no-op of earlier builds) would be skipped by every learner and vanish, and one equal to a master
+ * operation or a checkpoint report would be acted on instead of delivered.
  */
 export function isReservedValue(value: Uint8Array): boolean {
-  return isNoop(value) || isMasterOp(value) || isCheckpointReport(value);
+  return isControlValue(value);
 }
 
 interface Entry<R> {

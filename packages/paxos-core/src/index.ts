@@ -6,6 +6,7 @@ export { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
 export { CheckpointSchedule, CheckpointTrim, type CheckpointScheduleOptions } from './checkpoint-policy.js';
 export { decodeCheckpointReport, encodeCheckpointReport, isCheckpointReport, type CheckpointReport } from './checkpoint-report.js';
+export { controlValue, isControlValue, type ControlValue } from './control-value.js';
 export { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
 export {
   sameRef,

@@ -1,11 +1,9 @@
-import { InvariantError } from './assert.js';
+import { InvariantError, assertNever } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
-import { isNoop } from './bytes.js';
 import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
-import { decodeMasterOp } from './master-op.js';
 import { CheckpointTrim } from './checkpoint-policy.js';
-import { decodeCheckpointReport } from './checkpoint-report.js';
+import { controlValue } from './control-value.js';
 import { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
@@ -333,22 +331,29 @@ export class Learner {
       const iid = this.current;
       this.pending.delete(iid);
       const value = inst.closed;
-      const op = value[0] === 0xfe ? decodeMasterOp(value) : undefined;
-      const report = value[0] === 0xfd ? decodeCheckpointReport(value) : undefined;
-      if (isNoop(value)) {
+      // Control values are the protocol's, never the application's (control-value.ts).
+      const control = controlValue(value);
+      if (control !== undefined) {
         this.lastDecided.push({ iid, value });
-        out.events.push({ kind: 'noop', iid });
-      } else if (op !== undefined) {
-        // Leadership's, not the application's (leadership.ts).
-        this.lastDecided.push({ iid, value });
-        this.follower?.learn(iid, op, out);
-      } else if (report !== undefined) {
-        // The log's, not the application's: it moves the trim point (checkpoint-policy.ts).
-        this.lastDecided.push({ iid, value });
-        const trimIid = this.trimPolicy?.report(report.node, report.iid, iid);
-        if (trimIid !== undefined && trimIid >= 1) {
-          out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (this.trimPolicy as CheckpointTrim).hold, trimIid });
-          out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });
+        switch (control.kind) {
+          case 'noop':
+            out.events.push({ kind: 'noop', iid });
+            break;
+          case 'master-op':
+            // Leadership's (leadership.ts).
+            this.follower?.learn(iid, control.op, out);
+            break;
+          case 'checkpoint-report': {
+            // The log's: it moves the trim point (checkpoint-policy.ts).
+            const trimIid = this.trimPolicy?.report(control.report.node, control.report.iid, iid);
+            if (trimIid !== undefined && trimIid >= 1) {
+              out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (this.trimPolicy as CheckpointTrim).hold, trimIid });
+              out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });
+            }
+            break;
+          }
+          default:
+            assertNever(control, 'control value');
         }
       } else if (!this.batched) {
         // One object serves as decision and delivery: this is the hot path.
@@ -364,7 +369,15 @@ export class Learner {
           out.events.push({ kind: 'not-a-batch', iid, bytes: value.length });
           out.deliver.push({ iid, index: 0, value });
         } else {
-          for (let index = 0; index < values.length; index++) out.deliver.push({ iid, index, value: values[index] as Uint8Array });
+          for (let index = 0; index < values.length; index++) {
+            const v = values[index] as Uint8Array;
+            // No proposer of ours batches a control value (it refuses no-ops and master
+            // operations from clients and sends a report alone), but a batch is a peer's bytes:
+            // an element that is one is skipped as a whole value would be, at the same position
+            // on every learner, so no application ever sees one.
+            if (controlValue(v) !== undefined) continue;
+            out.deliver.push({ iid, index, value: v });
+          }
         }
       }
       // After 2^32 − 1, the last id LibPaxos3 can name, `current` passes the uint32 range: every

@@ -4,7 +4,7 @@ import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
 import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
 import { Learner, type LearnerOptions } from './learner.js';
-import { decodeMasterOp } from './master-op.js';
+import { controlValue } from './control-value.js';
 import type { Message } from './messages.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
@@ -285,10 +285,11 @@ export class LearningProposer {
       this.lastDecided.push(d);
       this.proposer.decided(d.iid, d.value, out);
       if (this.leadership === undefined) continue;
-      const op = decodeMasterOp(d.value);
-      if (op !== undefined) {
-        if (this.leadership.learn(d.iid, op, out)) this.changed(out);
+      const control = controlValue(d.value);
+      if (control?.kind === 'master-op') {
+        if (this.leadership.learn(d.iid, control.op, out)) this.changed(out);
       } else {
+        // Client values, and a checkpoint report this node forwarded to the leader: done.
         this.forwarder?.decided(d.value);
       }
     }

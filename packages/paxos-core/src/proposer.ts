@@ -1,12 +1,11 @@
 import { invariant } from './assert.js';
 import { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 import { batchCost, decodeBatch, encodeBatch } from './batch.js';
-import { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
+import { EMPTY, NOOP, bytesEqual } from './bytes.js';
 import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
-import { isMasterOp } from './master-op.js';
-import { isCheckpointReport } from './checkpoint-report.js';
+import { controlValue } from './control-value.js';
 import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
@@ -331,9 +330,11 @@ export class Proposer {
    */
   propose(value: Uint8Array, out: Effects, forwarded = false): void {
     if (forwarded && this.queue.has(value)) return;
-    if (isNoop(value) || isMasterOp(value)) {
+    const control = controlValue(value)?.kind;
+    if (control === 'noop' || control === 'master-op') {
       // Learners skip no-ops (the empty value and NOOP's bytes) and act on master operations
-      // instead of delivering them: a client's value with those bytes would vanish.
+      // instead of delivering them: a client's value with those bytes would vanish. (A checkpoint
+      // report comes this way from its replica, or forwarded to the leader: see checkpoint-report.ts.)
       out.events.push({ kind: 'value-lost', reason: 'reserved', iid: 0, value });
       return;
     }
@@ -880,13 +881,19 @@ export class Proposer {
    */
   private takeValue(inst: Instance): void {
     const first = this.queue.shift();
-    if (first === undefined || this.batchMaxValues === 0) {
-      inst.own = first ?? null;
-      inst.ownCount = first === undefined ? 0 : 1;
+    if (first === undefined) {
+      inst.own = null;
+      inst.ownCount = 0;
       return;
     }
-    // A checkpoint report goes alone, never in a batch: learners recognise it by its whole value.
-    if (isCheckpointReport(first)) {
+    // A checkpoint report goes alone, never in a batch (learners recognise it by its whole value),
+    // and is not a client value: it counts for none.
+    if (controlValue(first)?.kind === 'checkpoint-report') {
+      inst.own = first;
+      inst.ownCount = 0;
+      return;
+    }
+    if (this.batchMaxValues === 0) {
       inst.own = first;
       inst.ownCount = 1;
       return;
@@ -895,7 +902,7 @@ export class Proposer {
     let bytes = 5 + batchCost(first);
     for (;;) {
       const next = this.queue.peek();
-      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes || isCheckpointReport(next)) break;
+      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes || controlValue(next)?.kind === 'checkpoint-report') break;
       values.push(next);
       bytes += batchCost(next);
       this.queue.shift();
@@ -911,8 +918,9 @@ export class Proposer {
   }
 
   private unpack(own: Uint8Array): Uint8Array[] {
-    if (isMasterOp(own)) return [];
-    if (this.batchMaxValues === 0 || isCheckpointReport(own)) return [own];
+    const control = controlValue(own)?.kind;
+    if (control === 'master-op') return [];
+    if (this.batchMaxValues === 0 || control === 'checkpoint-report') return [own];
     const values = decodeBatch(own);
     invariant(values !== undefined, 'a batch this proposer built does not decode');
     // Copies, so a re-queued value does not keep its whole old batch alive.

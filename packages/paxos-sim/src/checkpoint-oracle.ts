@@ -47,7 +47,7 @@ export class CheckpointOracle {
       const iid = ++this.prefix;
       const report = reportOf(value);
       if (report !== undefined) this.reports.push({ at: iid, node: report.node, iid: report.iid });
-      for (const v of deliverableElements(value, this.ctx.batched)) this.app.apply(v);
+      for (const { value: v } of deliverableElements(value, this.ctx.batched)) this.app.apply(v);
       this.digests[iid] = this.app.digest;
     }
     if (this.pending.length === 0) return;
