@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_UINT32, NOOP, PaxosConfigError, Proposer, type ProposerOptions } from '../src/index.js';
+import { MAX_UINT32, NOOP, PaxosConfigError, Proposer, encodeCheckpointReport, type ProposerOptions } from '../src/index.js';
 import { accepted, dec, enc, fx, msgs, promise } from './helpers.js';
 
 const A = 3;
@@ -203,6 +203,32 @@ describe('proposer', () => {
     expect(msgs(out, 'prepare')).toEqual([]);
     p.propose(enc('mine'), out);
     expect(msgs(out, 'prepare').map((m) => m.iid)).toEqual([3]);
+  });
+
+  it('opens an instance for a checkpoint report, but a report does not keep it pre-executing (seed 1293)', () => {
+    const report = encodeCheckpointReport({ node: 2, iid: 40 });
+    for (const [value, refills] of [
+      [enc('mine'), [4]],
+      [report, []],
+    ] as const) {
+      const { p } = started({ preexecWindow: 2, fedDecisions: true });
+      promiseQuorum(p, 1, 12);
+      promiseQuorum(p, 2, 12);
+      const out = fx();
+      p.decided(1, enc('theirs'), out);
+      p.decided(2, enc('theirs'), out);
+      // Idle, with nothing open: the value needs a new instance, whatever it is.
+      p.propose(value, out);
+      expect(msgs(out, 'prepare').map((m) => m.iid)).toEqual([3, 4]);
+      const bound = promiseQuorum(p, 3, 12);
+      expect(msgs(bound, 'accept')).toEqual([{ type: 'accept', iid: 3, ballot: 12, value }]);
+      // Once it is bound, a client value keeps the window full (more usually follow); a report
+      // leaves it as it is, so idle replicas that report do not compete for every instance.
+      p.decided(3, value, bound);
+      p.decided(4, enc('theirs'), bound);
+      p.tick(10, bound);
+      expect(msgs(bound, 'prepare').map((m) => m.iid)).toEqual(refills.length === 0 ? [] : [5, 6]);
+    }
   });
 
   it('B7: window 0, which makes LibPaxos3 silently never propose, is refused', () => {
