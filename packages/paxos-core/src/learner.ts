@@ -1,7 +1,7 @@
 import { InvariantError, assertNever } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
-import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
+import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
 import { CheckpointTrim } from './checkpoint-policy.js';
 import { controlValue } from './control-value.js';
 import { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
@@ -93,6 +93,8 @@ export class Learner {
   private readonly follower: Leadership | undefined;
   /** The instance a snapshot installed by the last input moved this learner to (0: none). */
   lastInstalled = 0;
+  /** The leadership state that snapshot carried, as of its instance (undefined: none). */
+  lastInstalledMaster: MasterState | undefined = undefined;
   /**
    * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
    * an empty value). The replica composition feeds them to its proposer.
@@ -128,6 +130,7 @@ export class Learner {
   private begin(): void {
     if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
     this.lastInstalled = 0;
+    this.lastInstalledMaster = undefined;
   }
 
   /** Highest instance any accepted message mentioned: beyond `nextIid`, there is more to learn. */
@@ -138,6 +141,16 @@ export class Learner {
   /** The leader at `now` as the master operations this learner delivered say (leadership on). */
   leader(now: number): LeaderView | undefined {
     return this.follower?.leader(now);
+  }
+
+  /** Leadership's log-determined state as of the last instance learned (leadership on; see `Leadership.state`). */
+  masterState(): MasterState | undefined {
+    return this.follower?.state();
+  }
+
+  /** Leadership's state as of instance `iid`, for a checkpoint of it (see `Leadership.stateAsOf`). */
+  masterStateAsOf(iid: number): MasterState | undefined {
+    return this.follower?.stateAsOf(iid);
   }
 
   /** The next instance to deliver. */
@@ -206,12 +219,16 @@ export class Learner {
    * LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint, or
    * trimmed by the acceptors). An instance above them that was closed already is delivered at
    * once: its votes will not come again (later copies are duplicates of a closed instance).
+   * `master`: leadership's state as of `iid` (a checkpoint's), which a following learner takes;
+   * without it the master operations in the skipped instances are unknown to it.
    */
-  setInstanceId(iid: number, out?: Effects): void {
+  setInstanceId(iid: number, out?: Effects, master?: MasterState): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
     this.begin();
-    // Master operations in skipped instances are unknown to a following learner.
-    if (iid >= this.current) this.follower?.jump(this.now, out);
+    if (iid >= this.current && this.follower !== undefined) {
+      if (master !== undefined) this.follower.restore(master, this.now, out);
+      else this.follower.jump(this.now, out);
+    }
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
     this.advancedAt = this.now;
@@ -243,8 +260,9 @@ export class Learner {
     const ref = this.fetch?.io(result, out);
     if (ref === undefined || ref.iid < this.current) return;
     this.trimPolicy?.restore(ref.reports ?? [], ref.iid);
-    this.setInstanceId(ref.iid, out);
+    this.setInstanceId(ref.iid, out, ref.master);
     this.lastInstalled = ref.iid;
+    this.lastInstalledMaster = ref.master;
   }
 
   /**

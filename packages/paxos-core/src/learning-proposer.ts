@@ -154,9 +154,14 @@ export class LearningProposer {
     this.settle(out);
   }
 
-  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  /** Leadership's log-determined state as of the last instance learned (see `Leadership.state`). */
   masterState(): MasterState | undefined {
     return this.leadership?.state();
+  }
+
+  /** Leadership's state as of instance `iid`, for an application checkpoint of it (see `Leadership.stateAsOf`). */
+  masterStateAsOf(iid: number): MasterState | undefined {
+    return this.leadership?.stateAsOf(iid);
   }
 
   /** Ask every acceptor to trim instances ≤ iid. */
@@ -276,9 +281,17 @@ export class LearningProposer {
     const delivered = out.deliver.length;
     this.learner.step(input, out);
     if (!this.deliver) out.deliver.length = delivered;
-    // A checkpoint was installed: everything up to it is decided, the proposer moves past it.
+    // A checkpoint was installed: everything up to it is decided, the proposer moves past it, and
+    // leadership takes the state the checkpoint carried (as a restart from it does), or, without
+    // one, knows it skipped master operations it cannot judge.
     if (this.learner.lastInstalled > 0) {
       this.installed = this.learner.lastInstalled;
+      if (this.leadership !== undefined) {
+        const master = this.learner.lastInstalledMaster;
+        if (master !== undefined) this.leadership.restore(master, this.now, out);
+        else this.leadership.jump(this.now, out);
+        this.changed(out);
+      }
       this.proposer.setInstanceId(this.installed, out);
     }
     for (const d of this.learner.lastDecided) {

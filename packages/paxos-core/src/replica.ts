@@ -131,9 +131,14 @@ export class Replica {
     this.lp.dropLeadership(out);
   }
 
-  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  /** Leadership's log-determined state as of the last instance learned (see `Leadership.state`). */
   masterState(): MasterState | undefined {
     return this.lp.masterState();
+  }
+
+  /** Leadership's state as of instance `iid`, for an application checkpoint of it (see `Leadership.stateAsOf`). */
+  masterStateAsOf(iid: number): MasterState | undefined {
+    return this.lp.masterStateAsOf(iid);
   }
 
   /** Client values this replica's proposer still holds. */

@@ -151,7 +151,7 @@ export class SnapshotFetch {
       case 'snapshot_offer':
         if (this.phase !== 'querying' || msg.iid === 0) return;
         if (!Number.isInteger(msg.iid) || msg.iid < 0 || !Number.isInteger(msg.size) || msg.size < 0) return;
-        this.offers.set(from, { iid: msg.iid, size: msg.size, sum: msg.sum, reports: msg.reports });
+        this.offers.set(from, { iid: msg.iid, size: msg.size, sum: msg.sum, reports: msg.reports, ...(msg.master !== undefined ? { master: msg.master } : {}) });
         return;
       case 'snapshot_chunk':
         this.onChunk(from, msg, out);

@@ -1,3 +1,4 @@
+import type { MasterState } from './leadership.js';
 import type { PeerId } from './effects.js';
 
 /**
@@ -16,6 +17,12 @@ export interface SnapshotRef {
    * them to trim like everyone else (`CheckpointTrim.reportsAsOf`). Not part of its name.
    */
   readonly reports?: readonly (readonly [number, number])[];
+  /**
+   * Leadership's log-determined state as of `iid` (leadership on), carried for the same reason: a
+   * node that installs it learns only the master operations after `iid`, and judges each by the
+   * one before it. Not part of its name.
+   */
+  readonly master?: MasterState;
 }
 
 /**
@@ -29,13 +36,14 @@ export type SnapshotMessage =
    * that still has it offers it instead, so the transfer resumes rather than starting over.
    */
   | { readonly type: 'snapshot_query'; readonly need: number; readonly resume: SnapshotRef | undefined }
-  /** Peer → fetcher: the checkpoint it can send (`iid` 0: none), with the reports it carries. */
+  /** Peer → fetcher: the checkpoint it can send (`iid` 0: none), with the reports and leadership state it carries. */
   | {
       readonly type: 'snapshot_offer';
       readonly iid: number;
       readonly size: number;
       readonly sum: Uint8Array;
       readonly reports: readonly (readonly [number, number])[];
+      readonly master?: MasterState;
     }
   /** Fetcher → peer: bytes `offset…offset+length` of that checkpoint. */
   | { readonly type: 'snapshot_get'; readonly iid: number; readonly sum: Uint8Array; readonly offset: number; readonly length: number }

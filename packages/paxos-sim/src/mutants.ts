@@ -459,6 +459,10 @@ class LibPaxos3Learner implements Omit<LearnerRole, keyof SnapshotRole>, SimRole
     }
   }
 
+  get nextIid(): number {
+    return this.current;
+  }
+
   setInstanceId(iid: number): void {
     this.lastDecided.length = 0;
     this.current = iid + 1;

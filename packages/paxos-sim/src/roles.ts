@@ -41,10 +41,17 @@ export interface SnapshotRole {
   restoreReports(reports: readonly (readonly [number, number])[], iid: number): void;
   /** The checkpoint reports a checkpoint of instance `iid` carries. */
   reportsAsOf(iid: number): [number, number][];
+  /** Leadership's state as of instance `iid`, which a checkpoint of it carries (leadership on). */
+  masterStateAsOf?(iid: number): MasterState | undefined;
+  /** Leadership's state as of the last instance learned, when known (leadership on). */
+  masterState?(): MasterState | undefined;
 }
 
 export interface LearnerRole extends SimRole, SnapshotRole {
-  setInstanceId(iid: number): void;
+  /** Continue after `iid` (a checkpoint's), taking the leadership state it carries, if any. */
+  setInstanceId(iid: number, out?: Effects, master?: MasterState): void;
+  /** The next instance it decides. */
+  readonly nextIid: number;
   trim(iid: number, out: Effects): void;
   /** Decided by the last step, in order, no-ops included. */
   readonly lastDecided: readonly { readonly iid: number; readonly value: Uint8Array }[];
@@ -58,8 +65,6 @@ export interface ReplicaRole extends ProposerRole, SnapshotRole {
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */
   readonly lastDecided: readonly Decision[];
-  /** Leadership's state as of the last instance learned (with leadership on). */
-  masterState?(): MasterState | undefined;
 }
 
 /** A role that takes part in leadership (a proposer or a replica with leadership on). */

@@ -1,5 +1,6 @@
-import { Prng, encodeCheckpointReport, sameRef, type Effects, type SnapshotEffect, type SnapshotIoResult, type SnapshotMessage, type SnapshotRef } from '@libpaxos/paxos-core';
+import { Prng, encodeCheckpointReport, sameRef, type Effects, type MasterState, type SnapshotEffect, type SnapshotIoResult, type SnapshotMessage, type SnapshotRef } from '@libpaxos/paxos-core';
 import { CheckpointOracle } from './checkpoint-oracle.js';
+import type { MasterReference } from './master-reference.js';
 import type { SimOptions } from './options.js';
 import type { CheckpointScheduleRole, LearnerRole, ReplicaRole } from './roles.js';
 import { SimApp, simChecksum } from './sim-app.js';
@@ -61,6 +62,8 @@ interface Checkpoint {
   readonly sum: Uint8Array;
   /** The checkpoint reports known as of `iid`, stored with it. */
   readonly reports: readonly (readonly [number, number])[];
+  /** Leadership's state as of `iid` (leadership on, when the node knew it), stored with it. */
+  readonly master: MasterState | undefined;
 }
 
 interface Staging {
@@ -78,7 +81,7 @@ interface NodeState {
   app: SimApp;
   schedule: CheckpointScheduleRole | undefined;
   lastApplied: number;
-  writing: { readonly iid: number; readonly bytes: Uint8Array; readonly reports: readonly (readonly [number, number])[]; stage: WriteStage | 'snapshot' } | undefined;
+  writing: { readonly iid: number; readonly bytes: Uint8Array; readonly reports: readonly (readonly [number, number])[]; readonly master: MasterState | undefined; stage: WriteStage | 'snapshot' } | undefined;
   io: Extract<SnapshotEffect, { kind: 'open' | 'write' | 'verify' | 'install' | 'discard' }>[];
   ioBusy: boolean;
   /** The disk was wiped after its latest report was decided (its report no longer has a checkpoint behind it). */
@@ -137,15 +140,25 @@ export class Checkpoints {
   /** Report ids by node index (replicas: their id; split learners: 100 + their number). */
   private readonly keys = new Map<number, number>();
   private readonly rng: Prng;
+  /** Leadership's state as of every instance, from the chosen log (leadership on). */
+  private readonly masters: MasterReference | undefined;
   /** Every checkpoint ever made, by `iid:checksum`, to check the bytes a transfer writes. */
   private readonly made = new Map<string, Uint8Array>();
   /** Trims sent: the sender's decided prefix, to tell which nodes were not yet protected by a report. */
   private readonly trimPrefixes: number[] = [];
   private maxTrimSent = 0;
 
-  constructor(host: CheckpointHost, options: SimOptions, members: readonly { readonly index: number; readonly key: number }[], fail: (what: string) => void, chosen: (iid: number) => Uint8Array | undefined) {
+  constructor(
+    host: CheckpointHost,
+    options: SimOptions,
+    members: readonly { readonly index: number; readonly key: number }[],
+    fail: (what: string) => void,
+    chosen: (iid: number) => Uint8Array | undefined,
+    masters: MasterReference | undefined,
+  ) {
     this.host = host;
     this.o = options;
+    this.masters = masters;
     this.rng = new Prng(options.seed * 7 + 5);
     this.oracle = new CheckpointOracle({ chosen, batched: options.batchMaxValues > 0, hold: options.trimHold, fail });
     for (const m of members) {
@@ -166,9 +179,10 @@ export class Checkpoints {
 
   /**
    * Node `index` starts: its application restores the newest durable checkpoint, if any. Returns the
-   * instance to start after (0: from the beginning) and the checkpoint reports its learner must know.
+   * instance to start after (0: from the beginning), and the checkpoint reports and leadership
+   * state its learner must take.
    */
-  start(index: number): { readonly from: number; readonly reports: readonly (readonly [number, number])[] } {
+  start(index: number): { readonly from: number; readonly reports: readonly (readonly [number, number])[]; readonly master: MasterState | undefined } {
     const s = this.state(index);
     const node = this.host.node(index);
     s.app = new SimApp();
@@ -190,7 +204,7 @@ export class Checkpoints {
     }
     s.lastApplied = from;
     s.schedule = this.host.checkpointSchedule(from, this.host.now);
-    return { from, reports: newest?.reports ?? [] };
+    return { from, reports: newest?.reports ?? [], master: newest?.master };
   }
 
   /**
@@ -232,9 +246,14 @@ export class Checkpoints {
     if (s.schedule === undefined || s.writing !== undefined || !node.up) return;
     const iid = s.schedule.next(s.lastApplied, this.host.now);
     if (iid === undefined) return;
-    // The state as of the instance the checkpoint claims, taken now, between two deliveries.
+    // The state as of the instance the checkpoint claims, taken now, between two deliveries, and
+    // leadership's state as of that same instance (not as of the last one learned, which may be
+    // further on: a restored node would judge the master operations in between wrongly).
     this.oracle.expectState(iid, s.app.digest, `${node.name}'s checkpoint of instance ${iid}`);
-    s.writing = { iid, bytes: s.app.snapshot(), reports: (node.role as LearnerRole | ReplicaRole).reportsAsOf(iid), stage: 'snapshot' };
+    const role = node.role as LearnerRole | ReplicaRole;
+    const master = role.masterStateAsOf?.(iid);
+    if (master !== undefined) this.checkMaster(`${node.name}'s checkpoint of instance ${iid}`, iid, master);
+    s.writing = { iid, bytes: s.app.snapshot(), reports: role.reportsAsOf(iid), master, stage: 'snapshot' };
     this.host.push(this.host.now + this.o.diskMs, { k: 'ckpt', node: index, inc: node.incarnation, stage: 'written' });
   }
 
@@ -302,8 +321,8 @@ export class Checkpoints {
 
   /** A checkpoint write completed: kept, and reported when the node is still running. */
   private durable(index: number, s: NodeState, w: NonNullable<NodeState['writing']>, running: boolean): void {
-    const { iid, bytes, reports } = w;
-    this.keep(s, { iid, bytes, sum: simChecksum(bytes), reports });
+    const { iid, bytes, reports, master } = w;
+    this.keep(s, { iid, bytes, sum: simChecksum(bytes), reports, master });
     this.figures.checkpoints++;
     // A wiped node holds a checkpoint behind its latest report again once it has caught up to it.
     if (iid >= (this.oracle.latestReport(this.key(index))?.iid ?? 0)) s.wipedSinceReport = false;
@@ -422,7 +441,7 @@ export class Checkpoints {
           this.host.fail(`${who} installed a checkpoint of instance ${e.ref.iid} it has no staged copy of`);
           return undefined;
         }
-        this.keep(s, { iid: e.ref.iid, bytes: st.bytes, sum: e.ref.sum, reports: e.ref.reports ?? [] });
+        this.keep(s, { iid: e.ref.iid, bytes: st.bytes, sum: e.ref.sum, reports: e.ref.reports ?? [], master: e.ref.master });
         s.staging = undefined;
         try {
           s.app.restore(st.bytes);
@@ -455,7 +474,14 @@ export class Checkpoints {
       case 'snapshot_query': {
         const resume = msg.resume !== undefined && msg.resume.iid >= msg.need ? s.durable.find((x) => sameRef(asRef(x), msg.resume)) : undefined;
         const c = resume ?? s.durable[0];
-        this.host.transmit(to, from, { type: 'snapshot_offer', iid: c?.iid ?? 0, size: c?.bytes.length ?? 0, sum: c?.sum ?? new Uint8Array(0), reports: c?.reports ?? [] });
+        this.host.transmit(to, from, {
+          type: 'snapshot_offer',
+          iid: c?.iid ?? 0,
+          size: c?.bytes.length ?? 0,
+          sum: c?.sum ?? new Uint8Array(0),
+          reports: c?.reports ?? [],
+          ...(c?.master !== undefined ? { master: c.master } : {}),
+        });
         return;
       }
       case 'snapshot_get': {
@@ -476,6 +502,12 @@ export class Checkpoints {
         this.host.step(to, (role, out) => role.receiveSnapshot(from, msg, out));
         return;
     }
+  }
+
+  /** Leadership's state `held` as of `iid` must be the chosen log's there. */
+  private checkMaster(who: string, iid: number, held: MasterState): void {
+    const why = this.masters?.mismatch(who, iid, held);
+    if (why !== undefined) this.host.fail(why);
   }
 
   // ---- faults ----

@@ -22,6 +22,7 @@ import { Checker, type Sender } from './checker.js';
 import type { DeliveryStream } from './delivery-stream.js';
 import { EventQueue } from './event-queue.js';
 import { LeaseChecker, type LeaseView } from './lease-checker.js';
+import { MasterReference } from './master-reference.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
 import type { SimOptions } from './options.js';
@@ -178,6 +179,8 @@ export class Simulation {
   /** Replicas rejoining after losing their storage: the incarnation asking, and the answers so far. */
   private readonly rejoining = new Map<number, { readonly inc: number; readonly answers: Map<number, RejoinAnswer> }>();
   private readonly lease: LeaseChecker | undefined;
+  /** Leadership on: its state as of every instance, from the chosen log, to hold every node to. */
+  private readonly masters: MasterReference | undefined;
   /** Highest instance whose client values some application received. */
   private deliveredThrough = 0;
   /** Told what happens, for display only (never changes the run). */
@@ -192,6 +195,7 @@ export class Simulation {
     this.chaos = new Prng(options.seed * 3 + 2);
     this.clocks = new Prng(options.seed * 3 + 4);
     this.lease = options.leadership ? new LeaseChecker((what) => this.checker.fail(what), options.driftViolation) : undefined;
+    this.masters = options.leadership ? new MasterReference((iid) => this.checker.chosen.get(iid)) : undefined;
     if (options.mode === 'replica') {
       for (let i = 0; i < options.acceptors; i++) this.addNode('replica', i);
     } else {
@@ -218,6 +222,7 @@ export class Simulation {
             }),
             (what) => this.checker.fail(what),
             (iid) => this.checker.chosen.get(iid),
+            this.masters,
           )
         : undefined;
   }
@@ -437,7 +442,9 @@ export class Simulation {
         const fresh = this.ckpt === undefined && this.globalTrim === 0 && node.incarnation > 1 && this.chaos.chance(1, 2);
         const restored = this.ckpt?.start(node.index);
         const from = restored !== undefined ? restored.from : fresh ? 0 : node.checkpoint;
-        if (from > 0) learner.setInstanceId(from);
+        // A following learner takes leadership's state from its checkpoint (without one it knows
+        // it skipped master operations: see Leadership.jump).
+        if (from > 0) learner.setInstanceId(from, undefined, restored?.master);
         if (restored !== undefined) learner.restoreReports(restored.reports, from);
         node.expectedNext = from + 1;
         node.stream = this.checker.openStream(`${node.name} (incarnation ${node.incarnation})`, from);
@@ -453,7 +460,9 @@ export class Simulation {
         }
         if (node.checkpoint > 0) {
           clearEffects(this.out);
-          const master = node.checkpointMaster;
+          // Leadership's state as of the checkpoint, kept in it (with checkpoints on, the one its
+          // durable checkpoint file carries; else the ideal checkpoint's, as of its last decision).
+          const master = restored !== undefined ? restored.master : node.checkpointMaster;
           replica.step({ kind: 'set-instance-id', iid: node.checkpoint, ...(master !== undefined ? { master } : {}) }, this.out);
           clearEffects(this.out);
         }
@@ -525,6 +534,7 @@ export class Simulation {
     this.countEvents(node, out);
     if (node.kind === 'learner' || node.kind === 'replica') this.learned(node);
     else if (out.deliver.length > 0) this.checker.fail(`${node.name} delivered values to an application it does not have`);
+    if (this.masters !== undefined) this.checkMaster(this.masters, node);
     if (this.ckpt?.has(node.index)) this.ckpt.afterStep(node.index, out);
     const d = node.disk;
     if (out.persist.length > 0 || d.pending.length > 0) {
@@ -657,6 +667,21 @@ export class Simulation {
     if (this.checker.clientValues(msg.value).length === 0) return;
     if (this.checker.proposedBefore(msg.iid, msg.ballot, msg.value)) return;
     this.checker.fail(`${from.name} proposed client values in iid ${msg.iid} (ballot ${msg.ballot}) while it does not hold the leader lease`);
+  }
+
+  /**
+   * Leadership on: a node that knows leadership's state holds exactly the chosen log's as of the
+   * last instance it learned: whatever it restored (a checkpoint, a snapshot) and skipped (a trim
+   * point), it judges the next master operation as everyone else does, and knows the current
+   * master version (MasterReference).
+   */
+  private checkMaster(masters: MasterReference, node: SimNode): void {
+    const role = node.role as (SimRole & { masterState?(): MasterState | undefined; readonly nextIid?: number; readonly learner?: { readonly nextIid: number } }) | null;
+    const held = role?.masterState?.();
+    if (role === null || held === undefined) return;
+    const learned = (role.learner?.nextIid ?? role.nextIid ?? 1) - 1;
+    const why = masters.mismatch(`${node.name} (incarnation ${node.incarnation})`, learned, held);
+    if (why !== undefined) this.checker.fail(why);
   }
 
   /** The lease invariants, after every event, each process on its own clock (see LeaseChecker). */
