@@ -299,7 +299,11 @@ export class Leadership {
   /**
    * Restores the log-determined state of a checkpoint taken at the instance the learner now
    * continues after. Leases are counted as if the operations were learned now (later than they
-   * were: the safe side); this node holds none.
+   * were: the safe side), and again from the next tick: a restart restores before its first
+   * tick, when `now` is not yet this process's clock (counted from there, the master's lease
+   * would look over at once and this node could campaign while it holds). This node holds none.
+   * The leader is reported at once, or at the first tick when restored before it (whatever was
+   * reported before the process started reached nobody).
    */
   restore(state: MasterState, now: number, out?: Effects): void {
     this.history.length = 0;
@@ -311,8 +315,12 @@ export class Leadership {
     this.maxOpenLimit = Math.max(this.maxOpenLimit, state.maxOpenLimit);
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
-    if (state.master !== undefined) this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
-    if (out !== undefined) this.report(now, out);
+    if (state.master !== undefined) {
+      this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
+      this.learnPending = true;
+    }
+    if (out !== undefined && this.started) this.report(now, out);
+    else this.reported = null;
   }
 
   /**

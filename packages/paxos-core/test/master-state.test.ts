@@ -89,6 +89,20 @@ describe('a node that continues from a checkpoint or an installed snapshot takes
     expect(r.leader(20)).toBeUndefined();
   });
 
+  it("restored before the first tick, the master's lease is counted from that tick, which reports the leader", () => {
+    const r = new Replica({ id: 0, replicas: 3, leadership: lease });
+    r.step({ kind: 'set-instance-id', iid: 60, master }, fx());
+    // This process's clock reads 50,000 at its first tick: the lease counts from there, not from 0.
+    const out = fx();
+    r.tick(50_000, out);
+    expect(out.events.filter((e) => e.kind === 'leader')).toEqual([{ kind: 'leader', id: 2, version: 40 }]);
+    expect(r.leader(50_500)).toMatchObject({ id: 2, version: 40 });
+    const later = fx();
+    r.tick(50_600, later);
+    // It does not campaign while master 2's lease may hold.
+    expect(later.send.filter((e) => e.msg.type === 'prepare')).toEqual([]);
+  });
+
   it('a replica and a following learner restarted from a checkpoint take its state through set-instance-id', () => {
     const r = new Replica({ id: 0, replicas: 3, leadership: lease });
     r.step({ kind: 'set-instance-id', iid: 60, master }, fx());
