@@ -3,8 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { open, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decode, encode } from '@msgpack/msgpack';
-import type { SnapshotRef } from '@libpaxos/paxos-core';
-import { ExtensionError, reportList } from './extensions.js';
+import type { MasterState, SnapshotRef } from '@libpaxos/paxos-core';
+import { ExtensionError, masterMap, masterState, reportList } from './extensions.js';
 import type { Logger } from './log.js';
 import { snapshotChunks, type SnapshotData } from './state-machine.js';
 import { StorageError } from './storage/types.js';
@@ -12,9 +12,12 @@ import { StorageError } from './storage/types.js';
 /**
  * Checkpoint files. One file per checkpoint, `checkpoint-<iid>.ckpt`:
  *   [8 bytes "LPXCKPT\n"] [u32 BE header length] [msgpack header map] [zero padding to 512 bytes] [snapshot bytes]
- * header: { v: 1, iid, size, sum (SHA-256 of the snapshot bytes), algo: 'sha256', complete, reports }
+ * header: { v: 1, iid, size, sum (SHA-256 of the snapshot bytes), algo: 'sha256', complete, reports, master? }
  * (`reports`: the checkpoint reports known as of `iid`, `[node, iid]` pairs, which a node restarted
- * from it needs to trim like the others: paxos-core's `CheckpointTrim.reportsAsOf`).
+ * from it needs to trim like the others: paxos-core's `CheckpointTrim.reportsAsOf`; `master`, with
+ * leadership on: leadership's state as of `iid`, which a node restarted from it needs to judge the
+ * master operations after it as the others do: paxos-core's `Leadership.stateAsOf`. A header
+ * without `master` is read as one whose node did not know it; an older build ignores it).
  *
  * Written atomically: into `<name>.tmp`, synced, renamed, then the directory synced, so a crash at
  * any point leaves either the new checkpoint whole or no trace of it (a leftover `.tmp` is removed
@@ -41,7 +44,16 @@ interface Header extends SnapshotRef {
 }
 
 function encodeHeader(h: Header): Uint8Array {
-  const body = encode({ v: FORMAT, iid: h.iid, size: h.size, sum: h.sum, algo: 'sha256', complete: h.complete, reports: h.reports.map(([n, i]) => [n, i]) });
+  const body = encode({
+    v: FORMAT,
+    iid: h.iid,
+    size: h.size,
+    sum: h.sum,
+    algo: 'sha256',
+    complete: h.complete,
+    reports: h.reports.map(([n, i]) => [n, i]),
+    ...(h.master !== undefined ? { master: masterMap(h.master) } : {}),
+  });
   if (body.length > HEADER_BYTES - 12) throw new StorageError(`a checkpoint header of ${body.length} bytes does not fit in ${HEADER_BYTES}`);
   const out = new Uint8Array(HEADER_BYTES);
   out.set(MAGIC);
@@ -72,13 +84,15 @@ function decodeHeader(bytes: Uint8Array): Header | string {
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) return 'its header has no valid size';
   if (!(sum instanceof Uint8Array) || sum.length !== 32 || m['algo'] !== 'sha256') return 'its header has no SHA-256 checksum';
   let reports: [number, number][];
+  let master: MasterState | undefined;
   try {
     reports = reportList(m['reports'] ?? [], 'checkpoint header');
+    master = m['master'] === undefined || m['master'] === null ? undefined : masterState(m['master'], 'checkpoint header');
   } catch (e) {
     if (e instanceof ExtensionError) return (e as Error).message;
     throw e;
   }
-  return { iid, size, sum: new Uint8Array(sum), complete: m['complete'] === true, reports };
+  return { iid, size, sum: new Uint8Array(sum), complete: m['complete'] === true, reports, ...(master !== undefined ? { master } : {}) };
 }
 
 const nameOf = (iid: number) => `checkpoint-${String(iid).padStart(10, '0')}.ckpt`;
@@ -132,7 +146,7 @@ export class CheckpointStore {
           await store.setAside(path, `its header says instance ${h.iid}${h.complete ? '' : ', incomplete'}`);
           continue;
         }
-        store.list.push({ iid: h.iid, size: h.size, sum: h.sum, path, reports: h.reports });
+        store.list.push({ iid: h.iid, size: h.size, sum: h.sum, path, reports: h.reports, ...(h.master !== undefined ? { master: h.master } : {}) });
       }
     } catch (e) {
       if (e instanceof StorageError) throw e;
@@ -155,7 +169,7 @@ export class CheckpointStore {
   /** What a previous incarnation left staged from a transfer (to resume it). */
   get staged(): SnapshotRef | undefined {
     const h = this.stagedHeader;
-    return h === undefined ? undefined : { iid: h.iid, size: h.size, sum: h.sum, reports: h.reports };
+    return h === undefined ? undefined : { iid: h.iid, size: h.size, sum: h.sum, reports: h.reports, ...(h.master !== undefined ? { master: h.master } : {}) };
   }
 
   /**
@@ -194,7 +208,7 @@ export class CheckpointStore {
    * Writes a checkpoint of instance `iid` from `data` (streamed: memory holds one chunk at a time),
    * durably and atomically, then drops the ones beyond the newest `keep`.
    */
-  async write(iid: number, data: SnapshotData, reports: readonly (readonly [number, number])[] = []): Promise<CheckpointInfo> {
+  async write(iid: number, data: SnapshotData, reports: readonly (readonly [number, number])[] = [], master?: MasterState): Promise<CheckpointInfo> {
     const path = join(this.dir, nameOf(iid));
     const tmp = `${path}.tmp`;
     let size = 0;
@@ -209,7 +223,7 @@ export class CheckpointStore {
           size += chunk.length;
         }
         sum = new Uint8Array(hash.digest());
-        await writeFully(fh, encodeHeader({ iid, size, sum, complete: true, reports }), 0);
+        await writeFully(fh, encodeHeader({ iid, size, sum, complete: true, reports, ...(master !== undefined ? { master } : {}) }), 0);
         await fh.sync();
       } finally {
         await fh.close();
@@ -220,7 +234,7 @@ export class CheckpointStore {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw new StorageError(`writing the checkpoint of instance ${iid} to ${path} failed: ${(e as Error).message}`);
     }
-    const info: CheckpointInfo = { iid, size, sum, path, reports };
+    const info: CheckpointInfo = { iid, size, sum, path, reports, ...(master !== undefined ? { master } : {}) };
     await this.added(info);
     return info;
   }
@@ -271,7 +285,7 @@ export class CheckpointStore {
     }
     await this.staging?.close();
     this.staging = await open(path, 'w+', 0o600);
-    const header: Header = { iid: ref.iid, size: ref.size, sum: ref.sum, complete: false, reports: ref.reports ?? [] };
+    const header: Header = { iid: ref.iid, size: ref.size, sum: ref.sum, complete: false, reports: ref.reports ?? [], ...(ref.master !== undefined ? { master: ref.master } : {}) };
     await writeFully(this.staging, encodeHeader(header), 0);
     this.stagedHeader = header;
     return 0;
@@ -294,7 +308,8 @@ export class CheckpointStore {
     const fh = this.staging;
     if (fh === undefined) throw new StorageError('no snapshot is being received');
     const reports = ref.reports ?? this.stagedHeader?.reports ?? [];
-    await writeFully(fh, encodeHeader({ iid: ref.iid, size: ref.size, sum: ref.sum, complete: true, reports }), 0);
+    const master = ref.master ?? this.stagedHeader?.master;
+    await writeFully(fh, encodeHeader({ iid: ref.iid, size: ref.size, sum: ref.sum, complete: true, reports, ...(master !== undefined ? { master } : {}) }), 0);
     await fh.sync();
     await fh.close();
     this.staging = undefined;
@@ -302,7 +317,7 @@ export class CheckpointStore {
     const path = join(this.dir, nameOf(ref.iid));
     await rename(join(this.dir, STAGING), path);
     await syncDir(this.dir);
-    const info: CheckpointInfo = { iid: ref.iid, size: ref.size, sum: ref.sum, path, reports };
+    const info: CheckpointInfo = { iid: ref.iid, size: ref.size, sum: ref.sum, path, reports, ...(master !== undefined ? { master } : {}) };
     await this.added(info);
     return info;
   }

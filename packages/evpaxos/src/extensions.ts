@@ -1,5 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
-import type { RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
+import type { MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
 
 /**
  * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
@@ -72,7 +72,14 @@ export function encodeExtension(msg: ExtensionMessage): Uint8Array {
       payload = { v, need: msg.need, ...(msg.resume !== undefined ? { resume: refMap(msg.resume) } : {}) };
       break;
     case 'snapshot_offer':
-      payload = { v, iid: msg.iid, size: msg.size, sum: msg.sum, reports: msg.reports.map(([n, i]) => [n, i]) };
+      payload = {
+        v,
+        iid: msg.iid,
+        size: msg.size,
+        sum: msg.sum,
+        reports: msg.reports.map(([n, i]) => [n, i]),
+        ...(msg.master !== undefined ? { master: masterMap(msg.master) } : {}),
+      };
       break;
     case 'snapshot_get':
       payload = { v, iid: msg.iid, sum: msg.sum, offset: msg.offset, length: msg.length };
@@ -130,14 +137,19 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
       const resume = m['resume'];
       return { type, need: int(m, type, 'need', 0, 0xffff_ffff), resume: resume === undefined ? undefined : ref(resume, type) };
     }
-    case 'snapshot_offer':
+    case 'snapshot_offer': {
+      // `master` (leadership's state as of the checkpoint) is optional: a checkpoint written with
+      // leadership off, or by a build before it, has none, and an older build ignores it.
+      const master = m['master'];
       return {
         type,
         iid: int(m, type, 'iid', 0, 0xffff_ffff),
         size: int(m, type, 'size', 0, Number.MAX_SAFE_INTEGER),
         sum: bin(m, type, 'sum'),
         reports: reportList(m['reports'], type),
+        ...(master !== undefined && master !== null ? { master: masterState(master, type) } : {}),
       };
+    }
     case 'snapshot_get':
       return {
         type,
@@ -176,6 +188,25 @@ export function reportList(x: unknown, type: string): [number, number][] {
     }
     return [n, i] as [number, number];
   });
+}
+
+/** Leadership's state (paxos-core's MasterState) as a msgpack map; no master is nil. */
+export function masterMap(s: MasterState): Record<string, unknown> {
+  return { lastOp: s.lastOp, version: s.version, master: s.master ?? null, maxOpenLimit: s.maxOpenLimit };
+}
+
+/** Leadership's state from its msgpack map, checked field by field. */
+export function masterState(x: unknown, type: string): MasterState {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) throw new ExtensionError(`${type}: 'master' must be a map`);
+  const m = x as Record<string, unknown>;
+  const master = m['master'];
+  if (master !== null && master !== undefined && (typeof master !== 'number' || !Number.isInteger(master) || master < 0 || master > 255)) {
+    throw new ExtensionError(`${type}: 'master.master' must be a proposer id from 0 to 255 or nil, got ${String(master)}`);
+  }
+  const version = int(m, `${type} master`, 'version', 0, 0xffff_ffff);
+  const lastOp = int(m, `${type} master`, 'lastOp', 0, 0xffff_ffff);
+  if (version > lastOp) throw new ExtensionError(`${type}: 'master' has version ${version} after its last operation ${lastOp}`);
+  return { lastOp, version, master: typeof master === 'number' ? master : undefined, maxOpenLimit: int(m, `${type} master`, 'maxOpenLimit', 0, 0xffff_ffff) };
 }
 
 function refMap(r: SnapshotRef): Record<string, unknown> {

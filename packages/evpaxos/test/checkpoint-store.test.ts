@@ -98,10 +98,27 @@ describe('checkpoint files', () => {
     await store.close();
   });
 
+  it("keeps leadership's state as of the checkpoint in its header, across a restart", async () => {
+    const d = dir();
+    const master = { lastOp: 40, version: 38, master: 1, maxOpenLimit: 130 };
+    const store = await CheckpointStore.open(d, 3, capture().log);
+    await store.write(50, bytes(100, 1), [[0, 45]], master);
+    await store.write(60, bytes(100, 2), [[0, 45]], { ...master, master: undefined });
+    await store.write(70, bytes(100, 3));
+    await store.close();
+    const again = await CheckpointStore.open(d, 3, capture().log);
+    expect(again.checkpoints.map((c) => [c.iid, c.master])).toEqual([
+      [70, undefined],
+      [60, { ...master, master: undefined }],
+      [50, master],
+    ]);
+    await again.close();
+  });
+
   it('a staged transfer survives a restart, resumes from its bytes, verifies, and becomes a checkpoint', async () => {
     const d = dir();
     const data = bytes(9000, 9);
-    const ref = { iid: 77, size: data.length, sum: sha(data), reports: [[1, 70] as const] };
+    const ref = { iid: 77, size: data.length, sum: sha(data), reports: [[1, 70] as const], master: { lastOp: 75, version: 75, master: 2, maxOpenLimit: 3 } };
     const store = await CheckpointStore.open(d, 2, capture().log);
     expect(await store.openStaging(ref)).toBe(0);
     await store.writeStaging(0, data.subarray(0, 4000));
@@ -114,11 +131,14 @@ describe('checkpoint files', () => {
     expect(await again.verifyStaging({ ...ref, sum: new Uint8Array(32) })).toBe(false);
     const info = await again.installStaging(ref);
     expect(again.newest).toEqual(info);
-    // The checkpoint reports it carries come with it (a node restarted from it trims knowing them).
+    // The checkpoint reports and leadership's state it carries come with it (a node restarted from
+    // it trims knowing them, and judges master operations as the others do).
     expect(info.reports).toEqual([[1, 70]]);
+    expect(info.master).toEqual(ref.master);
     await again.close();
     const third = await CheckpointStore.open(d, 2, capture().log);
     expect(third.newest?.reports).toEqual([[1, 70]]);
+    expect(third.newest?.master).toEqual(ref.master);
     await third.close();
     expect(Buffer.from(await readAll(again.read(info))).equals(Buffer.from(data))).toBe(true);
     expect(again.staged).toBeUndefined();

@@ -16,6 +16,9 @@ const EXAMPLES: ExtensionMessage[] = [
   { type: 'snapshot_query', need: 17, resume: undefined },
   { type: 'snapshot_query', need: 17, resume: { iid: 9, size: 100, sum } },
   { type: 'snapshot_offer', iid: 4_000_000_000, size: 5 * 2 ** 30, sum, reports: [[0, 10], [2, 4_000_000_000]] },
+  // With leadership on, leadership's state as of the checkpoint (no master after a resignation).
+  { type: 'snapshot_offer', iid: 90, size: 10, sum, reports: [], master: { lastOp: 88, version: 80, master: 2, maxOpenLimit: 130 } },
+  { type: 'snapshot_offer', iid: 90, size: 10, sum, reports: [], master: { lastOp: 88, version: 88, master: undefined, maxOpenLimit: 130 } },
   { type: 'snapshot_get', iid: 9, sum, offset: 2 ** 33, length: 1 << 20 },
   { type: 'snapshot_chunk', iid: 9, sum, offset: 0, data: new Uint8Array(1 << 20).fill(9), gone: false },
   { type: 'snapshot_chunk', iid: 9, sum, offset: 0, data: new Uint8Array(0), gone: true },
@@ -123,6 +126,20 @@ describe('extension messages: [code ≥ 16, payload map], msgpack-encoded, versi
     expect(() => decodeExtension(older.code, older.payload)).toThrow(/format 0, older than this build reads \(1–1\): upgrade that peer/);
     const wrong = frames(encode([19, { v: 1, iid: -1, sum, offset: 0, length: 1 }]))[0] as { code: number; payload: Uint8Array };
     expect(() => decodeExtension(wrong.code, wrong.payload)).toThrow(/'iid' must be a whole number/);
+    // Leadership's state in an offer is checked field by field.
+    const offer = { v: 1, iid: 9, size: 1, sum, reports: [] };
+    for (const [master, re] of [
+      ['x', /'master' must be a map/],
+      [{ lastOp: 5, version: 6, master: 1, maxOpenLimit: 0 }, /'master' has version 6 after its last operation 5/],
+      [{ lastOp: 5, version: 5, master: 300, maxOpenLimit: 0 }, /'master\.master' must be a proposer id from 0 to 255 or nil/],
+      [{ lastOp: 5, version: 5, master: 1 }, /'maxOpenLimit' must be a whole number/],
+    ] as const) {
+      const f = frames(encode([18, { ...offer, master }]))[0] as { code: number; payload: Uint8Array };
+      expect(() => decodeExtension(f.code, f.payload)).toThrow(re);
+    }
+    // An offer of a build before leadership's state (or with leadership off) has none.
+    const plain = frames(encode([18, offer]))[0] as { code: number; payload: Uint8Array };
+    expect(decodeExtension(plain.code, plain.payload)).not.toHaveProperty('master');
   });
 });
 
