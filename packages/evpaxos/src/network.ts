@@ -2,9 +2,9 @@ import type { Server, Socket } from 'node:net';
 import { MESSAGE_CODE, type Message, type PeerId } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from './codec.js';
 import { formatAddress, type Address } from './config.js';
-import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
+import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
-import { ANY_MESSAGE, allowedMessages } from './tls.js';
+import { ANY_MESSAGE, allowedExtensions, allowedMessages } from './tls.js';
 import { dialProblem, plainTransport, type Refusal, type Transport } from './transport.js';
 
 export interface NetworkOptions {
@@ -122,8 +122,11 @@ export interface NetworkStats {
   readonly refused: ReadonlyMap<string, number>;
   /** Messages naming an acceptor that came on another connection (dropped). */
   readonly impostors: number;
-  /** Messages of a type the peer's role does not send (TLS; dropped). */
+  /** Messages of a type the peer's role does not send (TLS; dropped), extension messages included. */
   readonly forbidden: number;
+  /** Our extension messages (hello, snapshot transfer, rejoin) received and sent, by type. */
+  readonly extensionsReceived: ReadonlyMap<ExtensionType, number>;
+  readonly extensionsSent: ReadonlyMap<ExtensionType, number>;
 }
 
 class Connection {
@@ -132,6 +135,8 @@ class Connection {
   traffic: Traffic;
   /** Incoming connections: the message types this peer may send (a bit per MESSAGE_CODE; see `allowedMessages`). */
   allowed = ANY_MESSAGE;
+  /** Incoming connections with TLS: the extension messages this peer may send (see `allowedExtensions`); undefined: any. */
+  allowedExtensions: ReadonlySet<ExtensionType> | undefined;
   private chunks: Uint8Array[] = [];
   private queued = 0;
   socket: Socket | null = null;
@@ -159,8 +164,8 @@ class Connection {
 
   /**
    * Queues bytes; `Network.flush` writes everything queued since the last one in one write.
-   * `type`: the LibPaxos3 message they hold, counted for metrics (extension messages are counted by
-   * whoever sends them: see `Checkpointing`).
+   * `type`: the LibPaxos3 message they hold, counted for metrics (extension messages are counted
+   * apart: see `Network.sendExtension`).
    */
   write(bytes: Uint8Array, type?: Message['type']): void {
     if (type !== undefined) {
@@ -254,6 +259,8 @@ export class Network {
   private readonly refused = new Map<string, number>();
   private impostors = 0;
   private forbidden = 0;
+  private readonly extReceived = new Map<ExtensionType, number>();
+  private readonly extSent = new Map<ExtensionType, number>();
 
   constructor(readonly options: NetworkOptions) {
     this.log = limitRepeats(options.log);
@@ -276,7 +283,22 @@ export class Network {
 
   /** What was counted so far (metrics read it on scrape). */
   stats(): NetworkStats {
-    return { traffic: this.traffic, received: this.received, sent: this.sent, refused: this.refused, impostors: this.impostors, forbidden: this.forbidden };
+    return {
+      traffic: this.traffic,
+      received: this.received,
+      sent: this.sent,
+      refused: this.refused,
+      impostors: this.impostors,
+      forbidden: this.forbidden,
+      extensionsReceived: this.extReceived,
+      extensionsSent: this.extSent,
+    };
+  }
+
+  /** Encodes an extension message for a connection, counting it by type. */
+  private extensionBytes(msg: ExtensionMessage): Uint8Array {
+    this.extSent.set(msg.type, (this.extSent.get(msg.type) ?? 0) + 1);
+    return encodeExtension(msg);
   }
 
   /** The acceptors this process dials, by config name, with whether each connection is up (its own acceptor is). */
@@ -436,13 +458,24 @@ export class Network {
   }
 
   /**
+   * How log lines name peer `id`: a dialled peer by its config name and address
+   * (`replica-1 at node-b:8801 (10.0.0.5)`), an incoming one by its remote address and, with TLS,
+   * the name its certificate gives.
+   */
+  peerName(id: PeerId): string {
+    if (id >= FIRST_INCOMING_ID) return this.incoming.get(id)?.name ?? `peer ${id}`;
+    const addr = this.options.dial?.[id];
+    return addr === undefined ? `peer ${id}` : `${addr.name} at ${formatAddress(addr)}`;
+  }
+
+  /**
    * Sends an extension message to `peer` (dialled or incoming), only if that peer said hello on
    * this connection: a C LibPaxos3 peer never receives one. Returns whether it was queued.
    */
   toPeerExtension(peer: PeerId, msg: ExtensionMessage): boolean {
     const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
     if (conn === undefined || !conn.connected || conn.hello === undefined) return false;
-    conn.write(encodeExtension(msg));
+    conn.write(this.extensionBytes(msg));
     this.flushSoon();
     return true;
   }
@@ -489,7 +522,7 @@ export class Network {
       this.log.info(`Connected to ${conn.name}`, { peer: addr.name, address: formatAddress(addr) });
       // Our hello goes first, ahead of anything queued while connecting: a libpaxos-ts peer
       // answers with its own, a C LibPaxos3 peer ignores it.
-      if (this.options.hello !== undefined) conn.writeFirst(encodeExtension(this.options.hello));
+      if (this.options.hello !== undefined) conn.writeFirst(this.extensionBytes(this.options.hello));
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });
@@ -582,7 +615,10 @@ export class Network {
     const id = this.nextIncomingId++;
     const remote = `${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : (socket.remoteAddress ?? '?')}:${socket.remotePort ?? '?'}`;
     const conn = new Connection(id, `peer ${remote}${peer !== undefined ? ` (${peer})` : ''}`, this, this.options.maxValueSize, peer);
-    if (peer !== undefined) conn.allowed = allowedMessages(peer.split(','));
+    if (peer !== undefined) {
+      conn.allowed = allowedMessages(peer.split(','));
+      conn.allowedExtensions = allowedExtensions(peer.split(','));
+    }
     conn.socket = socket;
     conn.connected = true;
     this.incoming.set(id, conn);
@@ -680,12 +716,26 @@ export class Network {
       return;
     }
     if (this.closed) return;
+    this.extReceived.set(msg.type, (this.extReceived.get(msg.type) ?? 0) + 1);
+    if (!dialled && conn.allowedExtensions !== undefined && !conn.allowedExtensions.has(msg.type)) {
+      // TLS: this peer's certificate names a role that does not send this (a client's snapshot_get).
+      this.forbidden++;
+      this.log.repeated(
+        `forbidden ${conn.peer ?? ''} ${msg.type}`,
+        'error',
+        `${conn.name} sent a ${msg.type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
+        (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${msg.type} messages in the last ${s} s; dropped`,
+        undefined,
+        { connection: conn.name, peer: conn.peer, type: msg.type },
+      );
+      return;
+    }
     if (msg.type === 'hello') {
       const first = conn.hello === undefined;
       conn.hello = msg;
       if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
       if (!dialled && first && this.options.hello !== undefined) {
-        conn.write(encodeExtension(this.options.hello));
+        conn.write(this.extensionBytes(this.options.hello));
         this.flushSoon();
       }
       return;
