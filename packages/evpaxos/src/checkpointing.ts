@@ -2,6 +2,7 @@ import {
   assertNever,
   encodeCheckpointReport,
   type CheckpointSchedule,
+  type MasterState,
   type PeerId,
   type SnapshotEffect,
   type SnapshotIoResult,
@@ -34,10 +35,22 @@ export interface CheckpointingOptions {
   readonly ioResult: (result: SnapshotIoResult) => void;
   /** The checkpoint reports known as of an instance, to store with a checkpoint of it (`CheckpointTrim.reportsAsOf`). */
   readonly reportsAsOf: (iid: number) => readonly (readonly [number, number])[];
+  /** Leadership's state as of an instance, to store with a checkpoint of it (`Leadership.stateAsOf`; leadership on). */
+  readonly masterAsOf: (iid: number) => MasterState | undefined;
   /** Largest chunk this node sends to a peer (below max-value-size). */
   readonly maxChunkBytes: number;
   /** A file step failed for a reason a retry will not fix (the disk): stop the process. */
   readonly onFatal: (e: Error) => void;
+}
+
+/** What checkpointing reports to the process's metrics (ProcessMetrics implements it). */
+export interface CheckpointObserver {
+  checkpointWritten(iid: number, bytes: number, seconds: number): void;
+  checkpointWriteFailed(): void;
+  /** A checkpoint fetched from a peer was installed (or one was restored at start). */
+  checkpointHeld(iid: number, bytes: number): void;
+  snapshotBytesReceived(n: number): void;
+  snapshotBytesServed(n: number): void;
 }
 
 /** Reads of checkpoint chunks for peers in flight at once, all peers together. */
@@ -66,6 +79,8 @@ export class Checkpointing {
   private readonly waiting: (() => void)[] = [];
   private saidNoPeers = false;
   private closed = false;
+  /** The process's metrics, once they exist (the shell is built before them). */
+  observer: CheckpointObserver | undefined;
 
   /** Checks the schedule now and then without deliveries (a checkpoint due by time, or one due while another was written). */
   private readonly timer: NodeJS.Timeout;
@@ -89,6 +104,7 @@ export class Checkpointing {
     if (iid === undefined) return;
     let data: ReturnType<StateMachine['snapshot']>;
     const reports = this.o.reportsAsOf(iid);
+    const master = this.o.masterAsOf(iid);
     try {
       // Now, between two deliveries: the state as of `iid`.
       data = this.o.stateMachine.snapshot();
@@ -97,13 +113,24 @@ export class Checkpointing {
       this.o.log.error(`The state machine's snapshot() failed for instance ${iid}: ${(e as Error).message}; no checkpoint this time`);
       return;
     }
+    const started = performance.now();
     this.writing = (async () => {
       try {
-        const info = await this.o.store.write(iid, await data, reports);
+        const info = await this.o.store.write(iid, await data, reports, master);
+        const ms = performance.now() - started;
         this.o.schedule.written(iid, performance.now());
-        this.o.log.debug(`Checkpoint of instance ${iid} written (${info.size} bytes, ${info.path})`);
+        this.observer?.checkpointWritten(iid, info.size, ms / 1000);
+        this.o.log.info(`Checkpoint of instance ${iid} written (${info.size} bytes, ${info.path}) in ${Math.round(ms)} ms`, {
+          event: 'checkpoint-written',
+          iid,
+          bytes: info.size,
+          path: info.path,
+          ms: Math.round(ms),
+          masterVersion: master?.version,
+        });
         this.o.report?.propose(encodeCheckpointReport({ node: this.o.report.node, iid }));
       } catch (e) {
+        this.observer?.checkpointWriteFailed();
         this.o.schedule.failed();
         this.o.log.repeated(
           'checkpoint write',
@@ -127,7 +154,14 @@ export class Checkpointing {
       case 'snapshot_query': {
         // The checkpoint the fetcher has part of, if it still helps and is still here; else the newest.
         const c = (msg.resume !== undefined && msg.resume.iid >= msg.need ? store.find(msg.resume) : undefined) ?? store.newest;
-        network.toPeerExtension(from, { type: 'snapshot_offer', iid: c?.iid ?? 0, size: c?.size ?? 0, sum: c?.sum ?? new Uint8Array(0), reports: c?.reports ?? [] });
+        network.toPeerExtension(from, {
+          type: 'snapshot_offer',
+          iid: c?.iid ?? 0,
+          size: c?.size ?? 0,
+          sum: c?.sum ?? new Uint8Array(0),
+          reports: c?.reports ?? [],
+          ...(c?.master !== undefined ? { master: c.master } : {}),
+        });
         return;
       }
       case 'snapshot_get': {
@@ -195,6 +229,7 @@ export class Checkpointing {
         return;
       case 'write':
         await store.writeStaging(e.offset, e.data);
+        this.observer?.snapshotBytesReceived(e.data.length);
         this.o.ioResult({ kind: 'written', ref: e.ref, offset: e.offset, length: e.data.length });
         return;
       case 'verify':
@@ -210,6 +245,7 @@ export class Checkpointing {
           return;
         }
         this.lastApplied = e.ref.iid;
+        this.observer?.checkpointHeld(e.ref.iid, e.ref.size);
         this.o.schedule.written(e.ref.iid, performance.now());
         this.o.report?.propose(encodeCheckpointReport({ node: this.o.report.node, iid: e.ref.iid }));
         this.o.ioResult({ kind: 'installed', ref: e.ref, ok: true });
@@ -229,7 +265,7 @@ export class Checkpointing {
       // A chunk larger than this node sends is refused like a checkpoint it does not have: the
       // fetcher asks around again (both read one config, so this means a misconfigured peer).
       const data = length <= this.o.maxChunkBytes ? await this.o.store.readChunk(iid, sum, offset, length).catch(() => undefined) : undefined;
-      this.o.network.toPeerExtension(peer, {
+      const sent = this.o.network.toPeerExtension(peer, {
         type: 'snapshot_chunk',
         iid,
         sum,
@@ -237,6 +273,7 @@ export class Checkpointing {
         data: data ?? new Uint8Array(0),
         gone: data === undefined,
       });
+      if (sent && data !== undefined) this.observer?.snapshotBytesServed(data.length);
     } finally {
       this.release();
     }

@@ -16,6 +16,7 @@ import {
   type LeaderView,
   type LeadershipOptions,
   type LearnerOptions,
+  type MasterState,
   type PeerId,
   type PersistRecord,
   type SnapshotEffect,
@@ -170,6 +171,8 @@ interface Wired {
   readonly network: Network;
   readonly close: () => Promise<void>;
   readonly metricsUrl: string | undefined;
+  /** The process's metrics, when it serves them. */
+  readonly metrics: ProcessMetrics | undefined;
 }
 
 async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateLimitedLogger): Promise<Wired> {
@@ -240,6 +243,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
     ...(metrics !== undefined ? { observe: (events, from) => metrics.events(events, from) } : {}),
     log,
+    peerName: (p) => network.peerName(p),
     tickMs: TICK_MS,
     onFatal: (e) => {
       metrics?.storageFailure();
@@ -264,7 +268,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     if (log !== o.log) log.close();
     throw e;
   }
-  return { pump, network, close, metricsUrl: server?.url };
+  return { pump, network, close, metricsUrl: server?.url, metrics };
 }
 
 /** A commit that reports its time and size to the metrics. */
@@ -457,10 +461,11 @@ export async function startLearner<R = unknown>(
     ...(leadership !== undefined ? { leadership } : {}),
     ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
   });
-  if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored);
-  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => []);
+  // A following learner takes leadership's state from its checkpoint, as a replica does.
+  if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored, undefined, ck.master);
+  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => [], (iid) => role.masterStateAsOf(iid));
   const leader = () => role.leader(performance.now());
-  const { pump, network, close, metricsUrl } = await wire(
+  const { pump, network, close, metricsUrl, metrics } = await wire(
     o,
     config,
     {
@@ -476,7 +481,7 @@ export async function startLearner<R = unknown>(
     },
     log,
   );
-  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e));
+  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e), metrics);
   return {
     close,
     metricsUrl,
@@ -556,7 +561,10 @@ export async function startReplica<R = undefined>(
     { acceptor: state, proposer: { roundFloor: state.roundFloor, fence: state.fence } },
   );
   if (ck !== undefined && ck.restored > 0) {
-    role.step({ kind: 'set-instance-id', iid: ck.restored }, newEffects());
+    // With leadership on, the checkpoint's leadership state as of its instance: this replica
+    // judges the master operations after it as the others do, and knows the master version at
+    // once instead of waiting out a lease (paxos-core's Leadership.restore).
+    role.step({ kind: 'set-instance-id', iid: ck.restored, ...(ck.master !== undefined ? { master: ck.master } : {}) }, newEffects());
     role.restoreReports(ck.reports, ck.restored);
   }
   const pending = new PendingProposals<R>(limit);
@@ -570,11 +578,12 @@ export async function startReplica<R = undefined>(
     log,
     { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)) },
     (iid) => role.reportsAsOf(iid),
+    (iid) => role.masterStateAsOf(iid),
   );
   let pumpRef: Pump | undefined;
   let networkRef: Network | undefined;
   const leadership = leadershipApi(role, () => pump);
-  const { pump, network, close, metricsUrl } = await wire(
+  const { pump, network, close, metricsUrl, metrics } = await wire(
     o,
     config,
     {
@@ -618,7 +627,7 @@ export async function startReplica<R = undefined>(
   );
   pumpRef = pump;
   networkRef = network;
-  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e));
+  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e), metrics);
   // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
   const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
   /** Why `value` cannot be submitted here, or where to send it. */
@@ -667,9 +676,11 @@ export async function startReplica<R = undefined>(
 /** A node's checkpoints (a state machine and `checkpoint-dir`), with the newest good one restored. */
 interface NodeCheckpoints {
   readonly store: CheckpointStore;
-  /** The instance of the checkpoint restored at start (0: none), and the checkpoint reports it carries. */
+  /** The instance of the checkpoint restored at start (0: none), and the checkpoint reports and leadership state it carries. */
   readonly restored: number;
+  readonly restoredBytes: number;
   readonly reports: readonly (readonly [number, number])[];
+  readonly master: MasterState | undefined;
   /** The learner's snapshot-fetch options. */
   readonly fetch: NonNullable<LearnerOptions['snapshots']>;
 }
@@ -684,8 +695,10 @@ async function openCheckpoints(config: PaxosConfig, dir: string | undefined, sm:
   const good = await store.newestGood();
   let restored = 0;
   let reports: readonly (readonly [number, number])[] = [];
+  let master: MasterState | undefined;
   if (good !== undefined) {
     reports = good.reports;
+    master = good.master;
     const started = performance.now();
     try {
       await sm.restore(store.read(good), good.iid);
@@ -694,13 +707,23 @@ async function openCheckpoints(config: PaxosConfig, dir: string | undefined, sm:
       throw new Error(`restoring the state machine from the checkpoint ${good.path} failed: ${(e as Error).message}`, { cause: e });
     }
     restored = good.iid;
-    log.info(`Restored the checkpoint of instance ${good.iid} (${good.size} bytes) from ${good.path} in ${Math.round(performance.now() - started)} ms; learning from instance ${good.iid + 1}`);
+    const ms = Math.round(performance.now() - started);
+    log.info(`Restored the checkpoint of instance ${good.iid} (${good.size} bytes) from ${good.path} in ${ms} ms; learning from instance ${good.iid + 1}`, {
+      event: 'checkpoint-restored',
+      iid: good.iid,
+      bytes: good.size,
+      path: good.path,
+      ms,
+      masterVersion: good.master?.version,
+    });
   }
   const staged = store.staged;
   return {
     store,
     restored,
+    restoredBytes: good?.size ?? 0,
     reports,
+    master,
     fetch: { chunkBytes: config.snapshotChunkSize, window: config.snapshotWindow, ...(staged !== undefined ? { staged } : {}) },
   };
 }
@@ -720,6 +743,7 @@ function checkpointShell<R>(
   log: Logger,
   report: { readonly node: number; readonly propose: (value: Uint8Array) => void } | undefined,
   reportsAsOf: (iid: number) => readonly (readonly [number, number])[],
+  masterAsOf: (iid: number) => MasterState | undefined,
 ) {
   let pump: Pump | undefined;
   let network: Network | undefined;
@@ -740,6 +764,7 @@ function checkpointShell<R>(
           ...(report !== undefined ? { report } : {}),
           ioResult: (r) => ioInput?.(r),
           reportsAsOf,
+          masterAsOf,
           maxChunkBytes: config.maxValueSize - 4096,
           onFatal: (e) => onFatal(e),
         });
@@ -773,10 +798,14 @@ function checkpointShell<R>(
         delivered: () => checkpointing.delivered(),
       };
     },
-    attach(p: Pump, n: Network, fatal: (e: Error) => void): void {
+    attach(p: Pump, n: Network, fatal: (e: Error) => void, metrics: ProcessMetrics | undefined): void {
       pump = p;
       network = n;
       onFatal = fatal;
+      if (checkpointing !== undefined && metrics !== undefined) {
+        checkpointing.observer = metrics;
+        if (ck !== undefined && ck.restored > 0) metrics.checkpointHeld(ck.restored, ck.restoredBytes);
+      }
     },
     async close(): Promise<void> {
       await checkpointing?.close();

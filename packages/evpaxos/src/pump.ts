@@ -39,6 +39,8 @@ export interface PumpOptions {
   readonly observe?: (events: readonly CoreEvent[], from: number) => void;
   /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
+  /** How log lines name a peer the core names by its PeerId (see `Network.peerName`). */
+  readonly peerName?: (peer: PeerId) => string;
   /** How often the core gets a tick. */
   readonly tickMs: number;
   /**
@@ -148,7 +150,7 @@ export class Pump {
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
     if (batch.deliver.length > 0) this.o.delivered?.();
     if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
-    for (const e of batch.events) logEvent(this.log, e);
+    for (const e of batch.events) logEvent(this.log, e, this.o.peerName);
     const p = this.pending;
     if (p.persist.length > 0 || p.send.length > 0 || p.deliver.length > 0 || p.events.length > 0 || p.snapshot.length > 0) this.schedule();
   }
@@ -166,7 +168,7 @@ export class Pump {
  * hundred (a timeout per instance while a peer is down, a refused value per submit) go through
  * `log.repeated`: the first is written, the rest summarised with a count per interval.
  */
-export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
+export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId) => string = (p) => `peer ${p}`): void {
   switch (e.kind) {
     case 'timeout':
       log.repeated(
@@ -243,45 +245,52 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
       // For metrics only: one of each per instance, nothing a log reader needs.
       return;
     case 'checkpoint-trim':
-      log.debug(`Checkpoint report in instance ${e.iid}: the lowest reported checkpoint is ${e.lowest}; trimming the acceptors up to ${e.trimIid}`);
+      log.debug(`Checkpoint report in instance ${e.iid}: the lowest reported checkpoint is ${e.lowest}; trimming the acceptors up to ${e.trimIid}`, {
+        event: 'checkpoint-trim',
+        iid: e.iid,
+        lowest: e.lowest,
+        trimIid: e.trimIid,
+      });
       return;
     case 'snapshot':
-      logSnapshot(log, e);
+      logSnapshot(log, e, peerName(e.peer));
       return;
     default:
       assertNever(e, 'core event');
   }
 }
 
-function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snapshot' }>): void {
+function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snapshot' }>, peer: string): void {
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  // JSON lines carry the step, the checkpoint, the bytes so far and the peer, for every step.
+  const fields = { event: 'snapshot', step: e.step, iid: e.iid, bytes: e.bytes, size: e.size, peer };
   switch (e.step) {
     case 'started':
-      log.info(`Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from peer ${e.peer}`);
+      log.info(`Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`, fields);
       return;
     case 'resumed':
-      log.info(`Resuming the transfer of the checkpoint of instance ${e.iid} at ${mb(e.bytes)} of ${mb(e.size ?? 0)}, from peer ${e.peer}`);
+      log.info(`Resuming the transfer of the checkpoint of instance ${e.iid} at ${mb(e.bytes)} of ${mb(e.size ?? 0)}, from ${peer}`, fields);
       return;
     case 'stalled':
-      log.info(`The transfer of the checkpoint of instance ${e.iid} from peer ${e.peer} stalled at ${mb(e.bytes)}; asking the peers again`);
+      log.info(`The transfer of the checkpoint of instance ${e.iid} from ${peer} stalled at ${mb(e.bytes)}; asking the peers again`, fields);
       return;
     case 'gone':
-      log.info(`Peer ${e.peer} no longer has the checkpoint of instance ${e.iid}; asking the peers again`);
+      log.info(`${peer} no longer has the checkpoint of instance ${e.iid}; asking the peers again`, fields);
       return;
     case 'rejected':
-      log.error(`The checkpoint of instance ${e.iid} from peer ${e.peer} does not match its checksum; discarded, fetching again`);
+      log.error(`The checkpoint of instance ${e.iid} from ${peer} does not match its checksum; discarded, fetching again`, fields);
       return;
     case 'restore-failed':
-      log.error(`Restoring the application's state from the checkpoint of instance ${e.iid} failed; fetching again`);
+      log.error(`Restoring the application's state from the checkpoint of instance ${e.iid} failed; fetching again`, fields);
       return;
     case 'received':
-      log.debug(`Received the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from peer ${e.peer}; verifying it`);
+      log.debug(`Received the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from ${peer}; verifying it`, fields);
       return;
     case 'caught-up':
-      log.info(`Caught up from the log after all; the transfer of the checkpoint of instance ${e.iid} is given up (what was received is kept)`);
+      log.info(`Caught up from the log after all; the transfer of the checkpoint of instance ${e.iid} is given up (what was received is kept)`, fields);
       return;
     case 'installed':
-      log.info(`Installed the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from peer ${e.peer}; learning from instance ${e.iid + 1}`);
+      log.info(`Installed the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from ${peer}; learning from instance ${e.iid + 1}`, fields);
       return;
     default:
       assertNever(e.step, 'snapshot step');

@@ -1,17 +1,22 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { decode } from '@msgpack/msgpack';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, startLearner, startReplica, type LearnerHandle, type Logger, type PaxosConfig, type ReplicaHandle } from '../src/index.js';
+import { parseConfig, resolveConfig, startLearner, startReplica, type LearnerHandle, type LogFields, type Logger, type PaxosConfig, type ReplicaHandle } from '../src/index.js';
+import { TestCerts } from './certs.js';
 import { waitFor, withFreePorts } from './ports.js';
+import { scrape, value } from './prometheus.js';
 import { DigestMachine } from './state-machines.js';
 
 const handles = new Set<ReplicaHandle<number> | LearnerHandle>();
 const dirs: string[] = [];
+const certDirs: TestCerts[] = [];
 afterEach(async () => {
   await Promise.all([...handles].map((h) => h.close()));
   handles.clear();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  for (const c of certDirs.splice(0)) c.remove();
 });
 
 function capture(): { log: Logger; lines: string[] } {
@@ -89,8 +94,8 @@ describe('a replica with a state machine and checkpoints', () => {
     const r2 = await replica(2, config, late, logs[2]?.log);
     await waitFor(() => late.restoredAt > 0, 20_000, 'replica 2 to install a checkpoint');
     const l2 = logs[2]?.lines.join('\n') ?? '';
-    expect(l2).toMatch(/Behind the acceptors' trim point: fetching the checkpoint of instance \d+ \(0\.1 MiB\) from peer [01]/);
-    expect(l2).toMatch(/Installed the checkpoint of instance \d+ \(0\.1 MiB\) from peer [01]; learning from instance \d+/);
+    expect(l2).toMatch(/Behind the acceptors' trim point: fetching the checkpoint of instance \d+ \(0\.1 MiB\) from replica-[01] at 127\.0\.0\.1:\d+/);
+    expect(l2).toMatch(/Installed the checkpoint of instance \d+ \(0\.1 MiB\) from replica-[01] at 127\.0\.0\.1:\d+; learning from instance \d+/);
     // It never applied anything below the checkpoint it installed.
     expect(late.applied.every((iid) => iid > late.restoredAt)).toBe(true);
     for (let i = 0; i < 30; i++) await r2.propose(text(`b${i}`));
@@ -162,5 +167,126 @@ describe('a replica with a state machine and checkpoints', () => {
     await waitFor(() => learned.count === 45 && again.count === 45, 10_000, 'the learner and replica 2 to follow the log');
     expect(learned.digest).toBe((sms[0] as DigestMachine).digest);
     expect(again.digest).toBe((sms[0] as DigestMachine).digest);
+  }, 90_000);
+});
+
+/** A logger that keeps every line with its JSON fields (what `log-format json` writes as `fields`). */
+function structured(): { log: Logger; lines: { level: string; text: string; fields: LogFields | undefined }[] } {
+  const lines: { level: string; text: string; fields: LogFields | undefined }[] = [];
+  const at = (level: string) => (text: string, fields?: LogFields) => lines.push({ level, text, fields });
+  return { lines, log: { error: at('error'), info: at('info'), debug: () => undefined } };
+}
+
+/** Leadership's state in the header of checkpoint `iid` of directory `dir` (checkpoint-store.ts). */
+function headerMaster(dir: string, iid: number): { lastOp: number; version: number; master: number | null; maxOpenLimit: number } | undefined {
+  const file = readFileSync(join(dir, `checkpoint-${String(iid).padStart(10, '0')}.ckpt`));
+  const length = file.readUInt32BE(8);
+  return (decode(file.subarray(12, 12 + length)) as { master?: { lastOp: number; version: number; master: number | null; maxOpenLimit: number } }).master;
+}
+
+const checkpointIids = (dir: string) => readdirSync(dir).flatMap((f) => /^checkpoint-(\d+)\.ckpt$/.exec(f)?.[1] ?? []).map(Number);
+
+describe('checkpoints with leadership on, over mutual TLS between peers named by host names', () => {
+  it("a replica that installs a snapshot, or restarts from its checkpoint, knows the master and its version at once; transfers show in metrics and log fields", async () => {
+    const certs = new TestCerts();
+    certDirs.push(certs);
+    for (const name of ['replica-0', 'replica-1', 'replica-2']) certs.make(name, name);
+    const dir = mkdtempSync(join(tmpdir(), 'paxos-ckpt-lead-'));
+    dirs.push(dir);
+    // Host names (node-a…), resolved here to 127.0.0.1 as a resolver would: log lines name them.
+    const config = await withFreePorts(3, async (p) =>
+      resolveConfig(
+        parseConfig(
+          [
+            ...p.map((port, i) => `replica ${i} node-${'abc'[i]} ${port}`),
+            'storage-backend lmdb',
+            `lmdb-env-path ${join(dir, 'acceptor')}`,
+            `checkpoint-dir ${join(dir, 'ckpt')}`,
+            'checkpoint-instances 10',
+            'checkpoint-trim yes',
+            'checkpoint-trim-hold 0',
+            'snapshot-chunk-size 4kb',
+            'leader yes',
+            'leader-lease 600ms',
+            ...certs.lines(),
+          ].join('\n'),
+          'lead.conf',
+        ),
+        async () => '127.0.0.1',
+      ),
+    );
+    const sms = [new DigestMachine(20_000), new DigestMachine(20_000), new DigestMachine(20_000)];
+    const leaderEvents: [number | undefined, number][][] = [[], [], []];
+    const start = async (id: number, log: Logger, sm: DigestMachine) => {
+      const h = await startReplica({ id, config, log, stateMachine: sm, metrics: { port: 0 }, onLeaderChange: (l, v) => leaderEvents[id]?.push([l, v]) });
+      handles.add(h);
+      return h;
+    };
+    const r0 = await start(0, structured().log, sms[0] as DigestMachine);
+    const r1 = await start(1, structured().log, sms[1] as DigestMachine);
+    await waitFor(() => r0.isLeader() || r1.isLeader(), 10_000, 'replica 0 or 1 to lead');
+    const leader = r0.isLeader() ? 0 : 1;
+    const lh = leader === 0 ? r0 : r1;
+    for (let i = 0; i < 40; i++) await lh.propose(new TextEncoder().encode(`a${i}`));
+    await waitFor(() => sms[0]?.count === 40 && sms[1]?.count === 40, 10_000, 'replicas 0 and 1 to apply everything');
+    await new Promise((r) => setTimeout(r, 1500)); // acceptor_state goes out every second
+
+    // Replica 2 starts behind the trim: it fetches a checkpoint over TLS and takes the leadership
+    // state it carries (as of its instance): it reports the leader with that checkpoint's version.
+    const late = structured();
+    const r2 = await start(2, late.log, sms[2] as DigestMachine);
+    const sm2 = sms[2] as DigestMachine;
+    await waitFor(() => sm2.restoredAt > 0, 20_000, 'replica 2 to install a checkpoint');
+    const installed = headerMaster(join(dir, 'ckpt_2'), sm2.restoredAt);
+    expect(installed, 'the installed checkpoint carries leadership state').toBeDefined();
+    expect(installed?.master).toBe(leader);
+    expect(installed?.version).toBeGreaterThan(0);
+    await waitFor(() => leaderEvents[2]?.some(([l, v]) => l === leader && v === installed?.version) === true, 5000, `replica 2 to report leader ${leader} at master version ${installed?.version}`);
+    const line = late.lines.find((l) => /^Installed the checkpoint/.test(l.text));
+    expect(line?.text).toMatch(new RegExp(`^Installed the checkpoint of instance ${sm2.restoredAt} \\(0\\.0 MiB\\) from replica-[01] at node-[ab]:\\d+ \\(127\\.0\\.0\\.1\\); learning from instance ${sm2.restoredAt + 1}$`));
+    expect(line?.fields).toMatchObject({ event: 'snapshot', step: 'installed', iid: sm2.restoredAt, peer: expect.stringMatching(/^replica-[01] at node-[ab]:\d+/) });
+    expect(late.lines.some((l) => l.fields?.event === 'snapshot' && l.fields.step === 'started')).toBe(true);
+
+    // Metrics: the fetcher counts the transfer and the bytes; a server counts what it sent.
+    const m2 = await scrape(r2.metricsUrl as string);
+    expect(value(m2, 'paxos_snapshot_transfers_total', { step: 'installed' })).toBe(1);
+    expect(value(m2, 'paxos_snapshot_received_bytes_total')).toBeGreaterThanOrEqual(20_008);
+    expect(value(m2, 'paxos_checkpoint_instance')).toBeGreaterThanOrEqual(sm2.restoredAt);
+    expect(value(m2, 'paxos_extension_messages_sent_total', { type: 'snapshot_get' })).toBeGreaterThan(0);
+    expect(value(m2, 'paxos_extension_messages_received_total', { type: 'snapshot_chunk' })).toBeGreaterThan(0);
+    const servers = [await scrape(r0.metricsUrl as string), await scrape(r1.metricsUrl as string)];
+    // (A labelled counter has no sample until its label was counted once: the peer that served nothing.)
+    const counted = (m: Awaited<ReturnType<typeof scrape>>, name: string, labels: Record<string, string> = {}) => {
+      try {
+        return value(m, name, labels);
+      } catch {
+        return 0;
+      }
+    };
+    expect(servers.reduce((n, m) => n + counted(m, 'paxos_snapshot_served_bytes_total'), 0)).toBeGreaterThanOrEqual(20_008);
+    expect(servers.reduce((n, m) => n + counted(m, 'paxos_extension_messages_received_total', { type: 'snapshot_get' }), 0)).toBeGreaterThan(0);
+    expect(value(servers[0] as never, 'paxos_checkpoints_written_total')).toBeGreaterThan(0);
+    expect(value(servers[0] as never, 'paxos_checkpoint_trims_total')).toBeGreaterThan(0);
+
+    // Replica 2 follows the log, writes checkpoints of its own, and restarts from the newest.
+    for (let i = 0; i < 10; i++) await r2.propose(new TextEncoder().encode(`b${i}`));
+    await waitFor(() => sms.every((sm) => sm.count === 50), 10_000, 'every replica to apply all 50 values');
+    await waitFor(() => Math.max(...checkpointIids(join(dir, 'ckpt_2'))) > sm2.restoredAt, 10_000, 'a checkpoint of replica 2 after the one it installed');
+    handles.delete(r2);
+    await r2.close();
+    const newest = Math.max(...checkpointIids(join(dir, 'ckpt_2')));
+    const kept = headerMaster(join(dir, 'ckpt_2'), newest);
+    expect(kept?.master).toBe(leader);
+    leaderEvents[2] = [];
+    const again = structured();
+    const sm = new DigestMachine(20_000);
+    const r2b = await start(2, again.log, sm);
+    expect(sm.restoredAt).toBe(newest);
+    expect(again.lines.find((l) => /^Restored the checkpoint/.test(l.text))?.fields).toMatchObject({ event: 'checkpoint-restored', iid: newest, masterVersion: kept?.version });
+    // Its first tick reports the leader of its checkpoint, at that checkpoint's master version.
+    await waitFor(() => (leaderEvents[2]?.length ?? 0) > 0, 5000, 'replica 2 to report a leader');
+    expect(leaderEvents[2]?.[0]).toEqual([leader, kept?.version]);
+    expect(value(await scrape(r2b.metricsUrl as string), 'paxos_checkpoint_instance')).toBeGreaterThanOrEqual(newest);
+    await waitFor(() => sm.count === 50 && sm.digest === sms[0]?.digest, 10_000, 'the restarted replica to catch up');
   }, 90_000);
 });
