@@ -163,8 +163,10 @@ export class Leadership {
    * third of a lease), or a campaign once no lease is known to hold (lower ids first, so that
    * nodes do not all campaign at once). `caughtUp`: the local learner knows of no instance it
    * has not delivered (a node that is behind would campaign on a stale version, in vain).
+   * `mayCampaign` false: this node does not campaign at all, however long it is behind (a
+   * rejoined replica whose learner has not passed its fence: see LearningProposer.tick).
    */
-  tick(now: number, caughtUp: boolean, openLimit: number, out: Effects): LeadershipAction {
+  tick(now: number, caughtUp: boolean, openLimit: number, out: Effects, mayCampaign = true): LeadershipAction {
     this.now = now;
     if (!this.started) {
       this.started = true;
@@ -194,7 +196,7 @@ export class Leadership {
     if (caughtUp) this.behindSince = undefined;
     else this.behindSince ??= now;
     const ready = caughtUp || now - (this.behindSince as number) >= this.leaseMs;
-    if (!leaseOver || !ready || now < this.nextCampaignAt) return {};
+    if (!leaseOver || !ready || !mayCampaign || now < this.nextCampaignAt) return {};
     // One campaign in flight at a time; retry when it was decided in vain or got lost.
     this.nextCampaignAt = now + this.leaseMs / 2 + this.stagger();
     return { propose: this.claim(now, openLimit) };

@@ -186,9 +186,15 @@ export class LearningProposer {
     const leadership = this.leadership;
     if (leadership === undefined) return;
     // A rejoined replica does not campaign before it learned past its fence: a leader must
-    // recover what earlier leaders started, and its proposer opens nothing at or below it.
-    const caughtUp = this.learner.highestSeen < this.learner.nextIid && this.learner.nextIid > this.proposer.fenceIid;
-    const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out);
+    // recover what earlier leaders started, and its proposer opens nothing at or below it. Not
+    // even after a lease of being behind (the escape for holes only a leader fills): its campaign
+    // would go to fence + 1, up to its window plus phase-2 limit (over a thousand instances)
+    // above the log, and leave every instance in between for the real leader to fill (its
+    // renewals filled them one by one: sim seed 6 with acceptor wipes forced). The holes below
+    // its fence are the other replicas' to fill; one of them leads meanwhile.
+    const pastFence = this.learner.nextIid > this.proposer.fenceIid;
+    const caughtUp = this.learner.highestSeen < this.learner.nextIid && pastFence;
+    const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out, pastFence);
     this.changed(out);
     if (action.propose !== undefined) this.proposer.proposeControl(action.propose, out);
     const leader = leadership.leader(now);

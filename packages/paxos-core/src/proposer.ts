@@ -191,6 +191,8 @@ export class Proposer {
   private lastDecidedAt = 0;
   /** No instance at or below it is opened here (a rejoined replica: see ProposerRecovered.fence). */
   private readonly fence: number;
+  /** The last campaign that yielded: its instance and the ballot it yielded to (see `preempt`). */
+  private yielded: { readonly iid: number; readonly ballot: number } | undefined;
   private lastRecoveryAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: ProposerOptions, recovered?: ProposerRecovered) {
@@ -431,7 +433,12 @@ export class Proposer {
       }
       if (!this.instances.has(iid)) {
         if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
-        this.open(iid, false, out);
+        // Above the ballot an earlier campaign here yielded to: if that was a live candidate's it
+        // has been decided or given up since, and if it was a proposer that is gone (crashed, or a
+        // replica that lost its storage and now stays below its fence) nobody else would ever go
+        // above it, and every campaign here would yield to it for ever.
+        const y = this.yielded?.iid === iid ? roundAbove(this.yielded.ballot, this.id) : undefined;
+        this.open(iid, false, out, y);
       }
       // Held for the operation: a preemption retries it above the competing ballot instead of
       // dropping it, as a proposer that does not lead drops other instances (see `preempt`).
@@ -715,7 +722,7 @@ export class Proposer {
     }
   }
 
-  private open(iid: number, recovery: boolean, out: Effects): void {
+  private open(iid: number, recovery: boolean, out: Effects, minRound = 0): void {
     invariant(iid > this.fence, `instance ${iid} is at or below this proposer's fence ${this.fence}`);
     // An instance opened again (dropped by a proposer that stopped leading or yielded, then
     // needed once more) may have had an accept of ours at the base ballot: reusing that ballot
@@ -724,7 +731,7 @@ export class Proposer {
     // which is above anything an earlier incarnation used (B2).
     const reopened = iid <= this.highestOpened;
     if (iid > this.highestOpened) this.highestOpened = iid;
-    const round = reopened ? Math.max(this.baseRound, this.maxRoundUsed + 1) : this.baseRound;
+    const round = Math.max(reopened ? Math.max(this.baseRound, this.maxRoundUsed + 1) : this.baseRound, minRound);
     const inst: Instance = {
       iid,
       ballot: ballotOf(Math.min(round, MAX_ROUND), this.id),
@@ -764,9 +771,11 @@ export class Proposer {
       // A campaign meets a higher ballot: most likely another candidate's campaign for the same
       // instance. Yield to it rather than duel (candidates retrying after a backoff kept
       // preempting each other for minutes with five of them): the campaign is dropped, and
-      // leadership campaigns again on its own schedule if no leader came of the other one.
+      // leadership campaigns again on its own schedule if no leader came of the other one, then
+      // above this ballot (see proposeControl).
       this.remove(inst);
       if (this.control === inst.own) this.control = null;
+      this.yielded = { iid: inst.iid, ballot: Math.max(seen, this.yielded?.iid === inst.iid ? this.yielded.ballot : 0) };
       return;
     }
     if (!this.leading && !inst.control) {

@@ -30,7 +30,15 @@ import { MAX_UINT32 } from './limits.js';
  * Every other replica must answer, since the one that does not might be the only other member of a
  * quorum the lost acceptor was in. Until they have, the replica does not start (its learner, when it
  * starts, fetches a checkpoint if the log was trimmed). A restart during a rejoin rejoins again:
- * the fence is written as 2^32 − 1 ("under way") first.
+ * the fence is written as 2^32 − 1 ("under way") first. The rejoined replica campaigns for
+ * leadership only once its learner has passed the fence (LearningProposer.tick).
+ *
+ * What this assumes of operators: no second replica loses its storage, and this one not again,
+ * before the cluster has passed the fence (some replica holds a checkpoint above it). Until then
+ * instances up to the fence have one voter fewer (a second loss may leave them without a quorum),
+ * and the rejoined incarnation may have used ballots above its fence that only its own acceptor
+ * saw: wiped again then, its next rejoin would find the same highest instance and ballot and take
+ * the same fence and rounds.
  */
 export interface RejoinAnswer {
   /** The highest instance the answering acceptor holds a record of (or its trim point, if higher). */
