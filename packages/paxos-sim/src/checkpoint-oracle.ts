@@ -91,6 +91,18 @@ export class CheckpointOracle {
     return found;
   }
 
+  /**
+   * The highest checkpoint `node` ever reported in a decided report (0: none). Reports may go
+   * down (a node wiped since reports what it has now), trims never do: a trim computed from an
+   * earlier, higher report may lie above the node's checkpoints until it has one this high again.
+   */
+  highestReport(node: number): number {
+    this.advance();
+    let max = 0;
+    for (const r of this.reports) if (r.node === node && r.iid > max) max = r.iid;
+    return max;
+  }
+
   /** The instance of the first decided report of `node` (undefined: it never reported). */
   firstReportAt(node: number): number | undefined {
     this.advance();

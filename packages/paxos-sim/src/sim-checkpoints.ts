@@ -54,6 +54,8 @@ export interface CheckpointHost {
   checkpointSchedule(from: number, now: number): CheckpointScheduleRole;
   /** The highest trim point any acceptor made durable. */
   highestTrim(): number;
+  /** The highest fence of a replica that rejoined (0: none). */
+  highestFence(): number;
 }
 
 interface Checkpoint {
@@ -86,6 +88,8 @@ interface NodeState {
   ioBusy: boolean;
   /** The disk was wiped after its latest report was decided (its report no longer has a checkpoint behind it). */
   wipedSinceReport: boolean;
+  /** The disk was wiped at some point (reports an earlier incarnation proposed may be decided after it). */
+  everWiped: boolean;
   /** A transfer episode is under way (for the behind-the-trim check, once per episode). */
   fetching: boolean;
 }
@@ -163,7 +167,7 @@ export class Checkpoints {
     this.oracle = new CheckpointOracle({ chosen, batched: options.batchMaxValues > 0, hold: options.trimHold, fail });
     for (const m of members) {
       this.keys.set(m.index, m.key);
-      this.nodes.set(m.index, { durable: [], staging: undefined, app: new SimApp(), schedule: undefined, lastApplied: 0, writing: undefined, io: [], ioBusy: false, wipedSinceReport: false, fetching: false });
+      this.nodes.set(m.index, { durable: [], staging: undefined, app: new SimApp(), schedule: undefined, lastApplied: 0, writing: undefined, io: [], ioBusy: false, wipedSinceReport: false, everWiped: false, fetching: false });
     }
   }
 
@@ -225,6 +229,7 @@ export class Checkpoints {
       s.durable = [];
       s.staging = undefined;
       s.wipedSinceReport = true;
+      s.everWiped = true;
       this.figures.wipes++;
       return true;
     }
@@ -324,8 +329,9 @@ export class Checkpoints {
     const { iid, bytes, reports, master } = w;
     this.keep(s, { iid, bytes, sum: simChecksum(bytes), reports, master });
     this.figures.checkpoints++;
-    // A wiped node holds a checkpoint behind its latest report again once it has caught up to it.
-    if (iid >= (this.oracle.latestReport(this.key(index))?.iid ?? 0)) s.wipedSinceReport = false;
+    // A wiped node holds a checkpoint behind its reports again once it has caught up to the
+    // highest of them (a trim may have been computed from that one).
+    if (iid >= this.oracle.highestReport(this.key(index))) s.wipedSinceReport = false;
     if (!running) return;
     s.schedule?.written(iid, this.host.now);
     this.host.report(index, encodeCheckpointReport({ node: this.key(index), iid }));
@@ -373,6 +379,9 @@ export class Checkpoints {
     if (this.host.node(index).expectedNext > this.host.highestTrim()) return;
     const first = this.firstReportAt(index);
     if (first === undefined || s.wipedSinceReport) return;
+    // A report its incarnation before a wipe proposed, decided only after the wipe, claims a
+    // checkpoint the disk lost: trims computed from it may pass what the node holds now.
+    if (s.everWiped && (s.durable[0]?.iid ?? 0) < this.oracle.highestReport(this.key(index))) return;
     if (this.trimPrefixes.some((d) => d < first)) return;
     const node = this.host.node(index);
     this.host.fail(`${node.name} is behind the acceptors' trim point and needs a snapshot, although every trim was computed with its checkpoint report (first in instance ${first}) and its disk is intact: a trim passed a reporting node`);
@@ -453,7 +462,7 @@ export class Checkpoints {
         this.oracle.expectState(e.ref.iid, s.app.digest, `${who} after installing the checkpoint of instance ${e.ref.iid}`);
         s.lastApplied = e.ref.iid;
         s.fetching = false;
-        if (e.ref.iid >= (this.oracle.latestReport(this.key(index))?.iid ?? 0)) s.wipedSinceReport = false;
+        if (e.ref.iid >= this.oracle.highestReport(this.key(index))) s.wipedSinceReport = false;
         s.schedule?.written(e.ref.iid, this.host.now);
         this.figures.transfersInstalled++;
         this.host.report(index, encodeCheckpointReport({ node: this.key(index), iid: e.ref.iid }));
@@ -528,13 +537,22 @@ export class Checkpoints {
   /**
    * A wipe loses data for good if it hits every node holding the state: only wipe a node while
    * another one, which reported (so later trims wait for it) and has its disk, holds a checkpoint
-   * at or above every trim sent so far (so earlier trims are covered too).
+   * at or above every trim sent so far (so earlier trims are covered too), and above every
+   * rejoined replica's fence: instances up to a fence have one voter fewer, and once a second
+   * acceptor is gone too (a crash) they may be learnable from no quorum, only from a checkpoint.
    */
   private mayWipe(index: number): boolean {
+    const level = Math.max(this.maxTrimSent, this.host.highestFence());
     for (const [other, s] of this.nodes) {
       if (other === index || s.wipedSinceReport || this.oracle.latestReport(this.key(other)) === undefined) continue;
-      if ((s.durable[0]?.iid ?? 0) >= this.maxTrimSent) return true;
+      if ((s.durable[0]?.iid ?? 0) >= level) return true;
     }
+    return false;
+  }
+
+  /** Whether a node other than `except` holds a durable checkpoint of an instance ≥ `iid`. */
+  checkpointAtLeast(iid: number, except: number): boolean {
+    for (const [index, s] of this.nodes) if (index !== except && (s.durable[0]?.iid ?? 0) >= iid) return true;
     return false;
   }
 

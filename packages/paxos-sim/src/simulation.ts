@@ -249,6 +249,7 @@ export class Simulation {
       fail: (what) => this.checker.fail(what),
       checkpointSchedule: (from, now) => this.roles.checkpointSchedule(from, now),
       highestTrim: () => Math.max(...this.acceptorNodes.map((i) => (this.nodes[i] as SimNode).disk.trimIid)),
+      highestFence: () => Math.max(0, ...this.acceptorNodes.map((i) => (this.nodes[i] as SimNode).disk.fence).filter((f) => f !== REJOIN_PENDING)),
     };
   }
 
@@ -502,18 +503,25 @@ export class Simulation {
     this.rejoining.delete(node.index);
     const wiped = this.ckpt?.has(node.index) === true && this.ckpt.crashed(node.index);
     let lostAcceptor = false;
-    if (wiped && node.kind === 'replica' && this.options.wipeAcceptors && this.nodes.every((n) => n === node || n.disk.fence <= this.checker.maxDecided)) {
+    const ckpt = this.ckpt as Checkpoints;
+    const fencesPassed = () => this.nodes.every((n) => n.disk.fence === 0 || (n.disk.fence !== REJOIN_PENDING && ckpt.checkpointAtLeast(n.disk.fence, node.index)));
+    if (wiped && node.kind === 'replica' && this.options.wipeAcceptors && fencesPassed()) {
       // Its whole data directory: the acceptor's promises and votes, and the round floor kept with
       // them. (The oracle remembers what was durable: the rejoined acceptor is held to it.) Only
-      // while no other replica is rejoining or fenced above what was decided: until the cluster
-      // passes a fence, that replica cannot vote below it, and losing a second one then loses the
-      // quorum for those instances (in a real cluster too: it waits until the fence is passed).
+      // once the cluster passed every fence: another node holds a checkpoint above it (README's
+      // rule for operators). Until then a fenced replica cannot vote at or below its fence, and
+      // losing a second acceptor can leave those instances without a quorum to decide them or to
+      // learn them from (in 3 replicas; everyone then waits for a checkpoint nobody can make). The
+      // fenced replica itself included: wiped again before anything above its fence was recorded
+      // elsewhere, it may have used ballots there that only its own, lost, acceptor saw, and its
+      // next rejoin would compute the same fence and round floor and use them again (rejoin.ts;
+      // seeds 15 and 111 with acceptor wipes forced on every seed and leadership).
       d.records.clear();
       d.trimIid = 0;
       d.roundFloor = 0;
       d.fence = REJOIN_PENDING;
       lostAcceptor = true;
-      (this.ckpt as Checkpoints).figures.acceptorWipes++;
+      ckpt.figures.acceptorWipes++;
     }
     this.faults.crashes++;
     // After losing its storage a replica restarts only once its earlier messages have landed (a
@@ -793,7 +801,7 @@ export class Simulation {
     if (r === undefined || r.inc !== node.incarnation) return;
     r.answers.set(from, { highest: msg.highest, maxBallot: msg.maxBallot });
     const maxAccepting = this.options.batchMaxValues > 0 ? 2 : 1024;
-    const point = rejoinPoint([...r.answers.values()], this.acceptorNodes.length - 1, rejoinMargin(this.options.preexecWindow, maxAccepting, false));
+    const point = rejoinPoint([...r.answers.values()], this.acceptorNodes.length - 1, rejoinMargin(this.options.preexecWindow, maxAccepting, this.options.leadership));
     if (point === undefined) return;
     this.rejoining.delete(to);
     node.disk.fence = point.fence;
