@@ -83,7 +83,8 @@ export interface LeadershipApi {
   /**
    * Whether a read of this process's applied state now is linearizable without a round trip
    * through the log: it holds the lease, has recovered what earlier leaders may have started and
-   * has applied everything it proposed. Ask right before reading; the answer is for this instant.
+   * has applied everything it proposed (handed it to the deliver callback, not only learned it).
+   * Ask right before reading; the answer is for this instant.
    */
   canReadLocally(): boolean;
   /** A planned handover (before a restart, say): give the lease up now and tell the others. */
@@ -852,7 +853,10 @@ function leadershipApi(role: LearningProposer | Replica, pump: () => Pump): Lead
   return {
     leader: () => role.leader(performance.now()),
     isLeader: () => role.isLeader(performance.now()),
-    canReadLocally: () => role.canReadLocally(performance.now()),
+    // The core's learner is ahead of the application by the deliveries the pump still holds (they
+    // wait for the batch's commit): a read of the application's state is linearizable only once
+    // they are delivered too.
+    canReadLocally: () => role.canReadLocally(performance.now()) && !pump().undelivered,
     dropLeadership: () => pump().input((out) => role.dropLeadership(out)),
   };
 }

@@ -71,6 +71,8 @@ export class Pump {
   private failed = false;
   /** The flush in progress, for `drain`. */
   private running: Promise<void> | undefined;
+  /** Deliveries of the flush in progress not yet handed to `deliver` (it waits for its commit first). */
+  private delivering = 0;
   private readonly ticker: NodeJS.Timeout;
   private readonly log: RateLimitedLogger;
 
@@ -97,6 +99,15 @@ export class Pump {
       if (events.length > from) observe(events, from);
     }
     this.schedule();
+  }
+
+  /**
+   * Whether the core has decided values this pump has not yet handed to `deliver`: they wait in
+   * the batch being built, or in the one being committed. The core's state runs ahead of the
+   * application's by those: a leader's `canReadLocally` must wait for them too.
+   */
+  get undelivered(): boolean {
+    return this.delivering > 0 || this.pending.deliver.length > 0;
   }
 
   /** Takes no more inputs; what was taken is still committed and sent (see `drain`). */
@@ -132,12 +143,14 @@ export class Pump {
     const batch = this.pending;
     if (batch.persist.length === 0 && batch.send.length === 0 && batch.deliver.length === 0 && batch.events.length === 0 && batch.snapshot.length === 0) return;
     this.pending = newEffects();
+    this.delivering = batch.deliver.length;
     if (batch.persist.length > 0) {
       if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
       this.committing = true;
       try {
         await this.o.commit(batch.persist);
       } catch (e) {
+        // Never delivered: the process stops (and its reads with it).
         this.fail(e as Error);
         return;
       } finally {
@@ -148,6 +161,7 @@ export class Pump {
     if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
     this.o.flushSends?.();
     if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
+    this.delivering = 0;
     if (batch.deliver.length > 0) this.o.delivered?.();
     if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
     for (const e of batch.events) logEvent(this.log, e, this.o.peerName);

@@ -47,7 +47,15 @@ describe('leadership over real sockets (leader yes)', () => {
     expect(delivered[2]).toEqual(delivered[0]);
     expect(new Set(delivered[0]).size).toBe(90);
     for (const c of changes) expect(c.at(-1)).toBe(leader);
-    expect(rs.map((r) => r.canReadLocally())).toEqual(rs.map((_, i) => i === leader));
+    // A lease renewal in flight makes the leader's answer false until it is applied (its instance
+    // is above what the leader has applied), so wait for a moment between renewals; the followers
+    // must say false at every moment, that one included. (Under a loaded CI host the lease may even
+    // move; the one that can read must then be the leader of that moment.)
+    const readers = () => rs.map((r, i) => (r.canReadLocally() ? i : -1)).filter((i) => i >= 0);
+    await waitFor(() => readers().length > 0, 10_000, 'the leader to be able to read locally');
+    const now = readers();
+    expect(now).toEqual(leaders(rs));
+    expect(now).toHaveLength(1);
   }, 30_000);
 
   it('when the leader goes away another takes over, and values proposed meanwhile are delivered', async () => {

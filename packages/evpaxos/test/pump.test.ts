@@ -42,6 +42,47 @@ describe('pump', () => {
     pump.stop();
   });
 
+  it('says it holds undelivered values from the input that decided them until it has handed them to deliver (after their commit)', async () => {
+    const role: PumpedRole = {
+      receive(_from: PeerId, msg: Message, out: Effects) {
+        const iid = 'iid' in msg ? msg.iid : 0;
+        out.persist.push({ kind: 'trim', iid });
+        out.deliver.push({ iid, index: 0, value: new Uint8Array([iid]) });
+      },
+      tick: () => undefined,
+    };
+    const commits: (() => void)[] = [];
+    const delivered: number[] = [];
+    const seen: boolean[] = [];
+    const pump = new Pump({
+      role,
+      commit: () => new Promise<void>((resolve) => commits.push(resolve)),
+      send: () => undefined,
+      deliver: (d) => {
+        delivered.push(d.iid);
+        seen.push(pump.undelivered);
+      },
+      log: silentLogger,
+      tickMs: 60_000,
+      onFatal: (e) => {
+        throw e;
+      },
+    });
+    await turn();
+    expect(pump.undelivered).toBe(false);
+    pump.receive(1, { type: 'trim', iid: 1 });
+    expect(pump.undelivered).toBe(true); // decided in the core, in the batch being built
+    await turn();
+    expect(commits).toHaveLength(1);
+    expect(pump.undelivered).toBe(true); // in the batch being committed
+    commits.shift()?.();
+    await turn();
+    expect(delivered).toEqual([1]);
+    expect(seen).toEqual([true]); // while its batch is being handed over
+    expect(pump.undelivered).toBe(false);
+    pump.stop();
+  });
+
   it('stops and reports when the disk fails, without sending the replies of the failed batch', async () => {
     const sent: string[] = [];
     let fatal: Error | undefined;

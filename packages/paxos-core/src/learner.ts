@@ -207,7 +207,7 @@ export class Learner {
     this.currentAtLastCheck = this.current;
     if (stuck && this.highestSeenIid >= this.current) {
       // A hole: `current` did not close for a whole period although later instances exist.
-      this.requestRepeat(out, true);
+      this.requestRepeat(out);
     } else if (now - this.lastProgressAt >= this.probeIntervalMs) {
       // Idle: maybe acceptors hold instances nobody told us about (LibPaxos3 never asks, B8).
       this.lastProgressAt = now;
@@ -410,21 +410,10 @@ export class Learner {
     if (this.repeatingTo >= 0 && this.current > this.repeatingTo) this.requestRepeat(out);
   }
 
-  /**
-   * Asks every acceptor to repeat from `current` on. For a `hole` only the run of instances not
-   * closed here yet: the ones after it are buffered already, and asking for a whole range again
-   * every period while the hole lasts made acceptors send each buffered instance dozens of times
-   * (a replica catching up under load received 70 copies of each).
-   */
-  private requestRepeat(out: Effects, hole = false): void {
+  private requestRepeat(out: Effects): void {
     const from = this.current;
     if (from > MAX_UINT32) return;
-    let to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
-    if (hole) {
-      let end = from;
-      while (end < to && end < this.highestSeenIid && this.pending.get(end + 1)?.closed === undefined) end++;
-      to = end;
-    }
+    const to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
     this.repeatingTo = to;
     out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });
   }

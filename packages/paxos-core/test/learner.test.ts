@@ -67,15 +67,6 @@ describe('learner', () => {
     expect(msgs(out, 'repeat')[0]).toMatchObject({ type: 'repeat', from: 1 });
   });
 
-  it('a hole below closed instances is asked for alone, not with the instances buffered after it', () => {
-    const l = learner();
-    for (let i = 3; i <= 50; i++) feed(l, accepted(0, i, 11, enc('x')), accepted(1, i, 11, enc('x')));
-    l.tick(0, fx()); // the first check: an idle probe asks for a whole range
-    const out = fx();
-    l.tick(100, out); // still stuck at 1: only 1..2 are missing
-    expect(msgs(out, 'repeat')).toEqual([{ type: 'repeat', from: 1, to: 2 }]);
-  });
-
   it('ManyHoles: the repeat covers the holes up to what was seen', () => {
     const l = learner();
     for (const i of [3, 5, 9]) feed(l, accepted(0, i, 11, enc('x')), accepted(1, i, 11, enc('x')));

@@ -313,6 +313,9 @@ export class BinaryProtocol implements ProtocolCodec<BinaryRequest> {
 
   encode(req: BinaryRequest, outcome: Outcome): Uint8Array {
     const cmd = req.command;
+    if (isServerReply(outcome) && outcome.kind === 'server_error') {
+      return errorPacket(req.opcode, req.opaque, outcome.temporary ? Status.ETMPFAIL : Status.EINTERNAL, outcome.message);
+    }
     if (isServerCommand(cmd)) {
       if (!isServerReply(outcome)) throw new Error(`binary protocol: ${cmd.op} answered with a store result (${outcome.status})`);
       return this.encodeServer(req, outcome);
@@ -336,6 +339,8 @@ export class BinaryProtocol implements ProtocolCodec<BinaryRequest> {
         return packet(req.opcode, req.opaque, Status.SUCCESS, 0n, EMPTY, EMPTY, EMPTY);
       case 'unknown':
         return errorPacket(req.opcode, req.opaque, Status.KEY_ENOENT, MESSAGES[Status.KEY_ENOENT] as string);
+      case 'server_error':
+        return errorPacket(req.opcode, req.opaque, r.temporary ? Status.ETMPFAIL : Status.EINTERNAL, r.message);
       default:
         return assertNever(r);
     }

@@ -100,6 +100,7 @@ export function requestToWire(req: KvRequest): unknown[] {
       return head;
     case 'get':
       head.push(c.keys.map(keyToBytes));
+      if (c.nonce !== undefined) head.push(c.nonce);
       return head;
     case 'gat':
       head.push(c.exptime, c.keys.map(keyToBytes));
@@ -128,6 +129,7 @@ export function requestToWire(req: KvRequest): unknown[] {
       head.push(keyToBytes(c.key));
       return head;
     case 'register':
+      if (c.nonce !== undefined) head.push(c.nonce);
       return head;
     default:
       return assertNever(c);
@@ -317,7 +319,7 @@ export function requestFromWire(x: unknown): KvRequest {
       break;
     case 'get': {
       const keys = f.array('keys').map((k, i) => new Fields([k], `the KV request key ${i}`).key('key'));
-      command = { op, keys };
+      command = f.isNil() ? { op, keys } : { op, keys, nonce: f.int('nonce', 0, Number.MAX_SAFE_INTEGER) };
       break;
     }
     case 'gat': {
@@ -354,9 +356,14 @@ export function requestFromWire(x: unknown): KvRequest {
     case 'oversized_set':
       command = { op, key: f.key('key') };
       break;
-    case 'register':
-      command = { op };
+    case 'register': {
+      if (f.isNil()) {
+        command = { op };
+        break;
+      }
+      command = { op, nonce: f.int('nonce', 0, Number.MAX_SAFE_INTEGER) };
       break;
+    }
     default:
       return assertNever(op);
   }

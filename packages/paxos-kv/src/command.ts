@@ -27,10 +27,19 @@ export interface CasCommand {
   readonly cas: bigint;
 }
 
-/** get/gets (the protocol decides whether to show CAS uniques): the hits, in request order. */
+/**
+ * get/gets (the protocol decides whether to show CAS uniques): the hits, in request order. A get
+ * read through the log carries a `nonce` (a number the gateway picks, ignored by the store), for the
+ * reason register does: the replication layer matches a proposal to its delivery by bytes, and a
+ * gateway whose get matched an equal get another gateway proposed earlier (same keys, same stamp)
+ * would answer from that get's place in the log, which may precede writes acknowledged before its
+ * own get was sent: a stale read served as linearizable. With no keys, a get changes nothing but
+ * the clock: the leader's way to put its time into the log.
+ */
 export interface GetCommand {
   readonly op: 'get';
   readonly keys: readonly Key[];
+  readonly nonce?: number;
 }
 
 /** gat/gats: get and set a new exptime on every hit. */
@@ -81,9 +90,15 @@ export interface OversizedSetCommand {
   readonly key: Key;
 }
 
-/** Opens an exactly-once client session; the result carries its id. */
+/**
+ * Opens an exactly-once client session; the result carries its id. `nonce` (a number the gateway
+ * picks, ignored by the store) makes two gateways' registrations different bytes: the replication
+ * layer matches a proposal to its delivery by bytes, and two gateways whose equal registrations
+ * matched the same delivery would share one session, and so each other's sequence numbers.
+ */
 export interface RegisterCommand {
   readonly op: 'register';
+  readonly nonce?: number;
 }
 
 export type KvCommand =

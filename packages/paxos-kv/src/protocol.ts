@@ -25,7 +25,14 @@ export type ServerReply =
   /** `stats reset` done. */
   | { readonly kind: 'reset' }
   /** A stats group this server does not have. */
-  | { readonly kind: 'unknown' };
+  | { readonly kind: 'unknown' }
+  /**
+   * The server could not carry out a request (no quorum in time, shutting down…): the answer to
+   * any request, store commands included. Shown despite noreply or a quiet opcode, as memcached's
+   * out_errstring shows severe errors; `temporary` says a retry may succeed (binary ETMPFAIL,
+   * else EINTERNAL). The message says whether the request may have taken effect.
+   */
+  | { readonly kind: 'server_error'; readonly message: string; readonly temporary: boolean };
 
 export type Outcome = KvResult | ServerReply;
 
@@ -54,6 +61,11 @@ export function isServerCommand(c: KvCommand | ServerCommand): c is ServerComman
 
 export function isServerReply(o: Outcome): o is ServerReply {
   return 'kind' in o;
+}
+
+/** A server error line must stay one line: no CR or LF inside it. */
+export function oneLine(message: string): string {
+  return message.replace(/[\r\n]+/g, ' ');
 }
 
 /**

@@ -16,6 +16,7 @@ import { parseI32, parseU32, parseU64 } from './numbers.js';
 import {
   isServerCommand,
   isServerReply,
+  oneLine,
   type CodecOptions,
   type Outcome,
   type Parsed,
@@ -355,6 +356,7 @@ export class TextProtocol implements ProtocolCodec<TextRequest> {
 
   encode(request: TextRequest, outcome: Outcome): Uint8Array {
     const cmd = request.command;
+    if (isServerReply(outcome) && outcome.kind === 'server_error') return encodeServerReply(outcome, request.noreply);
     if (isServerCommand(cmd)) {
       if (!isServerReply(outcome)) throw new Error(`text protocol: ${cmd.op} answered with a store result (${outcome.status})`);
       return encodeServerReply(outcome, request.noreply);
@@ -378,6 +380,8 @@ function encodeServerReply(r: Exclude<Outcome, KvResult>, noreply: boolean): Uin
       return w.text('RESET\r\n').done();
     case 'unknown':
       return w.text('ERROR\r\n').done();
+    case 'server_error':
+      return w.text(`SERVER_ERROR ${oneLine(r.message)}\r\n`).done();
     default:
       return assertNever(r);
   }

@@ -281,3 +281,18 @@ describe('binary protocol: chunking', () => {
     );
   });
 });
+
+describe("binary protocol: the server's own failures", () => {
+  it('answer any request, quiet ones too, with ETMPFAIL (temporary) or EINTERNAL, the opaque echoed and the message as the value', () => {
+    const p = new BinaryProtocol();
+    const items = p.push(cat(setP('k', 'v', { opaque: 7 }, Opcode.SETQ), pkt(Opcode.GETQ, { key: 'k', opaque: 8 }), pkt(Opcode.STAT, { opaque: 9 })));
+    const reqs = items.flatMap((it) => (it.type === 'request' ? [it.request] : []));
+    expect(reqs).toHaveLength(3);
+    const [a, b, c] = reqs as [BinaryRequest, BinaryRequest, BinaryRequest];
+    const [ra] = responses(p.encode(a, { kind: 'server_error', message: 'no quorum', temporary: true }));
+    expect(ra).toMatchObject({ magic: 0x81, opcode: Opcode.SETQ, status: Status.ETMPFAIL, opaque: 7, cas: 0n, value: 'no quorum' });
+    const [rb] = responses(p.encode(b, { kind: 'server_error', message: 'broken', temporary: false }));
+    expect(rb).toMatchObject({ opcode: Opcode.GETQ, status: Status.EINTERNAL, opaque: 8, value: 'broken' });
+    expect(responses(p.encode(c, { kind: 'server_error', message: 'x', temporary: true }))).toHaveLength(1);
+  });
+});

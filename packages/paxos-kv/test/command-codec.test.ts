@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, decodeResult, encodeRequest, encodeResult, keyToBytes, KvCodecError, Rng, type KvRequest, type KvResult } from '../src/index.js';
+import { decodeRequest, decodeResult, encodeRequest, encodeResult, keyToBytes, KvCodecError, KvStateMachine, Rng, type KvRequest, type KvResult } from '../src/index.js';
 import { randomRequests } from './gen.js';
 
 const big = 2n ** 64n - 1n;
@@ -73,5 +73,37 @@ describe('requests and results as Paxos values (msgpack)', () => {
         expect(e).toBeInstanceOf(KvCodecError);
       }
     }
+  });
+});
+
+describe('register', () => {
+  it('carries its nonce, so that two gateways registering at the same millisecond propose different bytes', () => {
+    const a = encodeRequest({ now: 5, command: { op: 'register', nonce: 1 } });
+    const b = encodeRequest({ now: 5, command: { op: 'register', nonce: 2 } });
+    expect(a).not.toEqual(b);
+    expect(decodeRequest(a)).toEqual({ now: 5, command: { op: 'register', nonce: 1 } });
+    expect(decodeRequest(encodeRequest({ now: 5, command: { op: 'register' } }))).toEqual({ now: 5, command: { op: 'register' } });
+    expect(() => decodeRequest(encodeRequest({ now: 5, command: { op: 'register', nonce: -1 } }))).toThrow(/nonce/);
+  });
+});
+
+describe('get', () => {
+  it('carries its nonce, so that two gateways reading the same keys at the same millisecond propose different bytes', () => {
+    const a = encodeRequest({ now: 5, command: { op: 'get', keys: ['k'], nonce: 1 } });
+    const b = encodeRequest({ now: 5, command: { op: 'get', keys: ['k'], nonce: 2 } });
+    expect(a).not.toEqual(b);
+    expect(decodeRequest(a)).toEqual({ now: 5, command: { op: 'get', keys: ['k'], nonce: 1 } });
+    expect(decodeRequest(encodeRequest({ now: 5, command: { op: 'get', keys: ['k'] } }))).toEqual({ now: 5, command: { op: 'get', keys: ['k'] } });
+    expect(() => decodeRequest(encodeRequest({ now: 5, command: { op: 'get', keys: ['k'], nonce: 1.5 } }))).toThrow(/nonce/);
+  });
+
+  it('with no keys changes nothing but the clock (the leader putting its time into the log)', () => {
+    const sm = new KvStateMachine();
+    sm.apply(1, 0, encodeRequest({ now: 1000, command: { op: 'set', key: 'k', flags: 0, exptime: 0, value: new Uint8Array([1]) } }));
+    const before = sm.store.stats().counters;
+    const r = decodeResult(sm.apply(2, 0, encodeRequest({ now: 9000, command: { op: 'get', keys: [], nonce: 3 } })));
+    expect(r).toEqual({ status: 'values', hits: [] });
+    expect(sm.store.clock).toBe(9000);
+    expect(sm.store.stats().counters).toEqual(before);
   });
 });

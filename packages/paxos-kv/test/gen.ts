@@ -18,7 +18,7 @@ export function randomCommand(rng: Rng, keys = 8): KvCommand {
     case 4:
       return { op: 'cas', key, flags: 0, exptime: 0, value: value(), cas: BigInt(rng.int(40)) };
     case 5:
-      return { op: 'get', keys: [key, `k${rng.int(keys)}`] };
+      return rng.next() < 0.5 ? { op: 'get', keys: [key, `k${rng.int(keys)}`] } : { op: 'get', keys: [key], nonce: rng.int(1_000_000_000) };
     case 6:
       return { op: 'gat', exptime: exptime(), keys: [key] };
     case 7:
@@ -32,7 +32,7 @@ export function randomCommand(rng: Rng, keys = 8): KvCommand {
     case 11:
       return rng.next() < 0.2 ? { op: 'flush_all', delay: rng.pick([0, 1, 3, -1]) } : { op: 'oversized_set', key };
     case 12:
-      return { op: 'register' };
+      return rng.next() < 0.5 ? { op: 'register' } : { op: 'register', nonce: rng.int(1_000_000_000) };
     default:
       return { op: 'set', key, flags: 0, exptime: 0, value: value() };
   }

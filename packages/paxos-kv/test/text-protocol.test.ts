@@ -191,3 +191,12 @@ describe('text protocol: cost', () => {
     expect(items[0]?.type === 'request' && items[0].request.command.op).toBe('get');
   });
 });
+
+describe("text protocol: the server's own failures", () => {
+  it('answer any request with one SERVER_ERROR line, despite noreply, with CR and LF taken out of the message', () => {
+    const p = new TextProtocol();
+    const items = p.push(latin1('set k 0 0 1 noreply\r\nx\r\nget k\r\n'));
+    const out = items.map((it) => (it.type === 'request' ? str(p.encode(it.request, { kind: 'server_error', message: 'no quorum\r\nfor 5 s', temporary: true })) : ''));
+    expect(out).toEqual(['SERVER_ERROR no quorum for 5 s\r\n', 'SERVER_ERROR no quorum for 5 s\r\n']);
+  });
+});
