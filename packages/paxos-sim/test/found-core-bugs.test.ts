@@ -74,7 +74,7 @@ describe('paxos-core bugs the simulator found', () => {
     [117, 'a fence no checkpoint covered any more'],
     // A report proposed before a wipe and decided after it claims a checkpoint the disk lost.
     [109, 'a stale checkpoint report'],
-  ] as const)('seed %i with acceptor wipes forced: %s', (seed) => {
+  ] as const)('seed %i with acceptor wipes forced: %s', (seed, _what) => {
     const r = simulate(drawOptions(seed, wipes));
     expect(r.violations).toEqual([]);
   }, 60_000);
