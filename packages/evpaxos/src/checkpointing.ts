@@ -30,7 +30,12 @@ export interface CheckpointingOptions {
    * Puts a checkpoint report into the log (a replica proposes it). Absent: checkpoints are not
    * reported (a learner cannot propose), so trimming does not wait for this node.
    */
-  readonly report?: { readonly node: number; readonly propose: (value: Uint8Array) => void };
+  readonly report?: {
+    readonly node: number;
+    readonly propose: (value: Uint8Array) => void;
+    /** Whether a checkpoint of `iid` is worth a report (paxos-core's `CheckpointTrim.wantsReport`): default yes. */
+    readonly wants?: (iid: number) => boolean;
+  };
   /** Hands a finished snapshot file step back to the core role. */
   readonly ioResult: (result: SnapshotIoResult) => void;
   /** The checkpoint reports known as of an instance, to store with a checkpoint of it (`CheckpointTrim.reportsAsOf`). */
@@ -128,7 +133,7 @@ export class Checkpointing {
           ms: Math.round(ms),
           masterVersion: master?.version,
         });
-        this.o.report?.propose(encodeCheckpointReport({ node: this.o.report.node, iid }));
+        this.reportCheckpoint(iid);
       } catch (e) {
         this.observer?.checkpointWriteFailed();
         this.o.schedule.failed();
@@ -247,7 +252,7 @@ export class Checkpointing {
         this.lastApplied = e.ref.iid;
         this.observer?.checkpointHeld(e.ref.iid, e.ref.size);
         this.o.schedule.written(e.ref.iid, performance.now());
-        this.o.report?.propose(encodeCheckpointReport({ node: this.o.report.node, iid: e.ref.iid }));
+        this.reportCheckpoint(e.ref.iid);
         this.o.ioResult({ kind: 'installed', ref: e.ref, ok: true });
         return;
       }
@@ -255,6 +260,13 @@ export class Checkpointing {
         await store.discardStaging();
         return;
     }
+  }
+
+  /** Puts a report of this node's checkpoint of `iid` into the log, when it can move the trim point. */
+  private reportCheckpoint(iid: number): void {
+    const r = this.o.report;
+    if (r === undefined || r.wants?.(iid) === false) return;
+    r.propose(encodeCheckpointReport({ node: r.node, iid }));
   }
 
   private async sendChunk(peer: PeerId, get: Extract<SnapshotMessage, { type: 'snapshot_get' }>): Promise<void> {

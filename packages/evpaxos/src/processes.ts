@@ -577,7 +577,7 @@ export async function startReplica<R = undefined>(
     config,
     o.stateMachine,
     log,
-    { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)) },
+    { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)), wants: (iid) => role.wantsReport(id, iid) },
     (iid) => role.reportsAsOf(iid),
     (iid) => role.masterStateAsOf(iid),
   );
@@ -742,7 +742,7 @@ function checkpointShell<R>(
   config: PaxosConfig,
   sm: StateMachine<R> | undefined,
   log: Logger,
-  report: { readonly node: number; readonly propose: (value: Uint8Array) => void } | undefined,
+  report: { readonly node: number; readonly propose: (value: Uint8Array) => void; readonly wants?: (iid: number) => boolean } | undefined,
   reportsAsOf: (iid: number) => readonly (readonly [number, number])[],
   masterAsOf: (iid: number) => MasterState | undefined,
 ) {

@@ -61,6 +61,23 @@ export class CheckpointTrim {
   }
 
   /**
+   * Whether `node`, which just made a checkpoint of `iid` durable, should report it in the log.
+   * Only a report that can move the trim point is worth an instance: a reporter's first, one that
+   * goes down (its disk was replaced: the trim must not pass what it holds now), and one from a
+   * reporter whose latest report is the lowest (it holds the trim back). A reporter above the
+   * lowest waits: the trim cannot rise past the lowest report anyway, and it reports once its own
+   * is the lowest. Every node reporting every checkpoint put a report from each of them in the log
+   * every interval, each a Paxos instance its proposer had to win (sim seed 1106: five replicas
+   * reporting every 1.5 s, about a quarter of all instances, and each one contested).
+   */
+  wantsReport(node: number, iid: number): boolean {
+    const mine = this.reports.get(node);
+    if (mine === undefined || iid < mine) return true;
+    if (iid === mine) return false;
+    return mine <= (this.lowest() as number);
+  }
+
+  /**
    * Each reporter's latest report among those decided in instances ≤ `iid`: what a checkpoint of
    * instance `iid` must carry. The reports are replicated state like the application's (a function
    * of the log up to `iid`), and a node restarted from a checkpoint never sees the reports decided

@@ -273,6 +273,11 @@ export class Learner {
     this.trimPolicy?.restore(reports, iid);
   }
 
+  /** Whether `node` should report its checkpoint of `iid` (see `CheckpointTrim.wantsReport`; always without checkpoint trimming). */
+  wantsReport(node: number, iid: number): boolean {
+    return this.trimPolicy?.wantsReport(node, iid) ?? true;
+  }
+
   /** The checkpoint reports a checkpoint of instance `iid` must carry (empty without checkpoint trimming). */
   reportsAsOf(iid: number): [number, number][] {
     return this.trimPolicy?.reportsAsOf(iid) ?? [];

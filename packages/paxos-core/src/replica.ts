@@ -91,6 +91,11 @@ export class Replica {
     this.lp.learner.restoreReports(reports, iid);
   }
 
+  /** Whether `node` should report its checkpoint of `iid` (see `Learner.wantsReport`). */
+  wantsReport(node: number, iid: number): boolean {
+    return this.lp.learner.wantsReport(node, iid);
+  }
+
   /** The checkpoint reports a checkpoint of instance `iid` must carry (see `Learner.reportsAsOf`). */
   reportsAsOf(iid: number): [number, number][] {
     return this.lp.learner.reportsAsOf(iid);

@@ -83,6 +83,19 @@ describe('trim by the lowest checkpoint', () => {
     expect(t.lowest()).toBe(50);
   });
 
+  it('a node reports a checkpoint only when its report can move the trim: first, going down, or from the lowest', () => {
+    const t = new CheckpointTrim(0);
+    t.report(0, 100);
+    t.report(1, 200);
+    expect(t.wantsReport(2, 50)).toBe(true); // never reported
+    expect(t.wantsReport(0, 300)).toBe(true); // holds the trim back at 100
+    expect(t.wantsReport(1, 300)).toBe(false); // above the lowest: the trim cannot pass 100 anyway
+    expect(t.wantsReport(1, 150)).toBe(true); // its disk was replaced: lower than it said
+    expect(t.wantsReport(0, 100)).toBe(false); // nothing new
+    t.report(0, 300);
+    expect(t.wantsReport(1, 400)).toBe(true); // now the lowest
+  });
+
   it('a learner that trims by checkpoints asks every acceptor to trim when a report raises the point', () => {
     const l = new Learner({ acceptors: 3, checkpointTrim: { hold: 10 } });
     let out = decide(l, 1, encodeCheckpointReport({ node: 0, iid: 50 }));

@@ -41,6 +41,8 @@ export interface SnapshotRole {
   restoreReports(reports: readonly (readonly [number, number])[], iid: number): void;
   /** The checkpoint reports a checkpoint of instance `iid` carries. */
   reportsAsOf(iid: number): [number, number][];
+  /** Whether node `node` should report its checkpoint of `iid` in the log (core's `CheckpointTrim.wantsReport`). */
+  wantsReport?(node: number, iid: number): boolean;
   /** Leadership's state as of instance `iid`, which a checkpoint of it carries (leadership on). */
   masterStateAsOf?(iid: number): MasterState | undefined;
   /** Leadership's state as of the last instance learned, when known (leadership on). */

@@ -334,7 +334,7 @@ export class Checkpoints {
     if (iid >= this.oracle.highestReport(this.key(index))) s.wipedSinceReport = false;
     if (!running) return;
     s.schedule?.written(iid, this.host.now);
-    this.host.report(index, encodeCheckpointReport({ node: this.key(index), iid }));
+    this.reportIfWanted(index, iid);
   }
 
   /** A checkpoint is durable: list it, drop the ones beyond the newest `keep`. */
@@ -465,7 +465,7 @@ export class Checkpoints {
         if (e.ref.iid >= this.oracle.highestReport(this.key(index))) s.wipedSinceReport = false;
         s.schedule?.written(e.ref.iid, this.host.now);
         this.figures.transfersInstalled++;
-        this.host.report(index, encodeCheckpointReport({ node: this.key(index), iid: e.ref.iid }));
+        this.reportIfWanted(index, e.ref.iid);
         return { kind: 'installed', ref: e.ref, ok: true };
       }
       case 'discard':
@@ -511,6 +511,13 @@ export class Checkpoints {
         this.host.step(to, (role, out) => role.receiveSnapshot(from, msg, out));
         return;
     }
+  }
+
+  /** Puts node `index`'s checkpoint of `iid` into the log, if its report can move the trim (core's `CheckpointTrim.wantsReport`). */
+  private reportIfWanted(index: number, iid: number): void {
+    const role = this.host.node(index).role;
+    if (role !== null && role.wantsReport?.(this.key(index), iid) === false) return;
+    this.host.report(index, encodeCheckpointReport({ node: this.key(index), iid }));
   }
 
   /** Leadership's state `held` as of `iid` must be the chosen log's there. */
