@@ -189,11 +189,30 @@ export class Proposer {
   private readonly learns: boolean;
   private decidedUpTo = 0;
   private lastDecidedAt = 0;
+  /**
+   * The first instance not decided (decidedUpTo + 1): the highest ballot an accepted message named
+   * for it, and when that rose. A proposer at work there shows as new accepts (repeat replies
+   * carry old ballots), so an instance that is merely slow is not taken for a stuck one.
+   */
+  private frontierBallot = 0;
+  private frontierActiveAt = Number.NEGATIVE_INFINITY;
   /** No instance at or below it is opened here (a rejoined replica: see ProposerRecovered.fence). */
   private readonly fence: number;
   /** The last campaign that yielded: its instance and the ballot it yielded to (see `preempt`). */
   private yielded: { readonly iid: number; readonly ballot: number } | undefined;
   private lastRecoveryAt = Number.NEGATIVE_INFINITY;
+  /** Phase-1 round trips as this proposer saw them, averaged (0: none yet); see `preempt`. */
+  private rttMs = 0;
+  /**
+   * How long decisions must stall before this proposer re-runs the stuck instances. With
+   * leadership only the leader does, after a timeout. Without, every proposer may: two timeouts
+   * (whoever started the instance resends after one: let it), plus a random share of a third,
+   * drawn anew whenever decisions move. Proposers that all waited exactly one timeout re-ran the
+   * same slow instance together and preempted its owner and each other there (sim seed 1106:
+   * five replicas, 100 ms timeout against hops of up to 41 ms, duels of 60 prepares for one
+   * instance); now one usually goes first and the others see its accepts.
+   */
+  private recoverWaitMs: number;
 
   constructor(options: ProposerOptions, recovered?: ProposerRecovered) {
     this.id = requireInt('proposer id', options.id, 0, MAX_PROPOSERS - 1);
@@ -216,6 +235,7 @@ export class Proposer {
     this.roundChunk = requireInt('roundChunk', options.roundChunk ?? 100, 1, 1 << 20);
     this.idleAfterMs = requireInt('idleAfterMs', options.idleAfterMs ?? 2 * this.timeoutMs, 0, 86_400_000);
     this.prng = new Prng(options.seed ?? this.id);
+    this.recoverWaitMs = (options.led ?? false) ? this.timeoutMs : 2 * this.timeoutMs;
     this.learns = options.fedDecisions ?? false;
     this.batchMaxValues = requireInt('batchMaxValues', options.batchMaxValues ?? 0, 0, 1 << 20);
     this.batchMaxBytes = requireInt('batchMaxBytes', options.batchMaxBytes ?? 1 << 20, 1, 1 << 30);
@@ -306,7 +326,10 @@ export class Proposer {
         if (msg.trimIid > this.maxTrimIid) {
           this.maxTrimIid = msg.trimIid;
           // Nothing at or below the trim point can be run again: acceptors ignore it.
-          if (msg.trimIid > this.decidedUpTo) this.decidedUpTo = msg.trimIid;
+          if (msg.trimIid > this.decidedUpTo) {
+            this.decidedUpTo = msg.trimIid;
+            this.frontierBallot = 0;
+          }
           this.setInstanceId(msg.trimIid, out);
         }
         return;
@@ -380,12 +403,16 @@ export class Proposer {
         else this.sendAccept(inst, out);
       }
     }
+    // Stuck, not slow: no decision and no new accept at the first undecided instance for a
+    // timeout. With a timeout near the time an instance takes (sim seed 812: 100 ms against
+    // delays up to 42 ms a hop), idle proposers took every slow instance for a stuck one and
+    // re-ran it, preempting the proposer that was finishing it, over and over.
     if (
       this.learns &&
       this.leading &&
       this.decidedUpTo < this.highestInUse &&
-      now - this.lastDecidedAt >= this.timeoutMs &&
-      now - this.lastRecoveryAt >= this.timeoutMs
+      now - Math.max(this.lastDecidedAt, this.frontierActiveAt) >= this.recoverWaitMs &&
+      now - this.lastRecoveryAt >= this.recoverWaitMs
     ) {
       this.recover(out);
     }
@@ -402,6 +429,7 @@ export class Proposer {
    */
   private recover(out: Effects): void {
     this.lastRecoveryAt = this.now;
+    this.drawRecoverWait();
     const last = Math.min(this.highestInUse, this.decidedUpTo + this.window);
     for (let iid = Math.max(this.decidedUpTo, this.fence) + 1; iid <= last; iid++) {
       const inst = this.instances.get(iid);
@@ -520,6 +548,8 @@ export class Proposer {
     if (iid > this.decidedUpTo) {
       this.decidedUpTo = iid;
       this.lastDecidedAt = this.now;
+      this.frontierBallot = 0;
+      this.drawRecoverWait();
     }
     this.noteInUse(iid);
     const inst = this.instances.get(iid);
@@ -564,6 +594,7 @@ export class Proposer {
     if (iid > this.decidedUpTo) {
       this.decidedUpTo = iid;
       this.lastDecidedAt = this.now;
+      this.frontierBallot = 0;
     }
     this.tryAccept(out);
   }
@@ -598,6 +629,9 @@ export class Proposer {
     }
     if (inst.ackCount === this.quorum) {
       inst.preparedAt = this.now;
+      // Phase 1 took a round trip (since the last prepare went out): what backoffs are scaled to.
+      const rtt = this.now - inst.sentAt;
+      this.rttMs = this.rttMs === 0 ? rtt : (this.rttMs * 7 + rtt) / 8;
       this.untakeover(inst);
       out.events.push({ kind: 'prepared', iid: inst.iid });
     }
@@ -608,6 +642,10 @@ export class Proposer {
     const { aid, iid, valueBallot: vb } = msg;
     if (!this.validAck(aid, iid, msg.ballot) || !isUint32(vb) || vb === 0) return drop(out, 'invalid', 'accepted', iid);
     this.noteInUse(iid);
+    if (iid === this.decidedUpTo + 1 && msg.ballot > this.frontierBallot) {
+      this.frontierBallot = msg.ballot;
+      this.frontierActiveAt = this.now;
+    }
     const inst = this.instances.get(iid);
     // Acceptors broadcast every accepted to every proposer: most are not about our instances.
     if (inst === undefined) return;
@@ -808,7 +846,13 @@ export class Proposer {
     inst.ballot = ballotOf(round, this.id);
     this.reserve(round, out);
     inst.attempts++;
-    const cap = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(inst.attempts - 1, 20));
+    // B10's backoff, scaled to the round trip this proposer sees: two competitors only stop
+    // preempting each other once their retries lie a round trip apart, so backoffs far below it
+    // (2 ms against hops of up to 42 ms in sim seed 1106, capped at half a 100 ms timeout) kept
+    // every contested instance in a duel of many rounds. On a LAN the round trip is well under a
+    // millisecond and nothing changes.
+    const base = Math.max(this.backoffBaseMs, this.rttMs / 4);
+    const cap = Math.min(Math.max(this.backoffMaxMs, 2 * this.rttMs), base * 2 ** Math.min(inst.attempts - 1, 20));
     const delayMs = this.prng.below(cap);
     out.events.push({ kind: 'preempted', iid: inst.iid, by: seen, ballot: inst.ballot, delayMs });
     inst.acks = 0;
@@ -957,6 +1001,11 @@ export class Proposer {
     inst.takeover = false;
     this.takeoverPending--;
     if (inst.promisedValue !== null && inst.iid > this.takeoverFound) this.takeoverFound = inst.iid;
+  }
+
+  /** See `recoverWaitMs`. */
+  private drawRecoverWait(): void {
+    this.recoverWaitMs = this.bounded ? this.timeoutMs : 2 * this.timeoutMs + this.prng.below(this.timeoutMs + 1);
   }
 
   private noteInUse(iid: number): void {

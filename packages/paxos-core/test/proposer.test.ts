@@ -289,6 +289,48 @@ describe('proposer', () => {
     expect(a.slice(2).some((d) => d > 0)).toBe(true);
   });
 
+  it('B10: backoffs scale to the round trip phase 1 took, so competitors end up a round trip apart', () => {
+    // Phase 1 takes 80 ms here (a WAN, or a loaded host): backoffs of a few ms, capped at half a
+    // 100 ms timeout, kept two proposers preempting each other round after round.
+    const { p } = started({ seed: 3, timeoutMs: 100 });
+    p.propose(enc('v'), fx());
+    const out = fx();
+    p.tick(80, out);
+    for (let aid = 0; aid < 2; aid++) p.receive(aid, promise(aid, 1, 12), out);
+    expect(msgs(out, 'accept')).toHaveLength(1);
+    const delays: number[] = [];
+    let ballot = 12;
+    for (let i = 0; i < 12; i++) {
+      const o = fx();
+      p.receive(0, i === 0 ? { type: 'preempted', aid: 0, iid: 1, ballot: ballot + 1 } : promise(0, 1, ballot + 1), o);
+      const ev = o.events.find((e) => e.kind === 'preempted');
+      if (ev?.kind !== 'preempted') throw new Error('no preempted event');
+      delays.push(ev.delayMs);
+      ballot = ev.ballot;
+      p.tick(10_000 * (i + 1), fx());
+    }
+    // Up to twice the round trip (160 ms), above half the timeout (50 ms) the plain cap allows.
+    expect(delays.every((d) => d >= 0 && d < 160)).toBe(true);
+    expect(delays.some((d) => d > 50)).toBe(true);
+  });
+
+  it('takes an instance that is slow for one that is stuck only when no new accept shows up there either', () => {
+    const { p } = started({ preexecWindow: 1, fedDecisions: true, timeoutMs: 100 });
+    const out = fx();
+    p.decided(1, enc('a'), out);
+    p.receive(0, accepted(0, 5, 31, enc('e')), out); // instances up to 5 are in use
+    // Another proposer is at work on instance 2: its accepts keep coming, at higher ballots.
+    for (let t = 0; t <= 2000; t += 50) {
+      p.receive(1, accepted(1, 2, 41 + t, enc('b')), out);
+      p.tick(t, out);
+    }
+    expect(msgs(out, 'prepare').filter((m) => m.iid === 2)).toEqual([]);
+    // They stop: after two or three timeouts it re-runs the stuck instance.
+    const rec = fx();
+    for (let t = 2050; t <= 2400; t += 10) p.tick(t, rec);
+    expect(new Set(msgs(rec, 'prepare').map((m) => m.iid))).toEqual(new Set([2]));
+  });
+
   it('B11: a displaced own value is re-queued once its instance is known to have chosen another value', () => {
     const { p } = started();
     const out = fx();
@@ -394,8 +436,11 @@ describe('proposer', () => {
     p.receive(0, accepted(0, 4, 31, enc('d')), out);
     p.tick(999, out);
     expect(msgs(out, 'prepare')).toEqual([]);
+    // Without leadership every proposer may re-run stuck instances: it waits two timeouts (the
+    // instance's owner resends after one) plus a random share of a third, so they do not all
+    // re-run the same one at once.
     const rec = fx();
-    p.tick(1000, rec);
+    p.tick(3000, rec);
     // 2–4 were open from the start window (and their prepares time out now); 5 was not.
     expect(msgs(rec, 'prepare').map((m) => m.iid)).toEqual([2, 3, 4]);
     const r2 = promiseQuorum(p, 2, 12);
