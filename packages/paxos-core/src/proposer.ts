@@ -403,10 +403,10 @@ export class Proposer {
         else this.sendAccept(inst, out);
       }
     }
-    // Stuck, not slow: no decision and no new accept at the first undecided instance for a
-    // timeout. With a timeout near the time an instance takes (sim seed 812: 100 ms against
-    // delays up to 42 ms a hop), idle proposers took every slow instance for a stuck one and
-    // re-ran it, preempting the proposer that was finishing it, over and over.
+    // Stuck, not slow: no decision and no new accept at the first undecided instance for a while
+    // (`recoverWaitMs`). With a timeout near the time an instance takes (sim seed 812: 100 ms
+    // against delays up to 42 ms a hop), idle proposers took every slow instance for a stuck one
+    // and re-ran it, preempting the proposer that was finishing it, over and over.
     if (
       this.learns &&
       this.leading &&
@@ -851,8 +851,10 @@ export class Proposer {
     // (2 ms against hops of up to 42 ms in sim seed 1106, capped at half a 100 ms timeout) kept
     // every contested instance in a duel of many rounds. On a LAN the round trip is well under a
     // millisecond and nothing changes.
-    const base = Math.max(this.backoffBaseMs, this.rttMs / 4);
-    const cap = Math.min(Math.max(this.backoffMaxMs, 2 * this.rttMs), base * 2 ** Math.min(inst.attempts - 1, 20));
+    // (A round trip seen longer than the timeout, across a partition, counts as the timeout.)
+    const rtt = Math.min(this.rttMs, this.timeoutMs);
+    const base = Math.max(this.backoffBaseMs, rtt / 4);
+    const cap = Math.min(Math.max(this.backoffMaxMs, 2 * rtt), base * 2 ** Math.min(inst.attempts - 1, 20));
     const delayMs = this.prng.below(cap);
     out.events.push({ kind: 'preempted', iid: inst.iid, by: seen, ballot: inst.ballot, delayMs });
     inst.acks = 0;
