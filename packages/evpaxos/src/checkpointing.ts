@@ -42,6 +42,12 @@ export interface CheckpointingOptions {
   readonly reportsAsOf: (iid: number) => readonly (readonly [number, number])[];
   /** Leadership's state as of an instance, to store with a checkpoint of it (`Leadership.stateAsOf`; leadership on). */
   readonly masterAsOf: (iid: number) => MasterState | undefined;
+  /**
+   * The last instance the learner decided, when the state machine has applied every client
+   * value up to it (nothing decided waits in the pump); undefined otherwise. A checkpoint a peer
+   * asked for is taken there (CheckpointSchedule.want).
+   */
+  readonly decided?: () => number | undefined;
   /** Largest chunk this node sends to a peer (below max-value-size). */
   readonly maxChunkBytes: number;
   /** A file step failed for a reason a retry will not fix (the disk): stop the process. */
@@ -105,7 +111,8 @@ export class Checkpointing {
   /** After a batch of deliveries: a checkpoint, if the schedule says one is due. */
   delivered(): void {
     if (this.closed) return;
-    const iid = this.o.schedule.next(this.lastApplied, performance.now());
+    const decided = this.o.decided?.();
+    const iid = this.o.schedule.next(this.lastApplied, performance.now(), decided !== undefined && decided > this.lastApplied ? decided : this.lastApplied);
     if (iid === undefined) return;
     let data: ReturnType<StateMachine['snapshot']>;
     const reports = this.o.reportsAsOf(iid);
@@ -159,6 +166,12 @@ export class Checkpointing {
       case 'snapshot_query': {
         // The checkpoint the fetcher has part of, if it still helps and is still here; else the newest.
         const c = (msg.resume !== undefined && msg.resume.iid >= msg.need ? store.find(msg.resume) : undefined) ?? store.newest;
+        // The peer needs a newer checkpoint than this node has: make one as soon as the state
+        // is that far (an idle cluster makes none otherwise), and offer it at its next query.
+        if ((c?.iid ?? 0) < msg.need) {
+          this.o.schedule.want(msg.need);
+          this.delivered();
+        }
         network.toPeerExtension(from, {
           type: 'snapshot_offer',
           iid: c?.iid ?? 0,

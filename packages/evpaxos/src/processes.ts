@@ -464,7 +464,7 @@ export async function startLearner<R = unknown>(
   });
   // A following learner takes leadership's state from its checkpoint, as a replica does.
   if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored, undefined, ck.master);
-  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => [], (iid) => role.masterStateAsOf(iid));
+  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => [], (iid) => role.masterStateAsOf(iid), () => role.nextIid - 1);
   const leader = () => role.leader(performance.now());
   const { pump, network, close, metricsUrl, metrics } = await wire(
     o,
@@ -580,6 +580,7 @@ export async function startReplica<R = undefined>(
     { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)), wants: (iid) => role.wantsReport(id, iid) },
     (iid) => role.reportsAsOf(iid),
     (iid) => role.masterStateAsOf(iid),
+    () => role.learner.nextIid - 1,
   );
   let pumpRef: Pump | undefined;
   let networkRef: Network | undefined;
@@ -745,6 +746,7 @@ function checkpointShell<R>(
   report: { readonly node: number; readonly propose: (value: Uint8Array) => void; readonly wants?: (iid: number) => boolean } | undefined,
   reportsAsOf: (iid: number) => readonly (readonly [number, number])[],
   masterAsOf: (iid: number) => MasterState | undefined,
+  decidedThrough: () => number,
 ) {
   let pump: Pump | undefined;
   let network: Network | undefined;
@@ -766,6 +768,8 @@ function checkpointShell<R>(
           ioResult: (r) => ioInput?.(r),
           reportsAsOf,
           masterAsOf,
+          // Only while nothing decided waits in the pump: the state machine is then as of it.
+          decided: () => (pump === undefined || pump.undelivered ? undefined : decidedThrough()),
           maxChunkBytes: config.maxValueSize - 4096,
           onFatal: (e) => onFatal(e),
         });

@@ -136,6 +136,26 @@ describe('a replica with a state machine and checkpoints', () => {
     expect(third.lines.join('\n')).toMatch(/was asked to rejoin, but its acceptor storage at .* is not empty: it lost nothing; starting normally/);
   }, 60_000);
 
+  it('a replica behind the trim gets a checkpoint made for it when no peer has one new enough (an idle cluster checkpoints nothing)', async () => {
+    // Checkpoints only every 1000 instances or hour: none is due in this test.
+    const { config, dir } = await cluster(3, ['checkpoint-instances 1000', 'checkpoint-interval 3600s']);
+    const sms = [new DigestMachine(), new DigestMachine()];
+    const r0 = await replica(0, config, sms[0] as DigestMachine);
+    await replica(1, config, sms[1] as DigestMachine);
+    for (let i = 0; i < 10; i++) await r0.propose(text(`a${i}`));
+    await waitFor(() => sms[1]?.count === 10, 10_000, 'replica 1 to apply everything');
+    expect(readdirSync(join(dir, 'ckpt_0')).filter((f) => f.endsWith('.ckpt'))).toEqual([]);
+    r0.trim(8);
+    await new Promise((r) => setTimeout(r, 1500)); // acceptor_state goes out every second
+    const late = new DigestMachine();
+    const { log, lines } = capture();
+    await replica(2, config, late, log);
+    // Its peers are asked for a checkpoint of an instance ≥ 8 and make one at their decided prefix.
+    await waitFor(() => late.restoredAt >= 8, 20_000, 'replica 2 to install a checkpoint made for it');
+    expect(lines.join('\n')).toMatch(/Installed the checkpoint of instance \d+/);
+    expect(late.digest).toBe((sms[0] as DigestMachine).digest);
+  }, 60_000);
+
   it('a transfer interrupted by a restart of the fetcher resumes from what it had written; a learner fetches checkpoints too', async () => {
     const { config, dir } = await cluster(3, ['checkpoint-instances 10', 'checkpoint-trim yes', 'checkpoint-trim-hold 0', 'snapshot-chunk-size 4kb', 'snapshot-window 1']);
     const pad = 3_000_000;

@@ -130,6 +130,8 @@ export class CheckpointSchedule {
   private last: number;
   private lastAt: number;
   private writing = false;
+  /** A peer needs a checkpoint of an instance ≥ this (see `want`); 0: none. */
+  private wanted = 0;
 
   constructor(options: CheckpointScheduleOptions, from = 0, now = 0) {
     this.instances = requireInt('checkpoint instances', options.instances, 0, 0xffff_ffff);
@@ -144,11 +146,29 @@ export class CheckpointSchedule {
   }
 
   /**
-   * The state is applied through `applied`: the instance to checkpoint at now, or undefined. A
+   * A peer asked for a checkpoint of an instance ≥ `iid` and this node has none that new: the
+   * peer is stuck there (the votes it needs went with an acceptor's storage) or behind the trim.
+   * In a cluster with no client values for a while nobody checkpoints (nothing was applied), so
+   * without this such a peer would wait for ever (sim seed 5 --drift-violation).
+   */
+  want(iid: number): void {
+    if (iid > this.wanted) this.wanted = iid;
+  }
+
+  /**
+   * The state is applied through `applied` (the last instance whose client values it holds) and
+   * is the same through `decided` (≥ applied: the instances after it hold no client value, only
+   * no-ops, master operations or reports): the instance to checkpoint at now, or undefined. A
    * returned instance counts as a write in progress until `written` or `failed`.
    */
-  next(applied: number, now: number): number | undefined {
-    if (this.writing || applied <= this.last) return undefined;
+  next(applied: number, now: number, decided = applied): number | undefined {
+    if (this.writing) return undefined;
+    // Asked for: a checkpoint of the whole decided prefix, whatever the count or time.
+    if (this.wanted > this.last && decided >= this.wanted) {
+      this.writing = true;
+      return decided;
+    }
+    if (applied <= this.last) return undefined;
     const byCount = this.instances > 0 && applied - this.last >= this.instances;
     const byTime = this.intervalMs > 0 && now - this.lastAt >= this.intervalMs;
     if (!byCount && !byTime) return undefined;

@@ -142,6 +142,17 @@ describe('checkpoint reports are replicated state, carried by checkpoints', () =
 });
 
 describe('checkpoint schedule', () => {
+  it('a checkpoint a peer asks for is taken at the decided prefix, even when nothing was applied since the last one', () => {
+    const s = new CheckpointSchedule({ instances: 100, intervalMs: 60_000 }, 560, 0);
+    // Idle: the last client value was in 560; master operations and no-ops run on to 1428.
+    expect(s.next(560, 1000, 1428)).toBeUndefined();
+    s.want(563); // a peer stuck at 563 (the votes it needs are gone) asks for one at least that new
+    expect(s.next(560, 1001, 562)).toBeUndefined(); // not decided that far yet
+    expect(s.next(560, 1002, 1428)).toBe(1428);
+    s.written(1428, 1003);
+    expect(s.next(560, 1004, 1500)).toBeUndefined(); // served: nothing more wanted
+  });
+
   it('every N instances or T ms, one write at a time, only when something was applied', () => {
     const s = new CheckpointSchedule({ instances: 100, intervalMs: 1000 }, 0, 0);
     expect(s.next(99, 10)).toBeUndefined();

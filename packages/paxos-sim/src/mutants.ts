@@ -195,8 +195,8 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
       // instance a snapshot is taken at): a node restarted from it skips that instance.
       return {
         schedule: (schedule) =>
-          wrapMethod(schedule, 'next', (next) => (applied, now) => {
-            const iid = next(applied, now);
+          wrapMethod(schedule, 'next', (next) => (applied, now, decided) => {
+            const iid = next(applied, now, decided);
             return iid === undefined ? undefined : iid + 1;
           }),
       };

@@ -83,7 +83,8 @@ export function isLeaderRole(role: SimRole | null): role is SimRole & LeaderRole
 
 /** When to checkpoint (core's `CheckpointSchedule` fits). */
 export interface CheckpointScheduleRole {
-  next(applied: number, now: number): number | undefined;
+  next(applied: number, now: number, decided?: number): number | undefined;
+  want(iid: number): void;
   written(iid: number, now: number): void;
   failed(): void;
 }

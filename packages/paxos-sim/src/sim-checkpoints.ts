@@ -249,7 +249,9 @@ export class Checkpoints {
     }
     for (const e of out.snapshot) this.effect(index, s, e);
     if (s.schedule === undefined || s.writing !== undefined || !node.up) return;
-    const iid = s.schedule.next(s.lastApplied, this.host.now);
+    // Every client value of the instances the learner decided is applied by now (deliveries come
+    // in the step that decides them), so the state is the same through its decided prefix.
+    const iid = s.schedule.next(s.lastApplied, this.host.now, Math.max(s.lastApplied, node.expectedNext - 1));
     if (iid === undefined) return;
     // The state as of the instance the checkpoint claims, taken now, between two deliveries, and
     // leadership's state as of that same instance (not as of the last one learned, which may be
@@ -483,6 +485,8 @@ export class Checkpoints {
       case 'snapshot_query': {
         const resume = msg.resume !== undefined && msg.resume.iid >= msg.need ? s.durable.find((x) => sameRef(asRef(x), msg.resume)) : undefined;
         const c = resume ?? s.durable[0];
+        // A peer needs a newer checkpoint than this node has: make one (CheckpointSchedule.want).
+        if ((c?.iid ?? 0) < msg.need) s.schedule?.want(msg.need);
         this.host.transmit(to, from, {
           type: 'snapshot_offer',
           iid: c?.iid ?? 0,

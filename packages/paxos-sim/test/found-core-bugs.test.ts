@@ -70,6 +70,17 @@ describe('paxos-core bugs the simulator found', () => {
     expect(r.violations).toEqual([]);
   }, 60_000);
 
+  // Found by `pnpm sim --seed 5 --drift-violation`: a replica whose acceptor storage was wiped
+  // took with it a vote an instance needed, so it could learn that instance from no quorum and
+  // asked for a checkpoint at or above it; but the cluster had no client values left, so nobody
+  // checkpointed past the last one (560 against 563), and it waited for ever. A peer now makes
+  // the checkpoint it is asked for, at its decided prefix (CheckpointSchedule.want).
+  it('seed 5 with clocks outside the drift bound: a replica stuck on lost votes gets a checkpoint made for it', () => {
+    const r = simulate(drawOptions(5, { leadership: true, driftViolation: true }));
+    expect(r.violations).toEqual([]);
+    expect(r.checkpoints?.transfersInstalled).toBeGreaterThan(0);
+  }, 60_000);
+
   // Leadership with a replica's acceptor storage wiped on every seed (wipe 400‰, all with the
   // acceptor): what these seeds found, each fixed where the cause was.
   const wipes = { mode: 'replica', leadership: true, checkpointEvery: 20, wipePerMille: 400, wipeAcceptors: true } as const;
