@@ -69,6 +69,8 @@ export class Checker {
   readonly delivered = new Set<number>();
   /** value id → the instance that chose it. */
   private readonly chosenAt = new Map<number, number>();
+  /** iid → the simulated time its value was chosen (its quorum's last vote became durable). */
+  readonly chosenTime = new Map<number, number>();
   private readonly heldAtCrashIds = new Set<number>();
   private readonly reportedLostIds = new Set<number>();
   /** Highest instance any learner decided. */
@@ -116,6 +118,7 @@ export class Checker {
 
   /** An instance was chosen: each client value in it may be chosen in no other instance. */
   private noteChosen(iid: number, value: Uint8Array): void {
+    this.chosenTime.set(iid, this.now);
     // The control-value predicate the learners, evpaxos and this oracle share, held to the layouts.
     const disagreement = controlDisagreement(value);
     if (disagreement !== undefined) this.fail(`iid ${iid}: ${disagreement}`);
