@@ -10,7 +10,7 @@
  * Exits 1 when a configuration failed or delivered nothing.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,12 +24,10 @@ import {
   OUTSTANDING,
   SIZES,
   STORAGES,
-  chartSvg,
   hasTlsTwin,
   isFullRun,
   leadershipTable,
   peerTable,
-  resultsMarkdown,
   table,
   tlsTable,
   type Mode,
@@ -42,6 +40,7 @@ import {
   type Run,
   type Setup,
 } from './bench-report.js';
+import { newestFullRun, writeReport } from './bench-files.js';
 import { makeClusterCerts } from './certs.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
@@ -104,23 +103,19 @@ const argv = sampleArgs('pnpm bench')
   .strictOptions()
   .parseSync();
 
-/** Redraws RESULTS.md and the chart from `run`, the full run stored as bench/results/`file`. */
+/** Redraws RESULTS.md (with the newest checkpoints run) and the chart from `run`, the full run stored as bench/results/`file`. */
 function report(run: Run, file: string): void {
-  writeFileSync(join(benchDir, 'RESULTS.md'), resultsMarkdown(run, file));
-  writeFileSync(join(benchDir, 'chart.svg'), chartSvg(run));
+  writeReport(benchDir, run, file);
 }
 
 if (argv.report) {
-  const files = existsSync(join(benchDir, 'results')) ? readdirSync(join(benchDir, 'results')).filter((f) => f.endsWith('.json')).sort() : [];
-  const newest = [...files].reverse().find((f) => {
-    return isFullRun(JSON.parse(readFileSync(join(benchDir, 'results', f), 'utf8')) as Run);
-  });
+  const newest = newestFullRun(benchDir);
   if (newest === undefined) {
     process.stderr.write(`pnpm bench --report: no full run in bench/results; run \`pnpm bench\` first\n`);
     process.exit(1);
   }
-  report(JSON.parse(readFileSync(join(benchDir, 'results', newest), 'utf8')) as Run, newest);
-  process.stdout.write(`Redrew bench/RESULTS.md and bench/chart.svg from bench/results/${newest}.\n`);
+  report(newest.run, newest.file);
+  process.stdout.write(`Redrew bench/RESULTS.md and bench/chart.svg from bench/results/${newest.file}.\n`);
   process.exit(0);
 }
 

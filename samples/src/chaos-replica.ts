@@ -1,21 +1,29 @@
 #!/usr/bin/env node
 /**
- * A replica for `pnpm chaos`: the library's replica, appending every delivery to a log of its
- * own — `<iid> <position> <client id>:<value id>` per line — so the checker can compare what every
- * incarnation of every replica delivered. With leadership on it also prints every change of the
- * leader as it sees it on stdout, `leader <id> <master version>` or `leader none <version>`: that
- * is how the nemesis finds the leader (no metrics endpoint needed).
+ * A replica for `pnpm chaos`: the library's replica with the chaos state machine (ChaosState) and
+ * checkpoints, appending to a log of its own every delivery — `<iid> <position> <client>:<seq>` per
+ * line — and every restore from a checkpoint — `restored <iid> <count> <hash>` — so the checker can
+ * compare what every incarnation of every replica delivered, and the states it restored.
+ * Transfer and rejoin steps go to stderr as `[event] …` lines (the nemesis kills replicas in the
+ * middle of a transfer).
+ * With leadership on it also prints every change of the leader as it sees it on stdout,
+ * `leader <id> <master version>` or `leader none <version>`: that is how the nemesis finds the
+ * leader (no metrics endpoint needed).
  */
 import { appendFileSync } from 'node:fs';
-import { startReplica } from '@libpaxos/evpaxos';
+import { createLogger, startReplica, type Logger } from '@libpaxos/evpaxos';
 import { fail, loadConfig, onSignals } from './cli.js';
+import { ChaosState } from './chaos-state.js';
 import { readChaosValue } from './chaos-value.js';
 
-const [idArg, configPath, logPath] = process.argv.slice(2);
+const [idArg, configPath, logPath, ...flags] = process.argv.slice(2);
 if (idArg === undefined || configPath === undefined || logPath === undefined) {
-  process.stderr.write('Usage: chaos-replica <id> <config> <delivery log>\n');
+  process.stderr.write('Usage: chaos-replica <id> <config> <delivery log> [--rejoin] [--pad BYTES]\n');
   process.exit(1);
 }
+const rejoin = flags.includes('--rejoin');
+const padAt = flags.indexOf('--pad');
+const pad = padAt >= 0 ? Number(flags[padAt + 1]) : 0;
 const config = await loadConfig(configPath, 'replica');
 let buffered: string[] = [];
 const flush = () => {
@@ -24,16 +32,46 @@ const flush = () => {
   buffered = [];
 };
 // Written every 20 ms and on exit; a SIGKILL may lose the last lines, which only shortens this
-// incarnation's log (the checker needs every log to be a prefix of one sequence, not complete).
+// incarnation's log (the checker needs each log to be a segment of one sequence, not complete).
 setInterval(flush, 20).unref();
+const base = createLogger('info');
+const EVENTS = /fetching the checkpoint|Resuming the transfer|Installed the checkpoint|rejoin|Restored the checkpoint|discarded|Caught up from the log/i;
+const log: Logger = {
+  error: (l) => base.error(l),
+  info: (l) => {
+    if (EVENTS.test(l)) process.stderr.write(`[event] ${l}\n`);
+  },
+  // The trims by checkpoint (a debug line): the harness wipes a replica only once the log was
+  // trimmed, so that the replica must catch up through a snapshot.
+  debug: (l) => {
+    const m = /trimming the acceptors up to (\d+)/.exec(l);
+    if (m !== null) process.stderr.write(`[event] trim ${m[1]}\n`);
+  },
+};
+/** The last instance delivered, said on stderr now and then (the nemesis waits for fences to be passed). */
+let lastIid = 0;
+let saidIid = 0;
+setInterval(() => {
+  if (lastIid === saidIid) return;
+  saidIid = lastIid;
+  process.stderr.write(`[event] at ${lastIid}\n`);
+}, 500).unref();
 try {
+  const state = new ChaosState(pad, (iid, s) => {
+    // Written before any delivery that follows it: the log stays in order.
+    buffered.push(`restored ${iid} ${s.count} ${s.hash}\n`);
+    flush();
+  });
   const replica = await startReplica({
     id: Number(idArg),
     config,
+    log,
+    rejoin,
+    stateMachine: state,
     onLeaderChange: (leader, version) => process.stdout.write(`leader ${leader ?? 'none'} ${version}\n`),
     onDeliver: (iid, value, index) => {
-      const id = readChaosValue(value);
-      buffered.push(`${iid} ${index} ${id ?? 'foreign'}\n`);
+      lastIid = iid;
+      buffered.push(`${iid} ${index} ${readChaosValue(value) ?? 'foreign'}\n`);
     },
   });
   onSignals(async () => {

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 /**
- * `pnpm chaos`: real replicas (LMDB, lmdb-sync yes) on 127.0.0.1, every connection through a
- * fault-injecting proxy, two clients submitting values with unique ids and resubmitting what is
- * not delivered in time, and a nemesis drawn from the seed: SIGKILL and restart, SIGSTOP/SIGCONT,
- * link cuts, delays, resets and one-way stalls. With leadership on (the default; `--leader off`
- * runs LibPaxos3's every-replica-proposes) it also kills, pauses and cuts off the leader itself,
- * found from the leader changes each replica prints, and measures each failover: the time from
- * the fault until a value submitted after it is delivered. At the end everything heals; then
- * every replica incarnation's delivery log must be a prefix of one common sequence that holds
- * every submitted value (after Jepsen and etcd's robustness tests: record what was seen, inject
- * faults, check).
+ * `pnpm chaos`: real replicas (LMDB, lmdb-sync yes, a state machine with checkpoints, acceptors
+ * trimmed by the lowest checkpoint) on 127.0.0.1, every connection through a fault-injecting proxy,
+ * two clients submitting values with unique ids and resubmitting what is not delivered in time,
+ * and a nemesis drawn from the seed: SIGKILL and restart, SIGSTOP/SIGCONT, link cuts, delays,
+ * resets and one-way stalls, a replica whose data directory is wiped while it is down (it rejoins
+ * and catches up through a snapshot), and a replica killed in the middle of a snapshot transfer.
+ * With leadership on (the default; `--leader off` runs LibPaxos3's every-replica-proposes) it also
+ * kills, pauses and cuts off the leader itself, found from the leader changes each replica prints,
+ * and measures each failover: the time from the fault until a value submitted after it is
+ * delivered. At the end everything heals; then every replica incarnation's delivery log must be a
+ * segment of one common sequence that holds every submitted value: from its start, or right after
+ * the checkpoint it restored, whose state must be the common sequence's at that instance (after
+ * Jepsen and etcd's robustness tests: record what was seen, inject faults, check).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,6 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
 import { LinkProxy } from './chaos-proxy.js';
+import { ChaosState, chainHash } from './chaos-state.js';
 import { makeChaosValue, readChaosValue } from './chaos-value.js';
 import { numberFlag, sampleArgs } from './cli.js';
 
@@ -86,10 +90,25 @@ const faults: Record<string, number> = {
   delay: 0,
   reset: 0,
   'one-way': 0,
+  wipe: 0,
+  'kill-in-transfer': 0,
   ...(LEADER ? { 'kill-leader': 0, 'pause-leader': 0, 'cut-leader': 0 } : {}),
 };
 /** The default lease (`leader-lease` is not set in the configs): leader faults outlast it. */
 const LEASE_MS = 2000;
+/** What replicas said on stderr about snapshots and rejoins. */
+const transfers = { started: 0, resumed: 0, installed: 0, rejoined: 0 };
+/** The highest trim point a replica asked the acceptors for (from their `[event] trim` lines). */
+let maxTrim = 0;
+/**
+ * The highest instance any replica delivered, and the fences of replicas that rejoined: a replica
+ * is wiped only once every fence was passed (until then the rejoined replica cannot vote below its
+ * fence, and losing another one could lose the quorum there, for good: README, Checkpoints).
+ */
+let maxDelivered = 0;
+const fences: number[] = [];
+/** Bytes of padding in the chaos state's snapshot: transfers take long enough to be interrupted. */
+const PAD = 4 * 1024 * 1024;
 const log = (text: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
 
 // Ports: real replica ports, and one proxy per (source process, replica) link.
@@ -107,6 +126,14 @@ function configFor(source: number): string {
     'lmdb-sync yes',
     'lmdb-mapsize 16mb',
     'proposer-batch-max-values 64',
+    // Checkpoints every 300 instances or 2 s, acceptors trimmed 20 below the lowest report: a
+    // replica down for long, or wiped, is behind the trim and must fetch a snapshot.
+    `checkpoint-dir ${join(dir, 'ckpt')}`,
+    'checkpoint-instances 300',
+    'checkpoint-interval 2s',
+    'checkpoint-trim yes',
+    'checkpoint-trim-hold 20',
+    'snapshot-chunk-size 64kb',
     ...(LEADER ? ['leader yes'] : []),
   );
   return `${lines.join('\n')}\n`;
@@ -118,6 +145,8 @@ const configPaths = Array.from({ length: sources }, (_, s) => {
 });
 
 const proxies: LinkProxy[] = [];
+/** The links a process dials, by source: a wiped replica's are slowed while it fetches its snapshot. */
+const linksFrom: LinkProxy[][] = Array.from({ length: sources }, () => []);
 /** Each proxy's link: the process that dials through it (replica or client) and the replica dialled. */
 const linkOf = new Map<LinkProxy, { source: number; target: number }>();
 for (let s = 0; s < sources; s++) {
@@ -125,6 +154,7 @@ for (let s = 0; s < sources; s++) {
     if (s === t) continue;
     const p = new LinkProxy(proxyPort(s, t), real[t] as number);
     proxies.push(p);
+    linksFrom[s]?.push(p);
     linkOf.set(p, { source: s, target: t });
   }
 }
@@ -134,17 +164,31 @@ interface ReplicaProc {
   child: ChildProcess | null;
   incarnation: number;
   state: 'up' | 'down' | 'paused';
+  /** Its data directory was wiped and it has not said it rejoined yet. */
+  rejoining: boolean;
+  /** A snapshot transfer is under way (it said so on stderr, and has not installed it). */
+  fetching: boolean;
+  /** Its data directory is being removed (after its process exited): restarts wait for it. */
+  wiped: Promise<void> | undefined;
   /** The leader as this incarnation last reported it (`leader <id> <version>` on its stdout). */
   sees: { id: number | undefined; version: number };
 }
-const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const, sees: { id: undefined, version: 0 } }));
-function startReplica(i: number): void {
+const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({
+  child: null,
+  incarnation: 0,
+  state: 'down' as const,
+  rejoining: false,
+  fetching: false,
+  wiped: undefined,
+  sees: { id: undefined, version: 0 },
+}));
+function startReplica(i: number, rejoin = false): void {
   const r = replicas[i] as ReplicaProc;
   r.incarnation++;
+  r.fetching = false;
   r.sees = { id: undefined, version: 0 };
-  const child = spawn(process.execPath, [join(here, 'chaos-replica.js'), String(i), configPaths[i] as string, join(dir, `deliveries-${i}-${r.incarnation}.log`)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const args = [join(here, 'chaos-replica.js'), String(i), configPaths[i] as string, join(dir, `deliveries-${i}-${r.incarnation}.log`), '--pad', String(PAD), ...(rejoin ? ['--rejoin'] : [])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   r.child = child;
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
@@ -159,16 +203,65 @@ function startReplica(i: number): void {
     }
   });
   let err = '';
+  let partial = '';
   const errLog = join(dir, `stderr-${i}-${r.incarnation}.log`);
-  r.child.stderr?.on('data', (d: Buffer) => {
+  child.stderr?.on('data', (d: Buffer) => {
     // Only the end is shown when a replica fails; the whole of it goes to a file with --verbose.
     err = (err + d.toString()).slice(-4000);
     if (argv.verbose) appendFileSync(errLog, d);
+    const lines = (partial + d.toString()).split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) if (l.startsWith('[event] ') && r.child === child) replicaEvent(i, l.slice(8));
   });
-  r.child.once('exit', (code, signal) => {
+  child.once('exit', (code, signal) => {
     if (signal === null && code !== 0 && r.state === 'up') log(`replica ${i} exited with ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}`);
   });
   r.state = 'up';
+}
+
+/** A replica's transfer and rejoin lines: counted, and a transfer that starts may be interrupted. */
+function replicaEvent(i: number, line: string): void {
+  const r = replicas[i] as ReplicaProc;
+  const trim = /^trim (\d+)$/.exec(line);
+  if (trim !== null) {
+    maxTrim = Math.max(maxTrim, Number(trim[1]));
+    return;
+  }
+  const at = /^at (\d+)$/.exec(line);
+  if (at !== null) {
+    maxDelivered = Math.max(maxDelivered, Number(at[1]));
+    return;
+  }
+  if (/rejoined:/.test(line)) {
+    const fence = /up to (\d+)/.exec(line);
+    if (fence !== null) fences.push(Number(fence[1]));
+    r.rejoining = false;
+    transfers.rejoined++;
+    log(`replica ${i}: ${line}`);
+  } else if (/fetching the checkpoint|Resuming the transfer/.test(line)) {
+    if (/Resuming/.test(line)) transfers.resumed++;
+    else transfers.started++;
+    r.fetching = true;
+    log(`replica ${i}: ${line}`);
+    // The nemesis kills a replica in the middle of its transfer, now and then (one that just lost
+    // its disk always, the first time): the next incarnation must resume it and rejoin.
+    if (submitting && (faults['kill-in-transfer'] === 0 || rng.chance(1, 3)) && replicas.filter((x) => x !== r && (x.state !== 'up' || x.rejoining)).length + isolated.size < maxDown) {
+      const child = r.child;
+      later(faults['kill-in-transfer'] === 0 ? 15 : rng.between(30, 200), () => {
+        if (r.child !== child || !r.fetching || r.state !== 'up') return;
+        r.state = 'down';
+        child?.kill('SIGKILL');
+        faults['kill-in-transfer'] = (faults['kill-in-transfer'] ?? 0) + 1;
+        log(`replica ${i} killed in the middle of a snapshot transfer`);
+        later(rng.between(300, 1500), () => startReplica(i));
+      });
+    }
+  } else if (/Installed the checkpoint/.test(line)) {
+    transfers.installed++;
+    r.fetching = false;
+    for (const p of linksFrom[i] ?? []) p.setDelay(0);
+    log(`replica ${i}: ${line}`);
+  }
 }
 for (let i = 0; i < R; i++) startReplica(i);
 // Never leave replicas behind, whatever ends this process.
@@ -227,9 +320,21 @@ function send(c: Client, seq: number): void {
 
 for (const c of clients) {
   const config = parseConfig(readFileSync(configPaths[R + c.id] as string, 'utf8'), configPaths[R + c.id]);
+  // The client's learner keeps the chaos state too: if it falls behind the acceptors' trim it
+  // installs a replica's checkpoint, whose ids tell it which of its values were delivered meanwhile.
+  const state = new ChaosState(0, (_iid, st) => {
+    for (const id of st.ids) {
+      const [client, seq] = id.split(':').map(Number) as [number, number];
+      if (client !== c.id || !c.pending.has(seq)) continue;
+      c.delivered.set(id, (c.delivered.get(id) ?? 0) + 1);
+      c.pending.delete(seq);
+    }
+  });
   c.learner = await startLearner({
     config,
     log: silentLogger,
+    stateMachine: state,
+    checkpointDir: join(dir, `client-${c.id}-ckpt`),
     onDeliver: (_iid, value) => {
       const id = readChaosValue(value);
       if (id === undefined) return;
@@ -261,6 +366,7 @@ const later = (ms: number, f: () => void) => {
   timers.add(t);
 };
 const maxDown = Math.floor((R - 1) / 2);
+let lastWipeAt = 0;
 
 // ---- leader faults and failover times ----
 /** A leader fault whose failover is being timed. */
@@ -306,8 +412,10 @@ function leaderFault(kind: 'kill-leader' | 'pause-leader' | 'cut-leader'): boole
   const leader = currentLeader();
   // Not in the last seconds: a failover still open when the run heals is not measured.
   if (failover !== undefined || Date.now() < leaderQuietUntil || Date.now() > faultsEnd - LEASE_MS - 8000 || leader === undefined) return false;
-  // The leader goes away: the others must still be a majority.
-  if (replicas.filter((r) => r.state !== 'up').length + isolated.size >= maxDown) return false;
+  // The leader goes away: the others must still be a majority (a rejoining replica does not vote
+  // yet). Not while a replica rejoins or fetches a snapshot either: that one may be killed in its
+  // transfer, and the two faults together could take the quorum away.
+  if (replicas.filter((r) => r.state !== 'up' || r.rejoining).length + isolated.size >= maxDown || replicas.some((r) => r.rejoining || r.fetching)) return false;
   const r = replicas[leader] as ReplicaProc;
   const ms = rng.between(LEASE_MS + 500, LEASE_MS + 3000);
   if (kind === 'kill-leader') {
@@ -339,11 +447,53 @@ function leaderFault(kind: 'kill-leader' | 'pause-leader' | 'cut-leader'): boole
 }
 
 function nemesis(): void {
-  const kind = rng.pick(LEADER ? (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'kill-leader', 'pause-leader', 'cut-leader'] as const) : (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way'] as const));
-  const unavailable = replicas.filter((r) => r.state !== 'up').length + isolated.size;
+  // The first wipe comes a quarter into the run (or once the log was first trimmed, if later), so
+  // every run sees one and the wiped replica must catch up through a snapshot.
+  const wipeDue = faults.wipe === 0 && maxTrim > 0 && Date.now() - started >= (argv.duration * 1000) / 4;
+  const kinds = ['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe', ...(LEADER ? (['kill-leader', 'pause-leader', 'cut-leader'] as const) : [])] as const;
+  const kind = wipeDue ? 'wipe' : rng.pick(kinds);
+  // A replica rejoining after losing its data directory does not vote yet: it counts as down, as
+  // does a leader cut off from everyone.
+  const unavailable = replicas.filter((r) => r.state !== 'up' || r.rejoining).length + isolated.size;
   if (kind === 'kill-leader' || kind === 'pause-leader' || kind === 'cut-leader') {
     leaderFault(kind);
-  } else if ((kind === 'kill' || kind === 'pause') && unavailable < maxDown) {
+  } else if (
+    kind === 'wipe' &&
+    maxTrim > 0 &&
+    unavailable < maxDown &&
+    // A replica that lost its data directory cannot vote below its fence until the cluster passes
+    // it: one wipe at a time, well apart (losing a second one meanwhile could lose a quorum).
+    !replicas.some((r) => r.rejoining) &&
+    fences.every((f) => f < maxDelivered) &&
+    Date.now() - lastWipeAt > 8000
+  ) {
+    const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
+    const r = replicas[i] as ReplicaProc;
+    r.state = 'down';
+    r.rejoining = true;
+    r.child?.kill('SIGKILL');
+    lastWipeAt = Date.now();
+    // Its links are slow until it installed a snapshot, so that its transfer lasts long enough to
+    // be interrupted (a new disk on a busy network).
+    for (const p of linksFrom[i] ?? []) p.setDelay(25);
+    const child = r.child;
+    // Once it is gone: its whole data directory (acceptor storage and checkpoints). It restarts
+    // with --rejoin (or at the heal, which waits for the wipe first).
+    r.wiped = new Promise<void>((resolve) => {
+      const wipe = () => {
+        rmSync(join(dir, `acceptor_${i}`), { recursive: true, force: true });
+        rmSync(join(dir, `ckpt_${i}`), { recursive: true, force: true });
+        log(`replica ${i}'s data directory wiped; it restarts with --rejoin`);
+        r.wiped = undefined;
+        resolve();
+        if (submitting) later(rng.between(1000, 3000), () => startReplica(i, true));
+      };
+      if (child === null || child.exitCode !== null || child.signalCode !== null) wipe();
+      else child.once('exit', wipe);
+    });
+    faults.wipe = (faults.wipe ?? 0) + 1;
+  } else if ((kind === 'kill' || kind === 'pause') && unavailable < maxDown && !replicas.some((r) => r.rejoining || r.fetching)) {
+    // (Not while a replica rejoins or fetches a snapshot: that one may be killed in its transfer.)
     const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
     const r = replicas[i] as ReplicaProc;
     if (kind === 'kill') {
@@ -359,7 +509,7 @@ function nemesis(): void {
       });
     }
     faults[kind] = (faults[kind] ?? 0) + 1;
-  } else if (kind !== 'kill' && kind !== 'pause') {
+  } else if (kind !== 'kill' && kind !== 'pause' && kind !== 'wipe') {
     const p = rng.pick(proxies);
     const ms = rng.between(500, 3000);
     if (kind === 'cut') {
@@ -399,21 +549,46 @@ if (failover !== undefined) {
 for (const t of timers) clearTimeout(t);
 isolated.clear();
 for (const p of proxies) p.heal();
+await Promise.all(replicas.map((r) => r.wiped));
 replicas.forEach((r, i) => {
   if (r.state === 'paused') r.child?.kill('SIGCONT');
-  if (r.state === 'down') startReplica(i);
+  // A replica wiped and not yet rejoined restarts with --rejoin, whenever that comes.
+  if (r.state === 'down') startReplica(i, r.rejoining);
   r.state = 'up';
 });
 log('healed; waiting until every replica has delivered every submitted value');
 const violations: string[] = [];
-const logLines = (f: string) => (existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8').split('\n').filter((l) => l !== '') : []);
+/**
+ * An incarnation's log: the checkpoint it restored first, if any (`restored <iid> <count> <hash>`),
+ * then its deliveries `<iid> <position> <id>`, in order. A later restore in the same incarnation (it
+ * fell behind the trim and installed a peer's checkpoint) starts a new segment.
+ */
+interface Segment {
+  readonly name: string;
+  readonly restored?: { readonly iid: number; readonly count: number; readonly hash: number };
+  readonly lines: { readonly iid: number; readonly pos: number; readonly id: string }[];
+}
+const readSegments = (f: string): Segment[] => {
+  const text = existsSync(join(dir, f)) ? readFileSync(join(dir, f), 'utf8') : '';
+  const segments: Segment[] = [{ name: f, lines: [] }];
+  for (const l of text.split('\n')) {
+    if (l === '') continue;
+    const parts = l.split(' ');
+    if (parts[0] === 'restored') {
+      segments.push({ name: `${f} (from the checkpoint of instance ${parts[1]})`, restored: { iid: Number(parts[1]), count: Number(parts[2]), hash: Number(parts[3]) }, lines: [] });
+    } else {
+      (segments[segments.length - 1] as Segment).lines.push({ iid: Number(parts[0]), pos: Number(parts[1]), id: parts[2] as string });
+    }
+  }
+  return segments.filter((s) => s.restored !== undefined || s.lines.length > 0);
+};
 const latest = (i: number) => `deliveries-${i}-${replicas[i]?.incarnation}.log`;
 /**
- * The value ids in each replica's current log, read incrementally: a replica restarted just before
- * the heal re-learns the whole history (there is no snapshot), and re-reading a million-line log
+ * The value ids each replica's current incarnation delivered or restored, read incrementally: a
+ * replica restarted without a checkpoint re-learns the whole history, and re-reading a long log
  * every poll would take the CPU it needs to do so.
  */
-const seen = replicas.map(() => ({ name: '', offset: 0, partial: '', ids: new Set<string>() }));
+const seen = replicas.map(() => ({ name: '', offset: 0, partial: '', ids: new Set<string>(), restoredIds: undefined as Set<string> | undefined }));
 const readNew = (i: number): Set<string> => {
   const s = seen[i] as (typeof seen)[number];
   const name = latest(i);
@@ -429,12 +604,24 @@ const readNew = (i: number): Set<string> => {
       s.offset = size;
       const lines = (s.partial + chunk.toString('utf8')).split('\n');
       s.partial = lines.pop() ?? '';
-      for (const l of lines) if (l !== '') s.ids.add(l.split(' ')[2] as string);
+      for (const l of lines) {
+        if (l === '') continue;
+        const parts = l.split(' ');
+        // A restored checkpoint holds everything up to its instance: the common sequence's prefix.
+        if (parts[0] === 'restored') s.ids = new Set([...s.ids, ...prefixIds(Number(parts[1]))]);
+        else s.ids.add(parts[2] as string);
+      }
     }
   } finally {
     closeSync(fd);
   }
   return s.ids;
+};
+/** The ids delivered up to instance `iid`, by any log that got there (for the restored prefix above). */
+const prefixIds = (iid: number): string[] => {
+  const out: string[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.startsWith('deliveries-'))) for (const seg of readSegments(f)) for (const l of seg.lines) if (l.iid <= iid) out.push(l.id);
+  return out;
 };
 /** Submitted values missing from the current log of some replica (clients keep resubmitting them). */
 const missing = (): string[] => {
@@ -447,13 +634,12 @@ const CATCH_UP_S = 180;
 let gap = missing();
 for (const deadline = Date.now() + CATCH_UP_S * 1000; gap.length > 0 && Date.now() < deadline; gap = missing()) await new Promise((r) => setTimeout(r, 1000));
 if (gap.length > 0) violations.push(`${gap.length} submitted values are not delivered by every replica ${CATCH_UP_S} s after healing (e.g. ${gap[0]})`);
-// The clients' own plain learners (they decide what to resubmit) must catch up too: nothing is
-// trimmed here, and since acceptors repeat earlier votes, even an instance that interrupted
-// re-proposals left under different value ballots stays learnable (chaos seed 3, issue 5).
+// The clients' own learners (they decide what to resubmit) must catch up too: from the log, or
+// from a replica's checkpoint when they fell behind the trim.
 const behind = () => clients.filter((c) => c.pending.size > 0);
 for (const deadline = Date.now() + 30_000; behind().length > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 500));
 const learnersBehind = behind().map((c) => `client ${c.id} (${c.pending.size} values unseen)`);
-if (learnersBehind.length > 0) violations.push(`plain learners did not catch up 30 s after the replicas did: ${learnersBehind.join(', ')}`);
+if (learnersBehind.length > 0) violations.push(`client learners did not catch up 30 s after the replicas did: ${learnersBehind.join(', ')}`);
 clearInterval(feeder);
 clearInterval(progress);
 for (const c of clients) {
@@ -474,25 +660,66 @@ await Promise.all(
 );
 await Promise.all(proxies.map((p) => p.close()));
 
-const logs = readdirSync(dir)
+// The common sequence: every (instance, position) any incarnation delivered, with one id each.
+const segments = readdirSync(dir)
   .filter((f) => f.startsWith('deliveries-'))
-  .map((f) => ({ name: f, lines: logLines(f) }));
-const common = logs.reduce((a, b) => (b.lines.length > a.length ? b.lines : a), [] as string[]);
-for (const l of logs) {
-  const at = l.lines.findIndex((line, k) => line !== common[k]);
-  if (at >= 0) violations.push(`${l.name} differs from the common sequence at line ${at + 1}: '${l.lines[at]}' vs '${common[at]}'`);
+  .flatMap((f) => readSegments(f));
+const at = new Map<string, string>();
+for (const seg of segments) {
+  for (const l of seg.lines) {
+    const key = `${l.iid} ${l.pos}`;
+    const other = at.get(key);
+    if (other === undefined) at.set(key, l.id);
+    else if (other !== l.id) violations.push(`${seg.name} delivered ${l.id} at instance ${l.iid} position ${l.pos}, another log ${other}`);
+  }
 }
-let last: [number, number] = [0, -1];
-for (const [k, line] of common.entries()) {
-  const [iid, pos] = line.split(' ').map(Number) as [number, number];
-  if (iid < last[0] || (iid === last[0] && pos <= last[1])) violations.push(`the common sequence goes back at line ${k + 1}: ${line}`);
-  last = [iid, pos];
+const common = [...at.entries()]
+  .map(([key, id]) => {
+    const [iid, pos] = key.split(' ').map(Number) as [number, number];
+    return { iid, pos, id };
+  })
+  .sort((a, b) => a.iid - b.iid || a.pos - b.pos);
+const index = new Map(common.map((e, k) => [`${e.iid} ${e.pos}`, k]));
+// The state after each entry of the common sequence (count, hash), to check restored checkpoints.
+const hashes: number[] = [];
+let h = new ChaosState(0).hash;
+for (const e of common) hashes.push((h = chainHash(h, e.id)));
+/** Entries of the common sequence at or below instance `iid`. */
+const upTo = (iid: number): number => {
+  let lo = 0;
+  let hi = common.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if ((common[mid] as { iid: number }).iid <= iid) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+};
+let restoredChecked = 0;
+for (const seg of segments) {
+  // A segment starts at the beginning of the common sequence, or right after the checkpoint it
+  // restored, and follows it without a gap, each value once.
+  let k = 0;
+  if (seg.restored !== undefined) {
+    k = upTo(seg.restored.iid);
+    const count = k;
+    const hash = k === 0 ? new ChaosState(0).hash : (hashes[k - 1] as number);
+    restoredChecked++;
+    if (seg.restored.count !== count || seg.restored.hash !== hash) {
+      violations.push(`${seg.name}: the restored state (${seg.restored.count} values, hash ${seg.restored.hash}) is not the common sequence's through instance ${seg.restored.iid} (${count} values, hash ${hash})`);
+    }
+  }
+  for (const [n, l] of seg.lines.entries()) {
+    const want = common[k + n];
+    if (want === undefined || want.iid !== l.iid || want.pos !== l.pos) {
+      violations.push(`${seg.name} line ${n + 1} (instance ${l.iid} position ${l.pos}) does not follow the common sequence (expected ${want === undefined ? 'its end' : `instance ${want.iid} position ${want.pos}`})`);
+      break;
+    }
+  }
 }
+void index;
 const counts = new Map<string, number>();
-for (const line of common) {
-  const id = line.split(' ')[2] as string;
-  counts.set(id, (counts.get(id) ?? 0) + 1);
-}
+for (const e of common) counts.set(e.id, (counts.get(e.id) ?? 0) + 1);
 let submitted = 0;
 for (const c of clients) {
   submitted += c.nextSeq;
@@ -503,6 +730,7 @@ const duplicates = [...counts.values()].filter((n) => n > 1).length;
 const injected = Object.values(faults).reduce((x, y) => x + y, 0);
 if (counts.size === 0) violations.push(`no value was delivered in ${argv.duration} s, so the run checked nothing`);
 if (injected === 0) violations.push(`no fault was injected in ${argv.duration} s, so the run tested nothing; run longer`);
+const logs = segments;
 const sortedFailovers = [...failoverMs].sort((a, b) => a - b);
 const report = {
   seed: argv.seed,
@@ -510,6 +738,8 @@ const report = {
   durationSeconds: argv.duration,
   leader: argv.leader,
   faults,
+  snapshotTransfers: transfers,
+  restoredStatesChecked: restoredChecked,
   // Leader faults: ms from the fault until a value submitted after it was delivered.
   failoverMs: LEADER
     ? { count: failoverMs.length, p50: sortedFailovers[Math.floor((sortedFailovers.length - 1) / 2)] ?? null, max: sortedFailovers.at(-1) ?? null, unmeasured }

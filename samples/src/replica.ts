@@ -5,10 +5,11 @@ import { deliveryLine } from './payload.js';
 
 const argv = operatingOptions(
   sampleArgs('replica').usage(
-    'Usage: $0 <id> [config] [-v] [--trim-lag N] [--metrics-port P] [--log-format text|json]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).',
+    'Usage: $0 <id> [config] [-v] [--trim-lag N] [--rejoin] [--metrics-port P] [--log-format text|json]\n\nRuns replica <id> (acceptor, proposer and learner) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).',
   ),
 )
   .option('verbose', { alias: 'v', type: 'boolean', default: false, describe: 'print every delivered value, as the learner does' })
+  .option('rejoin', { type: 'boolean', default: false, describe: 'this replica lost its data directory (its acceptor storage): rejoin safely before starting (ours)' })
   .option('trim-lag', {
     coerce: numberFlag('trim-lag', { integer: true, min: 1, unit: 'instances' }),
     describe: 'trim the acceptors up to this many instances behind what this replica delivered (ours; LibPaxos3 replicas never trim, so acceptor state grows)',
@@ -18,7 +19,7 @@ const argv = operatingOptions(
 const [idArg, configArg, ...extra] = argv._.map(String);
 const id = parseId(idArg);
 if (id === undefined || extra.length > 0) {
-  process.stderr.write(`Usage: replica <id> [config] [-v] [--trim-lag N]\n`);
+  process.stderr.write(`Usage: replica <id> [config] [-v] [--trim-lag N] [--rejoin]\n`);
   process.exit(1);
 }
 const trimLag = argv['trim-lag'];
@@ -42,6 +43,7 @@ try {
   const replica = await startReplica({
     id,
     config,
+    rejoin: argv.rejoin,
     log: sampleLogger(config, ops, 'replica', id),
     ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
     ...(onDeliver !== undefined ? { onDeliver } : {}),

@@ -47,7 +47,8 @@ class Peer {
   ) {
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      for (const msg of this.decoder.push(chunk)) onMessage(this, msg);
+      // The skeleton's peers send LibPaxos3's messages only; extension frames do not occur.
+      for (const msg of this.decoder.push(chunk)) if (msg.type !== 'extension') onMessage(this, msg);
     });
     socket.on('error', () => undefined);
   }

@@ -11,6 +11,8 @@ interface Report {
   valuesDelivered: number;
   faults: Record<string, number>;
   failoverMs: { count: number; p50: number | null; max: number | null; unmeasured: number } | null;
+  snapshotTransfers: { installed: number; rejoined: number };
+  restoredStatesChecked: number;
 }
 
 async function chaos(seconds: number, extra: string[] = []): Promise<Report> {
@@ -24,7 +26,7 @@ async function chaos(seconds: number, extra: string[] = []): Promise<Report> {
 const total = (faults: Record<string, number>) => Object.values(faults).reduce((a, b) => a + b, 0);
 
 describe('pnpm chaos', () => {
-  it(`${SECONDS} s of kills, pauses and link faults on 3 LMDB replicas with leadership on, the leader itself killed, paused or cut off: every log a prefix of one sequence holding every value, and every failover timed`, async () => {
+  it(`${SECONDS} s of kills, pauses, link faults, a wiped data directory and kills in the middle of snapshot transfers on 3 LMDB replicas with leadership on, the leader itself killed, paused or cut off: every log a segment of one sequence holding every value, and every failover timed`, async () => {
     const report = await chaos(SECONDS);
     expect(report.leader).toBe('on');
     expect(report.violations).toBe(0);
@@ -35,6 +37,13 @@ describe('pnpm chaos', () => {
     // Each leader fault was followed by the delivery of a value submitted after it, or the run healed first.
     expect((report.failoverMs?.count ?? 0) + (report.failoverMs?.unmeasured ?? 0)).toBe(leaderFaults);
     expect(report.failoverMs?.count).toBeGreaterThan(0);
+    // A replica lost its data directory, rejoined, and caught up through a snapshot; one was killed
+    // in the middle of a transfer; the states restored from checkpoints were checked.
+    expect(report.faults['wipe']).toBeGreaterThanOrEqual(1);
+    expect(report.faults['kill-in-transfer']).toBeGreaterThanOrEqual(1);
+    expect(report.snapshotTransfers.rejoined).toBeGreaterThanOrEqual(1);
+    expect(report.snapshotTransfers.installed).toBeGreaterThanOrEqual(1);
+    expect(report.restoredStatesChecked).toBeGreaterThanOrEqual(1);
   }, (SECONDS + 150) * 1000);
 
   it('--leader off: every replica proposes (LibPaxos3), no leader faults, the same checks', async () => {

@@ -138,6 +138,26 @@ export class WireError extends Error {
 const INT = 0;
 const BIN = 1;
 const STR = 2;
+const MAP = 3;
+
+/** Type codes from here up are our extension messages (extensions.ts): `[code, map]` frames. */
+const FIRST_EXTENSION_CODE = 16;
+/** How deep an extension payload may nest maps and arrays, and how many elements it may have. */
+const MAX_DEPTH = 8;
+const MAX_ELEMENTS = 4096;
+
+/**
+ * An extension message's frame, undecoded: its type code and the msgpack bytes of its payload map
+ * (a copy). extensions.ts reads the payload.
+ */
+export interface ExtensionFrame {
+  readonly type: 'extension';
+  readonly code: number;
+  readonly payload: Uint8Array;
+}
+
+/** One frame off the wire: a LibPaxos3 message, or an extension message of ours. */
+export type Frame = Message | ExtensionFrame;
 
 /**
  * Turns a TCP byte stream into messages, whatever the chunking. One pass per frame checks its
@@ -149,6 +169,15 @@ const STR = 2;
  */
 export class FrameDecoder {
   private buf: Uint8Array = new Uint8Array(0);
+  /**
+   * Chunks received after `buf` while the frame at its start is known to need more bytes than
+   * have arrived: they are joined once, when enough are in, not at every chunk (a 1 MiB frame
+   * arriving in 64 KiB pieces would otherwise be copied 16 times over).
+   */
+  private parts: Uint8Array[] = [];
+  private partsBytes = 0;
+  /** Bytes the incomplete frame at the start of `buf` needs at least (0: unknown). */
+  private needed = 0;
   private count = 0;
   private readonly kinds = [0, 0, 0, 0, 0, 0];
   /** An integer's value, or a value's offset in `buf`. */
@@ -159,20 +188,35 @@ export class FrameDecoder {
 
   /** Bytes received but not yet decoded (part of a frame). */
   get buffered(): number {
-    return this.buf.length;
+    return this.buf.length + this.partsBytes;
   }
 
   /**
-   * Appends `chunk` and returns every complete message in it. Throws `WireError` on bytes that
-   * are not a valid message; the decoder is unusable afterwards.
+   * Appends `chunk` and returns every complete frame in it. Throws `WireError` on bytes that are
+   * not a valid frame; the decoder is unusable afterwards.
    */
-  push(chunk: Uint8Array): Message[] {
+  push(chunk: Uint8Array): Frame[] {
+    if (this.needed > 0 && this.buf.length + this.partsBytes + chunk.length < this.needed) {
+      this.parts.push(chunk);
+      this.partsBytes += chunk.length;
+      return [];
+    }
+    if (this.parts.length > 0) {
+      this.parts.push(chunk);
+      chunk = joinAll(this.parts, this.partsBytes + chunk.length);
+      this.parts = [];
+      this.partsBytes = 0;
+    }
     this.buf = this.buf.length === 0 ? chunk : concat(this.buf, chunk);
-    const out: Message[] = [];
+    this.needed = 0;
+    const out: Frame[] = [];
     let pos = 0;
     while (pos < this.buf.length) {
       const end = this.scan(pos);
-      if (end < 0) break;
+      if (end < 0) {
+        if (this.needed > 0) this.needed -= pos;
+        break;
+      }
       out.push(this.message());
       pos = end;
     }
@@ -234,6 +278,12 @@ export class FrameDecoder {
         p += size;
         continue;
       }
+      if ((t >= 0x80 && t <= 0x8f) || t === 0xde || t === 0xdf) {
+        const end = this.extensionPayload(i, p);
+        if (end < 0) return -1;
+        p = end;
+        continue;
+      }
       let len: number;
       let hdr: number;
       if (t >= 0xa0 && t <= 0xbf) {
@@ -257,8 +307,99 @@ export class FrameDecoder {
       this.nums[i] = p + hdr;
       this.lens[i] = len;
       p += hdr + len;
+      if (p > b.length) {
+        this.needed = p;
+        return -1;
+      }
     }
     return p <= b.length ? p : -1;
+  }
+
+  /**
+   * An extension frame's payload map at `p` (element 1 of a 2-element frame whose type code is ours):
+   * walks it to its end without building anything, and returns the end, or −1 if it is not complete.
+   */
+  private extensionPayload(i: number, p: number): number {
+    if (i !== 1 || this.count !== 2 || this.kinds[0] !== INT || (this.nums[0] as number) < FIRST_EXTENSION_CODE) {
+      throw new WireError(`element ${i} is a msgpack map; only an extension message (type code ≥ ${FIRST_EXTENSION_CODE}) has one, as its second and last element`);
+    }
+    const budget = { elements: 0, bytes: 0 };
+    const end = this.skip(p, 0, budget);
+    if (end >= 0) {
+      this.kinds[i] = MAP;
+      this.nums[i] = p;
+      this.lens[i] = end - p;
+    }
+    return end;
+  }
+
+  /** The end of the msgpack value at `p`, or −1 if the buffer ends first. Throws on what we never send. */
+  private skip(p: number, depth: number, budget: { elements: number; bytes: number }): number {
+    const b = this.buf;
+    if (p >= b.length) return -1;
+    if (++budget.elements > MAX_ELEMENTS) throw new WireError(`an extension message has more than ${MAX_ELEMENTS} elements`);
+    const t = b[p] as number;
+    const u16 = (at: number) => ((b[at] as number) << 8) | (b[at + 1] as number);
+    const u32 = (at: number) => (b[at] as number) * 0x100_0000 + (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number));
+    const container = (n: number, at: number, perEntry: number): number => {
+      if (depth >= MAX_DEPTH) throw new WireError(`an extension message nests deeper than ${MAX_DEPTH}`);
+      let q = at;
+      for (let k = 0; k < n * perEntry; k++) {
+        q = this.skip(q, depth + 1, budget);
+        if (q < 0) return -1;
+      }
+      return q;
+    };
+    const blob = (hdr: number, len: number): number => {
+      if (len > this.maxValueSize) throw new WireError(`a value of ${len} bytes exceeds the limit of ${this.maxValueSize} (max-value-size)`);
+      budget.bytes += len;
+      if (budget.bytes > this.maxValueSize + 65_536) throw new WireError(`an extension message is larger than max-value-size (${this.maxValueSize} bytes)`);
+      const end = p + hdr + len;
+      if (end > b.length) {
+        this.needed = Math.max(this.needed, end);
+        return -1;
+      }
+      return end;
+    };
+    if (t <= 0x7f || t >= 0xe0 || t === 0xc0 || t === 0xc2 || t === 0xc3) return p + 1;
+    if (t >= 0x80 && t <= 0x8f) return container(t & 0x0f, p + 1, 2);
+    if (t >= 0x90 && t <= 0x9f) return container(t & 0x0f, p + 1, 1);
+    if (t >= 0xa0 && t <= 0xbf) return blob(1, t & 0x1f);
+    switch (t) {
+      case 0xcc:
+      case 0xd0:
+        return p + 2 <= b.length ? p + 2 : -1;
+      case 0xcd:
+      case 0xd1:
+        return p + 3 <= b.length ? p + 3 : -1;
+      case 0xce:
+      case 0xd2:
+      case 0xca:
+        return p + 5 <= b.length ? p + 5 : -1;
+      case 0xcf:
+      case 0xd3:
+      case 0xcb:
+        return p + 9 <= b.length ? p + 9 : -1;
+      case 0xc4:
+      case 0xd9:
+        return p + 2 <= b.length ? blob(2, b[p + 1] as number) : -1;
+      case 0xc5:
+      case 0xda:
+        return p + 3 <= b.length ? blob(3, u16(p + 1)) : -1;
+      case 0xc6:
+      case 0xdb:
+        return p + 5 <= b.length ? blob(5, u32(p + 1)) : -1;
+      case 0xdc:
+        return p + 3 <= b.length ? container(u16(p + 1), p + 3, 1) : -1;
+      case 0xdd:
+        return p + 5 <= b.length ? container(u32(p + 1), p + 5, 1) : -1;
+      case 0xde:
+        return p + 3 <= b.length ? container(u16(p + 1), p + 3, 2) : -1;
+      case 0xdf:
+        return p + 5 <= b.length ? container(u32(p + 1), p + 5, 2) : -1;
+    }
+    // Timestamps and other ext types, and 0xc1 (never used): not in any message of ours.
+    throw new WireError(`an extension message holds msgpack type 0x${hex(t)}, which no message uses`);
   }
 
   private int(i: number, v: number): void {
@@ -267,9 +408,13 @@ export class FrameDecoder {
   }
 
   /** Builds the message of the frame `scan` just completed. */
-  private message(): Message {
+  private message(): Frame {
     if (this.kinds[0] !== INT) throw new WireError('the first element is not a type code');
     const code = this.nums[0] as number;
+    if (this.kinds[1] === MAP) {
+      const start = this.nums[1] as number;
+      return { type: 'extension', code, payload: new Uint8Array(this.buf.subarray(start, start + (this.lens[1] as number))) };
+    }
     const type = MESSAGE_TYPES[code];
     if (type === undefined) throw new WireError(`unknown message type ${code}`);
     if (this.count !== ARITY[type] + 1) throw new WireError(`${type} has ${ARITY[type]} fields, got ${this.count - 1}`);
@@ -348,6 +493,16 @@ function readInt(b: Uint8Array, p: number, t: number): number {
   const lo = (b[p + 5] as number) * 0x100_0000 + (((b[p + 6] as number) << 16) | ((b[p + 7] as number) << 8) | (b[p + 8] as number));
   // 0xcf is unsigned; 0xd3 signed: its high word is negative when the top bit is set.
   return (t === 0xd3 && hi >= 0x8000_0000 ? hi - 0x1_0000_0000 : hi) * 0x1_0000_0000 + lo;
+}
+
+function joinAll(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

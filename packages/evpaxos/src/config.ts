@@ -95,6 +95,25 @@ export interface PaxosConfig {
   readonly leaderLeaseMs: number;
   /** Ours: how much earlier the holder gives its lease up, in ms (`leader-drift-margin`, default a tenth of the lease). */
   readonly leaderDriftMarginMs: number;
+  /**
+   * Ours: where a replica (or a learner with a state machine) keeps its checkpoints, `<path>_<id>`
+   * (learners: `<path>_learner`). Unset: no checkpoints.
+   */
+  readonly checkpointDir: string | undefined;
+  /** Ours: a checkpoint every this many applied instances (0: not by count). */
+  readonly checkpointInstances: number;
+  /** Ours: a checkpoint every this long, in ms, if anything was applied (0: not by time). */
+  readonly checkpointIntervalMs: number;
+  /** Ours: checkpoints kept. */
+  readonly checkpointKeep: number;
+  /** Ours: trim the acceptors by the lowest checkpoint the replicas report in the log. */
+  readonly checkpointTrim: boolean;
+  /** Ours: instances kept below the lowest reported checkpoint (PhxPaxos's SetHoldPaxosLogCount). */
+  readonly checkpointTrimHold: number;
+  /** Ours: bytes per chunk of a snapshot transfer. */
+  readonly snapshotChunkSize: number;
+  /** Ours: chunks of a snapshot transfer in flight at once. */
+  readonly snapshotWindow: number;
   /** Ours: mutual TLS on every connection; undefined (default): plain TCP, as LibPaxos3. */
   readonly tls: TlsConfig | undefined;
   /**
@@ -141,6 +160,14 @@ const DEFAULTS = {
   leader: false,
   leaderLeaseMs: 2000,
   leaderDriftMarginMs: undefined as number | undefined,
+  checkpointDir: undefined as string | undefined,
+  checkpointInstances: 10_000,
+  checkpointIntervalMs: 60_000,
+  checkpointKeep: 2,
+  checkpointTrim: false,
+  checkpointTrimHold: 1000,
+  snapshotChunkSize: 1024 * 1024,
+  snapshotWindow: 4,
   tlsCa: undefined as ConfigPath | undefined,
   tlsCert: undefined as ConfigPath | undefined,
   tlsKey: undefined as ConfigPath | undefined,
@@ -194,6 +221,14 @@ const KEYS: Record<string, KeyHandler> = {
   leader: (v, s) => (s.leader = yesNo(v)),
   'leader-lease': (v, s) => (s.leaderLeaseMs = durationMs(v, 50, 3_600_000)),
   'leader-drift-margin': (v, s) => (s.leaderDriftMarginMs = durationMs(v, 1, 3_600_000)),
+  'checkpoint-dir': (v, s) => (s.checkpointDir = v),
+  'checkpoint-instances': (v, s) => (s.checkpointInstances = wholeNumber(v, 'instances', 0, 0xffff_ffff)),
+  'checkpoint-interval': (v, s) => (s.checkpointIntervalMs = v.trim() === '0' ? 0 : durationMs(v, 100, 86_400_000)),
+  'checkpoint-keep': (v, s) => (s.checkpointKeep = positiveInt(v, 'checkpoints', 1000)),
+  'checkpoint-trim': (v, s) => (s.checkpointTrim = yesNo(v)),
+  'checkpoint-trim-hold': (v, s) => (s.checkpointTrimHold = wholeNumber(v, 'instances', 0, 0xffff_ffff)),
+  'snapshot-chunk-size': (v, s) => (s.snapshotChunkSize = bytes(v)),
+  'snapshot-window': (v, s) => (s.snapshotWindow = positiveInt(v, 'chunks', 1024)),
   'tls-ca': (v, s, at) => (s.tlsCa = { path: resolve(at.dir, v), where: at.where }),
   'tls-cert': (v, s, at) => (s.tlsCert = { path: resolve(at.dir, v), where: at.where }),
   'tls-key': (v, s, at) => (s.tlsKey = { path: resolve(at.dir, v), where: at.where }),
@@ -238,6 +273,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   const warnings: string[] = [];
   let replicas = false;
   const seen = new Map<string, string>();
+  const keysSeen = new Set<string>();
   /** Lines with a host name or an IPv6 address: C LibPaxos3 reads neither. */
   const notLibpaxos3: number[] = [];
   const dir = dirname(path);
@@ -270,6 +306,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
       const handler = KEYS[key];
       if (handler === undefined) throw new Error(`unknown key '${m?.[1] ?? line}'${didYouMean(key)}`);
       if (value === '') throw new Error(`'${key}' needs a value`);
+      keysSeen.add(key);
       try {
         handler(value, s, { where, dir });
       } catch (e) {
@@ -290,6 +327,18 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
     throw new ConfigError(
       `${path}: leader-drift-margin ${leaderDriftMarginMs} ms is more than half of leader-lease ${s.leaderLeaseMs} ms; a leader would hold its lease for less than half of it. Use a margin of about a tenth of the lease`,
     );
+  }
+  if (s.checkpointTrim && s.checkpointDir === undefined) {
+    throw new ConfigError(`${path}: checkpoint-trim yes needs checkpoint-dir: a replica that keeps no checkpoints could not catch up once the others trimmed the log`);
+  }
+  if (s.checkpointDir !== undefined && s.checkpointInstances === 0 && s.checkpointIntervalMs === 0) {
+    throw new ConfigError(`${path}: checkpoint-instances 0 and checkpoint-interval 0 together would never write a checkpoint; set one of them`);
+  }
+  // A chunk travels in one message, which max-value-size bounds (with room for its other fields).
+  const chunkRoom = Math.max(1, s.maxValueSize - 4096);
+  if (!keysSeen.has('snapshot-chunk-size')) s.snapshotChunkSize = Math.min(s.snapshotChunkSize, chunkRoom);
+  else if (s.checkpointDir !== undefined && s.snapshotChunkSize > chunkRoom) {
+    throw new ConfigError(`${path}: snapshot-chunk-size ${s.snapshotChunkSize} must be at least 4 kb below max-value-size (${s.maxValueSize}), since a chunk travels in one message`);
   }
   const { tlsCa, tlsCert, tlsKey, proposerTimeoutMs, ...rest } = s;
   const tlsKeys = { 'tls-ca': tlsCa, 'tls-cert': tlsCert, 'tls-key': tlsKey };
@@ -430,6 +479,13 @@ function positiveInt(v: string, unit: string, max: number): number {
   if (!/^\d+$/.test(v)) throw new Error(`expected a whole number of ${unit}, got '${v}'`);
   const n = Number(v);
   if (n < 1 || n > max) throw new Error(`expected 1 to ${max} ${unit}, got ${v}`);
+  return n;
+}
+
+function wholeNumber(v: string, unit: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v)) throw new Error(`expected a whole number of ${unit}, got '${v}'`);
+  const n = Number(v);
+  if (n < min || n > max) throw new Error(`expected ${min} to ${max} ${unit}, got ${v}`);
   return n;
 }
 

@@ -1,4 +1,8 @@
-export { FrameDecoder, WireError, encodeMessage } from './codec.js';
+export { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
+export { FrameDecoder, WireError, encodeMessage, type ExtensionFrame, type Frame } from './codec.js';
+export { EXTENSION_CODE, ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
+export { readAll, snapshotChunks, type SnapshotData, type StateMachine } from './state-machine.js';
+export { VERSION } from './version.js';
 export {
   ConfigError,
   MAX_ACCEPTORS,

@@ -53,6 +53,8 @@ const MAX_TIMED = 1 << 16;
 const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10];
 const COUNT_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096];
 const BYTE_BUCKETS = [64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216];
+/** Checkpoint writes: a few ms for a small state, minutes for gigabytes. */
+const CHECKPOINT_BUCKETS = [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300];
 
 /**
  * A process's Prometheus metrics and health. The pump and the shell report events, envelopes and
@@ -82,6 +84,17 @@ export class ProcessMetrics {
   private leaderChanges = 0;
   private trimsSent = 0;
   private trimsApplied = 0;
+  // Checkpoints and snapshot transfer (issue 12).
+  private checkpointsWritten = 0;
+  private checkpointFailures = 0;
+  private checkpointIid: number | undefined;
+  private checkpointBytes: number | undefined;
+  private readonly snapshotSteps = new Map<string, number>();
+  private snapshotReceived = 0;
+  private snapshotServed = 0;
+  private checkpointTrims = 0;
+  private checkpointTrimIid: number | undefined;
+  private readonly checkpointWrite: Histogram;
   // Phase starts by instance (performance.now() ms), for the latency histograms.
   private readonly phase1Start = new Map<number, number>();
   private readonly phase2Start = new Map<number, number>();
@@ -215,8 +228,22 @@ export class ProcessMetrics {
     counter('paxos_learner_not_a_batch_total', 'Decided values that were not batches although batching is on (a proposer without batching is in the cluster)', () => this.notBatch);
     counter('paxos_safety_conflicts_total', 'Two different values reported under one ballot (two proposers sharing a ballot): a safety alarm', () => this.conflicts);
 
-    // Trims (checkpoint metrics, issue 12, go beside these).
+    // Trims, checkpoints and snapshot transfer.
     counter('paxos_trims_sent_total', 'Trim messages sent to acceptors', () => this.trimsSent);
+    counter('paxos_checkpoint_trims_total', 'Checkpoint reports in the log that raised the trim point (checkpoint-trim yes): a trim to every acceptor each', () => this.checkpointTrims);
+    gauge('paxos_checkpoint_trim_instance', 'The trim point the checkpoint reports in the log gave last (checkpoint-trim yes)', () => this.checkpointTrimIid);
+    counter('paxos_checkpoints_written_total', 'Checkpoints of the state machine written durably', () => this.checkpointsWritten);
+    counter('paxos_checkpoint_write_failures_total', 'Checkpoint writes that failed (the previous checkpoints stay usable)', () => this.checkpointFailures);
+    this.checkpointWrite = new Histogram({ name: 'paxos_checkpoint_write_seconds', help: 'Time to write one checkpoint durably (snapshot, file sync, rename, directory sync)', buckets: CHECKPOINT_BUCKETS, registers: [r] });
+    gauge('paxos_checkpoint_instance', 'Instance of the newest checkpoint this process holds (written, restored at start, or installed from a peer)', () => this.checkpointIid);
+    gauge('paxos_checkpoint_bytes', 'Size of that checkpoint (the state machine\'s snapshot)', () => this.checkpointBytes);
+    labelled('counter', 'paxos_snapshot_transfers_total', 'Steps of snapshot transfers from peers: started, resumed, stalled, gone, received, rejected, restore-failed, caught-up, installed', 'step', () => this.snapshotSteps);
+    counter('paxos_snapshot_received_bytes_total', 'Checkpoint bytes received from peers and written to the staged copy', () => this.snapshotReceived);
+    counter('paxos_snapshot_served_bytes_total', 'Checkpoint bytes sent to peers that fetch one', () => this.snapshotServed);
+    labelled('counter', 'paxos_extension_messages_received_total', 'libpaxos-ts messages beyond LibPaxos3\'s nine received (hello, snapshot transfer, rejoin), by type', 'type', () => [
+      ...(src()?.network.stats().extensionsReceived ?? new Map<string, number>()),
+    ]);
+    labelled('counter', 'paxos_extension_messages_sent_total', 'libpaxos-ts messages beyond LibPaxos3\'s nine sent, by type', 'type', () => [...(src()?.network.stats().extensionsSent ?? new Map<string, number>())]);
 
     // Leadership, when it is on.
     if (leadershipOn) {
@@ -306,6 +333,13 @@ export class ProcessMetrics {
         case 'leader':
           this.leaderChanges++;
           break;
+        case 'checkpoint-trim':
+          this.checkpointTrims++;
+          this.checkpointTrimIid = e.trimIid;
+          break;
+        case 'snapshot':
+          this.snapshotSteps.set(e.step, (this.snapshotSteps.get(e.step) ?? 0) + 1);
+          break;
         case 'noop':
         case 'iid-space-exhausted':
           break;
@@ -339,6 +373,33 @@ export class ProcessMetrics {
   /** Client values handed to the application. */
   deliveredValues(n: number): void {
     this.delivered += n;
+  }
+
+  // ---- checkpoints (the shell's `Checkpointing` reports them: see CheckpointObserver) ----
+
+  checkpointWritten(iid: number, bytes: number, seconds: number): void {
+    this.checkpointsWritten++;
+    this.checkpointWrite.observe(seconds);
+    this.checkpointHeld(iid, bytes);
+  }
+
+  checkpointWriteFailed(): void {
+    this.checkpointFailures++;
+  }
+
+  /** This process holds a checkpoint of `iid` (written, restored at start, or installed). */
+  checkpointHeld(iid: number, bytes: number): void {
+    if (this.checkpointIid !== undefined && iid < this.checkpointIid) return;
+    this.checkpointIid = iid;
+    this.checkpointBytes = bytes;
+  }
+
+  snapshotBytesReceived(n: number): void {
+    this.snapshotReceived += n;
+  }
+
+  snapshotBytesServed(n: number): void {
+    this.snapshotServed += n;
   }
 
   /**

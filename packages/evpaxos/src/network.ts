@@ -1,9 +1,10 @@
 import type { Server, Socket } from 'node:net';
 import { MESSAGE_CODE, type Message, type PeerId } from '@libpaxos/paxos-core';
-import { FrameDecoder, WireError, encodeMessage } from './codec.js';
+import { FrameDecoder, WireError, encodeMessage, type Frame } from './codec.js';
 import { formatAddress, type Address } from './config.js';
+import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
-import { ANY_MESSAGE, allowedMessages } from './tls.js';
+import { ANY_MESSAGE, allowedExtensions, allowedMessages } from './tls.js';
 import { dialProblem, plainTransport, type Refusal, type Transport } from './transport.js';
 
 export interface NetworkOptions {
@@ -39,6 +40,13 @@ export interface NetworkOptions {
    * reached over the connection dialled to it.
    */
   readonly proposers?: readonly Address[];
+  /**
+   * This process's `hello` (extensions.ts), sent first on every connection it dials and in answer
+   * to a peer's hello. Without it, this process speaks LibPaxos3's nine messages only.
+   */
+  readonly hello?: HelloMsg;
+  /** An extension message (other than hello) from a libpaxos-ts peer; `from` is the connection's PeerId. */
+  readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
 }
 
 /** PeerIds of connections dialled to proposers: clear of acceptor ids and of incoming ones. */
@@ -114,8 +122,11 @@ export interface NetworkStats {
   readonly refused: ReadonlyMap<string, number>;
   /** Messages naming an acceptor that came on another connection (dropped). */
   readonly impostors: number;
-  /** Messages of a type the peer's role does not send (TLS; dropped). */
+  /** Messages of a type the peer's role does not send (TLS; dropped), extension messages included. */
   readonly forbidden: number;
+  /** Our extension messages (hello, snapshot transfer, rejoin) received and sent, by type. */
+  readonly extensionsReceived: ReadonlyMap<ExtensionType, number>;
+  readonly extensionsSent: ReadonlyMap<ExtensionType, number>;
 }
 
 class Connection {
@@ -124,6 +135,8 @@ class Connection {
   traffic: Traffic;
   /** Incoming connections: the message types this peer may send (a bit per MESSAGE_CODE; see `allowedMessages`). */
   allowed = ANY_MESSAGE;
+  /** Incoming connections with TLS: the extension messages this peer may send (see `allowedExtensions`); undefined: any. */
+  allowedExtensions: ReadonlySet<ExtensionType> | undefined;
   private chunks: Uint8Array[] = [];
   private queued = 0;
   socket: Socket | null = null;
@@ -134,6 +147,8 @@ class Connection {
   reported: string | undefined;
   /** Dialled connections: when to redial. */
   backoff: Backoff | undefined;
+  /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
+  hello: HelloMsg | undefined;
 
   constructor(
     readonly id: PeerId,
@@ -147,10 +162,16 @@ class Connection {
     this.traffic = net.trafficOf(peer ?? 'incoming');
   }
 
-  /** Queues bytes; `Network.flush` writes everything queued since the last one in one write. */
-  write(bytes: Uint8Array, type: Message['type']): void {
-    const code = MESSAGE_CODE[type];
-    this.net.sent[code] = (this.net.sent[code] as number) + 1;
+  /**
+   * Queues bytes; `Network.flush` writes everything queued since the last one in one write.
+   * `type`: the LibPaxos3 message they hold, counted for metrics (extension messages are counted
+   * apart: see `Network.sendExtension`).
+   */
+  write(bytes: Uint8Array, type?: Message['type']): void {
+    if (type !== undefined) {
+      const code = MESSAGE_CODE[type];
+      this.net.sent[code] = (this.net.sent[code] as number) + 1;
+    }
     const backlog = this.queued + (this.socket?.writableLength ?? 0);
     if (backlog + bytes.length > this.net.options.maxQueuedBytes) {
       if (this.connected) {
@@ -181,6 +202,16 @@ class Connection {
     this.socket.write(data);
   }
 
+  /**
+   * Puts `bytes` ahead of everything queued (our hello, as a dialled connection comes up: a peer
+   * must know us before it reads an extension message of ours).
+   */
+  writeFirst(bytes: Uint8Array): void {
+    if (this.chunks.length === 0) this.net.dirty.push(this);
+    this.chunks.unshift(bytes);
+    this.queued += bytes.length;
+  }
+
   /** Bytes queued here and in the socket, not yet handed to the kernel. */
   get backlog(): number {
     return this.queued + (this.socket?.writableLength ?? 0);
@@ -190,6 +221,7 @@ class Connection {
   reset(): void {
     this.chunks = [];
     this.queued = 0;
+    this.hello = undefined;
     this.connected = false;
     this.socket = null;
   }
@@ -227,6 +259,8 @@ export class Network {
   private readonly refused = new Map<string, number>();
   private impostors = 0;
   private forbidden = 0;
+  private readonly extReceived = new Map<ExtensionType, number>();
+  private readonly extSent = new Map<ExtensionType, number>();
 
   constructor(readonly options: NetworkOptions) {
     this.log = limitRepeats(options.log);
@@ -249,7 +283,22 @@ export class Network {
 
   /** What was counted so far (metrics read it on scrape). */
   stats(): NetworkStats {
-    return { traffic: this.traffic, received: this.received, sent: this.sent, refused: this.refused, impostors: this.impostors, forbidden: this.forbidden };
+    return {
+      traffic: this.traffic,
+      received: this.received,
+      sent: this.sent,
+      refused: this.refused,
+      impostors: this.impostors,
+      forbidden: this.forbidden,
+      extensionsReceived: this.extReceived,
+      extensionsSent: this.extSent,
+    };
+  }
+
+  /** Encodes an extension message for a connection, counting it by type. */
+  private extensionBytes(msg: ExtensionMessage): Uint8Array {
+    this.extSent.set(msg.type, (this.extSent.get(msg.type) ?? 0) + 1);
+    return encodeExtension(msg);
   }
 
   /** The acceptors this process dials, by config name, with whether each connection is up (its own acceptor is). */
@@ -411,6 +460,42 @@ export class Network {
   }
 
   /**
+   * The libpaxos-ts peers this process dialled (in a replica: the other replicas) whose hello arrived
+   * and that offer `feature`, if given: where extension messages may go.
+   */
+  extensionPeers(feature?: string): PeerId[] {
+    const out: PeerId[] = [];
+    for (const conn of this.dialled) {
+      if (conn === undefined || !conn.connected || conn.hello === undefined) continue;
+      if (feature === undefined || conn.hello.features.includes(feature)) out.push(conn.id);
+    }
+    return out;
+  }
+
+  /**
+   * How log lines name peer `id`: a dialled peer by its config name and address
+   * (`replica-1 at node-b:8801 (10.0.0.5)`), an incoming one by its remote address and, with TLS,
+   * the name its certificate gives.
+   */
+  peerName(id: PeerId): string {
+    if (id >= FIRST_INCOMING_ID) return this.incoming.get(id)?.name ?? `peer ${id}`;
+    const addr = this.options.dial?.[id];
+    return addr === undefined ? `peer ${id}` : `${addr.name} at ${formatAddress(addr)}`;
+  }
+
+  /**
+   * Sends an extension message to `peer` (dialled or incoming), only if that peer said hello on
+   * this connection: a C LibPaxos3 peer never receives one. Returns whether it was queued.
+   */
+  toPeerExtension(peer: PeerId, msg: ExtensionMessage): boolean {
+    const conn = peer >= FIRST_INCOMING_ID ? this.incoming.get(peer) : this.dialled[peer];
+    if (conn === undefined || !conn.connected || conn.hello === undefined) return false;
+    conn.write(this.extensionBytes(msg));
+    this.flushSoon();
+    return true;
+  }
+
+  /**
    * Queues `msg` for this process, as coming from `from`, until the next flush (the pump flushes
    * after routing each batch). Values that can reach an application are copied, as the decoder
    * does: an application may change what it was delivered (an accepted's value), or what it
@@ -453,6 +538,9 @@ export class Network {
       conn.reported = undefined;
       this.saidNoneReachable = false;
       this.log.info(`Connected to ${conn.name}`, { peer: addr.name, address: formatAddress(addr) });
+      // Our hello goes first, ahead of anything queued while connecting: a libpaxos-ts peer
+      // answers with its own, a C LibPaxos3 peer ignores it.
+      if (this.options.hello !== undefined) conn.writeFirst(this.extensionBytes(this.options.hello));
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
     });
@@ -545,7 +633,10 @@ export class Network {
     const id = this.nextIncomingId++;
     const remote = `${socket.remoteAddress?.includes(':') === true ? `[${socket.remoteAddress}]` : (socket.remoteAddress ?? '?')}:${socket.remotePort ?? '?'}`;
     const conn = new Connection(id, `peer ${remote}${peer !== undefined ? ` (${peer})` : ''}`, this, this.options.maxValueSize, peer);
-    if (peer !== undefined) conn.allowed = allowedMessages(peer.split(','));
+    if (peer !== undefined) {
+      conn.allowed = allowedMessages(peer.split(','));
+      conn.allowedExtensions = allowedExtensions(peer.split(','));
+    }
     conn.socket = socket;
     conn.connected = true;
     this.incoming.set(id, conn);
@@ -559,7 +650,7 @@ export class Network {
 
   private receive(conn: Connection, chunk: Buffer, dialled: boolean): void {
     conn.traffic.received += chunk.length;
-    let msgs: Message[];
+    let msgs: Frame[];
     try {
       msgs = conn.decoder.push(chunk);
     } catch (e) {
@@ -579,6 +670,10 @@ export class Network {
       return;
     }
     for (const msg of msgs) {
+      if (msg.type === 'extension') {
+        this.extension(conn, msg.code, msg.payload, dialled);
+        continue;
+      }
       const code = MESSAGE_CODE[msg.type];
       this.received[code] = (this.received[code] as number) + 1;
       if (((conn.allowed >> code) & 1) === 0) {
@@ -611,5 +706,58 @@ export class Network {
       if (this.closed) return;
       this.options.onMessage(conn.id, msg);
     }
+  }
+
+  /**
+   * An extension frame. A hello marks the connection as one to a libpaxos-ts peer (and is answered
+   * on a connection the peer dialled); other messages go to `onExtension`. A code this build does
+   * not know (a newer peer's) is ignored, as C LibPaxos3 ignores ours; a known message in a format
+   * this build does not read is dropped with a sentence. The connection stays up either way: the
+   * nine LibPaxos3 messages on it are still good.
+   */
+  private extension(conn: Connection, code: number, payload: Uint8Array, dialled: boolean): void {
+    let msg: ExtensionMessage | undefined;
+    try {
+      msg = decodeExtension(code, payload);
+    } catch (e) {
+      if (!(e instanceof ExtensionError)) throw e;
+      this.log.repeated(
+        `extension ${conn.name} ${e.message}`,
+        'error',
+        `${conn.name} sent ${e.message}; message dropped`,
+        (n, s) => `${conn.name} sent ${n} more such messages in the last ${s} s (${e.message}); dropped`,
+      );
+      return;
+    }
+    if (msg === undefined) {
+      this.log.debug(`${conn.name} sent an extension message of type ${code}, which this build does not know; ignored`);
+      return;
+    }
+    if (this.closed) return;
+    this.extReceived.set(msg.type, (this.extReceived.get(msg.type) ?? 0) + 1);
+    if (!dialled && conn.allowedExtensions !== undefined && !conn.allowedExtensions.has(msg.type)) {
+      // TLS: this peer's certificate names a role that does not send this (a client's snapshot_get).
+      this.forbidden++;
+      this.log.repeated(
+        `forbidden ${conn.peer ?? ''} ${msg.type}`,
+        'error',
+        `${conn.name} sent a ${msg.type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
+        (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${msg.type} messages in the last ${s} s; dropped`,
+        undefined,
+        { connection: conn.name, peer: conn.peer, type: msg.type },
+      );
+      return;
+    }
+    if (msg.type === 'hello') {
+      const first = conn.hello === undefined;
+      conn.hello = msg;
+      if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
+      if (!dialled && first && this.options.hello !== undefined) {
+        conn.write(this.extensionBytes(this.options.hello));
+        this.flushSoon();
+      }
+      return;
+    }
+    this.options.onExtension?.(conn.id, msg);
   }
 }

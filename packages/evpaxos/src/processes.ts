@@ -1,28 +1,43 @@
 import { randomInt } from 'node:crypto';
 import {
   Acceptor,
+  CheckpointSchedule,
   Learner,
   LearningProposer,
   Replica,
   assertNever,
   encodeBatch,
+  newEffects,
   quorumSize,
   type CoreEvent,
   type Delivery,
+  type Effects,
   type Envelope,
   type LeaderView,
   type LeadershipOptions,
+  type LearnerOptions,
+  type MasterState,
+  type PeerId,
   type PersistRecord,
+  type SnapshotEffect,
+  type SnapshotIoResult,
+  type SnapshotMessage,
 } from '@libpaxos/paxos-core';
+import { CheckpointStore } from './checkpoint-store.js';
+import { Checkpointing } from './checkpointing.js';
 import { ConfigError, formatAddress, resolveConfig, type Address, type PaxosConfig } from './config.js';
+import type { ExtensionMessage, HelloMsg } from './extensions.js';
 import { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, type Logger } from './log.js';
 import { MetricsServer, ProcessMetrics, type MetricSources, type MetricsOptions, type ProcessIdentity } from './metrics.js';
 import { Network } from './network.js';
 import { PendingProposals, isReservedValue, type Proposed } from './proposals.js';
 import { Pump, type PumpedRole } from './pump.js';
+import { mustRejoin, rejoin } from './rejoin.js';
 import { RoundFile } from './round-file.js';
+import type { StateMachine } from './state-machine.js';
 import { openStorage, type AcceptorStorage } from './storage.js';
 import { transportFor, type Transport } from './transport.js';
+import { VERSION } from './version.js';
 
 /**
  * Called for every client value delivered, in order (LibPaxos3's deliver callback): its instance
@@ -93,7 +108,7 @@ export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'
 /** A proposer process: it takes part in leader election when `leader yes`. */
 export type ProposerHandle = PaxosHandle & LeadershipApi;
 
-export interface ReplicaHandle extends LearnerHandle, LeadershipApi {
+export interface ReplicaHandle<R = undefined> extends LearnerHandle, LeadershipApi {
   /**
    * Submits a value as LibPaxos3 does: to the first replica, in config order, whose connection
    * is up, and forgets it. Returns false, and sends nothing, when the value is refused here: after
@@ -112,7 +127,7 @@ export interface ReplicaHandle extends LearnerHandle, LeadershipApi {
    * values a unique id when equal ones matter. A value sent to another replica that dies before
    * proposing it is never delivered: its promise waits until `close()` (add a timeout of your own).
    */
-  propose(value: Uint8Array): Promise<Proposed>;
+  propose(value: Uint8Array): Promise<Proposed<R>>;
 }
 
 /** Core timers (backoff, timeouts, repeat) are checked this often. */
@@ -145,6 +160,11 @@ interface Wiring {
   /** The process stops (orderly close or disk failure), with a sentence saying why. */
   readonly onStop?: (why: string) => void;
   readonly closeStorage?: () => Promise<void>;
+  /** Our hello (extensions.ts): sent on every connection dialled, and in answer to a peer's. */
+  readonly hello: HelloMsg;
+  readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
+  readonly snapshot?: (e: SnapshotEffect) => void;
+  readonly delivered?: () => void;
 }
 
 interface Wired {
@@ -152,6 +172,8 @@ interface Wired {
   readonly network: Network;
   readonly close: () => Promise<void>;
   readonly metricsUrl: string | undefined;
+  /** The process's metrics, when it serves them. */
+  readonly metrics: ProcessMetrics | undefined;
 }
 
 async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateLimitedLogger): Promise<Wired> {
@@ -181,6 +203,8 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     log,
     transport,
     onMessage: (from, msg) => pump.receive(from, msg),
+    hello: w.hello,
+    ...(w.onExtension !== undefined ? { onExtension: w.onExtension } : {}),
   });
   let server: MetricsServer | undefined;
   const closeStorage = async () => {
@@ -216,9 +240,12 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
           },
         }
       : {}),
+    ...(w.delivered !== undefined ? { delivered: w.delivered } : {}),
+    ...(w.snapshot !== undefined ? { snapshot: w.snapshot } : {}),
     ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
     ...(metrics !== undefined ? { observe: (events, from) => metrics.events(events, from) } : {}),
     log,
+    peerName: (p) => network.peerName(p),
     tickMs: TICK_MS,
     onFatal: (e) => {
       metrics?.storageFailure();
@@ -243,7 +270,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     if (log !== o.log) log.close();
     throw e;
   }
-  return { pump, network, close, metricsUrl: server?.url };
+  return { pump, network, close, metricsUrl: server?.url, metrics };
 }
 
 /** A commit that reports its time and size to the metrics. */
@@ -342,7 +369,15 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
   const { close, metricsUrl } = await wire(
     o,
     config,
-    { role, identity, sources: { acceptor: role }, listen: me, commit: (r) => storage.commit(r), closeStorage: () => storage.close() },
+    {
+      role,
+      identity,
+      sources: { acceptor: role },
+      listen: me,
+      commit: (r) => storage.commit(r),
+      closeStorage: () => storage.close(),
+      hello: { type: 'hello', version: VERSION, role: 'acceptor', id, features: [] },
+    },
     log,
   );
   log.info(
@@ -370,7 +405,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
   }
   const role = new LearningProposer(
     { id, acceptors: config.acceptors.length, ...proposerOptions(config), ...leadershipOf(config) },
-    { roundFloor: roundFile?.roundFloor ?? 0 },
+    { roundFloor: roundFile?.roundFloor ?? 0, learned: roundFile?.learned ?? 0 },
   );
   const leadership = leadershipApi(role, () => pump);
   const { pump, close, metricsUrl } = await wire(
@@ -385,6 +420,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
       ...(config.leader ? { proposers: config.proposers } : {}),
       commit: (r) => (roundFile !== undefined ? roundFile.commit(r) : undefined),
       onEvent: leaderEvents(o),
+      hello: { type: 'hello', version: VERSION, role: 'proposer', id, features: [] },
     },
     log,
   );
@@ -397,7 +433,7 @@ export async function startProposer(o: CommonOptions & { readonly id: number }):
 }
 
 /** LibPaxos3's evlearner: delivers decided values in order. */
-export async function startLearner(
+export async function startLearner<R = unknown>(
   o: CommonOptions & {
     readonly onDeliver: DeliverCallback;
     readonly catchUp?: boolean;
@@ -406,6 +442,14 @@ export async function startLearner(
      * (default), or `client` for the learner inside a client (the sample client's).
      */
     readonly as?: 'learner' | 'client';
+    /**
+     * The application's state machine: with `checkpoint-dir` in the config, the learner writes
+     * checkpoints of it, restores the newest at start and fetches one from a replica when it is
+     * behind the acceptors' trim point. Every delivered value is applied to it before `onDeliver`.
+     */
+    readonly stateMachine?: StateMachine<R>;
+    /** Where its checkpoints go (default `<checkpoint-dir>_learner`). */
+    readonly checkpointDir?: string;
   },
 ): Promise<LearnerHandle> {
   requireAcceptors(o.config);
@@ -414,14 +458,20 @@ export async function startLearner(
   const identity: ProcessIdentity = { role: name, id: undefined, name };
   const log = logger(o, config, identity);
   const leadership = leadershipOf(config).leadership;
+  const dir = o.checkpointDir ?? (config.checkpointDir !== undefined ? `${config.checkpointDir}_learner` : undefined);
+  const ck = await openCheckpoints(config, dir, o.stateMachine, log);
   const role = new Learner({
     acceptors: config.acceptors.length,
     catchUp: o.catchUp ?? config.learnerCatchUp,
     batched: config.proposerBatchMaxValues > 0,
     ...(leadership !== undefined ? { leadership } : {}),
+    ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
   });
+  // A following learner takes leadership's state from its checkpoint, as a replica does.
+  if (ck !== undefined && ck.restored > 0) role.setInstanceId(ck.restored, undefined, ck.master);
+  const shell = checkpointShell(ck, config, o.stateMachine, log, undefined, () => [], (iid) => role.masterStateAsOf(iid), () => role.nextIid - 1);
   const leader = () => role.leader(performance.now());
-  const { pump, close, metricsUrl } = await wire(
+  const { pump, network, close, metricsUrl, metrics } = await wire(
     o,
     config,
     {
@@ -429,11 +479,15 @@ export async function startLearner(
       identity,
       sources: { quorum: quorumSize(config.acceptors.length), learner: role, ...(config.leader ? { leadership: { leader, isLeader: () => false } } : {}) },
       dial: config.acceptors,
-      onDeliver: o.onDeliver,
+      onDeliver: shell.onDeliver(o.onDeliver),
       onEvent: leaderEvents(o),
+      hello: { type: 'hello', version: VERSION, role: name === 'client' ? 'client' : 'learner', id: -1, features: [] },
+      ...shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
+      closeStorage: () => shell.close(),
     },
     log,
   );
+  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e), metrics);
   return {
     close,
     metricsUrl,
@@ -444,14 +498,27 @@ export async function startLearner(
 }
 
 /** LibPaxos3's evreplica: acceptor, proposer and learner in one process. */
-export async function startReplica(
+export async function startReplica<R = undefined>(
   o: CommonOptions & {
     readonly id: number;
     readonly onDeliver?: DeliverCallback;
     /** `propose` refuses new proposals while this many wait to be delivered (default 131,072). */
     readonly maxPendingProposals?: number;
+    /**
+     * The application's state machine (state-machine.ts): every delivered client value is applied
+     * to it, in order, before `onDeliver`, and `propose()` resolves with what `apply` returned.
+     * With `checkpoint-dir` in the config the replica writes checkpoints of it, restores the
+     * newest at start, reports them in the log (for `checkpoint-trim`) and serves them to peers.
+     */
+    readonly stateMachine?: StateMachine<R>;
+    /**
+     * This replica lost its storage (a wiped data directory, a new disk): rejoin safely before
+     * starting (paxos-core's rejoin.ts). Ignored, with a log line, when its acceptor storage is not
+     * empty. A rejoin interrupted by a restart goes on at the next start, asked for or not.
+     */
+    readonly rejoin?: boolean;
   },
-): Promise<ReplicaHandle> {
+): Promise<ReplicaHandle<R>> {
   const { id } = o;
   requireAcceptors(o.config);
   requireId(o.config, 'replica', id, o.config.acceptors.length);
@@ -462,23 +529,68 @@ export async function startReplica(
   const identity: ProcessIdentity = { role: 'replica', id, name: me.name };
   const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
-  const state = storage.load();
+  let state = storage.load();
+  const why = mustRejoin(state, o.rejoin ?? false);
+  if (why === 'not-lost') log.info(`Replica ${id} was asked to rejoin, but its acceptor storage at ${storage.location} is not empty: it lost nothing; starting normally`);
+  if (why === 'pending' || why === 'asked') {
+    const limited = new RateLimitedLogger(log);
+    try {
+      await rejoin(config, id, storage, limited);
+    } catch (e) {
+      await storage.close();
+      throw e;
+    } finally {
+      limited.close();
+    }
+    state = storage.load();
+  }
+  let ck: NodeCheckpoints | undefined;
+  try {
+    ck = await openCheckpoints(config, config.checkpointDir !== undefined ? `${config.checkpointDir}_${id}` : undefined, o.stateMachine, log);
+  } catch (e) {
+    await storage.close();
+    throw e;
+  }
   const role = new Replica(
     {
       id,
       replicas: config.acceptors.length,
       proposer: proposerOptions(config),
-      learner: { catchUp: config.learnerCatchUp, batched: config.proposerBatchMaxValues > 0 },
+      learner: {
+        catchUp: config.learnerCatchUp,
+        batched: config.proposerBatchMaxValues > 0,
+        ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
+        ...(ck !== undefined && config.checkpointTrim ? { checkpointTrim: { hold: config.checkpointTrimHold } } : {}),
+      },
       ...leadershipOf(config),
     },
-    { acceptor: state, proposer: { roundFloor: state.roundFloor } },
+    { acceptor: state, proposer: { roundFloor: state.roundFloor, fence: state.fence } },
   );
-  const pending = new PendingProposals(limit);
+  if (ck !== undefined && ck.restored > 0) {
+    // With leadership on, the checkpoint's leadership state as of its instance: this replica
+    // judges the master operations after it as the others do, and knows the master version at
+    // once instead of waiting out a lease (paxos-core's Leadership.restore).
+    role.step({ kind: 'set-instance-id', iid: ck.restored, ...(ck.master !== undefined ? { master: ck.master } : {}) }, newEffects());
+    role.restoreReports(ck.reports, ck.restored);
+  }
+  const pending = new PendingProposals<R>(limit);
   const onDeliver = o.onDeliver;
   const onLeader = leaderEvents(o);
   let closing = false;
+  const shell = checkpointShell(
+    ck,
+    config,
+    o.stateMachine,
+    log,
+    { node: id, propose: (value) => pumpRef?.input((out) => role.propose(value, out)), wants: (iid) => role.wantsReport(id, iid) },
+    (iid) => role.reportsAsOf(iid),
+    (iid) => role.masterStateAsOf(iid),
+    () => role.learner.nextIid - 1,
+  );
+  let pumpRef: Pump | undefined;
+  let networkRef: Network | undefined;
   const leadership = leadershipApi(role, () => pump);
-  const { pump, network, close, metricsUrl } = await wire(
+  const { pump, network, close, metricsUrl, metrics } = await wire(
     o,
     config,
     {
@@ -496,10 +608,10 @@ export async function startReplica(
       dial: config.acceptors,
       self: id,
       commit: (r) => storage.commit(r),
-      onDeliver: (iid, value, index) => {
-        pending.delivered(iid, index, value);
+      onDeliver: shell.onDeliver((iid, value, index, result) => {
+        pending.delivered(iid, index, value, result);
         onDeliver?.(iid, value, index);
-      },
+      }),
       onEvent: (e) => {
         pending.event(e);
         onLeader?.(e);
@@ -508,16 +620,27 @@ export async function startReplica(
         closing = true;
         pending.rejectAll(why);
       },
-      closeStorage: () => storage.close(),
+      closeStorage: async () => {
+        await shell.close();
+        await storage.close();
+      },
+      hello: { type: 'hello', version: VERSION, role: 'replica', id, features: ck !== undefined ? ['snapshots'] : [] },
+      ...withRejoinAnswers(
+        shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
+        (from) => networkRef?.toPeerExtension(from, { type: 'rejoin_info', ...role.acceptor.rejoinInfo }),
+      ),
     },
     log,
   );
+  pumpRef = pump;
+  networkRef = network;
+  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e), metrics);
   // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
   const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
   /** Why `value` cannot be submitted here, or where to send it. */
   const route = (value: Uint8Array): { refused: string } | { to: number } => {
     if (closing) return { refused: 'the replica is closed' };
-    if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op or a master operation); propose another value' };
+    if (isReservedValue(value)) return { refused: 'the value is reserved (an empty value, the no-op, a master operation or a checkpoint report); propose another value' };
     if (value.length > maxValue) return { refused: `the value has ${value.length} bytes, more than the ${maxValue} that max-value-size allows${maxValue < config.maxValueSize ? ' with batching' : ''}` };
     // With leadership on, this replica forwards the value to the leader itself (and keeps it until
     // it is decided); without, LibPaxos3's rule: the first replica whose connection is up.
@@ -555,6 +678,170 @@ export async function startReplica(
       return delivered;
     },
   };
+}
+
+/** A node's checkpoints (a state machine and `checkpoint-dir`), with the newest good one restored. */
+interface NodeCheckpoints {
+  readonly store: CheckpointStore;
+  /** The instance of the checkpoint restored at start (0: none), and the checkpoint reports and leadership state it carries. */
+  readonly restored: number;
+  readonly restoredBytes: number;
+  readonly reports: readonly (readonly [number, number])[];
+  readonly master: MasterState | undefined;
+  /** The learner's snapshot-fetch options. */
+  readonly fetch: NonNullable<LearnerOptions['snapshots']>;
+}
+
+async function openCheckpoints(config: PaxosConfig, dir: string | undefined, sm: StateMachine<unknown> | undefined, log: Logger): Promise<NodeCheckpoints | undefined> {
+  if (dir === undefined) return undefined;
+  if (sm === undefined) {
+    log.info(`checkpoint-dir is set, but this process has no state machine to checkpoint (the replica sample has none): it writes no checkpoints, fetches none and does not trim by them`);
+    return undefined;
+  }
+  const store = await CheckpointStore.open(dir, config.checkpointKeep, log);
+  const good = await store.newestGood();
+  let restored = 0;
+  let reports: readonly (readonly [number, number])[] = [];
+  let master: MasterState | undefined;
+  if (good !== undefined) {
+    reports = good.reports;
+    master = good.master;
+    const started = performance.now();
+    try {
+      await sm.restore(store.read(good), good.iid);
+    } catch (e) {
+      await store.close();
+      throw new Error(`restoring the state machine from the checkpoint ${good.path} failed: ${(e as Error).message}`, { cause: e });
+    }
+    restored = good.iid;
+    const ms = Math.round(performance.now() - started);
+    log.info(`Restored the checkpoint of instance ${good.iid} (${good.size} bytes) from ${good.path} in ${ms} ms; learning from instance ${good.iid + 1}`, {
+      event: 'checkpoint-restored',
+      iid: good.iid,
+      bytes: good.size,
+      path: good.path,
+      ms,
+      masterVersion: good.master?.version,
+    });
+  }
+  const staged = store.staged;
+  return {
+    store,
+    restored,
+    restoredBytes: good?.size ?? 0,
+    reports,
+    master,
+    fetch: { chunkBytes: config.snapshotChunkSize, window: config.snapshotWindow, ...(staged !== undefined ? { staged } : {}) },
+  };
+}
+
+type Io = (result: SnapshotIoResult, out: Effects) => void;
+type Recv = (from: PeerId, msg: SnapshotMessage, out: Effects) => void;
+
+/**
+ * What a replica or learner process adds around its role for a state machine and checkpoints:
+ * applies deliveries to the state machine, and wires `Checkpointing` (writing, serving, fetching)
+ * to the pump and the network once they exist.
+ */
+function checkpointShell<R>(
+  ck: NodeCheckpoints | undefined,
+  config: PaxosConfig,
+  sm: StateMachine<R> | undefined,
+  log: Logger,
+  report: { readonly node: number; readonly propose: (value: Uint8Array) => void; readonly wants?: (iid: number) => boolean } | undefined,
+  reportsAsOf: (iid: number) => readonly (readonly [number, number])[],
+  masterAsOf: (iid: number) => MasterState | undefined,
+  decidedThrough: () => number,
+) {
+  let pump: Pump | undefined;
+  let network: Network | undefined;
+  let onFatal: (e: Error) => void = () => undefined;
+  const limited = new RateLimitedLogger(log);
+  const checkpointing =
+    ck === undefined || sm === undefined
+      ? undefined
+      : new Checkpointing({
+          store: ck.store,
+          stateMachine: sm,
+          schedule: new CheckpointSchedule({ instances: config.checkpointInstances, intervalMs: config.checkpointIntervalMs }, ck.restored, performance.now()),
+          log: limited,
+          network: {
+            extensionPeers: (feature) => network?.extensionPeers(feature) ?? [],
+            toPeerExtension: (peer, msg) => network?.toPeerExtension(peer, msg) ?? false,
+          },
+          ...(report !== undefined ? { report } : {}),
+          ioResult: (r) => ioInput?.(r),
+          reportsAsOf,
+          masterAsOf,
+          // Only while nothing decided waits in the pump: the state machine is then as of it.
+          decided: () => (pump === undefined || pump.undelivered ? undefined : decidedThrough()),
+          maxChunkBytes: config.maxValueSize - 4096,
+          onFatal: (e) => onFatal(e),
+        });
+  let ioInput: ((r: SnapshotIoResult) => void) | undefined;
+  return {
+    /** Applies each delivered value to the state machine (if any), then calls `cb` with the result. */
+    onDeliver(cb: (iid: number, value: Uint8Array, index: number, result: R | undefined) => void): DeliverCallback {
+      if (sm === undefined) return (iid, value, index) => cb(iid, value, index, undefined);
+      return (iid, value, index) => {
+        let result: R;
+        try {
+          result = sm.apply(iid, index, value);
+        } catch (e) {
+          onFatal(new Error(`the state machine's apply() threw for instance ${iid} position ${index}: ${(e as Error).message}; a replica whose state machine fails cannot stay consistent with the others`, { cause: e }));
+          return;
+        }
+        checkpointing?.applied(iid);
+        cb(iid, value, index, result);
+      };
+    },
+    /** The callbacks `wire` takes for snapshots. */
+    wiring(io: Io, recv: Recv): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
+      ioInput = (r) => pump?.input((out) => io(r, out));
+      if (checkpointing === undefined) return {};
+      return {
+        onExtension: (from, msg) => {
+          if (msg.type === 'snapshot_offer' || msg.type === 'snapshot_chunk') pump?.input((out) => recv(from, msg, out));
+          else if (msg.type === 'snapshot_query' || msg.type === 'snapshot_get') checkpointing.serve(from, msg);
+        },
+        snapshot: (e) => checkpointing.effect(e),
+        delivered: () => checkpointing.delivered(),
+      };
+    },
+    attach(p: Pump, n: Network, fatal: (e: Error) => void, metrics: ProcessMetrics | undefined): void {
+      pump = p;
+      network = n;
+      onFatal = fatal;
+      if (checkpointing !== undefined && metrics !== undefined) {
+        checkpointing.observer = metrics;
+        if (ck !== undefined && ck.restored > 0) metrics.checkpointHeld(ck.restored, ck.restoredBytes);
+      }
+    },
+    async close(): Promise<void> {
+      await checkpointing?.close();
+      if (checkpointing === undefined) await ck?.store.close();
+      limited.close();
+    },
+  };
+}
+
+/** A replica answers a rejoining replica's query with what its acceptor knows (rejoin.ts). */
+function withRejoinAnswers(w: Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'>, answer: (from: PeerId) => void): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
+  const inner = w.onExtension;
+  return {
+    ...w,
+    onExtension: (from, msg) => {
+      if (msg.type === 'rejoin_query') answer(from);
+      else inner?.(from, msg);
+    },
+  };
+}
+
+/** The default for a failure a process cannot go on after: log it, close, exit code 1. */
+function fatal(log: Logger, close: () => Promise<void>, e: Error): void {
+  log.error(`${e.message}; stopping`);
+  process.exitCode = 1;
+  close().catch((e2: Error) => log.error(e2.message));
 }
 
 /** The core's leadership options for `leader yes`, or nothing (LibPaxos3's every-proposer-proposes). */

@@ -1,23 +1,28 @@
-import { bytesEqual, decodeBatch, isMasterOp, isNoop, type CoreEvent } from '@libpaxos/paxos-core';
+import { bytesEqual, decodeBatch, isControlValue, type CoreEvent } from '@libpaxos/paxos-core';
 
-/** Where a proposed value was delivered: its instance and its position in that instance's batch. */
-export interface Proposed {
+/**
+ * Where a proposed value was delivered: its instance and its position in that instance's batch,
+ * and what the replica's state machine returned for it (undefined without one).
+ */
+export interface Proposed<R = undefined> {
   readonly iid: number;
   readonly index: number;
+  readonly result: R;
 }
 
 /**
- * Whether `value` is one the core keeps for itself, so no client may propose it: a client value
- * equal to the no-op (or the empty no-op of earlier builds) would be skipped by every learner and
- * vanish, and one equal to a master operation would be acted on instead of delivered.
+ * Whether `value` is one the core keeps for itself (a control value: paxos-core's
+ * `isControlValue`), so no client may propose it: a client value equal to the no-op (or the empty
+ * no-op of earlier builds) would be skipped by every learner and vanish, and one equal to a master
+ * operation or a checkpoint report would be acted on instead of delivered.
  */
 export function isReservedValue(value: Uint8Array): boolean {
-  return isNoop(value) || isMasterOp(value);
+  return isControlValue(value);
 }
 
-interface Entry {
+interface Entry<R> {
   readonly value: Uint8Array;
-  readonly resolve: (p: Proposed) => void;
+  readonly resolve: (p: Proposed<R>) => void;
   readonly reject: (e: Error) => void;
 }
 
@@ -27,9 +32,9 @@ interface Entry {
  * `limit` waiting proposals a new one is refused, so an application that proposes faster than the
  * cluster decides, or whose values go to a replica that dies, cannot grow this without end.
  */
-export class PendingProposals {
+export class PendingProposals<R = undefined> {
   /** By a hash of the bytes; each bucket in proposal order. */
-  private readonly buckets = new Map<number, Entry[]>();
+  private readonly buckets = new Map<number, Entry<R>[]>();
   private count = 0;
 
   constructor(readonly limit: number) {}
@@ -39,9 +44,9 @@ export class PendingProposals {
   }
 
   /** Waits for `value`; undefined (nothing added) when `limit` proposals are already waiting. */
-  add(value: Uint8Array): Promise<Proposed> | undefined {
+  add(value: Uint8Array): Promise<Proposed<R>> | undefined {
     if (this.count >= this.limit) return undefined;
-    return new Promise<Proposed>((resolve, reject) => {
+    return new Promise<Proposed<R>>((resolve, reject) => {
       const key = hash(value);
       const bucket = this.buckets.get(key);
       const entry = { value, resolve, reject };
@@ -52,9 +57,9 @@ export class PendingProposals {
   }
 
   /** A value this process delivered: resolves the oldest proposal with the same bytes. */
-  delivered(iid: number, index: number, value: Uint8Array): void {
+  delivered(iid: number, index: number, value: Uint8Array, result?: R): void {
     if (this.count === 0) return;
-    this.take(value)?.resolve({ iid, index });
+    this.take(value)?.resolve({ iid, index, result: result as R });
   }
 
   /**
@@ -77,7 +82,7 @@ export class PendingProposals {
     for (const e of all) e.reject(new Error(reason));
   }
 
-  private take(value: Uint8Array): Entry | undefined {
+  private take(value: Uint8Array): Entry<R> | undefined {
     const key = hash(value);
     const bucket = this.buckets.get(key);
     if (bucket === undefined) return undefined;
@@ -92,7 +97,7 @@ export class PendingProposals {
 
 const LOSS: Record<Extract<CoreEvent, { kind: 'value-lost' }>['reason'], string> = {
   'queue-full': "the local proposer's queue is full; propose again later",
-  reserved: 'the value is reserved (an empty value, the no-op or a master operation); propose another value',
+  reserved: 'the value is reserved (an empty value, the no-op, a master operation or a checkpoint report); propose another value',
   'iid-space-exhausted': 'every instance id up to 4294967295 (LibPaxos3 uses 32 bits) is in use; start a new cluster',
   'outcome-unknown': 'its instance was trimmed before this replica learned whether it was chosen; it may or may not have been',
   'ballot-exhausted': 'a peer claimed a ballot so high that no higher one fits in 32 bits; the value was not proposed further',

@@ -1,4 +1,15 @@
-import { assertNever, newEffects, type CoreEvent, type Delivery, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
+import {
+  assertNever,
+  newEffects,
+  type CoreEvent,
+  type Delivery,
+  type Effects,
+  type Envelope,
+  type Message,
+  type PeerId,
+  type PersistRecord,
+  type SnapshotEffect,
+} from '@libpaxos/paxos-core';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 
 /** A core state machine as the pump drives it (Acceptor, Replica, LearningProposer, Learner…). */
@@ -27,6 +38,10 @@ export interface PumpOptions {
    */
   readonly routeLocal?: () => void;
   readonly deliver?: (d: Delivery) => void;
+  /** After the deliveries of a batch (an instance is never split between two batches). */
+  readonly delivered?: () => void;
+  /** Snapshot transfer effects of a batch, in order, after its sends (persist before send holds for them too). */
+  readonly snapshot?: (e: SnapshotEffect) => void;
   /** Every core event of a batch, after its sends and deliveries (they are logged as well). */
   readonly events?: (e: CoreEvent) => void;
   /**
@@ -36,6 +51,8 @@ export interface PumpOptions {
   readonly observe?: (events: readonly CoreEvent[], from: number) => void;
   /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
   readonly log: Logger;
+  /** How log lines name a peer the core names by its PeerId (see `Network.peerName`). */
+  readonly peerName?: (peer: PeerId) => string;
   /** How often the core gets a tick. */
   readonly tickMs: number;
   /**
@@ -168,10 +185,12 @@ export class Pump {
           }
         }
         for (const env of batch.send) this.o.send(env);
+        if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
         if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
         this.delivering = 0;
+        if (batch.deliver.length > 0) this.o.delivered?.();
         if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
-        for (const e of batch.events) logEvent(this.log, e);
+        for (const e of batch.events) logEvent(this.log, e, this.o.peerName);
         this.o.routeLocal?.();
       }
       this.o.flushSends?.();
@@ -193,7 +212,7 @@ export class Pump {
 const MAX_ROUNDS_PER_TURN = 8;
 
 function isEmpty(e: Effects): boolean {
-  return e.persist.length === 0 && e.send.length === 0 && e.deliver.length === 0 && e.events.length === 0;
+  return e.persist.length === 0 && e.send.length === 0 && e.deliver.length === 0 && e.events.length === 0 && e.snapshot.length === 0;
 }
 
 /**
@@ -201,7 +220,7 @@ function isEmpty(e: Effects): boolean {
  * hundred (a timeout per instance while a peer is down, a refused value per submit) go through
  * `log.repeated`: the first is written, the rest summarised with a count per interval.
  */
-export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
+export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId) => string = (p) => `peer ${p}`): void {
   switch (e.kind) {
     case 'timeout':
       log.repeated(
@@ -281,8 +300,56 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent): void {
     case 'chosen':
       // For metrics only: one of each per instance, nothing a log reader needs.
       return;
+    case 'checkpoint-trim':
+      log.debug(`Checkpoint report in instance ${e.iid}: the lowest reported checkpoint is ${e.lowest}; trimming the acceptors up to ${e.trimIid}`, {
+        event: 'checkpoint-trim',
+        iid: e.iid,
+        lowest: e.lowest,
+        trimIid: e.trimIid,
+      });
+      return;
+    case 'snapshot':
+      logSnapshot(log, e, peerName(e.peer));
+      return;
     default:
       assertNever(e, 'core event');
+  }
+}
+
+function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snapshot' }>, peer: string): void {
+  const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
+  // JSON lines carry the step, the checkpoint, the bytes so far and the peer, for every step.
+  const fields = { event: 'snapshot', step: e.step, iid: e.iid, bytes: e.bytes, size: e.size, peer };
+  switch (e.step) {
+    case 'started':
+      log.info(`Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`, fields);
+      return;
+    case 'resumed':
+      log.info(`Resuming the transfer of the checkpoint of instance ${e.iid} at ${mb(e.bytes)} of ${mb(e.size ?? 0)}, from ${peer}`, fields);
+      return;
+    case 'stalled':
+      log.info(`The transfer of the checkpoint of instance ${e.iid} from ${peer} stalled at ${mb(e.bytes)}; asking the peers again`, fields);
+      return;
+    case 'gone':
+      log.info(`${peer} no longer has the checkpoint of instance ${e.iid}; asking the peers again`, fields);
+      return;
+    case 'rejected':
+      log.error(`The checkpoint of instance ${e.iid} from ${peer} does not match its checksum; discarded, fetching again`, fields);
+      return;
+    case 'restore-failed':
+      log.error(`Restoring the application's state from the checkpoint of instance ${e.iid} failed; fetching again`, fields);
+      return;
+    case 'received':
+      log.debug(`Received the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from ${peer}; verifying it`, fields);
+      return;
+    case 'caught-up':
+      log.info(`Caught up from the log after all; the transfer of the checkpoint of instance ${e.iid} is given up (what was received is kept)`, fields);
+      return;
+    case 'installed':
+      log.info(`Installed the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from ${peer}; learning from instance ${e.iid + 1}`, fields);
+      return;
+    default:
+      assertNever(e.step, 'snapshot step');
   }
 }
 

@@ -2,6 +2,7 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { PeerCertificate } from 'node:tls';
 import { MESSAGE_CODE, type MessageType } from '@libpaxos/paxos-core';
+import type { ExtensionType } from './extensions.js';
 import { ConfigError, type ConfigPath, type PaxosConfig } from './config.js';
 
 /**
@@ -95,6 +96,25 @@ export function allowedMessages(names: readonly string[]): number {
     else if (n === 'client') m |= mask('client_value', 'repeat');
   }
   return m;
+}
+
+/**
+ * Which of our extension messages (extensions.ts) a peer authenticated by TLS may send on a
+ * connection it opened, from the names its certificate carries. Anyone may say hello. A replica
+ * takes part in everything: snapshot transfer both ways and rejoins. A learner fetches
+ * checkpoints (asks for offers and chunks) and serves none, and rejoins nobody. Clients, and
+ * acceptors and proposers (which keep no checkpoints), send nothing else: a `client`
+ * certificate cannot read a replica's state through snapshot_get, nor make it answer rejoin
+ * queries. Answers (offers, chunks, rejoin_info) come on connections this process dialled,
+ * where the peer is the one its config names. Without TLS every peer may send anything.
+ */
+export function allowedExtensions(names: readonly string[]): ReadonlySet<ExtensionType> {
+  const out = new Set<ExtensionType>(['hello']);
+  for (const n of names) {
+    if (/^replica-\d+$/.test(n)) for (const t of ['snapshot_query', 'snapshot_offer', 'snapshot_get', 'snapshot_chunk', 'rejoin_query', 'rejoin_info'] as const) out.add(t);
+    else if (n === 'learner') for (const t of ['snapshot_query', 'snapshot_get'] as const) out.add(t);
+  }
+  return out;
 }
 
 /** A process's TLS files, read and checked. */

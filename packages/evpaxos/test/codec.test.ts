@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import { MESSAGE_CODE, MESSAGE_TYPES, MAX_UINT32, NOOP, type Message, type MessageType } from '@libpaxos/paxos-core';
-import { FrameDecoder, WireError, encodeMessage } from '../src/codec.js';
+import { FrameDecoder, WireError, encodeMessage, type Frame } from '../src/codec.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(' ').map((b) => parseInt(b, 16)));
 const hi = Uint8Array.of(0x68, 0x69, 0x00);
@@ -61,7 +61,7 @@ describe('codec', () => {
         const msgs = picks.map((i) => (VECTORS[i] as [string, Message, string])[1]);
         const stream = Uint8Array.from(msgs.flatMap((m) => [...encodeMessage(m)]));
         const d = new FrameDecoder(1 << 20);
-        const got: Message[] = [];
+        const got: Frame[] = [];
         let pos = 0;
         for (const c of cuts) {
           got.push(...d.push(stream.subarray(pos, pos + c)));
@@ -149,7 +149,7 @@ describe('codec', () => {
       fc.property(fc.array(element, { minLength: 2, maxLength: 6 }), (fields) => {
         const bytes = encode(fields);
         const expected = referenceMessage(fields);
-        let got: Message[] | WireError;
+        let got: Frame[] | WireError;
         try {
           got = new FrameDecoder(1 << 20).push(bytes);
         } catch (e) {

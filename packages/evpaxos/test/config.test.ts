@@ -119,6 +119,31 @@ describe('paxos.conf', () => {
     expect(() => parseConfig(`${base}leader maybe\n`, P)).toThrow(/leader: expected yes or no, got 'maybe'/);
   });
 
+  it('checkpoint keys: off by default; trimming needs a checkpoint directory; a chunk fits in a message', () => {
+    const base = 'replica 0 127.0.0.1 8800\n';
+    expect(parseConfig(base, P)).toMatchObject({
+      checkpointDir: undefined,
+      checkpointInstances: 10_000,
+      checkpointIntervalMs: 60_000,
+      checkpointKeep: 2,
+      checkpointTrim: false,
+      checkpointTrimHold: 1000,
+      snapshotChunkSize: 1024 * 1024,
+      snapshotWindow: 4,
+    });
+    const on = parseConfig(`${base}checkpoint-dir /var/lib/paxos/ckpt\ncheckpoint-instances 500\ncheckpoint-interval 250ms\ncheckpoint-keep 3\ncheckpoint-trim yes\ncheckpoint-trim-hold 0\nsnapshot-chunk-size 64kb\nsnapshot-window 8\n`, P);
+    expect(on).toMatchObject({ checkpointDir: '/var/lib/paxos/ckpt', checkpointInstances: 500, checkpointIntervalMs: 250, checkpointKeep: 3, checkpointTrim: true, checkpointTrimHold: 0, snapshotChunkSize: 65536, snapshotWindow: 8 });
+    expect(parseConfig(`${base}checkpoint-dir /x\ncheckpoint-interval 0\n`, P).checkpointIntervalMs).toBe(0);
+    expect(() => parseConfig(`${base}checkpoint-trim yes\n`, P)).toThrow(/checkpoint-trim yes needs checkpoint-dir/);
+    expect(() => parseConfig(`${base}checkpoint-dir /x\ncheckpoint-instances 0\ncheckpoint-interval 0\n`, P)).toThrow(/would never write a checkpoint/);
+    expect(() => parseConfig(`${base}checkpoint-keep 0\n`, P)).toThrow(/paxos.conf:2: checkpoint-keep: expected 1 to 1000 checkpoints, got 0/);
+    expect(() => parseConfig(`${base}checkpoint-instances 1e3\n`, P)).toThrow(/checkpoint-instances: expected a whole number of instances, got '1e3'/);
+    // A chunk travels in one message: the default shrinks to fit max-value-size, an explicit one must fit.
+    expect(parseConfig(`${base}max-value-size 64kb\n`, P).snapshotChunkSize).toBe(65536 - 4096);
+    expect(() => parseConfig(`${base}checkpoint-dir /x\nmax-value-size 64kb\nsnapshot-chunk-size 64kb\n`, P)).toThrow(/snapshot-chunk-size 65536 must be at least 4 kb below max-value-size \(65536\)/);
+    expect(() => parseConfig(`${base}checkpoint-dirr /x\n`, P)).toThrow(/did you mean 'checkpoint-dir'/);
+  });
+
   it('proposer-timeout: a bare number is seconds as in LibPaxos3; 250ms and 2s are ours', () => {
     expect(parseConfig('proposer-timeout 3', P)).toMatchObject({ proposerTimeout: 3, proposerTimeoutMs: 3000 });
     expect(parseConfig('proposer-timeout 250ms', P)).toMatchObject({ proposerTimeout: 0.25, proposerTimeoutMs: 250 });

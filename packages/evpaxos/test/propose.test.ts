@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { NOOP, encodeBatch } from '@libpaxos/paxos-core';
+import { NOOP, encodeBatch, encodeCheckpointReport } from '@libpaxos/paxos-core';
 import { PendingProposals, parseConfig, silentLogger, startReplica, type ReplicaHandle } from '../src/index.js';
 import { waitFor, withFreePorts } from './ports.js';
 
@@ -60,8 +60,9 @@ describe('propose()', () => {
   it('refuses what it cannot submit, with a reason: empty, too large, after close (submit says false)', async () => {
     const r = await replica0(1, ['max-value-size 1kb']);
     expect(r.submit(new Uint8Array(0))).toBe(false);
-    await expect(r.propose(new Uint8Array(0))).rejects.toThrow(/^Cannot propose: the value is reserved \(an empty value, the no-op or a master operation\)/);
+    await expect(r.propose(new Uint8Array(0))).rejects.toThrow(/^Cannot propose: the value is reserved \(an empty value, the no-op, a master operation or a checkpoint report\)/);
     await expect(r.propose(NOOP.slice())).rejects.toThrow(/^Cannot propose: the value is reserved/);
+    await expect(r.propose(encodeCheckpointReport({ node: 0, iid: 5 }))).rejects.toThrow(/^Cannot propose: the value is reserved/);
     expect(r.submit(new Uint8Array(1025))).toBe(false);
     await expect(r.propose(new Uint8Array(1025))).rejects.toThrow(/the value has 1025 bytes, more than the 1024 that max-value-size allows/);
     expect(await r.propose(new Uint8Array(1024).fill(1))).toMatchObject({ index: 0 });

@@ -48,7 +48,7 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
     const make = backend.make();
     const s = make();
     opened.push(s);
-    expect(s.load()).toEqual({ trimIid: 0, records: [], roundFloor: 0 });
+    expect(s.load()).toEqual({ trimIid: 0, records: [], roundFloor: 0, fence: 0 });
     await s.commit(records);
     await s.close();
     opened.pop();
@@ -104,6 +104,25 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
 });
 
 describe('lmdb storage specifics', () => {
+  it('keeps a rejoined replica’s fence in its metadata (format 2), and earlier builds’ format 1 bytes otherwise', async () => {
+    const envPath = tempPath();
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    await first.commit([rec(1, 11), { kind: 'round-floor', round: 7 }]);
+    expect(first.load().fence).toBe(0);
+    await first.close();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
+    expect([...(raw.get(0) ?? [])]).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 7]);
+    await raw.close();
+    const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(second);
+    expect(second.load().roundFloor).toBe(7);
+    await second.commit([{ kind: 'fence', iid: 5000 }]);
+    await second.close();
+    const third = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(third);
+    expect(third.load()).toMatchObject({ fence: 5000, roundFloor: 7, trimIid: 0 });
+  });
+
   it('lives in <lmdb-env-path>_<aid>, created mode 0700, and syncs with lmdb-sync yes', async () => {
     const envPath = tempPath();
     const s = new LmdbStorage({ envPath, aid: 3, sync: true, mapSize: 1 << 20, trash: false });

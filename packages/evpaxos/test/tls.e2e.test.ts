@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { connect as tlsConnect, createServer as createTlsServer, type Server } from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Prng } from '@libpaxos/paxos-core';
-import { ConfigError, encodeMessage, parseConfig, startLearner, startReplica, type Logger, type PaxosConfig, type PaxosHandle, type ReplicaHandle } from '../src/index.js';
+import { ConfigError, FrameDecoder, VERSION, decodeExtension, encodeExtension, encodeMessage, parseConfig, startLearner, startReplica, type Logger, type PaxosConfig, type PaxosHandle, type ReplicaHandle } from '../src/index.js';
 import { TestCerts } from './certs.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 
@@ -182,6 +182,32 @@ describe('mutual TLS', () => {
     // The forged prepare promised nothing: instances go on being decided at ordinary ballots.
     await Promise.all(Array.from({ length: 10 }, (_, i) => (rs[1] as ReplicaHandle).propose(text(`later ${i}`))));
     expect(delivered[0]).not.toContain('forged');
+  }, 60_000);
+
+  it("a client certificate cannot use the replicas' extension messages: no rejoin answers, no checkpoint chunks", async () => {
+    const { config, rs, logs } = await tlsReplicas();
+    await waitFor(() => rs[0]?.submit(text('probe')) === true, 5000, 'replica 0 to connect');
+    const got: string[] = [];
+    await new Promise<void>((resolve) => {
+      const s = tlsConnect({ host: '127.0.0.1', port: port(config, 0), ca: readFileSync(certs.path('ca.crt')), cert: readFileSync(certs.path('client.crt')), key: readFileSync(certs.path('client.key')), checkServerIdentity: () => undefined });
+      const decoder = new FrameDecoder(1 << 20);
+      s.on('secureConnect', () => {
+        s.write(encodeExtension({ type: 'hello', version: VERSION, role: 'replica', id: 1, features: [] }));
+        s.write(encodeExtension({ type: 'rejoin_query' }));
+        s.write(encodeExtension({ type: 'snapshot_get', iid: 1, sum: new Uint8Array(32), offset: 0, length: 100 }));
+        setTimeout(() => s.end(), 500);
+      });
+      s.on('data', (chunk: Buffer) => {
+        for (const f of decoder.push(chunk)) got.push(f.type === 'extension' ? (decodeExtension(f.code, f.payload)?.type ?? '?') : f.type);
+      });
+      s.on('error', () => resolve());
+      s.on('close', () => resolve());
+    });
+    // It is answered hello (anyone may greet), and nothing else.
+    expect(got.filter((t) => t !== 'accepted' && t !== 'acceptor_state')).toEqual(['hello']);
+    const l0 = logs[0]?.lines.join('\n') ?? '';
+    expect(l0).toMatch(/E peer 127\.0\.0\.1:\d+ \(client\) sent a rejoin_query, which a client does not send; dropped/);
+    expect(l0).toMatch(/E peer 127\.0\.0\.1:\d+ \(client\) sent a snapshot_get, which a client does not send; dropped/);
   }, 60_000);
 
   it('hostile bytes over an authenticated TLS connection close only that connection; the cluster serves on', async () => {

@@ -3,6 +3,7 @@ import { requireInt } from './config-error.js';
 import { MAX_EARLIER_BALLOTS, drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_UINT32, isUint32 } from './limits.js';
+import { REJOIN_PENDING } from './rejoin.js';
 import type { AcceptMsg, Message, PrepareMsg, RepeatMsg, TrimMsg } from './messages.js';
 
 export interface AcceptorOptions {
@@ -22,6 +23,8 @@ export interface AcceptorOptions {
 export interface AcceptorRecovered {
   readonly trimIid: number;
   readonly records: Iterable<AcceptorRecord>;
+  /** Instances `≤ fence` it takes no part in (it lost its storage and rejoined: rejoin.ts). */
+  readonly fence?: number;
 }
 
 /**
@@ -37,20 +40,36 @@ export class Acceptor {
   private trimIid = 0;
   /** Highest iid with a record: bounds repeat and trim scans. */
   private highestIid = 0;
+  /** Highest ballot promised in any instance (for a rejoining peer: rejoin.ts). */
+  private maxBallot = 0;
+  /** Instances at or below it are not this acceptor's to vote in (rejoin.ts); 0: none. */
+  private readonly fence: number;
   private lastStateAt: number | undefined;
 
   constructor(options: AcceptorOptions, recovered?: AcceptorRecovered) {
     this.id = requireInt('acceptor id', options.id, 0, MAX_ACCEPTORS - 1);
     this.stateIntervalMs = requireInt('stateIntervalMs', options.stateIntervalMs ?? 1000, 1, 3_600_000);
     this.maxRepeat = requireInt('maxRepeat', options.maxRepeat ?? 4096, 1, 1 << 20);
+    this.fence = recovered?.fence ?? 0;
     if (recovered) {
       this.trimIid = recovered.trimIid;
       for (const r of recovered.records) {
         if (r.iid <= this.trimIid) continue;
         this.records.set(r.iid, r);
         if (r.iid > this.highestIid) this.highestIid = r.iid;
+        if (r.ballot > this.maxBallot) this.maxBallot = r.ballot;
       }
     }
+  }
+
+  /**
+   * What a replica that lost its storage needs to know from this acceptor to rejoin safely
+   * (rejoin.ts): the highest instance it holds a record for, and the highest ballot it promised.
+   */
+  get rejoinInfo(): { readonly highest: number; readonly maxBallot: number } {
+    // A fence (this acceptor rejoined itself) counts as instances in use: others may have used them.
+    const fence = this.fence === REJOIN_PENDING ? 0 : this.fence;
+    return { highest: Math.max(this.highestIid, this.trimIid, fence), maxBallot: this.maxBallot };
   }
 
   /** The record for `iid`, if any (for tests, the simulator's checkers and storage snapshots). */
@@ -107,6 +126,7 @@ export class Acceptor {
     const { iid, ballot } = msg;
     if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'prepare', iid);
     if (iid <= this.trimIid) return drop(out, 'trimmed', 'prepare', iid);
+    if (iid <= this.fence) return drop(out, 'fenced', 'prepare', iid);
     let rec = this.records.get(iid);
     if (rec === undefined) {
       // Paxos P1b: promise never to accept a ballot below `ballot`; durable before the reply.
@@ -129,6 +149,7 @@ export class Acceptor {
     const { iid, ballot, value } = msg;
     if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'accept', iid);
     if (iid <= this.trimIid) return drop(out, 'trimmed', 'accept', iid);
+    if (iid <= this.fence) return drop(out, 'fenced', 'accept', iid);
     let rec = this.records.get(iid);
     if (rec !== undefined && rec.ballot > ballot) {
       out.send.push({ to: 'peer', peer: from, msg: { type: 'preempted', aid: this.id, iid, ballot: rec.ballot } });
@@ -194,6 +215,7 @@ export class Acceptor {
   private store(rec: AcceptorRecord, out: Effects): void {
     this.records.set(rec.iid, rec);
     if (rec.iid > this.highestIid) this.highestIid = rec.iid;
+    if (rec.ballot > this.maxBallot) this.maxBallot = rec.ballot;
     out.persist.push(rec);
   }
 }

@@ -1,4 +1,5 @@
 import type { Message, MessageType } from './messages.js';
+import type { SnapshotEffect } from './snapshot-messages.js';
 
 /**
  * Whoever sent an input message, as the caller names it (a connection id in evpaxos, a node index
@@ -62,8 +63,26 @@ export interface RoundFloorRecord {
   readonly round: number;
 }
 
+/**
+ * A split-mode proposer's learner has learned every instance up to `iid`: after a restart it starts
+ * there instead of at instance 1 (written now and then; a restart may learn a little again).
+ */
+export interface LearnedRecord {
+  readonly kind: 'learned';
+  readonly iid: number;
+}
+
+/**
+ * An acceptor that lost its storage takes no part in instances `≤ iid` (rejoin.ts). Written by the
+ * shell when a replica rejoins, never by a role; `iid` 2^32 − 1 marks a rejoin under way.
+ */
+export interface FenceRecord {
+  readonly kind: 'fence';
+  readonly iid: number;
+}
+
 /** A write the caller must make durable before sending any message of the same step. */
-export type PersistRecord = AcceptorRecord | TrimRecord | RoundFloorRecord;
+export type PersistRecord = AcceptorRecord | TrimRecord | RoundFloorRecord | LearnedRecord | FenceRecord;
 
 /** An instance's decided Paxos value (a batch when batching is on; empty for a no-op). */
 export interface Decision {
@@ -94,7 +113,12 @@ export type DropReason =
   /** learner: further ahead than its window of future instances */
   | 'beyond-window'
   /** the role does not handle this message type (e.g. a client value sent to an acceptor) */
-  | 'not-for-role';
+  | 'not-for-role'
+  /**
+   * acceptor: the instance is at or below its fence: this acceptor lost its storage and may have
+   * voted there before, so it takes no part in it (rejoin.ts)
+   */
+  | 'fenced';
 
 /** Why a client value was given up. Each is reported so that a caller can count losses. */
 export type ValueLossReason =
@@ -150,6 +174,24 @@ export type CoreEvent =
   | { readonly kind: 'leader'; readonly id: number | undefined; readonly version: number }
   /** learner: instances it still needs were trimmed by an acceptor; it cannot catch up past them */
   | { readonly kind: 'behind-trim'; readonly iid: number; readonly trimIid: number }
+  /**
+   * learner with checkpoint trimming: a checkpoint report decided in instance `iid` made the
+   * lowest reported checkpoint `lowest`, so it asks every acceptor to trim up to `trimIid`
+   */
+  | { readonly kind: 'checkpoint-trim'; readonly iid: number; readonly lowest: number; readonly trimIid: number }
+  /** learner: a snapshot transfer (snapshot-fetch.ts) took a step */
+  | {
+      readonly kind: 'snapshot';
+      readonly step: 'started' | 'resumed' | 'stalled' | 'gone' | 'received' | 'rejected' | 'restore-failed' | 'caught-up' | 'installed';
+      /** The checkpoint's instance. */
+      readonly iid: number;
+      /** Bytes written so far (or its size, once complete). */
+      readonly bytes: number;
+      /** Whom it comes from. */
+      readonly peer: PeerId;
+      /** Its size, on start and resume. */
+      readonly size?: number;
+    }
   // The next four exist for metrics (the shell stamps them with the time of the input that caused
   // them, which the core does not know): counts, batch sizes and phase-1/phase-2 latency.
   /** proposer: a new instance was opened (its first prepare goes out with this step) */
@@ -180,10 +222,16 @@ export interface Effects {
   readonly send: Envelope[];
   readonly deliver: Delivery[];
   readonly events: CoreEvent[];
+  /**
+   * Snapshot transfer (snapshot-fetch.ts): messages to peers beyond LibPaxos3's nine, and file
+   * steps, in order. Carried out after `persist` like `send`; file steps are answered with
+   * `SnapshotIoResult` inputs.
+   */
+  readonly snapshot: SnapshotEffect[];
 }
 
 export function newEffects(): Effects {
-  return { persist: [], send: [], deliver: [], events: [] };
+  return { persist: [], send: [], deliver: [], events: [], snapshot: [] };
 }
 
 /** Empties `effects` in place, so one object can be reused across turns. */
@@ -193,6 +241,7 @@ export function clearEffects(effects: Effects): void {
   if (effects.send.length !== 0) effects.send.length = 0;
   if (effects.deliver.length !== 0) effects.deliver.length = 0;
   if (effects.events.length !== 0) effects.events.length = 0;
+  if (effects.snapshot.length !== 0) effects.snapshot.length = 0;
 }
 
 /** Reports a dropped input. */

@@ -4,6 +4,18 @@ export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 export { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
+export { CheckpointSchedule, CheckpointTrim, type CheckpointScheduleOptions } from './checkpoint-policy.js';
+export { decodeCheckpointReport, encodeCheckpointReport, isCheckpointReport, type CheckpointReport } from './checkpoint-report.js';
+export { controlValue, isControlValue, type ControlValue } from './control-value.js';
+export { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
+export {
+  sameRef,
+  type SnapshotEffect,
+  type SnapshotIoResult,
+  type SnapshotMessage,
+  type SnapshotMessageType,
+  type SnapshotRef,
+} from './snapshot-messages.js';
 export {
   MAX_EARLIER_BALLOTS,
   clearEffects,
@@ -16,6 +28,8 @@ export {
   type DropReason,
   type Effects,
   type Envelope,
+  type FenceRecord,
+  type LearnedRecord,
   type PeerId,
   type PersistRecord,
   type RoundFloorRecord,
@@ -47,3 +61,4 @@ export {
 export { Prng } from './prng.js';
 export { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 export { Replica, type ReplicaOptions, type ReplicaRecovered } from './replica.js';
+export { REJOIN_PENDING, rejoinMargin, rejoinPoint, type RejoinAnswer, type RejoinMessage } from './rejoin.js';

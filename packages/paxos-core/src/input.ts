@@ -2,6 +2,7 @@ import { InvariantError } from './assert.js';
 import type { Effects, PeerId } from './effects.js';
 import type { MasterState } from './leadership.js';
 import type { Message } from './messages.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
 /**
  * One input to a role. Each role takes the kinds that make sense for it (see its `step`); handing
@@ -29,7 +30,11 @@ export type Input =
    * proposer that defers binding (`bindAtEndOfBatch`) puts the client values of the turn into
    * instances now, so they share instances. Roles with nothing to do ignore it.
    */
-  | { readonly kind: 'end-of-batch' };
+  | { readonly kind: 'end-of-batch' }
+  /** Learner (and roles that contain one): a snapshot transfer message from a peer. */
+  | { readonly kind: 'snapshot'; readonly from: PeerId; readonly msg: SnapshotMessage }
+  /** Learner: the shell finished a snapshot file step it was asked for. */
+  | { readonly kind: 'snapshot-io'; readonly result: SnapshotIoResult };
 
 export type InputKind = Input['kind'];
 
@@ -42,6 +47,8 @@ export interface InputHandlers {
   setInstanceId?(iid: number, out: Effects, master?: MasterState): void;
   trim?(iid: number, out: Effects): void;
   endOfBatch?(out: Effects): void;
+  receiveSnapshot?(from: PeerId, msg: SnapshotMessage, out: Effects): void;
+  snapshotIo?(result: SnapshotIoResult, out: Effects): void;
 }
 
 /**
@@ -67,5 +74,9 @@ export function dispatchInput(name: string, role: InputHandlers, input: Input, o
       return role.trim === undefined ? refuse() : role.trim(input.iid, out);
     case 'end-of-batch':
       return role.endOfBatch?.(out);
+    case 'snapshot':
+      return role.receiveSnapshot === undefined ? refuse() : role.receiveSnapshot(input.from, input.msg, out);
+    case 'snapshot-io':
+      return role.snapshotIo === undefined ? refuse() : role.snapshotIo(input.result, out);
   }
 }

@@ -112,6 +112,21 @@ export class Leadership {
   private started = false;
   /** The leader id last reported in a `leader` event (null: none reported yet). */
   private reported: number | undefined | null = null;
+  /**
+   * The log-determined state after each of the last few master operations learned, oldest first,
+   * and `base`, the state that held from `base.at` up to the first of them (undefined: unknown,
+   * after a jump). A checkpoint is taken a little behind the last instance learned (between two
+   * deliveries, at the last one applied) and must carry the state as of its own instance: see
+   * `stateAsOf`.
+   */
+  private readonly history: { readonly at: number; readonly state: MasterState }[] = [];
+  private base: { readonly at: number; readonly state: MasterState } | undefined = { at: 0, state: { lastOp: 0, version: 0, master: undefined, maxOpenLimit: 0 } };
+  /**
+   * The state above is the log's, as every node that learned the whole log has it. False from a
+   * jump until the next master operation that takes effect: in between `lastOp` is known again
+   * (enough to judge the next operation) but the version and the master are guesses.
+   */
+  private exact = true;
 
   constructor(options: LeadershipOptions, id: number | undefined, seed: number) {
     this.leaseMs = requireInt('leader-lease (ms)', options.leaseMs, 10, 3_600_000);
@@ -148,8 +163,10 @@ export class Leadership {
    * third of a lease), or a campaign once no lease is known to hold (lower ids first, so that
    * nodes do not all campaign at once). `caughtUp`: the local learner knows of no instance it
    * has not delivered (a node that is behind would campaign on a stale version, in vain).
+   * `mayCampaign` false: this node does not campaign at all, however long it is behind (a
+   * rejoined replica whose learner has not passed its fence: see LearningProposer.tick).
    */
-  tick(now: number, caughtUp: boolean, openLimit: number, out: Effects): LeadershipAction {
+  tick(now: number, caughtUp: boolean, openLimit: number, out: Effects, mayCampaign = true): LeadershipAction {
     this.now = now;
     if (!this.started) {
       this.started = true;
@@ -179,7 +196,7 @@ export class Leadership {
     if (caughtUp) this.behindSince = undefined;
     else this.behindSince ??= now;
     const ready = caughtUp || now - (this.behindSince as number) >= this.leaseMs;
-    if (!leaseOver || !ready || now < this.nextCampaignAt) return {};
+    if (!leaseOver || !ready || !mayCampaign || now < this.nextCampaignAt) return {};
     // One campaign in flight at a time; retry when it was decided in vain or got lost.
     this.nextCampaignAt = now + this.leaseMs / 2 + this.stagger();
     return { propose: this.claim(now, openLimit) };
@@ -197,6 +214,7 @@ export class Leadership {
     const effective = known && op.version === this.lastOp;
     this.lastOp = iid;
     if (!effective) {
+      this.remember(iid);
       if (!known && op.node !== this.id) {
         // It may have taken effect: whoever it names may hold a lease from now on (a conservative
         // wait; it also serves as a hint of whom to forward to).
@@ -212,6 +230,7 @@ export class Leadership {
       return false;
     }
     this.version = iid;
+    this.exact = true;
     if (op.openLimit > this.maxOpenLimit) this.maxOpenLimit = op.openLimit;
     if (op.kind === 'resign') {
       this.master = undefined;
@@ -229,6 +248,7 @@ export class Leadership {
         this.nextCampaignAt = Number.NEGATIVE_INFINITY;
       }
     }
+    this.remember(iid);
     this.report(this.now, out);
     return true;
   }
@@ -241,6 +261,9 @@ export class Leadership {
    */
   jump(now: number, out?: Effects): void {
     this.lastOp = undefined;
+    this.history.length = 0;
+    this.base = undefined;
+    this.exact = false;
     this.master = undefined;
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
@@ -250,28 +273,56 @@ export class Leadership {
   }
 
   /**
-   * The log-determined state as of the last instance learned (for a checkpoint); undefined while
-   * this node cannot judge master operations (after a jump, until it sees the next one).
+   * The log-determined state as of the last instance learned (for a checkpoint, and for the
+   * simulator's check against the log); undefined while this node does not know it exactly
+   * (after a jump, until a master operation takes effect). `maxOpenLimit` is exact when every
+   * proposer announces the same openLimit (one config), as the simulator's do.
    */
   state(): MasterState | undefined {
-    if (this.lastOp === undefined) return undefined;
+    if (this.lastOp === undefined || !this.exact) return undefined;
     return { lastOp: this.lastOp, version: this.version, master: this.master, maxOpenLimit: this.maxOpenLimit };
+  }
+
+  /**
+   * The log-determined state as of instance `iid` (≤ the last instance learned), for a checkpoint
+   * of that instance: the state after the last master operation at or below it. Undefined when
+   * this node cannot tell: `iid` lies before a jump, or before the few operations remembered. A
+   * state newer than its checkpoint would be wrong, not merely early: a node restored from it
+   * learns the operations after the checkpoint again and would judge them against the wrong one.
+   */
+  stateAsOf(iid: number): MasterState | undefined {
+    for (let i = this.history.length - 1; i >= 0; i--) {
+      const h = this.history[i] as { readonly at: number; readonly state: MasterState };
+      if (h.at <= iid) return h.state;
+    }
+    return this.base !== undefined && this.base.at <= iid ? this.base.state : undefined;
   }
 
   /**
    * Restores the log-determined state of a checkpoint taken at the instance the learner now
    * continues after. Leases are counted as if the operations were learned now (later than they
-   * were: the safe side); this node holds none.
+   * were: the safe side), and again from the next tick: a restart restores before its first
+   * tick, when `now` is not yet this process's clock (counted from there, the master's lease
+   * would look over at once and this node could campaign while it holds). This node holds none.
+   * The leader is reported at once, or at the first tick when restored before it (whatever was
+   * reported before the process started reached nobody).
    */
-  restore(state: MasterState, now: number, out: Effects): void {
+  restore(state: MasterState, now: number, out?: Effects): void {
+    this.history.length = 0;
+    this.base = { at: state.lastOp, state };
+    this.exact = true;
     this.lastOp = state.lastOp;
     this.version = state.version;
     this.master = state.master;
     this.maxOpenLimit = Math.max(this.maxOpenLimit, state.maxOpenLimit);
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
-    if (state.master !== undefined) this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
-    this.report(now, out);
+    if (state.master !== undefined) {
+      this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
+      this.learnPending = true;
+    }
+    if (out !== undefined && this.started) this.report(now, out);
+    else this.reported = null;
   }
 
   /**
@@ -309,6 +360,14 @@ export class Leadership {
     return (this.id ?? 0) * this.staggerMs + this.prng.below(2 * this.staggerMs);
   }
 
+  /** Keeps the state after the master operation of instance `iid` (see `stateAsOf`). */
+  private remember(iid: number): void {
+    const state = this.state();
+    if (state === undefined) return;
+    this.history.push({ at: iid, state });
+    if (this.history.length > REMEMBERED) this.base = this.history.shift();
+  }
+
   private report(now: number, out: Effects): void {
     const id = this.leader(now)?.id;
     if (id === this.reported) return;
@@ -316,3 +375,10 @@ export class Leadership {
     out.events.push({ kind: 'leader', id, version: this.version });
   }
 }
+
+/**
+ * Master operations whose resulting state is remembered (see `Leadership.stateAsOf`): a lease
+ * renewal every third of a lease makes a few per second, and a checkpoint is taken a few
+ * deliveries behind the last instance learned.
+ */
+const REMEMBERED = 32;

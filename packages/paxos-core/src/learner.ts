@@ -1,9 +1,11 @@
-import { InvariantError } from './assert.js';
+import { InvariantError, assertNever } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
-import { isNoop } from './bytes.js';
-import { Leadership, type LeaderView, type LeadershipOptions } from './leadership.js';
-import { decodeMasterOp } from './master-op.js';
+import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
+import { CheckpointTrim } from './checkpoint-policy.js';
+import { controlValue } from './control-value.js';
+import { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
@@ -33,6 +35,16 @@ export interface LearnerOptions {
    * answers (a plain learner never campaigns). Master operations are never delivered either way.
    */
   readonly leadership?: LeadershipOptions;
+  /**
+   * Trim by the lowest checkpoint (checkpoint-policy.ts): on each checkpoint report in the log, ask
+   * every acceptor to trim up to `hold` instances below the lowest report, when that rose.
+   */
+  readonly checkpointTrim?: { readonly hold: number };
+  /**
+   * Fetch a checkpoint from a peer when a quorum of acceptors trimmed instances this learner still
+   * needs (snapshot-fetch.ts), instead of only saying that it cannot catch up.
+   */
+  readonly snapshots?: SnapshotFetchOptions;
 }
 
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
@@ -69,10 +81,20 @@ export class Learner {
   private currentAtLastCheck = 0;
   /** When delivery last advanced; −∞ so that a new learner probes at its first tick. */
   private lastProgressAt = Number.NEGATIVE_INFINITY;
+  /** When `current` last moved (for a learner stuck on an instance: see SnapshotFetchOptions.stuckMs). */
+  private advancedAt = 0;
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
+  /** Each acceptor's trim point as its acceptor_state said (the highest heard of; 0: none). */
+  private readonly trims: number[];
+  private readonly trimPolicy: CheckpointTrim | undefined;
+  private readonly fetch: SnapshotFetch | undefined;
   private readonly follower: Leadership | undefined;
+  /** The instance a snapshot installed by the last input moved this learner to (0: none). */
+  lastInstalled = 0;
+  /** The leadership state that snapshot carried, as of its instance (undefined: none). */
+  lastInstalledMaster: MasterState | undefined = undefined;
   /**
    * Instances decided by the last input (any entry point), in order, no-ops included (a no-op has
    * an empty value). The replica composition feeds them to its proposer.
@@ -89,6 +111,26 @@ export class Learner {
     this.window = requireInt('window', options.window ?? 1 << 16, 1, 1 << 24);
     this.batched = options.batched ?? false;
     this.follower = options.leadership === undefined ? undefined : new Leadership(options.leadership, undefined, 0);
+    this.trims = new Array<number>(this.acceptors).fill(0);
+    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold);
+    this.fetch = options.snapshots === undefined ? undefined : new SnapshotFetch(options.snapshots);
+  }
+
+  /** The snapshot transfer, when this learner fetches snapshots (for inspection). */
+  get snapshotFetch(): SnapshotFetch | undefined {
+    return this.fetch;
+  }
+
+  /** The checkpoint trim policy, when this learner trims by checkpoints (for inspection). */
+  get checkpointTrim(): CheckpointTrim | undefined {
+    return this.trimPolicy;
+  }
+
+  /** Clears what the last input reported (every entry point starts with it). */
+  private begin(): void {
+    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    this.lastInstalled = 0;
+    this.lastInstalledMaster = undefined;
   }
 
   /** Highest instance any accepted message mentioned: beyond `nextIid`, there is more to learn. */
@@ -99,6 +141,16 @@ export class Learner {
   /** The leader at `now` as the master operations this learner delivered say (leadership on). */
   leader(now: number): LeaderView | undefined {
     return this.follower?.leader(now);
+  }
+
+  /** Leadership's log-determined state as of the last instance learned (leadership on; see `Leadership.state`). */
+  masterState(): MasterState | undefined {
+    return this.follower?.state();
+  }
+
+  /** Leadership's state as of instance `iid`, for a checkpoint of it (see `Leadership.stateAsOf`). */
+  masterStateAsOf(iid: number): MasterState | undefined {
+    return this.follower?.stateAsOf(iid);
   }
 
   /** The next instance to deliver. */
@@ -116,18 +168,13 @@ export class Learner {
   }
 
   receive(_from: PeerId, msg: Message, out: Effects): void {
-    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    this.begin();
     switch (msg.type) {
       case 'accepted':
         this.onAccepted(msg, out);
         return;
       case 'acceptor_state':
-        // Instances we still need are gone from that acceptor: LibPaxos3 has no snapshot
-        // transfer, so say so once instead of asking forever in silence.
-        if (msg.trimIid >= this.current && msg.trimIid > this.reportedTrim && !this.lateStart) {
-          this.reportedTrim = msg.trimIid;
-          out.events.push({ kind: 'behind-trim', iid: this.current, trimIid: msg.trimIid });
-        }
+        this.onAcceptorState(msg.aid, msg.trimIid, out);
         return;
       case 'prepare':
       case 'promise':
@@ -142,9 +189,17 @@ export class Learner {
   }
 
   tick(now: number, out: Effects): void {
-    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    this.begin();
     this.now = now;
     this.follower?.tick(now, true, 0, out);
+    this.fetch?.tick(now, out);
+    // Stuck for long on an instance while later ones are known, though nothing was trimmed: the
+    // votes it needs may be gone (an acceptor that lost its storage); a peer's checkpoint at or
+    // above it gets the learner past it.
+    const fetch = this.fetch;
+    if (fetch !== undefined && fetch.stuckMs > 0 && !this.lateStart && this.highestSeenIid > this.current && now - this.advancedAt >= fetch.stuckMs) {
+      fetch.behind(this.current, now, out);
+    }
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
     if (this.lateStart) return;
@@ -164,14 +219,19 @@ export class Learner {
    * LibPaxos3's set-instance-id: instances `≤ iid` are done (e.g. restored from a checkpoint, or
    * trimmed by the acceptors). An instance above them that was closed already is delivered at
    * once: its votes will not come again (later copies are duplicates of a closed instance).
+   * `master`: leadership's state as of `iid` (a checkpoint's), which a following learner takes;
+   * without it the master operations in the skipped instances are unknown to it.
    */
-  setInstanceId(iid: number, out?: Effects): void {
+  setInstanceId(iid: number, out?: Effects, master?: MasterState): void {
     if (!isUint32(iid)) throw new InvariantError(`set-instance-id ${iid} is not a uint32`);
-    this.lastDecided.length = 0;
-    // Master operations in skipped instances are unknown to a following learner.
-    if (iid >= this.current) this.follower?.jump(this.now, out);
+    this.begin();
+    if (iid >= this.current && this.follower !== undefined) {
+      if (master !== undefined) this.follower.restore(master, this.now, out);
+      else this.follower.jump(this.now, out);
+    }
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
+    this.advancedAt = this.now;
     this.currentAtLastCheck = 0;
     this.lateStart = false;
     this.repeatingTo = -1;
@@ -181,8 +241,68 @@ export class Learner {
   /** Ask every acceptor to trim instances `≤ iid`. */
   trim(iid: number, out: Effects): void {
     if (!isUint32(iid) || iid < 1) throw new InvariantError(`trim ${iid} is not a positive uint32`);
-    this.lastDecided.length = 0;
+    this.begin();
     out.send.push({ to: 'acceptors', msg: { type: 'trim', iid } });
+  }
+
+  /** A snapshot transfer message from a peer (ignored unless this learner fetches snapshots). */
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
+    this.begin();
+    this.fetch?.receive(from, msg, out);
+  }
+
+  /**
+   * The shell finished a snapshot file step. When that installed a checkpoint (the application's
+   * state is now the checkpoint's), the learner continues from the log after its instance.
+   */
+  snapshotIo(result: SnapshotIoResult, out: Effects): void {
+    this.begin();
+    const ref = this.fetch?.io(result, out);
+    if (ref === undefined || ref.iid < this.current) return;
+    this.trimPolicy?.restore(ref.reports ?? [], ref.iid);
+    this.setInstanceId(ref.iid, out, ref.master);
+    this.lastInstalled = ref.iid;
+    this.lastInstalledMaster = ref.master;
+  }
+
+  /**
+   * At a restart from a checkpoint of instance `iid`: the checkpoint reports it carries (see
+   * `CheckpointTrim.reportsAsOf`), so that this learner trims knowing every reporter.
+   */
+  restoreReports(reports: readonly (readonly [number, number])[], iid: number): void {
+    this.trimPolicy?.restore(reports, iid);
+  }
+
+  /** Whether `node` should report its checkpoint of `iid` (see `CheckpointTrim.wantsReport`; always without checkpoint trimming). */
+  wantsReport(node: number, iid: number): boolean {
+    return this.trimPolicy?.wantsReport(node, iid) ?? true;
+  }
+
+  /** The checkpoint reports a checkpoint of instance `iid` must carry (empty without checkpoint trimming). */
+  reportsAsOf(iid: number): [number, number][] {
+    return this.trimPolicy?.reportsAsOf(iid) ?? [];
+  }
+
+  private onAcceptorState(aid: number, trimIid: number, out: Effects): void {
+    if (!Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(trimIid)) return drop(out, 'invalid', 'acceptor_state', trimIid);
+    if (trimIid > (this.trims[aid] as number)) this.trims[aid] = trimIid;
+    if (this.lateStart) return;
+    if (this.fetch === undefined) {
+      // Instances we still need are gone from that acceptor and this learner cannot fetch a
+      // snapshot: say so once instead of asking forever in silence.
+      if (trimIid >= this.current && trimIid > this.reportedTrim) {
+        this.reportedTrim = trimIid;
+        out.events.push({ kind: 'behind-trim', iid: this.current, trimIid });
+      }
+      return;
+    }
+    // Once any acceptor trimmed instance `current`, it may no longer be learnable: the votes that
+    // chose it may be exactly the ones trimmed (the acceptors still holding it may not form a quorum
+    // for it). Fetch a checkpoint at or above the highest trim point heard of, so that every
+    // acceptor still holds what follows it. Trims follow the checkpoints the others reported, so
+    // one that new exists; a learner this far behind has missed at least a checkpoint interval.
+    const highest = Math.max(...this.trims);
+    if (highest >= this.current) this.fetch.behind(highest, this.now, out);
   }
 
   private onAccepted(msg: AcceptedMsg, out: Effects): void {
@@ -217,20 +337,47 @@ export class Learner {
   }
 
   private deliverReady(out: Effects): void {
+    // A checkpoint is replacing the application's state: nothing is delivered until it is in.
+    if (this.fetch?.installing === true) return;
+    const before = this.current;
+    this.deliverFrom(out);
+    if (this.current !== before) {
+      this.advancedAt = this.now;
+      this.fetch?.progressed(this.current, out);
+    }
+  }
+
+  private deliverFrom(out: Effects): void {
     for (;;) {
       const inst = this.pending.get(this.current);
       if (inst === undefined || inst.closed === undefined) break;
       const iid = this.current;
       this.pending.delete(iid);
       const value = inst.closed;
-      const op = value[0] === 0xfe ? decodeMasterOp(value) : undefined;
-      if (isNoop(value)) {
+      // Control values are the protocol's, never the application's (control-value.ts).
+      const control = controlValue(value);
+      if (control !== undefined) {
         this.lastDecided.push({ iid, value });
-        out.events.push({ kind: 'noop', iid });
-      } else if (op !== undefined) {
-        // Leadership's, not the application's (leadership.ts).
-        this.lastDecided.push({ iid, value });
-        this.follower?.learn(iid, op, out);
+        switch (control.kind) {
+          case 'noop':
+            out.events.push({ kind: 'noop', iid });
+            break;
+          case 'master-op':
+            // Leadership's (leadership.ts).
+            this.follower?.learn(iid, control.op, out);
+            break;
+          case 'checkpoint-report': {
+            // The log's: it moves the trim point (checkpoint-policy.ts).
+            const trimIid = this.trimPolicy?.report(control.report.node, control.report.iid, iid);
+            if (trimIid !== undefined && trimIid >= 1) {
+              out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (this.trimPolicy as CheckpointTrim).hold, trimIid });
+              out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });
+            }
+            break;
+          }
+          default:
+            assertNever(control, 'control value');
+        }
       } else if (!this.batched) {
         // One object serves as decision and delivery: this is the hot path.
         const d: Delivery = { iid, value, index: 0 };
@@ -245,7 +392,15 @@ export class Learner {
           out.events.push({ kind: 'not-a-batch', iid, bytes: value.length });
           out.deliver.push({ iid, index: 0, value });
         } else {
-          for (let index = 0; index < values.length; index++) out.deliver.push({ iid, index, value: values[index] as Uint8Array });
+          for (let index = 0; index < values.length; index++) {
+            const v = values[index] as Uint8Array;
+            // No proposer of ours batches a control value (it refuses no-ops and master
+            // operations from clients and sends a report alone), but a batch is a peer's bytes:
+            // an element that is one is skipped as a whole value would be, at the same position
+            // on every learner, so no application ever sees one.
+            if (controlValue(v) !== undefined) continue;
+            out.deliver.push({ iid, index, value: v });
+          }
         }
       }
       // After 2^32 − 1, the last id LibPaxos3 can name, `current` passes the uint32 range: every

@@ -1,12 +1,16 @@
 import { requireInt } from './config-error.js';
-import type { Decision, Effects, PeerId } from './effects.js';
+import { newEffects, type Decision, type Effects, type PeerId } from './effects.js';
 import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
 import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
 import { Learner, type LearnerOptions } from './learner.js';
-import { decodeMasterOp } from './master-op.js';
+import { controlValue } from './control-value.js';
 import type { Message } from './messages.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
+
+/** A split-mode proposer writes how far it learned at most this often (a `learned` record). */
+const LEARNED_EVERY_MS = 1000;
 
 export interface LearningProposerOptions extends ProposerOptions {
   readonly learner?: Omit<LearnerOptions, 'acceptors'>;
@@ -43,6 +47,11 @@ export class LearningProposer {
   private now = 0;
   /** The leader this node last forwarded to (−1: none). */
   private forwardingTo = -1;
+  /** The instance a snapshot installed by the last input moved this node to (0: none). */
+  private installed = 0;
+  /** Split mode: the last `learned` record written, and when. */
+  private learnedWritten = 0;
+  private learnedAt = Number.NEGATIVE_INFINITY;
 
   constructor(options: LearningProposerOptions, recovered?: ProposerRecovered) {
     const { learner, deliver, leadership, ...proposer } = options;
@@ -54,6 +63,15 @@ export class LearningProposer {
       this.leadership = new Leadership(leadership, this.proposer.id, options.seed ?? this.proposer.id);
       const maxQueue = requireInt('maxQueue', options.maxQueue ?? 1 << 17, 1, 1 << 26);
       this.forwarder = new Forwarder(maxQueue, 2 * leadership.leaseMs, (options.batchMaxValues ?? 0) > 0);
+    }
+    const learned = recovered?.learned ?? 0;
+    if (!this.deliver && learned > 0) {
+      // A split-mode proposer restarts where it had learned to, not at instance 1: what lies
+      // below is decided, and it holds no value of its own there any more.
+      this.learnedWritten = learned;
+      this.learner.setInstanceId(learned);
+      this.proposer.setInstanceId(learned, newEffects());
+      this.proposer.decided(learned, new Uint8Array(0), newEffects());
     }
   }
 
@@ -101,7 +119,7 @@ export class LearningProposer {
 
   /** A planned handover (before a restart, say): give up the lease now and tell the others. */
   dropLeadership(out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     const op = this.leadership?.resign(this.now, out);
     if (op === undefined) return;
     // Proposed while the proposer still leads, so it takes the next prepared instance, right
@@ -113,18 +131,18 @@ export class LearningProposer {
   // ---- inputs ----
 
   step(input: Input, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     dispatchInput('a learning proposer', this, input, out);
   }
 
   decided(iid: number, value: Uint8Array, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.proposer.decided(iid, value, out);
     this.settle(out);
   }
 
   setInstanceId(iid: number, out: Effects, master?: MasterState): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     const skips = iid >= this.learner.nextIid;
     this.proposer.setInstanceId(iid, out);
     this.learn({ kind: 'set-instance-id', iid }, out);
@@ -136,28 +154,47 @@ export class LearningProposer {
     this.settle(out);
   }
 
-  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  /** Leadership's log-determined state as of the last instance learned (see `Leadership.state`). */
   masterState(): MasterState | undefined {
     return this.leadership?.state();
   }
 
+  /** Leadership's state as of instance `iid`, for an application checkpoint of it (see `Leadership.stateAsOf`). */
+  masterStateAsOf(iid: number): MasterState | undefined {
+    return this.leadership?.stateAsOf(iid);
+  }
+
   /** Ask every acceptor to trim instances ≤ iid. */
   trim(iid: number, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.learn({ kind: 'trim', iid }, out);
   }
 
   tick(now: number, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.now = now;
     // A lease that ran out stops the proposer before it acts on this tick (resends included).
     if (this.leadership !== undefined && this.proposer.isLeading && !this.leadership.isLeader(now)) this.changed(out);
     this.proposer.tick(now, out);
     this.learn({ kind: 'tick', now }, out);
+    const learned = this.learner.nextIid - 1;
+    if (!this.deliver && learned > this.learnedWritten && now - this.learnedAt >= LEARNED_EVERY_MS) {
+      this.learnedWritten = learned;
+      this.learnedAt = now;
+      out.persist.push({ kind: 'learned', iid: learned });
+    }
     const leadership = this.leadership;
     if (leadership === undefined) return;
-    const caughtUp = this.learner.highestSeen < this.learner.nextIid;
-    const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out);
+    // A rejoined replica does not campaign before it learned past its fence: a leader must
+    // recover what earlier leaders started, and its proposer opens nothing at or below it. Not
+    // even after a lease of being behind (the escape for holes only a leader fills): its campaign
+    // would go to fence + 1, up to its window plus phase-2 limit (over a thousand instances)
+    // above the log, and leave every instance in between for the real leader to fill (its
+    // renewals filled them one by one: sim seed 6 with acceptor wipes forced). The holes below
+    // its fence are the other replicas' to fill; one of them leads meanwhile.
+    const pastFence = this.learner.nextIid > this.proposer.fenceIid;
+    const caughtUp = this.learner.highestSeen < this.learner.nextIid && pastFence;
+    const action = leadership.tick(now, caughtUp, this.proposer.openLimit, out, pastFence);
     this.changed(out);
     if (action.propose !== undefined) this.proposer.proposeControl(action.propose, out);
     const leader = leadership.leader(now);
@@ -165,9 +202,34 @@ export class LearningProposer {
     this.settle(out);
   }
 
+  /** A snapshot transfer message from a peer, for this node's learner. */
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
+    this.clearLast();
+    this.learn({ kind: 'snapshot', from, msg }, out);
+    this.settle(out);
+  }
+
+  /** A snapshot file step finished (see `Learner.snapshotIo`). */
+  snapshotIo(result: SnapshotIoResult, out: Effects): void {
+    this.clearLast();
+    this.learn({ kind: 'snapshot-io', result }, out);
+    this.settle(out);
+  }
+
+  /** The instance a snapshot installed by the last input moved this node to (0: none). */
+  get lastInstalled(): number {
+    return this.installed;
+  }
+
+  /** Forgets what the last input reported (`lastDecided`, `lastInstalled`): a replica's acceptor input. */
+  clearLast(): void {
+    this.lastDecided.length = 0;
+    this.installed = 0;
+  }
+
   /** Submit a client value. */
   propose(value: Uint8Array, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.route(value, false, out);
   }
 
@@ -178,7 +240,7 @@ export class LearningProposer {
   }
 
   receive(from: PeerId, msg: Message, out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     if (msg.type === 'client_value' && this.leadership !== undefined) {
       this.route(msg.value, true, out);
       return;
@@ -231,14 +293,28 @@ export class LearningProposer {
     const delivered = out.deliver.length;
     this.learner.step(input, out);
     if (!this.deliver) out.deliver.length = delivered;
+    // A checkpoint was installed: everything up to it is decided, the proposer moves past it, and
+    // leadership takes the state the checkpoint carried (as a restart from it does), or, without
+    // one, knows it skipped master operations it cannot judge.
+    if (this.learner.lastInstalled > 0) {
+      this.installed = this.learner.lastInstalled;
+      if (this.leadership !== undefined) {
+        const master = this.learner.lastInstalledMaster;
+        if (master !== undefined) this.leadership.restore(master, this.now, out);
+        else this.leadership.jump(this.now, out);
+        this.changed(out);
+      }
+      this.proposer.setInstanceId(this.installed, out);
+    }
     for (const d of this.learner.lastDecided) {
       this.lastDecided.push(d);
       this.proposer.decided(d.iid, d.value, out);
       if (this.leadership === undefined) continue;
-      const op = decodeMasterOp(d.value);
-      if (op !== undefined) {
-        if (this.leadership.learn(d.iid, op, out)) this.changed(out);
+      const control = controlValue(d.value);
+      if (control?.kind === 'master-op') {
+        if (this.leadership.learn(d.iid, control.op, out)) this.changed(out);
       } else {
+        // Client values, and a checkpoint report this node forwarded to the leader: done.
         this.forwarder?.decided(d.value);
       }
     }

@@ -1,11 +1,11 @@
 import { invariant } from './assert.js';
 import { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 import { batchCost, decodeBatch, encodeBatch } from './batch.js';
-import { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
+import { EMPTY, NOOP, bytesEqual } from './bytes.js';
 import { PaxosConfigError, requireInt } from './config-error.js';
 import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
-import { isMasterOp } from './master-op.js';
+import { controlValue } from './control-value.js';
 import { dispatchInput, type Input } from './input.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
@@ -68,6 +68,18 @@ export interface ProposerOptions {
 /** What a proposer recovers at start: the round floor it persisted (0 on a fresh start). */
 export interface ProposerRecovered {
   readonly roundFloor: number;
+  /**
+   * A split-mode `LearningProposer`: every instance up to this one was learned before the restart
+   * (its `learned` records); it starts after it instead of at instance 1. Ignored by replicas, whose
+   * application decides where to start (a checkpoint, or instance 1 as in LibPaxos3).
+   */
+  readonly learned?: number;
+  /**
+   * A replica that lost its storage and rejoined (rejoin.ts): its proposer opens no instance at or
+   * below this one. Its lost incarnation may have used ballots there that no other acceptor
+   * recorded; above the fence it used none, so no ballot of it can be used twice in an instance.
+   */
+  readonly fence?: number;
 }
 
 interface Instance {
@@ -188,7 +200,30 @@ export class Proposer {
   private readonly learns: boolean;
   private decidedUpTo = 0;
   private lastDecidedAt = 0;
+  /**
+   * The first instance not decided (decidedUpTo + 1): the highest ballot an accepted message named
+   * for it, and when that rose. A proposer at work there shows as new accepts (repeat replies
+   * carry old ballots), so an instance that is merely slow is not taken for a stuck one.
+   */
+  private frontierBallot = 0;
+  private frontierActiveAt = Number.NEGATIVE_INFINITY;
+  /** No instance at or below it is opened here (a rejoined replica: see ProposerRecovered.fence). */
+  private readonly fence: number;
+  /** The last campaign that yielded: its instance and the ballot it yielded to (see `preempt`). */
+  private yielded: { readonly iid: number; readonly ballot: number } | undefined;
   private lastRecoveryAt = Number.NEGATIVE_INFINITY;
+  /** Phase-1 round trips as this proposer saw them, averaged (0: none yet); see `preempt`. */
+  private rttMs = 0;
+  /**
+   * How long decisions must stall before this proposer re-runs the stuck instances. With
+   * leadership only the leader does, after a timeout. Without, every proposer may: two timeouts
+   * (whoever started the instance resends after one: let it), plus a random share of a third,
+   * drawn anew whenever decisions move. Proposers that all waited exactly one timeout re-ran the
+   * same slow instance together and preempted its owner and each other there (sim seed 1106:
+   * five replicas, 100 ms timeout against hops of up to 41 ms, duels of 60 prepares for one
+   * instance); now one usually goes first and the others see its accepts.
+   */
+  private recoverWaitMs: number;
 
   constructor(options: ProposerOptions, recovered?: ProposerRecovered) {
     this.id = requireInt('proposer id', options.id, 0, MAX_PROPOSERS - 1);
@@ -211,6 +246,7 @@ export class Proposer {
     this.roundChunk = requireInt('roundChunk', options.roundChunk ?? 100, 1, 1 << 20);
     this.idleAfterMs = requireInt('idleAfterMs', options.idleAfterMs ?? 2 * this.timeoutMs, 0, 86_400_000);
     this.prng = new Prng(options.seed ?? this.id);
+    this.recoverWaitMs = (options.led ?? false) ? this.timeoutMs : 2 * this.timeoutMs;
     this.learns = options.fedDecisions ?? false;
     this.batchMaxValues = requireInt('batchMaxValues', options.batchMaxValues ?? 0, 0, 1 << 20);
     this.batchMaxBytes = requireInt('batchMaxBytes', options.batchMaxBytes ?? 1 << 20, 1, 1 << 30);
@@ -228,6 +264,9 @@ export class Proposer {
     // B2: everything up to `floor` may have been used by an earlier incarnation.
     this.reservedRound = floor;
     this.baseRound = floor + 1;
+    const fence = recovered?.fence ?? 0;
+    this.fence = isUint32(fence) ? fence : MAX_UINT32;
+    if (this.fence > 0) this.nextPrepareIid = Math.min(this.fence, MAX_UINT32);
   }
 
   // ---- inspection (tests, simulator checkers, metrics) ----
@@ -253,6 +292,11 @@ export class Proposer {
    * A new leader has run phase 1 to a quorum on every instance its takeover opened, so every value
    * an earlier leader may have had chosen is now known to it (see `takeover`).
    */
+  /** No instance at or below it is opened here (0: none; see ProposerRecovered.fence). */
+  get fenceIid(): number {
+    return this.fence;
+  }
+
   get recovered(): boolean {
     return this.takeoverPending === 0;
   }
@@ -294,7 +338,10 @@ export class Proposer {
         if (msg.trimIid > this.maxTrimIid) {
           this.maxTrimIid = msg.trimIid;
           // Nothing at or below the trim point can be run again: acceptors ignore it.
-          if (msg.trimIid > this.decidedUpTo) this.decidedUpTo = msg.trimIid;
+          if (msg.trimIid > this.decidedUpTo) {
+            this.decidedUpTo = msg.trimIid;
+            this.frontierBallot = 0;
+          }
           this.setInstanceId(msg.trimIid, out);
         }
         return;
@@ -320,9 +367,11 @@ export class Proposer {
    */
   propose(value: Uint8Array, out: Effects, forwarded = false): void {
     if (forwarded && this.queue.has(value)) return;
-    if (isNoop(value) || isMasterOp(value)) {
+    const control = controlValue(value)?.kind;
+    if (control === 'noop' || control === 'master-op') {
       // Learners skip no-ops (the empty value and NOOP's bytes) and act on master operations
-      // instead of delivering them: a client's value with those bytes would vanish.
+      // instead of delivering them: a client's value with those bytes would vanish. (A checkpoint
+      // report comes this way from its replica, or forwarded to the leader: see checkpoint-report.ts.)
       out.events.push({ kind: 'value-lost', reason: 'reserved', iid: 0, value });
       return;
     }
@@ -331,7 +380,14 @@ export class Proposer {
       return;
     }
     this.queue.push(value);
-    this.activeUntil = this.now + this.idleAfterMs;
+    // A client value keeps the window full for a while (more usually follow). A checkpoint report
+    // needs one instance and no more: every replica reports every few seconds, and when each
+    // report kept its proposer pre-executing for idleAfterMs, every idle replica was opening the
+    // same instances as the one with the clients' values, all the time, and they preempted each
+    // other at every instance (seed 1293: 5 replicas decided 8 instances/s, too few to deliver
+    // 1000 values within a minute of healing). The report still gets its instance: the queue is
+    // not empty until it is bound.
+    if (control === undefined) this.activeUntil = this.now + this.idleAfterMs;
     if (this.bindLater) {
       this.bindDue = true;
       return;
@@ -370,12 +426,16 @@ export class Proposer {
         else this.sendAccept(inst, out);
       }
     }
+    // Stuck, not slow: no decision and no new accept at the first undecided instance for a while
+    // (`recoverWaitMs`). With a timeout near the time an instance takes (sim seed 812: 100 ms
+    // against delays up to 42 ms a hop), idle proposers took every slow instance for a stuck one
+    // and re-ran it, preempting the proposer that was finishing it, over and over.
     if (
       this.learns &&
       this.leading &&
       this.decidedUpTo < this.highestInUse &&
-      now - this.lastDecidedAt >= this.timeoutMs &&
-      now - this.lastRecoveryAt >= this.timeoutMs
+      now - Math.max(this.lastDecidedAt, this.frontierActiveAt) >= this.recoverWaitMs &&
+      now - this.lastRecoveryAt >= this.recoverWaitMs
     ) {
       this.recover(out);
     }
@@ -392,8 +452,9 @@ export class Proposer {
    */
   private recover(out: Effects): void {
     this.lastRecoveryAt = this.now;
+    this.drawRecoverWait();
     const last = Math.min(this.highestInUse, this.decidedUpTo + this.window);
-    for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
+    for (let iid = Math.max(this.decidedUpTo, this.fence) + 1; iid <= last; iid++) {
       const inst = this.instances.get(iid);
       if (inst === undefined) this.open(iid, true, out);
       else inst.recovery = true;
@@ -412,7 +473,7 @@ export class Proposer {
       // already finishing: a later one could sit behind instances nobody fills (a dead leader's
       // half-done ones) and never be learned. If phase 1 finds a value there, that value is
       // completed first (P2c) and the operation moves on to the next instance (`settleOwn`).
-      let iid = this.decidedUpTo + 1;
+      let iid = Math.max(this.decidedUpTo, this.fence) + 1;
       while (this.instances.get(iid)?.acceptSent === true) iid++;
       if (iid > MAX_UINT32) return;
       for (const inst of [...this.instances.values()]) {
@@ -423,7 +484,12 @@ export class Proposer {
       }
       if (!this.instances.has(iid)) {
         if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
-        this.open(iid, false, out);
+        // Above the ballot an earlier campaign here yielded to: if that was a live candidate's it
+        // has been decided or given up since, and if it was a proposer that is gone (crashed, or a
+        // replica that lost its storage and now stays below its fence) nobody else would ever go
+        // above it, and every campaign here would yield to it for ever.
+        const y = this.yielded?.iid === iid ? roundAbove(this.yielded.ballot, this.id) : undefined;
+        this.open(iid, false, out, y);
       }
       // Held for the operation: a preemption retries it above the competing ballot instead of
       // dropping it, as a proposer that does not lead drops other instances (see `preempt`).
@@ -471,7 +537,7 @@ export class Proposer {
     this.leading = true;
     this.takeoverPending = 0;
     const last = Math.min(MAX_UINT32, through);
-    for (let iid = this.decidedUpTo + 1; iid <= last; iid++) {
+    for (let iid = Math.max(this.decidedUpTo, this.fence) + 1; iid <= last; iid++) {
       let inst = this.instances.get(iid);
       if (inst === undefined) {
         this.open(iid, false, out);
@@ -485,7 +551,7 @@ export class Proposer {
     }
     // Everything above `last` is new: nothing of an earlier leadership of this node is open there
     // in phase 1 (stopLeading dropped it), so pre-execution continues right after it.
-    this.nextPrepareIid = Math.max(last, this.decidedUpTo);
+    this.nextPrepareIid = Math.max(last, this.decidedUpTo, this.fence);
     this.activeUntil = this.now + this.idleAfterMs;
     this.tryAccept(out);
   }
@@ -505,6 +571,8 @@ export class Proposer {
     if (iid > this.decidedUpTo) {
       this.decidedUpTo = iid;
       this.lastDecidedAt = this.now;
+      this.frontierBallot = 0;
+      this.drawRecoverWait();
     }
     this.noteInUse(iid);
     const inst = this.instances.get(iid);
@@ -549,6 +617,7 @@ export class Proposer {
     if (iid > this.decidedUpTo) {
       this.decidedUpTo = iid;
       this.lastDecidedAt = this.now;
+      this.frontierBallot = 0;
     }
     this.tryAccept(out);
   }
@@ -583,6 +652,9 @@ export class Proposer {
     }
     if (inst.ackCount === this.quorum) {
       inst.preparedAt = this.now;
+      // Phase 1 took a round trip (since the last prepare went out): what backoffs are scaled to.
+      const rtt = this.now - inst.sentAt;
+      this.rttMs = this.rttMs === 0 ? rtt : (this.rttMs * 7 + rtt) / 8;
       this.untakeover(inst);
       out.events.push({ kind: 'prepared', iid: inst.iid });
     }
@@ -593,6 +665,10 @@ export class Proposer {
     const { aid, iid, valueBallot: vb } = msg;
     if (!this.validAck(aid, iid, msg.ballot) || !isUint32(vb) || vb === 0) return drop(out, 'invalid', 'accepted', iid);
     this.noteInUse(iid);
+    if (iid === this.decidedUpTo + 1 && msg.ballot > this.frontierBallot) {
+      this.frontierBallot = msg.ballot;
+      this.frontierActiveAt = this.now;
+    }
     const inst = this.instances.get(iid);
     // Acceptors broadcast every accepted to every proposer: most are not about our instances.
     if (inst === undefined) return;
@@ -707,7 +783,8 @@ export class Proposer {
     }
   }
 
-  private open(iid: number, recovery: boolean, out: Effects): void {
+  private open(iid: number, recovery: boolean, out: Effects, minRound = 0): void {
+    invariant(iid > this.fence, `instance ${iid} is at or below this proposer's fence ${this.fence}`);
     // An instance opened again (dropped by a proposer that stopped leading or yielded, then
     // needed once more) may have had an accept of ours at the base ballot: reusing that ballot
     // for another value would put two values under one ballot (the simulator found it). It gets
@@ -715,7 +792,7 @@ export class Proposer {
     // which is above anything an earlier incarnation used (B2).
     const reopened = iid <= this.highestOpened;
     if (iid > this.highestOpened) this.highestOpened = iid;
-    const round = reopened ? Math.max(this.baseRound, this.maxRoundUsed + 1) : this.baseRound;
+    const round = Math.max(reopened ? Math.max(this.baseRound, this.maxRoundUsed + 1) : this.baseRound, minRound);
     const inst: Instance = {
       iid,
       ballot: ballotOf(Math.min(round, MAX_ROUND), this.id),
@@ -755,9 +832,11 @@ export class Proposer {
       // A campaign meets a higher ballot: most likely another candidate's campaign for the same
       // instance. Yield to it rather than duel (candidates retrying after a backoff kept
       // preempting each other for minutes with five of them): the campaign is dropped, and
-      // leadership campaigns again on its own schedule if no leader came of the other one.
+      // leadership campaigns again on its own schedule if no leader came of the other one, then
+      // above this ballot (see proposeControl).
       this.remove(inst);
       if (this.control === inst.own) this.control = null;
+      this.yielded = { iid: inst.iid, ballot: Math.max(seen, this.yielded?.iid === inst.iid ? this.yielded.ballot : 0) };
       return;
     }
     if (!this.leading && !inst.control) {
@@ -790,7 +869,15 @@ export class Proposer {
     inst.ballot = ballotOf(round, this.id);
     this.reserve(round, out);
     inst.attempts++;
-    const cap = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** Math.min(inst.attempts - 1, 20));
+    // B10's backoff, scaled to the round trip this proposer sees: two competitors only stop
+    // preempting each other once their retries lie a round trip apart, so backoffs far below it
+    // (2 ms against hops of up to 42 ms in sim seed 1106, capped at half a 100 ms timeout) kept
+    // every contested instance in a duel of many rounds. On a LAN the round trip is well under a
+    // millisecond and nothing changes.
+    // (A round trip seen longer than the timeout, across a partition, counts as the timeout.)
+    const rtt = Math.min(this.rttMs, this.timeoutMs);
+    const base = Math.max(this.backoffBaseMs, rtt / 4);
+    const cap = Math.min(Math.max(this.backoffMaxMs, 2 * rtt), base * 2 ** Math.min(inst.attempts - 1, 20));
     const delayMs = this.prng.below(cap);
     out.events.push({ kind: 'preempted', iid: inst.iid, by: seen, ballot: inst.ballot, delayMs });
     inst.acks = 0;
@@ -879,16 +966,28 @@ export class Proposer {
    */
   private takeValue(inst: Instance): void {
     const first = this.queue.shift();
-    if (first === undefined || this.batchMaxValues === 0) {
-      inst.own = first ?? null;
-      inst.ownCount = first === undefined ? 0 : 1;
+    if (first === undefined) {
+      inst.own = null;
+      inst.ownCount = 0;
+      return;
+    }
+    // A checkpoint report goes alone, never in a batch (learners recognise it by its whole value),
+    // and is not a client value: it counts for none.
+    if (controlValue(first)?.kind === 'checkpoint-report') {
+      inst.own = first;
+      inst.ownCount = 0;
+      return;
+    }
+    if (this.batchMaxValues === 0) {
+      inst.own = first;
+      inst.ownCount = 1;
       return;
     }
     const values = [first];
     let bytes = 5 + batchCost(first);
     for (;;) {
       const next = this.queue.peek();
-      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes) break;
+      if (next === undefined || values.length >= this.batchMaxValues || bytes + batchCost(next) > this.batchMaxBytes || controlValue(next)?.kind === 'checkpoint-report') break;
       values.push(next);
       bytes += batchCost(next);
       this.queue.shift();
@@ -904,8 +1003,9 @@ export class Proposer {
   }
 
   private unpack(own: Uint8Array): Uint8Array[] {
-    if (isMasterOp(own)) return [];
-    if (this.batchMaxValues === 0) return [own];
+    const control = controlValue(own)?.kind;
+    if (control === 'master-op') return [];
+    if (this.batchMaxValues === 0 || control === 'checkpoint-report') return [own];
     const values = decodeBatch(own);
     invariant(values !== undefined, 'a batch this proposer built does not decode');
     // Copies, so a re-queued value does not keep its whole old batch alive.
@@ -926,6 +1026,11 @@ export class Proposer {
     inst.takeover = false;
     this.takeoverPending--;
     if (inst.promisedValue !== null && inst.iid > this.takeoverFound) this.takeoverFound = inst.iid;
+  }
+
+  /** See `recoverWaitMs`. */
+  private drawRecoverWait(): void {
+    this.recoverWaitMs = this.bounded ? this.timeoutMs : 2 * this.timeoutMs + this.prng.below(this.timeoutMs + 1);
   }
 
   private noteInUse(iid: number): void {

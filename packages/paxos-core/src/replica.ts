@@ -6,6 +6,7 @@ import { LearningProposer } from './learning-proposer.js';
 import type { Learner, LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
 import type { Proposer, ProposerOptions, ProposerRecovered } from './proposer.js';
+import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
 export interface ReplicaOptions {
   /** Replica id: acceptor id and proposer id at once (LibPaxos3 §4.5). */
@@ -75,6 +76,36 @@ export class Replica {
     this.lp.tick(now, out);
   }
 
+  /** A snapshot transfer message from a peer, for this replica's learner. */
+  receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
+    this.lp.receiveSnapshot(from, msg, out);
+  }
+
+  /** A snapshot file step finished (see `Learner.snapshotIo`). */
+  snapshotIo(result: SnapshotIoResult, out: Effects): void {
+    this.lp.snapshotIo(result, out);
+  }
+
+  /** At a restart from a checkpoint of instance `iid`: the checkpoint reports it carries (see `Learner.restoreReports`). */
+  restoreReports(reports: readonly (readonly [number, number])[], iid: number): void {
+    this.lp.learner.restoreReports(reports, iid);
+  }
+
+  /** Whether `node` should report its checkpoint of `iid` (see `Learner.wantsReport`). */
+  wantsReport(node: number, iid: number): boolean {
+    return this.lp.learner.wantsReport(node, iid);
+  }
+
+  /** The checkpoint reports a checkpoint of instance `iid` must carry (see `Learner.reportsAsOf`). */
+  reportsAsOf(iid: number): [number, number][] {
+    return this.lp.learner.reportsAsOf(iid);
+  }
+
+  /** The instance a snapshot installed by the last input moved this replica to (0: none). */
+  get lastInstalled(): number {
+    return this.lp.lastInstalled;
+  }
+
   /** Submit a client value to this replica's proposer. */
   propose(value: Uint8Array, out: Effects): void {
     this.lp.propose(value, out);
@@ -110,9 +141,14 @@ export class Replica {
     this.lp.dropLeadership(out);
   }
 
-  /** Leadership's log-determined state as of the last instance learned (for an application checkpoint). */
+  /** Leadership's log-determined state as of the last instance learned (see `Leadership.state`). */
   masterState(): MasterState | undefined {
     return this.lp.masterState();
+  }
+
+  /** Leadership's state as of instance `iid`, for an application checkpoint of it (see `Leadership.stateAsOf`). */
+  masterStateAsOf(iid: number): MasterState | undefined {
+    return this.lp.masterStateAsOf(iid);
   }
 
   /** Client values this replica's proposer still holds. */
@@ -126,7 +162,7 @@ export class Replica {
       case 'accept':
       case 'repeat':
       case 'trim':
-        this.lp.lastDecided.length = 0;
+        this.lp.clearLast();
         this.acceptor.receive(from, msg, out);
         return;
       case 'promise':

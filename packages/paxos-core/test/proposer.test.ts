@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_UINT32, NOOP, PaxosConfigError, Proposer, type ProposerOptions } from '../src/index.js';
+import { MAX_UINT32, NOOP, PaxosConfigError, Proposer, encodeCheckpointReport, type ProposerOptions } from '../src/index.js';
 import { accepted, dec, enc, fx, msgs, promise } from './helpers.js';
 
 const A = 3;
@@ -205,6 +205,32 @@ describe('proposer', () => {
     expect(msgs(out, 'prepare').map((m) => m.iid)).toEqual([3]);
   });
 
+  it('opens an instance for a checkpoint report, but a report does not keep it pre-executing (seed 1293)', () => {
+    const report = encodeCheckpointReport({ node: 2, iid: 40 });
+    for (const [value, refills] of [
+      [enc('mine'), [4]],
+      [report, []],
+    ] as const) {
+      const { p } = started({ preexecWindow: 2, fedDecisions: true });
+      promiseQuorum(p, 1, 12);
+      promiseQuorum(p, 2, 12);
+      const out = fx();
+      p.decided(1, enc('theirs'), out);
+      p.decided(2, enc('theirs'), out);
+      // Idle, with nothing open: the value needs a new instance, whatever it is.
+      p.propose(value, out);
+      expect(msgs(out, 'prepare').map((m) => m.iid)).toEqual([3, 4]);
+      const bound = promiseQuorum(p, 3, 12);
+      expect(msgs(bound, 'accept')).toEqual([{ type: 'accept', iid: 3, ballot: 12, value }]);
+      // Once it is bound, a client value keeps the window full (more usually follow); a report
+      // leaves it as it is, so idle replicas that report do not compete for every instance.
+      p.decided(3, value, bound);
+      p.decided(4, enc('theirs'), bound);
+      p.tick(10, bound);
+      expect(msgs(bound, 'prepare').map((m) => m.iid)).toEqual(refills.length === 0 ? [] : [5, 6]);
+    }
+  });
+
   it('B7: window 0, which makes LibPaxos3 silently never propose, is refused', () => {
     expect(() => new Proposer({ id: 0, acceptors: 3, preexecWindow: 0 })).toThrow(PaxosConfigError);
     expect(() => new Proposer({ id: 0, acceptors: 3, preexecWindow: 0 })).toThrow(/never/);
@@ -261,6 +287,48 @@ describe('proposer', () => {
     expect(run(1)).toEqual(a);
     expect(a.every((d, i) => d >= 0 && d < Math.min(1000, 8 * 2 ** i))).toBe(true);
     expect(a.slice(2).some((d) => d > 0)).toBe(true);
+  });
+
+  it('B10: backoffs scale to the round trip phase 1 took, so competitors end up a round trip apart', () => {
+    // Phase 1 takes 80 ms here (a WAN, or a loaded host): backoffs of a few ms, capped at half a
+    // 100 ms timeout, kept two proposers preempting each other round after round.
+    const { p } = started({ seed: 3, timeoutMs: 100 });
+    p.propose(enc('v'), fx());
+    const out = fx();
+    p.tick(80, out);
+    for (let aid = 0; aid < 2; aid++) p.receive(aid, promise(aid, 1, 12), out);
+    expect(msgs(out, 'accept')).toHaveLength(1);
+    const delays: number[] = [];
+    let ballot = 12;
+    for (let i = 0; i < 12; i++) {
+      const o = fx();
+      p.receive(0, i === 0 ? { type: 'preempted', aid: 0, iid: 1, ballot: ballot + 1 } : promise(0, 1, ballot + 1), o);
+      const ev = o.events.find((e) => e.kind === 'preempted');
+      if (ev?.kind !== 'preempted') throw new Error('no preempted event');
+      delays.push(ev.delayMs);
+      ballot = ev.ballot;
+      p.tick(10_000 * (i + 1), fx());
+    }
+    // Up to twice the round trip (160 ms), above half the timeout (50 ms) the plain cap allows.
+    expect(delays.every((d) => d >= 0 && d < 160)).toBe(true);
+    expect(delays.some((d) => d > 50)).toBe(true);
+  });
+
+  it('takes an instance that is slow for one that is stuck only when no new accept shows up there either', () => {
+    const { p } = started({ preexecWindow: 1, fedDecisions: true, timeoutMs: 100 });
+    const out = fx();
+    p.decided(1, enc('a'), out);
+    p.receive(0, accepted(0, 5, 31, enc('e')), out); // instances up to 5 are in use
+    // Another proposer is at work on instance 2: its accepts keep coming, at higher ballots.
+    for (let t = 0; t <= 2000; t += 50) {
+      p.receive(1, accepted(1, 2, 41 + t, enc('b')), out);
+      p.tick(t, out);
+    }
+    expect(msgs(out, 'prepare').filter((m) => m.iid === 2)).toEqual([]);
+    // They stop: after two or three timeouts it re-runs the stuck instance.
+    const rec = fx();
+    for (let t = 2050; t <= 2400; t += 10) p.tick(t, rec);
+    expect(new Set(msgs(rec, 'prepare').map((m) => m.iid))).toEqual(new Set([2]));
   });
 
   it('B11: a displaced own value is re-queued once its instance is known to have chosen another value', () => {
@@ -368,8 +436,11 @@ describe('proposer', () => {
     p.receive(0, accepted(0, 4, 31, enc('d')), out);
     p.tick(999, out);
     expect(msgs(out, 'prepare')).toEqual([]);
+    // Without leadership every proposer may re-run stuck instances: it waits two timeouts (the
+    // instance's owner resends after one) plus a random share of a third, so they do not all
+    // re-run the same one at once.
     const rec = fx();
-    p.tick(1000, rec);
+    p.tick(3000, rec);
     // 2–4 were open from the start window (and their prepares time out now); 5 was not.
     expect(msgs(rec, 'prepare').map((m) => m.iid)).toEqual([2, 3, 4]);
     const r2 = promiseQuorum(p, 2, 12);

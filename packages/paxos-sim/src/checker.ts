@@ -1,7 +1,7 @@
 import { MAX_UINT32, assertNever, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
 import { DeliveryStream } from './delivery-stream.js';
 import { DurableVotes } from './durable-votes.js';
-import { deliverableElements, isProtocolValue, sameBytes, unpackBatch } from './oracle-values.js';
+import { controlDisagreement, deliverableElements, isProtocolValue, sameBytes, unpackBatch } from './oracle-values.js';
 import { describeValueId, valueId } from './workload.js';
 
 /** Who sent a message: its role, and for acceptors (and replicas' acceptor replies) their id. */
@@ -69,6 +69,8 @@ export class Checker {
   readonly delivered = new Set<number>();
   /** value id → the instance that chose it. */
   private readonly chosenAt = new Map<number, number>();
+  /** iid → the simulated time its value was chosen (its quorum's last vote became durable). */
+  readonly chosenTime = new Map<number, number>();
   private readonly heldAtCrashIds = new Set<number>();
   private readonly reportedLostIds = new Set<number>();
   /** Highest instance any learner decided. */
@@ -116,10 +118,16 @@ export class Checker {
 
   /** An instance was chosen: each client value in it may be chosen in no other instance. */
   private noteChosen(iid: number, value: Uint8Array): void {
-    if (this.batched && !isProtocolValue(value) && unpackBatch(value) === undefined) {
-      this.fail(`iid ${iid} chose a value that is not a well-formed batch although batching is on`);
+    this.chosenTime.set(iid, this.now);
+    // The control-value predicate the learners, evpaxos and this oracle share, held to the layouts.
+    const disagreement = controlDisagreement(value);
+    if (disagreement !== undefined) this.fail(`iid ${iid}: ${disagreement}`);
+    if (this.batched && !isProtocolValue(value)) {
+      const elements = unpackBatch(value);
+      if (elements === undefined) this.fail(`iid ${iid} chose a value that is not a well-formed batch although batching is on`);
+      else if (elements.some(isProtocolValue)) this.fail(`iid ${iid} chose a batch holding a control value (a no-op, a master operation or a checkpoint report): proposers never batch one`);
     }
-    for (const v of deliverableElements(value, this.batched)) {
+    for (const { value: v } of deliverableElements(value, this.batched)) {
       const id = valueId(v);
       const submitted = id === undefined ? undefined : this.submitted.get(id);
       if (id === undefined || submitted === undefined) {

@@ -94,6 +94,11 @@ const totals = {
   kvUndecided: 0,
   kvIllegal: 0,
 };
+/** Checkpoint figures summed over the seeds that had checkpoints on (and, of those, the ones with leadership on). */
+const ckKeys = ['checkpoints', 'restores', 'transfersStarted', 'transfersInstalled', 'chunks', 'wipes', 'acceptorWipes', 'rejoins', 'trims', 'stateChecks'] as const;
+const newCk = () => ({ seeds: 0, checkpoints: 0, restores: 0, transfersStarted: 0, transfersInstalled: 0, chunks: 0, wipes: 0, acceptorWipes: 0, rejoins: 0, trims: 0, stateChecks: 0, crashesAt: {} as Record<string, number> });
+const ck = newCk();
+const ckLed = newCk();
 const started = performance.now();
 for (let seed = first; seed < first + count; seed++) {
   const options = drawOptions(seed, overrides);
@@ -121,6 +126,14 @@ for (let seed = first; seed < first + count; seed++) {
     if (r.kv.verdict === 'unknown') totals.kvUndecided++;
     if (r.kv.verdict === 'illegal') totals.kvIllegal++;
   }
+  const c = r.checkpoints;
+  if (c !== undefined) {
+    for (const sum of r.options.leadership ? [ck, ckLed] : [ck]) {
+      sum.seeds++;
+      for (const k of ckKeys) sum[k] += c[k];
+      for (const [step, n] of Object.entries(c.crashesAt)) sum.crashesAt[step] = (sum.crashesAt[step] ?? 0) + n;
+    }
+  }
   const line = resultLine(r);
   if (!r.ok) {
     totals.failed++;
@@ -138,4 +151,18 @@ const kvSummary =
 process.stdout.write(
   `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lostWithCrash}, reported lost ${totals.reportedLost}; outcome-unknown reports ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, leadership in ${totals.leaderSeeds} seeds (values decided twice ${totals.decidedTwice}, clock-assumption breaches ${totals.breaches})${kvSummary}, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
 );
+if (ck.seeds > 0) {
+  const steps = Object.entries(ck.crashesAt)
+    .sort()
+    .map(([step, n]) => `${step} ${n}`)
+    .join(', ');
+  process.stdout.write(
+    `checkpoints on in ${ck.seeds} seeds: ${ck.checkpoints} checkpoints written, ${ck.restores} restarts from one, ${ck.transfersInstalled} snapshot transfers installed of ${ck.transfersStarted} started (${ck.chunks} chunks), ${ck.wipes} disks wiped (${ck.acceptorWipes} with the acceptor's storage, ${ck.rejoins} rejoins), ${ck.trims} trims by checkpoint, ${ck.stateChecks} state digests compared; crashes injected at ${steps || 'no step'}\n`,
+  );
+  if (ckLed.seeds > 0) {
+    process.stdout.write(
+      `  of those with leadership on, ${ckLed.seeds} seeds: ${ckLed.checkpoints} checkpoints, ${ckLed.restores} restarts from one, ${ckLed.transfersInstalled}/${ckLed.transfersStarted} transfers installed, ${ckLed.rejoins} rejoins, ${ckLed.trims} trims by checkpoint\n`,
+    );
+  }
+}
 process.exit(totals.failed === 0 ? 0 : 1);

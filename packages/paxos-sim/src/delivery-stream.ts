@@ -1,5 +1,5 @@
 import type { Delivery } from '@libpaxos/paxos-core';
-import { deliverableElements, isProtocolValue, sameBytes } from './oracle-values.js';
+import { deliverableElements, sameBytes, type Deliverable } from './oracle-values.js';
 import { describeValueId, valueId } from './workload.js';
 
 /** What a delivery stream checks against. */
@@ -21,7 +21,8 @@ export interface DeliveryContext {
 /**
  * What one learner incarnation hands its application (`deliver` effects), checked against the
  * chosen values: consecutive instances from where the incarnation started, skipping only chosen
- * no-ops; in each instance positions 0, 1, … of the chosen value's elements, with their bytes;
+ * control values; in each instance the chosen value's elements in order, at their positions, with
+ * their bytes (control values among them skipped: see `deliverableElements`);
  * each client value once. Every incarnation is held to the same sequence (the chosen values in
  * instance order), so all applications see one common order.
  */
@@ -30,8 +31,8 @@ export class DeliveryStream {
   private readonly ctx: DeliveryContext;
   /** The instance being delivered, or the last one finished (the start point before any). */
   private iid: number;
-  private elements: readonly Uint8Array[] = [];
-  /** Next position to deliver in `iid`; `elements.length` when `iid` is finished. */
+  private elements: readonly Deliverable[] = [];
+  /** Next of `elements` to deliver in `iid`; `elements.length` when `iid` is finished. */
   private next = 0;
   private readonly seen = new Set<number>();
 
@@ -44,8 +45,9 @@ export class DeliveryStream {
   deliver(d: Delivery): void {
     const { who, ctx } = this;
     if (this.next < this.elements.length) {
-      if (d.iid !== this.iid || d.index !== this.next) {
-        ctx.fail(`${who} delivered iid ${d.iid} position ${d.index} while position ${this.next} of iid ${this.iid} (of ${this.elements.length}) was next`);
+      const due = (this.elements[this.next] as Deliverable).index;
+      if (d.iid !== this.iid || d.index !== due) {
+        ctx.fail(`${who} delivered iid ${d.iid} position ${d.index} while position ${due} of iid ${this.iid} was next`);
         return;
       }
     } else {
@@ -61,21 +63,23 @@ export class DeliveryStream {
       }
       const elements = deliverableElements(chosen, ctx.batched);
       if (elements.length === 0) {
-        ctx.fail(`${who} delivered iid ${d.iid} position ${d.index}, but iid ${d.iid} chose a no-op or a master operation`);
+        ctx.fail(`${who} delivered iid ${d.iid} position ${d.index}, but iid ${d.iid} chose a control value (a no-op, a master operation, a checkpoint report)`);
         return;
       }
-      if (d.index !== 0) {
-        ctx.fail(`${who} began iid ${d.iid} at position ${d.index} instead of 0`);
+      const first = (elements[0] as Deliverable).index;
+      if (d.index !== first) {
+        ctx.fail(`${who} began iid ${d.iid} at position ${d.index} instead of ${first}`);
         return;
       }
       this.iid = d.iid;
       this.elements = elements;
+      this.next = 0;
     }
-    const expected = this.elements[d.index] as Uint8Array;
+    const expected = (this.elements[this.next] as Deliverable).value;
     if (!sameBytes(expected, d.value)) {
       ctx.fail(`${who} delivered iid ${d.iid} position ${d.index} with bytes other than the chosen value's element ${d.index}`);
     }
-    this.next = d.index + 1;
+    this.next++;
     const id = valueId(d.value);
     if (id === undefined || !ctx.isSubmitted(id)) {
       ctx.fail(`${who} delivered iid ${d.iid} position ${d.index}: a value no client submitted`);
@@ -92,7 +96,7 @@ export class DeliveryStream {
    */
   settle(decidedThrough: number): void {
     if (this.next < this.elements.length) {
-      this.ctx.fail(`${this.who} stopped after position ${this.next - 1} of iid ${this.iid}, which has ${this.elements.length} values`);
+      this.ctx.fail(`${this.who} stopped before position ${(this.elements[this.next] as Deliverable).index} of iid ${this.iid}, which has ${this.elements.length} values to deliver`);
       return;
     }
     if (this.iid > decidedThrough) {
@@ -111,7 +115,7 @@ export class DeliveryStream {
         this.ctx.fail(`${this.who} ${what} without delivering iid ${iid}, for which nothing was chosen`);
         return false;
       }
-      if (!isProtocolValue(chosen)) {
+      if (deliverableElements(chosen, this.ctx.batched).length > 0) {
         this.ctx.fail(`${this.who} ${what} without delivering iid ${iid}, which chose client values`);
         return false;
       }

@@ -193,7 +193,7 @@ export class KvWorkload {
       if (d.iid !== app.appliedThrough + 1) app.broken = true;
       app.appliedThrough = d.iid;
       const elements = deliverableElements(d.value, this.host.batched);
-      elements.forEach((element, index) => this.apply(node, app, d.iid, index, element));
+      for (const { index, value } of elements) this.apply(node, app, d.iid, index, value);
     }
   }
 

@@ -3,8 +3,7 @@ import {
   FIRST_IID,
   bytesEqual,
   drop,
-  isMasterOp,
-  isNoop,
+  isControlValue,
   type AcceptorRecord,
   type AcceptorRecovered,
   type Decision,
@@ -17,7 +16,7 @@ import {
   type ProposerRecovered,
 } from '@libpaxos/paxos-core';
 import type { Mutant, SimOptions } from './options.js';
-import { realRoles, type LearnerRole, type RoleFactory, type SimRole } from './roles.js';
+import { realRoles, type CheckpointScheduleRole, type LearnerRole, type RoleFactory, type SimRole, type SnapshotRole } from './roles.js';
 
 /**
  * Broken cores. Each must be caught by the oracle within the CI seed budget, in split and in
@@ -36,6 +35,8 @@ interface Mutation {
   proposer?(proposer: Proposer): void;
   /** What the proposer recovers instead of its durable state. */
   proposerRecovered?(recovered: ProposerRecovered): ProposerRecovered;
+  /** Changes the checkpoint schedule in place. */
+  schedule?(schedule: CheckpointScheduleRole): void;
   /** Changes a learning proposer (of a split proposer, or of a replica) in place: leadership. */
   learningProposer?(lp: LearningProposer): void;
 }
@@ -44,6 +45,7 @@ interface Mutation {
 interface RecoveredAcceptor {
   readonly trimIid: number;
   readonly records: readonly AcceptorRecord[];
+  readonly fence: number;
 }
 
 function mutation(mutant: Mutant, o: SimOptions): Mutation {
@@ -188,6 +190,51 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
           };
         },
       };
+    case 'checkpoint-claims-extra-instance':
+      // Labels each checkpoint one instance beyond the state it holds (an off-by-one in the
+      // instance a snapshot is taken at): a node restarted from it skips that instance.
+      return {
+        schedule: (schedule) =>
+          wrapMethod(schedule, 'next', (next) => (applied, now, decided) => {
+            const iid = next(applied, now, decided);
+            return iid === undefined ? undefined : iid + 1;
+          }),
+      };
+    case 'trim-ignores-lagging-replica':
+      // Computes the trim point from the second-lowest report when there are several, as if the
+      // lowest reporter were not there: a lagging node restarting from its checkpoint is cut off.
+      return {
+        learner: (learner) => {
+          const policy = learner.checkpointTrim;
+          if (policy === undefined) return;
+          let point = 0;
+          wrapMethod(policy, 'report', (report) => (node, iid) => {
+            report(node, iid);
+            const lows = [...policy.reported.values()].sort((a, b) => a - b);
+            const target = (lows.length > 1 ? (lows[1] as number) : (lows[0] as number)) - policy.hold;
+            if (target <= point) return undefined;
+            point = target;
+            return target;
+          });
+        },
+      };
+    case 'transfer-skips-chunk':
+      // Skips the second chunk of every transfer: its write never happens, but the fetcher is told
+      // it did, so the staged copy has a hole where that chunk belongs.
+      return {
+        learner: (learner) =>
+          wrapMethod(learner, 'receiveSnapshot', (receive) => (from, msg, out) => {
+            const before = out.snapshot.length;
+            receive(from, msg, out);
+            for (let i = before; i < out.snapshot.length; i++) {
+              const e = out.snapshot[i];
+              if (e?.kind !== 'write' || e.offset === 0 || e.offset !== e.data.length) continue;
+              out.snapshot.splice(i, 1);
+              learner.snapshotIo({ kind: 'written', ref: e.ref, offset: e.offset, length: e.data.length }, out);
+              return;
+            }
+          }),
+      };
     case 'leader-lease-from-learn':
       // The holder counts its lease from when it learned its master operation, and for the whole
       // lease, like everyone else — not from before it proposed, less the drift margin. With clocks
@@ -278,21 +325,30 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
       const acceptor = readRecovered(recovered.acceptor);
       const r = real.replica(id, { acceptor, proposer: proposerRecovered(recovered.proposer) }, seed);
       if (m.acceptor !== undefined) {
-        // The replica's own acceptor part is bypassed: every acceptor input goes to the mutant.
-        const part = m.acceptor((rec) => real.acceptor(id, rec), id, acceptor);
+        // The replica's own acceptor part is bypassed: every acceptor input goes to the mutant, and
+        // a rejoining replica asking this one hears what the mutant's acceptor knows (rejoin.ts).
+        let inner: Acceptor | undefined;
+        const part = m.acceptor((rec) => (inner = real.acceptor(id, rec)), id, acceptor);
         r.acceptor.receive = (from, msg, out) => part.receive(from, msg, out);
         r.acceptor.tick = (now, out) => part.tick(now, out);
+        const own = r.acceptor;
+        Object.defineProperty(r.acceptor, 'rejoinInfo', { get: () => (inner ?? own).rejoinInfo });
       }
       m.learner?.(r.learner);
       m.proposer?.(r.proposer);
       m.learningProposer?.(r.learningProposer);
       return r;
     },
+    checkpointSchedule: (from, now) => {
+      const s = real.checkpointSchedule(from, now);
+      m.schedule?.(s);
+      return s;
+    },
   };
 }
 
 function readRecovered(r: AcceptorRecovered): RecoveredAcceptor {
-  return { trimIid: r.trimIid, records: [...r.records] };
+  return { trimIid: r.trimIid, records: [...r.records], fence: r.fence ?? 0 };
 }
 
 /** Replaces one method of this object (not of its class) by `wrap` of the original. */
@@ -311,12 +367,14 @@ class RewritableAcceptor implements SimRole {
   private readonly make: (recovered: AcceptorRecovered) => Acceptor;
   private readonly records: Map<number, AcceptorRecord>;
   private trimIid: number;
+  private readonly fence: number;
 
   constructor(make: (recovered: AcceptorRecovered) => Acceptor, recovered: RecoveredAcceptor) {
     this.make = make;
     this.acceptor = make(recovered);
     this.records = new Map(recovered.records.map((r) => [r.iid, r]));
     this.trimIid = recovered.trimIid;
+    this.fence = recovered.fence;
   }
 
   record(iid: number): AcceptorRecord | undefined {
@@ -344,7 +402,7 @@ class RewritableAcceptor implements SimRole {
   rewrite(rec: AcceptorRecord, out: Effects): void {
     out.persist.push(rec);
     this.records.set(rec.iid, rec);
-    this.acceptor = this.make({ trimIid: this.trimIid, records: this.records.values() });
+    this.acceptor = this.make({ trimIid: this.trimIid, records: this.records.values(), fence: this.fence });
   }
 }
 
@@ -352,7 +410,7 @@ class RewritableAcceptor implements SimRole {
  * LibPaxos3's learner (reference §4.3), kept only as a mutant. Its decisions go into `lastDecided`,
  * which may be another learner's list (a replica reads its learner's).
  */
-class LibPaxos3Learner implements LearnerRole, SimRole {
+class LibPaxos3Learner implements Omit<LearnerRole, keyof SnapshotRole>, SimRole {
   private readonly quorum: number;
   private readonly instances = new Map<number, { acks: (Ack | undefined)[]; last: number; final: Uint8Array | undefined }>();
   private current = FIRST_IID;
@@ -392,7 +450,7 @@ class LibPaxos3Learner implements LearnerRole, SimRole {
       if (next?.final === undefined) break;
       this.instances.delete(this.current);
       this.lastDecided.push({ iid: this.current, value: next.final });
-      if (!isNoop(next.final) && !isMasterOp(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
+      if (!isControlValue(next.final)) out.deliver.push({ iid: this.current, value: next.final, index: 0 });
       this.current++;
     }
   }
@@ -404,6 +462,10 @@ class LibPaxos3Learner implements LearnerRole, SimRole {
     if (this.highestClosed > this.current) {
       out.send.push({ to: 'acceptors', msg: { type: 'repeat', from: this.current, to: Math.min(this.highestClosed, this.current + 10) } });
     }
+  }
+
+  get nextIid(): number {
+    return this.current;
   }
 
   setInstanceId(iid: number): void {

@@ -13,6 +13,9 @@ export const MUTANTS = [
   'learner-delivers-wrong-element',
   'proposer-drops-value',
   'proposer-corrupts-value',
+  'checkpoint-claims-extra-instance',
+  'trim-ignores-lagging-replica',
+  'transfer-skips-chunk',
   'leader-lease-from-learn',
   'follower-proposes',
   'leader-skips-recovery',
@@ -26,6 +29,11 @@ export type Mutant = (typeof MUTANTS)[number];
 export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> = {
   // Without batching every delivery is position 0, where this learner is right.
   'learner-delivers-wrong-element': { batchMaxValues: 4 },
+  // The checkpoint mutants need checkpoints; the transfer one needs nodes that fall behind the trim
+  // (wiped disks) and snapshots of several chunks.
+  'checkpoint-claims-extra-instance': { checkpointEvery: 5 },
+  'trim-ignores-lagging-replica': { checkpointEvery: 5, trimHold: 0 },
+  'transfer-skips-chunk': { checkpointEvery: 5, wipePerMille: 400, chunkBytes: 16 },
   // LibPaxos3's learner has no leadership (its 11-instance repeat can fall behind a leader's pace).
   'libpaxos3-learner-b1': { leadership: false },
   // Leadership mutants need leadership on; clocks that drift within the bound make a lease
@@ -76,6 +84,30 @@ export interface SimOptions {
   readonly trimEveryMs: number;
   /** Client values per Paxos value (0: no batching, LibPaxos3's one value per instance). */
   readonly batchMaxValues: number;
+  /**
+   * Checkpoints (issue 12): every learner and replica runs an application (`SimApp`) and checkpoints
+   * it every this many applied instances, restarts from its newest checkpoint, reports it in the
+   * log; acceptors are trimmed by the lowest report, and nodes behind the trim fetch snapshots.
+   * 0: off (applications keep an ideal checkpoint of what they decided, and acceptors are trimmed
+   * by `trimEveryMs`).
+   */
+  readonly checkpointEvery: number;
+  /** Checkpoints kept per node. */
+  readonly checkpointKeep: number;
+  /** Instances kept below the lowest reported checkpoint. */
+  readonly trimHold: number;
+  /** Bytes per chunk of a snapshot transfer, and chunks in flight. */
+  readonly chunkBytes: number;
+  readonly fetchWindow: number;
+  /** Per crash, the chance (‰) that the node's application data (checkpoints, staged transfer) is wiped. */
+  readonly wipePerMille: number;
+  /**
+   * Replica mode: a wiped replica loses its acceptor storage too (its whole data directory) and
+   * rejoins before it starts (paxos-core's rejoin.ts).
+   */
+  readonly wipeAcceptors: boolean;
+  /** Per step of a checkpoint write or transfer, the chance (‰) that the node crashes right there. */
+  readonly crashAtStepPerMille: number;
   /** Leader election with a lease (paxos-core's leadership.ts): only the leader proposes. */
   readonly leadership: boolean;
   /** The lease; the holder's drift margin is a tenth of it. */
@@ -124,6 +156,14 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     preexecWindow: r.pick([1, 8, 32, 128]),
     trimEveryMs: r.pick([0, 1000, 3000]),
     batchMaxValues: r.pick([0, 0, 4, 16]),
+    checkpointEvery: r.pick([0, 0, 20, 50, 100]),
+    checkpointKeep: r.pick([1, 2, 3]),
+    trimHold: r.pick([0, 3, 20]),
+    chunkBytes: r.pick([16, 40, 100]),
+    fetchWindow: r.pick([1, 2, 4]),
+    wipePerMille: r.pick([0, 150, 400]),
+    crashAtStepPerMille: r.pick([0, 5, 20]),
+    wipeAcceptors: r.chance(1, 2),
     leadership: r.chance(1, 2),
     leaseMs: r.pick([200, 400, 800]),
     // Within what a tenth of the lease covers (leadership.ts): 2ρ/(1+ρ)·lease plus a 10 ms tick.
@@ -158,6 +198,9 @@ export function describeOptions(o: SimOptions): string {
     `window=${o.preexecWindow}`,
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
     `batch=${o.batchMaxValues || 'off'}`,
+    o.checkpointEvery > 0
+      ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
+      : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),

@@ -1,4 +1,4 @@
-import { assertNever, decodeBatch, isNoop, type Message, type MessageType } from '@libpaxos/paxos-core';
+import { assertNever, controlValue, decodeBatch, type Message, type MessageType } from '@libpaxos/paxos-core';
 import type { NodeKind, SimObservation, SimObserver } from './observer.js';
 import { describeValueId, valueId } from './workload.js';
 
@@ -126,7 +126,19 @@ export function countsAt(r: Recording, t: number): Counts {
 
 /** What the value bytes were, as a person reads them. */
 export function valueLabel(value: Uint8Array, batched: boolean): string {
-  if (isNoop(value)) return 'no-op';
+  const control = controlValue(value);
+  if (control !== undefined) {
+    switch (control.kind) {
+      case 'noop':
+        return 'no-op';
+      case 'master-op':
+        return `master operation (${control.op.kind} by ${control.op.node})`;
+      case 'checkpoint-report':
+        return `checkpoint report (node ${control.report.node} at ${control.report.iid})`;
+      default:
+        return assertNever(control, 'control value');
+    }
+  }
   const one = (v: Uint8Array): string => {
     const id = valueId(v);
     return id === undefined ? `${v.length} bytes` : describeValueId(id);

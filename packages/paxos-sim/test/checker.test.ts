@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { NOOP, encodeBatch, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
+import { NOOP, encodeBatch, encodeCheckpointReport, encodeMasterOp, type AcceptorRecord, type Message } from '@libpaxos/paxos-core';
 import { Checker, makeValue, type Sender } from '../src/index.js';
-import { isNoopValue, unpackBatch } from '../src/oracle-values.js';
+import { controlDisagreement, isNoopValue, masterOpOf, ownControlKind, unpackBatch } from '../src/oracle-values.js';
 
 const rec = (iid: number, ballot: number, valueBallot: number, value: Uint8Array, earlierBallots?: number[]): AcceptorRecord => ({
   kind: 'record',
@@ -320,7 +320,7 @@ describe('checker: what applications receive', () => {
     const s = c.openStream('learner 0', 0);
     s.deliver({ iid: 1, index: 0, value: v });
     s.deliver({ iid: 2, index: 0, value: x });
-    expect(c.violations.join()).toMatch(/learner 0 delivered iid 2 position 0 while position 1 of iid 1 \(of 2\) was next/);
+    expect(c.violations.join()).toMatch(/learner 0 delivered iid 2 position 0 while position 1 of iid 1 was next/);
   });
 
   it('notices a delivered value no client submitted, even when it was chosen', () => {
@@ -349,7 +349,7 @@ describe('checker: what applications receive', () => {
     const c = chosenLog(false, NOOP);
     const s = c.openStream('learner 0', 0);
     s.deliver({ iid: 1, index: 0, value: v });
-    expect(c.violations.join()).toMatch(/delivered iid 1 position 0, but iid 1 chose a no-op/);
+    expect(c.violations.join()).toMatch(/delivered iid 1 position 0, but iid 1 chose a control value/);
     const d = chosenLog(false);
     d.submittedValue(v);
     d.openStream('learner 0', 0).deliver({ iid: 1, index: 0, value: v });
@@ -368,7 +368,7 @@ describe('checker: what applications receive', () => {
     const s = c.openStream('learner 0', 0);
     s.deliver({ iid: 1, index: 0, value: v });
     s.settle(1);
-    expect(c.violations.join()).toMatch(/learner 0 stopped after position 0 of iid 1, which has 2 values/);
+    expect(c.violations.join()).toMatch(/learner 0 stopped before position 1 of iid 1, which has 2 values to deliver/);
     const d = chosenLog(false, v);
     const t = d.openStream('learner 0', 0);
     t.deliver({ iid: 1, index: 0, value: v });
@@ -400,6 +400,18 @@ describe('checker: what applications receive', () => {
     s.deliver({ iid: 2, index: 0, value: w });
     s.settle(2);
     expect(c.violations).toEqual([]);
+  });
+
+  it('skips a control value inside a batch at its position, as learners do, and flags the batch', () => {
+    const c = chosenLog(true, encodeBatch([v, NOOP, w]));
+    expect(c.violations.join()).toMatch(/iid 1 chose a batch holding a control value/);
+    const s = c.openStream('learner 0', 0);
+    s.deliver({ iid: 1, index: 0, value: v });
+    s.deliver({ iid: 1, index: 2, value: w });
+    s.settle(1);
+    expect(c.violations).toHaveLength(1);
+    s.deliver({ iid: 1, index: 1, value: NOOP });
+    expect(c.violations.join()).toMatch(/learner 0 delivered iid 1 position 1 again/);
   });
 
   it('notices a chosen value that is not a batch when batching is on', () => {
@@ -444,5 +456,18 @@ describe("the oracle's own reading of values", () => {
     expect(isNoopValue(empty)).toBe(true);
     expect(isNoopValue(NOOP)).toBe(true);
     expect(isNoopValue(v)).toBe(false);
+  });
+
+  it("reads no-ops, master operations and checkpoint reports by their layouts as paxos-core's control-value predicate does", () => {
+    const op = encodeMasterOp({ kind: 'resign', node: 3, leaseMs: 0, version: 17, nonce: 5, openLimit: 9 });
+    const report = encodeCheckpointReport({ node: 2, iid: 1234 });
+    expect([empty, NOOP, op, report, v].map(ownControlKind)).toEqual(['noop', 'noop', 'master-op', 'checkpoint-report', undefined]);
+    expect(masterOpOf(op)).toEqual({ kind: 'resign', node: 3, version: 17, openLimit: 9 });
+    for (const x of [empty, NOOP, op, report, v, encodeBatch([v, w])]) expect(controlDisagreement(x)).toBeUndefined();
+    // Bytes one field off a control value's layout are a client's value to both readers.
+    const badFormat = report.slice();
+    badFormat[43] = 2;
+    expect(ownControlKind(badFormat)).toBeUndefined();
+    expect(controlDisagreement(badFormat)).toBeUndefined();
   });
 });

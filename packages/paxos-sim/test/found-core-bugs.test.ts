@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Learner, LearningProposer, newEffects, type AcceptedMsg } from '@libpaxos/paxos-core';
-import { makeValue } from '../src/index.js';
+import { drawOptions, makeValue, simulate } from '../src/index.js';
 
 /**
  * paxos-core bugs the simulator found, pinned down as small deterministic cases so they stay fixed.
@@ -40,4 +40,69 @@ describe('paxos-core bugs the simulator found', () => {
     }
     expect(lp.learner.nextIid).toBe(3);
   });
+
+  // Found by `pnpm sim --seed 1293 --mode replica --leader off` (liveness, 5 replicas, window 1,
+  // proposer timeout 500 ms): each checkpoint report kept its replica's proposer pre-executing
+  // for two timeouts, and every replica reports every 1.5 s, so all five kept opening the
+  // instances the replica with the clients' values needed, preempting each other at almost
+  // every one. The cluster decided 8 instances/s and 185 values were still queued a minute after
+  // healing. The unit case is in paxos-core's proposer tests; this is the seed itself.
+  it('seed 1293: idle replicas that report checkpoints do not duel the one with the values', () => {
+    const r = simulate(drawOptions(1293, { mode: 'replica', leadership: false }));
+    expect(r.violations).toEqual([]);
+    expect(r.options).toMatchObject({ acceptors: 5, preexecWindow: 1, proposerTimeoutMs: 500 });
+    expect(r.checkpoints?.checkpoints).toBeGreaterThan(0);
+  }, 60_000);
+
+  // Leaderless seeds of 501–1500 where two or three proposers with values, checkpoint reports and
+  // hops of up to 42 ms met a 100 ms proposer timeout: instances were contested so often that
+  // 1000 values did not fit into a minute after healing. Every replica reported every checkpoint
+  // (now only reports that can move the trim), idle proposers re-ran every slow instance as if
+  // stuck (now: stuck means no new accept either, for two timeouts and a random share of a
+  // third), and backoffs of a few ms could not separate duels over a 40 ms network (now scaled
+  // to the round trip phase 1 takes).
+  it.each([
+    [812, 'split'],
+    [1106, 'replica'],
+  ] as const)('seed %i in %s mode: contested instances still leave room to deliver everything', (seed, mode) => {
+    const r = simulate(drawOptions(seed, { mode }));
+    expect(r.options).toMatchObject({ leadership: false, preexecWindow: 1, proposerTimeoutMs: 100 });
+    expect(r.violations).toEqual([]);
+  }, 60_000);
+
+  // Found by `pnpm sim --seed 5 --drift-violation`: a replica whose acceptor storage was wiped
+  // took with it a vote an instance needed, so it could learn that instance from no quorum and
+  // asked for a checkpoint at or above it; but the cluster had no client values left, so nobody
+  // checkpointed past the last one (560 against 563), and it waited for ever. A peer now makes
+  // the checkpoint it is asked for, at its decided prefix (CheckpointSchedule.want).
+  it('seed 5 with clocks outside the drift bound: a replica stuck on lost votes gets a checkpoint made for it', () => {
+    const r = simulate(drawOptions(5, { leadership: true, driftViolation: true }));
+    expect(r.violations).toEqual([]);
+    expect(r.checkpoints?.transfersInstalled).toBeGreaterThan(0);
+  }, 60_000);
+
+  // Leadership with a replica's acceptor storage wiped on every seed (wipe 400‰, all with the
+  // acceptor): what these seeds found, each fixed where the cause was.
+  const wipes = { mode: 'replica', leadership: true, checkpointEvery: 20, wipePerMille: 400, wipeAcceptors: true } as const;
+  it.each([
+    // A rejoined replica, behind for a lease, campaigned at its fence + 1: a thousand instances
+    // above the log, left for the leader to fill one renewal at a time (core: it never campaigns
+    // before its learner passed its fence).
+    [6, 'a fenced replica campaigning far above the log'],
+    // Campaigns at the first undecided instance yielded for ever to a ballot of a replica that
+    // lost its storage (core: the next campaign there goes above the ballot it yielded to).
+    [22, 'campaigns yielding for ever to a gone proposer'],
+    // The sim wiped a rejoined replica again before anything above its fence was recorded
+    // elsewhere (its next rejoin reused a ballot only its lost acceptor had seen), and a second
+    // replica while the first one's fence was not behind a checkpoint (no quorum left below it):
+    // the operator rule in the README, which the fault injector now keeps.
+    [111, 'a rejoined replica wiped again'],
+    [15, 'two fenced replicas of three'],
+    [117, 'a fence no checkpoint covered any more'],
+    // A report proposed before a wipe and decided after it claims a checkpoint the disk lost.
+    [109, 'a stale checkpoint report'],
+  ] as const)('seed %i with acceptor wipes forced: %s', (seed, _what) => {
+    const r = simulate(drawOptions(seed, wipes));
+    expect(r.violations).toEqual([]);
+  }, 60_000);
 });

@@ -1,4 +1,4 @@
-import { NOOP, encodeBatch } from '@libpaxos/paxos-core';
+import { NOOP, encodeBatch, encodeCheckpointReport, encodeMasterOp } from '@libpaxos/paxos-core';
 import { describe, expect, it } from 'vitest';
 import { Recorder, Simulation, countsAt, drawOptions, makeValue, simulate, valueLabel, type SimObservation, type SimOverrides } from '../src/index.js';
 
@@ -69,5 +69,7 @@ describe('valueLabel', () => {
     expect(valueLabel(encodeBatch([makeValue(0, 1, 0), makeValue(1, 2, 3)]), true)).toBe('2 values: c0#1…');
     expect(valueLabel(encodeBatch([makeValue(0, 7, 0)]), true)).toBe('c0#7');
     expect(valueLabel(Uint8Array.of(1, 2, 3), false)).toBe('3 bytes');
+    expect(valueLabel(encodeMasterOp({ kind: 'claim', node: 2, leaseMs: 400, version: 9, nonce: 1, openLimit: 40 }), true)).toBe('master operation (claim by 2)');
+    expect(valueLabel(encodeCheckpointReport({ node: 1, iid: 50 }), true)).toBe('checkpoint report (node 1 at 50)');
   }, 60_000);
 });

@@ -27,7 +27,7 @@ export class LmdbStorage implements AcceptorStorage {
   readonly kind = 'lmdb';
   readonly location: string;
   private readonly db: RootDatabase<Uint8Array, number>;
-  private meta: Meta = { trimIid: 0, roundFloor: 0 };
+  private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0 };
 
   constructor(options: LmdbOptions) {
     this.location = `${options.envPath}_${options.aid}`;
@@ -65,7 +65,7 @@ export class LmdbStorage implements AcceptorStorage {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
-    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor };
+    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence };
   }
 
   async commit(records: readonly PersistRecord[]): Promise<void> {
@@ -87,6 +87,13 @@ export class LmdbStorage implements AcceptorStorage {
               break;
             case 'round-floor':
               this.meta.roundFloor = Math.max(this.meta.roundFloor, r.round);
+              metaChanged = true;
+              break;
+            case 'learned':
+              // A split-mode proposer's (round-file.ts); a replica's application decides where it starts.
+              break;
+            case 'fence':
+              this.meta.fence = r.iid;
               metaChanged = true;
               break;
           }

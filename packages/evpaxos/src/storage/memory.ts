@@ -10,7 +10,7 @@ export class MemoryStorage implements AcceptorStorage {
   readonly location = 'memory';
 
   load(): StoredState {
-    return { trimIid: 0, records: [], roundFloor: 0 };
+    return { trimIid: 0, records: [], roundFloor: 0, fence: 0 };
   }
 
   commit(_records: readonly PersistRecord[]): undefined {

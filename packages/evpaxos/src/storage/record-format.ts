@@ -5,6 +5,7 @@ import { MAX_EARLIER_BALLOTS, type AcceptorRecord } from '@libpaxos/paxos-core';
  *   record (key = iid):  [1] [ballot u32 BE] [value ballot u32 BE] [value…]
  *                   or:  [2] [ballot u32 BE] [value ballot u32 BE] [n u8] [n earlier ballots u32 BE] [value…]
  *   meta   (key = 0):    [1] [trim iid u32 BE] [round floor u32 BE]
+ *                   or:  [2] [trim iid u32 BE] [round floor u32 BE] [fence u32 BE]   (a rejoined replica)
  * Version 2 is written only for a record with earlier ballots (a re-accepted value), so every other
  * record stays byte-identical to what earlier builds wrote. Key 0 is free because instance ids
  * start at 1 (LibPaxos3 keeps its trim point there too).
@@ -63,19 +64,24 @@ export function decodeRecord(iid: number, bytes: Uint8Array): AcceptorRecord | s
 export interface Meta {
   trimIid: number;
   roundFloor: number;
+  /** Instances at or below it the acceptor takes no part in (a replica that rejoined); 0: none. */
+  fence: number;
 }
 
+/** Version 2 is written only with a fence, so every other store stays byte-identical to earlier builds'. */
 export function encodeMeta(m: Meta): Uint8Array {
-  const out = new Uint8Array(9);
+  const out = new Uint8Array(m.fence === 0 ? 9 : 13);
   const view = new DataView(out.buffer);
-  out[0] = FORMAT_VERSION;
+  out[0] = m.fence === 0 ? FORMAT_VERSION : RECORD_WITH_EARLIER_VERSION;
   view.setUint32(1, m.trimIid);
   view.setUint32(5, m.roundFloor);
+  if (m.fence !== 0) view.setUint32(9, m.fence);
   return out;
 }
 
 export function decodeMeta(bytes: Uint8Array): Meta | string {
-  if (bytes.length !== 9 || bytes[0] !== FORMAT_VERSION) return `the metadata record (key 0) is not in format version ${FORMAT_VERSION}`;
+  const v2 = bytes.length === 13 && bytes[0] === 2;
+  if (!v2 && (bytes.length !== 9 || bytes[0] !== FORMAT_VERSION)) return `the metadata record (key 0) is not in format version 1 or 2`;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { trimIid: view.getUint32(1), roundFloor: view.getUint32(5) };
+  return { trimIid: view.getUint32(1), roundFloor: view.getUint32(5), fence: v2 ? view.getUint32(9) : 0 };
 }

@@ -6,6 +6,8 @@ export interface StoredState {
   readonly records: readonly AcceptorRecord[];
   /** The proposer's round floor (replica mode keeps it with the acceptor's state). */
   readonly roundFloor: number;
+  /** A replica that lost its storage and rejoined: instances its acceptor takes no part in (0: none). */
+  readonly fence: number;
 }
 
 /**

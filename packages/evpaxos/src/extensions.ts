@@ -1,0 +1,251 @@
+import { decode, encode } from '@msgpack/msgpack';
+import type { MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
+
+/**
+ * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
+ * array `[code, payload]` with a code ≥ 16 and a map as payload, encoded with @msgpack/msgpack (the
+ * nine keep the hand-written codec). Every payload carries its format version `v`, so a peer can
+ * refuse a format it does not read with a sentence instead of misreading it.
+ *
+ * Negotiation: a libpaxos-ts process sends `hello` first on every connection it dials; a
+ * libpaxos-ts peer answers with its own `hello`; a C LibPaxos3 peer ignores an array with an
+ * unknown type code (checked against d255f8b, nested maps and bins included) and keeps serving the
+ * connection. Extension messages go on a connection only after that peer's hello arrived, so a C
+ * peer never receives one.
+ */
+
+/** `hello`: who is on the other end, and what it speaks beyond LibPaxos3. */
+export interface HelloMsg {
+  readonly type: 'hello';
+  /** The build of libpaxos-ts (the evpaxos package version). */
+  readonly version: string;
+  readonly role: 'acceptor' | 'proposer' | 'learner' | 'replica' | 'client';
+  /** Its id in the config (−1 for a learner or client). */
+  readonly id: number;
+  /** What it serves: 'snapshots' when it can send checkpoints. */
+  readonly features: readonly string[];
+}
+
+export type ExtensionMessage = HelloMsg | SnapshotMessage | RejoinMessage;
+export type ExtensionType = ExtensionMessage['type'];
+
+/** Type codes: LibPaxos3 uses 0–8; ours start at 16, leaving it room. */
+export const EXTENSION_CODE = {
+  hello: 16,
+  snapshot_query: 17,
+  snapshot_offer: 18,
+  snapshot_get: 19,
+  snapshot_chunk: 20,
+  rejoin_query: 21,
+  rejoin_info: 22,
+} as const satisfies Record<ExtensionType, number>;
+
+const TYPE_OF = new Map<number, ExtensionType>(Object.entries(EXTENSION_CODE).map(([t, c]) => [c, t as ExtensionType]));
+
+/** Format versions this build writes and reads, per message. */
+const FORMAT: Record<ExtensionType, { readonly write: number; readonly readMin: number; readonly readMax: number }> = {
+  hello: { write: 1, readMin: 1, readMax: 1 },
+  snapshot_query: { write: 1, readMin: 1, readMax: 1 },
+  snapshot_offer: { write: 1, readMin: 1, readMax: 1 },
+  snapshot_get: { write: 1, readMin: 1, readMax: 1 },
+  snapshot_chunk: { write: 1, readMin: 1, readMax: 1 },
+  rejoin_query: { write: 1, readMin: 1, readMax: 1 },
+  rejoin_info: { write: 1, readMin: 1, readMax: 1 },
+};
+
+/** The lowest type code of ours: the frame decoder takes `[code, map]` frames from here up. */
+export const FIRST_EXTENSION_CODE = 16;
+
+/** A known extension message in a format this build does not read, or one with bad fields. */
+export class ExtensionError extends Error {
+  override readonly name = 'ExtensionError';
+}
+
+export function encodeExtension(msg: ExtensionMessage): Uint8Array {
+  const v = FORMAT[msg.type].write;
+  let payload: Record<string, unknown>;
+  switch (msg.type) {
+    case 'hello':
+      payload = { v, version: msg.version, role: msg.role, id: msg.id, features: [...msg.features] };
+      break;
+    case 'snapshot_query':
+      payload = { v, need: msg.need, ...(msg.resume !== undefined ? { resume: refMap(msg.resume) } : {}) };
+      break;
+    case 'snapshot_offer':
+      payload = {
+        v,
+        iid: msg.iid,
+        size: msg.size,
+        sum: msg.sum,
+        reports: msg.reports.map(([n, i]) => [n, i]),
+        ...(msg.master !== undefined ? { master: masterMap(msg.master) } : {}),
+      };
+      break;
+    case 'snapshot_get':
+      payload = { v, iid: msg.iid, sum: msg.sum, offset: msg.offset, length: msg.length };
+      break;
+    case 'snapshot_chunk':
+      payload = { v, iid: msg.iid, sum: msg.sum, offset: msg.offset, data: msg.data, gone: msg.gone };
+      break;
+    case 'rejoin_query':
+      payload = { v };
+      break;
+    case 'rejoin_info':
+      payload = { v, highest: msg.highest, maxBallot: msg.maxBallot };
+      break;
+  }
+  return encode([EXTENSION_CODE[msg.type], payload]);
+}
+
+/**
+ * The extension message of code `code` from its msgpack payload. Undefined for a code this build
+ * does not know (a newer peer's message: ignored, as C LibPaxos3 ignores ours). Throws
+ * `ExtensionError`, with a sentence, for a known message in a format it does not read or with
+ * fields that do not fit.
+ */
+export function decodeExtension(code: number, payload: Uint8Array): ExtensionMessage | undefined {
+  const type = TYPE_OF.get(code);
+  if (type === undefined) return undefined;
+  let map: unknown;
+  try {
+    map = decode(payload);
+  } catch (e) {
+    throw new ExtensionError(`${type}: the payload is not msgpack (${(e as Error).message})`);
+  }
+  if (typeof map !== 'object' || map === null || Array.isArray(map) || map instanceof Uint8Array) throw new ExtensionError(`${type}: the payload is not a map`);
+  const m = map as Record<string, unknown>;
+  const v = m['v'];
+  const f = FORMAT[type];
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new ExtensionError(`${type}: the payload has no format version 'v'`);
+  if (v < f.readMin || v > f.readMax) {
+    throw new ExtensionError(
+      v > f.readMax
+        ? `${type} in format ${v}, newer than this build reads (${f.readMin}–${f.readMax}): upgrade this process to talk to that peer`
+        : `${type} in format ${v}, older than this build reads (${f.readMin}–${f.readMax}): upgrade that peer`,
+    );
+  }
+  switch (type) {
+    case 'hello':
+      return {
+        type,
+        version: str(m, type, 'version'),
+        role: oneOf(m, type, 'role', ['acceptor', 'proposer', 'learner', 'replica', 'client'] as const),
+        id: int(m, type, 'id', -1, 255),
+        features: strings(m, type, 'features'),
+      };
+    case 'snapshot_query': {
+      const resume = m['resume'];
+      return { type, need: int(m, type, 'need', 0, 0xffff_ffff), resume: resume === undefined ? undefined : ref(resume, type) };
+    }
+    case 'snapshot_offer': {
+      // `master` (leadership's state as of the checkpoint) is optional: a checkpoint written with
+      // leadership off, or by a build before it, has none, and an older build ignores it.
+      const master = m['master'];
+      return {
+        type,
+        iid: int(m, type, 'iid', 0, 0xffff_ffff),
+        size: int(m, type, 'size', 0, Number.MAX_SAFE_INTEGER),
+        sum: bin(m, type, 'sum'),
+        reports: reportList(m['reports'], type),
+        ...(master !== undefined && master !== null ? { master: masterState(master, type) } : {}),
+      };
+    }
+    case 'snapshot_get':
+      return {
+        type,
+        iid: int(m, type, 'iid', 0, 0xffff_ffff),
+        sum: bin(m, type, 'sum'),
+        offset: int(m, type, 'offset', 0, Number.MAX_SAFE_INTEGER),
+        length: int(m, type, 'length', 1, 0xffff_ffff),
+      };
+    case 'snapshot_chunk': {
+      const gone = m['gone'];
+      if (typeof gone !== 'boolean') throw new ExtensionError(`${type}: 'gone' must be true or false`);
+      return {
+        type,
+        iid: int(m, type, 'iid', 0, 0xffff_ffff),
+        sum: bin(m, type, 'sum'),
+        offset: int(m, type, 'offset', 0, Number.MAX_SAFE_INTEGER),
+        data: bin(m, type, 'data'),
+        gone,
+      };
+    }
+    case 'rejoin_query':
+      return { type };
+    case 'rejoin_info':
+      return { type, highest: int(m, type, 'highest', 0, 0xffff_ffff), maxBallot: int(m, type, 'maxBallot', 0, 0xffff_ffff) };
+  }
+}
+
+/** Checkpoint reports: `[node, iid]` pairs (a node id 0..255, an instance). */
+export function reportList(x: unknown, type: string): [number, number][] {
+  if (!Array.isArray(x) || x.length > 256) throw new ExtensionError(`${type}: 'reports' must be a list of at most 256 [node, instance] pairs`);
+  return x.map((p) => {
+    if (!Array.isArray(p) || p.length !== 2) throw new ExtensionError(`${type}: 'reports' must hold [node, instance] pairs`);
+    const [n, i] = p as unknown[];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 255 || typeof i !== 'number' || !Number.isInteger(i) || i < 0 || i > 0xffff_ffff) {
+      throw new ExtensionError(`${type}: 'reports' holds a pair that is not [node 0..255, instance]`);
+    }
+    return [n, i] as [number, number];
+  });
+}
+
+/** Leadership's state (paxos-core's MasterState) as a msgpack map; no master is nil. */
+export function masterMap(s: MasterState): Record<string, unknown> {
+  return { lastOp: s.lastOp, version: s.version, master: s.master ?? null, maxOpenLimit: s.maxOpenLimit };
+}
+
+/** Leadership's state from its msgpack map, checked field by field. */
+export function masterState(x: unknown, type: string): MasterState {
+  if (typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Uint8Array) throw new ExtensionError(`${type}: 'master' must be a map`);
+  const m = x as Record<string, unknown>;
+  const master = m['master'];
+  if (master !== null && master !== undefined && (typeof master !== 'number' || !Number.isInteger(master) || master < 0 || master > 255)) {
+    throw new ExtensionError(`${type}: 'master.master' must be a proposer id from 0 to 255 or nil, got ${String(master)}`);
+  }
+  const version = int(m, `${type} master`, 'version', 0, 0xffff_ffff);
+  const lastOp = int(m, `${type} master`, 'lastOp', 0, 0xffff_ffff);
+  if (version > lastOp) throw new ExtensionError(`${type}: 'master' has version ${version} after its last operation ${lastOp}`);
+  return { lastOp, version, master: typeof master === 'number' ? master : undefined, maxOpenLimit: int(m, `${type} master`, 'maxOpenLimit', 0, 0xffff_ffff) };
+}
+
+function refMap(r: SnapshotRef): Record<string, unknown> {
+  return { iid: r.iid, size: r.size, sum: r.sum };
+}
+
+function ref(x: unknown, type: string): SnapshotRef {
+  if (typeof x !== 'object' || x === null) throw new ExtensionError(`${type}: 'resume' must be a map`);
+  const m = x as Record<string, unknown>;
+  return { iid: int(m, type, 'iid', 0, 0xffff_ffff), size: int(m, type, 'size', 0, Number.MAX_SAFE_INTEGER), sum: bin(m, type, 'sum') };
+}
+
+function int(m: Record<string, unknown>, type: string, key: string, min: number, max: number): number {
+  const x = m[key];
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < min || x > max) throw new ExtensionError(`${type}: '${key}' must be a whole number from ${min} to ${max}, got ${String(x)}`);
+  return x;
+}
+
+function str(m: Record<string, unknown>, type: string, key: string): string {
+  const x = m[key];
+  if (typeof x !== 'string' || x.length > 256) throw new ExtensionError(`${type}: '${key}' must be a short string`);
+  return x;
+}
+
+function strings(m: Record<string, unknown>, type: string, key: string): string[] {
+  const x = m[key];
+  if (!Array.isArray(x) || x.length > 64 || !x.every((s) => typeof s === 'string' && s.length <= 64)) throw new ExtensionError(`${type}: '${key}' must be a list of short strings`);
+  return x as string[];
+}
+
+function oneOf<T extends string>(m: Record<string, unknown>, type: string, key: string, allowed: readonly T[]): T {
+  const x = m[key];
+  if (typeof x !== 'string' || !(allowed as readonly string[]).includes(x)) throw new ExtensionError(`${type}: '${key}' must be one of ${allowed.join(', ')}, got ${String(x)}`);
+  return x as T;
+}
+
+/** A bin field, copied out of the receive buffer (a view would keep the whole buffer alive). */
+function bin(m: Record<string, unknown>, type: string, key: string): Uint8Array {
+  const x = m[key];
+  if (!(x instanceof Uint8Array)) throw new ExtensionError(`${type}: '${key}' must be bytes (msgpack bin)`);
+  return new Uint8Array(x);
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import { Leadership, Learner, Replica, encodeMasterOp, type MasterOp, type MasterState, type SnapshotRef } from '../src/index.js';
+import { fx } from './helpers.js';
+
+const lease = { leaseMs: 1000, marginMs: 100 };
+const claim = (node: number, version: number, openLimit = 130): MasterOp => ({ kind: 'claim', node, leaseMs: 1000, version, nonce: version + 1, openLimit });
+
+describe("leadership's state as of an instance (what a checkpoint of that instance carries)", () => {
+  it('is the state after the last master operation at or below it, effective or not', () => {
+    const l = new Leadership(lease, 0, 1);
+    const out = fx();
+    l.tick(0, true, 0, out);
+    expect(l.learn(5, claim(1, 0), out)).toBe(true);
+    expect(l.learn(9, claim(1, 5, 140), out)).toBe(true);
+    // Proposed on stale knowledge: decided, but void.
+    expect(l.learn(12, claim(2, 3), out)).toBe(false);
+    expect(l.stateAsOf(4)).toEqual({ lastOp: 0, version: 0, master: undefined, maxOpenLimit: 0 });
+    expect(l.stateAsOf(8)).toEqual({ lastOp: 5, version: 5, master: 1, maxOpenLimit: 130 });
+    expect(l.stateAsOf(11)).toEqual({ lastOp: 9, version: 9, master: 1, maxOpenLimit: 140 });
+    expect(l.stateAsOf(30)).toEqual({ lastOp: 12, version: 9, master: 1, maxOpenLimit: 140 });
+    expect(l.state()).toEqual(l.stateAsOf(30));
+  });
+
+  it('is unknown across a jump, until an operation takes effect again', () => {
+    const l = new Leadership(lease, 0, 1);
+    const out = fx();
+    l.tick(0, true, 0, out);
+    l.learn(5, claim(1, 0), out);
+    l.jump(10, out);
+    expect(l.state()).toBeUndefined();
+    expect(l.stateAsOf(5)).toBeUndefined();
+    // The first operation after the jump makes the last one known (enough to judge the next one)
+    // but not the version: that stays unknown to a checkpoint.
+    expect(l.learn(20, claim(2, 17), out)).toBe(false);
+    expect(l.state()).toBeUndefined();
+    expect(l.learn(25, claim(2, 20), out)).toBe(true);
+    expect(l.state()).toEqual({ lastOp: 25, version: 25, master: 2, maxOpenLimit: 130 });
+    expect(l.stateAsOf(24)).toBeUndefined();
+    expect(l.stateAsOf(25)).toEqual(l.state());
+  });
+
+  it('remembers only the last few operations: a checkpoint further behind carries none', () => {
+    const l = new Leadership(lease, 0, 1);
+    const out = fx();
+    l.tick(0, true, 0, out);
+    let last = 0;
+    for (let iid = 10; iid <= 1000; iid += 10) {
+      l.learn(iid, claim(1, last), out);
+      last = iid;
+    }
+    expect(l.stateAsOf(995)?.lastOp).toBe(990);
+    expect(l.stateAsOf(20)).toBeUndefined();
+  });
+});
+
+describe('a node that continues from a checkpoint or an installed snapshot takes the leadership state it carries', () => {
+  const master: MasterState = { lastOp: 40, version: 40, master: 2, maxOpenLimit: 130 };
+
+  /** A replica that falls behind the trim and installs the checkpoint of instance 60 from peer 1. */
+  function install(carried: MasterState | undefined): Replica {
+    const r = new Replica({ id: 0, replicas: 3, learner: { snapshots: { offerWaitMs: 0 } }, leadership: lease });
+    const out = fx();
+    r.tick(0, out);
+    r.receive(1, { type: 'acceptor_state', aid: 1, trimIid: 50 }, out);
+    expect(out.snapshot.map((e) => e.kind)).toEqual(['query']);
+    const ref: SnapshotRef = { iid: 60, size: 4, sum: Uint8Array.of(1, 2, 3, 4) };
+    r.receiveSnapshot(1, { type: 'snapshot_offer', ...ref, reports: [], ...(carried !== undefined ? { master: carried } : {}) }, out);
+    r.tick(10, out);
+    r.snapshotIo({ kind: 'opened', ref, have: 4 }, out);
+    r.snapshotIo({ kind: 'verified', ref, ok: true }, out);
+    r.snapshotIo({ kind: 'installed', ref, ok: true }, out);
+    expect(r.lastInstalled).toBe(60);
+    return r;
+  }
+
+  it('a replica that installs a fetched snapshot knows the current master and version at once', () => {
+    const r = install(master);
+    expect(r.masterState()).toEqual(master);
+    expect(r.leader(20)).toMatchObject({ id: 2, version: 40 });
+    // The next master operation is judged against the restored one: a renewal by 2 takes effect.
+    const out = fx();
+    for (const aid of [1, 2]) r.receive(aid, { type: 'accepted', aid, iid: 61, ballot: 12, valueBallot: 12, value: encodeMasterOp(claim(2, 40)) }, out);
+    expect(r.masterState()).toEqual({ lastOp: 61, version: 61, master: 2, maxOpenLimit: 130 });
+  });
+
+  it('without a state in the snapshot it knows it skipped master operations it cannot judge', () => {
+    const r = install(undefined);
+    expect(r.masterState()).toBeUndefined();
+    expect(r.leader(20)).toBeUndefined();
+  });
+
+  it("restored before the first tick, the master's lease is counted from that tick, which reports the leader", () => {
+    const r = new Replica({ id: 0, replicas: 3, leadership: lease });
+    r.step({ kind: 'set-instance-id', iid: 60, master }, fx());
+    // This process's clock reads 50,000 at its first tick: the lease counts from there, not from 0.
+    const out = fx();
+    r.tick(50_000, out);
+    expect(out.events.filter((e) => e.kind === 'leader')).toEqual([{ kind: 'leader', id: 2, version: 40 }]);
+    expect(r.leader(50_500)).toMatchObject({ id: 2, version: 40 });
+    const later = fx();
+    r.tick(50_600, later);
+    // It does not campaign while master 2's lease may hold.
+    expect(later.send.filter((e) => e.msg.type === 'prepare')).toEqual([]);
+  });
+
+  it('a replica and a following learner restarted from a checkpoint take its state through set-instance-id', () => {
+    const r = new Replica({ id: 0, replicas: 3, leadership: lease });
+    r.step({ kind: 'set-instance-id', iid: 60, master }, fx());
+    expect(r.masterState()).toEqual(master);
+    const l = new Learner({ acceptors: 3, leadership: lease });
+    l.setInstanceId(60, fx(), master);
+    expect(l.masterState()).toEqual(master);
+    expect(l.masterStateAsOf(70)).toEqual(master);
+    const blind = new Learner({ acceptors: 3, leadership: lease });
+    blind.setInstanceId(60, fx());
+    expect(blind.masterState()).toBeUndefined();
+  });
+});

@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import { Learner, LearningProposer, sameRef, type Effects, type SnapshotEffect, type SnapshotRef } from '../src/index.js';
+import { accepted, enc, fx, msgs } from './helpers.js';
+
+/** A checksum good enough to tell bytes apart in a test (the core treats it as opaque). */
+function sum(bytes: Uint8Array): Uint8Array {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193);
+  return Uint8Array.of(h >>> 24, (h >>> 16) & 0xff, (h >>> 8) & 0xff, h & 0xff);
+}
+
+function checkpoint(iid: number, size: number, salt = 0): { ref: SnapshotRef; bytes: Uint8Array } {
+  const bytes = Uint8Array.from({ length: size }, (_, i) => (i * 7 + iid + salt) & 0xff);
+  return { ref: { iid, size, sum: sum(bytes) }, bytes };
+}
+
+/**
+ * A learner with snapshot fetching and a shell around it: peers that serve checkpoints (by peer id),
+ * a staged file, and the application state it installs. Steps run one at a time, as a shell would.
+ */
+class Harness {
+  readonly learner: Learner;
+  readonly peers = new Map<number, { ref: SnapshotRef; bytes: Uint8Array }>();
+  staged: { ref: SnapshotRef; bytes: Uint8Array; length: number } | undefined;
+  installed: SnapshotRef | undefined;
+  /** Chunks asked for and not yet answered, per peer (the network). */
+  readonly gets: { peer: number; offset: number; length: number }[] = [];
+  maxOutstanding = 0;
+  now = 0;
+  dropChunks = false;
+  corrupt = false;
+
+  constructor(opts: { chunkBytes: number; window: number; staged?: SnapshotRef }) {
+    this.learner = new Learner({ acceptors: 3, snapshots: { chunkBytes: opts.chunkBytes, window: opts.window, offerWaitMs: 10, retryMs: 100, stallMs: 500, ...(opts.staged ? { staged: opts.staged } : {}) } });
+  }
+
+  /** Carries out every effect (and the effects they cause) until nothing is left. */
+  run(out: Effects): void {
+    for (let guard = 0; guard < 100_000; guard++) {
+      const e = out.snapshot.shift();
+      if (e === undefined) return;
+      this.effect(e, out);
+    }
+    throw new Error('too many steps');
+  }
+
+  private effect(e: SnapshotEffect, out: Effects): void {
+    switch (e.kind) {
+      case 'query':
+        for (const [peer, c] of this.peers) {
+          const offer = e.msg.resume !== undefined && sameRef(e.msg.resume, c.ref) ? c.ref : c.ref;
+          this.learner.receiveSnapshot(peer, { type: 'snapshot_offer', ...offer, reports: offer.reports ?? [] }, out);
+        }
+        return;
+      case 'send': {
+        if (e.msg.type !== 'snapshot_get') return;
+        this.gets.push({ peer: e.peer, offset: e.msg.offset, length: e.msg.length });
+        const outstanding = this.gets.length + (this.staged ? 0 : 0);
+        this.maxOutstanding = Math.max(this.maxOutstanding, outstanding);
+        return;
+      }
+      case 'open':
+        if (!sameRef(this.staged?.ref, e.ref)) this.staged = { ref: e.ref, bytes: new Uint8Array(e.ref.size), length: 0 };
+        this.learner.snapshotIo({ kind: 'opened', ref: e.ref, have: this.staged?.length ?? 0 }, out);
+        return;
+      case 'write': {
+        const s = this.staged as NonNullable<Harness['staged']>;
+        s.bytes.set(e.data, e.offset);
+        s.length = Math.max(s.length, e.offset + e.data.length);
+        this.learner.snapshotIo({ kind: 'written', ref: e.ref, offset: e.offset, length: e.data.length }, out);
+        return;
+      }
+      case 'verify': {
+        const s = this.staged as NonNullable<Harness['staged']>;
+        if (this.corrupt) s.bytes[0] = (s.bytes[0] as number) ^ 0xff;
+        this.corrupt = false;
+        const ok = s.length === e.ref.size && sameRef({ ...e.ref, sum: sum(s.bytes) }, e.ref);
+        this.learner.snapshotIo({ kind: 'verified', ref: e.ref, ok }, out);
+        return;
+      }
+      case 'install':
+        this.installed = e.ref;
+        this.learner.snapshotIo({ kind: 'installed', ref: e.ref, ok: true }, out);
+        return;
+      case 'discard':
+        this.staged = undefined;
+        return;
+    }
+  }
+
+  /** The network delivers the chunks asked for (all of them, or `n`), in order. */
+  deliver(out: Effects, n = Infinity): void {
+    for (let k = 0; k < n && this.gets.length > 0; k++) {
+      const g = this.gets.shift() as (typeof this.gets)[number];
+      if (this.dropChunks) continue;
+      const c = this.peers.get(g.peer);
+      if (c === undefined) continue;
+      const data = c.bytes.slice(g.offset, g.offset + g.length);
+      this.learner.receiveSnapshot(g.peer, { type: 'snapshot_chunk', iid: c.ref.iid, sum: c.ref.sum, offset: g.offset, data, gone: false }, out);
+      this.run(out);
+    }
+  }
+
+  tick(ms: number): Effects {
+    this.now += ms;
+    const out = fx();
+    this.learner.tick(this.now, out);
+    this.run(out);
+    return out;
+  }
+
+  /** Acceptors report trim points (one acceptor_state each). */
+  trims(...points: number[]): Effects {
+    const out = fx();
+    points.forEach((trimIid, aid) => this.learner.receive(aid, { type: 'acceptor_state', aid, trimIid }, out));
+    this.run(out);
+    return out;
+  }
+}
+
+describe('snapshot fetch (a learner behind the trim)', () => {
+  it('once an acceptor trimmed what it needs, fetches a checkpoint at or above the highest trim, in a bounded window', () => {
+    const h = new Harness({ chunkBytes: 10, window: 3 });
+    h.peers.set(5, checkpoint(40, 95)); // too old: an acceptor trimmed up to 50
+    h.peers.set(6, checkpoint(60, 95));
+    h.trims(0, 0, 0);
+    expect(h.learner.snapshotFetch?.active).toBe(false);
+    h.trims(0, 50);
+    expect(h.learner.snapshotFetch?.active).toBe(true);
+    h.tick(20); // offers are in: the one of instance 60 from peer 6
+    expect(h.staged?.ref.iid).toBe(60);
+    expect(h.gets.map((g) => [g.peer, g.offset])).toEqual([
+      [6, 0],
+      [6, 10],
+      [6, 20],
+    ]);
+    for (let i = 0; i < 20 && h.installed === undefined; i++) h.deliver(fx(), 1);
+    expect(h.maxOutstanding).toBeLessThanOrEqual(3);
+    expect(h.installed?.iid).toBe(60);
+    expect(h.staged?.bytes).toEqual(h.peers.get(6)?.bytes);
+    expect(h.learner.nextIid).toBe(61);
+    expect(h.learner.snapshotFetch?.active).toBe(false);
+  });
+
+  it('installs only verified bytes: a corrupt copy is discarded and fetched again', () => {
+    const h = new Harness({ chunkBytes: 16, window: 2 });
+    h.peers.set(1, checkpoint(30, 40));
+    h.trims(30, 30, 30);
+    h.tick(20);
+    h.corrupt = true;
+    const events: string[] = [];
+    for (let i = 0; i < 10; i++) {
+      const out = fx();
+      h.deliver(out, 1);
+      events.push(...out.events.map((e) => (e.kind === 'snapshot' ? e.step : e.kind)));
+    }
+    expect(h.installed).toBeUndefined();
+    expect(h.learner.snapshotFetch?.stats.rejected).toBe(1);
+    h.tick(20);
+    for (let i = 0; i < 10 && h.installed === undefined; i++) h.deliver(fx(), 1);
+    expect(h.installed?.iid).toBe(30);
+    expect(h.learner.nextIid).toBe(31);
+  });
+
+  it('resumes after a stall (a dropped connection) from what it had written, from a peer offering the same bytes', () => {
+    const h = new Harness({ chunkBytes: 10, window: 2 });
+    const c = checkpoint(70, 100);
+    h.peers.set(1, c);
+    h.trims(70, 70);
+    h.tick(20);
+    h.deliver(fx(), 3); // 30 bytes in
+    h.dropChunks = true;
+    h.deliver(fx()); // the rest of the window is lost with the connection
+    h.dropChunks = false;
+    h.peers.delete(1);
+    h.peers.set(2, c); // another peer has the very same checkpoint
+    h.tick(600); // stalled: ask again
+    h.tick(20);
+    expect(h.gets[0]).toEqual({ peer: 2, offset: 30, length: 10 });
+    expect(h.learner.snapshotFetch?.stats.resumed).toBe(1);
+    for (let i = 0; i < 20 && h.installed === undefined; i++) h.deliver(fx(), 1);
+    expect(h.installed?.iid).toBe(70);
+    expect(h.staged?.bytes).toEqual(c.bytes);
+  });
+
+  it('a restarted fetcher resumes what its previous incarnation staged, preferring it over a newer checkpoint', () => {
+    const old = checkpoint(70, 100);
+    const h = new Harness({ chunkBytes: 10, window: 2, staged: old.ref });
+    h.staged = { ref: old.ref, bytes: new Uint8Array(100), length: 40 };
+    h.staged.bytes.set(old.bytes.subarray(0, 40));
+    h.peers.set(1, checkpoint(90, 100, 3));
+    h.peers.set(2, old);
+    h.trims(70, 70);
+    h.tick(20);
+    expect(h.staged.ref).toBe(old.ref);
+    expect(h.gets[0]).toEqual({ peer: 2, offset: 40, length: 10 });
+    for (let i = 0; i < 20 && h.installed === undefined; i++) h.deliver(fx(), 1);
+    expect(h.installed?.iid).toBe(70);
+  });
+
+  it('a chunk the peer no longer has sends it back to asking around; nothing offered: it asks again later', () => {
+    const h = new Harness({ chunkBytes: 10, window: 1 });
+    h.trims(20, 20);
+    h.tick(20);
+    expect(h.learner.snapshotFetch?.active).toBe(true);
+    expect(h.staged).toBeUndefined();
+    const c = checkpoint(25, 30);
+    h.peers.set(4, c);
+    h.tick(100);
+    h.tick(20);
+    expect(h.staged?.ref.iid).toBe(25);
+    const out = fx();
+    h.gets.length = 0;
+    h.learner.receiveSnapshot(4, { type: 'snapshot_chunk', iid: 25, sum: c.ref.sum, offset: 0, data: new Uint8Array(0), gone: true }, out);
+    expect(out.snapshot.map((e) => e.kind)).toEqual(['query']);
+  });
+
+  it('a learning proposer (and so a replica) moves its proposer past an installed checkpoint', () => {
+    const lp = new LearningProposer({ id: 0, acceptors: 3, preexecWindow: 2, learner: { snapshots: { offerWaitMs: 0, chunkBytes: 4 } } });
+    const out = fx();
+    lp.tick(0, out);
+    for (const aid of [0, 1]) lp.receive(aid, { type: 'acceptor_state', aid, trimIid: 10 }, out);
+    expect(lp.learner.nextIid).toBe(11); // split mode: the proposer's learner just skips the trim
+    const rp = new LearningProposer({ id: 0, acceptors: 3, preexecWindow: 2, deliver: true, learner: { snapshots: { offerWaitMs: 0, chunkBytes: 4 } } });
+    const o = fx();
+    rp.tick(0, o);
+    for (const aid of [0, 1]) rp.receive(aid, { type: 'acceptor_state', aid, trimIid: 10 }, o);
+    expect(o.snapshot.map((e) => e.kind)).toEqual(['query']);
+    const ref = { iid: 12, size: 4, sum: enc('ab') };
+    rp.receiveSnapshot(9, { type: 'snapshot_offer', ...ref, reports: [] }, o);
+    rp.tick(1, o);
+    rp.snapshotIo({ kind: 'opened', ref, have: 4 }, o);
+    rp.snapshotIo({ kind: 'verified', ref, ok: true }, o);
+    const last = fx();
+    rp.snapshotIo({ kind: 'installed', ref, ok: true }, last);
+    expect(rp.lastInstalled).toBe(12);
+    expect(rp.learner.nextIid).toBe(13);
+    rp.propose(enc('after'), last);
+    rp.tick(2, last);
+    expect(Math.min(...msgs(last, 'prepare').map((m) => m.iid))).toBeGreaterThan(12);
+    expect(last.deliver).toEqual([]);
+    void accepted;
+  });
+});
