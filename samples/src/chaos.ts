@@ -451,7 +451,11 @@ function nemesis(): void {
   // every run sees one and the wiped replica must catch up through a snapshot.
   const wipeDue = faults.wipe === 0 && maxTrim > 0 && Date.now() - started >= (argv.duration * 1000) / 4;
   const kinds = ['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe', ...(LEADER ? (['kill-leader', 'pause-leader', 'cut-leader'] as const) : [])] as const;
-  const kind = wipeDue ? 'wipe' : rng.pick(kinds);
+  // Likewise the first leader fault comes an eighth into the run (before the wipe, whose rejoin
+  // and transfers hold leader faults back), so every run with leadership sees a failover.
+  const leaderFaults = (faults['kill-leader'] ?? 0) + (faults['pause-leader'] ?? 0) + (faults['cut-leader'] ?? 0);
+  const leaderFaultDue = LEADER && !wipeDue && leaderFaults === 0 && Date.now() - started >= (argv.duration * 1000) / 8;
+  const kind = wipeDue ? 'wipe' : leaderFaultDue ? rng.pick(['kill-leader', 'pause-leader', 'cut-leader'] as const) : rng.pick(kinds);
   // A replica rejoining after losing its data directory does not vote yet: it counts as down, as
   // does a leader cut off from everyone.
   const unavailable = replicas.filter((r) => r.state !== 'up' || r.rejoining).length + isolated.size;
