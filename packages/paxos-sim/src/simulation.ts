@@ -126,8 +126,9 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   trim: 9,
   heal: 10,
   liveness: 11,
-  kv: 12,
-  'end-of-batch': 13,
+  'end-of-batch': 12,
+  // After end-of-batch, which main had first: default runs (no kv events) keep their trace hashes.
+  kv: 13,
 };
 
 /**
