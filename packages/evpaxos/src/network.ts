@@ -496,15 +496,14 @@ export class Network {
   }
 
   /**
-   * Queues `msg` for this process, as coming from `from`, until the next flush (the pump flushes
-   * after routing each batch). Values that can reach an application are copied, as the decoder
-   * does: an application may change what it was delivered (an accepted's value), or what it
-   * proposed (a client value). An accept or a promise carries a value only the core holds (the
-   * proposer's own copy, the acceptor's stored one), which nothing changes: no copy.
+   * Queues `msg` for this process, as coming from `from`; the pump hands it to the role after each
+   * batch (`routeLocal`). Values are copied, as the decoder does, except a promise's: an
+   * application may change what it was delivered or proposed, and an accept may carry a decided
+   * value that was also delivered (a proposer re-sending it); a promise carries the local
+   * acceptor's own record, which only the core holds.
    */
   private toSelf(from: PeerId, msg: Message): void {
-    const copy = msg.type === 'accepted' || msg.type === 'client_value';
-    this.local.push([from, copy ? { ...msg, value: new Uint8Array(msg.value) } : msg]);
+    this.local.push([from, msg.type !== 'promise' && 'value' in msg ? { ...msg, value: new Uint8Array(msg.value) } : msg]);
   }
 
   async close(): Promise<void> {

@@ -28,7 +28,7 @@ export interface PumpOptions {
    */
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void> | undefined;
   readonly send: (env: Envelope) => void;
-  /** Called after the sends of one or more batches: write them out (one write per peer). */
+  /** Called after the sends of one or more batches, and before waiting on a commit: write them out (one write per peer). */
   readonly flushSends?: () => void;
   /**
    * Hands the messages this process sent to itself (a replica's own acceptor) back to the role as
@@ -66,7 +66,9 @@ export interface PumpOptions {
  * The shell around a core role, a thin pump: read → step → persist → send → deliver. Inputs of
  * one event-loop turn share one `Effects`; at the end of the turn their records go to storage in
  * one commit (group commit), and only when that is durable do their messages leave (persist
- * before send). Inputs that arrive meanwhile form the next batch. No policy lives here.
+ * before send). Inputs that arrive meanwhile form the next batch, and so do the messages the
+ * role sent itself (a replica's own acceptor): up to MAX_ROUNDS_PER_TURN batches run back to back
+ * in one turn, their writes leaving together. No policy lives here.
  */
 export class Pump {
   private pending: Effects = newEffects();
@@ -80,11 +82,16 @@ export class Pump {
    * before send (e.g. a duplicate prepare answered with a promise that is not on disk).
    */
   private failed = false;
-  /** Inside `flush`: inputs join `pending` and the running flush takes them (no new schedule). */
+  /**
+   * Inside `flush`: inputs join `pending`, and a later round of the running flush takes them; an
+   * input that came too late for the last round is flushed again at its end (`wanted`).
+   */
   private flushing = false;
+  /** An input asked for a flush while one was running (it may have left no effect, e.g. a value waiting for its end of batch). */
+  private wanted = false;
   /** The flush in progress, for `drain`. */
   private running: Promise<void> | undefined;
-  /** Deliveries of the flush in progress not yet handed to `deliver` (it waits for its commit first). */
+  /** Deliveries of the batch being committed not yet handed to `deliver` (it waits for its commit first). */
   private delivering = 0;
   private readonly ticker: NodeJS.Timeout;
   private readonly log: RateLimitedLogger;
@@ -135,7 +142,7 @@ export class Pump {
 
   /** Resolves when every batch taken so far is committed and sent, or discarded after a failure. */
   async drain(): Promise<void> {
-    // Each round waits for one flush (one commit) or one loop turn; bounded in count.
+    // Each round waits for one flush (up to MAX_ROUNDS_PER_TURN commits) or one loop turn; bounded in count.
     for (let i = 0; i < 10_000 && (this.scheduled || this.flushing); i++) {
       await (this.running ?? new Promise((r) => setImmediate(r)));
     }
@@ -143,7 +150,12 @@ export class Pump {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.failed || this.flushing) return;
+    if (this.failed) return;
+    if (this.flushing) {
+      this.wanted = true;
+      return;
+    }
+    if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(() => {
       const run = this.flush();
@@ -158,6 +170,7 @@ export class Pump {
     this.scheduled = false;
     if (this.failed || this.flushing) return;
     this.flushing = true;
+    this.wanted = false;
     try {
       // Batches follow one another in this turn while the role sends itself messages (bounded, so
       // sockets are read between rounds); their writes leave together at the end. Persist before
@@ -165,6 +178,8 @@ export class Pump {
       // what earlier batches queued is written before waiting on a disk.
       const endOfBatch = this.o.role.endOfBatch;
       for (let round = 0; round < MAX_ROUNDS_PER_TURN; round++) {
+        // Inputs taken so far are this round's; `wanted` says whether any came after it.
+        this.wanted = false;
         if (endOfBatch !== undefined && !this.stopped) this.apply((out) => endOfBatch.call(this.o.role, out));
         const batch = this.pending;
         if (isEmpty(batch)) break;
@@ -197,7 +212,7 @@ export class Pump {
     } finally {
       this.flushing = false;
     }
-    if (!isEmpty(this.pending)) this.schedule();
+    if (!isEmpty(this.pending) || this.wanted) this.schedule();
   }
 
   private fail(error: Error): void {

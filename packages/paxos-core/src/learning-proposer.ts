@@ -235,7 +235,7 @@ export class LearningProposer {
 
   /** The shell's turn ends (see the proposer's `bindAtEndOfBatch`). */
   endOfBatch(out: Effects): void {
-    this.lastDecided.length = 0;
+    this.clearLast();
     this.proposer.endOfBatch(out);
   }
 
