@@ -170,7 +170,7 @@ export class Leadership {
     this.now = now;
     if (!this.started) {
       this.started = true;
-      // Give a live leader's renewals (every third of a lease) time to reach a new process.
+      // Give a live leader's renewals (every third of a lease) time to reach a newly started node.
       this.nextCampaignAt = now + this.leaseMs / 2 + this.stagger();
     }
     if (this.learnPending) {
