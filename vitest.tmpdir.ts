@@ -9,7 +9,8 @@ import { join } from 'node:path';
  * removed either way.
  */
 export default function setup(): () => void {
-  const dir = mkdtempSync(join(tmpdir(), 'paxos-test-run-'));
+  removeFoldersOfDeadRuns();
+  const dir = mkdtempSync(join(tmpdir(), `paxos-test-run-${process.pid}-`));
   process.env.TMPDIR = dir;
   return () => {
     const left = readdirSync(dir);
@@ -19,4 +20,27 @@ export default function setup(): () => void {
     process.exitCode = 1;
     throw new Error(`the tests left ${left.length} item(s) in the temp folder: ${left.join(', ')}; every test must remove what it creates, also when it fails`);
   };
+}
+
+/**
+ * A run that was killed (a timeout, Ctrl-C, a machine restart) never reaches its teardown, and its
+ * folder stays. Each folder carries its run's pid: the next run removes those whose run is gone.
+ */
+function removeFoldersOfDeadRuns(): void {
+  const root = tmpdir();
+  for (const name of readdirSync(root)) {
+    const m = /^paxos-test-run-(\d+)-/.exec(name);
+    if (m === null || isAlive(Number(m[1]))) continue;
+    rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it exists but belongs to someone else.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
