@@ -15,10 +15,10 @@ import { startReplica, type ReplicaHandle } from '@libpaxos/evpaxos';
 import { DEFAULT_ITEM_SIZE_MAX, KvStateMachine } from '@libpaxos/paxos-kv';
 import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource } from './cli.js';
 import { Gateway } from './kv/gateway.js';
-import { AppliedResults, replicaLog } from './kv/replica-log.js';
+import { ReplicatedKv, replicaLog } from './kv/replica-log.js';
 import { KvServer } from './kv/server.js';
 
-const USAGE = 'Usage: kv-server <id> [config] [--port P] [--stale-port P] [--host H] [-I SIZE] [-c N] [--request-deadline S]';
+const USAGE = 'Usage: kv-server <id> [config] [--port P] [--stale-port P] [--host H] [-I SIZE] [-c N] [--request-deadline S] [--rejoin]';
 const argv = operatingOptions(
   sampleArgs('kv-server').usage(
     `Usage: $0 <id> [config] [options]\n\n` +
@@ -40,6 +40,7 @@ const argv = operatingOptions(
     coerce: numberFlag('request-deadline', { above: 0, max: 3600, unit: 'seconds' }),
     describe: 'answer SERVER_ERROR when the cluster has not decided a request within this many seconds (it still takes effect at most once) [default: 30]',
   })
+  .option('rejoin', { type: 'boolean', default: false, describe: 'this replica lost its data directory (its acceptor storage): rejoin safely before starting, as the replica sample does' })
   .option('clock-offset', {
     coerce: numberFlag('clock-offset', { integer: true, min: -86_400_000, max: 86_400_000, unit: 'milliseconds' }),
     describe: "add this much to this replica's wall clock (to test clock skew: only the leader's wall clock stamps requests, and expiry follows the log) [default: 0]",
@@ -80,25 +81,29 @@ const offset = argv['clock-offset'] ?? 0;
 
 try {
   const machine = new KvStateMachine({ itemSizeMax });
-  const applied = new AppliedResults(machine);
+  // The store is the replica's state machine: with checkpoint-dir in the config the replica
+  // checkpoints it, restarts from its newest checkpoint and fetches one from a peer when it fell
+  // behind the trim (issue 12), instead of replaying the log from instance 1.
+  const kv = new ReplicatedKv(machine);
   let gateway: Gateway | undefined;
-  const replica: ReplicaHandle = await startReplica({
+  const replica: ReplicaHandle<Uint8Array> = await startReplica({
     id,
     config,
     log,
     ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
-    onDeliver: applied.onDeliver,
+    stateMachine: kv,
+    rejoin: argv.rejoin,
     onLeaderChange: () => gateway?.leaderChanged(),
   });
   gateway = new Gateway({
-    log: replicaLog(replica, applied),
+    log: replicaLog(replica),
     machine,
     now: offset === 0 ? Date.now : () => Date.now() + offset,
     leadership: config.leader,
     ...(argv['request-deadline'] !== undefined ? { deadlineMs: argv['request-deadline'] * 1000 } : {}),
   });
   const g0 = gateway;
-  applied.onApplied = (request) => g0.applied(request);
+  kv.onApplied = (request) => g0.applied(request);
   if (!config.leader) log.info(`leader no in ${config.path}: no replica holds a lease, so every linearizable get goes through the log (put 'leader yes' in the config for lease reads)`);
   if (offset !== 0) log.info(`--clock-offset ${offset}: this replica's wall clock runs ${offset} ms off (it stamps requests with it while it leads)`);
   let server: KvServer;

@@ -4,10 +4,10 @@
  * retries, session expiry, deadlines, the read paths and the time stamps.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeRequest, encodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
+import { decodeRequest, decodeResult, encodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
 import { KvUnavailable, type KvChannel } from '../src/kv/backend.js';
 import { Gateway, type GatewayOptions, type ReplicatedLog } from '../src/kv/gateway.js';
-import { AppliedResults } from '../src/kv/replica-log.js';
+import { ReplicatedKv } from '../src/kv/replica-log.js';
 
 type Fault = 'ok' | 'duplicate' | 'no-reply' | 'lose' | 'refuse' | 'lost-after-apply' | 'hold';
 
@@ -386,25 +386,41 @@ describe('gateway: time comes from the leader', () => {
   });
 });
 
-describe('replica-log: results of deliveries', () => {
-  it('keeps the results of values this replica waits for, not of values other replicas proposed', () => {
-    const m = new KvStateMachine();
-    const applied = new AppliedResults(m);
-    let calls = 0;
-    applied.onApplied = () => calls++;
-    const mine = encodeRequest({ now: T0, command: { op: 'get', keys: ['k'], nonce: 7 } });
-    const theirs = encodeRequest({ now: T0, command: { op: 'get', keys: ['k'], nonce: 8 } });
-    const done = applied.await(mine);
-    applied.onDeliver(1, theirs, 0);
-    applied.onDeliver(2, mine, 0);
-    expect(calls).toBe(2);
-    expect(applied.take(1, 0)).toBeUndefined();
-    expect(applied.take(2, 0)).toBeDefined();
-    done();
-    done();
-    expect(applied.awaiting).toBe(0);
-    applied.onDeliver(3, mine, 0);
-    expect(applied.take(3, 0)).toBeUndefined();
-    expect(m.lastApplied.iid).toBe(3);
+describe('replica-log: the KV store as the replica\'s state machine', () => {
+  async function* chunks(bytes: Uint8Array, size: number): AsyncIterable<Uint8Array> {
+    for (let at = 0; at < bytes.length; at += size) yield bytes.subarray(at, at + size);
+  }
+
+  it('applies each value, returns its result and tells the gateway, with the request or nothing for bytes that are no request', () => {
+    const kv = new ReplicatedKv(new KvStateMachine());
+    const seen: (string | undefined)[] = [];
+    kv.onApplied = (r) => seen.push(r?.command.op);
+    const set = decodeResult(kv.apply(1, 0, encodeRequest({ now: T0, command: setCmd('k', 'v') })));
+    expect(set.status).toBe('stored');
+    const get = decodeResult(kv.apply(2, 0, encodeRequest({ now: T0 + 1, command: { op: 'get', keys: ['k'], nonce: 1 } })));
+    expect(get.status === 'values' ? get.hits.map((h) => new TextDecoder().decode(h.value)) : get).toEqual(['v']);
+    expect(decodeResult(kv.apply(3, 0, new Uint8Array([0xc1, 0x00]))).status).toBe('invalid');
+    expect(seen).toEqual(['set', 'get', undefined]);
+    expect(kv.machine.lastApplied).toEqual({ iid: 3, index: 0 });
+  });
+
+  it('restores a snapshot streamed in chunks, and refuses one of another instance without touching the store', async () => {
+    const a = new ReplicatedKv(new KvStateMachine());
+    for (let i = 1; i <= 50; i++) a.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd(`k${i}`, `v${i}`) }));
+    const snap = a.snapshot();
+    const b = new ReplicatedKv(new KvStateMachine());
+    b.apply(1, 0, encodeRequest({ now: T0, command: setCmd('other', 'x') }));
+    let told = 0;
+    b.onApplied = (r) => {
+      expect(r).toBeUndefined();
+      told++;
+    };
+    await expect(b.restore(chunks(snap, 7), 49)).rejects.toThrow(/taken at instance 50, not at instance 49/);
+    expect(b.machine.lastApplied.iid).toBe(1);
+    expect(told).toBe(0);
+    await b.restore(chunks(snap, 7), 50);
+    expect(told).toBe(1);
+    expect(b.machine.digest()).toBe(a.machine.digest());
+    expect(b.machine.store.clock).toBe(T0 + 50);
   });
 });

@@ -1,106 +1,64 @@
 /**
- * The evpaxos side of the gateway: an evpaxos replica handle seen as the `ReplicatedLog` the
- * gateway needs. The replica applies every decided value to the KV state machine in log order
- * (its deliver callback), and `propose` resolves with what the state machine returned for the
- * proposal's own delivery.
+ * The evpaxos side of the gateway: the KV state machine as evpaxos's `StateMachine` (issue 12's
+ * interface, so a kv-server replica writes checkpoints, restarts from its newest one and fetches
+ * one from a peer when it fell behind the trim), and an evpaxos replica handle seen as the
+ * `ReplicatedLog` the gateway needs.
  */
-import type { ReplicaHandle } from '@libpaxos/evpaxos';
+import { readAll, type ReplicaHandle, type StateMachine } from '@libpaxos/evpaxos';
 import { decodeRequest, encodeResult, type KvRequest, type KvStateMachine } from '@libpaxos/paxos-kv';
 import type { ReplicatedLog } from './gateway.js';
 
 /**
- * Applies what the replica delivers and keeps the results of this replica's own proposals until
- * `propose` takes them. The replica resolves a proposal's promise before it calls the deliver
- * callback for the same delivery, and promise callbacks run after that callback returns, so the
- * result is there when `propose` looks. Results of values other replicas proposed (a get of a
- * 1 MiB item through another replica's gateway, say) are not kept: only deliveries whose bytes
- * this replica is waiting for are (told apart by a hash of the bytes, as the replica matches them;
- * a collision only keeps a result nobody takes), and at most the latest `keep` of those.
+ * Applies each decided value to the KV store and tells the gateway (`onApplied`), whose clock
+ * follows the log's. The replica resolves a proposal's promise with what `apply` returned for its
+ * own delivery (evpaxos matches deliveries to proposals by bytes), so results of values other
+ * replicas proposed (a get of a 1 MiB item through another replica's gateway, say) are dropped at
+ * once. A restored snapshot (this replica's checkpoint at start, or a peer's after falling behind
+ * the trim) moves the store's clock too, so the gateway hears of it as of an applied value.
  */
-export class AppliedResults {
-  private readonly results = new Map<string, Uint8Array>();
-  /** Hashes of the values this replica proposed and waits for, with how many of each. */
-  private readonly awaited = new Map<number, number>();
-  /** Called after each value is applied, with its request if it decoded (the gateway's clock follows the log's). */
+export class ReplicatedKv implements StateMachine<Uint8Array> {
+  /** Called after each value is applied, with its request if it decoded, and after a restore (with nothing). */
   onApplied: ((request: KvRequest | undefined) => void) | undefined;
 
-  constructor(
-    private readonly machine: KvStateMachine,
-    private readonly keep = 1 << 16,
-  ) {}
+  constructor(readonly machine: KvStateMachine) {}
 
-  /** The replica's deliver callback: applies the value and keeps its result if it may be ours. */
-  readonly onDeliver = (iid: number, value: Uint8Array, index: number): void => {
+  apply(iid: number, index: number, value: Uint8Array): Uint8Array {
     let request: KvRequest | undefined;
     try {
       request = decodeRequest(value);
     } catch {
       // Not a request (anyone who reaches an acceptor can propose bytes): the machine answers it
-      // with an `invalid` result and changes nothing.
+      // with an `invalid` result and changes nothing, the same on every replica.
     }
     const result = request === undefined ? this.machine.apply(iid, index, value) : encodeResult(this.machine.applyRequest(iid, index, request));
-    if (this.awaited.size > 0 && this.awaited.has(hash(value))) {
-      this.results.set(`${iid}:${index}`, result);
-      if (this.results.size > this.keep) this.results.delete(this.results.keys().next().value as string);
-    }
     this.onApplied?.(request);
-  };
-
-  /** A proposal of `value` starts: its delivery's result will be kept. Returns the matching `done`. */
-  await(value: Uint8Array): () => void {
-    const h = hash(value);
-    this.awaited.set(h, (this.awaited.get(h) ?? 0) + 1);
-    let done = false;
-    return () => {
-      if (done) return;
-      done = true;
-      const n = (this.awaited.get(h) ?? 1) - 1;
-      if (n <= 0) this.awaited.delete(h);
-      else this.awaited.set(h, n);
-    };
+    return result;
   }
 
-  take(iid: number, index: number): Uint8Array | undefined {
-    const k = `${iid}:${index}`;
-    const r = this.results.get(k);
-    this.results.delete(k);
-    return r;
+  /** The store as of the last value applied, encoded at once (later applies cannot change it). */
+  snapshot(): Uint8Array {
+    return this.machine.snapshot();
   }
 
-  /** Values being waited for (for tests). */
-  get awaiting(): number {
-    let n = 0;
-    for (const c of this.awaited.values()) n += c;
-    return n;
+  /**
+   * Replaces the store with a checkpoint's. KvStateMachine refuses (throws, store unchanged) a
+   * snapshot of another instance or made with other settings (`-I`, session limits): results depend
+   * on them, so the replicas must share them, and evpaxos then says which checkpoint failed.
+   */
+  async restore(data: AsyncIterable<Uint8Array>, iid: number): Promise<void> {
+    this.machine.restore(await readAll(data), iid);
+    this.onApplied?.(undefined);
   }
 }
 
-export function replicaLog(replica: ReplicaHandle, applied: AppliedResults): ReplicatedLog {
+export function replicaLog(replica: ReplicaHandle<Uint8Array>): ReplicatedLog {
   return {
-    propose: (value) => {
-      const done = applied.await(value);
-      return replica.propose(value).then(
-        (p) => {
-          done();
-          const result = applied.take(p.iid, p.index);
-          if (result === undefined) throw new Error(`the result of instance ${p.iid}.${p.index} was not kept; the request may or may not have taken effect`);
-          return { iid: p.iid, result };
-        },
-        (e: unknown) => {
-          done();
-          throw e;
-        },
-      );
+    propose: async (value) => {
+      const p = await replica.propose(value);
+      return { iid: p.iid, result: p.result };
     },
     canReadLocally: () => replica.canReadLocally(),
     isLeader: () => replica.isLeader(),
     leaderId: () => replica.leader()?.id,
   };
-}
-
-/** FNV-1a over the bytes (the replica's own matching hashes the same way; equal bytes, equal hash). */
-function hash(value: Uint8Array): number {
-  let h = 0x811c9dc5 ^ value.length;
-  for (let i = 0; i < value.length; i++) h = Math.imul(h ^ (value[i] as number), 0x01000193);
-  return h >>> 0;
 }
