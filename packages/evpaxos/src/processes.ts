@@ -783,11 +783,16 @@ function checkpointShell<R>(
     /** Applies each delivered value to the state machine (if any), then calls `cb` with the result. */
     onDeliver(cb: (iid: number, value: Uint8Array, index: number, result: R | undefined) => void): DeliverCallback {
       if (sm === undefined) return (iid, value, index) => cb(iid, value, index, undefined);
+      // After a failed apply the state machine's state is unknown: the values after it (in the same
+      // batch, while the process stops) are not applied either.
+      let broken = false;
       return (iid, value, index) => {
+        if (broken) return;
         let result: R;
         try {
           result = sm.apply(iid, index, value);
         } catch (e) {
+          broken = true;
           onFatal(new Error(`the state machine's apply() threw for instance ${iid} position ${index}: ${(e as Error).message}; a replica whose state machine fails cannot stay consistent with the others`, { cause: e }));
           return;
         }

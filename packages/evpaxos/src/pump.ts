@@ -56,8 +56,9 @@ export interface PumpOptions {
   /** How often the core gets a tick. */
   readonly tickMs: number;
   /**
-   * The disk failed: nothing of the failed batch, nor of any input taken since, was sent or
-   * delivered, and the pump takes no more inputs; the process should stop (`drain` still resolves).
+   * The disk failed (nothing of the failed batch, nor of any input taken since, was sent or
+   * delivered), or the deliver callback threw (nothing after that value was delivered): the pump
+   * takes no more inputs; the process should stop (`drain` still resolves).
    */
   readonly onFatal: (error: Error) => void;
 }
@@ -201,7 +202,21 @@ export class Pump {
         }
         for (const env of batch.send) this.o.send(env);
         if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
-        if (this.o.deliver !== undefined) for (const d of batch.deliver) this.o.deliver(d);
+        if (this.o.deliver !== undefined) {
+          for (const d of batch.deliver) {
+            try {
+              this.o.deliver(d);
+            } catch (e) {
+              // The application's deliver callback threw. Going on would skip a decided value (a
+              // replica whose application skipped one diverges from the others), and letting the
+              // exception out of this async flush would end the process with an unhandled
+              // rejection and no word of where: stop instead, as after a failed commit. The batch's
+              // records are durable and its sends left; the value is learned again at the next start.
+              this.fail(new Error(`the application's deliver callback threw at instance ${d.iid}${d.index > 0 ? ` position ${d.index}` : ''}: ${(e as Error).message}; nothing after it is delivered`, { cause: e }));
+              return;
+            }
+          }
+        }
         this.delivering = 0;
         if (batch.deliver.length > 0) this.o.delivered?.();
         if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);

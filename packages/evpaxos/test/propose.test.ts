@@ -114,3 +114,61 @@ describe('PendingProposals', () => {
     expect(await Promise.all(outcomes)).toEqual(['done', 'done', undefined]);
   });
 });
+
+describe('an application that throws', () => {
+  /** Replica 0 of a 1-replica cluster with batching, its state machine and deliver callback as given, and where its fatal error goes. */
+  async function single(apply: (v: string) => string, onDeliver?: (v: string) => void) {
+    const fatal: Error[] = [];
+    const applied: string[] = [];
+    const r = await withFreePorts(1, async (p) => {
+      const config = parseConfig([`replica 0 127.0.0.1 ${p[0]}`, 'proposer-batch-max-values 16'].join('\n'), 'test.conf');
+      return startReplica<string>({
+        id: 0,
+        config,
+        log: silentLogger,
+        stateMachine: {
+          apply: (_iid, _index, value) => {
+            const v = new TextDecoder().decode(value);
+            const result = apply(v);
+            applied.push(v);
+            return result;
+          },
+          snapshot: () => new Uint8Array(0),
+          restore: () => undefined,
+        },
+        ...(onDeliver !== undefined ? { onDeliver: (_iid: number, v: Uint8Array) => onDeliver(new TextDecoder().decode(v)) } : {}),
+        onFatal: (e) => fatal.push(e),
+      });
+    });
+    handles.push(r as unknown as ReplicaHandle);
+    return { r, fatal, applied };
+  }
+
+  it("a state machine's apply that throws stops the replica with a sentence, and nothing after that value is applied", async () => {
+    const { r, fatal, applied } = await single((v) => {
+      if (v === 'boom') throw new Error('cannot apply boom');
+      return v.toUpperCase();
+    });
+    expect((await r.propose(text('first'))).result).toBe('FIRST');
+    // One batch: the value after the failing one must not reach the state machine.
+    void r.propose(text('boom')).catch(() => undefined);
+    void r.propose(text('after')).catch(() => undefined);
+    await waitFor(() => fatal.length > 0, 5000, 'the fatal error');
+    expect(fatal[0]?.message).toMatch(/^the state machine's apply\(\) threw for instance \d+ position 0: cannot apply boom; a replica whose state machine fails cannot stay consistent/);
+    await new Promise((res) => setTimeout(res, 100));
+    expect(applied).toEqual(['first']);
+  }, 20_000);
+
+  it('a deliver callback that throws stops the replica with a sentence naming the instance (no unhandled rejection)', async () => {
+    const { r, fatal } = await single(
+      (v) => v,
+      (v) => {
+        if (v === 'boom') throw new Error('callback failed');
+      },
+    );
+    await r.propose(text('fine'));
+    void r.propose(text('boom')).catch(() => undefined);
+    await waitFor(() => fatal.length > 0, 5000, 'the fatal error');
+    expect(fatal[0]?.message).toMatch(/^the application's deliver callback threw at instance \d+: callback failed; nothing after it is delivered$/);
+  }, 20_000);
+});

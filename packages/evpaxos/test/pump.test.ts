@@ -106,6 +106,48 @@ describe('pump', () => {
     expect(sent).toEqual([]);
   });
 
+  it('a deliver callback that throws stops the pump with a sentence naming the instance, instead of an unhandled rejection', async () => {
+    const role: PumpedRole = {
+      receive(_from: PeerId, msg: Message, out: Effects) {
+        const iid = 'iid' in msg ? msg.iid : 0;
+        out.deliver.push({ iid, index: 0, value: new Uint8Array([iid]) }, { iid: iid + 1, index: 0, value: new Uint8Array([iid + 1]) });
+      },
+      tick: () => undefined,
+    };
+    const delivered: number[] = [];
+    let fatal: Error | undefined;
+    const rejections: unknown[] = [];
+    const onRejection = (e: unknown) => rejections.push(e);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const pump = new Pump({
+        role,
+        send: () => undefined,
+        deliver: (d) => {
+          if (d.iid === 5) throw new Error('the application is broken');
+          delivered.push(d.iid);
+        },
+        log: silentLogger,
+        tickMs: 60_000,
+        onFatal: (e) => (fatal = e),
+      });
+      pump.receive(1, { type: 'trim', iid: 1 });
+      await turn();
+      pump.receive(1, { type: 'trim', iid: 5 });
+      await turn();
+      await pump.drain();
+      expect(fatal?.message).toBe("the application's deliver callback threw at instance 5: the application is broken; nothing after it is delivered");
+      expect(delivered).toEqual([1, 2]);
+      pump.receive(1, { type: 'trim', iid: 7 });
+      await turn();
+      await turn();
+      expect(delivered).toEqual([1, 2]);
+      expect(rejections).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   it('after a failed commit nothing computed later is committed, sent or delivered, and drain still resolves', async () => {
     // A role whose every input persists, sends and delivers something named after the input,
     // unless the input is a `repeat` (it then only sends and delivers: nothing to persist).
