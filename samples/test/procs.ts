@@ -63,7 +63,10 @@ export async function cleanUp(): Promise<void> {
 const WORKER = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1);
 /** `PAXOS_TEST_PORT_BASE` pins a block of 3,000 ports; this package uses the last 2,000 of it. */
 const PINNED = process.env.PAXOS_TEST_PORT_BASE;
-const BASE = PINNED !== undefined ? Number(PINNED) + 1000 + (WORKER % 6) * 300 : 31000 + (((WORKER - 1) * 3 + (process.pid % 3)) % 60) * 300;
+// Below Linux's ephemeral range (32768-60999 by default): a listening port is then never the local
+// port of an outgoing connection, so a process restarted on its ports (the chaos runs restart
+// replicas again and again) cannot find one taken meanwhile. evpaxos's tests take 26800-32599.
+const BASE = PINNED !== undefined ? Number(PINNED) + 1000 + (WORKER % 6) * 300 : 10000 + (((WORKER - 1) * 3 + (process.pid % 3)) % 56) * 300;
 let nextPort = 0;
 export function ports(n: number): number[] {
   return Array.from({ length: n }, () => BASE + (nextPort++ % 300));

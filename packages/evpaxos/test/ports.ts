@@ -8,7 +8,10 @@ const WORKER = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID
  * two checkouts testing at once on one machine never draw the same ports.
  */
 const PINNED = process.env.PAXOS_TEST_PORT_BASE;
-const BASE = PINNED !== undefined ? Number(PINNED) + (WORKER % 5) * 200 : 21000 + ((WORKER * 7919 + process.pid) % 100) * 200;
+// Below Linux's ephemeral range (32768-60999 by default): a port the tests listen on is then never
+// the local port the kernel picked for some outgoing connection, so a process restarted on its
+// port (the e2e tests do) cannot find it taken. samples/test/procs.ts takes 10000-26699.
+const BASE = PINNED !== undefined ? Number(PINNED) + (WORKER % 5) * 200 : 26800 + ((WORKER * 7919 + process.pid) % 29) * 200;
 let next = 0;
 
 export function ports(n: number): number[] {
