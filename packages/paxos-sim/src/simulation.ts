@@ -396,6 +396,9 @@ export class Simulation {
         if (!node.up || node.role === null) return;
         const msg = ev.msg;
         this.step(node, (role, out) => role.receive(ev.from, msg, out));
+        // A value forwarded to this node's proposer waits for the end of the turn like one
+        // submitted here (evpaxos's pump steps end-of-batch after every round of inputs).
+        if (msg.type === 'client_value') this.endOfBatchSoon(node);
         return;
       }
       case 'tick': {
@@ -931,8 +934,15 @@ export class Simulation {
     this.checker.submittedValue(value);
     if (this.healed) this.owed.add(valueId(value) as number);
     this.step(node, (role, out) => (role as ProposerRole).propose(value, out));
-    // Like evpaxos's pump: the values submitted at this moment are bound together once the
-    // events already queued for it ran (other submissions, messages), as at the end of a turn.
+    this.endOfBatchSoon(node);
+  }
+
+  /**
+   * Like evpaxos's pump: the values that reached a node's proposer at this moment are bound
+   * together once the events already queued for it ran (other submissions, messages), as at the
+   * end of a turn.
+   */
+  private endOfBatchSoon(node: SimNode): void {
     if (this.options.batchMaxValues > 0 && !node.endOfBatchDue) {
       node.endOfBatchDue = true;
       this.queue.push(this.now, { k: 'end-of-batch', node: node.index, inc: node.incarnation });
