@@ -1,9 +1,12 @@
 /**
- * `pnpm chaos --workload kv`: three kv-server replicas (LMDB, lmdb-sync yes) on 127.0.0.1, every
- * link between them and every client connection through a fault-injecting proxy, memcached clients
- * speaking the text protocol on raw sockets doing gets/set/cas/delete/incr (and some add, append,
- * decr) on a few keys, and the nemesis of `pnpm chaos`: SIGKILL and restart, SIGSTOP/SIGCONT, link
- * cuts, delays, resets and one-way stalls. Each client records what it saw — call time, reply and
+ * `pnpm chaos --workload kv`: three kv-server replicas (LMDB, lmdb-sync yes, checkpoints of the
+ * store, acceptors trimmed by the lowest checkpoint) on 127.0.0.1, every link between them and
+ * every client connection through a fault-injecting proxy, memcached clients speaking the text
+ * protocol on raw sockets doing gets/set/cas/delete/incr (and some add, append, decr) on a few
+ * keys, and the nemesis of `pnpm chaos`: SIGKILL and restart (from the newest checkpoint),
+ * SIGSTOP/SIGCONT, link cuts, delays, resets and one-way stalls, the leader killed or paused, and a
+ * replica whose data directory is wiped while it is down (it restarts with --rejoin and comes back
+ * through a peer's checkpoint). Each client records what it saw — call time, reply and
  * reply time, or no reply (a timeout, a dropped connection, SERVER_ERROR: the request may or may not
  * have taken effect) — and at the end, after healing and a final read of every key at every replica,
  * paxos-kv's linearizability checker judges the whole history (Jepsen's approach: record, inject
@@ -39,8 +42,11 @@ const READY_TIMEOUT_MS = 30_000;
 type Op = Operation<McInput, McOutput>;
 type MutableOp = { -readonly [K in keyof Op]: Op[K] };
 
-/** Ports the run needs: Paxos and memcached ports per replica, a proxy per replica link (indexed source·R + target, so R unused) and per client link. */
-const PORTS_NEEDED = 2 * R + R * R + CLIENTS * R;
+/**
+ * Ports the run needs: Paxos and memcached ports per replica, a proxy per replica link (indexed
+ * source·R + target, so R unused) and per client link, and a metrics port per replica.
+ */
+const PORTS_NEEDED = 2 * R + R * R + CLIENTS * R + R;
 /** How far above --port-base ports are looked for. */
 const PORT_SPAN = 300;
 
@@ -89,7 +95,13 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
   const dir = mkdtempSync(join(tmpdir(), 'paxos-chaos-kv-'));
   const started = Date.now();
   const log = (text: string) => process.stderr.write(`[chaos kv ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
-  const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0, ...(o.leader ? { 'kill-leader': 0, 'pause-leader': 0 } : {}) };
+  const faults: Record<string, number> = { kill: 0, pause: 0, cut: 0, delay: 0, reset: 0, 'one-way': 0, wipe: 0, ...(o.leader ? { 'kill-leader': 0, 'pause-leader': 0 } : {}) };
+  /** What the kv-servers' log lines said about checkpoints, transfers and rejoins. */
+  const checkpoints = { written: 0, restored: 0, installed: 0, installedAfterWipe: 0, transfersStarted: 0, transfersResumed: 0, rejoined: 0 };
+  /** The highest trim point the checkpoint reports in the log gave (any kv-server's `paxos_checkpoint_trim_instance`). */
+  let maxTrim = 0;
+  /** The fences of kv-servers that rejoined after a wipe: no other wipe until a checkpoint passed each (see below). */
+  const fences: { readonly replica: number; readonly fence: number }[] = [];
 
   // Ports: Paxos ports, memcached ports, then one proxy per directed link.
   let portClash = false;
@@ -100,10 +112,30 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
   const mcPort = (i: number) => port(R + i);
   const replicaLink = (s: number, t: number) => port(2 * R + s * R + t);
   const clientLink = (c: number, t: number) => port(2 * R + R * R + c * R + t);
+  const metricsPort = (i: number) => port(2 * R + R * R + CLIENTS * R + i);
 
   const configPaths = Array.from({ length: R }, (_, s) => {
     const lines = Array.from({ length: R }, (_, t) => `replica ${t} 127.0.0.1 ${s === t ? paxosPort(t) : replicaLink(s, t)}`);
-    lines.push(`verbosity ${o.verbose ? 'info' : 'error'}`, 'storage-backend lmdb', `lmdb-env-path ${join(dir, 'acceptor')}`, 'lmdb-sync yes', 'lmdb-mapsize 64mb', ...(o.leader ? ['leader yes'] : []));
+    lines.push(
+      // Info, as JSON lines: the harness reads checkpoint, transfer and rejoin events from them (they
+      // go to a file only with --verbose). Not debug, where the trim point is: its line per dropped
+      // message (hundreds a second) slows the kv-servers down; the metrics give the trim point.
+      'verbosity info',
+      'log-format json',
+      'storage-backend lmdb',
+      `lmdb-env-path ${join(dir, 'acceptor')}`,
+      'lmdb-sync yes',
+      'lmdb-mapsize 64mb',
+      // Checkpoints every 500 instances or 2 s (a 20-s run decides several thousand instances), the
+      // acceptors trimmed 20 below the lowest reported one: a killed kv-server restarts from its
+      // newest checkpoint, and one behind the trim must fetch a peer's.
+      `checkpoint-dir ${join(dir, 'ckpt')}`,
+      'checkpoint-instances 500',
+      'checkpoint-interval 2s',
+      'checkpoint-trim yes',
+      'checkpoint-trim-hold 20',
+      ...(o.leader ? ['leader yes'] : []),
+    );
     const p = join(dir, `paxos-${s}.conf`);
     writeFileSync(p, `${lines.join('\n')}\n`);
     return p;
@@ -111,11 +143,14 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
 
   const proxies: LinkProxy[] = [];
   const linkOf = new Map<LinkProxy, { source: string; target: number }>();
+  /** The Paxos links each kv-server dials: a wiped one's are slowed until it installed a snapshot. */
+  const linksFrom: LinkProxy[][] = Array.from({ length: R }, () => []);
   for (let s = 0; s < R; s++) {
     for (let t = 0; t < R; t++) {
       if (s === t) continue;
       const p = new LinkProxy(replicaLink(s, t), paxosPort(t));
       proxies.push(p);
+      linksFrom[s]?.push(p);
       linkOf.set(p, { source: `replica ${s}`, target: t });
     }
   }
@@ -133,32 +168,131 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     incarnation: number;
     state: 'up' | 'down' | 'paused';
     ready: boolean;
+    /** Its data directory was wiped and it has not said it rejoined yet: its acceptor does not vote. */
+    rejoining: boolean;
+    /** A snapshot transfer is under way (it said so, and has not installed it). */
+    fetching: boolean;
+    /** Wiped, and no peer's checkpoint installed since. */
+    awaitingInstall: boolean;
+    /** Its data directory is being removed (after its process exited): restarts wait for it. */
+    wiped: Promise<void> | undefined;
+    /** The newest checkpoint it holds on disk (written, restored or installed); 0 after a wipe. */
+    checkpoint: number;
+    /** Its state comes from a peer's checkpoint, installed after its last wipe. */
+    fromSnapshot: boolean;
   }
-  const servers: Server[] = Array.from({ length: R }, () => ({ child: null, incarnation: 0, state: 'down' as const, ready: false }));
-  const startServer = (i: number): void => {
+  const servers: Server[] = Array.from({ length: R }, () => ({
+    child: null,
+    incarnation: 0,
+    state: 'down' as const,
+    ready: false,
+    rejoining: false,
+    fetching: false,
+    awaitingInstall: false,
+    wiped: undefined,
+    checkpoint: 0,
+    fromSnapshot: false,
+  }));
+  /** Answers (the final reads' too) from a kv-server whose state came from a peer's checkpoint after a wipe. */
+  let answeredFromSnapshot = 0;
+  const startServer = (i: number, rejoin = false): void => {
     const s = servers[i] as Server;
     s.incarnation++;
     s.ready = false;
-    const child = spawn(process.execPath, [join(here, 'kv-server.js'), String(i), configPaths[i] as string, '--port', String(mcPort(i)), '--host', '127.0.0.1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    s.fetching = false;
+    const args = [
+      join(here, 'kv-server.js'),
+      String(i),
+      configPaths[i] as string,
+      '--port',
+      String(mcPort(i)),
+      '--host',
+      '127.0.0.1',
+      '--metrics-port',
+      `127.0.0.1:${metricsPort(i)}`,
+      ...(rejoin ? ['--rejoin'] : []),
+    ];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     s.child = child;
     s.state = 'up';
     child.stdout?.on('data', (d: Buffer) => {
       if (/ready: memcached on/.test(d.toString()) && s.child === child) s.ready = true;
     });
-    let err = '';
+    /** The end of its log, as text, for a kv-server that exits by itself. */
+    const tail: string[] = [];
+    let partial = '';
     const errLog = join(dir, `stderr-${i}-${s.incarnation}.log`);
     child.stderr?.on('data', (d: Buffer) => {
-      err = (err + d.toString()).slice(-4000);
-      if (/EADDRINUSE|already in use|another process is using/.test(err) && !s.ready) portClash = true;
       if (o.verbose) appendFileSync(errLog, d);
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) {
+        const entry = readLogLine(line);
+        const text = entry?.message ?? line;
+        if (entry === undefined || entry.level !== 'debug') tail.push(text);
+        if (tail.length > 20) tail.shift();
+        if (/EADDRINUSE|already in use|another process is using/.test(text) && !s.ready) portClash = true;
+        if (entry !== undefined && s.child === child) serverEvent(i, entry);
+      }
     });
     child.once('exit', (code, signal) => {
       if (signal === null && code !== 0 && s.child === child && s.state === 'up') {
-        const why = `kv-server ${i} exited by itself with status ${code}: ${err.trim().split('\n').slice(-2).join(' | ')}`;
+        if (partial !== '') tail.push(partial);
+        const why = `kv-server ${i} exited by itself with status ${code}: ${tail.slice(-2).join(' | ')}`;
         log(why);
-        if (s.ready) unexpectedExits.push(why);
+        // One that could not take its port (another process's connection holds it) is the port
+        // search's problem, not the kv-server's; any other exit, also before it served (in a
+        // rejoin or a snapshot install), is a failure.
+        if (s.ready || !tail.some((l) => /EADDRINUSE|already in use|another process is using/.test(l))) unexpectedExits.push(why);
       }
     });
+  };
+  /**
+   * A kv-server's checkpoint, transfer and rejoin lines (the `event` fields of evpaxos's JSON log
+   * lines; the rejoin's fence only in its text): counted, and kept for the nemesis's wipe rules.
+   */
+  const serverEvent = (i: number, e: LogLine): void => {
+    const s = servers[i] as Server;
+    const iid = typeof e.fields.iid === 'number' ? e.fields.iid : undefined;
+    switch (e.fields.event) {
+      case 'checkpoint-written':
+        checkpoints.written++;
+        s.checkpoint = Math.max(s.checkpoint, iid ?? 0);
+        return;
+      case 'checkpoint-restored':
+        checkpoints.restored++;
+        s.checkpoint = Math.max(s.checkpoint, iid ?? 0);
+        if (o.verbose) log(`kv-server ${i}: ${e.message}`);
+        return;
+      case 'snapshot':
+        if (e.fields.step === 'started' || e.fields.step === 'resumed') {
+          if (e.fields.step === 'started') checkpoints.transfersStarted++;
+          else checkpoints.transfersResumed++;
+          s.fetching = true;
+          log(`kv-server ${i}: ${e.message}`);
+        } else if (e.fields.step === 'installed') {
+          checkpoints.installed++;
+          if (s.awaitingInstall) {
+            checkpoints.installedAfterWipe++;
+            s.fromSnapshot = true;
+          }
+          s.awaitingInstall = false;
+          s.fetching = false;
+          s.checkpoint = Math.max(s.checkpoint, iid ?? 0);
+          for (const p of linksFrom[i] ?? []) p.setDelay(0);
+          log(`kv-server ${i}: ${e.message}`);
+        } else if (e.fields.step === 'caught-up') {
+          s.fetching = false;
+        }
+        return;
+    }
+    const rejoined = /rejoined: .* up to (\d+)/.exec(e.message);
+    if (rejoined !== null) {
+      fences.push({ replica: i, fence: Number(rejoined[1]) });
+      s.rejoining = false;
+      checkpoints.rejoined++;
+      log(`kv-server ${i}: ${e.message}`);
+    }
   };
   const killAll = () => {
     for (const s of servers) {
@@ -188,6 +322,8 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
   const history: MutableOp[] = [];
   const clients: MemcachedTextClient[] = [];
   let status: number | 'port-in-use' = 1;
+  /** Intervals of the fault phase, also cleared if it fails. */
+  const intervals: NodeJS.Timeout[] = [];
   try {
     try {
       await Promise.all(proxies.map((p) => p.start()));
@@ -218,6 +354,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
         if (output !== undefined) {
           op.output = output;
           op.return = now();
+          if (servers[client.target]?.fromSnapshot === true) answeredFromSnapshot++;
           if (output.status === 'values') for (const h of output.hits) if (h.cas !== undefined) client.seen.set(h.key, h.cas);
         } else {
           // No answer, or one that does not say what happened: try another replica.
@@ -247,16 +384,48 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
       }
       return undefined;
     };
+    /**
+     * kv-servers that do not count towards a quorum now: down, paused, restarted but not serving
+     * yet, or wiped and not yet rejoined (its acceptor votes in nothing until then).
+     */
+    const unavailableNow = () => servers.filter((s) => s.state !== 'up' || !s.ready || s.rejoining).length;
+    /**
+     * While a wiped kv-server rejoins or any fetches a snapshot, no replica is killed or paused: the
+     * transfer needs a peer that has the checkpoint, and the rejoin needs every other replica.
+     */
+    const settling = () => servers.some((s) => s.rejoining || s.fetching);
+    /**
+     * Whether kv-server `i` may be wiped now. A replica that rejoined cannot vote up to its fence
+     * until another one holds a checkpoint past it (README, Checkpoints and trimming): until then
+     * losing a second acceptor can leave those instances without a quorum, and wiping the same
+     * one again could reuse ballots only its lost acceptor saw. So every fence must be passed by
+     * the checkpoint of a replica other than `i`.
+     */
+    const mayWipe = (i: number) => servers[i]?.state === 'up' && fences.every((f) => servers.some((s, k) => k !== i && s.checkpoint > f.fence));
+    let lastWipeAt = 0;
+    const faultsStarted = Date.now();
     const nemesis = async (): Promise<void> => {
       if (!running) return;
-      const kind = rng.pick(o.leader ? (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'kill-leader', 'pause-leader'] as const) : (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way'] as const));
-      const unavailable = servers.filter((s) => s.state !== 'up').length;
+      const elapsed = Date.now() - faultsStarted;
+      // The first wipe comes a quarter into the run, once the log was first trimmed, so every run
+      // sees a replica catch up through a peer's checkpoint; until it happened nothing else is
+      // drawn (it waits only for every replica to be up). Likewise a first kill an eighth in,
+      // unless one came already, of a replica that holds a checkpoint: every run restarts one
+      // from its checkpoint.
+      const wipeDue = faults.wipe === 0 && maxTrim > 0 && elapsed >= (o.duration * 1000) / 4;
+      const killDue = !wipeDue && (faults.kill ?? 0) + (faults['kill-leader'] ?? 0) === 0 && elapsed >= (o.duration * 1000) / 8 && servers.some((s) => s.checkpoint > 0);
+      const kind = wipeDue
+        ? 'wipe'
+        : killDue
+          ? 'kill'
+          : rng.pick(o.leader ? (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe', 'kill-leader', 'pause-leader'] as const) : (['kill', 'pause', 'cut', 'delay', 'reset', 'one-way', 'wipe'] as const));
+      const unavailable = unavailableNow();
       if (kind === 'kill-leader' || kind === 'pause-leader') {
         // The leader itself, for longer than its lease (the default 2 s): another must take over,
         // and the old one must not serve lease reads when it comes back.
-        const leader = unavailable < maxDown ? await findLeader() : undefined;
+        const leader = unavailable < maxDown && !settling() ? await findLeader() : undefined;
         const s = leader === undefined ? undefined : servers[leader];
-        if (running && leader !== undefined && s !== undefined && s.state === 'up' && servers.filter((x) => x.state !== 'up').length < maxDown) {
+        if (running && leader !== undefined && s !== undefined && s.state === 'up' && unavailableNow() < maxDown && !settling()) {
           const ms = rng.between(2500, 5000);
           if (kind === 'kill-leader') {
             s.state = 'down';
@@ -273,9 +442,43 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
           faults[kind] = (faults[kind] ?? 0) + 1;
           log(`${kind}: kv-server ${leader} for ${ms} ms`);
         }
+      } else if (kind === 'wipe') {
+        const candidates = servers.map((_, k) => k).filter(mayWipe);
+        // One wipe at a time, well apart, only while every other replica is up.
+        if (maxTrim > 0 && unavailable === 0 && !settling() && candidates.length > 0 && Date.now() - lastWipeAt > 8000) {
+          const i = rng.pick(candidates);
+          const s = servers[i] as Server;
+          s.state = 'down';
+          s.rejoining = true;
+          s.awaitingInstall = true;
+          s.fromSnapshot = false;
+          s.checkpoint = 0;
+          const child = s.child;
+          child?.kill('SIGKILL');
+          lastWipeAt = Date.now();
+          // Its links are slow until it installed a snapshot (a new disk on a busy network).
+          for (const p of linksFrom[i] ?? []) p.setDelay(25);
+          // Once it is gone: its whole data directory (acceptor storage, round floor, checkpoints,
+          // a partial transfer). It restarts with --rejoin (or at the heal, which waits for this).
+          s.wiped = new Promise<void>((resolve) => {
+            const wipe = () => {
+              rmSync(`${join(dir, 'acceptor')}_${i}`, { recursive: true, force: true });
+              rmSync(`${join(dir, 'ckpt')}_${i}`, { recursive: true, force: true });
+              log(`kv-server ${i} killed and its data directory wiped; it restarts with --rejoin`);
+              s.wiped = undefined;
+              resolve();
+              if (running) later(rng.between(1000, 3000), () => startServer(i, true));
+            };
+            if (child === null || child.exitCode !== null || child.signalCode !== null) wipe();
+            else child.once('exit', wipe);
+          });
+          faults.wipe = (faults.wipe ?? 0) + 1;
+        }
       } else if (kind === 'kill' || kind === 'pause') {
-        if (unavailable < maxDown) {
-          const i = rng.pick(servers.map((_, k) => k).filter((k) => servers[k]?.state === 'up'));
+        // The first kill takes a replica that holds a checkpoint to restart from.
+        const candidates = servers.map((_, k) => k).filter((k) => servers[k]?.state === 'up' && (!killDue || (servers[k]?.checkpoint ?? 0) > 0));
+        if (unavailable < maxDown && !settling() && candidates.length > 0) {
+          const i = rng.pick(candidates);
           const s = servers[i] as Server;
           if (kind === 'kill') {
             s.state = 'down';
@@ -313,24 +516,46 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
       later(rng.between(300, 1500), () => void nemesis().catch((e: unknown) => unexpectedExits.push(`the nemesis failed: ${(e as Error).message}`)));
     };
     later(1000, () => void nemesis().catch((e: unknown) => unexpectedExits.push(`the nemesis failed: ${(e as Error).message}`)));
+    // The trim point, from the kv-servers' metrics (a debug line only in their logs), asked
+    // directly and one poll at a time; a paused one does not answer and is skipped.
+    let polling = false;
+    const trimPoller: NodeJS.Timeout = setInterval(() => {
+      if (polling) return;
+      polling = true;
+      void Promise.all(servers.map(async (s, i) => (s.state === 'up' && s.ready ? trimPoint(metricsPort(i)) : undefined)))
+        .then((trims) => {
+          for (const t of trims) if (t !== undefined) maxTrim = Math.max(maxTrim, t);
+        })
+        .finally(() => (polling = false));
+    }, 500);
+    intervals.push(trimPoller);
     const progress = setInterval(() => {
       const answered = history.filter((h) => h.output !== UNKNOWN).length;
       log(`faults ${Object.values(faults).reduce((a, b) => a + b, 0)}, operations ${history.length} (${answered} answered)`);
     }, 5000);
+    intervals.push(progress);
     await sleep(o.duration * 1000);
 
     // ---- heal, read every key everywhere, check ----
     running = false;
     await Promise.all(loops);
     clearInterval(progress);
+    clearInterval(trimPoller);
     for (const t of timers) clearTimeout(t);
     timers.clear();
     for (const p of proxies) p.heal();
+    await Promise.all(servers.map((s) => s.wiped));
     servers.forEach((s, i) => {
       if (s.state === 'paused') s.child?.kill('SIGCONT');
-      if (s.state === 'down') startServer(i);
+      // A wiped replica not yet restarted rejoins, as it would have.
+      if (s.state === 'down') startServer(i, s.rejoining);
       s.state = 'up';
     });
+    // A wiped replica must come back through a peer's checkpoint (the log it would need was
+    // trimmed before it was wiped): its final reads below then read a state that came from one.
+    const INSTALL_WAIT_S = 60;
+    for (const deadline = Date.now() + INSTALL_WAIT_S * 1000; servers.some((s) => s.awaitingInstall) && Date.now() < deadline; ) await sleep(250);
+    const notInstalled = servers.flatMap((s, i) => (s.awaitingInstall ? [i] : []));
     log('healed; reading every key at every replica');
     // Final reads, after every write: the cluster must answer again, and what it answers is checked
     // with the rest. Bounded: 90 s for all of them.
@@ -352,6 +577,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
             op.output = output;
             op.return = now();
             answered = true;
+            if (servers[t]?.fromSnapshot === true) answeredFromSnapshot++;
           } else {
             final.drop();
             await sleep(500);
@@ -361,9 +587,22 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
       }
     }
 
+    // Every replica in the same state once they applied the same instances: the wiped one's, built
+    // on a peer's snapshot, too (`stats paxos`: last applied instance and the store's digest).
+    // Leader renewals keep the log moving, so the three are asked at once, again until they agree.
+    const AGREE_WAIT_S = 30;
+    let states: string[] = [];
+    for (const deadline = Date.now() + AGREE_WAIT_S * 1000; Date.now() < deadline; await sleep(200)) {
+      states = await Promise.all(servers.map((_, i) => paxosState(mcPort(i))));
+      if (new Set(states).size === 1 && !states.includes('')) break;
+    }
+    const agree = new Set(states).size === 1 && !states.includes('');
+
     const violations: string[] = [];
     violations.push(...unexpectedExits);
     if (unanswered.length > 0) violations.push(`no answer 90 s after healing to gets ${unanswered.join(', ')}`);
+    if (notInstalled.length > 0) violations.push(`kv-server ${notInstalled.join(', ')} was wiped and had not installed a peer's checkpoint ${INSTALL_WAIT_S} s after healing`);
+    if (!agree) violations.push(`the kv-servers' states (last applied instance and digest, from stats paxos) did not agree within ${AGREE_WAIT_S} s of the final reads: ${states.map((x, i) => `kv-server ${i}: ${x === '' ? 'no answer' : x}`).join('; ')}`);
     const checkStarted = Date.now();
     const result = checkOperations(memcachedModel, history, { budget: { deadline: Date.now() + 120_000, now: Date.now } });
     // The other search too: a checker bug shows up as the two disagreeing.
@@ -395,6 +634,12 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
       outcomeUnknown: history.length - answered,
       operations: byKind,
       checker: { verdict: result.result, jit: jit.result, steps: result.steps + jit.steps, ms: checkMs },
+      // Checkpoints written; restored by a kv-server at its start; installed from a peer (after a
+      // wipe, or behind the trim), those that ended a wipe; snapshot transfers started and
+      // resumed; rejoins after a wipe; the highest trim point.
+      checkpoints: { ...checkpoints, trimPoint: maxTrim },
+      answeredFromSnapshot,
+      finalStatesAgree: agree,
       violations: violations.filter((v) => v.startsWith('the history is not linearizable')).length,
       problems: violations.length,
     };
@@ -410,6 +655,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     process.stdout.write(`chaos --workload kv failed: ${(e as Error).message}; logs kept in ${dir}\n`);
     status = 1;
   } finally {
+    for (const t of intervals) clearInterval(t);
     for (const t of timers) clearTimeout(t);
     for (const c of clients) c.drop();
     await Promise.all(
@@ -432,6 +678,53 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     if ((status === 0 || status === 'port-in-use') && !o.keep) rmSync(dir, { recursive: true, force: true });
   }
   return status;
+}
+
+// ---- kv-servers' log lines and state ----
+
+/** The trim point a kv-server's metrics give (`paxos_checkpoint_trim_instance`), undefined if none or no answer within 400 ms. */
+async function trimPoint(port: number): Promise<number | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(400) });
+    const m = /^paxos_checkpoint_trim_instance (\d+)$/m.exec(await res.text());
+    return m === null ? undefined : Number(m[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `<last applied instance> <digest>` from a kv-server's `stats paxos` (asked directly), or '' without an answer. */
+async function paxosState(port: number): Promise<string> {
+  const asker = new MemcachedTextClient(CLIENTS + 2, () => port);
+  try {
+    const reply = await asker.request('stats paxos\r\n', 'get', 2000);
+    const applied = reply === undefined ? null : /(?:^|\r\n)STAT paxos_last_applied (\d+)\r\n/.exec(reply);
+    const digest = reply === undefined ? null : /(?:^|\r\n)STAT paxos_digest (\S+)\r\n/.exec(reply);
+    return applied === null || digest === null ? '' : `${applied[1]} ${digest[1]}`;
+  } finally {
+    asker.drop();
+  }
+}
+
+
+/** One line of a kv-server's log (`log-format json`). */
+interface LogLine {
+  readonly level: string;
+  readonly message: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** A JSON log line's level, message and fields; undefined for anything else (a crash's stack trace). */
+function readLogLine(line: string): LogLine | undefined {
+  if (!line.startsWith('{')) return undefined;
+  try {
+    const j = JSON.parse(line) as { level?: unknown; message?: unknown; fields?: unknown };
+    if (typeof j.message !== 'string') return undefined;
+    const fields = typeof j.fields === 'object' && j.fields !== null ? (j.fields as Record<string, unknown>) : {};
+    return { level: typeof j.level === 'string' ? j.level : '', message: j.message, fields };
+  } catch {
+    return undefined;
+  }
 }
 
 // ---- requests and replies ----

@@ -58,10 +58,10 @@ const argv = sampleArgs('pnpm chaos')
   .option('verbose', {
     type: 'boolean',
     default: false,
-    describe: "replicas log at the info level (leader changes, timeouts, connections) to stderr-<replica>-<incarnation>.log in the run's folder; with --keep it stays",
+    describe: "replicas log at the info level (leader changes, timeouts, connections; --workload kv: JSON lines) to stderr-<replica>-<incarnation>.log in the run's folder; with --keep it stays",
   })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
-  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (--workload kv: the first 39 free ones of the 300 from it) (default: from the seed)' })
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (--workload kv: the first 30 free ones of the 300 from it) (default: from the seed)' })
   .strictOptions()
   .parseSync();
 
