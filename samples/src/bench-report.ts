@@ -109,6 +109,8 @@ export interface Run {
   quick: boolean;
   /** Every server served /metrics (`--metrics`). */
   metrics?: boolean;
+  /** paxos.conf lines added to every cluster (`--conf`). */
+  conf?: readonly string[];
   results: Result[];
   /** Competing clients and leadership on/off (absent in runs made before it existed). */
   leadership?: LeadershipResult[];

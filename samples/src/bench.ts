@@ -85,6 +85,11 @@ const argv = sampleArgs('pnpm bench')
       'off, on or off,on: every configuration of the grid without TLS, with it, or both (each with right after without); default: off, plus on for 64 B and 1 KiB -o 100 memory batching on. The leadership rows run without TLS: --tls on leaves them out',
   })
   .option('metrics', { type: 'boolean', default: false, describe: 'every server also serves /metrics (--metrics-port 0), to measure what counting costs (a partial run)' })
+  .option('conf', {
+    type: 'string',
+    array: true,
+    describe: "a paxos.conf line added to every cluster's config, e.g. --conf 'accepted-digests no' (repeatable; to compare a setting against a run without it; a partial run)",
+  })
   .option('rounds', { coerce: numberFlag('rounds', { integer: true, min: 1, max: 20 }), describe: 'run the selected configurations (grid, then leadership rows) this many times over, in order (a partial run)' })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 3600, unit: 'seconds' }), describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
@@ -120,6 +125,8 @@ if (argv.report) {
 }
 
 const quick = argv.quick;
+/** `--conf` lines, for every cluster of ours (not C LibPaxos3's, nor the skeleton's). */
+const extraConf: readonly string[] = (argv.conf ?? []).map(String);
 const seconds = argv.seconds ?? (quick ? 4 : 10);
 const warmup = argv.warmup ?? (quick ? 1 : 2);
 const pick = <T>(chosen: string[] | undefined, all: readonly T[], quickSet: readonly T[]): T[] =>
@@ -220,6 +227,7 @@ function configText(s: Setup & { leader?: 'off' | 'on' }, p: number[], dir: stri
   if (s.batching === 'on') lines.push('proposer-batch-max-values 1024', 'proposer-batch-max-bytes 1mb');
   if (s.tls === 'on') lines.push(...(certLines ??= tlsLines()));
   if (s.leader === 'on') lines.push('leader yes');
+  lines.push(...extraConf);
   return `${lines.join('\n')}\n`;
 }
 
@@ -595,6 +603,7 @@ const run: Run = {
   measuredSeconds: seconds,
   quick,
   ...(argv.metrics ? { metrics: true } : {}),
+  ...(extraConf.length > 0 ? { conf: extraConf } : {}),
   results,
   ...(leadership.length > 0 ? { leadership } : {}),
   ...(skeleton.length > 0 ? { skeleton } : {}),
@@ -602,7 +611,7 @@ const run: Run = {
 };
 // Only a run of the whole grid and every leadership row, once, without extra servers' work, is
 // committed and shown; quick and partial runs stay local.
-const full = rounds === 1 && !argv.metrics && isFullRun(run) && (tls === undefined || tls.includes('off')) && leadership.length === LEADERSHIP_GRID_SIZE;
+const full = rounds === 1 && !argv.metrics && extraConf.length === 0 && isFullRun(run) && (tls === undefined || tls.includes('off')) && leadership.length === LEADERSHIP_GRID_SIZE;
 const folder = full ? 'results' : 'local';
 mkdirSync(join(benchDir, folder), { recursive: true });
 writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, null, 2)}\n`);
