@@ -6,7 +6,7 @@ import { Leadership, type LeaderView, type LeadershipOptions, type MasterState }
 import { Learner, type LearnerOptions } from './learner.js';
 import { controlValue } from './control-value.js';
 import type { Message } from './messages.js';
-import type { AcceptedDigestMsg } from './accepted-digest.js';
+import { digestMatches, type AcceptedDigestMsg } from './accepted-digest.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
@@ -268,6 +268,16 @@ export class LearningProposer {
   receiveDigest(from: PeerId, msg: AcceptedDigestMsg, out: Effects): void {
     this.clearLast();
     this.learn((o) => this.learner.receiveDigest(from, msg, o), out);
+    // The learner may be done with the instance (delivered, or closed on other votes) while the
+    // proposer still waits for its own accepts to reach a quorum (see Proposer.decided): the value
+    // of its own accept for that ballot is the one the vote is for, once the digest matches.
+    if (this.learner.lastResolved.length === 0) {
+      const value = this.proposer.acceptValue(msg.iid, msg.valueBallot);
+      if (value !== undefined) {
+        if (digestMatches(value, msg)) this.proposer.receive(from, { type: 'accepted', aid: msg.aid, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.valueBallot, value }, out);
+        else out.events.push({ kind: 'digest-mismatch', iid: msg.iid, ballot: msg.valueBallot, aid: msg.aid });
+      }
+    }
     this.settle(out);
   }
 
