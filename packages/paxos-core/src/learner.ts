@@ -10,7 +10,7 @@ import { drop, type Decision, type Delivery, type Effects, type PeerId } from '.
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message } from './messages.js';
-import { digestMatches, type AcceptedDigestMsg } from './accepted-digest.js';
+import { valueDigest, type AcceptedDigestMsg } from './accepted-digest.js';
 import { InstanceVotes } from './votes.js';
 
 export interface LearnerOptions {
@@ -58,6 +58,8 @@ const MAX_HELD = 4;
 interface Held {
   readonly ballot: number;
   readonly value: Uint8Array;
+  /** Its digest, once a vote was checked against it (each remote acceptor's vote needs it). */
+  digest: [number, number] | undefined;
 }
 
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
@@ -403,14 +405,20 @@ export class Learner {
       if (h.ballot === ballot) return;
       if (h.ballot < (held[lowest] as Held).ballot) lowest = i;
     }
-    if (held.length < MAX_HELD) held.push({ ballot, value });
-    else if ((held[lowest] as Held).ballot < ballot) held[lowest] = { ballot, value };
+    if (held.length < MAX_HELD) held.push({ ballot, value, digest: undefined });
+    else if ((held[lowest] as Held).ballot < ballot) held[lowest] = { ballot, value, digest: undefined };
   }
 
-  /** The value this learner holds for (inst, vb): from an accept, or from a full accepted vote. */
-  private heldValue(inst: Pending, vb: number): Uint8Array | undefined {
-    if (inst.held !== null) for (const h of inst.held) if (h.ballot === vb) return h.value;
-    return inst.valueAt(vb);
+  /**
+   * The value this learner holds for (inst, vb): from an accept, or from a full accepted vote
+   * (then kept with the accept values, so that its digest is computed once).
+   */
+  private heldValue(inst: Pending, vb: number): Held | undefined {
+    if (inst.held !== null) for (const h of inst.held) if (h.ballot === vb) return h;
+    const value = inst.valueAt(vb);
+    if (value === undefined) return undefined;
+    this.hold(inst, vb, value);
+    return inst.held?.find((h) => h.ballot === vb) ?? { ballot: vb, value, digest: undefined };
   }
 
   /** A digest vote (accepted-digest.ts) from a peer acceptor. */
@@ -436,9 +444,9 @@ export class Learner {
       if (iid === this.current) this.deliverReady(out);
       return drop(out, 'duplicate', 'accepted', iid);
     }
-    const value = this.heldValue(inst, vb);
-    if (value !== undefined) {
-      this.countDigest(inst, msg, value, out);
+    const held = this.heldValue(inst, vb);
+    if (held !== undefined) {
+      this.countDigest(inst, msg, held, out);
       return;
     }
     // No value of that ballot here yet (its accept may still be on its way, or was lost): the
@@ -461,8 +469,10 @@ export class Learner {
   }
 
   /** A digest vote whose ballot's value `value` this learner holds: counted only if it matches. */
-  private countDigest(inst: Pending, msg: AcceptedDigestMsg, value: Uint8Array, out: Effects): void {
-    if (!digestMatches(value, msg)) {
+  private countDigest(inst: Pending, msg: AcceptedDigestMsg, held: Held, out: Effects): void {
+    const value = held.value;
+    const digest = (held.digest ??= valueDigest(value));
+    if (value.length !== msg.size || digest[0] !== msg.d1 || digest[1] !== msg.d2) {
       // Two values under one ballot (a broken peer: B2), or a bug: never counted for this value.
       out.events.push({ kind: 'digest-mismatch', iid: msg.iid, ballot: msg.valueBallot, aid: msg.aid });
       return;
@@ -478,9 +488,11 @@ export class Learner {
     const ready = waiting.filter((w) => w.valueBallot === vb);
     if (ready.length === 0) return;
     inst.waiting = waiting.length === ready.length ? null : waiting.filter((w) => w.valueBallot !== vb);
+    // The value held for vb (the first one, if a broken peer sent two), else this one.
+    const held = this.heldValue(inst, vb) ?? { ballot: vb, value, digest: undefined };
     for (const w of ready) {
       if (inst.closed !== undefined) return;
-      this.countDigest(inst, w, value, out);
+      this.countDigest(inst, w, held, out);
     }
   }
 
