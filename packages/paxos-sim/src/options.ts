@@ -36,7 +36,8 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'trim-ignores-lagging-replica': { checkpointEvery: 5, trimHold: 0 },
   'transfer-skips-chunk': { checkpointEvery: 5, wipePerMille: 400, chunkBytes: 16 },
   // LibPaxos3's learner has no leadership (its 11-instance repeat can fall behind a leader's pace).
-  'libpaxos3-learner-b1': { leadership: false },
+  // ...nor digest votes (a C learner never announces them: it gets full accepted messages).
+  'libpaxos3-learner-b1': { leadership: false, acceptedDigests: false },
   // Leadership mutants need leadership on; clocks that drift within the bound make a lease
   // counted without the margin overlap the next one.
   'leader-lease-from-learn': { leadership: true, driftPpm: 20_000, leaseMs: 200 },

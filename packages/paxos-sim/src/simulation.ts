@@ -834,15 +834,25 @@ export class Simulation {
 
   /** A digest vote: the same network as the others (cuts, loss, duplication, delay). */
   private transmitDigest(from: number, to: number, msg: AcceptedDigestMsg): void {
-    if (this.cut[from * this.nodes.length + to] !== 0 || (this.lossy && this.net.below(1000) < this.options.dropPerMille)) {
+    if (this.cut[from * this.nodes.length + to] !== 0) {
       this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'partition' });
       return;
     }
     const o = this.options;
-    this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs + 1), { k: 'digest', to, from, msg });
+    if (this.lossy && this.net.below(1000) < o.dropPerMille) {
+      this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'loss' });
+      return;
+    }
+    const arrives = this.now + o.delayMs + this.net.below(o.jitterMs + 1);
+    this.queue.push(arrives, { k: 'digest', to, from, msg });
+    this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives, duplicate: false });
     if (this.lossy && this.net.below(1000) < o.dupPerMille) {
       this.faults.duplicated++;
-      this.queue.push(this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20), { k: 'digest', to, from, msg });
+      const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
+      this.queue.push(again, { k: 'digest', to, from, msg });
+      this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
     }
   }
 
