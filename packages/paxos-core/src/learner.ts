@@ -81,6 +81,11 @@ class Pending extends InstanceVotes {
  * never on the promised ballot that repeat replies carry), B8 (catch-up asks for `repeatBatch`
  * instances, asks for the next range as soon as one is delivered, and probes in an idle cluster).
  * No-op values (empty) close holes and are skipped, not delivered.
+ *
+ * Digest votes (accepted-digest.ts, a replica's peers with `accepted-digests`): an accepted without
+ * its value counts only as a vote for a value this learner received in full for exactly that
+ * (iid, value ballot) — the accept its acceptor received (`holdValue`), or a full accepted — and
+ * whose size and digest match; a quorum of them without such a value asks for it by repeat.
  */
 export class Learner {
   readonly quorum: number;
