@@ -110,6 +110,12 @@ export interface PaxosConfig {
   readonly checkpointTrim: boolean;
   /** Ours: instances kept below the lowest reported checkpoint (PhxPaxos's SetHoldPaxosLogCount). */
   readonly checkpointTrimHold: number;
+  /**
+   * Ours: between libpaxos-ts replicas that say so at connection start, an acceptor's accepted
+   * goes without its value (a digest: paxos-core's accepted-digest.ts), since the replica's own
+   * acceptor received the value in the accept. Default yes; `no` sends LibPaxos3's full messages.
+   */
+  readonly acceptedDigests: boolean;
   /** Ours: bytes per chunk of a snapshot transfer. */
   readonly snapshotChunkSize: number;
   /** Ours: chunks of a snapshot transfer in flight at once. */
@@ -166,6 +172,7 @@ const DEFAULTS = {
   checkpointKeep: 2,
   checkpointTrim: false,
   checkpointTrimHold: 1000,
+  acceptedDigests: true,
   snapshotChunkSize: 1024 * 1024,
   snapshotWindow: 4,
   tlsCa: undefined as ConfigPath | undefined,
@@ -226,6 +233,7 @@ const KEYS: Record<string, KeyHandler> = {
   'checkpoint-interval': (v, s) => (s.checkpointIntervalMs = v.trim() === '0' ? 0 : durationMs(v, 100, 86_400_000)),
   'checkpoint-keep': (v, s) => (s.checkpointKeep = positiveInt(v, 'checkpoints', 1000)),
   'checkpoint-trim': (v, s) => (s.checkpointTrim = yesNo(v)),
+  'accepted-digests': (v, s) => (s.acceptedDigests = yesNo(v)),
   'checkpoint-trim-hold': (v, s) => (s.checkpointTrimHold = wholeNumber(v, 'instances', 0, 0xffff_ffff)),
   'snapshot-chunk-size': (v, s) => (s.snapshotChunkSize = bytes(v)),
   'snapshot-window': (v, s) => (s.snapshotWindow = positiveInt(v, 'chunks', 1024)),

@@ -1,5 +1,5 @@
 import { decode, encode } from '@msgpack/msgpack';
-import type { MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
+import type { AcceptedDigestMsg, MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
 
 /**
  * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
@@ -22,11 +22,15 @@ export interface HelloMsg {
   readonly role: 'acceptor' | 'proposer' | 'learner' | 'replica' | 'client';
   /** Its id in the config (−1 for a learner or client). */
   readonly id: number;
-  /** What it serves: 'snapshots' when it can send checkpoints. */
+  /**
+   * What it serves or takes: 'snapshots' when it can send checkpoints; 'accepted-digests' when it
+   * is a replica whose learner holds the values of the accepts its acceptor receives, so that an
+   * acceptor's accepted may come to it as an `accepted_digest`.
+   */
   readonly features: readonly string[];
 }
 
-export type ExtensionMessage = HelloMsg | SnapshotMessage | RejoinMessage;
+export type ExtensionMessage = HelloMsg | SnapshotMessage | RejoinMessage | AcceptedDigestMsg;
 export type ExtensionType = ExtensionMessage['type'];
 
 /** Type codes: LibPaxos3 uses 0–8; ours start at 16, leaving it room. */
@@ -38,6 +42,7 @@ export const EXTENSION_CODE = {
   snapshot_chunk: 20,
   rejoin_query: 21,
   rejoin_info: 22,
+  accepted_digest: 23,
 } as const satisfies Record<ExtensionType, number>;
 
 const TYPE_OF = new Map<number, ExtensionType>(Object.entries(EXTENSION_CODE).map(([t, c]) => [c, t as ExtensionType]));
@@ -51,6 +56,7 @@ const FORMAT: Record<ExtensionType, { readonly write: number; readonly readMin: 
   snapshot_chunk: { write: 1, readMin: 1, readMax: 1 },
   rejoin_query: { write: 1, readMin: 1, readMax: 1 },
   rejoin_info: { write: 1, readMin: 1, readMax: 1 },
+  accepted_digest: { write: 1, readMin: 1, readMax: 1 },
 };
 
 /** The lowest type code of ours: the frame decoder takes `[code, map]` frames from here up. */
@@ -92,6 +98,10 @@ export function encodeExtension(msg: ExtensionMessage): Uint8Array {
       break;
     case 'rejoin_info':
       payload = { v, highest: msg.highest, maxBallot: msg.maxBallot };
+      break;
+    case 'accepted_digest':
+      // Short keys: this one goes once per value to every replica, where it replaces the value.
+      payload = { v, aid: msg.aid, iid: msg.iid, b: msg.ballot, vb: msg.valueBallot, n: msg.size, d1: msg.d1, d2: msg.d2 };
       break;
   }
   return encode([EXTENSION_CODE[msg.type], payload]);
@@ -174,6 +184,19 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
       return { type };
     case 'rejoin_info':
       return { type, highest: int(m, type, 'highest', 0, 0xffff_ffff), maxBallot: int(m, type, 'maxBallot', 0, 0xffff_ffff) };
+    case 'accepted_digest':
+      // The ranges LibPaxos3's accepted has on the wire (ids 0..255, uint32 instance and ballots);
+      // the core drops what is out of range for its cluster (an acceptor id past the count).
+      return {
+        type,
+        aid: int(m, type, 'aid', 0, 255),
+        iid: int(m, type, 'iid', 1, 0xffff_ffff),
+        ballot: int(m, type, 'b', 0, 0xffff_ffff),
+        valueBallot: int(m, type, 'vb', 1, 0xffff_ffff),
+        size: int(m, type, 'n', 0, 0xffff_ffff),
+        d1: int(m, type, 'd1', 0, 0xffff_ffff),
+        d2: int(m, type, 'd2', 0, 0xffff_ffff),
+      };
   }
 }
 

@@ -325,6 +325,8 @@ export class ProcessMetrics {
           this.behindTrim++;
           break;
         case 'conflict':
+        case 'digest-mismatch':
+          // Both say two values were accepted under one ballot (or a bug): the same alarm.
           this.conflicts++;
           break;
         case 'not-a-batch':

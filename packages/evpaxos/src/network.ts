@@ -1,5 +1,5 @@
 import type { Server, Socket } from 'node:net';
-import { MESSAGE_CODE, type Message, type PeerId } from '@libpaxos/paxos-core';
+import { ACCEPTED_DIGESTS_FEATURE, MESSAGE_CODE, digestOf, type Message, type PeerId } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from './codec.js';
 import { formatAddress, type Address } from './config.js';
 import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
@@ -45,6 +45,14 @@ export interface NetworkOptions {
    * to a peer's hello. Without it, this process speaks LibPaxos3's nine messages only.
    */
   readonly hello?: HelloMsg;
+  /**
+   * `accepted-digests yes`: this process's acceptor sends its broadcast accepted messages as
+   * digests (paxos-core's accepted-digest.ts) to the peers whose hello offers 'accepted-digests'
+   * (replicas that hold the values of the accepts their acceptors receive). Everyone else — C
+   * LibPaxos3 peers, clients, learners, proposers, a peer whose hello has not arrived — gets
+   * LibPaxos3's accepted byte for byte, and repeat answers (`toPeer`) always carry the value.
+   */
+  readonly acceptedDigests?: boolean;
   /** An extension message (other than hello) from a libpaxos-ts peer; `from` is the connection's PeerId. */
   readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
 }
@@ -415,8 +423,28 @@ export class Network {
   toSubscribers(msg: Message): void {
     if (this.options.self !== undefined) this.toSelf(this.options.self, msg);
     if (this.incoming.size === 0) return;
+    if (msg.type === 'accepted' && this.options.acceptedDigests === true) {
+      this.acceptedToSubscribers(msg);
+      return;
+    }
     const bytes = encodeMessage(msg);
     for (const conn of this.incoming.values()) conn.write(bytes, msg.type);
+  }
+
+  /** An accepted to every incoming connection: as a digest to those that take one, whole to the rest. */
+  private acceptedToSubscribers(msg: Extract<Message, { type: 'accepted' }>): void {
+    let bytes: Uint8Array | undefined;
+    let digest: Uint8Array | undefined;
+    for (const conn of this.incoming.values()) {
+      if (conn.hello !== undefined && conn.hello.features.includes(ACCEPTED_DIGESTS_FEATURE)) {
+        digest ??= encodeExtension(digestOf(msg));
+        this.extSent.set('accepted_digest', (this.extSent.get('accepted_digest') ?? 0) + 1);
+        conn.write(digest);
+      } else {
+        bytes ??= encodeMessage(msg);
+        conn.write(bytes, msg.type);
+      }
+    }
   }
 
   toPeer(peer: PeerId, msg: Message): void {
@@ -734,6 +762,17 @@ export class Network {
     }
     if (this.closed) return;
     this.extReceived.set(msg.type, (this.extReceived.get(msg.type) ?? 0) + 1);
+    if (msg.type === 'accepted_digest' && (!dialled || msg.aid !== conn.id)) {
+      // Like an accepted, it names an acceptor: believed only on the connection dialled to it.
+      this.impostors++;
+      this.log.repeated(
+        `impostor ${conn.name} accepted_digest ${msg.aid}`,
+        'error',
+        `${conn.name} sent an accepted_digest claiming to be from acceptor ${msg.aid}; dropped`,
+        (n, s) => `${conn.name} sent ${n} more accepted_digest messages claiming to be from acceptor ${msg.aid} in the last ${s} s; dropped`,
+      );
+      return;
+    }
     if (!dialled && conn.allowedExtensions !== undefined && !conn.allowedExtensions.has(msg.type)) {
       // TLS: this peer's certificate names a role that does not send this (a client's snapshot_get).
       this.forbidden++;

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import {
+  ACCEPTED_DIGESTS_FEATURE,
   Acceptor,
   CheckpointSchedule,
   Learner,
@@ -22,6 +23,7 @@ import {
   type SnapshotEffect,
   type SnapshotIoResult,
   type SnapshotMessage,
+  type AcceptedDigestMsg,
 } from '@libpaxos/paxos-core';
 import { CheckpointStore } from './checkpoint-store.js';
 import { Checkpointing } from './checkpointing.js';
@@ -162,6 +164,8 @@ interface Wiring {
   readonly closeStorage?: () => Promise<void>;
   /** Our hello (extensions.ts): sent on every connection dialled, and in answer to a peer's. */
   readonly hello: HelloMsg;
+  /** An acceptor's broadcast accepted goes as a digest to peers whose hello takes it (`accepted-digests`). */
+  readonly acceptedDigests?: boolean;
   readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
   readonly snapshot?: (e: SnapshotEffect) => void;
   readonly delivered?: () => void;
@@ -204,6 +208,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     transport,
     onMessage: (from, msg) => pump.receive(from, msg),
     hello: w.hello,
+    acceptedDigests: w.acceptedDigests ?? false,
     ...(w.onExtension !== undefined ? { onExtension: w.onExtension } : {}),
   });
   let server: MetricsServer | undefined;
@@ -377,6 +382,8 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
       commit: (r) => storage.commit(r),
       closeStorage: () => storage.close(),
       hello: { type: 'hello', version: VERSION, role: 'acceptor', id, features: [] },
+      // Replicas that dial this acceptor may take its accepted messages as digests.
+      acceptedDigests: config.acceptedDigests,
     },
     log,
   );
@@ -563,6 +570,7 @@ export async function startReplica<R = undefined>(
         ...(ck !== undefined && config.checkpointTrim ? { checkpointTrim: { hold: config.checkpointTrimHold } } : {}),
       },
       ...leadershipOf(config),
+      acceptedDigests: config.acceptedDigests,
     },
     { acceptor: state, proposer: { roundFloor: state.roundFloor, fence: state.fence } },
   );
@@ -624,10 +632,20 @@ export async function startReplica<R = undefined>(
         await shell.close();
         await storage.close();
       },
-      hello: { type: 'hello', version: VERSION, role: 'replica', id, features: ck !== undefined ? ['snapshots'] : [] },
-      ...withRejoinAnswers(
-        shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
-        (from) => networkRef?.toPeerExtension(from, { type: 'rejoin_info', ...role.acceptor.rejoinInfo }),
+      hello: {
+        type: 'hello',
+        version: VERSION,
+        role: 'replica',
+        id,
+        features: [...(ck !== undefined ? ['snapshots'] : []), ...(config.acceptedDigests ? [ACCEPTED_DIGESTS_FEATURE] : [])],
+      },
+      acceptedDigests: config.acceptedDigests,
+      ...withDigestVotes(
+        withRejoinAnswers(
+          shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
+          (from) => networkRef?.toPeerExtension(from, { type: 'rejoin_info', ...role.acceptor.rejoinInfo }),
+        ),
+        (from, msg) => pumpRef?.input((out) => role.receiveDigest(from, msg, out)),
       ),
     },
     log,
@@ -837,6 +855,21 @@ function withRejoinAnswers(w: Pick<Wiring, 'onExtension' | 'snapshot' | 'deliver
     ...w,
     onExtension: (from, msg) => {
       if (msg.type === 'rejoin_query') answer(from);
+      else inner?.(from, msg);
+    },
+  };
+}
+
+/** A replica takes its peers' digest votes (paxos-core's accepted-digest.ts) into its pump. */
+function withDigestVotes(
+  w: Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'>,
+  receive: (from: PeerId, msg: AcceptedDigestMsg) => void,
+): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
+  const inner = w.onExtension;
+  return {
+    ...w,
+    onExtension: (from, msg) => {
+      if (msg.type === 'accepted_digest') receive(from, msg);
       else inner?.(from, msg);
     },
   };

@@ -300,6 +300,16 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: 
         { event: 'conflict', iid: e.iid, ballot: e.ballot },
       );
       return;
+    case 'digest-mismatch':
+      log.repeated(
+        `digest-mismatch ${e.aid}`,
+        'error',
+        `Instance ${e.iid}: acceptor ${e.aid}'s digest of the value it accepted under ballot ${e.ballot} does not match the value this replica received in that ballot's accept. Two values under one ballot (a C LibPaxos3 proposer restarted and reused its ballots, bug B2, or two proposers share an id) or a bug; the vote is not counted for that value`,
+        (n, s) => `${n} more digest votes from acceptor ${e.aid} did not match the values held (last ${s} s); not counted`,
+        undefined,
+        { event: 'digest-mismatch', iid: e.iid, ballot: e.ballot, aid: e.aid },
+      );
+      return;
     case 'iid-space-exhausted':
       log.error(
         e.role === 'learner'

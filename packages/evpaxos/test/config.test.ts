@@ -119,6 +119,14 @@ describe('paxos.conf', () => {
     expect(() => parseConfig(`${base}leader maybe\n`, P)).toThrow(/leader: expected yes or no, got 'maybe'/);
   });
 
+  it('accepted-digests: on by default, off with no, anything else refused with its line', () => {
+    const base = 'replica 0 127.0.0.1 8800\n';
+    expect(parseConfig(base, P)).toMatchObject({ acceptedDigests: true });
+    expect(parseConfig(`${base}accepted-digests no\n`, P)).toMatchObject({ acceptedDigests: false });
+    expect(parseConfig(`${base}accepted-digests yes\n`, P)).toMatchObject({ acceptedDigests: true });
+    expect(() => parseConfig(`${base}accepted-digests off\n`, P)).toThrow(/paxos.conf:2: accepted-digests: expected yes or no, got 'off'/);
+  });
+
   it('checkpoint keys: off by default; trimming needs a checkpoint directory; a chunk fits in a message', () => {
     const base = 'replica 0 127.0.0.1 8800\n';
     expect(parseConfig(base, P)).toMatchObject({

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encode } from '@msgpack/msgpack';
-import type { Message } from '@libpaxos/paxos-core';
+import { digestOf, type AcceptedMsg, type Message } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from '../src/codec.js';
 import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from '../src/extensions.js';
 import { VERSION, silentLogger } from '../src/index.js';
@@ -22,6 +22,7 @@ const EXAMPLES: ExtensionMessage[] = [
   { type: 'snapshot_get', iid: 9, sum, offset: 2 ** 33, length: 1 << 20 },
   { type: 'snapshot_chunk', iid: 9, sum, offset: 0, data: new Uint8Array(1 << 20).fill(9), gone: false },
   { type: 'snapshot_chunk', iid: 9, sum, offset: 0, data: new Uint8Array(0), gone: true },
+  { type: 'accepted_digest', aid: 2, iid: 4_000_000_000, ballot: 4_294_967_295, valueBallot: 4_294_967_290, size: 1 << 20, d1: 0xffff_ffff, d2: 0 },
 ];
 
 function frames(bytes: Uint8Array, max = 16 << 20): Frame[] {
@@ -63,7 +64,7 @@ describe('extension messages: [code ≥ 16, payload map], msgpack-encoded, versi
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: all.length - 1 }), { minLength: 1, maxLength: 12 }), fc.array(fc.integer({ min: 1, max: 2000 }), { maxLength: 20 }), (picks, cuts) => {
         const msgs = picks.map((i) => all[i] as Message | ExtensionMessage);
-        const parts = msgs.map((m) => ('version' in m || m.type.startsWith('snapshot') ? encodeExtension(m as ExtensionMessage) : encodeMessage(m as Message)));
+        const parts = msgs.map((m) => ('version' in m || m.type.startsWith('snapshot') || m.type === 'accepted_digest' ? encodeExtension(m as ExtensionMessage) : encodeMessage(m as Message)));
         const stream = Uint8Array.from(parts.flatMap((p) => [...p]));
         const d = new FrameDecoder(1 << 20);
         const got: Frame[] = [];
@@ -143,6 +144,54 @@ describe('extension messages: [code ≥ 16, payload map], msgpack-encoded, versi
   });
 });
 
+describe('accepted_digest from hostile bytes', () => {
+  const good = { v: 1, aid: 1, iid: 7, b: 21, vb: 21, n: 64, d1: 123, d2: 456 };
+  const decodeFrame = (payload: object) => {
+    const f = frames(encode([23, payload]))[0] as { code: number; payload: Uint8Array };
+    return decodeExtension(f.code, f.payload);
+  };
+
+  it('decodes a well-formed digest vote with its fields named as the core names them', () => {
+    expect(decodeFrame(good)).toEqual({ type: 'accepted_digest', aid: 1, iid: 7, ballot: 21, valueBallot: 21, size: 64, d1: 123, d2: 456 });
+  });
+
+  it.each([
+    ['an acceptor id past 255', { aid: 256 }, /'aid' must be a whole number from 0 to 255/],
+    ['a negative acceptor id', { aid: -1 }, /'aid' must be a whole number/],
+    ['instance 0', { iid: 0 }, /'iid' must be a whole number from 1 to 4294967295/],
+    ['an instance past uint32', { iid: 2 ** 32 }, /'iid' must be a whole number/],
+    ['a value ballot 0 (nothing accepted)', { vb: 0 }, /'vb' must be a whole number from 1/],
+    ['a ballot past uint32', { b: 2 ** 32 }, /'b' must be a whole number/],
+    ['a fractional size', { n: 1.5 }, /'n' must be a whole number/],
+    ['a digest half as bytes', { d1: new Uint8Array(4) }, /'d1' must be a whole number/],
+    ['a digest half past uint32', { d2: 2 ** 32 }, /'d2' must be a whole number/],
+    ['a missing digest half', { d2: undefined }, /'d2' must be a whole number/],
+    ['a string as instance', { iid: '7' }, /'iid' must be a whole number/],
+    ['a nil as acceptor', { aid: null }, /'aid' must be a whole number/],
+  ] as const)('refuses %s with a sentence naming the field', (_what, change, re) => {
+    expect(() => decodeFrame({ ...good, ...change })).toThrow(ExtensionError);
+    expect(() => decodeFrame({ ...good, ...change })).toThrow(re);
+  });
+
+  it('refuses a newer format, and a payload without a format version', () => {
+    expect(() => decodeFrame({ ...good, v: 2 })).toThrow(/accepted_digest in format 2, newer than this build reads/);
+    expect(() => decodeFrame({ ...good, v: undefined })).toThrow(/no format version 'v'/);
+  });
+
+  it('never throws anything but ExtensionError on arbitrary payloads', () => {
+    fc.assert(
+      fc.property(fc.dictionary(fc.constantFrom('v', 'aid', 'iid', 'b', 'vb', 'n', 'd1', 'd2', 'x'), fc.oneof(fc.integer(), fc.double(), fc.string(), fc.constant(null), fc.uint8Array({ maxLength: 8 }))), (payload) => {
+        try {
+          decodeFrame(payload);
+        } catch (e) {
+          if (!(e instanceof ExtensionError)) throw e;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
 it('hello carries the package version', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   expect(VERSION).toBe(pkg.version);
@@ -182,6 +231,52 @@ describe('hello negotiation', () => {
     expect(a?.toPeerExtension(incoming, { type: 'snapshot_offer', iid: 0, size: 0, sum, reports: [] })).toBe(true);
     await waitFor(() => got.length === 2, 5000, 'the offer');
     expect(got[1]?.[0]).toBe('dialler from 0');
+  }, 15_000);
+
+  it('an acceptor sends its accepted as a digest only to peers whose hello offers accepted-digests; others get LibPaxos3 bytes, and a digest on an incoming connection is dropped', async () => {
+    const ext: ExtensionMessage[] = [];
+    const { net, port } = await withFreePorts(1, async ([p]) => {
+      const n = new Network({
+        listen: { host: '127.0.0.1', port: p as number, where: 't', name: 'acceptor-0' },
+        nodelay: true,
+        maxValueSize: 1 << 20,
+        maxQueuedBytes: 1 << 24,
+        log: silentLogger,
+        onMessage: () => undefined,
+        hello: { type: 'hello', version: 'test', role: 'acceptor', id: 0, features: [] },
+        acceptedDigests: true,
+        onExtension: (_from, m) => ext.push(m),
+      });
+      await n.start();
+      nets.push(n);
+      return { net: n, port: p as number };
+    });
+    const peer = (first?: HelloMsg) => {
+      const c = createConnection({ host: '127.0.0.1', port });
+      sockets.push(c);
+      const bytes: Buffer[] = [];
+      c.on('data', (d: Buffer) => bytes.push(d));
+      if (first !== undefined) c.write(encodeExtension(first));
+      return { c, frames: () => new FrameDecoder(1 << 20).push(Buffer.concat(bytes)), raw: () => Buffer.concat(bytes) };
+    };
+    const cPeer = peer();
+    const plain = peer({ type: 'hello', version: 'test', role: 'learner', id: -1, features: [] });
+    const taker = peer({ type: 'hello', version: 'test', role: 'replica', id: 1, features: ['accepted-digests'] });
+    // Both hellos answered: the acceptor knows who takes digests.
+    await waitFor(() => plain.frames().length === 1 && taker.frames().length === 1 && net.incomingCount === 3, 5000, 'the hellos');
+    const accepted: AcceptedMsg = { type: 'accepted', aid: 0, iid: 9, ballot: 21, valueBallot: 21, value: new Uint8Array(500).fill(3) };
+    net.toSubscribers(accepted);
+    net.flush();
+    await waitFor(() => cPeer.raw().length > 0 && plain.frames().length === 2 && taker.frames().length === 2, 5000, 'the accepted');
+    // The C-style peer: LibPaxos3's accepted, byte for byte, and nothing else.
+    expect(cPeer.raw()).toEqual(Buffer.from(encodeMessage(accepted)));
+    expect(plain.frames()[1]).toEqual(accepted);
+    const got = taker.frames()[1] as Frame;
+    expect(got.type === 'extension' ? decodeExtension(got.code, got.payload) : got).toEqual(digestOf(accepted));
+    // A digest vote names an acceptor: on a connection this process did not dial to it, it is dropped.
+    taker.c.write(encodeExtension(digestOf(accepted)));
+    await waitFor(() => net.stats().impostors === 1, 5000, 'the impostor to be counted');
+    expect(ext).toEqual([]);
   }, 15_000);
 
   it('a peer that does not say hello (C LibPaxos3) never receives an extension message, and our hello does not disturb it', async () => {

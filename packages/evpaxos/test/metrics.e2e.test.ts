@@ -43,7 +43,8 @@ describe('metrics and health', () => {
     expect(value(m, 'paxos_peer_connected', { peer: 'replica-1' })).toBe(1);
     expect(value(m, 'paxos_peer_sent_bytes_total', { peer: 'replica-1' })).toBeGreaterThan(1000);
     expect(value(m, 'paxos_peer_received_bytes_total', { peer: 'replica-2' })).toBeGreaterThan(1000);
-    expect(value(m, 'paxos_messages_received_total', { type: 'accepted' })).toBeGreaterThan(0);
+    // Between replicas an accepted comes as a digest (accepted-digests, on by default).
+    expect(value(m, 'paxos_extension_messages_received_total', { type: 'accepted_digest' })).toBeGreaterThan(0);
     expect(value(m, 'paxos_messages_sent_total', { type: 'accept' })).toBeGreaterThan(0);
     expect(value(m, 'paxos_connections', { direction: 'accepted' })).toBe(2);
     expect(value(m, 'paxos_storage_open')).toBe(1);

@@ -163,6 +163,12 @@ export type CoreEvent =
    */
   | { readonly kind: 'conflict'; readonly iid: number; readonly ballot: number }
   /**
+   * learner: acceptor `aid`'s digest vote for (iid, ballot) does not match the value this learner
+   * holds for that pair (accepted-digest.ts): two values under one ballot, or a bug. The vote is
+   * not counted for that value.
+   */
+  | { readonly kind: 'digest-mismatch'; readonly iid: number; readonly ballot: number; readonly aid: number }
+  /**
    * learner: instance 2^32 − 1, the last LibPaxos3 can name, is delivered; proposer: no instance
    * id is left to open. Nothing more can be decided in this cluster.
    */

@@ -1,3 +1,4 @@
+export { ACCEPTED_DIGESTS_FEATURE, digestMatches, digestOf, valueDigest, type AcceptedDigestMsg } from './accepted-digest.js';
 export { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
 export { InvariantError, assertNever, invariant } from './assert.js';
 export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';

@@ -10,6 +10,7 @@ import { drop, type Decision, type Delivery, type Effects, type PeerId } from '.
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message } from './messages.js';
+import { valueDigest, type AcceptedDigestMsg } from './accepted-digest.js';
 import { InstanceVotes } from './votes.js';
 
 export interface LearnerOptions {
@@ -47,9 +48,29 @@ export interface LearnerOptions {
   readonly snapshots?: SnapshotFetchOptions;
 }
 
+/**
+ * Values held per instance for digest votes, at most: the newest ballots win (one dropped only
+ * costs a repeat of that instance).
+ */
+const MAX_HELD = 4;
+
+/** A value this learner holds for (iid, ballot), received in full (an accept, or an accepted). */
+interface Held {
+  readonly ballot: number;
+  readonly value: Uint8Array;
+  /** Its digest, once a vote was checked against it (each remote acceptor's vote needs it). */
+  digest: [number, number] | undefined;
+}
+
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
 class Pending extends InstanceVotes {
   closed: Uint8Array | undefined = undefined;
+  /** Values of accepts seen for this instance, by ballot (see `Learner.holdValue`); null: none. */
+  held: Held[] | null = null;
+  /** Digest votes waiting for a value of their ballot; null: none. */
+  waiting: AcceptedDigestMsg[] | null = null;
+  /** A quorum of digest votes came without a value: it was put on the list to ask for. */
+  missing = false;
 }
 
 /**
@@ -60,6 +81,11 @@ class Pending extends InstanceVotes {
  * never on the promised ballot that repeat replies carry), B8 (catch-up asks for `repeatBatch`
  * instances, asks for the next range as soon as one is delivered, and probes in an idle cluster).
  * No-op values (empty) close holes and are skipped, not delivered.
+ *
+ * Digest votes (accepted-digest.ts, a replica's peers with `accepted-digests`): an accepted without
+ * its value counts only as a vote for a value this learner received in full for exactly that
+ * (iid, value ballot) — the accept its acceptor received (`holdValue`), or a full accepted — and
+ * whose size and digest match; a quorum of them without such a value asks for it by repeat.
  */
 export class Learner {
   readonly quorum: number;
@@ -100,6 +126,14 @@ export class Learner {
    * an empty value). The replica composition feeds them to its proposer.
    */
   readonly lastDecided: Decision[] = [];
+  /**
+   * Digest votes the last input counted, each as the full accepted it stands for (the value this
+   * learner held and checked): the replica composition shows them to its proposer too, as it
+   * shows it every accepted.
+   */
+  readonly lastResolved: AcceptedMsg[] = [];
+  /** Instances a quorum of digest votes named without a value held: asked for at the next tick. */
+  private readonly missing = new Set<number>();
 
   constructor(options: LearnerOptions) {
     this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
@@ -129,6 +163,7 @@ export class Learner {
   /** Clears what the last input reported (every entry point starts with it). */
   private begin(): void {
     if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
+    if (this.lastResolved.length !== 0) this.lastResolved.length = 0;
     this.lastInstalled = 0;
     this.lastInstalledMaster = undefined;
   }
@@ -200,6 +235,7 @@ export class Learner {
     if (fetch !== undefined && fetch.stuckMs > 0 && !this.lateStart && this.highestSeenIid > this.current && now - this.advancedAt >= fetch.stuckMs) {
       fetch.behind(this.current, now, out);
     }
+    if (this.missing.size > 0) this.askMissing(out);
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
     if (this.lateStart) return;
@@ -327,13 +363,166 @@ export class Learner {
       if (iid === this.current) this.deliverReady(out);
       return drop(out, 'duplicate', 'accepted', iid);
     }
+    this.count(inst, iid, aid, vb, msg.value, out);
+    // The bytes of (iid, vb) are here now: digest votes that waited for them count if they match.
+    if (inst.waiting !== null && inst.closed === undefined) this.resolveWaiting(inst, vb, msg.value, out);
+  }
+
+  /** One acceptor's vote for `value` under `vb`: closes the instance on a quorum. */
+  private count(inst: Pending, iid: number, aid: number, vb: number, value: Uint8Array, out: Effects): void {
     // B1: acks are matched on the ballot the value was accepted in, and on the bytes.
-    const count = inst.add(aid, vb, msg.value);
+    const count = inst.add(aid, vb, value);
     if (count < 0) return drop(out, 'duplicate', 'accepted', iid);
     if (inst.conflict) out.events.push({ kind: 'conflict', iid, ballot: vb });
     if (count < this.quorum) return;
-    inst.closed = msg.value;
+    inst.closed = value;
+    inst.held = null;
+    inst.waiting = null;
     if (iid === this.current) this.deliverReady(out);
+  }
+
+  /**
+   * The value of an accept for (iid, ballot) that this node's acceptor received (a replica that
+   * takes digest votes): under one ballot only one value is ever proposed, so it is the value of
+   * every accepted for (iid, ballot), and digest votes for that pair are checked against it. Held
+   * until the instance is delivered; digest votes that waited for it count now if they match.
+   */
+  holdValue(iid: number, ballot: number, value: Uint8Array, out: Effects): void {
+    this.begin();
+    if (this.lateStart || !isUint32(iid) || iid < this.current || iid - this.current >= this.window || !isUint32(ballot) || ballot < 1) return;
+    let inst = this.pending.get(iid);
+    if (inst === undefined) {
+      inst = new Pending();
+      this.pending.set(iid, inst);
+    }
+    if (inst.closed !== undefined) return;
+    this.hold(inst, ballot, value);
+    if (inst.waiting !== null) this.resolveWaiting(inst, ballot, value, out);
+  }
+
+  /** Keeps `value` as the value of `ballot` in `inst` (the newest MAX_HELD ballots). */
+  private hold(inst: Pending, ballot: number, value: Uint8Array): void {
+    const held = (inst.held ??= []);
+    let lowest = 0;
+    for (let i = 0; i < held.length; i++) {
+      const h = held[i] as Held;
+      // One value per ballot: a second is a broken peer's (B2), and digests are checked against the first.
+      if (h.ballot === ballot) return;
+      if (h.ballot < (held[lowest] as Held).ballot) lowest = i;
+    }
+    if (held.length < MAX_HELD) held.push({ ballot, value, digest: undefined });
+    else if ((held[lowest] as Held).ballot < ballot) held[lowest] = { ballot, value, digest: undefined };
+  }
+
+  /**
+   * The value this learner holds for (inst, vb): from an accept, or from a full accepted vote
+   * (then kept with the accept values, so that its digest is computed once).
+   */
+  private heldValue(inst: Pending, vb: number): Held | undefined {
+    if (inst.held !== null) for (const h of inst.held) if (h.ballot === vb) return h;
+    const value = inst.valueAt(vb);
+    if (value === undefined) return undefined;
+    this.hold(inst, vb, value);
+    return inst.held?.find((h) => h.ballot === vb) ?? { ballot: vb, value, digest: undefined };
+  }
+
+  /** A digest vote (accepted-digest.ts) from a peer acceptor. */
+  receiveDigest(_from: PeerId, msg: AcceptedDigestMsg, out: Effects): void {
+    this.begin();
+    const { aid, iid, valueBallot: vb } = msg;
+    if (!Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(iid) || iid < 1 || !isUint32(vb) || vb < 1 || !isUint32(msg.ballot)) {
+      return drop(out, 'invalid', 'accepted', iid);
+    }
+    if (this.lateStart) {
+      this.lateStart = false;
+      this.current = iid;
+    }
+    if (iid < this.current) return drop(out, 'stale', 'accepted', iid);
+    if (iid > this.highestSeenIid) this.highestSeenIid = iid;
+    if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
+    let inst = this.pending.get(iid);
+    if (inst === undefined) {
+      inst = new Pending();
+      this.pending.set(iid, inst);
+    }
+    if (inst.closed !== undefined) {
+      if (iid === this.current) this.deliverReady(out);
+      return drop(out, 'duplicate', 'accepted', iid);
+    }
+    const held = this.heldValue(inst, vb);
+    if (held !== undefined) {
+      this.countDigest(inst, msg, held, out);
+      return;
+    }
+    // No value of that ballot here yet (its accept may still be on its way, or was lost): the
+    // vote waits for one. Once as many acceptors as a quorum wait on one ballot, the value is
+    // asked for (at the next tick, so that an accept on its way can still arrive first).
+    const waiting = (inst.waiting ??= []);
+    let same = 0;
+    for (const w of waiting) {
+      if (w.valueBallot !== vb) continue;
+      if (w.aid === aid) return drop(out, 'duplicate', 'accepted', iid);
+      same++;
+    }
+    // Bounded: a vote pushed out costs only a repeat (the hole repair, or a later quorum).
+    if (waiting.length >= 2 * this.acceptors) waiting.shift();
+    waiting.push(msg);
+    if (same + 1 >= this.quorum && !inst.missing) {
+      inst.missing = true;
+      this.missing.add(iid);
+    }
+  }
+
+  /** A digest vote whose ballot's value `value` this learner holds: counted only if it matches. */
+  private countDigest(inst: Pending, msg: AcceptedDigestMsg, held: Held, out: Effects): void {
+    const value = held.value;
+    const digest = (held.digest ??= valueDigest(value));
+    if (value.length !== msg.size || digest[0] !== msg.d1 || digest[1] !== msg.d2) {
+      // Two values under one ballot (a broken peer: B2), or a bug: never counted for this value.
+      out.events.push({ kind: 'digest-mismatch', iid: msg.iid, ballot: msg.valueBallot, aid: msg.aid });
+      return;
+    }
+    const full: AcceptedMsg = { type: 'accepted', aid: msg.aid, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.valueBallot, value };
+    this.lastResolved.push(full);
+    this.count(inst, msg.iid, msg.aid, msg.valueBallot, value, out);
+  }
+
+  /** The value of (inst, vb) arrived: the digest votes that waited for it are checked and counted. */
+  private resolveWaiting(inst: Pending, vb: number, value: Uint8Array, out: Effects): void {
+    const waiting = inst.waiting as AcceptedDigestMsg[];
+    const ready = waiting.filter((w) => w.valueBallot === vb);
+    if (ready.length === 0) return;
+    inst.waiting = waiting.length === ready.length ? null : waiting.filter((w) => w.valueBallot !== vb);
+    // The value held for vb (the first one, if a broken peer sent two), else this one.
+    const held = this.heldValue(inst, vb) ?? { ballot: vb, value, digest: undefined };
+    for (const w of ready) {
+      if (inst.closed !== undefined) return;
+      this.countDigest(inst, w, held, out);
+    }
+  }
+
+  /**
+   * Asks the acceptors to repeat the instances a quorum of digest votes named without a value
+   * held (its acceptor missed the accept: a lost connection, a restart): repeat replies always
+   * carry the value, and then the votes count. One repeat per run of consecutive instances; the
+   * hole repair asks again if these answers are lost.
+   */
+  private askMissing(out: Effects): void {
+    const iids: number[] = [];
+    for (const iid of this.missing) {
+      const inst = this.pending.get(iid);
+      if (iid >= this.current && inst !== undefined && inst.closed === undefined && inst.missing) iids.push(iid);
+      if (inst !== undefined) inst.missing = false;
+    }
+    this.missing.clear();
+    iids.sort((a, b) => a - b);
+    for (let i = 0; i < iids.length; ) {
+      const from = iids[i] as number;
+      let to = from;
+      while (i + 1 < iids.length && iids[i + 1] === to + 1 && to - from + 1 < this.repeatBatch) to = iids[++i] as number;
+      i++;
+      out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });
+    }
   }
 
   private deliverReady(out: Effects): void {

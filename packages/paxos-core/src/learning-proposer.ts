@@ -6,6 +6,7 @@ import { Leadership, type LeaderView, type LeadershipOptions, type MasterState }
 import { Learner, type LearnerOptions } from './learner.js';
 import { controlValue } from './control-value.js';
 import type { Message } from './messages.js';
+import { digestMatches, type AcceptedDigestMsg } from './accepted-digest.js';
 import { Proposer, type ProposerOptions, type ProposerRecovered } from './proposer.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
@@ -263,6 +264,32 @@ export class LearningProposer {
     this.settle(out);
   }
 
+  /** A digest vote (accepted-digest.ts): the learner counts it only with a value it holds and checked. */
+  receiveDigest(from: PeerId, msg: AcceptedDigestMsg, out: Effects): void {
+    this.clearLast();
+    this.learn((o) => this.learner.receiveDigest(from, msg, o), out);
+    // The learner may be done with the instance (delivered, or closed on other votes) while the
+    // proposer still waits for its own accepts to reach a quorum (see Proposer.decided): the value
+    // of its own accept for that ballot is the one the vote is for, once the digest matches.
+    if (this.learner.lastResolved.length === 0) {
+      const value = this.proposer.acceptValue(msg.iid, msg.valueBallot);
+      if (value !== undefined) {
+        if (digestMatches(value, msg)) this.proposer.receive(from, { type: 'accepted', aid: msg.aid, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.valueBallot, value }, out);
+        else out.events.push({ kind: 'digest-mismatch', iid: msg.iid, ballot: msg.valueBallot, aid: msg.aid });
+      }
+    }
+    this.settle(out);
+  }
+
+  /**
+   * The value of an accept this node's acceptor received (a replica that takes digest votes: see
+   * `Learner.holdValue`). Does not clear what the acceptor's input reported.
+   */
+  holdValue(iid: number, ballot: number, value: Uint8Array, out: Effects): void {
+    this.learn((o) => this.learner.holdValue(iid, ballot, value, o), out);
+    this.settle(out);
+  }
+
   /**
    * A proposer that does not lead may still get client values back (a displaced value re-queued,
    * an accept abandoned to the new leader): they go to the forwarder, never into an instance.
@@ -289,10 +316,13 @@ export class LearningProposer {
     if (leader !== undefined && leader.id !== this.id) forwarder.forward(leader.id, this.now, false, out);
   }
 
-  private learn(input: Input, out: Effects): void {
+  private learn(input: Input | ((out: Effects) => void), out: Effects): void {
     const delivered = out.deliver.length;
-    this.learner.step(input, out);
+    if (typeof input === 'function') input(out);
+    else this.learner.step(input, out);
     if (!this.deliver) out.deliver.length = delivered;
+    // Digest votes the learner counted are accepted messages like any other for the proposer.
+    for (const m of this.learner.lastResolved) this.proposer.receive(m.aid, m, out);
     // A checkpoint was installed: everything up to it is decided, the proposer moves past it, and
     // leadership takes the state the checkpoint carried (as a restart from it does), or, without
     // one, knows it skipped master operations it cannot judge.

@@ -691,6 +691,15 @@ export class Proposer {
     this.tryAccept(out);
   }
 
+  /**
+   * The value of this proposer's own accept for (iid, ballot), while the instance is in phase 2 at
+   * that ballot: what a digest vote for that pair is checked against (accepted-digest.ts).
+   */
+  acceptValue(iid: number, ballot: number): Uint8Array | undefined {
+    const inst = this.instances.get(iid);
+    return inst !== undefined && inst.phase === 2 && inst.ballot === ballot ? inst.proposal : undefined;
+  }
+
   private onPreempted(msg: PreemptedMsg, out: Effects): void {
     if (!this.validAck(msg.aid, msg.iid, msg.ballot)) return drop(out, 'invalid', 'preempted', msg.iid);
     const inst = this.instances.get(msg.iid);

@@ -5,6 +5,7 @@ import type { LeaderView, LeadershipOptions, MasterState } from './leadership.js
 import { LearningProposer } from './learning-proposer.js';
 import type { Learner, LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
+import type { AcceptedDigestMsg } from './accepted-digest.js';
 import type { Proposer, ProposerOptions, ProposerRecovered } from './proposer.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
 
@@ -18,6 +19,12 @@ export interface ReplicaOptions {
   readonly learner?: Omit<LearnerOptions, 'acceptors'>;
   /** Leader election with a lease (leadership.ts); absent, every replica proposes, as in LibPaxos3. */
   readonly leadership?: LeadershipOptions;
+  /**
+   * This replica takes digest votes (accepted-digest.ts) from peers it told so: its learner holds
+   * the value of every accept its acceptor receives, which is what those votes are checked
+   * against. Default false (LibPaxos3's full accepted messages only).
+   */
+  readonly acceptedDigests?: boolean;
 }
 
 export interface ReplicaRecovered {
@@ -35,9 +42,11 @@ export class Replica {
   readonly id: number;
   readonly acceptor: Acceptor;
   private readonly lp: LearningProposer;
+  private readonly holdsValues: boolean;
 
   constructor(options: ReplicaOptions, recovered?: ReplicaRecovered) {
     this.id = options.id;
+    this.holdsValues = options.acceptedDigests ?? false;
     this.acceptor = new Acceptor({ ...options.acceptor, id: options.id }, recovered?.acceptor);
     this.lp = new LearningProposer(
       {
@@ -74,6 +83,11 @@ export class Replica {
   tick(now: number, out: Effects): void {
     this.acceptor.tick(now, out);
     this.lp.tick(now, out);
+  }
+
+  /** A digest vote from a peer acceptor (accepted-digest.ts), for this replica's learner and proposer. */
+  receiveDigest(from: PeerId, msg: AcceptedDigestMsg, out: Effects): void {
+    this.lp.receiveDigest(from, msg, out);
   }
 
   /** A snapshot transfer message from a peer, for this replica's learner. */
@@ -158,8 +172,13 @@ export class Replica {
 
   receive(from: PeerId, msg: Message, out: Effects): void {
     switch (msg.type) {
-      case 'prepare':
       case 'accept':
+        this.lp.clearLast();
+        this.acceptor.receive(from, msg, out);
+        // Whether the acceptor took it or not (preempted), its value is the value of (iid, ballot).
+        if (this.holdsValues) this.lp.holdValue(msg.iid, msg.ballot, msg.value, out);
+        return;
+      case 'prepare':
       case 'repeat':
       case 'trim':
         this.lp.clearLast();

@@ -76,6 +76,16 @@ export class InstanceVotes {
     return this.addToRuns(this.runs as (Run | undefined)[], aid, vb, value);
   }
 
+  /**
+   * The bytes some acceptor reported accepting under `vb`, if this table still has such a vote
+   * (under one ballot only one value is ever accepted, so any such vote names it).
+   */
+  valueAt(vb: number): Uint8Array | undefined {
+    if (this.runs === null) return this.count0 > 0 && this.vb0 === vb ? this.value0 : undefined;
+    for (const r of this.runs) if (r !== undefined && r.ballots.includes(vb)) return r.value;
+    return undefined;
+  }
+
   /** Moves the fast-path pair into per-acceptor runs. */
   private spill(): void {
     const runs: (Run | undefined)[] = [];

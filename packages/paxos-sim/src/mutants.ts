@@ -274,6 +274,25 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
     case 'kv-cas-skips-version':
       // The core is the real one: these break the KV workload's state machine (kv-workload.ts).
       return {};
+    case 'learner-trusts-digest': {
+      // Counts a digest vote with the last accept value it saw for the instance, whatever ballot
+      // that accept had and without comparing digests: a value of another ballot (a competing
+      // proposer's) is taken for the one the acceptors voted for.
+      return {
+        learner: (learner) => {
+          const seen = new Map<number, Uint8Array>();
+          wrapMethod(learner, 'holdValue', (hold) => (iid, ballot, value, out) => {
+            seen.set(iid, value);
+            hold(iid, ballot, value, out);
+          });
+          wrapMethod(learner, 'receiveDigest', (receiveDigest) => (from, msg, out) => {
+            const value = seen.get(msg.iid);
+            if (value === undefined) receiveDigest(from, msg, out);
+            else learner.receive(from, { type: 'accepted', aid: msg.aid, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.valueBallot, value }, out);
+          });
+        },
+      };
+    }
     case 'acceptor-invents-earlier-vote':
       // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
       // just below the one it accepted it in, as if it had accepted it there first.

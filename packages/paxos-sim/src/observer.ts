@@ -1,4 +1,4 @@
-import type { Message } from '@libpaxos/paxos-core';
+import type { AcceptedDigestMsg, Message } from '@libpaxos/paxos-core';
 
 /** A node's role in the simulated cluster. */
 export type NodeKind = 'acceptor' | 'proposer' | 'learner' | 'replica';
@@ -22,12 +22,13 @@ export type SimObservation =
       readonly time: number;
       readonly from: number;
       readonly to: number;
-      readonly msg: Message;
+      /** A LibPaxos3 message, or a digest vote between replicas (paxos-core's accepted-digest.ts). */
+      readonly msg: Message | AcceptedDigestMsg;
       readonly arrives: number;
       readonly duplicate: boolean;
     }
   /** A message the network lost: cut by a partition, or dropped at random. */
-  | { readonly kind: 'drop'; readonly time: number; readonly from: number; readonly to: number; readonly msg: Message; readonly cause: 'partition' | 'loss' }
+  | { readonly kind: 'drop'; readonly time: number; readonly from: number; readonly to: number; readonly msg: Message | AcceptedDigestMsg; readonly cause: 'partition' | 'loss' }
   /**
    * Links cut (directed, `[from, to]`) until the matching `unpartition` (the same links) or the
    * heal. Partitions may overlap.

@@ -22,6 +22,7 @@ export const MUTANTS = [
   'kv-stale-local-read',
   'kv-retry-applied-twice',
   'kv-cas-skips-version',
+  'learner-trusts-digest',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -35,7 +36,8 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'trim-ignores-lagging-replica': { checkpointEvery: 5, trimHold: 0 },
   'transfer-skips-chunk': { checkpointEvery: 5, wipePerMille: 400, chunkBytes: 16 },
   // LibPaxos3's learner has no leadership (its 11-instance repeat can fall behind a leader's pace).
-  'libpaxos3-learner-b1': { leadership: false },
+  // ...nor digest votes (a C learner never announces them: it gets full accepted messages).
+  'libpaxos3-learner-b1': { leadership: false, acceptedDigests: false },
   // Leadership mutants need leadership on; clocks that drift within the bound make a lease
   // counted without the margin overlap the next one.
   'leader-lease-from-learn': { leadership: true, driftPpm: 20_000, leaseMs: 200 },
@@ -46,6 +48,10 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'kv-stale-local-read': { workload: 'kv', leadership: true },
   'kv-retry-applied-twice': { workload: 'kv' },
   'kv-cas-skips-version': { workload: 'kv' },
+  // Digest votes travel between replicas only; competing proposers (leadership off) put different
+  // values under different ballots of one instance, which is where trusting another ballot's value
+  // goes wrong.
+  'learner-trusts-digest': { mode: 'replica', acceptedDigests: true, leadership: false },
 };
 
 /**
@@ -126,6 +132,11 @@ export interface SimOptions {
    * see is checked for linearizability at the end (kv-workload.ts).
    */
   readonly workload: 'values' | 'kv';
+  /**
+   * Replica mode: replicas send each other digest votes instead of accepted messages with the
+   * value (paxos-core's accepted-digest.ts), as evpaxos replicas do with `accepted-digests yes`.
+   */
+  readonly acceptedDigests: boolean;
   readonly mutant: Mutant | undefined;
 }
 
@@ -171,6 +182,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     driftViolation: false,
     // Not drawn: the default runs' draws (and so their trace hashes) stay as they were.
     workload: 'values',
+    acceptedDigests: true,
     mutant: undefined,
   };
   // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
@@ -206,6 +218,7 @@ export function describeOptions(o: SimOptions): string {
       ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
+    ...(o.mode === 'replica' && !o.acceptedDigests ? ['digests=off'] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');

@@ -1,4 +1,4 @@
-import { assertNever, controlValue, decodeBatch, type Message, type MessageType } from '@libpaxos/paxos-core';
+import { assertNever, controlValue, decodeBatch, type AcceptedDigestMsg, type Message, type MessageType } from '@libpaxos/paxos-core';
 import type { NodeKind, SimObservation, SimObserver } from './observer.js';
 import { describeValueId, valueId } from './workload.js';
 
@@ -11,7 +11,8 @@ export interface RecordedMessage {
   readonly arrives: number;
   readonly from: number;
   readonly to: number;
-  readonly type: MessageType;
+  /** A LibPaxos3 message type, or a digest vote between replicas. */
+  readonly type: MessageType | 'accepted_digest';
   /** The instance it is about (0 for messages about none, such as acceptor_state). */
   readonly iid: number;
   readonly fate: MessageFate;
@@ -280,8 +281,9 @@ export class Recorder {
 }
 
 /** The instance a message is about: a repeat's first, an acceptor_state's trim point, none for a client value. */
-function iidOf(msg: Message): number {
+function iidOf(msg: Message | AcceptedDigestMsg): number {
   switch (msg.type) {
+    case 'accepted_digest':
     case 'prepare':
     case 'promise':
     case 'accept':

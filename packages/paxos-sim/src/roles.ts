@@ -17,6 +17,7 @@ import {
   type RejoinAnswer,
   type SnapshotIoResult,
   type SnapshotMessage,
+  type AcceptedDigestMsg,
 } from '@libpaxos/paxos-core';
 import type { SimOptions } from './options.js';
 
@@ -69,6 +70,8 @@ export interface ReplicaRole extends ProposerRole, SnapshotRole {
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */
   readonly lastDecided: readonly Decision[];
+  /** A digest vote from a peer replica's acceptor (paxos-core's accepted-digest.ts). */
+  receiveDigest(from: PeerId, msg: AcceptedDigestMsg, out: Effects): void;
 }
 
 /** A role that takes part in leadership (a proposer or a replica with leadership on). */
@@ -119,7 +122,7 @@ export function realRoles(o: SimOptions) {
       new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions, ...lead }, recovered),
     learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints, ...lead }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
-      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead }, recovered),
+      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead, acceptedDigests: o.acceptedDigests }, recovered),
     // Every N instances, or 1.5 s after anything was applied: an idle cluster still checkpoints its last values.
     checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 1500 }, from, now),
   } satisfies RoleFactory;

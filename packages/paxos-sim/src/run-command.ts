@@ -28,6 +28,8 @@ export interface RunFlags {
   readonly 'drift-violation'?: boolean | undefined;
   /** `values` or `kv` (kv-workload.ts). */
   readonly workload?: string | undefined;
+  /** `on` (default) or `off`: replicas send each other digest votes (paxos-core's accepted-digest.ts). */
+  readonly digests?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -49,6 +51,10 @@ export function runOverrides(flags: RunFlags): SimOverrides {
     if (flags.leader !== 'on' && flags.leader !== 'off') throw new RunCommandError(`--leader must be on or off, got '${flags.leader}'`);
     overrides.leadership = flags.leader === 'on';
   }
+  if (flags.digests !== undefined) {
+    if (flags.digests !== 'on' && flags.digests !== 'off') throw new RunCommandError(`--digests must be on or off, got '${flags.digests}'`);
+    overrides.acceptedDigests = flags.digests === 'on';
+  }
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
     overrides.driftViolation = true;
@@ -69,6 +75,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(given.mode !== undefined ? [`--mode ${options.mode}`] : []),
     ...(given.leader !== undefined ? [`--leader ${options.leadership ? 'on' : 'off'}`] : []),
     ...(options.driftViolation ? ['--drift-violation'] : []),
+    ...(!options.acceptedDigests ? ['--digests off'] : []),
     ...(options.workload === 'kv' && !(options.mutant !== undefined && MUTANT_OVERRIDES[options.mutant]?.workload === 'kv') ? ['--workload kv'] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
@@ -102,14 +109,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'] };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

@@ -6,8 +6,10 @@ import {
   rejoinMargin,
   rejoinPoint,
   clearEffects,
+  digestOf,
   newEffects,
   quorumSize,
+  type AcceptedDigestMsg,
   type AcceptorRecord,
   type Effects,
   type Envelope,
@@ -75,6 +77,8 @@ interface SimNode {
 
 type SimEvent =
   | { readonly k: 'msg'; readonly to: number; readonly from: number; readonly msg: Message }
+  /** A replica's acceptor's accepted, as a digest vote to a peer replica (accepted-digest.ts). */
+  | { readonly k: 'digest'; readonly to: number; readonly from: number; readonly msg: AcceptedDigestMsg }
   | { readonly k: 'tick'; readonly node: number; readonly inc: number }
   /** The end of a node's "turn": every event already queued for this moment ran first. */
   | { readonly k: 'end-of-batch'; readonly node: number; readonly inc: number }
@@ -149,6 +153,7 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   'rejoin-retry': 16,
   kv: 17,
   'end-of-batch': 18,
+  digest: 19,
 };
 
 /**
@@ -399,6 +404,13 @@ export class Simulation {
         // A value forwarded to this node's proposer waits for the end of the turn like one
         // submitted here (evpaxos's pump steps end-of-batch after every round of inputs).
         if (msg.type === 'client_value') this.endOfBatchSoon(node);
+        return;
+      }
+      case 'digest': {
+        const node = this.nodes[ev.to] as SimNode;
+        if (!node.up || node.role === null) return;
+        const msg = ev.msg;
+        this.step(node, (role, out) => (role as ReplicaRole).receiveDigest(ev.from, msg, out));
         return;
       }
       case 'tick': {
@@ -723,9 +735,18 @@ export class Simulation {
       case 'acceptors':
         for (const to of this.acceptorNodes) this.transmit(from.index, to, env.msg);
         return;
-      case 'subscribers':
-        for (const to of this.subscriberNodes) this.transmit(from.index, to, env.msg);
+      case 'subscribers': {
+        // An acceptor's broadcast accepted goes as a digest vote to the other replicas, which
+        // hold the values of the accepts their acceptors received (evpaxos: to the peers whose
+        // hello says so); its own learner gets it whole, in memory, as in evpaxos.
+        const msg = env.msg;
+        const digest = msg.type === 'accepted' && from.kind === 'replica' && this.options.acceptedDigests ? digestOf(msg) : undefined;
+        for (const to of this.subscriberNodes) {
+          if (digest !== undefined && to !== from.index) this.transmitDigest(from.index, to, digest);
+          else this.transmit(from.index, to, msg);
+        }
         return;
+      }
       case 'peer':
         this.transmit(from.index, env.peer, env.msg);
         return;
@@ -810,6 +831,30 @@ export class Simulation {
       this.faults.duplicated++;
       const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
       this.queue.push(again, { k: 'msg', to, from, msg });
+      this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
+    }
+  }
+
+  /** A digest vote: the same network as the others (cuts, loss, duplication, delay). */
+  private transmitDigest(from: number, to: number, msg: AcceptedDigestMsg): void {
+    if (this.cut[from * this.nodes.length + to] !== 0) {
+      this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'partition' });
+      return;
+    }
+    const o = this.options;
+    if (this.lossy && this.net.below(1000) < o.dropPerMille) {
+      this.faults.dropped++;
+      this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'loss' });
+      return;
+    }
+    const arrives = this.now + o.delayMs + this.net.below(o.jitterMs + 1);
+    this.queue.push(arrives, { k: 'digest', to, from, msg });
+    this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives, duplicate: false });
+    if (this.lossy && this.net.below(1000) < o.dupPerMille) {
+      this.faults.duplicated++;
+      const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
+      this.queue.push(again, { k: 'digest', to, from, msg });
       this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
     }
   }
@@ -1055,6 +1100,11 @@ export class Simulation {
       mix(MESSAGE_CODE[ev.msg.type]);
       if ('iid' in ev.msg) mix(ev.msg.iid);
       if ('ballot' in ev.msg) mix(ev.msg.ballot);
+    } else if (ev.k === 'digest') {
+      mix(ev.to);
+      mix(ev.from);
+      mix(ev.msg.iid);
+      mix(ev.msg.valueBallot);
     } else if (ev.k === 'tick' || ev.k === 'sync' || ev.k === 'ckpt' || ev.k === 'fio') {
       mix(ev.node);
     } else if (ev.k === 'snap' || ev.k === 'rejoin') {

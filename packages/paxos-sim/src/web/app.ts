@@ -226,7 +226,7 @@ document.addEventListener('keydown', (e) => {
 });
 
 const legend = $('legend');
-for (const [type, color] of Object.entries(MESSAGE_COLORS) as [MessageType, string][]) {
+for (const [type, color] of Object.entries(MESSAGE_COLORS) as [MessageType | 'accepted_digest', string][]) {
   const row = document.createElement('div');
   const swatch = document.createElement('span');
   swatch.className = 'swatch';

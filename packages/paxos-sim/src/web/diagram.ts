@@ -3,11 +3,12 @@ import type { NodeKind } from '../observer.js';
 import { countUpTo, type Decision, type Recording } from '../recording.js';
 
 /** One colour per LibPaxos3 message type, grouped by phase: purple phase 1, blue/green phase 2. */
-export const MESSAGE_COLORS: Readonly<Record<MessageType, string>> = {
+export const MESSAGE_COLORS: Readonly<Record<MessageType | 'accepted_digest', string>> = {
   prepare: '#7a5af8',
   promise: '#c11574',
   accept: '#1570ef',
   accepted: '#12b76a',
+  accepted_digest: '#75e0a7',
   preempted: '#f04438',
   repeat: '#f79009',
   trim: '#475467',
@@ -239,7 +240,7 @@ function drawMessages(
     }
   }
   for (const [key, p] of paths) {
-    const [type, state, dup] = key.split('|') as [MessageType, string, string | undefined];
+    const [type, state, dup] = key.split('|') as [MessageType | 'accepted_digest', string, string | undefined];
     ctx.strokeStyle = MESSAGE_COLORS[type];
     ctx.globalAlpha = state === 'flight' ? 0.95 : state === 'lost' ? 0.8 : 0.4;
     ctx.lineWidth = state === 'flight' ? 1.6 : 1;
@@ -249,7 +250,7 @@ function drawMessages(
   ctx.globalAlpha = 1;
   ctx.setLineDash([]);
   for (const [type, p] of heads) {
-    ctx.fillStyle = MESSAGE_COLORS[type as MessageType];
+    ctx.fillStyle = MESSAGE_COLORS[type as MessageType | 'accepted_digest'];
     ctx.fill(p);
   }
   ctx.strokeStyle = DOWN;

@@ -1,0 +1,148 @@
+import { describe, expect, it } from 'vitest';
+import { Learner, Replica, digestMatches, digestOf, newEffects, valueDigest, type AcceptedDigestMsg, type Effects } from '../src/index.js';
+import { accepted, dec, enc, fx, msgs } from './helpers.js';
+
+const digest = (aid: number, iid: number, ballot: number, value: Uint8Array, valueBallot = ballot): AcceptedDigestMsg => digestOf(accepted(aid, iid, ballot, value, valueBallot));
+const delivered = (out: Effects) => out.deliver.map((d) => [d.iid, dec(d.value)]);
+
+describe('value digests', () => {
+  it('tell values of one size apart, and each value from its own copy', () => {
+    const a = enc('value-0001');
+    expect(valueDigest(a)).toEqual(valueDigest(new Uint8Array(a)));
+    expect(valueDigest(a)).not.toEqual(valueDigest(enc('value-0002')));
+    // Every length's tail bytes count (1..3 bytes past the last word).
+    for (let n = 1; n <= 9; n++) {
+      const v = new Uint8Array(n).fill(7);
+      const w = new Uint8Array(v);
+      w[n - 1] = 8;
+      expect(valueDigest(v)).not.toEqual(valueDigest(w));
+    }
+    expect(digestMatches(a, digest(0, 1, 11, a))).toBe(true);
+    expect(digestMatches(enc('value-0002'), digest(0, 1, 11, a))).toBe(false);
+  });
+
+  it('differ for values that differ only in length (zero bytes appended)', () => {
+    expect(valueDigest(new Uint8Array(4))).not.toEqual(valueDigest(new Uint8Array(5)));
+    expect(valueDigest(new Uint8Array(0))).not.toEqual(valueDigest(new Uint8Array(1)));
+  });
+});
+
+describe('learner with digest votes', () => {
+  it('delivers on a quorum of digest votes together with a held value of the same (iid, ballot) whose digest matches', () => {
+    const l = new Learner({ acceptors: 3 });
+    const v = enc('v');
+    const out = fx();
+    l.holdValue(1, 11, v, out);
+    expect(out.deliver).toEqual([]);
+    l.receiveDigest(0, digest(0, 1, 11, v), out);
+    expect(out.deliver).toEqual([]);
+    l.receiveDigest(1, digest(1, 1, 11, v), out);
+    expect(delivered(out)).toEqual([[1, 'v']]);
+    // The bytes delivered are the ones held (received in the accept), not made up.
+    expect(out.deliver[0]?.value).toBe(v);
+  });
+
+  it('counts digest votes that came before the value once the value arrives', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    l.receiveDigest(0, digest(0, 1, 11, enc('v')), out);
+    l.receiveDigest(1, digest(1, 1, 11, enc('v')), out);
+    expect(out.deliver).toEqual([]);
+    l.holdValue(1, 11, enc('v'), out);
+    expect(delivered(out)).toEqual([[1, 'v']]);
+  });
+
+  it('counts a digest vote with a full accepted of the same ballot (its value is held with the vote)', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    l.receive(2, accepted(2, 1, 11, enc('v')), out);
+    l.receiveDigest(0, digest(0, 1, 11, enc('v')), out);
+    expect(delivered(out)).toEqual([[1, 'v']]);
+  });
+
+  it('never delivers a held value on digest votes that do not match it', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    l.holdValue(1, 11, enc('mine'), out);
+    for (const aid of [0, 1, 2]) l.receiveDigest(aid, digest(aid, 1, 11, enc('theirs')), out);
+    expect(out.deliver).toEqual([]);
+    expect(out.events.filter((e) => e.kind === 'digest-mismatch')).toHaveLength(3);
+    // The same size with other bytes does not match either.
+    const l2 = new Learner({ acceptors: 3 });
+    const out2 = fx();
+    l2.holdValue(1, 11, enc('abcd'), out2);
+    for (const aid of [0, 1]) l2.receiveDigest(aid, digest(aid, 1, 11, enc('abce')), out2);
+    expect(out2.deliver).toEqual([]);
+  });
+
+  it('never counts digest votes for a ballot with the value held for another ballot', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    // Same bytes, but held for ballot 11 only: the digest votes are for ballot 21.
+    l.holdValue(1, 11, enc('v'), out);
+    for (const aid of [0, 1, 2]) l.receiveDigest(aid, digest(aid, 1, 21, enc('v')), out);
+    expect(out.deliver).toEqual([]);
+    // Once the value of ballot 21 is held, they count.
+    l.holdValue(1, 21, enc('v'), out);
+    expect(delivered(out)).toEqual([[1, 'v']]);
+  });
+
+  it('asks the acceptors for a value that a quorum of digest votes named without one held, and delivers once the repeat brings it', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    l.tick(0, out);
+    const before = msgs(out, 'repeat').length;
+    l.receiveDigest(0, digest(0, 5, 11, enc('v')), out);
+    l.receiveDigest(1, digest(1, 5, 11, enc('v')), out);
+    expect(out.deliver).toEqual([]);
+    // Not before the next tick: the accept with the value may still be on its way.
+    expect(msgs(out, 'repeat').length).toBe(before);
+    const tick = fx();
+    l.tick(5, tick);
+    expect(msgs(tick, 'repeat')).toContainEqual({ type: 'repeat', from: 5, to: 5 });
+    // The repeat's answer carries the value: the digest votes count with it.
+    const answer = fx();
+    l.setInstanceId(4);
+    l.receive(2, accepted(2, 5, 11, enc('v')), answer);
+    expect(delivered(answer)).toEqual([[5, 'v']]);
+  });
+
+  it('asks for runs of missing instances in one repeat each', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    for (const iid of [3, 4, 5, 9]) for (const aid of [0, 1]) l.receiveDigest(aid, digest(aid, iid, 11, enc(`v${iid}`)), out);
+    const tick = fx();
+    l.tick(5, tick);
+    expect(msgs(tick, 'repeat')).toEqual(expect.arrayContaining([{ type: 'repeat', from: 3, to: 5 }, { type: 'repeat', from: 9, to: 9 }]));
+  });
+
+  it('drops digest votes with fields out of range', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    l.receiveDigest(0, { ...digest(0, 1, 11, enc('v')), aid: 3 }, out);
+    l.receiveDigest(0, { ...digest(0, 1, 11, enc('v')), iid: 0 }, out);
+    l.receiveDigest(0, { ...digest(0, 1, 11, enc('v')), valueBallot: 0 }, out);
+    expect(out.events.filter((e) => e.kind === 'dropped' && e.reason === 'invalid')).toHaveLength(3);
+  });
+});
+
+describe('replica with digest votes', () => {
+  it('holds the value of an accept its acceptor received and delivers on the others’ digest votes', () => {
+    const r = new Replica({ id: 2, replicas: 3, acceptedDigests: true });
+    const out = newEffects();
+    r.receive(0, { type: 'accept', iid: 1, ballot: 10, value: enc('x') }, out);
+    expect(out.deliver).toEqual([]);
+    r.receiveDigest(0, digest(0, 1, 10, enc('x')), out);
+    r.receiveDigest(1, digest(1, 1, 10, enc('x')), out);
+    expect(delivered(out)).toEqual([[1, 'x']]);
+  });
+
+  it('without acceptedDigests holds nothing, so digest votes alone never deliver', () => {
+    const r = new Replica({ id: 2, replicas: 3 });
+    const out = newEffects();
+    r.receive(0, { type: 'accept', iid: 1, ballot: 10, value: enc('x') }, out);
+    r.receiveDigest(0, digest(0, 1, 10, enc('x')), out);
+    r.receiveDigest(1, digest(1, 1, 10, enc('x')), out);
+    expect(out.deliver).toEqual([]);
+  });
+});
