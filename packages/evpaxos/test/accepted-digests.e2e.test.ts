@@ -20,7 +20,7 @@ interface Traffic {
 
 /** The accepted_digest sample of an extension counter (absent until the first one). */
 function counted(m: Awaited<ReturnType<typeof scrape>>, name: string): number {
-  return Number(family(m, name).find((s) => s.labels['type'] === 'accepted_digest')?.value ?? 0);
+  return Number(family(m, name).find((s) => s.labels?.['type'] === 'accepted_digest')?.value ?? 0);
 }
 
 async function traffic(url: string | undefined): Promise<Traffic> {
@@ -70,10 +70,12 @@ describe('accepted digests between replicas (accepted-digests, issue 10 item 3)'
     for (const r of replicas) {
       const t = await traffic(r.metricsUrl);
       // From each of the two other acceptors, a digest per instance; values travel again only in
-      // answers to repeats (a digest quorum that came before the accept), which are rare here.
+      // answers to repeats (a digest quorum that came before the accept, on another connection):
+      // fewer than the digests even on a loaded machine (without the feature: 0 digests, and at
+      // least 2 × TOTAL full accepted messages, as the learner below gets).
       expect(t.digestsIn).toBeGreaterThanOrEqual(2 * TOTAL);
       expect(t.digestsOut).toBeGreaterThanOrEqual(2 * TOTAL);
-      expect(t.acceptedIn).toBeLessThan(TOTAL / 2);
+      expect(t.acceptedIn).toBeLessThan(t.digestsIn / 2);
     }
     await waitFor(() => learned.length >= TOTAL + 1, 20_000, 'the learner to deliver everything');
     expect(learned).toEqual(delivered[0]);

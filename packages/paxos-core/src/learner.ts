@@ -451,8 +451,17 @@ export class Learner {
     }
     const held = this.heldValue(inst, vb);
     if (held !== undefined) {
-      this.countDigest(inst, msg, held, out);
-      return;
+      if (sameDigest(held, msg)) return this.countDigest(inst, msg, held, out);
+      // The value held for the ballot is not the one this acceptor voted for: two values under one
+      // ballot (a broken peer: B2). A full vote of that ballot may carry the bytes it names; if
+      // not, the vote waits like one without a value, so that a quorum of them still gets the
+      // instance repeated in full, where B1 then matches votes on the bytes.
+      const voted = inst.valueAt(vb);
+      if (voted !== undefined && voted !== held.value) {
+        const other: Held = { ballot: vb, value: voted, digest: undefined };
+        if (sameDigest(other, msg)) return this.countDigest(inst, msg, other, out);
+      }
+      out.events.push({ kind: 'digest-mismatch', iid, ballot: vb, aid });
     }
     // No value of that ballot here yet (its accept may still be on its way, or was lost): the
     // vote waits for one. Once as many acceptors as a quorum wait on one ballot, the value is
@@ -473,31 +482,28 @@ export class Learner {
     }
   }
 
-  /** A digest vote whose ballot's value `value` this learner holds: counted only if it matches. */
+  /** A digest vote counted with `held`'s bytes, which the caller checked are the ones it names (`sameDigest`). */
   private countDigest(inst: Pending, msg: AcceptedDigestMsg, held: Held, out: Effects): void {
     const value = held.value;
-    const digest = (held.digest ??= valueDigest(value));
-    if (value.length !== msg.size || digest[0] !== msg.d1 || digest[1] !== msg.d2) {
-      // Two values under one ballot (a broken peer: B2), or a bug: never counted for this value.
-      out.events.push({ kind: 'digest-mismatch', iid: msg.iid, ballot: msg.valueBallot, aid: msg.aid });
-      return;
-    }
     const full: AcceptedMsg = { type: 'accepted', aid: msg.aid, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.valueBallot, value };
     this.lastResolved.push(full);
     this.count(inst, msg.iid, msg.aid, msg.valueBallot, value, out);
   }
 
-  /** The value of (inst, vb) arrived: the digest votes that waited for it are checked and counted. */
+  /**
+   * Bytes of (inst, vb) arrived (an accept, a full accepted, a repeat's answer): the digest votes
+   * that waited for that ballot and name exactly these bytes are counted with them; the others
+   * keep waiting (with two values under one ballot, each vote counts for the bytes it names).
+   */
   private resolveWaiting(inst: Pending, vb: number, value: Uint8Array, out: Effects): void {
     const waiting = inst.waiting as AcceptedDigestMsg[];
-    const ready = waiting.filter((w) => w.valueBallot === vb);
+    const arrived: Held = { ballot: vb, value, digest: undefined };
+    const ready = waiting.filter((w) => w.valueBallot === vb && sameDigest(arrived, w));
     if (ready.length === 0) return;
-    inst.waiting = waiting.length === ready.length ? null : waiting.filter((w) => w.valueBallot !== vb);
-    // The value held for vb (the first one, if a broken peer sent two), else this one.
-    const held = this.heldValue(inst, vb) ?? { ballot: vb, value, digest: undefined };
+    inst.waiting = waiting.length === ready.length ? null : waiting.filter((w) => !ready.includes(w));
     for (const w of ready) {
       if (inst.closed !== undefined) return;
-      this.countDigest(inst, w, held, out);
+      this.countDigest(inst, w, arrived, out);
     }
   }
 
@@ -611,4 +617,10 @@ export class Learner {
     this.repeatingTo = to;
     out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });
   }
+}
+
+/** Whether `held`'s bytes are the ones a digest vote names (its digest computed once, kept in `held`). */
+function sameDigest(held: Held, msg: AcceptedDigestMsg): boolean {
+  const digest = (held.digest ??= valueDigest(held.value));
+  return held.value.length === msg.size && digest[0] === msg.d1 && digest[1] === msg.d2;
 }

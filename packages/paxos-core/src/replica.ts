@@ -21,7 +21,7 @@ export interface ReplicaOptions {
   readonly leadership?: LeadershipOptions;
   /**
    * This replica takes digest votes (accepted-digest.ts) from peers it told so: its learner holds
-   * the value of every accept its acceptor receives, which is what those votes are checked
+   * the value of every accept its acceptor accepts, which is what those votes are checked
    * against. Default false (LibPaxos3's full accepted messages only).
    */
   readonly acceptedDigests?: boolean;
@@ -175,8 +175,15 @@ export class Replica {
       case 'accept':
         this.lp.clearLast();
         this.acceptor.receive(from, msg, out);
-        // Whether the acceptor took it or not (preempted), its value is the value of (iid, ballot).
-        if (this.holdsValues) this.lp.holdValue(msg.iid, msg.ballot, msg.value, out);
+        // Held only when this acceptor accepted it: then it is the value of (iid, ballot) (one value
+        // per ballot) and costs nothing more (the acceptor keeps these bytes anyway). A refused
+        // accept (a stale one, or any peer's with a low ballot) is not held: that would let anyone
+        // who reaches the port fill this replica's memory, and the digest votes for a ballot it
+        // refused wait for their quorum and are repeated in full instead.
+        if (this.holdsValues) {
+          const rec = this.acceptor.record(msg.iid);
+          if (rec !== undefined && rec.valueBallot === msg.ballot) this.lp.holdValue(msg.iid, msg.ballot, rec.value, out);
+        }
         return;
       case 'prepare':
       case 'repeat':

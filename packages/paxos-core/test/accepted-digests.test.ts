@@ -116,6 +116,31 @@ describe('learner with digest votes', () => {
     expect(msgs(tick, 'repeat')).toEqual(expect.arrayContaining([{ type: 'repeat', from: 3, to: 5 }, { type: 'repeat', from: 9, to: 9 }]));
   });
 
+  it('a digest vote that does not match the held value waits, and counts once bytes it names arrive (two values under one ballot, B2 broken)', () => {
+    const l = new Learner({ acceptors: 3 });
+    const out = fx();
+    l.holdValue(1, 11, enc('w'), out);
+    l.receive(2, accepted(2, 1, 11, enc('v')), out);
+    l.receiveDigest(0, digest(0, 1, 11, enc('v')), out);
+    // Counted with the full vote's bytes, which it names: a quorum of two for 'v'.
+    expect(delivered(out)).toEqual([[1, 'v']]);
+    // Votes for the other bytes, alone: a quorum of them waits and asks for the instance in full.
+    const l2 = new Learner({ acceptors: 3 });
+    const out2 = fx();
+    l2.tick(0, out2);
+    l2.holdValue(1, 11, enc('w'), out2);
+    l2.receiveDigest(0, digest(0, 1, 11, enc('v')), out2);
+    l2.receiveDigest(1, digest(1, 1, 11, enc('v')), out2);
+    expect(out2.deliver).toEqual([]);
+    expect(out2.events.filter((e) => e.kind === 'digest-mismatch')).toHaveLength(2);
+    const tick = fx();
+    l2.tick(5, tick);
+    expect(msgs(tick, 'repeat')).toContainEqual({ type: 'repeat', from: 1, to: 1 });
+    const answer = fx();
+    l2.receive(2, accepted(2, 1, 11, enc('v')), answer);
+    expect(delivered(answer)).toEqual([[1, 'v']]);
+  });
+
   it('drops digest votes with fields out of range', () => {
     const l = new Learner({ acceptors: 3 });
     const out = fx();
@@ -135,6 +160,21 @@ describe('replica with digest votes', () => {
     r.receiveDigest(0, digest(0, 1, 10, enc('x')), out);
     r.receiveDigest(1, digest(1, 1, 10, enc('x')), out);
     expect(delivered(out)).toEqual([[1, 'x']]);
+  });
+
+  it('holds nothing of an accept its acceptor refused (a low ballot from anyone who reaches the port costs no memory)', () => {
+    const r = new Replica({ id: 2, replicas: 3, acceptedDigests: true });
+    const out = newEffects();
+    r.receive(0, { type: 'prepare', iid: 1, ballot: 20 }, out);
+    r.receive(0, { type: 'accept', iid: 1, ballot: 10, value: enc('x') }, out);
+    // The others' digest votes for ballot 10 find no value held: they wait, and ask for it in full.
+    r.receiveDigest(0, digest(0, 1, 10, enc('x')), out);
+    r.receiveDigest(1, digest(1, 1, 10, enc('x')), out);
+    expect(out.deliver).toEqual([]);
+    const tick = newEffects();
+    r.tick(1000, tick);
+    r.tick(2000, tick);
+    expect(msgs(tick, 'repeat').some((m) => m.from <= 1 && m.to >= 1)).toBe(true);
   });
 
   it('without acceptedDigests holds nothing, so digest votes alone never deliver', () => {

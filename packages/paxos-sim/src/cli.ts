@@ -5,7 +5,7 @@ import { resultLine } from './result-line.js';
 import { RunCommandError, replayCommand, runOverrides, wholeNumber } from './run-command.js';
 import { simulate } from './simulation.js';
 
-const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off] [--mutant M] [--quiet]
+const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--mutant M] [--quiet]
 
 Runs N seeded simulations (seeds S, S+1, …; default S=1, N=100) of paxos-core under message loss,
 duplication, delay, partitions and crashes, checking safety after every event and liveness after
@@ -23,9 +23,10 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
                 exactly-once sessions drive the paxos-kv state machine on every application
                 (lease reads at the leader with leadership on, otherwise through the log) and the
                 history they see is checked for linearizability at the end of each seed
-  --digests D   on (default): replicas send each other digest votes instead of accepted messages
-                with the value, as evpaxos replicas do with accepted-digests yes; off: LibPaxos3's
-                full accepted messages
+  --digests D   on: replicas send each other digest votes instead of accepted messages with the
+                value, as evpaxos replicas do with accepted-digests yes; off: LibPaxos3's full
+                accepted messages; mixed: replica 0 has them off, the others on (drawn per seed
+                otherwise: on in 6 seeds of 8, off and mixed in one each)
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 

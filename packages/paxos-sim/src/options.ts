@@ -134,13 +134,31 @@ export interface SimOptions {
   readonly workload: 'values' | 'kv';
   /**
    * Replica mode: replicas send each other digest votes instead of accepted messages with the
-   * value (paxos-core's accepted-digest.ts), as evpaxos replicas do with `accepted-digests yes`.
+   * value (paxos-core's accepted-digest.ts), as evpaxos replicas do with `accepted-digests yes`;
+   * `mixed`: replica 0 has them off (a C LibPaxos3 replica, or `accepted-digests no`), so it gets
+   * and sends LibPaxos3's full accepted messages while the others send each other digests.
    */
-  readonly acceptedDigests: boolean;
+  readonly acceptedDigests: boolean | 'mixed';
   readonly mutant: Mutant | undefined;
 }
 
 export type SimOverrides = Partial<Omit<SimOptions, 'seed'>>;
+
+/**
+ * Digest votes per seed, from a hash of the seed rather than the options' PRNG (whose draws, and
+ * so every other knob, stay as they were): on in 6 seeds of 8, off in one (LibPaxos3's full
+ * accepted messages, `accepted-digests no`), mixed in one (a cluster with a replica that does not
+ * take them), so that every path keeps being simulated.
+ */
+function digestsOf(seed: number): boolean | 'mixed' {
+  const h = Math.imul((seed ^ 0xd16e57) >>> 0, 0x9e3779b1) >>> 29;
+  return h === 0 ? false : h === 1 ? 'mixed' : true;
+}
+
+/** Whether replica `id` takes (and sends) digest votes in a run with these options. */
+export function digestsAt(o: Pick<SimOptions, 'acceptedDigests'>, id: number): boolean {
+  return o.acceptedDigests === true || (o.acceptedDigests === 'mixed' && id !== 0);
+}
 
 export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOptions {
   const r = new Prng(seed ^ 0x5eed);
@@ -182,7 +200,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     driftViolation: false,
     // Not drawn: the default runs' draws (and so their trace hashes) stay as they were.
     workload: 'values',
-    acceptedDigests: true,
+    acceptedDigests: digestsOf(seed),
     mutant: undefined,
   };
   // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
@@ -218,7 +236,7 @@ export function describeOptions(o: SimOptions): string {
       ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
-    ...(o.mode === 'replica' && !o.acceptedDigests ? ['digests=off'] : []),
+    ...(o.mode === 'replica' && o.acceptedDigests !== true ? [`digests=${o.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');

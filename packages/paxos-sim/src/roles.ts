@@ -19,7 +19,7 @@ import {
   type SnapshotMessage,
   type AcceptedDigestMsg,
 } from '@libpaxos/paxos-core';
-import type { SimOptions } from './options.js';
+import { digestsAt, type SimOptions } from './options.js';
 
 /** What the simulator drives. The real core classes fit; so do the mutants. */
 export interface SimRole {
@@ -122,7 +122,7 @@ export function realRoles(o: SimOptions) {
       new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions, ...lead }, recovered),
     learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints, ...lead }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
-      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead, acceptedDigests: o.acceptedDigests }, recovered),
+      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead, acceptedDigests: digestsAt(o, id) }, recovered),
     // Every N instances, or 1.5 s after anything was applied: an idle cluster still checkpoints its last values.
     checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 1500 }, from, now),
   } satisfies RoleFactory;

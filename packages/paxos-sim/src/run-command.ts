@@ -52,8 +52,8 @@ export function runOverrides(flags: RunFlags): SimOverrides {
     overrides.leadership = flags.leader === 'on';
   }
   if (flags.digests !== undefined) {
-    if (flags.digests !== 'on' && flags.digests !== 'off') throw new RunCommandError(`--digests must be on or off, got '${flags.digests}'`);
-    overrides.acceptedDigests = flags.digests === 'on';
+    if (flags.digests !== 'on' && flags.digests !== 'off' && flags.digests !== 'mixed') throw new RunCommandError(`--digests must be on, off or mixed, got '${flags.digests}'`);
+    overrides.acceptedDigests = flags.digests === 'mixed' ? 'mixed' : flags.digests === 'on';
   }
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
@@ -75,7 +75,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(given.mode !== undefined ? [`--mode ${options.mode}`] : []),
     ...(given.leader !== undefined ? [`--leader ${options.leadership ? 'on' : 'off'}`] : []),
     ...(options.driftViolation ? ['--drift-violation'] : []),
-    ...(!options.acceptedDigests ? ['--digests off'] : []),
+    ...(options.acceptedDigests !== true ? [`--digests ${options.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     ...(options.workload === 'kv' && !(options.mutant !== undefined && MUTANT_OVERRIDES[options.mutant]?.workload === 'kv') ? ['--workload kv'] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');

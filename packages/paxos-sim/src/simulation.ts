@@ -28,7 +28,7 @@ import { LeaseChecker, type LeaseView } from './lease-checker.js';
 import { MasterReference } from './master-reference.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
-import type { SimOptions } from './options.js';
+import { digestsAt, type SimOptions } from './options.js';
 import { isLeaderRole, realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
 import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
@@ -740,9 +740,10 @@ export class Simulation {
         // hold the values of the accepts their acceptors received (evpaxos: to the peers whose
         // hello says so); its own learner gets it whole, in memory, as in evpaxos.
         const msg = env.msg;
-        const digest = msg.type === 'accepted' && from.kind === 'replica' && this.options.acceptedDigests ? digestOf(msg) : undefined;
+        // Only between replicas that both have them on (evpaxos: the sender's key, the receiver's hello).
+        const digest = msg.type === 'accepted' && from.kind === 'replica' && digestsAt(this.options, from.roleId) ? digestOf(msg) : undefined;
         for (const to of this.subscriberNodes) {
-          if (digest !== undefined && to !== from.index) this.transmitDigest(from.index, to, digest);
+          if (digest !== undefined && to !== from.index && digestsAt(this.options, (this.nodes[to] as SimNode).roleId)) this.transmitDigest(from.index, to, digest);
           else this.transmit(from.index, to, msg);
         }
         return;
