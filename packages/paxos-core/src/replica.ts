@@ -2,6 +2,7 @@ import { Acceptor, type AcceptorOptions, type AcceptorRecovered } from './accept
 import type { Decision, Effects, PeerId } from './effects.js';
 import type { Input } from './input.js';
 import type { LeaderView, LeadershipOptions, MasterState } from './leadership.js';
+import { assertNever } from './assert.js';
 import { LearningProposer } from './learning-proposer.js';
 import type { Learner, LearnerOptions } from './learner.js';
 import type { Message } from './messages.js';
@@ -198,6 +199,8 @@ export class Replica {
       case 'acceptor_state':
         this.lp.receive(from, msg, out);
         return;
+      default:
+        assertNever(msg, 'message');
     }
   }
 }
