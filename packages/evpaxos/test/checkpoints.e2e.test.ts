@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decode } from '@msgpack/msgpack';
@@ -168,7 +168,17 @@ describe('a replica with a state machine and checkpoints', () => {
     const first = capture();
     const r2 = await replica(2, config, new DigestMachine(pad), first.log);
     await waitFor(() => first.lines.some((l) => /fetching the checkpoint/.test(l)), 20_000, 'the transfer to start');
-    await new Promise((r) => setTimeout(r, 200));
+    // Stopped once some of it is on disk (not after a fixed time: a loaded CI machine wrote less
+    // than the 0.1 MiB the resume line shows in 200 ms, and an idle one may finish in that time).
+    const staging = join(dir, 'ckpt_2', 'incoming.part');
+    const written = () => {
+      try {
+        return statSync(staging).size;
+      } catch {
+        return 0;
+      }
+    };
+    await waitFor(() => written() >= 128 * 1024, 20_000, 'the transfer to write 128 KiB of the checkpoint');
     await stop(r2);
     expect(first.lines.some((l) => /Installed/.test(l)), 'the transfer was not interrupted: it finished too fast').toBe(false);
     const second = capture();
