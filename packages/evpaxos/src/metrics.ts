@@ -237,7 +237,7 @@ export class ProcessMetrics {
     this.checkpointWrite = new Histogram({ name: 'paxos_checkpoint_write_seconds', help: 'Time to write one checkpoint durably (snapshot, file sync, rename, directory sync)', buckets: CHECKPOINT_BUCKETS, registers: [r] });
     gauge('paxos_checkpoint_instance', 'Instance of the newest checkpoint this process holds (written, restored at start, or installed from a peer)', () => this.checkpointIid);
     gauge('paxos_checkpoint_bytes', 'Size of that checkpoint (the state machine\'s snapshot)', () => this.checkpointBytes);
-    labelled('counter', 'paxos_snapshot_transfers_total', 'Steps of snapshot transfers from peers: started, resumed, stalled, gone, received, rejected, restore-failed, caught-up, installed', 'step', () => this.snapshotSteps);
+    labelled('counter', 'paxos_snapshot_transfers_total', 'Steps of snapshot transfers from peers: started, resumed, stalled, gone, received, rejected, restore-failed, caught-up, none-ahead, installed', 'step', () => this.snapshotSteps);
     counter('paxos_snapshot_received_bytes_total', 'Checkpoint bytes received from peers and written to the staged copy', () => this.snapshotReceived);
     counter('paxos_snapshot_served_bytes_total', 'Checkpoint bytes sent to peers that fetch one', () => this.snapshotServed);
     labelled('counter', 'paxos_extension_messages_received_total', 'libpaxos-ts messages beyond LibPaxos3\'s nine received (hello, snapshot transfer, rejoin), by type', 'type', () => [

@@ -382,6 +382,9 @@ function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snap
     case 'received':
       log.debug(`Received the checkpoint of instance ${e.iid} (${mb(e.bytes)}) from ${peer}; verifying it`, fields);
       return;
+    case 'none-ahead':
+      log.info(`Lagging behind the log, but no peer has a checkpoint of instance ${e.iid} or later; learning on from the log`, fields);
+      return;
     case 'caught-up':
       log.info(`Caught up from the log after all; the transfer of the checkpoint of instance ${e.iid} is given up (what was received is kept)`, fields);
       return;

@@ -188,8 +188,8 @@ export type CoreEvent =
   /** learner: a snapshot transfer (snapshot-fetch.ts) took a step */
   | {
       readonly kind: 'snapshot';
-      readonly step: 'started' | 'resumed' | 'stalled' | 'gone' | 'received' | 'rejected' | 'restore-failed' | 'caught-up' | 'installed';
-      /** The checkpoint's instance. */
+      readonly step: 'started' | 'resumed' | 'stalled' | 'gone' | 'received' | 'rejected' | 'restore-failed' | 'caught-up' | 'none-ahead' | 'installed';
+      /** The checkpoint's instance (none-ahead: the instance the learner is on, which no peer's checkpoint reaches). */
       readonly iid: number;
       /** Bytes written so far (or its size, once complete). */
       readonly bytes: number;

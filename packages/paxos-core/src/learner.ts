@@ -107,8 +107,19 @@ export class Learner {
   private currentAtLastCheck = 0;
   /** When delivery last advanced; −∞ so that a new learner probes at its first tick. */
   private lastProgressAt = Number.NEGATIVE_INFINITY;
-  /** When `current` last moved (for a learner stuck on an instance: see SnapshotFetchOptions.stuckMs). */
-  private advancedAt = 0;
+  /**
+   * When `current` last moved (for a learner stuck on an instance: see SnapshotFetchOptions.stuckMs);
+   * undefined until the first tick: time is the shell's clock, which need not start at 0.
+   */
+  private advancedAt: number | undefined = undefined;
+  /**
+   * For a learner that lags (see SnapshotFetchOptions.stuckMs): the highest instance known when
+   * the current window began, when that was (undefined until the first tick), and the instance the
+   * learner was on then. A learner that keeps up reaches that instance within the window.
+   */
+  private lagMark = 0;
+  private lagSince: number | undefined = undefined;
+  private lagFrom = 0;
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   private reportedTrim = 0;
@@ -228,13 +239,8 @@ export class Learner {
     this.now = now;
     this.follower?.tick(now, true, 0, out);
     this.fetch?.tick(now, out);
-    // Stuck for long on an instance while later ones are known, though nothing was trimmed: the
-    // votes it needs may be gone (an acceptor that lost its storage); a peer's checkpoint at or
-    // above it gets the learner past it.
     const fetch = this.fetch;
-    if (fetch !== undefined && fetch.stuckMs > 0 && !this.lateStart && this.highestSeenIid > this.current && now - this.advancedAt >= fetch.stuckMs) {
-      fetch.behind(this.current, now, out);
-    }
+    if (fetch !== undefined && fetch.stuckMs > 0 && !this.lateStart) this.watchLag(fetch, now, out);
     if (this.missing.size > 0) this.askMissing(out);
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
@@ -267,7 +273,7 @@ export class Learner {
     }
     for (const key of this.pending.keys()) if (key <= iid) this.pending.delete(key);
     this.current = iid + 1;
-    this.advancedAt = this.now;
+    this.restartLagWatch();
     this.currentAtLastCheck = 0;
     this.lateStart = false;
     this.repeatingTo = -1;
@@ -317,6 +323,42 @@ export class Learner {
   /** The checkpoint reports a checkpoint of instance `iid` must carry (empty without checkpoint trimming). */
   reportsAsOf(iid: number): [number, number][] {
     return this.trimPolicy?.reportsAsOf(iid) ?? [];
+  }
+
+  /**
+   * Stuck for long on an instance while later ones are known, though nothing was trimmed: the
+   * votes it needs may be gone (an acceptor that lost its storage); a peer's checkpoint at or above
+   * it gets the learner past it. Such lost votes usually take a whole range of instances, which
+   * proposers then re-run one at a time (a campaign settles one instance per round trip): the
+   * learner moves, but crawls. Each instance decided restarted the stuck clock, and the transfer
+   * was given up at the first one (sim seed 853: a replica that restarted at instance 1 crawled to
+   * 294 in 60 s while its peers offered a checkpoint of instance 400). So a learner that did not
+   * reach, in a whole `stuckMs`, the highest instance it knew of when that began, asks its peers
+   * too, once per such window (SnapshotFetch.lagging).
+   */
+  private watchLag(fetch: SnapshotFetch, now: number, out: Effects): void {
+    if (this.advancedAt === undefined) this.advancedAt = now;
+    if (this.highestSeenIid > this.current && now - this.advancedAt >= fetch.stuckMs) {
+      fetch.behind(this.current, now, out);
+      return;
+    }
+    if (this.lagSince !== undefined && this.current < this.lagMark) {
+      if (now - this.lagSince < fetch.stuckMs) return;
+      if (this.current > this.lagFrom) fetch.lagging(this.current, this.highestSeenIid, now, out);
+    }
+    this.lagMark = this.highestSeenIid;
+    this.lagSince = now;
+    this.lagFrom = this.current;
+  }
+
+  /** The learner moved to another instance by itself (set-instance-id): the watch starts over. */
+  private restartLagWatch(): void {
+    // Before the first tick the clock is unknown: the first tick starts both.
+    if (this.advancedAt === undefined) return;
+    this.advancedAt = this.now;
+    this.lagMark = this.highestSeenIid;
+    this.lagSince = this.now;
+    this.lagFrom = this.current;
   }
 
   private onAcceptorState(aid: number, trimIid: number, out: Effects): void {
@@ -537,7 +579,8 @@ export class Learner {
     const before = this.current;
     this.deliverFrom(out);
     if (this.current !== before) {
-      this.advancedAt = this.now;
+      // Before the first tick the clock is unknown: the first tick starts the stuck clock.
+      if (this.advancedAt !== undefined) this.advancedAt = this.now;
       this.fetch?.progressed(this.current, out);
     }
   }

@@ -18,7 +18,9 @@ export interface SnapshotFetchOptions {
   /**
    * A learner stuck this long on an instance while later ones are known fetches a checkpoint at
    * or above it (an acceptor that lost its storage can take with it a vote the instance needed to
-   * be learned from the acceptors). 0: never.
+   * be learned from the acceptors). One that moves, but has not reached in this long the
+   * instances it knew of this long ago, asks its peers once for a checkpoint ahead of it: such
+   * lost votes leave instances that only a re-proposal, one round trip each, gets it past. 0: never.
    */
   readonly stuckMs?: number;
 }
@@ -52,7 +54,12 @@ export class SnapshotFetch {
   /** See SnapshotFetchOptions.stuckMs. */
   readonly stuckMs: number;
   private phase: Phase = 'idle';
+  /** A checkpoint of an instance below it would not help: offers must be at least this new. */
   private minIid = 0;
+  /** Once the learner reaches it from the log, the transfer is moot (≥ `minIid`; see `behind`). */
+  private goal = 0;
+  /** A learner that lags asked (`lagging`): one round of offers, no asking again if none helps. */
+  private once = false;
   private queriedAt = 0;
   private offers = new Map<PeerId, SnapshotRef>();
   /** What is (or may be) staged: the checkpoint of the current or last transfer. */
@@ -98,11 +105,18 @@ export class SnapshotFetch {
    */
   progressed(next: number, out: Effects): void {
     if (this.phase === 'idle' || this.phase === 'installing' || next <= this.minIid) return;
-    out.events.push({ kind: 'snapshot', step: 'caught-up', iid: this.ref?.iid ?? 0, bytes: this.written, peer: this.peer });
-    this.phase = 'idle';
-    this.ref = undefined;
-    this.minIid = 0;
-    this.offers.clear();
+    if (next > this.goal) {
+      out.events.push({ kind: 'snapshot', step: 'caught-up', iid: this.ref?.iid ?? 0, bytes: this.written, peer: this.peer });
+      this.reset();
+      return;
+    }
+    // Moving, but still short of the goal (a learner far behind, crawling through instances
+    // that only re-proposals decide): a checkpoint still ahead of it is worth finishing. Giving
+    // the transfer up at every instance decided meant it never finished (sim seed 853: a replica
+    // crawled from instance 1 to 294 in 60 s, one re-proposal at a time, while peers offered a
+    // checkpoint of instance 400). One the learner has passed is not worth it any more.
+    this.minIid = next;
+    if (this.ref !== undefined && this.ref.iid < next && (this.phase === 'opening' || this.phase === 'fetching' || this.phase === 'verifying')) this.query(out);
   }
 
   /** The checkpoint being fetched, if any. */
@@ -116,11 +130,15 @@ export class SnapshotFetch {
   }
 
   /**
-   * A quorum of acceptors trimmed everything ≤ `minIid`, instances the learner still needs: it
-   * needs a checkpoint of an instance ≥ `minIid`. Starts (or retargets) a transfer.
+   * A quorum of acceptors trimmed everything ≤ `minIid`, instances the learner still needs (or it
+   * is stuck at `minIid`): it needs a checkpoint of an instance ≥ `minIid`. Starts (or retargets) a
+   * transfer, asking again until a peer offers one, unless the learner gets past `minIid` from the
+   * log after all.
    */
   behind(minIid: number, now: number, out: Effects): void {
     this.now = now;
+    this.once = false;
+    if (this.phase === 'idle' || minIid > this.goal) this.goal = minIid;
     if (minIid <= this.minIid && this.phase !== 'idle') return;
     this.minIid = Math.max(this.minIid, minIid);
     if (this.phase === 'idle') {
@@ -131,6 +149,26 @@ export class SnapshotFetch {
     if (this.ref !== undefined && this.ref.iid < this.minIid && (this.phase === 'fetching' || this.phase === 'opening')) this.query(out);
   }
 
+  /**
+   * The learner moves, but lags far behind (it did not reach, in `stuckMs`, the instances it knew
+   * of by then): a checkpoint of an instance ≥ `minIid`, the one it is on, gets it ahead. One round
+   * of offers only: if no peer has one that new, it is probably not far behind its peers but with
+   * them (every replica re-proposing the same instances), and asking peers again and again would
+   * only make them write a checkpoint at every instance. The transfer started goes on until the
+   * learner gets past `goal`, the highest instance it knows of, from the log.
+   */
+  lagging(minIid: number, goal: number, now: number, out: Effects): void {
+    this.now = now;
+    if (this.phase !== 'idle') {
+      if (goal > this.goal) this.goal = goal;
+      return;
+    }
+    this.once = true;
+    this.goal = Math.max(goal, minIid);
+    this.minIid = minIid;
+    this.query(out);
+  }
+
   /** Time passes: pick an offer, ask again, or resume a stalled transfer. */
   tick(now: number, out: Effects): void {
     this.now = now;
@@ -138,7 +176,14 @@ export class SnapshotFetch {
       if (now - this.queriedAt < this.offerWaitMs) return;
       const pick = this.pick();
       if (pick !== undefined) this.open(pick[0], pick[1], out);
-      else if (now - this.queriedAt >= this.retryMs) this.query(out);
+      else if (now - this.queriedAt >= this.retryMs) {
+        if (this.once) {
+          out.events.push({ kind: 'snapshot', step: 'none-ahead', iid: this.minIid, bytes: 0, peer: -1 });
+          this.reset();
+        } else {
+          this.query(out);
+        }
+      }
     } else if (this.phase === 'fetching' && now - this.lastProgressAt >= this.stallMs) {
       out.events.push({ kind: 'snapshot', step: 'stalled', iid: this.ref?.iid ?? 0, bytes: this.written, peer: this.peer });
       this.query(out);
@@ -207,13 +252,20 @@ export class SnapshotFetch {
         }
         this.stats.installed++;
         out.events.push({ kind: 'snapshot', step: 'installed', iid: ref.iid, bytes: ref.size, peer: this.peer });
-        this.phase = 'idle';
-        this.ref = undefined;
         this.staged = undefined;
-        this.minIid = 0;
-        this.offers.clear();
+        this.reset();
         return ref;
     }
+  }
+
+  /** No transfer under way (what is staged stays, for a later one to resume). */
+  private reset(): void {
+    this.phase = 'idle';
+    this.ref = undefined;
+    this.minIid = 0;
+    this.goal = 0;
+    this.once = false;
+    this.offers.clear();
   }
 
   private query(out: Effects): void {

@@ -30,8 +30,14 @@ class Harness {
   dropChunks = false;
   corrupt = false;
 
-  constructor(opts: { chunkBytes: number; window: number; staged?: SnapshotRef }) {
-    this.learner = new Learner({ acceptors: 3, snapshots: { chunkBytes: opts.chunkBytes, window: opts.window, offerWaitMs: 10, retryMs: 100, stallMs: 500, ...(opts.staged ? { staged: opts.staged } : {}) } });
+  /** Queries the peers saw, with the instance each asked for. */
+  readonly queries: number[] = [];
+
+  constructor(opts: { chunkBytes: number; window: number; staged?: SnapshotRef; stuckMs?: number }) {
+    this.learner = new Learner({
+      acceptors: 3,
+      snapshots: { chunkBytes: opts.chunkBytes, window: opts.window, offerWaitMs: 10, retryMs: 100, stallMs: 500, ...(opts.staged ? { staged: opts.staged } : {}), ...(opts.stuckMs !== undefined ? { stuckMs: opts.stuckMs } : {}) },
+    });
   }
 
   /** Carries out every effect (and the effects they cause) until nothing is left. */
@@ -47,6 +53,7 @@ class Harness {
   private effect(e: SnapshotEffect, out: Effects): void {
     switch (e.kind) {
       case 'query':
+        this.queries.push(e.msg.need);
         for (const [peer, c] of this.peers) {
           const offer = e.msg.resume !== undefined && sameRef(e.msg.resume, c.ref) ? c.ref : c.ref;
           this.learner.receiveSnapshot(peer, { type: 'snapshot_offer', ...offer, reports: offer.reports ?? [] }, out);
@@ -105,6 +112,14 @@ class Harness {
     this.now += ms;
     const out = fx();
     this.learner.tick(this.now, out);
+    this.run(out);
+    return out;
+  }
+
+  /** Acceptors 0 and 2 send their votes for `iid` (a quorum of 3): it is decided. */
+  decide(iid: number): Effects {
+    const out = fx();
+    for (const aid of [0, 2]) this.learner.receive(aid, accepted(aid, iid, 5062, enc(`v${iid}`)), out);
     this.run(out);
     return out;
   }
@@ -240,5 +255,112 @@ describe('snapshot fetch (a learner behind the trim)', () => {
     expect(Math.min(...msgs(last, 'prepare').map((m) => m.iid))).toBeGreaterThan(12);
     expect(last.deliver).toEqual([]);
     void accepted;
+  });
+});
+
+/** Snapshot steps among some effects. */
+function steps(outs: readonly Effects[]): string[] {
+  return outs.flatMap((o) => o.events.flatMap((e) => (e.kind === 'snapshot' ? [e.step] : [])));
+}
+
+describe('snapshot fetch (a learner stuck or lagging, nothing trimmed)', () => {
+  // Sim seed 853 (replica mode, leadership on): a replica whose acceptor storage was wiped took
+  // with it the votes that chose instances 1–854 together with a second acceptor's, so after
+  // healing each of them was learned only as a campaign re-ran it, one every 120–300 ms. A replica
+  // that restarted at instance 1 crawled to 294 in the 60 s while its peers offered a checkpoint
+  // of instance 400: each instance decided restarted its stuck clock, and the one transfer it
+  // started was given up at the first instance decided.
+  it('a learner crawling far behind fetches a checkpoint ahead of it and does not give it up at each instance decided', () => {
+    const h = new Harness({ chunkBytes: 10, window: 1, stuckMs: 3000 });
+    const c = checkpoint(400, 60);
+    h.peers.set(1, c);
+    h.now = 8000; // the shell's clock, not 0 at the learner's start
+    h.tick(0);
+    // The surviving acceptor's lone votes tell of instances up to 854 (no quorum: not decided).
+    const lone = fx();
+    for (let iid = 1; iid <= 854; iid++) h.learner.receive(2, accepted(2, iid, 33341, enc(`v${iid}`)), lone);
+    expect(h.learner.highestSeen).toBe(854);
+    const outs: Effects[] = [];
+    let next = 1;
+    for (let t = 1; t <= 100 && h.installed === undefined; t++) {
+      outs.push(h.tick(100));
+      // A re-proposal decides one instance every 300 ms, in between the chunks.
+      if (t % 3 === 0) outs.push(h.decide(next++));
+      h.deliver(fx(), 1);
+    }
+    expect(h.queries[0]).toBeGreaterThan(1); // not at once at the first tick: after 3 s of crawling
+    expect(steps(outs)).not.toContain('caught-up');
+    expect(h.installed?.iid).toBe(400);
+    expect(h.staged?.bytes).toEqual(c.bytes);
+    expect(h.learner.nextIid).toBe(401);
+  });
+
+  it('asks once per stuck period when no peer has a checkpoint ahead, and learns on from the log meanwhile', () => {
+    const h = new Harness({ chunkBytes: 10, window: 1, stuckMs: 3000 });
+    h.peers.set(1, checkpoint(5, 20)); // behind the learner: no use
+    h.tick(100);
+    const lone = fx();
+    for (let iid = 1; iid <= 500; iid++) h.learner.receive(2, accepted(2, iid, 33341, enc(`v${iid}`)), lone);
+    const outs: Effects[] = [];
+    let next = 1;
+    for (let t = 1; t <= 100; t++) {
+      outs.push(h.tick(100));
+      if (t % 3 === 0) outs.push(h.decide(next++));
+    }
+    // 10 s of crawling: a round of offers after 3 s, 6 s and 9 s, not one every retry (100 ms).
+    expect(h.queries.length).toBe(3);
+    expect(steps(outs).filter((s) => s === 'none-ahead').length).toBe(3);
+    expect(h.learner.snapshotFetch?.active).toBe(false);
+    expect(h.learner.nextIid).toBe(34);
+  });
+
+  it('a transfer for a lagging learner is given up once the learner catches up from the log, and one it passed is not installed', () => {
+    const h = new Harness({ chunkBytes: 10, window: 1, stuckMs: 3000 });
+    h.peers.set(1, checkpoint(40, 60));
+    h.tick(100);
+    const lone = fx();
+    for (let iid = 1; iid <= 60; iid++) h.learner.receive(2, accepted(2, iid, 33341, enc(`v${iid}`)), lone);
+    for (let t = 1; t <= 32; t++) {
+      h.tick(100);
+      if (t % 3 === 0) h.decide(t / 3);
+    }
+    expect(h.learner.snapshotFetch?.target?.iid).toBe(40); // asked after 3 s; fetching
+    expect(h.queries).toEqual([11]);
+    // The re-proposals speed up past instance 40 before a chunk arrives: that checkpoint is
+    // behind the learner now, so it asks around again (for one at or above 41).
+    const fast: Effects[] = [];
+    for (let iid = 11; iid <= 41; iid++) fast.push(h.decide(iid));
+    expect(h.queries).toEqual([11, 41]);
+    h.deliver(fx());
+    expect(h.installed).toBeUndefined();
+    // And past everything it knew of: the transfer is moot.
+    for (let iid = 42; iid <= 60; iid++) fast.push(h.decide(iid));
+    expect(steps(fast)).toContain('caught-up');
+    expect(h.learner.snapshotFetch?.active).toBe(false);
+    expect(h.learner.nextIid).toBe(61);
+  });
+
+  it('a learner stuck on one instance asks until a peer has a checkpoint at or above it, counting from its first tick', () => {
+    const h = new Harness({ chunkBytes: 10, window: 1, stuckMs: 3000 });
+    h.now = 50_000;
+    h.tick(0);
+    const lone = fx();
+    h.learner.receive(2, accepted(2, 1, 12, enc('v1')), lone);
+    h.learner.receive(2, accepted(2, 2, 12, enc('v2')), lone);
+    h.decide(2); // instance 1 is the hole
+    h.tick(2900);
+    expect(h.queries).toEqual([]); // a clock far from 0 is not 50 s of being stuck
+    h.tick(100);
+    expect(h.queries).toEqual([1]);
+    h.tick(100);
+    h.tick(100);
+    expect(h.queries.length).toBeGreaterThan(2); // asked again every retry
+    const c = checkpoint(3, 20);
+    h.peers.set(4, c);
+    h.tick(100);
+    h.tick(100);
+    for (let i = 0; i < 5 && h.installed === undefined; i++) h.deliver(fx(), 1);
+    expect(h.installed?.iid).toBe(3);
+    expect(h.learner.nextIid).toBe(4);
   });
 });

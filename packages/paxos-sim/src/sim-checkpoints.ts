@@ -247,6 +247,10 @@ export class Checkpoints {
       s.app.apply(d.value);
       s.lastApplied = d.iid;
     }
+    // The learner gave the transfer up (it caught up from the log after all, or no peer had a
+    // checkpoint ahead of it): the episode is over (the liveness report said "fetching a
+    // snapshot" of replicas that were not).
+    for (const e of out.events) if (e.kind === 'snapshot' && (e.step === 'caught-up' || e.step === 'none-ahead')) s.fetching = false;
     for (const e of out.snapshot) this.effect(index, s, e);
     if (s.schedule === undefined || s.writing !== undefined || !node.up) return;
     // Every client value of the instances the learner decided is applied by now (deliveries come

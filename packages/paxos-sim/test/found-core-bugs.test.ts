@@ -88,6 +88,23 @@ describe('paxos-core bugs the simulator found', () => {
     expect(r.checkpoints?.transfersInstalled).toBeGreaterThan(0);
   }, 60_000);
 
+  // Found by `pnpm sim --seed 853 --mode replica --leader on` (liveness): replica 1's acceptor
+  // storage was wiped after it had chosen most of instances 1–854 with replica 2's acceptor, so
+  // after healing each of them could be learned only as a campaign re-ran it (one every 120–300
+  // ms). Replica 2 restarted at instance 1 (its checkpoints wiped too), asked for a checkpoint at
+  // its first tick, and gave the transfer up when the next instance was decided; every instance
+  // decided then restarted its stuck clock, so it crawled to 294 in 60 s while its peers offered
+  // a checkpoint of instance 400. A learner that lags that far now asks its peers once per stuck
+  // period and keeps the transfer while it lags. The exact case is in paxos-core's snapshot-fetch
+  // tests; the fix changes this seed's course (the stuck clock starts at the first tick), so this
+  // pins the seed itself, with its wipe and rejoin.
+  it('seed 853: a replica crawling through instances a wiped acceptor took the votes of fetches a checkpoint', () => {
+    const r = simulate(drawOptions(853, { mode: 'replica', leadership: true }));
+    expect(r.violations).toEqual([]);
+    expect(r.checkpoints?.acceptorWipes).toBeGreaterThan(0);
+    expect(r.checkpoints?.rejoins).toBeGreaterThan(0);
+  }, 60_000);
+
   // Leadership with a replica's acceptor storage wiped on every seed (wipe 400‰, all with the
   // acceptor): what these seeds found, each fixed where the cause was.
   const wipes = { mode: 'replica', leadership: true, checkpointEvery: 20, wipePerMille: 400, wipeAcceptors: true } as const;
