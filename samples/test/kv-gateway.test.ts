@@ -184,7 +184,9 @@ describe('gateway: exactly-once through the log', () => {
     await ch.write(setCmd('k', 'v'));
     log.fault = () => 'lose';
     const w = ch.write(setCmd('k', 'w'));
-    await new Promise((r) => setTimeout(r, 20));
+    // Well past the 20 ms within which a leader change does not resend what was just sent (a
+    // 20 ms timer can fire a little early by performance.now(), and then nothing was resent).
+    await new Promise((r) => setTimeout(r, 60));
     log.fault = () => 'ok';
     gw.leaderChanged();
     expect((await w).status).toBe('stored');
