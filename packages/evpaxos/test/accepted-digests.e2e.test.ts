@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, silentLogger, startLearner, startReplica, type PaxosHandle, type ReplicaHandle } from '../src/index.js';
+import { DIGEST_MIN_VALUE_BYTES, parseConfig, silentLogger, startLearner, startReplica, type PaxosHandle, type ReplicaHandle } from '../src/index.js';
 import { waitFor, withFreePorts } from './ports.js';
 import { family, scrape, value } from './prometheus.js';
 
@@ -51,7 +51,8 @@ async function submitAll(r0: ReplicaHandle, delivered: string[][]): Promise<void
   // Every replica's connections are up (each has delivered the probe) before the values go.
   await waitFor(() => r0.submit(text('probe')), 5000, 'replica 0 to connect');
   await waitFor(() => delivered.every((d) => d.length >= 1), 10_000, 'the probe on every replica');
-  for (let i = 0; i < TOTAL; i++) r0.submit(text(`v${i}`));
+  // Values of DIGEST_MIN_VALUE_BYTES or more: smaller ones go whole (see the last test).
+  for (let i = 0; i < TOTAL; i++) r0.submit(text(`v${i} `.padEnd(DIGEST_MIN_VALUE_BYTES, '.')));
   await waitFor(() => delivered.every((d) => d.length >= TOTAL + 1), 20_000, `${TOTAL} deliveries on every replica`);
 }
 
@@ -82,6 +83,15 @@ describe('accepted digests between replicas (accepted-digests, issue 10 item 3)'
     const l = await traffic(learner.metricsUrl);
     expect(l.digestsIn).toBe(0);
     expect(l.acceptedIn).toBeGreaterThanOrEqual(2 * TOTAL);
+    // Values under DIGEST_MIN_VALUE_BYTES go whole between replicas too: a digest would save little.
+    const before = await Promise.all(replicas.map((r) => traffic(r.metricsUrl)));
+    for (let i = 0; i < 50; i++) (replicas[0] as ReplicaHandle).submit(text(`small ${i}`));
+    await waitFor(() => delivered.every((d) => d.length >= TOTAL + 51), 20_000, 'the small values on every replica');
+    const after = await Promise.all(replicas.map((r) => traffic(r.metricsUrl)));
+    after.forEach((t, i) => {
+      expect(t.digestsIn).toBe(before[i]?.digestsIn);
+      expect(t.acceptedIn - (before[i]?.acceptedIn ?? 0)).toBeGreaterThanOrEqual(2 * 50);
+    });
   }, 60_000);
 
   it('a replica that does not announce the feature (accepted-digests no) gets full accepted messages, and the cluster delivers identically', async () => {

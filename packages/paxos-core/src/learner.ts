@@ -143,8 +143,15 @@ export class Learner {
    * shows it every accepted.
    */
   readonly lastResolved: AcceptedMsg[] = [];
-  /** Instances a quorum of digest votes named without a value held: asked for at the next tick. */
+  /**
+   * Instances a quorum of digest votes named without a value held, since the last tick (`missingNew`)
+   * and since the one before (`missing`, asked for at this tick). Two ticks, not one: a node that
+   * was stalled (a busy machine) runs its timers before it reads its sockets, so at the first tick
+   * after the quorum the accept with the value may be waiting unread, and asking then would bring
+   * every acceptor's copy of values that were on their way anyway.
+   */
   private readonly missing = new Set<number>();
+  private readonly missingNew = new Set<number>();
 
   constructor(options: LearnerOptions) {
     this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
@@ -242,6 +249,10 @@ export class Learner {
     const fetch = this.fetch;
     if (fetch !== undefined && fetch.stuckMs > 0 && !this.lateStart) this.watchLag(fetch, now, out);
     if (this.missing.size > 0) this.askMissing(out);
+    if (this.missingNew.size > 0) {
+      for (const iid of this.missingNew) this.missing.add(iid);
+      this.missingNew.clear();
+    }
     if (now - this.lastRepeatAt < this.repeatIntervalMs) return;
     this.lastRepeatAt = now;
     if (this.lateStart) return;
@@ -507,7 +518,7 @@ export class Learner {
     }
     // No value of that ballot here yet (its accept may still be on its way, or was lost): the
     // vote waits for one. Once as many acceptors as a quorum wait on one ballot, the value is
-    // asked for (at the next tick, so that an accept on its way can still arrive first).
+    // asked for (at the second tick, so that an accept on its way, or unread, can still come first).
     const waiting = (inst.waiting ??= []);
     let same = 0;
     for (const w of waiting) {
@@ -520,7 +531,7 @@ export class Learner {
     waiting.push(msg);
     if (same + 1 >= this.quorum && !inst.missing) {
       inst.missing = true;
-      this.missing.add(iid);
+      this.missingNew.add(iid);
     }
   }
 

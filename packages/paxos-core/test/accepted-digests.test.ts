@@ -95,10 +95,13 @@ describe('learner with digest votes', () => {
     l.receiveDigest(0, digest(0, 5, 11, enc('v')), out);
     l.receiveDigest(1, digest(1, 5, 11, enc('v')), out);
     expect(out.deliver).toEqual([]);
-    // Not before the next tick: the accept with the value may still be on its way.
+    // Not before the second tick: the accept with the value may still be on its way, or unread.
     expect(msgs(out, 'repeat').length).toBe(before);
+    const first = fx();
+    l.tick(5, first);
+    expect(msgs(first, 'repeat')).not.toContainEqual({ type: 'repeat', from: 5, to: 5 });
     const tick = fx();
-    l.tick(5, tick);
+    l.tick(10, tick);
     expect(msgs(tick, 'repeat')).toContainEqual({ type: 'repeat', from: 5, to: 5 });
     // The repeat's answer carries the value: the digest votes count with it.
     const answer = fx();
@@ -111,8 +114,9 @@ describe('learner with digest votes', () => {
     const l = new Learner({ acceptors: 3 });
     const out = fx();
     for (const iid of [3, 4, 5, 9]) for (const aid of [0, 1]) l.receiveDigest(aid, digest(aid, iid, 11, enc(`v${iid}`)), out);
+    l.tick(5, fx());
     const tick = fx();
-    l.tick(5, tick);
+    l.tick(10, tick);
     expect(msgs(tick, 'repeat')).toEqual(expect.arrayContaining([{ type: 'repeat', from: 3, to: 5 }, { type: 'repeat', from: 9, to: 9 }]));
   });
 
@@ -133,8 +137,9 @@ describe('learner with digest votes', () => {
     l2.receiveDigest(1, digest(1, 1, 11, enc('v')), out2);
     expect(out2.deliver).toEqual([]);
     expect(out2.events.filter((e) => e.kind === 'digest-mismatch')).toHaveLength(2);
+    l2.tick(5, fx());
     const tick = fx();
-    l2.tick(5, tick);
+    l2.tick(10, tick);
     expect(msgs(tick, 'repeat')).toContainEqual({ type: 'repeat', from: 1, to: 1 });
     const answer = fx();
     l2.receive(2, accepted(2, 1, 11, enc('v')), answer);
