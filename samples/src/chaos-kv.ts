@@ -281,7 +281,9 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
           s.checkpoint = Math.max(s.checkpoint, iid ?? 0);
           for (const p of linksFrom[i] ?? []) p.setDelay(0);
           log(`kv-server ${i}: ${e.message}`);
-        } else if (e.fields.step === 'caught-up') {
+        } else if (e.fields.step === 'caught-up' || e.fields.step === 'none-ahead') {
+          // The transfer ended without an install (the log caught up, or no peer had a checkpoint
+          // far enough ahead): not fetching any more, or no fault would be drawn until a restart.
           s.fetching = false;
         }
         return;
@@ -413,7 +415,9 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
       // unless one came already, of a replica that holds a checkpoint: every run restarts one
       // from its checkpoint.
       const wipeDue = faults.wipe === 0 && maxTrim > 0 && elapsed >= (o.duration * 1000) / 4;
-      const killDue = !wipeDue && (faults.kill ?? 0) + (faults['kill-leader'] ?? 0) === 0 && elapsed >= (o.duration * 1000) / 8 && servers.some((s) => s.checkpoint > 0);
+      // Until a kv-server has restarted from a checkpoint (a kill before any checkpoint existed
+      // restores nothing), the next fault an eighth into the run kills one that holds one.
+      const killDue = !wipeDue && checkpoints.restored === 0 && elapsed >= (o.duration * 1000) / 8 && servers.some((s) => s.checkpoint > 0);
       const kind = wipeDue
         ? 'wipe'
         : killDue

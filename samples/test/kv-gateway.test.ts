@@ -417,7 +417,7 @@ describe('replica-log: the KV store as the replica\'s state machine', () => {
       expect(r).toBeUndefined();
       told++;
     };
-    await expect(b.restore(chunks(snap, 7), 49)).rejects.toThrow(/taken at instance 50, not at instance 49/);
+    await expect(b.restore(chunks(snap, 7), 49)).rejects.toThrow(/holds values of instance 50, so it is not the state as of instance 49/);
     expect(b.machine.lastApplied.iid).toBe(1);
     expect(told).toBe(0);
     await b.restore(chunks(snap, 7), 50);

@@ -229,6 +229,17 @@ export class Checkpointing {
   }
 
   /** Waits for a checkpoint write and the file steps in flight, then closes the files. */
+  /**
+   * The state machine failed (an apply threw): its state is unknown from now on, so no checkpoint
+   * of it may be written, nor served to a peer, while the process stops (a restart from one would
+   * carry the broken state, and a peer installing it would diverge). `close` still waits for a
+   * write already under way, which holds a snapshot taken before the failure.
+   */
+  stopWriting(): void {
+    this.closed = true;
+    clearInterval(this.timer);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.timer);

@@ -811,6 +811,7 @@ function checkpointShell<R>(
           result = sm.apply(iid, index, value);
         } catch (e) {
           broken = true;
+          checkpointing?.stopWriting();
           onFatal(new Error(`the state machine's apply() threw for instance ${iid} position ${index}: ${(e as Error).message}; a replica whose state machine fails cannot stay consistent with the others`, { cause: e }));
           return;
         }

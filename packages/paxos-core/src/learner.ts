@@ -353,11 +353,16 @@ export class Learner {
       fetch.behind(this.current, now, out);
       return;
     }
+    // Seen instances count up to the window's end only: one stray accepted far ahead (anyone who
+    // reaches an acceptor can get one accepted) would otherwise make this learner lag for ever, and
+    // ask its peers for a snapshot every period. Further behind than that, the trim and the stuck
+    // rule above bring a snapshot.
+    const seen = Math.min(this.highestSeenIid, this.current + this.window);
     if (this.lagSince !== undefined && this.current < this.lagMark) {
       if (now - this.lagSince < fetch.stuckMs) return;
-      if (this.current > this.lagFrom) fetch.lagging(this.current, this.highestSeenIid, now, out);
+      if (this.current > this.lagFrom) fetch.lagging(this.current, seen, now, out);
     }
-    this.lagMark = this.highestSeenIid;
+    this.lagMark = seen;
     this.lagSince = now;
     this.lagFrom = this.current;
   }
@@ -367,7 +372,7 @@ export class Learner {
     // Before the first tick the clock is unknown: the first tick starts both.
     if (this.advancedAt === undefined) return;
     this.advancedAt = this.now;
-    this.lagMark = this.highestSeenIid;
+    this.lagMark = Math.min(this.highestSeenIid, this.current + this.window);
     this.lagSince = this.now;
     this.lagFrom = this.current;
   }

@@ -48,14 +48,17 @@ export class KvStateMachine {
   }
 
   /**
-   * Replaces the state with a snapshot taken at instance `iid`. Refuses (throws, state unchanged)
-   * a snapshot from another instance, in another format, or made with other settings: results
-   * depend on them, so replicas must share them.
+   * Replaces the state with a snapshot that is the state as of instance `iid`. The last value it
+   * applied may come from an earlier instance: the replication layer labels a checkpoint with the
+   * instance it has decided through when every instance after the last applied value held no
+   * client value (no-ops, lease renewals, checkpoint reports), as a checkpoint made for a peer is.
+   * Refuses (throws, state unchanged) a snapshot that applied values past `iid`, one in another
+   * format, or one made with other settings: results depend on them, so replicas must share them.
    */
   restore(bytes: Uint8Array, iid: number): void {
     const { image, meta } = decodeSnapshot(bytes);
-    if (meta.iid !== iid) {
-      throw new KvCodecError(`the KV snapshot was taken at instance ${meta.iid}, not at instance ${iid} as its caller says`);
+    if (meta.iid > iid) {
+      throw new KvCodecError(`the KV snapshot holds values of instance ${meta.iid}, so it is not the state as of instance ${iid} as its caller says`);
     }
     const mismatch = configMismatch(image.config, this.store.config);
     if (mismatch !== null) throw new KvCodecError(`the KV snapshot was made with ${mismatch}: give every replica the same settings`);

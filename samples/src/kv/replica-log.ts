@@ -42,8 +42,8 @@ export class ReplicatedKv implements StateMachine<Uint8Array> {
 
   /**
    * Replaces the store with a checkpoint's. KvStateMachine refuses (throws, store unchanged) a
-   * snapshot of another instance or made with other settings (`-I`, session limits): results depend
-   * on them, so the replicas must share them, and evpaxos then says which checkpoint failed.
+   * snapshot holding values past `iid` or made with other settings (`-I`, session limits): results
+   * depend on them, so the replicas must share them, and evpaxos then says which checkpoint failed.
    */
   async restore(data: AsyncIterable<Uint8Array>, iid: number): Promise<void> {
     this.machine.restore(await readAll(data), iid);
