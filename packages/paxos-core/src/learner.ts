@@ -399,28 +399,47 @@ export class Learner {
     if (highest >= this.current) this.fetch.behind(highest, this.now, out);
   }
 
-  private onAccepted(msg: AcceptedMsg, out: Effects): void {
-    const { aid, iid, valueBallot: vb } = msg;
-    if (!Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(iid) || iid < 1 || !isUint32(vb) || vb < 1) {
-      return drop(out, 'invalid', 'accepted', iid);
+  /**
+   * The open instance a vote of acceptor `aid` for (iid, vb) counts in (an accepted, or a digest
+   * vote), or undefined when the vote is dropped: fields out of range, an instance delivered or
+   * beyond the window, or one closed already (then delivered, if the learner was moved onto it by
+   * set-instance-id without effects). `valid`: the caller's own checks of the message's other fields.
+   */
+  private admitVote(aid: number, iid: number, vb: number, valid: boolean, out: Effects): Pending | undefined {
+    if (!valid || !Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(iid) || iid < 1 || !isUint32(vb) || vb < 1) {
+      drop(out, 'invalid', 'accepted', iid);
+      return undefined;
     }
     if (this.lateStart) {
       this.lateStart = false;
       this.current = iid;
     }
-    if (iid < this.current) return drop(out, 'stale', 'accepted', iid);
+    if (iid < this.current) {
+      drop(out, 'stale', 'accepted', iid);
+      return undefined;
+    }
     if (iid > this.highestSeenIid) this.highestSeenIid = iid;
-    if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
+    if (iid - this.current >= this.window) {
+      drop(out, 'beyond-window', 'accepted', iid);
+      return undefined;
+    }
     let inst = this.pending.get(iid);
     if (inst === undefined) {
       inst = new Pending();
       this.pending.set(iid, inst);
     }
     if (inst.closed !== undefined) {
-      // Closed but not delivered: the learner was moved onto it (set-instance-id without effects).
       if (iid === this.current) this.deliverReady(out);
-      return drop(out, 'duplicate', 'accepted', iid);
+      drop(out, 'duplicate', 'accepted', iid);
+      return undefined;
     }
+    return inst;
+  }
+
+  private onAccepted(msg: AcceptedMsg, out: Effects): void {
+    const { aid, iid, valueBallot: vb } = msg;
+    const inst = this.admitVote(aid, iid, vb, true, out);
+    if (inst === undefined) return;
     this.count(inst, iid, aid, vb, msg.value, out);
     // The bytes of (iid, vb) are here now: digest votes that waited for them count if they match.
     if (inst.waiting !== null && inst.closed === undefined) this.resolveWaiting(inst, vb, msg.value, out);
@@ -488,25 +507,8 @@ export class Learner {
   receiveDigest(_from: PeerId, msg: AcceptedDigestMsg, out: Effects): void {
     this.begin();
     const { aid, iid, valueBallot: vb } = msg;
-    if (!Number.isInteger(aid) || aid < 0 || aid >= this.acceptors || !isUint32(iid) || iid < 1 || !isUint32(vb) || vb < 1 || !isUint32(msg.ballot)) {
-      return drop(out, 'invalid', 'accepted', iid);
-    }
-    if (this.lateStart) {
-      this.lateStart = false;
-      this.current = iid;
-    }
-    if (iid < this.current) return drop(out, 'stale', 'accepted', iid);
-    if (iid > this.highestSeenIid) this.highestSeenIid = iid;
-    if (iid - this.current >= this.window) return drop(out, 'beyond-window', 'accepted', iid);
-    let inst = this.pending.get(iid);
-    if (inst === undefined) {
-      inst = new Pending();
-      this.pending.set(iid, inst);
-    }
-    if (inst.closed !== undefined) {
-      if (iid === this.current) this.deliverReady(out);
-      return drop(out, 'duplicate', 'accepted', iid);
-    }
+    const inst = this.admitVote(aid, iid, vb, isUint32(msg.ballot), out);
+    if (inst === undefined) return;
     const held = this.heldValue(inst, vb);
     if (held !== undefined) {
       if (sameDigest(held, msg)) return this.countDigest(inst, msg, held, out);
