@@ -36,6 +36,7 @@ import {
   type ClientFigure,
   type LeadershipResult,
   type LeadershipSetup,
+  type ProcStats,
   type Result,
   type Run,
   type Setup,
@@ -303,28 +304,11 @@ async function measure(s: Setup): Promise<Result> {
         ];
   const empty = { perSecond: [], valuesPerSec: { median: 0, min: 0, max: 0 }, mbps: 0, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
-    for (const [k, port] of (s.mode === 'replica' ? p.slice(0, 3) : p).entries()) {
-      if (!(await waitListening('127.0.0.1', port, 10_000))) {
-        const said = lastLine(servers[k]?.child as ChildProcess);
-        return { ...s, ...empty, error: `port ${port} never started listening${said !== '' ? ` (${servers[k]?.role}: ${said})` : ''}` };
-      }
-    }
-    const client = node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe');
-    let out = '';
-    client.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const all = [...servers, { role: 'client', child: client }];
-    const before = new Map<string, number>();
-    const warmTimer = new Promise<void>((r) =>
-      setTimeout(() => {
-        for (const x of all) before.set(x.role, procStats(x.child.pid).cpu);
-        r();
-      }, warmup * 1000),
+    const run = await runClient(servers, s.mode === 'replica' ? p.slice(0, 3) : p, () =>
+      node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds)], 'pipe'),
     );
-    let after = new Map<string, { cpu: number; rss: number }>();
-    const sample = setTimeout(() => (after = new Map(all.map((x) => [x.role, procStats(x.child.pid)]))), (warmup + seconds) * 1000 - 200);
-    const code = await new Promise<number>((r) => client.once('exit', (c) => r(c ?? 1)));
-    clearTimeout(sample);
-    await warmTimer;
+    if ('error' in run) return { ...s, ...empty, error: run.error };
+    const { out, code, processes } = run;
     const lines = out
       .split('\n')
       .filter((l) => l.startsWith('{'))
@@ -339,11 +323,7 @@ async function measure(s: Setup): Promise<Result> {
       valuesPerSec: { median: sorted[Math.floor(sorted.length / 2)] ?? 0, min: sorted[0] ?? 0, max: sorted[sorted.length - 1] ?? 0 },
       mbps: Number((mbpsAll.sort((a, b) => a - b)[Math.floor(mbpsAll.length / 2)] ?? 0).toFixed(2)),
       latencyUs: summary?.latencyUs ?? { p50: 0, p99: 0, max: 0 },
-      processes: all.map((x) => ({
-        role: x.role,
-        cpuPercent: Math.round((((after.get(x.role)?.cpu ?? 0) - (before.get(x.role) ?? 0)) / Math.max(0.1, seconds - 0.2)) * 100),
-        peakRssMiB: Math.round(after.get(x.role)?.rss ?? 0),
-      })),
+      processes,
       ...(code !== 0 || summary === undefined ? { error: `client exited with ${code}` } : {}),
     };
   } finally {
@@ -351,6 +331,50 @@ async function measure(s: Setup): Promise<Result> {
     rmSync(dir, { recursive: true, force: true });
     currentDir = undefined;
   }
+}
+
+/**
+ * Waits until `servers` listen on `listen`, then runs the client `startClient` starts for the
+ * warm-up and the measured seconds (`interrupt`: it runs until SIGINT, as C LibPaxos3's does),
+ * sampling every process's CPU at the end of the warm-up and just before the end: the client's
+ * stdout and exit code with each process's CPU % and peak RSS, or why a server never listened.
+ */
+async function runClient(
+  servers: { role: string; child: ChildProcess }[],
+  listen: readonly number[],
+  startClient: () => ChildProcess,
+  interrupt = false,
+): Promise<{ error: string } | { out: string; code: number; client: ChildProcess; processes: ProcStats[] }> {
+  for (const [k, port] of listen.entries()) {
+    if (!(await waitListening('127.0.0.1', port, 10_000))) {
+      const said = lastLine(servers[k]?.child as ChildProcess);
+      return { error: `port ${port} never started listening${said !== '' ? ` (${servers[k]?.role}: ${said})` : ''}` };
+    }
+  }
+  const client = startClient();
+  let out = '';
+  client.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  const all = [...servers, { role: 'client', child: client }];
+  const before = new Map<string, number>();
+  const warmTimer = new Promise<void>((r) =>
+    setTimeout(() => {
+      for (const x of all) before.set(x.role, procStats(x.child.pid).cpu);
+      r();
+    }, warmup * 1000),
+  );
+  let after = new Map<string, { cpu: number; rss: number }>();
+  const sample = setTimeout(() => (after = new Map(all.map((x) => [x.role, procStats(x.child.pid)]))), (warmup + seconds) * 1000 - 200);
+  const stop = interrupt ? setTimeout(() => client.kill('SIGINT'), (warmup + seconds) * 1000) : undefined;
+  const code = await new Promise<number>((r) => client.once('exit', (c) => r(c ?? 1)));
+  clearTimeout(sample);
+  if (stop !== undefined) clearTimeout(stop);
+  await warmTimer;
+  const processes = all.map((x) => ({
+    role: x.role,
+    cpuPercent: Math.round((((after.get(x.role)?.cpu ?? 0) - (before.get(x.role) ?? 0)) / Math.max(0.1, seconds - 0.2)) * 100),
+    peakRssMiB: Math.round(after.get(x.role)?.rss ?? 0),
+  }));
+  return { out, code, client, processes };
 }
 
 /** A program that is not one of our samples (the skeleton runs under node; C's through stdbuf). */
@@ -378,31 +402,10 @@ async function measurePeer(
   const base = { mode: s.mode, size: s.size, outstanding: s.outstanding, ...(s.storage !== undefined ? { storage: s.storage } : {}), round: s.round };
   const empty = { valuesPerSec: { median: 0, min: 0, max: 0 }, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
-    for (const [k, port] of listen.entries()) {
-      if (!(await waitListening('127.0.0.1', port, 10_000))) {
-        const said = lastLine(servers[k]?.child as ChildProcess);
-        return { ...base, ...empty, error: `port ${port} never started listening${said !== '' ? ` (${servers[k]?.role}: ${said})` : ''}` };
-      }
-    }
-    const client = startClient();
-    let out = '';
-    client.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    const all = [...servers, { role: 'client', child: client }];
-    const before = new Map<string, number>();
-    const warmTimer = new Promise<void>((r) =>
-      setTimeout(() => {
-        for (const x of all) before.set(x.role, procStats(x.child.pid).cpu);
-        r();
-      }, warmup * 1000),
-    );
-    let after = new Map<string, { cpu: number; rss: number }>();
-    const sample = setTimeout(() => (after = new Map(all.map((x) => [x.role, procStats(x.child.pid)]))), (warmup + seconds) * 1000 - 200);
     // C LibPaxos3's client runs until it is told to stop (SIGINT: it flushes and exits).
-    const stop = format === 'libpaxos3' ? setTimeout(() => client.kill('SIGINT'), (warmup + seconds) * 1000) : undefined;
-    await new Promise<void>((r) => client.once('exit', () => r()));
-    clearTimeout(sample);
-    if (stop !== undefined) clearTimeout(stop);
-    await warmTimer;
+    const run = await runClient(servers, listen, startClient, format === 'libpaxos3');
+    if ('error' in run) return { ...base, ...empty, error: run.error };
+    const { out, client, processes } = run;
     const seconds_ =
       format === 'json'
         ? out
@@ -424,11 +427,7 @@ async function measurePeer(
       valuesPerSec: { median: per[Math.floor(per.length / 2)] ?? 0, min: per[0] ?? 0, max: per[per.length - 1] ?? 0 },
       // Both clients print a mean per second: the median of those means, and the largest maximum.
       latencyUs: { p50: avgs[Math.floor(avgs.length / 2)] ?? 0, p99: 0, max: Math.max(0, ...measured.map((l) => l.latencyUs.max)) },
-      processes: all.map((x) => ({
-        role: x.role,
-        cpuPercent: Math.round((((after.get(x.role)?.cpu ?? 0) - (before.get(x.role) ?? 0)) / Math.max(0.1, seconds - 0.2)) * 100),
-        peakRssMiB: Math.round(after.get(x.role)?.rss ?? 0),
-      })),
+      processes,
       ...(per.length === 0 || per[per.length - 1] === 0 ? { error: `its client measured nothing${lastLine(client) !== '' ? ` (${lastLine(client)})` : ''}` } : {}),
     };
   } finally {
