@@ -92,6 +92,10 @@ interface NodeState {
   everWiped: boolean;
   /** A transfer episode is under way (for the behind-the-trim check, once per episode). */
   fetching: boolean;
+  /** The highest checkpoint this node ever proposed a report of (a wipe does not take it back out of the log). */
+  proposedReport: number;
+  /** Its highest report from before a wipe while it holds no checkpoint that high again (0: none): trims may still be computed from it. */
+  staleReport: number;
 }
 
 export interface CheckpointFigures {
@@ -167,7 +171,7 @@ export class Checkpoints {
     this.oracle = new CheckpointOracle({ chosen, batched: options.batchMaxValues > 0, hold: options.trimHold, fail });
     for (const m of members) {
       this.keys.set(m.index, m.key);
-      this.nodes.set(m.index, { durable: [], staging: undefined, app: new SimApp(), schedule: undefined, lastApplied: 0, writing: undefined, io: [], ioBusy: false, wipedSinceReport: false, everWiped: false, fetching: false });
+      this.nodes.set(m.index, { durable: [], staging: undefined, app: new SimApp(), schedule: undefined, lastApplied: 0, writing: undefined, io: [], ioBusy: false, wipedSinceReport: false, everWiped: false, fetching: false, proposedReport: 0, staleReport: 0 });
     }
   }
 
@@ -226,6 +230,7 @@ export class Checkpoints {
     s.ioBusy = false;
     s.fetching = false;
     if (this.o.wipePerMille > 0 && this.rng.below(1000) < this.o.wipePerMille && this.mayWipe(index)) {
+      s.staleReport = s.proposedReport;
       s.durable = [];
       s.staging = undefined;
       s.wipedSinceReport = true;
@@ -347,6 +352,7 @@ export class Checkpoints {
   private keep(s: NodeState, c: Checkpoint): void {
     this.made.set(refKey(c.iid, c.sum), c.bytes);
     s.durable = [c, ...s.durable.filter((x) => x.iid !== c.iid)].sort((a, b) => b.iid - a.iid).slice(0, this.o.checkpointKeep);
+    if ((s.durable[0]?.iid ?? 0) >= s.staleReport) s.staleReport = 0;
   }
 
   // ---- snapshot transfer ----
@@ -525,6 +531,8 @@ export class Checkpoints {
   private reportIfWanted(index: number, iid: number): void {
     const role = this.host.node(index).role;
     if (role !== null && role.wantsReport?.(this.key(index), iid) === false) return;
+    const s = this.state(index);
+    if (iid > s.proposedReport) s.proposedReport = iid;
     this.host.report(index, encodeCheckpointReport({ node: this.key(index), iid }));
   }
 
@@ -555,9 +563,16 @@ export class Checkpoints {
    * at or above every trim sent so far (so earlier trims are covered too), and above every
    * rejoined replica's fence: instances up to a fence have one voter fewer, and once a second
    * acceptor is gone too (a crash) they may be learnable from no quorum, only from a checkpoint.
+   * Trims yet to come count too: a learner computes a trim from the reports in a prefix of the
+   * log, which may hold a wiped node's report (this one's or an earlier wipe's) and not yet the
+   * covering node's, so the trim may reach that report minus the hold although nothing backs it
+   * any more. (Seed 375 in split mode: the covering node held instance 1, the wiped one had
+   * reported 44, and a trim to 41 came from a prefix with only the wiped node's report.)
    */
   private mayWipe(index: number): boolean {
-    const level = Math.max(this.maxTrimSent, this.host.highestFence());
+    let stale = this.state(index).proposedReport;
+    for (const s of this.nodes.values()) stale = Math.max(stale, s.staleReport);
+    const level = Math.max(this.maxTrimSent, this.host.highestFence(), stale - this.o.trimHold);
     for (const [other, s] of this.nodes) {
       if (other === index || s.wipedSinceReport || this.oracle.latestReport(this.key(other)) === undefined) continue;
       if ((s.durable[0]?.iid ?? 0) >= level) return true;
