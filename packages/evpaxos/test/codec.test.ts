@@ -77,13 +77,19 @@ describe('codec', () => {
   it.each([
     ['Uint8Array', hex('92 08 c4 03 68 69 00 92 08')],
     ['Buffer (as sockets deliver)', Buffer.from(hex('92 08 c4 03 68 69 00 92 08'))],
-  ])('copies values out of the received %s', (_kind, chunk) => {
+  ])('hands out values as plain Uint8Array views of the received %s, which it never writes into', (_kind, chunk) => {
+    const before = Uint8Array.from(chunk);
     const d = new FrameDecoder(100);
     const [m] = d.push(chunk);
-    chunk.fill(0);
     expect(m).toEqual({ type: 'client_value', value: hi });
-    expect(m?.type === 'client_value' && m.value.buffer !== chunk.buffer).toBe(true);
+    const value = m?.type === 'client_value' ? m.value : new Uint8Array(0);
+    // A view (no ArrayBuffer of its own per value), and a plain Uint8Array as paxos-core expects.
+    expect(value.buffer).toBe(chunk.buffer);
+    expect(Object.getPrototypeOf(value)).toBe(Uint8Array.prototype);
+    // The rest of the frame arrives: joined into a new array, the first chunk left as it was.
     expect(d.push(hex('c4 01 78'))).toEqual([{ type: 'client_value', value: Uint8Array.of(0x78) }]);
+    expect(Uint8Array.from(chunk)).toEqual(before);
+    expect(value).toEqual(hi);
   });
 
   it.each([

@@ -9,6 +9,15 @@ export type Key = string;
 
 export const EMPTY: Uint8Array = new Uint8Array(0);
 
+/**
+ * `bytes` as an array of its own. A value a command carries is a view into whatever it was decoded
+ * from (a batch of client values, a socket read): an item kept for hours must not pin that whole
+ * buffer for a few bytes of it. Bytes that already fill their buffer are returned as they are.
+ */
+export function ownBytes(bytes: Uint8Array): Uint8Array {
+  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+}
+
 /** Bytes `start..end` of `buf` as a byte string. */
 export function bytesToKey(buf: Uint8Array, start = 0, end = buf.length): Key {
   let s = '';

@@ -6,7 +6,7 @@
  * counter, the clock, a pending flush, sessions, counters) is state, is in the snapshot, and is
  * the same on every replica that applied the same requests.
  */
-import { ascii, isByteString, type Key } from './bytes.js';
+import { ascii, isByteString, ownBytes, type Key } from './bytes.js';
 import {
   assertNever,
   type ArithmeticCommand,
@@ -339,7 +339,7 @@ export class KvStore {
           return assertNever(cmd);
       }
     }
-    const it = this.link(key, cmd.value, cmd.flags, expiryOf(cmd.exptime, now), now);
+    const it = this.link(key, ownBytes(cmd.value), cmd.flags, expiryOf(cmd.exptime, now), now);
     return { status: 'stored', cas: it.cas };
   }
 
@@ -500,7 +500,7 @@ export class KvStore {
     this.expiries.clear();
     this.totalBytes = 0;
     for (const i of img.items) {
-      const it: Item = { value: i.value, flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
+      const it: Item = { value: ownBytes(i.value), flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
       this.items.set(i.key, it);
       this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
       if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, i.key, it.cas);

@@ -23,6 +23,18 @@ class Driver {
 }
 
 describe('storage commands', () => {
+  it('keeps a copy of a value that is a view into a larger buffer (a delivered batch, a socket read), not the buffer', () => {
+    const d = new Driver();
+    const batch = v('xxxxhello, worldyyyy');
+    const value = batch.subarray(4, 16);
+    expect(d.do({ op: 'set', key: 'a', flags: 0, exptime: 0, value })).toMatchObject({ status: 'stored' });
+    const kept = d.store.peek('a');
+    expect(kept !== undefined && str(kept.value)).toBe('hello, world');
+    expect(kept?.value.buffer.byteLength).toBe(12);
+    batch.fill(0);
+    expect(d.get('a')).toBe('hello, world');
+  });
+
   it('set, add, replace, append, prepend, cas: memcached outcomes and CAS uniques from a counter', () => {
     const d = new Driver();
     expect(d.do(set('a', '1'))).toEqual({ status: 'stored', cas: 1 });
