@@ -28,13 +28,13 @@ export interface PumpOptions {
    */
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void> | undefined;
   readonly send: (env: Envelope) => void;
-  /** Called after the sends of one or more batches, and before waiting on a commit: write them out (one write per peer). */
+  /** Called after the sends of each batch, once its commit is durable, and before waiting on a commit: write them out (one write per peer). */
   readonly flushSends?: () => void;
   /**
    * Hands the messages this process sent to itself (a replica's own acceptor) back to the role as
    * inputs, after the batch that sent them was committed. They join the next batch of the same
    * turn: a replica's accept, its own acceptor's accepted and its learner's delivery take one
-   * event-loop turn and one write per peer, not three.
+   * event-loop turn, not three.
    */
   readonly routeLocal?: () => void;
   readonly deliver?: (d: Delivery) => void;
@@ -69,7 +69,7 @@ export interface PumpOptions {
  * one commit (group commit), and only when that is durable do their messages leave (persist
  * before send). Inputs that arrive meanwhile form the next batch, and so do the messages the
  * role sent itself (a replica's own acceptor): up to MAX_ROUNDS_PER_TURN batches run back to back
- * in one turn, their writes leaving together. No policy lives here.
+ * in one turn, each batch's writes leaving as soon as it is committed. No policy lives here.
  */
 export class Pump {
   private pending: Effects = newEffects();
@@ -174,9 +174,12 @@ export class Pump {
     this.wanted = false;
     try {
       // Batches follow one another in this turn while the role sends itself messages (bounded, so
-      // sockets are read between rounds); their writes leave together at the end. Persist before
-      // send holds per batch: a batch's sends are queued only after its records are durable, and
-      // what earlier batches queued is written before waiting on a disk.
+      // sockets are read between rounds). Persist before send holds per batch: a batch's sends are
+      // queued only after its records are durable. They are written out at once, not after the
+      // later rounds: a replica's accepts to the other acceptors are what the next hop waits for,
+      // and its own acceptor's and learner's rounds (accepted to the subscribers, deliveries) mostly
+      // write to other connections, so waiting saved few writes and delayed every hop (A/B, replica
+      // 64 B, batching: -o 100 +8–22 %, -o 10 −2–+21 % values/s over five interleaved pairs).
       const endOfBatch = this.o.role.endOfBatch;
       for (let round = 0; round < MAX_ROUNDS_PER_TURN; round++) {
         // Inputs taken so far are this round's; `wanted` says whether any came after it.
@@ -201,6 +204,7 @@ export class Pump {
           }
         }
         for (const env of batch.send) this.o.send(env);
+        this.o.flushSends?.();
         if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
         if (this.o.deliver !== undefined) {
           for (const d of batch.deliver) {

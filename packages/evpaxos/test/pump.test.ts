@@ -244,9 +244,10 @@ describe('pump', () => {
     expect(seen).toEqual(['commit 1', 'send promise']);
   });
 
-  it("a role's messages to itself and the replies they cause are stepped in the same turn, and leave in one write", async () => {
+  it("a role's messages to itself and the replies they cause are stepped in the same turn, each batch's leaving as soon as it is committed", async () => {
     // A replica's proposer sends an accept to its own acceptor; the acceptor's accepted goes to
-    // a peer. Without storage to wait for, both batches run in one turn and one flush of writes.
+    // a peer. Without storage to wait for, both batches run in one turn; the accept is written
+    // before the acceptor's batch is stepped (the other acceptors wait for it), not after it.
     const local: Message[] = [];
     const log: string[] = [];
     const role: PumpedRole = {
@@ -283,7 +284,7 @@ describe('pump', () => {
     log.length = 0;
     pump.receive(7, { type: 'client_value', value: new Uint8Array([1]) });
     await turn();
-    expect(log).toEqual(['send accept', 'commit', 'send accepted', 'write']);
+    expect(log).toEqual(['send accept', 'write', 'commit', 'send accepted', 'write', 'write']);
     pump.stop();
   });
 
@@ -326,10 +327,10 @@ describe('pump', () => {
     pump.receive(7, { type: 'client_value', value: new Uint8Array([1]) });
     await turn();
     // The accept (computed on committed state) leaves while the disk works on the next batch.
-    expect(log).toEqual(['send accept', 'commit', 'write']);
+    expect(log).toEqual(['send accept', 'write', 'commit', 'write']);
     commits.shift()?.();
     await pump.drain();
-    expect(log).toEqual(['send accept', 'commit', 'write', 'send accepted', 'write']);
+    expect(log).toEqual(['send accept', 'write', 'commit', 'write', 'send accepted', 'write', 'write']);
     pump.stop();
   });
 
