@@ -5,7 +5,7 @@ import { dialProblem, encodeMessage, formatAddress, startLearner, transportFor, 
 import { defaultConfigPath, fail, loadConfig, operating, sampleLogger, say, setLogSource } from './cli.js';
 import { clientArgs } from './client-args.js';
 import { LatencyHistogram } from './histogram.js';
-import { HEADER_SIZE, makePayload, nowUs, readPayload, type Payload } from './payload.js';
+import { HEADER_SIZE, PayloadMaker, isPayloadOf, nowUs, payloadSentUs, payloadSeq } from './payload.js';
 
 const argv = clientArgs(process.argv.slice(2)).parseSync();
 const ops = operating(argv);
@@ -33,14 +33,13 @@ let second = { values: 0, bytes: 0, min: 0, max: 0, sum: 0 };
 const total = { values: 0, startedUs: 0, delivered: 0, submitted: 0, duplicates: 0 };
 const histogram = new LatencyHistogram();
 /**
- * This client's values submitted and not yet delivered, by a key made of the payload's send time
- * and first body bytes (random), counted so that two values with equal keys are both tracked. A
- * delivery of a value that is not in flight is a duplicate (a value decided twice, which
+ * This client's values submitted and not yet delivered, by the sequence number in their payload.
+ * A delivery of a value that is not in flight is a duplicate (a value decided twice, which
  * forwarding at a change of leader can cause): it is counted, but neither measured nor answered
  * with a new value, so the number in flight stays `-o`.
  */
-const inFlight = new Map<string, number>();
-const keyOf = (p: { sentUs: number; preview: string }) => `${p.sentUs}/${p.preview}`;
+const inFlight = new Set<number>();
+const payloads = new PayloadMaker(clientId, valueSize);
 
 // With TLS on (tls-* keys), the client proves it is `client` and checks that it reached the
 // proposer of its config line; without, plain TCP as LibPaxos3.
@@ -79,11 +78,10 @@ let outgoing: Uint8Array[] = [];
 function submit(): void {
   if (draining) return;
   if (outgoing.length === 0) setImmediate(flushOutgoing);
-  const value = makePayload(clientId, valueSize);
-  const key = keyOf(readPayload(value) as Payload);
-  inFlight.set(key, (inFlight.get(key) ?? 0) + 1);
+  // Encoded at once: the maker reuses its buffer.
+  outgoing.push(encodeMessage({ type: 'client_value', value: payloads.next() }));
+  inFlight.add(payloads.lastSeq);
   total.submitted++;
-  outgoing.push(encodeMessage({ type: 'client_value', value }));
 }
 function flushOutgoing(): void {
   const chunks = outgoing;
@@ -100,28 +98,24 @@ try {
     ...(ops.metrics !== undefined ? { metrics: ops.metrics } : {}),
     catchUp: false,
     onDeliver: (_iid, value) => {
-      const p = readPayload(value);
-      if (p === undefined || p.clientId !== clientId) return;
-      const key = keyOf(p);
-      const n = inFlight.get(key);
-      if (n === undefined) {
+      if (!isPayloadOf(value, clientId)) return;
+      if (!inFlight.delete(payloadSeq(value))) {
         total.duplicates++;
         return;
       }
-      if (n > 1) inFlight.set(key, n - 1);
-      else inFlight.delete(key);
       total.delivered++;
       if (draining) {
         if (inFlight.size === 0) drained?.();
         return;
       }
-      const latency = Math.max(0, nowUs() - p.sentUs);
+      const now = nowUs();
+      const latency = Math.max(0, now - payloadSentUs(value));
       second.values++;
       second.bytes += value.length;
       second.sum += latency;
       if (second.min === 0 || latency < second.min) second.min = latency;
       if (latency > second.max) second.max = latency;
-      if (total.startedUs > 0 && nowUs() >= total.startedUs) {
+      if (total.startedUs > 0 && now >= total.startedUs) {
         total.values++;
         histogram.record(latency);
       }
@@ -173,8 +167,7 @@ async function stop(): Promise<void> {
       setTimeout(resolve, drain * 1000);
     });
   }
-  let undelivered = 0;
-  for (const n of inFlight.values()) undelivered += n;
+  const undelivered = inFlight.size;
   const summary = {
     type: 'summary',
     values: total.values,

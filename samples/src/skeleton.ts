@@ -28,7 +28,7 @@ import { createConnection, createServer, type Socket } from 'node:net';
 import type { Message } from '@libpaxos/paxos-core';
 import { FrameDecoder, encodeMessage } from '@libpaxos/evpaxos';
 import { LatencyHistogram } from './histogram.js';
-import { makePayload, nowUs, readPayload } from './payload.js';
+import { PayloadMaker, isPayloadOf, nowUs, payloadSentUs } from './payload.js';
 
 const HOST = '127.0.0.1';
 const QUORUM = 2;
@@ -227,8 +227,10 @@ async function client(ports: number[], outstanding: number, size: number, warmup
   // first port is the proposer's, the learner dials the other three (the acceptors).
   const split = ports.length === 4;
   const proposerPeer = new Peer(await connect(ports[0] as number), dirty, () => undefined);
+  // The payloads our client makes, made the same way.
+  const payloads = new PayloadMaker(id, size);
   const submit = () => {
-    proposerPeer.write(encodeMessage({ type: 'client_value', value: makePayload(id, size) }));
+    proposerPeer.write(encodeMessage({ type: 'client_value', value: payloads.next() }));
     soon();
   };
   const onAccepted = (_p: Peer, msg: Message) => {
@@ -241,9 +243,8 @@ async function client(ports: number[], outstanding: number, size: number, warmup
     if (n > QUORUM) return;
     counts.set(msg.iid, n);
     if (counts.size > 4096) for (const k of counts.keys()) if (k < msg.iid - 2048) counts.delete(k);
-    const p = readPayload(msg.value);
-    if (p === undefined || p.clientId !== id) return;
-    const latency = Math.max(0, nowUs() - p.sentUs);
+    if (!isPayloadOf(msg.value, id)) return;
+    const latency = Math.max(0, nowUs() - payloadSentUs(msg.value));
     second.values++;
     second.bytes += msg.value.length;
     second.sum += latency;

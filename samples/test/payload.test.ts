@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HEADER_SIZE, deliveryLine, makePayload, nowUs, readPayload } from '../src/payload.js';
+import { HEADER_SIZE, PayloadMaker, deliveryLine, isPayloadOf, makePayload, nowUs, payloadSentUs, payloadSeq, readPayload } from '../src/payload.js';
 
 describe("the client's payload (LibPaxos3's layout)", () => {
   it('has the C struct layout: client id, pad, seconds, microseconds and size as little-endian 64-bit integers, then size − 1 of [0-9a-z] and a NUL', () => {
@@ -54,5 +54,38 @@ describe("the client's payload (LibPaxos3's layout)", () => {
     x = 1;
     const b = makePayload(1, 32, seeded);
     expect(a.subarray(HEADER_SIZE)).toEqual(b.subarray(HEADER_SIZE));
+  });
+
+  it("a PayloadMaker's payloads have the same layout, a sequence number in the pad bytes, bodies of [0-9a-z] that differ, and read back", () => {
+    let x = 7;
+    const seeded = () => ((x = (x * 48271) % 2147483647) / 2147483647);
+    for (const size of [1, 2, 64, 1024, 70_000]) {
+      const maker = new PayloadMaker(2 ** 31 - 1, size, seeded);
+      const bodies = new Set<string>();
+      for (let i = 1; i <= 50; i++) {
+        const before = nowUs();
+        const v = maker.next();
+        const after = nowUs();
+        expect(v.length).toBe(HEADER_SIZE + size);
+        // C LibPaxos3's reading of it: the client id, the time and the size where the struct has them.
+        const p = readPayload(v);
+        expect(p).toMatchObject({ clientId: 2 ** 31 - 1, size });
+        expect(p?.sentUs).toBeGreaterThanOrEqual(before);
+        expect(p?.sentUs).toBeLessThanOrEqual(after);
+        expect(payloadSentUs(v)).toBe(p?.sentUs);
+        expect(maker.lastSeq).toBe(i);
+        expect(payloadSeq(v)).toBe(i);
+        expect(isPayloadOf(v, 2 ** 31 - 1)).toBe(true);
+        expect(isPayloadOf(v, 5)).toBe(false);
+        const body = new TextDecoder().decode(v.subarray(HEADER_SIZE, HEADER_SIZE + size - 1));
+        expect(body).toMatch(/^[0-9a-z]*$/);
+        expect(v[HEADER_SIZE + size - 1]).toBe(0);
+        bodies.add(body);
+      }
+      if (size > 16) expect(bodies.size).toBe(50);
+    }
+    const v = makePayload(3, 8);
+    expect(isPayloadOf(v.subarray(0, 39), 3)).toBe(false);
+    expect(isPayloadOf(v, 3)).toBe(true);
   });
 });
