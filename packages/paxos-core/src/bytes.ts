@@ -34,9 +34,23 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
   const n = a.length;
   if (n !== b.length) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+  let i = 0;
+  // Long values (batches: every vote is compared with the first) eight bytes at a time, about five
+  // times faster than byte by byte at 10 KB; through DataViews, since values are views at any
+  // offset of what they were decoded from. Short ones byte by byte (a DataView costs more there).
+  if (n >= WORDWISE_FROM) {
+    const da = new DataView(a.buffer, a.byteOffset, n);
+    const db = new DataView(b.buffer, b.byteOffset, n);
+    const words = n - (n & 7);
+    for (; i < words; i += 8) {
+      if (da.getUint32(i, true) !== db.getUint32(i, true) || da.getUint32(i + 4, true) !== db.getUint32(i + 4, true)) return false;
+    }
+  }
+  for (; i < n; i++) if (a[i] !== b[i]) return false;
   return true;
 }
+
+const WORDWISE_FROM = 256;
 
 /**
  * FNV-1a over the length and up to 64 bytes from each end: enough to tell client values apart
