@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseConfig } from '@libpaxos/evpaxos';
 import { stopAll, waitListening } from './children.js';
 import {
   BATCHING,
@@ -128,6 +129,24 @@ if (argv.report) {
 const quick = argv.quick;
 /** `--conf` lines, for every cluster of ours (not C LibPaxos3's, nor the skeleton's). */
 const extraConf: readonly string[] = (argv.conf ?? []).map(String);
+// Checked before anything runs: a typo would otherwise fail every configuration, one by one, as
+// processes that exit at start.
+for (const line of extraConf) {
+  const key = line.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
+  let why: string | undefined;
+  if (['acceptor', 'proposer', 'replica'].includes(key)) why = `'${key}' lines are the bench's to write (it starts the processes of each configuration)`;
+  else {
+    try {
+      parseConfig(`${line}\nreplica 0 127.0.0.1 10000\n`, '--conf');
+    } catch (e) {
+      why = (e as Error).message.replace(/^--conf:1: /, '');
+    }
+  }
+  if (why !== undefined) {
+    process.stderr.write(`pnpm bench --conf '${line}': ${why} (nothing was run)\n`);
+    process.exit(1);
+  }
+}
 const seconds = argv.seconds ?? (quick ? 4 : 10);
 const warmup = argv.warmup ?? (quick ? 1 : 2);
 const pick = <T>(chosen: string[] | undefined, all: readonly T[], quickSet: readonly T[]): T[] =>

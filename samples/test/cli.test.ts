@@ -114,6 +114,9 @@ describe('tools check their arguments and echo what was typed', () => {
     ['learner', ['--metrics-port', '127.0.0.1:70000'], "--metrics-port must be a port from 0 to 65535, optionally after a host (127.0.0.1:9100, [::1]:9100), got '127.0.0.1:70000'"],
     ['proposer', ['0', '--log-format', 'xml'], 'Argument: log-format, Given: "xml", Choices: "text", "json"'],
     ['bench', ['--tls', 'maybe'], "--tls: 'maybe' is not one of off, on"],
+    ['bench', ['--conf', 'accepted-digest no'], "pnpm bench --conf 'accepted-digest no': unknown key 'accepted-digest'"],
+    ['bench', ['--conf', 'proposer-batch-max-values lots'], "pnpm bench --conf 'proposer-batch-max-values lots': proposer-batch-max-values:"],
+    ['bench', ['--conf', 'replica 3 127.0.0.1 9000'], "pnpm bench --conf 'replica 3 127.0.0.1 9000': 'replica' lines are the bench's to write"],
   ])('%s %s', async (tool, args, message) => {
     const p = new Proc(tool, args);
     expect(await p.exit).toBe(1);
