@@ -129,22 +129,25 @@ if (argv.report) {
 const quick = argv.quick;
 /** `--conf` lines, for every cluster of ours (not C LibPaxos3's, nor the skeleton's). */
 const extraConf: readonly string[] = (argv.conf ?? []).map(String);
-// Checked before anything runs: a typo would otherwise fail every configuration, one by one, as
-// processes that exit at start.
-for (const line of extraConf) {
-  const key = line.trim().split(/\s+/)[0]?.toLowerCase() ?? '';
-  let why: string | undefined;
-  if (['acceptor', 'proposer', 'replica'].includes(key)) why = `'${key}' lines are the bench's to write (it starts the processes of each configuration)`;
-  else {
-    try {
-      parseConfig(`${line}\nreplica 0 127.0.0.1 10000\n`, '--conf');
-    } catch (e) {
-      why = (e as Error).message.replace(/^--conf:1: /, '');
-    }
-  }
-  if (why !== undefined) {
-    process.stderr.write(`pnpm bench --conf '${line}': ${why} (nothing was run)\n`);
+// Checked before anything runs, together (keys may need each other: checkpoint-trim needs
+// checkpoint-dir): a typo would otherwise fail every configuration, one by one, as processes that
+// exit at start.
+if (extraConf.length > 0) {
+  const refuse = (line: string | undefined, why: string): never => {
+    process.stderr.write(`pnpm bench ${line !== undefined ? `--conf '${line}'` : extraConf.map((l) => `--conf '${l}'`).join(' ')}: ${why} (nothing was run)\n`);
     process.exit(1);
+  };
+  for (const line of extraConf) {
+    const key = line.trim().split(/\s+/)[0] ?? '';
+    if (/^(a|acceptor|p|proposer|r|replica)$/i.test(key)) refuse(line, `'${key}' lines are the bench's to write (it starts the processes of each configuration)`);
+  }
+  try {
+    parseConfig(`${extraConf.join('\n')}\nreplica 0 127.0.0.1 10000\n`, '--conf');
+  } catch (e) {
+    const message = (e as Error).message;
+    const at = /^--conf:(\d+): /.exec(message);
+    const line = at !== null ? extraConf[Number(at[1]) - 1] : undefined;
+    refuse(line, line !== undefined ? message.slice((at?.[0] ?? '').length) : message.replace(/^--conf: /, ''));
   }
 }
 const seconds = argv.seconds ?? (quick ? 4 : 10);

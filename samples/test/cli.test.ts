@@ -117,6 +117,10 @@ describe('tools check their arguments and echo what was typed', () => {
     ['bench', ['--conf', 'accepted-digest no'], "pnpm bench --conf 'accepted-digest no': unknown key 'accepted-digest'"],
     ['bench', ['--conf', 'proposer-batch-max-values lots'], "pnpm bench --conf 'proposer-batch-max-values lots': proposer-batch-max-values:"],
     ['bench', ['--conf', 'replica 3 127.0.0.1 9000'], "pnpm bench --conf 'replica 3 127.0.0.1 9000': 'replica' lines are the bench's to write"],
+    ['bench', ['--conf', 'r 3 127.0.0.1 9000'], "pnpm bench --conf 'r 3 127.0.0.1 9000': 'r' lines are the bench's to write"],
+    ['bench', ['--conf', 'checkpoint-trim yes'], "pnpm bench --conf 'checkpoint-trim yes'"],
+    // Lines that need each other pass together (the run then stops at the next check).
+    ['bench', ['--conf', 'checkpoint-dir /nonexistent/ckpt', '--conf', 'checkpoint-trim yes', '--libpaxos3', '/nonexistent'], 'pnpm bench --libpaxos3 /nonexistent: no replica'],
   ])('%s %s', async (tool, args, message) => {
     const p = new Proc(tool, args);
     expect(await p.exit).toBe(1);

@@ -245,7 +245,7 @@ export const DIGEST_MIN_VALUE_BYTES = 256;
 
 /**
  * The TCP side of a process (LibPaxos3's `peers`): dials acceptors and keeps redialling them,
- * accepts connections, frames and decodes messages, and writes each peer's messages of one turn
+ * accepts connections, frames and decodes messages, and writes each peer's messages of one batch
  * in one socket write. Hostile bytes close only the connection they came on.
  */
 export class Network {
@@ -354,8 +354,8 @@ export class Network {
   }
 
   /**
-   * Writes what every connection queued, one socket write each. The pump calls it after routing
-   * its batches, in the same event-loop turn: deferring each write once more would add a loop
+   * Writes what every connection queued, one socket write each. The pump calls it after each
+   * batch's sends, in the same event-loop turn: deferring each write once more would add a loop
    * turn to every hop's latency.
    */
   writeOut(): void {
@@ -533,10 +533,11 @@ export class Network {
 
   /**
    * Queues `msg` for this process, as coming from `from`; the pump hands it to the role after each
-   * batch (`routeLocal`). Values are copied, as the decoder does, except a promise's: an
-   * application may change what it was delivered or proposed, and an accept may carry a decided
-   * value that was also delivered (a proposer re-sending it); a promise carries the local
-   * acceptor's own record, which only the core holds.
+   * batch (`routeLocal`). Values are copied, except a promise's, so that the acceptor never
+   * shares bytes with the application: an application may change what it was delivered or
+   * proposed, and an accept may carry a decided value that was also delivered (a proposer
+   * re-sending it); a promise carries the local acceptor's own record, which only the core holds.
+   * (Values from the wire are views of their socket chunk, which nothing else holds.)
    */
   private toSelf(from: PeerId, msg: Message): void {
     this.local.push([from, msg.type !== 'promise' && 'value' in msg ? { ...msg, value: new Uint8Array(msg.value) } : msg]);

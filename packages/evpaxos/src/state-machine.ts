@@ -16,6 +16,9 @@ export interface StateMachine<R = unknown> {
    * without batching). Must be deterministic: every replica applies the same values in the same
    * order and must reach the same state. The result goes to whoever proposed the value on this
    * replica (`propose()` resolves with it); a deterministic failure is a result, not a throw.
+   * `value` is a view of the bytes it arrived in (a socket read of up to 64 KiB, or a whole batch):
+   * copy what you keep for long (`value.slice()`), or it holds all of those in memory; never
+   * write into it.
    */
   apply(iid: number, index: number, value: Uint8Array): R;
   /**

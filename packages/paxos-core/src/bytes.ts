@@ -29,6 +29,9 @@ export function isNoop(value: Uint8Array): boolean {
   return value.length === 0 || (value.length === NOOP.length && bytesEqual(value, NOOP));
 }
 
+/** Values at least this long are compared eight bytes at a time (see `bytesEqual`). */
+const WORDWISE_FROM = 256;
+
 /** Byte equality, the only value equality LibPaxos3 knows (length, then bytes). */
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a === b) return true;
@@ -50,7 +53,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-const WORDWISE_FROM = 256;
 
 /**
  * FNV-1a over the length and up to 64 bytes from each end: enough to tell client values apart

@@ -12,7 +12,9 @@ export const EMPTY: Uint8Array = new Uint8Array(0);
 /**
  * `bytes` as an array of its own. A value a command carries is a view into whatever it was decoded
  * from (a batch of client values, a socket read): an item kept for hours must not pin that whole
- * buffer for a few bytes of it. Bytes that already fill their buffer are returned as they are.
+ * buffer for a few bytes of it. Bytes that already fill their buffer are returned as they are:
+ * the store takes ownership of a command's value (as of the commands decoded from the log, which
+ * nothing else holds), so a caller of `KvStore.apply` must not change a value after passing it.
  */
 export function ownBytes(bytes: Uint8Array): Uint8Array {
   return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
