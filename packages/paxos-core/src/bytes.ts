@@ -53,7 +53,6 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-
 /**
  * FNV-1a over the length and up to 64 bytes from each end: enough to tell client values apart
  * (equal bytes, equal hash; callers compare the bytes of values with equal hashes).
