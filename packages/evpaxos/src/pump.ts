@@ -366,7 +366,14 @@ function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snap
   const fields = { event: 'snapshot', step: e.step, iid: e.iid, bytes: e.bytes, size: e.size, peer };
   switch (e.step) {
     case 'started':
-      log.info(`Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`, fields);
+      // Why it fetches: the log it needs is gone (trimmed, or an instance no quorum can decide
+      // any more), or it lags so far that a peer's checkpoint is the quicker way (the lag watch).
+      log.info(
+        e.lagging === true
+          ? `Far behind the other replicas: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`
+          : `Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`,
+        e.lagging === true ? { ...fields, lagging: true } : fields,
+      );
       return;
     case 'resumed':
       log.info(`Resuming the transfer of the checkpoint of instance ${e.iid} at ${mb(e.bytes)} of ${mb(e.size ?? 0)}, from ${peer}`, fields);

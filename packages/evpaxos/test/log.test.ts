@@ -59,6 +59,19 @@ describe('repeated log lines', () => {
     expect(lines.slice(1)).toEqual(['I 1279 more instances timed out in phase 1 in the last 10 s', 'I 1280 more instances timed out in phase 1 in the last 10 s', 'I 1280 more instances timed out in phase 1 in the last 10 s']);
   });
 
+  it('a snapshot transfer says why it started: the log it needs is gone, or it lags far behind', () => {
+    const { log, lines } = capture();
+    const limited = new RateLimitedLogger(log, 10_000);
+    const started = { kind: 'snapshot', step: 'started', iid: 400, bytes: 0, peer: 1, size: 1048576 } as const;
+    logEvent(limited, started, () => 'replica-1');
+    logEvent(limited, { ...started, lagging: true }, () => 'replica-1');
+    limited.close();
+    expect(lines).toEqual([
+      "I Behind the acceptors' trim point: fetching the checkpoint of instance 400 (1.0 MiB) from replica-1",
+      'I Far behind the other replicas: fetching the checkpoint of instance 400 (1.0 MiB) from replica-1',
+    ]);
+  });
+
   it('refused client values are counted, not logged one by one', () => {
     const { log, lines } = capture();
     const limited = new RateLimitedLogger(log, 10_000);

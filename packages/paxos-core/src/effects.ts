@@ -197,6 +197,11 @@ export type CoreEvent =
       readonly peer: PeerId;
       /** Its size, on start and resume. */
       readonly size?: number;
+      /**
+       * On start and resume: true when the learner asked because it lags far behind its peers
+       * (`SnapshotFetch.lagging`), not because the log it needs was trimmed or it is stuck.
+       */
+      readonly lagging?: boolean;
     }
   // The next four exist for metrics (the shell stamps them with the time of the input that caused
   // them, which the core does not know): counts, batch sizes and phase-1/phase-2 latency.

@@ -219,7 +219,7 @@ export class SnapshotFetch {
         this.requested = this.received = this.written = Math.min(Math.max(0, result.have), ref.size);
         if (this.written > 0) this.stats.resumed++;
         this.lastProgressAt = this.now;
-        out.events.push({ kind: 'snapshot', step: this.written > 0 ? 'resumed' : 'started', iid: ref.iid, bytes: this.written, peer: this.peer, size: ref.size });
+        out.events.push({ kind: 'snapshot', step: this.written > 0 ? 'resumed' : 'started', iid: ref.iid, bytes: this.written, peer: this.peer, size: ref.size, ...(this.once ? { lagging: true } : {}) });
         this.pump(out);
         return undefined;
       case 'written':

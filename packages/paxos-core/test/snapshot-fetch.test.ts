@@ -142,8 +142,10 @@ describe('snapshot fetch (a learner behind the trim)', () => {
     expect(h.learner.snapshotFetch?.active).toBe(false);
     h.trims(0, 50);
     expect(h.learner.snapshotFetch?.active).toBe(true);
-    h.tick(20); // offers are in: the one of instance 60 from peer 6
+    const started = h.tick(20); // offers are in: the one of instance 60 from peer 6
     expect(h.staged?.ref.iid).toBe(60);
+    // Fetched because the log is gone, not because it lags (shells word the two apart).
+    expect(started.events.find((e) => e.kind === 'snapshot' && e.step === 'started')).toEqual({ kind: 'snapshot', step: 'started', iid: 60, bytes: 0, peer: 6, size: 95 });
     expect(h.gets.map((g) => [g.peer, g.offset])).toEqual([
       [6, 0],
       [6, 10],
@@ -290,6 +292,7 @@ describe('snapshot fetch (a learner stuck or lagging, nothing trimmed)', () => {
     }
     expect(h.queries[0]).toBeGreaterThan(1); // not at once at the first tick: after 3 s of crawling
     expect(steps(outs)).not.toContain('caught-up');
+    expect(outs.flatMap((o) => o.events).find((e) => e.kind === 'snapshot' && e.step === 'started')).toMatchObject({ iid: 400, lagging: true });
     expect(h.installed?.iid).toBe(400);
     expect(h.staged?.bytes).toEqual(c.bytes);
     expect(h.learner.nextIid).toBe(401);
