@@ -126,9 +126,21 @@ try {
   fail(e, 'client');
 }
 
-void ready.then(() => {
+void ready.then(async () => {
   connected = true;
   if (!json) process.stdout.write('Connected to proposer\n');
+  // The learner hears of an instance only from the acceptors it is connected to when they accept
+  // it. Values submitted before its connections are up (TLS handshakes take a while) can be
+  // decided unseen: the learner then waits a repeat period or two for them, with every value in
+  // flight and nothing new to learn from. So wait for all of them; once a majority is up, for
+  // 200 ms at most (the others may be down); in any case for 1 s at most (it counts against
+  // --duration).
+  for (let waited = 0; waited < 1000; waited += 10) {
+    const acceptors = learner.acceptors();
+    const up = acceptors.filter((a) => a.up).length;
+    if (up === acceptors.length || (waited >= 200 && up > acceptors.length / 2)) break;
+    await new Promise((r) => setTimeout(r, 10));
+  }
   total.startedUs = nowUs() + argv.warmup * 1e6;
   for (let i = 0; i < argv.outstanding; i++) submit();
 });

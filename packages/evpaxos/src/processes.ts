@@ -105,6 +105,13 @@ export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'
   trim(iid: number): void;
   /** Continue delivering after instance `iid` (e.g. from a checkpoint). */
   setInstanceId(iid: number): void;
+  /**
+   * The acceptors this process dials (its config's, in order), with whether each connection is up
+   * now (a replica's own acceptor always is). A learner hears of an instance only from acceptors
+   * it is connected to when they accept it: whoever submits values and waits for them (the
+   * sample client) should first wait for these connections.
+   */
+  acceptors(): { readonly name: string; readonly up: boolean }[];
 }
 
 /** A proposer process: it takes part in leader election when `leader yes`. */
@@ -501,6 +508,7 @@ export async function startLearner<R = unknown>(
     leader,
     trim: (iid) => pump.input((out) => role.trim(iid, out)),
     setInstanceId: (iid) => pump.input(() => role.setInstanceId(iid)),
+    acceptors: () => network.acceptors(),
   };
 }
 
@@ -678,6 +686,7 @@ export async function startReplica<R = undefined>(
     ...leadership,
     trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
     setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
+    acceptors: () => network.acceptors(),
     submit: (value) => {
       const r = route(value);
       if ('refused' in r) return false;

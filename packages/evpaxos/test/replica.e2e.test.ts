@@ -50,5 +50,8 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     handles.push(await startLearner({ config, log: silentLogger, onDeliver: (_iid, v) => learned.push(new TextDecoder().decode(v)) }));
     await waitFor(() => learned.length >= 21, 10_000, 'the learner to catch up');
     expect(learned).toEqual(delivered);
+    // Both say which acceptors they are connected to (the replica's own one needs no connection).
+    expect(r0.acceptors()).toEqual([{ name: config.acceptors[0]?.name, up: true }]);
+    expect((handles[1] as LearnerHandle).acceptors()).toEqual([{ name: config.acceptors[0]?.name, up: true }]);
   }, 30_000);
 });
