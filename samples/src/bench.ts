@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseConfig } from '@libpaxos/evpaxos';
+import { isProcessKey, parseConfig } from '@libpaxos/evpaxos';
 import { stopAll, waitListening } from './children.js';
 import {
   BATCHING,
@@ -139,7 +139,7 @@ if (extraConf.length > 0) {
   };
   for (const line of extraConf) {
     const key = line.trim().split(/\s+/)[0] ?? '';
-    if (/^(a|acceptor|p|proposer|r|replica)$/i.test(key)) refuse(line, `'${key}' lines are the bench's to write (it starts the processes of each configuration)`);
+    if (isProcessKey(key)) refuse(line, `'${key}' lines are the bench's to write (it starts the processes of each configuration)`);
   }
   try {
     parseConfig(`${extraConf.join('\n')}\nreplica 0 127.0.0.1 10000\n`, '--conf');

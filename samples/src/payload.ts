@@ -113,14 +113,24 @@ function readU32(b: Uint8Array, at: number): number {
   return ((b[at] as number) | ((b[at + 1] as number) << 8) | ((b[at + 2] as number) << 16) | ((b[at + 3] as number) << 24)) >>> 0;
 }
 
-/** A little-endian 64-bit integer, exact below 2^53 (a signed one read as unsigned: callers check the range). */
+/** A little-endian unsigned 64-bit integer, exact below 2^53. */
 function readU64(b: Uint8Array, at: number): number {
   return readU32(b, at) + readU32(b, at + 4) * 2 ** 32;
 }
 
-/** Whether `v` is a payload (its size field matches its length) of client `clientId`. */
+/** A little-endian signed 64-bit integer, exact within ±2^53 (the C struct's seconds and microseconds). */
+function readI64(b: Uint8Array, at: number): number {
+  return readU32(b, at) + (readU32(b, at + 4) | 0) * 2 ** 32;
+}
+
+/** Whether `v` is a payload at all: at least a header, and a size field matching its length. */
+function isPayload(v: Uint8Array): boolean {
+  return v.length >= HEADER_SIZE && readU64(v, 24) === v.length - HEADER_SIZE;
+}
+
+/** Whether `v` is a payload of client `clientId`. */
 export function isPayloadOf(v: Uint8Array, clientId: number): boolean {
-  return v.length >= HEADER_SIZE && readU32(v, 0) === clientId >>> 0 && readU64(v, 24) === v.length - HEADER_SIZE;
+  return isPayload(v) && readU32(v, 0) === clientId >>> 0;
 }
 
 /** The sequence number a `PayloadMaker` wrote into the pad bytes (check `isPayloadOf` first). */
@@ -130,20 +140,15 @@ export function payloadSeq(v: Uint8Array): number {
 
 /** The send time in microseconds (check `isPayloadOf` first). */
 export function payloadSentUs(v: Uint8Array): number {
-  return readU64(v, 8) * 1e6 + readU64(v, 16);
+  return readI64(v, 8) * 1e6 + readI64(v, 16);
 }
 
 /** Reads a client payload, or undefined if the value is not one (shorter than its header or size). */
 export function readPayload(v: Uint8Array): Payload | undefined {
-  if (v.length < HEADER_SIZE) return undefined;
-  const view = new DataView(v.buffer, v.byteOffset, v.byteLength);
-  const size = view.getBigUint64(24, true);
-  if (size !== BigInt(v.length - HEADER_SIZE)) return undefined;
-  const sec = Number(view.getBigInt64(8, true));
-  const usec = Number(view.getBigInt64(16, true));
+  if (!isPayload(v)) return undefined;
   let preview = '';
   for (let i = HEADER_SIZE; i < Math.min(v.length, HEADER_SIZE + 16) && v[i] !== 0; i++) preview += String.fromCharCode(v[i] as number);
-  return { clientId: view.getInt32(0, true), sentUs: sec * 1e6 + usec, size: Number(size), preview };
+  return { clientId: readU32(v, 0) | 0, sentUs: payloadSentUs(v), size: v.length - HEADER_SIZE, preview };
 }
 
 /** LibPaxos3's learner line: `<sec>.<usec> [<first 16 chars>] <size> bytes`. */

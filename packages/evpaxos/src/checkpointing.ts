@@ -228,7 +228,6 @@ export class Checkpointing {
     }
   }
 
-  /** Waits for a checkpoint write and the file steps in flight, then closes the files. */
   /**
    * The state machine failed (an apply threw): its state is unknown from now on, so no checkpoint
    * of it may be written, nor served to a peer, while the process stops (a restart from one would
@@ -240,9 +239,9 @@ export class Checkpointing {
     clearInterval(this.timer);
   }
 
+  /** Waits for a checkpoint write and the file steps in flight, then closes the files. */
   async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.timer);
+    this.stopWriting();
     await this.writing;
     await this.steps;
     await Promise.allSettled([...this.perPeer.values()]);

@@ -260,6 +260,11 @@ const ROLE_KEYS: Record<string, 'acceptor' | 'proposer' | 'replica'> = {
   r: 'replica',
 };
 
+/** Whether a paxos.conf line starting with `key` names a process (`acceptor`, `a`, `proposer`, `p`, `replica`, `r`). */
+export function isProcessKey(key: string): boolean {
+  return Object.hasOwn(ROLE_KEYS, key.toLowerCase());
+}
+
 /** Reads and parses a paxos.conf; throws `ConfigError` naming the file (and line) on any problem. */
 export function readConfig(path: string): PaxosConfig {
   let st;

@@ -10,6 +10,7 @@ export {
   durationMs,
   formatAddress,
   formatHostPort,
+  isProcessKey,
   parseConfig,
   readConfig,
   resolveConfig,

@@ -363,17 +363,12 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: 
 function logSnapshot(log: RateLimitedLogger, e: Extract<CoreEvent, { kind: 'snapshot' }>, peer: string): void {
   const mb = (n: number) => `${(n / 1048576).toFixed(1)} MiB`;
   // JSON lines carry the step, the checkpoint, the bytes so far and the peer, for every step.
-  const fields = { event: 'snapshot', step: e.step, iid: e.iid, bytes: e.bytes, size: e.size, peer };
+  const fields = { event: 'snapshot', step: e.step, iid: e.iid, bytes: e.bytes, size: e.size, peer, lagging: e.lagging };
   switch (e.step) {
     case 'started':
       // Why it fetches: the log it needs is gone (trimmed, or an instance no quorum can decide
       // any more), or it lags so far that a peer's checkpoint is the quicker way (the lag watch).
-      log.info(
-        e.lagging === true
-          ? `Far behind the other replicas: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`
-          : `Behind the acceptors' trim point: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`,
-        e.lagging === true ? { ...fields, lagging: true } : fields,
-      );
+      log.info(`${e.lagging === true ? 'Far behind the other replicas' : "Behind the acceptors' trim point"}: fetching the checkpoint of instance ${e.iid} (${mb(e.size ?? 0)}) from ${peer}`, fields);
       return;
     case 'resumed':
       log.info(`Resuming the transfer of the checkpoint of instance ${e.iid} at ${mb(e.bytes)} of ${mb(e.size ?? 0)}, from ${peer}`, fields);

@@ -353,18 +353,28 @@ export class Learner {
       fetch.behind(this.current, now, out);
       return;
     }
-    // Seen instances count up to the window's end only: one stray accepted far ahead (anyone who
-    // reaches an acceptor can get one accepted) would otherwise make this learner lag for ever, and
-    // ask its peers for a snapshot every period. Further behind than that, the trim and the stuck
-    // rule above bring a snapshot.
-    const seen = Math.min(this.highestSeenIid, this.current + this.window);
     if (this.lagSince !== undefined && this.current < this.lagMark) {
       if (now - this.lagSince < fetch.stuckMs) return;
-      if (this.current > this.lagFrom) fetch.lagging(this.current, seen, now, out);
+      if (this.current > this.lagFrom) fetch.lagging(this.current, this.seenInWindow(), now, out);
     }
-    this.lagMark = seen;
+    this.startLagWindow(now);
+  }
+
+  /** A new lag window from `now`: the instance the learner is on and the highest it knows of. */
+  private startLagWindow(now: number): void {
+    this.lagMark = this.seenInWindow();
     this.lagSince = now;
     this.lagFrom = this.current;
+  }
+
+  /**
+   * The highest instance seen, counted up to the window's end only: one stray accepted far ahead
+   * (anyone who reaches an acceptor can get one accepted) would otherwise make this learner lag for
+   * ever, and ask its peers for a snapshot every period. Further behind than that, the trim and
+   * the stuck rule bring a snapshot.
+   */
+  private seenInWindow(): number {
+    return Math.min(this.highestSeenIid, this.current + this.window);
   }
 
   /** The learner moved to another instance by itself (set-instance-id): the watch starts over. */
@@ -372,9 +382,7 @@ export class Learner {
     // Before the first tick the clock is unknown: the first tick starts both.
     if (this.advancedAt === undefined) return;
     this.advancedAt = this.now;
-    this.lagMark = Math.min(this.highestSeenIid, this.current + this.window);
-    this.lagSince = this.now;
-    this.lagFrom = this.current;
+    this.startLagWindow(this.now);
   }
 
   private onAcceptorState(aid: number, trimIid: number, out: Effects): void {
