@@ -533,11 +533,13 @@ export class Network {
 
   /**
    * Queues `msg` for this process, as coming from `from`; the pump hands it to the role after each
-   * batch (`routeLocal`). Values are copied, except a promise's, so that the acceptor never
-   * shares bytes with the application: an application may change what it was delivered or
-   * proposed, and an accept may carry a decided value that was also delivered (a proposer
+   * batch (`routeLocal`). Values are copied, except a promise's, so that what the application
+   * proposed or was delivered by this path is not the acceptor's record: an application may change
+   * what it proposed, and an accept may carry a decided value that was also delivered (a proposer
    * re-sending it); a promise carries the local acceptor's own record, which only the core holds.
-   * (Values from the wire are views of their socket chunk, which nothing else holds.)
+   * (A value from the wire may be both: a follower replica's acceptor keeps the accept's bytes,
+   * and with digest votes its learner delivers them; hence the rule that applications never write
+   * into what they are delivered.)
    */
   private toSelf(from: PeerId, msg: Message): void {
     this.local.push([from, msg.type !== 'promise' && 'value' in msg ? { ...msg, value: new Uint8Array(msg.value) } : msg]);
