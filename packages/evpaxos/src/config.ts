@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { lookup } from 'node:dns/promises';
+import { DEFAULT_TRIM_REPORTERS } from '@libpaxos/paxos-core';
 
 /** A process address from a role line. */
 export interface Address {
@@ -111,6 +112,13 @@ export interface PaxosConfig {
   /** Ours: instances kept below the lowest reported checkpoint (PhxPaxos's SetHoldPaxosLogCount). */
   readonly checkpointTrimHold: number;
   /**
+   * Ours: replicas whose checkpoint reports the first trim waits for (paxos-core's
+   * `CheckpointTrim`): a report outlives the disk behind it, so trimming on one replica's report
+   * alone could leave no checkpoint at the trim point once that disk is lost. Default 2, or 1 with
+   * a single replica.
+   */
+  readonly checkpointTrimReporters: number;
+  /**
    * Ours: between libpaxos-ts replicas that say so at connection start, an acceptor's accepted
    * goes without its value (a digest: paxos-core's accepted-digest.ts), since the replica's own
    * acceptor received the value in the accept. Default yes; `no` sends LibPaxos3's full messages.
@@ -172,6 +180,7 @@ const DEFAULTS = {
   checkpointKeep: 2,
   checkpointTrim: false,
   checkpointTrimHold: 1000,
+  checkpointTrimReporters: undefined as number | undefined,
   acceptedDigests: true,
   snapshotChunkSize: 1024 * 1024,
   snapshotWindow: 4,
@@ -235,6 +244,7 @@ const KEYS: Record<string, KeyHandler> = {
   'checkpoint-trim': (v, s) => (s.checkpointTrim = yesNo(v)),
   'accepted-digests': (v, s) => (s.acceptedDigests = yesNo(v)),
   'checkpoint-trim-hold': (v, s) => (s.checkpointTrimHold = wholeNumber(v, 'instances', 0, 0xffff_ffff)),
+  'checkpoint-trim-reporters': (v, s) => (s.checkpointTrimReporters = positiveInt(v, 'replicas', MAX_ACCEPTORS)),
   'snapshot-chunk-size': (v, s) => (s.snapshotChunkSize = bytes(v)),
   'snapshot-window': (v, s) => (s.snapshotWindow = positiveInt(v, 'chunks', 1024)),
   'tls-ca': (v, s, at) => (s.tlsCa = { path: resolve(at.dir, v), where: at.where }),
@@ -301,7 +311,8 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
     const key = (m?.[1] ?? '').toLowerCase();
     const value = (m?.[2] ?? '').trim();
     try {
-      const role = ROLE_KEYS[key];
+      // Own keys only: a line such as `constructor 0 …` is an unknown key, not a role line.
+      const role = Object.hasOwn(ROLE_KEYS, key) ? ROLE_KEYS[key] : undefined;
       if (role !== undefined) {
         if (value === '') throw new Error(`'${key}' needs '<id> <host> <port>'`);
         const index = role === 'proposer' ? proposers.length : acceptors.length;
@@ -316,7 +327,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
         if (role === 'replica') replicas = true;
         return;
       }
-      const handler = KEYS[key];
+      const handler = Object.hasOwn(KEYS, key) ? KEYS[key] : undefined;
       if (handler === undefined) throw new Error(`unknown key '${m?.[1] ?? line}'${didYouMean(key)}`);
       if (value === '') throw new Error(`'${key}' needs a value`);
       keysSeen.add(key);
@@ -344,6 +355,12 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   if (s.checkpointTrim && s.checkpointDir === undefined) {
     throw new ConfigError(`${path}: checkpoint-trim yes needs checkpoint-dir: a replica that keeps no checkpoints could not catch up once the others trimmed the log`);
   }
+  const checkpointTrimReporters = s.checkpointTrimReporters ?? Math.max(1, Math.min(DEFAULT_TRIM_REPORTERS, acceptors.length));
+  if (s.checkpointTrim && replicas && checkpointTrimReporters > acceptors.length) {
+    throw new ConfigError(
+      `${path}: checkpoint-trim-reporters ${checkpointTrimReporters} is more than the ${acceptors.length} replica${acceptors.length === 1 ? '' : 's'} this file names: the acceptors would never be trimmed. Use at most ${acceptors.length}`,
+    );
+  }
   if (s.checkpointDir !== undefined && s.checkpointInstances === 0 && s.checkpointIntervalMs === 0) {
     throw new ConfigError(`${path}: checkpoint-instances 0 and checkpoint-interval 0 together would never write a checkpoint; set one of them`);
   }
@@ -353,7 +370,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   else if (s.checkpointDir !== undefined && s.snapshotChunkSize > chunkRoom) {
     throw new ConfigError(`${path}: snapshot-chunk-size ${s.snapshotChunkSize} must be at least 4 kb below max-value-size (${s.maxValueSize}), since a chunk travels in one message`);
   }
-  const { tlsCa, tlsCert, tlsKey, proposerTimeoutMs, ...rest } = s;
+  const { tlsCa, tlsCert, tlsKey, proposerTimeoutMs, checkpointTrimReporters: _reporters, ...rest } = s;
   const tlsKeys = { 'tls-ca': tlsCa, 'tls-cert': tlsCert, 'tls-key': tlsKey };
   const given = Object.entries(tlsKeys).filter(([, v]) => v !== undefined);
   if (given.length > 0 && given.length < 3) {
@@ -376,6 +393,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
     proposerTimeoutMs,
     proposerTimeout: proposerTimeoutMs / 1000,
     leaderDriftMarginMs,
+    checkpointTrimReporters,
     tls,
     resolved,
     warnings,

@@ -575,7 +575,7 @@ export async function startReplica<R = undefined>(
         catchUp: config.learnerCatchUp,
         batched: config.proposerBatchMaxValues > 0,
         ...(ck !== undefined ? { snapshots: ck.fetch } : {}),
-        ...(ck !== undefined && config.checkpointTrim ? { checkpointTrim: { hold: config.checkpointTrimHold } } : {}),
+        ...(ck !== undefined && config.checkpointTrim ? { checkpointTrim: { hold: config.checkpointTrimHold, reporters: config.checkpointTrimReporters } } : {}),
       },
       ...leadershipOf(config),
       acceptedDigests: config.acceptedDigests,

@@ -81,6 +81,8 @@ describe('paxos.conf', () => {
     ['a key without a value (crashes LibPaxos3)', 'verbosity', /:1: 'verbosity' needs a value/],
     ['a bare acceptor (crashes LibPaxos3)', 'acceptor', /:1: 'acceptor' needs '<id> <host> <port>'/],
     ['an unknown key, with a suggestion', 'proposer-timout 2', /:1: unknown key 'proposer-timout'; did you mean 'proposer-timeout'\?/],
+    ['an Object.prototype name as a key', 'constructor 0 127.0.0.1 8800', /:1: unknown key 'constructor'/],
+    ['__proto__ as a key', '__proto__ 1', /:1: unknown key '__proto__'/],
     ['trailing junk after a number (LibPaxos3 reads 3)', 'proposer-preexec-window 3s', /:1: proposer-preexec-window: expected a whole number of instances, got '3s'/],
     ['a unit that is not ms or s', 'proposer-timeout 3m', /:1: proposer-timeout: expected a duration such as 2 \(seconds\), 2s or 250ms, got '3m'/],
     ['a timeout under 10 ms', 'proposer-timeout 5ms', /:1: proposer-timeout: expected 10 ms to 86400 s, got '5ms'/],
@@ -143,6 +145,15 @@ describe('paxos.conf', () => {
     expect(on).toMatchObject({ checkpointDir: '/var/lib/paxos/ckpt', checkpointInstances: 500, checkpointIntervalMs: 250, checkpointKeep: 3, checkpointTrim: true, checkpointTrimHold: 0, snapshotChunkSize: 65536, snapshotWindow: 8 });
     expect(parseConfig(`${base}checkpoint-dir /x\ncheckpoint-interval 0\n`, P).checkpointIntervalMs).toBe(0);
     expect(() => parseConfig(`${base}checkpoint-trim yes\n`, P)).toThrow(/checkpoint-trim yes needs checkpoint-dir/);
+    // The first trim waits for two replicas' reports (one lost disk must not strand it); one alone
+    // trims only when it is the only replica or when told so, and more than the file names never would.
+    const three = 'replica 0 127.0.0.1 8800\nreplica 1 127.0.0.1 8801\nreplica 2 127.0.0.1 8802\ncheckpoint-dir /x\ncheckpoint-trim yes\n';
+    expect(parseConfig(three, P).checkpointTrimReporters).toBe(2);
+    expect(parseConfig(`${base}checkpoint-dir /x\ncheckpoint-trim yes\n`, P).checkpointTrimReporters).toBe(1);
+    expect(parseConfig(`${three}checkpoint-trim-reporters 3\n`, P).checkpointTrimReporters).toBe(3);
+    expect(parseConfig(`${three}checkpoint-trim-reporters 1\n`, P).checkpointTrimReporters).toBe(1);
+    expect(() => parseConfig(`${three}checkpoint-trim-reporters 4\n`, P)).toThrow(/checkpoint-trim-reporters 4 is more than the 3 replicas this file names: the acceptors would never be trimmed/);
+    expect(() => parseConfig(`${three}checkpoint-trim-reporters 0\n`, P)).toThrow(/paxos.conf:6: checkpoint-trim-reporters: expected 1 to 10 replicas, got 0/);
     expect(() => parseConfig(`${base}checkpoint-dir /x\ncheckpoint-instances 0\ncheckpoint-interval 0\n`, P)).toThrow(/would never write a checkpoint/);
     expect(() => parseConfig(`${base}checkpoint-keep 0\n`, P)).toThrow(/paxos.conf:2: checkpoint-keep: expected 1 to 1000 checkpoints, got 0/);
     expect(() => parseConfig(`${base}checkpoint-instances 1e3\n`, P)).toThrow(/checkpoint-instances: expected a whole number of instances, got '1e3'/);

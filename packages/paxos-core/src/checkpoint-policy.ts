@@ -13,16 +13,28 @@ import { requireInt } from './config-error.js';
  * that never reported (new, or not checkpointing) is not waited for: it catches up past the trim
  * through a snapshot transfer. `hold` leaves room for a reporter whose newest checkpoint turns out
  * corrupt and falls back to an older one.
+ *
+ * Why it waits for `reporters` nodes (2 by default) before the first trim: a report stays in the log
+ * after the disk behind it is lost, and nothing in the log says so. With a single reporter, losing
+ * that node's disk leaves the trim resting on a checkpoint nobody holds: a trim computed from a
+ * stretch of the log holding only its report trims the acceptors past every checkpoint left, and a
+ * learner behind that point can never catch up (sim seed 375, split mode: node 1 reported 44, lost
+ * its disk, and a trim to 41 came from a log prefix with only that report while node 0 held 1). Once
+ * reports of k nodes are in, every trim is at most each one's report − hold, and each of them keeps a
+ * checkpoint at least that new while its disk lasts: k − 1 disk losses at a time leave one behind it.
  */
 export class CheckpointTrim {
   readonly hold: number;
+  /** Distinct reporters the log must hold before the first trim (see the class comment). */
+  readonly reporters: number;
   private readonly reports = new Map<number, number>();
   /** Each reporter's recent reports and the instances they were decided in, newest last (a few each). */
   private readonly recent = new Map<number, { at: number; iid: number }[]>();
   private point = 0;
 
-  constructor(hold: number) {
+  constructor(hold: number, reporters = DEFAULT_TRIM_REPORTERS) {
     this.hold = requireInt('checkpoint trim hold', hold, 0, 0xffff_ffff);
+    this.reporters = requireInt('checkpoint trim reporters', reporters, 1, 0xffff);
   }
 
   /** The trim point computed so far (0: none yet). */
@@ -44,8 +56,9 @@ export class CheckpointTrim {
 
   /**
    * A report decided in the log. Returns the new trim point when it rose (send trim to every
-   * acceptor up to it), undefined otherwise. A reporter's report may go down (a node whose disk was
-   * replaced reports what it restored); the trim point never does.
+   * acceptor up to it), undefined otherwise: also while fewer than `reporters` nodes reported. A
+   * reporter's report may go down (a node whose disk was replaced reports what it restored); the
+   * trim point never does.
    */
   report(node: number, iid: number, at = 0): number | undefined {
     this.reports.set(node, iid);
@@ -53,6 +66,7 @@ export class CheckpointTrim {
     list.push({ at, iid });
     if (list.length > RECENT) list.shift();
     this.recent.set(node, list);
+    if (this.reports.size < this.reporters) return undefined;
     const low = this.lowest() as number;
     const target = low - this.hold;
     if (target <= this.point) return undefined;
@@ -110,6 +124,9 @@ export class CheckpointTrim {
 
 /** Reports remembered per reporter: enough for a checkpoint a little behind the learner. */
 const RECENT = 8;
+
+/** Reporters the first trim waits for unless told otherwise: one disk loss at a time is covered. */
+export const DEFAULT_TRIM_REPORTERS = 2;
 
 export interface CheckpointScheduleOptions {
   /** Checkpoint once this many instances were applied since the last checkpoint (0: never by count). */

@@ -5,7 +5,7 @@ export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';
 export { EMPTY, NOOP, bytesEqual, isNoop } from './bytes.js';
 export { PaxosConfigError } from './config-error.js';
-export { CheckpointSchedule, CheckpointTrim, type CheckpointScheduleOptions } from './checkpoint-policy.js';
+export { CheckpointSchedule, CheckpointTrim, DEFAULT_TRIM_REPORTERS, type CheckpointScheduleOptions } from './checkpoint-policy.js';
 export { decodeCheckpointReport, encodeCheckpointReport, isCheckpointReport, type CheckpointReport } from './checkpoint-report.js';
 export { controlValue, isControlValue, type ControlValue } from './control-value.js';
 export { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';

@@ -38,9 +38,10 @@ export interface LearnerOptions {
   readonly leadership?: LeadershipOptions;
   /**
    * Trim by the lowest checkpoint (checkpoint-policy.ts): on each checkpoint report in the log, ask
-   * every acceptor to trim up to `hold` instances below the lowest report, when that rose.
+   * every acceptor to trim up to `hold` instances below the lowest report, when that rose, once
+   * `reporters` nodes (default 2) have reported.
    */
-  readonly checkpointTrim?: { readonly hold: number };
+  readonly checkpointTrim?: { readonly hold: number; readonly reporters?: number };
   /**
    * Fetch a checkpoint from a peer when a quorum of acceptors trimmed instances this learner still
    * needs (snapshot-fetch.ts), instead of only saying that it cannot catch up.
@@ -164,7 +165,7 @@ export class Learner {
     this.batched = options.batched ?? false;
     this.follower = options.leadership === undefined ? undefined : new Leadership(options.leadership, undefined, 0);
     this.trims = new Array<number>(this.acceptors).fill(0);
-    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold);
+    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold, options.checkpointTrim.reporters);
     this.fetch = options.snapshots === undefined ? undefined : new SnapshotFetch(options.snapshots);
   }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CheckpointSchedule,
   CheckpointTrim,
+  DEFAULT_TRIM_REPORTERS,
   Learner,
   LearningProposer,
   Proposer,
@@ -74,13 +75,35 @@ describe('checkpoint reports (values in the log)', () => {
 describe('trim by the lowest checkpoint', () => {
   it('is hold instances below the lowest report of every reporter, and never goes down', () => {
     const t = new CheckpointTrim(100);
-    expect(t.report(0, 1000)).toBe(900);
-    expect(t.report(1, 500)).toBeUndefined(); // lowest now 500: 400 < 900, no new trim
-    expect(t.report(1, 2000)).toBeUndefined(); // lowest back to 1000
+    expect(t.report(0, 1000)).toBeUndefined(); // one reporter: the first trim waits for a second
+    expect(t.report(1, 500)).toBe(400);
+    expect(t.report(1, 300)).toBeUndefined(); // its disk was replaced: lowest 300, the trim stays at 400
+    expect(t.report(1, 2000)).toBe(900); // lowest back to 1000
     expect(t.report(0, 3000)).toBe(1900); // lowest 2000
     expect(t.report(2, 50)).toBeUndefined(); // a new reporter far behind holds the trim
     expect(t.trimIid).toBe(1900);
     expect(t.lowest()).toBe(50);
+  });
+
+  it('waits for reports of two nodes, so that one lost disk cannot leave the trim past every checkpoint held', () => {
+    // Sim seed 375 (split mode): node 1 reported a checkpoint of 44 and then lost its disk; node 0
+    // held only a checkpoint of 1, its report not yet decided. Trimming on node 1's report alone
+    // (to 41) left no checkpoint at or above the trim anywhere.
+    const single = new CheckpointTrim(3, 1);
+    expect(single.report(1, 44)).toBe(41);
+    const t = new CheckpointTrim(3);
+    expect(t.reporters).toBe(DEFAULT_TRIM_REPORTERS);
+    expect(t.report(1, 44)).toBeUndefined();
+    expect(t.report(1, 60)).toBeUndefined(); // still one reporter, however often
+    expect(t.trimIid).toBe(0);
+    expect(t.report(0, 1)).toBeUndefined(); // lowest 1: nothing to trim below it
+    expect(t.report(0, 50)).toBe(47); // both reported: each holds a checkpoint ≥ 47
+    // Three reporters required: two are not enough.
+    const three = new CheckpointTrim(0, 3);
+    three.report(0, 10);
+    expect(three.report(1, 20)).toBeUndefined();
+    expect(three.report(2, 30)).toBe(10);
+    expect(() => new CheckpointTrim(0, 0)).toThrow(/reporters/);
   });
 
   it('a node reports a checkpoint only when its report can move the trim: first, going down, or from the lowest', () => {
@@ -99,14 +122,17 @@ describe('trim by the lowest checkpoint', () => {
   it('a learner that trims by checkpoints asks every acceptor to trim when a report raises the point', () => {
     const l = new Learner({ acceptors: 3, checkpointTrim: { hold: 10 } });
     let out = decide(l, 1, encodeCheckpointReport({ node: 0, iid: 50 }));
-    expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 40 }]);
-    expect(out.events).toContainEqual({ kind: 'checkpoint-trim', iid: 1, lowest: 50, trimIid: 40 });
+    expect(msgs(out, 'trim')).toEqual([]); // one reporter: waits for a second
     out = decide(l, 2, encodeCheckpointReport({ node: 1, iid: 30 }));
-    expect(msgs(out, 'trim')).toEqual([]);
+    expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 20 }]);
+    expect(out.events).toContainEqual({ kind: 'checkpoint-trim', iid: 2, lowest: 30, trimIid: 20 });
     out = decide(l, 3, encodeCheckpointReport({ node: 1, iid: 80 }));
-    expect(msgs(out, 'trim')).toEqual([]); // lowest is node 0's 50 again: 40, sent already
-    out = decide(l, 4, encodeCheckpointReport({ node: 0, iid: 90 }));
-    expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 70 }]);
+    expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 40 }]); // lowest is node 0's 50
+    out = decide(l, 4, encodeCheckpointReport({ node: 0, iid: 60 }));
+    expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 50 }]);
+    // One reporter is enough when the learner is told so (a single-replica cluster).
+    const alone = new Learner({ acceptors: 3, checkpointTrim: { hold: 10, reporters: 1 } });
+    expect(msgs(decide(alone, 1, encodeCheckpointReport({ node: 0, iid: 50 })), 'trim')).toEqual([{ type: 'trim', iid: 40 }]);
     // A learner without the option only skips reports.
     const plain = new Learner({ acceptors: 3 });
     expect(msgs(decide(plain, 1, encodeCheckpointReport({ node: 0, iid: 50 })), 'trim')).toEqual([]);

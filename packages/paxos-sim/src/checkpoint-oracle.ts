@@ -7,6 +7,8 @@ export interface CheckpointOracleContext {
   readonly batched: boolean;
   /** `checkpoint-trim-hold`: trims must stay this far below the lowest report. */
   readonly hold: number;
+  /** `checkpoint-trim-reporters`: trims come only from a log prefix with reports of this many nodes. */
+  readonly reporters: number;
   fail(what: string): void;
 }
 
@@ -17,7 +19,8 @@ export interface CheckpointOracleContext {
  *   and at the end equals the state reached by applying the chosen values from instance 1 in order
  *   (compared as digests; the reference applies them with the oracle's own readers);
  * - **trim rule**: a trim sent by a node that decided through instance d is at most the lowest
- *   checkpoint reported in instances 1..d (each reporter's latest) minus the hold;
+ *   checkpoint reported in instances 1..d (each reporter's latest) minus the hold, and those
+ *   instances hold reports of at least `reporters` nodes;
  * - **nobody left behind**: whenever an acceptor's trim point becomes durable, some node holds a
  *   durable checkpoint at or above it (unless every reporter lost its disk since reporting), and a
  *   node restarted from its own reported checkpoint never finds itself behind the trim.
@@ -114,6 +117,10 @@ export class CheckpointOracle {
     const latest = this.reportsThrough(decided);
     if (latest.size === 0) {
       this.ctx.fail(`${who} asked the acceptors to trim up to ${trimIid} before any checkpoint was reported in instances 1..${decided}`);
+      return;
+    }
+    if (latest.size < this.ctx.reporters) {
+      this.ctx.fail(`${who} asked the acceptors to trim up to ${trimIid} when instances 1..${decided} held reports of ${latest.size} node${latest.size === 1 ? '' : 's'}, fewer than the ${this.ctx.reporters} the trim waits for`);
       return;
     }
     const lowest = Math.min(...latest.values());

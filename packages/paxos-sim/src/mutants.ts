@@ -210,6 +210,7 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
           let point = 0;
           wrapMethod(policy, 'report', (report) => (node, iid) => {
             report(node, iid);
+            if (policy.reported.size < policy.reporters) return undefined;
             const lows = [...policy.reported.values()].sort((a, b) => a - b);
             const target = (lows.length > 1 ? (lows[1] as number) : (lows[0] as number)) - policy.hold;
             if (target <= point) return undefined;

@@ -112,7 +112,7 @@ export function realRoles(o: SimOptions) {
     o.checkpointEvery > 0
       ? {
           snapshots: { chunkBytes: o.chunkBytes, window: o.fetchWindow, offerWaitMs: 20, retryMs: 200, stallMs: 400, stuckMs: 3000 },
-          checkpointTrim: { hold: o.trimHold },
+          checkpointTrim: { hold: o.trimHold, reporters: o.trimReporters },
         }
       : {};
   const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};

@@ -97,10 +97,8 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // decided then restarted its stuck clock, so it crawled to 294 in 60 s while its peers offered
   // a checkpoint of instance 400. A learner that lags that far now asks its peers once per stuck
   // period and keeps the transfer while it lags. The exact case is in paxos-core's snapshot-fetch
-  // tests. Seed 853 no longer gets its wipe (the fault injector keeps a checkpoint behind wiped
-  // nodes' reports since seed 375, below); seed 1201 has the same course — a rejoined replica
-  // crawling, at instance 668 of 1169 a minute after healing with the lag watch taken out — and
-  // is pinned instead, with its wipe and rejoin.
+  // tests. Seed 1201 has the same course — a rejoined replica crawling, at instance 668 of 1169 a
+  // minute after healing with the lag watch taken out — and is pinned with its wipe and rejoin.
   it('seed 1201: a replica crawling through instances a wiped acceptor took the votes of fetches a checkpoint', () => {
     const r = simulate(drawOptions(1201, { mode: 'replica', leadership: true }));
     expect(r.violations).toEqual([]);
@@ -109,11 +107,14 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   }, 60_000);
 
   // Found by `pnpm sim --seed 375 --mode split` (checkpoint oracle: an acceptor trimmed up to 41
-  // with no checkpoint ≥ 41 anywhere). Not a core bug: the fault injector wiped learner 1, which
-  // had reported a checkpoint of 44, because learner 0 had reported one (of instance 1) and held
-  // it; learner 0's trim then came from a prefix of the log holding only learner 1's stale report.
-  // The injector now counts a wiped node's reports as trims to come (the README's operator rule).
-  it('seed 375: a wipe leaves a checkpoint behind every trim a stale report can still make', () => {
+  // with no checkpoint ≥ 41 anywhere). Learner 1 reported a checkpoint of 44 and lost its disk;
+  // learner 0 held one of instance 1, its report not yet decided, and computed a trim from a log
+  // prefix holding only learner 1's report, which no disk backed any more. A report outlives its
+  // disk and nothing in the log says so: the core's trim now waits for reports of two nodes
+  // (CheckpointTrim's reporters), which the old rule (one) shows failing on this very seed.
+  it('seed 375: the trim waits for two nodes’ reports, so one lost disk cannot leave it past every checkpoint', () => {
+    const old = simulate(drawOptions(375, { mode: 'split', trimReporters: 1 }));
+    expect(old.violations).toEqual([expect.stringMatching(/acceptor \d trimmed up to instance 41, but no node holds a checkpoint of an instance ≥ 41/)]);
     const r = simulate(drawOptions(375, { mode: 'split' }));
     expect(r.violations).toEqual([]);
     expect(r.checkpoints?.wipes).toBeGreaterThan(0);
