@@ -261,6 +261,12 @@ function replicaEvent(i: number, line: string): void {
     r.fetching = false;
     for (const p of linksFrom[i] ?? []) p.setDelay(0);
     log(`replica ${i}: ${line}`);
+  } else if (/Caught up from the log|no peer has a checkpoint/.test(line)) {
+    // The transfer ended without an install (as chaos-kv reads it from the JSON log): not
+    // fetching any more, or a later kill would count as one in the middle of a transfer and no
+    // kill or pause would be drawn until a restart.
+    r.fetching = false;
+    log(`replica ${i}: ${line}`);
   }
 }
 for (let i = 0; i < R; i++) startReplica(i);

@@ -55,6 +55,11 @@ export interface NetworkOptions {
   readonly acceptedDigests?: boolean;
   /** An extension message (other than hello) from a libpaxos-ts peer; `from` is the connection's PeerId. */
   readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
+  /**
+   * The connection dialled to acceptor `peer` came up (first or again), after what was queued for
+   * it went out: a learner asks it for what it broadcast meanwhile (paxos-core's `acceptor-connected`).
+   */
+  readonly onAcceptorConnected?: (peer: PeerId) => void;
 }
 
 /** PeerIds of connections dialled to proposers: clear of acceptor ids and of incoming ones. */
@@ -581,6 +586,7 @@ export class Network {
       if (this.options.hello !== undefined) conn.writeFirst(this.extensionBytes(this.options.hello));
       // What was queued while connecting (LibPaxos3 loses it; Paxos would resend it later).
       conn.flush();
+      if (conn.id < this.dialled.length) this.options.onAcceptorConnected?.(conn.id);
     });
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));
     socket.on('error', (e: NodeJS.ErrnoException) => {

@@ -217,6 +217,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     hello: w.hello,
     acceptedDigests: w.acceptedDigests ?? false,
     ...(w.onExtension !== undefined ? { onExtension: w.onExtension } : {}),
+    onAcceptorConnected: (peer) => pump.input((out) => w.role.acceptorConnected?.(peer, out)),
   });
   let server: MetricsServer | undefined;
   const closeStorage = async () => {

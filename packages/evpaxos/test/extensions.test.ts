@@ -279,6 +279,31 @@ describe('hello negotiation', () => {
     expect(ext).toEqual([]);
   }, 15_000);
 
+  it('says when the connection to an acceptor comes up, and again when it comes back after a loss (a learner asks it for what it missed)', async () => {
+    let last: Socket | undefined;
+    const port = await withFreePorts(1, async ([p]) => {
+      const server = createServer((s) => {
+        sockets.push(s);
+        last = s;
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(p, '127.0.0.1', () => resolve());
+      });
+      servers.push(server);
+      return p as number;
+    });
+    const up: number[] = [];
+    const net = new Network({ dial: [{ host: '127.0.0.1', port, where: 't', name: 'acceptor-0' }], nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, redial: { firstMs: 20, maxMs: 100 }, log: silentLogger, onMessage: () => undefined, onAcceptorConnected: (peer) => up.push(peer) });
+    await net.start();
+    nets.push(net);
+    await waitFor(() => up.length === 1, 5000, 'the connection');
+    expect(up).toEqual([0]);
+    last?.destroy(); // the acceptor drops it: the network redials
+    await waitFor(() => up.length === 2, 5000, 'the connection again');
+    expect(up).toEqual([0, 0]);
+  }, 15_000);
+
   it('a peer that does not say hello (C LibPaxos3) never receives an extension message, and our hello does not disturb it', async () => {
     // A stand-in for a C acceptor: it records every byte and answers nothing.
     const received: Buffer[] = [];

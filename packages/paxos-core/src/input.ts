@@ -1,4 +1,4 @@
-import { InvariantError } from './assert.js';
+import { InvariantError, assertNever } from './assert.js';
 import type { Effects, PeerId } from './effects.js';
 import type { MasterState } from './leadership.js';
 import type { Message } from './messages.js';
@@ -34,7 +34,13 @@ export type Input =
   /** Learner (and roles that contain one): a snapshot transfer message from a peer. */
   | { readonly kind: 'snapshot'; readonly from: PeerId; readonly msg: SnapshotMessage }
   /** Learner: the shell finished a snapshot file step it was asked for. */
-  | { readonly kind: 'snapshot-io'; readonly result: SnapshotIoResult };
+  | { readonly kind: 'snapshot-io'; readonly result: SnapshotIoResult }
+  /**
+   * Learner (and roles that contain one): the shell's connection to an acceptor, `peer`, came up
+   * (the first time, or again). What that acceptor broadcast before is never sent again by itself.
+   * Roles without a learner ignore it.
+   */
+  | { readonly kind: 'acceptor-connected'; readonly peer: PeerId };
 
 export type InputKind = Input['kind'];
 
@@ -49,6 +55,7 @@ export interface InputHandlers {
   endOfBatch?(out: Effects): void;
   receiveSnapshot?(from: PeerId, msg: SnapshotMessage, out: Effects): void;
   snapshotIo?(result: SnapshotIoResult, out: Effects): void;
+  acceptorConnected?(peer: PeerId, out: Effects): void;
 }
 
 /**
@@ -78,5 +85,9 @@ export function dispatchInput(name: string, role: InputHandlers, input: Input, o
       return role.receiveSnapshot === undefined ? refuse() : role.receiveSnapshot(input.from, input.msg, out);
     case 'snapshot-io':
       return role.snapshotIo === undefined ? refuse() : role.snapshotIo(input.result, out);
+    case 'acceptor-connected':
+      return role.acceptorConnected?.(input.peer, out);
+    default:
+      return assertNever(input);
   }
 }

@@ -680,6 +680,21 @@ export class Learner {
     if (this.repeatingTo >= 0 && this.current > this.repeatingTo) this.requestRepeat(out);
   }
 
+  /**
+   * The shell's connection to acceptor `peer` came up. What it broadcast while this learner was not
+   * connected (LibPaxos3 sends accepted only to the connections it has) never comes by itself: a
+   * learner that saw a value accepted by the others but not by this one sat on the instance until
+   * its repeat request a period or two later (a fresh client on a TLS cluster, whose values were
+   * accepted while its learner's handshakes were under way, delivered nothing in 2 s). Ask that
+   * acceptor for the instances from the one this learner is on, now.
+   */
+  acceptorConnected(peer: PeerId, out: Effects): void {
+    this.begin();
+    if (this.lateStart || this.current > MAX_UINT32) return;
+    const from = this.current;
+    out.send.push({ to: 'peer', peer, msg: { type: 'repeat', from, to: Math.min(MAX_UINT32, from + this.repeatBatch - 1) } });
+  }
+
   private requestRepeat(out: Effects): void {
     const from = this.current;
     if (from > MAX_UINT32) return;

@@ -165,6 +165,12 @@ export class LearningProposer {
     return this.leadership?.stateAsOf(iid);
   }
 
+  /** A connection to acceptor `peer` came up: its learner asks it for what it missed (`Learner.acceptorConnected`). */
+  acceptorConnected(peer: PeerId, out: Effects): void {
+    this.clearLast();
+    this.learn({ kind: 'acceptor-connected', peer }, out);
+  }
+
   /** Ask every acceptor to trim instances ≤ iid. */
   trim(iid: number, out: Effects): void {
     this.clearLast();

@@ -91,6 +91,11 @@ export class Replica {
     this.lp.receiveDigest(from, msg, out);
   }
 
+  /** A connection to a peer replica's acceptor came up, for this replica's learner (`Learner.acceptorConnected`). */
+  acceptorConnected(peer: PeerId, out: Effects): void {
+    this.lp.acceptorConnected(peer, out);
+  }
+
   /** A snapshot transfer message from a peer, for this replica's learner. */
   receiveSnapshot(from: PeerId, msg: SnapshotMessage, out: Effects): void {
     this.lp.receiveSnapshot(from, msg, out);

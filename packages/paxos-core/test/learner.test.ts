@@ -164,6 +164,22 @@ describe('learner', () => {
     expect(msgs(out, 'repeat')).toEqual([{ type: 'repeat', from: 1, to: 1024 }]);
   });
 
+  it('a connection to an acceptor that comes up is asked at once for what that acceptor broadcast before', () => {
+    // Acceptor 1's accepted of instance 2 went out before this learner was connected to it: with
+    // acceptor 0's alone, instance 2 waits for a quorum.
+    const l = learner();
+    feed(l, accepted(0, 1, 11, enc('a')), accepted(1, 1, 11, enc('a')), accepted(0, 2, 11, enc('b')));
+    const out = fx();
+    l.step({ kind: 'acceptor-connected', peer: 1 }, out);
+    expect(out.send).toEqual([{ to: 'peer', peer: 1, msg: { type: 'repeat', from: 2, to: 1025 } }]);
+    // Its answer closes the instance, without waiting for a repeat period.
+    expect(delivered(feed(l, accepted(1, 2, 11, enc('b'))))).toEqual([[2, 'b']]);
+    // A learner that starts where it first hears (learner-catch-up no) asks nothing.
+    const late = fx();
+    learner({ catchUp: false }).step({ kind: 'acceptor-connected', peer: 0 }, late);
+    expect(late.send).toEqual([]);
+  });
+
   it('learner-catch-up no: starts at the first instance it hears of', () => {
     const l = learner({ catchUp: false });
     expect(delivered(feed(l, accepted(0, 50, 11, enc('x')), accepted(1, 50, 11, enc('x'))))).toEqual([[50, 'x']]);

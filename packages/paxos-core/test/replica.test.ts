@@ -58,4 +58,11 @@ describe('replica', () => {
       expect(d.map((x) => x.iid)).toEqual([...d.map((x) => x.iid)].sort((a, b) => a - b));
     }
   });
+
+  it('a connection to a peer’s acceptor that comes up makes its learner ask that acceptor for what it missed', () => {
+    const r = new Replica({ id: 0, replicas: 3 });
+    const out = newEffects();
+    r.step({ kind: 'acceptor-connected', peer: 2 }, out);
+    expect(out.send).toEqual([{ to: 'peer', peer: 2, msg: { type: 'repeat', from: 1, to: 1024 } }]);
+  });
 });

@@ -103,6 +103,8 @@ export interface CheckpointFigures {
   restores: number;
   transfersStarted: number;
   transfersInstalled: number;
+  /** Transfers (started or resumed) that a learner's lag watch asked for (SnapshotFetch.lagging). */
+  transfersLagging: number;
   chunks: number;
   wipes: number;
   /** Wipes that took a replica's acceptor storage too, and rejoins completed. */
@@ -132,6 +134,7 @@ export class Checkpoints {
     restores: 0,
     transfersStarted: 0,
     transfersInstalled: 0,
+    transfersLagging: 0,
     chunks: 0,
     wipes: 0,
     acceptorWipes: 0,
@@ -254,7 +257,11 @@ export class Checkpoints {
     // The learner gave the transfer up (it caught up from the log after all, or no peer had a
     // checkpoint ahead of it): the episode is over (the liveness report said "fetching a
     // snapshot" of replicas that were not).
-    for (const e of out.events) if (e.kind === 'snapshot' && (e.step === 'caught-up' || e.step === 'none-ahead')) s.fetching = false;
+    for (const e of out.events) {
+      if (e.kind !== 'snapshot') continue;
+      if (e.step === 'caught-up' || e.step === 'none-ahead') s.fetching = false;
+      else if ((e.step === 'started' || e.step === 'resumed') && e.lagging === true) this.figures.transfersLagging++;
+    }
     for (const e of out.snapshot) this.effect(index, s, e);
     if (s.schedule === undefined || s.writing !== undefined || !node.up) return;
     // Every client value of the instances the learner decided is applied by now (deliveries come

@@ -104,6 +104,8 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
     expect(r.violations).toEqual([]);
     expect(r.checkpoints?.acceptorWipes).toBeGreaterThan(0);
     expect(r.checkpoints?.rejoins).toBeGreaterThan(0);
+    // ...and the lag watch is what fetched a checkpoint (its path ran, not only the wipe's).
+    expect(r.checkpoints?.transfersLagging).toBeGreaterThan(0);
   }, 60_000);
 
   // Found by `pnpm sim --seed 375 --mode split` (checkpoint oracle: an acceptor trimmed up to 41
