@@ -178,6 +178,8 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     wiped: Promise<void> | undefined;
     /** The newest checkpoint it holds on disk (written, restored or installed); 0 after a wipe. */
     checkpoint: number;
+    /** The newest checkpoint it held before its last wipe: until it holds one as high, its reports are unbacked. */
+    mustReach: number;
     /** Its state comes from a peer's checkpoint, installed after its last wipe. */
     fromSnapshot: boolean;
   }
@@ -191,6 +193,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     awaitingInstall: false,
     wiped: undefined,
     checkpoint: 0,
+    mustReach: 0,
     fromSnapshot: false,
   }));
   /** Answers (the final reads' too) from a kv-server whose state came from a peer's checkpoint after a wipe. */
@@ -283,8 +286,10 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
           log(`kv-server ${i}: ${e.message}`);
         } else if (e.fields.step === 'caught-up' || e.fields.step === 'none-ahead') {
           // The transfer ended without an install (the log caught up, or no peer had a checkpoint
-          // far enough ahead): not fetching any more, or no fault would be drawn until a restart.
+          // far enough ahead): not fetching any more, or no fault would be drawn until a restart;
+          // and its links are no longer slowed.
           s.fetching = false;
+          for (const p of linksFrom[i] ?? []) p.setDelay(0);
         }
         return;
     }
@@ -448,14 +453,17 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
         }
       } else if (kind === 'wipe') {
         const candidates = servers.map((_, k) => k).filter(mayWipe);
-        // One wipe at a time, well apart, only while every other replica is up.
-        if (maxTrim > 0 && unavailable === 0 && !settling() && candidates.length > 0 && Date.now() - lastWipeAt > 8000) {
+        // One wipe at a time, well apart, only while every other replica is up, and one lost disk
+        // at a time (README, "Checkpoints and trimming"): not before the last one wiped holds a
+        // checkpoint as high as the newest it held before.
+        if (maxTrim > 0 && unavailable === 0 && !settling() && candidates.length > 0 && Date.now() - lastWipeAt > 8000 && servers.every((x) => x.checkpoint >= x.mustReach)) {
           const i = rng.pick(candidates);
           const s = servers[i] as Server;
           s.state = 'down';
           s.rejoining = true;
           s.awaitingInstall = true;
           s.fromSnapshot = false;
+          s.mustReach = s.checkpoint;
           s.checkpoint = 0;
           const child = s.child;
           child?.kill('SIGKILL');

@@ -35,7 +35,7 @@ const flush = () => {
 // incarnation's log (the checker needs each log to be a segment of one sequence, not complete).
 setInterval(flush, 20).unref();
 const base = createLogger('info');
-const EVENTS = /fetching the checkpoint|Resuming the transfer|Installed the checkpoint|rejoin|Restored the checkpoint|discarded|Caught up from the log|no peer has a checkpoint/i;
+const EVENTS = /fetching the checkpoint|Resuming the transfer|Installed the checkpoint|rejoin|Restored the checkpoint|discarded|Caught up from the log|no peer has a checkpoint|^Checkpoint of instance/i;
 const log: Logger = {
   error: (l) => base.error(l),
   info: (l) => {

@@ -170,6 +170,10 @@ interface ReplicaProc {
   fetching: boolean;
   /** Its data directory is being removed (after its process exited): restarts wait for it. */
   wiped: Promise<void> | undefined;
+  /** The newest checkpoint it holds (written, restored or installed, as it said on stderr). */
+  checkpoint: number;
+  /** The newest checkpoint it held before its last wipe: until it holds one as high, its reports are unbacked. */
+  mustReach: number;
   /** The leader as this incarnation last reported it (`leader <id> <version>` on its stdout). */
   sees: { id: number | undefined; version: number };
 }
@@ -180,6 +184,8 @@ const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({
   rejoining: false,
   fetching: false,
   wiped: undefined,
+  checkpoint: 0,
+  mustReach: 0,
   sees: { id: undefined, version: 0 },
 }));
 function startReplica(i: number, rejoin = false): void {
@@ -232,6 +238,9 @@ function replicaEvent(i: number, line: string): void {
     maxDelivered = Math.max(maxDelivered, Number(at[1]));
     return;
   }
+  const ckpt = /^(?:Checkpoint of instance|Restored the checkpoint of instance|Installed the checkpoint of instance) (\d+)/.exec(line);
+  if (ckpt !== null) r.checkpoint = Math.max(r.checkpoint, Number(ckpt[1]));
+  if (/^Checkpoint of instance/.test(line)) return;
   if (/rejoined:/.test(line)) {
     const fence = /up to (\d+)/.exec(line);
     if (fence !== null) fences.push(Number(fence[1]));
@@ -264,8 +273,9 @@ function replicaEvent(i: number, line: string): void {
   } else if (/Caught up from the log|no peer has a checkpoint/.test(line)) {
     // The transfer ended without an install (as chaos-kv reads it from the JSON log): not
     // fetching any more, or a later kill would count as one in the middle of a transfer and no
-    // kill or pause would be drawn until a restart.
+    // kill or pause would be drawn until a restart; and its links are no longer slowed.
     r.fetching = false;
+    for (const p of linksFrom[i] ?? []) p.setDelay(0);
     log(`replica ${i}: ${line}`);
   }
 }
@@ -477,12 +487,17 @@ function nemesis(): void {
     // it: one wipe at a time, well apart (losing a second one meanwhile could lose a quorum).
     !replicas.some((r) => r.rejoining) &&
     fences.every((f) => f < maxDelivered) &&
+    // One lost disk at a time (README, "Checkpoints and trimming"): the trim waits for two
+    // replicas' reports, which covers one wiped replica until it holds a checkpoint as high again.
+    replicas.every((r) => r.checkpoint >= r.mustReach) &&
     Date.now() - lastWipeAt > 8000
   ) {
     const i = rng.pick(replicas.map((_, k) => k).filter((k) => replicas[k]?.state === 'up'));
     const r = replicas[i] as ReplicaProc;
     r.state = 'down';
     r.rejoining = true;
+    r.mustReach = r.checkpoint;
+    r.checkpoint = 0;
     r.child?.kill('SIGKILL');
     lastWipeAt = Date.now();
     // Its links are slow until it installed a snapshot, so that its transfer lasts long enough to

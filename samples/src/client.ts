@@ -130,11 +130,11 @@ void ready.then(async () => {
   connected = true;
   if (!json) process.stdout.write('Connected to proposer\n');
   // The learner hears of an instance only from the acceptors it is connected to when they accept
-  // it. Values submitted before its connections are up (TLS handshakes take a while) can be
-  // decided unseen: the learner then waits a repeat period or two for them, with every value in
-  // flight and nothing new to learn from. So wait for all of them, in sleeps of 10 ms: up to 20
-  // sleeps once a majority is up (the others may be down), and 100 in all (it counts against
-  // --duration; about 200 ms and 1 s, longer on a busy machine).
+  // it. Values submitted before its connections are up (TLS handshakes take a while) are decided
+  // unseen; its learner asks each acceptor for them as that connection comes up, but the first
+  // values' latencies would still count the handshakes. So wait for all of them, in sleeps of 10
+  // ms: up to 20 sleeps once a majority is up (the others may be down), and 100 in all (it counts
+  // against --duration; about 200 ms and 1 s, longer on a busy machine).
   for (let waited = 0; waited < 1000; waited += 10) {
     const acceptors = learner.acceptors();
     const up = acceptors.filter((a) => a.up).length;

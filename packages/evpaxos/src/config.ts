@@ -295,6 +295,7 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   const proposers: Address[] = [];
   const warnings: string[] = [];
   let replicas = false;
+  let replicaLines = 0;
   const seen = new Map<string, string>();
   const keysSeen = new Set<string>();
   /** Lines with a host name or an IPv6 address: C LibPaxos3 reads neither. */
@@ -324,7 +325,10 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
         seen.set(id, where);
         if (role === 'acceptor' || role === 'replica') acceptors.push(addr);
         if (role === 'proposer' || role === 'replica') proposers.push(addr);
-        if (role === 'replica') replicas = true;
+        if (role === 'replica') {
+          replicas = true;
+          replicaLines++;
+        }
         return;
       }
       const handler = Object.hasOwn(KEYS, key) ? KEYS[key] : undefined;
@@ -355,11 +359,16 @@ export function parseConfig(text: string, path = 'paxos.conf'): PaxosConfig {
   if (s.checkpointTrim && s.checkpointDir === undefined) {
     throw new ConfigError(`${path}: checkpoint-trim yes needs checkpoint-dir: a replica that keeps no checkpoints could not catch up once the others trimmed the log`);
   }
-  const checkpointTrimReporters = s.checkpointTrimReporters ?? Math.max(1, Math.min(DEFAULT_TRIM_REPORTERS, acceptors.length));
-  if (s.checkpointTrim && replicas && checkpointTrimReporters > acceptors.length) {
+  // Only replicas report checkpoints (a learner does not propose): the default is 2, or 1 when the
+  // file names a single replica.
+  const checkpointTrimReporters = s.checkpointTrimReporters ?? Math.max(1, Math.min(DEFAULT_TRIM_REPORTERS, replicaLines));
+  if (s.checkpointTrim && replicas && checkpointTrimReporters > replicaLines) {
     throw new ConfigError(
-      `${path}: checkpoint-trim-reporters ${checkpointTrimReporters} is more than the ${acceptors.length} replica${acceptors.length === 1 ? '' : 's'} this file names: the acceptors would never be trimmed. Use at most ${acceptors.length}`,
+      `${path}: checkpoint-trim-reporters ${checkpointTrimReporters} is more than the ${replicaLines} replica${replicaLines === 1 ? '' : 's'} this file names: the acceptors would never be trimmed. Use at most ${replicaLines}`,
     );
+  }
+  if (keysSeen.has('checkpoint-trim-reporters') && !(s.checkpointTrim && replicas)) {
+    warnings.push(`${path}: checkpoint-trim-reporters has no effect without checkpoint-trim yes and replica lines (only replicas report checkpoints)`);
   }
   if (s.checkpointDir !== undefined && s.checkpointInstances === 0 && s.checkpointIntervalMs === 0) {
     throw new ConfigError(`${path}: checkpoint-instances 0 and checkpoint-interval 0 together would never write a checkpoint; set one of them`);

@@ -344,6 +344,7 @@ export class ProcessMetrics {
           break;
         case 'noop':
         case 'iid-space-exhausted':
+        case 'checkpoint-trim-waiting':
           break;
         default:
           assertNever(e, 'core event');

@@ -354,6 +354,16 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: 
         trimIid: e.trimIid,
       });
       return;
+    case 'checkpoint-trim-waiting':
+      log.repeated(
+        'checkpoint-trim-waiting',
+        'info',
+        `Checkpoint report in instance ${e.iid}: ${e.reporters} of the ${e.needed} replicas the first trim waits for (checkpoint-trim-reporters) reported a checkpoint; the acceptors are not trimmed until ${e.needed - e.reporters === 1 ? 'another one does' : `${e.needed - e.reporters} more do`}`,
+        (n, s) => `${n} more checkpoint reports in the last ${s} s, still from fewer replicas than the ${e.needed} the first trim waits for; the acceptors are not trimmed`,
+        undefined,
+        { event: 'checkpoint-trim-waiting', iid: e.iid, reporters: e.reporters, needed: e.needed },
+      );
+      return;
     case 'snapshot':
       logSnapshot(log, e, peerName(e.peer));
       return;

@@ -154,6 +154,9 @@ describe('paxos.conf', () => {
     expect(parseConfig(`${three}checkpoint-trim-reporters 1\n`, P).checkpointTrimReporters).toBe(1);
     expect(() => parseConfig(`${three}checkpoint-trim-reporters 4\n`, P)).toThrow(/checkpoint-trim-reporters 4 is more than the 3 replicas this file names: the acceptors would never be trimmed/);
     expect(() => parseConfig(`${three}checkpoint-trim-reporters 0\n`, P)).toThrow(/paxos.conf:6: checkpoint-trim-reporters: expected 1 to 10 replicas, got 0/);
+    // Acceptor lines do not count: they report nothing.
+    expect(() => parseConfig(`replica 0 127.0.0.1 8800\nacceptor 1 127.0.0.1 8801\nacceptor 2 127.0.0.1 8802\ncheckpoint-dir /x\ncheckpoint-trim yes\ncheckpoint-trim-reporters 2\n`, P)).toThrow(/more than the 1 replica this file names/);
+    expect(parseConfig(`acceptor 0 127.0.0.1 8800\nproposer 0 127.0.0.1 8801\ncheckpoint-trim-reporters 2\n`, P).warnings).toEqual([`${P}: checkpoint-trim-reporters has no effect without checkpoint-trim yes and replica lines (only replicas report checkpoints)`]);
     expect(() => parseConfig(`${base}checkpoint-dir /x\ncheckpoint-instances 0\ncheckpoint-interval 0\n`, P)).toThrow(/would never write a checkpoint/);
     expect(() => parseConfig(`${base}checkpoint-keep 0\n`, P)).toThrow(/paxos.conf:2: checkpoint-keep: expected 1 to 1000 checkpoints, got 0/);
     expect(() => parseConfig(`${base}checkpoint-instances 1e3\n`, P)).toThrow(/checkpoint-instances: expected a whole number of instances, got '1e3'/);

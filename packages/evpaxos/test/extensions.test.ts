@@ -281,10 +281,12 @@ describe('hello negotiation', () => {
 
   it('says when the connection to an acceptor comes up, and again when it comes back after a loss (a learner asks it for what it missed)', async () => {
     let last: Socket | undefined;
+    let accepted = 0;
     const port = await withFreePorts(1, async ([p]) => {
       const server = createServer((s) => {
         sockets.push(s);
         last = s;
+        accepted++;
       });
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -294,13 +296,19 @@ describe('hello negotiation', () => {
       return p as number;
     });
     const up: number[] = [];
-    const net = new Network({ dial: [{ host: '127.0.0.1', port, where: 't', name: 'acceptor-0' }], nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, redial: { firstMs: 20, maxMs: 100 }, log: silentLogger, onMessage: () => undefined, onAcceptorConnected: (peer) => up.push(peer) });
+    const addr = { host: '127.0.0.1', port, where: 't', name: 'acceptor-0' };
+    const net = new Network({ dial: [addr], proposers: [addr], nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, redial: { firstMs: 20, maxMs: 100 }, log: silentLogger, onMessage: () => undefined, onAcceptorConnected: (peer) => up.push(peer) });
     await net.start();
     nets.push(net);
     await waitFor(() => up.length === 1, 5000, 'the connection');
     expect(up).toEqual([0]);
     last?.destroy(); // the acceptor drops it: the network redials
     await waitFor(() => up.length === 2, 5000, 'the connection again');
+    expect(up).toEqual([0, 0]);
+    // A connection dialled to a proposer (leadership's forwarding) is not an acceptor's.
+    net.toProposer(0, { type: 'client_value', value: Uint8Array.of(1) });
+    await waitFor(() => accepted === 3, 5000, 'the proposer connection');
+    await new Promise((r) => setTimeout(r, 50));
     expect(up).toEqual([0, 0]);
   }, 15_000);
 

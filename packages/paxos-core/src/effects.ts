@@ -185,6 +185,12 @@ export type CoreEvent =
    * lowest reported checkpoint `lowest`, so it asks every acceptor to trim up to `trimIid`
    */
   | { readonly kind: 'checkpoint-trim'; readonly iid: number; readonly lowest: number; readonly trimIid: number }
+  /**
+   * learner with checkpoint trimming: a checkpoint report was decided in instance `iid`, but only
+   * `reporters` nodes have reported, fewer than the `needed` the first trim waits for (see
+   * CheckpointTrim): the acceptors are not trimmed yet
+   */
+  | { readonly kind: 'checkpoint-trim-waiting'; readonly iid: number; readonly reporters: number; readonly needed: number }
   /** learner: a snapshot transfer (snapshot-fetch.ts) took a step */
   | {
       readonly kind: 'snapshot';

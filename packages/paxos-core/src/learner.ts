@@ -2,7 +2,7 @@ import { InvariantError, assertNever } from './assert.js';
 import { requireInt } from './config-error.js';
 import { decodeBatch } from './batch.js';
 import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
-import { CheckpointTrim } from './checkpoint-policy.js';
+import { CheckpointTrim, DEFAULT_TRIM_REPORTERS } from './checkpoint-policy.js';
 import { controlValue } from './control-value.js';
 import { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
@@ -39,7 +39,7 @@ export interface LearnerOptions {
   /**
    * Trim by the lowest checkpoint (checkpoint-policy.ts): on each checkpoint report in the log, ask
    * every acceptor to trim up to `hold` instances below the lowest report, when that rose, once
-   * `reporters` nodes (default 2) have reported.
+   * `reporters` nodes have reported (default 2, or 1 with a single acceptor: a one-node cluster).
    */
   readonly checkpointTrim?: { readonly hold: number; readonly reporters?: number };
   /**
@@ -123,6 +123,8 @@ export class Learner {
   private lagFrom = 0;
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
+  /** When each acceptor was last asked for a range because its connection came up (`acceptorConnected`). */
+  private readonly connectRepeats = new Map<PeerId, number>();
   private reportedTrim = 0;
   /** Each acceptor's trim point as its acceptor_state said (the highest heard of; 0: none). */
   private readonly trims: number[];
@@ -165,7 +167,7 @@ export class Learner {
     this.batched = options.batched ?? false;
     this.follower = options.leadership === undefined ? undefined : new Leadership(options.leadership, undefined, 0);
     this.trims = new Array<number>(this.acceptors).fill(0);
-    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold, options.checkpointTrim.reporters);
+    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold, options.checkpointTrim.reporters ?? Math.min(DEFAULT_TRIM_REPORTERS, this.acceptors));
     this.fetch = options.snapshots === undefined ? undefined : new SnapshotFetch(options.snapshots);
   }
 
@@ -633,10 +635,14 @@ export class Learner {
             break;
           case 'checkpoint-report': {
             // The log's: it moves the trim point (checkpoint-policy.ts).
-            const trimIid = this.trimPolicy?.report(control.report.node, control.report.iid, iid);
+            const policy = this.trimPolicy;
+            const trimIid = policy?.report(control.report.node, control.report.iid, iid);
             if (trimIid !== undefined && trimIid >= 1) {
-              out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (this.trimPolicy as CheckpointTrim).hold, trimIid });
+              out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (policy as CheckpointTrim).hold, trimIid });
               out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });
+            } else if (policy !== undefined && policy.reported.size < policy.reporters) {
+              // Say so: a cluster where too few nodes report never trims, and its logs grow.
+              out.events.push({ kind: 'checkpoint-trim-waiting', iid, reporters: policy.reported.size, needed: policy.reporters });
             }
             break;
           }
@@ -686,11 +692,15 @@ export class Learner {
    * learner that saw a value accepted by the others but not by this one sat on the instance until
    * its repeat request a period or two later (a fresh client on a TLS cluster, whose values were
    * accepted while its learner's handshakes were under way, delivered nothing in 2 s). Ask that
-   * acceptor for the instances from the one this learner is on, now.
+   * acceptor for the instances from the one this learner is on, now; once per repeat period per
+   * acceptor, so that a connection that flaps (up, refused, up…) does not fetch a range each time.
    */
   acceptorConnected(peer: PeerId, out: Effects): void {
     this.begin();
     if (this.lateStart || this.current > MAX_UINT32) return;
+    const last = this.connectRepeats.get(peer);
+    if (last !== undefined && this.now - last < this.repeatIntervalMs) return;
+    this.connectRepeats.set(peer, this.now);
     const from = this.current;
     out.send.push({ to: 'peer', peer, msg: { type: 'repeat', from, to: Math.min(MAX_UINT32, from + this.repeatBatch - 1) } });
   }

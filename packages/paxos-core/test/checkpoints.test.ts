@@ -122,7 +122,8 @@ describe('trim by the lowest checkpoint', () => {
   it('a learner that trims by checkpoints asks every acceptor to trim when a report raises the point', () => {
     const l = new Learner({ acceptors: 3, checkpointTrim: { hold: 10 } });
     let out = decide(l, 1, encodeCheckpointReport({ node: 0, iid: 50 }));
-    expect(msgs(out, 'trim')).toEqual([]); // one reporter: waits for a second
+    expect(msgs(out, 'trim')).toEqual([]); // one reporter: waits for a second, and says so
+    expect(out.events).toContainEqual({ kind: 'checkpoint-trim-waiting', iid: 1, reporters: 1, needed: 2 });
     out = decide(l, 2, encodeCheckpointReport({ node: 1, iid: 30 }));
     expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 20 }]);
     expect(out.events).toContainEqual({ kind: 'checkpoint-trim', iid: 2, lowest: 30, trimIid: 20 });
@@ -130,9 +131,12 @@ describe('trim by the lowest checkpoint', () => {
     expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 40 }]); // lowest is node 0's 50
     out = decide(l, 4, encodeCheckpointReport({ node: 0, iid: 60 }));
     expect(msgs(out, 'trim')).toEqual([{ type: 'trim', iid: 50 }]);
-    // One reporter is enough when the learner is told so (a single-replica cluster).
-    const alone = new Learner({ acceptors: 3, checkpointTrim: { hold: 10, reporters: 1 } });
-    expect(msgs(decide(alone, 1, encodeCheckpointReport({ node: 0, iid: 50 })), 'trim')).toEqual([{ type: 'trim', iid: 40 }]);
+    expect(out.events.filter((e) => e.kind === 'checkpoint-trim-waiting')).toEqual([]);
+    // One reporter is enough when the learner is told so, and by default with a single acceptor.
+    const told = new Learner({ acceptors: 3, checkpointTrim: { hold: 10, reporters: 1 } });
+    expect(msgs(decide(told, 1, encodeCheckpointReport({ node: 0, iid: 50 })), 'trim')).toEqual([{ type: 'trim', iid: 40 }]);
+    const single = new Learner({ acceptors: 1, checkpointTrim: { hold: 10 } });
+    expect(msgs(decide(single, 1, encodeCheckpointReport({ node: 0, iid: 50 })), 'trim')).toEqual([{ type: 'trim', iid: 40 }]);
     // A learner without the option only skips reports.
     const plain = new Learner({ acceptors: 3 });
     expect(msgs(decide(plain, 1, encodeCheckpointReport({ node: 0, iid: 50 })), 'trim')).toEqual([]);

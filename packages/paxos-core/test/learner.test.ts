@@ -174,6 +174,21 @@ describe('learner', () => {
     expect(out.send).toEqual([{ to: 'peer', peer: 1, msg: { type: 'repeat', from: 2, to: 1025 } }]);
     // Its answer closes the instance, without waiting for a repeat period.
     expect(delivered(feed(l, accepted(1, 2, 11, enc('b'))))).toEqual([[2, 'b']]);
+    // A connection that flaps asks once per repeat period (100 ms by default), not at every reconnect.
+    const flap = fx();
+    l.tick(1000, flap);
+    flap.send.length = 0;
+    l.step({ kind: 'acceptor-connected', peer: 1 }, flap);
+    l.step({ kind: 'acceptor-connected', peer: 1 }, flap);
+    l.tick(1050, fx());
+    l.step({ kind: 'acceptor-connected', peer: 1 }, flap);
+    expect(flap.send).toHaveLength(1);
+    l.tick(1100, fx());
+    l.step({ kind: 'acceptor-connected', peer: 1 }, flap);
+    expect(flap.send).toEqual([
+      { to: 'peer', peer: 1, msg: { type: 'repeat', from: 3, to: 1026 } },
+      { to: 'peer', peer: 1, msg: { type: 'repeat', from: 3, to: 1026 } },
+    ]);
     // A learner that starts where it first hears (learner-catch-up no) asks nothing.
     const late = fx();
     learner({ catchUp: false }).step({ kind: 'acceptor-connected', peer: 0 }, late);

@@ -22,8 +22,8 @@ export interface CheckpointOracleContext {
  *   checkpoint reported in instances 1..d (each reporter's latest) minus the hold, and those
  *   instances hold reports of at least `reporters` nodes;
  * - **nobody left behind**: whenever an acceptor's trim point becomes durable, some node holds a
- *   durable checkpoint at or above it (unless every reporter lost its disk since reporting), and a
- *   node restarted from its own reported checkpoint never finds itself behind the trim.
+ *   durable checkpoint at or above it, and a node restarted from its own reported checkpoint never
+ *   finds itself behind the trim.
  */
 export class CheckpointOracle {
   private readonly ctx: CheckpointOracleContext;
@@ -86,12 +86,15 @@ export class CheckpointOracle {
     return latest;
   }
 
-  /** The latest decided report of `node`: where in the log, and which checkpoint (undefined: none). */
-  latestReport(node: number): { readonly at: number; readonly iid: number } | undefined {
+  /** The instance holding the first report of the `n`th node to report (undefined: fewer reported so far). */
+  nthReporterAt(n: number): number | undefined {
     this.advance();
-    let found: { readonly at: number; readonly iid: number } | undefined;
-    for (const r of this.reports) if (r.node === node) found = r;
-    return found;
+    const seen = new Set<number>();
+    for (const r of this.reports) {
+      seen.add(r.node);
+      if (seen.size === n) return r.at;
+    }
+    return undefined;
   }
 
   /**

@@ -5,7 +5,7 @@ import { resultLine } from './result-line.js';
 import { RunCommandError, replayCommand, runOverrides, wholeNumber } from './run-command.js';
 import { simulate } from './simulation.js';
 
-const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--mutant M] [--quiet]
+const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--mutant M] [--quiet]
 
 Runs N seeded simulations (seeds S, S+1, …; default S=1, N=100) of paxos-core under message loss,
 duplication, delay, partitions and crashes, checking safety after every event and liveness after
@@ -27,6 +27,9 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
                 value, as evpaxos replicas do with accepted-digests yes; off: LibPaxos3's full
                 accepted messages; mixed: replica 0 has them off, the others on (drawn per seed
                 otherwise: on in 6 seeds of 8, off and mixed in one each)
+  --trim-reporters N
+                checkpoint reports of how many nodes the first trim waits for (default 2, at most
+                the checkpointing nodes; 1 is the old rule, which a single lost disk defeats)
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 
@@ -58,6 +61,7 @@ const { values: args } = (() => {
         'drift-violation': { type: 'boolean' },
         workload: { type: 'string' },
         digests: { type: 'string' },
+        'trim-reporters': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },

@@ -106,7 +106,8 @@ export interface SimOptions {
   readonly trimHold: number;
   /**
    * Nodes whose reports the first trim waits for (the core's default, 2: one disk loss at a time
-   * cannot leave the trim past every checkpoint). 1 is the old rule, for the regression test.
+   * cannot leave the trim past every checkpoint), at most the checkpointing nodes (see
+   * `trimReportersOf`). 1 is the old rule, for the regression test.
    */
   readonly trimReporters: number;
   /** Bytes per chunk of a snapshot transfer, and chunks in flight. */
@@ -224,6 +225,15 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
 }
 
 /** The knobs as one line, printed before each run. */
+/**
+ * The reporters the trim waits for in this run: `trimReporters`, but no more than the nodes that
+ * checkpoint (learners in split mode, replicas), as evpaxos's default is min(2, replicas): with one
+ * learner it trims on that learner's reports, and its disk is never wiped once it reported.
+ */
+export function trimReportersOf(o: Pick<SimOptions, 'trimReporters' | 'learners'>): number {
+  return Math.max(1, Math.min(o.trimReporters, o.learners));
+}
+
 export function describeOptions(o: SimOptions): string {
   const topology = o.mode === 'replica' ? `${o.acceptors} replicas` : `${o.acceptors}a/${o.proposers}p/${o.learners}l`;
   return [

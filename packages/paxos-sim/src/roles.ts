@@ -19,7 +19,7 @@ import {
   type SnapshotMessage,
   type AcceptedDigestMsg,
 } from '@libpaxos/paxos-core';
-import { digestsAt, type SimOptions } from './options.js';
+import { digestsAt, trimReportersOf, type SimOptions } from './options.js';
 
 /** What the simulator drives. The real core classes fit; so do the mutants. */
 export interface SimRole {
@@ -112,7 +112,7 @@ export function realRoles(o: SimOptions) {
     o.checkpointEvery > 0
       ? {
           snapshots: { chunkBytes: o.chunkBytes, window: o.fetchWindow, offerWaitMs: 20, retryMs: 200, stallMs: 400, stuckMs: 3000 },
-          checkpointTrim: { hold: o.trimHold, reporters: o.trimReporters },
+          checkpointTrim: { hold: o.trimHold, reporters: trimReportersOf(o) },
         }
       : {};
   const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};

@@ -1,3 +1,4 @@
+import { DEFAULT_TRIM_REPORTERS } from '@libpaxos/paxos-core';
 import { MUTANTS, MUTANT_OVERRIDES, type Mutant, type SimOptions, type SimOverrides } from './options.js';
 
 /**
@@ -30,6 +31,8 @@ export interface RunFlags {
   readonly workload?: string | undefined;
   /** `on` (default) or `off`: replicas send each other digest votes (paxos-core's accepted-digest.ts). */
   readonly digests?: string | undefined;
+  /** Reporters the checkpoint trim waits for (paxos-core's CheckpointTrim; default 2; 1 is the old rule). */
+  readonly 'trim-reporters'?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -55,6 +58,8 @@ export function runOverrides(flags: RunFlags): SimOverrides {
     if (flags.digests !== 'on' && flags.digests !== 'off' && flags.digests !== 'mixed') throw new RunCommandError(`--digests must be on, off or mixed, got '${flags.digests}'`);
     overrides.acceptedDigests = flags.digests === 'mixed' ? 'mixed' : flags.digests === 'on';
   }
+  const reporters = wholeNumber('trim-reporters', flags['trim-reporters'], 1);
+  if (reporters !== undefined) overrides.trimReporters = reporters;
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
     overrides.driftViolation = true;
@@ -77,6 +82,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(options.driftViolation ? ['--drift-violation'] : []),
     ...(options.acceptedDigests !== true ? [`--digests ${options.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     ...(options.workload === 'kv' && !(options.mutant !== undefined && MUTANT_OVERRIDES[options.mutant]?.workload === 'kv') ? ['--workload kv'] : []),
+    ...(options.trimReporters !== DEFAULT_TRIM_REPORTERS ? [`--trim-reporters ${options.trimReporters}`] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
 }
@@ -109,14 +115,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'] };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

@@ -1,7 +1,7 @@
 import { Prng, encodeCheckpointReport, sameRef, type Effects, type MasterState, type SnapshotEffect, type SnapshotIoResult, type SnapshotMessage, type SnapshotRef } from '@libpaxos/paxos-core';
 import { CheckpointOracle } from './checkpoint-oracle.js';
 import type { MasterReference } from './master-reference.js';
-import type { SimOptions } from './options.js';
+import { trimReportersOf, type SimOptions } from './options.js';
 import type { CheckpointScheduleRole, LearnerRole, ReplicaRole } from './roles.js';
 import { SimApp, simChecksum } from './sim-app.js';
 
@@ -107,6 +107,12 @@ export interface CheckpointFigures {
   transfersLagging: number;
   chunks: number;
   wipes: number;
+  /**
+   * Wipes of a node whose report some learner may still read as the only one: it reported, and a
+   * node has not yet learned past the second node's first report. A trim on one report would rest
+   * on that disk alone.
+   */
+  earlyReporterWipes: number;
   /** Wipes that took a replica's acceptor storage too, and rejoins completed. */
   acceptorWipes: number;
   rejoins: number;
@@ -137,6 +143,7 @@ export class Checkpoints {
     transfersLagging: 0,
     chunks: 0,
     wipes: 0,
+    earlyReporterWipes: 0,
     acceptorWipes: 0,
     rejoins: 0,
     trims: 0,
@@ -170,7 +177,7 @@ export class Checkpoints {
     this.o = options;
     this.masters = masters;
     this.rng = new Prng(options.seed * 7 + 5);
-    this.oracle = new CheckpointOracle({ chosen, batched: options.batchMaxValues > 0, hold: options.trimHold, reporters: options.trimReporters, fail });
+    this.oracle = new CheckpointOracle({ chosen, batched: options.batchMaxValues > 0, hold: options.trimHold, reporters: trimReportersOf(options), fail });
     for (const m of members) {
       this.keys.set(m.index, m.key);
       this.nodes.set(m.index, { durable: [], staging: undefined, app: new SimApp(), schedule: undefined, lastApplied: 0, writing: undefined, io: [], ioBusy: false, wipedSinceReport: false, everWiped: false, fetching: false, proposedReport: 0, staleReport: 0 });
@@ -232,6 +239,7 @@ export class Checkpoints {
     s.ioBusy = false;
     s.fetching = false;
     if (this.o.wipePerMille > 0 && this.rng.below(1000) < this.o.wipePerMille && this.mayWipe(index)) {
+      if (this.reportedAlone(index)) this.figures.earlyReporterWipes++;
       s.staleReport = Math.max(s.staleReport, s.proposedReport);
       s.durable = [];
       s.staging = undefined;
@@ -303,8 +311,9 @@ export class Checkpoints {
 
   /**
    * An acceptor's trim point became durable: some node must hold a checkpoint at or above it, or a
-   * learner behind it could never catch up. (Wipes are injected only where another node keeps a
-   * checkpoint above every trim sent so far, so a loss here is the protocol's, not the fault's.)
+   * learner behind it could never catch up. (Wipes stay within what the trim rule covers — fewer
+   * lost disks at a time than the reporters it waits for: see `mayWipe` — so a loss here is the
+   * protocol's, not the fault's.)
    */
   trimDurable(acceptor: string, trimIid: number): void {
     for (const s of this.nodes.values()) if ((s.durable[0]?.iid ?? 0) >= trimIid) return;
@@ -564,25 +573,38 @@ export class Checkpoints {
   }
 
   /**
-   * The fault model for disks: one loss at a time. A node's disk may be wiped unless another node's
-   * is still "lost", that is, wiped and not yet holding a checkpoint as high as every report it ever
-   * proposed (its reports in the log claim checkpoints nobody may hold). The core's trim waits for
-   * reports of `trimReporters` (2) nodes and stays below each one's, so while at most one node's
-   * reports are unbacked, every trim — sent or still to come from any prefix of the log — has a
-   * node holding a checkpoint at or above it; the checkpoint oracle checks that it does. (Seed 375
-   * in split mode, before the core waited for two reporters: a trim to 41 came from a log prefix
-   * holding only the wiped node's report of 44.) A second rule is about acceptors, not trims:
-   * instances up to a rejoined replica's fence have one voter fewer, and once a second acceptor is
-   * gone too (a crash) they may be learnable from no quorum, only from a checkpoint, so another
-   * node with an intact disk must hold one above the fence.
+   * The fault model for disks: one lost at a time (none, with a single checkpointing node, once it
+   * reported: its disk is the only copy). A node's reports are unbacked from a wipe until it holds
+   * a checkpoint as high as every report it ever proposed (they claim checkpoints nobody may hold).
+   * The core's trim waits for reports of two nodes and stays below each one's, so while at most one
+   * node's reports are unbacked, every trim — sent, or still to come from any prefix of the log —
+   * has a node holding a checkpoint at or above it; the checkpoint oracle checks that one does.
+   * The model does not follow `trimReporters`: with 1 (the old rule) the same wipes strand trims.
+   * (Seed 375 in split mode: a trim to 41 came from a log prefix holding only the report of 44 of
+   * a node wiped since.) A node that never reported may be wiped whenever: trims do not rest on it.
+   * A second rule is about acceptors, not trims: instances up to a rejoined replica's fence have one
+   * voter fewer, and once a second acceptor is gone too (a crash) they may be learnable from no
+   * quorum, only from a checkpoint, so another node must hold one above the fence.
    */
   private mayWipe(index: number): boolean {
-    for (const [other, s] of this.nodes) if (other !== index && s.staleReport > 0) return false;
+    const self = this.state(index);
+    let unbacked = self.proposedReport > 0 || self.staleReport > 0 ? 1 : 0;
+    for (const [other, s] of this.nodes) if (other !== index && s.staleReport > 0) unbacked++;
+    if (unbacked > Math.min(1, this.nodes.size - 1)) return false;
     const fence = this.host.highestFence();
     if (fence === 0) return true;
     for (const [other, s] of this.nodes) {
       if (other !== index && !s.wipedSinceReport && (s.durable[0]?.iid ?? 0) >= fence) return true;
     }
+    return false;
+  }
+
+  /** See `CheckpointFigures.earlyReporterWipes`. */
+  private reportedAlone(index: number): boolean {
+    if (this.oracle.highestReport(this.key(index)) === 0) return false;
+    const second = this.oracle.nthReporterAt(2);
+    if (second === undefined) return true;
+    for (const other of this.nodes.keys()) if (other !== index && this.host.node(other).expectedNext <= second) return true;
     return false;
   }
 

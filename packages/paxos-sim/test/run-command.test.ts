@@ -38,6 +38,14 @@ describe('a run command pasted into sim:web', () => {
     expect(() => parseRunCommand('pnpm sim --seed 9 --leader maybe')).toThrow(/--leader must be on or off, got 'maybe'/);
   });
 
+  it('takes --trim-reporters (1 is the old trim rule) and replays it', () => {
+    const parsed = parseRunCommand('replay: pnpm sim --seed 375 --mode split --trim-reporters 1');
+    expect(parsed.overrides).toEqual({ mode: 'split', trimReporters: 1 });
+    expect(replayCommand(drawOptions(375, parsed.overrides), parsed.flags)).toMatch(/--trim-reporters 1$/);
+    expect(replayCommand(drawOptions(375, { mode: 'split' }), { mode: 'split' })).not.toMatch(/trim-reporters/);
+    expect(() => parseRunCommand('pnpm sim --seed 1 --trim-reporters 0')).toThrow("--trim-reporters must be a whole number ≥ 1, got '0'");
+  });
+
   it.each([
     ['pnpm sim --seed x', "--seed must be a whole number ≥ 0, got 'x'"],
     ['pnpm sim --seed 1 --values 0', "--values must be a whole number ≥ 1, got '0'"],
