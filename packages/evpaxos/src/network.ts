@@ -162,6 +162,8 @@ class Connection {
   backoff: Backoff | undefined;
   /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
   hello: HelloMsg | undefined;
+  /** An incoming connection from a replica: written after the others in a flush (see `Network.writeOut`). */
+  last = false;
 
   constructor(
     readonly id: PeerId,
@@ -366,7 +368,16 @@ export class Network {
   writeOut(): void {
     if (this.dirty.length === 0) return;
     const dirty = this.dirty.splice(0);
-    for (const conn of dirty) conn.flush();
+    // Each socket write takes microseconds, and the last connection waits for all the others.
+    // Replicas' connections to this acceptor go last: what they carry (accepted, as digests) lets
+    // other replicas' learners deliver, which nobody waits for, while a client's learner, or an
+    // acceptor the accept is for, is on a submitted value's path.
+    let deferred = false;
+    for (const conn of dirty) {
+      if (conn.last) deferred = true;
+      else conn.flush();
+    }
+    if (deferred) for (const conn of dirty) if (conn.last) conn.flush();
   }
 
   /**
@@ -806,6 +817,7 @@ export class Network {
     if (msg.type === 'hello') {
       const first = conn.hello === undefined;
       conn.hello = msg;
+      conn.last = !dialled && msg.role === 'replica';
       if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
       if (!dialled && first && this.options.hello !== undefined) {
         conn.write(this.extensionBytes(this.options.hello));
