@@ -180,6 +180,8 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     checkpoint: number;
     /** The newest checkpoint it held before its last wipe: until it holds one as high, its reports are unbacked. */
     mustReach: number;
+    /** Its links were slowed when its disk was wiped, until its transfer ends. */
+    slowed: boolean;
     /** Its state comes from a peer's checkpoint, installed after its last wipe. */
     fromSnapshot: boolean;
   }
@@ -194,6 +196,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
     wiped: undefined,
     checkpoint: 0,
     mustReach: 0,
+    slowed: false,
     fromSnapshot: false,
   }));
   /** Answers (the final reads' too) from a kv-server whose state came from a peer's checkpoint after a wipe. */
@@ -256,6 +259,9 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
    */
   const serverEvent = (i: number, e: LogLine): void => {
     const s = servers[i] as Server;
+    // Lines a killed (or wiped) kv-server wrote before it died may still be in the pipe: they say
+    // nothing about what its disk holds now.
+    if (s.state === 'down') return;
     const iid = typeof e.fields.iid === 'number' ? e.fields.iid : undefined;
     switch (e.fields.event) {
       case 'checkpoint-written':
@@ -282,6 +288,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
           s.awaitingInstall = false;
           s.fetching = false;
           s.checkpoint = Math.max(s.checkpoint, iid ?? 0);
+          s.slowed = false;
           for (const p of linksFrom[i] ?? []) p.setDelay(0);
           log(`kv-server ${i}: ${e.message}`);
         } else if (e.fields.step === 'caught-up' || e.fields.step === 'none-ahead') {
@@ -289,7 +296,8 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
           // far enough ahead): not fetching any more, or no fault would be drawn until a restart;
           // and its links are no longer slowed.
           s.fetching = false;
-          for (const p of linksFrom[i] ?? []) p.setDelay(0);
+          if (s.slowed) for (const p of linksFrom[i] ?? []) p.setDelay(0);
+          s.slowed = false;
         }
         return;
     }
@@ -470,6 +478,7 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
           lastWipeAt = Date.now();
           // Its links are slow until it installed a snapshot (a new disk on a busy network).
           for (const p of linksFrom[i] ?? []) p.setDelay(25);
+          s.slowed = true;
           // Once it is gone: its whole data directory (acceptor storage, round floor, checkpoints,
           // a partial transfer). It restarts with --rejoin (or at the heal, which waits for this).
           s.wiped = new Promise<void>((resolve) => {

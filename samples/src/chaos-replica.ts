@@ -4,8 +4,9 @@
  * checkpoints, appending to a log of its own every delivery — `<iid> <position> <client>:<seq>` per
  * line — and every restore from a checkpoint — `restored <iid> <count> <hash>` — so the checker can
  * compare what every incarnation of every replica delivered, and the states it restored.
- * Transfer and rejoin steps go to stderr as `[event] …` lines (the nemesis kills replicas in the
- * middle of a transfer).
+ * Checkpoints written, transfer and rejoin steps go to stderr as `[event] …` lines (the nemesis
+ * kills replicas in the middle of a transfer, and wipes a disk only once the last one wiped holds a
+ * checkpoint as high as before).
  * With leadership on it also prints every change of the leader as it sees it on stdout,
  * `leader <id> <master version>` or `leader none <version>`: that is how the nemesis finds the
  * leader (no metrics endpoint needed).

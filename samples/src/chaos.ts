@@ -172,6 +172,8 @@ interface ReplicaProc {
   wiped: Promise<void> | undefined;
   /** The newest checkpoint it holds (written, restored or installed, as it said on stderr). */
   checkpoint: number;
+  /** Its links were slowed when its disk was wiped, until its transfer ends. */
+  slowed: boolean;
   /** The newest checkpoint it held before its last wipe: until it holds one as high, its reports are unbacked. */
   mustReach: number;
   /** The leader as this incarnation last reported it (`leader <id> <version>` on its stdout). */
@@ -186,6 +188,7 @@ const replicas: ReplicaProc[] = Array.from({ length: R }, () => ({
   wiped: undefined,
   checkpoint: 0,
   mustReach: 0,
+  slowed: false,
   sees: { id: undefined, version: 0 },
 }));
 function startReplica(i: number, rejoin = false): void {
@@ -225,7 +228,7 @@ function startReplica(i: number, rejoin = false): void {
   r.state = 'up';
 }
 
-/** A replica's transfer and rejoin lines: counted, and a transfer that starts may be interrupted. */
+/** A replica's checkpoint, transfer and rejoin lines: counted, kept for the wipe rule, and a transfer that starts may be interrupted. */
 function replicaEvent(i: number, line: string): void {
   const r = replicas[i] as ReplicaProc;
   const trim = /^trim (\d+)$/.exec(line);
@@ -238,8 +241,10 @@ function replicaEvent(i: number, line: string): void {
     maxDelivered = Math.max(maxDelivered, Number(at[1]));
     return;
   }
+  // What its disk holds; not from lines a killed (or wiped) replica wrote before it died, which may
+  // still be in the pipe.
   const ckpt = /^(?:Checkpoint of instance|Restored the checkpoint of instance|Installed the checkpoint of instance) (\d+)/.exec(line);
-  if (ckpt !== null) r.checkpoint = Math.max(r.checkpoint, Number(ckpt[1]));
+  if (ckpt !== null && r.state !== 'down') r.checkpoint = Math.max(r.checkpoint, Number(ckpt[1]));
   if (/^Checkpoint of instance/.test(line)) return;
   if (/rejoined:/.test(line)) {
     const fence = /up to (\d+)/.exec(line);
@@ -268,6 +273,7 @@ function replicaEvent(i: number, line: string): void {
   } else if (/Installed the checkpoint/.test(line)) {
     transfers.installed++;
     r.fetching = false;
+    r.slowed = false;
     for (const p of linksFrom[i] ?? []) p.setDelay(0);
     log(`replica ${i}: ${line}`);
   } else if (/Caught up from the log|no peer has a checkpoint/.test(line)) {
@@ -275,7 +281,8 @@ function replicaEvent(i: number, line: string): void {
     // fetching any more, or a later kill would count as one in the middle of a transfer and no
     // kill or pause would be drawn until a restart; and its links are no longer slowed.
     r.fetching = false;
-    for (const p of linksFrom[i] ?? []) p.setDelay(0);
+    if (r.slowed) for (const p of linksFrom[i] ?? []) p.setDelay(0);
+    r.slowed = false;
     log(`replica ${i}: ${line}`);
   }
 }
@@ -503,6 +510,7 @@ function nemesis(): void {
     // Its links are slow until it installed a snapshot, so that its transfer lasts long enough to
     // be interrupted (a new disk on a busy network).
     for (const p of linksFrom[i] ?? []) p.setDelay(25);
+    r.slowed = true;
     const child = r.child;
     // Once it is gone: its whole data directory (acceptor storage and checkpoints). It restarts
     // with --rejoin (or at the heal, which waits for the wipe first).

@@ -370,8 +370,9 @@ export class Network {
     const dirty = this.dirty.splice(0);
     // Each socket write takes microseconds, and the last connection waits for all the others.
     // Replicas' connections to this acceptor go last: what they carry (accepted, as digests) lets
-    // other replicas' learners deliver, which nobody waits for, while a client's learner, or an
-    // acceptor the accept is for, is on a submitted value's path.
+    // the other replicas deliver, which a state machine's reply may wait for, but a client's
+    // learner, or an acceptor an accept is for, is on the path of every submitted value (A/B in
+    // the commit that made this order: -o 1 +5–9 % values/s). Order within a connection is kept.
     let deferred = false;
     for (const conn of dirty) {
       if (conn.last) deferred = true;

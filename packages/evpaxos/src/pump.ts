@@ -347,6 +347,8 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: 
       // For metrics only: one of each per instance, nothing a log reader needs.
       return;
     case 'checkpoint-trim':
+      // No "still waiting" summary after trimming began.
+      log.end('checkpoint-trim-waiting');
       log.debug(`Checkpoint report in instance ${e.iid}: the lowest reported checkpoint is ${e.lowest}; trimming the acceptors up to ${e.trimIid}`, {
         event: 'checkpoint-trim',
         iid: e.iid,

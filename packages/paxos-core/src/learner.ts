@@ -124,7 +124,7 @@ export class Learner {
   /** End of the range of the last repeat sent; −1 when none is outstanding. */
   private repeatingTo = -1;
   /** When each acceptor was last asked for a range because its connection came up (`acceptorConnected`). */
-  private readonly connectRepeats = new Map<PeerId, number>();
+  private readonly connectRepeats = new Map<PeerId, { readonly at: number; readonly from: number }>();
   private reportedTrim = 0;
   /** Each acceptor's trim point as its acceptor_state said (the highest heard of; 0: none). */
   private readonly trims: number[];
@@ -693,15 +693,16 @@ export class Learner {
    * its repeat request a period or two later (a fresh client on a TLS cluster, whose values were
    * accepted while its learner's handshakes were under way, delivered nothing in 2 s). Ask that
    * acceptor for the instances from the one this learner is on, now; once per repeat period per
-   * acceptor, so that a connection that flaps (up, refused, up…) does not fetch a range each time.
+   * acceptor while the learner stays on that instance, so that a connection that flaps (up,
+   * refused, up…) does not fetch the same range each time.
    */
   acceptorConnected(peer: PeerId, out: Effects): void {
     this.begin();
     if (this.lateStart || this.current > MAX_UINT32) return;
-    const last = this.connectRepeats.get(peer);
-    if (last !== undefined && this.now - last < this.repeatIntervalMs) return;
-    this.connectRepeats.set(peer, this.now);
     const from = this.current;
+    const last = this.connectRepeats.get(peer);
+    if (last !== undefined && last.from === from && this.now - last.at < this.repeatIntervalMs) return;
+    this.connectRepeats.set(peer, { at: this.now, from });
     out.send.push({ to: 'peer', peer, msg: { type: 'repeat', from, to: Math.min(MAX_UINT32, from + this.repeatBatch - 1) } });
   }
 

@@ -224,7 +224,6 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
   return { ...options, ...kv };
 }
 
-/** The knobs as one line, printed before each run. */
 /**
  * The reporters the trim waits for in this run: `trimReporters`, but no more than the nodes that
  * checkpoint (learners in split mode, replicas), as evpaxos's default is min(2, replicas): with one
@@ -234,6 +233,7 @@ export function trimReportersOf(o: Pick<SimOptions, 'trimReporters' | 'learners'
   return Math.max(1, Math.min(o.trimReporters, o.learners));
 }
 
+/** The knobs as one line, printed before each run. */
 export function describeOptions(o: SimOptions): string {
   const topology = o.mode === 'replica' ? `${o.acceptors} replicas` : `${o.acceptors}a/${o.proposers}p/${o.learners}l`;
   return [
@@ -251,7 +251,7 @@ export function describeOptions(o: SimOptions): string {
     `trim=${o.trimEveryMs ? `/${o.trimEveryMs}ms` : 'off'}`,
     `batch=${o.batchMaxValues || 'off'}`,
     o.checkpointEvery > 0
-      ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold}${o.trimReporters === DEFAULT_TRIM_REPORTERS ? '' : ` reporters=${o.trimReporters}`} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
+      ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold}${o.trimReporters === DEFAULT_TRIM_REPORTERS ? '' : ` reporters=${trimReportersOf(o)}`} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
     ...(o.mode === 'replica' && o.acceptedDigests !== true ? [`digests=${o.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),

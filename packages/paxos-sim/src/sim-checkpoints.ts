@@ -108,9 +108,9 @@ export interface CheckpointFigures {
   chunks: number;
   wipes: number;
   /**
-   * Wipes of a node whose report some learner may still read as the only one: it reported, and a
-   * node has not yet learned past the second node's first report. A trim on one report would rest
-   * on that disk alone.
+   * Wipes of a node whose report some learner may still read as the only one: it reported first,
+   * and a node has not yet learned past the second node's first report. A trim on one report would
+   * rest on that disk alone.
    */
   earlyReporterWipes: number;
   /** Wipes that took a replica's acceptor storage too, and rejoins completed. */
@@ -599,12 +599,18 @@ export class Checkpoints {
     return false;
   }
 
-  /** See `CheckpointFigures.earlyReporterWipes`. */
+  /**
+   * See `CheckpointFigures.earlyReporterWipes`: the wiped node reported first (a stretch of the log
+   * before the second node's first report holds its reports alone), and a node, this one
+   * included (it relearns the log), has yet to learn past that second report.
+   */
   private reportedAlone(index: number): boolean {
-    if (this.oracle.highestReport(this.key(index)) === 0) return false;
+    const first = this.oracle.firstReportAt(this.key(index));
+    if (first === undefined) return false;
     const second = this.oracle.nthReporterAt(2);
     if (second === undefined) return true;
-    for (const other of this.nodes.keys()) if (other !== index && this.host.node(other).expectedNext <= second) return true;
+    if (first >= second) return false;
+    for (const other of this.nodes.keys()) if (this.host.node(other).expectedNext <= second) return true;
     return false;
   }
 

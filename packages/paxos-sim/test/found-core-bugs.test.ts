@@ -119,7 +119,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
     expect(old.violations).toEqual([expect.stringMatching(/acceptor \d trimmed up to instance 41, but no node holds a checkpoint of an instance ≥ 41/)]);
     const r = simulate(drawOptions(375, { mode: 'split' }));
     expect(r.violations).toEqual([]);
-    // The same course: a node that had reported was wiped before a second node's report was decided.
+    // The same course: the first node to report was wiped while a node had yet to learn the second one's report.
     expect(r.checkpoints?.earlyReporterWipes).toBeGreaterThan(0);
     expect(r.checkpoints?.trims).toBeGreaterThan(0);
   }, 60_000);
