@@ -182,6 +182,30 @@ describe('replica with digest votes', () => {
     expect(msgs(tick, 'repeat').some((m) => m.from <= 1 && m.to >= 1)).toBe(true);
   });
 
+  it('its proposer counts a digest vote its learner could not resolve when the digest matches the value of its own accept, and only then', () => {
+    // The learner holds no value for (iid 1, ballot) here (its acceptor's copy of the accept never
+    // came), so it cannot count the votes; the proposer checks them against what it proposed.
+    const run = (voted: Uint8Array) => {
+      const r = new Replica({ id: 0, replicas: 3, acceptedDigests: true, proposer: { preexecWindow: 1 } });
+      const out = newEffects();
+      r.tick(0, out);
+      const prepare = msgs(out, 'prepare')[0];
+      if (prepare === undefined) throw new Error('no prepare');
+      for (const aid of [1, 2]) r.receive(aid, { type: 'promise', aid, iid: prepare.iid, ballot: prepare.ballot, valueBallot: 0, value: new Uint8Array(0) }, out);
+      r.propose(enc('mine'), out);
+      expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: prepare.iid, ballot: prepare.ballot, value: enc('mine') }]);
+      const votes = newEffects();
+      for (const aid of [1, 2]) r.receiveDigest(aid, digest(aid, prepare.iid, prepare.ballot, voted), votes);
+      return votes.events;
+    };
+    // Matching votes: a quorum for its own accept, the instance is chosen.
+    expect(run(enc('mine')).filter((e) => e.kind === 'chosen')).toEqual([{ kind: 'chosen', iid: 1, values: 1 }]);
+    // Votes naming other bytes: said, never counted.
+    const other = run(enc('else'));
+    expect(other.filter((e) => e.kind === 'chosen')).toEqual([]);
+    expect(other.filter((e) => e.kind === 'digest-mismatch')).toHaveLength(2);
+  });
+
   it('without acceptedDigests holds nothing, so digest votes alone never deliver', () => {
     const r = new Replica({ id: 2, replicas: 3 });
     const out = newEffects();
