@@ -10,9 +10,9 @@ import { requireInt } from './config-error.js';
  * Why this cuts nobody off unknowingly: a node reports a checkpoint only once it is durable and
  * keeps its newest checkpoints, so a reporter restarting from its newest checkpoint c finds every
  * instance above c still in the log (the trim point is at most its last report − hold ≤ c). A node
- * that never reported (new, or not checkpointing) is not waited for: it catches up past the trim
- * through a snapshot transfer. `hold` leaves room for a reporter whose newest checkpoint turns out
- * corrupt and falls back to an older one.
+ * that never reported (new, or not checkpointing) is not waited for once `reporters` nodes have
+ * reported: it catches up past the trim through a snapshot transfer. `hold` leaves room for a
+ * reporter whose newest checkpoint turns out corrupt and falls back to an older one.
  *
  * Why it waits for `reporters` nodes (2 by default) before the first trim: a report stays in the log
  * after the disk behind it is lost, and nothing in the log says so. With a single reporter, losing
