@@ -27,14 +27,26 @@ export class CheckpointTrim {
   readonly hold: number;
   /** Distinct reporters the log must hold before the first trim (see the class comment). */
   readonly reporters: number;
+  /**
+   * Reports count only from nodes `0..nodes − 1` (a replica cluster's ids), when given: a report
+   * is a value anyone who reaches a proposer can submit, and one from a node that does not exist
+   * must neither stand in for a second reporter nor hold the trim back.
+   */
+  readonly nodes: number | undefined;
   private readonly reports = new Map<number, number>();
   /** Each reporter's recent reports and the instances they were decided in, newest last (a few each). */
   private readonly recent = new Map<number, { at: number; iid: number }[]>();
   private point = 0;
 
-  constructor(hold: number, reporters = DEFAULT_TRIM_REPORTERS) {
+  constructor(hold: number, reporters = DEFAULT_TRIM_REPORTERS, nodes?: number) {
     this.hold = requireInt('checkpoint trim hold', hold, 0, 0xffff_ffff);
     this.reporters = requireInt('checkpoint trim reporters', reporters, 1, 0xffff);
+    this.nodes = nodes === undefined ? undefined : requireInt('checkpoint trim nodes', nodes, 1, 0xffff);
+  }
+
+  /** Whether a report from `node` counts (see `nodes`). */
+  counts(node: number): boolean {
+    return this.nodes === undefined || (Number.isInteger(node) && node >= 0 && node < this.nodes);
   }
 
   /** The trim point computed so far (0: none yet). */
@@ -61,6 +73,7 @@ export class CheckpointTrim {
    * trim point never does.
    */
   report(node: number, iid: number, at = 0): number | undefined {
+    if (!this.counts(node)) return undefined;
     this.reports.set(node, iid);
     const list = this.recent.get(node) ?? [];
     list.push({ at, iid });
@@ -116,6 +129,7 @@ export class CheckpointTrim {
     this.reports.clear();
     this.recent.clear();
     for (const [node, iid] of reports) {
+      if (!this.counts(node)) continue;
       this.reports.set(node, iid);
       this.recent.set(node, [{ at, iid }]);
     }

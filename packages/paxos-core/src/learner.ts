@@ -39,9 +39,10 @@ export interface LearnerOptions {
   /**
    * Trim by the lowest checkpoint (checkpoint-policy.ts): on each checkpoint report in the log, ask
    * every acceptor to trim up to `hold` instances below the lowest report, when that rose, once
-   * `reporters` nodes have reported (default 2, or 1 with a single acceptor: a one-node cluster).
+   * `reporters` nodes have reported (default 2, or 1 with a single acceptor: a one-node cluster);
+   * with `nodes`, only reports from nodes 0..nodes − 1 count (a replica sets its replica count).
    */
-  readonly checkpointTrim?: { readonly hold: number; readonly reporters?: number };
+  readonly checkpointTrim?: { readonly hold: number; readonly reporters?: number; readonly nodes?: number };
   /**
    * Fetch a checkpoint from a peer when a quorum of acceptors trimmed instances this learner still
    * needs (snapshot-fetch.ts), instead of only saying that it cannot catch up.
@@ -167,7 +168,7 @@ export class Learner {
     this.batched = options.batched ?? false;
     this.follower = options.leadership === undefined ? undefined : new Leadership(options.leadership, undefined, 0);
     this.trims = new Array<number>(this.acceptors).fill(0);
-    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold, options.checkpointTrim.reporters ?? Math.min(DEFAULT_TRIM_REPORTERS, this.acceptors));
+    this.trimPolicy = options.checkpointTrim === undefined ? undefined : new CheckpointTrim(options.checkpointTrim.hold, options.checkpointTrim.reporters ?? Math.min(DEFAULT_TRIM_REPORTERS, this.acceptors), options.checkpointTrim.nodes);
     this.fetch = options.snapshots === undefined ? undefined : new SnapshotFetch(options.snapshots);
   }
 

@@ -55,7 +55,7 @@ export class Replica {
         id: options.id,
         acceptors: options.replicas,
         deliver: true,
-        ...(options.learner ? { learner: options.learner } : {}),
+        ...(options.learner ? { learner: withReporterIds(options.learner, options.replicas) } : {}),
         ...(options.leadership ? { leadership: options.leadership } : {}),
       },
       recovered?.proposer,
@@ -208,4 +208,11 @@ export class Replica {
         assertNever(msg, 'message');
     }
   }
+}
+
+/** Replicas report checkpoints under their ids: reports from any other node id are not counted (CheckpointTrim's `nodes`). */
+function withReporterIds(learner: Omit<LearnerOptions, 'acceptors'>, replicas: number): Omit<LearnerOptions, 'acceptors'> {
+  const trim = learner.checkpointTrim;
+  if (trim === undefined || trim.nodes !== undefined) return learner;
+  return { ...learner, checkpointTrim: { ...trim, nodes: replicas } };
 }

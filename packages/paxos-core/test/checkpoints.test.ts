@@ -6,6 +6,7 @@ import {
   Learner,
   LearningProposer,
   Proposer,
+  Replica,
   decodeBatch,
   decodeCheckpointReport,
   decodeMasterOp,
@@ -104,6 +105,20 @@ describe('trim by the lowest checkpoint', () => {
     expect(three.report(1, 20)).toBeUndefined();
     expect(three.report(2, 30)).toBe(10);
     expect(() => new CheckpointTrim(0, 0)).toThrow(/reporters/);
+  });
+
+  it('counts reports only from the nodes it is told exist: a report-shaped value from anyone else neither makes the second reporter nor holds the trim back', () => {
+    const t = new CheckpointTrim(0, 2, 3);
+    expect(t.report(0, 100)).toBeUndefined();
+    expect(t.report(7, 500)).toBeUndefined(); // node 7 does not exist: still one reporter
+    expect(t.report(-1, 1)).toBeUndefined();
+    expect([...t.reported.keys()]).toEqual([0]);
+    expect(t.report(2, 200)).toBe(100);
+    t.restore([[0, 300], [9, 1], [2, 400]], 50);
+    expect([...t.reported.keys()]).toEqual([0, 2]);
+    // A replica tells its learner its replica count.
+    const r = new Replica({ id: 0, replicas: 3, learner: { checkpointTrim: { hold: 0 } } });
+    expect(r.learner.checkpointTrim?.nodes).toBe(3);
   });
 
   it('a node reports a checkpoint only when its report can move the trim: first, going down, or from the lowest', () => {
