@@ -311,9 +311,9 @@ export class Checkpoints {
 
   /**
    * An acceptor's trim point became durable: some node must hold a checkpoint at or above it, or a
-   * learner behind it could never catch up. (Wipes stay within what the trim rule covers — fewer
-   * lost disks at a time than the reporters it waits for: see `mayWipe` — so a loss here is the
-   * protocol's, not the fault's.)
+   * learner behind it could never catch up. (Wipes keep to one lost disk at a time — see
+   * `mayWipe` — which a trim waiting for two reporters survives: a loss here is the protocol's, not
+   * the fault's, unless the run uses the old rule, `trimReporters` 1, to show it failing.)
    */
   trimDurable(acceptor: string, trimIid: number): void {
     for (const s of this.nodes.values()) if ((s.durable[0]?.iid ?? 0) >= trimIid) return;
