@@ -162,8 +162,6 @@ class Connection {
   backoff: Backoff | undefined;
   /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
   hello: HelloMsg | undefined;
-  /** An incoming connection from a replica: written after the others in a flush (see `Network.writeOut`). */
-  last = false;
 
   constructor(
     readonly id: PeerId,
@@ -225,6 +223,11 @@ class Connection {
     if (this.chunks.length === 0) this.net.dirty.push(this);
     this.chunks.unshift(bytes);
     this.queued += bytes.length;
+  }
+
+  /** An incoming connection from a replica: written after the others in a flush (see `Network.writeOut`). */
+  get last(): boolean {
+    return this.id >= FIRST_INCOMING_ID && this.hello?.role === 'replica';
   }
 
   /** Bytes queued here and in the socket, not yet handed to the kernel. */
@@ -818,7 +821,6 @@ export class Network {
     if (msg.type === 'hello') {
       const first = conn.hello === undefined;
       conn.hello = msg;
-      conn.last = !dialled && msg.role === 'replica';
       if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
       if (!dialled && first && this.options.hello !== undefined) {
         conn.write(this.extensionBytes(this.options.hello));

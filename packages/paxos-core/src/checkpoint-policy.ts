@@ -30,7 +30,8 @@ export class CheckpointTrim {
   /**
    * Reports count only from nodes `0..nodes − 1` (a replica cluster's ids), when given: a report
    * is a value anyone who reaches a proposer can submit, and one from a node that does not exist
-   * must neither stand in for a second reporter nor hold the trim back.
+   * must neither stand in for a second reporter nor hold the trim back. (One forged under an
+   * existing id still counts: proposers take reports as client values.)
    */
   readonly nodes: number | undefined;
   private readonly reports = new Map<number, number>();
@@ -42,6 +43,11 @@ export class CheckpointTrim {
     this.hold = requireInt('checkpoint trim hold', hold, 0, 0xffff_ffff);
     this.reporters = requireInt('checkpoint trim reporters', reporters, 1, 0xffff);
     this.nodes = nodes === undefined ? undefined : requireInt('checkpoint trim nodes', nodes, 1, 0xffff);
+  }
+
+  /** Fewer nodes reported than the first trim waits for. */
+  get waiting(): boolean {
+    return this.reports.size < this.reporters;
   }
 
   /** Whether a report from `node` counts (see `nodes`). */
@@ -79,7 +85,7 @@ export class CheckpointTrim {
     list.push({ at, iid });
     if (list.length > RECENT) list.shift();
     this.recent.set(node, list);
-    if (this.reports.size < this.reporters) return undefined;
+    if (this.waiting) return undefined;
     const low = this.lowest() as number;
     const target = low - this.hold;
     if (target <= this.point) return undefined;

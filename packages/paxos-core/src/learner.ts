@@ -641,7 +641,7 @@ export class Learner {
             if (trimIid !== undefined && trimIid >= 1) {
               out.events.push({ kind: 'checkpoint-trim', iid, lowest: trimIid + (policy as CheckpointTrim).hold, trimIid });
               out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: trimIid } });
-            } else if (policy !== undefined && policy.reported.size < policy.reporters) {
+            } else if (policy?.waiting === true) {
               // Say so: a cluster where too few nodes report never trims, and its logs grow.
               out.events.push({ kind: 'checkpoint-trim-waiting', iid, reporters: policy.reported.size, needed: policy.reporters });
             }
@@ -700,19 +700,24 @@ export class Learner {
   acceptorConnected(peer: PeerId, out: Effects): void {
     this.begin();
     if (this.lateStart || this.current > MAX_UINT32) return;
-    const from = this.current;
+    const msg = this.repeatMsg();
     const last = this.connectRepeats.get(peer);
-    if (last !== undefined && last.from === from && this.now - last.at < this.repeatIntervalMs) return;
-    this.connectRepeats.set(peer, { at: this.now, from });
-    out.send.push({ to: 'peer', peer, msg: { type: 'repeat', from, to: Math.min(MAX_UINT32, from + this.repeatBatch - 1) } });
+    if (last !== undefined && last.from === msg.from && this.now - last.at < this.repeatIntervalMs) return;
+    this.connectRepeats.set(peer, { at: this.now, from: msg.from });
+    out.send.push({ to: 'peer', peer, msg });
   }
 
   private requestRepeat(out: Effects): void {
+    if (this.current > MAX_UINT32) return;
+    const msg = this.repeatMsg();
+    this.repeatingTo = msg.to;
+    out.send.push({ to: 'acceptors', msg });
+  }
+
+  /** A repeat of the next `repeatBatch` instances from the one this learner is on (≤ 2^32 − 1). */
+  private repeatMsg(): { readonly type: 'repeat'; readonly from: number; readonly to: number } {
     const from = this.current;
-    if (from > MAX_UINT32) return;
-    const to = Math.min(MAX_UINT32, from + this.repeatBatch - 1);
-    this.repeatingTo = to;
-    out.send.push({ to: 'acceptors', msg: { type: 'repeat', from, to } });
+    return { type: 'repeat', from, to: Math.min(MAX_UINT32, from + this.repeatBatch - 1) };
   }
 }
 

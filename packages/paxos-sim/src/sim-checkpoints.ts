@@ -587,8 +587,8 @@ export class Checkpoints {
    * quorum, only from a checkpoint, so another node must hold one above the fence.
    */
   private mayWipe(index: number): boolean {
-    const self = this.state(index);
-    let unbacked = self.proposedReport > 0 || self.staleReport > 0 ? 1 : 0;
+    // A stale report is one the node proposed, so a node with one has proposedReport > 0 too.
+    let unbacked = this.state(index).proposedReport > 0 ? 1 : 0;
     for (const [other, s] of this.nodes) if (other !== index && s.staleReport > 0) unbacked++;
     if (unbacked > Math.min(1, this.nodes.size - 1)) return false;
     const fence = this.host.highestFence();
