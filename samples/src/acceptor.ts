@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { startAcceptor } from '@libpaxos/evpaxos';
-import { fail, idAndConfig, loadConfig, onSignals, sampleLogger } from './cli.js';
+import { fail, idAndConfig, loadConfig, onSignals, sampleLogger, tuneGc } from './cli.js';
+
+tuneGc('acceptor');
 
 // LibPaxos3's acceptor prints its usage and exits 0 on a wrong argument count.
 const { id, configPath, ops } = idAndConfig('acceptor', 'Runs acceptor <id> of the cluster in the config (default ../paxos.conf, or ./paxos.conf).', 0);

@@ -6,6 +6,7 @@ import {
   SUMMARY_INTERVAL_MS,
   StorageError,
   createLogger,
+  tuneGarbageCollector,
   readConfig,
   resolveConfig,
   type LogFormat,
@@ -20,6 +21,21 @@ import {
  */
 export function defaultConfigPath(): string {
   return existsSync('../paxos.conf') || !existsSync('paxos.conf') ? '../paxos.conf' : 'paxos.conf';
+}
+
+/**
+ * Every sample that runs a Paxos role (or the benchmark client) calls this first: V8's heap growth
+ * for a process moving values (evpaxos's `tuneGarbageCollector`; `LIBPAXOS_GC_TUNING=off` leaves
+ * V8's default). A wrong setting of that variable is said and the process exits 1.
+ */
+export function tuneGc(what: string): void {
+  try {
+    tuneGarbageCollector();
+  } catch (e) {
+    say('error', (e as Error).message);
+    say('error', `Could not start the ${what}!`);
+    process.exit(1);
+  }
 }
 
 /** Reads the config and resolves its host names, or exits 1 with the `path:line` message. */

@@ -2,10 +2,12 @@
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { dialProblem, encodeMessage, formatAddress, startLearner, transportFor, type LearnerHandle, type Transport } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, operating, sampleLogger, say, setLogSource } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, operating, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
 import { clientArgs } from './client-args.js';
 import { LatencyHistogram } from './histogram.js';
 import { HEADER_SIZE, PayloadMaker, isPayloadOf, nowUs, payloadSentUs, payloadSeq } from './payload.js';
+
+tuneGc('client');
 
 const argv = clientArgs(process.argv.slice(2)).parseSync();
 const ops = operating(argv);

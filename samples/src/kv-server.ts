@@ -13,10 +13,12 @@
  */
 import { startReplica, type ReplicaHandle } from '@libpaxos/evpaxos';
 import { DEFAULT_ITEM_SIZE_MAX, KvStateMachine } from '@libpaxos/paxos-kv';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
 import { Gateway } from './kv/gateway.js';
 import { ReplicatedKv, replicaLog } from './kv/replica-log.js';
 import { KvServer } from './kv/server.js';
+
+tuneGc('kv-server');
 
 const USAGE = 'Usage: kv-server <id> [config] [--port P] [--stale-port P] [--host H] [-I SIZE] [-c N] [--request-deadline S] [--rejoin]';
 const argv = operatingOptions(

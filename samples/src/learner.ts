@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { startLearner } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, sampleArgs, sampleLogger, setLogSource } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
 import { deliveryLine } from './payload.js';
+
+tuneGc('learner');
 
 const argv = operatingOptions(
   sampleArgs('learner').usage(

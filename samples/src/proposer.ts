@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { startProposer } from '@libpaxos/evpaxos';
-import { fail, idAndConfig, loadConfig, onSignals, sampleLogger } from './cli.js';
+import { fail, idAndConfig, loadConfig, onSignals, sampleLogger, tuneGc } from './cli.js';
+
+tuneGc('proposer');
 
 const { id, configPath, ops } = idAndConfig('proposer', 'Runs proposer <id> (0-9) of the cluster in the config (default ../paxos.conf, or ./paxos.conf).', 1);
 const config = await loadConfig(configPath, 'proposer');

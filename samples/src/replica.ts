@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, setLogSource } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
 import { deliveryLine } from './payload.js';
+
+tuneGc('replica');
 
 const argv = operatingOptions(
   sampleArgs('replica').usage(

@@ -29,6 +29,10 @@ import type { Message } from '@libpaxos/paxos-core';
 import { FrameDecoder, encodeMessage } from '@libpaxos/evpaxos';
 import { LatencyHistogram } from './histogram.js';
 import { PayloadMaker, isPayloadOf, nowUs, payloadSentUs } from './payload.js';
+import { tuneGc } from './cli.js';
+
+// The same V8 heap growth as the samples it is the ceiling of.
+tuneGc('skeleton');
 
 const HOST = '127.0.0.1';
 const QUORUM = 2;
