@@ -21,6 +21,25 @@ describe('value digests', () => {
     expect(digestMatches(enc('value-0002'), digest(0, 1, 11, a))).toBe(false);
   });
 
+  it('are the same numbers in every version: digests cross the wire between libpaxos-ts peers (pinned, views at any offset)', () => {
+    // [length, byte offset of the view, d1, d2], from the byte-by-byte implementation of 9f474f9.
+    const pinned = [
+      [0, 0, 3954623016, 3231419583],
+      [1, 0, 3585820281, 745715185],
+      [3, 1, 3558834347, 736441326],
+      [4, 0, 1826938556, 1309804996],
+      [7, 2, 583972295, 2789891012],
+      [64, 1, 999598116, 1293821394],
+      [256, 3, 1936795759, 2110638404],
+      [8192, 1, 2131195140, 3689633609],
+    ] as const;
+    for (const [n, off, d1, d2] of pinned) {
+      const v = new Uint8Array(n + off).subarray(off);
+      for (let i = 0; i < n; i++) v[i] = (i * 131 + n * 17 + (i >> 3)) & 255;
+      expect(valueDigest(v), `${n} bytes at offset ${off}`).toEqual([d1, d2]);
+    }
+  });
+
   it('differ for values that differ only in length (zero bytes appended)', () => {
     expect(valueDigest(new Uint8Array(4))).not.toEqual(valueDigest(new Uint8Array(5)));
     expect(valueDigest(new Uint8Array(0))).not.toEqual(valueDigest(new Uint8Array(1)));
