@@ -2,7 +2,9 @@
 /** A replica whose state is a blob of `size` bytes (BlobState), for `pnpm bench:checkpoints`. */
 import { startReplica } from '@libpaxos/evpaxos';
 import { BlobState } from './blob-state.js';
-import { fail, loadConfig, onSignals } from './cli.js';
+import { fail, loadConfig, onSignals, tuneGc } from './cli.js';
+
+tuneGc('blob replica');
 
 const [idArg, configPath, sizeArg] = process.argv.slice(2);
 if (idArg === undefined || configPath === undefined || sizeArg === undefined) {

@@ -25,8 +25,10 @@ import { BlobState } from './blob-state.js';
 import { rewriteResults } from './bench-files.js';
 import type { CheckpointBench } from './bench-report.js';
 import { stopAll, waitListening } from './children.js';
-import { numberFlag, sampleArgs } from './cli.js';
+import { numberFlag, sampleArgs, tuneGc } from './cli.js';
 import { Counter } from './counter-state.js';
+
+tuneGc('checkpoint benchmark');
 
 const here = dirname(fileURLToPath(import.meta.url));
 const benchDir = join(here, '..', '..', 'bench');

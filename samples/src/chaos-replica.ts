@@ -13,9 +13,11 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createLogger, startReplica, type Logger } from '@libpaxos/evpaxos';
-import { fail, loadConfig, onSignals } from './cli.js';
+import { fail, loadConfig, onSignals, tuneGc } from './cli.js';
 import { ChaosState } from './chaos-state.js';
 import { readChaosValue } from './chaos-value.js';
+
+tuneGc('chaos replica');
 
 const [idArg, configPath, logPath, ...flags] = process.argv.slice(2);
 if (idArg === undefined || configPath === undefined || logPath === undefined) {

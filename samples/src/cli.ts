@@ -6,9 +6,9 @@ import {
   SUMMARY_INTERVAL_MS,
   StorageError,
   createLogger,
-  tuneGarbageCollector,
   readConfig,
   resolveConfig,
+  tuneGarbageCollector,
   type LogFormat,
   type MetricsOptions,
   type PaxosConfig,
@@ -24,9 +24,10 @@ export function defaultConfigPath(): string {
 }
 
 /**
- * Every sample that runs a Paxos role (or the benchmark client) calls this first: V8's heap growth
- * for a process moving values (evpaxos's `tuneGarbageCollector`; `LIBPAXOS_GC_TUNING=off` leaves
- * V8's default). A wrong setting of that variable is said and the process exits 1.
+ * Every sample that runs a Paxos role (and the benchmark client and skeleton) calls this before
+ * anything else: V8's heap growth for a process moving values (evpaxos's `tuneGarbageCollector`;
+ * `LIBPAXOS_GC_TUNING=off` leaves V8's default). A wrong setting of that variable is said and the
+ * process exits 1 before it starts anything. Orchestrators (bench, chaos, demo, longrun) do not.
  */
 export function tuneGc(what: string): void {
   try {

@@ -8,8 +8,10 @@
  * file and gossiped `TRIM <replica> <iid>` values by hand; here the library does both.
  */
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs, tuneGc } from './cli.js';
 import { Counter } from './counter-state.js';
+
+tuneGc('counter');
 
 const argv = sampleArgs('counter')
   .usage('Usage: $0 <id> [config] [--interval MS] [-v] [--rejoin]\n\nRuns replica <id> of the config with a replicated counter (LibPaxos3\'s counter sample). With checkpoint-dir in the config it checkpoints the count, restarts from its newest checkpoint, and with checkpoint-trim yes trims the acceptors by the lowest checkpoint the replicas report.')

@@ -14,7 +14,9 @@
  * one that is killed is replaced within a lease and an election.
  */
 import { startReplica, type ReplicaHandle } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource } from './cli.js';
+import { defaultConfigPath, fail, loadConfig, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
+
+tuneGc('election');
 
 const USAGE = 'Usage: election <id> [config]';
 const argv = operatingOptions(

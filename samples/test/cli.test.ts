@@ -150,11 +150,11 @@ describe('help', () => {
 
 describe('garbage collector tuning', () => {
   it('every sample that moves values applies it first: a wrong LIBPAXOS_GC_TUNING is one sentence and exit 1, before arguments are read', async () => {
-    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client', 'kv-server']) {
+    for (const role of ['acceptor', 'proposer', 'learner', 'replica', 'client', 'kv-server', 'counter', 'election']) {
       const p = new Proc(role, ['-h'], { LIBPAXOS_GC_TUNING: 'maybe' });
       expect(await p.exit, role).toBe(1);
       expect(p.stdout, role).toBe('');
-      expect(errLines(p), role).toEqual([expect.stringMatching(/^LIBPAXOS_GC_TUNING is "maybe": it takes "on" or "off"/), `Could not start the ${role}!`]);
+      expect(errLines(p), role).toEqual([expect.stringMatching(/^The environment variable LIBPAXOS_GC_TUNING is "maybe", but it takes only "on" or "off"/), `Could not start the ${role}!`]);
     }
     // Off is a valid choice: the sample goes on (here, to its help).
     const off = new Proc('replica', ['-h'], { LIBPAXOS_GC_TUNING: 'off' });

@@ -38,6 +38,21 @@ describe('value digests', () => {
       for (let i = 0; i < n; i++) v[i] = (i * 131 + n * 17 + (i >> 3)) & 255;
       expect(valueDigest(v), `${n} bytes at offset ${off}`).toEqual([d1, d2]);
     }
+    const fill = (v: Uint8Array, seed: number) => {
+      for (let i = 0; i < v.length; i++) v[i] = (i * 131 + seed * 17 + (i >> 3)) & 255;
+      return v;
+    };
+    // Views in the middle of a larger buffer (bytes on both sides), as values decoded from a socket read are.
+    for (const [n, off, d1, d2] of [
+      [6, 5, 2648853456, 1857956385],
+      [10, 2, 3891352731, 534790199],
+      [1021, 7, 127233093, 607523470],
+    ] as const) {
+      expect(valueDigest(fill(new Uint8Array(n + off + 9), n + 1).subarray(off, off + n)), `${n} bytes inside a buffer at ${off}`).toEqual([d1, d2]);
+    }
+    // An empty view at the end of a non-empty buffer, and a view of a SharedArrayBuffer.
+    expect(valueDigest(new Uint8Array(12).fill(5).subarray(12))).toEqual([3954623016, 3231419583]);
+    expect(valueDigest(fill(new Uint8Array(new SharedArrayBuffer(40)), 40).subarray(3, 38))).toEqual([1497833044, 85159460]);
   });
 
   it('differ for values that differ only in length (zero bytes appended)', () => {
