@@ -9,13 +9,13 @@ import { setFlagsFromString } from 'node:v8';
  * what its young generation may promote (`--trace-incremental-marking` in the sample client:
  * "Start (task): 8MB / 24MB / 16MB", size / limit / room, every 50 ms). A replica, an acceptor or a
  * client holds a small heap (the sample client: 9 MB) and allocates fast (every value read from a
- * socket, copied and encoded), so
- * the young generation grows to its maximum and the room is never enough: under load V8 ran a
- * mark-compact every 50–100 ms in every process (`--trace-gc`, 64 B and 8 KiB values; the client
- * 112 in 8 s at 8 KiB `-o 10`), half of the client's CPU and a third of a replica's. A fixed growth
- * of 300 % (limit = 4 × live, the top of V8's own range) leaves the room. Against the code before,
- * interleaved pairs, replica mode: 64 B `-o 100` batching +17–29 % values/s, 1 KiB `-o 100` +36–72 %,
- * 8 KiB `-o 10` +48–64 %; 64 B `-o 1` and `-o 10` within the noise (README, "Garbage collection").
+ * socket, copied and encoded), so the room is never enough: under load V8 ran a mark-compact every
+ * 50–100 ms in every process (`--trace-gc`, 64 B and 8 KiB values; the client 112 in 8 s at 8 KiB
+ * `-o 10`), half of the client's CPU and a third of a replica's. A fixed growth of 300 % (limit =
+ * 4 × live, the top of V8's own range) leaves the room. Against the code before, interleaved pairs,
+ * replica mode: 64 B `-o 100` batching +17–29 % values/s, 1 KiB `-o 100` +36–72 %, 8 KiB `-o 10`
+ * +48–64 %; 64 B `-o 1` and `-o 10` within the noise (README, "Garbage collection").
+ *
  * It costs memory: a heap may hold up to three times its live size in garbage before a full
  * collection. And a fixed factor replaces V8's own choice everywhere, also where V8 would grow
  * less: when the memory reducer shrinks an idle process, under memory pressure, near the heap
