@@ -106,6 +106,36 @@ describe('pump', () => {
     expect(sent).toEqual([]);
   });
 
+  it('stops the same way when a synchronous commit throws (LMDB without sync), without sending the replies of the failed batch', async () => {
+    const sent: string[] = [];
+    let fatal: Error | undefined;
+    let fail = false;
+    const pump = new Pump({
+      role: new Acceptor({ id: 0 }),
+      commit: () => {
+        if (fail) throw new Error('disk full');
+        return undefined;
+      },
+      send: (env: Envelope) => sent.push(env.msg.type),
+      log: silentLogger,
+      tickMs: 60_000,
+      onFatal: (e) => (fatal = e),
+    });
+    await turn();
+    pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+    await turn();
+    expect(sent).toContain('promise'); // a commit that returns is done: its reply leaves in the same turn
+    sent.length = 0;
+    fail = true;
+    pump.receive(1, { type: 'prepare', iid: 2, ballot: 11 });
+    await turn();
+    expect(fatal?.message).toBe('disk full');
+    expect(sent).toEqual([]);
+    pump.receive(1, { type: 'prepare', iid: 3, ballot: 11 });
+    await turn();
+    expect(sent).toEqual([]);
+  });
+
   it('a deliver callback that throws stops the pump with a sentence naming the instance, instead of an unhandled rejection', async () => {
     const role: PumpedRole = {
       receive(_from: PeerId, msg: Message, out: Effects) {

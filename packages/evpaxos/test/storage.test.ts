@@ -123,6 +123,32 @@ describe('lmdb storage specifics', () => {
     expect(third.load()).toMatchObject({ fence: 5000, roundFloor: 7, trimIid: 0 });
   });
 
+  it('commits synchronously without lmdb-sync (done when commit returns) and asynchronously with it (done when it resolves)', async () => {
+    const noSync = new LmdbStorage({ envPath: tempPath(), aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(noSync);
+    expect(noSync.commit([rec(1, 11, 11, 'a')])).toBeUndefined();
+    expect(noSync.load().records).toEqual([rec(1, 11, 11, 'a')]);
+    const synced = new LmdbStorage({ envPath: tempPath(), aid: 0, sync: true, mapSize: 1 << 20, trash: false });
+    opened.push(synced);
+    const done = synced.commit([rec(1, 11, 11, 'a')]);
+    expect(done).toBeInstanceOf(Promise);
+    await done;
+    expect(synced.load().records).toEqual([rec(1, 11, 11, 'a')]);
+  });
+
+  it('a commit that fails leaves the trim point as it is on disk: a later commit below the lost trim is still written', async () => {
+    for (const sync of [false, true]) {
+      const s = new LmdbStorage({ envPath: tempPath(), aid: 0, sync, mapSize: 1 << 20, trash: false });
+      opened.push(s);
+      // A record whose value is not bytes fails inside the transaction, after the trim to 5 was applied to it.
+      const broken: PersistRecord[] = [{ kind: 'trim', iid: 5 }, { ...rec(7, 11), value: null as unknown as Uint8Array }];
+      if (sync) await expect(s.commit(broken)).rejects.toThrow(StorageError);
+      else expect(() => s.commit(broken)).toThrow(StorageError);
+      await s.commit([rec(3, 11)]);
+      expect(s.load(), `lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
+    }
+  });
+
   it('lives in <lmdb-env-path>_<aid>, created mode 0700, and syncs with lmdb-sync yes', async () => {
     const envPath = tempPath();
     const s = new LmdbStorage({ envPath, aid: 3, sync: true, mapSize: 1 << 20, trash: false });

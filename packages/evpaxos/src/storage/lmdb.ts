@@ -22,10 +22,12 @@ export interface LmdbOptions {
  * group commit. With `lmdb-sync yes` the commit is lmdb-js's asynchronous transaction and resolves
  * after fsync (overlapping sync off, since lmdb-js would otherwise resolve before the flush), so the
  * event loop goes on while the disk syncs. With `no` (LibPaxos3's default) nothing is synced, and a
- * commit is a synchronous transaction on this thread: it copies the records into the map and
- * returns, tens of microseconds, where an asynchronous one waited for lmdb-js's writer thread and a
- * loop turn (hundreds: replica 64 B `-o 1` ran at a third of memory storage's values/s). What is
- * durable is the same either way: a commit has reached the OS before its replies leave.
+ * commit is a synchronous transaction on this thread: it writes the records to the file and
+ * returns, typically in tens of microseconds, where an asynchronous one waited for lmdb-js's writer
+ * thread and a loop turn (hundreds: replica 64 B `-o 1` ran at a third of memory storage's
+ * values/s). What is durable is the same either way: a commit has reached the OS before its
+ * replies leave. (A first trim over millions of instances deletes them all in one commit, on this
+ * thread: the loop waits for it.)
  */
 export class LmdbStorage implements AcceptorStorage {
   readonly kind = 'lmdb';
@@ -74,55 +76,72 @@ export class LmdbStorage implements AcceptorStorage {
     return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence };
   }
 
+  // Only the *Sync calls of lmdb-js touch this environment: an asynchronous put, remove or
+  // transaction would start lmdb-js's writer thread, and a `transactionSync` may then join that
+  // thread's open batch and return before anything reached the OS, breaking persist before send.
   commit(records: readonly PersistRecord[]): Promise<void> | undefined {
     if (this.sync) return this.commitSynced(records);
+    let meta: Meta | undefined;
     try {
-      this.db.transactionSync(() => this.write(records));
+      this.db.transactionSync(() => {
+        meta = this.write(records);
+      });
     } catch (e) {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
     }
+    if (meta !== undefined) this.meta = meta;
     return undefined;
   }
 
   /** `lmdb-sync yes`: lmdb-js's asynchronous transaction, resolved after its fsync. */
   private async commitSynced(records: readonly PersistRecord[]): Promise<void> {
+    let meta: Meta | undefined;
     try {
-      await this.db.transaction(() => this.write(records));
+      await this.db.transaction(() => {
+        meta = this.write(records);
+      });
     } catch (e) {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${await this.describeWriteFailure(e)}`);
     }
+    if (meta !== undefined) this.meta = meta;
   }
 
-  /** One group commit's records, inside a write transaction. */
-  private write(records: readonly PersistRecord[]): void {
+  /**
+   * One group commit's records, inside a write transaction. Returns the meta record as it stands
+   * after them; `commit` keeps it only once the transaction committed, so that a failed commit
+   * leaves the trim point, round floor and fence as they are on disk.
+   */
+  private write(records: readonly PersistRecord[]): Meta {
+    const meta = { ...this.meta };
     let metaChanged = false;
     for (const r of records) {
       switch (r.kind) {
         case 'record':
-          if (r.iid > this.meta.trimIid) this.db.putSync(r.iid, encodeRecord(r));
+          if (r.iid > meta.trimIid) this.db.putSync(r.iid, encodeRecord(r));
           break;
         case 'trim':
-          if (r.iid <= this.meta.trimIid) break;
+          if (r.iid <= meta.trimIid) break;
           // The trim point goes in first, as LibPaxos3 does: a crash half-way leaves records
           // below it, which `load` skips.
-          this.meta.trimIid = r.iid;
+          meta.trimIid = r.iid;
           metaChanged = true;
           for (const key of this.db.getKeys({ start: 1, end: r.iid + 1 })) this.db.removeSync(key);
           break;
         case 'round-floor':
-          this.meta.roundFloor = Math.max(this.meta.roundFloor, r.round);
+          meta.roundFloor = Math.max(meta.roundFloor, r.round);
           metaChanged = true;
           break;
         case 'learned':
           // A split-mode proposer's (round-file.ts); a replica's application decides where it starts.
           break;
         case 'fence':
-          this.meta.fence = r.iid;
+          meta.fence = r.iid;
           metaChanged = true;
           break;
       }
     }
-    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(this.meta));
+    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(meta));
+    return meta;
   }
 
   async close(): Promise<void> {

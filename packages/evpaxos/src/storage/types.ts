@@ -12,9 +12,11 @@ export interface StoredState {
 
 /**
  * Acceptor storage. The core keeps its state in memory and writes through: `commit` makes one
- * group of persist records durable (one transaction, one sync) and resolves only then, so the
- * replies waiting on it may go out (persist before send). A storage with nothing to wait for
- * (memory) returns undefined: the replies go out in the same turn.
+ * group of persist records as durable as the storage makes anything (one transaction; with
+ * `lmdb-sync yes` one fsync) and resolves only then, so the replies waiting on it may go out
+ * (persist before send). A commit that is done when it returns (memory; LMDB without sync, a
+ * synchronous transaction) returns undefined: the replies go out in the same turn. It may then
+ * throw a `StorageError` instead of rejecting.
  */
 export interface AcceptorStorage {
   readonly kind: 'memory' | 'lmdb';
