@@ -27,15 +27,14 @@ export function defaultConfigPath(): string {
  * Every sample that runs a Paxos role (and the benchmark client and skeleton) calls this before
  * anything else: V8's heap growth for a process moving values (evpaxos's `tuneGarbageCollector`;
  * `LIBPAXOS_GC_TUNING=off` leaves V8's default). A wrong setting of that variable is said and the
- * process exits 1 before it starts anything. Orchestrators (bench, chaos, demo, longrun) do not.
+ * process exits 1 before it starts anything. Orchestrators (bench, chaos, demo, longrun) do not;
+ * bench-checkpoints does, as it runs a replica in its own process.
  */
 export function tuneGc(what: string): void {
   try {
     tuneGarbageCollector();
   } catch (e) {
-    say('error', (e as Error).message);
-    say('error', `Could not start the ${what}!`);
-    process.exit(1);
+    fail(e, what);
   }
 }
 

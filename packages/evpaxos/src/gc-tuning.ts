@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { ConfigError } from './config.js';
 
 /**
  * How much V8's old generation may grow past its live size before the next full collection, for a
@@ -35,13 +36,14 @@ export const GC_TUNING_ENV = 'LIBPAXOS_GC_TUNING';
 
 /**
  * The V8 flag `tuneGarbageCollector` would set, or why it sets none: the operator turned it off, or
- * chose a growth factor already (on the command line or in NODE_OPTIONS), which wins.
+ * chose a growth factor already on node's command line, which wins. (Node 20 refuses the flag in
+ * NODE_OPTIONS and does not start; it is looked for there too, for a Node that allows it.)
  */
 export function gcTuning(env: NodeJS.ProcessEnv, execArgv: readonly string[]): { readonly flag: string } | { readonly skipped: string } {
   const setting = env[GC_TUNING_ENV];
   if (setting !== undefined && setting !== '' && setting !== 'on') {
     if (setting === 'off') return { skipped: `${GC_TUNING_ENV}=off` };
-    throw new Error(
+    throw new ConfigError(
       `The environment variable ${GC_TUNING_ENV} is "${setting}", but it takes only "on" or "off" (V8's heap growth for libpaxos-ts processes, README "Garbage collection"): unset it, or set it to off to leave V8's default`,
     );
   }

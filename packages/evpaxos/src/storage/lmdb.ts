@@ -76,9 +76,10 @@ export class LmdbStorage implements AcceptorStorage {
     return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence };
   }
 
-  // Only the *Sync calls of lmdb-js touch this environment: an asynchronous put, remove or
-  // transaction would start lmdb-js's writer thread, and a `transactionSync` may then join that
-  // thread's open batch and return before anything reached the OS, breaking persist before send.
+  // Under `lmdb-sync no` only the *Sync calls of lmdb-js touch this environment: an asynchronous
+  // put, remove or transaction would start lmdb-js's writer thread, and a `transactionSync` may then
+  // join that thread's open batch and return before anything reached the OS, breaking persist
+  // before send.
   commit(records: readonly PersistRecord[]): Promise<void> | undefined {
     if (this.sync) return this.commitSynced(records);
     let meta: Meta | undefined;

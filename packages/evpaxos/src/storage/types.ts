@@ -16,7 +16,9 @@ export interface StoredState {
  * `lmdb-sync yes` one fsync) and resolves only then, so the replies waiting on it may go out
  * (persist before send). A commit that is done when it returns (memory; LMDB without sync, a
  * synchronous transaction) returns undefined: the replies go out in the same turn. It may then
- * throw a `StorageError` instead of rejecting.
+ * throw a `StorageError` instead of rejecting. Callers commit one group at a time (the pump waits
+ * for each commit; rejoin awaits its own before the pump starts): LMDB keeps its meta record as of
+ * the last commit that succeeded.
  */
 export interface AcceptorStorage {
   readonly kind: 'memory' | 'lmdb';
