@@ -2,6 +2,7 @@ import { EMPTY, bytesEqual } from './bytes.js';
 import { requireInt } from './config-error.js';
 import { MAX_EARLIER_BALLOTS, drop, type AcceptorRecord, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
+import { InstanceTable } from './instance-table.js';
 import { MAX_ACCEPTORS, MAX_UINT32, isUint32 } from './limits.js';
 import { REJOIN_PENDING } from './rejoin.js';
 import type { AcceptMsg, Message, PrepareMsg, RepeatMsg, TrimMsg } from './messages.js';
@@ -36,7 +37,7 @@ export class Acceptor {
   readonly id: number;
   private readonly stateIntervalMs: number;
   private readonly maxRepeat: number;
-  private readonly records = new Map<number, AcceptorRecord>();
+  private readonly records = new InstanceTable<AcceptorRecord>();
   private trimIid = 0;
   /** Highest iid with a record: bounds repeat and trim scans. */
   private highestIid = 0;
@@ -201,13 +202,7 @@ export class Acceptor {
     const { iid } = msg;
     if (!isUint32(iid)) return drop(out, 'invalid', 'trim', iid);
     if (iid <= this.trimIid) return drop(out, 'stale', 'trim', iid);
-    const end = Math.min(iid, this.highestIid);
-    // Records are dense in practice; iterate the map instead when the range is far larger.
-    if (end - this.trimIid > this.records.size) {
-      for (const key of this.records.keys()) if (key <= iid) this.records.delete(key);
-    } else {
-      for (let i = this.trimIid + 1; i <= end; i++) this.records.delete(i);
-    }
+    this.records.deleteUpTo(iid);
     this.trimIid = iid;
     out.persist.push({ kind: 'trim', iid });
   }
