@@ -1,4 +1,4 @@
-import { invariant } from './assert.js';
+import { InvariantError } from './assert.js';
 import { MAX_PROPOSERS, MAX_UINT32 } from './limits.js';
 
 /**
@@ -9,8 +9,10 @@ import { MAX_PROPOSERS, MAX_UINT32 } from './limits.js';
 export const MAX_ROUND = Math.floor((MAX_UINT32 - (MAX_PROPOSERS - 1)) / MAX_PROPOSERS);
 
 export function ballotOf(round: number, proposerId: number): number {
-  invariant(Number.isInteger(round) && round >= 1 && round <= MAX_ROUND, `round ${round} out of range`);
-  invariant(Number.isInteger(proposerId) && proposerId >= 0 && proposerId < MAX_PROPOSERS, `proposer id ${proposerId} out of range`);
+  // Tested before the message is built: this runs for every instance opened, and `invariant`'s
+  // message argument would be a new string each time.
+  if (!(Number.isInteger(round) && round >= 1 && round <= MAX_ROUND)) throw new InvariantError(`round ${round} out of range`);
+  if (!(Number.isInteger(proposerId) && proposerId >= 0 && proposerId < MAX_PROPOSERS)) throw new InvariantError(`proposer id ${proposerId} out of range`);
   return round * MAX_PROPOSERS + proposerId;
 }
 
