@@ -106,7 +106,18 @@ export class Pump {
   }
 
   receive(from: PeerId, msg: Message): void {
-    this.input((out) => this.o.role.receive(from, msg, out));
+    if (this.stopped) return;
+    // `input` written out, without its closure: this runs for every message a process reads.
+    const out = this.pending;
+    const observe = this.o.observe;
+    if (observe === undefined) {
+      this.o.role.receive(from, msg, out);
+    } else {
+      const from0 = out.events.length;
+      this.o.role.receive(from, msg, out);
+      if (out.events.length > from0) observe(out.events, from0);
+    }
+    this.schedule();
   }
 
   /** Runs any other input (propose, trim, set-instance-id…) against the current batch. */
@@ -160,80 +171,132 @@ export class Pump {
     }
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
-      const run = this.flush();
-      this.running = run;
-      void run.finally(() => {
-        if (this.running === run) this.running = undefined;
-      });
-    });
+    setImmediate(this.runFlush);
   }
 
-  private async flush(): Promise<void> {
+  /** The end-of-turn callback, made once: a flush that commits synchronously allocates no promise. */
+  private readonly runFlush = (): void => {
+    const run = this.flush();
+    if (run === undefined) return;
+    this.running = run;
+    void run.finally(() => {
+      if (this.running === run) this.running = undefined;
+    });
+  };
+
+  /**
+   * Runs the batches at hand. Synchronous while commits are (memory storage, LMDB with
+   * `lmdb-sync no`); a commit that returns a promise makes the rest of the flush wait for it, and
+   * then the promise is returned (`drain` waits for it).
+   */
+  private flush(): Promise<void> | undefined {
     this.scheduled = false;
-    if (this.failed || this.flushing) return;
+    if (this.failed || this.flushing) return undefined;
     this.flushing = true;
-    this.wanted = false;
+    return this.roundsFrom(0);
+  }
+
+  /** Rounds `first`… of the running flush; ends the flush unless a commit left it waiting. */
+  private roundsFrom(first: number): Promise<void> | undefined {
+    let waiting: Promise<void> | undefined;
     try {
-      // Batches follow one another in this turn while the role sends itself messages (bounded, so
-      // sockets are read between rounds). Persist before send holds per batch: a batch's sends are
-      // queued only after its records are durable. They are written out at once, not after the
-      // later rounds: a replica's accepts to the other acceptors are what the next hop waits for,
-      // and its own acceptor's and learner's rounds (accepted to the subscribers, deliveries) mostly
-      // write to other connections, so waiting saved few writes and delayed every hop (A/B, replica
-      // 64 B, batching: -o 100 +8–22 %, -o 10 −2–+21 % values/s over five interleaved pairs).
-      const endOfBatch = this.o.role.endOfBatch;
-      for (let round = 0; round < MAX_ROUNDS_PER_TURN; round++) {
-        // Inputs taken so far are this round's; `wanted` says whether any came after it.
-        this.wanted = false;
-        if (endOfBatch !== undefined && !this.stopped) this.apply((out) => endOfBatch.call(this.o.role, out));
-        const batch = this.pending;
-        if (isEmpty(batch)) break;
-        this.pending = newEffects();
-        this.delivering = batch.deliver.length;
-        if (batch.persist.length > 0) {
-          if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
-          try {
-            const done = this.o.commit(batch.persist);
-            if (done !== undefined) {
-              this.o.flushSends?.();
-              await done;
-            }
-          } catch (e) {
-            // Never delivered: the process stops (and its reads with it).
-            this.fail(e as Error);
-            return;
-          }
-        }
-        for (const env of batch.send) this.o.send(env);
-        this.o.flushSends?.();
-        if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
-        if (this.o.deliver !== undefined) {
-          for (const d of batch.deliver) {
-            try {
-              this.o.deliver(d);
-            } catch (e) {
-              // The application's deliver callback threw. Going on would skip a decided value (a
-              // replica whose application skipped one diverges from the others), and letting the
-              // exception out of this async flush would end the process with an unhandled
-              // rejection and no word of where: stop instead, as after a failed commit. The batch's
-              // records are durable and its sends left; the value is learned again at the next start.
-              this.fail(new Error(`the application's deliver callback threw at instance ${d.iid}${d.index > 0 ? ` position ${d.index}` : ''}: ${(e as Error).message}; nothing after it is delivered`, { cause: e }));
-              return;
-            }
-          }
-        }
-        this.delivering = 0;
-        if (batch.deliver.length > 0) this.o.delivered?.();
-        if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
-        for (const e of batch.events) logEvent(this.log, e, this.o.peerName);
-        this.o.routeLocal?.();
-      }
-      this.o.flushSends?.();
+      waiting = this.rounds(first);
     } finally {
-      this.flushing = false;
+      if (waiting === undefined) this.flushing = false;
     }
-    if (!isEmpty(this.pending) || this.wanted) this.schedule();
+    if (waiting === undefined && (!isEmpty(this.pending) || this.wanted)) this.schedule();
+    return waiting;
+  }
+
+  private rounds(first: number): Promise<void> | undefined {
+    this.wanted = false;
+    // Batches follow one another in this turn while the role sends itself messages (bounded, so
+    // sockets are read between rounds). Persist before send holds per batch: a batch's sends are
+    // queued only after its records are durable. They are written out at once, not after the
+    // later rounds: a replica's accepts to the other acceptors are what the next hop waits for,
+    // and its own acceptor's and learner's rounds (accepted to the subscribers, deliveries) mostly
+    // write to other connections, so waiting saved few writes and delayed every hop (A/B, replica
+    // 64 B, batching: -o 100 +8–22 %, -o 10 −2–+21 % values/s over five interleaved pairs).
+    const endOfBatch = this.o.role.endOfBatch;
+    for (let round = first; round < MAX_ROUNDS_PER_TURN; round++) {
+      // Inputs taken so far are this round's; `wanted` says whether any came after it.
+      this.wanted = false;
+      if (endOfBatch !== undefined && !this.stopped) this.endBatch(endOfBatch);
+      const batch = this.pending;
+      if (isEmpty(batch)) break;
+      this.pending = newEffects();
+      this.delivering = batch.deliver.length;
+      if (batch.persist.length > 0) {
+        if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
+        let done: Promise<void> | undefined;
+        try {
+          done = this.o.commit(batch.persist);
+        } catch (e) {
+          // Never delivered: the process stops (and its reads with it).
+          this.fail(e as Error);
+          return undefined;
+        }
+        if (done !== undefined) {
+          // What earlier rounds queued leaves while this commit is under way.
+          this.o.flushSends?.();
+          return done.then(
+            () => (this.finish(batch) ? this.roundsFrom(round + 1) : this.endFlush()),
+            (e: unknown) => {
+              this.fail(e as Error);
+              this.endFlush();
+            },
+          );
+        }
+      }
+      if (!this.finish(batch)) return undefined;
+    }
+    this.o.flushSends?.();
+    return undefined;
+  }
+
+  /** The role's end of batch, as an input (paxos-core's `end-of-batch`). */
+  private endBatch(endOfBatch: (out: Effects) => void): void {
+    const out = this.pending;
+    const observe = this.o.observe;
+    const from = out.events.length;
+    endOfBatch.call(this.o.role, out);
+    if (observe !== undefined && out.events.length > from) observe(out.events, from);
+  }
+
+  private endFlush(): undefined {
+    this.flushing = false;
+    return undefined;
+  }
+
+  /**
+   * A committed batch: its sends, snapshot effects, deliveries, events and the messages the role
+   * sent itself. False when the application's deliver callback threw (the pump failed).
+   */
+  private finish(batch: Effects): boolean {
+    for (const env of batch.send) this.o.send(env);
+    this.o.flushSends?.();
+    if (this.o.snapshot !== undefined) for (const e of batch.snapshot) this.o.snapshot(e);
+    if (this.o.deliver !== undefined) {
+      for (const d of batch.deliver) {
+        try {
+          this.o.deliver(d);
+        } catch (e) {
+          // The application's deliver callback threw. Going on would skip a decided value (a
+          // replica whose application skipped one diverges from the others), and letting the
+          // exception out of the flush would end the process with an uncaught exception and no
+          // word of where: stop instead, as after a failed commit. The batch's records are
+          // durable and its sends left; the value is learned again at the next start.
+          this.fail(new Error(`the application's deliver callback threw at instance ${d.iid}${d.index > 0 ? ` position ${d.index}` : ''}: ${(e as Error).message}; nothing after it is delivered`, { cause: e }));
+          return false;
+        }
+      }
+    }
+    this.delivering = 0;
+    if (batch.deliver.length > 0) this.o.delivered?.();
+    if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
+    for (const e of batch.events) logEvent(this.log, e, this.o.peerName);
+    this.o.routeLocal?.();
+    return true;
   }
 
   private fail(error: Error): void {
@@ -251,12 +314,40 @@ function isEmpty(e: Effects): boolean {
   return e.persist.length === 0 && e.send.length === 0 && e.deliver.length === 0 && e.events.length === 0 && e.snapshot.length === 0;
 }
 
+/** How a log line names a peer when the caller has no better name (a module function: a default
+ * parameter's arrow would be a new closure for every event). */
+function peerNumber(p: PeerId): string {
+  return `peer ${p}`;
+}
+
 /**
  * Core events as log lines; LibPaxos3's own wording where it had one. Events that can come by the
  * hundred (a timeout per instance while a peer is down, a refused value per submit) go through
  * `log.repeated`: the first is written, the rest summarised with a count per interval.
  */
-export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId) => string = (p) => `peer ${p}`): void {
+export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId) => string = peerNumber): void {
+  // The events that come with every instance leave here. They must not enter `eventLine`: its
+  // summary callbacks capture `e`, so each call of it allocates a context, whichever case runs.
+  switch (e.kind) {
+    case 'opened':
+    case 'prepared':
+    case 'proposed':
+    case 'chosen':
+      // For metrics only: one of each per instance, nothing a log reader needs.
+      return;
+    case 'dropped':
+    case 'preempted':
+    case 'noop':
+    case 'requeued':
+      if (log.debugEnabled === false) return;
+      break;
+    default:
+      break;
+  }
+  eventLine(log, e, peerName);
+}
+
+function eventLine(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId) => string): void {
   switch (e.kind) {
     case 'timeout':
       log.repeated(
@@ -344,7 +435,6 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: 
     case 'prepared':
     case 'proposed':
     case 'chosen':
-      // For metrics only: one of each per instance, nothing a log reader needs.
       return;
     case 'checkpoint-trim':
       // No "still waiting" summary after trimming began.
