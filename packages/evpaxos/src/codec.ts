@@ -224,7 +224,7 @@ export class FrameDecoder {
       out.push(this.message());
       pos = end;
     }
-    this.buf = pos === this.buf.length ? new Uint8Array(0) : new Uint8Array(this.buf.subarray(pos));
+    this.buf = pos === this.buf.length ? EMPTY : new Uint8Array(this.buf.subarray(pos));
     return out;
   }
 
