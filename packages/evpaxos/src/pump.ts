@@ -1,5 +1,6 @@
 import {
   assertNever,
+  clearEffects,
   newEffects,
   type CoreEvent,
   type Delivery,
@@ -75,6 +76,8 @@ export interface PumpOptions {
  */
 export class Pump {
   private pending: Effects = newEffects();
+  /** A finished batch's Effects, emptied, for the next batch (two alternate: no new arrays per batch). */
+  private spare: Effects | undefined;
   private scheduled = false;
   /** No new inputs are taken (an orderly stop: what was taken is still committed and sent). */
   private stopped = false;
@@ -224,7 +227,8 @@ export class Pump {
       if (endOfBatch !== undefined && !this.stopped) this.endBatch(endOfBatch);
       const batch = this.pending;
       if (isEmpty(batch)) break;
-      this.pending = newEffects();
+      this.pending = this.spare ?? newEffects();
+      this.spare = undefined;
       this.delivering = batch.deliver.length;
       if (batch.persist.length > 0) {
         if (this.o.commit === undefined) throw new Error('this role persisted records but has no storage');
@@ -296,6 +300,9 @@ export class Pump {
     if (this.o.events !== undefined) for (const e of batch.events) this.o.events(e);
     for (const e of batch.events) logEvent(this.log, e, this.o.peerName);
     this.o.routeLocal?.();
+    // Everything in the batch was handed on: its arrays serve the batch after next.
+    clearEffects(batch);
+    this.spare = batch;
     return true;
   }
 

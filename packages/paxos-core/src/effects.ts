@@ -253,12 +253,20 @@ export function newEffects(): Effects {
 
 /** Empties `effects` in place, so one object can be reused across turns. */
 export function clearEffects(effects: Effects): void {
-  // Setting `length` is not free in V8; most steps leave most arrays empty.
-  if (effects.persist.length !== 0) effects.persist.length = 0;
-  if (effects.send.length !== 0) effects.send.length = 0;
-  if (effects.deliver.length !== 0) effects.deliver.length = 0;
-  if (effects.events.length !== 0) effects.events.length = 0;
-  if (effects.snapshot.length !== 0) effects.snapshot.length = 0;
+  emptyArray(effects.persist);
+  emptyArray(effects.send);
+  emptyArray(effects.deliver);
+  emptyArray(effects.events);
+  emptyArray(effects.snapshot);
+}
+
+/**
+ * Empties `a` and keeps its storage for the next pushes. Assigning `length = 0` makes V8 free the
+ * storage, and the next push allocates it again: for arrays emptied at every input (effects, the
+ * learner's last decisions) that was garbage for every value.
+ */
+export function emptyArray(a: unknown[]): void {
+  while (a.length > 0) a.pop();
 }
 
 /** Reports a dropped input. */

@@ -6,7 +6,7 @@ import { CheckpointTrim, DEFAULT_TRIM_REPORTERS } from './checkpoint-policy.js';
 import { controlValue } from './control-value.js';
 import { SnapshotFetch, type SnapshotFetchOptions } from './snapshot-fetch.js';
 import type { SnapshotIoResult, SnapshotMessage } from './snapshot-messages.js';
-import { drop, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
+import { drop, emptyArray, type Decision, type Delivery, type Effects, type PeerId } from './effects.js';
 import { dispatchInput, type Input } from './input.js';
 import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message } from './messages.js';
@@ -184,8 +184,8 @@ export class Learner {
 
   /** Clears what the last input reported (every entry point starts with it). */
   private begin(): void {
-    if (this.lastDecided.length !== 0) this.lastDecided.length = 0;
-    if (this.lastResolved.length !== 0) this.lastResolved.length = 0;
+    emptyArray(this.lastDecided);
+    emptyArray(this.lastResolved);
     this.lastInstalled = 0;
     this.lastInstalledMaster = undefined;
   }

@@ -1,5 +1,5 @@
 import { requireInt } from './config-error.js';
-import { newEffects, type Decision, type Effects, type PeerId } from './effects.js';
+import { emptyArray, newEffects, type Decision, type Effects, type PeerId } from './effects.js';
 import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
 import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
@@ -230,7 +230,7 @@ export class LearningProposer {
 
   /** Forgets what the last input reported (`lastDecided`, `lastInstalled`): a replica's acceptor input. */
   clearLast(): void {
-    this.lastDecided.length = 0;
+    emptyArray(this.lastDecided);
     this.installed = 0;
   }
 
