@@ -196,23 +196,32 @@ class Connection {
     }
     const backlog = this.queued + (this.socket?.writableLength ?? 0);
     if (backlog + bytes.length > this.net.options.maxQueuedBytes) {
-      if (this.connected) {
-        this.net.log.repeated(
-          `not reading ${this.name}`,
-          'error',
-          `${this.name} is not reading: ${backlog} bytes queued; closing the connection`,
-          (n, s) => `${this.name} is not reading: ${n} more writes refused in the last ${s} s`,
-          undefined,
-          { peer: this.name, queuedBytes: backlog },
-        );
-        this.net.countRefusal('not-reading');
-        this.socket?.destroy();
-      }
+      this.refuse(backlog);
       return;
     }
     if (this.count === 0) this.net.markDirty(this);
     this.chunks[this.count++] = bytes;
     this.queued += bytes.length;
+  }
+
+  /**
+   * The peer stopped reading and `backlog` bytes wait for it: the connection is closed. Apart from
+   * `write` because its summary callback captures `this`: in `write` that was a new context for
+   * every message sent.
+   */
+  private refuse(backlog: number): void {
+    if (this.connected) {
+      this.net.log.repeated(
+        `not reading ${this.name}`,
+        'error',
+        `${this.name} is not reading: ${backlog} bytes queued; closing the connection`,
+        (n, s) => `${this.name} is not reading: ${n} more writes refused in the last ${s} s`,
+        undefined,
+        { peer: this.name, queuedBytes: backlog },
+      );
+      this.net.countRefusal('not-reading');
+      this.socket?.destroy();
+    }
   }
 
   flush(): void {
@@ -751,24 +760,15 @@ export class Network {
   }
 
   private receive(conn: Connection, chunk: Buffer, dialled: boolean): void {
+    // The reports below are methods of their own: their summary callbacks capture what they say,
+    // and a closure here would make every read (and every message) allocate a context.
     conn.traffic.received += chunk.length;
     let msgs: Frame[];
     try {
       msgs = conn.decoder.push(chunk);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      // 0x16 opens a TLS handshake: a process with TLS on dialled this one, which has it off.
-      const hint = /got byte 0x16\b/.test(e.message) && !this.transport.secure ? '; it looks like a TLS handshake: TLS is off in this process\'s config' : '';
-      this.log.repeated(
-        `bad bytes ${e.message}`,
-        'error',
-        `${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}${hint}); closing that connection`,
-        (n, s) => `${n} more connection${n === 1 ? '' : 's'} sent the same bytes in the last ${s} s (${e.message}); closed them`,
-        undefined,
-        { connection: conn.name, peer: conn.peer, problem: e.message },
-      );
-      this.countRefusal('bad-bytes');
-      conn.socket?.destroy();
+      this.badBytes(conn, e);
       return;
     }
     for (const msg of msgs) {
@@ -779,35 +779,57 @@ export class Network {
       const code = MESSAGE_CODE[msg.type];
       this.received[code] = (this.received[code] as number) + 1;
       if (((conn.allowed >> code) & 1) === 0) {
-        // TLS: this peer's certificate names a role that does not send this type (a client's prepare).
-        this.forbidden++;
-        this.log.repeated(
-          `forbidden ${conn.peer ?? ''} ${msg.type}`,
-          'error',
-          `${conn.name} sent ${/^[aeiou]/.test(msg.type) ? 'an' : 'a'} ${msg.type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
-          (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${msg.type} messages in the last ${s} s; dropped`,
-          undefined,
-          { connection: conn.name, peer: conn.peer, type: msg.type },
-        );
+        this.forbiddenMessage(conn, msg.type);
         continue;
       }
-      if (FROM_ACCEPTOR.has(msg.type)) {
-        // A message naming an acceptor is believed only on the connection we dialled to it.
-        const aid = (msg as { aid: number }).aid;
-        if (!dialled || aid !== conn.id) {
-          this.impostors++;
-          this.log.repeated(
-            `impostor ${conn.name} ${msg.type} ${aid}`,
-            'error',
-            `${conn.name} sent a ${msg.type} claiming to be from acceptor ${aid}; dropped`,
-            (n, s) => `${conn.name} sent ${n} more ${msg.type} messages claiming to be from acceptor ${aid} in the last ${s} s; dropped`,
-          );
-          continue;
-        }
+      // A message naming an acceptor is believed only on the connection we dialled to it.
+      if (FROM_ACCEPTOR.has(msg.type) && (!dialled || (msg as { aid: number }).aid !== conn.id)) {
+        this.impostor(conn, msg.type, (msg as { aid: number }).aid);
+        continue;
       }
       if (this.closed) return;
       this.options.onMessage(conn.id, msg);
     }
+  }
+
+  /** `conn` sent bytes that are not a message: it is closed. */
+  private badBytes(conn: Connection, e: WireError): void {
+    // 0x16 opens a TLS handshake: a process with TLS on dialled this one, which has it off.
+    const hint = /got byte 0x16\b/.test(e.message) && !this.transport.secure ? '; it looks like a TLS handshake: TLS is off in this process\'s config' : '';
+    this.log.repeated(
+      `bad bytes ${e.message}`,
+      'error',
+      `${conn.name} sent bytes that are not a LibPaxos3 message (${e.message}${hint}); closing that connection`,
+      (n, s) => `${n} more connection${n === 1 ? '' : 's'} sent the same bytes in the last ${s} s (${e.message}); closed them`,
+      undefined,
+      { connection: conn.name, peer: conn.peer, problem: e.message },
+    );
+    this.countRefusal('bad-bytes');
+    conn.socket?.destroy();
+  }
+
+  /** TLS: this peer's certificate names a role that does not send this type (a client's prepare). Dropped. */
+  private forbiddenMessage(conn: Connection, type: Message['type']): void {
+    this.forbidden++;
+    this.log.repeated(
+      `forbidden ${conn.peer ?? ''} ${type}`,
+      'error',
+      `${conn.name} sent ${/^[aeiou]/.test(type) ? 'an' : 'a'} ${type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
+      (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${type} messages in the last ${s} s; dropped`,
+      undefined,
+      { connection: conn.name, peer: conn.peer, type },
+    );
+  }
+
+  /** A message naming acceptor `aid` that came on another connection. Dropped. */
+  private impostor(conn: Connection, type: Message['type'], aid: number): void {
+    this.impostors++;
+    this.log.repeated(
+      `impostor ${conn.name} ${type} ${aid}`,
+      'error',
+      `${conn.name} sent a ${type} claiming to be from acceptor ${aid}; dropped`,
+      (n, s) => `${conn.name} sent ${n} more ${type} messages claiming to be from acceptor ${aid} in the last ${s} s; dropped`,
+    );
   }
 
   /**

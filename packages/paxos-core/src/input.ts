@@ -63,31 +63,34 @@ export interface InputHandlers {
  * a programming error of the caller and throws.
  */
 export function dispatchInput(name: string, role: InputHandlers, input: Input, out: Effects): void {
-  const refuse = (): never => {
-    throw new InvariantError(`${name} does not take '${input.kind}' inputs`);
-  };
+  // No closure in here (a `refuse` arrow capturing `name` and `input` made every input allocate a
+  // context): the refusals call `refused`.
   switch (input.kind) {
     case 'message':
       return role.receive(input.from, input.msg, out);
     case 'tick':
       return role.tick(input.now, out);
     case 'propose':
-      return role.propose === undefined ? refuse() : role.propose(input.value, out);
+      return role.propose === undefined ? refused(name, input) : role.propose(input.value, out);
     case 'decided':
-      return role.decided === undefined ? refuse() : role.decided(input.iid, input.value, out);
+      return role.decided === undefined ? refused(name, input) : role.decided(input.iid, input.value, out);
     case 'set-instance-id':
-      return role.setInstanceId === undefined ? refuse() : role.setInstanceId(input.iid, out, input.master);
+      return role.setInstanceId === undefined ? refused(name, input) : role.setInstanceId(input.iid, out, input.master);
     case 'trim':
-      return role.trim === undefined ? refuse() : role.trim(input.iid, out);
+      return role.trim === undefined ? refused(name, input) : role.trim(input.iid, out);
     case 'end-of-batch':
       return role.endOfBatch?.(out);
     case 'snapshot':
-      return role.receiveSnapshot === undefined ? refuse() : role.receiveSnapshot(input.from, input.msg, out);
+      return role.receiveSnapshot === undefined ? refused(name, input) : role.receiveSnapshot(input.from, input.msg, out);
     case 'snapshot-io':
-      return role.snapshotIo === undefined ? refuse() : role.snapshotIo(input.result, out);
+      return role.snapshotIo === undefined ? refused(name, input) : role.snapshotIo(input.result, out);
     case 'acceptor-connected':
       return role.acceptorConnected?.(input.peer, out);
     default:
       return assertNever(input);
   }
+}
+
+function refused(name: string, input: Input): never {
+  throw new InvariantError(`${name} does not take '${input.kind}' inputs`);
 }

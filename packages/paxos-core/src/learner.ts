@@ -512,7 +512,8 @@ export class Learner {
     const value = inst.valueAt(vb);
     if (value === undefined) return undefined;
     this.hold(inst, vb, value);
-    return inst.held?.find((h) => h.ballot === vb) ?? { ballot: vb, value, digest: undefined };
+    if (inst.held !== null) for (const h of inst.held) if (h.ballot === vb) return h;
+    return { ballot: vb, value, digest: undefined };
   }
 
   /** A digest vote (accepted-digest.ts) from a peer acceptor. */

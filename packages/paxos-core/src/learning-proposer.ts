@@ -261,7 +261,9 @@ export class LearningProposer {
     }
     this.proposer.receive(from, msg, out);
     if (msg.type === 'accepted' || (msg.type === 'acceptor_state' && this.deliver)) {
-      this.learn({ kind: 'message', from, msg }, out);
+      const delivered = out.deliver.length;
+      this.learner.receive(from, msg, out);
+      this.learned(delivered, out);
     } else if (jumps) {
       // This learner only informs the proposer: it may skip what acceptors trimmed (and decide an
       // instance it had closed just above them).
@@ -273,7 +275,9 @@ export class LearningProposer {
   /** A digest vote (accepted-digest.ts): the learner counts it only with a value it holds and checked. */
   receiveDigest(from: PeerId, msg: AcceptedDigestMsg, out: Effects): void {
     this.clearLast();
-    this.learn((o) => this.learner.receiveDigest(from, msg, o), out);
+    const delivered = out.deliver.length;
+    this.learner.receiveDigest(from, msg, out);
+    this.learned(delivered, out);
     // The learner may be done with the instance (delivered, or closed on other votes) while the
     // proposer still waits for its own accepts to reach a quorum (see Proposer.decided): the value
     // of its own accept for that ballot is the one the vote is for, once the digest matches.
@@ -292,7 +296,9 @@ export class LearningProposer {
    * `Learner.holdValue`). Does not clear what the acceptor's input reported.
    */
   holdValue(iid: number, ballot: number, value: Uint8Array, out: Effects): void {
-    this.learn((o) => this.learner.holdValue(iid, ballot, value, o), out);
+    const delivered = out.deliver.length;
+    this.learner.holdValue(iid, ballot, value, out);
+    this.learned(delivered, out);
     this.settle(out);
   }
 
@@ -322,11 +328,20 @@ export class LearningProposer {
     if (leader !== undefined && leader.id !== this.id) forwarder.forward(leader.id, this.now, false, out);
   }
 
-  private learn(input: Input | ((out: Effects) => void), out: Effects): void {
+  private learn(input: Input, out: Effects): void {
     const delivered = out.deliver.length;
-    if (typeof input === 'function') input(out);
-    else this.learner.step(input, out);
-    if (!this.deliver) out.deliver.length = delivered;
+    this.learner.step(input, out);
+    this.learned(delivered, out);
+  }
+
+  /**
+   * After the learner took an input (its deliveries start at `delivered` in `out`). The hot inputs
+   * (accepted, digest votes, held values) call the learner directly and then this: an Input object
+   * or a closure for each was garbage for every message.
+   */
+  private learned(delivered: number, out: Effects): void {
+    // Popped, not truncated: assigning `length` 0 would free the array's storage (see emptyArray).
+    if (!this.deliver) while (out.deliver.length > delivered) out.deliver.pop();
     // Digest votes the learner counted are accepted messages like any other for the proposer.
     for (const m of this.learner.lastResolved) this.proposer.receive(m.aid, m, out);
     // A checkpoint was installed: everything up to it is decided, the proposer moves past it, and
