@@ -491,7 +491,13 @@ export class Learner {
 
   /** Keeps `value` as the value of `ballot` in `inst` (the newest MAX_HELD ballots). */
   private hold(inst: Pending, ballot: number, value: Uint8Array): void {
-    const held = (inst.held ??= []);
+    if (inst.held === null) {
+      // Most instances only ever hold one value: an array of exactly one (a push into an empty
+      // array reserves room for 17).
+      inst.held = [{ ballot, value, digest: undefined }];
+      return;
+    }
+    const held = inst.held;
     let lowest = 0;
     for (let i = 0; i < held.length; i++) {
       const h = held[i] as Held;
