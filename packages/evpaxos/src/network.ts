@@ -248,7 +248,13 @@ class Connection {
    */
   writeFirst(bytes: Uint8Array): void {
     if (this.count === 0) this.net.markDirty(this);
-    this.chunks.splice(0, 0, bytes);
+    // Into an emptied slot if there is one (splice would grow the array at every connect).
+    if (this.count < this.chunks.length) {
+      this.chunks.copyWithin(1, 0, this.count);
+      this.chunks[0] = bytes;
+    } else {
+      this.chunks.unshift(bytes);
+    }
     this.count++;
     this.queued += bytes.length;
   }
@@ -307,7 +313,8 @@ export class Network {
   private closed = false;
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Connections with bytes queued since the last flush: the first `dirtyCount` entries (the array is kept from turn to turn, as `Connection.chunks` is). */
-  private readonly dirty: (Connection | undefined)[] = [];
+  private dirty: (Connection | undefined)[] = [];
+  private spareDirty: (Connection | undefined)[] = [];
   private dirtyCount = 0;
   private flushScheduled = false;
 
@@ -406,14 +413,17 @@ export class Network {
   writeOut(): void {
     const n = this.dirtyCount;
     if (n === 0) return;
-    this.dirtyCount = 0;
+    // The lists swap: a connection that queued bytes during these writes (none does today: a
+    // socket write raises no event in the same call) lands in the other list, for the next flush.
     const dirty = this.dirty;
+    this.dirty = this.spareDirty;
+    this.spareDirty = dirty;
+    this.dirtyCount = 0;
     // Each socket write takes microseconds, and the last connection waits for all the others.
     // Replicas' connections to this acceptor go last: what they carry (accepted, as digests) lets
     // the other replicas deliver, which a state machine's reply may wait for, but a client's
     // learner, or an acceptor an accept is for, is on the path of every submitted value (A/B in
     // the commit that made this order: -o 1 +5–9 % values/s). Order within a connection is kept.
-    // (A flush queues nothing, so the list does not change under these loops.)
     let deferred = false;
     for (let i = 0; i < n; i++) {
       const conn = dirty[i] as Connection;

@@ -28,6 +28,8 @@ export interface PumpOptions {
   /**
    * Makes persist records durable; resolves when they are. Absent: the role never persists. A
    * storage with nothing to wait for (memory) returns undefined, and the batch goes on at once.
+   * `records` is the pump's own array, reused for a later batch once this one is sent: a storage
+   * reads it before it returns or, for a promise, before the promise settles; it never keeps it.
    */
   readonly commit?: (records: readonly PersistRecord[]) => Promise<void> | undefined;
   readonly send: (env: Envelope) => void;
@@ -49,7 +51,8 @@ export interface PumpOptions {
   readonly events?: (e: CoreEvent) => void;
   /**
    * The events an input caused, as soon as it is stepped (before the commit that precedes its
-   * sends): `events` from index `from` on. Metrics time phases with it.
+   * sends): `events` from index `from` on. Metrics time phases with it. `events` is the pump's
+   * array, reused for later batches: read it during the call, never keep it.
    */
   readonly observe?: (events: readonly CoreEvent[], from: number) => void;
   /** Where events are logged; repeated lines are summarised (see `RateLimitedLogger`). */
@@ -179,12 +182,21 @@ export class Pump {
 
   /** The end-of-turn callback, made once: a flush that commits synchronously allocates no promise. */
   private readonly runFlush = (): void => {
-    const run = this.flush();
+    let run: Promise<void> | undefined;
+    try {
+      run = this.flush();
+    } catch (e) {
+      // As when the flush was an async function: an exception (a role's invariant, a send that
+      // throws) rejects the flush's promise, which `drain` sees, rather than escaping the turn.
+      run = Promise.reject(e as Error);
+    }
     if (run === undefined) return;
-    this.running = run;
-    void run.finally(() => {
-      if (this.running === run) this.running = undefined;
+    // `drain` awaits this promise, so a flush that failed rejects the drain; if nobody drains,
+    // the rejection is unhandled, as an exception in a flush (a bug) should be.
+    const running: Promise<void> = run.finally(() => {
+      if (this.running === running) this.running = undefined;
     });
+    this.running = running;
   };
 
   /**
@@ -235,22 +247,14 @@ export class Pump {
         let done: Promise<void> | undefined;
         try {
           done = this.o.commit(batch.persist);
+          // What earlier rounds queued leaves while this commit is under way.
+          if (done !== undefined) this.o.flushSends?.();
         } catch (e) {
           // Never delivered: the process stops (and its reads with it).
           this.fail(e as Error);
           return undefined;
         }
-        if (done !== undefined) {
-          // What earlier rounds queued leaves while this commit is under way.
-          this.o.flushSends?.();
-          return done.then(
-            () => (this.finish(batch) ? this.roundsFrom(round + 1) : this.endFlush()),
-            (e: unknown) => {
-              this.fail(e as Error);
-              this.endFlush();
-            },
-          );
-        }
+        if (done !== undefined) return done.then(() => this.afterCommit(batch, round), (e: unknown) => this.commitFailed(e));
       }
       if (!this.finish(batch)) return undefined;
     }
@@ -267,9 +271,27 @@ export class Pump {
     if (observe !== undefined && out.events.length > from) observe(out.events, from);
   }
 
-  private endFlush(): undefined {
-    this.flushing = false;
-    return undefined;
+  /**
+   * Batch `batch` of round `round` is durable: it goes out, and the flush goes on with the next
+   * round. Whatever throws, the flush is over (else the pump would wait for it for ever).
+   */
+  private afterCommit(batch: Effects, round: number): Promise<void> | undefined {
+    let finished = false;
+    try {
+      finished = this.finish(batch);
+    } finally {
+      if (!finished) this.flushing = false;
+    }
+    return finished ? this.roundsFrom(round + 1) : undefined;
+  }
+
+  /** A commit rejected: nothing of its batch is sent or delivered; the pump stops. */
+  private commitFailed(e: unknown): void {
+    try {
+      this.fail(e as Error);
+    } finally {
+      this.flushing = false;
+    }
   }
 
   /**

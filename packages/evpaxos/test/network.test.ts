@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, startAcceptor, startLearner, startReplica, type Logger, type PaxosHandle } from '../src/index.js';
-import { Backoff } from '../src/network.js';
+import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, type Logger, type PaxosHandle } from '../src/index.js';
+import { createServer, type Socket } from 'node:net';
+import { FrameDecoder } from '../src/codec.js';
+import { Backoff, Network } from '../src/network.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 
 const handles: PaxosHandle[] = [];
@@ -79,5 +81,62 @@ describe('connection log lines', () => {
     // The replica left behind reports the loss, then stays quiet while it redials (under 1 s).
     expect(logs[1]?.lines.filter((l) => /lost|Cannot connect/.test(l))).toHaveLength(1);
     expect(logs[1]?.lines.find((l) => /lost/.test(l))).toMatch(/Connection to acceptor 0 \(127\.0\.0\.1:\d+\) lost \(closed by the peer\); reconnecting/);
+  }, 15_000);
+});
+
+describe('write queue', () => {
+  it('writes what was queued in order: the hello first on every connect, then what waited, then each turn in one write', async () => {
+    const received: string[][] = [];
+    const sockets: Socket[] = [];
+    const server = createServer((s) => {
+      const frames: string[] = [];
+      received.push(frames);
+      sockets.push(s);
+      const decoder = new FrameDecoder(1 << 20);
+      s.on('data', (chunk) => {
+        for (const f of decoder.push(chunk)) frames.push(f.type === 'extension' ? `ext ${f.code}` : f.type === 'prepare' ? `prepare ${f.iid}` : f.type === 'accept' ? `accept ${f.iid} ${f.value.length}` : f.type);
+      });
+      s.on('error', () => undefined);
+    });
+    const port = await withFreePorts(1, async ([p]) => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(p, '127.0.0.1', () => resolve());
+      });
+      return p as number;
+    });
+    const net = new Network({
+      dial: [{ host: '127.0.0.1', port, where: 'test:1', name: 'acceptor-0' }],
+      nodelay: true,
+      maxValueSize: 1 << 20,
+      maxQueuedBytes: 1 << 24,
+      redial: { firstMs: 20, maxMs: 50 },
+      log: silentLogger,
+      onMessage: () => undefined,
+      hello: { type: 'hello', version: 'test', role: 'proposer', id: 0, features: [] },
+    });
+    try {
+      // Queued while connecting: kept, and written after the hello.
+      await net.start();
+      for (let iid = 1; iid <= 3; iid++) net.toAcceptors({ type: 'prepare', iid, ballot: 11 });
+      await waitFor(() => (received[0]?.length ?? 0) >= 4, 5000, 'the first connection to get 4 frames');
+      // One turn's messages, of mixed sizes, in one flush (emptied slots reused).
+      net.toAcceptors({ type: 'accept', iid: 1, ballot: 11, value: new Uint8Array(5000).fill(7) });
+      net.toAcceptors({ type: 'prepare', iid: 4, ballot: 11 });
+      net.toAcceptors({ type: 'accept', iid: 2, ballot: 11, value: new Uint8Array(3) });
+      net.flush();
+      await waitFor(() => (received[0]?.length ?? 0) >= 7, 5000, 'the first connection to get 7 frames');
+      expect(received[0]).toEqual(['ext 16', 'prepare 1', 'prepare 2', 'prepare 3', 'accept 1 5000', 'prepare 4', 'accept 2 3']);
+      // The peer drops the connection; what is queued while redialling goes after the new hello.
+      sockets[0]?.destroy();
+      await waitFor(() => !net.isUp(0), 5000, 'the connection to be seen down');
+      net.toAcceptors({ type: 'prepare', iid: 5, ballot: 11 });
+      await waitFor(() => (received[1]?.length ?? 0) >= 2, 5000, 'the second connection to get 2 frames');
+      expect(received[1]).toEqual(['ext 16', 'prepare 5']);
+    } finally {
+      await net.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   }, 15_000);
 });

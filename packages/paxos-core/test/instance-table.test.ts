@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InstanceTable } from '../src/instance-table.js';
 import { MAX_UINT32 } from '../src/index.js';
 
-// Ids around page boundaries (pages hold 128), near 0 and near 2^32 − 1, where a page number or a
+// Ids around page boundaries (pages hold 32), near 0 and near 2^32 − 1, where a page number or a
 // slot computed wrongly would alias another id.
 const iid = fc.oneof(
   fc.integer({ min: 0, max: 600 }),

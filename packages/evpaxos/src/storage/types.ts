@@ -18,7 +18,8 @@ export interface StoredState {
  * synchronous transaction) returns undefined: the replies go out in the same turn. It may then
  * throw a `StorageError` instead of rejecting. Callers commit one group at a time (the pump waits
  * for each commit; rejoin awaits its own before the pump starts): LMDB keeps its meta record as of
- * the last commit that succeeded.
+ * the last commit that succeeded. The `records` array is the caller's (the pump reuses it for a
+ * later group): read it before returning, or before the promise settles, and never keep it.
  */
 export interface AcceptorStorage {
   readonly kind: 'memory' | 'lmdb';
