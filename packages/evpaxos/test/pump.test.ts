@@ -394,26 +394,17 @@ describe('pump', () => {
     expect(log.slice(0, 5)).toEqual(['receive prepare', 'receive prepare', 'receive prepare', 'end of batch', 'commit']);
     pump.stop();
   });
+
   it('a send that throws after an asynchronous commit rejects that flush (drain sees it), and the pump goes on with later inputs', async () => {
     const sent: number[] = [];
-    const commits: (() => void)[] = [];
     let throwOnce = true;
-    const pump = new Pump({
-      role: new Acceptor({ id: 0 }),
-      commit: () => new Promise<void>((resolve) => commits.push(resolve)),
-      send: (env: Envelope) => {
-        if (env.msg.type !== 'promise') return;
-        if (throwOnce) {
-          throwOnce = false;
-          throw new Error('send failed');
-        }
-        sent.push(env.msg.iid);
-      },
-      log: silentLogger,
-      tickMs: 60_000,
-      onFatal: (e) => {
-        throw e;
-      },
+    const { pump, commits } = acceptorPump((env) => {
+      if (env.msg.type !== 'promise') return;
+      if (throwOnce) {
+        throwOnce = false;
+        throw new Error('send failed');
+      }
+      sent.push(env.msg.iid);
     });
     await turn();
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
@@ -423,34 +414,19 @@ describe('pump', () => {
     await expect(drained).rejects.toThrow('send failed');
     // Not stuck in that flush: the next input is committed and sent.
     pump.receive(1, { type: 'prepare', iid: 2, ballot: 11 });
-    for (let i = 0; i < 5 && commits.length === 0; i++) await turn();
-    commits.shift()?.();
+    await settleNext(commits);
     await pump.drain();
     expect(sent).toEqual([2]);
     pump.stop();
   });
 
   it("hands an asynchronous commit the batch's records intact until its promise settles; the array is reused only after", async () => {
-    const held: { records: readonly PersistRecord[]; atCall: number[] }[] = [];
-    const seenAtResolve: number[][] = [];
-    const commits: (() => void)[] = [];
-    const pump = new Pump({
-      role: new Acceptor({ id: 0 }),
-      commit: (records: readonly PersistRecord[]) => {
-        held.push({ records, atCall: records.map((r) => (r.kind === 'record' ? r.iid : -1)) });
-        return new Promise<void>((resolve) =>
-          commits.push(() => {
-            seenAtResolve.push(records.map((r) => (r.kind === 'record' ? r.iid : -1)));
-            resolve();
-          }),
-        );
-      },
-      send: () => undefined,
-      log: silentLogger,
-      tickMs: 60_000,
-      onFatal: (e) => {
-        throw e;
-      },
+    const iids = (records: readonly PersistRecord[]) => records.map((r) => (r.kind === 'record' ? r.iid : -1));
+    const atCall: number[][] = [];
+    const atSettle: number[][] = [];
+    const { pump, commits } = acceptorPump(() => undefined, (records) => {
+      atCall.push(iids(records));
+      return () => atSettle.push(iids(records));
     });
     await turn();
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
@@ -460,12 +436,46 @@ describe('pump', () => {
     pump.receive(1, { type: 'prepare', iid: 3, ballot: 11 });
     await turn();
     commits.shift()?.();
-    for (let i = 0; i < 5 && commits.length === 0; i++) await turn();
-    commits.shift()?.();
+    await settleNext(commits);
     await pump.drain();
-    expect(held.map((h) => h.atCall)).toEqual([[1, 2], [3]]);
-    expect(seenAtResolve).toEqual([[1, 2], [3]]);
+    expect(atCall).toEqual([[1, 2], [3]]);
+    expect(atSettle).toEqual([[1, 2], [3]]);
     pump.stop();
   });
 });
 
+/**
+ * A pump around an acceptor whose commits wait until the test settles them (`commits`, in order).
+ * `onCommit` sees each commit's records and may return what to do when it is settled.
+ */
+function acceptorPump(
+  send: (env: Envelope) => void,
+  onCommit: (records: readonly PersistRecord[]) => (() => void) | void = () => undefined,
+): { pump: Pump; commits: (() => void)[] } {
+  const commits: (() => void)[] = [];
+  const pump = new Pump({
+    role: new Acceptor({ id: 0 }),
+    commit: (records) => {
+      const settled = onCommit(records);
+      return new Promise<void>((resolve) =>
+        commits.push(() => {
+          settled?.();
+          resolve();
+        }),
+      );
+    },
+    send,
+    log: silentLogger,
+    tickMs: 60_000,
+    onFatal: (e) => {
+      throw e;
+    },
+  });
+  return { pump, commits };
+}
+
+/** Waits (a few turns at most) for the next commit to start, and settles it. */
+async function settleNext(commits: (() => void)[]): Promise<void> {
+  for (let i = 0; i < 5 && commits.length === 0; i++) await turn();
+  commits.shift()?.();
+}
