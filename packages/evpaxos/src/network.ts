@@ -855,12 +855,7 @@ export class Network {
       msg = decodeExtension(code, payload);
     } catch (e) {
       if (!(e instanceof ExtensionError)) throw e;
-      this.log.repeated(
-        `extension ${conn.name} ${e.message}`,
-        'error',
-        `${conn.name} sent ${e.message}; message dropped`,
-        (n, s) => `${conn.name} sent ${n} more such messages in the last ${s} s (${e.message}); dropped`,
-      );
+      this.badExtension(conn, e);
       return;
     }
     if (msg === undefined) {
@@ -871,26 +866,12 @@ export class Network {
     this.extReceived.set(msg.type, (this.extReceived.get(msg.type) ?? 0) + 1);
     if (msg.type === 'accepted_digest' && (!dialled || msg.aid !== conn.id)) {
       // Like an accepted, it names an acceptor: believed only on the connection dialled to it.
-      this.impostors++;
-      this.log.repeated(
-        `impostor ${conn.name} accepted_digest ${msg.aid}`,
-        'error',
-        `${conn.name} sent an accepted_digest claiming to be from acceptor ${msg.aid}; dropped`,
-        (n, s) => `${conn.name} sent ${n} more accepted_digest messages claiming to be from acceptor ${msg.aid} in the last ${s} s; dropped`,
-      );
+      this.digestImpostor(conn, msg.aid);
       return;
     }
     if (!dialled && conn.allowedExtensions !== undefined && !conn.allowedExtensions.has(msg.type)) {
       // TLS: this peer's certificate names a role that does not send this (a client's snapshot_get).
-      this.forbidden++;
-      this.log.repeated(
-        `forbidden ${conn.peer ?? ''} ${msg.type}`,
-        'error',
-        `${conn.name} sent a ${msg.type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
-        (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${msg.type} messages in the last ${s} s; dropped`,
-        undefined,
-        { connection: conn.name, peer: conn.peer, type: msg.type },
-      );
+      this.forbiddenExtension(conn, msg.type);
       return;
     }
     if (msg.type === 'hello') {
@@ -904,6 +885,40 @@ export class Network {
       return;
     }
     this.options.onExtension?.(conn.id, msg);
+  }
+
+  // The reports of `extension`, apart from it for the reason given in `receive` (a digest vote
+  // comes through it for every value of 256 bytes or more).
+
+  private badExtension(conn: Connection, e: ExtensionError): void {
+    this.log.repeated(
+      `extension ${conn.name} ${e.message}`,
+      'error',
+      `${conn.name} sent ${e.message}; message dropped`,
+      (n, s) => `${conn.name} sent ${n} more such messages in the last ${s} s (${e.message}); dropped`,
+    );
+  }
+
+  private digestImpostor(conn: Connection, aid: number): void {
+    this.impostors++;
+    this.log.repeated(
+      `impostor ${conn.name} accepted_digest ${aid}`,
+      'error',
+      `${conn.name} sent an accepted_digest claiming to be from acceptor ${aid}; dropped`,
+      (n, s) => `${conn.name} sent ${n} more accepted_digest messages claiming to be from acceptor ${aid} in the last ${s} s; dropped`,
+    );
+  }
+
+  private forbiddenExtension(conn: Connection, type: ExtensionType): void {
+    this.forbidden++;
+    this.log.repeated(
+      `forbidden ${conn.peer ?? ''} ${type}`,
+      'error',
+      `${conn.name} sent a ${type}, which a ${conn.peer ?? 'peer'} does not send; dropped`,
+      (n, s) => `${conn.peer ?? 'peer'} connections sent ${n} more ${type} messages in the last ${s} s; dropped`,
+      undefined,
+      { connection: conn.name, peer: conn.peer, type },
+    );
   }
 }
 

@@ -190,14 +190,20 @@ export class Pump {
       // throws) rejects the flush's promise, which `drain` sees, rather than escaping the turn.
       run = Promise.reject(e as Error);
     }
-    if (run === undefined) return;
-    // `drain` awaits this promise, so a flush that failed rejects the drain; if nobody drains,
-    // the rejection is unhandled, as an exception in a flush (a bug) should be.
+    if (run !== undefined) this.track(run);
+  };
+
+  /**
+   * Keeps the promise of a flush that waits, for `drain`: a flush that failed rejects the drain;
+   * if nobody drains, the rejection is unhandled, as an exception in a flush (a bug) should be.
+   * (Apart from `runFlush`, whose every call would otherwise allocate the closure's context.)
+   */
+  private track(run: Promise<void>): void {
     const running: Promise<void> = run.finally(() => {
       if (this.running === running) this.running = undefined;
     });
     this.running = running;
-  };
+  }
 
   /**
    * Runs the batches at hand. Synchronous while commits are (memory storage, LMDB with
@@ -254,7 +260,7 @@ export class Pump {
           this.fail(e as Error);
           return undefined;
         }
-        if (done !== undefined) return done.then(() => this.afterCommit(batch, round), (e: unknown) => this.commitFailed(e));
+        if (done !== undefined) return this.afterDurable(done, batch, round);
       }
       if (!this.finish(batch)) return undefined;
     }
@@ -269,6 +275,18 @@ export class Pump {
     const from = out.events.length;
     endOfBatch.call(this.o.role, out);
     if (observe !== undefined && out.events.length > from) observe(out.events, from);
+  }
+
+  /**
+   * The rest of the flush once `done` settles. A method of its own: as a closure in `rounds`, whose
+   * loop variables it captures, it would cost a context on every round, committed synchronously
+   * or not.
+   */
+  private afterDurable(done: Promise<void>, batch: Effects, round: number): Promise<void> {
+    return done.then(
+      () => this.afterCommit(batch, round),
+      (e: unknown) => this.commitFailed(e),
+    );
   }
 
   /**
