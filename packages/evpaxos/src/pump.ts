@@ -115,14 +115,9 @@ export class Pump {
     if (this.stopped) return;
     // `input` written out, without its closure: this runs for every message a process reads.
     const out = this.pending;
-    const observe = this.o.observe;
-    if (observe === undefined) {
-      this.o.role.receive(from, msg, out);
-    } else {
-      const from0 = out.events.length;
-      this.o.role.receive(from, msg, out);
-      if (out.events.length > from0) observe(out.events, from0);
-    }
+    const from0 = out.events.length;
+    this.o.role.receive(from, msg, out);
+    this.observed(out, from0);
     this.schedule();
   }
 
@@ -134,15 +129,15 @@ export class Pump {
   }
 
   private apply(step: (out: Effects) => void): void {
-    const observe = this.o.observe;
-    if (observe === undefined) {
-      step(this.pending);
-    } else {
-      const events = this.pending.events;
-      const from = events.length;
-      step(this.pending);
-      if (events.length > from) observe(events, from);
-    }
+    const out = this.pending;
+    const from = out.events.length;
+    step(out);
+    this.observed(out, from);
+  }
+
+  /** Hands `observe` the events an input just added to `out` (from index `from` on), if any. */
+  private observed(out: Effects, from: number): void {
+    if (this.o.observe !== undefined && out.events.length > from) this.o.observe(out.events, from);
   }
 
   /**
@@ -230,7 +225,6 @@ export class Pump {
   }
 
   private rounds(first: number): Promise<void> | undefined {
-    this.wanted = false;
     // Batches follow one another in this turn while the role sends itself messages (bounded, so
     // sockets are read between rounds). Persist before send holds per batch: a batch's sends are
     // queued only after its records are durable. They are written out at once, not after the
@@ -271,10 +265,9 @@ export class Pump {
   /** The role's end of batch, as an input (paxos-core's `end-of-batch`). */
   private endBatch(endOfBatch: (out: Effects) => void): void {
     const out = this.pending;
-    const observe = this.o.observe;
     const from = out.events.length;
     endOfBatch.call(this.o.role, out);
-    if (observe !== undefined && out.events.length > from) observe(out.events, from);
+    this.observed(out, from);
   }
 
   /**
@@ -355,7 +348,7 @@ export class Pump {
 }
 
 /** Batches one flush runs back to back before it lets the event loop read sockets again. */
-const MAX_ROUNDS_PER_TURN = 8;
+export const MAX_ROUNDS_PER_TURN = 8;
 
 function isEmpty(e: Effects): boolean {
   return e.persist.length === 0 && e.send.length === 0 && e.deliver.length === 0 && e.events.length === 0 && e.snapshot.length === 0;
@@ -394,6 +387,7 @@ export function logEvent(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: 
   eventLine(log, e, peerName);
 }
 
+/** An event's log line; `logEvent` has already left out what is not logged (debug lines with debug off, per-instance events). */
 function eventLine(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId) => string): void {
   switch (e.kind) {
     case 'timeout':
@@ -407,19 +401,15 @@ function eventLine(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId
       );
       return;
     case 'dropped':
-      if (log.debugEnabled === false) return;
       log.debug(`Dropped ${e.msg} for instance ${e.iid}: ${e.reason}`, { event: 'dropped', message: e.msg, iid: e.iid, reason: e.reason });
       return;
     case 'preempted':
-      if (log.debugEnabled === false) return;
       log.debug(`Instance ${e.iid} preempted by ballot ${e.by}; retrying with ballot ${e.ballot} in ${e.delayMs} ms`, { event: 'preempted', iid: e.iid, by: e.by, ballot: e.ballot, delayMs: e.delayMs });
       return;
     case 'noop':
-      if (log.debugEnabled === false) return;
       log.debug(`Instance ${e.iid} closed with a no-op`);
       return;
     case 'requeued':
-      if (log.debugEnabled === false) return;
       log.debug(`Instance ${e.iid} chose another value; the client value goes back to the queue`);
       return;
     case 'value-lost':
@@ -482,6 +472,7 @@ function eventLine(log: RateLimitedLogger, e: CoreEvent, peerName: (peer: PeerId
     case 'prepared':
     case 'proposed':
     case 'chosen':
+      // Never here (see logEvent); listed for the exhaustiveness check.
       return;
     case 'checkpoint-trim':
       // No "still waiting" summary after trimming began.

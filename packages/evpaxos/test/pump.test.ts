@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Acceptor, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
 import { Pump, silentLogger, type PumpedRole } from '../src/index.js';
+import { MAX_ROUNDS_PER_TURN } from '../src/pump.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -432,14 +433,62 @@ describe('pump', () => {
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
     pump.receive(1, { type: 'prepare', iid: 2, ballot: 11 });
     await turn();
-    // Inputs taken during the commit go into the other batch, not into the array being committed.
+    // Inputs taken during a commit go into the other batch, not into the array being committed;
+    // the third batch is built in the first one's arrays while the second's commit holds its own.
     pump.receive(1, { type: 'prepare', iid: 3, ballot: 11 });
+    await turn();
+    commits.shift()?.();
+    for (let i = 0; i < 5 && commits.length === 0; i++) await turn();
+    pump.receive(1, { type: 'prepare', iid: 4, ballot: 11 });
     await turn();
     commits.shift()?.();
     await settleNext(commits);
     await pump.drain();
-    expect(atCall).toEqual([[1, 2], [3]]);
-    expect(atSettle).toEqual([[1, 2], [3]]);
+    expect(atCall).toEqual([[1, 2], [3], [4]]);
+    expect(atSettle).toEqual([[1, 2], [3], [4]]);
+    pump.stop();
+  });
+  it('an input that only asks for a flush during the last round of a turn is flushed after that round commits', async () => {
+    // MAX_ROUNDS_PER_TURN rounds with asynchronous commits, each round's own message making the
+    // next; during the last commit an input leaves nothing to send yet (a value a batching proposer
+    // holds for its end of batch). It must get a flush of its own, not wait for the next input.
+    let holding = false;
+    let local = 0;
+    const sent: string[] = [];
+    const commits: (() => void)[] = [];
+    const role: PumpedRole = {
+      receive: (_from: PeerId, _msg: Message, out: Effects) => out.persist.push({ kind: 'trim', iid: 0 }),
+      tick: () => undefined,
+      endOfBatch: (out: Effects) => {
+        if (!holding) return;
+        holding = false;
+        out.send.push({ to: 'acceptors', msg: { type: 'client_value', value: new Uint8Array([9]) } });
+      },
+    };
+    const pump: Pump = new Pump({
+      role,
+      commit: () => new Promise<void>((resolve) => commits.push(resolve)),
+      send: (env) => sent.push(env.msg.type),
+      routeLocal: () => {
+        if (++local < MAX_ROUNDS_PER_TURN) pump.receive(0, { type: 'prepare', iid: local, ballot: 11 });
+      },
+      log: silentLogger,
+      tickMs: 60_000,
+      onFatal: (e) => {
+        throw e;
+      },
+    });
+    await turn();
+    pump.receive(0, { type: 'prepare', iid: 1, ballot: 11 });
+    for (let round = 1; round < MAX_ROUNDS_PER_TURN; round++) await settleNext(commits);
+    for (let i = 0; i < 5 && commits.length === 0; i++) await turn();
+    expect(local).toBe(MAX_ROUNDS_PER_TURN - 1);
+    pump.input(() => {
+      holding = true;
+    });
+    commits.shift()?.();
+    for (let i = 0; i < 5 && sent.length === 0; i++) await turn();
+    expect(sent).toEqual(['client_value']);
     pump.stop();
   });
 });
