@@ -39,7 +39,7 @@ export class Acceptor {
   private readonly maxRepeat: number;
   private readonly records = new InstanceTable<AcceptorRecord>();
   private trimIid = 0;
-  /** Highest iid with a record: bounds repeat and trim scans. */
+  /** Highest iid with a record: bounds repeat scans. */
   private highestIid = 0;
   /** Highest ballot promised in any instance (for a rejoining peer: rejoin.ts). */
   private maxBallot = 0;

@@ -266,7 +266,12 @@ export function clearEffects(effects: Effects): void {
  * learner's last decisions) that was garbage for every value.
  */
 export function emptyArray(a: unknown[]): void {
-  while (a.length > 0) a.pop();
+  truncate(a, 0);
+}
+
+/** Shortens `a` to `n` elements, keeping its storage (see `emptyArray`). */
+export function truncate(a: unknown[], n: number): void {
+  while (a.length > n) a.pop();
 }
 
 /** Reports a dropped input. */

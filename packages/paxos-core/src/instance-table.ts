@@ -11,8 +11,9 @@ import { isUint32 } from './limits.js';
  *
  * Sparse ids (a proposer that prepares far ahead) cost a page each, about 300 bytes with
  * PAGE_SIZE 32, against about 100 for a record with its Map entry before; dense ids cost about two
- * bytes each on top of the records. Ids are uint32 (LibPaxos3's iid_t): any
- * other number is never found, and storing one throws, so an id past 2^32 cannot alias a page.
+ * bytes each on top of the records. Ids are uint32 (LibPaxos3's iid_t): any other number is never
+ * found, and storing one throws, so an id past 2^32 cannot alias a page. Entries leave only by
+ * `deleteUpTo` (the acceptor forgets records only by trimming).
  */
 const PAGE_BITS = 5;
 const PAGE_SIZE = 1 << PAGE_BITS;
@@ -44,7 +45,7 @@ export class InstanceTable<T> {
     if (!isUint32(iid)) throw new RangeError(`instance id ${iid} is not a uint32`);
     let page = this.page(iid);
     if (page === undefined) {
-      page = { slots: new Array<T | undefined>(PAGE_SIZE).fill(undefined), used: 0 };
+      page = { slots: emptySlots<T>(), used: 0 };
       const number = pageNumber(iid);
       this.pages.set(number, page);
       this.lastNumber = number;
@@ -56,17 +57,6 @@ export class InstanceTable<T> {
       this.count++;
     }
     page.slots[slot] = value;
-  }
-
-  delete(iid: number): boolean {
-    if (!isUint32(iid)) return false;
-    const page = this.page(iid);
-    const slot = iid & SLOT_MASK;
-    if (page === undefined || page.slots[slot] === undefined) return false;
-    page.slots[slot] = undefined;
-    this.count--;
-    if (--page.used === 0) this.dropPage(pageNumber(iid));
-    return true;
   }
 
   /** Deletes every entry with an id at or below `iid`: whole pages at once, then the page `iid` is in. */
@@ -113,4 +103,11 @@ export class InstanceTable<T> {
 /** Ids are checked to be uint32 first, so `>>>` and `&` see all of their bits. */
 function pageNumber(iid: number): number {
   return iid >>> PAGE_BITS;
+}
+
+/** A page's slots, all empty. Pushed one by one: `new Array(n)` would make a holey array. */
+function emptySlots<T>(): (T | undefined)[] {
+  const slots: (T | undefined)[] = [];
+  for (let i = 0; i < PAGE_SIZE; i++) slots.push(undefined);
+  return slots;
 }

@@ -1,5 +1,5 @@
 import { requireInt } from './config-error.js';
-import { emptyArray, newEffects, type Decision, type Effects, type PeerId } from './effects.js';
+import { emptyArray, newEffects, truncate, type Decision, type Effects, type PeerId } from './effects.js';
 import { Forwarder } from './forwarder.js';
 import { dispatchInput, type Input } from './input.js';
 import { Leadership, type LeaderView, type LeadershipOptions, type MasterState } from './leadership.js';
@@ -340,8 +340,7 @@ export class LearningProposer {
    * or a closure for each was garbage for every message.
    */
   private learned(delivered: number, out: Effects): void {
-    // Popped, not truncated: assigning `length` 0 would free the array's storage (see emptyArray).
-    if (!this.deliver) while (out.deliver.length > delivered) out.deliver.pop();
+    if (!this.deliver) truncate(out.deliver, delivered);
     // Digest votes the learner counted are accepted messages like any other for the proposer.
     for (const m of this.learner.lastResolved) this.proposer.receive(m.aid, m, out);
     // A checkpoint was installed: everything up to it is decided, the proposer moves past it, and
