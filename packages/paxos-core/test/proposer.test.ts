@@ -132,6 +132,38 @@ describe('proposer', () => {
     expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
   });
 
+  // A tick walks the open instances only once something can be due (see Proposer.resendDue):
+  // these two pin that a send or a backoff made while nothing was due is not missed.
+  it('resends an accept that times out after every open instance sat prepared, waiting for a value', () => {
+    const { p } = started();
+    promiseQuorum(p, 1, 12);
+    p.tick(5000, fx());
+    p.propose(enc('v'), fx());
+    const out = fx();
+    p.tick(5999, out);
+    expect(msgs(out, 'accept')).toEqual([]);
+    p.tick(6000, out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+  });
+
+  it('sends a backed-off prepare when it is due, not at the next timeout', () => {
+    const { p } = started({ seed: 1, backoffBaseMs: 200, backoffMaxMs: 400 });
+    promiseQuorum(p, 1, 12);
+    p.tick(5000, fx());
+    p.propose(enc('v'), fx());
+    const pre = fx();
+    p.receive(0, { type: 'preempted', aid: 0, iid: 1, ballot: 15 }, pre);
+    const preempted = pre.events.find((e) => e.kind === 'preempted');
+    const delay = preempted?.kind === 'preempted' ? preempted.delayMs : 0;
+    expect(msgs(pre, 'prepare')).toEqual([]);
+    expect(delay).toBeGreaterThan(1);
+    const out = fx();
+    p.tick(5000 + delay - 1, out);
+    expect(msgs(out, 'prepare')).toEqual([]);
+    p.tick(5000 + delay, out);
+    expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 1, ballot: 22 }]);
+  });
+
   it('AcceptedShouldNotTimeout: a chosen instance is finished', () => {
     const { p } = started();
     p.propose(enc('v'), fx());
