@@ -183,6 +183,8 @@ export class FrameDecoder {
   /** Bytes the incomplete frame at the start of `buf` needs at least (0: unknown). */
   private needed = 0;
   private count = 0;
+  /** The chunk being decoded is reused after `push` returns: what outlives it is copied. */
+  private transient = false;
   private readonly kinds = [0, 0, 0, 0, 0, 0];
   /** An integer's value, or a value's offset in `buf`. */
   private readonly nums = [0, 0, 0, 0, 0, 0];
@@ -197,11 +199,13 @@ export class FrameDecoder {
 
   /**
    * Appends `chunk` and returns every complete frame in it. Throws `WireError` on bytes that are
-   * not a valid frame; the decoder is unusable afterwards.
+   * not a valid frame; the decoder is unusable afterwards. A `transient` chunk is reused by the
+   * caller once this returns: nothing decoded from it, nor kept of it, refers to its bytes.
    */
-  push(chunk: Uint8Array): Frame[] {
+  push(chunk: Uint8Array, transient = false): Frame[] {
+    this.transient = transient;
     if (this.needed > 0 && this.buf.length + this.partsBytes + chunk.length < this.needed) {
-      this.parts.push(chunk);
+      this.parts.push(transient ? chunk.slice() : chunk);
       this.partsBytes += chunk.length;
       return [];
     }
@@ -417,7 +421,9 @@ export class FrameDecoder {
     const code = this.nums[0] as number;
     if (this.kinds[1] === MAP) {
       const start = this.nums[1] as number;
-      return { type: 'extension', code, payload: new Uint8Array(this.buf.subarray(start, start + (this.lens[1] as number))) };
+      // A copy, from a slab: an extension's payload is small (an accepted digest's is about 40
+      // bytes) and one comes with nearly every instance between libpaxos-ts peers.
+      return { type: 'extension', code, payload: copyOut(this.buf, start, this.lens[1] as number) };
     }
     const type = MESSAGE_TYPES[code];
     if (type === undefined) throw new WireError(`unknown message type ${code}`);
@@ -464,14 +470,41 @@ export class FrameDecoder {
     const length = this.lens[i] as number;
     // Most promises carry no value: one shared empty array (nothing can change it).
     if (length === 0) return EMPTY;
-    // A plain Uint8Array view, not a copy: a socket hands out a fresh Buffer per read and the
-    // decoder never writes into what it was given (it joins pieces into new arrays), so the bytes
-    // stay as received. A copy costs an ArrayBuffer with its own backing store per value (about
-    // 0.7 µs for 96 bytes, most values crossing a replica three times); a view pins only the
-    // chunk it came from, which the values kept (an acceptor's) mostly fill.
+    // A socket's 'data' hands out a fresh Buffer per read and the decoder never writes into what
+    // it was given (it joins pieces into new arrays), so the bytes stay as received: a plain
+    // Uint8Array view, not a copy. A copy costs an ArrayBuffer with its own backing store per
+    // value (about 0.7 µs for 96 bytes, most values crossing a replica three times); a view pins
+    // only the chunk it came from, which the values kept (an acceptor's) mostly fill. A transient
+    // chunk (a dialled socket's reused read buffer) is overwritten by the next read: copied. What
+    // arrives there is mostly accepted messages, and between libpaxos-ts peers mostly digests.
     const b = this.buf;
+    if (this.transient) return copyOut(b, start, length);
     return new Uint8Array(b.buffer, b.byteOffset + start, length);
   }
+}
+
+/** Bytes of a slab that values copied out of transient chunks share (see `copyOut`). */
+const SLAB_BYTES = 16 * 1024;
+let slab = new ArrayBuffer(SLAB_BYTES);
+let slabUsed = 0;
+
+/**
+ * A copy of `length` bytes of `b` at `start`. A small value goes into a slab shared with the
+ * values copied before it, as Node's Buffer pool does, so that copying costs no ArrayBuffer (and
+ * no malloc) per value; a slab stays alive while any of its values does, at most 16 KiB for
+ * values that came in one after another. A value above 2 KiB gets an ArrayBuffer of its own.
+ */
+function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
+  if (length > SLAB_BYTES / 8) return b.slice(start, start + length);
+  if (slabUsed + length > SLAB_BYTES) {
+    slab = new ArrayBuffer(SLAB_BYTES);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, length);
+  out.set(b.subarray(start, start + length));
+  // Aligned to 8, as Node's pool aligns: a later reader may view the bytes as wider integers.
+  slabUsed = (slabUsed + length + 7) & ~7;
+  return out;
 }
 
 const EMPTY = new Uint8Array(0);

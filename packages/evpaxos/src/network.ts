@@ -656,7 +656,8 @@ export class Network {
 
   private connect(conn: Connection, addr: Address): void {
     if (this.closed) return;
-    const socket = this.transport.connect(addr, addr.name);
+    // Reads of a dialled plain socket land in a buffer the transport reuses (see Transport.connect).
+    const socket = this.transport.connect(addr, addr.name, (chunk) => this.receive(conn, chunk, true, true));
     socket.setNoDelay(this.options.nodelay);
     conn.socket = socket;
     let error: string | undefined;
@@ -781,13 +782,13 @@ export class Network {
     });
   }
 
-  private receive(conn: Connection, chunk: Buffer, dialled: boolean): void {
+  private receive(conn: Connection, chunk: Uint8Array, dialled: boolean, transient = false): void {
     // The reports below are methods of their own: their summary callbacks capture what they say,
     // and a closure here would make every read (and every message) allocate a context.
     conn.traffic.received += chunk.length;
     let msgs: Frame[];
     try {
-      msgs = conn.decoder.push(chunk);
+      msgs = conn.decoder.push(chunk, transient);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
       this.badBytes(conn, e);

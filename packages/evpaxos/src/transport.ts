@@ -34,9 +34,27 @@ export interface Transport {
    * (TLS; undefined for plain TCP), and reports each refusal.
    */
   createServer(onPeer: (socket: Socket, peer: string | undefined) => void, onRefused: (r: Refusal) => void): Server;
-  /** Dials the process `expected` (its config line's name) at `addr`. The socket is ready for messages at `readyEvent`. */
-  connect(addr: Address, expected: string): Socket;
+  /**
+   * Dials the process `expected` (its config line's name) at `addr`. The socket is ready for
+   * messages at `readyEvent`. With `onRead`, a plain TCP socket reads into one buffer shared by
+   * every such socket and hands each read to `onRead` (valid only until it returns) instead of
+   * emitting 'data': Node otherwise allocates 64 KiB, shrinks it and wraps it in a new Buffer for
+   * every read. A TLS socket ignores `onRead` and emits 'data' as usual.
+   */
+  connect(addr: Address, expected: string, onRead?: (chunk: Uint8Array) => void): Socket;
   readonly readyEvent: 'connect' | 'secureConnect';
+}
+
+/**
+ * The buffer every plain dialled socket reads into. One is enough: reads run one at a time on the
+ * loop's thread, and each is decoded before the next (the decoder copies what it keeps).
+ */
+const READ_BUFFER = new Uint8Array(64 * 1024);
+
+/** Hands a read to `onRead`; true: keep reading (false would pause the socket). */
+function readInto(onRead: (chunk: Uint8Array) => void, n: number, buf: Uint8Array): boolean {
+  onRead(buf.subarray(0, n));
+  return true;
 }
 
 /** LibPaxos3's plain TCP: no identity, no encryption. */
@@ -45,7 +63,10 @@ export function plainTransport(name: string): Transport {
     secure: false,
     name,
     createServer: (onPeer) => createServer((socket) => onPeer(socket, undefined)),
-    connect: (addr) => createConnection({ host: addr.host, port: addr.port }),
+    connect: (addr, _expected, onRead) =>
+      onRead === undefined
+        ? createConnection({ host: addr.host, port: addr.port })
+        : createConnection({ host: addr.host, port: addr.port, onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => readInto(onRead, n, buf) } }),
     readyEvent: 'connect',
   };
 }
