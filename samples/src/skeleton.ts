@@ -8,6 +8,8 @@
  *   client --client_value--> replica 0 --prepare(iid + window), accept(iid)--> 3 acceptors
  *   acceptor --promise--> proposer;  acceptor --accepted--> every replica and the client's learner
  *   learners count 2 of 3 accepted per instance; the client then sends its next value.
+ *   (The client's connection to replica 0 only submits: its hello says so, and no accepted goes
+ *   there, as in evpaxos.)
  *
  * The same codec and the same one-write-per-peer-per-turn batching as evpaxos, a replica's own
  * acceptor reached in memory as evpaxos does. What our replicas spend beyond this is the cost of
@@ -26,7 +28,7 @@
 import { randomInt } from 'node:crypto';
 import { createConnection, createServer, type Socket } from 'node:net';
 import type { Message } from '@libpaxos/paxos-core';
-import { FrameDecoder, encodeMessage } from '@libpaxos/evpaxos';
+import { FrameDecoder, SUBMIT_ONLY_FEATURE, VERSION, encodeExtension, encodeMessage } from '@libpaxos/evpaxos';
 import { LatencyHistogram } from './histogram.js';
 import { PayloadMaker, isPayloadOf, nowUs, payloadSentUs } from './payload.js';
 import { tuneGc } from './cli.js';
@@ -47,14 +49,25 @@ class Peer {
   constructor(
     readonly socket: Socket,
     private readonly dirty: Set<Peer>,
-    onMessage: (peer: Peer, msg: Message) => void,
+    private readonly onMessage: (peer: Peer, msg: Message) => void,
+    dialled = false,
   ) {
     socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => {
-      // The skeleton's peers send LibPaxos3's messages only; extension frames do not occur.
-      for (const msg of this.decoder.push(chunk)) if (msg.type !== 'extension') onMessage(this, msg);
-    });
+    // A dialled socket reads into the shared buffer instead (see `dial`), as evpaxos's do.
+    if (!dialled) socket.on('data', (chunk: Buffer) => this.receive(chunk, false));
     socket.on('error', () => undefined);
+  }
+
+  /** The peer only submits values (its hello said so, as our client's does): broadcasts skip it. */
+  submitOnly = false;
+
+  receive(chunk: Uint8Array, transient: boolean): void {
+    // Apart from LibPaxos3's messages, the skeleton's peers send one frame: the client's hello on
+    // its connection to the proposer, which only submits (SUBMIT_ONLY_FEATURE).
+    for (const msg of this.decoder.push(chunk, transient)) {
+      if (msg.type === 'extension') this.submitOnly = true;
+      else this.onMessage(this, msg);
+    }
   }
 
   write(bytes: Uint8Array): void {
@@ -88,10 +101,21 @@ function flusher(): { dirty: Set<Peer>; soon: () => void } {
   };
 }
 
-function connect(port: number): Promise<Socket> {
+/** What every dialled socket reads into, as in evpaxos's plain transport (one read at a time). */
+const READ_BUFFER = new Uint8Array(64 * 1024);
+
+/** A peer on a connection this process dials. */
+async function dial(port: number, dirty: Set<Peer>, onMessage: (peer: Peer, msg: Message) => void): Promise<Peer> {
+  let peer: Peer | undefined;
+  const socket = await connect(port, (chunk) => peer?.receive(chunk, true));
+  peer = new Peer(socket, dirty, onMessage, true);
+  return peer;
+}
+
+function connect(port: number, onRead: (chunk: Uint8Array) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const attempt = (left: number) => {
-      const s = createConnection({ host: HOST, port });
+      const s = createConnection({ host: HOST, port, onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => (onRead(buf.subarray(0, n)), true) } });
       s.once('connect', () => resolve(s));
       s.once('error', (e) => {
         s.destroy();
@@ -138,7 +162,7 @@ async function replica(id: number, ports: number[]): Promise<void> {
       case 'accept': {
         const accepted: Message = { type: 'accepted', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.ballot, value: msg.value };
         const bytes = encodeMessage(accepted);
-        for (const p of incoming) p.write(bytes);
+        for (const p of incoming) if (!p.submitOnly) p.write(bytes);
         learn(msg.iid);
         soon();
         return;
@@ -167,7 +191,7 @@ async function replica(id: number, ports: number[]): Promise<void> {
       acceptors.push(undefined);
       continue;
     }
-    acceptors.push(new Peer(await connect(port), dirty, (p, msg) => handle(p, msg, false)));
+    acceptors.push(await dial(port, dirty, (p, msg) => handle(p, msg, false)));
   }
 }
 
@@ -180,7 +204,7 @@ function acceptor(id: number, port: number): void {
       from.write(encodeMessage({ type: 'promise', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: 0, value: new Uint8Array(0) }));
     } else if (msg.type === 'accept') {
       const bytes = encodeMessage({ type: 'accepted', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.ballot, value: msg.value });
-      for (const p of incoming) p.write(bytes);
+      for (const p of incoming) if (!p.submitOnly) p.write(bytes);
     }
     soon();
   };
@@ -216,7 +240,7 @@ async function proposer(port: number, acceptorPorts: number[]): Promise<void> {
       soon();
     });
   }).listen(port, HOST);
-  for (const p of acceptorPorts) acceptors.push(new Peer(await connect(p), dirty, onAcceptor));
+  for (const p of acceptorPorts) acceptors.push(await dial(p, dirty, onAcceptor));
 }
 
 async function client(ports: number[], outstanding: number, size: number, warmup: number, duration: number): Promise<void> {
@@ -230,7 +254,9 @@ async function client(ports: number[], outstanding: number, size: number, warmup
   // Replica mode: the proposer is replica 0, and the learner dials all three; split mode: the
   // first port is the proposer's, the learner dials the other three (the acceptors).
   const split = ports.length === 4;
-  const proposerPeer = new Peer(await connect(ports[0] as number), dirty, () => undefined);
+  const proposerPeer = await dial(ports[0] as number, dirty, () => undefined);
+  // As our client: this connection only submits, and says so first.
+  proposerPeer.write(encodeExtension({ type: 'hello', version: VERSION, role: 'client', id: -1, features: [SUBMIT_ONLY_FEATURE] }));
   // The payloads our client makes, made the same way.
   const payloads = new PayloadMaker(id, size);
   const submit = () => {
@@ -260,7 +286,7 @@ async function client(ports: number[], outstanding: number, size: number, warmup
     }
     submit();
   };
-  for (const port of split ? ports.slice(1) : ports) new Peer(await connect(port), dirty, onAccepted);
+  for (const port of split ? ports.slice(1) : ports) await dial(port, dirty, onAccepted);
   for (let i = 0; i < outstanding; i++) submit();
   const ticker = setInterval(() => {
     const s = second;

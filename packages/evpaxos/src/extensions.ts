@@ -25,10 +25,21 @@ export interface HelloMsg {
   /**
    * What it serves or takes: 'snapshots' when it can send checkpoints; 'accepted-digests' when it
    * is a replica whose learner holds the values of the accepts its acceptor receives, so that an
-   * acceptor's accepted may come to it as an `accepted_digest`.
+   * acceptor's accepted may come to it as an `accepted_digest`; `SUBMIT_ONLY_FEATURE` when the
+   * connection only submits client values.
    */
   readonly features: readonly string[];
 }
+
+/**
+ * A hello feature: this connection only submits client values (the sample client's connection to
+ * its proposer; it learns over connections of its own, or not at all). An acceptor broadcasts
+ * every accepted to every connection, as LibPaxos3 does; on such a connection that was a write
+ * for the sender and a read for the client per value, read only to be thrown away (in replica
+ * mode, one write in six of the leader's). An acceptor leaves it out; a C LibPaxos3 acceptor
+ * ignores the hello and keeps sending, and the client keeps discarding what comes.
+ */
+export const SUBMIT_ONLY_FEATURE = 'submit-only';
 
 export type ExtensionMessage = HelloMsg | SnapshotMessage | RejoinMessage | AcceptedDigestMsg;
 export type ExtensionType = ExtensionMessage['type'];

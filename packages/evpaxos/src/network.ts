@@ -12,7 +12,7 @@ import {
 } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from './codec.js';
 import { formatAddress, type Address } from './config.js';
-import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
+import { ExtensionError, SUBMIT_ONLY_FEATURE, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 import { ANY_MESSAGE, allowedExtensions, allowedMessages } from './tls.js';
 import { dialProblem, plainTransport, type Refusal, type Transport } from './transport.js';
@@ -181,6 +181,8 @@ class Connection {
   backoff: Backoff | undefined;
   /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
   hello: HelloMsg | undefined;
+  /** Incoming connections: the peer's hello said it only submits values: no broadcast goes to it. */
+  submitOnly = false;
 
   constructor(
     readonly id: PeerId,
@@ -528,7 +530,7 @@ export class Network {
       return;
     }
     const bytes = encodeMessage(msg);
-    for (const conn of this.incoming.values()) conn.write(bytes, msg.type);
+    for (const conn of this.incoming.values()) if (!conn.submitOnly) conn.write(bytes, msg.type);
   }
 
   /** An accepted to every incoming connection: as a digest to those that take one, whole to the rest. */
@@ -537,6 +539,7 @@ export class Network {
     let digest: Uint8Array | undefined;
     let digests = 0;
     for (const conn of this.incoming.values()) {
+      if (conn.submitOnly) continue;
       if (conn.hello !== undefined && conn.hello.features.includes(ACCEPTED_DIGESTS_FEATURE)) {
         digest ??= encodeExtension(digestOf(msg));
         digests++;
@@ -890,6 +893,7 @@ export class Network {
     if (msg.type === 'hello') {
       const first = conn.hello === undefined;
       conn.hello = msg;
+      if (!dialled) conn.submitOnly = msg.features.includes(SUBMIT_ONLY_FEATURE);
       if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
       if (!dialled && first && this.options.hello !== undefined) {
         conn.write(this.extensionBytes(this.options.hello));

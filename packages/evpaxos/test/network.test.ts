@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, type Logger, type PaxosHandle } from '../src/index.js';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { FrameDecoder } from '../src/codec.js';
+import { SUBMIT_ONLY_FEATURE, encodeExtension } from '../src/extensions.js';
 import { Backoff, Network } from '../src/network.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 
@@ -137,6 +138,69 @@ describe('write queue', () => {
       await net.close();
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 15_000);
+});
+
+describe('broadcasts', () => {
+  it('leave out a connection whose hello says it only submits values; every other connection still gets them', async () => {
+    const acceptor = (port: number) =>
+      new Network({
+        listen: { host: '127.0.0.1', port, where: 'test:1', name: 'acceptor-0' },
+        nodelay: true,
+        maxValueSize: 1 << 20,
+        maxQueuedBytes: 1 << 24,
+        log: silentLogger,
+        onMessage: () => undefined,
+        hello: { type: 'hello', version: 'test', role: 'acceptor', id: 0, features: [] },
+        acceptedDigests: true,
+      });
+    let port = 0;
+    const net = await withFreePorts(1, async ([p]) => {
+      const n = acceptor(p as number);
+      try {
+        await n.start();
+      } catch (e) {
+        await n.close();
+        throw e;
+      }
+      port = p as number;
+      return n;
+    });
+    const sockets: Socket[] = [];
+    /** A peer that dials the acceptor, says hello with `features`, and notes the frames it gets. */
+    const peer = (features: string[]) => {
+      const frames: string[] = [];
+      const s = connect({ host: '127.0.0.1', port });
+      sockets.push(s);
+      s.on('error', () => undefined);
+      s.write(encodeExtension({ type: 'hello', version: 'test', role: 'client', id: -1, features }));
+      const decoder = new FrameDecoder(1 << 20);
+      s.on('data', (chunk) => {
+        for (const f of decoder.push(chunk)) frames.push(f.type === 'extension' ? `ext ${f.code}` : `${f.type} ${f.type === 'accepted' ? f.iid : ''}`);
+      });
+      return frames;
+    };
+    try {
+      const submitter = peer([SUBMIT_ONLY_FEATURE]);
+      const learner = peer(['accepted-digests']);
+      const c = peer([]);
+      // Each hello is answered: then the acceptor has read it.
+      await waitFor(() => submitter.length >= 1 && learner.length >= 1 && c.length >= 1, 5000, 'the three hellos to be answered');
+      // One value large enough to go as a digest to a peer that takes digests, one that goes whole to all.
+      net.toSubscribers({ type: 'accepted', aid: 0, iid: 1, ballot: 11, valueBallot: 11, value: new Uint8Array(300).fill(1) });
+      net.toSubscribers({ type: 'accepted', aid: 0, iid: 2, ballot: 11, valueBallot: 11, value: new Uint8Array(64).fill(2) });
+      net.flush();
+      await waitFor(() => c.length >= 3 && learner.length >= 3, 5000, 'the other two to get both accepted');
+      // Round trips on the other connections took place; one more turn for anything late.
+      await sleep(50);
+      expect(submitter).toEqual(['ext 16']);
+      expect(c).toEqual(['ext 16', 'accepted 1', 'accepted 2']);
+      // The digest path leaves it out too: the learner that takes digests gets one.
+      expect(learner).toEqual(['ext 16', 'ext 23', 'accepted 2']);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await net.close();
     }
   }, 15_000);
 });
