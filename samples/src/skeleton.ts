@@ -101,13 +101,17 @@ function flusher(): { dirty: Set<Peer>; soon: () => void } {
   };
 }
 
-/** What every dialled socket reads into, as in evpaxos's plain transport (one read at a time). */
+/** What every dialled socket reads into (one read at a time), as in evpaxos's plainTransport (transport.ts). */
 const READ_BUFFER = new Uint8Array(64 * 1024);
 
 /** A peer on a connection this process dials. */
 async function dial(port: number, dirty: Set<Peer>, onMessage: (peer: Peer, msg: Message) => void): Promise<Peer> {
   let peer: Peer | undefined;
-  const socket = await connect(port, (chunk) => peer?.receive(chunk, true));
+  // No read runs before the connection's promise settles and the peer is made below.
+  const socket = await connect(port, (chunk) => {
+    if (peer === undefined) throw new Error(`skeleton: bytes from port ${port} before its peer was set up`);
+    peer.receive(chunk, true);
+  });
   peer = new Peer(socket, dirty, onMessage, true);
   return peer;
 }

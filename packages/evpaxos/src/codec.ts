@@ -165,9 +165,11 @@ export type Frame = Message | ExtensionFrame;
  * not after 4 GiB), notes where each element is, and builds the message only once the frame is
  * complete, validating every field. Values are plain Uint8Array views of the chunks pushed (the
  * decoder never writes into them; pieces of a frame split across chunks are joined into a new
- * array), so the caller must not reuse a chunk it pushed: a socket's 'data' chunks are fresh per
- * read. A stored value pins the chunk it came from; an acceptor's values come in chunks of accepts
- * it keeps too, and an application keeping values for long should copy them (paxos-kv does).
+ * array), so the caller must not reuse a chunk it pushed (a socket's 'data' chunks are fresh per
+ * read) unless it says so: from a `transient` chunk (a dialled socket's reused read buffer) every
+ * value is copied. A stored value pins the chunk or slab it came from; an acceptor's values come
+ * in chunks of accepts it keeps too, and an application keeping values for long should copy them
+ * (paxos-kv does).
  * (@msgpack/msgpack's generic decoder, which the tests use as the reference, allocated an array
  * per frame and a string per str value.)
  */
@@ -203,19 +205,27 @@ export class FrameDecoder {
    * caller once this returns: nothing decoded from it, nor kept of it, refers to its bytes.
    */
   push(chunk: Uint8Array, transient = false): Frame[] {
-    this.transient = transient;
     if (this.needed > 0 && this.buf.length + this.partsBytes + chunk.length < this.needed) {
-      this.parts.push(transient ? chunk.slice() : chunk);
+      // `new Uint8Array(x)` copies whatever x is (a Buffer's slice would be a view).
+      this.parts.push(transient ? new Uint8Array(chunk) : chunk);
       this.partsBytes += chunk.length;
       return [];
     }
+    // Bytes joined into a new array are ours: what is decoded from them needs no second copy.
+    let joined = false;
     if (this.parts.length > 0) {
       this.parts.push(chunk);
       chunk = joinAll(this.parts, this.partsBytes + chunk.length);
       this.parts = [];
       this.partsBytes = 0;
+      joined = true;
     }
-    this.buf = this.buf.length === 0 ? chunk : concat(this.buf, chunk);
+    if (this.buf.length > 0) {
+      chunk = concat(this.buf, chunk);
+      joined = true;
+    }
+    this.buf = chunk;
+    this.transient = transient && !joined;
     this.needed = 0;
     const out: Frame[] = [];
     let pos = 0;
@@ -230,6 +240,18 @@ export class FrameDecoder {
     }
     this.buf = pos === this.buf.length ? EMPTY : new Uint8Array(this.buf.subarray(pos));
     return out;
+  }
+
+  /**
+   * Forgets every byte received so far: a connection that ended (the first bytes of the next one
+   * are not the rest of a frame cut off with the last), or bytes that were refused (after a
+   * `WireError`, nothing of a transient chunk stays referred to).
+   */
+  reset(): void {
+    this.buf = EMPTY;
+    this.parts = [];
+    this.partsBytes = 0;
+    this.needed = 0;
   }
 
   /**
@@ -495,7 +517,8 @@ let slabUsed = 0;
  * values that came in one after another. A value above 2 KiB gets an ArrayBuffer of its own.
  */
 function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
-  if (length > SLAB_BYTES / 8) return b.slice(start, start + length);
+  // `new Uint8Array(view)` copies, also when `b` is a Buffer (whose slice is a view).
+  if (length > SLAB_BYTES / 8) return new Uint8Array(b.subarray(start, start + length));
   if (slabUsed + length > SLAB_BYTES) {
     slab = new ArrayBuffer(SLAB_BYTES);
     slabUsed = 0;

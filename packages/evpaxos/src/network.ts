@@ -293,7 +293,11 @@ class Connection {
   /** Bytes queued while disconnected are lost with the connection (LibPaxos3 too); Paxos resends. */
   reset(): void {
     this.clear();
+    // A dialled connection is redialled with this object: a frame cut off when the connection
+    // ended must not be glued to the first bytes of the next one.
+    this.decoder.reset();
     this.hello = undefined;
+    this.submitOnly = false;
     this.connected = false;
     this.socket = null;
   }
@@ -681,6 +685,7 @@ export class Network {
       conn.flush();
       if (conn.id < this.dialled.length) this.options.onAcceptorConnected?.(conn.id);
     });
+    // Only a TLS socket emits 'data' here: a plain one reads through the callback above.
     socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       const tls = this.transport.secure ? dialProblem(e) : undefined;
@@ -794,6 +799,8 @@ export class Network {
       msgs = conn.decoder.push(chunk, transient);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
+      // The connection is closed; until then its decoder keeps nothing (of a reused buffer either).
+      conn.decoder.reset();
       this.badBytes(conn, e);
       return;
     }

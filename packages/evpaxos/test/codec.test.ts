@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import { MESSAGE_CODE, MESSAGE_TYPES, MAX_UINT32, NOOP, type Message, type MessageType } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from '../src/codec.js';
+import { encodeExtension } from '../src/extensions.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(' ').map((b) => parseInt(b, 16)));
 const hi = Uint8Array.of(0x68, 0x69, 0x00);
@@ -76,14 +77,23 @@ describe('codec', () => {
 
   it('decodes any chunking of a stream read through one reused buffer, and keeps nothing of that buffer', () => {
     // A dialled socket reads into a buffer that the next read overwrites (Transport.connect):
-    // every value handed out, and every piece of a frame kept for later, must be a copy.
-    const long = { type: 'accept', iid: 7, ballot: 11, value: Uint8Array.from({ length: 300 }, (_, i) => i % 251) } as const;
-    const pool: Message[] = [...VECTORS.map((v) => v[1]), long];
+    // every value handed out, every extension payload and every piece of a frame kept for later
+    // must be a copy. Values of 300 bytes span reads; a value or an extension payload above 2 KiB
+    // is copied apart from the slab.
+    const value = (n: number) => Uint8Array.from({ length: n }, (_, i) => i % 251);
+    const pool: Uint8Array[] = [
+      ...VECTORS.map((v) => encodeMessage(v[1])),
+      encodeMessage({ type: 'accept', iid: 7, ballot: 11, value: value(300) }),
+      encodeMessage({ type: 'accepted', aid: 1, iid: 8, ballot: 11, valueBallot: 11, value: value(5000) }),
+      encodeExtension({ type: 'hello', version: 'test', role: 'replica', id: 1, features: ['accepted-digests'] }),
+      encodeExtension({ type: 'accepted_digest', aid: 2, iid: 9, ballot: 11, valueBallot: 11, size: 300, d1: 123456789, d2: 987654321 }),
+      encodeExtension({ type: 'snapshot_chunk', iid: 10, sum: value(32), offset: 0, data: value(3000), gone: false }),
+    ];
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 })), (picks, cuts) => {
-        const msgs = picks.map((i) => pool[i] as Message);
-        const stream = Uint8Array.from(msgs.flatMap((m) => [...encodeMessage(m)]));
-        const reused = new Uint8Array(64);
+        const stream = Uint8Array.from(picks.flatMap((i) => [...(pool[i] as Uint8Array)]));
+        const want = new FrameDecoder(1 << 20).push(Uint8Array.from(stream));
+        const reused = new Uint8Array(4096);
         const d = new FrameDecoder(1 << 20);
         const got: Frame[] = [];
         let pos = 0;
@@ -95,8 +105,9 @@ describe('codec', () => {
           pos += piece.length;
         };
         for (const c of cuts) read(c);
-        while (pos < stream.length) read(64);
-        expect(got).toEqual(msgs);
+        while (pos < stream.length) read(4096);
+        expect(got).toEqual(want);
+        expect(got).toHaveLength(picks.length);
         expect(d.buffered).toBe(0);
       }),
     );

@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Message } from '@libpaxos/paxos-core';
 import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, type Logger, type PaxosHandle } from '../src/index.js';
 import { connect, createServer, type Socket } from 'node:net';
-import { FrameDecoder } from '../src/codec.js';
+import { FrameDecoder, encodeMessage } from '../src/codec.js';
 import { SUBMIT_ONLY_FEATURE, encodeExtension } from '../src/extensions.js';
 import { Backoff, Network } from '../src/network.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
@@ -201,6 +202,54 @@ describe('broadcasts', () => {
     } finally {
       for (const s of sockets) s.destroy();
       await net.close();
+    }
+  }, 15_000);
+});
+
+describe('redialled connection', () => {
+  it('starts decoding afresh: a frame cut off when the last connection died is not glued to the next', async () => {
+    const accepted = (iid: number, size: number): Message => ({ type: 'accepted', aid: 0, iid, ballot: 11, valueBallot: 11, value: new Uint8Array(size).fill(iid) });
+    const sockets: Socket[] = [];
+    let connections = 0;
+    // The acceptor's first connection dies in the middle of a frame; the second sends whole ones.
+    const server = createServer((s) => {
+      sockets.push(s);
+      s.on('error', () => undefined);
+      if (++connections === 1) {
+        const bytes = encodeMessage(accepted(1, 3000));
+        s.write(bytes.subarray(0, 40), () => s.destroy());
+      } else {
+        s.write(encodeMessage(accepted(2, 3000)));
+        s.write(encodeMessage(accepted(3, 20)));
+      }
+    });
+    const port = await withFreePorts(1, async ([p]) => {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(p, '127.0.0.1', () => resolve());
+      });
+      return p as number;
+    });
+    const got: Message[] = [];
+    const { log, lines } = capture();
+    const net = new Network({
+      dial: [{ host: '127.0.0.1', port, where: 'test:1', name: 'acceptor-0' }],
+      nodelay: true,
+      maxValueSize: 1 << 20,
+      maxQueuedBytes: 1 << 24,
+      redial: { firstMs: 20, maxMs: 50 },
+      log,
+      onMessage: (_from, msg) => got.push(msg),
+    });
+    try {
+      await net.start();
+      await waitFor(() => got.length >= 2, 5000, 'the second connection’s two messages');
+      expect(got).toEqual([accepted(2, 3000), accepted(3, 20)]);
+      expect(lines.filter((l) => l.startsWith('E '))).toEqual([]);
+    } finally {
+      await net.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   }, 15_000);
 });

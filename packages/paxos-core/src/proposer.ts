@@ -909,9 +909,10 @@ export class Proposer {
     for (const inst of this.instances.values()) {
       if (inst.retryAt >= 0) {
         if (now >= inst.retryAt) this.sendPrepare(inst, out);
-      } else if (now - inst.sentAt >= this.timeoutMs && (inst.phase === 2 || inst.ackCount < this.quorum)) {
+      } else if (now >= inst.sentAt + this.timeoutMs && (inst.phase === 2 || inst.ackCount < this.quorum)) {
         // LibPaxos3: resend unchanged (same ballot); a prepared instance waiting for a value
-        // never times out.
+        // never times out. (Compared as `dueBy` adds, so that a fractional clock cannot make the
+        // walk find nothing where its bound said something was due.)
         out.events.push({ kind: 'timeout', phase: inst.phase, iid: inst.iid, ballot: inst.ballot });
         if (inst.phase === 1) this.sendPrepare(inst, out);
         else this.sendAccept(inst, out);

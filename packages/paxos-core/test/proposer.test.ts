@@ -134,16 +134,23 @@ describe('proposer', () => {
 
   // A tick walks the open instances only once something can be due (see Proposer.resendDue):
   // these two pin that a send or a backoff made while nothing was due is not missed.
-  it('resends an accept that times out after every open instance sat prepared, waiting for a value', () => {
+  it('resends an accept sent while nothing was due, when it is the only send (a no-op closing a hole)', () => {
     const { p } = started();
     promiseQuorum(p, 1, 12);
+    // The walk finds nothing due: instance 1 is prepared and waits for a value.
     p.tick(5000, fx());
-    p.propose(enc('v'), fx());
+    // Instance 5 is in use elsewhere: 1 is a hole, closed with a no-op at the next tick; an idle
+    // proposer opens nothing with it, so the accept is the only send.
+    p.receive(0, accepted(0, 5, 11, enc('x')), fx());
+    const first = fx();
+    p.tick(5001, first);
+    expect(msgs(first, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: NOOP }]);
+    expect(msgs(first, 'prepare')).toEqual([]);
     const out = fx();
-    p.tick(5999, out);
-    expect(msgs(out, 'accept')).toEqual([]);
     p.tick(6000, out);
-    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+    expect(msgs(out, 'accept')).toEqual([]);
+    p.tick(6001, out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: NOOP }]);
   });
 
   it('sends a backed-off prepare when it is due, not at the next timeout', () => {
