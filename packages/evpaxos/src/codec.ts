@@ -505,29 +505,49 @@ export class FrameDecoder {
   }
 }
 
-/** Bytes of a slab that values copied out of transient chunks share (see `copyOut`). */
+/** Bytes of each slab that small copies share (see `Slab`). */
 const SLAB_BYTES = 16 * 1024;
-let slab = new ArrayBuffer(SLAB_BYTES);
-let slabUsed = 0;
 
 /**
- * A copy of `length` bytes of `b` at `start`. A small value goes into a slab shared with the
- * values copied before it, as Node's Buffer pool does, so that copying costs no ArrayBuffer (and
- * no malloc) per value; a slab stays alive while any of its values does, at most 16 KiB for
- * values that came in one after another. A value above 2 KiB gets an ArrayBuffer of its own.
+ * Small copies packed into shared 16 KiB ArrayBuffers, as Node's Buffer pool does, so that a
+ * copy costs no ArrayBuffer (and no malloc) of its own. A slab stays alive while any copy in it
+ * does. A copy above 2 KiB gets an ArrayBuffer of its own.
  */
-function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
-  // `new Uint8Array(view)` copies, also when `b` is a Buffer (whose slice is a view).
-  if (length > SLAB_BYTES / 8) return new Uint8Array(b.subarray(start, start + length));
-  if (slabUsed + length > SLAB_BYTES) {
-    slab = new ArrayBuffer(SLAB_BYTES);
-    slabUsed = 0;
+class Slab {
+  private buf = new ArrayBuffer(SLAB_BYTES);
+  private used = 0;
+
+  /** A copy of `length` bytes of `b` at `start`. */
+  copy(b: Uint8Array, start: number, length: number): Uint8Array {
+    // `new Uint8Array(view)` copies, also when `b` is a Buffer (whose slice is a view).
+    if (length > SLAB_BYTES / 8) return new Uint8Array(b.subarray(start, start + length));
+    if (this.used + length > SLAB_BYTES) {
+      this.buf = new ArrayBuffer(SLAB_BYTES);
+      this.used = 0;
+    }
+    const out = new Uint8Array(this.buf, this.used, length);
+    out.set(b.subarray(start, start + length));
+    // Aligned to 8, as Node's pool aligns: a later reader may view the bytes as wider integers.
+    this.used = (this.used + length + 7) & ~7;
+    return out;
   }
-  const out = new Uint8Array(slab, slabUsed, length);
-  out.set(b.subarray(start, start + length));
-  // Aligned to 8, as Node's pool aligns: a later reader may view the bytes as wider integers.
-  slabUsed = (slabUsed + length + 7) & ~7;
-  return out;
+}
+
+/** Copies that mostly die young: values decoded from transient chunks, extension payloads. */
+const shortLived = new Slab();
+/**
+ * Copies that are kept: a replica's own acceptor's values (memory storage keeps every one until a
+ * trim). Apart from the short-lived ones, which would otherwise pin a slab of them each.
+ */
+const keptSlab = new Slab();
+
+/** A copy of `b`, a small one in a shared slab: `kept` for bytes that will be stored. */
+export function copyBytes(b: Uint8Array, kept = false): Uint8Array {
+  return (kept ? keptSlab : shortLived).copy(b, 0, b.length);
+}
+
+function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
+  return shortLived.copy(b, start, length);
 }
 
 const EMPTY = new Uint8Array(0);
