@@ -201,8 +201,9 @@ export class FrameDecoder {
 
   /**
    * Appends `chunk` and returns every complete frame in it. Throws `WireError` on bytes that are
-   * not a valid frame; the decoder is unusable afterwards. A `transient` chunk is reused by the
-   * caller once this returns: nothing decoded from it, nor kept of it, refers to its bytes.
+   * not a valid frame; the decoder is unusable afterwards, until `reset`. A `transient` chunk is
+   * reused by the caller once this returns: nothing decoded from it, nor kept of it, refers to its
+   * bytes.
    */
   push(chunk: Uint8Array, transient = false): Frame[] {
     if (this.needed > 0 && this.buf.length + this.partsBytes + chunk.length < this.needed) {
@@ -499,6 +500,7 @@ export class FrameDecoder {
     // only the chunk it came from, which the values kept (an acceptor's) mostly fill. A transient
     // chunk (a dialled socket's reused read buffer) is overwritten by the next read: copied. What
     // arrives there is mostly accepted messages, and between libpaxos-ts peers mostly digests.
+    // (Bytes joined from several reads are the decoder's own array: views of it, as for 'data'.)
     const b = this.buf;
     if (this.transient) return copyOut(b, start, length);
     return new Uint8Array(b.buffer, b.byteOffset + start, length);
@@ -519,6 +521,8 @@ class Slab {
 
   /** A copy of `length` bytes of `b` at `start`. */
   copy(b: Uint8Array, start: number, length: number): Uint8Array {
+    // Nothing can change an empty array: the shared one pins no slab.
+    if (length === 0) return EMPTY;
     // `new Uint8Array(view)` copies, also when `b` is a Buffer (whose slice is a view).
     if (length > SLAB_BYTES / 8) return new Uint8Array(b.subarray(start, start + length));
     if (this.used + length > SLAB_BYTES) {
@@ -536,16 +540,23 @@ class Slab {
 /** Copies that mostly die young: values decoded from transient chunks, extension payloads. */
 const shortLived = new Slab();
 /**
- * Copies that are kept: a replica's own acceptor's values (memory storage keeps every one until a
- * trim). Apart from the short-lived ones, which would otherwise pin a slab of them each.
+ * Copies that are kept: a replica's own acceptor's values (the core's acceptor keeps every record
+ * in memory until a trim, whatever the storage). Apart from the short-lived ones, which would
+ * otherwise pin a slab of them each.
  */
 const keptSlab = new Slab();
 
-/** A copy of `b`, a small one in a shared slab: `kept` for bytes that will be stored. */
-export function copyBytes(b: Uint8Array, kept = false): Uint8Array {
-  return (kept ? keptSlab : shortLived).copy(b, 0, b.length);
+/** A copy of `b` that will be stored (see `keptSlab`); a small one shares a slab. */
+export function copyKept(b: Uint8Array): Uint8Array {
+  return keptSlab.copy(b, 0, b.length);
 }
 
+/** A copy of `b` that mostly dies young; a small one shares a slab. */
+export function copyShortLived(b: Uint8Array): Uint8Array {
+  return shortLived.copy(b, 0, b.length);
+}
+
+/** A short-lived copy of `length` bytes of `b` at `start`. */
 function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
   return shortLived.copy(b, start, length);
 }

@@ -10,7 +10,7 @@ import {
   type Message,
   type PeerId,
 } from '@libpaxos/paxos-core';
-import { FrameDecoder, WireError, copyBytes, encodeMessage, type Frame } from './codec.js';
+import { FrameDecoder, WireError, copyKept, copyShortLived, encodeMessage, type Frame } from './codec.js';
 import { formatAddress, type Address } from './config.js';
 import { ExtensionError, SUBMIT_ONLY_FEATURE, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
@@ -958,7 +958,7 @@ function withOwnValue(msg: Message): Message {
   // storage), and work for every scavenge. The accept's copy is what the acceptor stores.
   switch (msg.type) {
     case 'accept':
-      return { type: 'accept', iid: msg.iid, ballot: msg.ballot, value: copyBytes(msg.value, true) } satisfies Required<AcceptMsg>;
+      return { type: 'accept', iid: msg.iid, ballot: msg.ballot, value: copyKept(msg.value) } satisfies Required<AcceptMsg>;
     case 'accepted':
       return {
         type: 'accepted',
@@ -966,10 +966,10 @@ function withOwnValue(msg: Message): Message {
         iid: msg.iid,
         ballot: msg.ballot,
         valueBallot: msg.valueBallot,
-        value: copyBytes(msg.value),
+        value: copyShortLived(msg.value),
       } satisfies Required<AcceptedMsg>;
     case 'client_value':
-      return { type: 'client_value', value: copyBytes(msg.value) } satisfies Required<ClientValueMsg>;
+      return { type: 'client_value', value: copyShortLived(msg.value) } satisfies Required<ClientValueMsg>;
     case 'promise':
     case 'prepare':
     case 'preempted':

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decode, encode } from '@msgpack/msgpack';
 import { MESSAGE_CODE, MESSAGE_TYPES, MAX_UINT32, NOOP, type Message, type MessageType } from '@libpaxos/paxos-core';
-import { FrameDecoder, WireError, encodeMessage, type Frame } from '../src/codec.js';
+import { FrameDecoder, WireError, copyKept, copyShortLived, encodeMessage, type Frame } from '../src/codec.js';
 import { encodeExtension } from '../src/extensions.js';
 
 const hex = (s: string) => Uint8Array.from(s.split(' ').map((b) => parseInt(b, 16)));
@@ -93,7 +93,8 @@ describe('codec', () => {
       fc.property(fc.array(fc.integer({ min: 0, max: pool.length - 1 }), { minLength: 1, maxLength: 20 }), fc.array(fc.integer({ min: 1, max: 64 })), (picks, cuts) => {
         const stream = Uint8Array.from(picks.flatMap((i) => [...(pool[i] as Uint8Array)]));
         const want = new FrameDecoder(1 << 20).push(Uint8Array.from(stream));
-        const reused = new Uint8Array(4096);
+        // A socket's buffer may be a Buffer too, whose slice is a view, not a copy.
+        const reused = picks.length % 2 === 0 ? new Uint8Array(4096) : Buffer.alloc(4096);
         const d = new FrameDecoder(1 << 20);
         const got: Frame[] = [];
         let pos = 0;
@@ -111,6 +112,26 @@ describe('codec', () => {
         expect(d.buffered).toBe(0);
       }),
     );
+  });
+
+  it('copies small values into shared slabs, kept ones apart, each its own bytes', () => {
+    const source = Uint8Array.from({ length: 40 }, (_, i) => i);
+    const a = copyShortLived(source);
+    const b = copyShortLived(source.subarray(0, 24));
+    const k = copyKept(source);
+    // Two copies share a slab (no ArrayBuffer per copy); the kept one lives in another.
+    expect(a.buffer).toBe(b.buffer);
+    expect(k.buffer).not.toBe(a.buffer);
+    for (const c of [a, b, k]) expect(c.byteOffset % 8).toBe(0);
+    // Each is its own: writing into one, or into the source, changes no other.
+    a.fill(0xff);
+    source.fill(0xee);
+    expect(b).toEqual(Uint8Array.from({ length: 24 }, (_, i) => i));
+    expect(k).toEqual(Uint8Array.from({ length: 40 }, (_, i) => i));
+    // A large copy gets an ArrayBuffer of its own; an empty one pins no slab.
+    const big = copyShortLived(new Uint8Array(3000).fill(3));
+    expect(big.buffer.byteLength).toBe(3000);
+    expect(copyKept(new Uint8Array(0)).buffer.byteLength).toBe(0);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@libpaxos/paxos-core';
 import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, type Logger, type PaxosHandle } from '../src/index.js';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, encodeMessage } from '../src/codec.js';
 import { SUBMIT_ONLY_FEATURE, encodeExtension } from '../src/extensions.js';
 import { Backoff, Network } from '../src/network.js';
@@ -20,6 +20,20 @@ function capture(): { log: Logger; lines: string[] } {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** What every Network of these tests shares. */
+const BASE = { nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: () => undefined } as const;
+
+/** A plain server on a free port of this worker's range (retried on EADDRINUSE); resolves to the port. */
+function listenOnFreePort(server: Server): Promise<number> {
+  return withFreePorts(1, async ([p]) => {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(p, '127.0.0.1', () => resolve());
+    });
+    return p as number;
+  });
+}
 
 describe('redial', () => {
   it('starts at 50 ms and doubles up to LibPaxos3’s 2 s; a success starts over', () => {
@@ -100,21 +114,11 @@ describe('write queue', () => {
       });
       s.on('error', () => undefined);
     });
-    const port = await withFreePorts(1, async ([p]) => {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(p, '127.0.0.1', () => resolve());
-      });
-      return p as number;
-    });
+    const port = await listenOnFreePort(server);
     const net = new Network({
+      ...BASE,
       dial: [{ host: '127.0.0.1', port, where: 'test:1', name: 'acceptor-0' }],
-      nodelay: true,
-      maxValueSize: 1 << 20,
-      maxQueuedBytes: 1 << 24,
       redial: { firstMs: 20, maxMs: 50 },
-      log: silentLogger,
-      onMessage: () => undefined,
       hello: { type: 'hello', version: 'test', role: 'proposer', id: 0, features: [] },
     });
     try {
@@ -147,12 +151,8 @@ describe('broadcasts', () => {
   it('leave out a connection whose hello says it only submits values; every other connection still gets them', async () => {
     const acceptor = (port: number) =>
       new Network({
+        ...BASE,
         listen: { host: '127.0.0.1', port, where: 'test:1', name: 'acceptor-0' },
-        nodelay: true,
-        maxValueSize: 1 << 20,
-        maxQueuedBytes: 1 << 24,
-        log: silentLogger,
-        onMessage: () => undefined,
         hello: { type: 'hello', version: 'test', role: 'acceptor', id: 0, features: [] },
         acceptedDigests: true,
       });
@@ -223,20 +223,12 @@ describe('redialled connection', () => {
         s.write(encodeMessage(accepted(3, 20)));
       }
     });
-    const port = await withFreePorts(1, async ([p]) => {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(p, '127.0.0.1', () => resolve());
-      });
-      return p as number;
-    });
+    const port = await listenOnFreePort(server);
     const got: Message[] = [];
     const { log, lines } = capture();
     const net = new Network({
+      ...BASE,
       dial: [{ host: '127.0.0.1', port, where: 'test:1', name: 'acceptor-0' }],
-      nodelay: true,
-      maxValueSize: 1 << 20,
-      maxQueuedBytes: 1 << 24,
       redial: { firstMs: 20, maxMs: 50 },
       log,
       onMessage: (_from, msg) => got.push(msg),

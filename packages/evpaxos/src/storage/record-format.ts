@@ -1,4 +1,5 @@
 import { MAX_EARLIER_BALLOTS, type AcceptorRecord } from '@libpaxos/paxos-core';
+import { copyKept } from '../codec.js';
 
 /**
  * Our on-disk format: portable and versioned, unlike LibPaxos3's raw struct image.
@@ -42,8 +43,9 @@ export function decodeRecord(iid: number, bytes: Uint8Array): AcceptorRecord | s
   const valueBallot = view.getUint32(5);
   if (valueBallot > ballot) return `record for instance ${iid} has accepted ballot ${valueBallot} above its promise ${ballot}`;
   if (version === FORMAT_VERSION) {
-    // A plain Uint8Array copy: lmdb-js hands out Buffers that views of it would keep alive.
-    return { kind: 'record', iid, ballot, valueBallot, value: new Uint8Array(bytes.subarray(9)) };
+    // A plain Uint8Array copy: lmdb-js hands out Buffers that views of it would keep alive. The
+    // acceptor keeps it until a trim: small ones share a slab (no ArrayBuffer per record).
+    return { kind: 'record', iid, ballot, valueBallot, value: copyKept(bytes.subarray(9)) };
   }
   const n = bytes.length > 9 ? (bytes[9] as number) : 0;
   const header = 10 + 4 * n;
@@ -58,7 +60,7 @@ export function decodeRecord(iid: number, bytes: Uint8Array): AcceptorRecord | s
     earlierBallots.push(b);
   }
   if (!ascending) return `record for instance ${iid} has earlier ballots ${earlierBallots.join(', ')}, not ascending below its value ballot ${valueBallot}`;
-  return { kind: 'record', iid, ballot, valueBallot, value: new Uint8Array(bytes.subarray(header)), earlierBallots };
+  return { kind: 'record', iid, ballot, valueBallot, value: copyKept(bytes.subarray(header)), earlierBallots };
 }
 
 export interface Meta {
