@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
-import { SUBMIT_ONLY_FEATURE, VERSION, dialProblem, encodeExtension, encodeMessage, formatAddress, startLearner, transportFor, type LearnerHandle, type Transport } from '@libpaxos/evpaxos';
+import { SUBMIT_ONLY_HELLO, dialProblem, encodeMessage, formatAddress, startLearner, transportFor, type LearnerHandle, type Transport } from '@libpaxos/evpaxos';
 import { defaultConfigPath, fail, loadConfig, operating, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
 import { clientArgs } from './client-args.js';
 import { LatencyHistogram } from './histogram.js';
@@ -58,7 +58,7 @@ socket.setNoDelay(config.tcpNodelay);
 // nothing here, which spares it a write and us a read per value. A C LibPaxos3 replica ignores
 // the hello and keeps sending: read and discard, or it would have to drop us (LibPaxos3's client
 // never reads: B13).
-socket.write(encodeExtension({ type: 'hello', version: VERSION, role: 'client', id: -1, features: [SUBMIT_ONLY_FEATURE] }));
+socket.write(SUBMIT_ONLY_HELLO);
 socket.on('data', () => undefined);
 // Listened for now: the connection may be up (or its handshake done) before the learner below is.
 const ready = new Promise<void>((resolve) => socket.once(transport.readyEvent, () => resolve()));

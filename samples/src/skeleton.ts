@@ -26,9 +26,9 @@
  *   skeleton client <proposer port> <acceptor port0> <port1> <port2> -o N -v N … --split
  */
 import { randomInt } from 'node:crypto';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import type { Message } from '@libpaxos/paxos-core';
-import { FrameDecoder, SUBMIT_ONLY_FEATURE, VERSION, encodeExtension, encodeMessage } from '@libpaxos/evpaxos';
+import { FrameDecoder, SUBMIT_ONLY_HELLO, encodeMessage, plainTransport } from '@libpaxos/evpaxos';
 import { LatencyHistogram } from './histogram.js';
 import { PayloadMaker, isPayloadOf, nowUs, payloadSentUs } from './payload.js';
 import { tuneGc } from './cli.js';
@@ -101,8 +101,8 @@ function flusher(): { dirty: Set<Peer>; soon: () => void } {
   };
 }
 
-/** What every dialled socket reads into (one read at a time), as in evpaxos's plainTransport (transport.ts). */
-const READ_BUFFER = new Uint8Array(64 * 1024);
+/** Dials as evpaxos does: its plain transport, whose sockets read into one reused buffer. */
+const transport = plainTransport('skeleton');
 
 /** A peer on a connection this process dials. */
 async function dial(port: number, dirty: Set<Peer>, onMessage: (peer: Peer, msg: Message) => void): Promise<Peer> {
@@ -119,7 +119,7 @@ async function dial(port: number, dirty: Set<Peer>, onMessage: (peer: Peer, msg:
 function connect(port: number, onRead: (chunk: Uint8Array) => void): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const attempt = (left: number) => {
-      const s = createConnection({ host: HOST, port, onread: { buffer: READ_BUFFER, callback: (n: number, buf: Uint8Array) => (onRead(buf.subarray(0, n)), true) } });
+      const s = transport.connect({ host: HOST, port, where: 'skeleton', name: `port ${port}` }, `port ${port}`, onRead);
       s.once('connect', () => resolve(s));
       s.once('error', (e) => {
         s.destroy();
@@ -260,7 +260,7 @@ async function client(ports: number[], outstanding: number, size: number, warmup
   const split = ports.length === 4;
   const proposerPeer = await dial(ports[0] as number, dirty, () => undefined);
   // As our client: this connection only submits, and says so first.
-  proposerPeer.write(encodeExtension({ type: 'hello', version: VERSION, role: 'client', id: -1, features: [SUBMIT_ONLY_FEATURE] }));
+  proposerPeer.write(SUBMIT_ONLY_HELLO);
   // The payloads our client makes, made the same way.
   const payloads = new PayloadMaker(id, size);
   const submit = () => {

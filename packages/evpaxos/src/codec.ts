@@ -201,7 +201,7 @@ export class FrameDecoder {
 
   /**
    * Appends `chunk` and returns every complete frame in it. Throws `WireError` on bytes that are
-   * not a valid frame; the decoder is unusable afterwards, until `reset`. A `transient` chunk is
+   * not a valid frame, and forgets what it had buffered (the connection is closed). A `transient` chunk is
    * reused by the caller once this returns: nothing decoded from it, nor kept of it, refers to its
    * bytes.
    */
@@ -230,14 +230,20 @@ export class FrameDecoder {
     this.needed = 0;
     const out: Frame[] = [];
     let pos = 0;
-    while (pos < this.buf.length) {
-      const end = this.scan(pos);
-      if (end < 0) {
-        if (this.needed > 0) this.needed -= pos;
-        break;
+    try {
+      while (pos < this.buf.length) {
+        const end = this.scan(pos);
+        if (end < 0) {
+          if (this.needed > 0) this.needed -= pos;
+          break;
+        }
+        out.push(this.message());
+        pos = end;
       }
-      out.push(this.message());
-      pos = end;
+    } catch (e) {
+      // Refused bytes: nothing of them is kept (of a transient chunk either).
+      this.reset();
+      throw e;
     }
     this.buf = pos === this.buf.length ? EMPTY : new Uint8Array(this.buf.subarray(pos));
     return out;
@@ -245,8 +251,8 @@ export class FrameDecoder {
 
   /**
    * Forgets every byte received so far: a connection that ended (the first bytes of the next one
-   * are not the rest of a frame cut off with the last), or bytes that were refused (after a
-   * `WireError`, nothing of a transient chunk stays referred to).
+   * are not the rest of a frame cut off with the last), or bytes that were refused (`push` calls it
+   * before throwing a `WireError`: nothing of a transient chunk stays referred to).
    */
   reset(): void {
     this.buf = EMPTY;
@@ -537,7 +543,11 @@ class Slab {
   }
 }
 
-/** Copies that mostly die young: values decoded from transient chunks, extension payloads. */
+/**
+ * Copies that mostly die young: values decoded from transient chunks, extension payloads, a
+ * replica's messages to its own learner and proposer (client values queued under a backlog live
+ * longer, and pin their slabs meanwhile).
+ */
 const shortLived = new Slab();
 /**
  * Copies that are kept: a replica's own acceptor's values (the core's acceptor keeps every record

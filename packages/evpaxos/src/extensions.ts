@@ -1,5 +1,6 @@
 import { decode, encode } from '@msgpack/msgpack';
 import type { AcceptedDigestMsg, MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
+import { VERSION } from './version.js';
 
 /**
  * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
@@ -283,3 +284,6 @@ function bin(m: Record<string, unknown>, type: string, key: string): Uint8Array 
   if (!(x instanceof Uint8Array)) throw new ExtensionError(`${type}: '${key}' must be bytes (msgpack bin)`);
   return new Uint8Array(x);
 }
+
+/** The hello a connection that only submits sends first (the sample client's, to its proposer). */
+export const SUBMIT_ONLY_HELLO: Uint8Array = encodeExtension({ type: 'hello', version: VERSION, role: 'client', id: -1, features: [SUBMIT_ONLY_FEATURE] });

@@ -1,6 +1,6 @@
 export { CheckpointStore, type CheckpointInfo } from './checkpoint-store.js';
 export { FrameDecoder, WireError, encodeMessage, type ExtensionFrame, type Frame } from './codec.js';
-export { EXTENSION_CODE, ExtensionError, SUBMIT_ONLY_FEATURE, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
+export { EXTENSION_CODE, ExtensionError, SUBMIT_ONLY_FEATURE, SUBMIT_ONLY_HELLO, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from './extensions.js';
 export { readAll, snapshotChunks, type SnapshotData, type StateMachine } from './state-machine.js';
 export { GC_TUNING_ENV, HEAP_GROWING_PERCENT, gcTuning, tuneGarbageCollector } from './gc-tuning.js';
 export { VERSION } from './version.js';

@@ -183,6 +183,8 @@ class Connection {
   hello: HelloMsg | undefined;
   /** Incoming connections: the peer's hello said it only submits values: no broadcast goes to it. */
   submitOnly = false;
+  /** Incoming connections: the peer's hello offers ACCEPTED_DIGESTS_FEATURE (an acceptor's accepted may go as a digest). */
+  takesDigests = false;
 
   constructor(
     readonly id: PeerId,
@@ -298,6 +300,7 @@ class Connection {
     this.decoder.reset();
     this.hello = undefined;
     this.submitOnly = false;
+    this.takesDigests = false;
     this.connected = false;
     this.socket = null;
   }
@@ -544,7 +547,7 @@ export class Network {
     let digests = 0;
     for (const conn of this.incoming.values()) {
       if (conn.submitOnly) continue;
-      if (conn.hello !== undefined && conn.hello.features.includes(ACCEPTED_DIGESTS_FEATURE)) {
+      if (conn.takesDigests) {
         digest ??= encodeExtension(digestOf(msg));
         digests++;
         conn.write(digest);
@@ -799,8 +802,6 @@ export class Network {
       msgs = conn.decoder.push(chunk, transient);
     } catch (e) {
       if (!(e instanceof WireError)) throw e;
-      // The connection is closed; until then its decoder keeps nothing (of a reused buffer either).
-      conn.decoder.reset();
       this.badBytes(conn, e);
       return;
     }
@@ -900,7 +901,10 @@ export class Network {
     if (msg.type === 'hello') {
       const first = conn.hello === undefined;
       conn.hello = msg;
-      if (!dialled) conn.submitOnly = msg.features.includes(SUBMIT_ONLY_FEATURE);
+      if (!dialled) {
+        conn.submitOnly = msg.features.includes(SUBMIT_ONLY_FEATURE);
+        conn.takesDigests = msg.features.includes(ACCEPTED_DIGESTS_FEATURE);
+      }
       if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
       if (!dialled && first && this.options.hello !== undefined) {
         conn.write(this.extensionBytes(this.options.hello));

@@ -907,20 +907,31 @@ export class Proposer {
     this.scanAt = Infinity;
     let next = Infinity;
     for (const inst of this.instances.values()) {
-      if (inst.retryAt >= 0) {
-        if (now >= inst.retryAt) this.sendPrepare(inst, out);
-      } else if (now >= inst.sentAt + this.timeoutMs && (inst.phase === 2 || inst.ackCount < this.quorum)) {
-        // LibPaxos3: resend unchanged (same ballot); a prepared instance waiting for a value
-        // never times out. (Compared as `dueBy` adds, so that a fractional clock cannot make the
-        // walk find nothing where its bound said something was due.)
-        out.events.push({ kind: 'timeout', phase: inst.phase, iid: inst.iid, ballot: inst.ballot });
-        if (inst.phase === 1) this.sendPrepare(inst, out);
-        else this.sendAccept(inst, out);
+      if (now >= this.dueAt(inst)) {
+        if (inst.retryAt >= 0) {
+          this.sendPrepare(inst, out);
+        } else {
+          // LibPaxos3: resend unchanged (same ballot).
+          out.events.push({ kind: 'timeout', phase: inst.phase, iid: inst.iid, ballot: inst.ballot });
+          if (inst.phase === 1) this.sendPrepare(inst, out);
+          else this.sendAccept(inst, out);
+        }
       }
-      const due = inst.retryAt >= 0 ? inst.retryAt : inst.phase === 2 || inst.ackCount < this.quorum ? inst.sentAt + this.timeoutMs : Infinity;
+      const due = this.dueAt(inst);
       if (due < next) next = due;
     }
     if (next < this.scanAt) this.scanAt = next;
+  }
+
+  /**
+   * When `inst` next needs a send: its backed-off prepare, or a resend once the timeout has passed
+   * since its last send (computed as `dueBy` is given it, so that a fractional clock cannot make
+   * the walk find nothing where its bound said something was due); never for a prepared instance
+   * waiting for a value (LibPaxos3).
+   */
+  private dueAt(inst: Instance): number {
+    if (inst.retryAt >= 0) return inst.retryAt;
+    return inst.phase === 2 || inst.ackCount < this.quorum ? inst.sentAt + this.timeoutMs : Infinity;
   }
 
   /** Something of an instance falls due at `at` (a resend or a retry): the next tick past it walks the instances. */
