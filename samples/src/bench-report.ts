@@ -10,13 +10,14 @@ export const STORAGES = ['memory', 'lmdb', 'lmdb-sync'] as const;
 export const BATCHING = ['off', 'on'] as const;
 export type Mode = (typeof MODES)[number];
 export type Storage = (typeof STORAGES)[number];
+export type Batching = (typeof BATCHING)[number];
 
 export interface Setup {
   mode: Mode;
   size: number;
   outstanding: number;
   storage: Storage;
-  batching: 'off' | 'on';
+  batching: Batching;
   /** Mutual TLS on every connection (absent in runs from before it existed: off). */
   tls?: 'off' | 'on';
 }
@@ -82,8 +83,9 @@ export interface LeadershipResult extends LeadershipSetup {
 
 /**
  * A row measured with other programs in the same run: the skeleton (our message pattern without
- * Paxos, `skeleton.ts`) for a mode, value size and -o, or C LibPaxos3 (`--libpaxos3`) for those
- * and a storage mode. Compared with our rows of the same configuration.
+ * Paxos, `skeleton.ts`) for a mode, value size, -o and batching setting, or C LibPaxos3
+ * (`--libpaxos3`) for a mode, value size, -o and storage mode. Compared with our rows of the same
+ * configuration.
  */
 export interface PeerResult {
   mode: Mode;
@@ -91,6 +93,12 @@ export interface PeerResult {
   outstanding: number;
   /** C LibPaxos3 only: its storage (it has no batching). */
   storage?: Storage;
+  /**
+   * The skeleton only: whether its proposer bound a turn's client values into one instance.
+   * Absent for C LibPaxos3, and in runs made before the skeleton could batch (whose skeleton did
+   * not, and was compared with both of our settings).
+   */
+  batching?: Batching;
   round?: number;
   load?: [number, number];
   valuesPerSec: { median: number; min: number; max: number };
@@ -129,10 +137,16 @@ export function cpuUsPerValue(r: { valuesPerSec: { median: number }; processes: 
   return r.valuesPerSec.median > 0 ? Math.round((cpu * 1e6) / r.valuesPerSec.median) : 0;
 }
 
-/** The peer row of the same configuration and round (the skeleton ignores storage and batching). */
+/** The peer row of the same configuration and round (the skeleton ignores storage, C LibPaxos3 batching). */
 export function peerOf(r: Result, peers: readonly PeerResult[] | undefined): PeerResult | undefined {
   return peers?.find(
-    (p) => p.mode === r.mode && p.size === r.size && p.outstanding === r.outstanding && (p.storage === undefined || p.storage === r.storage) && (p.round ?? 1) === (r.round ?? 1),
+    (p) =>
+      p.mode === r.mode &&
+      p.size === r.size &&
+      p.outstanding === r.outstanding &&
+      (p.storage === undefined || p.storage === r.storage) &&
+      (p.batching === undefined || p.batching === r.batching) &&
+      (p.round ?? 1) === (r.round ?? 1),
   );
 }
 
@@ -172,12 +186,43 @@ export function table(results: readonly Result[], peers: { skeleton?: readonly P
   return `${head}\n${rows.join('\n')}`;
 }
 
+/**
+ * With several rounds (`--rounds`): per configuration, ours against the skeleton and C LibPaxos3
+ * over the rounds in which both ran. The machine's speed drifts within minutes, so one pair says
+ * little; the ratio of the sums over interleaved rounds is the figure to quote, with each
+ * round's own ratio beside it. Empty when no configuration has more than one round.
+ */
+export function roundsTable(results: readonly Result[], peers: { skeleton?: readonly PeerResult[]; libpaxos3?: readonly PeerResult[] } = {}): string {
+  const groups = new Map<string, Result[]>();
+  for (const r of results) {
+    const key = `${r.mode} ${r.size} ${r.outstanding} ${r.storage} ${r.batching} ${r.tls ?? 'off'}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  if (![...groups.values()].some((g) => g.length > 1)) return '';
+  const c = peers.libpaxos3 !== undefined && peers.libpaxos3.length > 0;
+  const over = (rows: readonly Result[], of: readonly PeerResult[] | undefined) => {
+    const pairs = rows.flatMap((r) => {
+      const p = peerOf(r, of);
+      return r.error === undefined && p !== undefined && p.error === undefined && p.valuesPerSec.median > 0 ? [[r.valuesPerSec.median, p.valuesPerSec.median] as const] : [];
+    });
+    if (pairs.length === 0) return '—';
+    const sum = (i: 0 | 1) => pairs.reduce((n, pair) => n + pair[i], 0);
+    return `${(sum(0) / sum(1)).toFixed(2)}× (${pairs.map(([a, b]) => (a / b).toFixed(2)).join(', ')})`;
+  };
+  const head = `| mode | value | -o | storage | batching | TLS | rounds | values/s each round | of the skeleton: sums (each round) |${c ? ' vs C LibPaxos3: sums (each round) |' : ''}\n|---|---|---|---|---|---|---|---|---|${c ? '---|' : ''}`;
+  const body = [...groups.values()].map((rows) => {
+    const r = rows[0] as Result;
+    return `| ${r.mode} | ${r.size} B | ${r.outstanding} | ${r.storage} | ${r.batching} | ${r.tls ?? 'off'} | ${rows.length} | ${rows.map((x) => (x.error !== undefined ? 'failed' : fmt(x.valuesPerSec.median))).join(', ')} | ${over(rows, peers.skeleton)} |${c ? ` ${over(rows, peers.libpaxos3)} |` : ''}`;
+  });
+  return `${head}\n${body.join('\n')}`;
+}
+
 /** The skeleton's and C LibPaxos3's own rows. */
 export function peerTable(what: string, rows: readonly PeerResult[]): string {
-  const head = `| ${what} | mode | value | -o | storage | values/s median (min–max) | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) |\n|---|---|---|---|---|---|---|---|`;
+  const head = `| ${what} | mode | value | -o | storage | batching | values/s median (min–max) | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) |\n|---|---|---|---|---|---|---|---|---|`;
   const body = rows.map(
     (p) =>
-      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} | ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${latency(p.latencyUs)} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
+      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} | ${p.batching ?? '—'} | ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${latency(p.latencyUs)} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
   );
   return `${head}\n${body.join('\n')}`;
 }
@@ -337,12 +382,18 @@ ${
     ? `
 ## The skeleton: the ceiling of this pattern in Node
 
-"of the skeleton" above divides each row by the skeleton of its mode, value size and -o, measured in
-the same run (\`pnpm bench:skeleton\`, \`samples/src/skeleton.ts\`): the same processes, connections,
-messages, sizes and fan-out — client → proposer → 3 acceptors (a prepare ahead and an accept per
-value) → accepted to every learner — with no Paxos at all; each process only decodes, forwards and
-counts, with our codec and our one-write-per-peer-per-turn batching. What a row spends beyond it
-is the cost of Paxos (state, ballots, votes, storage, the pump).
+"of the skeleton" above divides each row by the skeleton of its mode, value size, -o and batching
+setting, measured in the same run (\`pnpm bench:skeleton\`, \`samples/src/skeleton.ts\`): the same
+processes, connections, messages, sizes and fan-out — client → proposer → 3 acceptors (a prepare
+ahead and an accept per instance) → accepted to every learner — with no Paxos at all; each process
+only decodes, forwards and counts, with our codec and our one-write-per-peer-per-turn batching.
+With batching, its proposer binds the client values of a turn into one instance, as ours does, and
+its client unpacks them. What a row spends beyond it is the cost of Paxos (state, ballots, votes,
+storage, the pump).${
+        run.skeleton.some((p) => p.batching === undefined)
+          ? '\n\nThis run was made before the skeleton could batch: its skeleton sent one instance per value,\nand both of our batching settings are divided by it.'
+          : ''
+      }
 
 ${peerTable('skeleton', run.skeleton)}
 `

@@ -29,8 +29,10 @@ import {
   isFullRun,
   leadershipTable,
   peerTable,
+  roundsTable,
   table,
   tlsTable,
+  type Batching,
   type Mode,
   type PeerResult,
   type Storage,
@@ -194,11 +196,12 @@ if (argv['skeleton-only']) {
   leadershipOnce.length = 0;
 }
 
-// Each round runs the grid, then the leadership rows. The skeleton of a mode, value size and -o
-// runs before the first row that needs it; C LibPaxos3 runs a mode, value size, -o and storage
+// Each round runs the grid, then the leadership rows. The skeleton of a mode, value size, -o and
+// batching setting runs before the first row that needs it; C LibPaxos3 runs a mode, value size, -o and storage
 // right after our last row of it (it has no batching and no TLS).
 const rounds = argv.rounds ?? 1;
-type PeerSetup = { mode: Mode; size: number; outstanding: number; storage?: Storage; round: number };
+/** `storage`: C LibPaxos3's only; `batching`: the skeleton's only (C LibPaxos3 has none). */
+type PeerSetup = { mode: Mode; size: number; outstanding: number; storage?: Storage; batching?: Batching; round: number };
 type Step =
   | { kind: 'grid'; setup: Setup & { round: number } }
   | { kind: 'leadership'; setup: LeadershipSetup & { round: number } }
@@ -209,10 +212,10 @@ const plan: Step[] = Array.from({ length: rounds }, (_, r): Step[] => {
   const steps: Step[] = [];
   const seen = new Set<string>();
   for (const [i, s] of once.entries()) {
-    const key = `${s.mode} ${s.size} ${s.outstanding}`;
+    const key = `${s.mode} ${s.size} ${s.outstanding} ${s.batching}`;
     if ((argv.skeleton || argv['skeleton-only']) && !seen.has(key)) {
       seen.add(key);
-      steps.push({ kind: 'skeleton', setup: { mode: s.mode, size: s.size, outstanding: s.outstanding, round } });
+      steps.push({ kind: 'skeleton', setup: { mode: s.mode, size: s.size, outstanding: s.outstanding, batching: s.batching, round } });
     }
     if (!argv['skeleton-only']) steps.push({ kind: 'grid', setup: { ...s, round } });
     const next = once[i + 1];
@@ -421,7 +424,14 @@ async function measurePeer(
   format: 'json' | 'libpaxos3',
 ): Promise<PeerResult> {
   const loadBefore = loadavg()[0] ?? 0;
-  const base = { mode: s.mode, size: s.size, outstanding: s.outstanding, ...(s.storage !== undefined ? { storage: s.storage } : {}), round: s.round };
+  const base = {
+    mode: s.mode,
+    size: s.size,
+    outstanding: s.outstanding,
+    ...(s.storage !== undefined ? { storage: s.storage } : {}),
+    ...(s.batching !== undefined ? { batching: s.batching } : {}),
+    round: s.round,
+  };
   const empty = { valuesPerSec: { median: 0, min: 0, max: 0 }, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
     // C LibPaxos3's client runs until it is told to stop (SIGINT: it flushes and exits).
@@ -457,16 +467,18 @@ async function measurePeer(
   }
 }
 
-/** The skeleton of a mode, value size and -o (skeleton.ts): our pattern without Paxos. */
+/** The skeleton of a mode, value size, -o and batching setting (skeleton.ts): our pattern without Paxos. */
 async function runSkeleton(s: PeerSetup): Promise<PeerResult> {
   const script = join(here, 'skeleton.js');
   const p = ports(4);
+  // The proposer binds a turn's client values into one instance, and the client unpacks them.
+  const batch = s.batching === 'on' ? ['--batch'] : [];
   const servers =
     s.mode === 'replica'
-      ? [0, 1, 2].map((i) => ({ role: `replica ${i}`, child: program(process.execPath, [script, 'replica', String(i), ...p.slice(0, 3).map(String)], 'ignore') }))
+      ? [0, 1, 2].map((i) => ({ role: `replica ${i}`, child: program(process.execPath, [script, 'replica', String(i), ...p.slice(0, 3).map(String), ...batch], 'ignore') }))
       : [
           ...[0, 1, 2].map((i) => ({ role: `acceptor ${i}`, child: program(process.execPath, [script, 'acceptor', String(i), String(p[i])], 'ignore') })),
-          { role: 'proposer 0', child: program(process.execPath, [script, 'proposer', String(p[3]), ...p.slice(0, 3).map(String)], 'ignore') },
+          { role: 'proposer 0', child: program(process.execPath, [script, 'proposer', String(p[3]), ...p.slice(0, 3).map(String), ...batch], 'ignore') },
         ];
   const clientPorts = s.mode === 'replica' ? p.slice(0, 3) : [p[3] as number, ...p.slice(0, 3)];
   const flags = ['-o', String(s.outstanding), '-v', String(s.size), '--warmup', String(warmup), '--duration', String(warmup + seconds)];
@@ -474,7 +486,7 @@ async function runSkeleton(s: PeerSetup): Promise<PeerResult> {
     s,
     servers,
     s.mode === 'replica' ? p.slice(0, 3) : p,
-    () => program(process.execPath, [script, 'client', ...clientPorts.map(String), ...(s.mode === 'split' ? ['--split'] : []), ...flags], 'pipe'),
+    () => program(process.execPath, [script, 'client', ...clientPorts.map(String), ...(s.mode === 'split' ? ['--split'] : []), ...batch, ...flags], 'pipe'),
     'json',
   );
 }
@@ -589,7 +601,7 @@ const leadership: LeadershipResult[] = [];
 const skeleton: PeerResult[] = [];
 const libpaxos3: PeerResult[] = [];
 const peerLabel = (what: string, s: PeerSetup) =>
-  `${what}: ${s.mode} ${s.size} B -o ${s.outstanding}${s.storage !== undefined ? ` ${s.storage}` : ''}${rounds > 1 ? ` (round ${s.round})` : ''}`;
+  `${what}: ${s.mode} ${s.size} B -o ${s.outstanding}${s.storage !== undefined ? ` ${s.storage}` : ''}${s.batching === 'on' ? ' batching' : ''}${rounds > 1 ? ` (round ${s.round})` : ''}`;
 for (const [i, step] of plan.entries()) {
   const elapsed = Date.now() - started;
   const eta = i === 0 ? (warmup + seconds + 2) * 1000 * plan.length : (elapsed / i) * (plan.length - i);
@@ -639,6 +651,8 @@ writeFileSync(join(benchDir, folder, `${stamp}.json`), `${JSON.stringify(run, nu
 if (results.length > 0) process.stdout.write(`\n${table(results, { skeleton, libpaxos3 })}\n`);
 if (skeleton.length > 0) process.stdout.write(`\n${peerTable('skeleton', skeleton)}\n`);
 if (libpaxos3.length > 0) process.stdout.write(`\n${peerTable('C LibPaxos3', libpaxos3)}\n`);
+const overRounds = roundsTable(results, { skeleton, libpaxos3 });
+if (overRounds !== '') process.stdout.write(`\nOver the rounds (each round's rows ran one after another; the ratio of the sums is the figure to quote):\n\n${overRounds}\n`);
 const tlsCost = tlsTable(results);
 if (tlsCost !== '') process.stdout.write(`\nThe cost of TLS (each TLS row ran right after its twin without TLS):\n\n${tlsCost}\n`);
 if (leadership.length > 0) {

@@ -15,19 +15,24 @@
  * acceptor reached in memory as evpaxos does. What our replicas spend beyond this is the cost of
  * Paxos (state, ballots, votes, the pump) and nothing else. Prints what `client --json` prints.
  *
- *   skeleton replica <id> <port0> <port1> <port2>
- *   skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S
+ *   skeleton replica <id> <port0> <port1> <port2> [--batch]
+ *   skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S [--batch]
+ *
+ * With --batch (given to the proposing process and the client alike), the pattern of our batching
+ * (`proposer-batch-max-values`): the client values a proposer reads in one turn go out at its end
+ * as one instance whose value is a batch (paxos-core's layout), and the client unpacks it. No cap
+ * on a batch's size, no instances-in-phase-2 limit: the ceiling, not a copy of our policy.
  *
  * Split mode's pattern as well (`pnpm bench` runs the skeleton of each row's mode): three
  * acceptors and a proposer, the client at the proposer and its learner at the acceptors.
  *
  *   skeleton acceptor <id> <port>
- *   skeleton proposer <port> <acceptor port0> <port1> <port2>
- *   skeleton client <proposer port> <acceptor port0> <port1> <port2> -o N -v N … --split
+ *   skeleton proposer <port> <acceptor port0> <port1> <port2> [--batch]
+ *   skeleton client <proposer port> <acceptor port0> <port1> <port2> -o N -v N … --split [--batch]
  */
 import { randomInt } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
-import type { Message } from '@libpaxos/paxos-core';
+import { type Message, decodeBatch, encodeBatch } from '@libpaxos/paxos-core';
 import { FrameDecoder, SUBMIT_ONLY_HELLO, encodeMessage, plainTransport } from '@libpaxos/evpaxos';
 import { LatencyHistogram } from './histogram.js';
 import { PayloadMaker, isPayloadOf, nowUs, payloadSentUs } from './payload.js';
@@ -82,11 +87,13 @@ class Peer {
   }
 }
 
-/** Peers with bytes queued, written at the end of the turn. */
-function flusher(): { dirty: Set<Peer>; soon: () => void } {
+/** Peers with bytes queued, written at the end of the turn (after `beforeFlush`, if given). */
+function flusher(beforeFlush?: () => void): { dirty: Set<Peer>; soon: () => void } {
   const dirty = new Set<Peer>();
   let scheduled = false;
   const flush = () => {
+    // What beforeFlush queues leaves in this flush: no second one is scheduled for it.
+    beforeFlush?.();
     scheduled = false;
     for (const p of dirty) p.flush();
     dirty.clear();
@@ -131,8 +138,15 @@ function connect(port: number, onRead: (chunk: Uint8Array) => void): Promise<Soc
   });
 }
 
-async function replica(id: number, ports: number[]): Promise<void> {
-  const { dirty, soon } = flusher();
+async function replica(id: number, ports: number[], batch: boolean): Promise<void> {
+  // With --batch, the client values of a turn go out as one instance at its end, as our
+  // proposer binds them at the pump's end-of-batch.
+  const pending: Uint8Array[] = [];
+  const { dirty, soon } = flusher(() => {
+    if (pending.length === 0) return;
+    propose(encodeBatch(pending));
+    pending.length = 0;
+  });
   const incoming = new Set<Peer>();
   const acceptors: (Peer | undefined)[] = [];
   const counts = new Map<number, number>();
@@ -150,12 +164,14 @@ async function replica(id: number, ports: number[]): Promise<void> {
 
   function handle(from: Peer | undefined, msg: Message, local: boolean): void {
     switch (msg.type) {
-      case 'client_value': {
-        const iid = ++nextIid;
-        toAcceptors({ type: 'prepare', iid: iid + WINDOW, ballot });
-        toAcceptors({ type: 'accept', iid, ballot, value: msg.value });
+      case 'client_value':
+        if (!batch) propose(msg.value);
+        else {
+          // The decoder copied the value out of the read buffer into bytes nothing rewrites.
+          pending.push(msg.value);
+          soon();
+        }
         return;
-      }
       case 'prepare': {
         const promise: Message = { type: 'promise', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: 0, value: new Uint8Array(0) };
         if (local) return; // the proposer counts its own promise without a message
@@ -177,6 +193,12 @@ async function replica(id: number, ports: number[]): Promise<void> {
       default:
         return;
     }
+  }
+
+  function propose(value: Uint8Array): void {
+    const iid = ++nextIid;
+    toAcceptors({ type: 'prepare', iid: iid + WINDOW, ballot });
+    toAcceptors({ type: 'accept', iid, ballot, value });
   }
 
   function learn(iid: number): void {
@@ -220,8 +242,14 @@ function acceptor(id: number, port: number): void {
 }
 
 /** A split-mode proposer: a client value becomes a prepare ahead and an accept; it counts what it hears. */
-async function proposer(port: number, acceptorPorts: number[]): Promise<void> {
-  const { dirty, soon } = flusher();
+async function proposer(port: number, acceptorPorts: number[], batch: boolean): Promise<void> {
+  // With --batch, as a replica's: a turn's client values go out as one instance at its end.
+  const pending: Uint8Array[] = [];
+  const { dirty, soon } = flusher(() => {
+    if (pending.length === 0) return;
+    propose(encodeBatch(pending));
+    pending.length = 0;
+  });
   const acceptors: Peer[] = [];
   const counts = new Map<number, number>();
   let nextIid = 0;
@@ -231,23 +259,30 @@ async function proposer(port: number, acceptorPorts: number[]): Promise<void> {
     if (n >= QUORUM) counts.delete(msg.iid);
     else counts.set(msg.iid, n);
   };
+  const propose = (value: Uint8Array) => {
+    const iid = ++nextIid;
+    const prepare = encodeMessage({ type: 'prepare', iid: iid + WINDOW, ballot: 10 });
+    const accept = encodeMessage({ type: 'accept', iid, ballot: 10, value });
+    for (const a of acceptors) {
+      a.write(prepare);
+      a.write(accept);
+    }
+    soon();
+  };
   createServer((socket) => {
     new Peer(socket, dirty, (_p, msg) => {
       if (msg.type !== 'client_value') return;
-      const iid = ++nextIid;
-      const prepare = encodeMessage({ type: 'prepare', iid: iid + WINDOW, ballot: 10 });
-      const accept = encodeMessage({ type: 'accept', iid, ballot: 10, value: msg.value });
-      for (const a of acceptors) {
-        a.write(prepare);
-        a.write(accept);
+      if (!batch) propose(msg.value);
+      else {
+        pending.push(msg.value);
+        soon();
       }
-      soon();
     });
   }).listen(port, HOST);
   for (const p of acceptorPorts) acceptors.push(await dial(p, dirty, onAcceptor));
 }
 
-async function client(ports: number[], outstanding: number, size: number, warmup: number, duration: number): Promise<void> {
+async function client(ports: number[], outstanding: number, size: number, warmup: number, duration: number, batch: boolean): Promise<void> {
   const { dirty, soon } = flusher();
   const id = randomInt(2 ** 31);
   const counts = new Map<number, number>();
@@ -277,10 +312,14 @@ async function client(ports: number[], outstanding: number, size: number, warmup
     if (n > QUORUM) return;
     counts.set(msg.iid, n);
     if (counts.size > 4096) for (const k of counts.keys()) if (k < msg.iid - 2048) counts.delete(k);
-    if (!isPayloadOf(msg.value, id)) return;
-    const latency = Math.max(0, nowUs() - payloadSentUs(msg.value));
+    if (!batch) delivered(msg.value);
+    else for (const v of decodeBatch(msg.value) ?? []) delivered(v);
+  };
+  const delivered = (value: Uint8Array) => {
+    if (!isPayloadOf(value, id)) return;
+    const latency = Math.max(0, nowUs() - payloadSentUs(value));
     second.values++;
-    second.bytes += msg.value.length;
+    second.bytes += value.length;
     second.sum += latency;
     if (second.min === 0 || latency < second.min) second.min = latency;
     if (latency > second.max) second.max = latency;
@@ -325,17 +364,17 @@ const flag = (name: string, fallback: number) => {
 };
 if (role === 'replica') {
   const [id, ...ports] = rest.slice(0, 4).map(Number);
-  await replica(id as number, ports);
+  await replica(id as number, ports, rest.includes('--batch'));
 } else if (role === 'acceptor') {
   acceptor(Number(rest[0]), Number(rest[1]));
 } else if (role === 'proposer') {
-  await proposer(Number(rest[0]), rest.slice(1, 4).map(Number));
+  await proposer(Number(rest[0]), rest.slice(1, 4).map(Number), rest.includes('--batch'));
 } else if (role === 'client') {
   const ports = rest.slice(0, rest.includes('--split') ? 4 : 3).map(Number);
-  await client(ports, flag('-o', 1), flag('-v', 64), flag('--warmup', 2), flag('--duration', 12));
+  await client(ports, flag('-o', 1), flag('-v', 64), flag('--warmup', 2), flag('--duration', 12), rest.includes('--batch'));
 } else {
   process.stderr.write(
-    'usage: skeleton replica <id> <port0> <port1> <port2> | acceptor <id> <port> | proposer <port> <a0> <a1> <a2> | client <ports…> [--split] -o N -v N --warmup S --duration S\n',
+    'usage: skeleton replica <id> <port0> <port1> <port2> [--batch] | acceptor <id> <port> | proposer <port> <a0> <a1> <a2> [--batch] | client <ports…> [--split] [--batch] -o N -v N --warmup S --duration S\n',
   );
   process.exit(2);
 }

@@ -9,11 +9,15 @@ import {
   isFullRun,
   leadershipTable,
   logTicks,
+  peerOf,
   resultsMarkdown,
+  roundsTable,
+  table,
   standardRows,
   tlsPairs,
   tlsTable,
   type LeadershipResult,
+  type PeerResult,
   type Result,
   type Run,
 } from '../src/bench-report.js';
@@ -114,5 +118,57 @@ describe('the leadership rows', () => {
     expect(md.indexOf('## Leadership and competing clients')).toBeGreaterThan(md.indexOf('## The cost of TLS'));
     expect(md.split('\n').filter((l) => l.startsWith('| 10 | on |'))).toHaveLength(LEADERSHIP_GRID_SIZE);
     expect(chartSvg(both)).toBe(chartSvg(run));
+  });
+});
+
+describe('ours against the skeleton and C LibPaxos3', () => {
+  const row = (batching: 'off' | 'on', round: number, median: number): Result => ({
+    mode: 'replica',
+    size: 64,
+    outstanding: 10,
+    storage: 'memory',
+    batching,
+    round,
+    perSecond: [median],
+    valuesPerSec: { median, min: median, max: median },
+    mbps: 1,
+    latencyUs: { p50: 100, p99: 200, max: 300 },
+    processes: [],
+  });
+  const peer = (round: number, median: number, extra: Partial<PeerResult> = {}): PeerResult => ({
+    mode: 'replica',
+    size: 64,
+    outstanding: 10,
+    round,
+    valuesPerSec: { median, min: median, max: median },
+    latencyUs: { p50: 100, p99: 0, max: 300 },
+    processes: [],
+    ...extra,
+  });
+
+  it('a row is compared with the skeleton of its batching setting; an older run’s skeleton, which never batched, and C LibPaxos3, which has no batching, with both', () => {
+    const skeleton = [peer(1, 40_000, { batching: 'off' }), peer(1, 50_000, { batching: 'on' })];
+    expect(peerOf(row('on', 1, 1), skeleton)?.valuesPerSec.median).toBe(50_000);
+    expect(peerOf(row('off', 1, 1), skeleton)?.valuesPerSec.median).toBe(40_000);
+    const older = [peer(1, 45_000)];
+    expect(peerOf(row('on', 1, 1), older)?.valuesPerSec.median).toBe(45_000);
+    expect(peerOf(row('off', 1, 1), older)?.valuesPerSec.median).toBe(45_000);
+    const c = [peer(1, 30_000, { storage: 'memory' })];
+    expect(peerOf(row('on', 1, 1), c)?.valuesPerSec.median).toBe(30_000);
+    expect(peerOf(row('off', 1, 1), c)?.valuesPerSec.median).toBe(30_000);
+    // Another round's peer is never used.
+    expect(peerOf(row('on', 2, 1), skeleton)).toBeUndefined();
+    expect(table([row('on', 1, 25_000)], { skeleton })).toContain('| 0.50× |');
+  });
+
+  it('over several rounds, each configuration has the ratio of the sums and each round’s own ratio; a failed round is left out; one round gives no table', () => {
+    const results = [row('on', 1, 30_000), row('on', 2, 40_000), row('on', 3, 10_000), { ...row('on', 4, 0), error: 'its client measured nothing' }];
+    const skeleton = [1, 2, 3, 4].map((r) => peer(r, 50_000, { batching: 'on' }));
+    const c = [peer(1, 20_000, { storage: 'memory' }), peer(2, 40_000, { storage: 'memory' }), peer(3, 30_000, { storage: 'memory', error: 'its client measured nothing' }), peer(4, 10_000, { storage: 'memory' })];
+    const lines = roundsTable(results, { skeleton, libpaxos3: c }).split('\n');
+    expect(lines[0]).toContain('vs C LibPaxos3');
+    // Skeleton: rounds 1–3 (4 failed on our side): 80,000 / 150,000. C: rounds 1 and 2 (3 failed on C's side): 70,000 / 60,000.
+    expect(lines[2]).toBe('| replica | 64 B | 10 | memory | on | off | 4 | 30,000, 40,000, 10,000, failed | 0.53× (0.60, 0.80, 0.20) | 1.17× (1.50, 1.00) |');
+    expect(roundsTable([row('on', 1, 30_000), row('off', 1, 30_000)], { skeleton })).toBe('');
   });
 });

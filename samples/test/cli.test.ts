@@ -184,6 +184,26 @@ describe('bench', () => {
       if (!hadLocal) rmSync(join(bench, 'local'), { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('the skeleton of a batching row batches: in both modes its client is delivered values unpacked from batches, and its rows say batching on', async () => {
+    const bench = join(ROOT, 'bench');
+    const hadLocal = existsSync(join(bench, 'local'));
+    const localBefore = hadLocal ? readdirSync(join(bench, 'local')) : [];
+    const run = new Proc('bench', ['--skeleton-only', '--mode', 'replica,split', '--size', '64', '--outstanding', '10', '--batching', 'on', '--seconds', '2', '--warmup', '1', '--port-base', String(ports(8)[0])]);
+    try {
+      expect(await run.exit, run.stderr).toBe(0);
+      const wrote = /Wrote bench\/local\/(\S+\.json)/.exec(run.stdout);
+      const saved = JSON.parse(readFileSync(join(bench, 'local', wrote?.[1] ?? ''), 'utf8')) as { skeleton: { mode: string; batching?: string; valuesPerSec: { median: number } }[] };
+      expect(saved.skeleton.map((r) => [r.mode, r.batching])).toEqual([
+        ['replica', 'on'],
+        ['split', 'on'],
+      ]);
+      // A client that could not unpack a batch would find none of its payloads and count nothing.
+      for (const r of saved.skeleton) expect(r.valuesPerSec.median, r.mode).toBeGreaterThan(0);
+      expect(run.stdout).toMatch(/\| skeleton \| split \| 64 B \| 10 \| — \| on \| /);
+    } finally {
+      for (const f of existsSync(join(bench, 'local')) ? readdirSync(join(bench, 'local')) : []) if (!localBefore.includes(f)) rmSync(join(bench, 'local', f));
+      if (!hadLocal) rmSync(join(bench, 'local'), { recursive: true, force: true });
+    }
+  }, 60_000);
 });
-
-
