@@ -47,6 +47,7 @@ import {
 import { newestFullRun, writeReport } from './bench-files.js';
 import { makeClusterCerts } from './certs.js';
 import { numberFlag, sampleArgs } from './cli.js';
+import { onFreshPorts } from './bench-retry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -64,7 +65,7 @@ const csv =
 
 const argv = sampleArgs('pnpm bench')
   .usage(
-    'Usage: $0 [--quick] [--leadership] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--metrics] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+    'Usage: $0 [--quick] [--leadership | --grid-only] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--metrics] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
       'The grid, then the leadership rows (replica mode, 64 B, memory, no TLS: one client at replica 0, then a client at each of the 3 replicas,\n' +
       'leadership off and on, -o 10 and 100, each batching setting), unless the options leave them out.\n' +
       'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +
@@ -77,6 +78,7 @@ const argv = sampleArgs('pnpm bench')
     default: false,
     describe: 'only the leadership rows: one client vs a client at each of 3 replicas, leadership off and on, -o 10 and 100 (about 4 min; with --outstanding and --batching, a subset)',
   })
+  .option('grid-only', { type: 'boolean', default: false, describe: 'leave the leadership rows out (with --rounds and --libpaxos3: repeated pairs of a few rows; a partial run)' })
   .option('mode', { type: 'string', coerce: csv('mode', MODES), describe: `comma-separated: ${MODES.join(', ')}` })
   .option('size', { type: 'string', coerce: csv('size', SIZES), describe: `value sizes (-v): ${SIZES.join(', ')}` })
   .option('outstanding', { type: 'string', coerce: csv('outstanding', OUTSTANDING), describe: `client -o: ${OUTSTANDING.join(', ')}` })
@@ -102,7 +104,7 @@ const argv = sampleArgs('pnpm bench')
   .option('skeleton', {
     type: 'boolean',
     default: true,
-    describe: 'run the skeleton (our message pattern without Paxos) of each mode, value size and -o before its first row, for the "of the skeleton" column (--no-skeleton skips it)',
+    describe: 'run the skeleton (our message pattern without Paxos) of each mode, value size, -o and batching setting before its first row, for the "of the skeleton" column (--no-skeleton skips it)',
   })
   .option('skeleton-only', { type: 'boolean', default: false, describe: 'only the skeletons of the selected configurations (pnpm bench:skeleton; a partial run)' })
   .option('libpaxos3', {
@@ -111,6 +113,11 @@ const argv = sampleArgs('pnpm bench')
   })
   .strictOptions()
   .parseSync();
+
+if (argv.leadership && argv['grid-only']) {
+  process.stderr.write('pnpm bench: --leadership runs only the leadership rows and --grid-only leaves them out; give one of them\n');
+  process.exit(1);
+}
 
 /** Redraws RESULTS.md (with the newest checkpoints run) and the chart from `run`, the full run stored as bench/results/`file`. */
 function report(run: Run, file: string): void {
@@ -192,7 +199,7 @@ if (cDir !== undefined) {
     process.exit(1);
   }
 }
-if (argv['skeleton-only']) {
+if (argv['skeleton-only'] || argv['grid-only']) {
   leadershipOnce.length = 0;
 }
 
@@ -613,15 +620,15 @@ for (const [i, step] of plan.entries()) {
         : peerLabel(step.kind === 'skeleton' ? 'skeleton' : 'C LibPaxos3', step.setup);
   process.stderr.write(`[${i + 1}/${plan.length}] ${what} — elapsed ${clock(elapsed)}, ETA ${clock(eta)}\n`);
   if (step.kind === 'skeleton' || step.kind === 'libpaxos3') {
-    const r = step.kind === 'skeleton' ? await runSkeleton(step.setup) : await runLibpaxos3(step.setup, cDir as string);
+    const r = await onFreshPorts(() => (step.kind === 'skeleton' ? runSkeleton(step.setup) : runLibpaxos3(step.setup, cDir as string)));
     (step.kind === 'skeleton' ? skeleton : libpaxos3).push(r);
     process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, mean latency ${r.latencyUs.p50} µs`}\n`);
   } else if (step.kind === 'grid') {
-    const r = await runOne(step.setup);
+    const r = await onFreshPorts(() => runOne(step.setup));
     results.push(r);
     process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec.median)} values/s, p50 ${r.latencyUs.p50} µs`} (load average ${r.load?.[0]} → ${r.load?.[1]})\n`);
   } else {
-    const r = await runLeadership(step.setup);
+    const r = await onFreshPorts(() => runLeadership(step.setup));
     leadership.push(r);
     process.stderr.write(`    ${r.error ? `failed: ${r.error}` : `${fmt(r.valuesPerSec)} values/s${r.clients > 1 ? ` (${r.perClient.map((c) => fmt(c.valuesPerSec)).join(' + ')})` : ''}`}\n`);
   }

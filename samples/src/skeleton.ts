@@ -31,7 +31,7 @@
  *   skeleton client <proposer port> <acceptor port0> <port1> <port2> -o N -v N … --split [--batch]
  */
 import { randomInt } from 'node:crypto';
-import { createServer, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { type Message, decodeBatch, encodeBatch } from '@libpaxos/paxos-core';
 import { FrameDecoder, SUBMIT_ONLY_HELLO, encodeMessage, plainTransport } from '@libpaxos/evpaxos';
 import { LatencyHistogram } from './histogram.js';
@@ -106,6 +106,15 @@ function flusher(beforeFlush?: () => void): { dirty: Set<Peer>; soon: () => void
       setImmediate(flush);
     },
   };
+}
+
+/** Listens on 127.0.0.1:`port`; a port it cannot have ends the process with a sentence (the bench then retries on others). */
+function listen(server: Server, port: number): void {
+  server.once('error', (e: NodeJS.ErrnoException) => {
+    process.stderr.write(`skeleton: cannot listen on ${HOST}:${port} (${e.code ?? e.message}${e.code === 'EADDRINUSE' ? ': another process is using that port' : ''})\n`);
+    process.exit(1);
+  });
+  server.listen(port, HOST);
 }
 
 /** Dials as evpaxos does: its plain transport, whose sockets read into one reused buffer. */
@@ -207,11 +216,14 @@ async function replica(id: number, ports: number[], batch: boolean): Promise<voi
     else if (n < QUORUM) counts.set(iid, n);
   }
 
-  createServer((socket) => {
-    const peer = new Peer(socket, dirty, (p, msg) => handle(p, msg, false));
-    incoming.add(peer);
-    socket.on('close', () => incoming.delete(peer));
-  }).listen(ports[id], HOST);
+  listen(
+    createServer((socket) => {
+      const peer = new Peer(socket, dirty, (p, msg) => handle(p, msg, false));
+      incoming.add(peer);
+      socket.on('close', () => incoming.delete(peer));
+    }),
+    ports[id] as number,
+  );
   for (const [k, port] of ports.entries()) {
     if (k === id) {
       acceptors.push(undefined);
@@ -234,11 +246,14 @@ function acceptor(id: number, port: number): void {
     }
     soon();
   };
-  createServer((socket) => {
-    const peer = new Peer(socket, dirty, handle);
-    incoming.add(peer);
-    socket.on('close', () => incoming.delete(peer));
-  }).listen(port, HOST);
+  listen(
+    createServer((socket) => {
+      const peer = new Peer(socket, dirty, handle);
+      incoming.add(peer);
+      socket.on('close', () => incoming.delete(peer));
+    }),
+    port,
+  );
 }
 
 /** A split-mode proposer: a client value becomes a prepare ahead and an accept; it counts what it hears. */
@@ -269,16 +284,19 @@ async function proposer(port: number, acceptorPorts: number[], batch: boolean): 
     }
     soon();
   };
-  createServer((socket) => {
-    new Peer(socket, dirty, (_p, msg) => {
-      if (msg.type !== 'client_value') return;
-      if (!batch) propose(msg.value);
-      else {
-        pending.push(msg.value);
-        soon();
-      }
-    });
-  }).listen(port, HOST);
+  listen(
+    createServer((socket) => {
+      new Peer(socket, dirty, (_p, msg) => {
+        if (msg.type !== 'client_value') return;
+        if (!batch) propose(msg.value);
+        else {
+          pending.push(msg.value);
+          soon();
+        }
+      });
+    }),
+    port,
+  );
   for (const p of acceptorPorts) acceptors.push(await dial(p, dirty, onAcceptor));
 }
 

@@ -1,4 +1,4 @@
-import { decode, encode } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { AcceptedDigestMsg, MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
 import { VERSION } from './version.js';
 
@@ -79,6 +79,16 @@ export class ExtensionError extends Error {
   override readonly name = 'ExtensionError';
 }
 
+/**
+ * One encoder and one decoder for every extension message. `encode()` and `decode()` make a new
+ * one per call, and a new Encoder allocates a 2 KiB ArrayBuffer outside the V8 heap (malloc,
+ * then the ArrayBuffer sweeper's free): with `accepted_digest` going once per value to every
+ * replica, that was a native allocation per message on the hot path. Neither calls back into
+ * code of ours while it works, so sharing them cannot interleave two messages.
+ */
+const encoder = new Encoder();
+const decoder = new Decoder();
+
 export function encodeExtension(msg: ExtensionMessage): Uint8Array {
   const v = FORMAT[msg.type].write;
   let payload: Record<string, unknown>;
@@ -116,7 +126,8 @@ export function encodeExtension(msg: ExtensionMessage): Uint8Array {
       payload = { v, aid: msg.aid, iid: msg.iid, b: msg.ballot, vb: msg.valueBallot, n: msg.size, d1: msg.d1, d2: msg.d2 };
       break;
   }
-  return encode([EXTENSION_CODE[msg.type], payload]);
+  // A copy of the encoder's buffer, which the next message overwrites (small ones stay on the V8 heap).
+  return encoder.encode([EXTENSION_CODE[msg.type], payload]);
 }
 
 /**
@@ -130,7 +141,7 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
   if (type === undefined) return undefined;
   let map: unknown;
   try {
-    map = decode(payload);
+    map = decoder.decode(payload);
   } catch (e) {
     throw new ExtensionError(`${type}: the payload is not msgpack (${(e as Error).message})`);
   }

@@ -192,6 +192,20 @@ describe('accepted_digest from hostile bytes', () => {
   });
 });
 
+it('one shared encoder and decoder: each encoded message keeps its own bytes, and a payload refused halfway does not spoil the next decode', () => {
+  const digest = EXAMPLES.find((m) => m.type === 'accepted_digest') as ExtensionMessage;
+  const first = encodeExtension(digest);
+  const copy = first.slice();
+  // The next message is encoded where the first one was built.
+  encodeExtension({ type: 'accepted_digest', aid: 0, iid: 1, ballot: 1, valueBallot: 1, size: 0, d1: 1, d2: 1 });
+  expect(first).toEqual(copy);
+  expect(decoded(frames(first)[0] as Frame)).toEqual(digest);
+  // A map cut off in its middle: msgpack refuses it, and the decoder must start afresh next time.
+  const whole = encode({ v: 1, aid: 2, iid: 3, b: 4, vb: 4, n: 5, d1: 6, d2: 7 });
+  expect(() => decodeExtension(23, whole.subarray(0, whole.length - 3))).toThrow(ExtensionError);
+  expect(decodeExtension(23, whole)).toEqual({ type: 'accepted_digest', aid: 2, iid: 3, ballot: 4, valueBallot: 4, size: 5, d1: 6, d2: 7 });
+});
+
 it('hello carries the package version', () => {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   expect(VERSION).toBe(pkg.version);

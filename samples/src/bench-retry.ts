@@ -1,0 +1,15 @@
+/**
+ * Runs a benchmark configuration again, on the next ports, when one of its servers never
+ * listened: our ports lie in Linux's ephemeral range (32768–60999), so a connection of anything
+ * on the machine can hold one of them for a while (a row of a 4-round run failed so, its port
+ * "used by another process"). Twice at most; each retry is said on stderr. `run` takes fresh
+ * ports each time it is called.
+ */
+export async function onFreshPorts<T extends { error?: string }>(run: () => Promise<T>, say: (line: string) => void = (l) => process.stderr.write(l)): Promise<T> {
+  let r = await run();
+  for (let left = 2; left > 0 && r.error !== undefined && / never started listening/.test(r.error); left--) {
+    say(`    ${r.error}; running it again on the next ports\n`);
+    r = await run();
+  }
+  return r;
+}
