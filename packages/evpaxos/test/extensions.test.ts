@@ -2,11 +2,11 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encode } from '@msgpack/msgpack';
+import { Encoder, encode } from '@msgpack/msgpack';
 import { digestOf, type AcceptedMsg, type Message } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, encodeMessage, type Frame } from '../src/codec.js';
 import { ExtensionError, decodeExtension, encodeExtension, type ExtensionMessage, type HelloMsg } from '../src/extensions.js';
-import { VERSION, silentLogger } from '../src/index.js';
+import { DIGEST_MIN_VALUE_BYTES, VERSION, silentLogger } from '../src/index.js';
 import { Network } from '../src/network.js';
 import { waitFor, withFreePorts } from './ports.js';
 
@@ -173,6 +173,37 @@ describe('accepted_digest from hostile bytes', () => {
     expect(() => decodeFrame({ ...good, ...change })).toThrow(re);
   });
 
+  const u32 = fc.integer({ min: 0, max: 0xffff_ffff });
+  const digestVote = fc.record({ aid: fc.integer({ min: 0, max: 255 }), iid: fc.integer({ min: 1, max: 0xffff_ffff }), ballot: u32, valueBallot: fc.integer({ min: 1, max: 0xffff_ffff }), size: u32, d1: u32, d2: u32 });
+
+  it('is written byte for byte as @msgpack/msgpack writes its map, and read back whatever the order of its keys', () => {
+    fc.assert(
+      fc.property(digestVote, fc.integer({ min: 0, max: 7 }), (f, turn) => {
+        const msg: ExtensionMessage = { type: 'accepted_digest', ...f };
+        const map = { v: 1, aid: f.aid, iid: f.iid, b: f.ballot, vb: f.valueBallot, n: f.size, d1: f.d1, d2: f.d2 };
+        expect(encodeExtension(msg)).toEqual(encode([23, map]));
+        // Another writer may put the keys in another order.
+        const entries = Object.entries(map);
+        expect(decodeFrame(Object.fromEntries([...entries.slice(turn), ...entries.slice(0, turn)]))).toEqual(msg);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('a vote in another layout than ours (a key more, a float, a uint64) is read the generic way, with the same result or the same sentence', () => {
+    const f = frames(encode([23, { ...good, x: 1 }]))[0] as { code: number; payload: Uint8Array };
+    expect(decodeExtension(f.code, f.payload)).toEqual(decodeFrame(good));
+    // 7 as a uint64 (0xcf) and as a float64 that is a whole number: msgpack, not our layout.
+    const floats = new Encoder({ forceIntegerToFloat: true }).encode(good);
+    expect(floats[3]).toBe(0xcb); // after the map header and the key "v"
+    expect(decodeExtension(23, floats)).toEqual(decodeFrame(good));
+    const wide = encode(good, { useBigInt64: true });
+    const uint64 = encode({ ...good, iid: 7n }, { useBigInt64: true });
+    expect(uint64.length).toBeGreaterThan(wide.length);
+    expect(decodeExtension(23, uint64)).toEqual(decodeFrame(good));
+    expect(() => decodeFrame({ ...good, v: 2 })).toThrow(/accepted_digest in format 2, newer than this build reads/);
+  });
+
   it('refuses a newer format, and a payload without a format version', () => {
     expect(() => decodeFrame({ ...good, v: 2 })).toThrow(/accepted_digest in format 2, newer than this build reads/);
     expect(() => decodeFrame({ ...good, v: undefined })).toThrow(/no format version 'v'/);
@@ -278,7 +309,7 @@ describe('hello negotiation', () => {
     const taker = peer({ type: 'hello', version: 'test', role: 'replica', id: 1, features: ['accepted-digests'] });
     // Both hellos answered: the acceptor knows who takes digests.
     await waitFor(() => plain.frames().length === 1 && taker.frames().length === 1 && net.incomingCount === 3, 5000, 'the hellos');
-    const accepted: AcceptedMsg = { type: 'accepted', aid: 0, iid: 9, ballot: 21, valueBallot: 21, value: new Uint8Array(500).fill(3) };
+    const accepted: AcceptedMsg = { type: 'accepted', aid: 0, iid: 9, ballot: 21, valueBallot: 21, value: new Uint8Array(DIGEST_MIN_VALUE_BYTES).fill(3) };
     net.toSubscribers(accepted);
     net.flush();
     await waitFor(() => cPeer.raw().length > 0 && plain.frames().length === 2 && taker.frames().length === 2, 5000, 'the accepted');

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, silentLogger, startReplica, type PaxosHandle, type ReplicaHandle } from '../src/index.js';
+import { DIGEST_MIN_VALUE_BYTES, parseConfig, silentLogger, startReplica, type PaxosHandle, type ReplicaHandle } from '../src/index.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 import { family, observations, scrape, value } from './prometheus.js';
 
@@ -27,7 +27,8 @@ describe('metrics and health', () => {
     const r0 = rs[0] as ReplicaHandle;
     expect(r0.metricsUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     await waitFor(() => r0.submit(text('probe')), 5000, 'replica 0 to connect');
-    await Promise.all(Array.from({ length: 200 }, (_, i) => r0.propose(text(`value ${i}`))));
+    // Values of DIGEST_MIN_VALUE_BYTES, so that every accepted between replicas may go as a digest.
+    await Promise.all(Array.from({ length: 200 }, (_, i) => r0.propose(text(`value ${i} `.padEnd(DIGEST_MIN_VALUE_BYTES, '.')))));
     const m = await scrape(r0.metricsUrl as string);
     expect(family(m, 'paxos_process_info')[0]?.labels).toEqual({ role: 'replica', id: '0', name: 'replica-0', tls: 'off' });
     expect(value(m, 'paxos_learner_values_delivered_total')).toBeGreaterThanOrEqual(201);

@@ -4,7 +4,7 @@ import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, t
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, encodeMessage } from '../src/codec.js';
 import { SUBMIT_ONLY_FEATURE, encodeExtension } from '../src/extensions.js';
-import { Backoff, Network } from '../src/network.js';
+import { Backoff, DIGEST_MIN_VALUE_BYTES, Network } from '../src/network.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 
 const handles: PaxosHandle[] = [];
@@ -189,7 +189,7 @@ describe('broadcasts', () => {
       // Each hello is answered: then the acceptor has read it.
       await waitFor(() => submitter.length >= 1 && learner.length >= 1 && c.length >= 1, 5000, 'the three hellos to be answered');
       // One value large enough to go as a digest to a peer that takes digests, one that goes whole to all.
-      net.toSubscribers({ type: 'accepted', aid: 0, iid: 1, ballot: 11, valueBallot: 11, value: new Uint8Array(300).fill(1) });
+      net.toSubscribers({ type: 'accepted', aid: 0, iid: 1, ballot: 11, valueBallot: 11, value: new Uint8Array(DIGEST_MIN_VALUE_BYTES).fill(1) });
       net.toSubscribers({ type: 'accepted', aid: 0, iid: 2, ballot: 11, valueBallot: 11, value: new Uint8Array(64).fill(2) });
       net.flush();
       await waitFor(() => c.length >= 3 && learner.length >= 3, 5000, 'the other two to get both accepted');
