@@ -122,7 +122,7 @@ export interface Run {
   results: Result[];
   /** Competing clients and leadership on/off (absent in runs made before it existed). */
   leadership?: LeadershipResult[];
-  /** The skeleton of each mode, value size and -o (absent in runs made before it existed). */
+  /** The skeleton of each mode, value size, -o and batching setting (absent in runs made before it existed). */
   skeleton?: PeerResult[];
   /** C LibPaxos3 run beside ours (`--libpaxos3`), per mode, value size, -o and storage. */
   libpaxos3?: PeerResult[];
@@ -201,13 +201,15 @@ export function roundsTable(results: readonly Result[], peers: { skeleton?: read
   if (![...groups.values()].some((g) => g.length > 1)) return '';
   const c = peers.libpaxos3 !== undefined && peers.libpaxos3.length > 0;
   const over = (rows: readonly Result[], of: readonly PeerResult[] | undefined) => {
-    const pairs = rows.flatMap((r) => {
+    // Per round: the pair, or undefined when either side failed (shown as — in its place).
+    const each = rows.map((r) => {
       const p = peerOf(r, of);
-      return r.error === undefined && p !== undefined && p.error === undefined && p.valuesPerSec.median > 0 ? [[r.valuesPerSec.median, p.valuesPerSec.median] as const] : [];
+      return r.error === undefined && p !== undefined && p.error === undefined && p.valuesPerSec.median > 0 ? ([r.valuesPerSec.median, p.valuesPerSec.median] as const) : undefined;
     });
+    const pairs = each.filter((p) => p !== undefined);
     if (pairs.length === 0) return '—';
     const sum = (i: 0 | 1) => pairs.reduce((n, pair) => n + pair[i], 0);
-    return `${(sum(0) / sum(1)).toFixed(2)}× (${pairs.map(([a, b]) => (a / b).toFixed(2)).join(', ')})`;
+    return `${(sum(0) / sum(1)).toFixed(2)}× (${each.map((p) => (p === undefined ? '—' : (p[0] / p[1]).toFixed(2))).join(', ')})`;
   };
   const head = `| mode | value | -o | storage | batching | TLS | rounds | values/s each round | of the skeleton: sums (each round) |${c ? ' vs C LibPaxos3: sums (each round) |' : ''}\n|---|---|---|---|---|---|---|---|---|${c ? '---|' : ''}`;
   const body = [...groups.values()].map((rows) => {
@@ -219,10 +221,12 @@ export function roundsTable(results: readonly Result[], peers: { skeleton?: read
 
 /** The skeleton's and C LibPaxos3's own rows. */
 export function peerTable(what: string, rows: readonly PeerResult[]): string {
-  const head = `| ${what} | mode | value | -o | storage | batching | values/s median (min–max) | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) |\n|---|---|---|---|---|---|---|---|---|`;
+  // Batching is the skeleton's (C LibPaxos3 has none, and older runs' skeletons never batched).
+  const b = rows.some((p) => p.batching !== undefined);
+  const head = `| ${what} | mode | value | -o | storage |${b ? ' batching |' : ''} values/s median (min–max) | latency p50 / p99 / max µs | CPU µs per value (CPU % each process) |\n|---|---|---|---|---|${b ? '---|' : ''}---|---|---|`;
   const body = rows.map(
     (p) =>
-      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} | ${p.batching ?? '—'} | ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${latency(p.latencyUs)} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
+      `| ${what} | ${p.mode} | ${p.size} B | ${p.outstanding} | ${p.storage ?? '—'} |${b ? ` ${p.batching ?? '—'} |` : ''} ${p.error ? `failed: ${p.error}` : `${fmt(p.valuesPerSec.median)} (${fmt(p.valuesPerSec.min)}–${fmt(p.valuesPerSec.max)})`} | ${latency(p.latencyUs)} | ${cpuUsPerValue(p)} (${p.processes.map((x) => x.cpuPercent).join(' ')}) |`,
   );
   return `${head}\n${body.join('\n')}`;
 }
@@ -382,17 +386,24 @@ ${
     ? `
 ## The skeleton: the ceiling of this pattern in Node
 
-"of the skeleton" above divides each row by the skeleton of its mode, value size, -o and batching
+${
+        run.skeleton.some((p) => p.batching === undefined)
+          ? `"of the skeleton" above divides each row by the skeleton of its mode, value size and -o, measured in
+the same run (\`pnpm bench:skeleton\`, \`samples/src/skeleton.ts\`): the same processes, connections,
+messages, sizes and fan-out — client → proposer → 3 acceptors (a prepare ahead and an accept per
+value) → accepted to every learner — with no Paxos at all; each process only decodes, forwards and
+counts, with our codec and our one-write-per-peer-per-turn batching. What a row spends beyond it
+is the cost of Paxos (state, ballots, votes, storage, the pump). This run was made before the
+skeleton could batch: both of our batching settings are divided by a skeleton that sent one
+instance per value.`
+          : `"of the skeleton" above divides each row by the skeleton of its mode, value size, -o and batching
 setting, measured in the same run (\`pnpm bench:skeleton\`, \`samples/src/skeleton.ts\`): the same
 processes, connections, messages, sizes and fan-out — client → proposer → 3 acceptors (a prepare
 ahead and an accept per instance) → accepted to every learner — with no Paxos at all; each process
 only decodes, forwards and counts, with our codec and our one-write-per-peer-per-turn batching.
-With batching, its proposer binds the client values of a turn into one instance, as ours does, and
-its client unpacks them. What a row spends beyond it is the cost of Paxos (state, ballots, votes,
-storage, the pump).${
-        run.skeleton.some((p) => p.batching === undefined)
-          ? '\n\nThis run was made before the skeleton could batch: its skeleton sent one instance per value,\nand both of our batching settings are divided by it.'
-          : ''
+With batching, its proposer binds client values into batches in one instance each, and its client
+unpacks them (the policy is in \`samples/src/skeleton.ts\`). What a row spends beyond it is the
+cost of Paxos (state, ballots, votes, storage, the pump).`
       }
 
 ${peerTable('skeleton', run.skeleton)}

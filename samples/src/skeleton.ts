@@ -19,9 +19,11 @@
  *   skeleton client <port0> <port1> <port2> -o N -v N --warmup S --duration S [--batch]
  *
  * With --batch (given to the proposing process and the client alike), the pattern of our batching
- * (`proposer-batch-max-values`): the client values a proposer reads in one turn go out at its end
- * as one instance whose value is a batch (paxos-core's layout), and the client unpacks it. No cap
- * on a batch's size, no instances-in-phase-2 limit: the ceiling, not a copy of our policy.
+ * (`proposer-batch-max-values`): client values wait at the proposer and go out as one instance
+ * whose value is a batch (paxos-core's layout) at the end of a turn, or when an instance reaches
+ * its quorum, while fewer than two instances await theirs (our proposer's default with
+ * batching, which makes batches grow with load); the client unpacks them. No cap on a batch's
+ * size.
  *
  * Split mode's pattern as well (`pnpm bench` runs the skeleton of each row's mode): three
  * acceptors and a proposer, the client at the proposer and its learner at the acceptors.
@@ -43,6 +45,10 @@ tuneGc('skeleton');
 
 const HOST = '127.0.0.1';
 const QUORUM = 2;
+/** Acceptors: every instance gets this many votes, after which its count is dropped. */
+const ACCEPTORS = 3;
+/** Instances awaiting their quorum at most, with --batch (our proposer's `maxAccepting` with batching). */
+const MAX_ACCEPTING = 2;
 /** How far ahead phase 1 runs in a replica (LibPaxos3's pre-execution window). */
 const WINDOW = 128;
 
@@ -117,6 +123,37 @@ function listen(server: Server, port: number): void {
   server.listen(port, HOST);
 }
 
+/**
+ * Our proposer's batching without Paxos (--batch): client values wait here, and go out as one
+ * instance at the end of a turn or when an instance reaches its quorum, while fewer than
+ * MAX_ACCEPTING instances await theirs.
+ */
+class Batcher {
+  private pending: Uint8Array[] = [];
+  private readonly open = new Set<number>();
+
+  /** `propose` sends a value as a new instance and returns its id. */
+  constructor(private readonly propose: (value: Uint8Array) => number) {}
+
+  /** A client value: a view into its read's own bytes (an accepted socket) or a copy the decoder made; nothing rewrites either. */
+  add(value: Uint8Array): void {
+    this.pending.push(value);
+  }
+
+  /** At the end of a turn (and after a quorum): what waits goes out, if an instance may open. */
+  release(): void {
+    if (this.pending.length === 0 || this.open.size >= MAX_ACCEPTING) return;
+    const value = encodeBatch(this.pending);
+    this.pending = [];
+    this.open.add(this.propose(value));
+  }
+
+  /** Instance `iid` reached its quorum. */
+  chosen(iid: number): void {
+    if (this.open.delete(iid)) this.release();
+  }
+}
+
 /** Dials as evpaxos does: its plain transport, whose sockets read into one reused buffer. */
 const transport = plainTransport('skeleton');
 
@@ -148,14 +185,8 @@ function connect(port: number, onRead: (chunk: Uint8Array) => void): Promise<Soc
 }
 
 async function replica(id: number, ports: number[], batch: boolean): Promise<void> {
-  // With --batch, the client values of a turn go out as one instance at its end, as our
-  // proposer binds them at the pump's end-of-batch.
-  const pending: Uint8Array[] = [];
-  const { dirty, soon } = flusher(() => {
-    if (pending.length === 0) return;
-    propose(encodeBatch(pending));
-    pending.length = 0;
-  });
+  const batcher = new Batcher(propose);
+  const { dirty, soon } = flusher(() => batcher.release());
   const incoming = new Set<Peer>();
   const acceptors: (Peer | undefined)[] = [];
   const counts = new Map<number, number>();
@@ -176,8 +207,7 @@ async function replica(id: number, ports: number[], batch: boolean): Promise<voi
       case 'client_value':
         if (!batch) propose(msg.value);
         else {
-          // The decoder copied the value out of the read buffer into bytes nothing rewrites.
-          pending.push(msg.value);
+          batcher.add(msg.value);
           soon();
         }
         return;
@@ -204,16 +234,18 @@ async function replica(id: number, ports: number[], batch: boolean): Promise<voi
     }
   }
 
-  function propose(value: Uint8Array): void {
+  function propose(value: Uint8Array): number {
     const iid = ++nextIid;
     toAcceptors({ type: 'prepare', iid: iid + WINDOW, ballot });
     toAcceptors({ type: 'accept', iid, ballot, value });
+    return iid;
   }
 
   function learn(iid: number): void {
     const n = (counts.get(iid) ?? 0) + 1;
-    if (n === QUORUM) counts.delete(iid);
-    else if (n < QUORUM) counts.set(iid, n);
+    if (n === QUORUM) batcher.chosen(iid);
+    if (n >= ACCEPTORS) counts.delete(iid);
+    else counts.set(iid, n);
   }
 
   listen(
@@ -258,23 +290,19 @@ function acceptor(id: number, port: number): void {
 
 /** A split-mode proposer: a client value becomes a prepare ahead and an accept; it counts what it hears. */
 async function proposer(port: number, acceptorPorts: number[], batch: boolean): Promise<void> {
-  // With --batch, as a replica's: a turn's client values go out as one instance at its end.
-  const pending: Uint8Array[] = [];
-  const { dirty, soon } = flusher(() => {
-    if (pending.length === 0) return;
-    propose(encodeBatch(pending));
-    pending.length = 0;
-  });
+  const batcher = new Batcher(propose);
+  const { dirty, soon } = flusher(() => batcher.release());
   const acceptors: Peer[] = [];
   const counts = new Map<number, number>();
   let nextIid = 0;
   const onAcceptor = (_p: Peer, msg: Message) => {
     if (msg.type !== 'accepted') return;
     const n = (counts.get(msg.iid) ?? 0) + 1;
-    if (n >= QUORUM) counts.delete(msg.iid);
+    if (n === QUORUM) batcher.chosen(msg.iid);
+    if (n >= ACCEPTORS) counts.delete(msg.iid);
     else counts.set(msg.iid, n);
   };
-  const propose = (value: Uint8Array) => {
+  function propose(value: Uint8Array): number {
     const iid = ++nextIid;
     const prepare = encodeMessage({ type: 'prepare', iid: iid + WINDOW, ballot: 10 });
     const accept = encodeMessage({ type: 'accept', iid, ballot: 10, value });
@@ -283,14 +311,15 @@ async function proposer(port: number, acceptorPorts: number[], batch: boolean): 
       a.write(accept);
     }
     soon();
-  };
+    return iid;
+  }
   listen(
     createServer((socket) => {
       new Peer(socket, dirty, (_p, msg) => {
         if (msg.type !== 'client_value') return;
         if (!batch) propose(msg.value);
         else {
-          pending.push(msg.value);
+          batcher.add(msg.value);
           soon();
         }
       });
@@ -307,6 +336,8 @@ async function client(ports: number[], outstanding: number, size: number, warmup
   const histogram = new LatencyHistogram();
   let second = { values: 0, bytes: 0, sum: 0, min: 0, max: 0 };
   let measured = 0;
+  /** Instances that delivered values measured: with --batch, fewer than the values. */
+  let instances = 0;
   const startedUs = nowUs() + warmup * 1e6;
   // Replica mode: the proposer is replica 0, and the learner dials all three; split mode: the
   // first port is the proposer's, the learner dials the other three (the acceptors).
@@ -330,8 +361,10 @@ async function client(ports: number[], outstanding: number, size: number, warmup
     if (n > QUORUM) return;
     counts.set(msg.iid, n);
     if (counts.size > 4096) for (const k of counts.keys()) if (k < msg.iid - 2048) counts.delete(k);
+    const before = measured;
     if (!batch) delivered(msg.value);
     else for (const v of decodeBatch(msg.value) ?? []) delivered(v);
+    if (measured > before) instances++;
   };
   const delivered = (value: Uint8Array) => {
     if (!isPayloadOf(value, id)) return;
@@ -363,6 +396,7 @@ async function client(ports: number[], outstanding: number, size: number, warmup
       values: measured,
       seconds: Number(secs.toFixed(2)),
       valuesPerSec: Math.round(measured / secs),
+      instances,
       latencyUs: { p50: histogram.percentile(50), p99: histogram.percentile(99), max: histogram.max },
       outstanding,
       valueSize: size,

@@ -10,6 +10,7 @@ import {
   leadershipTable,
   logTicks,
   peerOf,
+  peerTable,
   resultsMarkdown,
   roundsTable,
   table,
@@ -159,6 +160,9 @@ describe('ours against the skeleton and C LibPaxos3', () => {
     // Another round's peer is never used.
     expect(peerOf(row('on', 2, 1), skeleton)).toBeUndefined();
     expect(table([row('on', 1, 25_000)], { skeleton })).toContain('| 0.50× |');
+    // Only the skeleton's own table has a batching column.
+    expect(peerTable('skeleton', skeleton).split('\n')[2]).toMatch(/^\| skeleton \| replica \| 64 B \| 10 \| — \| off \| 40,000 /);
+    expect(peerTable('C LibPaxos3', c)).not.toContain('batching');
   });
 
   it('over several rounds, each configuration has the ratio of the sums and each round’s own ratio; a failed round is left out; one round gives no table', () => {
@@ -168,7 +172,7 @@ describe('ours against the skeleton and C LibPaxos3', () => {
     const lines = roundsTable(results, { skeleton, libpaxos3: c }).split('\n');
     expect(lines[0]).toContain('vs C LibPaxos3');
     // Skeleton: rounds 1–3 (4 failed on our side): 80,000 / 150,000. C: rounds 1 and 2 (3 failed on C's side): 70,000 / 60,000.
-    expect(lines[2]).toBe('| replica | 64 B | 10 | memory | on | off | 4 | 30,000, 40,000, 10,000, failed | 0.53× (0.60, 0.80, 0.20) | 1.17× (1.50, 1.00) |');
+    expect(lines[2]).toBe('| replica | 64 B | 10 | memory | on | off | 4 | 30,000, 40,000, 10,000, failed | 0.53× (0.60, 0.80, 0.20, —) | 1.17× (1.50, 1.00, —, —) |');
     expect(roundsTable([row('on', 1, 30_000), row('off', 1, 30_000)], { skeleton })).toBe('');
   });
 });

@@ -28,9 +28,18 @@ describe('a benchmark configuration whose server never listened', () => {
     expect(r.calls()).toBe(3);
   });
 
-  it('does not run again for any other failure', async () => {
-    const r = runs(['its client measured nothing', undefined]);
-    expect(await r.result).toEqual({ value: 1, error: 'its client measured nothing' });
-    expect(r.said).toEqual([]);
+  it('does not run again for any other failure, nor for a server that never listened for another reason', async () => {
+    for (const other of ['its client measured nothing', 'port 46150 never started listening (replica 2: Cannot find module replica.js)']) {
+      const r = runs([other, undefined]);
+      expect(await r.result).toEqual({ value: 1, error: other });
+      expect(r.said).toEqual([]);
+    }
+  });
+
+  it('knows the skeleton’s and C LibPaxos3’s words for a taken port', async () => {
+    for (const said of ['skeleton: cannot listen on 127.0.0.1:46150 (EADDRINUSE: another process is using that port)', 'Failed to bind on port 46150']) {
+      const r = runs([`port 46150 never started listening (replica 0: ${said})`, undefined]);
+      expect(await r.result).toEqual({ value: 2 });
+    }
   });
 });

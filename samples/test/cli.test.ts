@@ -206,4 +206,19 @@ describe('bench', () => {
       if (!hadLocal) rmSync(join(bench, 'local'), { recursive: true, force: true });
     }
   }, 60_000);
+
+  it('the batching skeleton binds several client values into one instance, as our proposer does, and its client unpacks them', async () => {
+    const p = ports(3).map(String);
+    const replicas = [0, 1, 2].map((i) => new Proc('skeleton', ['replica', String(i), ...p, '--batch']));
+    const client = new Proc('skeleton', ['client', ...p, '-o', '10', '-v', '64', '--warmup', '1', '--duration', '3', '--batch']);
+    try {
+      expect(await client.exit, `${client.stderr}${replicas.map((r) => r.stderr).join('')}`).toBe(0);
+      const summary = JSON.parse(client.lines.find((l) => l.includes('"summary"')) ?? '{}') as { values: number; instances: number };
+      expect(summary.values).toBeGreaterThan(0);
+      // Ten values outstanding arrive together at the proposer: far more than one per instance.
+      expect(summary.values / summary.instances).toBeGreaterThan(2);
+    } finally {
+      await Promise.all([client, ...replicas].map((r) => r.kill()));
+    }
+  }, 30_000);
 });

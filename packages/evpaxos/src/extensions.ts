@@ -1,11 +1,12 @@
-import { Decoder, Encoder } from '@msgpack/msgpack';
+import { Decoder, Encoder, encode } from '@msgpack/msgpack';
 import type { AcceptedDigestMsg, MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
 import { VERSION } from './version.js';
 
 /**
  * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
  * array `[code, payload]` with a code ≥ 16 and a map as payload, encoded with @msgpack/msgpack (the
- * nine keep the hand-written codec). Every payload carries its format version `v`, so a peer can
+ * nine keep the hand-written codec; `accepted_digest`, once per instance per replica, is written
+ * and read by hand too, in the bytes @msgpack/msgpack writes, see `encodeDigest`). Every payload carries its format version `v`, so a peer can
  * refuse a format it does not read with a sentence instead of misreading it.
  *
  * Negotiation: a libpaxos-ts process sends `hello` first on every connection it dials; a
@@ -80,11 +81,12 @@ export class ExtensionError extends Error {
 }
 
 /**
- * One encoder and one decoder for every extension message. `encode()` and `decode()` make a new
- * one per call, and a new Encoder allocates a 2 KiB ArrayBuffer outside the V8 heap (malloc,
- * then the ArrayBuffer sweeper's free): with `accepted_digest` going once per value to every
- * replica, that was a native allocation per message on the hot path. Neither calls back into
- * code of ours while it works, so sharing them cannot interleave two messages.
+ * One encoder and one decoder for extension messages. `encode()` and `decode()` make a new one
+ * per call, and a new Encoder allocates a 2 KiB ArrayBuffer outside the V8 heap (malloc, then
+ * the ArrayBuffer sweeper's free): a native allocation per message. Neither calls back into code
+ * of ours while it works, so sharing them cannot interleave two messages. A `snapshot_chunk`
+ * (up to `snapshot-chunk-size`, 1 MiB by default) gets an encoder of its own, so that the
+ * shared one does not keep a buffer of that size for good.
  */
 const encoder = new Encoder();
 const decoder = new Decoder();
@@ -125,8 +127,8 @@ export function encodeExtension(msg: ExtensionMessage): Uint8Array {
       // Short keys: this one goes once per value to every replica, where it replaces the value.
       return encodeDigest(msg, v) ?? encoder.encode([EXTENSION_CODE.accepted_digest, { v, aid: msg.aid, iid: msg.iid, b: msg.ballot, vb: msg.valueBallot, n: msg.size, d1: msg.d1, d2: msg.d2 }]);
   }
-  // A copy of the encoder's buffer, which the next message overwrites (small ones stay on the V8 heap).
-  return encoder.encode([EXTENSION_CODE[msg.type], payload]);
+  // A copy of the encoder's buffer, which the next message overwrites.
+  return msg.type === 'snapshot_chunk' ? encode([EXTENSION_CODE[msg.type], payload]) : encoder.encode([EXTENSION_CODE[msg.type], payload]);
 }
 
 /**
@@ -242,10 +244,10 @@ const DIGEST_KEYS = ['v', 'aid', 'iid', 'b', 'vb', 'n', 'd1', 'd2'].map((k) => U
 /**
  * Where a vote is built before it is copied out at its length. One for the process: a typed
  * array over 64 bytes is allocated outside the V8 heap, with malloc, which per vote cost more
- * than the encoding (the largest vote is 65 bytes: array and code 2, map header 1, keys 22, eight
- * uint32 40; the copy of a typical one, about 50, stays on the heap).
+ * than the encoding. The largest vote is 66 bytes (array and code 2, map header 1, keys with
+ * their headers 23, eight uint32 40); the copy of a typical one, about 50, stays on the heap.
  */
-const digestScratch = new Uint8Array(65);
+const digestScratch = new Uint8Array(66);
 
 function encodeDigest(msg: AcceptedDigestMsg, v: number): Uint8Array | undefined {
   const out = digestScratch;

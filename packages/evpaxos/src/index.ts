@@ -25,7 +25,8 @@ export {
 } from './config.js';
 export { RateLimitedLogger, SUMMARY_INTERVAL_MS, createLogger, limitRepeats, silentLogger, timestamp, type LogFields, type LogLevel, type LogSource, type Logger } from './log.js';
 export { MetricsServer, ProcessMetrics, type Health, type MetricSources, type MetricsOptions, type ProcessIdentity } from './metrics.js';
-export { DIGEST_MIN_VALUE_BYTES, Network, type NetworkOptions, type NetworkStats, type Traffic } from './network.js';
+export { Network, type NetworkOptions, type NetworkStats, type Traffic } from './network.js';
+export { DIGEST_MIN_VALUE_BYTES } from './config.js';
 export {
   startAcceptor,
   startLearner,

@@ -11,7 +11,7 @@ import {
   type PeerId,
 } from '@libpaxos/paxos-core';
 import { FrameDecoder, WireError, copyKept, copyShortLived, encodeMessage, type Frame } from './codec.js';
-import { formatAddress, type Address } from './config.js';
+import { DIGEST_MIN_VALUE_BYTES, formatAddress, type Address } from './config.js';
 import { ExtensionError, SUBMIT_ONLY_FEATURE, decodeExtension, encodeExtension, type ExtensionMessage, type ExtensionType, type HelloMsg } from './extensions.js';
 import { limitRepeats, type Logger, type RateLimitedLogger } from './log.js';
 import { ANY_MESSAGE, allowedExtensions, allowedMessages } from './tls.js';
@@ -63,6 +63,8 @@ export interface NetworkOptions {
    * LibPaxos3's accepted byte for byte, and repeat answers (`toPeer`) always carry the value.
    */
   readonly acceptedDigests?: boolean;
+  /** Values smaller than this go whole even then (`accepted-digests-min-value-size`; default DIGEST_MIN_VALUE_BYTES). */
+  readonly digestMinValueBytes?: number;
   /** An extension message (other than hello) from a libpaxos-ts peer; `from` is the connection's PeerId. */
   readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
   /**
@@ -307,17 +309,6 @@ class Connection {
 }
 
 /**
- * Smaller values go whole even to peers that take digest votes. A digest costs each replica two
- * passes over the value (its acceptor's vote, its learner's check), and saves each receiver one
- * copy of it; on loopback, where bytes are cheap, the passes cost more than the copies up to about
- * 2 KiB (interleaved pairs, digests on against off: 64 B values in batches of ten, ~700 bytes,
- * 0.87x; 1 KiB values 0.87x; 256 B in batches of ten, ~2.6 KB, 1.00x; 8 KiB values 0.99x), while
- * over a real network a whole value costs wire time as well. At 256, the first threshold, batched
- * 64 B values went as digests and were slower for it.
- */
-export const DIGEST_MIN_VALUE_BYTES = 2048;
-
-/**
  * The TCP side of a process (LibPaxos3's `peers`): dials acceptors and keeps redialling them,
  * accepts connections, frames and decodes messages, and writes each peer's messages of one batch
  * in one socket write. Hostile bytes close only the connection they came on.
@@ -535,7 +526,7 @@ export class Network {
   toSubscribers(msg: Message): void {
     if (this.options.self !== undefined) this.toSelf(this.options.self, msg);
     if (this.incoming.size === 0) return;
-    if (msg.type === 'accepted' && this.options.acceptedDigests === true && msg.value.length >= DIGEST_MIN_VALUE_BYTES) {
+    if (msg.type === 'accepted' && this.options.acceptedDigests === true && msg.value.length >= (this.options.digestMinValueBytes ?? DIGEST_MIN_VALUE_BYTES)) {
       this.acceptedToSubscribers(msg);
       return;
     }
@@ -919,7 +910,7 @@ export class Network {
   }
 
   // The reports of `extension`, apart from it for the reason given in `receive` (a digest vote
-  // comes through it for every value of 256 bytes or more).
+  // comes through it for every value of accepted-digests-min-value-size or more).
 
   private badExtension(conn: Connection, e: ExtensionError): void {
     this.log.repeated(

@@ -129,6 +129,15 @@ describe('paxos.conf', () => {
     expect(() => parseConfig(`${base}accepted-digests off\n`, P)).toThrow(/paxos.conf:2: accepted-digests: expected yes or no, got 'off'/);
   });
 
+  it('accepted-digests-min-value-size: 2 KiB by default, a size in bytes or with a unit, anything else refused with its line', () => {
+    const base = 'replica 0 127.0.0.1 8800\n';
+    expect(parseConfig(base, P)).toMatchObject({ acceptedDigestsMinValueSize: 2048 });
+    expect(parseConfig(`${base}accepted-digests-min-value-size 256\n`, P)).toMatchObject({ acceptedDigestsMinValueSize: 256 });
+    expect(parseConfig(`${base}accepted-digests-min-value-size 8 kb\n`, P)).toMatchObject({ acceptedDigestsMinValueSize: 8192 });
+    expect(() => parseConfig(`${base}accepted-digests-min-value-size 0\n`, P)).toThrow(/paxos.conf:2: accepted-digests-min-value-size: size 0 is out of range/);
+    expect(() => parseConfig(`${base}accepted-digests-min-value-size big\n`, P)).toThrow(/paxos.conf:2: accepted-digests-min-value-size: expected a size such as/);
+  });
+
   it('checkpoint keys: off by default; trimming needs a checkpoint directory; a chunk fits in a message', () => {
     const base = 'replica 0 127.0.0.1 8800\n';
     expect(parseConfig(base, P)).toMatchObject({

@@ -4,7 +4,8 @@ import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, t
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { FrameDecoder, encodeMessage } from '../src/codec.js';
 import { SUBMIT_ONLY_FEATURE, encodeExtension } from '../src/extensions.js';
-import { Backoff, DIGEST_MIN_VALUE_BYTES, Network } from '../src/network.js';
+import { DIGEST_MIN_VALUE_BYTES } from '../src/config.js';
+import { Backoff, Network } from '../src/network.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 
 const handles: PaxosHandle[] = [];
