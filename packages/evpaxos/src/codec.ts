@@ -105,7 +105,8 @@ function uintSize(n: number): number {
   return n < 0x80 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }
 
-function writeUint(out: Uint8Array, p: number, n: number): number {
+/** `n` (a uint32) in msgpack's shortest form at `p`; the position after it. */
+export function writeUint(out: Uint8Array, p: number, n: number): number {
   if (n < 0x80) {
     out[p] = n;
     return p + 1;

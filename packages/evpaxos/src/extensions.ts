@@ -1,5 +1,6 @@
 import { Decoder, Encoder, encode } from '@msgpack/msgpack';
 import type { AcceptedDigestMsg, MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
+import { writeUint } from './codec.js';
 import { VERSION } from './version.js';
 
 /**
@@ -272,22 +273,7 @@ function putDigestField(out: Uint8Array, pos: number, k: number, x: number): num
   const key = DIGEST_KEYS[k] as Uint8Array;
   out[pos++] = 0xa0 | key.length; // fixstr
   for (let j = 0; j < key.length; j++) out[pos++] = key[j] as number;
-  if (x < 0x80) out[pos++] = x;
-  else if (x < 0x100) {
-    out[pos++] = 0xcc;
-    out[pos++] = x;
-  } else if (x < 0x1_0000) {
-    out[pos++] = 0xcd;
-    out[pos++] = x >>> 8;
-    out[pos++] = x & 0xff;
-  } else {
-    out[pos++] = 0xce;
-    out[pos++] = x >>> 24;
-    out[pos++] = (x >>> 16) & 0xff;
-    out[pos++] = (x >>> 8) & 0xff;
-    out[pos++] = x & 0xff;
-  }
-  return pos;
+  return writeUint(out, pos, x);
 }
 
 /** Which of DIGEST_KEYS the `len` bytes at `at` are, or −1. */
