@@ -7,8 +7,9 @@ import { VERSION } from './version.js';
  * Messages beyond LibPaxos3's nine, between libpaxos-ts peers only. On the wire each is a msgpack
  * array `[code, payload]` with a code ≥ 16 and a map as payload, encoded with @msgpack/msgpack (the
  * nine keep the hand-written codec; `accepted_digest`, once per instance per replica, is written
- * and read by hand too, in the bytes @msgpack/msgpack writes, see `encodeDigest`). Every payload carries its format version `v`, so a peer can
- * refuse a format it does not read with a sentence instead of misreading it.
+ * and read by hand too, in the bytes @msgpack/msgpack writes, see `encodeDigest`). Every payload
+ * carries its format version `v`, so a peer can refuse a format it does not read with a sentence
+ * instead of misreading it.
  *
  * Negotiation: a libpaxos-ts process sends `hello` first on every connection it dials; a
  * libpaxos-ts peer answers with its own `hello`; a C LibPaxos3 peer ignores an array with an
@@ -231,9 +232,9 @@ export function decodeExtension(code: number, payload: Uint8Array): ExtensionMes
 
 /*
  * `accepted_digest` by hand. It goes once per instance from every replica's acceptor to every
- * other replica, and through @msgpack/msgpack's generic encoder and decoder (a map, its keys
- * decoded as strings) it cost a replica more than the digest saved it on the wire below a few
- * KiB (perf, 64 B -o 10 with batching: about 13 % of a follower's user time). The bytes are
+ * other replica, and @msgpack/msgpack's generic encoder and decoder (a map, its keys decoded as
+ * strings) took about 13 % of a follower's user time for it (perf, 64 B -o 10 with batching, when
+ * digests went from 256 bytes). The bytes are
  * exactly @msgpack/msgpack's for the same map (`[23, {v, aid, iid, b, vb, n, d1, d2}]`, integers
  * in their shortest form; a test compares them), and decoding takes only that layout, its keys in
  * any order: anything else (another key, a float, a value out of range, a newer format) goes the
