@@ -478,7 +478,7 @@ async function measurePeer(
 async function runSkeleton(s: PeerSetup): Promise<PeerResult> {
   const script = join(here, 'skeleton.js');
   const p = ports(4);
-  // The proposer binds a turn's client values into one instance, and the client unpacks them.
+  // The skeleton's proposer batches as ours does (skeleton.ts), and its client unpacks the batches.
   const batch = s.batching === 'on' ? ['--batch'] : [];
   const servers =
     s.mode === 'replica'
