@@ -410,9 +410,12 @@ async function runClient(
 }
 
 /** A program that is not one of our samples (the skeleton runs under node; C's through stdbuf). */
-function program(command: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
-  const child = spawn(command, args, { stdio: ['ignore', stdout, 'pipe'] });
-  child.stderr?.on('data', (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000)));
+/** `stdout`: 'tail' keeps its last lines with stderr's, for a server that reports errors there (C LibPaxos3's). */
+function program(command: string, args: string[], stdout: 'pipe' | 'ignore' | 'tail'): ChildProcess {
+  const child = spawn(command, args, { stdio: ['ignore', stdout === 'tail' ? 'pipe' : stdout, 'pipe'] });
+  const keep = (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000));
+  child.stderr?.on('data', keep);
+  if (stdout === 'tail') child.stdout?.on('data', keep);
   live.add(child);
   child.once('exit', () => live.delete(child));
   return child;
@@ -514,11 +517,11 @@ async function runLibpaxos3(s: PeerSetup, dir: string): Promise<PeerResult> {
     const path = join(tmp, 'paxos.conf');
     writeFileSync(path, `${lines.join('\n')}\n`);
     // Its programs write to stdout block-buffered when it is a pipe: line-buffer them.
-    const c = (bin: string, args: string[], out: 'pipe' | 'ignore') => program('stdbuf', ['-oL', join(dir, bin), ...args], out);
+    const c = (bin: string, args: string[], out: 'pipe' | 'tail') => program('stdbuf', ['-oL', join(dir, bin), ...args], out);
     const servers =
       s.mode === 'replica'
-        ? [0, 1, 2].map((i) => ({ role: `replica ${i}`, child: c('replica', [String(i), path], 'ignore') }))
-        : [...[0, 1, 2].map((i) => ({ role: `acceptor ${i}`, child: c('acceptor', [String(i), path], 'ignore') })), { role: 'proposer 0', child: c('proposer', ['0', path], 'ignore') }];
+        ? [0, 1, 2].map((i) => ({ role: `replica ${i}`, child: c('replica', [String(i), path], 'tail') }))
+        : [...[0, 1, 2].map((i) => ({ role: `acceptor ${i}`, child: c('acceptor', [String(i), path], 'tail') })), { role: 'proposer 0', child: c('proposer', ['0', path], 'tail') }];
     return await measurePeer(s, servers, s.mode === 'replica' ? p.slice(0, 3) : p, () => c('client', [path, '-o', String(s.outstanding), '-v', String(s.size)], 'pipe'), 'libpaxos3');
   } finally {
     rmSync(tmp, { recursive: true, force: true });
