@@ -120,7 +120,8 @@ function listen(server: Server, port: number): void {
     process.stderr.write(`skeleton: cannot listen on ${HOST}:${port} (${e.code ?? e.message}${e.code === 'EADDRINUSE' ? ': another process is using that port' : ''})\n`);
     process.exit(1);
   });
-  server.listen(port, HOST);
+  // On stderr, which the bench keeps the end of: a test waits for it before starting a client.
+  server.listen(port, HOST, () => process.stderr.write(`skeleton: listening on ${HOST}:${port}\n`));
 }
 
 /**

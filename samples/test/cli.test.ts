@@ -208,8 +208,16 @@ describe('bench', () => {
   }, 60_000);
 
   it('the batching skeleton binds several client values into one instance, as our proposer does, and its client unpacks them', async () => {
-    const p = ports(3).map(String);
-    const replicas = [0, 1, 2].map((i) => new Proc('skeleton', ['replica', String(i), ...p, '--batch']));
+    // startListening picks other ports when one is taken (the skeleton says so, as our servers do).
+    const { replicas, p } = await startListening(
+      3,
+      (ps) => {
+        const p = ps.map(String);
+        const procs = [0, 1, 2].map((i) => new Proc('skeleton', ['replica', String(i), ...p, '--batch']));
+        return { procs, value: { replicas: procs, p } };
+      },
+      (proc) => proc.stderr.includes('skeleton: listening on'),
+    );
     const client = new Proc('skeleton', ['client', ...p, '-o', '10', '-v', '64', '--warmup', '1', '--duration', '3', '--batch']);
     try {
       expect(await client.exit, `${client.stderr}${replicas.map((r) => r.stderr).join('')}`).toBe(0);
