@@ -65,7 +65,7 @@ const csv =
 
 const argv = sampleArgs('pnpm bench')
   .usage(
-    'Usage: $0 [--quick] [--leadership | --grid-only] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--metrics] [--seconds S] [--warmup S] [--port-base P]\n       $0 --report\n\n' +
+    'Usage: $0 [--quick] [--leadership | --grid-only] [--mode …] [--size …] [--outstanding …] [--storage …] [--batching …] [--tls …] [--rounds N] [--metrics] [--conf LINE] [--seconds S] [--warmup S] [--port-base P] [--libpaxos3 DIR] [--no-skeleton | --skeleton-only]\n       $0 --report\n\n' +
       'The grid, then the leadership rows (replica mode, 64 B, memory, no TLS: one client at replica 0, then a client at each of the 3 replicas,\n' +
       'leadership off and on, -o 10 and 100, each batching setting), unless the options leave them out.\n' +
       'A full run (no --quick, no subset) writes bench/results/<timestamp>.json and redraws bench/RESULTS.md and bench/chart.svg;\n' +

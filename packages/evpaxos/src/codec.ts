@@ -506,7 +506,8 @@ export class FrameDecoder {
     // value (about 0.7 µs for 96 bytes, most values crossing a replica three times); a view pins
     // only the chunk it came from, which the values kept (an acceptor's) mostly fill. A transient
     // chunk (a dialled socket's reused read buffer) is overwritten by the next read: copied. What
-    // arrives there is mostly accepted messages, and between libpaxos-ts peers mostly digests.
+    // arrives there is mostly accepted messages (between libpaxos-ts replicas, digests instead for
+    // values of accepted-digests-min-value-size and more).
     // (Bytes joined from several reads are the decoder's own array: views of it, as for 'data'.)
     const b = this.buf;
     if (this.transient) return copyOut(b, start, length);
@@ -522,7 +523,7 @@ const SLAB_BYTES = 16 * 1024;
  * copy costs no ArrayBuffer (and no malloc) of its own. A slab stays alive while any copy in it
  * does. A copy above 2 KiB gets an ArrayBuffer of its own.
  */
-class Slab {
+export class Slab {
   private buf = new ArrayBuffer(SLAB_BYTES);
   private used = 0;
 
@@ -575,7 +576,8 @@ function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
 const EMPTY = new Uint8Array(0);
 
 /** The msgpack integer of type byte `t` at `p` (a 64-bit one only as precisely as a double can). */
-function readInt(b: Uint8Array, p: number, t: number): number {
+/** The msgpack integer of type byte `t` at `p` (its bytes follow `p`). */
+export function readInt(b: Uint8Array, p: number, t: number): number {
   const b1 = b[p + 1] as number;
   const b2 = b[p + 2] as number;
   switch (t) {

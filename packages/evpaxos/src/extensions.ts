@@ -1,6 +1,6 @@
 import { Decoder, Encoder, encode } from '@msgpack/msgpack';
 import type { AcceptedDigestMsg, MasterState, RejoinMessage, SnapshotMessage, SnapshotRef } from '@libpaxos/paxos-core';
-import { writeUint } from './codec.js';
+import { readInt, writeUint } from './codec.js';
 import { VERSION } from './version.js';
 
 /**
@@ -305,14 +305,12 @@ function decodeDigest(p: Uint8Array): AcceptedDigestMsg | undefined {
     let x: number;
     if (t === undefined) return undefined;
     if (t < 0x80) x = t;
-    else if (t === 0xcc && pos + 1 <= p.length) x = p[pos++] as number;
-    else if (t === 0xcd && pos + 2 <= p.length) {
-      x = ((p[pos] as number) << 8) | (p[pos + 1] as number);
-      pos += 2;
-    } else if (t === 0xce && pos + 4 <= p.length) {
-      x = (((p[pos] as number) << 24) | ((p[pos + 1] as number) << 16) | ((p[pos + 2] as number) << 8) | (p[pos + 3] as number)) >>> 0;
-      pos += 4;
-    } else return undefined;
+    else {
+      const size = t === 0xcc ? 1 : t === 0xcd ? 2 : t === 0xce ? 4 : 0;
+      if (size === 0 || pos + size > p.length) return undefined;
+      x = readInt(p, pos - 1, t);
+      pos += size;
+    }
     got[k] = x;
   }
   if (pos !== p.length) return undefined;

@@ -344,10 +344,13 @@ export class Network {
   private forbidden = 0;
   private readonly extReceived = new Map<ExtensionType, number>();
   private readonly extSent = new Map<ExtensionType, number>();
+  /** Accepted values this long or longer may go as digests (`acceptedDigests`). */
+  private readonly digestMinValueBytes: number;
 
   constructor(readonly options: NetworkOptions) {
     this.log = limitRepeats(options.log);
     this.transport = options.transport ?? plainTransport('');
+    this.digestMinValueBytes = options.digestMinValueBytes ?? DIGEST_MIN_VALUE_BYTES;
   }
 
   /** The counters of peer `label` (created on first use; they outlive its connections). */
@@ -526,7 +529,7 @@ export class Network {
   toSubscribers(msg: Message): void {
     if (this.options.self !== undefined) this.toSelf(this.options.self, msg);
     if (this.incoming.size === 0) return;
-    if (msg.type === 'accepted' && this.options.acceptedDigests === true && msg.value.length >= (this.options.digestMinValueBytes ?? DIGEST_MIN_VALUE_BYTES)) {
+    if (msg.type === 'accepted' && this.options.acceptedDigests === true && msg.value.length >= this.digestMinValueBytes) {
       this.acceptedToSubscribers(msg);
       return;
     }

@@ -55,8 +55,8 @@ export function valueDigest(value: Uint8Array): [number, number] {
   const words = n & ~3;
   // A DataView reads each little-endian word in one load, aligned or not (values are views at any
   // offset of a read buffer): the same words as assembling four bytes, a third less time at 8 KiB.
-  // (evpaxos digests only values of DIGEST_MIN_VALUE_BYTES, 2 KiB, and more, where making the view
-  // costs nothing next to the loop.)
+  // (evpaxos digests only values of accepted-digests-min-value-size, 2 KiB by default, and more,
+  // where making the view costs little next to the loop.)
   const view = new DataView(value.buffer, value.byteOffset, n);
   let i = 0;
   for (; i < words; i += 4) {
