@@ -639,8 +639,8 @@ export class Network {
    * what it proposed, and an accept may carry a decided value that was also delivered (a proposer
    * re-sending it); a promise carries the local acceptor's own record, which only the core holds.
    * (A value from the wire may be both: a follower replica's acceptor keeps the accept's bytes,
-   * and with digest votes its learner delivers them; hence the rule that applications never write
-   * into what they are delivered.)
+   * and with digest votes its learner counts the votes with them; the learner copies them before
+   * the first vote counts, so what it delivers is never the record: `Learner.holdValue`.)
    */
   private toSelf(from: PeerId, msg: Message): void {
     this.local.push([from, withOwnValue(msg)]);

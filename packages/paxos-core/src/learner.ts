@@ -59,9 +59,14 @@ const MAX_HELD = 4;
 /** A value this learner holds for (iid, ballot), received in full (an accept, or an accepted). */
 interface Held {
   readonly ballot: number;
-  readonly value: Uint8Array;
+  value: Uint8Array;
   /** Its digest, once a vote was checked against it (each remote acceptor's vote needs it). */
   digest: [number, number] | undefined;
+  /**
+   * `value` is still the caller's bytes (`holdValue`: its acceptor's record): copied before the
+   * first vote counts with them, so that what is delivered never is the record.
+   */
+  borrowed: boolean;
 }
 
 /** An instance not yet delivered: its votes, and its value once a quorum agrees. */
@@ -454,7 +459,7 @@ export class Learner {
     if (inst === undefined) return;
     this.count(inst, iid, aid, vb, msg.value, out);
     // The bytes of (iid, vb) are here now: digest votes that waited for them count if they match.
-    if (inst.waiting !== null && inst.closed === undefined) this.resolveWaiting(inst, vb, msg.value, out);
+    if (inst.waiting !== null && inst.closed === undefined) this.resolveWaiting(inst, { ballot: vb, value: msg.value, digest: undefined, borrowed: false }, out);
   }
 
   /** One acceptor's vote for `value` under `vb`: closes the instance on a quorum. */
@@ -475,6 +480,12 @@ export class Learner {
    * takes digest votes): under one ballot only one value is ever proposed, so it is the value of
    * every accepted for (iid, ballot), and digest votes for that pair are checked against it. Held
    * until the instance is delivered; digest votes that waited for it count now if they match.
+   *
+   * `value` stays the caller's: it is copied once, when a digest vote first counts with it, so
+   * that a value delivered from it is not the acceptor's record. An application that wrote into
+   * what it was delivered would otherwise change what the acceptor's promises and repeats carry
+   * for a chosen instance. (Most held values never count: below accepted-digests-min-value-size
+   * every vote comes whole, with bytes of its own.)
    */
   holdValue(iid: number, ballot: number, value: Uint8Array, out: Effects): void {
     this.begin();
@@ -486,15 +497,19 @@ export class Learner {
     }
     if (inst.closed !== undefined) return;
     this.hold(inst, ballot, value);
-    if (inst.waiting !== null) this.resolveWaiting(inst, ballot, value, out);
+    if (inst.waiting === null) return;
+    // The entry just held, when it holds these bytes (a copy made for a vote is then kept for the later ones).
+    let arrived: Held | undefined;
+    for (const h of inst.held as Held[]) if (h.ballot === ballot && h.value === value) arrived = h;
+    this.resolveWaiting(inst, arrived ?? { ballot, value, digest: undefined, borrowed: true }, out);
   }
 
-  /** Keeps `value` as the value of `ballot` in `inst` (the newest MAX_HELD ballots). */
-  private hold(inst: Pending, ballot: number, value: Uint8Array): void {
+  /** Keeps `value` as the value of `ballot` in `inst` (the newest MAX_HELD ballots); `borrowed`: see `Held`. */
+  private hold(inst: Pending, ballot: number, value: Uint8Array, borrowed = true): void {
     if (inst.held === null) {
       // Most instances only ever hold one value: an array of exactly one (a push into an empty
       // array reserves room for 17).
-      inst.held = [{ ballot, value, digest: undefined }];
+      inst.held = [{ ballot, value, digest: undefined, borrowed }];
       return;
     }
     const held = inst.held;
@@ -505,8 +520,8 @@ export class Learner {
       if (h.ballot === ballot) return;
       if (h.ballot < (held[lowest] as Held).ballot) lowest = i;
     }
-    if (held.length < MAX_HELD) held.push({ ballot, value, digest: undefined });
-    else if ((held[lowest] as Held).ballot < ballot) held[lowest] = { ballot, value, digest: undefined };
+    if (held.length < MAX_HELD) held.push({ ballot, value, digest: undefined, borrowed });
+    else if ((held[lowest] as Held).ballot < ballot) held[lowest] = { ballot, value, digest: undefined, borrowed };
   }
 
   /**
@@ -515,11 +530,12 @@ export class Learner {
    */
   private heldValue(inst: Pending, vb: number): Held | undefined {
     if (inst.held !== null) for (const h of inst.held) if (h.ballot === vb) return h;
+    // A full vote's bytes came with it: this learner's own.
     const value = inst.valueAt(vb);
     if (value === undefined) return undefined;
-    this.hold(inst, vb, value);
+    this.hold(inst, vb, value, false);
     if (inst.held !== null) for (const h of inst.held) if (h.ballot === vb) return h;
-    return { ballot: vb, value, digest: undefined };
+    return { ballot: vb, value, digest: undefined, borrowed: false };
   }
 
   /** A digest vote (accepted-digest.ts) from a peer acceptor. */
@@ -537,7 +553,7 @@ export class Learner {
       // instance repeated in full, where B1 then matches votes on the bytes.
       const voted = inst.valueAt(vb);
       if (voted !== undefined && voted !== held.value) {
-        const other: Held = { ballot: vb, value: voted, digest: undefined };
+        const other: Held = { ballot: vb, value: voted, digest: undefined, borrowed: false };
         if (sameDigest(other, msg)) return this.countDigest(inst, msg, other, out);
       }
       out.events.push({ kind: 'digest-mismatch', iid, ballot: vb, aid });
@@ -563,6 +579,11 @@ export class Learner {
 
   /** A digest vote counted with `held`'s bytes, which the caller checked are the ones it names (`sameDigest`). */
   private countDigest(inst: Pending, msg: AcceptedDigestMsg, held: Held, out: Effects): void {
+    if (held.borrowed) {
+      // `slice` copies (into an ArrayBuffer of its own); the digest stays that of the same bytes.
+      held.value = held.value.slice();
+      held.borrowed = false;
+    }
     const value = held.value;
     const full: AcceptedMsg = { type: 'accepted', aid: msg.aid, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.valueBallot, value };
     this.lastResolved.push(full);
@@ -574,9 +595,9 @@ export class Learner {
    * that waited for that ballot and name exactly these bytes are counted with them; the others
    * keep waiting (with two values under one ballot, each vote counts for the bytes it names).
    */
-  private resolveWaiting(inst: Pending, vb: number, value: Uint8Array, out: Effects): void {
+  private resolveWaiting(inst: Pending, arrived: Held, out: Effects): void {
     const waiting = inst.waiting as AcceptedDigestMsg[];
-    const arrived: Held = { ballot: vb, value, digest: undefined };
+    const vb = arrived.ballot;
     const ready = waiting.filter((w) => w.valueBallot === vb && sameDigest(arrived, w));
     if (ready.length === 0) return;
     inst.waiting = waiting.length === ready.length ? null : waiting.filter((w) => !ready.includes(w));

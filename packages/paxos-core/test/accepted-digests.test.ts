@@ -71,7 +71,33 @@ describe('learner with digest votes', () => {
     expect(out.deliver).toEqual([]);
     l.receiveDigest(1, digest(1, 1, 11, v), out);
     expect(delivered(out)).toEqual([[1, 'v']]);
-    // The bytes delivered are the ones held (received in the accept), not made up.
+    // The bytes delivered are those held (received in the accept), not made up, in a copy of their own (below).
+    expect(out.deliver[0]?.value).toEqual(v);
+  });
+
+  it('delivers a held value in a copy: an application writing into what it was delivered leaves the held bytes (its acceptor’s record) as they were', () => {
+    // Votes after the value is held, and votes waiting for it when it comes.
+    for (const votesFirst of [false, true]) {
+      const l = new Learner({ acceptors: 3 });
+      const v = enc('the record');
+      const out = fx();
+      if (!votesFirst) l.holdValue(1, 11, v, out);
+      for (const aid of [0, 1]) l.receiveDigest(aid, digest(aid, 1, 11, v), out);
+      if (votesFirst) l.holdValue(1, 11, v, out);
+      const got = out.deliver[0]?.value as Uint8Array;
+      expect(dec(got)).toBe('the record');
+      expect(got.buffer).not.toBe(v.buffer);
+      got.fill(0x2a);
+      expect(dec(v)).toBe('the record');
+    }
+  });
+
+  it('delivers a full accepted vote’s bytes as they came (they are the learner’s own: no copy)', () => {
+    const l = new Learner({ acceptors: 3 });
+    const v = enc('v');
+    const out = fx();
+    l.receive(2, accepted(2, 1, 11, v), out);
+    l.receiveDigest(0, digest(0, 1, 11, v), out);
     expect(out.deliver[0]?.value).toBe(v);
   });
 
@@ -198,6 +224,18 @@ describe('replica with digest votes', () => {
     r.receiveDigest(0, digest(0, 1, 10, enc('x')), out);
     r.receiveDigest(1, digest(1, 1, 10, enc('x')), out);
     expect(delivered(out)).toEqual([[1, 'x']]);
+  });
+
+  it('an application writing into a value delivered on digest votes does not change what its acceptor repeats (P2c)', () => {
+    const r = new Replica({ id: 2, replicas: 3, acceptedDigests: true });
+    const out = newEffects();
+    r.receive(0, { type: 'accept', iid: 1, ballot: 10, value: enc('chosen') }, out);
+    for (const aid of [0, 1]) r.receiveDigest(aid, digest(aid, 1, 10, enc('chosen')), out);
+    expect(delivered(out)).toEqual([[1, 'chosen']]);
+    (out.deliver[0]?.value as Uint8Array).fill(0x2a);
+    const repeat = newEffects();
+    r.receive(0, { type: 'repeat', from: 1, to: 1 }, repeat);
+    expect(msgs(repeat, 'accepted').map((m) => [m.iid, m.valueBallot, dec(m.value)])).toEqual([[1, 10, 'chosen']]);
   });
 
   it('holds nothing of an accept its acceptor refused (a low ballot from anyone who reaches the port costs no memory)', () => {
