@@ -21,6 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { checkOperations, memcachedModel, UNKNOWN, type McHit, type McInput, type McOutput, type Operation } from '@libpaxos/paxos-kv';
+import { chaosPortBase } from './chaos-ports.js';
 import { LinkProxy } from './chaos-proxy.js';
 
 export interface KvChaosOptions {
@@ -52,13 +53,14 @@ const PORT_SPAN = 300;
 
 /**
  * Runs the KV chaos test; resolves to the exit status (0: linearizable and something was checked).
- * Ports on 127.0.0.1 can be held by other processes' connections (the ephemeral range covers
- * them, and a connection's port stays taken in TIME-WAIT for a minute after it closes), so each
- * port is one found free just before the run, from --port-base up; a port taken between that
- * test and its use starts the run again, 5 times at most.
+ * Ports on 127.0.0.1 can be held by other processes (servers, and with a --port-base in the
+ * ephemeral range any connection's local port, taken in TIME-WAIT for a minute after it closes),
+ * so each port is one found free just before the run, from --port-base up (by default from
+ * `chaosPortBase`, below the ephemeral range); a port taken between that test and its use starts
+ * the run again, 5 times at most.
  */
 export async function runKvChaos(o: KvChaosOptions): Promise<number> {
-  const first = o.portBase ?? 50000 + ((o.seed * 7 + process.pid) % 60) * 200;
+  const first = o.portBase ?? chaosPortBase(o.seed);
   for (let attempt = 0; ; attempt++) {
     const free = await freePorts(first, PORT_SPAN, PORTS_NEEDED);
     if (free === undefined) {

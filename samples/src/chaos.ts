@@ -22,6 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
+import { chaosPortBase } from './chaos-ports.js';
 import { LinkProxy } from './chaos-proxy.js';
 import { ChaosState, chainHash } from './chaos-state.js';
 import { makeChaosValue, readChaosValue } from './chaos-value.js';
@@ -61,7 +62,7 @@ const argv = sampleArgs('pnpm chaos')
     describe: "replicas log at the info level (leader changes, timeouts, connections; --workload kv: JSON lines) to stderr-<replica>-<incarnation>.log in the run's folder; with --keep it stays",
   })
   .option('keep', { type: 'boolean', default: false, describe: 'keep the logs even when everything checks out' })
-  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (--workload kv: the first 30 free ones of the 300 from it) (default: from the seed)' })
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 65_000 }), describe: 'first of the ~50 ports on 127.0.0.1 to use (--workload kv: the first 30 free ones of the 300 from it) (default: 8000–9500, from the seed and the process id)' })
   .strictOptions()
   .parseSync();
 
@@ -112,7 +113,7 @@ const PAD = 4 * 1024 * 1024;
 const log = (text: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
 
 // Ports: real replica ports, and one proxy per (source process, replica) link.
-const base = argv['port-base'] ?? 50000 + ((argv.seed * 7 + process.pid) % 60) * 200;
+const base = argv['port-base'] ?? chaosPortBase(argv.seed);
 const real = Array.from({ length: R }, (_, i) => base + i);
 const proxyPort = (source: number, target: number) => base + 10 + source * R + target;
 const sources = R + CLIENTS;
