@@ -12,6 +12,7 @@ import { FIRST_IID, MAX_ACCEPTORS, MAX_UINT32, isUint32, quorumSize } from './li
 import type { AcceptedMsg, Message } from './messages.js';
 import { valueDigest, type AcceptedDigestMsg } from './accepted-digest.js';
 import { InstanceVotes } from './votes.js';
+import { bytesEqual } from './bytes.js';
 
 export interface LearnerOptions {
   /** Number of acceptors (quorum = floor(n/2)+1). */
@@ -580,8 +581,13 @@ export class Learner {
   /** A digest vote counted with `held`'s bytes, which the caller checked are the ones it names (`sameDigest`). */
   private countDigest(inst: Pending, msg: AcceptedDigestMsg, held: Held, out: Effects): void {
     if (held.borrowed) {
-      // `slice` copies (into an ArrayBuffer of its own); the digest stays that of the same bytes.
-      held.value = held.value.slice();
+      // Bytes of its own instead: a full vote's of the same ballot and bytes (a replica's learner
+      // mostly has its own acceptor's accepted, copied on its way here, before any peer's digest
+      // vote), else a copy (`slice`: an ArrayBuffer of its own). Copying every time read 0.97 of
+      // the values/s before at 8 KiB -o 10 (4 interleaved pairs), this 1.00 (6 pairs). The
+      // digest stays that of the same bytes.
+      const own = inst.valueAt(held.ballot);
+      held.value = own !== undefined && bytesEqual(own, held.value) ? own : held.value.slice();
       held.borrowed = false;
     }
     const value = held.value;

@@ -92,6 +92,26 @@ describe('learner with digest votes', () => {
     }
   });
 
+  it('counts digest votes with a full vote’s bytes equal to the held value rather than copy it (a replica’s own acceptor’s accepted)', () => {
+    const l = new Learner({ acceptors: 3 });
+    const record = enc('the record');
+    const ownVote = enc('the record');
+    const out = fx();
+    l.holdValue(1, 11, record, out);
+    l.receive(2, accepted(2, 1, 11, ownVote), out);
+    l.receiveDigest(0, digest(0, 1, 11, record), out);
+    expect(out.deliver[0]?.value).toBe(ownVote);
+    // A full vote under that ballot with other bytes (B2 broken) is not taken for the held value: a copy is.
+    const l2 = new Learner({ acceptors: 5 });
+    const out2 = fx();
+    l2.holdValue(1, 11, record, out2);
+    l2.receive(4, accepted(4, 1, 11, enc('other byte')), out2);
+    for (const aid of [0, 1, 2]) l2.receiveDigest(aid, digest(aid, 1, 11, record), out2);
+    const got = out2.deliver[0]?.value as Uint8Array;
+    expect(dec(got)).toBe('the record');
+    expect(got.buffer).not.toBe(record.buffer);
+  });
+
   it('delivers a full accepted vote’s bytes as they came (they are the learner’s own: no copy)', () => {
     const l = new Learner({ acceptors: 3 });
     const v = enc('v');
