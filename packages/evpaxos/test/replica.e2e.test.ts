@@ -1,9 +1,12 @@
+import { createConnection, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { parseConfig, silentLogger, startLearner, startReplica, type LearnerHandle, type Logger, type ReplicaHandle } from '../src/index.js';
+import { FrameDecoder, encodeMessage, parseConfig, silentLogger, startLearner, startReplica, type LearnerHandle, type Logger, type ReplicaHandle } from '../src/index.js';
 import { waitFor, withFreePorts } from './ports.js';
 
 const handles: (ReplicaHandle | LearnerHandle)[] = [];
+const sockets: Socket[] = [];
 afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
   await Promise.all(handles.splice(0).map((h) => h.close()));
 });
 
@@ -24,6 +27,44 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     expect(delivered[1]).toEqual(delivered[0]);
     expect(delivered[2]).toEqual(delivered[0]);
     expect(new Set(delivered[0]).size).toBe(total + 1);
+  }, 30_000);
+
+  it('replicas whose applications write into what they are delivered, values counted on digest votes, still repeat every value as submitted', async () => {
+    const delivered: string[][] = [[], [], []];
+    const config = await withFreePorts(3, async (p) => {
+      // Digest votes for every value here (2 KiB and more by default).
+      const c = parseConfig([...p.map((port, i) => `replica ${i} 127.0.0.1 ${port}`), 'accepted-digests-min-value-size 16'].join('\n'), 'test.conf');
+      for (let id = 0; id < 3; id++) {
+        const onDeliver = (_iid: number, v: Uint8Array) => {
+          delivered[id]?.push(new TextDecoder().decode(v));
+          v.fill(0); // an application scribbling on what it was given
+        };
+        handles.push(await startReplica({ id, config: c, log: silentLogger, onDeliver }));
+      }
+      return c;
+    });
+    const r0 = handles[0] as ReplicaHandle;
+    const value = (i: number) => new TextEncoder().encode(`value ${i} `.padEnd(40, '.'));
+    await waitFor(() => r0.submit(value(0)), 5000, 'replica 0 to connect');
+    const total = 50;
+    for (let i = 1; i < total; i++) r0.submit(value(i));
+    await waitFor(() => delivered.every((d) => d.length >= total), 20_000, `${total} deliveries on every replica`);
+    const submitted = Array.from({ length: total }, (_, i) => new TextDecoder().decode(value(i)));
+    for (const d of delivered) expect(d).toEqual(submitted);
+    // What each acceptor repeats (to a plain LibPaxos3-style connection) is every value as submitted.
+    for (const a of config.acceptors) {
+      const socket = createConnection({ host: '127.0.0.1', port: a.port });
+      sockets.push(socket);
+      const chunks: Buffer[] = [];
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.write(encodeMessage({ type: 'repeat', from: 1, to: 1000 }));
+      const repeated = () =>
+        new FrameDecoder(1 << 20)
+          .push(Buffer.concat(chunks))
+          .flatMap((f) => (f.type === 'accepted' ? [new TextDecoder().decode(f.value)] : []));
+      await waitFor(() => repeated().length >= total, 10_000, `${a.name} to repeat ${total} values`);
+      expect(repeated().sort()).toEqual([...submitted].sort());
+    }
   }, 30_000);
 
   it('a replica reaches its own acceptor in memory, and its acceptor keeps its own copy of every value', async () => {
