@@ -285,14 +285,10 @@ const lastLine = (c: ChildProcess) => {
 const live = new Set<ChildProcess>();
 let currentDir: string | undefined;
 
+/** One of our samples, under this Node. */
 function node(script: string, args: string[], stdout: 'pipe' | 'ignore'): ChildProcess {
   const withMetrics = argv.metrics && script !== 'client.js' ? [...args, '--metrics-port', '0'] : args;
-  const child = spawn(process.execPath, [join(here, script), ...withMetrics], { stdio: ['ignore', stdout, 'pipe'] });
-  // Read, so that a chatty process never blocks on a full pipe; the end is kept for error messages.
-  child.stderr?.on('data', (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000)));
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
+  return program(process.execPath, [join(here, script), ...withMetrics], stdout);
 }
 
 // Interrupted: stop what runs and remove its folder, so nothing is left behind.
@@ -413,8 +409,12 @@ async function runClient(
   return { out, code, client, processes };
 }
 
-/** A program that is not one of our samples (the skeleton runs under node; C's through stdbuf). */
-/** `stdout`: 'tail' keeps its last lines with stderr's, for a server that reports errors there (C LibPaxos3's). */
+/**
+ * A process of the run (ours, the skeleton's, C LibPaxos3's), stopped with the others when the run
+ * is. Its stderr is read, so that a chatty process never blocks on a full pipe, and its end kept for
+ * error messages; `stdout` 'tail' keeps stdout's last lines with it, for a server that reports
+ * errors there (C LibPaxos3's).
+ */
 function program(command: string, args: string[], stdout: 'pipe' | 'ignore' | 'tail'): ChildProcess {
   const child = spawn(command, args, { stdio: ['ignore', stdout === 'tail' ? 'pipe' : stdout, 'pipe'] });
   const keep = (d: Buffer) => tails.set(child, `${tails.get(child) ?? ''}${d.toString()}`.slice(-2000));
