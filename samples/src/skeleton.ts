@@ -125,20 +125,35 @@ function listen(server: Server, port: number): void {
 }
 
 /**
- * Our proposer's batching without Paxos (--batch): client values wait here, and go out as one
- * instance at the end of a turn or when an instance reaches its quorum, while fewer than
- * MAX_ACCEPTING instances await theirs.
+ * A proposer's side without Paxos: client values become instances, and accepted votes are counted
+ * to a quorum. Without --batch each value is an instance at once. With it, our proposer's batching:
+ * values wait here, and go out as one instance at the end of a turn or when an instance reaches its
+ * quorum, while fewer than MAX_ACCEPTING instances await theirs.
  */
-class Batcher {
+class Proposals {
   private pending: Uint8Array[] = [];
   private readonly open = new Set<number>();
+  /** Votes per instance until every acceptor's is in. */
+  private readonly counts = new Map<number, number>();
 
-  /** `propose` sends a value as a new instance and returns its id. */
-  constructor(private readonly propose: (value: Uint8Array) => number) {}
+  /**
+   * `propose` sends a value as a new instance and returns its id; `soon` asks for the end of the
+   * turn (when `release` runs).
+   */
+  constructor(
+    private readonly batch: boolean,
+    private readonly propose: (value: Uint8Array) => number,
+    private readonly soon: () => void,
+  ) {}
 
   /** A client value: a view into its read's own bytes (an accepted socket) or a copy the decoder made; nothing rewrites either. */
-  add(value: Uint8Array): void {
+  submit(value: Uint8Array): void {
+    if (!this.batch) {
+      this.propose(value);
+      return;
+    }
     this.pending.push(value);
+    this.soon();
   }
 
   /** At the end of a turn (and after a quorum): what waits goes out, if an instance may open. */
@@ -149,9 +164,12 @@ class Batcher {
     this.open.add(this.propose(value));
   }
 
-  /** Instance `iid` reached its quorum. */
-  chosen(iid: number): void {
-    if (this.open.delete(iid)) this.release();
+  /** An acceptor's accepted for instance `iid` (each acceptor's once). */
+  vote(iid: number): void {
+    const n = (this.counts.get(iid) ?? 0) + 1;
+    if (n === QUORUM && this.open.delete(iid)) this.release();
+    if (n >= ACCEPTORS) this.counts.delete(iid);
+    else this.counts.set(iid, n);
   }
 }
 
@@ -186,11 +204,10 @@ function connect(port: number, onRead: (chunk: Uint8Array) => void): Promise<Soc
 }
 
 async function replica(id: number, ports: number[], batch: boolean): Promise<void> {
-  const batcher = new Batcher(propose);
-  const { dirty, soon } = flusher(() => batcher.release());
+  const { dirty, soon } = flusher(() => proposals.release());
+  const proposals = new Proposals(batch, propose, soon);
   const incoming = new Set<Peer>();
   const acceptors: (Peer | undefined)[] = [];
-  const counts = new Map<number, number>();
   let nextIid = 0;
   const ballot = 10 + id;
 
@@ -206,11 +223,7 @@ async function replica(id: number, ports: number[], batch: boolean): Promise<voi
   function handle(from: Peer | undefined, msg: Message, local: boolean): void {
     switch (msg.type) {
       case 'client_value':
-        if (!batch) propose(msg.value);
-        else {
-          batcher.add(msg.value);
-          soon();
-        }
+        proposals.submit(msg.value);
         return;
       case 'prepare': {
         const promise: Message = { type: 'promise', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: 0, value: new Uint8Array(0) };
@@ -223,12 +236,12 @@ async function replica(id: number, ports: number[], batch: boolean): Promise<voi
         const accepted: Message = { type: 'accepted', aid: id, iid: msg.iid, ballot: msg.ballot, valueBallot: msg.ballot, value: msg.value };
         const bytes = encodeMessage(accepted);
         for (const p of incoming) if (!p.submitOnly) p.write(bytes);
-        learn(msg.iid);
+        proposals.vote(msg.iid);
         soon();
         return;
       }
       case 'accepted':
-        learn(msg.iid);
+        proposals.vote(msg.iid);
         return;
       default:
         return;
@@ -240,13 +253,6 @@ async function replica(id: number, ports: number[], batch: boolean): Promise<voi
     toAcceptors({ type: 'prepare', iid: iid + WINDOW, ballot });
     toAcceptors({ type: 'accept', iid, ballot, value });
     return iid;
-  }
-
-  function learn(iid: number): void {
-    const n = (counts.get(iid) ?? 0) + 1;
-    if (n === QUORUM) batcher.chosen(iid);
-    if (n >= ACCEPTORS) counts.delete(iid);
-    else counts.set(iid, n);
   }
 
   listen(
@@ -291,17 +297,12 @@ function acceptor(id: number, port: number): void {
 
 /** A split-mode proposer: a client value becomes a prepare ahead and an accept; it counts what it hears. */
 async function proposer(port: number, acceptorPorts: number[], batch: boolean): Promise<void> {
-  const batcher = new Batcher(propose);
-  const { dirty, soon } = flusher(() => batcher.release());
+  const { dirty, soon } = flusher(() => proposals.release());
+  const proposals = new Proposals(batch, propose, soon);
   const acceptors: Peer[] = [];
-  const counts = new Map<number, number>();
   let nextIid = 0;
   const onAcceptor = (_p: Peer, msg: Message) => {
-    if (msg.type !== 'accepted') return;
-    const n = (counts.get(msg.iid) ?? 0) + 1;
-    if (n === QUORUM) batcher.chosen(msg.iid);
-    if (n >= ACCEPTORS) counts.delete(msg.iid);
-    else counts.set(msg.iid, n);
+    if (msg.type === 'accepted') proposals.vote(msg.iid);
   };
   function propose(value: Uint8Array): number {
     const iid = ++nextIid;
@@ -317,12 +318,7 @@ async function proposer(port: number, acceptorPorts: number[], batch: boolean): 
   listen(
     createServer((socket) => {
       new Peer(socket, dirty, (_p, msg) => {
-        if (msg.type !== 'client_value') return;
-        if (!batch) propose(msg.value);
-        else {
-          batcher.add(msg.value);
-          soon();
-        }
+        if (msg.type === 'client_value') proposals.submit(msg.value);
       });
     }),
     port,
