@@ -187,6 +187,8 @@ class Connection {
   submitOnly = false;
   /** Incoming connections: the peer's hello offers ACCEPTED_DIGESTS_FEATURE (an acceptor's accepted may go as a digest). */
   takesDigests = false;
+  /** This process dialled it (to an acceptor or a proposer): what names an acceptor is believed only on such a connection. */
+  readonly dialled: boolean;
 
   constructor(
     readonly id: PeerId,
@@ -196,6 +198,7 @@ class Connection {
     /** The process this connection was dialled to (its config name), for TLS and metrics. */
     readonly peer: string | undefined,
   ) {
+    this.dialled = id < FIRST_INCOMING_ID;
     this.decoder = new FrameDecoder(maxValueSize);
     this.traffic = net.trafficOf(peer ?? 'incoming');
   }
@@ -664,7 +667,7 @@ export class Network {
   private connect(conn: Connection, addr: Address): void {
     if (this.closed) return;
     // Reads of a dialled plain socket land in a buffer the transport reuses (see Transport.connect).
-    const socket = this.transport.connect(addr, addr.name, (chunk) => this.receive(conn, chunk, true, true));
+    const socket = this.transport.connect(addr, addr.name, (chunk) => this.receive(conn, chunk, true));
     socket.setNoDelay(this.options.nodelay);
     conn.socket = socket;
     let error: string | undefined;
@@ -686,7 +689,7 @@ export class Network {
       if (conn.id < this.dialled.length) this.options.onAcceptorConnected?.(conn.id);
     });
     // Only a TLS socket emits 'data' here: a plain one reads through the callback above.
-    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, true));
+    socket.on('data', (chunk: Buffer) => this.receive(conn, chunk, false));
     socket.on('error', (e: NodeJS.ErrnoException) => {
       const tls = this.transport.secure ? dialProblem(e) : undefined;
       error = tls?.why ?? cause(e);
@@ -790,7 +793,8 @@ export class Network {
     });
   }
 
-  private receive(conn: Connection, chunk: Uint8Array, dialled: boolean, transient = false): void {
+  /** Bytes read from `conn`; `transient`: the read buffer is reused once this returns (see `FrameDecoder.push`). */
+  private receive(conn: Connection, chunk: Uint8Array, transient: boolean): void {
     // The reports below are methods of their own: their summary callbacks capture what they say,
     // and a closure here would make every read (and every message) allocate a context.
     conn.traffic.received += chunk.length;
@@ -804,7 +808,7 @@ export class Network {
     }
     for (const msg of msgs) {
       if (msg.type === 'extension') {
-        this.extension(conn, msg.code, msg.payload, dialled);
+        this.extension(conn, msg.code, msg.payload);
         continue;
       }
       const code = MESSAGE_CODE[msg.type];
@@ -814,7 +818,7 @@ export class Network {
         continue;
       }
       // A message naming an acceptor is believed only on the connection we dialled to it.
-      if (FROM_ACCEPTOR.has(msg.type) && (!dialled || (msg as { aid: number }).aid !== conn.id)) {
+      if (FROM_ACCEPTOR.has(msg.type) && (!conn.dialled || (msg as { aid: number }).aid !== conn.id)) {
         this.impostor(conn, msg.type, (msg as { aid: number }).aid);
         continue;
       }
@@ -870,7 +874,8 @@ export class Network {
    * this build does not read is dropped with a sentence. The connection stays up either way: the
    * nine LibPaxos3 messages on it are still good.
    */
-  private extension(conn: Connection, code: number, payload: Uint8Array, dialled: boolean): void {
+  private extension(conn: Connection, code: number, payload: Uint8Array): void {
+    const dialled = conn.dialled;
     let msg: ExtensionMessage | undefined;
     try {
       msg = decodeExtension(code, payload);
