@@ -99,7 +99,7 @@ const argv = sampleArgs('pnpm bench')
   .option('rounds', { coerce: numberFlag('rounds', { integer: true, min: 1, max: 20 }), describe: 'run the selected configurations (grid, then leadership rows) this many times over, in order (a partial run)' })
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 3600, unit: 'seconds' }), describe: 'measured seconds per configuration (default 10, quick 4)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 600, unit: 'seconds' }), describe: 'warm-up seconds per configuration (default 2, quick 1)' })
-  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to use (default: 3000–7900, from the process id: below the ephemeral range and the test suites)' })
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to use (default: 3000–7900, from the process id, wrapping at 8000: below the ephemeral range and the test suites)' })
   .option('report', { type: 'boolean', default: false, describe: 'redraw bench/RESULTS.md and bench/chart.svg from the newest full run in bench/results, run nothing' })
   .option('skeleton', {
     type: 'boolean',
@@ -234,13 +234,20 @@ const plan: Step[] = Array.from({ length: rounds }, (_, r): Step[] => {
   return [...steps, ...leadershipOnce.map((s): Step => ({ kind: 'leadership', setup: { ...s, round } }))];
 }).flat();
 
-// Ports of our own; each configuration gets fresh ones. From 3000–7900 up (a run takes a few
-// hundred): below Linux's ephemeral range (32768–60999), whose ports any outgoing connection on the
-// machine may hold as its local port (a row of a 4-round run once failed so, with the base at
-// 41000), and below the test suites' 10000–32599. A port a server already listens on there is
-// met as any taken port is: the configuration runs again on the next ports (bench-retry.ts).
-let nextPort = argv['port-base'] ?? 3000 + (process.pid % 50) * 100;
-const ports = (n: number) => Array.from({ length: n }, () => nextPort++);
+// Ports of our own; each configuration gets fresh ones, from 3000–7900 (by the process id) up to
+// 7999 and then from 3000 again (a full round takes about 860, and --rounds repeats it): below
+// Linux's ephemeral range (32768–60999), whose ports any outgoing connection on the machine may hold
+// as its local port (a row of a 4-round run once failed so, with the base at 41000), below chaos's
+// 8000–9799 and the test suites' 10000–32599. A port a server already listens on there is met as
+// any taken port is: the configuration runs again on the next ports (bench-retry.ts). A
+// --port-base above 7999 counts on from there without wrapping.
+const PORTS_FROM = 3000;
+const PORTS_END = 8000;
+let nextPort = argv['port-base'] ?? PORTS_FROM + (process.pid % 50) * 100;
+const ports = (n: number) => {
+  if (argv['port-base'] === undefined && nextPort + n > PORTS_END) nextPort = PORTS_FROM;
+  return Array.from({ length: n }, () => nextPort++);
+};
 
 /** Certificates for every process of a benchmark cluster, made once, when the first TLS row runs. */
 let certsDir: string | undefined;

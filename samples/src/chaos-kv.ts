@@ -15,13 +15,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer, type Socket } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { checkOperations, memcachedModel, UNKNOWN, type McHit, type McInput, type McOutput, type Operation } from '@libpaxos/paxos-kv';
-import { chaosPortBase } from './chaos-ports.js';
+import { chaosPortBase, freePorts } from './chaos-ports.js';
 import { LinkProxy } from './chaos-proxy.js';
 
 export interface KvChaosOptions {
@@ -78,19 +78,6 @@ export async function runKvChaos(o: KvChaosOptions): Promise<number> {
 }
 
 /** `count` ports from [from, from + span) that can be listened on now, or undefined. */
-async function freePorts(from: number, span: number, count: number): Promise<number[] | undefined> {
-  const out: number[] = [];
-  for (let p = from; p < from + span && out.length < count; p++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const server = createServer();
-      server.once('error', () => resolve(false));
-      server.listen(p, '127.0.0.1', () => server.close(() => resolve(true)));
-    });
-    if (ok) out.push(p);
-  }
-  return out.length === count ? out : undefined;
-}
-
 async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<number | 'port-in-use'> {
   const here = dirname(fileURLToPath(import.meta.url));
   const rng = new Prng(o.seed);

@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
-import { chaosPortBase } from './chaos-ports.js';
+import { chaosPortBase, freeBlock } from './chaos-ports.js';
 import { LinkProxy } from './chaos-proxy.js';
 import { ChaosState, chainHash } from './chaos-state.js';
 import { makeChaosValue, readChaosValue } from './chaos-value.js';
@@ -112,8 +112,14 @@ const fences: number[] = [];
 const PAD = 4 * 1024 * 1024;
 const log = (text: string) => process.stderr.write(`[chaos ${((Date.now() - started) / 1000).toFixed(1)}s] ${text}\n`);
 
-// Ports: real replica ports, and one proxy per (source process, replica) link.
-const base = argv['port-base'] ?? chaosPortBase(argv.seed);
+// Ports: real replica ports, and one proxy per (source process, replica) link. The default block is
+// tested first: servers that stay up can hold ports there (a port taken later still ends the run).
+const portsUsed = 10 + (R + CLIENTS) * R;
+const base = argv['port-base'] ?? (await freeBlock(chaosPortBase(argv.seed), portsUsed));
+if (base === undefined) {
+  process.stdout.write(`chaos: no block of ${portsUsed} free ports on 127.0.0.1 from 8000 to 9799; give --port-base\n`);
+  process.exit(1);
+}
 const real = Array.from({ length: R }, (_, i) => base + i);
 const proxyPort = (source: number, target: number) => base + 10 + source * R + target;
 const sources = R + CLIENTS;

@@ -642,8 +642,9 @@ export class Network {
    * what it proposed, and an accept may carry a decided value that was also delivered (a proposer
    * re-sending it); a promise carries the local acceptor's own record, which only the core holds.
    * (A value from the wire may be both: a follower replica's acceptor keeps the accept's bytes,
-   * and with digest votes its learner counts the votes with them; the learner copies them before
-   * the first vote counts, so what it delivers is never the record: `Learner.holdValue`.)
+   * and with digest votes its learner counts the votes with them; the learner replaces them by
+   * bytes of its own before the first vote counts, those of this copy of its own acceptor's
+   * accepted when equal, so what it delivers is never the record: `Learner.holdValue`.)
    */
   private toSelf(from: PeerId, msg: Message): void {
     this.local.push([from, withOwnValue(msg)]);

@@ -64,8 +64,9 @@ interface Held {
   /** Its digest, once a vote was checked against it (each remote acceptor's vote needs it). */
   digest: [number, number] | undefined;
   /**
-   * `value` is still the caller's bytes (`holdValue`: its acceptor's record): copied before the
-   * first vote counts with them, so that what is delivered never is the record.
+   * `value` is still the caller's bytes (`holdValue`: its acceptor's record): before the first vote
+   * counts with them they are replaced by bytes of the learner's own (an equal full vote's, else a
+   * copy), so that what is delivered never is the record.
    */
   borrowed: boolean;
 }
@@ -482,11 +483,13 @@ export class Learner {
    * every accepted for (iid, ballot), and digest votes for that pair are checked against it. Held
    * until the instance is delivered; digest votes that waited for it count now if they match.
    *
-   * `value` stays the caller's: it is copied once, when a digest vote first counts with it, so
-   * that a value delivered from it is not the acceptor's record. An application that wrote into
-   * what it was delivered would otherwise change what the acceptor's promises and repeats carry
-   * for a chosen instance. (Most held values never count: below accepted-digests-min-value-size
-   * every vote comes whole, with bytes of its own.)
+   * `value` stays the caller's: when a digest vote first counts with it, it is replaced by bytes of
+   * the learner's own (an equal full vote's, else a copy), so that a value delivered from it is not
+   * the acceptor's record. An application that wrote into what it was delivered would otherwise
+   * change what the acceptor's promises and repeats carry for a chosen instance. (Most held values
+   * never count: below accepted-digests-min-value-size every vote comes whole, with bytes of its
+   * own.) The bytes of full votes (`receive`) must not be the acceptor's record either: evpaxos
+   * copies its own acceptor's accepted on its way to the learner (`Network.toSelf`).
    */
   holdValue(iid: number, ballot: number, value: Uint8Array, out: Effects): void {
     this.begin();
@@ -497,7 +500,7 @@ export class Learner {
       this.pending.set(iid, inst);
     }
     if (inst.closed !== undefined) return;
-    this.hold(inst, ballot, value);
+    this.hold(inst, ballot, value, true);
     if (inst.waiting === null) return;
     // The entry just held, when it holds these bytes (a copy made for a vote is then kept for the later ones).
     let arrived: Held | undefined;
@@ -506,7 +509,7 @@ export class Learner {
   }
 
   /** Keeps `value` as the value of `ballot` in `inst` (the newest MAX_HELD ballots); `borrowed`: see `Held`. */
-  private hold(inst: Pending, ballot: number, value: Uint8Array, borrowed = true): void {
+  private hold(inst: Pending, ballot: number, value: Uint8Array, borrowed: boolean): void {
     if (inst.held === null) {
       // Most instances only ever hold one value: an array of exactly one (a push into an empty
       // array reserves room for 17).
@@ -587,7 +590,7 @@ export class Learner {
       // the values/s before at 8 KiB -o 10 (4 interleaved pairs), this 1.00 (6 pairs). The
       // digest stays that of the same bytes.
       const own = inst.valueAt(held.ballot);
-      held.value = own !== undefined && bytesEqual(own, held.value) ? own : held.value.slice();
+      held.value = own !== undefined && own !== held.value && bytesEqual(own, held.value) ? own : held.value.slice();
       held.borrowed = false;
     }
     const value = held.value;
