@@ -79,7 +79,7 @@ const argv = sampleArgs('pnpm bench:kv')
   .option('seconds', { coerce: numberFlag('seconds', { integer: true, min: 1, max: 600, unit: 'seconds' }), describe: 'measured seconds per row (default 3, quick 2)' })
   .option('warmup', { coerce: numberFlag('warmup', { integer: true, min: 0, max: 60, unit: 'seconds' }), describe: 'warm-up seconds per row (default 1)' })
   .option('keys', { coerce: numberFlag('keys', { integer: true, min: 1, max: 1_000_000 }), describe: 'keys per value size, set before the rows run (default 1000)' })
-  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to try (default: from the process id); ports in use are skipped' })
+  .option('port-base', { coerce: numberFlag('port-base', { integer: true, min: 1024, max: 64_000 }), describe: 'first port on 127.0.0.1 to try (default: 3000–7900, from the process id); ports in use are skipped' })
   .option('data-dir', { type: 'string', describe: "where LMDB's and etcd's data go, in a fresh folder per configuration (default: the temp folder)" })
   .option('out', { type: 'string', describe: 'write the JSON there (and not KV.md) instead of bench/results-kv or bench/local' })
   .option('cpu-prof', { type: 'string', describe: "kv-server replicas run with node --cpu-prof and write their profiles into this folder when they stop" })
@@ -175,8 +175,10 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
 // ---- ports ----
 
 // Below the kernel's ephemeral range (32768 and up on Linux), where no outgoing connection takes
-// a port before its server binds it; other runs of this bench start elsewhere (process id).
-let nextPort = argv['port-base'] ?? 20000 + (process.pid % 50) * 100;
+// a port before its server binds it, and below the test suites' 10000–32599: from 3000–7900, the
+// window `pnpm bench` uses (benchmarks run one at a time); other runs of this bench start elsewhere
+// (process id), and ports in use are skipped.
+let nextPort = argv['port-base'] ?? 3000 + (process.pid % 50) * 100;
 function bindable(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = createServer();
