@@ -77,7 +77,6 @@ export async function runKvChaos(o: KvChaosOptions): Promise<number> {
   }
 }
 
-/** `count` ports from [from, from + span) that can be listened on now, or undefined. */
 async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<number | 'port-in-use'> {
   const here = dirname(fileURLToPath(import.meta.url));
   const rng = new Prng(o.seed);

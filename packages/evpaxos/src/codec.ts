@@ -575,8 +575,7 @@ function copyOut(b: Uint8Array, start: number, length: number): Uint8Array {
 
 const EMPTY = new Uint8Array(0);
 
-/** The msgpack integer of type byte `t` at `p` (a 64-bit one only as precisely as a double can). */
-/** The msgpack integer of type byte `t` at `p` (its bytes follow `p`). */
+/** The msgpack integer of type byte `t` at `p` (its bytes follow `p`; a 64-bit one only as precisely as a double can). */
 export function readInt(b: Uint8Array, p: number, t: number): number {
   const b1 = b[p + 1] as number;
   const b2 = b[p + 2] as number;

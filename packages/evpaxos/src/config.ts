@@ -48,7 +48,7 @@ export type Verbosity = 'quiet' | 'error' | 'info' | 'debug';
 /**
  * The default of `accepted-digests-min-value-size`: smaller values go whole even to peers that
  * take digest votes. On loopback, where bytes cost next to nothing, digest votes never paid at any
- * size measured: they cost up to a tenth at 1 KiB and nothing measurable from 2.6 KB up, so 2 KiB
+ * size measured: they cost 10–13 % at 1 KiB and nothing measurable from 2.6 KB up, so 2 KiB
  * is a compromise, not a measured crossover (this project's 2-core machine, interleaved
  * pairs, digests against whole values in one build, values/s: 1 KiB values at -o 10 0.87x and
  * 0.90x, 64 B values in batches of ten, about 700 bytes, 0.98x, 8 KiB values 0.99x; 2.6 KB batches
