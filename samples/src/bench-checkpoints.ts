@@ -27,6 +27,7 @@ import type { CheckpointBench } from './bench-report.js';
 import { stopAll, waitListening } from './children.js';
 import { numberFlag, sampleArgs, tuneGc } from './cli.js';
 import { Counter } from './counter-state.js';
+import { FreePortCursor } from './local-ports.js';
 
 tuneGc('checkpoint benchmark');
 
@@ -59,8 +60,8 @@ const valuesList: number[] = argv.values ?? (argv.quick ? [100_000] : [1_000_000
 const transferList: number[] = argv.transfer ?? (argv.quick ? [20 * 1024 * 1024] : [100 * 1024 * 1024, 1024 ** 3]);
 // Below Linux's ephemeral range (32768–60999), whose ports any connection's local port may hold, and
 // below the test suites' 10000–32599: from 3000–5940, in the window `pnpm bench` uses (benchmarks run
-// one at a time).
-let nextPort = argv['port-base'] ?? 3000 + (process.pid % 50) * 60;
+// one at a time); ports a server of something else holds are skipped.
+const portCursor = new FreePortCursor(argv['port-base'] ?? 3000 + (process.pid % 50) * 60, String(argv['port-base'] ?? 'the default base'));
 const live = new Set<ChildProcess>();
 const dirs: string[] = [];
 const say = (t: string) => process.stderr.write(`[bench:checkpoints] ${t}\n`);
@@ -76,10 +77,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
-function cluster(extra: (dir: string) => string[]): { dir: string; path: string; config: PaxosConfig; ports: number[] } {
+async function cluster(extra: (dir: string) => string[]): Promise<{ dir: string; path: string; config: PaxosConfig; ports: number[] }> {
+  const ports = await portCursor.take(3);
   const dir = mkdtempSync(join(tmpdir(), 'paxos-bench-ckpt-'));
   dirs.push(dir);
-  const ports = [nextPort++, nextPort++, nextPort++];
   const lines = [...ports.map((p, i) => `replica ${i} 127.0.0.1 ${p}`), 'verbosity error', 'storage-backend lmdb', `lmdb-env-path ${join(dir, 'acc')}`, 'lmdb-mapsize 1gb', ...extra(dir)];
   const path = join(dir, 'paxos.conf');
   writeFileSync(path, `${lines.join('\n')}\n`);
@@ -132,7 +133,7 @@ function peakRss(pid: number | undefined): number | undefined {
 }
 
 async function restartAfter(values: number, checkpoints: boolean): Promise<CheckpointBench['restarts'][number]> {
-  const { dir, path, config: cfg, ports } = cluster((d) => [
+  const { dir, path, config: cfg, ports } = await cluster((d) => [
     'proposer-batch-max-values 1024',
     'proposer-batch-max-bytes 1mb',
     ...(checkpoints ? [`checkpoint-dir ${join(d, 'ckpt')}`, 'checkpoint-instances 50000', 'checkpoint-interval 5s', 'checkpoint-trim yes', 'checkpoint-trim-hold 2000'] : []),
@@ -197,7 +198,7 @@ async function restartAfter(values: number, checkpoints: boolean): Promise<Check
 }
 
 async function transfer(bytes: number): Promise<CheckpointBench['transfers'][number]> {
-  const { dir, path, config: cfg, ports } = cluster((d) => [
+  const { dir, path, config: cfg, ports } = await cluster((d) => [
     `checkpoint-dir ${join(d, 'ckpt')}`,
     'checkpoint-instances 5',
     'checkpoint-keep 1',

@@ -17,7 +17,7 @@
 import { spawn, type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,7 @@ import {
 } from './bench-kv-report.js';
 import { stopAll } from './children.js';
 import { numberFlag, sampleArgs } from './cli.js';
+import { FreePortCursor } from './local-ports.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..', '..');
@@ -178,24 +179,9 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
 // a port before its server binds it, and below the test suites' 10000–32599: from 3000–7900, the
 // window `pnpm bench` uses (benchmarks run one at a time); other runs of this bench start elsewhere
 // (process id), and ports in use are skipped.
-let nextPort = argv['port-base'] ?? 3000 + (process.pid % 50) * 100;
-function bindable(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
+const portCursor = new FreePortCursor(argv['port-base'] ?? 3000 + (process.pid % 50) * 100, String(argv['port-base'] ?? 'the default base'));
 /** `n` ports nobody listens on now, from the next ones in order. */
-async function freePorts(n: number): Promise<number[]> {
-  const out: number[] = [];
-  for (let tries = 0; out.length < n; tries++) {
-    if (tries > 2000 || nextPort > 65535) throw new Error(`no ${n} free ports on 127.0.0.1 from ${argv['port-base'] ?? 'the default base'}`);
-    const p = nextPort++;
-    if (await bindable(p)) out.push(p);
-  }
-  return out;
-}
+const freePorts = (n: number): Promise<number[]> => portCursor.take(n);
 
 // ---- the systems ----
 

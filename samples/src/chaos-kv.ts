@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { checkOperations, memcachedModel, UNKNOWN, type McHit, type McInput, type McOutput, type Operation } from '@libpaxos/paxos-kv';
-import { chaosPortBase, freePorts } from './chaos-ports.js';
+import { chaosPortBase, freePorts } from './local-ports.js';
 import { LinkProxy } from './chaos-proxy.js';
 
 export interface KvChaosOptions {

@@ -22,7 +22,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Prng } from '@libpaxos/paxos-core';
 import { encodeMessage, parseConfig, silentLogger, startLearner, type LearnerHandle } from '@libpaxos/evpaxos';
-import { chaosPortBase, freeBlock } from './chaos-ports.js';
+import { chaosPortBase, freeBlock } from './local-ports.js';
 import { LinkProxy } from './chaos-proxy.js';
 import { ChaosState, chainHash } from './chaos-state.js';
 import { makeChaosValue, readChaosValue } from './chaos-value.js';

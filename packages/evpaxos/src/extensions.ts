@@ -289,10 +289,14 @@ function digestKey(p: Uint8Array, at: number, len: number): number {
   return -1;
 }
 
+/** The fields of the vote being read, by DIGEST_KEYS index (−1: not yet seen): one array for the process, as the scratch above. */
+const digestFields = [-1, -1, -1, -1, -1, -1, -1, -1];
+
 /** The digest vote in `p`, if it is laid out as `encodeDigest` writes it and in range; else undefined. */
 function decodeDigest(p: Uint8Array): AcceptedDigestMsg | undefined {
   if (p[0] !== 0x88) return undefined;
-  const got = [-1, -1, -1, -1, -1, -1, -1, -1];
+  const got = digestFields;
+  got.fill(-1);
   let pos = 1;
   for (let i = 0; i < 8; i++) {
     const h = p[pos++];
@@ -314,11 +318,14 @@ function decodeDigest(p: Uint8Array): AcceptedDigestMsg | undefined {
     got[k] = x;
   }
   if (pos !== p.length) return undefined;
-  const [v, aid, iid, b, vb, n, d1, d2] = got as [number, number, number, number, number, number, number, number];
+  const v = got[0] as number;
+  const aid = got[1] as number;
+  const iid = got[2] as number;
+  const vb = got[4] as number;
   // The generic path's checks (FORMAT, and the ranges in decodeExtension); it reports failures.
   const f = FORMAT.accepted_digest;
   if (v < f.readMin || v > f.readMax || aid > 255 || iid < 1 || vb < 1) return undefined;
-  return { type: 'accepted_digest', aid, iid, ballot: b, valueBallot: vb, size: n, d1, d2 };
+  return { type: 'accepted_digest', aid, iid, ballot: got[3] as number, valueBallot: vb, size: got[5] as number, d1: got[6] as number, d2: got[7] as number };
 }
 
 /** Checkpoint reports: `[node, iid]` pairs (a node id 0..255, an instance). */

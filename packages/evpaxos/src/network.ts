@@ -188,7 +188,7 @@ class Connection {
   /** Incoming connections: the peer's hello offers ACCEPTED_DIGESTS_FEATURE (an acceptor's accepted may go as a digest). */
   takesDigests = false;
   /** This process dialled it (to an acceptor or a proposer): what names an acceptor is believed only on such a connection. */
-  readonly dialled: boolean;
+  readonly outbound: boolean;
 
   constructor(
     readonly id: PeerId,
@@ -198,7 +198,7 @@ class Connection {
     /** The process this connection was dialled to (its config name), for TLS and metrics. */
     readonly peer: string | undefined,
   ) {
-    this.dialled = id < FIRST_INCOMING_ID;
+    this.outbound = id < FIRST_INCOMING_ID;
     this.decoder = new FrameDecoder(maxValueSize);
     this.traffic = net.trafficOf(peer ?? 'incoming');
   }
@@ -819,7 +819,7 @@ export class Network {
         continue;
       }
       // A message naming an acceptor is believed only on the connection we dialled to it.
-      if (FROM_ACCEPTOR.has(msg.type) && (!conn.dialled || (msg as { aid: number }).aid !== conn.id)) {
+      if (FROM_ACCEPTOR.has(msg.type) && (!conn.outbound || (msg as { aid: number }).aid !== conn.id)) {
         this.impostor(conn, msg.type, (msg as { aid: number }).aid);
         continue;
       }
@@ -876,7 +876,7 @@ export class Network {
    * nine LibPaxos3 messages on it are still good.
    */
   private extension(conn: Connection, code: number, payload: Uint8Array): void {
-    const dialled = conn.dialled;
+    const dialled = conn.outbound;
     let msg: ExtensionMessage | undefined;
     try {
       msg = decodeExtension(code, payload);

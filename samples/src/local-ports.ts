@@ -1,5 +1,7 @@
 import { createServer } from 'node:net';
 
+// Ports on 127.0.0.1 for the samples' harnesses: finding free ones, and chaos's default blocks.
+
 /** Default first ports of `pnpm chaos`: six blocks of 300 (the span the KV workload searches), 8000–9799. */
 const FIRST = 8000;
 const BLOCK = 300;
@@ -17,7 +19,7 @@ export function chaosPortBase(seed: number): number {
 }
 
 /** Whether a server can listen on 127.0.0.1:`port` now. */
-function portFree(port: number): Promise<boolean> {
+export function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
@@ -43,4 +45,26 @@ export async function freeBlock(first: number, size: number): Promise<number | u
     if ((await freePorts(from, size, size)) !== undefined) return from;
   }
   return undefined;
+}
+
+/**
+ * Hands out ports in order from `first`, skipping those a server listens on now (a benchmark's
+ * clusters, one after another). `what` names the base in the error when none are left.
+ */
+export class FreePortCursor {
+  constructor(
+    private next: number,
+    private readonly what: string,
+  ) {}
+
+  /** The next `n` ports a server can listen on now. */
+  async take(n: number): Promise<number[]> {
+    const out: number[] = [];
+    for (let tries = 0; out.length < n; tries++) {
+      if (tries > 2000 || this.next > 65535) throw new Error(`no ${n} free ports on 127.0.0.1 from ${this.what}; give another --port-base`);
+      const p = this.next++;
+      if (await portFree(p)) out.push(p);
+    }
+    return out;
+  }
 }
