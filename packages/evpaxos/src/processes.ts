@@ -89,7 +89,10 @@ export interface LeadershipApi {
    * Ask right before reading; the answer is for this instant.
    */
   canReadLocally(): boolean;
-  /** A planned handover (before a restart, say): give the lease up now and tell the others. */
+  /**
+   * A planned handover (before a restart, say): give the lease up now and tell the others. This
+   * replica does not campaign again for three leases unless another takes over first.
+   */
   dropLeadership(): void;
 }
 

@@ -108,6 +108,13 @@ export class Leadership {
   /** Since when the learner has known of instances it has not delivered (undefined: caught up). */
   private behindSince: number | undefined;
   private nextCampaignAt = Number.NEGATIVE_INFINITY;
+  /**
+   * After `resign`: until when this node does not campaign, unless another node's claim took effect
+   * first (see `resign`).
+   */
+  private holdOffUntil = Number.NEGATIVE_INFINITY;
+  /** Nonce of this node's resignation in flight, until it is decided. */
+  private resignInFlight: number | undefined;
   private now = Number.NEGATIVE_INFINITY;
   private started = false;
   /** The leader id last reported in a `leader` event (null: none reported yet). */
@@ -179,6 +186,13 @@ export class Leadership {
     }
     this.report(now, out);
     if (this.id === undefined) return {};
+    if (now < this.holdOffUntil) {
+      // Resigned. If the log names this node anyway (a renewal in flight when it resigned was
+      // decided first, which made the resignation void), resign again: else the others wait out
+      // a lease that no one holds.
+      if (this.master === this.id && this.lastOp !== undefined && this.resignInFlight === undefined) return { propose: this.resignation(openLimit) };
+      return {};
+    }
     if (this.isLeader(now)) {
       // One renewal at a time: two in flight with one version would make the second one void
       // (and it would void the next). One that is not decided within half a lease counts as lost.
@@ -210,6 +224,7 @@ export class Leadership {
     const proposedAt = op.node === this.id ? this.mine.get(op.nonce) : undefined;
     if (proposedAt !== undefined) this.mine.delete(op.nonce);
     if (op.node === this.id && op.nonce === this.inFlight) this.inFlight = undefined;
+    if (op.node === this.id && op.nonce === this.resignInFlight) this.resignInFlight = undefined;
     const known = this.lastOp !== undefined;
     const effective = known && op.version === this.lastOp;
     this.lastOp = iid;
@@ -242,7 +257,9 @@ export class Leadership {
       this.masterUntil = this.now + op.leaseMs;
       this.learnPending = true;
       this.holdUntil = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
-      if (op.node === this.id && proposedAt === undefined) {
+      // Another node took over: the handover a resignation asked for is done.
+      if (op.node !== this.id) this.holdOffUntil = Number.NEGATIVE_INFINITY;
+      if (op.node === this.id && proposedAt === undefined && this.now >= this.holdOffUntil) {
         // The log names this node, but not an operation of this incarnation: it holds no lease
         // it can count, so it renews at once (no one else may campaign before masterUntil).
         this.nextCampaignAt = Number.NEGATIVE_INFINITY;
@@ -328,15 +345,34 @@ export class Leadership {
   /**
    * A planned handover: stop holding the lease now, and propose a resignation so that the others
    * need not wait for it to run out. Returns the operation to propose, if this node was leader.
+   *
+   * The node then holds off campaigning for RESIGN_HOLD_OFF_LEASES leases, or until another node's
+   * claim takes effect. One lease was not enough for a sure handover: the others campaign at once
+   * when they learn the resignation, in the same instance, and on a loaded host their contest
+   * could outlast a lease, after which the resigned node won again. It does come back after the
+   * hold-off, so that a group whose other nodes cannot lead is not left without a leader.
    */
-  resign(now: number, out: Effects): Uint8Array | undefined {
+  resign(now: number, openLimit: number, out: Effects): Uint8Array | undefined {
     if (!this.isLeader(now) || this.id === undefined) return undefined;
     this.holdUntil = Number.NEGATIVE_INFINITY;
-    // Renewals already in flight must not make this node leader again when they are decided.
+    // Renewals already in flight must not make this node leader again when they are decided
+    // (one decided before the resignation makes it void: `tick` resigns again).
     this.mine.clear();
-    this.nextCampaignAt = now + this.leaseMs;
+    this.holdOffUntil = now + RESIGN_HOLD_OFF_LEASES * this.leaseMs;
+    this.nextCampaignAt = this.holdOffUntil;
     this.report(now, out);
-    return encodeMasterOp({ kind: 'resign', node: this.id, leaseMs: 0, version: this.lastOp ?? 0, nonce: this.nextNonce++ >>> 0, openLimit: 0 });
+    return this.resignation(openLimit);
+  }
+
+  /**
+   * A resignation carries the openLimit this node led with, as its claims do: every effective
+   * operation then carries the same one (one config), so a node that jumped and judges again from
+   * a resignation has the log's maxOpenLimit (0 there left it short of what a successor must recover).
+   */
+  private resignation(openLimit: number): Uint8Array {
+    const nonce = this.nextNonce++ >>> 0;
+    this.resignInFlight = nonce;
+    return encodeMasterOp({ kind: 'resign', node: this.id as number, leaseMs: 0, version: this.lastOp ?? 0, nonce, openLimit });
   }
 
   private claim(now: number, openLimit: number): Uint8Array {
@@ -382,3 +418,6 @@ export class Leadership {
  * deliveries behind the last instance learned.
  */
 const REMEMBERED = 32;
+
+/** Leases a node that resigned waits, unless another node takes over first (see `Leadership.resign`). */
+const RESIGN_HOLD_OFF_LEASES = 3;

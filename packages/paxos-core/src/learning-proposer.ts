@@ -121,7 +121,7 @@ export class LearningProposer {
   /** A planned handover (before a restart, say): give up the lease now and tell the others. */
   dropLeadership(out: Effects): void {
     this.clearLast();
-    const op = this.leadership?.resign(this.now, out);
+    const op = this.leadership?.resign(this.now, this.proposer.openLimit, out);
     if (op === undefined) return;
     // Proposed while the proposer still leads, so it takes the next prepared instance, right
     // after the accepts in flight; then client values go to the forwarder until a new leader.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Leadership, Learner, Replica, encodeMasterOp, type MasterOp, type MasterState, type SnapshotRef } from '../src/index.js';
+import { Leadership, Learner, Replica, decodeMasterOp, encodeMasterOp, type MasterOp, type MasterState, type SnapshotRef } from '../src/index.js';
 import { fx } from './helpers.js';
 
 const lease = { leaseMs: 1000, marginMs: 100 };
@@ -37,6 +37,28 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     expect(l.state()).toEqual({ lastOp: 25, version: 25, master: 2, maxOpenLimit: 130 });
     expect(l.stateAsOf(24)).toBeUndefined();
     expect(l.stateAsOf(25)).toEqual(l.state());
+  });
+
+  it('is the log\'s after a jump even when the first operation to take effect again is a resignation', () => {
+    // The leader's own resignation carries the openLimit it led with, as its claims do (it
+    // carried 0, and a node judging again from it had maxOpenLimit 0: pnpm sim --seed 175 --leader on).
+    const leader = new Leadership(lease, 1, 2);
+    const out = fx();
+    leader.tick(0, true, 130, out);
+    const campaign = leader.tick(2000, true, 130, out).propose;
+    expect(campaign).toBeDefined();
+    expect(leader.learn(5, decodeMasterOp(campaign as Uint8Array), out)).toBe(true);
+    expect(leader.isLeader(2001)).toBe(true);
+    const resignation = decodeMasterOp(leader.resign(2001, 130, out) as Uint8Array);
+    expect(resignation).toMatchObject({ kind: 'resign', node: 1, version: 5, openLimit: 130 });
+
+    const l = new Leadership(lease, 0, 1);
+    l.tick(0, true, 0, out);
+    l.learn(5, claim(1, 0), out);
+    l.jump(10, out);
+    expect(l.learn(20, claim(1, 17), out)).toBe(false);
+    expect(l.learn(21, { ...resignation, version: 20 }, out)).toBe(true);
+    expect(l.state()).toEqual({ lastOp: 21, version: 21, master: undefined, maxOpenLimit: 130 });
   });
 
   it('remembers only the last few operations: a checkpoint further behind carries none', () => {
