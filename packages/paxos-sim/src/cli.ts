@@ -93,6 +93,7 @@ const totals = {
   dropped: 0,
   duplicated: 0,
   leaderSeeds: 0,
+  resignations: 0,
   decidedTwice: 0,
   breaches: 0,
   kvSeeds: 0,
@@ -124,6 +125,7 @@ for (let seed = first; seed < first + count; seed++) {
   totals.dropped += r.faults.dropped;
   totals.duplicated += r.faults.duplicated;
   if (r.options.leadership) totals.leaderSeeds++;
+  totals.resignations += r.faults.resignations;
   totals.decidedTwice += r.duplicates;
   totals.breaches += r.assumptionViolations;
   if (r.kv !== undefined) {
@@ -158,7 +160,7 @@ const kvSummary =
     ? `, KV operations checked ${totals.kvOps} (outcome unknown ${totals.kvUnknown}, lease reads ${totals.kvLocalReads}, retries ${totals.kvRetries}), linearizability violations ${totals.kvIllegal}${totals.kvUndecided > 0 ? `, seeds the checker could not decide within its budget ${totals.kvUndecided}` : ''}`
     : '';
 process.stdout.write(
-  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lostWithCrash}, reported lost ${totals.reportedLost}; outcome-unknown reports ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, leadership in ${totals.leaderSeeds} seeds (values decided twice ${totals.decidedTwice}, clock-assumption breaches ${totals.breaches})${kvSummary}, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
+  `seeds ${totals.seeds}, events ${totals.events}, values delivered ${totals.delivered}/${totals.submitted} (lost with crashed proposers ${totals.lostWithCrash}, reported lost ${totals.reportedLost}; outcome-unknown reports ${totals.unknown}), faults injected ${totals.crashes} crashes + ${totals.partitions} partitions + ${totals.dropped} drops + ${totals.duplicated} duplicates, leadership in ${totals.leaderSeeds} seeds (planned handovers ${totals.resignations}, values decided twice ${totals.decidedTwice}, clock-assumption breaches ${totals.breaches})${kvSummary}, violations ${totals.failed} (${secs.toFixed(1)} s)\n`,
 );
 if (ck.seeds > 0) {
   const steps = Object.entries(ck.crashesAt)

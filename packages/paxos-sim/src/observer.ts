@@ -13,6 +13,8 @@ export type SimObservation =
   | { readonly kind: 'up'; readonly time: number; readonly node: number; readonly name: string; readonly role: NodeKind }
   /** A node crashed: its volatile state and unsynced writes are gone. */
   | { readonly kind: 'crash'; readonly time: number; readonly node: number }
+  /** The leader `node` was asked to drop its leadership (a planned handover). */
+  | { readonly kind: 'resign'; readonly time: number; readonly node: number }
   /**
    * A message left `from` for `to`, to arrive at `arrives` (delivered then if `to` is up).
    * `duplicate`: a second copy that the network made of the message sent just before.

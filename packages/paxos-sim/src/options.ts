@@ -126,6 +126,11 @@ export interface SimOptions {
   readonly leadership: boolean;
   /** The lease; the holder's drift margin is a tenth of it. */
   readonly leaseMs: number;
+  /**
+   * Leadership on: mean time between planned handovers during the fault phase (the leader's
+   * `dropLeadership`, as a replica before a restart, or the election sample on a signal); 0: none.
+   */
+  readonly resignEveryMs: number;
   /** Each process's clock runs at a rate within 1 ± driftPpm/10^6 of simulated time. */
   readonly driftPpm: number;
   /**
@@ -161,6 +166,15 @@ export type SimOverrides = Partial<Omit<SimOptions, 'seed'>>;
 function digestsOf(seed: number): boolean | 'mixed' {
   const h = Math.imul((seed ^ 0xd16e57) >>> 0, 0x9e3779b1) >>> 29;
   return h === 0 ? false : h === 1 ? 'mixed' : true;
+}
+
+/**
+ * Planned handovers per seed, from a hash of the seed as `digestsOf` (every other knob stays as it
+ * was drawn): none in half of the seeds, else one every 1 or 3 s on average.
+ */
+function resignsOf(seed: number): number {
+  const h = Math.imul((seed ^ 0x7e5197) >>> 0, 0x85ebca6b) >>> 30;
+  return h < 2 ? 0 : h === 2 ? 1000 : 3000;
 }
 
 /** Whether replica `id` takes (and sends) digest votes in a run with these options. */
@@ -204,6 +218,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     wipeAcceptors: r.chance(1, 2),
     leadership: r.chance(1, 2),
     leaseMs: r.pick([200, 400, 800]),
+    resignEveryMs: resignsOf(seed),
     // Within what a tenth of the lease covers (leadership.ts): 2ρ/(1+ρ)·lease plus a 10 ms tick.
     driftPpm: r.pick([0, 1000, 10_000, 20_000]),
     driftViolation: false,
@@ -255,7 +270,7 @@ export function describeOptions(o: SimOptions): string {
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
     ...(o.mode === 'replica' && o.acceptedDigests !== true ? [`digests=${o.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
-    o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}` : 'leader=off',
+    o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}${o.resignEveryMs > 0 ? ` resign/${o.resignEveryMs}ms` : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),
   ].join(' ');
 }

@@ -195,6 +195,9 @@ export class Recorder {
       case 'crash':
         this.down.set(o.node, o.time);
         return;
+      case 'resign':
+        // Not drawn: a handover shows in the messages (the resignation's accepts, the campaigns).
+        return;
       case 'send':
         this.messages.push({ sent: o.time, arrives: o.arrives, from: o.from, to: o.to, type: o.msg.type, iid: iidOf(o.msg), fate: o.duplicate ? 'duplicate' : 'sent' });
         this.maxFlightMs = Math.max(this.maxFlightMs, o.arrives - o.time);

@@ -5,7 +5,7 @@ import type { SimResult } from './simulation.js';
 export function resultLine(r: SimResult): string {
   const f = r.faults;
   const c = r.checkpoints;
-  const lead = r.options.leadership ? ` decided-twice=${r.duplicates} assumption-breaches=${r.assumptionViolations}` : '';
+  const lead = r.options.leadership ? ` resignations=${f.resignations} decided-twice=${r.duplicates} assumption-breaches=${r.assumptionViolations}` : '';
   const ckpt =
     c === undefined
       ? ''

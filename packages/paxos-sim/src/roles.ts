@@ -79,6 +79,8 @@ export interface LeaderRole {
   isLeader(now: number): boolean;
   leader(now: number): LeaderView | undefined;
   canReadLocally(now: number): boolean;
+  /** A planned handover (paxos-core's `dropLeadership`). */
+  dropLeadership(out: Effects): void;
   readonly learner: { readonly nextIid: number };
 }
 

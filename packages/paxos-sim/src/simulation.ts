@@ -29,7 +29,7 @@ import { MasterReference } from './master-reference.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
 import { digestsAt, type SimOptions } from './options.js';
-import { isLeaderRole, realRoles, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
+import { isLeaderRole, realRoles, type LeaderRole, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
 import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
 
@@ -87,6 +87,7 @@ type SimEvent =
   | { readonly k: 'crash' }
   | { readonly k: 'restart'; readonly node: number }
   | { readonly k: 'partition' }
+  | { readonly k: 'resign' }
   | { readonly k: 'unpartition'; readonly links: readonly number[] }
   | { readonly k: 'trim' }
   | { readonly k: 'heal' }
@@ -101,6 +102,8 @@ export interface FaultCounts {
   crashes: number;
   restarts: number;
   partitions: number;
+  /** Planned handovers: a leader that was asked to drop its leadership. */
+  resignations: number;
   dropped: number;
   duplicated: number;
 }
@@ -154,6 +157,7 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   kv: 17,
   'end-of-batch': 18,
   digest: 19,
+  resign: 20,
 };
 
 /**
@@ -173,11 +177,13 @@ export class Simulation {
   private readonly queue = new EventQueue<SimEvent>();
   private readonly net: Prng;
   private readonly chaos: Prng;
+  /** Draws when a leader is asked to hand over (`resignEveryMs`). */
+  private readonly resigns: Prng;
   private readonly clocks: Prng;
   /** Directed link (from·n + to) → number of partitions currently cutting it. */
   private readonly cut: Uint16Array;
   private readonly out: Effects = newEffects();
-  private readonly faults: FaultCounts = { crashes: 0, restarts: 0, partitions: 0, dropped: 0, duplicated: 0 };
+  private readonly faults: FaultCounts = { crashes: 0, restarts: 0, partitions: 0, resignations: 0, dropped: 0, duplicated: 0 };
   private now = 0;
   private events = 0;
   private healed = false;
@@ -211,6 +217,7 @@ export class Simulation {
     this.net = new Prng(options.seed * 3 + 1);
     this.chaos = new Prng(options.seed * 3 + 2);
     this.clocks = new Prng(options.seed * 3 + 4);
+    this.resigns = new Prng(options.seed * 3 + 5);
     this.lease = options.leadership ? new LeaseChecker((what) => this.checker.fail(what), options.driftViolation) : undefined;
     this.masters = options.leadership ? new MasterReference((iid) => this.checker.chosen.get(iid)) : undefined;
     if (options.mode === 'replica') {
@@ -345,6 +352,8 @@ export class Simulation {
     }
     this.queue.push(this.chaos.below(this.crashInterval()), { k: 'crash' });
     this.queue.push(this.chaos.below(o.partitionEveryMs), { k: 'partition' });
+    // Its own generator: seeds without resignations keep their courses (and trace hashes).
+    if (o.leadership && o.resignEveryMs > 0) this.queue.push(this.resigns.below(o.resignEveryMs), { k: 'resign' });
     // With checkpoints the learners trim by the lowest checkpoint; otherwise, now and then, up to
     // what every learner delivered.
     if (o.trimEveryMs > 0 && this.ckpt === undefined) this.queue.push(o.trimEveryMs, { k: 'trim' });
@@ -448,6 +457,11 @@ export class Simulation {
         if (this.healed) return;
         this.partition();
         this.queue.push(this.now + this.between(0.5, 1.5, this.options.partitionEveryMs), ev);
+        return;
+      case 'resign':
+        if (this.healed) return;
+        this.resignLeader();
+        this.queue.push(this.now + this.resigns.between(this.options.resignEveryMs / 2, (this.options.resignEveryMs * 3) / 2), ev);
         return;
       case 'unpartition': {
         if (this.healed) return;
@@ -559,6 +573,17 @@ export class Simulation {
       }
     }
     this.queue.push(this.now + this.chaos.below(this.options.tickMs), { k: 'tick', node: node.index, inc: node.incarnation });
+  }
+
+  /** A planned handover: every node that holds the lease by its own clock is asked to drop it. */
+  private resignLeader(): void {
+    for (const node of this.nodes) {
+      const role = node.role;
+      if (!node.up || !isLeaderRole(role) || !role.isLeader(this.clock(node))) continue;
+      this.faults.resignations++;
+      this.observe?.({ kind: 'resign', time: this.now, node: node.index });
+      this.step(node, (r, out) => (r as SimRole & LeaderRole).dropLeadership(out));
+    }
   }
 
   private crashSomeone(): void {
