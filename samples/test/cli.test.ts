@@ -174,6 +174,11 @@ describe('bench', () => {
       expect(await run.exit, run.stderr).toBe(0);
       const wrote = /Wrote bench\/local\/(\S+\.json) \(ignored by git\)\. A partial run leaves bench\/RESULTS\.md and bench\/chart\.svg as they are/.exec(run.stdout);
       expect(wrote, run.stdout).not.toBeNull();
+      // The one measured second was measured (the client's last per-second line was lost when its
+      // stop timer fired first, and a row of --seconds 1 read 0 values/s).
+      const saved = JSON.parse(readFileSync(join(bench, 'local', wrote?.[1] ?? ''), 'utf8')) as { results: { perSecond: number[]; valuesPerSec: { median: number } }[] };
+      expect(saved.results.map((r) => r.perSecond.length)).toEqual([1]);
+      expect(saved.results[0]?.valuesPerSec.median).toBeGreaterThan(0);
       expect(readdirSync(join(bench, 'results'))).toEqual(before.results);
       expect(readFileSync(join(bench, 'RESULTS.md'), 'utf8')).toBe(before.md);
       expect(readFileSync(join(bench, 'chart.svg'), 'utf8')).toBe(before.svg);
