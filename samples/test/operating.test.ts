@@ -11,13 +11,13 @@ afterEach(cleanUp);
 const listening = (p: Proc) => /listening on/.test(p.stderr);
 const conf = (lines: string[]) => `${lines.join('\n')}\n`;
 
-/** Three replica processes on `host` with `extra` config lines and flags; retried on a taken port. */
-async function replicas(host: string, extra: string[] = [], flags: (id: number, p: number[]) => string[] = () => []) {
+/** Three replica processes on 127.0.0.1 with `extra` config lines and flags; retried on a taken port. */
+async function replicas(extra: string[] = [], flags: (id: number, p: number[]) => string[] = () => []) {
   const dir = tempDir();
   return startListening(
     3,
     (p) => {
-      const path = writeConfig(dir, conf([...p.map((port, i) => `replica ${i} ${host} ${port}`), ...extra]));
+      const path = writeConfig(dir, conf([...p.map((port, i) => `replica ${i} 127.0.0.1 ${port}`), ...extra]));
       const rs = [0, 1, 2].map((i) => new Proc('replica', [String(i), path, ...flags(i, p)]));
       return { procs: rs, value: { dir, path, rs, p } };
     },
@@ -35,7 +35,7 @@ describe('operating a cluster: TLS, metrics and health, JSON logs, names and IPv
   it('a TLS cluster of processes: replicas, the client and a learner, every connection mutual TLS', async () => {
     const certDir = tempDir();
     const certs = makeClusterCerts(certDir, ['replica-0', 'replica-1', 'replica-2', 'client', 'learner']);
-    const { path, rs } = await replicas('127.0.0.1', [...certs.configLines]);
+    const { path, rs } = await replicas([...certs.configLines]);
     for (const r of rs) expect(r.stderr).toMatch(/listening on 127\.0\.0\.1:\d+ \(mutual TLS\)/);
     const learner = new Proc('learner', [path]);
     const c = client(path, 2);
@@ -51,7 +51,7 @@ describe('operating a cluster: TLS, metrics and health, JSON logs, names and IPv
     makeCert(certDir, 'replica-9');
     // A second CA, and a certificate from it that names a process of this cluster.
     makeClusterCerts(`${certDir}/foreign`, ['client']);
-    const { path, rs, p } = await replicas('127.0.0.1', [...certs.configLines]);
+    const { path, rs, p } = await replicas([...certs.configLines]);
     const attempt = (file: string) =>
       new Promise<void>((resolve) => {
         const s = tlsConnect({ host: '127.0.0.1', port: p[0] as number, ca: readFileSync(`${certDir}/ca.crt`), cert: readFileSync(`${file}.crt`), key: readFileSync(`${file}.key`), checkServerIdentity: () => undefined });
@@ -80,7 +80,7 @@ describe('operating a cluster: TLS, metrics and health, JSON logs, names and IPv
   it('metrics: --metrics-port and the metrics-port key serve Prometheus text a parser reads; /healthz answers', async () => {
     const [base] = ports(1) as [number];
     // metrics-port in the config: replica k serves on base + k.
-    const { path, rs } = await replicas('127.0.0.1', [`metrics-port ${base}`, 'proposer-batch-max-values 1024']);
+    const { path, rs } = await replicas([`metrics-port ${base}`, 'proposer-batch-max-values 1024']);
     for (const [k, r] of rs.entries()) expect(r.stderr).toContain(`Metrics on http://127.0.0.1:${base + k}/metrics, health on http://127.0.0.1:${base + k}/healthz`);
     const [learnerPort] = ports(1) as [number];
     const learner = new Proc('learner', [path, '--metrics-port', `127.0.0.1:${learnerPort}`]);
@@ -159,15 +159,21 @@ describe('operating a cluster: TLS, metrics and health, JSON logs, names and IPv
     expect(roles.get('acceptor-bad')?.map((o) => o.message)).toEqual([expect.stringMatching(/there is no acceptor 7/), 'Could not start the acceptor!']);
   }, 60_000);
 
-  it('host names and IPv6: a cluster on localhost and one on [::1] decide values; C LibPaxos3 is warned about', async () => {
-    for (const host of ['localhost', '[::1]']) {
-      const { path, rs } = await replicas(host);
-      expect(rs[0]?.stderr).toMatch(/lines 1, 2, 3 give host names or IPv6 addresses, which C LibPaxos3 cannot read/);
-      expect(rs[0]?.stderr).toMatch(host === '[::1]' ? /listening on \[::1\]:\d+/ : /listening on localhost:\d+ \((127\.0\.0\.1|::1)\)/);
-      const c = client(path, 2);
-      expect(await c.exit, c.stderr).toBe(0);
-      expect(summary(c)).toBeGreaterThan(50);
-      await cleanUp();
-    }
-  }, 60_000);
+  it('host names and IPv6 in a config: a process warns that C LibPaxos3 cannot take part', async () => {
+    // Servers in tests listen on 127.0.0.1 only: acceptor 0 does, and acceptors dial no one, so the
+    // other lines are only read. (A cluster running on names resolved to 127.0.0.1 is evpaxos's
+    // replica.e2e test; IPv6 forms and lookups are config.test.ts's.)
+    const dir = tempDir();
+    const acceptor = await startListening(
+      1,
+      (p) => {
+        const path = writeConfig(dir, conf([`acceptor 0 127.0.0.1 ${p[0]}`, `acceptor 1 localhost ${Number(p[0]) + 1}`, `acceptor 2 [::1] ${Number(p[0]) + 2}`]));
+        const a = new Proc('acceptor', ['0', path]);
+        return { procs: [a], value: a };
+      },
+      listening,
+    );
+    expect(acceptor.stderr).toMatch(/lines 2, 3 give host names or IPv6 addresses, which C LibPaxos3 cannot read/);
+    expect(acceptor.stderr).toMatch(/Acceptor 0 listening on 127\.0\.0\.1:\d+/);
+  }, 30_000);
 });

@@ -1,6 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FrameDecoder, encodeMessage, parseConfig, silentLogger, startLearner, startReplica, type LearnerHandle, type Logger, type ReplicaHandle } from '../src/index.js';
+import { FrameDecoder, encodeMessage, parseConfig, resolveConfig, silentLogger, startLearner, startReplica, type LearnerHandle, type Logger, type ReplicaHandle } from '../src/index.js';
 import { waitFor, withFreePorts } from './ports.js';
 
 const handles: (ReplicaHandle | LearnerHandle)[] = [];
@@ -27,6 +27,34 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     expect(delivered[1]).toEqual(delivered[0]);
     expect(delivered[2]).toEqual(delivered[0]);
     expect(new Set(delivered[0]).size).toBe(total + 1);
+  }, 30_000);
+
+  it('host names: a cluster whose config names its hosts runs on the addresses they resolve to, and says both', async () => {
+    // The names resolve to 127.0.0.1 through the lookup resolveConfig takes, so that no server
+    // listens anywhere else (the system's lookup of a name, and IPv6 forms, are config.test.ts's).
+    const names = ['paxos-a.test', 'paxos-b.test', 'PAXOS-C.test'];
+    const lines: string[] = [];
+    const log: Logger = { error: (l) => lines.push(l), info: (l) => lines.push(l), debug: () => undefined };
+    const delivered: string[][] = [[], [], []];
+    await withFreePorts(3, async (p) => {
+      const parsed = parseConfig(p.map((port, i) => `replica ${i} ${names[i]} ${port}`).join('\n'), 'names.conf');
+      const asked: string[] = [];
+      const config = await resolveConfig(parsed, async (name) => {
+        asked.push(name);
+        return '127.0.0.1';
+      });
+      expect(asked).toEqual(names);
+      for (let id = 0; id < 3; id++) {
+        handles.push(await startReplica({ id, config, log: id === 0 ? log : silentLogger, onDeliver: (_iid, v) => delivered[id]?.push(new TextDecoder().decode(v)) }));
+      }
+    });
+    expect(lines.find((l) => l.includes('listening on'))).toMatch(/Replica 0 listening on paxos-a\.test:\d+ \(127\.0\.0\.1\)/);
+    expect(lines).toContainEqual(expect.stringMatching(/names\.conf: lines 1, 2, 3 give host names or IPv6 addresses, which C LibPaxos3 cannot read/));
+    const r0 = handles[0] as ReplicaHandle;
+    await waitFor(() => r0.submit(new TextEncoder().encode('probe')), 5000, 'replica 0 to connect');
+    for (let i = 0; i < 50; i++) r0.submit(new TextEncoder().encode(`v${i}`));
+    await waitFor(() => delivered.every((d) => d.length >= 51), 10_000, '51 deliveries on every replica');
+    expect(delivered[2]).toEqual(delivered[0]);
   }, 30_000);
 
   it('replicas whose applications write into what they are delivered, values counted on digest votes, still repeat every value as submitted', async () => {
