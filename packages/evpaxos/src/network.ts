@@ -64,7 +64,7 @@ export interface NetworkOptions {
    */
   readonly acceptedDigests?: boolean;
   /** Values smaller than this go whole even then (`accepted-digests-min-value-size`; default DIGEST_MIN_VALUE_BYTES). */
-  readonly digestMinValueBytes?: number;
+  readonly acceptedDigestsMinValueSize?: number;
   /** An extension message (other than hello) from a libpaxos-ts peer; `from` is the connection's PeerId. */
   readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
   /**
@@ -348,12 +348,12 @@ export class Network {
   private readonly extReceived = new Map<ExtensionType, number>();
   private readonly extSent = new Map<ExtensionType, number>();
   /** Accepted values this long or longer may go as digests (`acceptedDigests`). */
-  private readonly digestMinValueBytes: number;
+  private readonly acceptedDigestsMinValueSize: number;
 
   constructor(readonly options: NetworkOptions) {
     this.log = limitRepeats(options.log);
     this.transport = options.transport ?? plainTransport('');
-    this.digestMinValueBytes = options.digestMinValueBytes ?? DIGEST_MIN_VALUE_BYTES;
+    this.acceptedDigestsMinValueSize = options.acceptedDigestsMinValueSize ?? DIGEST_MIN_VALUE_BYTES;
   }
 
   /** The counters of peer `label` (created on first use; they outlive its connections). */
@@ -532,7 +532,7 @@ export class Network {
   toSubscribers(msg: Message): void {
     if (this.options.self !== undefined) this.toSelf(this.options.self, msg);
     if (this.incoming.size === 0) return;
-    if (msg.type === 'accepted' && this.options.acceptedDigests === true && msg.value.length >= this.digestMinValueBytes) {
+    if (msg.type === 'accepted' && this.options.acceptedDigests === true && msg.value.length >= this.acceptedDigestsMinValueSize) {
       this.acceptedToSubscribers(msg);
       return;
     }

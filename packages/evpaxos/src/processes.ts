@@ -219,7 +219,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     onMessage: (from, msg) => pump.receive(from, msg),
     hello: w.hello,
     acceptedDigests: w.acceptedDigests ?? false,
-    digestMinValueBytes: config.acceptedDigestsMinValueSize,
+    acceptedDigestsMinValueSize: config.acceptedDigestsMinValueSize,
     ...(w.onExtension !== undefined ? { onExtension: w.onExtension } : {}),
     onAcceptorConnected: (peer) => pump.input((out) => w.role.acceptorConnected?.(peer, out)),
   });

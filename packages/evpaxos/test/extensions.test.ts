@@ -312,7 +312,7 @@ describe('hello negotiation', () => {
         onMessage: () => undefined,
         hello: { type: 'hello', version: 'test', role: 'acceptor', id: 0, features: [] },
         acceptedDigests: true,
-        digestMinValueBytes: 100,
+        acceptedDigestsMinValueSize: 100,
         onExtension: (_from, m) => ext.push(m),
       });
       await n.start();
