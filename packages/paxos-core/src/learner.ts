@@ -489,7 +489,9 @@ export class Learner {
    * change what the acceptor's promises and repeats carry for a chosen instance. (Most held values
    * never count: below accepted-digests-min-value-size every vote comes whole, with bytes of its
    * own.) The bytes of full votes (`receive`) must not be the acceptor's record either: evpaxos
-   * copies its own acceptor's accepted on its way to the learner (`Network.toSelf`).
+   * copies its own acceptor's accepted on its way to the learner (`Network.toSelf`), and so does
+   * the simulator, whose applications write into what they are delivered (its mutant
+   * learner-keeps-record-bytes is this learner without the copy).
    */
   holdValue(iid: number, ballot: number, value: Uint8Array, out: Effects): void {
     this.begin();

@@ -283,7 +283,9 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
         learner: (learner) => {
           const seen = new Map<number, Uint8Array>();
           wrapMethod(learner, 'holdValue', (hold) => (iid, ballot, value, out) => {
-            seen.set(iid, value);
+            // A copy: the record's own bytes, delivered, would be written into by the application
+            // (learner-keeps-record-bytes is that mutant).
+            seen.set(iid, value.slice());
             hold(iid, ballot, value, out);
           });
           wrapMethod(learner, 'receiveDigest', (receiveDigest) => (from, msg, out) => {
@@ -294,6 +296,16 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
         },
       };
     }
+    case 'learner-keeps-record-bytes':
+      // Counts digest votes with its acceptor's record bytes as if they were its own (the learner
+      // before 53b4094), so the values it delivers are the record: an application writing into
+      // them changes what the acceptor repeats and promises.
+      return {
+        learner: (learner) => {
+          const inner = learner as unknown as { hold(inst: unknown, ballot: number, value: Uint8Array, borrowed: boolean): unknown };
+          wrapMethod(inner, 'hold', (hold) => (inst, ballot, value, _borrowed) => hold(inst, ballot, value, false));
+        },
+      };
     case 'acceptor-invents-earlier-vote':
       // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
       // just below the one it accepted it in, as if it had accepted it there first.

@@ -23,6 +23,7 @@ export const MUTANTS = [
   'kv-retry-applied-twice',
   'kv-cas-skips-version',
   'learner-trusts-digest',
+  'learner-keeps-record-bytes',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -54,6 +55,8 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   // values under different ballots of one instance, which is where trusting another ballot's value
   // goes wrong.
   'learner-trusts-digest': { mode: 'replica', acceptedDigests: true, leadership: false },
+  // A replica's learner holds its acceptor's record only for digest votes.
+  'learner-keeps-record-bytes': { mode: 'replica', acceptedDigests: true },
 };
 
 /**

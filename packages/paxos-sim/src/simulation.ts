@@ -137,6 +137,9 @@ export interface SimResult {
   readonly checkpoints?: CheckpointFigures;
 }
 
+/** What applications write over the values they were delivered (see `step`). */
+const SCRIBBLE = 0xa5;
+
 const KIND_CODE: Record<SimEvent['k'], number> = {
   msg: 1,
   tick: 2,
@@ -655,6 +658,10 @@ export class Simulation {
     else if (out.deliver.length > 0) this.checker.fail(`${node.name} delivered values to an application it does not have`);
     if (this.masters !== undefined) this.checkMaster(this.masters, node);
     if (this.ckpt?.has(node.index)) this.ckpt.afterStep(node.index, out);
+    // Applications write into what they were delivered once they have used it (the values
+    // workload's; KV state machines keep what they apply): nothing the core still holds may be
+    // those bytes, or a record, a proposal or a held value changes under it.
+    if (this.kv === undefined) for (const d of out.deliver) d.value.fill(SCRIBBLE);
     const d = node.disk;
     if (out.persist.length > 0 || d.pending.length > 0) {
       d.pending.push({ persist: out.persist.slice(), send: out.send.slice() });
@@ -729,7 +736,9 @@ export class Simulation {
       case 'record':
         if (r.iid <= d.trimIid) return;
         this.checker.durableWrite(node.roleId, r);
-        d.records.set(r.iid, r);
+        // The disk holds bytes of its own: what the process does to its record after the write
+        // does not reach what a restart reads back.
+        d.records.set(r.iid, { ...r, value: r.value.slice() });
         return;
       case 'trim':
         if (r.iid <= d.trimIid) return;
@@ -851,12 +860,12 @@ export class Simulation {
       return;
     }
     const arrives = this.now + o.delayMs + this.net.below(o.jitterMs + 1);
-    this.queue.push(arrives, { k: 'msg', to, from, msg });
+    this.queue.push(arrives, { k: 'msg', to, from, msg: ownCopy(msg) });
     this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives, duplicate: false });
     if (!self && this.lossy && this.net.below(1000) < o.dupPerMille) {
       this.faults.duplicated++;
       const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
-      this.queue.push(again, { k: 'msg', to, from, msg });
+      this.queue.push(again, { k: 'msg', to, from, msg: ownCopy(msg) });
       this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
     }
   }
@@ -1140,6 +1149,30 @@ export class Simulation {
       mix(ev.node);
     }
     this.hash = h;
+  }
+}
+
+/**
+ * The message as its receiver gets it: with bytes of its own, as over a wire (and as evpaxos hands a
+ * replica's messages to itself: network.ts's withOwnValue), so that no node holds bytes another one
+ * can change, and an application that writes into what it is delivered (`scribble`) reaches no
+ * acceptor's record, no proposer's value, no other node.
+ */
+function ownCopy(msg: Message): Message {
+  switch (msg.type) {
+    case 'accept':
+    case 'accepted':
+    case 'promise':
+    case 'client_value':
+      return { ...msg, value: msg.value.slice() };
+    case 'prepare':
+    case 'preempted':
+    case 'repeat':
+    case 'trim':
+    case 'acceptor_state':
+      return msg;
+    default:
+      return assertNever(msg, 'message');
   }
 }
 
