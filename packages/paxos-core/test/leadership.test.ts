@@ -280,7 +280,7 @@ describe('leadership', () => {
     expect(c.leaders()).toHaveLength(1);
     expect(c.leaders()[0]).not.toBe(old);
     // The renewal came first in the log, so the resignation was void and was proposed again.
-    const resigns = c.sent.filter((s) => s.from === old && s.msg.type === 'accept' && isMasterOp(s.msg.value) && decodeMasterOp(s.msg.value).kind === 'resign');
+    const resigns = c.sent.filter((s) => s.from === old && s.msg.type === 'accept' && decodeMasterOp(s.msg.value)?.kind === 'resign');
     expect(new Set(resigns.map((s) => (s.msg.type === 'accept' ? s.msg.iid : -1))).size).toBeGreaterThanOrEqual(2);
     expect(c.overlaps).toEqual([]);
   });
@@ -297,7 +297,7 @@ describe('leadership', () => {
     let backAt = -1;
     while (c.now < droppedAt + 6 * LEASE && backAt < 0) {
       c.run(c.now + TICK);
-      const campaigned = c.sent.some((s) => s.from === old && s.at > droppedAt && (s.msg.type === 'prepare' || (s.msg.type === 'accept' && isMasterOp(s.msg.value) && decodeMasterOp(s.msg.value).kind === 'claim')));
+      const campaigned = c.sent.some((s) => s.from === old && s.at > droppedAt && (s.msg.type === 'prepare' || (s.msg.type === 'accept' && decodeMasterOp(s.msg.value)?.kind === 'claim')));
       if (campaigned) backAt = c.now;
     }
     // Not within one lease (that is what made handovers unsure on a loaded host), but after three.

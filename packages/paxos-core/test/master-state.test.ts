@@ -45,11 +45,11 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     const leader = new Leadership(lease, 1, 2);
     const out = fx();
     leader.tick(0, true, 130, out);
-    const campaign = leader.tick(2000, true, 130, out).propose;
-    expect(campaign).toBeDefined();
-    expect(leader.learn(5, decodeMasterOp(campaign as Uint8Array), out)).toBe(true);
+    const campaign = decodeMasterOp(leader.tick(2000, true, 130, out).propose ?? new Uint8Array(0));
+    expect(campaign?.kind).toBe('claim');
+    expect(leader.learn(5, campaign as MasterOp, out)).toBe(true);
     expect(leader.isLeader(2001)).toBe(true);
-    const resignation = decodeMasterOp(leader.resign(2001, 130, out) as Uint8Array);
+    const resignation = decodeMasterOp(leader.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
     expect(resignation).toMatchObject({ kind: 'resign', node: 1, version: 5, openLimit: 130 });
 
     const l = new Leadership(lease, 0, 1);
