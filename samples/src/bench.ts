@@ -160,13 +160,15 @@ if (extraConf.length > 0) {
   }
 }
 const seconds = argv.seconds ?? (quick ? 4 : 10);
+const warmup = argv.warmup ?? (quick ? 1 : 2);
 /**
  * Every client runs this long past the measured seconds: its per-second ticker and its stop timer
  * would both fire at the end of the last second, and the stop often came first, so the last line
  * was lost (`--seconds 2` measured one second, `--seconds 1` none).
  */
 const CLIENT_TAIL_S = 0.5;
-const warmup = argv.warmup ?? (quick ? 1 : 2);
+/** How long every client of a row runs: the warm-up, the measured seconds and the tail. */
+const clientSeconds = warmup + seconds + CLIENT_TAIL_S;
 const pick = <T>(chosen: string[] | undefined, all: readonly T[], quickSet: readonly T[]): T[] =>
   chosen !== undefined ? all.filter((x) => chosen.includes(String(x))) : [...(quick ? quickSet : all)];
 
@@ -350,7 +352,7 @@ async function measure(s: Setup): Promise<Result> {
   const empty = { perSecond: [], valuesPerSec: { median: 0, min: 0, max: 0 }, mbps: 0, latencyUs: { p50: 0, p99: 0, max: 0 }, processes: [] };
   try {
     const run = await runClient(servers, s.mode === 'replica' ? p.slice(0, 3) : p, () =>
-      node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds + CLIENT_TAIL_S)], 'pipe'),
+      node('client.js', [path, '-o', String(s.outstanding), '-v', String(s.size), '--json', '--warmup', String(warmup), '--duration', String(clientSeconds)], 'pipe'),
     );
     if ('error' in run) return { ...s, ...empty, error: run.error };
     const { out, code, processes } = run;
@@ -409,7 +411,7 @@ async function runClient(
   );
   let after = new Map<string, { cpu: number; rss: number }>();
   const sample = setTimeout(() => (after = new Map(all.map((x) => [x.role, procStats(x.child.pid)]))), (warmup + seconds) * 1000 - 200);
-  const stop = interrupt ? setTimeout(() => client.kill('SIGINT'), (warmup + seconds + CLIENT_TAIL_S) * 1000) : undefined;
+  const stop = interrupt ? setTimeout(() => client.kill('SIGINT'), clientSeconds * 1000) : undefined;
   const code = await new Promise<number>((r) => client.once('exit', (c) => r(c ?? 1)));
   clearTimeout(sample);
   if (stop !== undefined) clearTimeout(stop);
@@ -508,7 +510,7 @@ async function runSkeleton(s: PeerSetup): Promise<PeerResult> {
           { role: 'proposer 0', child: program(process.execPath, [script, 'proposer', String(p[3]), ...p.slice(0, 3).map(String), ...batch], 'ignore') },
         ];
   const clientPorts = s.mode === 'replica' ? p.slice(0, 3) : [p[3] as number, ...p.slice(0, 3)];
-  const flags = ['-o', String(s.outstanding), '-v', String(s.size), '--warmup', String(warmup), '--duration', String(warmup + seconds + CLIENT_TAIL_S)];
+  const flags = ['-o', String(s.outstanding), '-v', String(s.size), '--warmup', String(warmup), '--duration', String(clientSeconds)];
   return measurePeer(
     s,
     servers,
@@ -562,7 +564,7 @@ async function runLeadership(s: LeadershipSetup & { round: number }): Promise<Le
       }
     }
     const clients = Array.from({ length: s.clients }, (_, i) => {
-      const child = node('client.js', [path, '-p', String(i), '-o', String(s.outstanding), '-v', '64', '--json', '--warmup', String(warmup), '--duration', String(warmup + seconds + CLIENT_TAIL_S)], 'pipe');
+      const child = node('client.js', [path, '-p', String(i), '-o', String(s.outstanding), '-v', '64', '--json', '--warmup', String(warmup), '--duration', String(clientSeconds)], 'pipe');
       let out = '';
       child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
       return { child, out: () => out, code: new Promise<number>((r) => child.once('exit', (c) => r(c ?? 1))) };

@@ -91,7 +91,8 @@ export interface LeadershipApi {
   canReadLocally(): boolean;
   /**
    * A planned handover (before a restart, say): give the lease up now and tell the others. This
-   * replica does not campaign again for three leases unless another takes over first.
+   * replica does not campaign again for three leases unless another takes over first: in a group
+   * whose other members cannot lead, that is three leases without a leader (it was one).
    */
   dropLeadership(): void;
 }

@@ -113,8 +113,9 @@ export class Leadership {
    * first (see `resign`).
    */
   private holdOffUntil = Number.NEGATIVE_INFINITY;
-  /** Nonce of this node's resignation in flight, until it is decided. */
+  /** Nonce of this node's resignation in flight, until it is decided (or counted lost: see `tick`). */
   private resignInFlight: number | undefined;
+  private resignProposedAt = Number.NEGATIVE_INFINITY;
   private now = Number.NEGATIVE_INFINITY;
   private started = false;
   /** The leader id last reported in a `leader` event (null: none reported yet). */
@@ -167,8 +168,9 @@ export class Leadership {
   /**
    * Time passes. Fixes the lease of an operation learned since the last tick, reports a change
    * of leader, and says whether to propose a master operation: a renewal while holding (every
-   * third of a lease), or a campaign once no lease is known to hold (lower ids first, so that
-   * nodes do not all campaign at once). `caughtUp`: the local learner knows of no instance it
+   * third of a lease), a campaign once no lease is known to hold (lower ids first, so that
+   * nodes do not all campaign at once), or, after `resign`, a resignation again while the log
+   * still names this node. `caughtUp`: the local learner knows of no instance it
    * has not delivered (a node that is behind would campaign on a stale version, in vain).
    * `mayCampaign` false: this node does not campaign at all, however long it is behind (a
    * rejoined replica whose learner has not passed its fence: see LearningProposer.tick).
@@ -189,8 +191,11 @@ export class Leadership {
     if (now < this.holdOffUntil) {
       // Resigned. If the log names this node anyway (a renewal in flight when it resigned was
       // decided first, which made the resignation void), resign again: else the others wait out
-      // a lease that no one holds.
-      if (this.master === this.id && this.lastOp !== undefined && this.resignInFlight === undefined) return { propose: this.resignation(openLimit) };
+      // a lease that no one holds. Not while behind (it would go in vain, on a stale version),
+      // and one at a time: one not decided within half a lease counts as lost (a proposer that
+      // does not lead drops a control value that is preempted), as a renewal does.
+      const due = this.resignInFlight === undefined || now - this.resignProposedAt >= this.leaseMs / 2;
+      if (this.master === this.id && this.lastOp !== undefined && caughtUp && due) return { propose: this.resignation(openLimit, now) };
       return {};
     }
     if (this.isLeader(now)) {
@@ -284,6 +289,8 @@ export class Leadership {
     this.master = undefined;
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
+    // Its instance may be among those skipped: it would never be learned.
+    this.resignInFlight = undefined;
     this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
     this.nextCampaignAt = Math.max(this.nextCampaignAt, now + this.leaseMs);
     if (out !== undefined) this.report(now, out);
@@ -334,6 +341,7 @@ export class Leadership {
     this.maxOpenLimit = Math.max(this.maxOpenLimit, state.maxOpenLimit);
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
+    this.resignInFlight = undefined;
     if (state.master !== undefined) {
       this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
       this.learnPending = true;
@@ -358,10 +366,12 @@ export class Leadership {
     // Renewals already in flight must not make this node leader again when they are decided
     // (one decided before the resignation makes it void: `tick` resigns again).
     this.mine.clear();
+    // The hold-off blocks campaigns by itself (`tick`): once another node takes over, it ends,
+    // and this node follows as any other (it may campaign a lease after its successor's last
+    // operation).
     this.holdOffUntil = now + RESIGN_HOLD_OFF_LEASES * this.leaseMs;
-    this.nextCampaignAt = this.holdOffUntil;
     this.report(now, out);
-    return this.resignation(openLimit);
+    return this.resignation(openLimit, now);
   }
 
   /**
@@ -369,9 +379,10 @@ export class Leadership {
    * operation then carries the same one (one config), so a node that jumped and judges again from
    * a resignation has the log's maxOpenLimit (0 there left it short of what a successor must recover).
    */
-  private resignation(openLimit: number): Uint8Array {
+  private resignation(openLimit: number, now: number): Uint8Array {
     const nonce = this.nextNonce++ >>> 0;
     this.resignInFlight = nonce;
+    this.resignProposedAt = now;
     return encodeMasterOp({ kind: 'resign', node: this.id as number, leaseMs: 0, version: this.lastOp ?? 0, nonce, openLimit });
   }
 

@@ -118,7 +118,10 @@ export class LearningProposer {
     );
   }
 
-  /** A planned handover (before a restart, say): give up the lease now and tell the others. */
+  /**
+   * A planned handover (before a restart, say): give up the lease now and tell the others. This
+   * node does not campaign for three leases unless another takes over first (`Leadership.resign`).
+   */
   dropLeadership(out: Effects): void {
     this.clearLast();
     const op = this.leadership?.resign(this.now, this.proposer.openLimit, out);

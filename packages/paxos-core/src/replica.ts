@@ -156,7 +156,10 @@ export class Replica {
     return this.lp.canReadLocally(now);
   }
 
-  /** A planned handover: give up the lease now and tell the others. */
+  /**
+   * A planned handover: give up the lease now and tell the others. This node does not campaign
+   * for three leases unless another takes over first (`Leadership.resign`).
+   */
   dropLeadership(out: Effects): void {
     this.lp.dropLeadership(out);
   }

@@ -285,26 +285,6 @@ describe('leadership', () => {
     expect(c.overlaps).toEqual([]);
   });
 
-  it('a resigned node holds off for three leases when nobody takes over, then campaigns again', () => {
-    const c = new Cluster(3);
-    c.run(2 * LEASE);
-    const [old] = c.leaders() as [number];
-    c.act(old, (r, out) => r.dropLeadership(out));
-    const droppedAt = c.now;
-    // The others cannot lead: cut them off once the resignation is decided.
-    c.run(c.now + 10);
-    for (let i = 0; i < 3; i++) if (i !== old) c.cut[i] = true;
-    let backAt = -1;
-    while (c.now < droppedAt + 6 * LEASE && backAt < 0) {
-      c.run(c.now + TICK);
-      const campaigned = c.sent.some((s) => s.from === old && s.at > droppedAt && (s.msg.type === 'prepare' || (s.msg.type === 'accept' && decodeMasterOp(s.msg.value)?.kind === 'claim')));
-      if (campaigned) backAt = c.now;
-    }
-    // Not within one lease (that is what made handovers unsure on a loaded host), but after three.
-    expect(backAt - droppedAt).toBeGreaterThanOrEqual(3 * LEASE - 10);
-    expect(backAt - droppedAt).toBeLessThan(3 * LEASE + LEASE);
-  });
-
   it('a leader cut off stops before anyone else starts, with clocks drifting within the margin', () => {
     // ±4 % rate drift: the margin (10 % of the lease) covers 2ρ/(1+ρ) ≈ 7.7 % plus a tick.
     const c = new Cluster(3, [1.04, 0.96, 1]);

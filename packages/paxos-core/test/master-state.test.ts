@@ -52,13 +52,76 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     const resignation = decodeMasterOp(leader.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
     expect(resignation).toMatchObject({ kind: 'resign', node: 1, version: 5, openLimit: 130 });
 
+    // A node that learned nothing before its jump: maxOpenLimit comes from the resignation alone.
     const l = new Leadership(lease, 0, 1);
     l.tick(0, true, 0, out);
-    l.learn(5, claim(1, 0), out);
     l.jump(10, out);
     expect(l.learn(20, claim(1, 17), out)).toBe(false);
     expect(l.learn(21, { ...resignation, version: 20 }, out)).toBe(true);
     expect(l.state()).toEqual({ lastOp: 21, version: 21, master: undefined, maxOpenLimit: 130 });
+  });
+
+  it('a resigned node holds off for three leases when nobody takes over, then campaigns again', () => {
+    const a = new Leadership(lease, 0, 1);
+    const out = fx();
+    a.tick(0, true, 130, out);
+    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(5, campaign, out)).toBe(true);
+    const resignation = decodeMasterOp(a.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(6, resignation, out)).toBe(true);
+    // Nobody else claims: the first thing it proposes is its own campaign, three leases on (one,
+    // before: on a loaded host the others' contest could outlast it, and it led again).
+    let first: { at: number; op: MasterOp | undefined } | undefined;
+    for (let t = 2010; t <= 7000 && first === undefined; t += 10) {
+      const p = a.tick(t, true, 130, out).propose;
+      if (p !== undefined) first = { at: t, op: decodeMasterOp(p) };
+    }
+    expect(first?.op).toMatchObject({ kind: 'claim', node: 0, version: 6 });
+    expect(first?.at).toBeGreaterThanOrEqual(2001 + 3 * 1000);
+    expect(first?.at).toBeLessThan(2001 + 3 * 1000 + 20);
+  });
+
+  it('a resigned node follows as usual once another node took over: it campaigns a lease after its successor\'s last claim', () => {
+    const a = new Leadership(lease, 0, 1);
+    const out = fx();
+    a.tick(0, true, 130, out);
+    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(5, campaign, out)).toBe(true);
+    const resignation = decodeMasterOp(a.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(6, resignation, out)).toBe(true);
+    a.tick(2010, true, 130, out);
+    // Node 1 takes over, and then is heard of no more.
+    expect(a.learn(7, claim(1, 6), out)).toBe(true);
+    a.tick(2020, true, 130, out);
+    expect(a.tick(2900, true, 130, out).propose).toBeUndefined();
+    // Its lease (1000 ms from the tick after the learn) is over well before the hold-off (3 leases
+    // from the resignation) would be.
+    const next = a.tick(3030, true, 130, out).propose;
+    expect(decodeMasterOp(next ?? new Uint8Array(0))).toMatchObject({ kind: 'claim', node: 0, version: 7 });
+  });
+
+  it('a resignation made void by a renewal decided first is proposed again, once at a time, and again when lost', () => {
+    const a = new Leadership(lease, 0, 1);
+    const out = fx();
+    a.tick(0, true, 130, out);
+    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(5, campaign, out)).toBe(true);
+    const renewal = decodeMasterOp(a.tick(2340, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    expect(renewal).toMatchObject({ kind: 'claim', node: 0, version: 5 });
+    const resignation = decodeMasterOp(a.resign(2341, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    // The renewal is decided first: it takes effect (the log names node 0 again, though it no
+    // longer holds a lease), and the resignation, on the same version, is void.
+    expect(a.learn(6, renewal, out)).toBe(true);
+    expect(a.learn(7, resignation, out)).toBe(false);
+    expect(a.isLeader(2345)).toBe(false);
+    // Not while behind; then once; then not again while it is in flight...
+    expect(a.tick(2350, false, 130, out).propose).toBeUndefined();
+    const again = decodeMasterOp(a.tick(2360, true, 130, out).propose ?? new Uint8Array(0));
+    expect(again).toMatchObject({ kind: 'resign', node: 0, version: 7 });
+    expect(a.tick(2370, true, 130, out).propose).toBeUndefined();
+    // ...until half a lease passed without it being decided (lost).
+    expect(decodeMasterOp(a.tick(2860, true, 130, out).propose ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', node: 0, version: 7 });
+    expect(a.isLeader(2860)).toBe(false);
   });
 
   it('remembers only the last few operations: a checkpoint further behind carries none', () => {

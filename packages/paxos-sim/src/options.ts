@@ -33,7 +33,10 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'learner-delivers-wrong-element': { batchMaxValues: 4 },
   // The checkpoint mutants need checkpoints; the transfer one needs nodes that fall behind the trim
   // (wiped disks) and snapshots of several chunks.
-  'checkpoint-claims-extra-instance': { checkpointEvery: 5 },
+  // Without planned handovers: they add master operations, and one at the instance a checkpoint
+  // claims beyond then shows first (in its leadership state), not the application state this
+  // mutant is here to prove the rule for.
+  'checkpoint-claims-extra-instance': { checkpointEvery: 5, resignEveryMs: 0 },
   'trim-ignores-lagging-replica': { checkpointEvery: 5, trimHold: 0 },
   'transfer-skips-chunk': { checkpointEvery: 5, wipePerMille: 400, chunkBytes: 16 },
   // LibPaxos3's learner has no leadership (its 11-instance repeat can fall behind a leader's pace).

@@ -220,7 +220,8 @@ export class Simulation {
     this.net = new Prng(options.seed * 3 + 1);
     this.chaos = new Prng(options.seed * 3 + 2);
     this.clocks = new Prng(options.seed * 3 + 4);
-    this.resigns = new Prng(options.seed * 3 + 5);
+    // Not seed * 3 + 5, the next seed's `chaos` stream.
+    this.resigns = new Prng((options.seed * 3 + 5) ^ 0x7e5197);
     this.lease = options.leadership ? new LeaseChecker((what) => this.checker.fail(what), options.driftViolation) : undefined;
     this.masters = options.leadership ? new MasterReference((iid) => this.checker.chosen.get(iid)) : undefined;
     if (options.mode === 'replica') {
@@ -525,7 +526,9 @@ export class Simulation {
   private startRole(node: SimNode): void {
     const seed = (this.options.seed * 131 + node.index * 17 + node.incarnation) >>> 0;
     const d = node.disk;
-    const acceptorState = { trimIid: d.trimIid, records: d.records.values(), fence: d.fence };
+    // Read back from the disk: bytes of the new incarnation's own.
+    const records = [...d.records.values()].map((r) => ({ ...r, value: r.value.slice() }));
+    const acceptorState = { trimIid: d.trimIid, records, fence: d.fence };
     switch (node.kind) {
       case 'acceptor':
         node.role = this.roles.acceptor(node.roleId, acceptorState);
@@ -860,12 +863,12 @@ export class Simulation {
       return;
     }
     const arrives = this.now + o.delayMs + this.net.below(o.jitterMs + 1);
-    this.queue.push(arrives, { k: 'msg', to, from, msg: ownCopy(msg) });
+    this.queue.push(arrives, { k: 'msg', to, from, msg: ownCopy(msg, self) });
     this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives, duplicate: false });
     if (!self && this.lossy && this.net.below(1000) < o.dupPerMille) {
       this.faults.duplicated++;
       const again = this.now + o.delayMs + this.net.below(o.jitterMs * 4 + 20);
-      this.queue.push(again, { k: 'msg', to, from, msg: ownCopy(msg) });
+      this.queue.push(again, { k: 'msg', to, from, msg: ownCopy(msg, false) });
       this.observe?.({ kind: 'send', time: this.now, from, to, msg, arrives: again, duplicate: true });
     }
   }
@@ -1153,16 +1156,19 @@ export class Simulation {
 }
 
 /**
- * The message as its receiver gets it: with bytes of its own, as over a wire (and as evpaxos hands a
- * replica's messages to itself: network.ts's withOwnValue), so that no node holds bytes another one
- * can change, and an application that writes into what it is delivered (`scribble`) reaches no
- * acceptor's record, no proposer's value, no other node.
+ * The message as its receiver gets it: with bytes of its own, as over a wire, so that no node holds
+ * bytes another one can change, and an application that writes into what it is delivered (see
+ * `step`) reaches no other node. A replica's messages to itself are copied as evpaxos copies them
+ * (network.ts's withOwnValue: accept, accepted, client_value; a promise reaches its own proposer
+ * with the record's bytes, which the proposer only proposes again), so that the checks see the
+ * sharing evpaxos has.
  */
-function ownCopy(msg: Message): Message {
+function ownCopy(msg: Message, self: boolean): Message {
   switch (msg.type) {
+    case 'promise':
+      return self ? msg : { ...msg, value: msg.value.slice() };
     case 'accept':
     case 'accepted':
-    case 'promise':
     case 'client_value':
       return { ...msg, value: msg.value.slice() };
     case 'prepare':
