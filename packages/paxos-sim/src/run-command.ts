@@ -33,6 +33,8 @@ export interface RunFlags {
   readonly digests?: string | undefined;
   /** Reporters the checkpoint trim waits for (paxos-core's CheckpointTrim; default 2; 1 is the old rule). */
   readonly 'trim-reporters'?: string | undefined;
+  /** Mean ms between planned handovers with leadership on (0: none; drawn per seed otherwise). */
+  readonly 'resign-every'?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -60,6 +62,8 @@ export function runOverrides(flags: RunFlags): SimOverrides {
   }
   const reporters = wholeNumber('trim-reporters', flags['trim-reporters'], 1);
   if (reporters !== undefined) overrides.trimReporters = reporters;
+  const resignEvery = wholeNumber('resign-every', flags['resign-every'], 0);
+  if (resignEvery !== undefined) overrides.resignEveryMs = resignEvery;
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
     overrides.driftViolation = true;
@@ -83,6 +87,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(options.acceptedDigests !== true ? [`--digests ${options.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     ...(options.workload === 'kv' && !(options.mutant !== undefined && MUTANT_OVERRIDES[options.mutant]?.workload === 'kv') ? ['--workload kv'] : []),
     ...(options.trimReporters !== DEFAULT_TRIM_REPORTERS ? [`--trim-reporters ${options.trimReporters}`] : []),
+    ...(given['resign-every'] !== undefined ? [`--resign-every ${options.resignEveryMs}`] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
 }
@@ -115,14 +120,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'] };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

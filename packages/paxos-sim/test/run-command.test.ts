@@ -30,6 +30,16 @@ describe('a run command pasted into sim:web', () => {
     });
   }, 60_000);
 
+  it('takes --resign-every, and replays it', () => {
+    const parsed = parseRunCommand('replay: pnpm sim --seed 175 --leader on --resign-every 0');
+    expect(parsed.overrides).toEqual({ leadership: true, resignEveryMs: 0 });
+    const options = drawOptions(175, parsed.overrides);
+    expect(options.resignEveryMs).toBe(0);
+    expect(replayCommand(options, parsed.flags)).toBe('pnpm sim --seed 175 --leader on --resign-every 0');
+    expect(simulate(options).faults.resignations).toBe(0);
+    expect(() => parseRunCommand('pnpm sim --seed 9 --resign-every soon')).toThrow(/--resign-every must be a whole number ≥ 0, got 'soon'/);
+  }, 60_000);
+
   it('takes --leader and --drift-violation, and replays them', () => {
     const parsed = parseRunCommand('replay: pnpm sim --seed 9 --leader on --drift-violation');
     expect(parsed.overrides).toEqual({ leadership: true, driftViolation: true });
