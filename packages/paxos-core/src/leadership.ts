@@ -116,6 +116,14 @@ export class Leadership {
   /** Nonce of this node's resignation in flight, until it is decided (or counted lost: see `tick`). */
   private resignInFlight: number | undefined;
   private resignProposedAt = Number.NEGATIVE_INFINITY;
+  /**
+   * After `resign`, when a renewal of this node's took effect anyway: until when it may resign
+   * again, the lease that renewal would have given it (its proposal time + lease − margin). No
+   * other node campaigns before then, and a successor's recovery completes whatever it proposed
+   * by then; later, another node may already lead, and a resignation chosen above its recovery
+   * would be an instance it did not propose while it serves lease reads.
+   */
+  private resignBy = Number.NEGATIVE_INFINITY;
   private now = Number.NEGATIVE_INFINITY;
   private started = false;
   /** The leader id last reported in a `leader` event (null: none reported yet). */
@@ -195,7 +203,7 @@ export class Leadership {
       // and one at a time: one not decided within half a lease counts as lost (a proposer that
       // does not lead drops a control value that is preempted), as a renewal does.
       const due = this.resignInFlight === undefined || now - this.resignProposedAt >= this.leaseMs / 2;
-      if (this.master === this.id && this.lastOp !== undefined && caughtUp && due) return { propose: this.resignation(openLimit, now) };
+      if (this.master === this.id && this.lastOp !== undefined && caughtUp && due && now < this.resignBy) return { propose: this.resignation(openLimit, now) };
       return {};
     }
     if (this.isLeader(now)) {
@@ -261,7 +269,11 @@ export class Leadership {
       // Counted from the next tick, which is no earlier than this learn (see the class comment).
       this.masterUntil = this.now + op.leaseMs;
       this.learnPending = true;
-      this.holdUntil = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
+      // A renewal of this node's decided after it resigned does not make it leader again: it may
+      // only use that lease to resign once more (see `resignBy`).
+      const resigned = this.now < this.holdOffUntil;
+      this.holdUntil = proposedAt !== undefined && !resigned ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
+      if (op.node === this.id && resigned) this.resignBy = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
       // Another node took over: the handover a resignation asked for is done.
       if (op.node !== this.id) this.holdOffUntil = Number.NEGATIVE_INFINITY;
       if (op.node === this.id && proposedAt === undefined && this.now >= this.holdOffUntil) {
@@ -291,6 +303,7 @@ export class Leadership {
     this.mine.clear();
     // Its instance may be among those skipped: it would never be learned.
     this.resignInFlight = undefined;
+    this.resignBy = Number.NEGATIVE_INFINITY;
     this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
     this.nextCampaignAt = Math.max(this.nextCampaignAt, now + this.leaseMs);
     if (out !== undefined) this.report(now, out);
@@ -342,6 +355,7 @@ export class Leadership {
     this.holdUntil = Number.NEGATIVE_INFINITY;
     this.mine.clear();
     this.resignInFlight = undefined;
+    this.resignBy = Number.NEGATIVE_INFINITY;
     if (state.master !== undefined) {
       this.masterUntil = Math.max(this.masterUntil, now + this.leaseMs);
       this.learnPending = true;
@@ -363,9 +377,10 @@ export class Leadership {
   resign(now: number, openLimit: number, out: Effects): Uint8Array | undefined {
     if (!this.isLeader(now) || this.id === undefined) return undefined;
     this.holdUntil = Number.NEGATIVE_INFINITY;
-    // Renewals already in flight must not make this node leader again when they are decided
-    // (one decided before the resignation makes it void: `tick` resigns again).
-    this.mine.clear();
+    // Renewals already in flight do not make this node leader again when they are decided (see
+    // `learn`); one decided before the resignation makes it void, and `tick` resigns again within
+    // that renewal's lease. Their proposal times stay in `mine` for that.
+    this.resignBy = Number.NEGATIVE_INFINITY;
     // The hold-off blocks campaigns by itself (`tick`): once another node takes over, it ends,
     // and this node follows as any other (it may campaign a lease after its successor's last
     // operation).

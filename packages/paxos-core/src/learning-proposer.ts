@@ -365,7 +365,15 @@ export class LearningProposer {
       if (this.leadership === undefined) continue;
       const control = controlValue(d.value);
       if (control?.kind === 'master-op') {
-        if (this.leadership.learn(d.iid, control.op, out)) this.changed(out);
+        if (this.leadership.learn(d.iid, control.op, out)) {
+          this.changed(out);
+          // Another node's operation took effect: a campaign or resignation of this node's still
+          // under way can only be decided in vain now, and on its way it completes whatever values
+          // its phase 1 finds (P2c), instance after instance, preempting the new leader there:
+          // after the leader's recovery, a value it never saw chosen under its lease (sim seed
+          // 5019 with planned handovers: a lease read missed it).
+          if (control.op.node !== this.id) this.proposer.abandonControl();
+        }
       } else {
         // Client values, and a checkpoint report this node forwarded to the leader: done.
         this.forwarder?.decided(d.value);

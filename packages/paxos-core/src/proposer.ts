@@ -494,6 +494,16 @@ export class Proposer {
   }
 
   /**
+   * Drops this proposer's master operation still under way, queued or in an instance, when it
+   * does not lead (see LearningProposer, where another node's operation took effect).
+   */
+  abandonControl(): void {
+    if (this.leading) return;
+    this.control = null;
+    for (const inst of [...this.instances.values()]) if (inst.control) this.remove(inst);
+  }
+
+  /**
    * Leadership changed hands (leadership on). Losing it: stop opening instances and drop the
    * phase-1 work a leader had pre-executed, so as not to preempt the new leader; client values
    * not yet sent in an accept go back to the queue, for the LearningProposer to forward (see

@@ -100,7 +100,7 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     expect(decodeMasterOp(next ?? new Uint8Array(0))).toMatchObject({ kind: 'claim', node: 0, version: 7 });
   });
 
-  it('a resignation made void by a renewal decided first is proposed again, once at a time, and again when lost', () => {
+  it('a resignation made void by a renewal decided first is proposed again within that renewal\'s lease, once at a time, and again when lost', () => {
     const a = new Leadership(lease, 0, 1);
     const out = fx();
     a.tick(0, true, 130, out);
@@ -122,6 +122,9 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     // ...until half a lease passed without it being decided (lost).
     expect(decodeMasterOp(a.tick(2860, true, 130, out).propose ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', node: 0, version: 7 });
     expect(a.isLeader(2860)).toBe(false);
+    // Never past the lease that renewal would have given it (2340 + 1000 − 100): another node may
+    // lead by then, and a resignation chosen above its recovery breaks its lease reads.
+    expect(a.tick(3400, true, 130, out).propose).toBeUndefined();
   });
 
   it('remembers only the last few operations: a checkpoint further behind carries none', () => {

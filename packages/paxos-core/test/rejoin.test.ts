@@ -66,6 +66,25 @@ describe('a replica that lost its storage rejoins', () => {
     expect(Math.min(...campaign.map((m) => m.iid))).toBe(101);
   });
 
+  it('a campaign abandoned (another node took over) stops: no accept for the value its phase 1 found, none in the next instance', () => {
+    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
+    const out = fx();
+    p.tick(0, out);
+    const op = encodeMasterOp({ kind: 'claim', node: 0, leaseMs: 1000, version: 0, nonce: 1, openLimit: p.openLimit });
+    p.proposeControl(op, out);
+    const prepare = msgs(out, 'prepare').at(-1) as { iid: number; ballot: number };
+    p.abandonControl();
+    expect(p.phase1Count).toBe(0);
+    // Promises still arriving for it (one reporting a value an earlier leader had accepted) get
+    // no accept: completing it is the new leader's, and the campaign does not move on.
+    const later = fx();
+    p.receive(1, promise(1, prepare.iid, prepare.ballot, 5, enc('v')), later);
+    p.receive(2, promise(2, prepare.iid, prepare.ballot), later);
+    p.tick(5000, later);
+    expect(msgs(later, 'accept')).toEqual([]);
+    expect(msgs(later, 'prepare')).toEqual([]);
+  });
+
   it('a campaign that yielded to a higher ballot campaigns above it the next time (its owner may be gone for good)', () => {
     const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
     const out = fx();

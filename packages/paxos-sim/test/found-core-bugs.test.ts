@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Learner, LearningProposer, newEffects, type AcceptedMsg } from '@libpaxos/paxos-core';
+import { Learner, LearningProposer, Proposer, newEffects, type AcceptedMsg } from '@libpaxos/paxos-core';
 import { drawOptions, makeValue, simulate } from '../src/index.js';
 
 /**
@@ -140,6 +140,27 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
     expect(r.options.resignEveryMs).toBeGreaterThan(0);
     expect(r.faults.resignations).toBeGreaterThan(0);
     expect(r.violations).toEqual([]);
+  }, 60_000);
+
+  // Found by `pnpm sim --seed 5000 --seeds 400 --mode replica --leader on`, once planned handovers
+  // were drawn. Replica 2 campaigned (its lease had lapsed, no renewal of its own decided) on a
+  // stale version; replica 4's claim took effect first and it led and recovered; replica 2's
+  // campaign went on from instance to instance, completing at each the value its phase 1 found
+  // (P2c), preempted replica 4 at 1073 and 1074 and had a client value chosen at 1074, which
+  // replica 4, serving lease reads, had not applied. A campaign or resignation under way is now
+  // dropped when another node's operation takes effect (Proposer.abandonControl).
+  it('seed 5019: a campaign under way stops when another node takes over, and no lease read misses an instance it completed', () => {
+    const options = drawOptions(5019, { mode: 'replica', leadership: true });
+    const keep = Proposer.prototype.abandonControl;
+    Proposer.prototype.abandonControl = () => undefined;
+    try {
+      expect(simulate(options).violations).toEqual([expect.stringMatching(/replica 4 says a local read is linearizable, but it has applied only up to iid 1073 while iid 1074 was delivered/)]);
+    } finally {
+      Proposer.prototype.abandonControl = keep;
+    }
+    const r = simulate(options);
+    expect(r.violations).toEqual([]);
+    expect(r.faults.resignations).toBeGreaterThan(0);
   }, 60_000);
 
   // Leadership with a replica's acceptor storage wiped on every seed (wipe 400‰, all with the
