@@ -118,8 +118,9 @@ export class Leadership {
   private resignProposedAt = Number.NEGATIVE_INFINITY;
   /**
    * After `resign`, when a renewal of this node's took effect anyway: until when it may resign
-   * again, the lease that renewal would have given it (its proposal time + lease − margin). No
-   * other node campaigns before then, and a successor's recovery completes whatever it proposed
+   * again, the lease that renewal would have given it (its proposal time + lease − margin); at
+   * first, the lease it held when it resigned (a first resignation that is lost). No other node
+   * can lead before then, and a successor's recovery completes whatever it proposed
    * by then; later, another node may already lead, and a resignation chosen above its recovery
    * would be an instance it did not propose while it serves lease reads.
    */
@@ -236,7 +237,8 @@ export class Leadership {
   learn(iid: number, op: MasterOp, out: Effects): boolean {
     const proposedAt = op.node === this.id ? this.mine.get(op.nonce) : undefined;
     if (proposedAt !== undefined) this.mine.delete(op.nonce);
-    if (op.node === this.id && op.nonce === this.inFlight) this.inFlight = undefined;
+    const renewing = op.node === this.id && op.nonce === this.inFlight;
+    if (renewing) this.inFlight = undefined;
     if (op.node === this.id && op.nonce === this.resignInFlight) this.resignInFlight = undefined;
     const known = this.lastOp !== undefined;
     const effective = known && op.version === this.lastOp;
@@ -252,7 +254,8 @@ export class Leadership {
         this.report(this.now, out);
       }
       // A renewal of ours decided in vain (another operation came first): try again at once.
-      if (proposedAt !== undefined && this.isLeader(this.now)) this.lastProposedAt = Number.NEGATIVE_INFINITY;
+      // (The one in flight: an older one, from before a resignation, changes nothing.)
+      if (renewing && this.isLeader(this.now)) this.lastProposedAt = Number.NEGATIVE_INFINITY;
       // A campaign of ours that taught us the last operation: campaign again with it.
       if (!known && op.node === this.id) this.nextCampaignAt = Number.NEGATIVE_INFINITY;
       return false;
@@ -276,9 +279,11 @@ export class Leadership {
       if (op.node === this.id && resigned) this.resignBy = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
       // Another node took over: the handover a resignation asked for is done.
       if (op.node !== this.id) this.holdOffUntil = Number.NEGATIVE_INFINITY;
-      if (op.node === this.id && proposedAt === undefined && this.now >= this.holdOffUntil) {
-        // The log names this node, but not an operation of this incarnation: it holds no lease
-        // it can count, so it renews at once (no one else may campaign before masterUntil).
+      if (op.node === this.id && !this.isLeader(this.now) && this.now >= this.holdOffUntil) {
+        // The log names this node, but not by an operation that gives it a lease now (one of an
+        // earlier incarnation, or of this one from before a resignation whose hold-off is over):
+        // it holds no lease it can count, so it renews at once (no one else may campaign before
+        // masterUntil).
         this.nextCampaignAt = Number.NEGATIVE_INFINITY;
       }
     }
@@ -376,11 +381,13 @@ export class Leadership {
    */
   resign(now: number, openLimit: number, out: Effects): Uint8Array | undefined {
     if (!this.isLeader(now) || this.id === undefined) return undefined;
+    // A resignation lost on the way (preempted and dropped: the log still names this node) is
+    // proposed again within the lease this node held (`tick`). Renewals already in flight do not
+    // make it leader again when they are decided (see `learn`); one decided before the
+    // resignation makes it void, and `tick` resigns again within that renewal's lease: their
+    // proposal times stay in `mine` for that.
+    this.resignBy = this.holdUntil;
     this.holdUntil = Number.NEGATIVE_INFINITY;
-    // Renewals already in flight do not make this node leader again when they are decided (see
-    // `learn`); one decided before the resignation makes it void, and `tick` resigns again within
-    // that renewal's lease. Their proposal times stay in `mine` for that.
-    this.resignBy = Number.NEGATIVE_INFINITY;
     // The hold-off blocks campaigns by itself (`tick`): once another node takes over, it ends,
     // and this node follows as any other (it may campaign a lease after its successor's last
     // operation).

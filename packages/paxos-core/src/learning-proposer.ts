@@ -361,19 +361,22 @@ export class LearningProposer {
     }
     for (const d of this.learner.lastDecided) {
       this.lastDecided.push(d);
+      const control = this.leadership !== undefined ? controlValue(d.value) : undefined;
+      // Another node's master operation, effective or not, moves the last operation past the
+      // version a campaign or resignation of this node's still under way carries: that can only
+      // be decided in vain now, and on its way it completes whatever values its phase 1 finds
+      // (P2c), instance after instance, preempting a new leader there: after the leader's
+      // recovery, a value it never saw chosen under its lease (sim seed 5019 with planned
+      // handovers: a lease read missed it). Dropped before the proposer takes the decision, which
+      // would move a displaced campaign on to the next instance; and again once leadership has
+      // moved (a renewal of a leader that just lost the lease).
+      const othersOp = control?.kind === 'master-op' && control.op.node !== this.id;
+      if (othersOp) this.proposer.abandonControl();
       this.proposer.decided(d.iid, d.value, out);
       if (this.leadership === undefined) continue;
-      const control = controlValue(d.value);
       if (control?.kind === 'master-op') {
-        if (this.leadership.learn(d.iid, control.op, out)) {
-          this.changed(out);
-          // Another node's operation took effect: a campaign or resignation of this node's still
-          // under way can only be decided in vain now, and on its way it completes whatever values
-          // its phase 1 finds (P2c), instance after instance, preempting the new leader there:
-          // after the leader's recovery, a value it never saw chosen under its lease (sim seed
-          // 5019 with planned handovers: a lease read missed it).
-          if (control.op.node !== this.id) this.proposer.abandonControl();
-        }
+        if (this.leadership.learn(d.iid, control.op, out)) this.changed(out);
+        if (othersOp) this.proposer.abandonControl();
       } else {
         // Client values, and a checkpoint report this node forwarded to the leader: done.
         this.forwarder?.decided(d.value);

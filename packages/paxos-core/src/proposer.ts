@@ -495,12 +495,18 @@ export class Proposer {
 
   /**
    * Drops this proposer's master operation still under way, queued or in an instance, when it
-   * does not lead (see LearningProposer, where another node's operation took effect).
+   * does not lead (see LearningProposer: another node's operation was decided, which makes it
+   * void), and the phase-1 instance `stopLeading` kept below a queued resignation. Instances
+   * finishing a value already chosen stay (`decided`): lagging learners count their accepts.
    */
   abandonControl(): void {
     if (this.leading) return;
     this.control = null;
-    for (const inst of [...this.instances.values()]) if (inst.control) this.remove(inst);
+    for (const inst of [...this.instances.values()]) {
+      if (inst.decided !== null || !(inst.control || (inst.phase === 1 && !inst.acceptSent))) continue;
+      this.remove(inst);
+      if (!inst.control && inst.own !== null) this.requeue(inst.own);
+    }
   }
 
   /**

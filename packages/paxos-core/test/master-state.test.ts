@@ -127,6 +127,38 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     expect(a.tick(3400, true, 130, out).propose).toBeUndefined();
   });
 
+  it('a first resignation that is lost goes out again within the lease the node held, and no later', () => {
+    const a = new Leadership(lease, 0, 1);
+    const out = fx();
+    a.tick(0, true, 130, out);
+    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(5, campaign, out)).toBe(true);
+    // Its lease: 2000 + 1000 − 100. The resignation never gets decided.
+    expect(decodeMasterOp(a.resign(2001, 130, out) ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', version: 5 });
+    expect(a.tick(2010, true, 130, out).propose).toBeUndefined();
+    expect(decodeMasterOp(a.tick(2510, true, 130, out).propose ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', node: 0, version: 5 });
+    expect(a.tick(3020, true, 130, out).propose).toBeUndefined();
+  });
+
+  it('a node that restores a checkpoint (or jumps) while it resigns again forgets that resignation and its window', () => {
+    const a = new Leadership(lease, 0, 1);
+    const out = fx();
+    a.tick(0, true, 130, out);
+    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    a.learn(5, campaign, out);
+    const renewal = decodeMasterOp(a.tick(2340, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    const resignation = decodeMasterOp(a.resign(2341, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    expect(a.learn(6, renewal, out)).toBe(true);
+    expect(a.learn(7, resignation, out)).toBe(false);
+    expect(a.tick(2360, true, 130, out).propose).toBeDefined();
+    // Restored from a checkpoint (of a later instance, the log naming this node there): what is
+    // in flight and the window it had belong to instances it skipped; it resigns no more (and
+    // holds no lease). A jump forgets them the same way.
+    a.restore({ lastOp: 20, version: 20, master: 0, maxOpenLimit: 130 }, 2400, out);
+    for (let t = 2410; t < 3240; t += 10) expect(a.tick(t, true, 130, out).propose).toBeUndefined();
+    expect(a.isLeader(3000)).toBe(false);
+  });
+
   it('remembers only the last few operations: a checkpoint further behind carries none', () => {
     const l = new Leadership(lease, 0, 1);
     const out = fx();
