@@ -5,6 +5,24 @@ import { fx } from './helpers.js';
 const lease = { leaseMs: 1000, marginMs: 100 };
 const claim = (node: number, version: number, openLimit = 130): MasterOp => ({ kind: 'claim', node, leaseMs: 1000, version, nonce: version + 1, openLimit });
 
+/** Node 0 that campaigned at 2000 and leads from the claim decided at instance 5 (its lease: until 2900). */
+function leaderAt5(): { a: Leadership; out: ReturnType<typeof fx> } {
+  const a = new Leadership(lease, 0, 1);
+  const out = fx();
+  a.tick(0, true, 130, out);
+  const campaign = op(a.tick(2000, true, 130, out).propose);
+  expect(campaign).toMatchObject({ kind: 'claim', node: 0, version: 0 });
+  expect(a.learn(5, campaign, out)).toBe(true);
+  return { a, out };
+}
+
+/** The master operation in a proposal (fails the test when there is none). */
+function op(bytes: Uint8Array | undefined): MasterOp {
+  const decoded = decodeMasterOp(bytes ?? new Uint8Array(0));
+  expect(decoded).toBeDefined();
+  return decoded as MasterOp;
+}
+
 describe("leadership's state as of an instance (what a checkpoint of that instance carries)", () => {
   it('is the state after the last master operation at or below it, effective or not', () => {
     const l = new Leadership(lease, 0, 1);
@@ -45,11 +63,11 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     const leader = new Leadership(lease, 1, 2);
     const out = fx();
     leader.tick(0, true, 130, out);
-    const campaign = decodeMasterOp(leader.tick(2000, true, 130, out).propose ?? new Uint8Array(0));
-    expect(campaign?.kind).toBe('claim');
-    expect(leader.learn(5, campaign as MasterOp, out)).toBe(true);
+    const campaign = op(leader.tick(2000, true, 130, out).propose);
+    expect(campaign.kind).toBe('claim');
+    expect(leader.learn(5, campaign, out)).toBe(true);
     expect(leader.isLeader(2001)).toBe(true);
-    const resignation = decodeMasterOp(leader.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    const resignation = op(leader.resign(2001, 130, out));
     expect(resignation).toMatchObject({ kind: 'resign', node: 1, version: 5, openLimit: 130 });
 
     // A node that learned nothing before its jump: maxOpenLimit comes from the resignation alone.
@@ -62,12 +80,8 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
   });
 
   it('a resigned node holds off for three leases when nobody takes over, then campaigns again', () => {
-    const a = new Leadership(lease, 0, 1);
-    const out = fx();
-    a.tick(0, true, 130, out);
-    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
-    expect(a.learn(5, campaign, out)).toBe(true);
-    const resignation = decodeMasterOp(a.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    const { a, out } = leaderAt5();
+    const resignation = op(a.resign(2001, 130, out));
     expect(a.learn(6, resignation, out)).toBe(true);
     // Nobody else claims: the first thing it proposes is its own campaign, three leases on (one,
     // before: on a loaded host the others' contest could outlast it, and it led again).
@@ -82,12 +96,8 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
   });
 
   it('a resigned node follows as usual once another node took over: it campaigns a lease after its successor\'s last claim', () => {
-    const a = new Leadership(lease, 0, 1);
-    const out = fx();
-    a.tick(0, true, 130, out);
-    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
-    expect(a.learn(5, campaign, out)).toBe(true);
-    const resignation = decodeMasterOp(a.resign(2001, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    const { a, out } = leaderAt5();
+    const resignation = op(a.resign(2001, 130, out));
     expect(a.learn(6, resignation, out)).toBe(true);
     a.tick(2010, true, 130, out);
     // Node 1 takes over, and then is heard of no more.
@@ -97,18 +107,14 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     // Its lease (1000 ms from the tick after the learn) is over well before the hold-off (3 leases
     // from the resignation) would be.
     const next = a.tick(3030, true, 130, out).propose;
-    expect(decodeMasterOp(next ?? new Uint8Array(0))).toMatchObject({ kind: 'claim', node: 0, version: 7 });
+    expect(op(next)).toMatchObject({ kind: 'claim', node: 0, version: 7 });
   });
 
   it('a resignation made void by a renewal decided first is proposed again within that renewal\'s lease, once at a time, and again when lost', () => {
-    const a = new Leadership(lease, 0, 1);
-    const out = fx();
-    a.tick(0, true, 130, out);
-    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
-    expect(a.learn(5, campaign, out)).toBe(true);
-    const renewal = decodeMasterOp(a.tick(2340, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
+    const { a, out } = leaderAt5();
+    const renewal = op(a.tick(2340, true, 130, out).propose);
     expect(renewal).toMatchObject({ kind: 'claim', node: 0, version: 5 });
-    const resignation = decodeMasterOp(a.resign(2341, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    const resignation = op(a.resign(2341, 130, out));
     // The renewal is decided first: it takes effect (the log names node 0 again, though it no
     // longer holds a lease), and the resignation, on the same version, is void.
     expect(a.learn(6, renewal, out)).toBe(true);
@@ -116,11 +122,11 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     expect(a.isLeader(2345)).toBe(false);
     // Not while behind; then once; then not again while it is in flight...
     expect(a.tick(2350, false, 130, out).propose).toBeUndefined();
-    const again = decodeMasterOp(a.tick(2360, true, 130, out).propose ?? new Uint8Array(0));
+    const again = op(a.tick(2360, true, 130, out).propose);
     expect(again).toMatchObject({ kind: 'resign', node: 0, version: 7 });
     expect(a.tick(2370, true, 130, out).propose).toBeUndefined();
     // ...until half a lease passed without it being decided (lost).
-    expect(decodeMasterOp(a.tick(2860, true, 130, out).propose ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', node: 0, version: 7 });
+    expect(op(a.tick(2860, true, 130, out).propose)).toMatchObject({ kind: 'resign', node: 0, version: 7 });
     expect(a.isLeader(2860)).toBe(false);
     // Never past the lease that renewal would have given it (2340 + 1000 − 100): another node may
     // lead by then, and a resignation chosen above its recovery breaks its lease reads.
@@ -128,26 +134,18 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
   });
 
   it('a first resignation that is lost goes out again within the lease the node held, and no later', () => {
-    const a = new Leadership(lease, 0, 1);
-    const out = fx();
-    a.tick(0, true, 130, out);
-    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
-    expect(a.learn(5, campaign, out)).toBe(true);
+    const { a, out } = leaderAt5();
     // Its lease: 2000 + 1000 − 100. The resignation never gets decided.
-    expect(decodeMasterOp(a.resign(2001, 130, out) ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', version: 5 });
+    expect(op(a.resign(2001, 130, out))).toMatchObject({ kind: 'resign', version: 5 });
     expect(a.tick(2010, true, 130, out).propose).toBeUndefined();
-    expect(decodeMasterOp(a.tick(2510, true, 130, out).propose ?? new Uint8Array(0))).toMatchObject({ kind: 'resign', node: 0, version: 5 });
+    expect(op(a.tick(2510, true, 130, out).propose)).toMatchObject({ kind: 'resign', node: 0, version: 5 });
     expect(a.tick(3020, true, 130, out).propose).toBeUndefined();
   });
 
   it('a node that restores a checkpoint (or jumps) while it resigns again forgets that resignation and its window', () => {
-    const a = new Leadership(lease, 0, 1);
-    const out = fx();
-    a.tick(0, true, 130, out);
-    const campaign = decodeMasterOp(a.tick(2000, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
-    a.learn(5, campaign, out);
-    const renewal = decodeMasterOp(a.tick(2340, true, 130, out).propose ?? new Uint8Array(0)) as MasterOp;
-    const resignation = decodeMasterOp(a.resign(2341, 130, out) ?? new Uint8Array(0)) as MasterOp;
+    const { a, out } = leaderAt5();
+    const renewal = op(a.tick(2340, true, 130, out).propose);
+    const resignation = op(a.resign(2341, 130, out));
     expect(a.learn(6, renewal, out)).toBe(true);
     expect(a.learn(7, resignation, out)).toBe(false);
     expect(a.tick(2360, true, 130, out).propose).toBeDefined();
