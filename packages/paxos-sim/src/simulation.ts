@@ -465,7 +465,7 @@ export class Simulation {
       case 'resign':
         if (this.healed) return;
         this.resignLeader();
-        this.queue.push(this.now + this.resigns.between(this.options.resignEveryMs / 2, (this.options.resignEveryMs * 3) / 2), ev);
+        this.queue.push(this.now + this.resigns.between(Math.floor(this.options.resignEveryMs / 2), Math.floor((this.options.resignEveryMs * 3) / 2)), ev);
         return;
       case 'unpartition': {
         if (this.healed) return;
