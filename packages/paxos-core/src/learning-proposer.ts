@@ -150,11 +150,7 @@ export class LearningProposer {
     const skips = iid >= this.learner.nextIid;
     this.proposer.setInstanceId(iid, out);
     this.learn({ kind: 'set-instance-id', iid }, out);
-    if (this.leadership !== undefined && skips) {
-      if (master !== undefined) this.leadership.restore(master, this.now, out);
-      else this.leadership.jump(this.now, out);
-      this.changed(out);
-    }
+    if (this.leadership !== undefined && skips) this.rejudge(master, out);
     this.settle(out);
   }
 
@@ -258,10 +254,7 @@ export class LearningProposer {
     // Moving past a trim point makes the master operations in between unknown: stop leading first,
     // before the proposer acts on the trim point.
     const jumps = msg.type === 'acceptor_state' && !this.deliver && msg.trimIid >= this.learner.nextIid;
-    if (jumps && this.leadership !== undefined) {
-      this.leadership.jump(this.now, out);
-      this.changed(out);
-    }
+    if (jumps && this.leadership !== undefined) this.rejudge(undefined, out);
     this.proposer.receive(from, msg, out);
     if (msg.type === 'accepted' || (msg.type === 'acceptor_state' && this.deliver)) {
       const delivered = out.deliver.length;
@@ -351,12 +344,7 @@ export class LearningProposer {
     // one, knows it skipped master operations it cannot judge.
     if (this.learner.lastInstalled > 0) {
       this.installed = this.learner.lastInstalled;
-      if (this.leadership !== undefined) {
-        const master = this.learner.lastInstalledMaster;
-        if (master !== undefined) this.leadership.restore(master, this.now, out);
-        else this.leadership.jump(this.now, out);
-        this.changed(out);
-      }
+      if (this.leadership !== undefined) this.rejudge(this.learner.lastInstalledMaster, out);
       this.proposer.setInstanceId(this.installed, out);
     }
     for (const d of this.learner.lastDecided) {
@@ -382,6 +370,21 @@ export class LearningProposer {
         this.forwarder?.decided(d.value);
       }
     }
+  }
+
+  /**
+   * The learner skipped instances (a trim point, a checkpoint): leadership takes the state `master`
+   * carries, or knows it cannot judge the operations it skipped. A master operation of this node's
+   * under way was made on what it knew before them, which may have made it void; and past the skip
+   * it would never learn the other node's operation that drops it (`learned`), so it would go on
+   * from instance to instance above the skip point completing what it finds there: it is dropped.
+   */
+  private rejudge(master: MasterState | undefined, out: Effects): void {
+    const leadership = this.leadership as Leadership;
+    if (master !== undefined) leadership.restore(master, this.now, out);
+    else leadership.jump(this.now, out);
+    this.changed(out);
+    this.proposer.abandonControl();
   }
 
   /** After leadership may have changed hands: move the proposer and the forwarded values along. */

@@ -85,6 +85,24 @@ describe('a replica that lost its storage rejoins', () => {
     expect(msgs(later, 'prepare')).toEqual([]);
   });
 
+  it('a campaign under way when the learner skips instances (a trim point, a checkpoint) is dropped, not carried above the skip', () => {
+    const r = new Replica({ id: 0, replicas: 3, proposer: { preexecWindow: 1 }, leadership: { leaseMs: 1000, marginMs: 100 } });
+    const out = fx();
+    let t = 0;
+    for (; t <= 3000 && msgs(out, 'prepare').length === 0; t += 10) r.tick(t, out);
+    expect(msgs(out, 'prepare')).not.toEqual([]);
+    // Skipped to instance 100, where another node may have led since (the jump waits a lease
+    // before campaigning again, on what it then knows).
+    const after = fx();
+    r.step({ kind: 'set-instance-id', iid: 100 }, after);
+    // The next instance decided (another node's value) moved the campaign on to instance 102.
+    r.receive(1, accepted(1, 101, 21, enc('x')), after);
+    r.receive(2, accepted(2, 101, 21, enc('x')), after);
+    for (const end = t + 900; t <= end; t += 10) r.tick(t, after);
+    expect(msgs(after, 'prepare')).toEqual([]);
+    expect(msgs(after, 'accept')).toEqual([]);
+  });
+
   it('a campaign that yielded to a higher ballot campaigns above it the next time (its owner may be gone for good)', () => {
     const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
     const out = fx();
