@@ -178,7 +178,8 @@ async function until<T>(what: string, ms: number, check: () => Promise<T | undef
 // Below the kernel's ephemeral range (32768 and up on Linux), where no outgoing connection takes
 // a port before its server binds it, and below the test suites' 10000–32599: from 3000–7900, the
 // window `pnpm bench` uses (benchmarks run one at a time); other runs of this bench start elsewhere
-// (process id), and ports in use are skipped.
+// (process id), and ports in use are skipped. The cursor counts on from there without wrapping (a
+// full run takes a few hundred ports, so it stays below chaos's 8000).
 const portCursor = new FreePortCursor(argv['port-base'] ?? 3000 + (process.pid % 50) * 100, String(argv['port-base'] ?? 'the default base'));
 /** `n` ports nobody listens on now, from the next ones in order. */
 const freePorts = (n: number): Promise<number[]> => portCursor.take(n);

@@ -19,7 +19,7 @@ export function chaosPortBase(seed: number): number {
 }
 
 /** Whether a server can listen on 127.0.0.1:`port` now. */
-export function portFree(port: number): Promise<boolean> {
+function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));

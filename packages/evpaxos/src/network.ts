@@ -876,7 +876,6 @@ export class Network {
    * nine LibPaxos3 messages on it are still good.
    */
   private extension(conn: Connection, code: number, payload: Uint8Array): void {
-    const dialled = conn.outbound;
     let msg: ExtensionMessage | undefined;
     try {
       msg = decodeExtension(code, payload);
@@ -891,12 +890,12 @@ export class Network {
     }
     if (this.closed) return;
     this.extReceived.set(msg.type, (this.extReceived.get(msg.type) ?? 0) + 1);
-    if (msg.type === 'accepted_digest' && (!dialled || msg.aid !== conn.id)) {
+    if (msg.type === 'accepted_digest' && (!conn.outbound || msg.aid !== conn.id)) {
       // Like an accepted, it names an acceptor: believed only on the connection dialled to it.
       this.digestImpostor(conn, msg.aid);
       return;
     }
-    if (!dialled && conn.allowedExtensions !== undefined && !conn.allowedExtensions.has(msg.type)) {
+    if (!conn.outbound && conn.allowedExtensions !== undefined && !conn.allowedExtensions.has(msg.type)) {
       // TLS: this peer's certificate names a role that does not send this (a client's snapshot_get).
       this.forbiddenExtension(conn, msg.type);
       return;
@@ -904,12 +903,12 @@ export class Network {
     if (msg.type === 'hello') {
       const first = conn.hello === undefined;
       conn.hello = msg;
-      if (!dialled) {
+      if (!conn.outbound) {
         conn.submitOnly = msg.features.includes(SUBMIT_ONLY_FEATURE);
         conn.takesDigests = msg.features.includes(ACCEPTED_DIGESTS_FEATURE);
       }
       if (first) this.log.debug(`${conn.name} is libpaxos-ts ${msg.version} (${msg.role} ${msg.id}${msg.features.length > 0 ? `, ${msg.features.join(', ')}` : ''})`);
-      if (!dialled && first && this.options.hello !== undefined) {
+      if (!conn.outbound && first && this.options.hello !== undefined) {
         conn.write(this.extensionBytes(this.options.hello));
         this.flushSoon();
       }

@@ -275,8 +275,9 @@ export class Leadership {
       // A renewal of this node's decided after it resigned does not make it leader again: it may
       // only use that lease to resign once more (see `resignBy`).
       const resigned = this.now < this.holdOffUntil;
-      this.holdUntil = proposedAt !== undefined && !resigned ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
-      if (op.node === this.id && resigned) this.resignBy = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
+      const leaseEnd = proposedAt !== undefined ? proposedAt + this.leaseMs - this.marginMs : Number.NEGATIVE_INFINITY;
+      this.holdUntil = resigned ? Number.NEGATIVE_INFINITY : leaseEnd;
+      if (op.node === this.id && resigned) this.resignBy = leaseEnd;
       // Another node took over: the handover a resignation asked for is done.
       if (op.node !== this.id) this.holdOffUntil = Number.NEGATIVE_INFINITY;
       if (op.node === this.id && !this.isLeader(this.now) && this.now >= this.holdOffUntil) {

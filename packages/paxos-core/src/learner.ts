@@ -514,8 +514,8 @@ export class Learner {
    * undefined when `ballot` is older than every one of MAX_HELD held.
    */
   private hold(inst: Pending, ballot: number, value: Uint8Array, borrowed: boolean): Held | undefined {
-    const entry: Held = { ballot, value, digest: undefined, borrowed };
     if (inst.held === null) {
+      const entry: Held = { ballot, value, digest: undefined, borrowed };
       // Most instances only ever hold one value: an array of exactly one (a push into an empty
       // array reserves room for 17).
       inst.held = [entry];
@@ -529,9 +529,10 @@ export class Learner {
       if (h.ballot === ballot) return h;
       if (h.ballot < (held[lowest] as Held).ballot) lowest = i;
     }
+    if (held.length >= MAX_HELD && (held[lowest] as Held).ballot >= ballot) return undefined;
+    const entry: Held = { ballot, value, digest: undefined, borrowed };
     if (held.length < MAX_HELD) held.push(entry);
-    else if ((held[lowest] as Held).ballot < ballot) held[lowest] = entry;
-    else return undefined;
+    else held[lowest] = entry;
     return entry;
   }
 
