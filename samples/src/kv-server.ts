@@ -12,7 +12,7 @@
  * and shuts down cleanly on SIGINT/SIGTERM (answers what is due, then closes).
  */
 import { startReplica, type ReplicaHandle } from '@libpaxos/evpaxos';
-import { DEFAULT_ITEM_SIZE_MAX, KvStateMachine } from '@libpaxos/paxos-kv';
+import { DEFAULT_ITEM_SIZE_MAX, DEFAULT_MEMORY_LIMIT, KvStateMachine } from '@libpaxos/paxos-kv';
 import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
 import { Gateway } from './kv/gateway.js';
 import { ReplicatedKv, replicaLog } from './kv/replica-log.js';
@@ -27,7 +27,7 @@ const argv = operatingOptions(
       'Runs replica <id> of the cluster in the config (default ../paxos.conf, or ./paxos.conf) with a replicated\n' +
       'key-value store that speaks memcached (text and binary protocols). Writes go through the Paxos log and are\n' +
       'applied once; gets are linearizable unless they come to --stale-port. Every replica must be a kv-server with\n' +
-      'the same -I. Prints "kv-server <id> ready: …" on stdout once it serves.',
+      'the same -I, -m and -M. Prints "kv-server <id> ready: …" on stdout once it serves.',
   ),
 )
   .option('port', { alias: 'p', coerce: numberFlag('port', { integer: true, min: 1, max: 65535 }), describe: "memcached port (linearizable reads) [default: 11311 + <id>, off memcached's 11211, where Debian's memcached package starts one]" })
@@ -37,6 +37,18 @@ const argv = operatingOptions(
   })
   .option('host', { type: 'string', describe: "address to listen on [default: the replica's address in the config]" })
   .option('item-size-max', { alias: 'I', coerce: sizeFlag, describe: "largest item, as memcached's -I (1k to 64m; k and m suffixes) [default: 1m]" })
+  .option('memory-limit', {
+    alias: 'm',
+    coerce: numberFlag('memory-limit', { integer: true, min: 1, max: 1024 * 1024, unit: 'megabytes' }),
+    describe:
+      "item memory in megabytes, as memcached's -m: when a store would take the items' bytes (memcached's `bytes` stat) past it, the least recently stored items are evicted, the same ones on every replica; at least twice -I. The process takes more than this (JavaScript objects per item, the log, sessions) [default: 64]",
+  })
+  .option('disable-evictions', {
+    alias: 'M',
+    type: 'boolean',
+    default: false,
+    describe: "answer SERVER_ERROR out of memory when an item does not fit, instead of evicting, as memcached's -M",
+  })
   .option('max-connections', { alias: 'c', coerce: numberFlag('max-connections', { integer: true, min: 1, max: 1_000_000 }), describe: "memcached's -c [default: 1024]" })
   .option('request-deadline', {
     coerce: numberFlag('request-deadline', { above: 0, max: 3600, unit: 'seconds' }),
@@ -74,6 +86,13 @@ if (itemSizeMax + 4096 > config.maxValueSize) {
   say('error', 'Could not start the kv-server!');
   process.exit(1);
 }
+const memoryLimit = (argv['memory-limit'] ?? DEFAULT_MEMORY_LIMIT / (1024 * 1024)) * 1024 * 1024;
+if (memoryLimit < 2 * itemSizeMax) {
+  // memcached refuses the same: "Cannot set item size limit higher than 1/2 of memory max".
+  say('error', `-m ${memoryLimit / (1024 * 1024)} (megabytes) is less than twice -I ${itemSizeMax} bytes; memcached refuses that too: raise -m or lower -I`);
+  say('error', 'Could not start the kv-server!');
+  process.exit(1);
+}
 const log = sampleLogger(config, ops, 'replica', id);
 const host = argv.host ?? config.acceptors[id]?.host ?? '127.0.0.1';
 // Not memcached's 11211: Debian's memcached package (the install script brings it, for memccapable
@@ -82,7 +101,7 @@ const port = argv.port ?? 11311 + id;
 const offset = argv['clock-offset'] ?? 0;
 
 try {
-  const machine = new KvStateMachine({ itemSizeMax });
+  const machine = new KvStateMachine({ itemSizeMax, memoryLimit, evictions: !argv['disable-evictions'] });
   // The store is the replica's state machine: with checkpoint-dir in the config the replica
   // checkpoints it, restarts from its newest checkpoint and fetches one from a peer when it fell
   // behind the trim (issue 12), instead of replaying the log from instance 1.

@@ -646,6 +646,12 @@ describe('kv-server: the command line', () => {
     const size = new Proc('kv-server', ['0', writeConfig(dir, 'replica 0 127.0.0.1 1\n', 'size.conf'), '-I', '3g']);
     expect(await size.exit).toBe(1);
     expect(size.stderr).toMatch(/--item-size-max must be a size from 1k to 64m/);
+    const memory = new Proc('kv-server', ['0', writeConfig(dir, 'replica 0 127.0.0.1 1\n', 'memory.conf'), '-m', '1']);
+    expect(await memory.exit).toBe(1);
+    expect(memory.stderr).toMatch(/-m 1 \(megabytes\) is less than twice -I 1048576 bytes; memcached refuses that too: raise -m or lower -I/);
+    const megabytes = new Proc('kv-server', ['0', writeConfig(dir, 'replica 0 127.0.0.1 1\n', 'megabytes.conf'), '--memory-limit', '64m']);
+    expect(await megabytes.exit).toBe(1);
+    expect(megabytes.stderr).toMatch(/--memory-limit must be a whole number of megabytes from 1 to 1048576, got '64m'/);
     const small = new Proc('kv-server', ['0', writeConfig(dir, 'replica 0 127.0.0.1 1\nmax-value-size 65536\n', 'small.conf')]);
     expect(await small.exit).toBe(1);
     expect(small.stderr).toMatch(/max-value-size 65536 bytes cannot carry items of -I 1048576 bytes/);
@@ -676,6 +682,41 @@ describe('kv-server: the command line', () => {
     const text = await once(cluster[2]?.port as number, 'get big\r\n', /END\r\n$/);
     expect(text.length).toBe(`VALUE big 0 ${big.length}\r\n`.length + big.length + 'END\r\n'.length + 2);
     expect(await once(cluster[0]?.port as number, `set bigger 0 0 ${3 * 1024 * 1024}\r\n${'w'.repeat(3 * 1024 * 1024)}\r\n`)).toBe('SERVER_ERROR object too large for cache\r\n');
+    for (const r of cluster) await r.proc.kill();
+  }, 60_000);
+
+  it("-m bounds the items' memory (memcached's -m): the least recently stored are evicted, the same on every replica", async () => {
+    const cluster = await kvCluster([0, 1, 2].map(() => ['-m', '1', '-I', '64k']));
+    // 24 items of 60 KiB (about 1.4 MiB by memcached's accounting) through two replicas, in order.
+    const value = 'e'.repeat(60 * 1024);
+    for (let i = 0; i < 24; i++) {
+      const r = cluster[i % 2] as Replica;
+      expect(await once(r.port, `set k${i} 0 0 ${value.length}\r\n${value}\r\n`)).toBe('STORED\r\n');
+    }
+    const keys = Array.from({ length: 24 }, (_, i) => `k${i}`);
+    let seen: string[] = [];
+    await until(
+      async () => {
+        const st = await Promise.all(cluster.map((r) => stats(r.port, 'paxos')));
+        seen = st.map((s) => `${s.paxos_last_applied} ${s.paxos_digest}`);
+        return new Set(seen).size === 1;
+      },
+      10_000,
+      'the replicas to reach the same state',
+    ).catch(() => undefined);
+    expect(new Set(seen).size, seen.join(' | ')).toBe(1);
+    for (const r of cluster) {
+      const st = await stats(r.port);
+      expect(Number(st.bytes), `replica ${r.id}'s bytes`).toBeLessThanOrEqual(1024 * 1024);
+      expect(st.limit_maxbytes).toBe(String(1024 * 1024));
+      expect(await stats(r.port, 'settings')).toMatchObject({ maxbytes: String(1024 * 1024), evictions: 'on' });
+      const held = (await values(r.stalePort, keys)).map((kv) => kv.split('=')[0]);
+      // The newest are held, the oldest gone: every replica evicted the same ones, and as many as the store counts.
+      expect(held.length, `replica ${r.id}`).toBe(24 - Number(st.evictions));
+      expect(held).toEqual(keys.slice(24 - held.length));
+      expect(held.length).toBeGreaterThan(10);
+      expect(held.length).toBeLessThan(24);
+    }
     for (const r of cluster) await r.proc.kill();
   }, 60_000);
 });

@@ -483,6 +483,8 @@ function encodeResult(req: BinaryRequest, r: KvResult): Uint8Array {
       return err(Status.DELTA_BADVAL);
     case 'too_large':
       return err(Status.E2BIG);
+    case 'out_of_memory':
+      return err(Status.ENOMEM);
     case 'session_unknown':
       return errorPacket(opcode, opaque, Status.EINTERNAL, `session ${r.id} expired or is unknown; nothing was applied`);
     case 'session_stale':

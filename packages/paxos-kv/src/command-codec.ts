@@ -50,6 +50,8 @@ const STATUSES = [
   'session_stale',
   'session_busy',
   'invalid',
+  // Added after the others, so that every earlier status keeps its code on the wire.
+  'out_of_memory',
 ] as const satisfies readonly KvResult['status'][];
 
 const opCode = new Map<string, number>(OPS.map((op, i) => [op, i + 1]));
@@ -148,6 +150,7 @@ export function resultToWire(r: KvResult): unknown[] {
     case 'touched':
     case 'non_numeric':
     case 'too_large':
+    case 'out_of_memory':
     case 'ok':
       return [code];
     case 'values': {
@@ -387,6 +390,7 @@ export function resultFromWire(x: unknown): KvResult {
     case 'touched':
     case 'non_numeric':
     case 'too_large':
+    case 'out_of_memory':
     case 'ok':
       r = { status };
       break;

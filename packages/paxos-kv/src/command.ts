@@ -184,6 +184,8 @@ export type KvResult =
   | { readonly status: 'number'; readonly value: bigint; readonly cas: number }
   | { readonly status: 'non_numeric' }
   | { readonly status: 'too_large' }
+  /** The item does not fit in the memory limit and evictions are off (memcached's -M). */
+  | { readonly status: 'out_of_memory' }
   /** flush_all */
   | { readonly status: 'ok' }
   | { readonly status: 'session'; readonly id: number }

@@ -9,7 +9,7 @@ import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
 import type { KvRequest, KvResult } from './command.js';
 import { digestBytes } from './digest.js';
 import { decodeSnapshot, encodeSnapshot, type SnapshotMeta } from './snapshot.js';
-import { KvStore, type KvStoreConfig, type KvStoreOptions } from './store.js';
+import { KvStore, type ImageConfig, type KvStoreConfig, type KvStoreOptions } from './store.js';
 
 export class KvStateMachine {
   readonly store: KvStore;
@@ -72,13 +72,16 @@ export class KvStateMachine {
   }
 }
 
-function configMismatch(theirs: KvStoreConfig, ours: KvStoreConfig): string | null {
-  const pairs: [string, number, number][] = [
+function configMismatch(theirs: ImageConfig, ours: KvStoreConfig): string | null {
+  const pairs: [string, number | boolean | undefined, number | boolean][] = [
     ['item size limit', theirs.itemSizeMax, ours.itemSizeMax],
+    // A format-1 snapshot does not say these (its build never evicted): any setting may take it on.
+    ['memory limit', theirs.memoryLimit, ours.memoryLimit],
+    ['evictions setting', theirs.evictions, ours.evictions],
     ['session TTL (ms)', theirs.sessions.ttlMs, ours.sessions.ttlMs],
     ['session limit', theirs.sessions.maxSessions, ours.sessions.maxSessions],
     ['pending-result limit', theirs.sessions.maxPending, ours.sessions.maxPending],
   ];
-  for (const [name, a, b] of pairs) if (a !== b) return `${name} ${a} where this replica has ${b}`;
+  for (const [name, a, b] of pairs) if (a !== undefined && a !== b) return `${name} ${String(a)} where this replica has ${String(b)}`;
   return null;
 }

@@ -10,11 +10,17 @@ import { bytesToKey, keyToBytes } from './bytes.js';
 import { KvCodecError, resultFromWire, resultToWire } from './command-codec.js';
 import type { KvResult } from './command.js';
 import { STORE_COUNTER_NAMES, newStoreCounters } from './stats.js';
-import type { ImageItem, ImageSession, KvStoreConfig, StoreImage } from './store.js';
+import type { ImageConfig, ImageItem, ImageSession, StoreImage } from './store.js';
 
 export const SNAPSHOT_MAGIC = 'paxos-kv snapshot';
-/** Bump whenever the layout below changes. */
-export const SNAPSHOT_FORMAT = 1;
+/**
+ * Bump whenever the layout below changes. Format 2 added the memory limit and the evictions
+ * setting to the configuration; format 1 (without them) is still read, so that a cluster that
+ * upgrades restores the checkpoints it has.
+ */
+export const SNAPSHOT_FORMAT = 2;
+/** The oldest format this build reads. */
+export const SNAPSHOT_FORMAT_OLDEST = 1;
 
 const encoder = new Encoder();
 const decoder = new Decoder();
@@ -35,7 +41,15 @@ export function encodeSnapshot(img: StoreImage, meta: SnapshotMeta): Uint8Array 
     SNAPSHOT_MAGIC,
     SNAPSHOT_FORMAT,
     [meta.iid, meta.index],
-    [img.config.itemSizeMax, img.config.sessions.ttlMs, img.config.sessions.maxSessions, img.config.sessions.maxPending],
+    [
+      img.config.itemSizeMax,
+      img.config.sessions.ttlMs,
+      img.config.sessions.maxSessions,
+      img.config.sessions.maxPending,
+      // A store's image always has them; only a decoded format-1 image, encoded again, has not.
+      img.config.memoryLimit ?? null,
+      img.config.evictions ?? null,
+    ],
     img.clock,
     img.casCounter,
     img.flushAt,
@@ -76,21 +90,28 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
     throw new KvCodecError('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
   }
   const format = x[1];
-  if (format !== SNAPSHOT_FORMAT) {
+  if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_OLDEST) {
     const v = typeof format === 'number' ? `format ${format}` : 'an unknown format';
     throw new KvCodecError(
       typeof format === 'number' && format > SNAPSHOT_FORMAT
-        ? `the KV snapshot is in ${v}, written by a newer paxos-kv; this build reads format ${SNAPSHOT_FORMAT} only: upgrade this replica before restoring it`
-        : `the KV snapshot is in ${v}, written by an older paxos-kv; this build reads format ${SNAPSHOT_FORMAT} only: restore it with the build that wrote it, or let this replica catch up from a newer snapshot`,
+        ? `the KV snapshot is in ${v}, written by a newer paxos-kv; this build reads formats ${SNAPSHOT_FORMAT_OLDEST} to ${SNAPSHOT_FORMAT} only: upgrade this replica before restoring it`
+        : `the KV snapshot is in ${v}, written by an older paxos-kv; this build reads formats ${SNAPSHOT_FORMAT_OLDEST} to ${SNAPSHOT_FORMAT} only: restore it with the build that wrote it, or let this replica catch up from a newer snapshot`,
     );
   }
-  if (x.length !== 11) fail(`it has ${x.length} fields where format ${SNAPSHOT_FORMAT} has 11`);
+  if (x.length !== 11) fail(`it has ${x.length} fields where format ${format} has 11`);
   const meta = arr(x[2], 'the log position');
   const cfg = arr(x[3], 'the configuration');
-  const config: KvStoreConfig = {
+  if (cfg.length !== (format === 1 ? 4 : 6)) fail(`its configuration has ${cfg.length} fields where format ${format} has ${format === 1 ? 4 : 6}`);
+  const base = {
     itemSizeMax: int(cfg[0], 'the item size limit'),
     sessions: { ttlMs: int(cfg[1], 'the session TTL'), maxSessions: int(cfg[2], 'the session limit'), maxPending: int(cfg[3], 'the pending-result limit') },
   };
+  let config: ImageConfig = base;
+  if (cfg[4] !== null && cfg[4] !== undefined) config = { ...config, memoryLimit: int(cfg[4], 'the memory limit') };
+  if (cfg[5] !== null && cfg[5] !== undefined) {
+    if (typeof cfg[5] !== 'boolean') fail(`the evictions setting should be true or false, not ${String(cfg[5])}`);
+    config = { ...config, evictions: cfg[5] };
+  }
   const counters = newStoreCounters();
   const cv = arr(x[8], 'the counters');
   STORE_COUNTER_NAMES.forEach((n, i) => {

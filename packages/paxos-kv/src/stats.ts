@@ -31,6 +31,8 @@ export interface StoreCounters {
   touch_misses: number;
   expired_unfetched: number;
   reclaimed: number;
+  /** Items evicted to make room for others (under the memory limit). */
+  evictions: number;
 }
 
 export const STORE_COUNTER_NAMES: readonly (keyof StoreCounters)[] = [
@@ -54,6 +56,9 @@ export const STORE_COUNTER_NAMES: readonly (keyof StoreCounters)[] = [
   'touch_misses',
   'expired_unfetched',
   'reclaimed',
+  // Added after the others: a snapshot's counters are listed in this order, and an older
+  // snapshot's shorter list leaves the new ones at 0.
+  'evictions',
 ];
 
 export function newStoreCounters(): StoreCounters {
@@ -68,7 +73,10 @@ export interface StoreStats {
   readonly curr_items: number;
   /** Bytes the items take by memcached's accounting (item header, key, suffix, value, CRLF). */
   readonly bytes: number;
-  readonly limit_maxbytes?: number;
+  /** The memory limit (memcached's -m, in bytes). */
+  readonly limit_maxbytes: number;
+  /** Whether a store that does not fit evicts (memcached's `evictions` setting; off with -M). */
+  readonly evictions_on: boolean;
   readonly item_size_max: number;
   readonly sessions: number;
   readonly cas_unique: number;
@@ -150,13 +158,13 @@ export function statsEntries(store: StoreStats, server: Readonly<ServerCounters>
     ['touch_misses', c.touch_misses],
     ['bytes_read', server.bytes_read],
     ['bytes_written', server.bytes_written],
-    ['limit_maxbytes', store.limit_maxbytes ?? 0],
+    ['limit_maxbytes', store.limit_maxbytes],
     ['threads', 1],
     ['bytes', store.bytes],
     ['curr_items', store.curr_items],
     ['total_items', c.total_items],
     ['expired_unfetched', c.expired_unfetched],
-    ['evictions', 0],
+    ['evictions', c.evictions],
     ['reclaimed', c.reclaimed],
     ['item_size_max', store.item_size_max],
     ['paxos_leader', info.leader ? 1 : 0],

@@ -26,6 +26,8 @@ import { newStoreCounters, type StoreCounters, type StoreStats } from './stats.j
 export const KEY_MAX_LENGTH = 250;
 /** memcached's default item size limit (-I): 1 MiB. */
 export const DEFAULT_ITEM_SIZE_MAX = 1024 * 1024;
+/** memcached's default memory limit (-m 64): 64 MiB. */
+export const DEFAULT_MEMORY_LIMIT = 64 * 1024 * 1024;
 
 /**
  * Bytes an item takes by memcached's accounting (items.c `item_make_header` + CAS): a 48-byte item
@@ -40,6 +42,17 @@ export function itemSize(keyLength: number, flags: number, valueLength: number):
 export interface KvStoreOptions {
   /** Largest item by `itemSize` (memcached's -I); default 1 MiB. */
   readonly itemSizeMax?: number;
+  /**
+   * The items' bytes by `itemSize` (memcached's `bytes` stat) may not exceed this (memcached's -m,
+   * which bounds slab pages instead); at least twice `itemSizeMax`, as memcached demands; default
+   * 64 MiB.
+   */
+  readonly memoryLimit?: number;
+  /**
+   * What a store that does not fit does: evict the least recently stored items (true, the default,
+   * as memcached), or fail with `out_of_memory` (false, memcached's -M).
+   */
+  readonly evictions?: boolean;
   /** A session idle this long (by the commands' clock) expires; default 10 minutes. */
   readonly sessionTtlMs?: number;
   /** At most this many sessions; a new one evicts the least recently active; default 100,000. */
@@ -50,12 +63,16 @@ export interface KvStoreOptions {
 
 export interface KvStoreConfig {
   readonly itemSizeMax: number;
+  readonly memoryLimit: number;
+  readonly evictions: boolean;
   readonly sessions: SessionLimits;
 }
 
 export function storeConfig(options: KvStoreOptions = {}): KvStoreConfig {
   const cfg: KvStoreConfig = {
     itemSizeMax: options.itemSizeMax ?? DEFAULT_ITEM_SIZE_MAX,
+    memoryLimit: options.memoryLimit ?? DEFAULT_MEMORY_LIMIT,
+    evictions: options.evictions ?? true,
     sessions: {
       ttlMs: options.sessionTtlMs ?? 10 * 60 * 1000,
       maxSessions: options.maxSessions ?? 100_000,
@@ -66,6 +83,11 @@ export function storeConfig(options: KvStoreOptions = {}): KvStoreConfig {
     if (!Number.isSafeInteger(v) || v < min) throw new RangeError(`paxos-kv: ${name} must be an integer ≥ ${min}, not ${v}`);
   };
   check('itemSizeMax', cfg.itemSizeMax, itemSize(1, 0, 0));
+  check('memoryLimit', cfg.memoryLimit, 1);
+  if (cfg.memoryLimit < 2 * cfg.itemSizeMax) {
+    // memcached refuses the same ("Cannot set item size limit higher than 1/2 of memory max").
+    throw new RangeError(`paxos-kv: memoryLimit ${cfg.memoryLimit} must be at least twice itemSizeMax ${cfg.itemSizeMax}, as memcached's -m must be for its -I`);
+  }
   check('sessionTtlMs', cfg.sessions.ttlMs, 1);
   check('maxSessions', cfg.sessions.maxSessions, 1);
   check('maxPendingPerSession', cfg.sessions.maxPending, 1);
@@ -93,7 +115,18 @@ export function keyProblem(key: Key): string | null {
 
 export class KvStore {
   readonly config: KvStoreConfig;
+  /**
+   * The items in the order they were last stored, which is ascending CAS unique: every link takes
+   * the next CAS unique and goes to the end (delete, then set), and `load` inserts by CAS. So the
+   * front is the least recently stored item, the one to evict, and that order follows from the
+   * state alone: a replica restored from a checkpoint evicts what the others evict.
+   */
   private readonly items = new Map<Key, Item>();
+  /**
+   * Where eviction goes on from: every entry it has passed was evicted, so its next entry is the
+   * oldest item (Map iterators skip deleted entries and reach entries added later).
+   */
+  private evictFrom: Iterator<[Key, Item]> | undefined;
   private readonly expiries = new ExpiryHeap();
   private readonly sessions: SessionTable;
   private counters: StoreCounters = newStoreCounters();
@@ -168,6 +201,8 @@ export class KvStore {
       curr_items: this.items.size,
       bytes: this.totalBytes,
       item_size_max: this.config.itemSizeMax,
+      limit_maxbytes: this.config.memoryLimit,
+      evictions_on: this.config.evictions,
       sessions: this.sessions.size,
       cas_unique: this.casCounter,
     };
@@ -233,6 +268,40 @@ export class KvStore {
   private unlink(key: Key, it: Item): void {
     this.items.delete(key);
     this.totalBytes -= itemSize(key.length, it.flags, it.value.length);
+  }
+
+  /**
+   * Makes room for an item of `size` bytes under `key`, which replaces the item there (if any):
+   * false, changing nothing, when it cannot fit (evictions off); otherwise the item there is gone
+   * and the least recently stored others are evicted until the new one fits, as memcached's LRU
+   * tail is when an allocation finds no free memory. Reads never reorder items here, unlike in
+   * memcached: a read may be served without the log, by one replica, so it cannot decide what
+   * every replica evicts.
+   */
+  private makeRoom(key: Key, size: number): boolean {
+    const limit = this.config.memoryLimit;
+    const old = this.items.get(key);
+    const freed = old === undefined ? 0 : itemSize(key.length, old.flags, old.value.length);
+    if (this.totalBytes - freed + size <= limit) return true;
+    if (!this.config.evictions || size > limit) return false;
+    if (old !== undefined) this.unlink(key, old);
+    while (this.totalBytes + size > limit) {
+      const oldest = this.oldest();
+      if (oldest === undefined) break;
+      this.unlink(oldest[0], oldest[1]);
+      this.counters.evictions++;
+    }
+    return true;
+  }
+
+  private oldest(): [Key, Item] | undefined {
+    let next = this.evictFrom?.next();
+    if (next === undefined || next.done === true) {
+      // A finished iterator stays finished; items linked since are reached by a new one.
+      this.evictFrom = this.items.entries();
+      next = this.evictFrom.next();
+    }
+    return next.done === true ? undefined : next.value;
   }
 
   private setExpiry(key: Key, it: Item, expiresAt: number): void {
@@ -313,7 +382,9 @@ export class KvStore {
           const joined = new Uint8Array(old.value.length + cmd.value.length);
           joined.set(cmd.op === 'append' ? old.value : cmd.value, 0);
           joined.set(cmd.op === 'append' ? cmd.value : old.value, cmd.op === 'append' ? old.value.length : cmd.value.length);
-          if (itemSize(key.length, old.flags, joined.length) > this.config.itemSizeMax) return { status: 'not_stored' };
+          const size = itemSize(key.length, old.flags, joined.length);
+          // memcached answers NOT_STORED when it cannot allocate the joined item (do_store_item).
+          if (size > this.config.itemSizeMax || !this.makeRoom(key, size)) return { status: 'not_stored' };
           const it = this.link(key, joined, old.flags, old.expiresAt, now);
           return { status: 'stored', cas: it.cas };
         }
@@ -338,6 +409,12 @@ export class KvStore {
         default:
           return assertNever(cmd);
       }
+    }
+    if (!this.makeRoom(key, itemSize(key.length, cmd.flags, cmd.value.length))) {
+      // process_update_command: out of memory, and a failed set must not leave the old value.
+      const stale = cmd.op === 'set' ? this.items.get(key) : undefined;
+      if (stale !== undefined) this.unlink(key, stale);
+      return { status: 'out_of_memory' };
     }
     const it = this.link(key, ownBytes(cmd.value), cmd.flags, expiryOf(cmd.exptime, now), now);
     return { status: 'stored', cas: it.cas };
@@ -420,7 +497,9 @@ export class KvStore {
     if (it === undefined) {
       if (cmd.initial !== undefined) {
         // The binary protocol's seed: stored as its decimal text, like any counter (complete_incr_bin).
-        const seeded = this.link(key, ascii(cmd.initial.value.toString()), 0, expiryOf(cmd.initial.exptime, now), now);
+        const text = ascii(cmd.initial.value.toString());
+        if (!this.makeRoom(key, itemSize(key.length, 0, text.length))) return { status: 'out_of_memory' };
+        const seeded = this.link(key, text, 0, expiryOf(cmd.initial.exptime, now), now);
         return { status: 'number', value: cmd.initial.value, cas: seeded.cas };
       }
       if (incr) this.counters.incr_misses++;
@@ -448,6 +527,9 @@ export class KvStore {
       if (replaced.expiresAt !== NEVER) this.pushExpiry(replaced.expiresAt, key, replaced.cas);
       return { status: 'number', value: next, cas: replaced.cas };
     }
+    // A longer number needs a new item (do_add_delta), which may not fit: memcached then answers
+    // out of memory, having counted the hit.
+    if (!this.makeRoom(key, itemSize(key.length, it.flags, digits.length))) return { status: 'out_of_memory' };
     const grown = this.link(key, ascii(digits), it.flags, it.expiresAt, now);
     // link() counted a new item; memcached's item_replace does too (total_items), so keep it.
     return { status: 'number', value: next, cas: grown.cas };
@@ -464,6 +546,7 @@ export class KvStore {
     this.casCounter++;
     this.flushAt = 0;
     this.items.clear();
+    this.evictFrom = undefined;
     this.expiries.clear();
     this.totalBytes = 0;
     return { status: 'ok' };
@@ -497,9 +580,11 @@ export class KvStore {
   /** Replaces the whole state with an image (from `image()`, usually through a snapshot). */
   load(img: StoreImage): void {
     this.items.clear();
+    this.evictFrom = undefined;
     this.expiries.clear();
     this.totalBytes = 0;
-    for (const i of img.items) {
+    // By CAS unique, which is the order they were stored in (see `items`); the image is by key.
+    for (const i of [...img.items].sort((a, b) => a.cas - b.cas)) {
       const it: Item = { value: ownBytes(i.value), flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
       this.items.set(i.key, it);
       this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
@@ -540,9 +625,15 @@ export interface ImageSession {
   readonly results: readonly (readonly [number, KvResult])[];
 }
 
+/**
+ * The settings an image was made with. A format-1 snapshot (before the memory limit) does not say
+ * its memory settings: it was made by a build that never evicted.
+ */
+export type ImageConfig = Omit<KvStoreConfig, 'memoryLimit' | 'evictions'> & Partial<Pick<KvStoreConfig, 'memoryLimit' | 'evictions'>>;
+
 /** The store's whole state as plain data. */
 export interface StoreImage {
-  readonly config: KvStoreConfig;
+  readonly config: ImageConfig;
   readonly clock: number;
   readonly casCounter: number;
   readonly flushAt: number;

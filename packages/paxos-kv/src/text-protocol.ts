@@ -362,7 +362,7 @@ export class TextProtocol implements ProtocolCodec<TextRequest> {
       return encodeServerReply(outcome, request.noreply);
     }
     if (isServerReply(outcome)) throw new Error(`text protocol: ${cmd.op} answered with a server reply (${outcome.kind})`);
-    return encodeResult(outcome, request.noreply, request.withCas);
+    return encodeResult(outcome, request.noreply, request.withCas, cmd.op === 'incr' || cmd.op === 'decr');
   }
 }
 
@@ -391,7 +391,7 @@ function line(s: string): Uint8Array {
   return new ByteWriter(s.length + 2).text(s).text('\r\n').done();
 }
 
-function encodeResult(r: KvResult, noreply: boolean, withCas: boolean): Uint8Array {
+function encodeResult(r: KvResult, noreply: boolean, withCas: boolean, arithmetic: boolean): Uint8Array {
   switch (r.status) {
     case 'values': {
       const w = new ByteWriter(64);
@@ -437,6 +437,9 @@ function encodeResult(r: KvResult, noreply: boolean, withCas: boolean): Uint8Arr
       return line('CLIENT_ERROR cannot increment or decrement non-numeric value');
     case 'too_large':
       return line(TOO_LARGE);
+    case 'out_of_memory':
+      // process_arithmetic_command's and process_update_command's words for a failed allocation.
+      return line(arithmetic ? 'SERVER_ERROR out of memory' : 'SERVER_ERROR out of memory storing object');
     case 'ok':
       return line('OK');
     default:

@@ -224,6 +224,15 @@ describe('binary protocol: bad packets', () => {
     expect(n.closed).toBe(false);
   });
 
+  it('out of memory with evictions off (-M): ENOMEM, for a store and a counter seed', () => {
+    const n = new OneNode({ protocol: 'binary', itemSizeMax: 100, memoryLimit: 200, evictions: false });
+    ask(n, setP('a', 'x'.repeat(40)), setP('b', 'x'.repeat(40)));
+    expect(ask(n, setP('c', 'x'.repeat(40)))).toMatchObject([{ status: Status.ENOMEM, value: 'Out of memory' }]);
+    // An increment of a missing key with an initial value (exptime not 0xffffffff) seeds an item.
+    expect(ask(n, pkt(Opcode.INCREMENT, { key: 'n', extras: arith(1n, 5n, 0) }))).toMatchObject([{ status: Status.ENOMEM }]);
+    expect(ask(n, pkt(Opcode.INCREMENT, { key: 'n', extras: arith(1n, 5n, 0xffffffff) }))).toMatchObject([{ status: Status.KEY_ENOENT }]);
+  });
+
   it('a value over the limit: E2BIG without buffering it; a set drops the old item', () => {
     const n = node();
     ask(n, setP('k', 'old'));

@@ -28,6 +28,7 @@ describe('requests and results as Paxos values (msgpack)', () => {
       { status: 'number', value: big, cas: 9 },
       { status: 'non_numeric' },
       { status: 'too_large' },
+      { status: 'out_of_memory' },
       { status: 'ok' },
       { status: 'session', id: 3 },
       { status: 'session_unknown', id: 3 },

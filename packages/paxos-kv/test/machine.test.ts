@@ -1,7 +1,7 @@
 import { Encoder, Decoder } from '@msgpack/msgpack';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeResult, encodeRequest, encodeResult, keyToBytes, KvStateMachine, SNAPSHOT_FORMAT } from '../src/index.js';
+import { decodeResult, encodeRequest, encodeResult, keyToBytes, KvStateMachine, SNAPSHOT_FORMAT, type KvStoreOptions } from '../src/index.js';
 import { randomRequests } from './gen.js';
 
 const set = (key: string, value: string) => encodeRequest({ now: 1000, command: { op: 'set', key, flags: 0, exptime: 0, value: keyToBytes(value) } });
@@ -23,13 +23,22 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
     expect(m.lastApplied).toEqual({ iid: 5, index: 0 });
   });
 
-  it('replicas that apply the same log agree, results and digests; one restored from a snapshot midway too', () => {
+  // The second and third settings hold about five of the generator's items, so most stores evict
+  // (or, with evictions off, fail): a replica restored midway must evict what the others evict.
+  const settings: readonly [string, KvStoreOptions][] = [
+    ['default settings', {}],
+    ['a memory limit that evicts', { itemSizeMax: 130, memoryLimit: 260 }],
+    ['a memory limit without evictions (-M)', { itemSizeMax: 130, memoryLimit: 260, evictions: false }],
+  ];
+  it.each(settings)('replicas that apply the same log agree, results and digests; one restored from a snapshot midway too (%s)', (_name, options) => {
+    let evicted = 0;
+    let refused = 0;
     fc.assert(
       fc.property(fc.integer(), fc.integer({ min: 0, max: 300 }), (seed, cut) => {
         const log = randomRequests(seed, 300).map(encodeRequest);
-        const a = new KvStateMachine();
-        const b = new KvStateMachine();
-        let c = new KvStateMachine();
+        const a = new KvStateMachine(options);
+        const b = new KvStateMachine(options);
+        let c = new KvStateMachine(options);
         log.forEach((value, i) => {
           const ra = a.apply(i + 1, 0, value);
           expect(b.apply(i + 1, 0, value)).toEqual(ra);
@@ -37,18 +46,22 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
             // c has applied instances 1..i: move it into a new machine through a snapshot.
             const digest = c.digest();
             const snap = c.snapshot();
-            c = new KvStateMachine();
+            c = new KvStateMachine(options);
             c.restore(snap, i);
             expect(c.digest()).toBe(digest);
           }
           expect(c.apply(i + 1, 0, value)).toEqual(ra);
+          if (decodeResult(ra).status === 'out_of_memory') refused++;
         });
         expect(b.digest()).toBe(a.digest());
         expect(c.digest()).toBe(a.digest());
         expect(c.snapshot()).toEqual(a.snapshot());
+        evicted += a.store.stats().counters.evictions;
       }),
       { numRuns: 60 },
     );
+    // The limits did bite (else this would check nothing beyond the default case).
+    if (options.memoryLimit !== undefined) expect(options.evictions === false ? refused : evicted).toBeGreaterThan(300);
   });
 
   it('gives different digests to different states', () => {
@@ -83,7 +96,7 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
       x[1] = format;
       return new Encoder().encode(x);
     };
-    expect(() => fresh().restore(reformat(SNAPSHOT_FORMAT + 1), 7)).toThrow(/written by a newer paxos-kv; this build reads format 1 only: upgrade/);
+    expect(() => fresh().restore(reformat(SNAPSHOT_FORMAT + 1), 7)).toThrow(/written by a newer paxos-kv; this build reads formats 1 to 2 only: upgrade/);
     expect(() => fresh().restore(reformat(0), 7)).toThrow(/format 0, written by an older paxos-kv/);
     expect(() => fresh().restore(snap, 6)).toThrow(/holds values of instance 7, so it is not the state as of instance 6/);
     // Labelled with a later instance (only no-ops or lease renewals after its last value): taken.
@@ -91,6 +104,8 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
     later.restore(snap, 8);
     expect(later.digest()).toBe(m.digest());
     expect(() => new KvStateMachine({ itemSizeMax: 2048 }).restore(snap, 7)).toThrow(/item size limit 1048576 where this replica has 2048/);
+    expect(() => new KvStateMachine({ memoryLimit: 1 << 22 }).restore(snap, 7)).toThrow(/memory limit 67108864 where this replica has 4194304: give every replica the same settings/);
+    expect(() => new KvStateMachine({ evictions: false }).restore(snap, 7)).toThrow(/evictions setting true where this replica has false/);
     expect(() => fresh().restore(snap.subarray(0, snap.length - 3), 7)).toThrow(/not valid msgpack|damaged/);
     expect(() => fresh().restore(encodeResult({ status: 'ok' }), 7)).toThrow(/not a paxos-kv snapshot/);
     const target = fresh();
@@ -98,5 +113,37 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
     const before = target.digest();
     expect(() => target.restore(reformat(99), 7)).toThrow();
     expect(target.digest()).toBe(before);
+  });
+});
+
+describe('snapshots of format 1 (before the memory limit)', () => {
+  const formatOne = (snap: Uint8Array, configFields = 4): Uint8Array => {
+    const x = new Decoder().decode(snap) as unknown[];
+    x[1] = 1;
+    x[3] = (x[3] as unknown[]).slice(0, configFields);
+    return new Encoder().encode(x);
+  };
+
+  it('restore under any memory settings (their build never evicted), and the store then evicts by its own', () => {
+    const m = new KvStateMachine({ itemSizeMax: 200 });
+    ['c', 'a', 'b'].forEach((k, i) => m.apply(i + 1, 0, set(k, 'x'.repeat(100))));
+    const old = formatOne(m.snapshot());
+    const same = new KvStateMachine({ itemSizeMax: 200 });
+    same.restore(old, 3);
+    expect(same.digest()).toBe(m.digest());
+    // Three items of 160 bytes: over this limit from the start, so the next store evicts the
+    // least recently stored (c), though the snapshot lists the items by key.
+    const small = new KvStateMachine({ itemSizeMax: 200, memoryLimit: 400 });
+    small.restore(old, 3);
+    expect(small.store.size).toBe(3);
+    small.apply(4, 0, set('d', 'x'));
+    expect(small.store.image().items.map((i) => i.key)).toEqual(['a', 'b', 'd']);
+    expect(() => new KvStateMachine({ itemSizeMax: 200, evictions: false }).restore(old, 3)).not.toThrow();
+  });
+
+  it('are refused with a sentence when their configuration has the wrong length', () => {
+    const m = new KvStateMachine();
+    m.apply(1, 0, set('a', 'x'));
+    expect(() => new KvStateMachine().restore(formatOne(m.snapshot(), 6), 1)).toThrow(/damaged: its configuration has 6 fields where format 1 has 4/);
   });
 });

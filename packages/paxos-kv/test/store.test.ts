@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyToBytes, KvStore, type KvCommand, type KvResult } from '../src/index.js';
+import { itemSize, keyToBytes, KvStore, storeConfig, type KvCommand, type KvResult } from '../src/index.js';
 import { str, T0 } from './harness.js';
 
 const v = keyToBytes;
@@ -84,6 +84,118 @@ describe('storage commands', () => {
     expect(d.do({ op: 'get', keys: ['ok', ''] })).toMatchObject({ status: 'invalid' });
     expect(d.store.size).toBe(0);
     expect(d.store.lastCas).toBe(0);
+  });
+});
+
+describe('the memory limit (memcached -m and -M)', () => {
+  // Items of a one-letter key and a 10-byte value: 70 bytes each by memcached's accounting, so a
+  // 210-byte limit holds three of them.
+  const size = itemSize(1, 0, 10);
+  const ten = (c: string): string => c.repeat(10);
+  const evictions = (d: Driver): number => d.store.stats().counters.evictions;
+
+  it('evicts the least recently stored items when a store would pass the limit; reads and touches do not count as use', () => {
+    const d = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size });
+    for (const k of ['a', 'b', 'c']) expect(d.do(set(k, ten(k)))).toMatchObject({ status: 'stored' });
+    // memcached would bump a on these; a read here may be served by one replica without the log,
+    // so only stores order the items, the same on every replica.
+    expect(d.get('a')).toBe(ten('a'));
+    expect(d.do({ op: 'touch', key: 'a', exptime: 100 })).toEqual({ status: 'touched' });
+    expect(d.do(set('d', ten('d')))).toMatchObject({ status: 'stored' });
+    expect([d.get('a'), d.get('b'), d.get('c'), d.get('d')]).toEqual([null, ten('b'), ten('c'), ten('d')]);
+    expect(evictions(d)).toBe(1);
+    // Storing b again makes it the most recent: c goes next.
+    d.do(set('b', ten('B')));
+    d.do(set('e', ten('e')));
+    expect([d.get('b'), d.get('c'), d.get('d'), d.get('e')]).toEqual([ten('B'), null, ten('d'), ten('e')]);
+    expect(d.store.stats()).toMatchObject({ bytes: 3 * size, curr_items: 3, limit_maxbytes: 3 * size, counters: { evictions: 2 } });
+  });
+
+  it('counts the bytes of the item a store replaces as free, and evicts as many as a larger item needs', () => {
+    const d = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size });
+    for (const k of ['a', 'b', 'c']) d.do(set(k, ten(k)));
+    expect(d.do(set('a', ten('A')))).toMatchObject({ status: 'stored' });
+    expect(d.do({ op: 'append', key: 'b', flags: 0, exptime: 0, value: v('') })).toMatchObject({ status: 'stored' });
+    expect(evictions(d)).toBe(0);
+    // 30 bytes more than a 10-byte value: c and a (the two least recently stored) make room.
+    expect(d.do(set('f', 'f'.repeat(40)))).toMatchObject({ status: 'stored' });
+    expect([d.get('a'), d.get('b'), d.get('c'), d.get('f')]).toEqual([null, ten('b'), null, 'f'.repeat(40)]);
+    expect(evictions(d)).toBe(2);
+    expect(d.store.stats().bytes).toBe(size + itemSize(1, 0, 40));
+  });
+
+  it('appends and growing counters are stores: they evict when they need room; a counter rewritten in place needs none', () => {
+    const d = new Driver({ itemSizeMax: 140, memoryLimit: 4 * size });
+    d.do(set('n', '1'.repeat(10)));
+    for (const k of ['a', 'b', 'c']) d.do(set(k, ten(k)));
+    expect(d.do({ op: 'decr', key: 'n', delta: 1n })).toMatchObject({ status: 'number', value: 1111111110n });
+    expect(evictions(d)).toBe(0);
+    // The decrement rewrote n in place with a new CAS unique, so n is now the most recent; a
+    // longer number is a new item, 3 bytes larger: a goes.
+    expect(d.do({ op: 'incr', key: 'n', delta: 10n ** 12n })).toMatchObject({ status: 'number', value: 1001111111110n });
+    expect([d.get('a'), d.get('b')]).toEqual([null, ten('b')]);
+    // 68 more bytes for c: b (the least recently stored now) goes, n stays.
+    expect(d.do({ op: 'append', key: 'c', flags: 0, exptime: 0, value: v('x'.repeat(68)) })).toMatchObject({ status: 'stored' });
+    expect([d.get('b'), d.get('c'), d.get('n')]).toEqual([null, ten('c') + 'x'.repeat(68), '1001111111110']);
+    expect(evictions(d)).toBe(2);
+  });
+
+  it('with evictions off (-M), a store that does not fit fails as memcached fails an allocation and changes nothing, but a failed set drops the old item', () => {
+    const d = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size, evictions: false });
+    for (const k of ['a', 'b', 'c']) d.do(set(k, ten(k)));
+    expect(d.do(set('d', ten('d')))).toEqual({ status: 'out_of_memory' });
+    expect(d.do({ op: 'add', key: 'd', flags: 0, exptime: 0, value: v('x') })).toEqual({ status: 'out_of_memory' });
+    // The same size again fits: the old item's bytes are free for it.
+    expect(d.do(set('a', ten('A')))).toMatchObject({ status: 'stored' });
+    expect(d.do({ op: 'replace', key: 'b', flags: 0, exptime: 0, value: v(ten('B') + 'x') })).toEqual({ status: 'out_of_memory' });
+    expect(d.get('b')).toBe(ten('b'));
+    expect(d.do({ op: 'append', key: 'b', flags: 0, exptime: 0, value: v('x') })).toEqual({ status: 'not_stored' });
+    expect(d.get('b')).toBe(ten('b'));
+    expect(d.do(set('b', ten('B') + 'x'))).toEqual({ status: 'out_of_memory' });
+    expect(d.get('b')).toBe(null);
+    d.do(set('n', '9'.repeat(10)));
+    expect(d.do({ op: 'incr', key: 'n', delta: 1n })).toEqual({ status: 'out_of_memory' });
+    expect(d.get('n')).toBe('9'.repeat(10));
+    expect(d.do({ op: 'decr', key: 'n', delta: 1n })).toMatchObject({ status: 'number', value: 9999999998n });
+    expect(d.do({ op: 'incr', key: 'm', delta: 1n, initial: { value: 5n, exptime: 0 } })).toEqual({ status: 'out_of_memory' });
+    expect(d.store.stats()).toMatchObject({ curr_items: 3, counters: { evictions: 0 } });
+    d.do({ op: 'delete', key: 'a' });
+    expect(d.do(set('d', ten('d')))).toMatchObject({ status: 'stored' });
+  });
+
+  it('refuses a limit under twice the item size limit, as memcached refuses -I above half of -m', () => {
+    expect(() => storeConfig({ itemSizeMax: 1024, memoryLimit: 2047 })).toThrow(/memoryLimit 2047 must be at least twice itemSizeMax 1024/);
+    expect(storeConfig({})).toMatchObject({ memoryLimit: 64 * 1024 * 1024, evictions: true, itemSizeMax: 1024 * 1024 });
+  });
+
+  it('evicts in the order items were stored after an image is loaded, though the image lists them by key', () => {
+    const d = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size });
+    for (const k of ['c', 'a', 'b']) d.do(set(k, ten(k)));
+    const copy = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size });
+    copy.store.load(d.store.image());
+    expect(d.store.image().items.map((i) => i.key)).toEqual(['a', 'b', 'c']);
+    for (const x of [d, copy]) {
+      x.do(set('d', ten('d')));
+      expect([x.get('a'), x.get('b'), x.get('c')]).toEqual([ten('a'), ten('b'), null]);
+    }
+  });
+
+  it('keeps evicting in order over many stores, deletes and expiries (no item is skipped or left behind)', () => {
+    const d = new Driver({ itemSizeMax: 100, memoryLimit: 10 * size });
+    const stored: string[] = [];
+    for (let i = 0; i < 2000; i++) {
+      const key = String.fromCharCode(33 + ((i * 37) % 90));
+      if (i % 7 === 3) d.do({ op: 'delete', key });
+      else d.do(set(key, ten('v'), i % 11 === 0 ? 1 : 0), (d.now += 100));
+      const at = stored.indexOf(key);
+      if (at >= 0) stored.splice(at, 1);
+      if (i % 7 !== 3 && i % 11 !== 0) stored.push(key);
+    }
+    // Whatever is held is the most recently stored of the keys not deleted or expired since.
+    const held = d.store.image().items.map((i) => i.key);
+    expect(held.length).toBeGreaterThan(5);
+    expect(new Set(held)).toEqual(new Set(stored.slice(-held.length)));
+    expect(d.store.stats().bytes).toBeLessThanOrEqual(10 * size);
   });
 });
 

@@ -126,6 +126,26 @@ describe('text protocol: each error, as memcached answers it', () => {
     const n = node({ itemSizeMax: 100 });
     expect(text(n, `set k 0 0 41\r\n${'x'.repeat(41)}\r\nset k 0 0 40\r\n${'x'.repeat(40)}\r\n`)).toBe('SERVER_ERROR object too large for cache\r\nSTORED\r\n');
   });
+
+  it('out of memory with evictions off (-M): memcached\'s words for a store and for a counter, none with noreply', () => {
+    // Two items of 100 bytes by memcached's accounting fill the 200: a (a 1-byte key, 40 bytes) and
+    // a counter of 19 nines under a 22-byte key.
+    const n = node({ itemSizeMax: 100, memoryLimit: 200, evictions: false });
+    const forty = 'x'.repeat(40);
+    const counter = 'n'.repeat(22);
+    expect(text(n, `set a 0 0 40\r\n${forty}\r\nset ${counter} 0 0 19\r\n${'9'.repeat(19)}\r\nset c 0 0 1\r\nx\r\nset c 0 0 1 noreply\r\nx\r\n`)).toBe(
+      'STORED\r\nSTORED\r\nSERVER_ERROR out of memory storing object\r\n',
+    );
+    // Plus one is 20 digits: a new item, a byte larger.
+    expect(text(n, `incr ${counter} 1\r\nstats\r\n`)).toMatch(/^SERVER_ERROR out of memory\r\n[^]*STAT limit_maxbytes 200\r\n[^]*STAT evictions 0\r\n/);
+  });
+
+  it('evictions show in stats', () => {
+    const n = node({ itemSizeMax: 100, memoryLimit: 200 });
+    const forty = 'x'.repeat(40);
+    expect(text(n, `set a 0 0 40\r\n${forty}\r\nset b 0 0 40\r\n${forty}\r\nset c 0 0 40\r\n${forty}\r\nget a c\r\n`)).toBe(`STORED\r\nSTORED\r\nSTORED\r\nVALUE c 0 40\r\n${forty}\r\nEND\r\n`);
+    expect(text(n, 'stats\r\n')).toMatch(/STAT bytes 200\r\n[^]*STAT evictions 1\r\n/);
+  });
 });
 
 describe('text protocol: pipelining and chunking', () => {

@@ -288,6 +288,7 @@ export function modelOutput(r: KvResult, showsCas = true): McOutput | null {
     case 'non_numeric':
       return { status: r.status };
     case 'too_large':
+    case 'out_of_memory':
     case 'ok':
     case 'session':
     case 'session_unknown':
