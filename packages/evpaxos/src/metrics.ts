@@ -189,7 +189,7 @@ export class ProcessMetrics {
     });
 
     // Acceptor.
-    gauge('paxos_acceptor_records', 'Instances the acceptor holds in memory (above its trim point)', () => src()?.acceptor?.recordCount);
+    gauge('paxos_acceptor_records', 'Instances the acceptor holds in memory (above its trim point; with LMDB storage only the newest, the rest are read from disk)', () => src()?.acceptor?.recordCount);
     gauge('paxos_acceptor_trim_instance', 'The acceptor forgot every instance up to this one', () => src()?.acceptor?.trimPoint);
     counter('paxos_acceptor_trims_applied_total', 'Trims the acceptor made durable', () => this.trimsApplied);
 

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import {
+  DEFAULT_MEMORY_WINDOW,
   ACCEPTED_DIGESTS_FEATURE,
   Acceptor,
   CheckpointSchedule,
@@ -37,7 +38,7 @@ import { Pump, type PumpedRole } from './pump.js';
 import { mustRejoin, rejoin } from './rejoin.js';
 import { RoundFile } from './round-file.js';
 import type { StateMachine } from './state-machine.js';
-import { openStorage, type AcceptorStorage } from './storage.js';
+import { openStorage, type AcceptorStorage, type StoredState } from './storage.js';
 import { transportFor, type Transport } from './transport.js';
 import { VERSION } from './version.js';
 
@@ -373,6 +374,13 @@ function storageFor(config: PaxosConfig, id: number, log: Logger): AcceptorStora
   return storage;
 }
 
+/** What an acceptor found on disk, for its start line. */
+function recoveredNote(state: StoredState): string {
+  if (state.records.length === 0) return state.trimIid > 0 ? `, trim point ${state.trimIid}` : '';
+  const highest = state.highestIid ?? Math.max(...state.records.map((r) => r.iid));
+  return `, recovered records up to instance ${highest} above trim point ${state.trimIid} (the newest ${state.records.length} in memory; older ones are read from disk when asked for)`;
+}
+
 /** LibPaxos3's evacceptor: listens on its config address, answers proposers and learners. */
 export async function startAcceptor(o: CommonOptions & { readonly id: number }): Promise<PaxosHandle> {
   const { id } = o;
@@ -382,8 +390,8 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
   const identity: ProcessIdentity = { role: 'acceptor', id, name: me.name };
   const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
-  const state = storage.load();
-  const role = new Acceptor({ id }, state);
+  const state = storage.load(DEFAULT_MEMORY_WINDOW);
+  const role = new Acceptor({ id, memoryWindow: DEFAULT_MEMORY_WINDOW }, state);
   const { close, metricsUrl } = await wire(
     o,
     config,
@@ -401,7 +409,7 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
     log,
   );
   log.info(
-    `Acceptor ${id} listening on ${formatAddress(me)}${tlsNote(config)}, ${storage.kind} storage${state.records.length > 0 || state.trimIid > 0 ? `, recovered ${state.records.length} instances above trim point ${state.trimIid}` : ''}`,
+    `Acceptor ${id} listening on ${formatAddress(me)}${tlsNote(config)}, ${storage.kind} storage${recoveredNote(state)}`,
     { address: formatAddress(me), name: me.name, storage: storage.kind, tls: config.tls !== undefined },
   );
   return { close, metricsUrl };
@@ -550,7 +558,7 @@ export async function startReplica<R = undefined>(
   const identity: ProcessIdentity = { role: 'replica', id, name: me.name };
   const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
-  let state = storage.load();
+  let state = storage.load(DEFAULT_MEMORY_WINDOW);
   const why = mustRejoin(state, o.rejoin ?? false);
   if (why === 'not-lost') log.info(`Replica ${id} was asked to rejoin, but its acceptor storage at ${storage.location} is not empty: it lost nothing; starting normally`);
   if (why === 'pending' || why === 'asked') {
@@ -563,7 +571,7 @@ export async function startReplica<R = undefined>(
     } finally {
       limited.close();
     }
-    state = storage.load();
+    state = storage.load(DEFAULT_MEMORY_WINDOW);
   }
   let ck: NodeCheckpoints | undefined;
   try {

@@ -1,4 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FrameDecoder, encodeMessage, parseConfig, resolveConfig, silentLogger, startLearner, startReplica, type LearnerHandle, type Logger, type ReplicaHandle } from '../src/index.js';
 import { waitFor, withFreePorts } from './ports.js';
@@ -28,6 +31,42 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     expect(delivered[2]).toEqual(delivered[0]);
     expect(new Set(delivered[0]).size).toBe(total + 1);
   }, 30_000);
+
+  it('LMDB acceptors restarted past their memory window repeat every instance to a new learner from disk', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'paxos-window-e2e-'));
+    try {
+      // 5,000 instances: more than the 4,096 an LMDB acceptor keeps in memory after a restart.
+      const total = 5000;
+      await withFreePorts(3, async (p) => {
+        const config = parseConfig([...p.map((port, i) => `replica ${i} 127.0.0.1 ${port}`), 'storage-backend lmdb', `lmdb-env-path ${join(dir, 'acceptor')}`].join('\n'), 'test.conf');
+        const delivered: number[] = [0, 0, 0];
+        const first: ReplicaHandle[] = [];
+        for (let id = 0; id < 3; id++) first.push(await startReplica({ id, config, log: silentLogger, onDeliver: () => void (delivered[id] = (delivered[id] ?? 0) + 1) }));
+        handles.push(...first);
+        const r0 = first[0] as ReplicaHandle;
+        await waitFor(() => r0.submit(new TextEncoder().encode('v0')), 5000, 'replica 0 to connect');
+        for (let i = 1; i < total; i++) r0.submit(new TextEncoder().encode(`v${i}`));
+        await waitFor(() => delivered.every((d) => d >= total), 30_000, `${total} deliveries on every replica`);
+        for (const h of handles.splice(0)) await h.close();
+        // Restarted: each acceptor holds the newest 4,096 in memory, the rest on disk.
+        const again: ReplicaHandle[] = [];
+        for (let id = 0; id < 3; id++) again.push(await startReplica({ id, config, log: silentLogger, onDeliver: () => undefined }));
+        handles.push(...again);
+        const learned: string[] = [];
+        const learner = await startLearner({ config, log: silentLogger, onDeliver: (_iid, v) => void learned.push(new TextDecoder().decode(v)) });
+        handles.push(learner);
+        // A new value shows the learner how far the log goes; it asks the acceptors for the rest.
+        await waitFor(() => (again[0] as ReplicaHandle).submit(new TextEncoder().encode('after')), 5000, 'replica 0 to reconnect');
+        await waitFor(() => learned.length >= total + 1, 30_000, `the learner to catch up on ${total + 1} values`);
+        expect(learned.slice(0, 3)).toEqual(['v0', 'v1', 'v2']);
+        expect(new Set(learned.slice(0, total)).size).toBe(total);
+        expect(learned[total]).toBe('after');
+      });
+    } finally {
+      for (const h of handles.splice(0)) await h.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('host names: a cluster whose config names its hosts runs on the addresses they resolve to, and says both', async () => {
     // The names resolve to 127.0.0.1 through the lookup resolveConfig takes, so that no server

@@ -18,14 +18,49 @@ export interface AcceptorOptions {
    * learner asks again.
    */
   readonly maxRepeat?: number;
+  /**
+   * With an archive (see {@link AcceptorRecovered}), records more than this many instances below
+   * the highest are forgotten once storage holds them, and read back from it when needed: memory
+   * stays bounded however long the log, as LibPaxos3's LMDB acceptor, which keeps nothing in
+   * memory. Default 4096, far more than the instances a proposer keeps open.
+   */
+  readonly memoryWindow?: number;
+}
+
+/** The acceptor's default memory window (instances kept in memory below the highest, with an archive). */
+export const DEFAULT_MEMORY_WINDOW = 4096;
+
+/**
+ * Where an acceptor reads the records it no longer keeps in memory (LMDB storage, the simulator's
+ * disk). Synchronous: a memory-mapped read, as LibPaxos3's lmdb_storage_get.
+ */
+export interface AcceptorArchive {
+  /**
+   * The last record handed to storage for `iid`, whether or not its commit is done (the acceptor
+   * runs ahead of a commit under way, so a read must see the writes it was handed); undefined when
+   * none was.
+   */
+  read(iid: number): AcceptorRecord | undefined;
+  /**
+   * Whether storage was handed this very record (or read it at start): only then may the acceptor
+   * forget it. A record written since the last commit was handed over is in the caller's effects,
+   * and storage would answer with the one before it.
+   */
+  holds(rec: AcceptorRecord): boolean;
 }
 
 /** What an acceptor recovers from its storage at start. */
 export interface AcceptorRecovered {
   readonly trimIid: number;
+  /** The records above the trim point; with an archive, at least the newest `memoryWindow` of them. */
   readonly records: Iterable<AcceptorRecord>;
   /** Instances `≤ fence` it takes no part in (it lost its storage and rejoined: rejoin.ts). */
   readonly fence?: number;
+  /** Storage to read older records from; the acceptor then keeps only a window of them in memory. */
+  readonly archive?: AcceptorArchive;
+  /** With an archive: the highest instance with a record, and the highest ballot promised, of all of them. */
+  readonly highestIid?: number;
+  readonly maxBallot?: number;
 }
 
 /**
@@ -37,7 +72,14 @@ export class Acceptor {
   readonly id: number;
   private readonly stateIntervalMs: number;
   private readonly maxRepeat: number;
+  /** Records above `archivedUpTo` (all of them without an archive). */
   private readonly records = new InstanceTable<AcceptorRecord>();
+  private readonly archive: AcceptorArchive | undefined;
+  private readonly memoryWindow: number;
+  /** Records at or below this are read from the archive, unless kept. */
+  private archivedUpTo = 0;
+  /** Records at or below `archivedUpTo` that storage does not hold yet (written since, or not handed over when swept). */
+  private readonly kept = new Map<number, AcceptorRecord>();
   private trimIid = 0;
   /** Highest iid with a record: bounds repeat scans. */
   private highestIid = 0;
@@ -51,15 +93,21 @@ export class Acceptor {
     this.id = requireInt('acceptor id', options.id, 0, MAX_ACCEPTORS - 1);
     this.stateIntervalMs = requireInt('stateIntervalMs', options.stateIntervalMs ?? 1000, 1, 3_600_000);
     this.maxRepeat = requireInt('maxRepeat', options.maxRepeat ?? 4096, 1, 1 << 20);
+    this.memoryWindow = requireInt('memoryWindow', options.memoryWindow ?? DEFAULT_MEMORY_WINDOW, 1, MAX_UINT32);
     this.fence = recovered?.fence ?? 0;
+    this.archive = recovered?.archive;
     if (recovered) {
       this.trimIid = recovered.trimIid;
+      this.highestIid = recovered.highestIid ?? 0;
+      this.maxBallot = recovered.maxBallot ?? 0;
       for (const r of recovered.records) {
         if (r.iid <= this.trimIid) continue;
-        this.records.set(r.iid, r);
         if (r.iid > this.highestIid) this.highestIid = r.iid;
         if (r.ballot > this.maxBallot) this.maxBallot = r.ballot;
       }
+      // Storage holds every record it recovered: what is below the window stays there.
+      if (this.archive !== undefined) this.archivedUpTo = Math.max(this.trimIid, this.highestIid - this.memoryWindow);
+      for (const r of recovered.records) if (r.iid > this.trimIid && r.iid > this.archivedUpTo) this.records.set(r.iid, r);
     }
   }
 
@@ -73,9 +121,11 @@ export class Acceptor {
     return { highest: Math.max(this.highestIid, this.trimIid, fence), maxBallot: this.maxBallot };
   }
 
-  /** The record for `iid`, if any (for tests, the simulator's checkers and storage snapshots). */
+  /** The record for `iid`, if any, from memory or the archive. */
   record(iid: number): AcceptorRecord | undefined {
-    return this.records.get(iid);
+    if (iid > this.archivedUpTo) return this.records.get(iid);
+    if (iid <= this.trimIid) return undefined;
+    return this.kept.get(iid) ?? this.archive?.read(iid);
   }
 
   /** Instances up to here are trimmed (forgotten). */
@@ -83,8 +133,9 @@ export class Acceptor {
     return this.trimIid;
   }
 
+  /** Records held in memory (with an archive, about the newest `memoryWindow`). */
   get recordCount(): number {
-    return this.records.size;
+    return this.records.size + this.kept.size;
   }
 
   step(input: Input, out: Effects): void {
@@ -128,7 +179,7 @@ export class Acceptor {
     if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'prepare', iid);
     if (iid <= this.trimIid) return drop(out, 'trimmed', 'prepare', iid);
     if (iid <= this.fence) return drop(out, 'fenced', 'prepare', iid);
-    let rec = this.records.get(iid);
+    let rec = this.record(iid);
     if (rec === undefined) {
       // Paxos P1b: promise never to accept a ballot below `ballot`; durable before the reply.
       rec = { kind: 'record', iid, ballot, valueBallot: 0, value: EMPTY };
@@ -151,7 +202,7 @@ export class Acceptor {
     if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'accept', iid);
     if (iid <= this.trimIid) return drop(out, 'trimmed', 'accept', iid);
     if (iid <= this.fence) return drop(out, 'fenced', 'accept', iid);
-    let rec = this.records.get(iid);
+    let rec = this.record(iid);
     if (rec !== undefined && rec.ballot > ballot) {
       out.send.push({ to: 'peer', peer: from, msg: { type: 'preempted', aid: this.id, iid, ballot: rec.ballot } });
       return;
@@ -178,7 +229,7 @@ export class Acceptor {
     const start = Math.max(first, this.trimIid + 1);
     const end = Math.min(to, this.highestIid, start + this.maxRepeat - 1);
     for (let iid = start; iid <= end; iid++) {
-      const rec = this.records.get(iid);
+      const rec = this.record(iid);
       // Only accepted instances are repeated. LibPaxos3 tests for an empty value instead, which
       // would leave a learner stuck at an empty no-op; we test the value ballot.
       if (rec === undefined || rec.valueBallot === 0) continue;
@@ -203,15 +254,36 @@ export class Acceptor {
     if (!isUint32(iid)) return drop(out, 'invalid', 'trim', iid);
     if (iid <= this.trimIid) return drop(out, 'stale', 'trim', iid);
     this.records.deleteUpTo(iid);
+    for (const k of this.kept.keys()) if (k <= iid) this.kept.delete(k);
     this.trimIid = iid;
     out.persist.push({ kind: 'trim', iid });
   }
 
   private store(rec: AcceptorRecord, out: Effects): void {
-    this.records.set(rec.iid, rec);
+    if (rec.iid > this.archivedUpTo) this.records.set(rec.iid, rec);
+    else this.kept.set(rec.iid, rec);
     if (rec.iid > this.highestIid) this.highestIid = rec.iid;
     if (rec.ballot > this.maxBallot) this.maxBallot = rec.ballot;
     out.persist.push(rec);
+    // Sweep a quarter window at a time, so that the walk below costs O(1) a record.
+    if (this.archive !== undefined && this.highestIid - this.archivedUpTo >= this.memoryWindow + Math.ceil(this.memoryWindow / 4)) this.sweep(this.archive);
+  }
+
+  /**
+   * Forgets the records below the window that storage holds; those it does not hold yet (written
+   * in effects not handed over, or during a commit under way that storage has not been given)
+   * are kept until it does.
+   */
+  private sweep(archive: AcceptorArchive): void {
+    const to = this.highestIid - this.memoryWindow;
+    for (const [iid, rec] of this.kept) if (archive.holds(rec)) this.kept.delete(iid);
+    // By the pages held, not by ids: a prepare far ahead (any peer may send one) moves the window
+    // by billions of instances.
+    this.records.forEachUpTo(to, (rec, iid) => {
+      if (!archive.holds(rec)) this.kept.set(iid, rec);
+    });
+    this.records.deleteUpTo(to);
+    this.archivedUpTo = to;
   }
 }
 

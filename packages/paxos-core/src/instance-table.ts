@@ -13,7 +13,8 @@ import { isUint32 } from './limits.js';
  * PAGE_SIZE 32, against about 100 for a record with its Map entry before; dense ids cost about two
  * bytes each on top of the records. Ids are uint32 (LibPaxos3's iid_t): any other number is never
  * found, and storing one throws, so an id past 2^32 cannot alias a page. Entries leave only by
- * `deleteUpTo` (the acceptor forgets records only by trimming).
+ * `deleteUpTo` (the acceptor forgets records by trimming, and below its memory window once its
+ * storage holds them).
  */
 const PAGE_BITS = 5;
 const PAGE_SIZE = 1 << PAGE_BITS;
@@ -57,6 +58,21 @@ export class InstanceTable<T> {
       this.count++;
     }
     page.slots[slot] = value;
+  }
+
+  /** Calls `fn` for every entry with an id at or below `iid`, walking the pages held (not the ids). */
+  forEachUpTo(iid: number, fn: (value: T, iid: number) => void): void {
+    if (!isUint32(iid)) throw new RangeError(`instance id ${iid} is not a uint32`);
+    const last = pageNumber(iid);
+    for (const [number, page] of this.pages) {
+      if (number > last) continue;
+      const base = number << PAGE_BITS;
+      const top = number === last ? iid & SLOT_MASK : SLOT_MASK;
+      for (let slot = 0; slot <= top; slot++) {
+        const v = page.slots[slot];
+        if (v !== undefined) fn(v, (base + slot) >>> 0);
+      }
+    }
   }
 
   /** Deletes every entry with an id at or below `iid`: whole pages at once, then the page `iid` is in. */

@@ -65,4 +65,18 @@ describe('instance table', () => {
     expect(table.get(999_991)).toBe(999_991);
     expect(table.get(1)).toBeUndefined();
   });
+
+  it('forEachUpTo visits exactly the entries at or below an id, with their ids, near 0 and near 2^32 − 1 too', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(iid, { maxLength: 60 }), iid, (ids, bound) => {
+        const table = new InstanceTable<number>();
+        for (const id of ids) table.set(id, id);
+        const seen: [number, number][] = [];
+        table.forEachUpTo(bound, (value, id) => seen.push([value, id]));
+        const want = ids.filter((id) => id <= bound);
+        expect(seen.map(([v]) => v).sort((a, b) => a - b)).toEqual(want.sort((a, b) => a - b));
+        for (const [v, id] of seen) expect(id).toBe(v);
+      }),
+    );
+  });
 });

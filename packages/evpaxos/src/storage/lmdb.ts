@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import type { AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
+import type { AcceptorArchive, AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, type Meta } from './record-format.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
@@ -29,12 +29,22 @@ export interface LmdbOptions {
  * replies leave. (A first trim over millions of instances deletes them all in one commit, on this
  * thread: the loop waits for it.)
  */
-export class LmdbStorage implements AcceptorStorage {
+export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   readonly kind = 'lmdb';
   readonly location: string;
   private readonly db: RootDatabase<Uint8Array, number>;
   private readonly sync: boolean;
   private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0 };
+  /**
+   * Records handed to a commit (or read at start): the acceptor may forget exactly these, and read
+   * them back (paxos-core's AcceptorArchive). Weak: a record the acceptor dropped leaves it.
+   */
+  private readonly handed = new WeakSet<AcceptorRecord>();
+  /**
+   * With `lmdb-sync yes`, the records of the commit under way, by instance: a read sees them
+   * before the transaction does, as the acceptor, which runs ahead of the commit, expects.
+   */
+  private readonly pending = new Map<number, AcceptorRecord>();
 
   constructor(options: LmdbOptions) {
     this.location = `${options.envPath}_${options.aid}`;
@@ -55,8 +65,18 @@ export class LmdbStorage implements AcceptorStorage {
     }
   }
 
-  load(): StoredState {
-    const records: AcceptorRecord[] = [];
+  /**
+   * Reads every record once (each is checked, and the highest ballot promised is needed for a
+   * rejoining peer), but keeps only the newest `memoryWindow` instances' records: the acceptor
+   * reads older ones from here when a prepare, accept or repeat names them, as LibPaxos3's LMDB
+   * acceptor reads every record, so memory does not grow with the log.
+   */
+  load(memoryWindow: number): StoredState {
+    // The last `memoryWindow` records in key order (ascending iid), in a ring.
+    const ring: AcceptorRecord[] = [];
+    let next = 0;
+    let highestIid = 0;
+    let maxBallot = 0;
     try {
       const metaBytes = this.db.get(META_KEY);
       if (metaBytes !== undefined) {
@@ -64,16 +84,43 @@ export class LmdbStorage implements AcceptorStorage {
         if (typeof meta === 'string') throw new StorageError(`${this.location}: ${meta}`);
         this.meta = meta;
       }
-      for (const { key, value } of this.db.getRange({ start: 1 })) {
+      for (const { key, value } of this.db.getRange({ start: this.meta.trimIid + 1 })) {
         const r = decodeRecord(key, value);
         if (typeof r === 'string') throw new StorageError(`${this.location}: ${r}; the storage is corrupt or from another program`);
-        if (r.iid > this.meta.trimIid) records.push(r);
+        if (r.iid <= this.meta.trimIid) continue;
+        highestIid = r.iid;
+        if (r.ballot > maxBallot) maxBallot = r.ballot;
+        if (ring.length < memoryWindow) ring.push(r);
+        else ring[next] = r;
+        next = (next + 1) % memoryWindow;
       }
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
-    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence };
+    const records = (ring.length < memoryWindow ? ring : [...ring.slice(next), ...ring.slice(0, next)]).filter((r) => r.iid > highestIid - memoryWindow);
+    for (const r of records) this.handed.add(r);
+    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot };
+  }
+
+  /** The acceptor's read of a record it forgot: the commit under way's, else the disk's. */
+  read(iid: number): AcceptorRecord | undefined {
+    const pending = this.pending.get(iid);
+    if (pending !== undefined) return pending;
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = iid > this.meta.trimIid ? this.db.get(iid) : undefined;
+    } catch (e) {
+      throw new StorageError(`cannot read instance ${iid} from LMDB storage at ${this.location}: ${(e as Error).message}`);
+    }
+    if (bytes === undefined) return undefined;
+    const r = decodeRecord(iid, bytes);
+    if (typeof r === 'string') throw new StorageError(`${this.location}: ${r}; the storage is corrupt or from another program`);
+    return r;
+  }
+
+  holds(rec: AcceptorRecord): boolean {
+    return this.handed.has(rec);
   }
 
   // Under `lmdb-sync no` only the *Sync calls of lmdb-js touch this environment: an asynchronous
@@ -91,20 +138,33 @@ export class LmdbStorage implements AcceptorStorage {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
     }
     if (meta !== undefined) this.meta = meta;
+    // Only now: a failed transaction leaves them unreadable here, so the acceptor must keep them.
+    for (const r of records) if (r.kind === 'record') this.handed.add(r);
     return undefined;
   }
 
   /** `lmdb-sync yes`: lmdb-js's asynchronous transaction, resolved after its fsync. */
   private async commitSynced(records: readonly PersistRecord[]): Promise<void> {
     let meta: Meta | undefined;
+    // Which records to clear from `pending` once this commit is done.
+    const mine: AcceptorRecord[] = [];
+    for (const r of records) {
+      if (r.kind !== 'record') continue;
+      this.pending.set(r.iid, r);
+      this.handed.add(r);
+      mine.push(r);
+    }
     try {
       await this.db.transaction(() => {
         meta = this.write(records);
       });
     } catch (e) {
+      // The pump stops on a failed commit (nothing computed since may leave): the pending records
+      // stay readable for whatever is still stepped before it does.
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${await this.describeWriteFailure(e)}`);
     }
     if (meta !== undefined) this.meta = meta;
+    for (const r of mine) if (this.pending.get(r.iid) === r) this.pending.delete(r.iid);
   }
 
   /**

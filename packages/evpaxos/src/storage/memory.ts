@@ -9,7 +9,7 @@ export class MemoryStorage implements AcceptorStorage {
   readonly kind = 'memory';
   readonly location = 'memory';
 
-  load(): StoredState {
+  load(_memoryWindow: number): StoredState {
     return { trimIid: 0, records: [], roundFloor: 0, fence: 0 };
   }
 

@@ -1,9 +1,18 @@
-import type { AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
+import type { AcceptorArchive, AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
 
 /** What an acceptor (and a replica's proposer) finds on disk at start. */
 export interface StoredState {
   readonly trimIid: number;
+  /**
+   * The records above the trim point: all of them, or with an `archive`, only those within the
+   * memory window of the highest (the acceptor reads the rest from the archive when it needs them).
+   */
   readonly records: readonly AcceptorRecord[];
+  /** Storage the acceptor reads older records from (LMDB): its memory then stays bounded. */
+  readonly archive?: AcceptorArchive;
+  /** With an archive: the highest instance with a record and the highest ballot promised, over all records. */
+  readonly highestIid?: number;
+  readonly maxBallot?: number;
   /** The proposer's round floor (replica mode keeps it with the acceptor's state). */
   readonly roundFloor: number;
   /** A replica that lost its storage and rejoined: instances its acceptor takes no part in (0: none). */
@@ -25,7 +34,8 @@ export interface AcceptorStorage {
   readonly kind: 'memory' | 'lmdb';
   /** Where the data lives, for messages. */
   readonly location: string;
-  load(): StoredState;
+  /** What is on disk; `memoryWindow` is the acceptor's (records that far below the highest stay on disk). */
+  load(memoryWindow: number): StoredState;
   commit(records: readonly PersistRecord[]): Promise<void> | undefined;
   close(): Promise<void>;
 }
