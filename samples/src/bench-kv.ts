@@ -243,7 +243,8 @@ async function startKv(owner: ChildProcess[], system: 'memory' | 'lmdb-sync', di
   if (system === 'lmdb-sync') lines.push('storage-backend lmdb', `lmdb-env-path ${join(dir, 'kv-lmdb')}`, 'lmdb-sync yes', 'lmdb-mapsize 4gb', 'acceptor-trash-files yes');
   writeFileSync(conf, `${lines.join('\n')}\n`);
   const prof = argv['cpu-prof'] !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${argv['cpu-prof']}`] : [];
-  const procs = [0, 1, 2].map((i) => start(owner, process.execPath, [...prof, join(here, 'kv-server.js'), String(i), conf, '--port', String(p[3 + i]), '--stale-port', String(p[6 + i])]));
+  // -m 2048 as memcached's above: with the default 64 MiB a large --keys would evict, and gets miss.
+  const procs = [0, 1, 2].map((i) => start(owner, process.execPath, [...prof, join(here, 'kv-server.js'), String(i), conf, '--port', String(p[3 + i]), '--stale-port', String(p[6 + i]), '-m', '2048']));
   for (const [i, proc] of procs.entries()) {
     await until(`kv-server ${system} replica ${i} to say it is ready`, 20_000, async () => {
       if (proc.exitCode !== null) throw new Fatal(`kv-server ${system} replica ${i} exited with ${proc.exitCode}: ${lastLines(proc)}`);

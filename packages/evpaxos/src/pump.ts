@@ -116,7 +116,14 @@ export class Pump {
     // `input` written out, without its closure: this runs for every message a process reads.
     const out = this.pending;
     const from0 = out.events.length;
-    this.o.role.receive(from, msg, out);
+    try {
+      this.o.role.receive(from, msg, out);
+    } catch (e) {
+      // A storage read that failed (an LMDB acceptor reads older records back), or a broken
+      // invariant: stop as after a failed commit, so that no half-stepped batch leaves.
+      this.fail(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
     this.observed(out, from0);
     this.schedule();
   }

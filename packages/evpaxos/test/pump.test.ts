@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Acceptor, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
-import { Pump, silentLogger, type PumpedRole } from '../src/index.js';
+import { Acceptor, type AcceptorRecord, type Effects, type Envelope, type Message, type PeerId, type PersistRecord } from '@libpaxos/paxos-core';
+import { Pump, StorageError, silentLogger, type PumpedRole } from '../src/index.js';
 import { MAX_ROUNDS_PER_TURN } from '../src/pump.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
@@ -134,6 +134,34 @@ describe('pump', () => {
     expect(sent).toEqual([]);
     pump.receive(1, { type: 'prepare', iid: 3, ballot: 11 });
     await turn();
+    expect(sent).toEqual([]);
+  });
+
+  it('a role whose storage read throws (an LMDB acceptor reading an old record back) stops the pump, and nothing of its batch leaves', async () => {
+    const sent: string[] = [];
+    let fatal: Error | undefined;
+    const disk = new Map<number, AcceptorRecord>();
+    const archive = {
+      read: (iid: number) => {
+        if (iid === 1) throw new StorageError('/data/acceptor_0: record for instance 1 is 2 bytes, shorter than its 9-byte header');
+        return disk.get(iid);
+      },
+      holds: () => true,
+    };
+    const pump = new Pump({
+      role: new Acceptor({ id: 0, memoryWindow: 1 }, { trimIid: 0, records: [], archive, highestIid: 10 }),
+      commit: () => undefined,
+      send: (env: Envelope) => sent.push(env.msg.type),
+      log: silentLogger,
+      tickMs: 60_000,
+      onFatal: (e) => (fatal = e),
+    });
+    await turn();
+    sent.length = 0;
+    pump.receive(1, { type: 'prepare', iid: 12, ballot: 11 });
+    pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+    await turn();
+    expect(fatal?.message).toMatch(/acceptor_0: record for instance 1 is 2 bytes/);
     expect(sent).toEqual([]);
   });
 

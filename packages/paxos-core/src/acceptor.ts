@@ -61,6 +61,11 @@ export interface AcceptorRecovered {
   /** With an archive: the highest instance with a record, and the highest ballot promised, of all of them. */
   readonly highestIid?: number;
   readonly maxBallot?: number;
+  /**
+   * With an archive: `records` holds every record above this instance (storage's cut); the
+   * acceptor reads any at or below it from the archive. Default: `records` holds every record.
+   */
+  readonly recordsAbove?: number;
 }
 
 /**
@@ -97,17 +102,20 @@ export class Acceptor {
     this.fence = recovered?.fence ?? 0;
     this.archive = recovered?.archive;
     if (recovered) {
+      // Read once: `records` may be a one-shot iterator.
+      const records = Array.from(recovered.records);
       this.trimIid = recovered.trimIid;
       this.highestIid = recovered.highestIid ?? 0;
       this.maxBallot = recovered.maxBallot ?? 0;
-      for (const r of recovered.records) {
+      for (const r of records) {
         if (r.iid <= this.trimIid) continue;
         if (r.iid > this.highestIid) this.highestIid = r.iid;
         if (r.ballot > this.maxBallot) this.maxBallot = r.ballot;
       }
-      // Storage holds every record it recovered: what is below the window stays there.
-      if (this.archive !== undefined) this.archivedUpTo = Math.max(this.trimIid, this.highestIid - this.memoryWindow);
-      for (const r of recovered.records) if (r.iid > this.trimIid && r.iid > this.archivedUpTo) this.records.set(r.iid, r);
+      // Storage holds every record it recovered: what is below the window stays there, and so does
+      // what is at or below storage's cut (it gave no records there, whatever this window is).
+      if (this.archive !== undefined) this.archivedUpTo = Math.max(this.trimIid, this.highestIid - this.memoryWindow, recovered.recordsAbove ?? 0);
+      for (const r of records) if (r.iid > this.trimIid && r.iid > this.archivedUpTo) this.records.set(r.iid, r);
     }
   }
 
@@ -261,7 +269,12 @@ export class Acceptor {
 
   private store(rec: AcceptorRecord, out: Effects): void {
     if (rec.iid > this.archivedUpTo) this.records.set(rec.iid, rec);
-    else this.kept.set(rec.iid, rec);
+    else {
+      this.kept.set(rec.iid, rec);
+      // Writes below the window while it does not move (after a prepare far ahead, say) would
+      // otherwise pile up here until the next sweep.
+      if (this.archive !== undefined && this.kept.size >= Math.ceil(this.memoryWindow / 4)) this.forgetHeld(this.archive);
+    }
     if (rec.iid > this.highestIid) this.highestIid = rec.iid;
     if (rec.ballot > this.maxBallot) this.maxBallot = rec.ballot;
     out.persist.push(rec);
@@ -276,7 +289,7 @@ export class Acceptor {
    */
   private sweep(archive: AcceptorArchive): void {
     const to = this.highestIid - this.memoryWindow;
-    for (const [iid, rec] of this.kept) if (archive.holds(rec)) this.kept.delete(iid);
+    this.forgetHeld(archive);
     // By the pages held, not by ids: a prepare far ahead (any peer may send one) moves the window
     // by billions of instances.
     this.records.forEachUpTo(to, (rec, iid) => {
@@ -284,6 +297,10 @@ export class Acceptor {
     });
     this.records.deleteUpTo(to);
     this.archivedUpTo = to;
+  }
+
+  private forgetHeld(archive: AcceptorArchive): void {
+    for (const [iid, rec] of this.kept) if (archive.holds(rec)) this.kept.delete(iid);
   }
 }
 

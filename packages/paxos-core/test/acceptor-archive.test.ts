@@ -114,6 +114,25 @@ describe('acceptor with an archive (LMDB storage): a bounded window in memory', 
     expect(b.record(21)?.value).toEqual(enc('v21'));
   });
 
+  it('keeps memory bounded after a prepare far ahead stops the window from moving', () => {
+    const { a, disk } = withArchive(8);
+    disk.take(prepare(a, MAX_UINT32, 11));
+    for (let iid = 1; iid <= 200; iid++) disk.take(accept(a, iid, 11, `v${iid}`));
+    expect(a.recordCount).toBeLessThanOrEqual(3);
+    expect(a.record(150)?.value).toEqual(enc('v150'));
+  });
+
+  it('reads older records from the archive below the cut storage gave, whatever its own window, and recovered records given once', () => {
+    const { a, disk } = withArchive(8);
+    for (let iid = 1; iid <= 40; iid++) disk.take(accept(a, iid, 11, `v${iid}`));
+    const newest = [...disk.records.values()].filter((r) => r.iid > 36);
+    // A one-shot iterator, and a cut (36) above this acceptor's window (40 − 8 = 32).
+    const b = new Acceptor({ id: 1, memoryWindow: 8 }, { trimIid: 0, records: newest.values(), archive: disk, highestIid: 40, recordsAbove: 36 });
+    expect(b.recordCount).toBe(4);
+    expect(b.record(34)?.value).toEqual(enc('v34'));
+    expect(b.record(38)?.value).toEqual(enc('v38'));
+  });
+
   it('without an archive keeps every record, as before (memory storage)', () => {
     const a = new Acceptor({ id: 1, memoryWindow: 8 });
     for (let iid = 1; iid <= 100; iid++) accept(a, iid, 11, `v${iid}`);

@@ -115,18 +115,18 @@ export function keyProblem(key: Key): string | null {
 
 export class KvStore {
   readonly config: KvStoreConfig;
-  /**
-   * The items in the order they were last stored, which is ascending CAS unique: every link takes
-   * the next CAS unique and goes to the end (delete, then set), and `load` inserts by CAS. So the
-   * front is the least recently stored item, the one to evict, and that order follows from the
-   * state alone: a replica restored from a checkpoint evicts what the others evict.
-   */
   private readonly items = new Map<Key, Item>();
   /**
-   * Where eviction goes on from: every entry it has passed was evicted, so its next entry is the
-   * oldest item (Map iterators skip deleted entries and reach entries added later).
+   * The eviction order: (key, CAS unique) of every store, oldest first. Every link takes the next
+   * CAS unique, so this is ascending CAS, and the least recently stored live item is the first
+   * entry whose CAS is still its item's (later stores and deletes leave stale entries, skipped).
+   * The order follows from the state alone (`load` rebuilds it by CAS), so a replica restored from
+   * a checkpoint evicts what the others evict. Not a Map iterator kept between commands: V8 keeps
+   * every table a Map was rehashed from alive while an iterator on it waits.
    */
-  private evictFrom: Iterator<[Key, Item]> | undefined;
+  private orderKeys: Key[] = [];
+  private orderCas: number[] = [];
+  private orderHead = 0;
   private readonly expiries = new ExpiryHeap();
   private readonly sessions: SessionTable;
   private counters: StoreCounters = newStoreCounters();
@@ -247,10 +247,31 @@ export class KvStore {
     // memcached hands out a CAS unique when an item is linked (do_item_link).
     const it: Item = { value, flags, cas: ++this.casCounter, expiresAt, storedAt };
     this.items.set(key, it);
+    this.stored(key, it.cas);
     this.totalBytes += itemSize(key.length, flags, value.length);
     this.counters.total_items++;
     if (expiresAt !== NEVER) this.pushExpiry(expiresAt, key, it.cas);
     return it;
+  }
+
+  /** Notes a store in the eviction order; past twice the items (plus slack) the order is rebuilt from them. */
+  private stored(key: Key, cas: number): void {
+    this.orderKeys.push(key);
+    this.orderCas.push(cas);
+    if (this.orderKeys.length - this.orderHead > 2 * this.items.size + 1024) this.rebuildOrder();
+    else if (this.orderHead > 4096 && 2 * this.orderHead > this.orderKeys.length) {
+      // Evictions consumed the front: drop it (half the array at least, so O(1) a store).
+      this.orderKeys = this.orderKeys.slice(this.orderHead);
+      this.orderCas = this.orderCas.slice(this.orderHead);
+      this.orderHead = 0;
+    }
+  }
+
+  private rebuildOrder(): void {
+    const live = [...this.items].sort((a, b) => a[1].cas - b[1].cas);
+    this.orderKeys = live.map(([k]) => k);
+    this.orderCas = live.map(([, it]) => it.cas);
+    this.orderHead = 0;
   }
 
   /**
@@ -295,13 +316,14 @@ export class KvStore {
   }
 
   private oldest(): [Key, Item] | undefined {
-    let next = this.evictFrom?.next();
-    if (next === undefined || next.done === true) {
-      // A finished iterator stays finished; items linked since are reached by a new one.
-      this.evictFrom = this.items.entries();
-      next = this.evictFrom.next();
+    while (this.orderHead < this.orderKeys.length) {
+      const key = this.orderKeys[this.orderHead] as Key;
+      const cas = this.orderCas[this.orderHead] as number;
+      this.orderHead++;
+      const it = this.items.get(key);
+      if (it !== undefined && it.cas === cas) return [key, it];
     }
-    return next.done === true ? undefined : next.value;
+    return undefined;
   }
 
   private setExpiry(key: Key, it: Item, expiresAt: number): void {
@@ -523,6 +545,7 @@ export class KvStore {
       this.unlink(key, it);
       const replaced: Item = { value: padded, flags: it.flags, cas: ++this.casCounter, expiresAt: it.expiresAt, storedAt: it.storedAt };
       this.items.set(key, replaced);
+      this.stored(key, replaced.cas);
       this.totalBytes += itemSize(key.length, replaced.flags, padded.length);
       if (replaced.expiresAt !== NEVER) this.pushExpiry(replaced.expiresAt, key, replaced.cas);
       return { status: 'number', value: next, cas: replaced.cas };
@@ -546,7 +569,7 @@ export class KvStore {
     this.casCounter++;
     this.flushAt = 0;
     this.items.clear();
-    this.evictFrom = undefined;
+    this.rebuildOrder();
     this.expiries.clear();
     this.totalBytes = 0;
     return { status: 'ok' };
@@ -580,11 +603,9 @@ export class KvStore {
   /** Replaces the whole state with an image (from `image()`, usually through a snapshot). */
   load(img: StoreImage): void {
     this.items.clear();
-    this.evictFrom = undefined;
     this.expiries.clear();
     this.totalBytes = 0;
-    // By CAS unique, which is the order they were stored in (see `items`); the image is by key.
-    for (const i of [...img.items].sort((a, b) => a.cas - b.cas)) {
+    for (const i of img.items) {
       const it: Item = { value: ownBytes(i.value), flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
       this.items.set(i.key, it);
       this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
@@ -594,6 +615,8 @@ export class KvStore {
     this.casCounter = img.casCounter;
     this.flushAt = img.flushAt;
     this.counters = { ...newStoreCounters(), ...img.counters };
+    // By CAS unique, which is the order the items were stored in; the image lists them by key.
+    this.rebuildOrder();
     this.sessions.load(
       img.nextSessionId,
       img.sessions.map((s) => ({ id: s.id, lastActive: s.lastActive, acked: s.acked, results: new Map(s.results) })),

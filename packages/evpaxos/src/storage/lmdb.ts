@@ -100,7 +100,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     }
     const records = (ring.length < memoryWindow ? ring : [...ring.slice(next), ...ring.slice(0, next)]).filter((r) => r.iid > highestIid - memoryWindow);
     for (const r of records) this.handed.add(r);
-    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot };
+    const recordsAbove = Math.max(this.meta.trimIid, highestIid - memoryWindow);
+    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
   }
 
   /** The acceptor's read of a record it forgot: the commit under way's, else the disk's. */

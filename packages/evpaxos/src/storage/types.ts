@@ -13,6 +13,8 @@ export interface StoredState {
   /** With an archive: the highest instance with a record and the highest ballot promised, over all records. */
   readonly highestIid?: number;
   readonly maxBallot?: number;
+  /** With an archive: `records` holds every record above this instance (paxos-core's AcceptorRecovered). */
+  readonly recordsAbove?: number;
   /** The proposer's round floor (replica mode keeps it with the acceptor's state). */
   readonly roundFloor: number;
   /** A replica that lost its storage and rejoined: instances its acceptor takes no part in (0: none). */
