@@ -5,7 +5,7 @@ import { resultLine } from './result-line.js';
 import { RunCommandError, replayCommand, runOverrides, wholeNumber } from './run-command.js';
 import { simulate } from './simulation.js';
 
-const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--resign-every MS] [--mutant M] [--quiet]
+const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--resign-every MS] [--memory-window N] [--mutant M] [--quiet]
 
 Runs N seeded simulations (seeds S, S+1, …; default S=1, N=100) of paxos-core under message loss,
 duplication, delay, partitions and crashes, checking safety after every event and liveness after
@@ -34,6 +34,11 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
                 with leadership on, ask the leader to hand over (dropLeadership) every MS ms on
                 average during the fault phase; 0: never (drawn per seed otherwise: none in half of
                 the seeds, every 1 or 3 s in the others)
+  --memory-window N
+                acceptors keep about their newest N records in memory and read older ones back
+                from their disk, synced or still pending (paxos-core's AcceptorArchive, as the LMDB
+                storage); 0: no archive, every record in memory (drawn per seed otherwise: none in a
+                quarter of the seeds, 4, 16 or 64 in the others)
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 
@@ -67,6 +72,7 @@ const { values: args } = (() => {
         digests: { type: 'string' },
         'trim-reporters': { type: 'string' },
         'resign-every': { type: 'string' },
+        'memory-window': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },

@@ -15,8 +15,9 @@ import {
   type Proposer,
   type ProposerRecovered,
 } from '@libpaxos/paxos-core';
+import type { DiskArchive } from './disk-archive.js';
 import type { Mutant, SimOptions } from './options.js';
-import { realRoles, type CheckpointScheduleRole, type LearnerRole, type RoleFactory, type SimRole, type SnapshotRole } from './roles.js';
+import { realRoles, type CheckpointScheduleRole, type LearnerRole, type RoleFactory, type SimAcceptorRecovered, type SimRole, type SnapshotRole } from './roles.js';
 
 /**
  * Broken cores. Each must be caught by the oracle within the CI seed budget, in split and in
@@ -46,6 +47,8 @@ interface RecoveredAcceptor {
   readonly trimIid: number;
   readonly records: readonly AcceptorRecord[];
   readonly fence: number;
+  /** The disk's archive, with a memory window on: the mutant's acceptors read from it as the real one does. */
+  readonly archive?: DiskArchive;
 }
 
 function mutation(mutant: Mutant, o: SimOptions): Mutation {
@@ -306,6 +309,20 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
           wrapMethod(inner, 'hold', (hold) => (inst, ballot, value, _borrowed) => hold(inst, ballot, value, false));
         },
       };
+    case 'acceptor-forgets-unsynced':
+      // Its storage says it holds every record the moment it is written and reads back only what
+      // is synced, not the commit under way (a read outside the write transaction): below its
+      // memory window the acceptor forgets records whose write is still pending and, asked about
+      // them before the sync, answers from the older synced record, or from none. It can then
+      // promise or accept below what it already promised or accepted. Needs a memory window
+      // (MUTANT_OVERRIDES); without an archive it is the real acceptor.
+      return {
+        acceptor: (make, _aid, recovered) => {
+          const disk = recovered.archive;
+          if (disk === undefined) return make(recovered);
+          return make({ ...recovered, archive: { read: (iid) => disk.readSynced(iid), holds: () => true } });
+        },
+      };
     case 'acceptor-invents-earlier-vote':
       // Answers each repeat with an extra vote it never cast: the value it holds, under the ballot
       // just below the one it accepted it in, as if it had accepted it there first.
@@ -379,8 +396,8 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
   };
 }
 
-function readRecovered(r: AcceptorRecovered): RecoveredAcceptor {
-  return { trimIid: r.trimIid, records: [...r.records], fence: r.fence ?? 0 };
+function readRecovered(r: SimAcceptorRecovered): RecoveredAcceptor {
+  return { trimIid: r.trimIid, records: [...r.records], fence: r.fence ?? 0, ...(r.archive !== undefined ? { archive: r.archive } : {}) };
 }
 
 /** Replaces one method of this object (not of its class) by `wrap` of the original. */
@@ -400,6 +417,7 @@ class RewritableAcceptor implements SimRole {
   private readonly records: Map<number, AcceptorRecord>;
   private trimIid: number;
   private readonly fence: number;
+  private readonly archive: DiskArchive | undefined;
 
   constructor(make: (recovered: AcceptorRecovered) => Acceptor, recovered: RecoveredAcceptor) {
     this.make = make;
@@ -407,6 +425,7 @@ class RewritableAcceptor implements SimRole {
     this.records = new Map(recovered.records.map((r) => [r.iid, r]));
     this.trimIid = recovered.trimIid;
     this.fence = recovered.fence;
+    this.archive = recovered.archive;
   }
 
   record(iid: number): AcceptorRecord | undefined {
@@ -434,7 +453,11 @@ class RewritableAcceptor implements SimRole {
   rewrite(rec: AcceptorRecord, out: Effects): void {
     out.persist.push(rec);
     this.records.set(rec.iid, rec);
-    this.acceptor = this.make({ trimIid: this.trimIid, records: this.records.values(), fence: this.fence });
+    // With the archive, as the real acceptor restarts: what falls below its window is read back
+    // from the disk (the rewrite too once it is handed over at the end of this step; nothing in
+    // this step reads it again). An array, not the map's one-shot iterator: the recovery path may
+    // walk the records more than once.
+    this.acceptor = this.make({ trimIid: this.trimIid, records: [...this.records.values()], fence: this.fence, ...(this.archive !== undefined ? { archive: this.archive } : {}) });
   }
 }
 

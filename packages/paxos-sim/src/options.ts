@@ -24,6 +24,7 @@ export const MUTANTS = [
   'kv-cas-skips-version',
   'learner-trusts-digest',
   'learner-keeps-record-bytes',
+  'acceptor-forgets-unsynced',
 ] as const;
 export type Mutant = (typeof MUTANTS)[number];
 
@@ -60,6 +61,9 @@ export const MUTANT_OVERRIDES: Readonly<Partial<Record<Mutant, SimOverrides>>> =
   'learner-trusts-digest': { mode: 'replica', acceptedDigests: true, leadership: false },
   // A replica's learner holds its acceptor's record only for digest votes.
   'learner-keeps-record-bytes': { mode: 'replica', acceptedDigests: true },
+  // Forgetting happens below the memory window only, and the smallest one moves past a record
+  // within a few instances, while its write may still wait for the sync.
+  'acceptor-forgets-unsynced': { memoryWindow: 4 },
 };
 
 /**
@@ -158,6 +162,13 @@ export interface SimOptions {
    * and sends LibPaxos3's full accepted messages while the others send each other digests.
    */
   readonly acceptedDigests: boolean | 'mixed';
+  /**
+   * Acceptors (split ones and replicas') keep about this many of their newest records in memory
+   * and read older ones back from their node's disk (paxos-core's AcceptorArchive, as evpaxos's
+   * LMDB storage does), small so that the archive's paths run within a sim's hundreds of instances;
+   * 0: no archive, every record stays in memory (as with evpaxos's memory storage).
+   */
+  readonly memoryWindow: number;
   readonly mutant: Mutant | undefined;
 }
 
@@ -181,6 +192,18 @@ function digestsOf(seed: number): boolean | 'mixed' {
 function resignsOf(seed: number): number {
   const h = Math.imul((seed ^ 0x7e5197) >>> 0, 0x85ebca6b) >>> 30;
   return h < 2 ? 0 : h === 2 ? 1000 : 3000;
+}
+
+/**
+ * The acceptors' memory window per seed, from a hash of the seed as `resignsOf` (with a constant
+ * of its own, so it does not follow the handovers' draw; every other knob stays as it was drawn):
+ * no archive in a quarter of the seeds, else 4, 16 or 64 records. A window of 4 forgets records
+ * while proposers still use them (their pre-execution windows are up to 128 instances), 64 mostly
+ * only what repeats ask for; none keeps the all-in-memory acceptor simulated too.
+ */
+function memoryWindowOf(seed: number): number {
+  const h = Math.imul((seed ^ 0x3a7c1e) >>> 0, 0xc2b2ae35) >>> 30;
+  return h === 0 ? 0 : h === 1 ? 4 : h === 2 ? 16 : 64;
 }
 
 /** Whether replica `id` takes (and sends) digest votes in a run with these options. */
@@ -231,6 +254,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     // Not drawn: the default runs' draws (and so their trace hashes) stay as they were.
     workload: 'values',
     acceptedDigests: digestsOf(seed),
+    memoryWindow: memoryWindowOf(seed),
     mutant: undefined,
   };
   // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
@@ -275,6 +299,7 @@ export function describeOptions(o: SimOptions): string {
       ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold}${o.trimReporters === DEFAULT_TRIM_REPORTERS ? '' : ` reporters=${trimReportersOf(o)}`} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
+    ...(o.memoryWindow > 0 ? [`memory=${o.memoryWindow}`] : []),
     ...(o.mode === 'replica' && o.acceptedDigests !== true ? [`digests=${o.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}${o.resignEveryMs > 0 ? ` resign/${o.resignEveryMs}ms` : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),

@@ -19,6 +19,7 @@ import {
   type SnapshotMessage,
   type AcceptedDigestMsg,
 } from '@libpaxos/paxos-core';
+import type { DiskArchive } from './disk-archive.js';
 import { digestsAt, trimReportersOf, type SimOptions } from './options.js';
 
 /** What the simulator drives. The real core classes fit; so do the mutants. */
@@ -96,11 +97,19 @@ export interface CheckpointScheduleRole {
   failed(): void;
 }
 
+/**
+ * What an acceptor recovers in the simulator: with a memory window on, its archive is the disk's
+ * (disk-archive.ts), which a mutant may read in ways the core's interface does not offer.
+ */
+export interface SimAcceptorRecovered extends AcceptorRecovered {
+  readonly archive?: DiskArchive;
+}
+
 export interface RoleFactory {
-  acceptor(aid: number, recovered: AcceptorRecovered): SimRole;
+  acceptor(aid: number, recovered: SimAcceptorRecovered): SimRole;
   proposer(id: number, recovered: ProposerRecovered, seed: number): ProposerRole;
   learner(): LearnerRole;
-  replica(id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): ReplicaRole;
+  replica(id: number, recovered: { acceptor: SimAcceptorRecovered; proposer: ProposerRecovered }, seed: number): ReplicaRole;
   checkpointSchedule(from: number, now: number): CheckpointScheduleRole;
 }
 
@@ -118,13 +127,15 @@ export function realRoles(o: SimOptions) {
         }
       : {};
   const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};
+  // The window matters only with an archive, which the simulation gives acceptors when it is on.
+  const memory = o.memoryWindow > 0 ? { memoryWindow: o.memoryWindow } : {};
   return {
-    acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid }, recovered),
+    acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid, ...memory }, recovered),
     proposer: (id: number, recovered: ProposerRecovered, seed: number): LearningProposer =>
       new LearningProposer({ id, acceptors: o.acceptors, seed, ...proposerOptions, ...lead }, recovered),
     learner: (): Learner => new Learner({ acceptors: o.acceptors, batched, ...checkpoints, ...lead }),
     replica: (id: number, recovered: { acceptor: AcceptorRecovered; proposer: ProposerRecovered }, seed: number): Replica =>
-      new Replica({ id, replicas: o.acceptors, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead, acceptedDigests: digestsAt(o, id) }, recovered),
+      new Replica({ id, replicas: o.acceptors, acceptor: memory, proposer: { seed, ...proposerOptions }, learner: { batched, ...checkpoints }, ...lead, acceptedDigests: digestsAt(o, id) }, recovered),
     // Every N instances, or 1.5 s after anything was applied: an idle cluster still checkpoints its last values.
     checkpointSchedule: (from: number, now: number): CheckpointSchedule => new CheckpointSchedule({ instances: o.checkpointEvery, intervalMs: 1500 }, from, now),
   } satisfies RoleFactory;

@@ -35,6 +35,8 @@ export interface RunFlags {
   readonly 'trim-reporters'?: string | undefined;
   /** Mean ms between planned handovers with leadership on (0: none; drawn per seed otherwise). */
   readonly 'resign-every'?: string | undefined;
+  /** Records an acceptor keeps in memory before it reads them back from its disk (0: no archive; drawn per seed otherwise). */
+  readonly 'memory-window'?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -64,6 +66,8 @@ export function runOverrides(flags: RunFlags): SimOverrides {
   if (reporters !== undefined) overrides.trimReporters = reporters;
   const resignEvery = wholeNumber('resign-every', flags['resign-every'], 0);
   if (resignEvery !== undefined) overrides.resignEveryMs = resignEvery;
+  const memoryWindow = wholeNumber('memory-window', flags['memory-window'], 0);
+  if (memoryWindow !== undefined) overrides.memoryWindow = memoryWindow;
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
     overrides.driftViolation = true;
@@ -88,6 +92,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(options.workload === 'kv' && !(options.mutant !== undefined && MUTANT_OVERRIDES[options.mutant]?.workload === 'kv') ? ['--workload kv'] : []),
     ...(options.trimReporters !== DEFAULT_TRIM_REPORTERS ? [`--trim-reporters ${options.trimReporters}`] : []),
     ...(given['resign-every'] !== undefined ? [`--resign-every ${options.resignEveryMs}`] : []),
+    ...(given['memory-window'] !== undefined ? [`--memory-window ${options.memoryWindow}`] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
 }
@@ -120,14 +125,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every', 'memory-window'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every, --memory-window and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'] };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'], 'memory-window': found['memory-window'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

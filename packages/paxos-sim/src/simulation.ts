@@ -22,6 +22,7 @@ import {
 } from '@libpaxos/paxos-core';
 import { Checker, type Sender } from './checker.js';
 import type { DeliveryStream } from './delivery-stream.js';
+import { DiskArchive } from './disk-archive.js';
 import { EventQueue } from './event-queue.js';
 import { KvWorkload, type KvEvent, type KvFigures, type KvHost } from './kv-workload.js';
 import { LeaseChecker, type LeaseView } from './lease-checker.js';
@@ -57,6 +58,11 @@ interface SimNode {
   incarnation: number;
   role: SimRole | null;
   readonly disk: Disk;
+  /**
+   * Acceptors and replicas with a memory window on: this incarnation's view of its disk as the
+   * acceptor's archive (disk-archive.ts), which learns of each batch handed to the disk.
+   */
+  archive: DiskArchive | undefined;
   /** Learners: the next iid this incarnation must decide, and the application's durable checkpoint. */
   expectedNext: number;
   checkpoint: number;
@@ -326,6 +332,7 @@ export class Simulation {
       incarnation: 0,
       role: null,
       disk: { records: new Map(), trimIid: 0, roundFloor: 0, fence: 0, pending: [], syncScheduled: false },
+      archive: undefined,
       expectedNext: 1,
       checkpoint: 0,
       checkpointMaster: undefined,
@@ -528,7 +535,12 @@ export class Simulation {
     const d = node.disk;
     // Read back from the disk: bytes of the new incarnation's own.
     const records = [...d.records.values()].map((r) => ({ ...r, value: r.value.slice() }));
-    const acceptorState = { trimIid: d.trimIid, records, fence: d.fence };
+    // With a memory window, an acceptor forgets older records once its disk holds them and reads
+    // them back from it: a new archive per incarnation, which holds what was read back (every
+    // durable record is handed over, not only the window's; the core takes either).
+    const archive = this.options.memoryWindow > 0 && (node.kind === 'acceptor' || node.kind === 'replica') ? new DiskArchive(d, records) : undefined;
+    node.archive = archive;
+    const acceptorState = { trimIid: d.trimIid, records, fence: d.fence, ...(archive !== undefined ? { archive } : {}) };
     switch (node.kind) {
       case 'acceptor':
         node.role = this.roles.acceptor(node.roleId, acceptorState);
@@ -608,6 +620,9 @@ export class Simulation {
     node.incarnation++;
     node.role = null;
     node.stream = null;
+    // What it handed to the disk and the crash loses must not be read back, nor taken for held:
+    // the next incarnation gets an archive of its own.
+    node.archive = undefined;
     this.observe?.({ kind: 'crash', time: this.now, node: node.index });
     // Writes reach the disk in order; a crash lets a prefix of the unsynced batches through (a
     // sync that finished just before the crash) and loses the rest, with every send they held.
@@ -668,6 +683,9 @@ export class Simulation {
     const d = node.disk;
     if (out.persist.length > 0 || d.pending.length > 0) {
       d.pending.push({ persist: out.persist.slice(), send: out.send.slice() });
+      // Handed to storage now (the very objects the acceptor holds, which it may forget from now
+      // on): its reads see them before the sync, as LMDB's see the commit under way.
+      node.archive?.handedOver(out.persist);
       if (!d.syncScheduled) {
         d.syncScheduled = true;
         this.queue.push(this.now + this.options.diskMs, { k: 'sync', node: node.index, inc: node.incarnation });

@@ -7,6 +7,9 @@ import { drawOptions, makeValue, simulate } from '../src/index.js';
  * for some seeds with leadership on): they replay the course that found them without.
  */
 const FOUND_BEFORE_HANDOVERS = { resignEveryMs: 0 } as const;
+// They also predate the acceptors' memory window (drawn per seed since), but need no override of
+// it: an acceptor reading its older records back from the disk answers as one keeping them all,
+// so every seed here keeps its trace with any window (determinism.test.ts holds that).
 
 /**
  * Bugs the simulator found, pinned down as small deterministic cases so they stay fixed: paxos-core's,

@@ -35,6 +35,9 @@ const EXPECTED: Record<Mutant, RegExp> = {
   'learner-trusts-digest': /decided iid \d+(, for which no value was chosen| with a value other than the chosen one)/,
   // The applications' writes reach the record: the acceptor repeats (or promises) other bytes.
   'learner-keeps-record-bytes': /sent (accepted|promise)\(.*\) (with bytes other than those it durably accepted|reporting a vote that matches none of its durable writes)/,
+  // Answering from the synced record while a newer one waits for its sync, it writes over that
+  // newer one with a lower promise or without the vote: the disk sees the promise or vote go back.
+  'acceptor-forgets-unsynced': /durable (promise|value ballot) went down from \d+ to \d+/,
 };
 
 /** Mutants of a feature that exists in one layout only (digest votes travel between replicas). */

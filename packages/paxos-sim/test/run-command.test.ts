@@ -40,7 +40,19 @@ describe('a run command pasted into sim:web', () => {
     expect(() => parseRunCommand('pnpm sim --seed 9 --resign-every soon')).toThrow(/--resign-every must be a whole number ≥ 0, got 'soon'/);
   }, 60_000);
 
-  it('takes --leader and --drift-violation, and replays them', () => {
+  it('takes --memory-window (0: no archive), and replays it', () => {
+    const parsed = parseRunCommand('replay: pnpm sim --seed 21 --mode replica --memory-window 4');
+    expect(parsed.overrides).toEqual({ mode: 'replica', memoryWindow: 4 });
+    const options = drawOptions(21, parsed.overrides);
+    expect(options.memoryWindow).toBe(4);
+    expect(replayCommand(options, parsed.flags)).toBe('pnpm sim --seed 21 --mode replica --memory-window 4');
+    expect(parseRunCommand('pnpm sim --seed 21 --memory-window=0').overrides).toEqual({ memoryWindow: 0 });
+    // Drawn per seed otherwise, and then not in the replay (the seed draws it again).
+    expect(replayCommand(drawOptions(21), {})).not.toMatch(/memory-window/);
+    expect(() => parseRunCommand('pnpm sim --seed 9 --memory-window -1')).toThrow(/--memory-window must be a whole number ≥ 0, got '-1'/);
+  });
+
+    it('takes --leader and --drift-violation, and replays them', () => {
     const parsed = parseRunCommand('replay: pnpm sim --seed 9 --leader on --drift-violation');
     expect(parsed.overrides).toEqual({ leadership: true, driftViolation: true });
     expect(replayCommand(drawOptions(9, parsed.overrides), parsed.flags)).toBe('pnpm sim --seed 9 --leader on --drift-violation');
