@@ -25,9 +25,18 @@ export class DiskArchive implements AcceptorArchive {
    * records the acceptor forgot and the disk synced can go.
    */
   private readonly handed = new WeakSet<AcceptorRecord>();
+  /**
+   * When a write is handed over: as soon as its step's batch reaches the disk (`write`, as LMDB
+   * with `lmdb-sync yes` hands a commit its records as it starts), or only once that batch is
+   * synced (`sync`, as LMDB without sync marks them after its transaction). With `sync` the
+   * acceptor steps on with records storage does not hold yet, several steps long, and must keep
+   * them (paxos-core's `kept`).
+   */
+  readonly handAt: 'write' | 'sync';
 
-  constructor(disk: ArchiveDisk, recovered: Iterable<AcceptorRecord>) {
+  constructor(disk: ArchiveDisk, recovered: Iterable<AcceptorRecord>, handAt: 'write' | 'sync' = 'write') {
     this.disk = disk;
+    this.handAt = handAt;
     // Read back from the disk at start: storage holds them (paxos-core's AcceptorRecovered).
     for (const r of recovered) this.handed.add(r);
   }
@@ -38,6 +47,8 @@ export class DiskArchive implements AcceptorArchive {
   }
 
   read(iid: number): AcceptorRecord | undefined {
+    // Handed only once synced: the pending batches are not storage's yet.
+    if (this.handAt === 'sync') return this.readSynced(iid);
     // Newest first: the acceptor runs ahead of the sync and must read what it last wrote.
     const pending = this.disk.pending;
     for (let b = pending.length - 1; b >= 0; b--) {

@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DiskArchive } from '../src/disk-archive.js';
+import { archiveHandsAt } from '../src/simulation.js';
 import { drawOptions, simulate } from '../src/index.js';
 
 describe('determinism', () => {
@@ -22,11 +23,23 @@ describe('determinism', () => {
   // one that keeps them all, so no trace may depend on it.
   it('an acceptor with an archive answers as one with every record in memory: the same trace for every window', () => {
     const read = vi.spyOn(DiskArchive.prototype, 'read');
+    // Counted by hand: a spy would keep every one of millions of calls.
+    const holds = DiskArchive.prototype.holds;
+    let unheld = 0;
+    DiskArchive.prototype.holds = function (this: DiskArchive, rec) {
+      const held = holds.call(this, rec);
+      if (!held) unheld++;
+      return held;
+    };
     try {
+      // 7 and 8 hand writes to storage as they reach the disk, 9 and 6 only once synced.
       for (const [seed, mode] of [
         [7, 'split'],
         [8, 'replica'],
+        [9, 'split'],
+        [6, 'replica'],
       ] as const) {
+        expect(archiveHandsAt(seed)).toBe(seed >= 9 || seed === 6 ? 'sync' : 'write');
         const base = simulate(drawOptions(seed, { values: 300, mode, memoryWindow: 0 }));
         expect(read).not.toHaveBeenCalled();
         for (const memoryWindow of [1, 4, 64]) {
@@ -34,12 +47,16 @@ describe('determinism', () => {
           expect(r.traceHash, `seed ${seed} in ${mode} mode, memory window ${memoryWindow}`).toBe(base.traceHash);
           expect(r.violations).toEqual([]);
         }
-        // Not vacuously: the acceptors did forget records and read them back.
+        // Not vacuously: the acceptors did forget records and read them back; and where writes
+        // are handed over only once synced, they stepped on with records storage did not hold.
         expect(read).toHaveBeenCalled();
+        if (archiveHandsAt(seed) === 'sync') expect(unheld, `seed ${seed}: records not held yet`).toBeGreaterThan(0);
         read.mockClear();
+        unheld = 0;
       }
     } finally {
       read.mockRestore();
+      DiskArchive.prototype.holds = holds;
     }
   }, 120_000);
 
