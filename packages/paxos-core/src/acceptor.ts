@@ -85,6 +85,8 @@ export class Acceptor {
   private archivedUpTo = 0;
   /** Records at or below `archivedUpTo` that storage does not hold yet (written since, or not handed over when swept). */
   private readonly kept = new Map<number, AcceptorRecord>();
+  /** `kept`'s size at which a write below the window scans it for records storage now holds. */
+  private keptScanAt = 1;
   private trimIid = 0;
   /** Highest iid with a record: bounds repeat scans. */
   private highestIid = 0;
@@ -99,6 +101,7 @@ export class Acceptor {
     this.stateIntervalMs = requireInt('stateIntervalMs', options.stateIntervalMs ?? 1000, 1, 3_600_000);
     this.maxRepeat = requireInt('maxRepeat', options.maxRepeat ?? 4096, 1, 1 << 20);
     this.memoryWindow = requireInt('memoryWindow', options.memoryWindow ?? DEFAULT_MEMORY_WINDOW, 1, MAX_UINT32);
+    this.keptScanAt = Math.ceil(this.memoryWindow / 4);
     this.fence = recovered?.fence ?? 0;
     this.archive = recovered?.archive;
     if (recovered) {
@@ -273,7 +276,7 @@ export class Acceptor {
       this.kept.set(rec.iid, rec);
       // Writes below the window while it does not move (after a prepare far ahead, say) would
       // otherwise pile up here until the next sweep.
-      if (this.archive !== undefined && this.kept.size >= Math.ceil(this.memoryWindow / 4)) this.forgetHeld(this.archive);
+      if (this.archive !== undefined && this.kept.size >= this.keptScanAt) this.forgetHeld(this.archive);
     }
     if (rec.iid > this.highestIid) this.highestIid = rec.iid;
     if (rec.ballot > this.maxBallot) this.maxBallot = rec.ballot;
@@ -301,6 +304,9 @@ export class Acceptor {
 
   private forgetHeld(archive: AcceptorArchive): void {
     for (const [iid, rec] of this.kept) if (archive.holds(rec)) this.kept.delete(iid);
+    // The next scan when `kept` has doubled: while storage holds none of them (a batch not yet
+    // committed), scanning at every write would cost its square.
+    this.keptScanAt = Math.max(Math.ceil(this.memoryWindow / 4), 2 * this.kept.size);
   }
 }
 

@@ -453,11 +453,18 @@ class RewritableAcceptor implements SimRole {
   rewrite(rec: AcceptorRecord, out: Effects): void {
     out.persist.push(rec);
     this.records.set(rec.iid, rec);
-    // With the archive, as the real acceptor restarts: what falls below its window is read back
-    // from the disk (the rewrite too once it is handed over at the end of this step; nothing in
-    // this step reads it again). An array, not the map's one-shot iterator: the recovery path may
-    // walk the records more than once.
-    this.acceptor = this.make({ trimIid: this.trimIid, records: [...this.records.values()], fence: this.fence, ...(this.archive !== undefined ? { archive: this.archive } : {}) });
+    // The rebuilt acceptor takes every record it is given as held by storage and forgets those
+    // below its window at once; the disk may not have them yet (writes handed over only once
+    // synced), so it reads them back from this wrapper's own complete map, not from the disk: a
+    // stale read there would be the harness's fault, not the mutation's.
+    const archive = this.archive;
+    const records = this.records;
+    this.acceptor = this.make({
+      trimIid: this.trimIid,
+      records: [...records.values()],
+      fence: this.fence,
+      ...(archive !== undefined ? { archive: { read: (iid: number) => records.get(iid), holds: (r: AcceptorRecord) => archive.holds(r) } } : {}),
+    });
   }
 }
 

@@ -201,6 +201,15 @@ function resignsOf(seed: number): number {
  * while proposers still use them (their pre-execution windows are up to 128 instances), 64 mostly
  * only what repeats ask for; none keeps the all-in-memory acceptor simulated too.
  */
+/**
+ * Half the seeds' acceptors hand their writes to storage only once they are synced (disk-archive.ts),
+ * from a hash of the seed of its own: drawn apart from everything else, so no trace changes (an
+ * acceptor with an archive answers as one without).
+ */
+export function archiveHandsAt(seed: number): 'write' | 'sync' {
+  return Math.imul((seed ^ 0x51c3a9) >>> 0, 0x9e3779b1) >>> 31 === 1 ? 'sync' : 'write';
+}
+
 function memoryWindowOf(seed: number): number {
   const h = Math.imul((seed ^ 0x3a7c1e) >>> 0, 0xc2b2ae35) >>> 30;
   return h === 0 ? 0 : h === 1 ? 4 : h === 2 ? 16 : 64;
@@ -299,7 +308,7 @@ export function describeOptions(o: SimOptions): string {
       ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold}${o.trimReporters === DEFAULT_TRIM_REPORTERS ? '' : ` reporters=${trimReportersOf(o)}`} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
-    ...(o.memoryWindow > 0 ? [`memory=${o.memoryWindow}`] : []),
+    ...(o.memoryWindow > 0 ? [`memory=${o.memoryWindow}${archiveHandsAt(o.seed) === 'sync' ? ',at-sync' : ''}`] : []),
     ...(o.mode === 'replica' && o.acceptedDigests !== true ? [`digests=${o.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}${o.resignEveryMs > 0 ? ` resign/${o.resignEveryMs}ms` : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),

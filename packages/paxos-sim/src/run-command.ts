@@ -67,6 +67,7 @@ export function runOverrides(flags: RunFlags): SimOverrides {
   const resignEvery = wholeNumber('resign-every', flags['resign-every'], 0);
   if (resignEvery !== undefined) overrides.resignEveryMs = resignEvery;
   const memoryWindow = wholeNumber('memory-window', flags['memory-window'], 0);
+  if (memoryWindow !== undefined && memoryWindow > 0xffff_ffff) throw new RunCommandError(`--memory-window must be at most 4294967295 instances, got '${flags['memory-window'] ?? ''}'`);
   if (memoryWindow !== undefined) overrides.memoryWindow = memoryWindow;
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;

@@ -29,7 +29,7 @@ import { LeaseChecker, type LeaseView } from './lease-checker.js';
 import { MasterReference } from './master-reference.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
-import { digestsAt, type SimOptions } from './options.js';
+import { archiveHandsAt, digestsAt, type SimOptions } from './options.js';
 import { isLeaderRole, realRoles, type LeaderRole, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
 import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
@@ -1218,13 +1218,4 @@ function isAcceptorReply(msg: Message): boolean {
 
 export function simulate(options: SimOptions): SimResult {
   return new Simulation(options).run();
-}
-
-/**
- * Half the seeds' acceptors hand their writes to storage only once they are synced (disk-archive.ts),
- * from a hash of the seed of its own: drawn apart from everything else, so no trace changes (an
- * acceptor with an archive answers as one without).
- */
-export function archiveHandsAt(seed: number): 'write' | 'sync' {
-  return Math.imul((seed ^ 0x51c3a9) >>> 0, 0x9e3779b1) >>> 31 === 1 ? 'sync' : 'write';
 }

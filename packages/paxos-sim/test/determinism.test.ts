@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DiskArchive } from '../src/disk-archive.js';
-import { archiveHandsAt } from '../src/simulation.js';
+import { archiveHandsAt } from '../src/options.js';
 import { drawOptions, simulate } from '../src/index.js';
 
 describe('determinism', () => {

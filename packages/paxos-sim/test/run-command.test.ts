@@ -47,6 +47,7 @@ describe('a run command pasted into sim:web', () => {
     expect(options.memoryWindow).toBe(4);
     expect(replayCommand(options, parsed.flags)).toBe('pnpm sim --seed 21 --mode replica --memory-window 4');
     expect(parseRunCommand('pnpm sim --seed 21 --memory-window=0').overrides).toEqual({ memoryWindow: 0 });
+    expect(() => parseRunCommand('pnpm sim --seed 21 --memory-window 4294967296')).toThrow(/--memory-window must be at most 4294967295 instances, got '4294967296'/);
     // Drawn per seed otherwise, and then not in the replay (the seed draws it again).
     expect(replayCommand(drawOptions(21), {})).not.toMatch(/memory-window/);
     expect(() => parseRunCommand('pnpm sim --seed 9 --memory-window -1')).toThrow(/--memory-window must be a whole number ≥ 0, got '-1'/);
