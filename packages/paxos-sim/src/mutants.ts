@@ -49,6 +49,10 @@ interface RecoveredAcceptor {
   readonly fence: number;
   /** The disk's archive, with a memory window on: the mutant's acceptors read from it as the real one does. */
   readonly archive?: DiskArchive;
+  /** With the archive, what storage's load says besides the records (paxos-core's AcceptorRecovered). */
+  readonly highestIid?: number;
+  readonly maxBallot?: number;
+  readonly recordsAbove?: number;
 }
 
 function mutation(mutant: Mutant, o: SimOptions): Mutation {
@@ -397,7 +401,15 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
 }
 
 function readRecovered(r: SimAcceptorRecovered): RecoveredAcceptor {
-  return { trimIid: r.trimIid, records: [...r.records], fence: r.fence ?? 0, ...(r.archive !== undefined ? { archive: r.archive } : {}) };
+  return {
+    trimIid: r.trimIid,
+    records: [...r.records],
+    fence: r.fence ?? 0,
+    ...(r.archive !== undefined ? { archive: r.archive } : {}),
+    ...(r.highestIid !== undefined ? { highestIid: r.highestIid } : {}),
+    ...(r.maxBallot !== undefined ? { maxBallot: r.maxBallot } : {}),
+    ...(r.recordsAbove !== undefined ? { recordsAbove: r.recordsAbove } : {}),
+  };
 }
 
 /** Replaces one method of this object (not of its class) by `wrap` of the original. */
@@ -418,6 +430,8 @@ class RewritableAcceptor implements SimRole {
   private trimIid: number;
   private readonly fence: number;
   private readonly archive: DiskArchive | undefined;
+  /** What storage said at start of the records it did not give (those below its cut stay on disk). */
+  private readonly loaded: Pick<AcceptorRecovered, 'highestIid' | 'maxBallot' | 'recordsAbove'>;
 
   constructor(make: (recovered: AcceptorRecovered) => Acceptor, recovered: RecoveredAcceptor) {
     this.make = make;
@@ -426,6 +440,12 @@ class RewritableAcceptor implements SimRole {
     this.trimIid = recovered.trimIid;
     this.fence = recovered.fence;
     this.archive = recovered.archive;
+    const { highestIid, maxBallot, recordsAbove } = recovered;
+    this.loaded = {
+      ...(highestIid !== undefined ? { highestIid } : {}),
+      ...(maxBallot !== undefined ? { maxBallot } : {}),
+      ...(recordsAbove !== undefined ? { recordsAbove } : {}),
+    };
   }
 
   record(iid: number): AcceptorRecord | undefined {
@@ -455,15 +475,17 @@ class RewritableAcceptor implements SimRole {
     this.records.set(rec.iid, rec);
     // The rebuilt acceptor takes every record it is given as held by storage and forgets those
     // below its window at once; the disk may not have them yet (writes handed over only once
-    // synced), so it reads them back from this wrapper's own complete map, not from the disk: a
-    // stale read there would be the harness's fault, not the mutation's.
+    // synced), so it reads them back from this wrapper's map, which has every record this
+    // incarnation wrote or was given, and only below storage's cut at start from the disk (synced
+    // then): a stale read would be the harness's fault, not the mutation's.
     const archive = this.archive;
     const records = this.records;
     this.acceptor = this.make({
       trimIid: this.trimIid,
       records: [...records.values()],
       fence: this.fence,
-      ...(archive !== undefined ? { archive: { read: (iid: number) => records.get(iid), holds: (r: AcceptorRecord) => archive.holds(r) } } : {}),
+      ...this.loaded,
+      ...(archive !== undefined ? { archive: { read: (iid: number) => records.get(iid) ?? archive.read(iid), holds: (r: AcceptorRecord) => archive.holds(r) } } : {}),
     });
   }
 }

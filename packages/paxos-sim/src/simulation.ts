@@ -30,7 +30,7 @@ import { MasterReference } from './master-reference.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
 import { archiveHandsAt, digestsAt, type SimOptions } from './options.js';
-import { isLeaderRole, realRoles, type LeaderRole, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimRole } from './roles.js';
+import { isLeaderRole, realRoles, type LeaderRole, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimAcceptorRecovered, type SimRole } from './roles.js';
 import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
 
@@ -536,12 +536,26 @@ export class Simulation {
     // Read back from the disk: bytes of the new incarnation's own.
     const records = [...d.records.values()].map((r) => ({ ...r, value: r.value.slice() }));
     // With a memory window, an acceptor forgets older records once its disk holds them and reads
-    // them back from it: a new archive per incarnation, which holds what was read back (every
-    // durable record is handed over, not only the window's; the core takes either).
-    const archive =
-      this.options.memoryWindow > 0 && (node.kind === 'acceptor' || node.kind === 'replica') ? new DiskArchive(d, records, archiveHandsAt(this.options.seed)) : undefined;
-    node.archive = archive;
-    const acceptorState = { trimIid: d.trimIid, records, fence: d.fence, ...(archive !== undefined ? { archive } : {}) };
+    // them back from it: a new archive per incarnation, which holds what was read back. It is
+    // given what LMDB storage's load gives: the records above a cut (the acceptor's window below
+    // the highest, or in half the seeds a cut closer to it, as a load window may be smaller), the
+    // cut, and the highest instance and ballot over all of them.
+    const windowed = this.options.memoryWindow > 0 && (node.kind === 'acceptor' || node.kind === 'replica');
+    let acceptorState: SimAcceptorRecovered = { trimIid: d.trimIid, records, fence: d.fence };
+    node.archive = undefined;
+    if (windowed) {
+      let highestIid = 0;
+      let maxBallot = 0;
+      for (const r of records) {
+        if (r.iid > highestIid) highestIid = r.iid;
+        if (r.ballot > maxBallot) maxBallot = r.ballot;
+      }
+      const recordsAbove = Math.max(d.trimIid, highestIid - loadWindowOf(this.options.seed, this.options.memoryWindow));
+      const given = records.filter((r) => r.iid > recordsAbove);
+      const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed));
+      node.archive = archive;
+      acceptorState = { trimIid: d.trimIid, records: given, fence: d.fence, archive, highestIid, maxBallot, recordsAbove };
+    }
     switch (node.kind) {
       case 'acceptor':
         node.role = this.roles.acceptor(node.roleId, acceptorState);
@@ -1218,4 +1232,9 @@ function isAcceptorReply(msg: Message): boolean {
 
 export function simulate(options: SimOptions): SimResult {
   return new Simulation(options).run();
+}
+
+/** How many of the newest records a restarted acceptor is given: its window, or in half the seeds half of it. */
+function loadWindowOf(seed: number, memoryWindow: number): number {
+  return Math.imul((seed ^ 0x2b7e15) >>> 0, 0x85ebca6b) >>> 31 === 1 ? Math.ceil(memoryWindow / 2) : memoryWindow;
 }
