@@ -69,9 +69,10 @@ export interface AcceptorRecovered {
 }
 
 /**
- * A Paxos acceptor (LibPaxos3 §4.1). It keeps its whole state in memory and writes through: every
+ * A Paxos acceptor (LibPaxos3 §4.1). It keeps its state in memory and writes through: every
  * change is returned as a persist record, and the caller makes it durable before sending the
- * reply (persist before send), just as LibPaxos3 commits its transaction before replying.
+ * reply (persist before send), just as LibPaxos3 commits its transaction before replying. Given an
+ * archive, it keeps only the newest records in memory and reads older ones back from storage.
  */
 export class Acceptor {
   readonly id: number;

@@ -22,7 +22,8 @@ export interface StoredState {
 }
 
 /**
- * Acceptor storage. The core keeps its state in memory and writes through: `commit` makes one
+ * Acceptor storage. The core keeps its state in memory (with LMDB, only its newest records: the
+ * storage is its archive, paxos-core's AcceptorArchive) and writes through: `commit` makes one
  * group of persist records as durable as the storage makes anything (one transaction; with
  * `lmdb-sync yes` one fsync) and resolves only then, so the replies waiting on it may go out
  * (persist before send). A commit that is done when it returns (memory; LMDB without sync, a
