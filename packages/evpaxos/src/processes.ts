@@ -391,7 +391,7 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
   const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
   const state = storage.load(DEFAULT_MEMORY_WINDOW);
-  const role = new Acceptor({ id, memoryWindow: DEFAULT_MEMORY_WINDOW }, state);
+  const role = new Acceptor({ id }, state);
   const { close, metricsUrl } = await wire(
     o,
     config,

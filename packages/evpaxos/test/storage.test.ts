@@ -263,7 +263,7 @@ describe('lmdb storage specifics', () => {
     expect(s.read(2)).toBeUndefined();
   });
 
-  it('holds only what a commit was given and what it read at start, and only after a commit without sync succeeded', async () => {
+  it('holds exactly the record objects a commit without sync was given, once it returned', async () => {
     const s = new LmdbStorage({ envPath: tempPath(), aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(s);
     const r = rec(1, 11);

@@ -63,7 +63,9 @@ export interface AcceptorRecovered {
   readonly maxBallot?: number;
   /**
    * With an archive: `records` holds every record above this instance (storage's cut); the
-   * acceptor reads any at or below it from the archive. Default: `records` holds every record.
+   * acceptor reads any at or below it from the archive. Default: `records` holds every record
+   * (every one above `highestIid − memoryWindow` at least): a storage that gives fewer must say so
+   * here, or the records it left out read as never written.
    */
   readonly recordsAbove?: number;
 }
@@ -86,8 +88,10 @@ export class Acceptor {
   private archivedUpTo = 0;
   /** Records at or below `archivedUpTo` that storage does not hold yet (written since, or not handed over when swept). */
   private readonly kept = new Map<number, AcceptorRecord>();
+  /** A quarter window: how far the window moves at a sweep, and how large `kept` grows before it is scanned. */
+  private readonly sweepStep: number;
   /** `kept`'s size at which a write below the window scans it for records storage now holds. */
-  private keptScanAt = 1;
+  private keptScanAt: number;
   private trimIid = 0;
   /** Highest iid with a record: bounds repeat scans. */
   private highestIid = 0;
@@ -102,7 +106,8 @@ export class Acceptor {
     this.stateIntervalMs = requireInt('stateIntervalMs', options.stateIntervalMs ?? 1000, 1, 3_600_000);
     this.maxRepeat = requireInt('maxRepeat', options.maxRepeat ?? 4096, 1, 1 << 20);
     this.memoryWindow = requireInt('memoryWindow', options.memoryWindow ?? DEFAULT_MEMORY_WINDOW, 1, MAX_UINT32);
-    this.keptScanAt = Math.ceil(this.memoryWindow / 4);
+    this.sweepStep = Math.ceil(this.memoryWindow / 4);
+    this.keptScanAt = this.sweepStep;
     this.fence = recovered?.fence ?? 0;
     this.archive = recovered?.archive;
     if (recovered) {
@@ -283,7 +288,7 @@ export class Acceptor {
     if (rec.ballot > this.maxBallot) this.maxBallot = rec.ballot;
     out.persist.push(rec);
     // Sweep a quarter window at a time, so that the walk below costs O(1) a record.
-    if (this.archive !== undefined && this.highestIid - this.archivedUpTo >= this.memoryWindow + Math.ceil(this.memoryWindow / 4)) this.sweep(this.archive);
+    if (this.archive !== undefined && this.highestIid - this.archivedUpTo >= this.memoryWindow + this.sweepStep) this.sweep(this.archive);
   }
 
   /**
@@ -307,7 +312,7 @@ export class Acceptor {
     for (const [iid, rec] of this.kept) if (archive.holds(rec)) this.kept.delete(iid);
     // The next scan when `kept` has doubled: while storage holds none of them (a batch not yet
     // committed), scanning at every write would cost its square.
-    this.keptScanAt = Math.max(Math.ceil(this.memoryWindow / 4), 2 * this.kept.size);
+    this.keptScanAt = Math.max(this.sweepStep, 2 * this.kept.size);
   }
 }
 

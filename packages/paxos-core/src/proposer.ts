@@ -471,12 +471,7 @@ export class Proposer {
       let iid = Math.max(this.decidedUpTo, this.fence) + 1;
       while (this.instances.get(iid)?.acceptSent === true) iid++;
       if (iid > MAX_UINT32) return;
-      for (const inst of [...this.instances.values()]) {
-        if (inst.phase === 1 && !inst.acceptSent && inst.iid !== iid) {
-          this.remove(inst);
-          if (inst.own !== null && !inst.control) this.requeue(inst.own);
-        }
-      }
+      this.dropWhere((inst) => inst.phase === 1 && !inst.acceptSent && inst.iid !== iid);
       if (!this.instances.has(iid)) {
         if (iid > this.nextPrepareIid) this.nextPrepareIid = iid;
         // Above the ballot an earlier campaign here yielded to: if that was a live candidate's it
@@ -502,11 +497,7 @@ export class Proposer {
   abandonControl(): void {
     if (this.leading) return;
     this.control = null;
-    for (const inst of [...this.instances.values()]) {
-      if (inst.decided !== null || !(inst.control || (inst.phase === 1 && !inst.acceptSent))) continue;
-      this.remove(inst);
-      if (!inst.control && inst.own !== null) this.requeue(inst.own);
-    }
+    this.dropWhere((inst) => inst.decided === null && (inst.control || (inst.phase === 1 && !inst.acceptSent)));
   }
 
   /**
@@ -522,12 +513,20 @@ export class Proposer {
     // instance below it is left empty, so learners reach it.
     let keep = -1;
     if (this.control !== null) for (const inst of this.instances.values()) if (inst.phase === 1 && (keep < 0 || inst.iid < keep)) keep = inst.iid;
-    for (const inst of [...this.instances.values()]) {
-      if (inst.phase !== 1 || inst.acceptSent || inst.control || inst.iid === keep) continue;
-      this.remove(inst);
-      if (inst.own !== null) this.requeue(inst.own);
-    }
+    this.dropWhere((inst) => inst.phase === 1 && !inst.acceptSent && !inst.control && inst.iid !== keep);
     this.takeoverPending = 0;
+  }
+
+  /**
+   * Removes the instances `drop` picks (leadership changes, campaigns: not a per-message path); a
+   * client value one carried goes back to the queue, a master operation's does not.
+   */
+  private dropWhere(drop: (inst: Instance) => boolean): void {
+    for (const inst of [...this.instances.values()]) {
+      if (!drop(inst)) continue;
+      this.remove(inst);
+      if (!inst.control && inst.own !== null) this.requeue(inst.own);
+    }
   }
 
   /**

@@ -103,12 +103,12 @@ describe('acceptor with an archive (LMDB storage): a bounded window in memory', 
     const { a, disk } = withArchive(8);
     for (let iid = 1; iid <= 40; iid++) disk.take(accept(a, iid, iid === 3 ? 99 : 11, `v${iid}`));
     const newest = [...disk.records.values()].filter((r) => r.iid > 36);
-    const b = new Acceptor({ id: 1, memoryWindow: 8 }, { trimIid: 2, records: newest, archive: disk, highestIid: 40, maxBallot: 99 });
+    const b = new Acceptor({ id: 1, memoryWindow: 8 }, { trimIid: 2, records: newest, archive: disk, highestIid: 40, maxBallot: 99, recordsAbove: 36 });
     expect(b.rejoinInfo).toEqual({ highest: 40, maxBallot: 99 });
     expect(b.record(10)?.value).toEqual(enc('v10'));
     expect(b.record(2)).toBeUndefined();
     expect(msgs(accept(b, 3, 50, 'x'), 'preempted')).toEqual([{ type: 'preempted', aid: 1, iid: 3, ballot: 99 }]);
-    // A trim above the archived part leaves nothing below it readable.
+    // A trim leaves nothing at or below it readable, in memory or on disk.
     b.receive(PEER, { type: 'trim', iid: 20 }, fx());
     expect(b.record(10)).toBeUndefined();
     expect(b.record(21)?.value).toEqual(enc('v21'));

@@ -142,7 +142,7 @@ describe("leadership's state as of an instance (what a checkpoint of that instan
     expect(a.tick(3020, true, 130, out).propose).toBeUndefined();
   });
 
-  it('a node that restores a checkpoint (or jumps) while it resigns again forgets that resignation and its window', () => {
+  it('a node that restores a checkpoint while it resigns again forgets that resignation and its window', () => {
     const { a, out } = leaderAt5();
     const renewal = op(a.tick(2340, true, 130, out).propose);
     const resignation = op(a.resign(2341, 130, out));

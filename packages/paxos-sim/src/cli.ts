@@ -36,9 +36,10 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
                 the seeds, every 1 or 3 s in the others)
   --memory-window N
                 acceptors keep about their newest N records in memory and read older ones back
-                from their disk, synced or still pending (paxos-core's AcceptorArchive, as the LMDB
-                storage); 0: no archive, every record in memory (drawn per seed otherwise: none in a
-                quarter of the seeds, 4, 16 or 64 in the others)
+                from their disk (paxos-core's AcceptorArchive, as the LMDB storage): with the
+                writes still pending, or in half the seeds (memory=N,at-sync) synced ones only,
+                the acceptor keeping the rest; 0: no archive, every record in memory (drawn per
+                seed otherwise: none in a quarter of the seeds, 4, 16 or 64 in the others)
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 

@@ -55,7 +55,7 @@ export class DiskArchive implements AcceptorArchive {
       const persist = (pending[b] as (typeof pending)[number]).persist;
       for (let i = persist.length - 1; i >= 0; i--) {
         const r = persist[i] as PersistRecord;
-        if (r.kind === 'record' && r.iid === iid) return ownCopy(r);
+        if (r.kind === 'record' && r.iid === iid) return recordCopy(r);
         // A trim written after the record deleted it (the acceptor never asks that low: its own trim
         // point is at least this one, but storage answers for itself).
         if (r.kind === 'trim' && r.iid >= iid) return undefined;
@@ -67,7 +67,7 @@ export class DiskArchive implements AcceptorArchive {
   /** The synced record for `iid` only, not the writes pending a sync (what the `acceptor-forgets-unsynced` mutant reads). */
   readSynced(iid: number): AcceptorRecord | undefined {
     const r = this.disk.records.get(iid);
-    return r === undefined ? undefined : ownCopy(r);
+    return r === undefined ? undefined : recordCopy(r);
   }
 
   holds(rec: AcceptorRecord): boolean {
@@ -76,10 +76,10 @@ export class DiskArchive implements AcceptorArchive {
 }
 
 /**
- * A read gives the process bytes of its own, as a restart's read-back does (simulation.ts's
- * `startRole`): what it does to them cannot reach the disk, nor the pending write they came from,
- * nor another read's.
+ * A record with bytes of its own, as the disk keeps them and as every read gives them back (here,
+ * and a restart's read-back in simulation.ts): what the process does to them cannot reach the
+ * disk, nor the pending write they came from, nor another read's.
  */
-function ownCopy(r: AcceptorRecord): AcceptorRecord {
+export function recordCopy(r: AcceptorRecord): AcceptorRecord {
   return { ...r, value: r.value.slice() };
 }

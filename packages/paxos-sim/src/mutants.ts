@@ -15,7 +15,6 @@ import {
   type Proposer,
   type ProposerRecovered,
 } from '@libpaxos/paxos-core';
-import type { DiskArchive } from './disk-archive.js';
 import type { Mutant, SimOptions } from './options.js';
 import { realRoles, type CheckpointScheduleRole, type LearnerRole, type RoleFactory, type SimAcceptorRecovered, type SimRole, type SnapshotRole } from './roles.js';
 
@@ -43,16 +42,9 @@ interface Mutation {
 }
 
 /** An acceptor's recovered state, read into memory so that several acceptors can be built from it. */
-interface RecoveredAcceptor {
-  readonly trimIid: number;
+interface RecoveredAcceptor extends Omit<SimAcceptorRecovered, 'records' | 'fence'> {
   readonly records: readonly AcceptorRecord[];
   readonly fence: number;
-  /** The disk's archive, with a memory window on: the mutant's acceptors read from it as the real one does. */
-  readonly archive?: DiskArchive;
-  /** With the archive, what storage's load says besides the records (paxos-core's AcceptorRecovered). */
-  readonly highestIid?: number;
-  readonly maxBallot?: number;
-  readonly recordsAbove?: number;
 }
 
 function mutation(mutant: Mutant, o: SimOptions): Mutation {
@@ -401,15 +393,7 @@ export function mutantRoles(mutant: Mutant, o: SimOptions): RoleFactory {
 }
 
 function readRecovered(r: SimAcceptorRecovered): RecoveredAcceptor {
-  return {
-    trimIid: r.trimIid,
-    records: [...r.records],
-    fence: r.fence ?? 0,
-    ...(r.archive !== undefined ? { archive: r.archive } : {}),
-    ...(r.highestIid !== undefined ? { highestIid: r.highestIid } : {}),
-    ...(r.maxBallot !== undefined ? { maxBallot: r.maxBallot } : {}),
-    ...(r.recordsAbove !== undefined ? { recordsAbove: r.recordsAbove } : {}),
-  };
+  return { ...r, records: [...r.records], fence: r.fence ?? 0 };
 }
 
 /** Replaces one method of this object (not of its class) by `wrap` of the original. */
@@ -428,24 +412,15 @@ class RewritableAcceptor implements SimRole {
   private readonly make: (recovered: AcceptorRecovered) => Acceptor;
   private readonly records: Map<number, AcceptorRecord>;
   private trimIid: number;
-  private readonly fence: number;
-  private readonly archive: DiskArchive | undefined;
-  /** What storage said at start of the records it did not give (those below its cut stay on disk). */
-  private readonly loaded: Pick<AcceptorRecovered, 'highestIid' | 'maxBallot' | 'recordsAbove'>;
+  /** What it started from: the fence, the disk's archive and what storage said of the records it did not give. */
+  private readonly recovered: RecoveredAcceptor;
 
   constructor(make: (recovered: AcceptorRecovered) => Acceptor, recovered: RecoveredAcceptor) {
     this.make = make;
     this.acceptor = make(recovered);
     this.records = new Map(recovered.records.map((r) => [r.iid, r]));
     this.trimIid = recovered.trimIid;
-    this.fence = recovered.fence;
-    this.archive = recovered.archive;
-    const { highestIid, maxBallot, recordsAbove } = recovered;
-    this.loaded = {
-      ...(highestIid !== undefined ? { highestIid } : {}),
-      ...(maxBallot !== undefined ? { maxBallot } : {}),
-      ...(recordsAbove !== undefined ? { recordsAbove } : {}),
-    };
+    this.recovered = recovered;
   }
 
   record(iid: number): AcceptorRecord | undefined {
@@ -478,13 +453,12 @@ class RewritableAcceptor implements SimRole {
     // synced), so it reads them back from this wrapper's map, which has every record this
     // incarnation wrote or was given, and only below storage's cut at start from the disk (synced
     // then): a stale read would be the harness's fault, not the mutation's.
-    const archive = this.archive;
+    const archive = this.recovered.archive;
     const records = this.records;
     this.acceptor = this.make({
+      ...this.recovered,
       trimIid: this.trimIid,
       records: [...records.values()],
-      fence: this.fence,
-      ...this.loaded,
       ...(archive !== undefined ? { archive: { read: (iid: number) => records.get(iid) ?? archive.read(iid), holds: (r: AcceptorRecord) => archive.holds(r) } } : {}),
     });
   }

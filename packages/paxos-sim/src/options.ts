@@ -201,6 +201,11 @@ function resignsOf(seed: number): number {
  * while proposers still use them (their pre-execution windows are up to 128 instances), 64 mostly
  * only what repeats ask for; none keeps the all-in-memory acceptor simulated too.
  */
+function memoryWindowOf(seed: number): number {
+  const h = Math.imul((seed ^ 0x3a7c1e) >>> 0, 0xc2b2ae35) >>> 30;
+  return h === 0 ? 0 : h === 1 ? 4 : h === 2 ? 16 : 64;
+}
+
 /**
  * Half the seeds' acceptors hand their writes to storage only once they are synced (disk-archive.ts),
  * from a hash of the seed of its own: drawn apart from everything else, so no trace changes (an
@@ -210,9 +215,9 @@ export function archiveHandsAt(seed: number): 'write' | 'sync' {
   return Math.imul((seed ^ 0x51c3a9) >>> 0, 0x9e3779b1) >>> 31 === 1 ? 'sync' : 'write';
 }
 
-function memoryWindowOf(seed: number): number {
-  const h = Math.imul((seed ^ 0x3a7c1e) >>> 0, 0xc2b2ae35) >>> 30;
-  return h === 0 ? 0 : h === 1 ? 4 : h === 2 ? 16 : 64;
+/** How many of the newest records a restarted acceptor is given (LMDB's load window): its window, or in half the seeds half of it. */
+export function loadWindowOf(seed: number, memoryWindow: number): number {
+  return Math.imul((seed ^ 0x2b7e15) >>> 0, 0x85ebca6b) >>> 31 === 1 ? Math.ceil(memoryWindow / 2) : memoryWindow;
 }
 
 /** Whether replica `id` takes (and sends) digest votes in a run with these options. */

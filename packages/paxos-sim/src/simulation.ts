@@ -22,14 +22,14 @@ import {
 } from '@libpaxos/paxos-core';
 import { Checker, type Sender } from './checker.js';
 import type { DeliveryStream } from './delivery-stream.js';
-import { DiskArchive } from './disk-archive.js';
+import { DiskArchive, recordCopy } from './disk-archive.js';
 import { EventQueue } from './event-queue.js';
 import { KvWorkload, type KvEvent, type KvFigures, type KvHost } from './kv-workload.js';
 import { LeaseChecker, type LeaseView } from './lease-checker.js';
 import { MasterReference } from './master-reference.js';
 import { mutantRoles } from './mutants.js';
 import type { SimObserver } from './observer.js';
-import { archiveHandsAt, digestsAt, type SimOptions } from './options.js';
+import { archiveHandsAt, digestsAt, loadWindowOf, type SimOptions } from './options.js';
 import { isLeaderRole, realRoles, type LeaderRole, type LearnerRole, type ProposerRole, type ReplicaRole, type RoleFactory, type SimAcceptorRecovered, type SimRole } from './roles.js';
 import { Checkpoints, type CheckpointEvent, type CheckpointFigures, type CheckpointHost, type CheckpointNode } from './sim-checkpoints.js';
 import { describeValueId, makeValue, valueId } from './workload.js';
@@ -534,7 +534,7 @@ export class Simulation {
     const seed = (this.options.seed * 131 + node.index * 17 + node.incarnation) >>> 0;
     const d = node.disk;
     // Read back from the disk: bytes of the new incarnation's own.
-    const records = [...d.records.values()].map((r) => ({ ...r, value: r.value.slice() }));
+    const records = [...d.records.values()].map(recordCopy);
     // With a memory window, an acceptor forgets older records once its disk holds them and reads
     // them back from it: a new archive per incarnation, which holds what was read back. It is
     // given what LMDB storage's load gives: the records above a cut (the acceptor's window below
@@ -775,7 +775,7 @@ export class Simulation {
         this.checker.durableWrite(node.roleId, r);
         // The disk holds bytes of its own: what the process does to its record after the write
         // does not reach what a restart reads back.
-        d.records.set(r.iid, { ...r, value: r.value.slice() });
+        d.records.set(r.iid, recordCopy(r));
         return;
       case 'trim':
         if (r.iid <= d.trimIid) return;
@@ -1232,9 +1232,4 @@ function isAcceptorReply(msg: Message): boolean {
 
 export function simulate(options: SimOptions): SimResult {
   return new Simulation(options).run();
-}
-
-/** How many of the newest records a restarted acceptor is given: its window, or in half the seeds half of it. */
-function loadWindowOf(seed: number, memoryWindow: number): number {
-  return Math.imul((seed ^ 0x2b7e15) >>> 0, 0x85ebca6b) >>> 31 === 1 ? Math.ceil(memoryWindow / 2) : memoryWindow;
 }

@@ -53,7 +53,7 @@ describe('a run command pasted into sim:web', () => {
     expect(() => parseRunCommand('pnpm sim --seed 9 --memory-window -1')).toThrow(/--memory-window must be a whole number ≥ 0, got '-1'/);
   });
 
-    it('takes --leader and --drift-violation, and replays them', () => {
+  it('takes --leader and --drift-violation, and replays them', () => {
     const parsed = parseRunCommand('replay: pnpm sim --seed 9 --leader on --drift-violation');
     expect(parsed.overrides).toEqual({ leadership: true, driftViolation: true });
     expect(replayCommand(drawOptions(9, parsed.overrides), parsed.flags)).toBe('pnpm sim --seed 9 --leader on --drift-violation');

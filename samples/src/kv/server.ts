@@ -190,14 +190,13 @@ export class KvServer {
   }
 
   private settings(): StatEntry[] {
-    const c = this.o.codec ?? {};
     const store = this.o.backend.status().store;
     return [
       ['maxbytes', String(store.limit_maxbytes)],
       ['maxconns', String(this.maxConnections)],
       ['tcpport', String(this.ports.port)],
       ['interface', this.host],
-      ['item_size_max', String(c.itemSizeMax ?? 1024 * 1024)],
+      ['item_size_max', String(store.item_size_max)],
       ['evictions', store.evictions_on ? 'on' : 'off'],
       ['cas_enabled', 'yes'],
       ['binding_protocol', 'auto-negotiate'],

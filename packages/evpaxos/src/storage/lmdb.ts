@@ -84,7 +84,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
         if (typeof meta === 'string') throw new StorageError(`${this.location}: ${meta}`);
         this.meta = meta;
       }
-      for (const { key, value } of this.db.getRange({ start: this.meta.trimIid + 1 })) {
+      // A uint32 key: nothing lies above a trim point of 2^32 − 1 (any peer may send that trim).
+      for (const { key, value } of this.meta.trimIid >= 0xffff_ffff ? [] : this.db.getRange({ start: this.meta.trimIid + 1 })) {
         const r = decodeRecord(key, value);
         if (typeof r === 'string') throw new StorageError(`${this.location}: ${r}; the storage is corrupt or from another program`);
         if (r.iid <= this.meta.trimIid) continue;

@@ -1,20 +1,17 @@
-import type { AcceptorArchive, AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
+import type { AcceptorRecord, AcceptorRecovered, PersistRecord } from '@libpaxos/paxos-core';
 
-/** What an acceptor (and a replica's proposer) finds on disk at start. */
-export interface StoredState {
+/**
+ * What an acceptor (and a replica's proposer) finds on disk at start. With LMDB, also an archive
+ * and what paxos-core's AcceptorRecovered says of it (the highest instance and ballot over every
+ * record, and the cut below which `records` gives none).
+ */
+export interface StoredState extends Pick<AcceptorRecovered, 'archive' | 'highestIid' | 'maxBallot' | 'recordsAbove'> {
   readonly trimIid: number;
   /**
    * The records above the trim point: all of them, or with an `archive`, only those within the
    * memory window of the highest (the acceptor reads the rest from the archive when it needs them).
    */
   readonly records: readonly AcceptorRecord[];
-  /** Storage the acceptor reads older records from (LMDB): its memory then stays bounded. */
-  readonly archive?: AcceptorArchive;
-  /** With an archive: the highest instance with a record and the highest ballot promised, over all records. */
-  readonly highestIid?: number;
-  readonly maxBallot?: number;
-  /** With an archive: `records` holds every record above this instance (paxos-core's AcceptorRecovered). */
-  readonly recordsAbove?: number;
   /** The proposer's round floor (replica mode keeps it with the acceptor's state). */
   readonly roundFloor: number;
   /** A replica that lost its storage and rejoined: instances its acceptor takes no part in (0: none). */
