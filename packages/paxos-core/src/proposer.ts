@@ -7,6 +7,7 @@ import { drop, type Effects, type PeerId } from './effects.js';
 import { IidHeap } from './iid-heap.js';
 import { controlValue } from './control-value.js';
 import { dispatchInput, type Input } from './input.js';
+import { decodeMasterOp } from './master-op.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
 import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
 import { Prng } from './prng.js';
@@ -976,6 +977,15 @@ export class Proposer {
     inst.own = null;
     if (bytesEqual(own, value)) return;
     if (inst.control) {
+      // Displaced by another node's master operation: that moves the last operation past the
+      // version this one carries, so it can only be decided in vain now, and on its way it would
+      // complete whatever values its phase 1 finds (P2c), preempting the new leader there. A node
+      // that does not lead drops it here, as LearningProposer's abandonControl does once its
+      // learner delivers the other's operation: that may be later, behind a gap in its learner.
+      if (!this.leading && isOthersMasterOp(value, own)) {
+        this.abandonControl();
+        return;
+      }
       // A master operation displaced by a value an earlier proposer had accepted here (P2c): it
       // goes into the next instance, unless a newer one is waiting already.
       if (this.control === null) this.proposeControl(own, out);
@@ -1108,4 +1118,10 @@ export class Proposer {
   private validAck(aid: number, iid: number, ballot: number): boolean {
     return Number.isInteger(aid) && aid >= 0 && aid < this.acceptors && isUint32(iid) && iid >= 1 && isUint32(ballot) && ballot >= 1;
   }
+}
+
+/** Whether `chosen` is a master operation of another node than `own`'s (a master operation too). */
+function isOthersMasterOp(chosen: Uint8Array, own: Uint8Array): boolean {
+  const op = decodeMasterOp(chosen);
+  return op !== undefined && op.node !== decodeMasterOp(own)?.node;
 }

@@ -85,6 +85,33 @@ describe('a replica that lost its storage rejoins', () => {
     expect(msgs(later, 'prepare')).toEqual([]);
   });
 
+  it.each([
+    ['another node\'s master operation', true],
+    ['a client value', false],
+  ] as const)('a campaign whose own instance chose %s stops there (true), or campaigns again (false), before its learner delivers it', (_, stops) => {
+    // Another candidate won the instance our campaign's accept went to. Stopping must not wait for
+    // the learner to deliver the other's operation (LearningProposer's abandonControl): behind a
+    // gap in the learner, the campaign would go on completing what its phase 1 finds, instance
+    // after instance, preempting the new leader there.
+    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
+    const out = fx();
+    p.tick(0, out);
+    const op = encodeMasterOp({ kind: 'claim', node: 0, leaseMs: 1000, version: 0, nonce: 1, openLimit: p.openLimit });
+    p.proposeControl(op, out);
+    const prepare = msgs(out, 'prepare').at(-1) as { iid: number; ballot: number };
+    p.receive(1, promise(1, prepare.iid, prepare.ballot), out);
+    p.receive(2, promise(2, prepare.iid, prepare.ballot), out);
+    expect(msgs(out, 'accept').map((m) => [m.iid, m.value])).toEqual([[prepare.iid, op]]);
+    const theirs = stops ? encodeMasterOp({ kind: 'claim', node: 1, leaseMs: 1000, version: 0, nonce: 7, openLimit: p.openLimit }) : enc('v');
+    const higher = ballotOf(9, 1);
+    const later = fx();
+    p.receive(1, accepted(1, prepare.iid, higher, theirs), later);
+    p.receive(2, accepted(2, prepare.iid, higher, theirs), later);
+    p.tick(10, later);
+    expect(msgs(later, 'prepare')).toHaveLength(stops ? 0 : 1);
+    expect(p.phase1Count).toBe(stops ? 0 : 1);
+  });
+
   it('a campaign under way when the learner skips instances (a trim point, a checkpoint) is dropped, not carried above the skip', () => {
     const r = new Replica({ id: 0, replicas: 3, proposer: { preexecWindow: 1 }, leadership: { leaseMs: 1000, marginMs: 100 } });
     const out = fx();
