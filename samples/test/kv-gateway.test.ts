@@ -4,6 +4,7 @@
  * retries, session expiry, deadlines, the read paths and the time stamps.
  */
 import { describe, expect, it } from 'vitest';
+import { readAll } from '@libpaxos/evpaxos';
 import { decodeRequest, decodeResult, encodeRequest, KvStateMachine, Rng, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
 import { KvUnavailable, type KvChannel } from '../src/kv/backend.js';
 import { Gateway, type GatewayOptions, type ReplicatedLog } from '../src/kv/gateway.js';
@@ -409,7 +410,7 @@ describe('replica-log: the KV store as the replica\'s state machine', () => {
   it('restores a snapshot streamed in chunks, and refuses one of another instance without touching the store', async () => {
     const a = new ReplicatedKv(new KvStateMachine());
     for (let i = 1; i <= 50; i++) a.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd(`k${i}`, `v${i}`) }));
-    const snap = a.snapshot();
+    const snap = await readAll(a.snapshot());
     const b = new ReplicatedKv(new KvStateMachine());
     b.apply(1, 0, encodeRequest({ now: T0, command: setCmd('other', 'x') }));
     let told = 0;
@@ -424,5 +425,32 @@ describe('replica-log: the KV store as the replica\'s state machine', () => {
     expect(told).toBe(1);
     expect(b.machine.digest()).toBe(a.machine.digest());
     expect(b.machine.store.clock).toBe(T0 + 50);
+  });
+
+  it('writes a snapshot a chunk at a time with a turn of the event loop between chunks, as of the call however many values are applied meanwhile', async () => {
+    const a = new ReplicatedKv(new KvStateMachine());
+    for (let i = 1; i <= 50; i++) a.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd(`k${i}`, `v${i}`) }));
+    const digest = a.machine.digest();
+    const stream = a.snapshot()[Symbol.asyncIterator]();
+    const read: Uint8Array[] = [];
+    let turns = 0;
+    for (let i = 51; ; i++) {
+      let turned = false;
+      setImmediate(() => (turned = true));
+      const next = await stream.next();
+      if (next.done === true) break;
+      if (read.length > 0 && turned) turns++;
+      read.push(next.value);
+      a.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd(`k${i % 3}`, `later ${i}`) }));
+    }
+    // The head, the items, the sessions; the event loop turned before each chunk after the first.
+    expect(read.length).toBe(3);
+    expect(turns).toBe(2);
+    const b = new ReplicatedKv(new KvStateMachine());
+    await b.restore((async function* () {
+      yield* read;
+    })(), 50);
+    expect(b.machine.digest()).toBe(digest);
+    expect(a.machine.digest()).not.toBe(digest);
   });
 });

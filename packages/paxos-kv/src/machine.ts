@@ -1,14 +1,14 @@
 /**
  * The KV store as the application state machine the replication layer drives (issue 12's
  * interface): `apply(iid, index, value)` returns the result bytes for the proposer that submitted
- * the value, `snapshot()` and `restore(bytes, iid)` move the whole state. Values are requests
- * encoded by command-codec.ts; a value that does not decode is answered with an `invalid` result
- * and changes nothing, the same on every replica.
+ * the value, `snapshot()` (or `snapshotChunks()`) and `restore(bytes, iid)` move the whole state.
+ * Values are requests encoded by command-codec.ts; a value that does not decode is answered with
+ * an `invalid` result and changes nothing, the same on every replica.
  */
 import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
 import type { KvRequest, KvResult } from './command.js';
 import { digestBytes } from './digest.js';
-import { decodeSnapshot, encodeSnapshot, type SnapshotMeta } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, snapshotChunks, type SnapshotMeta } from './snapshot.js';
 import { KvStore, type ImageConfig, type KvStoreConfig, type KvStoreOptions } from './store.js';
 
 export class KvStateMachine {
@@ -45,6 +45,15 @@ export class KvStateMachine {
 
   snapshot(): Uint8Array {
     return encodeSnapshot(this.store.image(), this.position);
+  }
+
+  /**
+   * The same bytes as `snapshot()`, encoded a chunk at a time as they are asked for: the state as
+   * of this call (the store's image is taken now), however many values are applied before the
+   * last chunk is taken. A server yields to its event loop between chunks.
+   */
+  snapshotChunks(): Iterable<Uint8Array> {
+    return snapshotChunks(this.store.image(), this.position);
   }
 
   /**

@@ -94,13 +94,17 @@ export function storeConfig(options: KvStoreOptions = {}): KvStoreConfig {
   return cfg;
 }
 
-/** An item as the store holds it. Values are never changed in place: callers may keep them. */
+/**
+ * An item as the store holds it. Never changed once made (a touch replaces it), and values are
+ * never changed in place: callers may keep them, and an image lists these very objects.
+ */
 export interface Item {
+  readonly key: Key;
   readonly value: Uint8Array;
   readonly flags: number;
   readonly cas: number;
   /** ms; NEVER (0) for never. */
-  expiresAt: number;
+  readonly expiresAt: number;
   /** Clock when this version was stored (a delayed flush_all removes what was stored before it). */
   readonly storedAt: number;
 }
@@ -245,7 +249,7 @@ export class KvStore {
     const old = this.items.get(key);
     if (old !== undefined) this.unlink(key, old);
     // memcached hands out a CAS unique when an item is linked (do_item_link).
-    const it: Item = { value, flags, cas: ++this.casCounter, expiresAt, storedAt };
+    const it: Item = { key, value, flags, cas: ++this.casCounter, expiresAt, storedAt };
     this.items.set(key, it);
     this.stored(key, it.cas);
     this.totalBytes += itemSize(key.length, flags, value.length);
@@ -326,8 +330,9 @@ export class KvStore {
     return undefined;
   }
 
+  /** A new item in `it`'s place (the map keeps its position, so CAS order holds): an image taken before keeps the old expiry. */
   private setExpiry(key: Key, it: Item, expiresAt: number): void {
-    it.expiresAt = expiresAt;
+    this.items.set(key, { key, value: it.value, flags: it.flags, cas: it.cas, expiresAt, storedAt: it.storedAt });
     if (expiresAt !== NEVER) this.pushExpiry(expiresAt, key, it.cas);
   }
 
@@ -543,7 +548,7 @@ export class KvStore {
       const padded = new Uint8Array(it.value.length).fill(0x20);
       for (let i = 0; i < digits.length; i++) padded[i] = digits.charCodeAt(i);
       this.unlink(key, it);
-      const replaced: Item = { value: padded, flags: it.flags, cas: ++this.casCounter, expiresAt: it.expiresAt, storedAt: it.storedAt };
+      const replaced: Item = { key, value: padded, flags: it.flags, cas: ++this.casCounter, expiresAt: it.expiresAt, storedAt: it.storedAt };
       this.items.set(key, replaced);
       this.stored(key, replaced.cas);
       this.totalBytes += itemSize(key.length, replaced.flags, padded.length);
@@ -577,13 +582,19 @@ export class KvStore {
 
   // ---- snapshots ----
 
-  /** The whole state as plain data, items sorted by key (so equal states give equal images). */
+  /**
+   * The whole state as plain data, items in CAS order: the order they were stored in, which is the
+   * items map's own order (every store unlinks the key and appends it; `load` inserts by CAS), so
+   * equal states give equal images without sorting. The items are the store's own objects, which
+   * never change, so this is one copy of references and no encoding: a checkpoint of a large store
+   * takes the image between two applies and encodes it afterwards, a chunk at a time
+   * (snapshot.ts), instead of stopping the event loop for all of it.
+   */
   image(): StoreImage {
-    const keys = [...this.items.keys()].sort();
-    const items: ImageItem[] = keys.map((key) => {
-      const it = this.items.get(key) as Item;
-      return { key, value: it.value, flags: it.flags, cas: it.cas, expiresAt: it.expiresAt, storedAt: it.storedAt };
-    });
+    const items = Array.from(this.items.values());
+    // Not taken while every store appends and `load` inserts by CAS; kept so that equal states give
+    // equal images whatever order the map is in.
+    if (!inCasOrder(items)) items.sort(byCas);
     const sessions: ImageSession[] = [];
     for (const s of this.sessions.all()) {
       sessions.push({ id: s.id, lastActive: s.lastActive, acked: s.acked, results: [...s.results.entries()].sort((a, b) => a[0] - b[0]) });
@@ -605,8 +616,10 @@ export class KvStore {
     this.items.clear();
     this.expiries.clear();
     this.totalBytes = 0;
-    for (const i of img.items) {
-      const it: Item = { value: ownBytes(i.value), flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
+    // In CAS order, so that `image()` finds the map in it and need not sort; older builds' images
+    // list the items by key.
+    for (const i of inCasOrder(img.items) ? img.items : [...img.items].sort(byCas)) {
+      const it: Item = { key: i.key, value: ownBytes(i.value), flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
       this.items.set(i.key, it);
       this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
       if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, i.key, it.cas);
@@ -615,13 +628,21 @@ export class KvStore {
     this.casCounter = img.casCounter;
     this.flushAt = img.flushAt;
     this.counters = { ...newStoreCounters(), ...img.counters };
-    // By CAS unique, which is the order the items were stored in; the image lists them by key.
     this.rebuildOrder();
     this.sessions.load(
       img.nextSessionId,
       img.sessions.map((s) => ({ id: s.id, lastActive: s.lastActive, acked: s.acked, results: new Map(s.results) })),
     );
   }
+}
+
+function byCas(a: { readonly cas: number }, b: { readonly cas: number }): number {
+  return a.cas - b.cas;
+}
+
+function inCasOrder(items: readonly ImageItem[]): boolean {
+  for (let i = 1; i < items.length; i++) if ((items[i] as ImageItem).cas <= (items[i - 1] as ImageItem).cas) return false;
+  return true;
 }
 
 function remember(s: Session, seq: number, result: KvResult): void {
@@ -632,14 +653,8 @@ function isU32(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 }
 
-export interface ImageItem {
-  readonly key: Key;
-  readonly value: Uint8Array;
-  readonly flags: number;
-  readonly cas: number;
-  readonly expiresAt: number;
-  readonly storedAt: number;
-}
+/** An item in an image: the store's own item objects (immutable), or decoded from a snapshot. */
+export type ImageItem = Item;
 
 export interface ImageSession {
   readonly id: number;

@@ -64,6 +64,33 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
     if (options.memoryLimit !== undefined) expect(options.evictions === false ? refused : evicted).toBeGreaterThan(300);
   });
 
+  it.each(settings)('a snapshot in chunks is the state as of the call, though values are applied between its chunks (%s)', (_name, options) => {
+    fc.assert(
+      fc.property(fc.integer(), fc.integer({ min: 0, max: 200 }), (seed, cut) => {
+        const log = randomRequests(seed, 300).map(encodeRequest);
+        const m = new KvStateMachine(options);
+        let taken: { chunks: Iterator<Uint8Array>; read: Uint8Array[]; digest: string; whole: Uint8Array } | undefined;
+        log.forEach((value, i) => {
+          m.apply(i + 1, 0, value);
+          if (i === cut) taken = { chunks: m.snapshotChunks()[Symbol.iterator](), read: [], digest: m.digest(), whole: m.snapshot() };
+          // One chunk after each later apply, as a kv-server writes a checkpoint while it serves.
+          const next = i > cut ? taken?.chunks.next() : undefined;
+          if (next?.done === false) taken?.read.push(next.value);
+        });
+        const t = taken as NonNullable<typeof taken>;
+        for (let c = t.chunks.next(); c.done !== true; c = t.chunks.next()) t.read.push(c.value);
+        expect(t.read.length).toBeGreaterThanOrEqual(2);
+        const joined = new Uint8Array(t.read.reduce((n, c) => n + c.length, 0));
+        t.read.reduce((at, c) => (joined.set(c, at), at + c.length), 0);
+        expect(joined).toEqual(t.whole);
+        const restored = new KvStateMachine(options);
+        restored.restore(joined, cut + 1);
+        expect(restored.digest()).toBe(t.digest);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
   it('gives different digests to different states', () => {
     const a = new KvStateMachine();
     const b = new KvStateMachine();

@@ -168,12 +168,13 @@ describe('the memory limit (memcached -m and -M)', () => {
     expect(storeConfig({})).toMatchObject({ memoryLimit: 64 * 1024 * 1024, evictions: true, itemSizeMax: 1024 * 1024 });
   });
 
-  it('evicts in the order items were stored after an image is loaded, though the image lists them by key', () => {
+  it('evicts in the order items were stored after an image that lists them by key (an older build wrote those) is loaded', () => {
     const d = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size });
     for (const k of ['c', 'a', 'b']) d.do(set(k, ten(k)));
     const copy = new Driver({ itemSizeMax: 100, memoryLimit: 3 * size });
-    copy.store.load(d.store.image());
-    expect(d.store.image().items.map((i) => i.key)).toEqual(['a', 'b', 'c']);
+    const img = d.store.image();
+    copy.store.load({ ...img, items: [...img.items].sort((x, y) => (x.key < y.key ? -1 : 1)) });
+    expect(copy.store.image()).toEqual(img);
     for (const x of [d, copy]) {
       x.do(set('d', ten('d')));
       expect([x.get('a'), x.get('b'), x.get('c')]).toEqual([ten('a'), ten('b'), null]);

@@ -1,0 +1,53 @@
+import { Decoder } from '@msgpack/msgpack';
+import { describe, expect, it } from 'vitest';
+import { decodeSnapshot, encodeSnapshot, KvStore, snapshotChunks, type StoreImage } from '../src/index.js';
+
+function storeOf(items: number, valueBytes: number): KvStore {
+  const s = new KvStore({ memoryLimit: 1 << 30 });
+  for (let i = 0; i < items; i++) {
+    const value = new Uint8Array(valueBytes).fill(i & 0xff);
+    s.apply({ now: 1000 + i, command: { op: 'set', key: `k${(i * 7919) % 100_003}`, flags: i, exptime: i % 3 === 0 ? 0 : 3600, value } });
+  }
+  s.apply({ now: 5000, command: { op: 'register' } });
+  return s;
+}
+
+function joined(chunks: Iterable<Uint8Array>): Uint8Array {
+  const list = [...chunks];
+  const out = new Uint8Array(list.reduce((n, c) => n + c.length, 0));
+  list.reduce((at, c) => (out.set(c, at), at + c.length), 0);
+  return out;
+}
+
+describe('KV snapshots in chunks', () => {
+  // 6 fields an item: 2 items fit msgpack's one-byte array header, 3 need the 16-bit one, 11,000
+  // (66,000 elements) the 32-bit one.
+  it.each([0, 1, 2, 3, 11_000])('are the same bytes as one piece, whatever the chunk size, and decode to the image (%i items)', (n) => {
+    const img: StoreImage = storeOf(n, 5).image();
+    const meta = { iid: 42, index: 3 };
+    const whole = encodeSnapshot(img, meta);
+    for (const size of [1, 7, 4096]) expect(joined(snapshotChunks(img, meta, size))).toEqual(whole);
+    // One msgpack value, no bytes left over: the item list's header counts what follows it.
+    const top = new Decoder().decode(whole) as unknown[];
+    expect(top).toHaveLength(11);
+    expect(top[9]).toHaveLength(6 * n);
+    const back = decodeSnapshot(whole);
+    expect(back.meta).toEqual(meta);
+    expect(back.image.items).toEqual(img.items);
+    expect(back.image.sessions).toEqual(img.sessions);
+    expect(back.image.casCounter).toBe(img.casCounter);
+  });
+
+  it('end a chunk once its values pass 1 MiB, so large items do not make a large chunk', () => {
+    const img = storeOf(12, 300 * 1024).image();
+    const chunks = [...snapshotChunks(img, { iid: 1, index: 0 })];
+    // The head, items in chunks of four (1.2 MiB of values each), the sessions.
+    expect(chunks.map((c) => Math.round(c.length / (300 * 1024)))).toEqual([0, 4, 4, 4, 0]);
+  });
+
+  it('list the items in the order they were stored (CAS order), not by key', () => {
+    const s = new KvStore();
+    for (const k of ['c', 'a', 'b', 'a']) s.apply({ now: 1000, command: { op: 'set', key: k, flags: 0, exptime: 0, value: new Uint8Array(1) } });
+    expect(s.image().items.map((i) => [i.key, i.cas])).toEqual([['c', 1], ['b', 3], ['a', 4]]);
+  });
+});
