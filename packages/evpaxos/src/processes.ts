@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import {
+  DEFAULT_MEMORY_BYTES,
   DEFAULT_MEMORY_WINDOW,
   ACCEPTED_DIGESTS_FEATURE,
   Acceptor,
@@ -390,7 +391,7 @@ export async function startAcceptor(o: CommonOptions & { readonly id: number }):
   const identity: ProcessIdentity = { role: 'acceptor', id, name: me.name };
   const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
-  const state = storage.load(DEFAULT_MEMORY_WINDOW);
+  const state = storage.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
   const role = new Acceptor({ id }, state);
   const { close, metricsUrl } = await wire(
     o,
@@ -558,7 +559,7 @@ export async function startReplica<R = undefined>(
   const identity: ProcessIdentity = { role: 'replica', id, name: me.name };
   const log = logger(o, config, identity);
   const storage = storageFor(config, id, log);
-  let state = storage.load(DEFAULT_MEMORY_WINDOW);
+  let state = storage.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
   const why = mustRejoin(state, o.rejoin ?? false);
   if (why === 'not-lost') log.info(`Replica ${id} was asked to rejoin, but its acceptor storage at ${storage.location} is not empty: it lost nothing; starting normally`);
   if (why === 'pending' || why === 'asked') {
@@ -571,7 +572,7 @@ export async function startReplica<R = undefined>(
     } finally {
       limited.close();
     }
-    state = storage.load(DEFAULT_MEMORY_WINDOW);
+    state = storage.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
   }
   let ck: NodeCheckpoints | undefined;
   try {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { Acceptor, DEFAULT_MEMORY_WINDOW, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
+import { Acceptor, DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { LmdbStorage, MemoryStorage, StorageError, type AcceptorStorage } from '../src/storage.js';
 
 const rec = (iid: number, ballot: number, valueBallot = 0, value = ''): AcceptorRecord => ({
@@ -48,13 +48,13 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
     const make = backend.make();
     const s = make();
     opened.push(s);
-    expect(s.load(DEFAULT_MEMORY_WINDOW)).toMatchObject({ trimIid: 0, records: [], roundFloor: 0, fence: 0 });
+    expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: 0, records: [], roundFloor: 0, fence: 0 });
     await s.commit(records);
     await s.close();
     opened.pop();
     const again = make();
     opened.push(again);
-    return again.load(DEFAULT_MEMORY_WINDOW);
+    return again.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
   }
 
   it('GetInitialTrimInstance: a new store starts at trim point 0', async () => {
@@ -88,7 +88,7 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
     const make = backend.make();
     const s = make();
     opened.push(s);
-    const a = new Acceptor({ id: 0 }, s.load(DEFAULT_MEMORY_WINDOW));
+    const a = new Acceptor({ id: 0 }, s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES));
     const out = newEffects();
     a.receive(1, { type: 'prepare', iid: 1, ballot: 50 }, out);
     await s.commit(out.persist);
@@ -96,7 +96,7 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
     opened.pop();
     const s2 = make();
     opened.push(s2);
-    const b = new Acceptor({ id: 0 }, s2.load(DEFAULT_MEMORY_WINDOW));
+    const b = new Acceptor({ id: 0 }, s2.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES));
     const out2 = newEffects();
     b.receive(1, { type: 'accept', iid: 1, ballot: 20, value: new Uint8Array([1]) }, out2);
     expect(out2.send[0]?.msg.type).toBe(backend.durable ? 'preempted' : 'accepted');
@@ -108,32 +108,32 @@ describe('lmdb storage specifics', () => {
     const envPath = tempPath();
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     await first.commit([rec(1, 11), { kind: 'round-floor', round: 7 }]);
-    expect(first.load(DEFAULT_MEMORY_WINDOW).fence).toBe(0);
+    expect(first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).fence).toBe(0);
     await first.close();
     const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
     expect([...(raw.get(0) ?? [])]).toEqual([1, 0, 0, 0, 0, 0, 0, 0, 7]);
     await raw.close();
     const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(second);
-    expect(second.load(DEFAULT_MEMORY_WINDOW).roundFloor).toBe(7);
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).roundFloor).toBe(7);
     await second.commit([{ kind: 'fence', iid: 5000 }]);
     await second.close();
     const third = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(third);
-    expect(third.load(DEFAULT_MEMORY_WINDOW)).toMatchObject({ fence: 5000, roundFloor: 7, trimIid: 0 });
+    expect(third.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ fence: 5000, roundFloor: 7, trimIid: 0 });
   });
 
   it('commits synchronously without lmdb-sync (done when commit returns) and asynchronously with it (done when it resolves)', async () => {
     const noSync = new LmdbStorage({ envPath: tempPath(), aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(noSync);
     expect(noSync.commit([rec(1, 11, 11, 'a')])).toBeUndefined();
-    expect(noSync.load(DEFAULT_MEMORY_WINDOW).records).toEqual([rec(1, 11, 11, 'a')]);
+    expect(noSync.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11, 11, 'a')]);
     const synced = new LmdbStorage({ envPath: tempPath(), aid: 0, sync: true, mapSize: 1 << 20, trash: false });
     opened.push(synced);
     const done = synced.commit([rec(1, 11, 11, 'a')]);
     expect(done).toBeInstanceOf(Promise);
     await done;
-    expect(synced.load(DEFAULT_MEMORY_WINDOW).records).toEqual([rec(1, 11, 11, 'a')]);
+    expect(synced.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11, 11, 'a')]);
   });
 
   it('a commit that fails leaves the trim point as it is on disk: a later commit below the lost trim is still written', async () => {
@@ -145,7 +145,7 @@ describe('lmdb storage specifics', () => {
       if (sync) await expect(s.commit(broken)).rejects.toThrow(StorageError);
       else expect(() => s.commit(broken)).toThrow(StorageError);
       await s.commit([rec(3, 11)]);
-      expect(s.load(DEFAULT_MEMORY_WINDOW), `lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
+      expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
     }
   });
 
@@ -156,7 +156,7 @@ describe('lmdb storage specifics', () => {
     expect(s.location).toBe(`${envPath}_3`);
     expect(statSync(s.location).mode & 0o777).toBe(0o700);
     await s.commit([rec(1, 11)]);
-    expect(s.load(DEFAULT_MEMORY_WINDOW).records).toEqual([rec(1, 11)]);
+    expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11)]);
   });
 
   it('acceptor-trash-files yes starts from an empty store', async () => {
@@ -166,7 +166,7 @@ describe('lmdb storage specifics', () => {
     await first.close();
     const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: true });
     opened.push(second);
-    expect(second.load(DEFAULT_MEMORY_WINDOW).records).toEqual([]);
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([]);
   });
 
   it('B6: a map that fills up grows instead of stalling', async () => {
@@ -175,7 +175,7 @@ describe('lmdb storage specifics', () => {
     for (let batch = 0; batch < 20; batch++) {
       await s.commit(Array.from({ length: 500 }, (_, i) => rec(batch * 500 + i + 1, 11, 11, 'x'.repeat(64))));
     }
-    expect(s.load(20_000).records).toHaveLength(10_000);
+    expect(s.load(20_000, DEFAULT_MEMORY_BYTES).records).toHaveLength(10_000);
   });
 
   it('keeps the earlier ballots of a re-accepted value; other records keep the version 1 bytes', async () => {
@@ -190,7 +190,7 @@ describe('lmdb storage specifics', () => {
     await raw.close();
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(s);
-    expect(s.load(DEFAULT_MEMORY_WINDOW).records).toEqual([rec(1, 11, 11, 'a'), again]);
+    expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11, 11, 'a'), again]);
   });
 
   it.each([
@@ -204,7 +204,7 @@ describe('lmdb storage specifics', () => {
     await raw.close();
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(s);
-    expect(() => s.load(DEFAULT_MEMORY_WINDOW)).toThrow(message);
+    expect(() => s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toThrow(message);
   });
 
   it('a corrupt record is reported with its place, never read as a wrong answer', async () => {
@@ -214,8 +214,8 @@ describe('lmdb storage specifics', () => {
     await raw.close();
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(s);
-    expect(() => s.load(DEFAULT_MEMORY_WINDOW)).toThrow(StorageError);
-    expect(() => s.load(DEFAULT_MEMORY_WINDOW)).toThrow(new RegExp(`${envPath}_0: record for instance 5 is 2 bytes`));
+    expect(() => s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toThrow(StorageError);
+    expect(() => s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toThrow(new RegExp(`${envPath}_0: record for instance 5 is 2 bytes`));
     // And when an acceptor reads it back at run time (it was below its memory window).
     expect(() => s.read(5)).toThrow(new RegExp(`${envPath}_0: record for instance 5 is 2 bytes`));
   });
@@ -229,7 +229,7 @@ describe('lmdb storage specifics', () => {
     opened.pop();
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, trash: false });
     opened.push(s);
-    const state = s.load(8);
+    const state = s.load(8, DEFAULT_MEMORY_BYTES);
     expect(state.records.map((r) => r.iid)).toEqual([93, 94, 95, 96, 97, 98, 99, 100]);
     expect(state).toMatchObject({ highestIid: 100, maxBallot: 77 });
     const a = new Acceptor({ id: 0, memoryWindow: 8 }, state);
@@ -247,6 +247,28 @@ describe('lmdb storage specifics', () => {
     ]);
     await s.commit(out.persist);
     expect(s.read(3)).toMatchObject({ ballot: 50, valueBallot: 11 });
+  });
+
+  it('keeps no more than memoryBytes of values at start (the highest always), and says where its cut is', async () => {
+    const envPath = tempPath();
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, trash: false });
+    opened.push(first);
+    // Values of 100 bytes but for instance 90, of 1,000.
+    await first.commit(Array.from({ length: 100 }, (_, i) => rec(i + 1, i === 9 ? 77 : 11, 11, `${i + 1}:`.padEnd(i === 89 ? 1000 : 100, 'x'))));
+    await first.close();
+    opened.pop();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, trash: false });
+    opened.push(s);
+    const state = s.load(4096, 1000);
+    expect(state.records.map((r) => r.iid)).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
+    expect(state).toMatchObject({ highestIid: 100, maxBallot: 77, recordsAbove: 90 });
+    expect(s.load(4096, 10).records.map((r) => r.iid)).toEqual([100]);
+    expect(s.load(5, 1 << 20).records.map((r) => r.iid)).toEqual([96, 97, 98, 99, 100]);
+    // The acceptor takes the cut: instance 90 and below are read back from storage.
+    const a = new Acceptor({ id: 0, memoryBytes: 1000 }, state);
+    expect(a.recordCount).toBe(10);
+    expect(a.record(90)?.value.length).toBe(1000);
+    expect(a.record(10)?.ballot).toBe(77);
   });
 
   it('with lmdb-sync yes, a read during a commit under way sees its records (the acceptor runs ahead of the commit)', async () => {

@@ -25,10 +25,18 @@ export interface AcceptorOptions {
    * memory. Default 4096, far more than the instances a proposer keeps open.
    */
   readonly memoryWindow?: number;
+  /**
+   * With an archive, the values of the records in memory are also held to about this many bytes
+   * (default 64 MiB): past it the window shrinks until they take three quarters of it. A window of
+   * 4096 large values (8 KiB each, or batches of up to a mebibyte) would hold gigabytes.
+   */
+  readonly memoryBytes?: number;
 }
 
 /** The acceptor's default memory window (instances kept in memory below the highest, with an archive). */
 export const DEFAULT_MEMORY_WINDOW = 4096;
+/** The default bound on the bytes of values an acceptor with an archive keeps in memory. */
+export const DEFAULT_MEMORY_BYTES = 64 * 1024 * 1024;
 
 /**
  * Where an acceptor reads the records it no longer keeps in memory (LMDB storage, the simulator's
@@ -52,7 +60,10 @@ export interface AcceptorArchive {
 /** What an acceptor recovers from its storage at start. */
 export interface AcceptorRecovered {
   readonly trimIid: number;
-  /** The records above the trim point; with an archive, at least the newest `memoryWindow` of them. */
+  /**
+   * The records above the trim point; with an archive, the newest of them: those within
+   * `memoryWindow` of the highest, or fewer within `memoryBytes`, with `recordsAbove` saying so.
+   */
   readonly records: Iterable<AcceptorRecord>;
   /** Instances `≤ fence` it takes no part in (it lost its storage and rejoined: rejoin.ts). */
   readonly fence?: number;
@@ -84,6 +95,9 @@ export class Acceptor {
   private readonly records = new InstanceTable<AcceptorRecord>();
   private readonly archive: AcceptorArchive | undefined;
   private readonly memoryWindow: number;
+  private readonly memoryBytes: number;
+  /** With an archive: the bytes of the values in `records`. */
+  private windowBytes = 0;
   /** Records at or below this are read from the archive, unless kept. */
   private archivedUpTo = 0;
   /** Records at or below `archivedUpTo` that storage does not hold yet (written since, or not handed over when swept). */
@@ -106,6 +120,7 @@ export class Acceptor {
     this.stateIntervalMs = requireInt('stateIntervalMs', options.stateIntervalMs ?? 1000, 1, 3_600_000);
     this.maxRepeat = requireInt('maxRepeat', options.maxRepeat ?? 4096, 1, 1 << 20);
     this.memoryWindow = requireInt('memoryWindow', options.memoryWindow ?? DEFAULT_MEMORY_WINDOW, 1, MAX_UINT32);
+    this.memoryBytes = requireInt('memoryBytes', options.memoryBytes ?? DEFAULT_MEMORY_BYTES, 1, Number.MAX_SAFE_INTEGER);
     this.sweepStep = Math.ceil(this.memoryWindow / 4);
     this.keptScanAt = this.sweepStep;
     this.fence = recovered?.fence ?? 0;
@@ -125,6 +140,7 @@ export class Acceptor {
       // what is at or below storage's cut (it gave no records there, whatever this window is).
       if (this.archive !== undefined) this.archivedUpTo = Math.max(this.trimIid, this.highestIid - this.memoryWindow, recovered.recordsAbove ?? 0);
       for (const r of records) if (r.iid > this.trimIid && r.iid > this.archivedUpTo) this.records.set(r.iid, r);
+      if (this.archive !== undefined) this.records.forEachUpTo(MAX_UINT32, (r) => (this.windowBytes += r.value.length));
     }
   }
 
@@ -150,7 +166,7 @@ export class Acceptor {
     return this.trimIid;
   }
 
-  /** Records held in memory (with an archive, about the newest `memoryWindow`). */
+  /** Records held in memory (with an archive, about the newest `memoryWindow`, or fewer within `memoryBytes`). */
   get recordCount(): number {
     return this.records.size + this.kept.size;
   }
@@ -270,6 +286,7 @@ export class Acceptor {
     const { iid } = msg;
     if (!isUint32(iid)) return drop(out, 'invalid', 'trim', iid);
     if (iid <= this.trimIid) return drop(out, 'stale', 'trim', iid);
+    if (this.archive !== undefined) this.records.forEachUpTo(iid, (r) => (this.windowBytes -= r.value.length));
     this.records.deleteUpTo(iid);
     for (const k of this.kept.keys()) if (k <= iid) this.kept.delete(k);
     this.trimIid = iid;
@@ -277,8 +294,10 @@ export class Acceptor {
   }
 
   private store(rec: AcceptorRecord, out: Effects): void {
-    if (rec.iid > this.archivedUpTo) this.records.set(rec.iid, rec);
-    else {
+    if (rec.iid > this.archivedUpTo) {
+      if (this.archive !== undefined) this.windowBytes += rec.value.length - (this.records.get(rec.iid)?.value.length ?? 0);
+      this.records.set(rec.iid, rec);
+    } else {
       this.kept.set(rec.iid, rec);
       // Writes below the window while it does not move (after a prepare far ahead, say) would
       // otherwise pile up here until the next sweep.
@@ -287,21 +306,30 @@ export class Acceptor {
     if (rec.iid > this.highestIid) this.highestIid = rec.iid;
     if (rec.ballot > this.maxBallot) this.maxBallot = rec.ballot;
     out.persist.push(rec);
-    // Sweep a quarter window at a time, so that the walk below costs O(1) a record.
-    if (this.archive !== undefined && this.highestIid - this.archivedUpTo >= this.memoryWindow + this.sweepStep) this.sweep(this.archive);
+    // Sweep a quarter window (or a quarter of the bytes) at a time, so that the walk below costs O(1) a record.
+    if (this.archive === undefined) return;
+    const span = this.highestIid - this.archivedUpTo;
+    if (span >= this.memoryWindow + this.sweepStep) this.sweep(this.archive, this.highestIid - this.memoryWindow);
+    else if (this.windowBytes > this.memoryBytes) {
+      // The window shrinks in proportion (the values of one log are about the same size, and if
+      // not, the next write sweeps again), to three quarters of the bytes, keeping at least the highest.
+      const keep = Math.max(1, Math.floor((span * 0.75 * this.memoryBytes) / this.windowBytes));
+      // Nothing to forget when the highest alone is over the bytes (one value larger than them).
+      if (this.highestIid - keep > this.archivedUpTo) this.sweep(this.archive, this.highestIid - keep);
+    }
   }
 
   /**
-   * Forgets the records below the window that storage holds; those it does not hold yet (written
+   * Forgets the records at or below `to` that storage holds; those it does not hold yet (written
    * in effects not handed over, or during a commit under way that storage has not been given)
    * are kept until it does.
    */
-  private sweep(archive: AcceptorArchive): void {
-    const to = this.highestIid - this.memoryWindow;
+  private sweep(archive: AcceptorArchive, to: number): void {
     this.forgetHeld(archive);
     // By the pages held, not by ids: a prepare far ahead (any peer may send one) moves the window
     // by billions of instances.
     this.records.forEachUpTo(to, (rec, iid) => {
+      this.windowBytes -= rec.value.length;
       if (!archive.holds(rec)) this.kept.set(iid, rec);
     });
     this.records.deleteUpTo(to);

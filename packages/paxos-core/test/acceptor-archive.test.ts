@@ -133,6 +133,38 @@ describe('acceptor with an archive (LMDB storage): a bounded window in memory', 
     expect(b.record(38)?.value).toEqual(enc('v38'));
   });
 
+  it('holds the values it keeps in memory to about memoryBytes too: large values shrink the window, and every record reads back', () => {
+    const disk = new Disk();
+    const a = new Acceptor({ id: 1, memoryWindow: 4096, memoryBytes: 1000 }, { trimIid: 0, records: [], archive: disk });
+    const big = (iid: number) => `${iid}:`.padEnd(100, 'x');
+    for (let iid = 1; iid <= 300; iid++) {
+      disk.take(accept(a, iid, 11, big(iid)));
+      // Ten values fill the bytes: never more than those and the one written last.
+      expect(a.recordCount).toBeLessThanOrEqual(11);
+    }
+    expect(a.recordCount).toBeGreaterThanOrEqual(7);
+    const r = step(a, { type: 'repeat', from: 1, to: 300 });
+    expect(msgs(r, 'accepted').map((m) => dec(m.value))).toEqual(Array.from({ length: 300 }, (_, i) => big(i + 1)));
+    // A trim takes its records' bytes with it: the window holds the newest ten again after it.
+    disk.take(step(a, { type: 'trim', iid: 299 }));
+    for (let iid = 301; iid <= 320; iid++) disk.take(accept(a, iid, 11, big(iid)));
+    expect(a.recordCount).toBeGreaterThanOrEqual(7);
+    expect(a.recordCount).toBeLessThanOrEqual(11);
+  });
+
+  it('keeps a value larger than memoryBytes alone, and the records below it readable', () => {
+    const disk = new Disk();
+    const a = new Acceptor({ id: 1, memoryWindow: 4096, memoryBytes: 10 }, { trimIid: 0, records: [], archive: disk });
+    for (let iid = 1; iid <= 5; iid++) {
+      disk.take(accept(a, iid, 11, `value ${iid} is longer than ten bytes`));
+      expect(a.recordCount).toBe(1);
+    }
+    // Written again while it is the highest: still the only one in memory, and every one reads back.
+    disk.take(accept(a, 5, 12, 'value 5 is longer than ten bytes'));
+    expect(a.recordCount).toBe(1);
+    for (let iid = 1; iid <= 5; iid++) expect(dec(a.record(iid)?.value ?? new Uint8Array())).toBe(`value ${iid} is longer than ten bytes`);
+  });
+
   it('without an archive keeps every record, as before (memory storage)', () => {
     const a = new Acceptor({ id: 1, memoryWindow: 8 });
     for (let iid = 1; iid <= 100; iid++) accept(a, iid, 11, `v${iid}`);

@@ -5,7 +5,7 @@ import { resultLine } from './result-line.js';
 import { RunCommandError, replayCommand, runOverrides, wholeNumber } from './run-command.js';
 import { simulate } from './simulation.js';
 
-const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--resign-every MS] [--memory-window N] [--mutant M] [--quiet]
+const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--resign-every MS] [--memory-window N] [--memory-bytes B] [--mutant M] [--quiet]
 
 Runs N seeded simulations (seeds S, S+1, …; default S=1, N=100) of paxos-core under message loss,
 duplication, delay, partitions and crashes, checking safety after every event and liveness after
@@ -40,6 +40,10 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
                 writes still pending, or in half the seeds (memory=N,at-sync) synced ones only,
                 the acceptor keeping the rest; 0: no archive, every record in memory (drawn per
                 seed otherwise: none in a quarter of the seeds, 4, 16 or 64 in the others)
+  --memory-bytes B
+                with a memory window, the values of those records take at most about B bytes
+                (paxos-core's memoryBytes: the window shrinks); 0: the core's default, 64 MiB
+                (drawn per seed otherwise: the default in half the seeds, 48 or 256 in the others)
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 
@@ -74,6 +78,7 @@ const { values: args } = (() => {
         'trim-reporters': { type: 'string' },
         'resign-every': { type: 'string' },
         'memory-window': { type: 'string' },
+        'memory-bytes': { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },

@@ -169,6 +169,12 @@ export interface SimOptions {
    * 0: no archive, every record stays in memory (as with evpaxos's memory storage).
    */
   readonly memoryWindow: number;
+  /**
+   * With a memory window, the bytes of values those records may take (paxos-core's memoryBytes),
+   * small so that large values' shrinking window runs with a sim's short values; 0: the core's
+   * default (64 MiB, never reached here).
+   */
+  readonly memoryBytes: number;
   readonly mutant: Mutant | undefined;
 }
 
@@ -204,6 +210,16 @@ function resignsOf(seed: number): number {
 function memoryWindowOf(seed: number): number {
   const h = Math.imul((seed ^ 0x3a7c1e) >>> 0, 0xc2b2ae35) >>> 30;
   return h === 0 ? 0 : h === 1 ? 4 : h === 2 ? 16 : 64;
+}
+
+/**
+ * The bytes the records in an acceptor's memory window may take, per seed, from a hash of its own
+ * (so no trace changes: an acceptor answers the same whatever it keeps in memory): the default in
+ * half the seeds, else 48 or 256 bytes, a few of the simulation's values.
+ */
+function memoryBytesOf(seed: number): number {
+  const h = Math.imul((seed ^ 0x6d2b79) >>> 0, 0x27d4eb2f) >>> 30;
+  return h < 2 ? 0 : h === 2 ? 48 : 256;
 }
 
 /**
@@ -269,6 +285,7 @@ export function drawOptions(seed: number, overrides: SimOverrides = {}): SimOpti
     workload: 'values',
     acceptedDigests: digestsOf(seed),
     memoryWindow: memoryWindowOf(seed),
+    memoryBytes: memoryBytesOf(seed),
     mutant: undefined,
   };
   // A lease must outlast a few round trips: its holder has to get a renewal decided (two round
@@ -313,7 +330,7 @@ export function describeOptions(o: SimOptions): string {
       ? `ckpt=/${o.checkpointEvery} keep=${o.checkpointKeep} hold=${o.trimHold}${o.trimReporters === DEFAULT_TRIM_REPORTERS ? '' : ` reporters=${trimReportersOf(o)}`} chunk=${o.chunkBytes}x${o.fetchWindow} wipe=${o.wipePerMille}‰${o.mode === 'replica' && o.wipeAcceptors && o.wipePerMille > 0 ? '+acceptor' : ''} crash-at-step=${o.crashAtStepPerMille}‰`
       : 'ckpt=off',
     ...(o.workload === 'kv' ? ['workload=kv'] : []),
-    ...(o.memoryWindow > 0 ? [`memory=${o.memoryWindow}${archiveHandsAt(o.seed) === 'sync' ? ',at-sync' : ''}`] : []),
+    ...(o.memoryWindow > 0 ? [`memory=${o.memoryWindow}${o.memoryBytes > 0 ? `,bytes=${o.memoryBytes}` : ''}${archiveHandsAt(o.seed) === 'sync' ? ',at-sync' : ''}`] : []),
     ...(o.mode === 'replica' && o.acceptedDigests !== true ? [`digests=${o.acceptedDigests === 'mixed' ? 'mixed' : 'off'}`] : []),
     o.leadership ? `leader=lease ${o.leaseMs}ms drift ${o.driftPpm}ppm${o.driftViolation ? ' VIOLATED' : ''}${o.resignEveryMs > 0 ? ` resign/${o.resignEveryMs}ms` : ''}` : 'leader=off',
     ...(o.mutant ? [`mutant=${o.mutant}`] : []),

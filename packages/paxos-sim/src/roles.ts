@@ -128,7 +128,7 @@ export function realRoles(o: SimOptions) {
       : {};
   const lead = o.leadership ? { leadership: { leaseMs: o.leaseMs, marginMs: Math.floor(o.leaseMs / 10) } } : {};
   // The window matters only with an archive, which the simulation gives acceptors when it is on.
-  const memory = o.memoryWindow > 0 ? { memoryWindow: o.memoryWindow } : {};
+  const memory = o.memoryWindow > 0 ? { memoryWindow: o.memoryWindow, ...(o.memoryBytes > 0 ? { memoryBytes: o.memoryBytes } : {}) } : {};
   return {
     acceptor: (aid: number, recovered: AcceptorRecovered): Acceptor => new Acceptor({ id: aid, ...memory }, recovered),
     proposer: (id: number, recovered: ProposerRecovered, seed: number): LearningProposer =>

@@ -37,6 +37,8 @@ export interface RunFlags {
   readonly 'resign-every'?: string | undefined;
   /** Records an acceptor keeps in memory before it reads them back from its disk (0: no archive; drawn per seed otherwise). */
   readonly 'memory-window'?: string | undefined;
+  /** Bytes of values those records may take (0: the core's default; drawn per seed otherwise). */
+  readonly 'memory-bytes'?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -69,6 +71,9 @@ export function runOverrides(flags: RunFlags): SimOverrides {
   const memoryWindow = wholeNumber('memory-window', flags['memory-window'], 0);
   if (memoryWindow !== undefined && memoryWindow > 0xffff_ffff) throw new RunCommandError(`--memory-window must be at most 4294967295 instances, got '${flags['memory-window'] ?? ''}'`);
   if (memoryWindow !== undefined) overrides.memoryWindow = memoryWindow;
+  const memoryBytes = wholeNumber('memory-bytes', flags['memory-bytes'], 0);
+  if (memoryBytes !== undefined && !Number.isSafeInteger(memoryBytes)) throw new RunCommandError(`--memory-bytes must be at most ${Number.MAX_SAFE_INTEGER}, got '${flags['memory-bytes'] ?? ''}'`);
+  if (memoryBytes !== undefined) overrides.memoryBytes = memoryBytes;
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
     overrides.driftViolation = true;
@@ -94,6 +99,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(options.trimReporters !== DEFAULT_TRIM_REPORTERS ? [`--trim-reporters ${options.trimReporters}`] : []),
     ...(given['resign-every'] !== undefined ? [`--resign-every ${options.resignEveryMs}`] : []),
     ...(given['memory-window'] !== undefined ? [`--memory-window ${options.memoryWindow}`] : []),
+    ...(given['memory-bytes'] !== undefined ? [`--memory-bytes ${options.memoryBytes}`] : []),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
 }
@@ -126,14 +132,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every', 'memory-window'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every, --memory-window and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every', 'memory-window', 'memory-bytes'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every, --memory-window, --memory-bytes and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'], 'memory-window': found['memory-window'] };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'], 'memory-window': found['memory-window'], 'memory-bytes': found['memory-bytes'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

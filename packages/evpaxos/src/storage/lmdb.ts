@@ -67,14 +67,18 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
 
   /**
    * Reads every record once (each is checked, and the highest ballot promised is needed for a
-   * rejoining peer), but keeps only the newest `memoryWindow` instances' records: the acceptor
-   * reads older ones from here when a prepare, accept or repeat names them, as LibPaxos3's LMDB
-   * acceptor reads every record, so memory does not grow with the log.
+   * rejoining peer), but keeps only the newest `memoryWindow` instances' records, and of those no
+   * more than `memoryBytes` of values (the highest always), as the acceptor keeps them: it reads
+   * older ones from here when a prepare, accept or repeat names them, as LibPaxos3's LMDB acceptor
+   * reads every record, so memory does not grow with the log.
    */
-  load(memoryWindow: number): StoredState {
-    // The last `memoryWindow` records in key order (ascending iid), in a ring.
-    const ring: AcceptorRecord[] = [];
-    let next = 0;
+  load(memoryWindow: number, memoryBytes: number): StoredState {
+    // The newest records in key order (ascending iid): a queue whose front is dropped as it leaves
+    // the window or the bytes, and cut off now and then (O(1) a record).
+    let kept: AcceptorRecord[] = [];
+    let head = 0;
+    let bytes = 0;
+    let cut = 0;
     let highestIid = 0;
     let maxBallot = 0;
     try {
@@ -91,17 +95,25 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
         if (r.iid <= this.meta.trimIid) continue;
         highestIid = r.iid;
         if (r.ballot > maxBallot) maxBallot = r.ballot;
-        if (ring.length < memoryWindow) ring.push(r);
-        else ring[next] = r;
-        next = (next + 1) % memoryWindow;
+        kept.push(r);
+        bytes += r.value.length;
+        for (let first = kept[head] as AcceptorRecord; head < kept.length - 1 && (r.iid - first.iid >= memoryWindow || bytes > memoryBytes); first = kept[head] as AcceptorRecord) {
+          bytes -= first.value.length;
+          cut = first.iid;
+          head++;
+        }
+        if (head > 4096 && 2 * head > kept.length) {
+          kept = kept.slice(head);
+          head = 0;
+        }
       }
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
-    const records = (ring.length < memoryWindow ? ring : [...ring.slice(next), ...ring.slice(0, next)]).filter((r) => r.iid > highestIid - memoryWindow);
+    const records = kept.slice(head);
     for (const r of records) this.handed.add(r);
-    const recordsAbove = Math.max(this.meta.trimIid, highestIid - memoryWindow);
+    const recordsAbove = Math.max(this.meta.trimIid, highestIid - memoryWindow, cut);
     return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
   }
 

@@ -9,7 +9,7 @@ export class MemoryStorage implements AcceptorStorage {
   readonly kind = 'memory';
   readonly location = 'memory';
 
-  load(_memoryWindow: number): StoredState {
+  load(_memoryWindow: number, _memoryBytes: number): StoredState {
     return { trimIid: 0, records: [], roundFloor: 0, fence: 0 };
   }
 

@@ -34,8 +34,11 @@ export interface AcceptorStorage {
   readonly kind: 'memory' | 'lmdb';
   /** Where the data lives, for messages. */
   readonly location: string;
-  /** What is on disk; `memoryWindow` is the acceptor's (records that far below the highest stay on disk). */
-  load(memoryWindow: number): StoredState;
+  /**
+   * What is on disk; `memoryWindow` and `memoryBytes` are the acceptor's (records that far below
+   * the highest, or past those bytes of values, stay on disk).
+   */
+  load(memoryWindow: number, memoryBytes: number): StoredState;
   commit(records: readonly PersistRecord[]): Promise<void> | undefined;
   close(): Promise<void>;
 }
