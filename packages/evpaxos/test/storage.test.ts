@@ -5,6 +5,7 @@ import { open } from 'lmdb';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Acceptor, DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { LmdbStorage, MemoryStorage, StorageError, type AcceptorStorage } from '../src/storage.js';
+import { TRIM_CHUNK } from '../src/storage/lmdb.js';
 
 const rec = (iid: number, ballot: number, valueBallot = 0, value = ''): AcceptorRecord => ({
   kind: 'record',
@@ -147,6 +148,39 @@ describe('lmdb storage specifics', () => {
       await s.commit([rec(3, 11)]);
       expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
     }
+  });
+
+  it.each([false, true])('a trim commits its trim point at once and deletes the records below it a chunk a loop turn, also after a restart half-way (lmdb-sync %s)', async (sync) => {
+    const envPath = tempPath();
+    const n = 3 * TRIM_CHUNK + 100;
+    const keysOnDisk = (): number => {
+      const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+      try {
+        return raw.getKeysCount({ start: 1 });
+      } finally {
+        void raw.close();
+      }
+    };
+    const make = () => new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 24, trash: false });
+    const first = make();
+    opened.push(first);
+    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await first.commit(Array.from({ length: n }, (_, i) => rec(i + 1, 11, 11, 'v')));
+    await first.commit([{ kind: 'trim', iid: n - 10 }]);
+    // Committed: the trim point, and not yet (all) its deletions; nothing below it reads back.
+    expect(first.read(5)).toBeUndefined();
+    expect(keysOnDisk()).toBeGreaterThan(TRIM_CHUNK);
+    // Stopped half-way: a chunk or two later.
+    await new Promise((resolve) => setImmediate(resolve));
+    await first.close();
+    opened.pop();
+    const left = keysOnDisk();
+    expect(left).toBeGreaterThan(10);
+    const second = make();
+    opened.push(second);
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: n - 10, highestIid: n });
+    for (let turn = 0; turn < 20 && keysOnDisk() > 10; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(keysOnDisk()).toBe(10);
   });
 
   it('lives in <lmdb-env-path>_<aid>, created mode 0700, and syncs with lmdb-sync yes', async () => {
