@@ -6,7 +6,7 @@
  * a log on top of a state they misread.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { bytesToKey, keyToBytes } from './bytes.js';
+import { bytesToKey, keyToBytes, ownBytes } from './bytes.js';
 import { KvCodecError, resultFromWire, resultToWire } from './command-codec.js';
 import type { KvResult } from './command.js';
 import { STORE_COUNTER_NAMES, newStoreCounters } from './stats.js';
@@ -178,7 +178,8 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
     if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) fail(`item ${i / 6} has no key or value bytes`);
     items.push({
       key: bytesToKey(k),
-      value: v,
+      // Its own bytes: a view would keep the whole snapshot alive for as long as this item.
+      value: ownBytes(v),
       flags: int(flat[i + 2], 'item flags'),
       cas: int(flat[i + 3], 'an item CAS unique'),
       expiresAt: num(flat[i + 4], 'an item expiry'),

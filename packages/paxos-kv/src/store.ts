@@ -272,9 +272,22 @@ export class KvStore {
   }
 
   private rebuildOrder(): void {
-    const live = [...this.items].sort((a, b) => a[1].cas - b[1].cas);
-    this.orderKeys = live.map(([k]) => k);
-    this.orderCas = live.map(([, it]) => it.cas);
+    // The map's own order is CAS order (see `image`); sorted only if it were not.
+    const keys: Key[] = [];
+    const cas: number[] = [];
+    for (const [key, it] of this.items) {
+      if (cas.length > 0 && it.cas <= (cas[cas.length - 1] as number)) {
+        const live = [...this.items.values()].sort(byCas);
+        this.orderKeys = live.map((i) => i.key);
+        this.orderCas = live.map((i) => i.cas);
+        this.orderHead = 0;
+        return;
+      }
+      keys.push(key);
+      cas.push(it.cas);
+    }
+    this.orderKeys = keys;
+    this.orderCas = cas;
     this.orderHead = 0;
   }
 
@@ -619,7 +632,9 @@ export class KvStore {
     // In CAS order, so that `image()` finds the map in it and need not sort; older builds' images
     // list the items by key.
     for (const i of inCasOrder(img.items) ? img.items : [...img.items].sort(byCas)) {
-      const it: Item = { key: i.key, value: ownBytes(i.value), flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
+      // Items never change, so an image's own (a decoded snapshot's copies its values) are taken as they are.
+      const value = ownBytes(i.value);
+      const it: Item = value === i.value ? i : { key: i.key, value, flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
       this.items.set(i.key, it);
       this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
       if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, i.key, it.cas);
