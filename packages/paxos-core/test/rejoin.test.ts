@@ -2,6 +2,17 @@ import { describe, expect, it } from 'vitest';
 import { Acceptor, MAX_UINT32, Proposer, REJOIN_PENDING, Replica, ballotOf, encodeMasterOp, rejoinMargin, rejoinPoint } from '../src/index.js';
 import { accepted, enc, fx, msgs, promise } from './helpers.js';
 
+/** A proposer that does not lead (leadership on), campaigning with its claim: its first prepare. */
+function campaigning() {
+  const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
+  const out = fx();
+  p.tick(0, out);
+  const op = encodeMasterOp({ kind: 'claim', node: 0, leaseMs: 1000, version: 0, nonce: 1, openLimit: p.openLimit });
+  p.proposeControl(op, out);
+  const prepare = msgs(out, 'prepare').at(-1) as { iid: number; ballot: number };
+  return { p, out, op, prepare };
+}
+
 describe('a replica that lost its storage rejoins', () => {
   it('waits for every other replica, then fences above the highest instance any holds plus the margin, and starts above every round promised', () => {
     const answers = [
@@ -67,12 +78,7 @@ describe('a replica that lost its storage rejoins', () => {
   });
 
   it('a campaign abandoned (another node took over) stops: no accept for the value its phase 1 found, none in the next instance', () => {
-    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
-    const out = fx();
-    p.tick(0, out);
-    const op = encodeMasterOp({ kind: 'claim', node: 0, leaseMs: 1000, version: 0, nonce: 1, openLimit: p.openLimit });
-    p.proposeControl(op, out);
-    const prepare = msgs(out, 'prepare').at(-1) as { iid: number; ballot: number };
+    const { p, prepare } = campaigning();
     p.abandonControl();
     expect(p.phase1Count).toBe(0);
     // Promises still arriving for it (one reporting a value an earlier leader had accepted) get
@@ -93,12 +99,7 @@ describe('a replica that lost its storage rejoins', () => {
     // the learner to deliver the other's operation (LearningProposer's abandonControl): behind a
     // gap in the learner, the campaign would go on completing what its phase 1 finds, instance
     // after instance, preempting the new leader there.
-    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
-    const out = fx();
-    p.tick(0, out);
-    const op = encodeMasterOp({ kind: 'claim', node: 0, leaseMs: 1000, version: 0, nonce: 1, openLimit: p.openLimit });
-    p.proposeControl(op, out);
-    const prepare = msgs(out, 'prepare').at(-1) as { iid: number; ballot: number };
+    const { p, out, op, prepare } = campaigning();
     p.receive(1, promise(1, prepare.iid, prepare.ballot), out);
     p.receive(2, promise(2, prepare.iid, prepare.ballot), out);
     expect(msgs(out, 'accept').map((m) => [m.iid, m.value])).toEqual([[prepare.iid, op]]);
@@ -131,12 +132,7 @@ describe('a replica that lost its storage rejoins', () => {
   });
 
   it('a campaign that yielded to a higher ballot campaigns above it the next time (its owner may be gone for good)', () => {
-    const p = new Proposer({ id: 0, acceptors: 3, preexecWindow: 1, led: true });
-    const out = fx();
-    p.tick(0, out);
-    const op = encodeMasterOp({ kind: 'claim', node: 0, leaseMs: 1000, version: 0, nonce: 1, openLimit: p.openLimit });
-    p.proposeControl(op, out);
-    const first = msgs(out, 'prepare').at(-1);
+    const { p, out, op, prepare: first } = campaigning();
     expect(first).toMatchObject({ iid: 1 });
     // A ballot of a proposer that lost its storage (and stays below its fence since): it yields…
     p.receive(1, promise(1, 1, ballotOf(250, 3)), out);
