@@ -179,7 +179,8 @@ describe('lmdb storage specifics', () => {
     const second = make();
     opened.push(second);
     expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: n - 10, highestIid: n });
-    for (let turn = 0; turn < 20 && keysOnDisk() > 10; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+    // A chunk a turn (each waits for its fsync with lmdb-sync yes): give a loaded machine seconds.
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && keysOnDisk() > 10; ) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(keysOnDisk()).toBe(10);
   });
 

@@ -27,8 +27,9 @@ export interface AcceptorOptions {
   readonly memoryWindow?: number;
   /**
    * With an archive, the values of the records in memory are also held to about this many bytes
-   * (default 64 MiB): past it the window shrinks until they take three quarters of it. A window of
-   * 4096 large values (8 KiB each, or batches of up to a mebibyte) would hold gigabytes.
+   * (default 64 MiB): past it the window shrinks, to about three quarters of it (an estimate by
+   * instances, and records storage does not hold yet stay besides). A window of 4096 large values
+   * (8 KiB each, or batches of up to a mebibyte) would hold gigabytes.
    */
   readonly memoryBytes?: number;
 }
@@ -308,8 +309,8 @@ export class Acceptor {
     out.persist.push(rec);
     // Sweep a quarter window (or a quarter of the bytes) at a time, so that the walk below costs O(1) a record.
     if (this.archive === undefined) return;
-    const span = this.highestIid - this.archivedUpTo;
-    if (span >= this.memoryWindow + this.sweepStep) this.sweep(this.archive, this.highestIid - this.memoryWindow);
+    const span = this.highestIid - Math.max(this.archivedUpTo, this.trimIid);
+    if (this.highestIid - this.archivedUpTo >= this.memoryWindow + this.sweepStep) this.sweep(this.archive, this.highestIid - this.memoryWindow);
     else if (this.windowBytes > this.memoryBytes) {
       // The window shrinks in proportion (the values of one log are about the same size, and if
       // not, the next write sweeps again), to three quarters of the bytes, keeping at least the highest.

@@ -496,9 +496,14 @@ export class Proposer {
    * finishing a value already chosen stay (`decided`): lagging learners count their accepts.
    */
   abandonControl(): void {
+    this.dropControl();
+  }
+
+  /** `abandonControl`, but for `keep`: an instance just decided, which its caller finishes as usual. */
+  private dropControl(keep?: Instance): void {
     if (this.leading) return;
     this.control = null;
-    this.dropWhere((inst) => inst.decided === null && (inst.control || (inst.phase === 1 && !inst.acceptSent)));
+    this.dropWhere((inst) => inst !== keep && inst.decided === null && (inst.control || (inst.phase === 1 && !inst.acceptSent)));
   }
 
   /**
@@ -972,20 +977,23 @@ export class Proposer {
 
   /** `inst` decided `value`: its own client value is done, or, if it lost, queued again (B11). */
   private settleOwn(inst: Instance, value: Uint8Array, out: Effects): void {
+    // A campaign's instance decided another node's master operation (bound to it in phase 2, or
+    // still `control` in phase 1): that moves the last operation past the version this one
+    // carries, so it can only be decided in vain now, and on its way it would complete whatever
+    // values its phase 1 finds (P2c), preempting the new leader there. A node that does not lead
+    // drops it here, as LearningProposer's abandonControl does once its learner delivers the
+    // other's operation: that may be later, behind a gap in its learner.
+    const mine = inst.control ? (inst.own ?? this.control) : null;
+    if (!this.leading && mine !== null && isOthersMasterOp(value, mine)) {
+      inst.own = null;
+      this.dropControl(inst);
+      return;
+    }
     const own = inst.own;
     if (own === null) return;
     inst.own = null;
     if (bytesEqual(own, value)) return;
     if (inst.control) {
-      // Displaced by another node's master operation: that moves the last operation past the
-      // version this one carries, so it can only be decided in vain now, and on its way it would
-      // complete whatever values its phase 1 finds (P2c), preempting the new leader there. A node
-      // that does not lead drops it here, as LearningProposer's abandonControl does once its
-      // learner delivers the other's operation: that may be later, behind a gap in its learner.
-      if (!this.leading && isOthersMasterOp(value, own)) {
-        this.abandonControl();
-        return;
-      }
       // A master operation displaced by a value an earlier proposer had accepted here (P2c): it
       // goes into the next instance, unless a newer one is waiting already.
       if (this.control === null) this.proposeControl(own, out);

@@ -91,26 +91,54 @@ describe('a replica that lost its storage rejoins', () => {
     expect(msgs(later, 'prepare')).toEqual([]);
   });
 
+  // Another candidate won the instance our campaign is in. Stopping must not wait for the learner
+  // to deliver the other's operation (LearningProposer's abandonControl): behind a gap in the
+  // learner, the campaign would go on completing what its phase 1 finds, instance after instance,
+  // preempting the new leader there.
+  const theirs = (p: Proposer) => encodeMasterOp({ kind: 'claim', node: 1, leaseMs: 1000, version: 0, nonce: 7, openLimit: p.openLimit });
+
   it.each([
     ['another node\'s master operation', true],
     ['a client value', false],
-  ] as const)('a campaign whose own instance chose %s stops there (true), or campaigns again (false), before its learner delivers it', (_, stops) => {
-    // Another candidate won the instance our campaign's accept went to. Stopping must not wait for
-    // the learner to deliver the other's operation (LearningProposer's abandonControl): behind a
-    // gap in the learner, the campaign would go on completing what its phase 1 finds, instance
-    // after instance, preempting the new leader there.
+  ] as const)('a campaign whose accepted instance chose %s stops there (true), or campaigns again (false), before its learner delivers it', (_, stops) => {
     const { p, out, op, prepare } = campaigning();
     p.receive(1, promise(1, prepare.iid, prepare.ballot), out);
     p.receive(2, promise(2, prepare.iid, prepare.ballot), out);
     expect(msgs(out, 'accept').map((m) => [m.iid, m.value])).toEqual([[prepare.iid, op]]);
-    const theirs = stops ? encodeMasterOp({ kind: 'claim', node: 1, leaseMs: 1000, version: 0, nonce: 7, openLimit: p.openLimit }) : enc('v');
-    const higher = ballotOf(9, 1);
+    const value = stops ? theirs(p) : enc('v');
     const later = fx();
-    p.receive(1, accepted(1, prepare.iid, higher, theirs), later);
-    p.receive(2, accepted(2, prepare.iid, higher, theirs), later);
+    p.receive(1, accepted(1, prepare.iid, ballotOf(9, 1), value), later);
+    p.receive(2, accepted(2, prepare.iid, ballotOf(9, 1), value), later);
     p.tick(10, later);
-    expect(msgs(later, 'prepare')).toHaveLength(stops ? 0 : 1);
+    // Then the learner delivers that instance (to this proposer alone: no LearningProposer here).
+    p.decided(prepare.iid, value, later);
+    const prepares = msgs(later, 'prepare');
+    expect(stops ? prepares : prepares.at(-1)?.iid).toEqual(stops ? [] : prepare.iid + 1);
     expect(p.phase1Count).toBe(stops ? 0 : 1);
+  });
+
+  it("a campaign whose instance chose another node's master operation while it was in phase 1 stops there too", () => {
+    const { p, prepare } = campaigning();
+    const later = fx();
+    p.receive(1, accepted(1, prepare.iid, 5, theirs(p)), later);
+    p.receive(2, accepted(2, prepare.iid, 5, theirs(p)), later);
+    p.tick(10, later);
+    p.decided(prepare.iid, theirs(p), later);
+    expect(msgs(later, 'prepare')).toEqual([]);
+    expect(p.phase1Count).toBe(0);
+  });
+
+  it("a stopped campaign still finishes its accepts in its instance when the other's operation was reported at a lower ballot (a stale quorum)", () => {
+    const { p, out, prepare } = campaigning();
+    p.receive(1, promise(1, prepare.iid, prepare.ballot), out);
+    p.receive(2, promise(2, prepare.iid, prepare.ballot), out);
+    const later = fx();
+    p.receive(0, accepted(0, prepare.iid, 5, theirs(p)), later);
+    p.receive(1, accepted(1, prepare.iid, 5, theirs(p)), later);
+    // Kept, deciding the other's value, until its own ballot has a quorum; no new campaign.
+    expect(p.phase2Count).toBe(1);
+    p.tick(10, later);
+    expect(msgs(later, 'prepare')).toEqual([]);
   });
 
   it('a campaign under way when the learner skips instances (a trim point, a checkpoint) is dropped, not carried above the skip', () => {

@@ -8,7 +8,7 @@
 import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
 import type { KvRequest, KvResult } from './command.js';
 import { digestBytes } from './digest.js';
-import { decodeSnapshot, encodeSnapshot, snapshotChunks, type SnapshotMeta } from './snapshot.js';
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotChunks, type SnapshotMeta } from './snapshot.js';
 import { KvStore, type ImageConfig, type KvStoreConfig, type KvStoreOptions } from './store.js';
 
 export class KvStateMachine {
@@ -50,10 +50,11 @@ export class KvStateMachine {
   /**
    * The same bytes as `snapshot()`, encoded a chunk at a time as they are asked for: the state as
    * of this call (the store's image is taken now), however many values are applied before the
-   * last chunk is taken. A server yields to its event loop between chunks.
+   * last chunk is taken. A server yields to its event loop between chunks. `chunkItems`: items
+   * per chunk at most (default 4,096; a chunk also ends past a mebibyte of values).
    */
-  snapshotChunks(): Iterable<Uint8Array> {
-    return snapshotChunks(this.store.image(), this.position);
+  snapshotChunks(chunkItems?: number): Iterable<Uint8Array> {
+    return encodeSnapshotChunks(this.store.image(), this.position, chunkItems);
   }
 
   /**

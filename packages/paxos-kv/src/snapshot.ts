@@ -33,13 +33,13 @@ export interface SnapshotMeta {
   readonly index: number;
 }
 
-/** Items per chunk of `snapshotChunks` at most; a chunk also ends once its values pass CHUNK_BYTES. */
+/** Items per chunk of `encodeSnapshotChunks` at most; a chunk also ends once its values pass CHUNK_BYTES. */
 const CHUNK_ITEMS = 4096;
 const CHUNK_BYTES = 1 << 20;
 
-/** The whole snapshot in one buffer: `snapshotChunks` joined. */
+/** The whole snapshot in one buffer: `encodeSnapshotChunks` joined. */
 export function encodeSnapshot(img: StoreImage, meta: SnapshotMeta): Uint8Array {
-  const chunks = [...snapshotChunks(img, meta)];
+  const chunks = [...encodeSnapshotChunks(img, meta)];
   const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
   let at = 0;
   for (const c of chunks) {
@@ -58,7 +58,7 @@ export function encodeSnapshot(img: StoreImage, meta: SnapshotMeta): Uint8Array 
  * the whole at once. `img` must not change while the chunks are taken (`KvStore.image()` lists
  * item objects that never change).
  */
-export function* snapshotChunks(img: StoreImage, meta: SnapshotMeta, chunkItems = CHUNK_ITEMS): Generator<Uint8Array> {
+export function* encodeSnapshotChunks(img: StoreImage, meta: SnapshotMeta, chunkItems = CHUNK_ITEMS): Generator<Uint8Array> {
   const head = encoder.encode([
     SNAPSHOT_MAGIC,
     SNAPSHOT_FORMAT,

@@ -1,6 +1,6 @@
 import { Decoder } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshot, encodeSnapshot, KvStore, snapshotChunks, type StoreImage } from '../src/index.js';
+import { decodeSnapshot, encodeSnapshot, encodeSnapshotChunks, KvStore, type StoreImage } from '../src/index.js';
 
 function storeOf(items: number, valueBytes: number): KvStore {
   const s = new KvStore({ memoryLimit: 1 << 30 });
@@ -26,7 +26,7 @@ describe('KV snapshots in chunks', () => {
     const img: StoreImage = storeOf(n, 5).image();
     const meta = { iid: 42, index: 3 };
     const whole = encodeSnapshot(img, meta);
-    for (const size of [1, 7, 4096]) expect(joined(snapshotChunks(img, meta, size))).toEqual(whole);
+    for (const size of [1, 7, 4096]) expect(joined(encodeSnapshotChunks(img, meta, size))).toEqual(whole);
     // One msgpack value, no bytes left over: the item list's header counts what follows it.
     const top = new Decoder().decode(whole) as unknown[];
     expect(top).toHaveLength(11);
@@ -40,7 +40,7 @@ describe('KV snapshots in chunks', () => {
 
   it('end a chunk once its values pass 1 MiB, so large items do not make a large chunk', () => {
     const img = storeOf(12, 300 * 1024).image();
-    const chunks = [...snapshotChunks(img, { iid: 1, index: 0 })];
+    const chunks = [...encodeSnapshotChunks(img, { iid: 1, index: 0 })];
     // The head, items in chunks of four (1.2 MiB of values each), the sessions.
     expect(chunks.map((c) => Math.round(c.length / (300 * 1024)))).toEqual([0, 4, 4, 4, 0]);
   });

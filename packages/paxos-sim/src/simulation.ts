@@ -550,8 +550,17 @@ export class Simulation {
         if (r.iid > highestIid) highestIid = r.iid;
         if (r.ballot > maxBallot) maxBallot = r.ballot;
       }
-      const recordsAbove = Math.max(d.trimIid, highestIid - loadWindowOf(this.options.seed, this.options.memoryWindow));
-      const given = records.filter((r) => r.iid > recordsAbove);
+      let recordsAbove = Math.max(d.trimIid, highestIid - loadWindowOf(this.options.seed, this.options.memoryWindow));
+      let given = records.filter((r) => r.iid > recordsAbove);
+      // And within the acceptor's bytes, as LMDB's load: the newest that fit, the highest always.
+      if (this.options.memoryBytes > 0) {
+        given.sort((a, b) => a.iid - b.iid);
+        let bytes = given.reduce((n, r) => n + r.value.length, 0);
+        let first = 0;
+        for (; first < given.length - 1 && bytes > this.options.memoryBytes; first++) bytes -= (given[first] as AcceptorRecord).value.length;
+        if (first > 0) recordsAbove = Math.max(recordsAbove, (given[first - 1] as AcceptorRecord).iid);
+        given = given.slice(first);
+      }
       const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed));
       node.archive = archive;
       acceptorState = { trimIid: d.trimIid, records: given, fence: d.fence, archive, highestIid, maxBallot, recordsAbove };

@@ -39,7 +39,7 @@ export class ReplicatedKv implements StateMachine<Uint8Array> {
    * The store as of the last value applied: its image is taken now (one pass over the items), and
    * encoded a chunk at a time as the checkpoint writer asks, with a turn of the event loop between
    * chunks, so that clients, peers and lease renewals are served while a large store is written
-   * (in one piece, 1.6 million items stopped the loop for 2–3 s, longer than a renewal may wait).
+   * (in one piece, 1.6 million items stopped the loop for 3.5–4.2 s, longer than a renewal may wait).
    */
   snapshot(): AsyncIterable<Uint8Array> {
     return yieldBetween(this.machine.snapshotChunks());
