@@ -169,14 +169,18 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
   STORE_COUNTER_NAMES.forEach((n, i) => {
     if (i < cv.length) counters[n] = int(cv[i], `counter ${n}`);
   });
+  const casCounter = int(x[5], 'the CAS counter');
   const flat = arr(x[9], 'the items');
   if (flat.length % 6 !== 0) fail('the item list is cut short');
   const items: ImageItem[] = [];
+  // A key twice would be counted twice against the memory limit, a CAS above the counter handed
+  // out again: a store loaded from either would part from the others.
+  const keys = new Set<string>();
   for (let i = 0; i < flat.length; i += 6) {
     const k = flat[i];
     const v = flat[i + 1];
     if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) fail(`item ${i / 6} has no key or value bytes`);
-    items.push({
+    const item: ImageItem = {
       key: bytesToKey(k),
       // Its own bytes: a view would keep the whole snapshot alive for as long as this item.
       value: ownBytes(v),
@@ -184,13 +188,17 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
       cas: int(flat[i + 3], 'an item CAS unique'),
       expiresAt: num(flat[i + 4], 'an item expiry'),
       storedAt: num(flat[i + 5], 'an item store time'),
-    });
+    };
+    if (keys.has(item.key)) fail(`item ${i / 6} repeats a key listed before it`);
+    if (item.cas > casCounter) fail(`item ${i / 6} has CAS unique ${item.cas}, above the CAS counter ${casCounter}`);
+    keys.add(item.key);
+    items.push(item);
   }
   const sessions: ImageSession[] = arr(x[10], 'the sessions').map((raw, i) => {
     const s = arr(raw, `session ${i}`);
     const results = arr(s[3], `session ${i} results`).map((pair): readonly [number, KvResult] => {
       const p = arr(pair, `a result of session ${i}`);
-      return [int(p[0], 'a result seq'), resultFromWire(p[1])];
+      return [int(p[0], 'a result seq'), ownResult(resultFromWire(p[1]))];
     });
     return { id: int(s[0], 'a session id'), lastActive: num(s[1], 'a session time'), acked: int(s[2], 'a session ack'), results };
   });
@@ -199,7 +207,7 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
     image: {
       config,
       clock: num(x[4], 'the clock'),
-      casCounter: int(x[5], 'the CAS counter'),
+      casCounter,
       flushAt: num(x[6], 'the pending flush'),
       nextSessionId: int(x[7], 'the next session id'),
       counters,
@@ -207,4 +215,9 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
       sessions,
     },
   };
+}
+
+/** `r` with values of its own (a remembered get's hits): views would keep the whole snapshot alive. */
+function ownResult(r: KvResult): KvResult {
+  return r.status === 'values' ? { ...r, hits: r.hits.map((h) => ({ ...h, value: ownBytes(h.value) })) } : r;
 }

@@ -1,6 +1,6 @@
 import { Decoder } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshot, encodeSnapshot, encodeSnapshotChunks, KvStore, type StoreImage } from '../src/index.js';
+import { decodeResult, decodeSnapshot, encodeRequest, encodeSnapshot, encodeSnapshotChunks, keyToBytes, KvStateMachine, KvStore, type ImageItem, type StoreImage } from '../src/index.js';
 
 function storeOf(items: number, valueBytes: number): KvStore {
   const s = new KvStore({ memoryLimit: 1 << 30 });
@@ -43,6 +43,27 @@ describe('KV snapshots in chunks', () => {
     const chunks = [...encodeSnapshotChunks(img, { iid: 1, index: 0 })];
     // The head, items in chunks of four (1.2 MiB of values each), the sessions.
     expect(chunks.map((c) => Math.round(c.length / (300 * 1024)))).toEqual([0, 4, 4, 4, 0]);
+  });
+
+  it('are refused, with a sentence, when they list a key twice or an item CAS above the counter', () => {
+    const img = storeOf(3, 5).image();
+    const meta = { iid: 1, index: 0 };
+    const [a, b] = img.items as [ImageItem, ImageItem];
+    expect(() => decodeSnapshot(encodeSnapshot({ ...img, items: [a, { ...b, key: a.key }] }, meta))).toThrow(/the KV snapshot is damaged: item 1 repeats a key listed before it/);
+    expect(() => decodeSnapshot(encodeSnapshot({ ...img, casCounter: 2 }, meta))).toThrow(/the KV snapshot is damaged: item 2 has CAS unique 3, above the CAS counter 2/);
+  });
+
+  it('decode into bytes of their own, items and remembered results alike (a view would keep the snapshot alive)', () => {
+    const m = new KvStateMachine();
+    const reg = decodeResult(m.apply(1, 0, encodeRequest({ now: 1000, command: { op: 'register' } })));
+    if (reg.status !== 'session') throw new Error(reg.status);
+    m.apply(2, 0, encodeRequest({ now: 1000, command: { op: 'set', key: 'k', flags: 0, exptime: 0, value: keyToBytes('value') } }));
+    m.apply(3, 0, encodeRequest({ now: 1000, session: { id: reg.id, seq: 1, ack: 0 }, command: { op: 'gat', keys: ['k'], exptime: 0 } }));
+    const { image } = decodeSnapshot(m.snapshot());
+    const owned = (v: Uint8Array) => v.byteOffset === 0 && v.byteLength === v.buffer.byteLength;
+    expect(image.items.map((i) => owned(i.value))).toEqual([true]);
+    const remembered = image.sessions[0]?.results[0]?.[1];
+    expect(remembered?.status === 'values' ? remembered.hits.map((h) => owned(h.value)) : remembered).toEqual([true]);
   });
 
   it('list the items in the order they were stored (CAS order), not by key', () => {
