@@ -19,6 +19,9 @@ export interface LmdbOptions {
   readonly trash: boolean;
 }
 
+/** Records below the trim point deleted in one transaction (a few ms), a loop turn apart. */
+export const TRIM_CHUNK = 2048;
+
 /**
  * LMDB acceptor storage (lmdb-js): one environment per acceptor, uint32 keys, one transaction per
  * group commit. With `lmdb-sync yes` the commit is lmdb-js's asynchronous transaction and resolves
@@ -32,9 +35,6 @@ export interface LmdbOptions {
  * afterwards, `TRIM_CHUNK` a transaction with a loop turn between (a trim of a million records
  * took 0.8 s in one commit, a stop of the whole replica, its leader's lease included).
  */
-/** Records below the trim point deleted in one transaction (a few ms), a loop turn apart. */
-export const TRIM_CHUNK = 2048;
-
 export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   readonly kind = 'lmdb';
   readonly location: string;
