@@ -87,12 +87,6 @@ export interface PaxosConfig {
   readonly lmdbEnvPath: string;
   /** Bytes. */
   readonly lmdbMapsize: number;
-  /**
-   * Ours: the page size of an LMDB store this process creates (an existing one keeps its own), a
-   * power of two from 4 KiB to 64 KiB. Default 16 KiB: batches of a few KiB then fit in a page
-   * instead of overflow pages, whose freed runs a trimmed log reuses badly (see README).
-   */
-  readonly lmdbPageSize: number;
   /** Ours: the file that keeps a split-mode proposer's round floor (`<path>_<id>`), for B2. */
   readonly proposerRoundFile: string | undefined;
   /** Ours: the largest value accepted from the network, in bytes. */
@@ -187,7 +181,6 @@ const DEFAULTS = {
   lmdbSync: false,
   lmdbEnvPath: '/tmp/acceptor',
   lmdbMapsize: 10 * 1024 * 1024,
-  lmdbPageSize: 16 * 1024,
   proposerRoundFile: undefined as string | undefined,
   maxValueSize: 16 * 1024 * 1024,
   proposerBatchMaxValues: 0,
@@ -249,12 +242,6 @@ const KEYS: Record<string, KeyHandler> = {
   'lmdb-sync': (v, s) => (s.lmdbSync = yesNo(v)),
   'lmdb-env-path': (v, s) => (s.lmdbEnvPath = v),
   'lmdb-mapsize': (v, s) => (s.lmdbMapsize = bytes(v)),
-  'lmdb-page-size': (v, s) => {
-    const n = bytes(v);
-    // LMDB's own limits: it refuses any other size (EINVAL) when it creates the store.
-    if (n < 4096 || n > 65536 || (n & (n - 1)) !== 0) throw new Error(`expected a power of two from 4 kb to 64 kb (4096, 8192, 16384, 32768 or 65536), got '${v}'`);
-    s.lmdbPageSize = n;
-  },
   'proposer-round-file': (v, s) => (s.proposerRoundFile = v),
   'max-value-size': (v, s) => (s.maxValueSize = bytes(v)),
   'proposer-batch-max-values': (v, s) => {

@@ -64,9 +64,6 @@ describe('paxos.conf', () => {
     });
     expect(parseConfig('lmdb-mapsize 512kb').lmdbMapsize).toBe(512 * 1024);
     expect(parseConfig('lmdb-mapsize 2 gb').lmdbMapsize).toBe(2 * 1024 ** 3);
-    expect(parseConfig('').lmdbPageSize).toBe(16 * 1024);
-    expect(parseConfig('lmdb-page-size 64kb').lmdbPageSize).toBe(65536);
-    expect(parseConfig('lmdb-page-size 4096').lmdbPageSize).toBe(4096);
   });
 
   it('accepts what crashes LibPaxos3 where the meaning is clear: tabs, lines of spaces, indented comments', () => {
@@ -93,8 +90,6 @@ describe('paxos.conf', () => {
     ['window 0 (LibPaxos3 never proposes)', 'proposer-preexec-window 0', /:1: proposer-preexec-window: must be at least 1; with 0 the proposer never/],
     ['a boolean other than yes/no', 'lmdb-sync true', /:1: lmdb-sync: expected yes or no, got 'true'/],
     ['a bad size unit', 'lmdb-mapsize 10 tb', /expected a size/],
-    ['an LMDB page size that is not a power of two', 'lmdb-page-size 5000', /:1: lmdb-page-size: expected a power of two from 4 kb to 64 kb \(4096, 8192, 16384, 32768 or 65536\), got '5000'/],
-    ['an LMDB page size above 64 KiB', 'lmdb-page-size 128kb', /:1: lmdb-page-size: expected a power of two from 4 kb to 64 kb/],
     ['a bad IPv4 address', 'acceptor 0 127.0.0.300 8800', /'127\.0\.0\.300' is not a dotted IPv4 address: four numbers from 0 to 255/],
     ['an IPv6 address without brackets', 'acceptor 0 ::1 8800', /write the IPv6 address '::1' in brackets: \[::1\]/],
     ['a bad IPv6 address', 'acceptor 0 [::g] 8800', /'\[::g\]' is not an IPv6 address in brackets/],

@@ -194,29 +194,6 @@ describe('lmdb storage specifics', () => {
     expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11)]);
   });
 
-  it('creates a store with the page size asked for; a store that exists keeps its own, and its records', async () => {
-    const envPath = tempPath();
-    const pageSizeOnDisk = async (): Promise<number> => {
-      const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
-      try {
-        return (raw.getStats() as { pageSize: number }).pageSize;
-      } finally {
-        await raw.close();
-      }
-    };
-    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, pageSize: 32768, trash: false });
-    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-    await first.commit([rec(1, 11, 11, 'a')]);
-    await first.close();
-    expect(await pageSizeOnDisk()).toBe(32768);
-    const again = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, pageSize: 16384, trash: false });
-    opened.push(again);
-    expect(again.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11, 11, 'a')]);
-    await again.close();
-    opened.pop();
-    expect(await pageSizeOnDisk()).toBe(32768);
-  });
-
   it('acceptor-trash-files yes starts from an empty store', async () => {
     const envPath = tempPath();
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });

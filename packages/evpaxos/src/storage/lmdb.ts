@@ -13,8 +13,6 @@ export interface LmdbOptions {
   readonly sync: boolean;
   /** `lmdb-mapsize`: the initial map size; lmdb-js grows a full map instead of failing (B6). */
   readonly mapSize: number;
-  /** `lmdb-page-size`: the page size of a store created here (an existing one keeps its own); default LMDB's, the OS page. */
-  readonly pageSize?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
 }
@@ -72,7 +70,6 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       this.db = open<Uint8Array, number>({
         path: this.location,
         mapSize: options.mapSize,
-        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
         noSync: !options.sync,
         overlappingSync: false,
         encoding: 'binary',
