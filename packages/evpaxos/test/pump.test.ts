@@ -5,6 +5,21 @@ import { MAX_ROUNDS_PER_TURN } from '../src/pump.js';
 
 const turn = () => new Promise((r) => setImmediate(r));
 
+/** A pump over `role` that records the types of the messages it sends and keeps the error it stops on. */
+function watchedPump(role: PumpedRole, commit: (records: readonly PersistRecord[]) => Promise<void> | undefined) {
+  const sent: string[] = [];
+  const stopped: { fatal?: Error } = {};
+  const pump = new Pump({
+    role,
+    commit,
+    send: (env: Envelope) => sent.push(env.msg.type),
+    log: silentLogger,
+    tickMs: 60_000,
+    onFatal: (e) => (stopped.fatal = e),
+  });
+  return { pump, sent, stopped };
+}
+
 describe('pump', () => {
   it('sends nothing before its records are durable, and batches the inputs of one turn into one commit', async () => {
     const log: string[] = [];
@@ -85,22 +100,13 @@ describe('pump', () => {
   });
 
   it('stops and reports when the disk fails, without sending the replies of the failed batch', async () => {
-    const sent: string[] = [];
-    let fatal: Error | undefined;
-    const pump = new Pump({
-      role: new Acceptor({ id: 0 }),
-      commit: () => Promise.reject(new Error('disk full')),
-      send: (env: Envelope) => sent.push(env.msg.type),
-      log: silentLogger,
-      tickMs: 60_000,
-      onFatal: (e) => (fatal = e),
-    });
+    const { pump, sent, stopped } = watchedPump(new Acceptor({ id: 0 }), () => Promise.reject(new Error('disk full')));
     await turn();
     sent.length = 0;
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
     await turn();
     await turn();
-    expect(fatal?.message).toBe('disk full');
+    expect(stopped.fatal?.message).toBe('disk full');
     expect(sent).toEqual([]);
     pump.receive(1, { type: 'prepare', iid: 2, ballot: 11 });
     await turn();
@@ -108,19 +114,10 @@ describe('pump', () => {
   });
 
   it('stops the same way when a synchronous commit throws (LMDB without sync), without sending the replies of the failed batch', async () => {
-    const sent: string[] = [];
-    let fatal: Error | undefined;
     let fail = false;
-    const pump = new Pump({
-      role: new Acceptor({ id: 0 }),
-      commit: () => {
-        if (fail) throw new Error('disk full');
-        return undefined;
-      },
-      send: (env: Envelope) => sent.push(env.msg.type),
-      log: silentLogger,
-      tickMs: 60_000,
-      onFatal: (e) => (fatal = e),
+    const { pump, sent, stopped } = watchedPump(new Acceptor({ id: 0 }), () => {
+      if (fail) throw new Error('disk full');
+      return undefined;
     });
     await turn();
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
@@ -130,7 +127,7 @@ describe('pump', () => {
     fail = true;
     pump.receive(1, { type: 'prepare', iid: 2, ballot: 11 });
     await turn();
-    expect(fatal?.message).toBe('disk full');
+    expect(stopped.fatal?.message).toBe('disk full');
     expect(sent).toEqual([]);
     pump.receive(1, { type: 'prepare', iid: 3, ballot: 11 });
     await turn();
@@ -138,8 +135,6 @@ describe('pump', () => {
   });
 
   it('a role whose storage read throws (an LMDB acceptor reading an old record back) stops the pump, and nothing of its batch leaves', async () => {
-    const sent: string[] = [];
-    let fatal: Error | undefined;
     const disk = new Map<number, AcceptorRecord>();
     const archive = {
       read: (iid: number) => {
@@ -148,20 +143,13 @@ describe('pump', () => {
       },
       holds: () => true,
     };
-    const pump = new Pump({
-      role: new Acceptor({ id: 0, memoryWindow: 1 }, { trimIid: 0, records: [], archive, highestIid: 10 }),
-      commit: () => undefined,
-      send: (env: Envelope) => sent.push(env.msg.type),
-      log: silentLogger,
-      tickMs: 60_000,
-      onFatal: (e) => (fatal = e),
-    });
+    const { pump, sent, stopped } = watchedPump(new Acceptor({ id: 0, memoryWindow: 1 }, { trimIid: 0, records: [], archive, highestIid: 10 }), () => undefined);
     await turn();
     sent.length = 0;
     pump.receive(1, { type: 'prepare', iid: 12, ballot: 11 });
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
     await turn();
-    expect(fatal?.message).toMatch(/acceptor_0: record for instance 1 is 2 bytes/);
+    expect(stopped.fatal?.message).toMatch(/acceptor_0: record for instance 1 is 2 bytes/);
     expect(sent).toEqual([]);
   });
 
