@@ -4,16 +4,25 @@
  * that applied the same log hold the same state.
  */
 export function digestBytes(bytes: Uint8Array): string {
+  return digestChunks([bytes]);
+}
+
+/** `digestBytes` of the chunks joined, without joining them. */
+export function digestChunks(chunks: Iterable<Uint8Array>): string {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i] as number;
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
+  let length = 0;
+  for (const bytes of chunks) {
+    for (let i = 0; i < bytes.length; i++) {
+      const c = bytes[i] as number;
+      a = Math.imul(a ^ c, 0x01000193);
+      b = Math.imul(b ^ c, 0x5bd1e995);
+      b ^= b >>> 15;
+    }
+    length += bytes.length;
   }
-  a ^= bytes.length;
-  b ^= bytes.length;
+  a ^= length;
+  b ^= length;
   return hex32(mix(a)) + hex32(mix(b ^ a));
 }
 

@@ -7,7 +7,7 @@
  */
 import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
 import type { KvRequest, KvResult } from './command.js';
-import { digestBytes } from './digest.js';
+import { digestChunks } from './digest.js';
 import { decodeSnapshot, encodeSnapshot, encodeSnapshotChunks, type SnapshotMeta } from './snapshot.js';
 import { KvStore, type ImageConfig, type KvStoreConfig, type KvStoreOptions } from './store.js';
 
@@ -78,7 +78,7 @@ export class KvStateMachine {
 
   /** A digest of the whole state: equal on replicas that applied the same values. */
   digest(): string {
-    return digestBytes(encodeSnapshot(this.store.image(), { iid: 0, index: 0 }));
+    return digestChunks(encodeSnapshotChunks(this.store.image(), { iid: 0, index: 0 }));
   }
 }
 

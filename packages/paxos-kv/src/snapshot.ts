@@ -6,7 +6,7 @@
  * a log on top of a state they misread.
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
-import { bytesToKey, keyToBytes, ownBytes } from './bytes.js';
+import { bytesToKey, concatBytes, keyToBytes, ownBytes } from './bytes.js';
 import { KvCodecError, resultFromWire, resultToWire } from './command-codec.js';
 import type { KvResult } from './command.js';
 import { STORE_COUNTER_NAMES, newStoreCounters } from './stats.js';
@@ -39,14 +39,7 @@ const CHUNK_BYTES = 1 << 20;
 
 /** The whole snapshot in one buffer: `encodeSnapshotChunks` joined. */
 export function encodeSnapshot(img: StoreImage, meta: SnapshotMeta): Uint8Array {
-  const chunks = [...encodeSnapshotChunks(img, meta)];
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
+  return concatBytes([...encodeSnapshotChunks(img, meta)]);
 }
 
 /**
@@ -80,11 +73,7 @@ export function* encodeSnapshotChunks(img: StoreImage, meta: SnapshotMeta, chunk
   ]);
   // The top-level array has 11 fields: the 9 above, the items and the sessions.
   head[0] = 0x90 | 11;
-  const itemsHeader = arrayHeader(img.items.length * 6);
-  const first = new Uint8Array(head.length + itemsHeader.length);
-  first.set(head);
-  first.set(itemsHeader, head.length);
-  yield first;
+  yield concatBytes([head, arrayHeader(img.items.length * 6)]);
   const flat: unknown[] = [];
   let bytes = 0;
   for (let i = 0; i < img.items.length; i++) {

@@ -9,7 +9,8 @@ export interface StoredState extends Pick<AcceptorRecovered, 'archive' | 'highes
   readonly trimIid: number;
   /**
    * The records above the trim point: all of them, or with an `archive`, only those within the
-   * memory window of the highest (the acceptor reads the rest from the archive when it needs them).
+   * memory window of the highest and within its bytes (the acceptor reads the rest from the archive
+   * when it needs them; `recordsAbove` says where the cut is).
    */
   readonly records: readonly AcceptorRecord[];
   /** The proposer's round floor (replica mode keeps it with the acceptor's state). */
