@@ -87,6 +87,12 @@ export interface PaxosConfig {
   readonly lmdbEnvPath: string;
   /** Bytes. */
   readonly lmdbMapsize: number;
+  /**
+   * Ours: the page size of an LMDB store this process creates (an existing one keeps its own),
+   * 4 KiB (LMDB's default, the OS page) or 8 KiB. Larger pages are refused: lmdb-js's LMDB can fail
+   * to split their leaves (LMDB ITS#9806; see `minStoredBytes`).
+   */
+  readonly lmdbPageSize: number;
   /** Ours: the file that keeps a split-mode proposer's round floor (`<path>_<id>`), for B2. */
   readonly proposerRoundFile: string | undefined;
   /** Ours: the largest value accepted from the network, in bytes. */
@@ -181,6 +187,7 @@ const DEFAULTS = {
   lmdbSync: false,
   lmdbEnvPath: '/tmp/acceptor',
   lmdbMapsize: 10 * 1024 * 1024,
+  lmdbPageSize: 4096,
   proposerRoundFile: undefined as string | undefined,
   maxValueSize: 16 * 1024 * 1024,
   proposerBatchMaxValues: 0,
@@ -242,6 +249,11 @@ const KEYS: Record<string, KeyHandler> = {
   'lmdb-sync': (v, s) => (s.lmdbSync = yesNo(v)),
   'lmdb-env-path': (v, s) => (s.lmdbEnvPath = v),
   'lmdb-mapsize': (v, s) => (s.lmdbMapsize = bytes(v)),
+  'lmdb-page-size': (v, s) => {
+    const n = bytes(v);
+    if (n !== 4096 && n !== 8192) throw new Error(`expected 4kb or 8kb, got '${v}' (larger pages meet a page-split failure in the LMDB that lmdb-js ships, LMDB ITS#9806)`);
+    s.lmdbPageSize = n;
+  },
   'proposer-round-file': (v, s) => (s.proposerRoundFile = v),
   'max-value-size': (v, s) => (s.maxValueSize = bytes(v)),
   'proposer-batch-max-values': (v, s) => {

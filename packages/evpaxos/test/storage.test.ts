@@ -33,6 +33,16 @@ function tempPath(): string {
   return join(tempFolder(), 'acceptor');
 }
 
+/** The page size an LMDB store at `<envPath>_0` has on disk. */
+async function pageSizeOnDisk(envPath: string): Promise<number> {
+  const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+  try {
+    return (raw.getStats() as { pageSize: number }).pageSize;
+  } finally {
+    await raw.close();
+  }
+}
+
 const backends = {
   memory: { durable: false, make: () => () => new MemoryStorage() },
   lmdb: {
@@ -228,10 +238,80 @@ describe('lmdb storage specifics', () => {
     expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11, 11, 'a'), again]);
   });
 
+  it('lmdb-page-size 8kb creates a store with 8 KiB pages, padding records shorter than 24 bytes (format 3); a store that exists keeps its pages', async () => {
+    const envPath = tempPath();
+    const long = rec(3, 11, 11, 'x'.repeat(20));
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, pageSize: 8192, trash: false });
+    await first.commit([rec(1, 11, 11, 'a'), long, { kind: 'round-floor', round: 7 }]);
+    await first.close();
+    expect(await pageSizeOnDisk(envPath)).toBe(8192);
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+    // 8 KiB / 256 − 8 = 24 bytes: [3] [n] [n zero bytes] [the bytes of format 1].
+    expect([...(raw.get(1) ?? [])]).toEqual([3, 12, ...new Array<number>(12).fill(0), 1, 0, 0, 0, 11, 0, 0, 0, 11, 97]);
+    expect([...(raw.get(0) ?? [])]).toEqual([3, 13, ...new Array<number>(13).fill(0), 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+    expect(raw.get(3)?.[0]).toBe(1);
+    await raw.close();
+    // Opened with the default page size, it keeps its 8 KiB pages and goes on padding.
+    const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(second);
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ records: [rec(1, 11, 11, 'a'), long], roundFloor: 7 });
+    await second.commit([rec(4, 11)]);
+    expect(second.read(4)).toEqual(rec(4, 11));
+    await second.close();
+    opened.pop();
+    expect(await pageSizeOnDisk(envPath)).toBe(8192);
+    const again = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+    expect(again.get(4)?.length).toBe(24);
+    await again.close();
+    // And a 4 KiB store opened with 8 KiB asked for keeps its pages and format 1's bytes.
+    const earlier = tempPath();
+    const third = new LmdbStorage({ envPath: earlier, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    await third.commit([rec(1, 11, 11, 'a')]);
+    await third.close();
+    const fourth = new LmdbStorage({ envPath: earlier, aid: 0, sync: false, mapSize: 1 << 20, pageSize: 8192, trash: false });
+    opened.push(fourth);
+    await fourth.commit([rec(2, 11, 11, 'b')]);
+    await fourth.close();
+    opened.pop();
+    expect(await pageSizeOnDisk(earlier)).toBe(4096);
+    const raw4 = open<Uint8Array, number>({ path: `${earlier}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+    expect([...(raw4.get(2) ?? [])]).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 98]);
+    await raw4.close();
+  });
+
+  it('a full leaf of large records then small ones takes a mid-sized record in between (LMDB ITS#9806: MDB_PAGE_FULL, then MDB_BAD_TXN)', async () => {
+    // LMDB splits a leaf of 32 or more nodes in half by count for a small new node that is not
+    // the last, and fails if the half it joins has no room. Fill one leaf with 16 large records
+    // and then small ones until it splits (appends leave the leaf full), for value sizes around
+    // the one where exactly 16 small records fit behind the large ones, and put a record of
+    // nearly a sixteenth of a page between the large ones. Without padding this fails at 8 KiB.
+    const failures: string[] = [];
+    const page = 8192;
+    for (let size = page / 16 - 80; size <= page / 16 - 20; size += 2) {
+      const envPath = tempPath();
+      const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, pageSize: page, trash: false });
+      opened.push(s);
+      s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+      const large = 'l'.repeat(size);
+      await s.commit(Array.from({ length: 16 }, (_, i) => rec(2 * (i + 1), 11, 11, large)));
+      for (let iid = 1000; iid < 1100; iid++) await s.commit([rec(iid, 11)]);
+      try {
+        await s.commit([rec(3, 11, 11, 'm'.repeat(page / 16 - 40))]);
+      } catch (e) {
+        failures.push(`large values of ${size} bytes: ${(e as Error).message}`);
+      }
+      await s.close();
+      opened.pop();
+    }
+    expect(failures).toEqual([]);
+  });
+
   it.each([
     ['claims more earlier ballots than it holds', [2, 0, 0, 0, 41, 0, 0, 0, 31, 3, 0, 0, 0, 11], /claims 3 earlier ballots in 14 bytes/],
     ['has earlier ballots above its value ballot', [2, 0, 0, 0, 41, 0, 0, 0, 31, 1, 0, 0, 0, 35, 118], /earlier ballots 35, not ascending below its value ballot 31/],
-    ['has a format version from the future', [3, 0, 0, 0, 41, 0, 0, 0, 31, 118], /format version 3, this build reads versions 1 and 2/],
+    ['has a format version from the future', [4, 0, 0, 0, 41, 0, 0, 0, 31, 118], /format version 4, this build reads versions 1 to 3/],
+    ['has a padding prefix longer than itself', [3, 12, 0, 0, 1, 0, 0, 0, 41, 0, 0, 0, 31], /broken padding prefix \(13 bytes\)/],
+    ['is padded twice', [3, 0, 3, 0, 1, 0, 0, 0, 41, 0, 0, 0, 31], /broken padding prefix/],
   ])('a record that %s is reported, never read', async (_what, bytes, message) => {
     const envPath = tempPath();
     const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });

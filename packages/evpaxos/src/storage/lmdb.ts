@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import type { AcceptorArchive, AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
-import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, type Meta } from './record-format.js';
+import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, type Meta } from './record-format.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
 export interface LmdbOptions {
@@ -13,12 +13,22 @@ export interface LmdbOptions {
   readonly sync: boolean;
   /** `lmdb-mapsize`: the initial map size; lmdb-js grows a full map instead of failing (B6). */
   readonly mapSize: number;
+  /** `lmdb-page-size`: the page size of a store created here (one that exists keeps its own); default 4 KiB. */
+  readonly pageSize?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
 }
 
 /** Records below the trim point deleted in one transaction (a few ms), a loop turn apart. */
 export const TRIM_CHUNK = 2048;
+
+/**
+ * The page size of a store created here without `pageSize` (one that exists keeps its own): LMDB's
+ * default, the OS page. `lmdb-page-size 8kb` holds batches of 2 to 4 KiB in the leaf and larger
+ * ones in shorter runs of overflow pages, which a trimmed log frees and LMDB reuses slowly; pages
+ * above 8 KiB are not safe with lmdb-js's LMDB (see `minStoredBytes`).
+ */
+export const LMDB_PAGE_SIZE = 4096;
 
 /**
  * LMDB acceptor storage (lmdb-js): one environment per acceptor, uint32 keys, one transaction per
@@ -38,6 +48,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   readonly location: string;
   private readonly db: RootDatabase<Uint8Array, number>;
   private readonly sync: boolean;
+  /** Records and the meta record are padded to this many bytes (`minStoredBytes` of the store's page size). */
+  private readonly minBytes: number;
   private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0 };
   /**
    * Records handed to a commit (or read at start): the acceptor may forget exactly these, and read
@@ -70,11 +82,13 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       this.db = open<Uint8Array, number>({
         path: this.location,
         mapSize: options.mapSize,
+        pageSize: options.pageSize ?? LMDB_PAGE_SIZE,
         noSync: !options.sync,
         overlappingSync: false,
         encoding: 'binary',
         keyEncoding: 'uint32',
       });
+      this.minBytes = minStoredBytes((this.db.getStats() as { pageSize: number }).pageSize);
     } catch (e) {
       throw new StorageError(`cannot open LMDB storage at ${this.location}: ${describeOpenFailure(this.location, e as NodeJS.ErrnoException)}`);
     }
@@ -263,7 +277,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     for (const r of records) {
       switch (r.kind) {
         case 'record':
-          if (r.iid > meta.trimIid) this.db.putSync(r.iid, encodeRecord(r));
+          if (r.iid > meta.trimIid) this.db.putSync(r.iid, encodeRecord(r, this.minBytes));
           break;
         case 'trim':
           if (r.iid <= meta.trimIid) break;
@@ -286,7 +300,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
           break;
       }
     }
-    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(meta));
+    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(meta, this.minBytes));
     return meta;
   }
 

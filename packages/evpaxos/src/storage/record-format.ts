@@ -10,14 +10,57 @@ import { copyKept } from '../codec.js';
  * Version 2 is written only for a record with earlier ballots (a re-accepted value), so every other
  * record stays byte-identical to what earlier builds wrote. Key 0 is free because instance ids
  * start at 1 (LibPaxos3 keeps its trim point there too).
+ *   padded (either key): [3] [n u8] [n zero bytes] [a record or meta record as above]
+ * Version 3 is written only in a store whose pages are larger than 4 KiB, and only where the bytes
+ * would be shorter than `minStoredBytes` of its page size (see there). Earlier builds read versions
+ * 1 and 2 only, and say so: they must not write to such a store either, since they would not pad.
  */
 export const FORMAT_VERSION = 1;
 export const RECORD_WITH_EARLIER_VERSION = 2;
+export const PADDED_VERSION = 3;
 export const META_KEY = 0;
 
-export function encodeRecord(r: AcceptorRecord): Uint8Array {
+/**
+ * The fewest bytes a record may take in an LMDB store of `pageSize` pages. LMDB's page split (as
+ * lmdb-js 3.5 ships it; LMDB ITS#9806) cuts a full leaf of 32 or more nodes in half by count when
+ * the new node is small (at most a sixteenth of a page) and goes anywhere but the end, without
+ * checking that the half it joins has room: it fails with MDB_PAGE_FULL, and the transaction, and
+ * every one after it in lmdb-js's batch, with MDB_BAD_TXN. That half has room whenever the other
+ * half's at least 16 nodes take as much as the new node, i.e. when every node takes at least a
+ * 256th of a page: a node is 8 bytes of header, our 4-byte key, its 2-byte slot and its data (an
+ * overflow reference is 24 bytes), so data of pageSize/256 − 8 bytes leaves a margin of 6 for the
+ * page header and rounding. 4 KiB: 8, which every record and meta record has (9 or more), so
+ * stores of LMDB's default pages need no padding; 8 KiB (`lmdb-page-size 8kb`): 24, which overflow
+ * references have too. Larger pages would need more than an overflow reference takes, so the
+ * config refuses them (a store made elsewhere with such pages is padded, which is all we can do).
+ */
+export function minStoredBytes(pageSize: number): number {
+  return Math.max(0, Math.floor(pageSize / 256) - 8);
+}
+
+/** `bytes` behind a padding prefix that makes them `minBytes` long, if they are shorter. */
+function padded(bytes: Uint8Array, minBytes: number): Uint8Array {
+  if (bytes.length >= minBytes) return bytes;
+  const pad = Math.max(0, minBytes - bytes.length - 2);
+  const out = new Uint8Array(2 + pad + bytes.length);
+  out[0] = PADDED_VERSION;
+  out[1] = pad;
+  out.set(bytes, 2 + pad);
+  return out;
+}
+
+/** What a padding prefix wraps; a sentence if the prefix is broken, the bytes as they are if there is none. */
+function unpadded(bytes: Uint8Array, what: string): Uint8Array | string {
+  if (bytes[0] !== PADDED_VERSION) return bytes;
+  const pad = bytes.length >= 2 ? (bytes[1] as number) : -1;
+  if (pad < 0 || bytes.length < 2 + pad + 1 || bytes[2 + pad] === PADDED_VERSION) return `${what} has a broken padding prefix (${bytes.length} bytes)`;
+  return bytes.subarray(2 + pad);
+}
+
+export function encodeRecord(r: AcceptorRecord, minBytes = 0): Uint8Array {
   const earlier = r.earlierBallots ?? [];
   const header = earlier.length === 0 ? 9 : 10 + 4 * earlier.length;
+  if (header + r.value.length < minBytes) return padded(encodeRecord(r), minBytes);
   const out = new Uint8Array(header + r.value.length);
   const view = new DataView(out.buffer);
   out[0] = earlier.length === 0 ? FORMAT_VERSION : RECORD_WITH_EARLIER_VERSION;
@@ -32,11 +75,13 @@ export function encodeRecord(r: AcceptorRecord): Uint8Array {
 }
 
 /** Decodes a record; returns a sentence describing the problem if the bytes are not one. */
-export function decodeRecord(iid: number, bytes: Uint8Array): AcceptorRecord | string {
+export function decodeRecord(iid: number, stored: Uint8Array): AcceptorRecord | string {
+  const bytes = unpadded(stored, `record for instance ${iid}`);
+  if (typeof bytes === 'string') return bytes;
   if (bytes.length < 9) return `record for instance ${iid} is ${bytes.length} bytes, shorter than its 9-byte header`;
   const version = bytes[0];
   if (version !== FORMAT_VERSION && version !== RECORD_WITH_EARLIER_VERSION) {
-    return `record for instance ${iid} has format version ${version}, this build reads versions ${FORMAT_VERSION} and ${RECORD_WITH_EARLIER_VERSION}`;
+    return `record for instance ${iid} has format version ${version}, this build reads versions ${FORMAT_VERSION} to ${PADDED_VERSION}`;
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const ballot = view.getUint32(1);
@@ -71,7 +116,8 @@ export interface Meta {
 }
 
 /** Version 2 is written only with a fence, so every other store stays byte-identical to earlier builds'. */
-export function encodeMeta(m: Meta): Uint8Array {
+export function encodeMeta(m: Meta, minBytes = 0): Uint8Array {
+  if (minBytes > 9) return padded(encodeMeta(m), minBytes);
   const out = new Uint8Array(m.fence === 0 ? 9 : 13);
   const view = new DataView(out.buffer);
   out[0] = m.fence === 0 ? FORMAT_VERSION : RECORD_WITH_EARLIER_VERSION;
@@ -81,9 +127,11 @@ export function encodeMeta(m: Meta): Uint8Array {
   return out;
 }
 
-export function decodeMeta(bytes: Uint8Array): Meta | string {
+export function decodeMeta(stored: Uint8Array): Meta | string {
+  const bytes = unpadded(stored, 'the metadata record (key 0)');
+  if (typeof bytes === 'string') return bytes;
   const v2 = bytes.length === 13 && bytes[0] === 2;
-  if (!v2 && (bytes.length !== 9 || bytes[0] !== FORMAT_VERSION)) return `the metadata record (key 0) is not in format version 1 or 2`;
+  if (!v2 && (bytes.length !== 9 || bytes[0] !== FORMAT_VERSION)) return `the metadata record (key 0) is not in format version 1, 2 or 3`;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return { trimIid: view.getUint32(1), roundFloor: view.getUint32(5), fence: v2 ? view.getUint32(9) : 0 };
 }
