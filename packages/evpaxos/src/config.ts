@@ -89,7 +89,7 @@ export interface PaxosConfig {
   readonly lmdbMapsize: number;
   /**
    * Ours: the page size of an LMDB store this process creates (an existing one keeps its own),
-   * 4 KiB (LMDB's default, the OS page) or 8 KiB. Larger pages are refused: lmdb-js's LMDB can fail
+   * 4 KiB (LMDB's default on most hosts, whose OS page it is) or 8 KiB. Larger pages are refused: lmdb-js's LMDB can fail
    * to split their leaves (LMDB ITS#9806; see `minStoredBytes`).
    */
   readonly lmdbPageSize: number;
@@ -251,7 +251,9 @@ const KEYS: Record<string, KeyHandler> = {
   'lmdb-mapsize': (v, s) => (s.lmdbMapsize = bytes(v)),
   'lmdb-page-size': (v, s) => {
     const n = bytes(v);
-    if (n !== 4096 && n !== 8192) throw new Error(`expected 4kb or 8kb, got '${v}' (larger pages meet a page-split failure in the LMDB that lmdb-js ships, LMDB ITS#9806)`);
+    if (n !== 4096 && n !== 8192) {
+      throw new Error(`expected 4kb or 8kb, got '${v}'${n > 8192 ? ' (larger pages meet a page-split failure in the LMDB that lmdb-js ships, LMDB ITS#9806)' : ''}`);
+    }
     s.lmdbPageSize = n;
   },
   'proposer-round-file': (v, s) => (s.proposerRoundFile = v),

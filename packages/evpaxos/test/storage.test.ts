@@ -6,6 +6,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Acceptor, DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { LmdbStorage, MemoryStorage, StorageError, type AcceptorStorage } from '../src/storage.js';
 import { TRIM_CHUNK } from '../src/storage/lmdb.js';
+import { parseConfig, startAcceptor, type Logger } from '../src/index.js';
+import { withFreePorts } from './ports.js';
 
 const rec = (iid: number, ballot: number, valueBallot = 0, value = ''): AcceptorRecord => ({
   kind: 'record',
@@ -277,6 +279,23 @@ describe('lmdb storage specifics', () => {
     const raw4 = open<Uint8Array, number>({ path: `${earlier}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
     expect([...(raw4.get(2) ?? [])]).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 98]);
     await raw4.close();
+  });
+
+  it('an acceptor on a store with pages above 8 KiB (an earlier build on a host with larger OS pages) says so at start, and runs', async () => {
+    const envPath = tempPath();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', pageSize: 16384 });
+    await raw.close();
+    const lines: string[] = [];
+    const log: Logger = { error: (l) => lines.push(`E ${l}`), info: (l) => lines.push(`I ${l}`), debug: () => undefined };
+    await withFreePorts(1, async ([port]) => {
+      const config = parseConfig(`acceptor 0 127.0.0.1 ${port}\nstorage-backend lmdb\nlmdb-env-path ${envPath}\n`, 'test.conf');
+      const acceptor = await startAcceptor({ id: 0, config, log });
+      await acceptor.close();
+    });
+    expect(lines.filter((l) => l.includes('16 KiB pages')), lines.join('\n')).toEqual([
+      `E the LMDB store at ${envPath}_0 has 16 KiB pages, where the LMDB inside lmdb-js can fail a write with MDB_PAGE_FULL/MDB_BAD_TXN (LMDB ITS#9806; the acceptor then stops, losing nothing it committed). Move it to a store of 4 or 8 KiB pages: wipe it and restart this replica with --rejoin, or let a new acceptor take its place`,
+    ]);
+    expect(await pageSizeOnDisk(envPath)).toBe(16384);
   });
 
   it('a full leaf of large records then small ones takes a mid-sized record in between (LMDB ITS#9806: MDB_PAGE_FULL, then MDB_BAD_TXN)', async () => {

@@ -23,8 +23,9 @@ export interface LmdbOptions {
 export const TRIM_CHUNK = 2048;
 
 /**
- * The page size of a store created here without `pageSize` (one that exists keeps its own): LMDB's
- * default, the OS page. `lmdb-page-size 8kb` holds batches of 2 to 4 KiB in the leaf and larger
+ * The page size of a store created here without `pageSize` (one that exists keeps its own). LMDB's
+ * own default is the OS page, which is 16 KiB on some hosts (Apple silicon) and 64 KiB on some
+ * ARM64 Linux: asked explicitly, as pages above 8 KiB are not safe. `lmdb-page-size 8kb` holds batches of 2 to 4 KiB in the leaf and larger
  * ones in shorter runs of overflow pages, which a trimmed log frees and LMDB reuses slowly; pages
  * above 8 KiB are not safe with lmdb-js's LMDB (see `minStoredBytes`).
  */
@@ -46,6 +47,8 @@ export const LMDB_PAGE_SIZE = 4096;
 export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   readonly kind = 'lmdb';
   readonly location: string;
+  /** The store's own page size (an existing store keeps its own, whatever was asked). */
+  readonly pageSize: number;
   private readonly db: RootDatabase<Uint8Array, number>;
   private readonly sync: boolean;
   /** Records and the meta record are padded to this many bytes (`minStoredBytes` of the store's page size). */
@@ -88,7 +91,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
         encoding: 'binary',
         keyEncoding: 'uint32',
       });
-      this.minBytes = minStoredBytes((this.db.getStats() as { pageSize: number }).pageSize);
+      this.pageSize = (this.db.getStats() as { pageSize: number }).pageSize;
+      this.minBytes = minStoredBytes(this.pageSize);
     } catch (e) {
       throw new StorageError(`cannot open LMDB storage at ${this.location}: ${describeOpenFailure(this.location, e as NodeJS.ErrnoException)}`);
     }

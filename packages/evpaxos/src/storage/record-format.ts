@@ -31,10 +31,15 @@ export const META_KEY = 0;
  * overflow reference is 24 bytes), so data of pageSize/256 − 8 bytes leaves a margin of 6 for the
  * page header and rounding. 4 KiB: 8, which every record and meta record has (9 or more), so
  * stores of LMDB's default pages need no padding; 8 KiB (`lmdb-page-size 8kb`): 24, which overflow
- * references have too. Larger pages would need more than an overflow reference takes, so the
- * config refuses them (a store made elsewhere with such pages is padded, which is all we can do).
+ * references have too, and so do LMDB's own free-list records (8-byte key, 16 bytes of data or
+ * more). Larger pages would need more than those take, which padding cannot change: the config
+ * refuses them, and a store that has them (made on a host with larger OS pages, where LMDB's
+ * default is the OS page) is padded as far as it goes, with a warning at start.
  */
+export const MAX_SAFE_PAGE_SIZE = 8192;
+
 export function minStoredBytes(pageSize: number): number {
+  // At most 248 (LMDB's largest page, 64 KiB): the padding length fits its byte.
   return Math.max(0, Math.floor(pageSize / 256) - 8);
 }
 
