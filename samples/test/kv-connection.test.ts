@@ -184,6 +184,31 @@ describe('kv-server front end: text protocol over a socket', () => {
   });
 });
 
+describe('kv-server front end: stats paxos on a large store', () => {
+  /** A backend whose digest takes a while (a large store's is taken a chunk an event-loop turn). */
+  class SlowDigest extends LocalBackend {
+    constructor(private readonly digestOf: () => Promise<string>) {
+      super();
+    }
+    override status(): ReturnType<LocalBackend['status']> {
+      return { ...super.status(), digest: this.digestOf };
+    }
+  }
+
+  it('answers stats paxos once its digest is done, and the pipelined replies after it wait their turn', async () => {
+    const s = await serve(new SlowDigest(() => new Promise((r) => setTimeout(() => r('0123456789abcdef'), 100))));
+    const c = await client(s.ports.port);
+    const out = await c.ask('stats paxos\r\nset a 0 0 1\r\n1\r\nget a\r\nversion\r\n', /VERSION .*\r\n$/);
+    expect(out).toMatch(/^STAT paxos_replica 0\r\nSTAT paxos_leader_id 0\r\nSTAT paxos_clock_ms \d+\r\nSTAT paxos_last_applied 0\r\nSTAT paxos_leader 1\r\nSTAT paxos_digest 0123456789abcdef\r\nEND\r\nSTORED\r\nVALUE a 0 1\r\n1\r\nEND\r\nVERSION \S+\r\n$/);
+  });
+
+  it('a digest that fails is SERVER_ERROR in its turn, and the connection goes on', async () => {
+    const s = await serve(new SlowDigest(() => Promise.reject(new Error('no digest today'))));
+    const c = await client(s.ports.port);
+    expect(await c.ask('stats paxos\r\nversion\r\n', /VERSION .*\r\n$/)).toMatch(/^SERVER_ERROR internal error: no digest today\r\nVERSION \S+\r\n$/);
+  });
+});
+
 describe('kv-server front end: binary protocol over a socket', () => {
   const header = (opcode: number, key: string, extras: number[], value: string, opaque: number, cas = 0n): Uint8Array => {
     const k = latin1(key);

@@ -250,6 +250,33 @@ describe('gateway: reads', () => {
   });
 });
 
+describe('gateway: stats paxos', () => {
+  it('digests the store a chunk a turn of the event loop, as of the call however many values are applied meanwhile', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = wired(log, { now: () => T0 });
+    // Three chunks of items (4,096 a chunk) and the head and sessions around them.
+    for (let i = 1; i <= 9000; i++) m.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd(`k${i}`, 'v') }));
+    const want = m.digest();
+    let turns = 0;
+    let applied = 9000;
+    let done = false;
+    const turn = () => {
+      if (done) return;
+      turns++;
+      m.apply(++applied, 0, encodeRequest({ now: T0 + applied, command: setCmd(`k${applied % 7}`, `later ${applied}`) }));
+      setImmediate(turn);
+    };
+    const digest = gw.status().digest();
+    setImmediate(turn);
+    expect(typeof digest).not.toBe('string');
+    expect(await digest).toBe(want);
+    done = true;
+    expect(turns).toBeGreaterThanOrEqual(3);
+    expect(m.digest()).not.toBe(want);
+  });
+});
+
 describe('gateway: time comes from the leader', () => {
   it('as leader: stamps with its wall clock, never lower than a stamp it gave before, and the state machine\'s clock never goes back', async () => {
     const m = new KvStateMachine();

@@ -1,6 +1,6 @@
 import { Decoder } from '@msgpack/msgpack';
 import { describe, expect, it } from 'vitest';
-import { decodeResult, decodeSnapshot, digestBytes, digestChunks, encodeRequest, encodeSnapshot, encodeSnapshotChunks, keyToBytes, KvStateMachine, KvStore, type ImageItem, type StoreImage } from '../src/index.js';
+import { decodeResult, decodeSnapshot, digestBytes, digestChunks, digestChunksAsync, encodeRequest, encodeSnapshot, encodeSnapshotChunks, keyToBytes, KvStateMachine, KvStore, type ImageItem, type StoreImage } from '../src/index.js';
 
 function storeOf(items: number, valueBytes: number): KvStore {
   const s = new KvStore({ memoryLimit: 1 << 30 });
@@ -38,13 +38,18 @@ describe('KV snapshots in chunks', () => {
     expect(back.image.casCounter).toBe(img.casCounter);
   });
 
-  it('digest to the digest of their bytes joined (digestChunks is digestBytes without the join)', () => {
+  it('digest to the digest of their bytes joined (digestChunks is digestBytes without the join)', async () => {
     const bytes = encodeSnapshot(storeOf(50, 5).image(), { iid: 0, index: 0 });
     const cuts = [0, 1, 7, 300, bytes.length];
     const pieces = cuts.slice(1).map((end, i) => bytes.subarray(cuts[i], end));
     expect(digestChunks(pieces)).toBe(digestBytes(bytes));
     expect(digestChunks([])).toBe(digestBytes(new Uint8Array(0)));
     expect(digestChunks([bytes.subarray(1)])).not.toBe(digestBytes(bytes));
+    // And a piece at a time from an asynchronous source (a kv-server's `stats paxos`).
+    const source = async function* () {
+      yield* pieces;
+    };
+    await expect(digestChunksAsync(source())).resolves.toBe(digestBytes(bytes));
   });
 
   it('end a chunk once its values pass 1 MiB, so large items do not make a large chunk', () => {

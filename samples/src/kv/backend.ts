@@ -65,8 +65,11 @@ export interface BackendStatus {
   readonly lastApplied: number;
   /** The store's clock: the latest time stamped on an applied request (ms since the epoch). */
   readonly clock: number;
-  /** A digest of the whole replicated state (equal on replicas at the same position). */
-  digest(): string;
+  /**
+   * A digest of the whole replicated state as of this call (equal on replicas at the same
+   * position); a large store's may take several event-loop turns.
+   */
+  digest(): string | Promise<string>;
 }
 
 export interface KvBackend {

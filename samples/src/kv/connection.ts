@@ -51,7 +51,7 @@ export interface ConnectionOptions {
   /** The server's counters: bytes and local reads are added here. */
   readonly counters: ServerCounters;
   /** Answers the commands the server answers itself (version, verbosity, stats, noop, quit). */
-  readonly answer: (command: ServerCommand, connection: KvConnection) => ServerReply;
+  readonly answer: (command: ServerCommand, connection: KvConnection) => ServerReply | Promise<ServerReply>;
   /** A failure that is this server's bug, not the client's or the cluster's: for the log. */
   readonly onBug?: (error: Error) => void;
   /** The connection is gone (closed by either side, or failed). */
@@ -191,7 +191,18 @@ export class KvConnection {
       // Answered now, written in its turn: these read no replicated state that a pipelined
       // request before them could change, except `stats`, whose counters may lag by those requests.
       const job = this.add({ request });
-      job.bytes = this.encode(request, this.serverReply(cmd));
+      const reply = this.serverReply(cmd);
+      if (!(reply instanceof Promise)) {
+        job.bytes = this.encode(request, reply);
+        return;
+      }
+      // `stats paxos` on a large store: the replies after it wait for it, as they wait for a write.
+      void reply
+        .catch((e: unknown) => this.failure(e))
+        .then((r) => {
+          job.bytes = this.encode(request, r);
+          this.flush();
+        });
       return;
     }
     const barrier = cmd.op === 'flush_all';
@@ -317,7 +328,7 @@ export class KvConnection {
     this.flush();
   }
 
-  private serverReply(cmd: ServerCommand): ServerReply {
+  private serverReply(cmd: ServerCommand): ServerReply | Promise<ServerReply> {
     try {
       return this.o.answer(cmd, this);
     } catch (e) {

@@ -42,7 +42,8 @@
  *   landed. Stale reads (the stale-read port) are served from this replica's state as it is,
  *   judged at this replica's estimate of the leader's time.
  */
-import { decodeResult, encodeRequest, KvStateMachine, type GetCommand, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
+import { decodeResult, digestChunksAsync, encodeRequest, KvStateMachine, type GetCommand, type KvRequest, type KvResult } from '@libpaxos/paxos-kv';
+import { yieldBetween } from './turns.js';
 import { KvUnavailable, type BackendStatus, type KvBackend, type KvChannel, type ReadMode, type ReadOutcome, type WriteCommand } from './backend.js';
 
 /** What the gateway needs from the replication layer (an evpaxos replica handle, adapted). */
@@ -207,7 +208,8 @@ export class Gateway implements KvBackend {
       leaderId: this.log.leaderId(),
       lastApplied: m.lastApplied.iid,
       clock: m.store.clock,
-      digest: () => m.digest(),
+      // A chunk a turn: all at once, 400,000 items stopped the loop for 0.3–0.4 s.
+      digest: () => digestChunksAsync(yieldBetween(m.digestedChunks())),
     };
   }
 

@@ -7,6 +7,7 @@
 import { readAll, type ReplicaHandle, type StateMachine } from '@libpaxos/evpaxos';
 import { decodeRequest, encodeResult, type KvRequest, type KvStateMachine } from '@libpaxos/paxos-kv';
 import type { ReplicatedLog } from './gateway.js';
+import { yieldBetween } from './turns.js';
 
 /**
  * Applies each decided value to the KV store and tells the gateway (`onApplied`), whose clock
@@ -66,11 +67,4 @@ export function replicaLog(replica: ReplicaHandle<Uint8Array>): ReplicatedLog {
     isLeader: () => replica.isLeader(),
     leaderId: () => replica.leader()?.id,
   };
-}
-
-async function* yieldBetween(chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
-  for (const chunk of chunks) {
-    yield chunk;
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
 }

@@ -20,7 +20,7 @@ import {
   type ServerReply,
   type StatEntry,
 } from '@libpaxos/paxos-kv';
-import type { KvBackend, ReadMode } from './backend.js';
+import type { BackendStatus, KvBackend, ReadMode } from './backend.js';
 import { KvConnection } from './connection.js';
 
 /** What `version` answers: memcapable and clients judge features by the memcached release. */
@@ -129,8 +129,8 @@ export class KvServer {
     this.connections.add(conn);
   }
 
-  /** The commands the server answers itself. */
-  answer(cmd: ServerCommand): ServerReply {
+  /** The commands the server answers itself (`stats paxos` after the digest, which may take turns). */
+  answer(cmd: ServerCommand): ServerReply | Promise<ServerReply> {
     switch (cmd.op) {
       case 'version':
         return { kind: 'version', version: SERVER_VERSION };
@@ -143,7 +143,7 @@ export class KvServer {
     }
   }
 
-  private stats(group: string): ServerReply {
+  private stats(group: string): ServerReply | Promise<ServerReply> {
     switch (group) {
       case '':
         return { kind: 'stats', entries: this.general() };
@@ -156,8 +156,14 @@ export class KvServer {
       }
       case 'settings':
         return { kind: 'stats', entries: this.settings() };
-      case 'paxos':
-        return { kind: 'stats', entries: this.paxos(true) };
+      case 'paxos': {
+        // Read together, at the request: the digest is of the state as of paxos_last_applied.
+        const st = this.o.backend.status();
+        const digest = st.digest();
+        const entries: StatEntry[] = [...this.paxos(st), ['paxos_last_applied', String(st.lastApplied)], ['paxos_leader', st.leader ? '1' : '0']];
+        const reply = (d: string): ServerReply => ({ kind: 'stats', entries: [...entries, ['paxos_digest', d]] });
+        return typeof digest === 'string' ? reply(digest) : digest.then(reply);
+      }
       default:
         return { kind: 'unknown' };
     }
@@ -186,7 +192,7 @@ export class KvServer {
     );
     const after = entries.findIndex(([k]) => k === 'total_connections');
     entries.splice(after < 0 ? entries.length : after + 1, 0, ['rejected_connections', String(this.rejected)]);
-    return [...entries, ...this.paxos(false)];
+    return [...entries, ...this.paxos(st)];
   }
 
   private settings(): StatEntry[] {
@@ -204,16 +210,13 @@ export class KvServer {
     ];
   }
 
-  /** Our own fields: who leads, where the log is, and (for `stats paxos`) the state's digest. */
-  private paxos(full: boolean): StatEntry[] {
-    const st = this.o.backend.status();
-    const e: StatEntry[] = [
+  /** Our own fields in `stats`: who leads, and the store's clock (`stats paxos` adds where the log is and the state's digest). */
+  private paxos(st: BackendStatus): StatEntry[] {
+    return [
       ['paxos_replica', String(this.o.replicaId ?? 0)],
       ['paxos_leader_id', st.leaderId === undefined ? '-1' : String(st.leaderId)],
       ['paxos_clock_ms', String(st.clock)],
     ];
-    if (full) e.push(['paxos_last_applied', String(st.lastApplied)], ['paxos_leader', st.leader ? '1' : '0'], ['paxos_digest', st.digest()]);
-    return e;
   }
 
   /**
