@@ -8,7 +8,7 @@
 import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
 import type { KvRequest, KvResult } from './command.js';
 import { digestChunks } from './digest.js';
-import { decodeSnapshot, encodeSnapshot, encodeSnapshotChunks, type SnapshotMeta } from './snapshot.js';
+import { decodeSnapshotSteps, encodeSnapshot, encodeSnapshotChunks, type SnapshotMeta } from './snapshot.js';
 import { KvStore, type ImageConfig, type KvStoreConfig, type KvStoreOptions } from './store.js';
 
 export class KvStateMachine {
@@ -66,7 +66,18 @@ export class KvStateMachine {
    * format, or one made with other settings: results depend on them, so replicas must share them.
    */
   restore(bytes: Uint8Array, iid: number): void {
-    const { image, meta } = decodeSnapshot(bytes);
+    const steps = this.restoreSteps(bytes, iid);
+    while (steps.next().done !== true);
+  }
+
+  /**
+   * `restore` a piece at a time: the generator stops between pieces of the decoding (see
+   * `decodeSnapshotSteps`), so that a caller can let other work run, and the state is replaced at
+   * its last step only, in one piece: until then it is the state as it was, and nothing may be
+   * applied meanwhile. A generator dropped before its end changes nothing.
+   */
+  *restoreSteps(bytes: Uint8Array, iid: number): Generator<void, void> {
+    const { image, meta } = yield* decodeSnapshotSteps(bytes);
     if (meta.iid > iid) {
       throw new KvCodecError(`the KV snapshot holds values of instance ${meta.iid}, so it is not the state as of instance ${iid} as its caller says`);
     }

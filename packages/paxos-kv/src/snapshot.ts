@@ -7,6 +7,7 @@
  */
 import { Decoder, Encoder } from '@msgpack/msgpack';
 import { bytesToKey, concatBytes, keyToBytes, ownBytes } from './bytes.js';
+import { arrayAt, valuesEnd } from './msgpack-scan.js';
 import { KvCodecError, resultFromWire, resultToWire } from './command-codec.js';
 import type { KvResult } from './command.js';
 import { STORE_COUNTER_NAMES, newStoreCounters } from './stats.js';
@@ -120,16 +121,56 @@ function arr(v: unknown, what: string): readonly unknown[] {
   return v;
 }
 
-export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: SnapshotMeta } {
-  let x: unknown;
-  try {
-    x = decoder.decode(bytes);
-  } catch (e) {
+/** A decoded snapshot: the store's image and where in the log it was taken. */
+export interface DecodedSnapshot {
+  readonly image: StoreImage;
+  readonly meta: SnapshotMeta;
+}
+
+export function decodeSnapshot(bytes: Uint8Array): DecodedSnapshot {
+  const steps = decodeSnapshotSteps(bytes);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/**
+ * `decodeSnapshot` a piece at a time: the generator stops after the structure is checked, and after
+ * each `chunkItems` items (the decoding of 400,000 items took about 0.9 s in one piece), so that a
+ * caller can let other work run between pieces; its return value is the snapshot. Nothing it
+ * decodes is shared with the caller before it returns.
+ */
+export function* decodeSnapshotSteps(bytes: Uint8Array, chunkItems = CHUNK_ITEMS): Generator<void, DecodedSnapshot> {
+  // msgpack that is damaged anywhere, or followed by more bytes, is refused before anything else,
+  // as one decode of the whole refused it.
+  const notMsgpack = (e: unknown): never => {
     throw new KvCodecError(`the KV snapshot is not valid msgpack (${e instanceof Error ? e.message : String(e)}); it is damaged or not a paxos-kv snapshot`);
+  };
+  try {
+    const end = valuesEnd(bytes, 0, 1);
+    if (end !== bytes.length) throw new RangeError(`Extra ${bytes.length - end} of ${bytes.length} byte(s) found at buffer[${end}]`);
+  } catch (e) {
+    notMsgpack(e);
   }
-  if (!Array.isArray(x) || x[0] !== SNAPSHOT_MAGIC) {
-    throw new KvCodecError('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
-  }
+  /** The value at `pos`, decoded; moves `pos` past it. */
+  let pos = 0;
+  const next = (): unknown => {
+    const end = valuesEnd(bytes, pos, 1);
+    try {
+      return decoder.decode(bytes.subarray(pos, end));
+    } catch (e) {
+      return notMsgpack(e);
+    } finally {
+      pos = end;
+    }
+  };
+  const top = arrayAt(bytes, 0);
+  if (top === undefined) throw new KvCodecError('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
+  pos = top.next;
+  const x: unknown[] = [];
+  for (let i = 0; i < Math.min(top.count, 2); i++) x.push(next());
+  if (x[0] !== SNAPSHOT_MAGIC) throw new KvCodecError('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
   const format = x[1];
   if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_OLDEST) {
     const v = typeof format === 'number' ? `format ${format}` : 'an unknown format';
@@ -139,7 +180,8 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
         : `the KV snapshot is in ${v}, written by an older paxos-kv; this build reads formats ${SNAPSHOT_FORMAT_OLDEST} to ${SNAPSHOT_FORMAT} only: restore it with the build that wrote it, or let this replica catch up from a newer snapshot`,
     );
   }
-  if (x.length !== 11) fail(`it has ${x.length} fields where format ${format} has 11`);
+  if (top.count !== 11) fail(`it has ${top.count} fields where format ${format} has 11`);
+  for (let i = 2; i < 9; i++) x.push(next());
   const meta = arr(x[2], 'the log position');
   const cfg = arr(x[3], 'the configuration');
   if (cfg.length !== (format === 1 ? 4 : 6)) fail(`its configuration has ${cfg.length} fields where format ${format} has ${format === 1 ? 4 : 6}`);
@@ -159,31 +201,55 @@ export function decodeSnapshot(bytes: Uint8Array): { image: StoreImage; meta: Sn
     if (i < cv.length) counters[n] = int(cv[i], `counter ${n}`);
   });
   const casCounter = int(x[5], 'the CAS counter');
-  const flat = arr(x[9], 'the items');
-  if (flat.length % 6 !== 0) fail('the item list is cut short');
+  const list = arrayAt(bytes, pos);
+  if (list === undefined) arr(next(), 'the items');
+  const flatLength = (list as { count: number }).count;
+  if (flatLength % 6 !== 0) fail('the item list is cut short');
+  pos = (list as { next: number }).next;
+  yield;
   const items: ImageItem[] = [];
   // A key twice would be counted twice against the memory limit, a CAS above the counter handed
   // out again: a store loaded from either would part from the others.
   const keys = new Set<string>();
-  for (let i = 0; i < flat.length; i += 6) {
-    const k = flat[i];
-    const v = flat[i + 1];
-    if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) fail(`item ${i / 6} has no key or value bytes`);
-    const item: ImageItem = {
-      key: bytesToKey(k),
-      // Its own bytes: a view would keep the whole snapshot alive for as long as this item.
-      value: ownBytes(v),
-      flags: int(flat[i + 2], 'item flags'),
-      cas: int(flat[i + 3], 'an item CAS unique'),
-      expiresAt: num(flat[i + 4], 'an item expiry'),
-      storedAt: num(flat[i + 5], 'an item store time'),
-    };
-    if (keys.has(item.key)) fail(`item ${i / 6} repeats a key listed before it`);
-    if (item.cas > casCounter) fail(`item ${i / 6} has CAS unique ${item.cas}, above the CAS counter ${casCounter}`);
-    keys.add(item.key);
-    items.push(item);
+  for (let done = 0; done < flatLength / 6; ) {
+    // The next chunk's items, decoded as one array: their bytes behind an array header of their own.
+    const n = Math.min(chunkItems, flatLength / 6 - done);
+    const end = valuesEnd(bytes, pos, 6 * n);
+    const header = arrayHeader(6 * n);
+    const piece = new Uint8Array(header.length + end - pos);
+    piece.set(header);
+    piece.set(bytes.subarray(pos, end), header.length);
+    pos = end;
+    let flat: unknown;
+    try {
+      flat = decoder.decode(piece);
+    } catch (e) {
+      notMsgpack(e);
+    }
+    const values = flat as readonly unknown[];
+    for (let j = 0; j < values.length; j += 6) {
+      const i = done + j / 6;
+      const k = values[j];
+      const v = values[j + 1];
+      if (!(k instanceof Uint8Array) || !(v instanceof Uint8Array)) fail(`item ${i} has no key or value bytes`);
+      const item: ImageItem = {
+        key: bytesToKey(k),
+        // Its own bytes: a view would keep the whole snapshot alive for as long as this item.
+        value: ownBytes(v),
+        flags: int(values[j + 2], 'item flags'),
+        cas: int(values[j + 3], 'an item CAS unique'),
+        expiresAt: num(values[j + 4], 'an item expiry'),
+        storedAt: num(values[j + 5], 'an item store time'),
+      };
+      if (keys.has(item.key)) fail(`item ${i} repeats a key listed before it`);
+      if (item.cas > casCounter) fail(`item ${i} has CAS unique ${item.cas}, above the CAS counter ${casCounter}`);
+      keys.add(item.key);
+      items.push(item);
+    }
+    done += n;
+    yield;
   }
-  const sessions: ImageSession[] = arr(x[10], 'the sessions').map((raw, i) => {
+  const sessions: ImageSession[] = arr(next(), 'the sessions').map((raw, i) => {
     const s = arr(raw, `session ${i}`);
     const results = arr(s[3], `session ${i} results`).map((pair): readonly [number, KvResult] => {
       const p = arr(pair, `a result of session ${i}`);

@@ -145,6 +145,41 @@ describe('the KV state machine (apply, snapshot, restore)', () => {
   });
 });
 
+describe('restoring a piece at a time', () => {
+  it('keeps the state as it was until the last step, then has the snapshot\'s; a restore dropped half-way or refused changes nothing', () => {
+    const m = new KvStateMachine();
+    for (let i = 1; i <= 9000; i++) m.apply(i, 0, set(`k${i}`, 'v'));
+    const snap = m.snapshot();
+    const target = new KvStateMachine();
+    target.apply(1, 0, set('keep', 'me'));
+    const before = target.digest();
+    const steps = target.restoreSteps(snap, 9000);
+    let stops = 0;
+    while (steps.next().done !== true) {
+      stops++;
+      expect(target.digest()).toBe(before);
+      expect(target.lastApplied.iid).toBe(1);
+    }
+    expect(stops).toBe(4);
+    expect(target.digest()).toBe(m.digest());
+    expect(target.lastApplied.iid).toBe(9000);
+    const dropped = new KvStateMachine();
+    dropped.apply(1, 0, set('keep', 'me'));
+    const half = dropped.restoreSteps(snap, 9000);
+    half.next();
+    half.next();
+    half.return(undefined);
+    expect(dropped.digest()).toBe(before);
+    const refused = new KvStateMachine();
+    refused.apply(1, 0, set('keep', 'me'));
+    const early = refused.restoreSteps(snap, 8999);
+    expect(() => {
+      while (early.next().done !== true);
+    }).toThrow(/holds values of instance 9000, so it is not the state as of instance 8999/);
+    expect(refused.digest()).toBe(before);
+  });
+});
+
 describe('snapshots of format 1 (before the memory limit)', () => {
   const formatOne = (snap: Uint8Array, configFields = 4): Uint8Array => {
     const x = new Decoder().decode(snap) as unknown[];

@@ -1,6 +1,7 @@
 import { Decoder } from '@msgpack/msgpack';
+import { arrayAt, valuesEnd } from '../src/msgpack-scan.js';
 import { describe, expect, it } from 'vitest';
-import { decodeResult, decodeSnapshot, digestBytes, digestChunks, digestChunksAsync, encodeRequest, encodeSnapshot, encodeSnapshotChunks, keyToBytes, KvStateMachine, KvStore, type ImageItem, type StoreImage } from '../src/index.js';
+import { decodeResult, decodeSnapshot, decodeSnapshotSteps, digestBytes, digestChunks, digestChunksAsync, encodeRequest, encodeSnapshot, encodeSnapshotChunks, keyToBytes, KvStateMachine, KvStore, type ImageItem, type StoreImage } from '../src/index.js';
 
 function storeOf(items: number, valueBytes: number): KvStore {
   const s = new KvStore({ memoryLimit: 1 << 30 });
@@ -50,6 +51,43 @@ describe('KV snapshots in chunks', () => {
       yield* pieces;
     };
     await expect(digestChunksAsync(source())).resolves.toBe(digestBytes(bytes));
+  });
+
+  it('decode a piece at a time to what one decode gives, stopping after the structure and after each chunk of items', () => {
+    const img = storeOf(11_000, 5).image();
+    const whole = encodeSnapshot(img, { iid: 42, index: 3 });
+    const once = decodeSnapshot(whole);
+    expect(once.image.items).toHaveLength(11_000);
+    for (const [chunkItems, stops] of [[4096, 1 + 3], [1000, 1 + 11], [11_000, 1 + 1], [1, 1 + 11_000]] as const) {
+      const steps = decodeSnapshotSteps(whole, chunkItems);
+      let stopped = 0;
+      let step = steps.next();
+      for (; step.done !== true; step = steps.next()) stopped++;
+      expect(stopped, `chunks of ${chunkItems}`).toBe(stops);
+      expect(step.value).toEqual(once);
+    }
+    const none = encodeSnapshot(new KvStore().image(), { iid: 0, index: 0 });
+    expect([...(function* () {
+      const s = decodeSnapshotSteps(none);
+      while (s.next().done !== true) yield 1;
+    })()]).toHaveLength(1);
+  });
+
+  it('are refused as not msgpack, before anything else, when damaged anywhere or followed by more bytes', () => {
+    const whole = encodeSnapshot(storeOf(5000, 5).image(), { iid: 1, index: 0 });
+    const tail = new Uint8Array(whole.length + 1);
+    tail.set(whole);
+    expect(() => decodeSnapshot(tail)).toThrow(/the KV snapshot is not valid msgpack \(Extra 1 of \d+ byte\(s\) found at buffer\[\d+\]\); it is damaged or not a paxos-kv snapshot/);
+    expect(() => decodeSnapshot(whole.subarray(0, whole.length - 1))).toThrow(/not valid msgpack/);
+    // A byte that starts no msgpack value, deep in the last chunk of items: refused at the first step.
+    const bad = whole.slice();
+    const fields = valuesEnd(bad, 1, 9);
+    const items = arrayAt(bad, fields) as { count: number; next: number };
+    const at = valuesEnd(bad, items.next, items.count - 6);
+    expect(bad[at]).toBe(0xc4); // the last item's key, a bin
+    bad[at] = 0xc1;
+    const steps = decodeSnapshotSteps(bad);
+    expect(() => steps.next()).toThrow(/not valid msgpack \(byte 0xc1 at/);
   });
 
   it('end a chunk once its values pass 1 MiB, so large items do not make a large chunk', () => {
