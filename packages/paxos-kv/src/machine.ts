@@ -71,9 +71,9 @@ export class KvStateMachine {
   }
 
   /**
-   * `restore` a piece at a time: the generator stops between pieces of the decoding (see
-   * `decodeSnapshotSteps`), so that a caller can let other work run, and the state is replaced at
-   * its last step only, in one piece: until then it is the state as it was, and nothing may be
+   * `restore` a piece at a time: the generator stops between pieces of the decoding and of the
+   * loading (see `decodeSnapshotSteps`, `KvStore.loadSteps`), so that a caller can let other work
+   * run, and the state is replaced at its last step only, in one piece: until then it is the state as it was, and nothing may be
    * applied meanwhile. A generator dropped before its end changes nothing.
    */
   *restoreSteps(bytes: Uint8Array, iid: number): Generator<void, void> {
@@ -83,7 +83,7 @@ export class KvStateMachine {
     }
     const mismatch = configMismatch(image.config, this.store.config);
     if (mismatch !== null) throw new KvCodecError(`the KV snapshot was made with ${mismatch}: give every replica the same settings`);
-    this.store.load(image);
+    yield* this.store.loadSteps(image);
     this.position = meta;
   }
 

@@ -119,7 +119,7 @@ export function keyProblem(key: Key): string | null {
 
 export class KvStore {
   readonly config: KvStoreConfig;
-  private readonly items = new Map<Key, Item>();
+  private items = new Map<Key, Item>();
   /**
    * The eviction order: (key, CAS unique) of every store, oldest first. Every link takes the next
    * CAS unique, so this is ascending CAS, and the least recently stored live item is the first
@@ -131,7 +131,7 @@ export class KvStore {
   private orderKeys: Key[] = [];
   private orderCas: number[] = [];
   private orderHead = 0;
-  private readonly expiries = new ExpiryHeap();
+  private expiries = new ExpiryHeap();
   private readonly sessions: SessionTable;
   private counters: StoreCounters = newStoreCounters();
   private casCounter = 0;
@@ -626,24 +626,53 @@ export class KvStore {
 
   /** Replaces the whole state with an image (from `image()`, usually through a snapshot). */
   load(img: StoreImage): void {
-    this.items.clear();
-    this.expiries.clear();
-    this.totalBytes = 0;
+    const steps = this.loadSteps(img);
+    while (steps.next().done !== true);
+  }
+
+  /**
+   * `load` a piece at a time: the generator stops after each `chunkItems` items (loading 400,000
+   * took about a quarter of a second), building the new items aside, and replaces the state at its
+   * last step, in one piece: until then the store is as it was, and nothing may change it. A
+   * generator dropped before its end changes nothing.
+   */
+  *loadSteps(img: StoreImage, chunkItems = 4096): Generator<void, void> {
+    const items = new Map<Key, Item>();
+    const expiries = new ExpiryHeap();
+    let totalBytes = 0;
+    // The eviction order as `rebuildOrder` would make it, built along (the items go in by CAS).
+    const orderKeys: Key[] = [];
+    const orderCas: number[] = [];
     // In CAS order, so that `image()` finds the map in it and need not sort; older builds' images
     // list the items by key.
-    for (const i of inCasOrder(img.items) ? img.items : [...img.items].sort(byCas)) {
+    const list = inCasOrder(img.items) ? img.items : [...img.items].sort(byCas);
+    for (let n = 0; n < list.length; n++) {
+      const i = list[n] as ImageItem;
       // Items never change, so an image's own (a decoded snapshot's copies its values) are taken as they are.
       const value = ownBytes(i.value);
       const it: Item = value === i.value ? i : { key: i.key, value, flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
-      this.items.set(i.key, it);
-      this.totalBytes += itemSize(i.key.length, i.flags, i.value.length);
-      if (it.expiresAt !== NEVER) this.expiries.push(it.expiresAt, i.key, it.cas);
+      items.set(i.key, it);
+      orderKeys.push(i.key);
+      orderCas.push(i.cas);
+      totalBytes += itemSize(i.key.length, i.flags, i.value.length);
+      if (it.expiresAt !== NEVER) expiries.push(it.expiresAt, i.key, it.cas);
+      if ((n + 1) % chunkItems === 0) yield;
     }
+    this.items = items;
+    this.expiries = expiries;
+    this.totalBytes = totalBytes;
     this.clockMs = img.clock;
     this.casCounter = img.casCounter;
     this.flushAt = img.flushAt;
     this.counters = { ...newStoreCounters(), ...img.counters };
-    this.rebuildOrder();
+    if (items.size === orderKeys.length && inCasOrder(list)) {
+      this.orderKeys = orderKeys;
+      this.orderCas = orderCas;
+      this.orderHead = 0;
+    } else {
+      // A key listed twice, or a CAS unique twice: what `rebuildOrder` makes of it.
+      this.rebuildOrder();
+    }
     this.sessions.load(
       img.nextSessionId,
       img.sessions.map((s) => ({ id: s.id, lastActive: s.lastActive, acked: s.acked, results: new Map(s.results) })),
