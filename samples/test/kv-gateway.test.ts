@@ -277,6 +277,35 @@ describe('gateway: stats paxos', () => {
   });
 });
 
+describe('gateway: stats paxos under a burst', () => {
+  it('shares one digest among requests for the same state, and runs at most 4 of different states at once', async () => {
+    const m = new KvStateMachine();
+    const log = new FakeLog(m);
+    const gw = wired(log, { now: () => T0 });
+    for (let i = 1; i <= 9000; i++) m.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd(`k${i}`, 'v') }));
+    const first = gw.status().digest();
+    expect(gw.status().digest()).toBe(first);
+    const others = [first];
+    for (let i = 9001; i <= 9003; i++) {
+      m.apply(i, 0, encodeRequest({ now: T0 + i, command: setCmd('x', String(i)) }));
+      others.push(gw.status().digest());
+    }
+    m.apply(9004, 0, encodeRequest({ now: T0 + 9004, command: setCmd('x', 'y') }));
+    let refused: unknown;
+    try {
+      gw.status().digest();
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toBeInstanceOf(KvUnavailable);
+    expect((refused as KvUnavailable).temporary).toBe(true);
+    expect((refused as Error).message).toBe('4 digests of other states are under way; ask again once they are done');
+    expect(new Set(await Promise.all(others)).size).toBe(4);
+    // Done: the next request for this state starts its own.
+    expect(await gw.status().digest()).toBe(m.digest());
+  });
+});
+
 describe('gateway: time comes from the leader', () => {
   it('as leader: stamps with its wall clock, never lower than a stamp it gave before, and the state machine\'s clock never goes back', async () => {
     const m = new KvStateMachine();

@@ -1,4 +1,4 @@
-import { Decoder } from '@msgpack/msgpack';
+import { Decoder, Encoder } from '@msgpack/msgpack';
 import { arrayAt, valuesEnd } from '../src/msgpack-scan.js';
 import { describe, expect, it } from 'vitest';
 import { decodeResult, decodeSnapshot, decodeSnapshotSteps, digestBytes, digestChunks, digestChunksAsync, encodeRequest, encodeSnapshot, encodeSnapshotChunks, keyToBytes, KvStateMachine, KvStore, type ImageItem, type StoreImage } from '../src/index.js';
@@ -88,6 +88,22 @@ describe('KV snapshots in chunks', () => {
     bad[at] = 0xc1;
     const steps = decodeSnapshotSteps(bad);
     expect(() => steps.next()).toThrow(/not valid msgpack \(byte 0xc1 at/);
+  });
+
+  it('are refused, with the sentences of one decode, when a field is missing or extra, or the items are not a list of sixes', () => {
+    const whole = encodeSnapshot(storeOf(20, 5).image(), { iid: 1, index: 0 });
+    const edit = (change: (x: unknown[]) => void): Uint8Array => {
+      const x = new Decoder().decode(whole) as unknown[];
+      change(x);
+      return new Encoder().encode(x);
+    };
+    expect(() => decodeSnapshot(edit((x) => x.push(0)))).toThrow('the KV snapshot is damaged: it has 12 fields where format 2 has 11');
+    expect(() => decodeSnapshot(edit((x) => x.pop()))).toThrow('the KV snapshot is damaged: it has 10 fields where format 2 has 11');
+    expect(() => decodeSnapshot(edit((x) => (x[9] = 5)))).toThrow('the KV snapshot is damaged: the items should be an array');
+    expect(() => decodeSnapshot(edit((x) => (x[9] = (x[9] as unknown[]).slice(0, 5))))).toThrow('the KV snapshot is damaged: the item list is cut short');
+    expect(() => decodeSnapshot(edit((x) => (x[10] = 'none')))).toThrow('the KV snapshot is damaged: the sessions should be an array');
+    expect(() => decodeSnapshot(new Encoder().encode({ a: 1 }))).toThrow('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
+    expect(() => decodeSnapshot(new Encoder().encode([]))).toThrow('these bytes are not a paxos-kv snapshot (no "paxos-kv snapshot" header)');
   });
 
   it('end a chunk once its values pass 1 MiB, so large items do not make a large chunk', () => {
