@@ -84,6 +84,13 @@ export class Checkpointing {
   private steps: Promise<void> = Promise.resolve();
   /** A checkpoint write in flight. */
   private writing: Promise<void> | undefined;
+  /**
+   * A checkpoint from a peer is being installed: no checkpoint is started meanwhile. The state
+   * machine's restore may take many event-loop turns (a kv-server's does), and a write started in
+   * between would snapshot a state that is being replaced; the install's `written` would also
+   * end the schedule's write in progress while that write still ran.
+   */
+  private installing = false;
   /** Chunks for each peer, in the order it asked for them. */
   private readonly perPeer = new Map<PeerId, Promise<void>>();
   private reads = 0;
@@ -110,7 +117,7 @@ export class Checkpointing {
 
   /** After a batch of deliveries: a checkpoint, if the schedule says one is due. */
   delivered(): void {
-    if (this.closed) return;
+    if (this.closed || this.installing) return;
     const decided = this.o.decided?.();
     const iid = this.o.schedule.next(this.lastApplied, performance.now(), decided !== undefined && decided > this.lastApplied ? decided : this.lastApplied);
     if (iid === undefined) return;
@@ -264,20 +271,27 @@ export class Checkpointing {
         this.o.ioResult({ kind: 'verified', ref: e.ref, ok: await store.verifyStaging(e.ref) });
         return;
       case 'install': {
-        const info = await store.installStaging(e.ref);
+        this.installing = true;
         try {
-          await this.o.stateMachine.restore(store.read(info), e.ref.iid);
-        } catch (err) {
-          this.o.log.error(`The state machine's restore() failed for the checkpoint of instance ${e.ref.iid}: ${(err as Error).message}`);
-          this.o.ioResult({ kind: 'installed', ref: e.ref, ok: false });
+          // A write of the state as it was finishes first: its snapshot and its schedule bookkeeping are of that state.
+          await this.writing;
+          const info = await store.installStaging(e.ref);
+          try {
+            await this.o.stateMachine.restore(store.read(info), e.ref.iid);
+          } catch (err) {
+            this.o.log.error(`The state machine's restore() failed for the checkpoint of instance ${e.ref.iid}: ${(err as Error).message}`);
+            this.o.ioResult({ kind: 'installed', ref: e.ref, ok: false });
+            return;
+          }
+          this.lastApplied = e.ref.iid;
+          this.observer?.checkpointHeld(e.ref.iid, e.ref.size);
+          this.o.schedule.written(e.ref.iid, performance.now());
+          this.reportCheckpoint(e.ref.iid);
+          this.o.ioResult({ kind: 'installed', ref: e.ref, ok: true });
           return;
+        } finally {
+          this.installing = false;
         }
-        this.lastApplied = e.ref.iid;
-        this.observer?.checkpointHeld(e.ref.iid, e.ref.size);
-        this.o.schedule.written(e.ref.iid, performance.now());
-        this.reportCheckpoint(e.ref.iid);
-        this.o.ioResult({ kind: 'installed', ref: e.ref, ok: true });
-        return;
       }
       case 'discard':
         await store.discardStaging();
