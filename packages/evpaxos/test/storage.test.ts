@@ -281,6 +281,31 @@ describe('lmdb storage specifics', () => {
     await raw4.close();
   });
 
+  it('a padded store gets a padded meta record with its first commit, so that earlier builds refuse it even if its records are long', async () => {
+    const envPath = tempPath();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: true, mapSize: 1 << 20, pageSize: 8192, trash: false });
+    opened.push(s);
+    s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await s.commit([rec(1, 11, 11, 'x'.repeat(40))]);
+    await s.close();
+    opened.pop();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+    expect([...(raw.get(0) ?? [])]).toEqual([3, 13, ...new Array<number>(13).fill(0), 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(raw.get(1)?.[0]).toBe(1);
+    await raw.close();
+    // A 4 KiB store stays as earlier builds wrote it: no meta record until one is needed.
+    const plain = tempPath();
+    const p = new LmdbStorage({ envPath: plain, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(p);
+    p.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await p.commit([rec(1, 11, 11, 'x'.repeat(40))]);
+    await p.close();
+    opened.pop();
+    const raw4 = open<Uint8Array, number>({ path: `${plain}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+    expect(raw4.get(0)).toBeUndefined();
+    await raw4.close();
+  });
+
   it('an acceptor on a store with pages above 8 KiB (an earlier build on a host with larger OS pages) says so at start, and runs', async () => {
     const envPath = tempPath();
     const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', pageSize: 16384 });

@@ -55,6 +55,12 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   private readonly minBytes: number;
   private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0 };
   /**
+   * A padded store (pages above 4 KiB) that has no meta record yet gets one, padded, with its first
+   * commit: earlier builds, which do not pad, then refuse the store (its meta record is format 3)
+   * even if all its records were long enough to read.
+   */
+  private markPadded = false;
+  /**
    * Records handed to a commit (or read at start): the acceptor may forget exactly these, and read
    * them back (paxos-core's AcceptorArchive). Weak: a record the acceptor dropped leaves it.
    */
@@ -116,6 +122,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     let maxBallot = 0;
     try {
       const metaBytes = this.db.get(META_KEY);
+      this.markPadded = metaBytes === undefined && this.minBytes > 9;
       if (metaBytes !== undefined) {
         const meta = decodeMeta(metaBytes);
         if (typeof meta === 'string') throw new StorageError(`${this.location}: ${meta}`);
@@ -186,6 +193,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
     }
     if (meta !== undefined) this.meta = meta;
+    this.markPadded = false;
     // Only now: a failed transaction leaves them unreadable here, so the acceptor must keep them.
     for (const r of records) if (r.kind === 'record') this.handed.add(r);
     this.clearSoon();
@@ -213,6 +221,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${await this.describeWriteFailure(e)}`);
     }
     if (meta !== undefined) this.meta = meta;
+    this.markPadded = false;
     for (const r of mine) if (this.pending.get(r.iid) === r) this.pending.delete(r.iid);
     this.clearSoon();
   }
@@ -304,7 +313,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
           break;
       }
     }
-    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(meta, this.minBytes));
+    if (metaChanged || this.markPadded) this.db.putSync(META_KEY, encodeMeta(meta, this.minBytes));
     return meta;
   }
 

@@ -13,7 +13,8 @@ import { copyKept } from '../codec.js';
  *   padded (either key): [3] [n u8] [n zero bytes] [a record or meta record as above]
  * Version 3 is written only in a store whose pages are larger than 4 KiB, and only where the bytes
  * would be shorter than `minStoredBytes` of its page size (see there). Earlier builds read versions
- * 1 and 2 only, and say so: they must not write to such a store either, since they would not pad.
+ * 1 and 2 only, and say so: they must not write to such a store either, since they would not pad,
+ * so such a store always has a padded meta record, from its first commit on (lmdb.ts).
  */
 export const FORMAT_VERSION = 1;
 export const RECORD_WITH_EARLIER_VERSION = 2;
