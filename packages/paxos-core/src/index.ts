@@ -1,5 +1,6 @@
 export { ACCEPTED_DIGESTS_FEATURE, digestMatches, digestOf, valueDigest, type AcceptedDigestMsg } from './accepted-digest.js';
 export { Acceptor, DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, type AcceptorArchive, type AcceptorOptions, type AcceptorRecovered } from './acceptor.js';
+export { StartWindow } from './start-window.js';
 export { InvariantError, assertNever, invariant } from './assert.js';
 export { BATCH_VERSION, decodeBatch, encodeBatch } from './batch.js';
 export { MAX_ROUND, ballotOf, roundAbove, roundOf } from './ballot.js';

@@ -1,5 +1,7 @@
 import {
+  DEFAULT_MEMORY_BYTES,
   MESSAGE_CODE,
+  StartWindow,
   assertNever,
   Prng,
   REJOIN_PENDING,
@@ -538,29 +540,16 @@ export class Simulation {
     // With a memory window, an acceptor forgets older records once its disk holds them and reads
     // them back from it: a new archive per incarnation, which holds what was read back. It is
     // given what LMDB storage's load gives: the records above a cut (the acceptor's window below
-    // the highest, or in half the seeds a cut closer to it, as a load window may be smaller), the
-    // cut, and the highest instance and ballot over all of them.
+    // the highest, or in half the seeds a cut closer to it, as a load window may be smaller, and
+    // within the acceptor's bytes), the cut, and the highest instance and ballot over all of them.
     const windowed = this.options.memoryWindow > 0 && (node.kind === 'acceptor' || node.kind === 'replica');
     let acceptorState: SimAcceptorRecovered = { trimIid: d.trimIid, records, fence: d.fence };
     node.archive = undefined;
     if (windowed) {
-      let highestIid = 0;
-      let maxBallot = 0;
-      for (const r of records) {
-        if (r.iid > highestIid) highestIid = r.iid;
-        if (r.ballot > maxBallot) maxBallot = r.ballot;
-      }
-      let recordsAbove = Math.max(d.trimIid, highestIid - loadWindowOf(this.options.seed, this.options.memoryWindow));
-      let given = records.filter((r) => r.iid > recordsAbove);
-      // And within the acceptor's bytes, as LMDB's load: the newest that fit, the highest always.
-      if (this.options.memoryBytes > 0) {
-        given.sort((a, b) => a.iid - b.iid);
-        let bytes = given.reduce((n, r) => n + r.value.length, 0);
-        let first = 0;
-        for (; first < given.length - 1 && bytes > this.options.memoryBytes; first++) bytes -= (given[first] as AcceptorRecord).value.length;
-        if (first > 0) recordsAbove = Math.max(recordsAbove, (given[first - 1] as AcceptorRecord).iid);
-        given = given.slice(first);
-      }
+      // Through the StartWindow LMDB storage's load uses; memory bytes 0 is the core's default.
+      const window = new StartWindow(loadWindowOf(this.options.seed, this.options.memoryWindow), this.options.memoryBytes > 0 ? this.options.memoryBytes : DEFAULT_MEMORY_BYTES);
+      for (const r of [...records].sort((a, b) => a.iid - b.iid)) window.push(r);
+      const { records: given, recordsAbove, highestIid, maxBallot } = window.result(d.trimIid);
       const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed));
       node.archive = archive;
       acceptorState = { trimIid: d.trimIid, records: given, fence: d.fence, archive, highestIid, maxBallot, recordsAbove };

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
-import type { AcceptorArchive, AcceptorRecord, PersistRecord } from '@libpaxos/paxos-core';
+import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, type Meta } from './record-format.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
@@ -112,14 +112,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
    * reads every record, so memory does not grow with the log.
    */
   load(memoryWindow: number, memoryBytes: number): StoredState {
-    // The newest records in key order (ascending iid): a queue whose front is dropped as it leaves
-    // the window or the bytes, and cut off now and then (O(1) a record).
-    let kept: AcceptorRecord[] = [];
-    let head = 0;
-    let bytes = 0;
-    let cut = 0;
-    let highestIid = 0;
-    let maxBallot = 0;
+    const window = new StartWindow(memoryWindow, memoryBytes);
     try {
       const metaBytes = this.db.get(META_KEY);
       this.markPadded = metaBytes === undefined && this.minBytes > 9;
@@ -133,27 +126,14 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
         const r = decodeRecord(key, value);
         if (typeof r === 'string') throw new StorageError(`${this.location}: ${r}; the storage is corrupt or from another program`);
         if (r.iid <= this.meta.trimIid) continue;
-        highestIid = r.iid;
-        if (r.ballot > maxBallot) maxBallot = r.ballot;
-        kept.push(r);
-        bytes += r.value.length;
-        for (let first = kept[head] as AcceptorRecord; head < kept.length - 1 && (r.iid - first.iid >= memoryWindow || bytes > memoryBytes); first = kept[head] as AcceptorRecord) {
-          bytes -= first.value.length;
-          cut = first.iid;
-          head++;
-        }
-        if (head > 4096 && 2 * head > kept.length) {
-          kept = kept.slice(head);
-          head = 0;
-        }
+        window.push(r);
       }
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
-    const records = kept.slice(head);
+    const { records, recordsAbove, highestIid, maxBallot } = window.result(this.meta.trimIid);
     for (const r of records) this.handed.add(r);
-    const recordsAbove = Math.max(this.meta.trimIid, highestIid - memoryWindow, cut);
     this.clearSoon();
     return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
   }
