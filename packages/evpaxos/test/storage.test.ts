@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Acceptor, DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { LmdbStorage, MemoryStorage, StorageError, type AcceptorStorage } from '../src/storage.js';
 import { TRIM_CHUNK } from '../src/storage/lmdb.js';
+import { encodeRecord } from '../src/storage/record-format.js';
 import { parseConfig, startAcceptor, type Logger } from '../src/index.js';
 import { withFreePorts } from './ports.js';
 
@@ -328,15 +329,29 @@ describe('lmdb storage specifics', () => {
     // the last, and fails if the half it joins has no room. Fill one leaf with 16 large records
     // and then small ones until it splits (appends leave the leaf full), for value sizes around
     // the one where exactly 16 small records fit behind the large ones, and put a record of
-    // nearly a sixteenth of a page between the large ones. Without padding this fails at 8 KiB.
+    // nearly a sixteenth of a page between the large ones. The same records unpadded, written to
+    // LMDB directly, must fail for some of those sizes: that LMDB still has the bug is what makes
+    // this test one (LMDB then prints its own lines about the failed split to stderr).
     const failures: string[] = [];
+    let unpaddedFailures = 0;
     const page = 8192;
     for (let size = page / 16 - 80; size <= page / 16 - 20; size += 2) {
+      const large = 'l'.repeat(size);
+      const raw = open<Uint8Array, number>({ path: join(tempFolder(), 'raw'), encoding: 'binary', keyEncoding: 'uint32', pageSize: page, mapSize: 1 << 22 });
+      try {
+        for (let i = 1; i <= 16; i++) raw.transactionSync(() => raw.putSync(2 * i, encodeRecord(rec(2 * i, 11, 11, large))));
+        for (let iid = 1000; iid < 1100; iid++) raw.transactionSync(() => raw.putSync(iid, encodeRecord(rec(iid, 11))));
+        raw.transactionSync(() => raw.putSync(3, encodeRecord(rec(3, 11, 11, 'm'.repeat(page / 16 - 40)))));
+      } catch (e) {
+        expect((e as Error).message).toMatch(/MDB_PAGE_FULL|MDB_BAD_TXN/);
+        unpaddedFailures++;
+      } finally {
+        await raw.close();
+      }
       const envPath = tempPath();
       const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, pageSize: page, trash: false });
       opened.push(s);
       s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-      const large = 'l'.repeat(size);
       await s.commit(Array.from({ length: 16 }, (_, i) => rec(2 * (i + 1), 11, 11, large)));
       for (let iid = 1000; iid < 1100; iid++) await s.commit([rec(iid, 11)]);
       try {
@@ -347,6 +362,7 @@ describe('lmdb storage specifics', () => {
       await s.close();
       opened.pop();
     }
+    expect(unpaddedFailures).toBeGreaterThan(0);
     expect(failures).toEqual([]);
   });
 
