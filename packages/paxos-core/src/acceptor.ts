@@ -140,8 +140,11 @@ export class Acceptor {
       // Storage holds every record it recovered: what is below the window stays there, and so does
       // what is at or below storage's cut (it gave no records there, whatever this window is).
       if (this.archive !== undefined) this.archivedUpTo = Math.max(this.trimIid, this.highestIid - this.memoryWindow, recovered.recordsAbove ?? 0);
-      for (const r of records) if (r.iid > this.trimIid && r.iid > this.archivedUpTo) this.records.set(r.iid, r);
-      if (this.archive !== undefined) this.records.forEachUpTo(MAX_UINT32, (r) => (this.windowBytes += r.value.length));
+      for (const r of records) {
+        if (r.iid <= this.trimIid || r.iid <= this.archivedUpTo) continue;
+        if (this.archive !== undefined) this.windowBytes += r.value.length - (this.records.get(r.iid)?.value.length ?? 0);
+        this.records.set(r.iid, r);
+      }
     }
   }
 
@@ -217,10 +220,11 @@ export class Acceptor {
     if (rec === undefined) {
       // Paxos P1b: promise never to accept a ballot below `ballot`; durable before the reply.
       rec = { kind: 'record', iid, ballot, valueBallot: 0, value: EMPTY };
-      this.store(rec, out);
+      this.store(rec, undefined, out);
     } else if (rec.ballot < ballot) {
-      rec = { ...rec, ballot };
-      this.store(rec, out);
+      const promised: AcceptorRecord = { ...rec, ballot };
+      this.store(promised, rec, out);
+      rec = promised;
     }
     // An equal ballot is a duplicate prepare: answer again, nothing new to persist. A lower one
     // gets our higher promise back, LibPaxos3's rejection signal.
@@ -236,7 +240,7 @@ export class Acceptor {
     if (!validIid(iid) || !validBallot(ballot)) return drop(out, 'invalid', 'accept', iid);
     if (iid <= this.trimIid) return drop(out, 'trimmed', 'accept', iid);
     if (iid <= this.fence) return drop(out, 'fenced', 'accept', iid);
-    let rec = this.record(iid);
+    const rec = this.record(iid);
     if (rec !== undefined && rec.ballot > ballot) {
       out.send.push({ to: 'peer', peer: from, msg: { type: 'preempted', aid: this.id, iid, ballot: rec.ballot } });
       return;
@@ -246,10 +250,10 @@ export class Acceptor {
     // The same bytes accepted before: a resend at the same ballot, or a re-proposal at a higher one.
     const again = rec !== undefined && rec.valueBallot > 0 && bytesEqual(rec.value, value);
     if (!again || rec?.valueBallot !== ballot) {
-      rec = again
+      const accepted: AcceptorRecord = again
         ? { kind: 'record', iid, ballot, valueBallot: ballot, value, earlierBallots: earlierWith(rec as AcceptorRecord) }
         : { kind: 'record', iid, ballot, valueBallot: ballot, value };
-      this.store(rec, out);
+      this.store(accepted, rec, out);
     }
     out.send.push({
       to: 'subscribers',
@@ -294,9 +298,10 @@ export class Acceptor {
     out.persist.push({ kind: 'trim', iid });
   }
 
-  private store(rec: AcceptorRecord, out: Effects): void {
+  /** `replaced`: what `record(rec.iid)` gave before, the record in `records` when `rec` goes there. */
+  private store(rec: AcceptorRecord, replaced: AcceptorRecord | undefined, out: Effects): void {
     if (rec.iid > this.archivedUpTo) {
-      if (this.archive !== undefined) this.windowBytes += rec.value.length - (this.records.get(rec.iid)?.value.length ?? 0);
+      if (this.archive !== undefined) this.windowBytes += rec.value.length - (replaced?.value.length ?? 0);
       this.records.set(rec.iid, rec);
     } else {
       this.kept.set(rec.iid, rec);
@@ -309,11 +314,11 @@ export class Acceptor {
     out.persist.push(rec);
     // Sweep a quarter window (or a quarter of the bytes) at a time, so that the walk below costs O(1) a record.
     if (this.archive === undefined) return;
-    const span = this.highestIid - Math.max(this.archivedUpTo, this.trimIid);
     if (this.highestIid - this.archivedUpTo >= this.memoryWindow + this.sweepStep) this.sweep(this.archive, this.highestIid - this.memoryWindow);
     else if (this.windowBytes > this.memoryBytes) {
       // The window shrinks in proportion (the values of one log are about the same size, and if
       // not, the next write sweeps again), to three quarters of the bytes, keeping at least the highest.
+      const span = this.highestIid - Math.max(this.archivedUpTo, this.trimIid);
       const keep = Math.max(1, Math.floor((span * 0.75 * this.memoryBytes) / this.windowBytes));
       // Nothing to forget when the highest alone is over the bytes (one value larger than them).
       if (this.highestIid - keep > this.archivedUpTo) this.sweep(this.archive, this.highestIid - keep);
