@@ -8,6 +8,7 @@
 import { decodeRequest, encodeResult, KvCodecError } from './command-codec.js';
 import type { KvRequest, KvResult } from './command.js';
 import { digestChunks } from './digest.js';
+import { runSteps } from './steps.js';
 import { decodeSnapshotSteps, encodeSnapshot, encodeSnapshotChunks, type SnapshotMeta } from './snapshot.js';
 import { KvStore, type ImageConfig, type KvStoreConfig, type KvStoreOptions } from './store.js';
 
@@ -66,8 +67,7 @@ export class KvStateMachine {
    * format, or one made with other settings: results depend on them, so replicas must share them.
    */
   restore(bytes: Uint8Array, iid: number): void {
-    const steps = this.restoreSteps(bytes, iid);
-    while (steps.next().done !== true);
+    runSteps(this.restoreSteps(bytes, iid));
   }
 
   /**

@@ -23,9 +23,6 @@ export function valuesEnd(bytes: Uint8Array, pos: number, count: number): number
     } else if (b <= 0xbf) {
       pos += 1 + (b & 0x1f);
     } else {
-      const need = (n: number) => {
-        if (pos + n > bytes.length) throw new RangeError(`the bytes end at ${bytes.length} within a value's header at ${pos}`);
-      };
       switch (b) {
         case 0xc0:
         case 0xc2:
@@ -34,29 +31,29 @@ export function valuesEnd(bytes: Uint8Array, pos: number, count: number): number
           break;
         case 0xc4:
         case 0xd9:
-          need(2);
+          need(bytes, pos, 2);
           pos += 2 + view.getUint8(pos + 1);
           break;
         case 0xc5:
         case 0xda:
-          need(3);
+          need(bytes, pos, 3);
           pos += 3 + view.getUint16(pos + 1);
           break;
         case 0xc6:
         case 0xdb:
-          need(5);
+          need(bytes, pos, 5);
           pos += 5 + view.getUint32(pos + 1);
           break;
         case 0xc7:
-          need(2);
+          need(bytes, pos, 2);
           pos += 3 + view.getUint8(pos + 1);
           break;
         case 0xc8:
-          need(3);
+          need(bytes, pos, 3);
           pos += 4 + view.getUint16(pos + 1);
           break;
         case 0xc9:
-          need(5);
+          need(bytes, pos, 5);
           pos += 6 + view.getUint32(pos + 1);
           break;
         case 0xca:
@@ -93,22 +90,22 @@ export function valuesEnd(bytes: Uint8Array, pos: number, count: number): number
           pos += 18;
           break;
         case 0xdc:
-          need(3);
+          need(bytes, pos, 3);
           left += view.getUint16(pos + 1);
           pos += 3;
           break;
         case 0xdd:
-          need(5);
+          need(bytes, pos, 5);
           left += view.getUint32(pos + 1);
           pos += 5;
           break;
         case 0xde:
-          need(3);
+          need(bytes, pos, 3);
           left += 2 * view.getUint16(pos + 1);
           pos += 3;
           break;
         case 0xdf:
-          need(5);
+          need(bytes, pos, 5);
           left += 2 * view.getUint32(pos + 1);
           pos += 5;
           break;
@@ -130,4 +127,9 @@ export function arrayAt(bytes: Uint8Array, pos: number): { readonly count: numbe
   if (b === 0xdc && pos + 3 <= bytes.length) return { count: view.getUint16(pos + 1), next: pos + 3 };
   if (b === 0xdd && pos + 5 <= bytes.length) return { count: view.getUint32(pos + 1), next: pos + 5 };
   return undefined;
+}
+
+/** Throws unless the `n` bytes of a value's header at `pos` are there. */
+function need(bytes: Uint8Array, pos: number, n: number): void {
+  if (pos + n > bytes.length) throw new RangeError(`the bytes end at ${bytes.length} within a value's header at ${pos}`);
 }

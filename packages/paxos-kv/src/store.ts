@@ -19,6 +19,7 @@ import {
 } from './command.js';
 import { ExpiryHeap, expiryOf, flushDeadline, isExpired, NEVER } from './expiry.js';
 import { parseU64 } from './numbers.js';
+import { runSteps } from './steps.js';
 import { SessionTable, type Session, type SessionLimits } from './sessions.js';
 import { newStoreCounters, type StoreCounters, type StoreStats } from './stats.js';
 
@@ -626,8 +627,7 @@ export class KvStore {
 
   /** Replaces the whole state with an image (from `image()`, usually through a snapshot). */
   load(img: StoreImage): void {
-    const steps = this.loadSteps(img);
-    while (steps.next().done !== true);
+    runSteps(this.loadSteps(img));
   }
 
   /**
@@ -646,8 +646,11 @@ export class KvStore {
     // In CAS order, so that `image()` finds the map in it and need not sort; older builds' images
     // list the items by key.
     const list = inCasOrder(img.items) ? img.items : [...img.items].sort(byCas);
+    // Whether the CAS uniques rise strictly (the sort leaves equal ones side by side).
+    let rising = true;
     for (let n = 0; n < list.length; n++) {
       const i = list[n] as ImageItem;
+      if (n > 0 && i.cas <= (list[n - 1] as ImageItem).cas) rising = false;
       // Items never change, so an image's own (a decoded snapshot's copies its values) are taken as they are.
       const value = ownBytes(i.value);
       const it: Item = value === i.value ? i : { key: i.key, value, flags: i.flags, cas: i.cas, expiresAt: i.expiresAt, storedAt: i.storedAt };
@@ -665,7 +668,7 @@ export class KvStore {
     this.casCounter = img.casCounter;
     this.flushAt = img.flushAt;
     this.counters = { ...newStoreCounters(), ...img.counters };
-    if (items.size === orderKeys.length && inCasOrder(list)) {
+    if (items.size === orderKeys.length && rising) {
       this.orderKeys = orderKeys;
       this.orderCas = orderCas;
       this.orderHead = 0;
