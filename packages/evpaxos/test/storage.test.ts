@@ -282,7 +282,7 @@ describe('lmdb storage specifics', () => {
     await raw4.close();
   });
 
-  it('a padded store gets a padded meta record with its first commit, so that earlier builds refuse it even if its records are long', async () => {
+  it('a padded store gets a padded meta record when it is loaded, so that earlier builds refuse it even if its records are long', async () => {
     const envPath = tempPath();
     const s = new LmdbStorage({ envPath, aid: 0, sync: true, mapSize: 1 << 20, pageSize: 8192, trash: false });
     opened.push(s);

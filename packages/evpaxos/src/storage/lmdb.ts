@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
-import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, type Meta } from './record-format.js';
+import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
 export interface LmdbOptions {
@@ -54,12 +54,6 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   /** Records and the meta record are padded to this many bytes (`minStoredBytes` of the store's page size). */
   private readonly minBytes: number;
   private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0 };
-  /**
-   * A padded store (pages above 4 KiB) that has no meta record yet gets one, padded, with its first
-   * commit: earlier builds, which do not pad, then refuse the store (its meta record is format 3)
-   * even if all its records were long enough to read.
-   */
-  private markPadded = false;
   /**
    * Records handed to a commit (or read at start): the acceptor may forget exactly these, and read
    * them back (paxos-core's AcceptorArchive). Weak: a record the acceptor dropped leaves it.
@@ -115,8 +109,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     const window = new StartWindow(memoryWindow, memoryBytes);
     try {
       const metaBytes = this.db.get(META_KEY);
-      this.markPadded = metaBytes === undefined && this.minBytes > 9;
-      if (metaBytes !== undefined) {
+      if (metaBytes === undefined) this.markPadded();
+      else {
         const meta = decodeMeta(metaBytes);
         if (typeof meta === 'string') throw new StorageError(`${this.location}: ${meta}`);
         this.meta = meta;
@@ -136,6 +130,21 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     for (const r of records) this.handed.add(r);
     this.clearSoon();
     return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
+  }
+
+  /**
+   * A padded store (pages above 4 KiB) without a meta record gets one now, padded: earlier builds,
+   * which do not pad, then refuse the store (its meta record is format 3) even if all its records
+   * were long enough to read. Nothing else writes yet, so a synchronous transaction is safe here
+   * with either `lmdb-sync`.
+   */
+  private markPadded(): void {
+    if (!padsMeta(this.minBytes)) return;
+    try {
+      this.db.transactionSync(() => this.db.putSync(META_KEY, encodeMeta(this.meta, this.minBytes)));
+    } catch (e) {
+      throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
+    }
   }
 
   /** The acceptor's read of a record it forgot: the commit under way's, else the disk's. */
@@ -173,7 +182,6 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
     }
     if (meta !== undefined) this.meta = meta;
-    this.markPadded = false;
     // Only now: a failed transaction leaves them unreadable here, so the acceptor must keep them.
     for (const r of records) if (r.kind === 'record') this.handed.add(r);
     this.clearSoon();
@@ -201,7 +209,6 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${await this.describeWriteFailure(e)}`);
     }
     if (meta !== undefined) this.meta = meta;
-    this.markPadded = false;
     for (const r of mine) if (this.pending.get(r.iid) === r) this.pending.delete(r.iid);
     this.clearSoon();
   }
@@ -293,7 +300,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
           break;
       }
     }
-    if (metaChanged || this.markPadded) this.db.putSync(META_KEY, encodeMeta(meta, this.minBytes));
+    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(meta, this.minBytes));
     return meta;
   }
 

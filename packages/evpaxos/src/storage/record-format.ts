@@ -14,7 +14,7 @@ import { copyKept } from '../codec.js';
  * Version 3 is written only in a store whose pages are larger than 4 KiB, and only where the bytes
  * would be shorter than `minStoredBytes` of its page size (see there). Earlier builds read versions
  * 1 and 2 only, and say so: they must not write to such a store either, since they would not pad,
- * so such a store always has a padded meta record, from its first commit on (lmdb.ts).
+ * so such a store always has a padded meta record, from the first time it is loaded (lmdb.ts).
  */
 export const FORMAT_VERSION = 1;
 export const RECORD_WITH_EARLIER_VERSION = 2;
@@ -121,10 +121,18 @@ export interface Meta {
   fence: number;
 }
 
+/** A meta record's bytes in format 1 (format 2 adds the fence), the shortest. */
+const META_BYTES = 9;
+
+/** Whether meta records are padded where records must take `minBytes`. */
+export function padsMeta(minBytes: number): boolean {
+  return minBytes > META_BYTES;
+}
+
 /** Version 2 is written only with a fence, so every other store stays byte-identical to earlier builds'. */
 export function encodeMeta(m: Meta, minBytes = 0): Uint8Array {
-  if (minBytes > 9) return padded(encodeMeta(m), minBytes);
-  const out = new Uint8Array(m.fence === 0 ? 9 : 13);
+  if (padsMeta(minBytes)) return padded(encodeMeta(m), minBytes);
+  const out = new Uint8Array(m.fence === 0 ? META_BYTES : META_BYTES + 4);
   const view = new DataView(out.buffer);
   out[0] = m.fence === 0 ? FORMAT_VERSION : RECORD_WITH_EARLIER_VERSION;
   view.setUint32(1, m.trimIid);
