@@ -7,7 +7,7 @@
 import { readAll, type ReplicaHandle, type StateMachine } from '@libpaxos/evpaxos';
 import { decodeRequest, encodeResult, type KvRequest, type KvStateMachine } from '@libpaxos/paxos-kv';
 import type { ReplicatedLog } from './gateway.js';
-import { yieldBetween } from './turns.js';
+import { nextTurn, yieldBetween } from './turns.js';
 
 /**
  * Applies each decided value to the KV store and tells the gateway (`onApplied`), whose clock
@@ -57,7 +57,7 @@ export class ReplicatedKv implements StateMachine<Uint8Array> {
    */
   async restore(data: AsyncIterable<Uint8Array>, iid: number): Promise<void> {
     const steps = this.machine.restoreSteps(await readAll(data), iid);
-    while (steps.next().done !== true) await new Promise<void>((resolve) => setImmediate(resolve));
+    while (steps.next().done !== true) await nextTurn();
     this.onApplied?.(undefined);
   }
 }

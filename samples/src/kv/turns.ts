@@ -6,6 +6,11 @@
 export async function* yieldBetween(chunks: Iterable<Uint8Array>): AsyncIterable<Uint8Array> {
   for (const chunk of chunks) {
     yield chunk;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await nextTurn();
   }
+}
+
+/** Resolves at the next turn of the event loop, after the I/O that is ready. */
+export function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
 }
