@@ -134,6 +134,8 @@ function configFor(source: number): string {
     'lmdb-mapsize 16mb',
     // Both page sizes the config offers: 8 KiB pages pad small records (LMDB ITS#9806, record-format.ts).
     `lmdb-page-size ${argv.seed % 2 === 1 ? '8kb' : '4kb'}`,
+    // Segments of 256 instances, so that trims delete segments all through the run, kills included.
+    'lmdb-segment-instances 256',
     'proposer-batch-max-values 64',
     // Digest votes for batches of about six values and more (2 KiB by default: almost never with
     // these ~40-byte values), so that the faults also hit votes without their values.

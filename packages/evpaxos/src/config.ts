@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { DEFAULT_TRIM_REPORTERS } from '@libpaxos/paxos-core';
+import { MAX_SEGMENT_INSTANCES, SEGMENT_INSTANCES } from './storage/segments.js';
 
 /** A process address from a role line. */
 export interface Address {
@@ -93,6 +94,11 @@ export interface PaxosConfig {
    * to split their leaves (LMDB ITS#9806; see `minStoredBytes`).
    */
   readonly lmdbPageSize: number;
+  /**
+   * Ours: instances per segment of an LMDB store this process creates (an existing one keeps its
+   * own): each segment is an LMDB environment of its own, which a trim deletes whole (segments.ts).
+   */
+  readonly lmdbSegmentInstances: number;
   /** Ours: the file that keeps a split-mode proposer's round floor (`<path>_<id>`), for B2. */
   readonly proposerRoundFile: string | undefined;
   /** Ours: the largest value accepted from the network, in bytes. */
@@ -188,6 +194,7 @@ const DEFAULTS = {
   lmdbEnvPath: '/tmp/acceptor',
   lmdbMapsize: 10 * 1024 * 1024,
   lmdbPageSize: 4096,
+  lmdbSegmentInstances: SEGMENT_INSTANCES,
   proposerRoundFile: undefined as string | undefined,
   maxValueSize: 16 * 1024 * 1024,
   proposerBatchMaxValues: 0,
@@ -256,6 +263,7 @@ const KEYS: Record<string, KeyHandler> = {
     }
     s.lmdbPageSize = n;
   },
+  'lmdb-segment-instances': (v, s) => (s.lmdbSegmentInstances = positiveInt(v, 'instances', MAX_SEGMENT_INSTANCES)),
   'proposer-round-file': (v, s) => (s.proposerRoundFile = v),
   'max-value-size': (v, s) => (s.maxValueSize = bytes(v)),
   'proposer-batch-max-values': (v, s) => {

@@ -10,5 +10,5 @@ export { StorageError, type AcceptorStorage, type StoredState } from './storage/
 /** The storage `storage-backend` asks for, for acceptor `aid`. */
 export function openStorage(config: PaxosConfig, aid: number): AcceptorStorage {
   if (config.storageBackend === 'memory') return new MemoryStorage();
-  return new LmdbStorage({ envPath: config.lmdbEnvPath, aid, sync: config.lmdbSync, mapSize: config.lmdbMapsize, pageSize: config.lmdbPageSize, trash: config.acceptorTrashFiles });
+  return new LmdbStorage({ envPath: config.lmdbEnvPath, aid, sync: config.lmdbSync, mapSize: config.lmdbMapsize, pageSize: config.lmdbPageSize, segmentInstances: config.lmdbSegmentInstances, trash: config.acceptorTrashFiles });
 }

@@ -66,6 +66,8 @@ describe('paxos.conf', () => {
     expect(parseConfig('lmdb-mapsize 2 gb').lmdbMapsize).toBe(2 * 1024 ** 3);
     expect(parseConfig('').lmdbPageSize).toBe(4096);
     expect(parseConfig('lmdb-page-size 8kb').lmdbPageSize).toBe(8192);
+    expect(parseConfig('').lmdbSegmentInstances).toBe(16_384);
+    expect(parseConfig('lmdb-segment-instances 256').lmdbSegmentInstances).toBe(256);
   });
 
   it('accepts what crashes LibPaxos3 where the meaning is clear: tabs, lines of spaces, indented comments', () => {
@@ -92,6 +94,7 @@ describe('paxos.conf', () => {
     ['window 0 (LibPaxos3 never proposes)', 'proposer-preexec-window 0', /:1: proposer-preexec-window: must be at least 1; with 0 the proposer never/],
     ['a boolean other than yes/no', 'lmdb-sync true', /:1: lmdb-sync: expected yes or no, got 'true'/],
     ['a bad size unit', 'lmdb-mapsize 10 tb', /expected a size/],
+    ['segments of no instances', 'lmdb-segment-instances 0', /:1: lmdb-segment-instances: expected 1 to 16777216 instances, got 0/],
     ['pages above 8 KiB', 'lmdb-page-size 16kb', /:1: lmdb-page-size: expected 4kb or 8kb, got '16kb' \(larger pages meet a page-split failure in the LMDB that lmdb-js ships, LMDB ITS#9806\)/],
     ['a bad IPv4 address', 'acceptor 0 127.0.0.300 8800', /'127\.0\.0\.300' is not a dotted IPv4 address: four numbers from 0 to 255/],
     ['an IPv6 address without brackets', 'acceptor 0 ::1 8800', /write the IPv6 address '::1' in brackets: \[::1\]/],

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Acceptor, DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, newEffects, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { LmdbStorage, MemoryStorage, StorageError, type AcceptorStorage } from '../src/storage.js';
 import { TRIM_CHUNK } from '../src/storage/lmdb.js';
+import { SEGMENT_INSTANCES } from '../src/storage/segments.js';
 import { encodeRecord } from '../src/storage/record-format.js';
 import { parseConfig, startAcceptor, type Logger } from '../src/index.js';
 import { withFreePorts } from './ports.js';
@@ -36,14 +37,44 @@ function tempPath(): string {
   return join(tempFolder(), 'acceptor');
 }
 
-/** The page size an LMDB store at `<envPath>_0` has on disk. */
-async function pageSizeOnDisk(envPath: string): Promise<number> {
-  const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+/** The page size the LMDB environment at `path` has on disk. */
+async function pageSizeOnDisk(path: string): Promise<number> {
+  const raw = open<Uint8Array, number>({ path, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
   try {
     return (raw.getStats() as { pageSize: number }).pageSize;
   } finally {
     await raw.close();
   }
+}
+
+const zeros = (n: number): number[] => new Array<number>(n).fill(0);
+/** A format 4 meta record's last field: this build's instances per segment, big-endian. */
+const PER_SEGMENT = [0, 0, SEGMENT_INSTANCES >> 8, SEGMENT_INSTANCES & 0xff];
+
+/** The LMDB environment that holds instance `iid` of a segmented store at `<envPath>_0`. */
+function segmentPath(envPath: string, iid: number): string {
+  return join(`${envPath}_0`, `records-${Math.floor(iid / SEGMENT_INSTANCES) * SEGMENT_INSTANCES}`);
+}
+
+/** Reads raw bytes from the LMDB environment at `path` (closed again before returning). */
+async function rawGet(path: string, key: number): Promise<number[] | undefined> {
+  const raw = open<Uint8Array, number>({ path, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
+  try {
+    const bytes = raw.get(key);
+    return bytes === undefined ? undefined : [...bytes];
+  } finally {
+    await raw.close();
+  }
+}
+
+/**
+ * Makes `<envPath>_0` a store of one environment as earlier builds wrote it (instance 1's record
+ * in the store's own environment, no meta record), with `pageSize` pages.
+ */
+async function earlierBuildsStore(envPath: string, pageSize = 4096): Promise<void> {
+  const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', pageSize });
+  await raw.put(1, encodeRecord(rec(1, 5)));
+  await raw.close();
 }
 
 const backends = {
@@ -118,8 +149,9 @@ describe.each(Object.entries(backends))('%s storage', (name, backend) => {
 });
 
 describe('lmdb storage specifics', () => {
-  it('keeps a rejoined replica’s fence in its metadata (format 2), and earlier builds’ format 1 bytes otherwise', async () => {
+  it('a store of one environment (an earlier build’s) keeps a rejoined replica’s fence in its metadata (format 2), and earlier builds’ format 1 bytes otherwise', async () => {
     const envPath = tempPath();
+    await earlierBuildsStore(envPath);
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     await first.commit([rec(1, 11), { kind: 'round-floor', round: 7 }]);
     expect(first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).fence).toBe(0);
@@ -135,6 +167,59 @@ describe('lmdb storage specifics', () => {
     const third = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(third);
     expect(third.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ fence: 5000, roundFloor: 7, trimIid: 0 });
+    // And its records stay where they are: in its own environment, none in segments.
+    expect(await rawGet(`${envPath}_0`, 1)).toEqual([...encodeRecord(rec(1, 11))]);
+    expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'))).toEqual([]);
+  });
+
+  it('a new store is segmented: its meta record is format 4 from the start (earlier builds refuse it), with the fence and the instances per segment', async () => {
+    const envPath = tempPath();
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(first);
+    expect(first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: 0, fence: 0, records: [] });
+    expect(await rawGet(`${envPath}_0`, 0)).toEqual([4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...PER_SEGMENT]);
+    await first.commit([rec(1, 11), { kind: 'round-floor', round: 7 }, { kind: 'fence', iid: 5000 }]);
+    expect(await rawGet(`${envPath}_0`, 0)).toEqual([4, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0x13, 0x88, ...PER_SEGMENT]);
+    expect(await rawGet(`${envPath}_0`, 1)).toBeUndefined();
+    expect(await rawGet(segmentPath(envPath, 1), 1)).toEqual([...encodeRecord(rec(1, 11))]);
+    await first.close();
+    opened.pop();
+    const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(second);
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ fence: 5000, roundFloor: 7, trimIid: 0, records: [rec(1, 11)] });
+  });
+
+  it.each([false, true])('a segmented store keeps records of many segments across a restart, and reads any of them back (lmdb-sync %s)', async (sync) => {
+    const envPath = tempPath();
+    const iids = [1, SEGMENT_INSTANCES - 1, SEGMENT_INSTANCES, 2 * SEGMENT_INSTANCES + 5, ...Array.from({ length: 8 }, (_, i) => (i + 3) * SEGMENT_INSTANCES + 7)];
+    const first = new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
+    opened.push(first);
+    // One commit across every segment, and one more record in the first segment later.
+    await first.commit(iids.slice(1).map((iid) => rec(iid, 11, 11, `v${iid}`)));
+    await first.commit([rec(1, 11, 11, 'v1')]);
+    await first.close();
+    opened.pop();
+    expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'))).toHaveLength(11);
+    const second = new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
+    opened.push(second);
+    expect(second.load(DEFAULT_MEMORY_WINDOW * 1000, DEFAULT_MEMORY_BYTES).records.map((r) => r.iid)).toEqual(iids);
+    // Reads in any order, more segments than stay open at once among them.
+    for (const iid of [...iids].reverse()) expect(second.read(iid)).toEqual(rec(iid, 11, 11, `v${iid}`));
+    for (const iid of iids) if (!iids.includes(iid + 1)) expect(second.read(iid + 1)).toBeUndefined();
+    await second.commit([rec(2, 11, 11, 'v2')]);
+    expect(second.read(2)).toEqual(rec(2, 11, 11, 'v2'));
+    // Not every segment stays open: the process holds files of at most 4 (closes finish in the background).
+    const openSegments = () => new Set(readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        const target = readlinkSync(`/proc/self/fd/${fd}`);
+        return target.startsWith(`${envPath}_0/records-`) ? [target.split('/').slice(-2, -1)[0]] : [];
+      } catch {
+        return [];
+      }
+    })).size;
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && openSegments() > 4; ) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(openSegments()).toBeLessThanOrEqual(4);
+    expect(openSegments()).toBeGreaterThan(0);
   });
 
   it('commits synchronously without lmdb-sync (done when commit returns) and asynchronously with it (done when it resolves)', async () => {
@@ -163,8 +248,64 @@ describe('lmdb storage specifics', () => {
     }
   });
 
-  it.each([false, true])('a trim commits its trim point at once and deletes the records below it a chunk a loop turn, also after a restart half-way (lmdb-sync %s)', async (sync) => {
+  it.each([false, true])('a trim commits its trim point at once and deletes the segments wholly below it one a loop turn, also after a restart half-way (lmdb-sync %s)', async (sync) => {
     const envPath = tempPath();
+    const n = 3 * SEGMENT_INSTANCES + 100;
+    const segmentsOnDisk = () => readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-')).length;
+    const make = () => new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 24, trash: false });
+    const first = make();
+    opened.push(first);
+    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await first.commit(Array.from({ length: n }, (_, i) => rec(i + 1, 11, 11, 'v')));
+    expect(segmentsOnDisk()).toBe(4);
+    await first.commit([{ kind: 'trim', iid: n - 10 }]);
+    // Committed: the trim point, and not yet (all) its deletions; nothing below it reads back.
+    expect(first.read(5)).toBeUndefined();
+    expect(first.read(n - 10)).toBeUndefined();
+    expect(first.read(n - 9)).toEqual(rec(n - 9, 11, 11, 'v'));
+    expect(segmentsOnDisk()).toBe(4);
+    // Stopped half-way: a segment or two later.
+    await new Promise((resolve) => setImmediate(resolve));
+    await first.close();
+    opened.pop();
+    expect(segmentsOnDisk()).toBeGreaterThan(1);
+    const second = make();
+    opened.push(second);
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: n - 10, highestIid: n });
+    // The segment that holds the trim point stays: its last 10 instances are above it.
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && segmentsOnDisk() > 1; ) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'))).toEqual([`records-${3 * SEGMENT_INSTANCES}`]);
+    expect(second.read(n - 9)).toEqual(rec(n - 9, 11, 11, 'v'));
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records.map((r) => r.iid)).toEqual(Array.from({ length: 10 }, (_, i) => n - 9 + i));
+  });
+
+  it('a store keeps the instances per segment it was created with, and refuses a segment folder that does not start one', async () => {
+    const envPath = tempPath();
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 4, trash: false });
+    await first.commit(Array.from({ length: 10 }, (_, i) => rec(i + 1, 11)));
+    await first.close();
+    expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-')).sort()).toEqual(['records-0', 'records-4', 'records-8']);
+    const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    await second.commit([rec(13, 11), { kind: 'trim', iid: 8 }]);
+    expect(second.read(9)).toEqual(rec(9, 11));
+    await second.close();
+    // The trim deleted the segments wholly at or below 8 while the store was open, or does at its next start.
+    const third = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(third);
+    expect(third.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records.map((r) => r.iid)).toEqual([9, 10, 13]);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && readdirSync(`${envPath}_0`).includes('records-4'); ) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-')).sort()).toEqual(['records-12', 'records-8']);
+    await third.close();
+    opened.pop();
+    mkdirSync(`${envPath}_0/records-6`);
+    const fourth = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(fourth);
+    expect(() => fourth.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toThrow(`cannot open LMDB storage at ${envPath}_0: folder ${envPath}_0/records-6 does not start a segment of 4 instances`);
+  });
+
+  it.each([false, true])('a store of one environment: a trim commits its trim point at once and deletes the records below it a chunk a loop turn, also after a restart half-way (lmdb-sync %s)', async (sync) => {
+    const envPath = tempPath();
+    await earlierBuildsStore(envPath);
     const n = 3 * TRIM_CHUNK + 100;
     const keysOnDisk = (): number => {
       const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
@@ -232,79 +373,76 @@ describe('lmdb storage specifics', () => {
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     await first.commit([rec(1, 11, 11, 'a'), again]);
     await first.close();
-    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
-    expect([...(raw.get(1) ?? [])]).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 97]);
-    expect([...(raw.get(2) ?? [])]).toEqual([2, 0, 0, 0, 41, 0, 0, 0, 31, 2, 0, 0, 0, 11, 0, 0, 0, 21, 118]);
-    await raw.close();
+    expect(await rawGet(segmentPath(envPath, 1), 1)).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 97]);
+    expect(await rawGet(segmentPath(envPath, 2), 2)).toEqual([2, 0, 0, 0, 41, 0, 0, 0, 31, 2, 0, 0, 0, 11, 0, 0, 0, 21, 118]);
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(s);
     expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES).records).toEqual([rec(1, 11, 11, 'a'), again]);
   });
 
-  it('lmdb-page-size 8kb creates a store with 8 KiB pages, padding records shorter than 24 bytes (format 3); a store that exists keeps its pages', async () => {
+  it('lmdb-page-size 8kb creates a store with 8 KiB pages, padding records shorter than 24 bytes (format 3); a store that exists keeps its pages, in new segments too', async () => {
     const envPath = tempPath();
     const long = rec(3, 11, 11, 'x'.repeat(20));
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, pageSize: 8192, trash: false });
     await first.commit([rec(1, 11, 11, 'a'), long, { kind: 'round-floor', round: 7 }]);
     await first.close();
-    expect(await pageSizeOnDisk(envPath)).toBe(8192);
-    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
-    // 8 KiB / 256 − 8 = 24 bytes: [3] [n] [n zero bytes] [the bytes of format 1].
-    expect([...(raw.get(1) ?? [])]).toEqual([3, 12, ...new Array<number>(12).fill(0), 1, 0, 0, 0, 11, 0, 0, 0, 11, 97]);
-    expect([...(raw.get(0) ?? [])]).toEqual([3, 13, ...new Array<number>(13).fill(0), 1, 0, 0, 0, 0, 0, 0, 0, 7]);
-    expect(raw.get(3)?.[0]).toBe(1);
-    await raw.close();
-    // Opened with the default page size, it keeps its 8 KiB pages and goes on padding.
+    expect(await pageSizeOnDisk(`${envPath}_0`)).toBe(8192);
+    expect(await pageSizeOnDisk(segmentPath(envPath, 1))).toBe(8192);
+    // 8 KiB / 256 − 8 = 24 bytes: [3] [n] [n zero bytes] [the bytes of format 1, or of the meta record's format 4].
+    expect(await rawGet(segmentPath(envPath, 1), 1)).toEqual([3, 12, ...zeros(12), 1, 0, 0, 0, 11, 0, 0, 0, 11, 97]);
+    expect(await rawGet(`${envPath}_0`, 0)).toEqual([3, 5, ...zeros(5), 4, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, ...PER_SEGMENT]);
+    expect((await rawGet(segmentPath(envPath, 3), 3))?.[0]).toBe(1);
+    // Opened with the default page size, it keeps its 8 KiB pages and goes on padding, in a new segment too.
     const second = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(second);
     expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ records: [rec(1, 11, 11, 'a'), long], roundFloor: 7 });
-    await second.commit([rec(4, 11)]);
+    const later = SEGMENT_INSTANCES + 4;
+    await second.commit([rec(4, 11), rec(later, 11)]);
     expect(second.read(4)).toEqual(rec(4, 11));
     await second.close();
     opened.pop();
-    expect(await pageSizeOnDisk(envPath)).toBe(8192);
-    const again = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
-    expect(again.get(4)?.length).toBe(24);
-    await again.close();
-    // And a 4 KiB store opened with 8 KiB asked for keeps its pages and format 1's bytes.
+    expect(await pageSizeOnDisk(`${envPath}_0`)).toBe(8192);
+    expect(await pageSizeOnDisk(segmentPath(envPath, later))).toBe(8192);
+    expect((await rawGet(segmentPath(envPath, 4), 4))?.length).toBe(24);
+    expect((await rawGet(segmentPath(envPath, later), later))?.length).toBe(24);
+    // And a 4 KiB store opened with 8 KiB asked for keeps its pages and format 1's bytes, in a new segment too.
     const earlier = tempPath();
     const third = new LmdbStorage({ envPath: earlier, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     await third.commit([rec(1, 11, 11, 'a')]);
     await third.close();
     const fourth = new LmdbStorage({ envPath: earlier, aid: 0, sync: false, mapSize: 1 << 20, pageSize: 8192, trash: false });
     opened.push(fourth);
-    await fourth.commit([rec(2, 11, 11, 'b')]);
+    await fourth.commit([rec(2, 11, 11, 'b'), rec(later, 11, 11, 'b')]);
     await fourth.close();
     opened.pop();
-    expect(await pageSizeOnDisk(earlier)).toBe(4096);
-    const raw4 = open<Uint8Array, number>({ path: `${earlier}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
-    expect([...(raw4.get(2) ?? [])]).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 98]);
-    await raw4.close();
+    expect(await pageSizeOnDisk(`${earlier}_0`)).toBe(4096);
+    expect(await pageSizeOnDisk(segmentPath(earlier, later))).toBe(4096);
+    expect(await rawGet(segmentPath(earlier, 2), 2)).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 98]);
+    expect(await rawGet(segmentPath(earlier, later), later)).toEqual([1, 0, 0, 0, 11, 0, 0, 0, 11, 98]);
   });
 
-  it('a padded store gets a padded meta record when it is loaded, so that earlier builds refuse it even if its records are long', async () => {
+  it('a padded store of one environment gets a padded meta record when it is loaded, so that earlier builds refuse it even if its records are long; one of 4 KiB pages stays as earlier builds wrote it', async () => {
     const envPath = tempPath();
-    const s = new LmdbStorage({ envPath, aid: 0, sync: true, mapSize: 1 << 20, pageSize: 8192, trash: false });
+    await earlierBuildsStore(envPath, 8192);
+    const s = new LmdbStorage({ envPath, aid: 0, sync: true, mapSize: 1 << 20, trash: false });
     opened.push(s);
     s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-    await s.commit([rec(1, 11, 11, 'x'.repeat(40))]);
+    await s.commit([rec(2, 11, 11, 'x'.repeat(40))]);
     await s.close();
     opened.pop();
-    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
-    expect([...(raw.get(0) ?? [])]).toEqual([3, 13, ...new Array<number>(13).fill(0), 1, 0, 0, 0, 0, 0, 0, 0, 0]);
-    expect(raw.get(1)?.[0]).toBe(1);
-    await raw.close();
-    // A 4 KiB store stays as earlier builds wrote it: no meta record until one is needed.
+    expect(await rawGet(`${envPath}_0`, 0)).toEqual([3, 13, ...zeros(13), 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect((await rawGet(`${envPath}_0`, 2))?.[0]).toBe(1);
+    // A 4 KiB store of one environment: no meta record until one is needed.
     const plain = tempPath();
+    await earlierBuildsStore(plain);
     const p = new LmdbStorage({ envPath: plain, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
     opened.push(p);
     p.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-    await p.commit([rec(1, 11, 11, 'x'.repeat(40))]);
+    await p.commit([rec(2, 11, 11, 'x'.repeat(40))]);
     await p.close();
     opened.pop();
-    const raw4 = open<Uint8Array, number>({ path: `${plain}_0`, encoding: 'binary', keyEncoding: 'uint32', readOnly: true });
-    expect(raw4.get(0)).toBeUndefined();
-    await raw4.close();
+    expect(await rawGet(`${plain}_0`, 0)).toBeUndefined();
+    expect((await rawGet(`${plain}_0`, 2))?.[0]).toBe(1);
   });
 
   it('an acceptor on a store with pages above 8 KiB (an earlier build on a host with larger OS pages) says so at start, and runs', async () => {
@@ -321,7 +459,7 @@ describe('lmdb storage specifics', () => {
     expect(lines.filter((l) => l.includes('16 KiB pages')), lines.join('\n')).toEqual([
       `E the LMDB store at ${envPath}_0 has 16 KiB pages, where the LMDB inside lmdb-js can fail a write with MDB_PAGE_FULL/MDB_BAD_TXN (LMDB ITS#9806; the acceptor then stops, losing nothing it committed). Move it to a store of 4 or 8 KiB pages: wipe it and restart this replica with --rejoin, or let a new acceptor take its place`,
     ]);
-    expect(await pageSizeOnDisk(envPath)).toBe(16384);
+    expect(await pageSizeOnDisk(`${envPath}_0`)).toBe(16384);
   });
 
   it('a full leaf of large records then small ones takes a mid-sized record in between (LMDB ITS#9806: MDB_PAGE_FULL, then MDB_BAD_TXN)', async () => {

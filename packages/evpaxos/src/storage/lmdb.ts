@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
+import { SEGMENT_INSTANCES, Segments } from './segments.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
 export interface LmdbOptions {
@@ -15,11 +16,13 @@ export interface LmdbOptions {
   readonly mapSize: number;
   /** `lmdb-page-size`: the page size of a store created here (one that exists keeps its own); default 4 KiB. */
   readonly pageSize?: number;
+  /** `lmdb-segment-instances`: instances per segment of a store created here (one that exists keeps its own). */
+  readonly segmentInstances?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
 }
 
-/** Records below the trim point deleted in one transaction (a few ms), a loop turn apart. */
+/** Records below the trim point deleted in one transaction (a few ms), a loop turn apart (a store of one environment). */
 export const TRIM_CHUNK = 2048;
 
 /**
@@ -32,17 +35,22 @@ export const TRIM_CHUNK = 2048;
 export const LMDB_PAGE_SIZE = 4096;
 
 /**
- * LMDB acceptor storage (lmdb-js): one environment per acceptor, uint32 keys, one transaction per
- * group commit. With `lmdb-sync yes` the commit is lmdb-js's asynchronous transaction and resolves
- * after fsync (overlapping sync off, since lmdb-js would otherwise resolve before the flush), so the
+ * LMDB acceptor storage (lmdb-js): a folder per acceptor, uint32 keys. The folder's own
+ * environment holds the meta record (trim point, round floor, fence); the records are in
+ * environments of `lmdb-segment-instances` instances each beside it (segments.ts says why), which
+ * a trim deletes whole, one a loop turn. A commit is a transaction per segment it writes to, and
+ * one for the meta record, last, when that changed. A store made by an earlier build keeps its
+ * records in the folder's own environment and is used as it is (`segmentInstances` 0): a
+ * transaction per commit, and a trim deletes the records below it afterwards, `TRIM_CHUNK` a
+ * transaction with a loop turn between (a trim of a million records took 0.8 s in one commit, a
+ * stop of the whole replica, its leader's lease included). With `lmdb-sync yes` a transaction is
+ * lmdb-js's asynchronous one and resolves after fsync (overlapping sync off, since lmdb-js would otherwise resolve before the flush), so the
  * event loop goes on while the disk syncs. With `no` (LibPaxos3's default) nothing is synced, and a
  * commit is a synchronous transaction on this thread: it writes the records to the file and
  * returns, typically in tens of microseconds, where an asynchronous one waited for lmdb-js's writer
  * thread and a loop turn (hundreds: replica 64 B `-o 1` ran at a third of memory storage's
  * values/s). What is durable is the same either way: a commit has reached the OS before its
- * replies leave. A trim commits the new trim point only; the records below it are deleted
- * afterwards, `TRIM_CHUNK` a transaction with a loop turn between (a trim of a million records
- * took 0.8 s in one commit, a stop of the whole replica, its leader's lease included).
+ * replies leave.
  */
 export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   readonly kind = 'lmdb';
@@ -53,7 +61,13 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   private readonly sync: boolean;
   /** Records and the meta record are padded to this many bytes (`minStoredBytes` of the store's page size). */
   private readonly minBytes: number;
-  private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0 };
+  private meta: Meta = { trimIid: 0, roundFloor: 0, fence: 0, segmentInstances: 0 };
+  /** A segmented store's records (undefined: in `db`, a store of one environment); see `layout`. */
+  private segments: Segments | undefined;
+  private laidOut = false;
+  /** How `open` was asked, for the segments' environments. */
+  private readonly mapSize: number;
+  private readonly newSegmentInstances: number;
   /**
    * Records handed to a commit (or read at start): the acceptor may forget exactly these, and read
    * them back (paxos-core's AcceptorArchive). Weak: a record the acceptor dropped leaves it.
@@ -79,6 +93,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   constructor(options: LmdbOptions) {
     this.location = `${options.envPath}_${options.aid}`;
     this.sync = options.sync;
+    this.mapSize = options.mapSize;
+    this.newSegmentInstances = options.segmentInstances ?? SEGMENT_INSTANCES;
     try {
       if (options.trash) rmSync(this.location, { recursive: true, force: true });
       mkdirSync(this.location, { recursive: true, mode: 0o700 });
@@ -107,16 +123,12 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
    */
   load(memoryWindow: number, memoryBytes: number): StoredState {
     const window = new StartWindow(memoryWindow, memoryBytes);
+    this.layout();
     try {
-      const metaBytes = this.db.get(META_KEY);
-      if (metaBytes === undefined) this.markPadded();
-      else {
-        const meta = decodeMeta(metaBytes);
-        if (typeof meta === 'string') throw new StorageError(`${this.location}: ${meta}`);
-        this.meta = meta;
-      }
       // A uint32 key: nothing lies above a trim point of 2^32 − 1 (any peer may send that trim).
-      for (const { key, value } of this.meta.trimIid >= 0xffff_ffff ? [] : this.db.getRange({ start: this.meta.trimIid + 1 })) {
+      const from = this.meta.trimIid + 1;
+      const stored = this.meta.trimIid >= 0xffff_ffff ? [] : this.segments !== undefined ? this.segments.range(from) : this.db.getRange({ start: from });
+      for (const { key, value } of stored) {
         const r = decodeRecord(key, value);
         if (typeof r === 'string') throw new StorageError(`${this.location}: ${r}; the storage is corrupt or from another program`);
         if (r.iid <= this.meta.trimIid) continue;
@@ -133,27 +145,60 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   }
 
   /**
-   * A padded store (pages above 4 KiB) without a meta record gets one now, padded: earlier builds,
-   * which do not pad, then refuse the store (its meta record is format 3) even if all its records
-   * were long enough to read. Nothing else writes yet, so a synchronous transaction is safe here
-   * with either `lmdb-sync`.
+   * Reads the meta record and so learns where the records are, once, at the first load, read or
+   * commit. A store with neither a meta record nor records is new: it is made segmented, and its
+   * meta record (format 4, padded with pages above 4 KiB) is written now, so that earlier builds,
+   * which would find no records, refuse it. A padded store of one environment (pages above 4 KiB)
+   * without a meta record gets one now too, padded, so that earlier builds, which do not pad,
+   * refuse it even if all its records were long enough to read. Nothing else writes yet, so a
+   * synchronous transaction is safe here with either `lmdb-sync`.
    */
-  private markPadded(): void {
-    if (!padsMeta(this.minBytes)) return;
+  private layout(): void {
+    if (this.laidOut) return;
+    let fresh = false;
+    let metaMissing = false;
     try {
-      this.db.transactionSync(() => this.db.putSync(META_KEY, encodeMeta(this.meta, this.minBytes)));
+      const metaBytes = this.db.get(META_KEY);
+      if (metaBytes !== undefined) {
+        const meta = decodeMeta(metaBytes);
+        if (typeof meta === 'string') throw new StorageError(`${this.location}: ${meta}`);
+        this.meta = meta;
+      } else {
+        metaMissing = true;
+        fresh = this.db.getKeysCount({ start: META_KEY + 1, limit: 1 }) === 0;
+      }
     } catch (e) {
-      throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
+      if (e instanceof StorageError) throw e;
+      throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
+    if (fresh) this.meta = { ...this.meta, segmentInstances: this.newSegmentInstances };
+    if (fresh || (metaMissing && padsMeta(this.minBytes))) {
+      try {
+        this.db.transactionSync(() => this.db.putSync(META_KEY, encodeMeta(this.meta, this.minBytes)));
+      } catch (e) {
+        throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
+      }
+    }
+    if (this.meta.segmentInstances !== 0) {
+      try {
+        this.segments = new Segments(this.location, this.meta.segmentInstances, (path) =>
+          open<Uint8Array, number>({ path, mapSize: this.mapSize, pageSize: this.pageSize, noSync: !this.sync, overlappingSync: false, encoding: 'binary', keyEncoding: 'uint32' }),
+        );
+      } catch (e) {
+        throw new StorageError(`cannot open LMDB storage at ${this.location}: ${(e as Error).message}`);
+      }
+    }
+    this.laidOut = true;
   }
 
   /** The acceptor's read of a record it forgot: the commit under way's, else the disk's. */
   read(iid: number): AcceptorRecord | undefined {
     const pending = this.pending.get(iid);
     if (pending !== undefined) return pending;
+    this.layout();
     let bytes: Uint8Array | undefined;
     try {
-      bytes = iid > this.meta.trimIid ? this.db.get(iid) : undefined;
+      bytes = iid <= this.meta.trimIid ? undefined : this.segments !== undefined ? this.segments.get(iid) : this.db.get(iid);
     } catch (e) {
       throw new StorageError(`cannot read instance ${iid} from LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
@@ -172,12 +217,22 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   // join that thread's open batch and return before anything reached the OS, breaking persist
   // before send.
   commit(records: readonly PersistRecord[]): Promise<void> | undefined {
+    this.layout();
     if (this.sync) return this.commitSynced(records);
     let meta: Meta | undefined;
     try {
-      this.db.transactionSync(() => {
-        meta = this.write(records);
-      });
+      const segments = this.segments;
+      if (segments === undefined) {
+        this.db.transactionSync(() => {
+          meta = this.write(records);
+        });
+      } else {
+        const { after, changed, puts } = this.prepare(records);
+        // The records first, then the meta record (see segments.ts).
+        segments.writeSync(puts);
+        if (changed) this.db.transactionSync(() => this.db.putSync(META_KEY, encodeMeta(after, this.minBytes)));
+        meta = after;
+      }
     } catch (e) {
       throw new StorageError(`writing to LMDB storage at ${this.location} failed: ${this.describeCause((e as Error).message)}`);
     }
@@ -200,9 +255,17 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       mine.push(r);
     }
     try {
-      await this.db.transaction(() => {
-        meta = this.write(records);
-      });
+      const segments = this.segments;
+      if (segments === undefined) {
+        await this.db.transaction(() => {
+          meta = this.write(records);
+        });
+      } else {
+        const { after, changed, puts } = this.prepare(records);
+        await segments.write(puts);
+        if (changed) await this.db.transaction(() => this.db.putSync(META_KEY, encodeMeta(after, this.minBytes)));
+        meta = after;
+      }
     } catch (e) {
       // The pump stops on a failed commit (nothing computed since may leave): the pending records
       // stay readable for whatever is still stepped before it does.
@@ -213,9 +276,32 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     this.clearSoon();
   }
 
-  /** Deletes the next chunk of records below the trim point at the next loop turn, if any are left. */
+  /**
+   * Deletes the next chunk of records below the trim point at the next loop turn, if any are left:
+   * in a segmented store, the next segment wholly at or below it.
+   */
   private clearSoon(): void {
-    if (this.closed || this.clearTimer !== undefined || this.clearing !== undefined || this.clearedUpTo >= this.meta.trimIid) return;
+    if (this.closed || this.clearTimer !== undefined || this.clearing !== undefined) return;
+    const segments = this.segments;
+    if (segments !== undefined) {
+      const k = segments.trimmable(this.meta.trimIid);
+      if (k === undefined) return;
+      this.clearTimer = setImmediate(() => {
+        this.clearTimer = undefined;
+        // A segment that cannot be deleted now is tried again after the next commit; nothing reads it.
+        this.clearing = segments.drop(k).then(
+          () => {
+            this.clearing = undefined;
+            this.clearSoon();
+          },
+          () => {
+            this.clearing = undefined;
+          },
+        );
+      });
+      return;
+    }
+    if (this.clearedUpTo >= this.meta.trimIid) return;
     this.clearTimer = setImmediate(() => {
       this.clearTimer = undefined;
       this.clearChunk();
@@ -267,17 +353,26 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   }
 
   /**
-   * One group commit's records, inside a write transaction. Returns the meta record as it stands
-   * after them; `commit` keeps it only once the transaction committed, so that a failed commit
-   * leaves the trim point, round floor and fence as they are on disk.
+   * One group commit's records, inside a write transaction of a store of one environment. Returns
+   * the meta record as it stands after them; `commit` keeps it only once the transaction
+   * committed, so that a failed commit leaves the trim point, round floor and fence as they are on disk.
    */
   private write(records: readonly PersistRecord[]): Meta {
+    const { after, changed, puts } = this.prepare(records);
+    for (const [iid, bytes] of puts) this.db.putSync(iid, bytes);
+    if (changed) this.db.putSync(META_KEY, encodeMeta(after, this.minBytes));
+    return after;
+  }
+
+  /** What one group commit writes: its records' bytes, and the meta record as it stands after them. */
+  private prepare(records: readonly PersistRecord[]): { after: Meta; changed: boolean; puts: [number, Uint8Array][] } {
     const meta = { ...this.meta };
     let metaChanged = false;
+    const puts: [number, Uint8Array][] = [];
     for (const r of records) {
       switch (r.kind) {
         case 'record':
-          if (r.iid > meta.trimIid) this.db.putSync(r.iid, encodeRecord(r, this.minBytes));
+          if (r.iid > meta.trimIid) puts.push([r.iid, encodeRecord(r, this.minBytes)]);
           break;
         case 'trim':
           if (r.iid <= meta.trimIid) break;
@@ -300,8 +395,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
           break;
       }
     }
-    if (metaChanged) this.db.putSync(META_KEY, encodeMeta(meta, this.minBytes));
-    return meta;
+    return { after: meta, changed: metaChanged, puts };
   }
 
   async close(): Promise<void> {
@@ -310,6 +404,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     this.clearTimer = undefined;
     await this.clearing;
     try {
+      await this.segments?.close();
       await this.db.close();
     } catch (e) {
       throw new StorageError(`closing LMDB storage at ${this.location} failed: ${(e as Error).message}`);

@@ -10,7 +10,11 @@ import { copyKept } from '../codec.js';
  * Version 2 is written only for a record with earlier ballots (a re-accepted value), so every other
  * record stays byte-identical to what earlier builds wrote. Key 0 is free because instance ids
  * start at 1 (LibPaxos3 keeps its trim point there too).
+ *                   or:  [4] [trim iid u32 BE] [round floor u32 BE] [fence u32 BE] [instances per segment u32 BE]
  *   padded (either key): [3] [n u8] [n zero bytes] [a record or meta record as above]
+ * Meta version 4 marks a segmented store (segments.ts): its records are not in this environment
+ * but in one per segment beside it. Every store created by a build that writes it is one, and gets
+ * its meta record when created, so earlier builds, which would find no records, refuse it.
  * Version 3 is written only in a store whose pages are larger than 4 KiB, and only where the bytes
  * would be shorter than `minStoredBytes` of its page size (see there). Earlier builds read versions
  * 1 and 2 only, and say so: they must not write to such a store either, since they would not pad,
@@ -19,6 +23,7 @@ import { copyKept } from '../codec.js';
 export const FORMAT_VERSION = 1;
 export const RECORD_WITH_EARLIER_VERSION = 2;
 export const PADDED_VERSION = 3;
+export const SEGMENTED_META_VERSION = 4;
 export const META_KEY = 0;
 
 /**
@@ -119,6 +124,8 @@ export interface Meta {
   roundFloor: number;
   /** Instances at or below it the acceptor takes no part in (a replica that rejoined); 0: none. */
   fence: number;
+  /** Instances per segment of a segmented store; 0: the records are in the store's own environment. */
+  segmentInstances: number;
 }
 
 /** A meta record's bytes in format 1 (format 2 adds the fence), the shortest. */
@@ -132,6 +139,16 @@ export function padsMeta(minBytes: number): boolean {
 /** Version 2 is written only with a fence, so every other store stays byte-identical to earlier builds'. */
 export function encodeMeta(m: Meta, minBytes = 0): Uint8Array {
   if (padsMeta(minBytes)) return padded(encodeMeta(m), minBytes);
+  if (m.segmentInstances !== 0) {
+    const out = new Uint8Array(17);
+    const view = new DataView(out.buffer);
+    out[0] = SEGMENTED_META_VERSION;
+    view.setUint32(1, m.trimIid);
+    view.setUint32(5, m.roundFloor);
+    view.setUint32(9, m.fence);
+    view.setUint32(13, m.segmentInstances);
+    return out;
+  }
   const out = new Uint8Array(m.fence === 0 ? META_BYTES : META_BYTES + 4);
   const view = new DataView(out.buffer);
   out[0] = m.fence === 0 ? FORMAT_VERSION : RECORD_WITH_EARLIER_VERSION;
@@ -145,7 +162,10 @@ export function decodeMeta(stored: Uint8Array): Meta | string {
   const bytes = unpadded(stored, 'the metadata record (key 0)');
   if (typeof bytes === 'string') return bytes;
   const v2 = bytes.length === 13 && bytes[0] === 2;
-  if (!v2 && (bytes.length !== 9 || bytes[0] !== FORMAT_VERSION)) return `the metadata record (key 0) is not in format version 1, 2 or 3`;
+  const v4 = bytes.length === 17 && bytes[0] === SEGMENTED_META_VERSION;
+  if (!v2 && !v4 && (bytes.length !== 9 || bytes[0] !== FORMAT_VERSION)) return `the metadata record (key 0) is not in format version 1, 2, 3 or 4`;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  return { trimIid: view.getUint32(1), roundFloor: view.getUint32(5), fence: v2 ? view.getUint32(9) : 0 };
+  const segmentInstances = v4 ? view.getUint32(13) : 0;
+  if (v4 && segmentInstances === 0) return `the metadata record (key 0) names segments of 0 instances`;
+  return { trimIid: view.getUint32(1), roundFloor: view.getUint32(5), fence: v2 || v4 ? view.getUint32(9) : 0, segmentInstances };
 }

@@ -1,0 +1,205 @@
+import { mkdirSync, readdirSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RootDatabase } from 'lmdb';
+
+type Env = RootDatabase<Uint8Array, number>;
+
+/**
+ * Instances per segment in a store created by this build (`lmdb-segment-instances`; a store keeps
+ * its own, in its meta record). With a trim lag of L instances a store holds L to L + this many on
+ * disk; 16,384 batches of 10 KB are 160 MB.
+ */
+export const SEGMENT_INSTANCES = 16_384;
+/** A segment's folder is named by its first instance, a uint32: keep it a multiple of the size below 2^32. */
+export const MAX_SEGMENT_INSTANCES = 1 << 24;
+
+/**
+ * At most this many segments stay open (more only while transactions are under way in them): the
+ * newest, which commits write to, and the last few an acceptor read older records from. Each open
+ * one takes two file descriptors and a map; a store that is never trimmed has a segment for every
+ * 16,384 instances.
+ */
+const MAX_OPEN = 4;
+
+/**
+ * A segmented store's records: instance `iid` lives in the LMDB environment of segment
+ * floor(iid / size), the folder `records-<its first instance>` beside the store's meta record.
+ *
+ * Why not one environment: a trimmed acceptor log frees pages at its old end as fast as it takes
+ * them at its new one, and the LMDB inside lmdb-js 3.5 pays for every commit in proportion to its
+ * in-memory free list (`mdb_freelist_save` merges and checks all of it, one insert at a time:
+ * 85 % of the time in `perf` of a trimmed log of 10 KB records). Such a log slowed from 83,000
+ * puts/s to 6,000 in 25 s, a replica cluster from 200,000 values/s to 26,000 in a minute. A
+ * segment is only ever appended to (a re-accepted instance aside), and a trim deletes whole
+ * segments, files and all: LMDB frees nothing but the few pages each commit copies, and the same
+ * log ran at 110,000–147,000 puts/s for as long as it ran.
+ *
+ * Each segment is a whole LMDB environment with its own transactions: a commit that spans two
+ * segments (and the meta record, in the store's own environment) is two or three transactions.
+ * The storage writes the records first and the meta record last, and sends no reply before all are
+ * done, so a crash in between leaves records an acceptor may hold (accepted, never answered), never
+ * a trim point, round floor or fence without what it stands for.
+ */
+export class Segments {
+  /** Open environments by segment number; a Map's order is the order of last use. */
+  private readonly open = new Map<number, Env>();
+  /** Asynchronous transactions under way, by segment: such a segment is not closed until they are done. */
+  private readonly busy = new Map<number, number>();
+  /** Segment numbers on disk, ascending. */
+  private readonly onDisk: number[];
+
+  constructor(
+    private readonly root: string,
+    readonly size: number,
+    private readonly openEnv: (path: string) => Env,
+  ) {
+    this.onDisk = [];
+    for (const name of readdirSync(root)) {
+      const m = /^records-(\d+)$/.exec(name);
+      if (m === null) continue;
+      const first = Number(m[1]);
+      if (first % size !== 0) throw new Error(`folder ${join(root, name)} does not start a segment of ${size} instances`);
+      this.onDisk.push(first / size);
+    }
+    this.onDisk.sort((a, b) => a - b);
+  }
+
+  segmentOf(iid: number): number {
+    return Math.floor(iid / this.size);
+  }
+
+  private folder(k: number): string {
+    return join(this.root, `records-${k * this.size}`);
+  }
+
+  /** The environment of segment `k`, opened if it is on disk (or created, if asked), else undefined. */
+  private env(k: number, create: boolean): Env | undefined {
+    let env = this.open.get(k);
+    if (env !== undefined) {
+      this.open.delete(k);
+      this.open.set(k, env);
+      return env;
+    }
+    const at = lowerBound(this.onDisk, k);
+    const exists = this.onDisk[at] === k;
+    if (!exists && !create) return undefined;
+    const folder = this.folder(k);
+    // Recursive: a folder left by a start that failed to open it is used, not refused.
+    if (!exists) mkdirSync(folder, { recursive: true, mode: 0o700 });
+    env = this.openEnv(folder);
+    if (!exists) this.onDisk.splice(at, 0, k);
+    this.open.set(k, env);
+    this.closeOld(k);
+    return env;
+  }
+
+  /**
+   * Closes the least recently used segments beyond `MAX_OPEN`, but for `keep` and those with a
+   * transaction under way (lmdb-js's close turns a handle's writes off at once). Opening one again
+   * while its close is under way is safe: lmdb-js shares one LMDB environment per file among the
+   * handles of a process, and closes it with the last.
+   */
+  private closeOld(keep: number): void {
+    for (const [k, env] of this.open) {
+      if (this.open.size <= MAX_OPEN) return;
+      if (k === keep || this.busy.has(k)) continue;
+      this.open.delete(k);
+      // Its commits are done: a close that fails loses nothing, and must not become an unhandled rejection.
+      env.close().catch(() => undefined);
+    }
+  }
+
+  get(iid: number): Uint8Array | undefined {
+    return this.env(this.segmentOf(iid), false)?.get(iid);
+  }
+
+  /** Every record from `from` up, in instance order. */
+  *range(from: number): Generator<{ key: number; value: Uint8Array }> {
+    const first = this.segmentOf(from);
+    for (const k of [...this.onDisk]) {
+      if (k < first) continue;
+      const env = this.env(k, false);
+      if (env === undefined) continue;
+      yield* env.getRange({ start: Math.max(from, k * this.size) });
+    }
+  }
+
+  /** The records grouped by segment. */
+  private groups(puts: readonly (readonly [number, Uint8Array])[]): Map<number, (readonly [number, Uint8Array])[]> {
+    const byK = new Map<number, (readonly [number, Uint8Array])[]>();
+    for (const put of puts) {
+      const k = this.segmentOf(put[0]);
+      const group = byK.get(k);
+      if (group === undefined) byK.set(k, [put]);
+      else group.push(put);
+    }
+    return byK;
+  }
+
+  /** Writes the records, a synchronous transaction per segment (`lmdb-sync no`), each segment opened (or created) as it comes. */
+  writeSync(puts: readonly (readonly [number, Uint8Array])[]): void {
+    for (const [k, group] of this.groups(puts)) {
+      const env = this.env(k, true) as Env;
+      env.transactionSync(() => {
+        for (const [iid, bytes] of group) env.putSync(iid, bytes);
+      });
+    }
+  }
+
+  /** Writes the records, lmdb-js's asynchronous transaction per segment, each resolved after its fsync. */
+  async write(puts: readonly (readonly [number, Uint8Array])[]): Promise<void> {
+    const commits: Promise<unknown>[] = [];
+    for (const [k, group] of this.groups(puts)) {
+      const env = this.env(k, true) as Env;
+      this.busy.set(k, (this.busy.get(k) ?? 0) + 1);
+      const done = () => {
+        const n = (this.busy.get(k) as number) - 1;
+        if (n === 0) this.busy.delete(k);
+        else this.busy.set(k, n);
+      };
+      commits.push(
+        env
+          .transaction(() => {
+            for (const [iid, bytes] of group) env.putSync(iid, bytes);
+          })
+          .finally(done),
+      );
+    }
+    await (commits.length === 1 ? commits[0] : Promise.all(commits));
+  }
+
+  /** The lowest segment whose every instance is at or below `trimIid`, if one is on disk. */
+  trimmable(trimIid: number): number | undefined {
+    const k = this.onDisk[0];
+    return k !== undefined && (k + 1) * this.size - 1 <= trimIid ? k : undefined;
+  }
+
+  /** Closes segment `k` and deletes its folder. */
+  async drop(k: number): Promise<void> {
+    const env = this.open.get(k);
+    this.open.delete(k);
+    const at = lowerBound(this.onDisk, k);
+    if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
+    await env?.close();
+    await rm(this.folder(k), { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    const envs = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(envs.map((env) => env.close()));
+  }
+}
+
+/** The first index of `sorted` whose entry is at least `k`. */
+function lowerBound(sorted: readonly number[], k: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) < k) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
