@@ -85,10 +85,14 @@ const rss = (pid: number | undefined): string => {
 };
 /** Bytes a directory's files take on disk (allocated blocks: LMDB's map file is sparse). */
 const du = (path: string): number => {
-  if (!existsSync(path)) return 0;
-  const st = statSync(path);
-  if (!st.isDirectory()) return st.blocks * 512;
-  return readdirSync(path).reduce((n, f) => n + du(join(path, f)), 0);
+  try {
+    const st = statSync(path);
+    if (!st.isDirectory()) return st.blocks * 512;
+    return readdirSync(path).reduce((n, f) => n + du(join(path, f)), 0);
+  } catch {
+    // Gone meanwhile: a trim deletes LMDB segments, folder and all, while this walks them.
+    return 0;
+  }
 };
 /** A replica's disk in MiB as `lmdb+checkpoints`. */
 const disk = (i: number): string => `${(du(join(dir, `acc_${i}`)) / 1048576).toFixed(1)}+${(du(join(dir, `ckpt_${i}`)) / 1048576).toFixed(1)}`;

@@ -51,7 +51,8 @@ async function startLmdbAcceptor(dir: string, env: string, name: string, sync: '
   return startListening(
     1,
     ([port]) => {
-      const path = writeConfig(dir, `acceptor 0 127.0.0.1 ${port}\nstorage-backend lmdb\nlmdb-sync ${sync}\nlmdb-env-path ${env}\n`, name);
+      // Segments of 32 instances: a disk fills up while segments are made, and commits span two.
+      const path = writeConfig(dir, `acceptor 0 127.0.0.1 ${port}\nstorage-backend lmdb\nlmdb-sync ${sync}\nlmdb-env-path ${env}\nlmdb-segment-instances 32\n`, name);
       const acceptor = new Proc('acceptor', ['0', path]);
       return { procs: [acceptor], value: { acceptor, port: port as number } };
     },

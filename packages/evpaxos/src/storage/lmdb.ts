@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
-import { SEGMENT_INSTANCES, Segments } from './segments.js';
+import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
 export interface LmdbOptions {
@@ -79,14 +79,14 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
    */
   private readonly pending = new Map<number, AcceptorRecord>();
   /**
-   * Every record at or below this is deleted; those between it and the trim point may still be on
-   * disk, where nothing reads them (`load` starts above the trim point, `read` answers nothing at
-   * or below it), and are deleted a chunk at a time (`clearSoon`). 0 at start: a process that
-   * stopped half-way leaves some, which are found then.
+   * A store of one environment: every record at or below this is deleted; those between it and
+   * the trim point may still be on disk, where nothing reads them (`load` starts above the trim
+   * point, `read` answers nothing at or below it), and are deleted a chunk at a time
+   * (`clearSoon`). 0 at start: a process that stopped half-way leaves some, which are found then.
    */
   private clearedUpTo = 0;
   private clearTimer: NodeJS.Immediate | undefined;
-  /** The asynchronous transaction of a chunk under way (`lmdb-sync yes`). */
+  /** A segment's deletion under way, or the asynchronous transaction of a chunk (a store of one environment, `lmdb-sync yes`). */
   private clearing: Promise<void> | undefined;
   private closed = false;
 
@@ -171,6 +171,13 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
+    if (fresh && readdirSync(this.location).some((f) => SEGMENT_FOLDER.test(f))) {
+      // Taking these records with trim point, round floor and fence 0 could undo a rejoined
+      // replica's fence: refuse.
+      throw new StorageError(
+        `${this.location} holds segment folders (records-<instance>) but no meta record: the store is damaged (its data.mdb was lost or replaced). Restore it, or wipe the folder and restart this replica with --rejoin`,
+      );
+    }
     if (fresh) this.meta = { ...this.meta, segmentInstances: this.newSegmentInstances };
     if (fresh || (metaMissing && padsMeta(this.minBytes))) {
       try {
@@ -181,8 +188,11 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     }
     if (this.meta.segmentInstances !== 0) {
       try {
-        this.segments = new Segments(this.location, this.meta.segmentInstances, (path) =>
-          open<Uint8Array, number>({ path, mapSize: this.mapSize, pageSize: this.pageSize, noSync: !this.sync, overlappingSync: false, encoding: 'binary', keyEncoding: 'uint32' }),
+        this.segments = new Segments(
+          this.location,
+          this.meta.segmentInstances,
+          (path) => open<Uint8Array, number>({ path, mapSize: this.mapSize, pageSize: this.pageSize, noSync: !this.sync, overlappingSync: false, encoding: 'binary', keyEncoding: 'uint32' }),
+          this.sync,
         );
       } catch (e) {
         throw new StorageError(`cannot open LMDB storage at ${this.location}: ${(e as Error).message}`);
@@ -376,11 +386,12 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
           break;
         case 'trim':
           if (r.iid <= meta.trimIid) break;
-          // The trim point goes in first, as LibPaxos3 does: a crash half-way leaves records
-          // below it, which `load` skips.
+          // In a store of one environment the trim point goes in with the records, as LibPaxos3
+          // does; a segmented store writes it after them. Either way a crash leaves records at or
+          // below it, which `load` skips, never a trim point whose records above it are missing.
           meta.trimIid = r.iid;
           metaChanged = true;
-          // Its records are deleted after the commit, a chunk at a time (`clearSoon`).
+          // Its records are deleted after the commit (`clearSoon`).
           break;
         case 'round-floor':
           meta.roundFloor = Math.max(meta.roundFloor, r.round);

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
@@ -14,11 +14,14 @@ export const SEGMENT_INSTANCES = 16_384;
 /** A segment's folder is named by its first instance, a uint32: keep it a multiple of the size below 2^32. */
 export const MAX_SEGMENT_INSTANCES = 1 << 24;
 
+/** A segment's folder: `records-<its first instance>`. */
+export const SEGMENT_FOLDER = /^records-(\d+)$/;
+
 /**
  * At most this many segments stay open (more only while transactions are under way in them): the
  * newest, which commits write to, and the last few an acceptor read older records from. Each open
- * one takes two file descriptors and a map; a store that is never trimmed has a segment for every
- * 16,384 instances.
+ * one takes three file descriptors and a map; a store that is never trimmed has a segment for
+ * every 16,384 instances.
  */
 const MAX_OPEN = 4;
 
@@ -53,10 +56,12 @@ export class Segments {
     private readonly root: string,
     readonly size: number,
     private readonly openEnv: (path: string) => Env,
+    /** `lmdb-sync yes`: a new segment's folder is synced into the store's folder before anything is committed in it. */
+    private readonly sync: boolean,
   ) {
     this.onDisk = [];
     for (const name of readdirSync(root)) {
-      const m = /^records-(\d+)$/.exec(name);
+      const m = SEGMENT_FOLDER.exec(name);
       if (m === null) continue;
       const first = Number(m[1]);
       if (first % size !== 0) throw new Error(`folder ${join(root, name)} does not start a segment of ${size} instances`);
@@ -88,7 +93,20 @@ export class Segments {
     // Recursive: a folder left by a start that failed to open it is used, not refused.
     if (!exists) mkdirSync(folder, { recursive: true, mode: 0o700 });
     env = this.openEnv(folder);
-    if (!exists) this.onDisk.splice(at, 0, k);
+    if (!exists) {
+      // LMDB syncs its data file, not the directory entries that lead to it: without this, a
+      // power cut could take a new segment's first acknowledged records with its folder.
+      if (this.sync) {
+        try {
+          syncDirectory(folder);
+          syncDirectory(this.root);
+        } catch (e) {
+          env.close().catch(() => undefined);
+          throw e;
+        }
+      }
+      this.onDisk.splice(at, 0, k);
+    }
     this.open.set(k, env);
     this.closeOld(k);
     return env;
@@ -147,26 +165,49 @@ export class Segments {
     }
   }
 
-  /** Writes the records, lmdb-js's asynchronous transaction per segment, each resolved after its fsync. */
+  /**
+   * Writes the records, lmdb-js's asynchronous transaction per segment, each resolved after its
+   * fsync. Every segment is opened before any transaction starts (one that cannot be opened fails
+   * the commit with nothing under way), and every transaction is awaited: the first failure is
+   * the commit's, the causes lmdb-js keeps of the others are awaited here so that none becomes an
+   * unhandled rejection.
+   */
   async write(puts: readonly (readonly [number, Uint8Array])[]): Promise<void> {
-    const commits: Promise<unknown>[] = [];
-    for (const [k, group] of this.groups(puts)) {
-      const env = this.env(k, true) as Env;
-      this.busy.set(k, (this.busy.get(k) ?? 0) + 1);
-      const done = () => {
-        const n = (this.busy.get(k) as number) - 1;
-        if (n === 0) this.busy.delete(k);
-        else this.busy.set(k, n);
-      };
-      commits.push(
+    const groups: [number, Env, (readonly [number, Uint8Array])[]][] = [];
+    const marked: number[] = [];
+    try {
+      for (const [k, group] of this.groups(puts)) {
+        // Busy from here: opening the next segment must not close this one.
+        this.busy.set(k, (this.busy.get(k) ?? 0) + 1);
+        marked.push(k);
+        groups.push([k, this.env(k, true) as Env, group]);
+      }
+    } catch (e) {
+      for (const k of marked) this.idle(k);
+      throw e;
+    }
+    const results = await Promise.allSettled(
+      groups.map(([k, env, group]) =>
         env
           .transaction(() => {
             for (const [iid, bytes] of group) env.putSync(iid, bytes);
           })
-          .finally(done),
-      );
+          .finally(() => this.idle(k)),
+      ),
+    );
+    const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+    for (const other of failures.slice(1)) {
+      const inner = (other as { commitError?: unknown } | undefined)?.commitError;
+      if (inner instanceof Promise) inner.catch(() => undefined);
     }
-    await (commits.length === 1 ? commits[0] : Promise.all(commits));
+    if (failures.length > 0) throw failures[0];
+  }
+
+  /** One asynchronous transaction in segment `k` is done. */
+  private idle(k: number): void {
+    const n = (this.busy.get(k) ?? 1) - 1;
+    if (n <= 0) this.busy.delete(k);
+    else this.busy.set(k, n);
   }
 
   /** The lowest segment whose every instance is at or below `trimIid`, if one is on disk. */
@@ -175,20 +216,37 @@ export class Segments {
     return k !== undefined && (k + 1) * this.size - 1 <= trimIid ? k : undefined;
   }
 
-  /** Closes segment `k` and deletes its folder. */
+  /**
+   * Closes segment `k` and deletes its folder. It stays on the list until its folder is gone, so a
+   * deletion that failed is tried again (nothing reads or writes a segment at or below the trim).
+   */
   async drop(k: number): Promise<void> {
     const env = this.open.get(k);
     this.open.delete(k);
-    const at = lowerBound(this.onDisk, k);
-    if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
     await env?.close();
     await rm(this.folder(k), { recursive: true, force: true });
+    const at = lowerBound(this.onDisk, k);
+    if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
+  }
+
+  /** Whether the store's folder holds any segment. */
+  get empty(): boolean {
+    return this.onDisk.length === 0;
   }
 
   async close(): Promise<void> {
     const envs = [...this.open.values()];
     this.open.clear();
     await Promise.all(envs.map((env) => env.close()));
+  }
+}
+
+function syncDirectory(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -22,8 +22,9 @@ export interface StoredState extends Pick<AcceptorRecovered, 'archive' | 'highes
 /**
  * Acceptor storage. The core keeps its state in memory (with LMDB, only its newest records: the
  * storage is its archive, paxos-core's AcceptorArchive) and writes through: `commit` makes one
- * group of persist records as durable as the storage makes anything (one transaction; with
- * `lmdb-sync yes` one fsync) and resolves only then, so the replies waiting on it may go out
+ * group of persist records as durable as the storage makes anything (with LMDB, a transaction per
+ * segment it writes to and one for the meta record when that changed; with `lmdb-sync yes` each
+ * synced) and resolves only then, so the replies waiting on it may go out
  * (persist before send). A commit that is done when it returns (memory; LMDB without sync, a
  * synchronous transaction) returns undefined: the replies go out in the same turn. It may then
  * throw a `StorageError` instead of rejecting. Callers commit one group at a time (the pump waits
