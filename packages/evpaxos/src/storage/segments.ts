@@ -229,10 +229,6 @@ export class Segments {
     if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
   }
 
-  /** Whether the store's folder holds any segment. */
-  get empty(): boolean {
-    return this.onDisk.length === 0;
-  }
 
   async close(): Promise<void> {
     const envs = [...this.open.values()];
