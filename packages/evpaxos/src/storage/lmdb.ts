@@ -299,7 +299,10 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       this.clearTimer = setImmediate(() => {
         this.clearTimer = undefined;
         // A segment that cannot be deleted now is tried again after the next commit; nothing reads it.
-        this.clearing = segments.drop(k).then(
+        // With `lmdb-sync no` the trim point that allows the deletion is synced first (once a
+        // segment): a file system journals the deletion, and a power cut must not bring back an
+        // older trim point with records above it gone.
+        this.clearing = (this.sync ? Promise.resolve() : syncEnvironment(this.db)).then(() => segments.drop(k)).then(
           () => {
             this.clearing = undefined;
             this.clearSoon();
@@ -445,6 +448,17 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     }
     return `${cause}. Check the disk, then restart the acceptor: everything it committed before is kept`;
   }
+}
+
+/**
+ * Syncs an environment written without sync: lmdb-js's `sync(callback)` (open.js; not in its type
+ * declarations) runs LMDB's forced `mdb_env_sync` on a worker thread.
+ */
+function syncEnvironment(db: RootDatabase<Uint8Array, number>): Promise<void> {
+  const env = db as unknown as { sync(callback: (error?: unknown) => void): void };
+  return new Promise((resolve, reject) => {
+    env.sync((error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
+  });
 }
 
 /**
