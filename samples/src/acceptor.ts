@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { startAcceptor } from '@libpaxos/evpaxos';
-import { fail, idAndConfig, loadConfig, onSignals, sampleLogger, tuneGc } from './cli.js';
+import { catchSignals, fail, idAndConfig, loadConfig, onSignals, sampleLogger, tuneGc } from './cli.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('acceptor');
 

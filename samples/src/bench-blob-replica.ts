@@ -2,7 +2,10 @@
 /** A replica whose state is a blob of `size` bytes (BlobState), for `pnpm bench:checkpoints`. */
 import { startReplica } from '@libpaxos/evpaxos';
 import { BlobState } from './blob-state.js';
-import { fail, loadConfig, onSignals, tuneGc } from './cli.js';
+import { catchSignals, fail, loadConfig, onSignals, tuneGc } from './cli.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('blob replica');
 

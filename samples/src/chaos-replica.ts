@@ -13,9 +13,12 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createLogger, startReplica, type Logger } from '@libpaxos/evpaxos';
-import { fail, loadConfig, onSignals, tuneGc } from './cli.js';
+import { catchSignals, fail, loadConfig, onSignals, tuneGc } from './cli.js';
 import { ChaosState } from './chaos-state.js';
 import { readChaosValue } from './chaos-value.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('chaos replica');
 

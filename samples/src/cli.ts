@@ -120,27 +120,53 @@ export function sampleLogger(config: PaxosConfig, ops: Operating, role: string, 
   return new RateLimitedLogger(createLogger(config.verbosity, undefined, { format, role, ...(id !== undefined ? { id } : {}) }), SUMMARY_INTERVAL_MS, config.verbosity);
 }
 
+/** What a SIGINT or SIGTERM closes (set once the process started), and the signal caught, if one was. */
+const shutdown: { close: (() => Promise<void>) | undefined; signal: NodeJS.Signals | undefined; catching: boolean } = {
+  close: undefined,
+  signal: undefined,
+  catching: false,
+};
+
+function closeAndExit(close: () => Promise<void>): void {
+  close().then(
+    () => process.exit(process.exitCode ?? 0),
+    (e: Error) => {
+      say('error', `Could not close cleanly: ${e.message}`);
+      process.exit(1);
+    },
+  );
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (shutdown.signal !== undefined) process.exit(process.exitCode ?? 0);
+  shutdown.signal = signal;
+  say('info', `Caught signal ${signal === 'SIGINT' ? 2 : 15}`);
+  // Caught while starting: closed as soon as the start says what to close (`onSignals`).
+  if (shutdown.close !== undefined) closeAndExit(shutdown.close);
+}
+
+/**
+ * Catches SIGINT and SIGTERM from now on. A server calls this before it starts: its listening
+ * line is printed before its start returns, and a signal sent on seeing it (as a service manager or
+ * a test may) would otherwise find no handler and kill the process without a clean close.
+ */
+export function catchSignals(): void {
+  if (shutdown.catching) return;
+  shutdown.catching = true;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
 /**
  * LibPaxos3 prints `Caught signal N` and shuts down; a second signal forces the exit. A clean
  * shutdown exits 0 for every role (LibPaxos3's acceptor exits 1, which service managers read as a
- * failure); 1 only when closing fails or the process already failed (a disk error sets 1).
+ * failure); 1 only when closing fails or the process already failed (a disk error sets 1). A signal
+ * caught before this (see `catchSignals`) closes at once.
  */
 export function onSignals(close: () => Promise<void>): void {
-  let closing = false;
-  const handler = (signal: NodeJS.Signals) => {
-    if (closing) process.exit(process.exitCode ?? 0);
-    closing = true;
-    say('info', `Caught signal ${signal === 'SIGINT' ? 2 : 15}`);
-    close().then(
-      () => process.exit(process.exitCode ?? 0),
-      (e: Error) => {
-        say('error', `Could not close cleanly: ${e.message}`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', handler);
-  process.on('SIGTERM', handler);
+  catchSignals();
+  shutdown.close = close;
+  if (shutdown.signal !== undefined) closeAndExit(close);
 }
 
 export interface NumberRule {

@@ -8,8 +8,11 @@
  * file and gossiped `TRIM <replica> <iid>` values by hand; here the library does both.
  */
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs, tuneGc } from './cli.js';
+import { catchSignals, defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs, tuneGc } from './cli.js';
 import { Counter } from './counter-state.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('counter');
 

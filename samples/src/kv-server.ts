@@ -13,10 +13,13 @@
  */
 import { startReplica, type ReplicaHandle } from '@libpaxos/evpaxos';
 import { DEFAULT_ITEM_SIZE_MAX, DEFAULT_MEMORY_LIMIT, KvStateMachine } from '@libpaxos/paxos-kv';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
+import { catchSignals, defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
 import { Gateway } from './kv/gateway.js';
 import { ReplicatedKv, replicaLog } from './kv/replica-log.js';
 import { KvServer } from './kv/server.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('kv-server');
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { startLearner } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
+import { catchSignals, defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
 import { deliveryLine } from './payload.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('learner');
 

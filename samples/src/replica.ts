@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 import { startReplica } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
+import { catchSignals, defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
 import { deliveryLine } from './payload.js';
+
+// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
+catchSignals();
 
 tuneGc('replica');
 

@@ -369,7 +369,7 @@ function requireId(config: PaxosConfig, what: 'acceptor' | 'proposer' | 'replica
 }
 
 function storageFor(config: PaxosConfig, id: number, log: Logger): AcceptorStorage {
-  const storage = openStorage(config, id);
+  const storage = openStorage(config, id, (line) => log.error(line));
   if (storage.kind === 'memory') {
     log.info('storage-backend memory: acceptor state is not durable; a restarted acceptor forgets its promises and accepted values (use storage-backend lmdb)');
   }

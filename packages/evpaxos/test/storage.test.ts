@@ -1,4 +1,5 @@
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { open } from 'lmdb';
@@ -238,15 +239,68 @@ describe('lmdb storage specifics', () => {
 
   it('a commit that fails leaves the trim point as it is on disk: a later commit below the lost trim is still written', async () => {
     for (const sync of [false, true]) {
-      const s = new LmdbStorage({ envPath: tempPath(), aid: 0, sync, mapSize: 1 << 20, trash: false });
+      // A segmented store: its first segment's folder cannot be made (a file is in the way).
+      const envPath = tempPath();
+      const s = new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
+      opened.push(s);
+      s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+      writeFileSync(`${envPath}_0/records-0`, 'in the way');
+      const trimmed: PersistRecord[] = [{ kind: 'trim', iid: 5 }, rec(7, 11)];
+      if (sync) await expect(s.commit(trimmed)).rejects.toThrow(StorageError);
+      else expect(() => s.commit(trimmed)).toThrow(StorageError);
+      rmSync(`${envPath}_0/records-0`);
+      await s.commit([rec(3, 11)]);
+      expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `segmented, lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
+    }
+    for (const sync of [false, true]) {
+      const envPath = tempPath();
+      await earlierBuildsStore(envPath);
+      const s = new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
       opened.push(s);
       // A record whose value is not bytes fails inside the transaction, after the trim to 5 was applied to it.
       const broken: PersistRecord[] = [{ kind: 'trim', iid: 5 }, { ...rec(7, 11), value: null as unknown as Uint8Array }];
       if (sync) await expect(s.commit(broken)).rejects.toThrow(StorageError);
       else expect(() => s.commit(broken)).toThrow(StorageError);
       await s.commit([rec(3, 11)]);
-      expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
+      expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `one environment, lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(1, 5), rec(3, 11)] });
     }
+  });
+
+  it('a trimmed segment that cannot be deleted is reported once and tried again after later commits; later segments wait for it', async (ctx) => {
+    const envPath = tempPath();
+    const warnings: string[] = [];
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 4, trash: false, warn: (l) => warnings.push(l) });
+    opened.push(s);
+    s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await s.commit(Array.from({ length: 10 }, (_, i) => rec(i + 1, 11)));
+    // An immutable file (root, ext4's chattr) makes the first segment's folder undeletable.
+    const pinned = `${envPath}_0/records-0/pinned`;
+    writeFileSync(pinned, '');
+    try {
+      execFileSync('chattr', ['+i', pinned], { stdio: 'ignore' });
+    } catch {
+      ctx.skip('chattr +i is not available here (needs root and a file system with attributes)');
+    }
+    const segmentFolders = () => readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-')).sort();
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+    };
+    try {
+      await s.commit([{ kind: 'trim', iid: 8 }]);
+      for (let i = 11; i <= 13; i++) {
+        await turns(4);
+        await s.commit([rec(i, 11)]);
+      }
+      await turns(4);
+      expect(segmentFolders()).toEqual(['records-0', 'records-12', 'records-4', 'records-8']);
+      expect(warnings).toEqual([expect.stringContaining(`cannot delete the trimmed LMDB segment ${envPath}_0/records-0: `)]);
+    } finally {
+      execFileSync('chattr', ['-i', pinned], { stdio: 'ignore' });
+    }
+    await s.commit([rec(14, 11)]);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && segmentFolders().length > 2; ) await turns(1);
+    expect(segmentFolders()).toEqual(['records-12', 'records-8']);
+    expect(warnings).toHaveLength(1);
   });
 
   it.each([false, true])('a trim commits its trim point at once and deletes the segments wholly below it one a loop turn, also after a restart half-way (lmdb-sync %s)', async (sync) => {

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
-import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
+import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments, syncDirectory } from './segments.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
 export interface LmdbOptions {
@@ -20,6 +20,8 @@ export interface LmdbOptions {
   readonly segmentInstances?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
+  /** Hears of trouble that does not stop the store (a trimmed segment it cannot delete), once per cause. */
+  readonly warn?: (line: string) => void;
 }
 
 /** Records below the trim point deleted in one transaction (a few ms), a loop turn apart (a store of one environment). */
@@ -37,8 +39,8 @@ export const LMDB_PAGE_SIZE = 4096;
 /**
  * LMDB acceptor storage (lmdb-js): a folder per acceptor, uint32 keys. The folder's own
  * environment holds the meta record (trim point, round floor, fence); the records are in
- * environments of `lmdb-segment-instances` instances each beside it (segments.ts says why), which
- * a trim deletes whole, one a loop turn. A commit is a transaction per segment it writes to, and
+ * environments of `lmdb-segment-instances` instances each inside it (segments.ts says why), which
+ * a trim deletes whole, one at a time. A commit is a transaction per segment it writes to, and
  * one for the meta record, last, when that changed. A store made by an earlier build keeps its
  * records in the folder's own environment and is used as it is (`segmentInstances` 0): a
  * transaction per commit, and a trim deletes the records below it afterwards, `TRIM_CHUNK` a
@@ -50,7 +52,8 @@ export const LMDB_PAGE_SIZE = 4096;
  * returns, typically in tens of microseconds, where an asynchronous one waited for lmdb-js's writer
  * thread and a loop turn (hundreds: replica 64 B `-o 1` ran at a third of memory storage's
  * values/s). What is durable is the same either way: a commit has reached the OS before its
- * replies leave.
+ * replies leave. Either way the store's own environment (its trim point) is synced before a
+ * trimmed segment is deleted.
  */
 export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   readonly kind = 'lmdb';
@@ -68,6 +71,9 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   /** How `open` was asked, for the segments' environments. */
   private readonly mapSize: number;
   private readonly newSegmentInstances: number;
+  private readonly warn: ((line: string) => void) | undefined;
+  /** The last deletion failure reported, so that a retry failing the same way says nothing more. */
+  private lastDropFailure = '';
   /**
    * Records handed to a commit (or read at start): the acceptor may forget exactly these, and read
    * them back (paxos-core's AcceptorArchive). Weak: a record the acceptor dropped leaves it.
@@ -95,9 +101,13 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     this.sync = options.sync;
     this.mapSize = options.mapSize;
     this.newSegmentInstances = options.segmentInstances ?? SEGMENT_INSTANCES;
+    this.warn = options.warn;
     try {
       if (options.trash) rmSync(this.location, { recursive: true, force: true });
       mkdirSync(this.location, { recursive: true, mode: 0o700 });
+      // A new store's folder is synced into its parent: a power cut must not take the folder
+      // with the first records acknowledged from it.
+      if (options.sync) syncDirectory(dirname(this.location));
       this.db = open<Uint8Array, number>({
         path: this.location,
         mapSize: options.mapSize,
@@ -298,19 +308,27 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       if (k === undefined) return;
       this.clearTimer = setImmediate(() => {
         this.clearTimer = undefined;
-        // A segment that cannot be deleted now is tried again after the next commit; nothing reads it.
-        // With `lmdb-sync no` the trim point that allows the deletion is synced first (once a
-        // segment): a file system journals the deletion, and a power cut must not bring back an
-        // older trim point with records above it gone.
-        this.clearing = (this.sync ? Promise.resolve() : syncEnvironment(this.db)).then(() => segments.drop(k)).then(
-          () => {
-            this.clearing = undefined;
-            this.clearSoon();
-          },
-          () => {
-            this.clearing = undefined;
-          },
-        );
+        // A segment that cannot be deleted now is tried again after the next commit; nothing reads
+        // it. The trim point that allows the deletion is synced first (once a segment): a file
+        // system journals the deletion, and a power cut must not bring back an older trim point
+        // with records above it gone. Also with `lmdb-sync yes`: the trim point a start found may
+        // be one that a killed process wrote and never synced.
+        this.clearing = syncEnvironment(this.db)
+          .then(() => segments.drop(k))
+          .then(
+            () => {
+              this.clearing = undefined;
+              this.lastDropFailure = '';
+              this.clearSoon();
+            },
+            (e: unknown) => {
+              this.clearing = undefined;
+              // Every later segment waits for this one: say so (once per cause), as the disk now grows.
+              const failure = `cannot delete the trimmed LMDB segment ${segments.folderOf(k)}: ${(e as Error).message}. The store keeps growing until it is deleted; it holds nothing the acceptor needs: remove it by hand if this persists`;
+              if (failure !== this.lastDropFailure) this.warn?.(failure);
+              this.lastDropFailure = failure;
+            },
+          );
       });
       return;
     }

@@ -49,6 +49,8 @@ export class Segments {
   private readonly open = new Map<number, Env>();
   /** Asynchronous transactions under way, by segment: such a segment is not closed until they are done. */
   private readonly busy = new Map<number, number>();
+  /** Segments whose folders this process synced into the store's folder (`lmdb-sync yes`). */
+  private readonly dirSynced = new Set<number>();
   /** Segment numbers on disk, ascending. */
   private readonly onDisk: number[];
 
@@ -78,6 +80,11 @@ export class Segments {
     return join(this.root, `records-${k * this.size}`);
   }
 
+  /** Segment `k`'s folder, for messages. */
+  folderOf(k: number): string {
+    return this.folder(k);
+  }
+
   /** The environment of segment `k`, opened if it is on disk (or created, if asked), else undefined. */
   private env(k: number, create: boolean): Env | undefined {
     let env = this.open.get(k);
@@ -90,23 +97,24 @@ export class Segments {
     const exists = this.onDisk[at] === k;
     if (!exists && !create) return undefined;
     const folder = this.folder(k);
-    // Recursive: a folder left by a start that failed to open it is used, not refused.
+    // Recursive: a folder left by an earlier attempt of this process that failed to open it is used.
     if (!exists) mkdirSync(folder, { recursive: true, mode: 0o700 });
     env = this.openEnv(folder);
-    if (!exists) {
-      // LMDB syncs its data file, not the directory entries that lead to it: without this, a
-      // power cut could take a new segment's first acknowledged records with its folder.
-      if (this.sync) {
-        try {
-          syncDirectory(folder);
-          syncDirectory(this.root);
-        } catch (e) {
-          env.close().catch(() => undefined);
-          throw e;
-        }
+    // LMDB syncs its data file, not the directory entries that lead to it: without this, a power
+    // cut could take a segment's first acknowledged records with its folder. Once a process, for
+    // every segment it writes to (one found at start may have been made by a process killed
+    // before it synced it).
+    if (this.sync && create && !this.dirSynced.has(k)) {
+      try {
+        syncDirectory(folder);
+        syncDirectory(this.root);
+      } catch (e) {
+        env.close().catch(() => undefined);
+        throw e;
       }
-      this.onDisk.splice(at, 0, k);
+      this.dirSynced.add(k);
     }
+    if (!exists) this.onDisk.splice(at, 0, k);
     this.open.set(k, env);
     this.closeOld(k);
     return env;
@@ -187,13 +195,20 @@ export class Segments {
       throw e;
     }
     const results = await Promise.allSettled(
-      groups.map(([k, env, group]) =>
-        env
-          .transaction(() => {
-            for (const [iid, bytes] of group) env.putSync(iid, bytes);
-          })
-          .finally(() => this.idle(k)),
-      ),
+      groups.map(([k, env, group]) => {
+        try {
+          return env
+            .transaction(() => {
+              for (const [iid, bytes] of group) env.putSync(iid, bytes);
+            })
+            .finally(() => this.idle(k));
+        } catch (e) {
+          // lmdb-js throws here only for a closed handle, which a busy segment never is; still,
+          // the transactions already started must be awaited.
+          this.idle(k);
+          return Promise.reject(e as Error);
+        }
+      }),
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     for (const other of failures.slice(1)) {
@@ -237,7 +252,8 @@ export class Segments {
   }
 }
 
-function syncDirectory(path: string): void {
+/** fsyncs a folder, so that the entries made in it last. */
+export function syncDirectory(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);
