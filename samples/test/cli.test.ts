@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -37,6 +37,24 @@ describe('exit codes', () => {
       }
     }
   }, 60_000);
+
+  it('a signal caught while a server starts closes it once started: Caught signal 15, the close, exit 0', () => {
+    // The samples catch signals before they start (cli.ts): their listening line is printed before
+    // the start returns, and a signal sent on seeing it found no handler and killed the process.
+    const script = [
+      `const { catchSignals, onSignals } = await import(${JSON.stringify(join(ROOT, 'samples', 'dist', 'cli.js'))});`,
+      'catchSignals();',
+      "process.kill(process.pid, 'SIGTERM');",
+      // The start finishes after the signal was handled: only then is there something to close.
+      "setTimeout(() => onSignals(async () => { process.stdout.write('closed\\n'); }), 200);",
+      'setTimeout(() => {}, 10_000);',
+    ].join('\n');
+    const out = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    expect(out.signal, out.stderr).toBeNull();
+    expect(out.status, out.stderr).toBe(0);
+    expect(out.stderr).toMatch(/Caught signal 15/);
+    expect(out.stdout).toBe('closed\n');
+  });
 
   it('a client whose values are never delivered exits 1 and says why', async () => {
     const dir = tempDir();
