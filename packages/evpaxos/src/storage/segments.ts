@@ -91,32 +91,26 @@ export class Segments {
     if (env !== undefined) {
       this.open.delete(k);
       this.open.set(k, env);
-      return env;
+    } else {
+      const at = lowerBound(this.onDisk, k);
+      const exists = this.onDisk[at] === k;
+      if (!exists && !create) return undefined;
+      // Recursive: a folder left by an earlier attempt of this process that failed to open it is used.
+      if (!exists) mkdirSync(this.folder(k), { recursive: true, mode: 0o700 });
+      env = this.openEnv(this.folder(k));
+      if (!exists) this.onDisk.splice(at, 0, k);
+      this.open.set(k, env);
+      this.closeOld(k);
     }
-    const at = lowerBound(this.onDisk, k);
-    const exists = this.onDisk[at] === k;
-    if (!exists && !create) return undefined;
-    const folder = this.folder(k);
-    // Recursive: a folder left by an earlier attempt of this process that failed to open it is used.
-    if (!exists) mkdirSync(folder, { recursive: true, mode: 0o700 });
-    env = this.openEnv(folder);
     // LMDB syncs its data file, not the directory entries that lead to it: without this, a power
     // cut could take a segment's first acknowledged records with its folder. Once a process, for
-    // every segment it writes to (one found at start may have been made by a process killed
-    // before it synced it).
+    // every segment it writes to, also one it opened to read first (one found at start may have
+    // been made by a process killed before it synced it).
     if (this.sync && create && !this.dirSynced.has(k)) {
-      try {
-        syncDirectory(folder);
-        syncDirectory(this.root);
-      } catch (e) {
-        env.close().catch(() => undefined);
-        throw e;
-      }
+      syncDirectory(this.folder(k));
+      syncDirectory(this.root);
       this.dirSynced.add(k);
     }
-    if (!exists) this.onDisk.splice(at, 0, k);
-    this.open.set(k, env);
-    this.closeOld(k);
     return env;
   }
 
