@@ -4,8 +4,7 @@ import { startReplica } from '@libpaxos/evpaxos';
 import { BlobState } from './blob-state.js';
 import { catchSignals, fail, loadConfig, onSignals, tuneGc } from './cli.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('blob replica');
 

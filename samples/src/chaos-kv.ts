@@ -114,6 +114,8 @@ async function runOnce(o: KvChaosOptions, free: readonly number[]): Promise<numb
       `lmdb-env-path ${join(dir, 'acceptor')}`,
       'lmdb-sync yes',
       'lmdb-mapsize 64mb',
+      // Segments of 256 instances, so that trims delete segments all through the run, kills included.
+      'lmdb-segment-instances 256',
       // Checkpoints every 500 instances or 2 s (a 20-s run decides several thousand instances), the
       // acceptors trimmed 20 below the lowest reported one: a killed kv-server restarts from its
       // newest checkpoint, and one behind the trim must fetch a peer's.

@@ -17,8 +17,7 @@ import { catchSignals, fail, loadConfig, onSignals, tuneGc } from './cli.js';
 import { ChaosState } from './chaos-state.js';
 import { readChaosValue } from './chaos-value.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('chaos replica');
 

@@ -11,8 +11,7 @@ import { startReplica } from '@libpaxos/evpaxos';
 import { catchSignals, defaultConfigPath, fail, loadConfig, numberFlag, onSignals, parseId, sampleArgs, tuneGc } from './cli.js';
 import { Counter } from './counter-state.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('counter');
 

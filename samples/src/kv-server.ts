@@ -18,8 +18,7 @@ import { Gateway } from './kv/gateway.js';
 import { ReplicatedKv, replicaLog } from './kv/replica-log.js';
 import { KvServer } from './kv/server.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('kv-server');
 

@@ -3,8 +3,7 @@ import { startLearner } from '@libpaxos/evpaxos';
 import { catchSignals, defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
 import { deliveryLine } from './payload.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('learner');
 

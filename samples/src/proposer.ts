@@ -2,8 +2,7 @@
 import { startProposer } from '@libpaxos/evpaxos';
 import { catchSignals, fail, idAndConfig, loadConfig, onSignals, sampleLogger, tuneGc } from './cli.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('proposer');
 

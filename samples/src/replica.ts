@@ -3,8 +3,7 @@ import { startReplica } from '@libpaxos/evpaxos';
 import { catchSignals, defaultConfigPath, fail, loadConfig, numberFlag, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, setLogSource, tuneGc } from './cli.js';
 import { deliveryLine } from './payload.js';
 
-// Before anything starts: a signal sent on seeing the listening line must find its handler (cli.ts).
-catchSignals();
+catchSignals(); // before the start prints its listening line (cli.ts)
 
 tuneGc('replica');
 

@@ -1,4 +1,5 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { syncDirectory } from './sync-dir.js';
 import { dirname } from 'node:path';
 import type { PersistRecord } from '@libpaxos/paxos-core';
 import { StorageError } from './storage/types.js';
@@ -56,12 +57,7 @@ export class RoundFile {
         closeSync(fd);
       }
       renameSync(tmp, this.path);
-      const dir = openSync(dirname(this.path), 'r');
-      try {
-        fsyncSync(dir);
-      } finally {
-        closeSync(dir);
-      }
+      syncDirectory(dirname(this.path));
     } catch (e) {
       throw new StorageError(`cannot write the proposer round file ${this.path}: ${(e as Error).message}`);
     }

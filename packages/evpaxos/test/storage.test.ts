@@ -250,7 +250,11 @@ describe('lmdb storage specifics', () => {
       else expect(() => s.commit(trimmed)).toThrow(StorageError);
       rmSync(`${envPath}_0/records-0`);
       await s.commit([rec(3, 11)]);
-      expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `segmented, lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
+      // What is on disk: a store opened again reads the meta record afresh.
+      await s.close();
+      const again = new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
+      opened.push(again);
+      expect(again.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `segmented, lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(3, 11)] });
     }
     for (const sync of [false, true]) {
       const envPath = tempPath();
@@ -262,7 +266,11 @@ describe('lmdb storage specifics', () => {
       if (sync) await expect(s.commit(broken)).rejects.toThrow(StorageError);
       else expect(() => s.commit(broken)).toThrow(StorageError);
       await s.commit([rec(3, 11)]);
-      expect(s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `one environment, lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(1, 5), rec(3, 11)] });
+      // What is on disk: a store opened again reads the meta record afresh.
+      await s.close();
+      const again = new LmdbStorage({ envPath, aid: 0, sync, mapSize: 1 << 20, trash: false });
+      opened.push(again);
+      expect(again.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES), `one environment, lmdb-sync ${sync ? 'yes' : 'no'}`).toMatchObject({ trimIid: 0, records: [rec(1, 5), rec(3, 11)] });
     }
   });
 

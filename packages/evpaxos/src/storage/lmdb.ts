@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
-import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments, syncDirectory } from './segments.js';
+import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
+import { syncDirectory } from '../sync-dir.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
 
 export interface LmdbOptions {
@@ -235,7 +236,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   // Under `lmdb-sync no` only the *Sync calls of lmdb-js touch this environment: an asynchronous
   // put, remove or transaction would start lmdb-js's writer thread, and a `transactionSync` may then
   // join that thread's open batch and return before anything reached the OS, breaking persist
-  // before send.
+  // before send. (`syncEnvironment` before a segment's deletion is an fdatasync on a worker thread,
+  // not a write: it starts no writer thread.)
   commit(records: readonly PersistRecord[]): Promise<void> | undefined {
     this.layout();
     if (this.sync) return this.commitSynced(records);
@@ -324,7 +326,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
             (e: unknown) => {
               this.clearing = undefined;
               // Every later segment waits for this one: say so (once per cause), as the disk now grows.
-              const failure = `cannot delete the trimmed LMDB segment ${segments.folderOf(k)}: ${(e as Error).message}. The store keeps growing until it is deleted; it holds nothing the acceptor needs: remove it by hand if this persists`;
+              const failure = `cannot delete the trimmed LMDB segment ${segments.folder(k)}: ${(e as Error).message}. The store keeps growing until it is deleted; it holds nothing the acceptor needs: remove it by hand if this persists`;
               if (failure !== this.lastDropFailure) this.warn?.(failure);
               this.lastDropFailure = failure;
             },
@@ -389,21 +391,30 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
    * committed, so that a failed commit leaves the trim point, round floor and fence as they are on disk.
    */
   private write(records: readonly PersistRecord[]): Meta {
-    const { after, changed, puts } = this.prepare(records);
-    for (const [iid, bytes] of puts) this.db.putSync(iid, bytes);
+    const { after, changed } = this.prepare(records, this.putInStore);
     if (changed) this.db.putSync(META_KEY, encodeMeta(after, this.minBytes));
     return after;
   }
 
-  /** What one group commit writes: its records' bytes, and the meta record as it stands after them. */
-  private prepare(records: readonly PersistRecord[]): { after: Meta; changed: boolean; puts: [number, Uint8Array][] } {
+  /** A record's bytes into the store's own environment, inside its transaction (a store of one environment). */
+  private readonly putInStore = (iid: number, bytes: Uint8Array): void => {
+    this.db.putSync(iid, bytes);
+  };
+
+  /**
+   * What one group commit writes: its records' bytes (handed to `put` if given, else listed in
+   * `puts`), and the meta record as it stands after them.
+   */
+  private prepare(records: readonly PersistRecord[], put?: (iid: number, bytes: Uint8Array) => void): { after: Meta; changed: boolean; puts: [number, Uint8Array][] } {
     const meta = { ...this.meta };
     let metaChanged = false;
     const puts: [number, Uint8Array][] = [];
     for (const r of records) {
       switch (r.kind) {
         case 'record':
-          if (r.iid > meta.trimIid) puts.push([r.iid, encodeRecord(r, this.minBytes)]);
+          if (r.iid <= meta.trimIid) break;
+          if (put !== undefined) put(r.iid, encodeRecord(r, this.minBytes));
+          else puts.push([r.iid, encodeRecord(r, this.minBytes)]);
           break;
         case 'trim':
           if (r.iid <= meta.trimIid) break;

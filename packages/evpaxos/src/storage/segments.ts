@@ -1,7 +1,8 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
+import { syncDirectory } from '../sync-dir.js';
 
 type Env = RootDatabase<Uint8Array, number>;
 
@@ -56,7 +57,7 @@ export class Segments {
 
   constructor(
     private readonly root: string,
-    readonly size: number,
+    private readonly size: number,
     private readonly openEnv: (path: string) => Env,
     /** `lmdb-sync yes`: a new segment's folder is synced into the store's folder before anything is committed in it. */
     private readonly sync: boolean,
@@ -72,17 +73,13 @@ export class Segments {
     this.onDisk.sort((a, b) => a - b);
   }
 
-  segmentOf(iid: number): number {
+  private segmentOf(iid: number): number {
     return Math.floor(iid / this.size);
   }
 
-  private folder(k: number): string {
+  /** Segment `k`'s folder. */
+  folder(k: number): string {
     return join(this.root, `records-${k * this.size}`);
-  }
-
-  /** Segment `k`'s folder, for messages. */
-  folderOf(k: number): string {
-    return this.folder(k);
   }
 
   /** The environment of segment `k`, opened if it is on disk (or created, if asked), else undefined. */
@@ -145,8 +142,10 @@ export class Segments {
     }
   }
 
-  /** The records grouped by segment. */
-  private groups(puts: readonly (readonly [number, Uint8Array])[]): Map<number, (readonly [number, Uint8Array])[]> {
+  /** The records grouped by segment: nearly always one, which needs no grouping. */
+  private groups(puts: readonly (readonly [number, Uint8Array])[]): Iterable<[number, readonly (readonly [number, Uint8Array])[]]> {
+    const k0 = this.segmentOf(puts[0]?.[0] ?? 0);
+    if (puts.every(([iid]) => this.segmentOf(iid) === k0)) return puts.length === 0 ? [] : [[k0, puts]];
     const byK = new Map<number, (readonly [number, Uint8Array])[]>();
     for (const put of puts) {
       const k = this.segmentOf(put[0]);
@@ -175,7 +174,7 @@ export class Segments {
    * unhandled rejection.
    */
   async write(puts: readonly (readonly [number, Uint8Array])[]): Promise<void> {
-    const groups: [number, Env, (readonly [number, Uint8Array])[]][] = [];
+    const groups: [number, Env, readonly (readonly [number, Uint8Array])[]][] = [];
     const marked: number[] = [];
     try {
       for (const [k, group] of this.groups(puts)) {
@@ -243,16 +242,6 @@ export class Segments {
     const envs = [...this.open.values()];
     this.open.clear();
     await Promise.all(envs.map((env) => env.close()));
-  }
-}
-
-/** fsyncs a folder, so that the entries made in it last. */
-export function syncDirectory(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
