@@ -14,8 +14,9 @@
  * one that is killed is replaced within a lease and an election.
  */
 import { startReplica, type ReplicaHandle } from '@libpaxos/evpaxos';
-import { defaultConfigPath, fail, loadConfig, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
+import { catchSignals, defaultConfigPath, fail, loadConfig, onSignals, operating, operatingOptions, parseId, sampleArgs, sampleLogger, say, setLogSource, tuneGc } from './cli.js';
 
+catchSignals(); // before the start prints its listening line (cli.ts)
 tuneGc('election');
 
 const USAGE = 'Usage: election <id> [config]';
@@ -90,31 +91,24 @@ const member = handle;
 
 /** How long a master that hands over waits, at most, to see its successor before it closes. */
 const HANDOVER_MS = 1000;
-let closing = false;
-async function shutdown(signal: NodeJS.Signals): Promise<void> {
-  if (closing) process.exit(process.exitCode ?? 0);
-  closing = true;
-  say('info', `Caught signal ${signal === 'SIGINT' ? 2 : 15}`);
-  try {
-    if (member.isLeader()) {
-      // A planned handover: the resignation is a master operation in the log, so the others may
-      // campaign as soon as they learn it instead of waiting for the lease to run out.
-      log.info('Handing over: this member is the master and gives up its lease before it exits');
-      const done = new Promise<void>((resolve) => {
-        // Its successor's claim can only be decided after the resignation: seeing it says the
-        // resignation went out. Without one in time, close anyway (close() flushes what is queued).
-        changed = (leader) => leader !== undefined && leader !== id && resolve();
-        setTimeout(resolve, HANDOVER_MS);
-      });
-      member.dropLeadership();
-      await done;
-    }
-    await member.close();
-    process.exit(process.exitCode ?? 0);
-  } catch (e) {
-    say('error', `Could not close cleanly: ${(e as Error).message}`);
-    process.exit(1);
+/**
+ * What a SIGINT or SIGTERM runs (through cli.ts's `onSignals`, which prints `Caught signal N`, exits
+ * when this settles and forces the exit on a second signal): a master hands over first.
+ */
+async function close(): Promise<void> {
+  if (member.isLeader()) {
+    // A planned handover: the resignation is a master operation in the log, so the others may
+    // campaign as soon as they learn it instead of waiting for the lease to run out.
+    log.info('Handing over: this member is the master and gives up its lease before it exits');
+    const done = new Promise<void>((resolve) => {
+      // Its successor's claim can only be decided after the resignation: seeing it says the
+      // resignation went out. Without one in time, close anyway (close() flushes what is queued).
+      changed = (leader) => leader !== undefined && leader !== id && resolve();
+      setTimeout(resolve, HANDOVER_MS);
+    });
+    member.dropLeadership();
+    await done;
   }
+  await member.close();
 }
-process.on('SIGINT', (s) => void shutdown(s));
-process.on('SIGTERM', (s) => void shutdown(s));
+onSignals(close);
