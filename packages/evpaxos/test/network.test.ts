@@ -58,6 +58,45 @@ describe('redial', () => {
     const ms = Number(/\+(\d+)ms Connected/.exec(lines.find((l) => /Connected/.test(l)) ?? '')?.[1]);
     expect(ms, lines.join('\n')).toBeLessThan(1500);
   }, 15_000);
+
+  it('a replica that another replica dials and greets dials it back at once, not after its backoff', async () => {
+    // Replicas started together dial each other before all listen; a refused dial used to wait
+    // out its backoff (50, 100, 200, 400 ms…), and the leader's first instances with it.
+    const replica = (id: number, p: number[], firstMs: number) =>
+      new Network({
+        ...BASE,
+        self: id,
+        listen: { host: '127.0.0.1', port: p[id] as number, where: `test:${id + 1}`, name: `replica-${id}` },
+        dial: p.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
+        redial: { firstMs, maxMs: 2 * firstMs },
+        hello: { type: 'hello', version: 'test', role: 'replica', id, features: [] },
+      });
+    const nets: Network[] = [];
+    try {
+      const early = await withFreePorts(2, async (p) => {
+        // Replica 0 starts alone: its dial to replica 1 is refused and waits 4 s for the next.
+        const r0 = replica(0, p, 4000);
+        const r1 = replica(1, p, 4000);
+        try {
+          await r0.start();
+          await sleep(300);
+          await r1.start();
+        } catch (e) {
+          // Ports taken: both closed, and withFreePorts tries others.
+          await Promise.all([r0.close(), r1.close()]);
+          throw e;
+        }
+        nets.push(r0, r1);
+        return r0;
+      });
+      const started = performance.now();
+      await waitFor(() => early.isUp(1), 3000, 'replica 0 to dial replica 1 again well before its 4 s backoff');
+      expect(performance.now() - started).toBeLessThan(3000);
+      expect(nets[1]?.isUp(0)).toBe(true);
+    } finally {
+      await Promise.all(nets.map((n) => n.close()));
+    }
+  }, 15_000);
 });
 
 describe('connection log lines', () => {
