@@ -32,6 +32,23 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     expect(new Set(delivered[0]).size).toBe(total + 1);
   }, 30_000);
 
+  it('a replica started before the others sends its lost prepares again as each connection comes up, not after its proposer timeout', async () => {
+    // Replica 0 starts alone: its first prepares to replicas 1 and 2 are lost with the refused
+    // dials. With a 30 s proposer timeout, its first value waited 30 s; the prepares now go again
+    // to each replica as its connection comes up.
+    const delivered: string[] = [];
+    await withFreePorts(3, async (p) => {
+      const config = parseConfig([...p.map((port, i) => `replica ${i} 127.0.0.1 ${port}`), 'proposer-timeout 30'].join('\n'), 'test.conf');
+      const r0 = await startReplica({ id: 0, config, log: silentLogger, onDeliver: (_iid, v) => delivered.push(new TextDecoder().decode(v)) });
+      handles.push(r0);
+      await new Promise((r) => setTimeout(r, 300));
+      for (let id = 1; id < 3; id++) handles.push(await startReplica({ id, config, log: silentLogger, onDeliver: () => undefined }));
+    });
+    const r0 = handles[0] as ReplicaHandle;
+    await waitFor(() => r0.submit(new TextEncoder().encode('first')), 5000, 'replica 0 to take a value');
+    await waitFor(() => delivered.includes('first'), 10_000, 'the first value, well before the 30 s proposer timeout');
+  }, 30_000);
+
   it('LMDB acceptors restarted past their memory window repeat every instance to a new learner from disk', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'paxos-window-e2e-'));
     try {

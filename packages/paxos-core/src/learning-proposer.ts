@@ -164,9 +164,13 @@ export class LearningProposer {
     return this.leadership?.stateAsOf(iid);
   }
 
-  /** A connection to acceptor `peer` came up: its learner asks it for what it missed (`Learner.acceptorConnected`). */
+  /**
+   * A connection to acceptor `peer` came up: its proposer sends it again what it has not answered
+   * (`Proposer.acceptorConnected`), its learner asks it for what it missed (`Learner.acceptorConnected`).
+   */
   acceptorConnected(peer: PeerId, out: Effects): void {
     this.clearLast();
+    this.proposer.acceptorConnected(peer, out);
     this.learn({ kind: 'acceptor-connected', peer }, out);
   }
 

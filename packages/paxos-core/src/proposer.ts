@@ -401,6 +401,31 @@ export class Proposer {
     this.tryAccept(out);
   }
 
+  /**
+   * A connection to acceptor `peer` came up (the shell's `acceptor-connected` input): at start, or
+   * after the connection was lost. What went to it before is lost with the old connection or the
+   * refused dial (LibPaxos3 too: a peer's queue is dropped), and only the timeout (`timeoutMs`,
+   * LibPaxos3's 1 s) would send it again: replicas started together, the first dialling the others
+   * before they listen, took their first values 0.6–0.7 s late (`pnpm longrun`), and an instance
+   * whose quorum needs an acceptor that just came back waited as long. Sent again to that acceptor
+   * only, unchanged (same ballot, same value): a prepare it has not promised yet, and the accept of
+   * every instance in phase 2. An acceptor answers a repeat as it answered the first (Paxos keeps
+   * no count), so a message it did get costs one duplicate reply. The timeout stays as it was.
+   */
+  acceptorConnected(peer: PeerId, out: Effects): void {
+    if (!this.started || !Number.isInteger(peer) || peer < 0 || peer >= this.acceptors) return;
+    const bit = 1 << peer;
+    for (const inst of this.instances.values()) {
+      // Waiting out a backoff: its prepare goes to everyone when due.
+      if (inst.retryAt >= 0) continue;
+      if (inst.phase === 1) {
+        if (inst.ackCount < this.quorum && (inst.acks & bit) === 0) out.send.push({ to: 'peer', peer, msg: { type: 'prepare', iid: inst.iid, ballot: inst.ballot } });
+      } else {
+        out.send.push({ to: 'peer', peer, msg: { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal } });
+      }
+    }
+  }
+
   /** The shell's turn ends: bind the client values that arrived in it (see `bindAtEndOfBatch`). */
   endOfBatch(out: Effects): void {
     if (!this.bindDue) return;

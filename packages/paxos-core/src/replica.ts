@@ -91,7 +91,7 @@ export class Replica {
     this.lp.receiveDigest(from, msg, out);
   }
 
-  /** A connection to a peer replica's acceptor came up, for this replica's learner (`Learner.acceptorConnected`). */
+  /** A connection to a peer replica's acceptor came up, for this replica's proposer and learner (`LearningProposer.acceptorConnected`). */
   acceptorConnected(peer: PeerId, out: Effects): void {
     this.lp.acceptorConnected(peer, out);
   }

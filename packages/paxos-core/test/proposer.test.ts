@@ -490,3 +490,57 @@ describe('proposer', () => {
     expect(msgs(r3, 'accept')).toEqual([{ type: 'accept', iid: 3, ballot: 12, value: enc('c') }]);
   });
 });
+
+describe('a connection to an acceptor comes up', () => {
+  it('sends that acceptor, alone, the prepares it has not promised and every accept under way; the timeout stays', () => {
+    const { p } = started({ preexecWindow: 3 });
+    const out = fx();
+    // iid 1 prepared by acceptors 0 and 1 and in phase 2; iid 2 promised by acceptor 0 only; iids 3
+    // and 4 (opened as 1 left the window of prepared instances) by none.
+    p.propose(enc('v'), out);
+    p.receive(0, promise(0, 1, 12), out);
+    p.receive(1, promise(1, 1, 12), out);
+    p.receive(0, promise(0, 2, 12), out);
+    expect(msgs(out, 'accept')).toEqual([{ type: 'accept', iid: 1, ballot: 12, value: enc('v') }]);
+    expect(msgs(out, 'prepare')).toEqual([{ type: 'prepare', iid: 4, ballot: 12 }]);
+
+    const to0 = fx();
+    p.acceptorConnected(0, to0);
+    expect(to0.send).toEqual([
+      { to: 'peer', peer: 0, msg: { type: 'accept', iid: 1, ballot: 12, value: enc('v') } },
+      { to: 'peer', peer: 0, msg: { type: 'prepare', iid: 3, ballot: 12 } },
+      { to: 'peer', peer: 0, msg: { type: 'prepare', iid: 4, ballot: 12 } },
+    ]);
+    const to2 = fx();
+    p.acceptorConnected(2, to2);
+    expect(to2.send).toEqual([
+      { to: 'peer', peer: 2, msg: { type: 'accept', iid: 1, ballot: 12, value: enc('v') } },
+      { to: 'peer', peer: 2, msg: { type: 'prepare', iid: 2, ballot: 12 } },
+      { to: 'peer', peer: 2, msg: { type: 'prepare', iid: 3, ballot: 12 } },
+      { to: 'peer', peer: 2, msg: { type: 'prepare', iid: 4, ballot: 12 } },
+    ]);
+    expect(to0.persist).toEqual([]);
+
+    // Not an acceptor of the config: nothing.
+    for (const peer of [3, -1, 1.5]) {
+      const none = fx();
+      p.acceptorConnected(peer, none);
+      expect(none.send).toEqual([]);
+    }
+    // The resends did not move the timeout: due 1 s after the first sends, to everyone (iid 4's too:
+    // it went out at 0 as well, the clock having not moved).
+    const early = fx();
+    p.tick(999, early);
+    expect(early.send).toEqual([]);
+    const due = fx();
+    p.tick(1000, due);
+    expect(due.send.map((e) => `${e.to} ${e.msg.type} ${'iid' in e.msg ? e.msg.iid : ''}`)).toEqual(['acceptors accept 1', 'acceptors prepare 2', 'acceptors prepare 3', 'acceptors prepare 4']);
+  });
+
+  it('before its first tick a proposer has sent nothing, so it sends nothing again', () => {
+    const p = new Proposer({ id: 2, acceptors: A, preexecWindow: 3, timeoutMs: 1000 });
+    const out = fx();
+    p.acceptorConnected(1, out);
+    expect(out.send).toEqual([]);
+  });
+});

@@ -104,7 +104,12 @@ type SimEvent =
   | CheckpointEvent
   /** A rejoin message (a wiped replica asking the others, their answers), and its resend timer. */
   | { readonly k: 'rejoin'; readonly to: number; readonly from: number; readonly msg: RejoinMessage }
-  | { readonly k: 'rejoin-retry'; readonly node: number; readonly inc: number };
+  | { readonly k: 'rejoin-retry'; readonly node: number; readonly inc: number }
+  /**
+   * A connection `node` dials came up to acceptor `peer` (evpaxos's `acceptor-connected` input),
+   * both in the incarnations they were in when it was dialled.
+   */
+  | { readonly k: 'connected'; readonly node: number; readonly inc: number; readonly peer: number; readonly peerInc: number };
 
 export interface FaultCounts {
   crashes: number;
@@ -169,6 +174,7 @@ const KIND_CODE: Record<SimEvent['k'], number> = {
   'end-of-batch': 18,
   digest: 19,
   resign: 20,
+  connected: 21,
 };
 
 /**
@@ -481,6 +487,16 @@ export class Simulation {
         for (const link of ev.links) this.cut[link] = Math.max(0, (this.cut[link] as number) - 1);
         const n = this.nodes.length;
         this.observe?.({ kind: 'unpartition', time: this.now, links: ev.links.map((l) => [Math.floor(l / n), l % n] as const) });
+        this.reconnect(ev.links);
+        return;
+      }
+      case 'connected': {
+        const node = this.nodes[ev.node] as SimNode;
+        const acceptor = this.nodes[ev.peer] as SimNode;
+        if (!node.up || node.role === null || node.incarnation !== ev.inc || !acceptor.up || acceptor.incarnation !== ev.peerInc || !this.linked(node, acceptor)) return;
+        // Acceptors are the first nodes: an acceptor's index is its id, the peer id a dialled
+        // connection has in evpaxos (and what 'peer' sends are routed by here).
+        this.step(node, (role, out) => (role as { acceptorConnected?(peer: number, out: Effects): void }).acceptorConnected?.(acceptor.index, out));
         return;
       }
       case 'trim':
@@ -530,6 +546,46 @@ export class Simulation {
       return;
     }
     this.startRole(node);
+  }
+
+  /**
+   * Connections come up a hop after a node starts: from it to every acceptor it reaches, and to an
+   * acceptor from every node that dials it (evpaxos processes redial until they connect).
+   */
+  private connectAll(node: SimNode): void {
+    if (node.kind === 'acceptor' || node.kind === 'replica') for (const i of this.subscriberNodes) this.connectLater(this.nodes[i] as SimNode, node);
+    if (node.kind !== 'acceptor') for (const i of this.acceptorNodes) this.connectLater(node, this.nodes[i] as SimNode);
+  }
+
+  /** The connections between the ends of `links` that are whole again come up (a hop later). */
+  private reconnect(links: readonly number[]): void {
+    const n = this.nodes.length;
+    const pairs = new Set<number>();
+    for (const l of links) {
+      const a = Math.floor(l / n);
+      const b = l % n;
+      pairs.add(Math.min(a, b) * n + Math.max(a, b));
+    }
+    for (const p of pairs) {
+      const a = this.nodes[Math.floor(p / n)] as SimNode;
+      const b = this.nodes[p % n] as SimNode;
+      this.connectLater(a, b);
+      this.connectLater(b, a);
+    }
+  }
+
+  /** `dialler`'s connection to acceptor `acceptor` comes up a hop from now, if both are up and linked both ways. */
+  private connectLater(dialler: SimNode, acceptor: SimNode): void {
+    if (!this.options.connections || dialler === acceptor || dialler.kind === 'acceptor' || (acceptor.kind !== 'acceptor' && acceptor.kind !== 'replica')) return;
+    if (!dialler.up || !acceptor.up || !this.linked(dialler, acceptor)) return;
+    const at = this.now + this.options.delayMs + this.net.below(this.options.jitterMs + 1);
+    this.queue.push(at, { k: 'connected', node: dialler.index, inc: dialler.incarnation, peer: acceptor.index, peerInc: acceptor.incarnation });
+  }
+
+  /** Whether no cut stands between `a` and `b`, either way (a TCP connection needs both). */
+  private linked(a: SimNode, b: SimNode): boolean {
+    const n = this.nodes.length;
+    return this.cut[a.index * n + b.index] === 0 && this.cut[b.index * n + a.index] === 0;
   }
 
   private startRole(node: SimNode): void {
@@ -604,6 +660,7 @@ export class Simulation {
       }
     }
     this.queue.push(this.now + this.chaos.below(this.options.tickMs), { k: 'tick', node: node.index, inc: node.incarnation });
+    this.connectAll(node);
   }
 
   /** A planned handover: every node that holds the lease by its own clock is asked to drop it. */
@@ -1084,7 +1141,10 @@ export class Simulation {
     this.healed = true;
     this.observe?.({ kind: 'heal', time: this.now });
     this.lossy = false;
+    const cut: number[] = [];
+    this.cut.forEach((c, l) => c > 0 && cut.push(l));
     this.cut.fill(0);
+    this.reconnect(cut);
     for (const chosen of this.checker.chosen.values()) {
       for (const v of this.checker.clientValues(chosen)) {
         const id = valueId(v);

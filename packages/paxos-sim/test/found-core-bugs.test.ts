@@ -7,6 +7,11 @@ import { drawOptions, makeValue, simulate } from '../src/index.js';
  * for some seeds with leadership on): they replay the course that found them without.
  */
 const FOUND_BEFORE_HANDOVERS = { resignEveryMs: 0 } as const;
+/**
+ * Every seed below found its bug before the simulator modelled connections coming up (the
+ * `acceptor-connected` input, which changes every run's course): they replay without it.
+ */
+const FOUND_BEFORE_CONNECTIONS = { connections: false } as const;
 // They also predate the acceptors' memory window (drawn per seed since), but need no override of
 // it: an acceptor reading its older records back from the disk answers as one keeping them all,
 // so every seed here keeps its trace with any window (determinism.test.ts holds that).
@@ -58,7 +63,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // every one. The cluster decided 8 instances/s and 185 values were still queued a minute after
   // healing. The unit case is in paxos-core's proposer tests; this is the seed itself.
   it('seed 1293: idle replicas that report checkpoints do not duel the one with the values', () => {
-    const r = simulate(drawOptions(1293, { mode: 'replica', leadership: false }));
+    const r = simulate(drawOptions(1293, { mode: 'replica', leadership: false, ...FOUND_BEFORE_CONNECTIONS }));
     expect(r.violations).toEqual([]);
     expect(r.options).toMatchObject({ acceptors: 5, preexecWindow: 1, proposerTimeoutMs: 500 });
     expect(r.checkpoints?.checkpoints).toBeGreaterThan(0);
@@ -75,7 +80,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
     [812, 'split'],
     [1106, 'replica'],
   ] as const)('seed %i in %s mode: contested instances still leave room to deliver everything', (seed, mode) => {
-    const r = simulate(drawOptions(seed, { mode, ...FOUND_BEFORE_HANDOVERS }));
+    const r = simulate(drawOptions(seed, { mode, ...FOUND_BEFORE_HANDOVERS, ...FOUND_BEFORE_CONNECTIONS }));
     expect(r.options).toMatchObject({ leadership: false, preexecWindow: 1, proposerTimeoutMs: 100 });
     expect(r.violations).toEqual([]);
   }, 60_000);
@@ -92,7 +97,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
     [1, false],
     [1, true],
   ] as const)('seed %i (digest votes %s) with clocks outside the drift bound: a replica whose acceptor storage was wiped rejoins through a checkpoint made for it', (seed, acceptedDigests) => {
-    const r = simulate(drawOptions(seed, { leadership: true, driftViolation: true, acceptedDigests, ...FOUND_BEFORE_HANDOVERS }));
+    const r = simulate(drawOptions(seed, { leadership: true, driftViolation: true, acceptedDigests, ...FOUND_BEFORE_HANDOVERS, ...FOUND_BEFORE_CONNECTIONS }));
     expect(r.checkpoints?.acceptorWipes).toBeGreaterThan(0);
     expect(r.violations).toEqual([]);
     expect(r.checkpoints?.transfersInstalled).toBeGreaterThan(0);
@@ -109,7 +114,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // tests. Seed 1201 has the same course — a rejoined replica crawling, at instance 668 of 1169 a
   // minute after healing with the lag watch taken out — and is pinned with its wipe and rejoin.
   it('seed 1201: a replica crawling through instances a wiped acceptor took the votes of fetches a checkpoint', () => {
-    const r = simulate(drawOptions(1201, { mode: 'replica', leadership: true, ...FOUND_BEFORE_HANDOVERS }));
+    const r = simulate(drawOptions(1201, { mode: 'replica', leadership: true, ...FOUND_BEFORE_HANDOVERS, ...FOUND_BEFORE_CONNECTIONS }));
     expect(r.violations).toEqual([]);
     expect(r.checkpoints?.acceptorWipes).toBeGreaterThan(0);
     expect(r.checkpoints?.rejoins).toBeGreaterThan(0);
@@ -124,9 +129,9 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // disk and nothing in the log says so: the core's trim now waits for reports of two nodes
   // (CheckpointTrim's reporters), which the old rule (one) shows failing on this very seed.
   it('seed 375: the trim waits for two nodes’ reports, so one lost disk cannot leave it past every checkpoint', () => {
-    const old = simulate(drawOptions(375, { mode: 'split', trimReporters: 1, ...FOUND_BEFORE_HANDOVERS }));
+    const old = simulate(drawOptions(375, { mode: 'split', trimReporters: 1, ...FOUND_BEFORE_HANDOVERS, ...FOUND_BEFORE_CONNECTIONS }));
     expect(old.violations).toEqual([expect.stringMatching(/acceptor \d trimmed up to instance 41, but no node holds a checkpoint of an instance ≥ 41/)]);
-    const r = simulate(drawOptions(375, { mode: 'split', ...FOUND_BEFORE_HANDOVERS }));
+    const r = simulate(drawOptions(375, { mode: 'split', ...FOUND_BEFORE_HANDOVERS, ...FOUND_BEFORE_CONNECTIONS }));
     expect(r.violations).toEqual([]);
     // The same course: the first node to report was wiped while a node had yet to learn the second one's report.
     expect(r.checkpoints?.earlyReporterWipes).toBeGreaterThan(0);
@@ -139,7 +144,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // carried openLimit 0, so the learner held maxOpenLimit 0 where the log's was 10. A resignation
   // now carries the openLimit its node led with (paxos-core's master-state tests pin it).
   it('seed 175: planned handovers, and a node that judges again from a resignation has the log\'s leadership state', () => {
-    const r = simulate(drawOptions(175, { leadership: true }));
+    const r = simulate(drawOptions(175, { leadership: true, ...FOUND_BEFORE_CONNECTIONS }));
     expect(r.options.resignEveryMs).toBeGreaterThan(0);
     expect(r.faults.resignations).toBeGreaterThan(0);
     expect(r.violations).toEqual([]);
@@ -154,7 +159,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // dropped when another node's operation takes effect (Proposer.abandonControl), and when one is
   // decided in the campaign's own instance (both through its private dropControl, stubbed here).
   it('seed 5019: a campaign under way stops when another node takes over, and no lease read misses an instance it completed', () => {
-    const options = drawOptions(5019, { mode: 'replica', leadership: true });
+    const options = drawOptions(5019, { mode: 'replica', leadership: true, ...FOUND_BEFORE_CONNECTIONS });
     const proto = Proposer.prototype as unknown as { dropControl: () => void };
     const keep = proto.dropControl;
     proto.dropControl = () => undefined;
@@ -170,7 +175,7 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
 
   // Leadership with a replica's acceptor storage wiped on every seed (wipe 400‰, all with the
   // acceptor): what these seeds found, each fixed where the cause was.
-  const wipes = { mode: 'replica', leadership: true, checkpointEvery: 20, wipePerMille: 400, wipeAcceptors: true, ...FOUND_BEFORE_HANDOVERS } as const;
+  const wipes = { mode: 'replica', leadership: true, checkpointEvery: 20, wipePerMille: 400, wipeAcceptors: true, ...FOUND_BEFORE_HANDOVERS, ...FOUND_BEFORE_CONNECTIONS } as const;
   it.each([
     // A rejoined replica, behind for a lease, campaigned at its fence + 1: a thousand instances
     // above the log, left for the leader to fill one renewal at a time (core: it never campaigns

@@ -33,8 +33,11 @@ const EXPECTED: Record<Mutant, RegExp> = {
   'kv-retry-applied-twice': /linearizability: the KV history is not linearizable/,
   'kv-cas-skips-version': /linearizability: the KV history is not linearizable/,
   'learner-trusts-digest': /decided iid \d+(, for which no value was chosen| with a value other than the chosen one)/,
-  // The applications' writes reach the record: the acceptor repeats (or promises) other bytes.
-  'learner-keeps-record-bytes': /sent (accepted|promise)\(.*\) (with bytes other than those it durably accepted|reporting a vote that matches none of its durable writes)/,
+  // The applications' writes reach the record: the acceptor repeats (or promises) other bytes; or,
+  // as a leader's own acceptor keeps the very bytes of its proposal, the proposer sends the
+  // scribbled proposal again (to an acceptor whose connection came up) and another acceptor
+  // accepts it in the same ballot.
+  'learner-keeps-record-bytes': /sent (accepted|promise)\(.*\) (with bytes other than those it durably accepted|reporting a vote that matches none of its durable writes)|acceptors durably accepted two different values under ballot \d+/,
   // Answering from the synced record while a newer one waits for its sync, it writes over that
   // newer one with a lower promise or without the vote: the disk sees the promise or vote go back.
   'acceptor-forgets-unsynced': /durable (promise|value ballot) went down from \d+ to \d+/,
