@@ -69,7 +69,8 @@ export interface NetworkOptions {
   readonly onExtension?: (from: PeerId, msg: ExtensionMessage) => void;
   /**
    * The connection dialled to acceptor `peer` came up (first or again), after what was queued for
-   * it went out: a learner asks it for what it broadcast meanwhile (paxos-core's `acceptor-connected`).
+   * it went out: a learner asks it for what it broadcast meanwhile, a proposer sends it again what
+   * it may have lost (paxos-core's `acceptor-connected`).
    */
   readonly onAcceptorConnected?: (peer: PeerId) => void;
 }
@@ -714,36 +715,36 @@ export class Network {
       } else {
         this.failedDial(conn, error ?? 'closed by the peer', now, refused);
       }
-      const timer = setTimeout(
-        () => {
-          this.timers.delete(timer);
-          conn.redial = undefined;
-          this.connect(conn, addr);
-        },
-        conn.backoff?.next() ?? 2000,
-      );
+      const timer = setTimeout(() => this.dialNow(conn, addr), conn.backoff?.next() ?? 2000);
       this.timers.add(timer);
       conn.redial = timer;
     });
   }
 
+  /** Dials `conn` again now, dropping its redial timer if one is pending. */
+  private dialNow(conn: Connection, addr: Address): void {
+    if (conn.redial !== undefined) {
+      clearTimeout(conn.redial);
+      this.timers.delete(conn.redial);
+      conn.redial = undefined;
+    }
+    this.connect(conn, addr);
+  }
+
   /**
    * Replica `k` dialled this process and said hello: it is up, so if the connection to it is down
    * and waiting for its next dial, dial now rather than after the backoff. Replicas started
-   * together dial each other before all of them listen; a refused dial waited 50, 100, 200, 400 ms
-   * (up to 2 s after a peer's restart), and a leader's first instances waited with it: the first
-   * values of `pnpm longrun` took 600–700 ms in about half its runs. The backoff keeps growing
-   * (a hello proves the peer is up, not that the dial will work), so hellos cannot make this
-   * process dial more often than once per hello.
+   * together dial each other before all of them listen, and a refused dial waited 50, 100, 200,
+   * 400 ms (up to 2 s after a peer's restart) before the connection came up; what the proposer
+   * lost meanwhile it sends on `onAcceptorConnected` (paxos-core's Proposer.acceptorConnected).
+   * The backoff keeps growing (a hello proves the peer is up, not that the dial will work), so
+   * hellos cannot make this process dial more often than once per hello.
    */
   private redialNow(k: number): void {
     const conn = this.dialled[k];
     if (conn === undefined || conn.redial === undefined || conn.address === undefined || this.closed) return;
-    clearTimeout(conn.redial);
-    this.timers.delete(conn.redial);
-    conn.redial = undefined;
     this.log.debug(`${conn.name} dialled this process: dialling it now, not after the backoff`);
-    this.connect(conn, conn.address);
+    this.dialNow(conn, conn.address);
   }
 
   /**
@@ -938,7 +939,8 @@ export class Network {
         conn.write(this.extensionBytes(this.options.hello));
         this.flushSoon();
       }
-      if (!conn.outbound && first && msg.role === 'replica' && Number.isSafeInteger(msg.id) && msg.id >= 0) this.redialNow(msg.id);
+      // (The decoder takes ids of −1 to 255 only.)
+      if (!conn.outbound && first && msg.role === 'replica' && msg.id >= 0) this.redialNow(msg.id);
       return;
     }
     this.options.onExtension?.(conn.id, msg);

@@ -19,7 +19,7 @@ export interface PumpedRole {
   tick(now: number, out: Effects): void;
   /** Every input at hand was stepped (see paxos-core's `end-of-batch` input). */
   endOfBatch?(out: Effects): void;
-  /** A connection to an acceptor came up (paxos-core's `acceptor-connected`): roles with a learner take it. */
+  /** A connection to an acceptor came up (paxos-core's `acceptor-connected`): roles with a learner or a proposer take it. */
   acceptorConnected?(peer: PeerId, out: Effects): void;
 }
 

@@ -25,13 +25,18 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What every Network of these tests shares. */
 const BASE = { nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: () => undefined } as const;
 
+/** Starts `server` on 127.0.0.1:`port`. */
+function listenOn(server: Server, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+}
+
 /** A plain server on a free port of this worker's range (retried on EADDRINUSE); resolves to the port. */
 function listenOnFreePort(server: Server): Promise<number> {
   return withFreePorts(1, async ([p]) => {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(p, '127.0.0.1', () => resolve());
-    });
+    await listenOn(server, p as number);
     return p as number;
   });
 }
@@ -95,6 +100,62 @@ describe('redial', () => {
       expect(nets[1]?.isUp(0)).toBe(true);
     } finally {
       await Promise.all(nets.map((n) => n.close()));
+    }
+  }, 15_000);
+});
+
+describe('dialling back at once', () => {
+  it('only for a hello that says replica: one from a learner leaves the backoff as it is', async () => {
+    // Replica 0 alone, its dial to replica 1's port refused and waiting 4 s; a plain server then
+    // takes that port and counts the connections replica 0 makes to it.
+    const accepted: Socket[] = [];
+    const server = createServer((s) => {
+      accepted.push(s);
+      s.on('error', () => undefined);
+    });
+    const greeters: Socket[] = [];
+    const greet = (port: number, role: 'learner' | 'replica') =>
+      new Promise<void>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.write(encodeExtension({ type: 'hello', version: 'test', role, id: 1, features: [] }));
+          resolve();
+        });
+        s.on('error', reject);
+        greeters.push(s);
+      });
+    let r0: Network | undefined;
+    try {
+      const p = await withFreePorts(2, async (ports) => {
+        const net = new Network({
+          ...BASE,
+          self: 0,
+          listen: { host: '127.0.0.1', port: ports[0] as number, where: 'test:1', name: 'replica-0' },
+          dial: ports.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
+          redial: { firstMs: 4000, maxMs: 8000 },
+          hello: { type: 'hello', version: 'test', role: 'replica', id: 0, features: [] },
+        });
+        try {
+          await net.start();
+          await sleep(200);
+          await listenOn(server, ports[1] as number);
+        } catch (e) {
+          // A port taken: withFreePorts tries others.
+          await net.close();
+          throw e;
+        }
+        r0 = net;
+        return ports;
+      });
+      await greet(p[0] as number, 'learner');
+      await sleep(700);
+      expect(accepted).toHaveLength(0);
+      await greet(p[0] as number, 'replica');
+      await waitFor(() => accepted.length === 1, 2000, 'replica 0 to dial replica 1 on its hello');
+      expect(r0?.isUp(1)).toBe(true);
+    } finally {
+      for (const s of [...greeters, ...accepted]) s.destroy();
+      await r0?.close();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   }, 15_000);
 });

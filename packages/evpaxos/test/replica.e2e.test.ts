@@ -37,14 +37,21 @@ describe('replicas on 127.0.0.1 (in one process)', () => {
     // dials. With a 30 s proposer timeout, its first value waited 30 s; the prepares now go again
     // to each replica as its connection comes up.
     const delivered: string[] = [];
-    await withFreePorts(3, async (p) => {
+    const [r0, ...others] = await withFreePorts(3, async (p) => {
       const config = parseConfig([...p.map((port, i) => `replica ${i} 127.0.0.1 ${port}`), 'proposer-timeout 30'].join('\n'), 'test.conf');
-      const r0 = await startReplica({ id: 0, config, log: silentLogger, onDeliver: (_iid, v) => delivered.push(new TextDecoder().decode(v)) });
-      handles.push(r0);
-      await new Promise((r) => setTimeout(r, 300));
-      for (let id = 1; id < 3; id++) handles.push(await startReplica({ id, config, log: silentLogger, onDeliver: () => undefined }));
+      const started: ReplicaHandle[] = [];
+      try {
+        started.push(await startReplica({ id: 0, config, log: silentLogger, onDeliver: (_iid, v) => delivered.push(new TextDecoder().decode(v)) }));
+        await new Promise((r) => setTimeout(r, 300));
+        for (let id = 1; id < 3; id++) started.push(await startReplica({ id, config, log: silentLogger, onDeliver: () => undefined }));
+      } catch (e) {
+        // A port taken: these are closed, and withFreePorts tries other ports.
+        await Promise.all(started.map((h) => h.close()));
+        throw e;
+      }
+      return started as [ReplicaHandle, ...ReplicaHandle[]];
     });
-    const r0 = handles[0] as ReplicaHandle;
+    handles.push(r0, ...others);
     await waitFor(() => r0.submit(new TextEncoder().encode('first')), 5000, 'replica 0 to take a value');
     await waitFor(() => delivered.includes('first'), 10_000, 'the first value, well before the 30 s proposer timeout');
   }, 30_000);

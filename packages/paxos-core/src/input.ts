@@ -36,9 +36,10 @@ export type Input =
   /** Learner: the shell finished a snapshot file step it was asked for. */
   | { readonly kind: 'snapshot-io'; readonly result: SnapshotIoResult }
   /**
-   * Learner (and roles that contain one): the shell's connection to an acceptor, `peer`, came up
-   * (the first time, or again). What that acceptor broadcast before is never sent again by itself.
-   * Roles without a learner ignore it.
+   * Learners and proposers (and the roles that contain them): the shell's connection to an
+   * acceptor, `peer`, came up (the first time, or again). What that acceptor broadcast before is
+   * never sent again by itself, nor what was sent to it while the connection was down: a learner
+   * asks it for the one, a proposer sends it the other again. Acceptors ignore it.
    */
   | { readonly kind: 'acceptor-connected'; readonly peer: PeerId };
 

@@ -9,7 +9,7 @@ import { controlValue } from './control-value.js';
 import { dispatchInput, type Input } from './input.js';
 import { decodeMasterOp } from './master-op.js';
 import { MAX_ACCEPTORS, MAX_PROPOSERS, MAX_UINT32, isUint32, quorumSize } from './limits.js';
-import type { AcceptedMsg, Message, PreemptedMsg, PromiseMsg } from './messages.js';
+import type { AcceptMsg, AcceptedMsg, Message, PreemptedMsg, PrepareMsg, PromiseMsg } from './messages.js';
 import { Prng } from './prng.js';
 import { ValueQueue } from './value-queue.js';
 import { InstanceVotes } from './votes.js';
@@ -82,6 +82,15 @@ export interface ProposerRecovered {
    */
   readonly fence?: number;
 }
+
+/**
+ * At most this many bytes of values go again in accepts to an acceptor whose connection came up
+ * (`Proposer.acceptorConnected`); the later instances' wait for their timeout. Up to 1,024 accepts
+ * may be under way without batching: sent at once with large values they could pass what the
+ * shell queues for one peer (evpaxos drops a connection past 64 MiB), and the next connection
+ * would get the same burst.
+ */
+const RESEND_MAX_BYTES = 4 << 20;
 
 interface Instance {
   readonly iid: number;
@@ -187,6 +196,8 @@ export class Proposer {
 
   private now = 0;
   private started = false;
+  /** When each acceptor was last sent its lost messages again (`acceptorConnected`), by acceptor id. */
+  private readonly resentAt: number[];
   /** The last iid opened (LibPaxos3's next_prepare_iid). */
   private nextPrepareIid = 0;
   private maxTrimIid = 0;
@@ -235,6 +246,7 @@ export class Proposer {
     this.id = requireInt('proposer id', options.id, 0, MAX_PROPOSERS - 1);
     this.acceptors = requireInt('acceptor count', options.acceptors, 1, MAX_ACCEPTORS);
     this.quorum = quorumSize(this.acceptors);
+    this.resentAt = new Array<number>(this.acceptors).fill(-Infinity);
     if (options.preexecWindow === 0) {
       throw new PaxosConfigError(
         'proposer-preexec-window must be at least 1: with 0 the proposer never opens an instance and nothing is ever proposed',
@@ -406,22 +418,29 @@ export class Proposer {
    * after the connection was lost. What went to it before is lost with the old connection or the
    * refused dial (LibPaxos3 too: a peer's queue is dropped), and only the timeout (`timeoutMs`,
    * LibPaxos3's 1 s) would send it again: replicas started together, the first dialling the others
-   * before they listen, took their first values 0.6–0.7 s late (`pnpm longrun`), and an instance
-   * whose quorum needs an acceptor that just came back waited as long. Sent again to that acceptor
-   * only, unchanged (same ballot, same value): a prepare it has not promised yet, and the accept of
-   * every instance in phase 2. An acceptor answers a repeat as it answered the first (Paxos keeps
-   * no count), so a message it did get costs one duplicate reply. The timeout stays as it was.
+   * before they listen, took their first values 0.6–0.7 s late (`pnpm longrun`: the prepares of
+   * the first instances were lost), and an instance whose quorum needs an acceptor that just came
+   * back waited as long. Sent again to that acceptor only, unchanged (same ballot, same value: no
+   * round to reserve): a prepare it has not promised, and the accept of every instance in phase 2,
+   * oldest first, up to `RESEND_MAX_BYTES` of values. An acceptor answers a repeat as it answered
+   * the first (Paxos keeps no count), so a message it did get costs a duplicate reply. At most once
+   * per timeout for each acceptor, so that a connection that keeps failing as it comes up is not
+   * sent the same burst each time; the timeout stays as it was.
    */
   acceptorConnected(peer: PeerId, out: Effects): void {
     if (!this.started || !Number.isInteger(peer) || peer < 0 || peer >= this.acceptors) return;
+    if (this.now - (this.resentAt[peer] as number) < this.timeoutMs) return;
+    this.resentAt[peer] = this.now;
     const bit = 1 << peer;
+    let bytes = 0;
     for (const inst of this.instances.values()) {
       // Waiting out a backoff: its prepare goes to everyone when due.
       if (inst.retryAt >= 0) continue;
       if (inst.phase === 1) {
-        if (inst.ackCount < this.quorum && (inst.acks & bit) === 0) out.send.push({ to: 'peer', peer, msg: { type: 'prepare', iid: inst.iid, ballot: inst.ballot } });
-      } else {
-        out.send.push({ to: 'peer', peer, msg: { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal } });
+        if (inst.ackCount < this.quorum && (inst.acks & bit) === 0) out.send.push({ to: 'peer', peer, msg: prepareOf(inst) });
+      } else if (bytes + inst.proposal.length <= RESEND_MAX_BYTES || bytes === 0) {
+        bytes += inst.proposal.length;
+        out.send.push({ to: 'peer', peer, msg: acceptOf(inst) });
       }
     }
   }
@@ -1046,14 +1065,14 @@ export class Proposer {
     inst.promisedVb = 0;
     inst.sentAt = this.now;
     this.dueBy(this.now + this.timeoutMs);
-    out.send.push({ to: 'acceptors', msg: { type: 'prepare', iid: inst.iid, ballot: inst.ballot } });
+    out.send.push({ to: 'acceptors', msg: prepareOf(inst) });
   }
 
   private sendAccept(inst: Instance, out: Effects): void {
     inst.sentAt = this.now;
     this.dueBy(this.now + this.timeoutMs);
     if (inst.iid > this.highestAccepted) this.highestAccepted = inst.iid;
-    out.send.push({ to: 'acceptors', msg: { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal } });
+    out.send.push({ to: 'acceptors', msg: acceptOf(inst) });
   }
 
   /** Binds the next value to `inst`: a waiting master operation first (alone), else client values. */
@@ -1151,6 +1170,16 @@ export class Proposer {
   private validAck(aid: number, iid: number, ballot: number): boolean {
     return Number.isInteger(aid) && aid >= 0 && aid < this.acceptors && isUint32(iid) && iid >= 1 && isUint32(ballot) && ballot >= 1;
   }
+}
+
+/** The prepare of `inst` at its ballot. */
+function prepareOf(inst: Instance): PrepareMsg {
+  return { type: 'prepare', iid: inst.iid, ballot: inst.ballot };
+}
+
+/** The accept of `inst`: its proposal at its ballot. */
+function acceptOf(inst: Instance): AcceptMsg {
+  return { type: 'accept', iid: inst.iid, ballot: inst.ballot, value: inst.proposal };
 }
 
 /** Whether `chosen` is a master operation of another node than `own`'s (a master operation too). */

@@ -537,6 +537,47 @@ describe('a connection to an acceptor comes up', () => {
     expect(due.send.map((e) => `${e.to} ${e.msg.type} ${'iid' in e.msg ? e.msg.iid : ''}`)).toEqual(['acceptors accept 1', 'acceptors prepare 2', 'acceptors prepare 3', 'acceptors prepare 4']);
   });
 
+  it('leaves out an instance prepared and waiting for a value, and one backing off after a preemption', () => {
+    const { p } = started({ preexecWindow: 2, backoffBaseMs: 500, backoffMaxMs: 1000 });
+    const out = fx();
+    // iid 1 promised by acceptors 0 and 1, no value to propose; iid 2 preempted by acceptor 0's higher ballot.
+    p.receive(0, promise(0, 1, 12), out);
+    p.receive(1, promise(1, 1, 12), out);
+    p.receive(0, promise(0, 2, 13), out);
+    // Backing off: its next prepare waits (a delay of 0 would have sent it at once).
+    expect(msgs(out, 'prepare')).toEqual([]);
+    expect(out.events.filter((e) => e.kind === 'preempted')).toHaveLength(1);
+    const to2 = fx();
+    p.acceptorConnected(2, to2);
+    expect(to2.send).toEqual([]);
+  });
+
+  it('sends again at most once per timeout to each acceptor, and accepts of at most 4 MiB of values at once', () => {
+    const { p } = started({ preexecWindow: 3 });
+    const out = fx();
+    const big = (fill: number) => new Uint8Array(3 << 20).fill(fill);
+    for (const v of [big(1), big(2), enc('small')]) p.propose(v, out);
+    for (let iid = 1; iid <= 3; iid++) promiseQuorum(p, iid, 12);
+    const to2 = fx();
+    p.acceptorConnected(2, to2);
+    // The second 3 MiB value would pass 4 MiB: it waits for the timeout; the small one after it fits.
+    // (Prepares go too: iids 4–6, opened as 1–3 left the window, are promised by nobody yet.)
+    expect(msgs(to2, 'accept').map((m) => `${m.iid} ${m.value.length}`)).toEqual([`1 ${3 << 20}`, '3 5']);
+    expect(msgs(to2, 'prepare').map((m) => m.iid)).toEqual([4, 5, 6]);
+    const again = fx();
+    p.acceptorConnected(2, again);
+    p.tick(999, again);
+    p.acceptorConnected(2, again);
+    expect(again.send).toEqual([]);
+    // A timeout later: the timeout resends to everyone, and a connection coming up gets its resend again.
+    const later = fx();
+    p.tick(1000, later);
+    expect(msgs(later, 'accept').map((m) => m.iid)).toEqual([1, 2, 3]);
+    const to2Later = fx();
+    p.acceptorConnected(2, to2Later);
+    expect(msgs(to2Later, 'accept').map((m) => m.iid)).toEqual([1, 3]);
+  });
+
   it('before its first tick a proposer has sent nothing, so it sends nothing again', () => {
     const p = new Proposer({ id: 2, acceptors: A, preexecWindow: 3, timeoutMs: 1000 });
     const out = fx();

@@ -5,7 +5,7 @@ import { resultLine } from './result-line.js';
 import { RunCommandError, replayCommand, runOverrides, wholeNumber } from './run-command.js';
 import { simulate } from './simulation.js';
 
-const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--resign-every MS] [--memory-window N] [--memory-bytes B] [--mutant M] [--quiet]
+const USAGE = `Usage: pnpm sim [--seeds N] [--seed S] [--values V] [--mode split|replica] [--leader on|off] [--drift-violation] [--workload values|kv] [--digests on|off|mixed] [--trim-reporters N] [--resign-every MS] [--memory-window N] [--memory-bytes B] [--connections on|off] [--mutant M] [--quiet]
 
 Runs N seeded simulations (seeds S, S+1, …; default S=1, N=100) of paxos-core under message loss,
 duplication, delay, partitions and crashes, checking safety after every event and liveness after
@@ -44,6 +44,11 @@ healing. Prints each seed's knobs and result, then a summary. Exit status 1 if a
                 with a memory window, the values of those records take at most about B bytes
                 (paxos-core's memoryBytes: the window shrinks); 0: the core's default, 64 MiB
                 (drawn per seed otherwise: the default in half the seeds, 48 or 256 in the others)
+  --connections C
+                on (default): a process's connection to an acceptor comes up a hop after both
+                start, after either restarts and when a partition between them ends, and its roles
+                get evpaxos's acceptor-connected input; off: the simulator before it modelled
+                connections (the seeds found-core-bugs.test.ts pins replay so)
   --mutant M    run a deliberately broken core (in the mode drawn per seed, or --mode): ${MUTANTS.join(', ')}
   --quiet       print failures and the summary only`;
 
@@ -79,6 +84,7 @@ const { values: args } = (() => {
         'resign-every': { type: 'string' },
         'memory-window': { type: 'string' },
         'memory-bytes': { type: 'string' },
+        connections: { type: 'string' },
         quiet: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },

@@ -39,6 +39,8 @@ export interface RunFlags {
   readonly 'memory-window'?: string | undefined;
   /** Bytes of values those records may take (0: the core's default; drawn per seed otherwise). */
   readonly 'memory-bytes'?: string | undefined;
+  /** `on` (default) or `off`: connections coming up are given as `acceptor-connected` inputs (SimOptions.connections). */
+  readonly connections?: string | undefined;
 }
 
 /** What --values, --mode and --mutant change in every seed's drawn options. */
@@ -74,6 +76,10 @@ export function runOverrides(flags: RunFlags): SimOverrides {
   const memoryBytes = wholeNumber('memory-bytes', flags['memory-bytes'], 0);
   if (memoryBytes !== undefined && !Number.isSafeInteger(memoryBytes)) throw new RunCommandError(`--memory-bytes must be at most ${Number.MAX_SAFE_INTEGER}, got '${flags['memory-bytes'] ?? ''}'`);
   if (memoryBytes !== undefined) overrides.memoryBytes = memoryBytes;
+  if (flags.connections !== undefined) {
+    if (flags.connections !== 'on' && flags.connections !== 'off') throw new RunCommandError(`--connections must be on or off, got '${flags.connections}'`);
+    overrides.connections = flags.connections === 'on';
+  }
   if (flags['drift-violation'] === true) {
     overrides.leadership = true;
     overrides.driftViolation = true;
@@ -100,6 +106,7 @@ export function replayCommand(options: SimOptions, given: RunFlags): string {
     ...(given['resign-every'] !== undefined ? [`--resign-every ${options.resignEveryMs}`] : []),
     ...(given['memory-window'] !== undefined ? [`--memory-window ${options.memoryWindow}`] : []),
     ...(given['memory-bytes'] !== undefined ? [`--memory-bytes ${options.memoryBytes}`] : []),
+    ...(options.connections ? [] : ['--connections off']),
     ...(options.mutant ? [`--mutant ${options.mutant}`] : []),
   ].join(' ');
 }
@@ -132,14 +139,14 @@ export function parseRunCommand(text: string): ParsedRun {
       found[name] = 'yes';
       continue;
     }
-    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every', 'memory-window', 'memory-bytes'].includes(name)) {
-      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every, --memory-window, --memory-bytes and --mutant`);
+    if (!['seed', 'seeds', 'values', 'mode', 'mutant', 'leader', 'workload', 'digests', 'trim-reporters', 'resign-every', 'memory-window', 'memory-bytes', 'connections'].includes(name)) {
+      throw new RunCommandError(`unknown flag '--${name}'; a run takes --seed, --values, --mode, --leader, --drift-violation, --workload, --digests, --trim-reporters, --resign-every, --memory-window, --memory-bytes, --connections and --mutant`);
     }
     const value = eq < 0 ? words[++i] : word.slice(eq + 1);
     if (value === undefined || value === '') throw new RunCommandError(`--${name} needs a value`);
     found[name] = value;
   }
   if (found['seeds'] !== undefined && found['seeds'] !== '1') throw new RunCommandError(`--seeds ${found['seeds']}: one run at a time here; give one seed`);
-  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'], 'memory-window': found['memory-window'], 'memory-bytes': found['memory-bytes'] };
+  const flags: RunFlags = { values: found['values'], mode: found['mode'], mutant: found['mutant'], leader: found['leader'], 'drift-violation': found['drift-violation'] === 'yes', workload: found['workload'], digests: found['digests'], 'trim-reporters': found['trim-reporters'], 'resign-every': found['resign-every'], 'memory-window': found['memory-window'], 'memory-bytes': found['memory-bytes'], connections: found['connections'] };
   return { seed: wholeNumber('seed', found['seed'], 0) ?? 1, flags, overrides: runOverrides(flags) };
 }

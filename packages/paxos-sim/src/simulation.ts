@@ -119,6 +119,8 @@ export interface FaultCounts {
   resignations: number;
   dropped: number;
   duplicated: number;
+  /** Connections that came up (the `acceptor-connected` inputs given; see SimOptions.connections). */
+  connections: number;
 }
 
 export interface SimResult {
@@ -200,7 +202,7 @@ export class Simulation {
   /** Directed link (from·n + to) → number of partitions currently cutting it. */
   private readonly cut: Uint16Array;
   private readonly out: Effects = newEffects();
-  private readonly faults: FaultCounts = { crashes: 0, restarts: 0, partitions: 0, resignations: 0, dropped: 0, duplicated: 0 };
+  private readonly faults: FaultCounts = { crashes: 0, restarts: 0, partitions: 0, resignations: 0, dropped: 0, duplicated: 0, connections: 0 };
   private now = 0;
   private events = 0;
   private healed = false;
@@ -493,7 +495,8 @@ export class Simulation {
       case 'connected': {
         const node = this.nodes[ev.node] as SimNode;
         const acceptor = this.nodes[ev.peer] as SimNode;
-        if (!node.up || node.role === null || node.incarnation !== ev.inc || !acceptor.up || acceptor.incarnation !== ev.peerInc || !this.linked(node, acceptor)) return;
+        if (!node.up || node.role === null || node.incarnation !== ev.inc || !this.listening(acceptor) || acceptor.incarnation !== ev.peerInc || !this.linked(node, acceptor)) return;
+        this.faults.connections++;
         // Acceptors are the first nodes: an acceptor's index is its id, the peer id a dialled
         // connection has in evpaxos (and what 'peer' sends are routed by here).
         this.step(node, (role, out) => (role as { acceptorConnected?(peer: number, out: Effects): void }).acceptorConnected?.(acceptor.index, out));
@@ -534,6 +537,7 @@ export class Simulation {
   // ---- nodes ----
 
   private start(node: SimNode): void {
+    if (node.incarnation > 0) this.faults.restarts++;
     node.up = true;
     node.incarnation++;
     node.senders = sendersOf(node.kind, node.roleId, node.incarnation);
@@ -577,9 +581,14 @@ export class Simulation {
   /** `dialler`'s connection to acceptor `acceptor` comes up a hop from now, if both are up and linked both ways. */
   private connectLater(dialler: SimNode, acceptor: SimNode): void {
     if (!this.options.connections || dialler === acceptor || dialler.kind === 'acceptor' || (acceptor.kind !== 'acceptor' && acceptor.kind !== 'replica')) return;
-    if (!dialler.up || !acceptor.up || !this.linked(dialler, acceptor)) return;
+    if (!dialler.up || !this.listening(acceptor) || !this.linked(dialler, acceptor)) return;
     const at = this.now + this.options.delayMs + this.net.below(this.options.jitterMs + 1);
     this.queue.push(at, { k: 'connected', node: dialler.index, inc: dialler.incarnation, peer: acceptor.index, peerInc: acceptor.incarnation });
+  }
+
+  /** Whether `acceptor` takes connections: it is up and runs its role (a rejoining replica does not listen yet). */
+  private listening(acceptor: SimNode): boolean {
+    return acceptor.up && acceptor.role !== null;
   }
 
   /** Whether no cut stands between `a` and `b`, either way (a TCP connection needs both). */
@@ -1242,6 +1251,9 @@ export class Simulation {
       mix(ev.from);
     } else if (ev.k === 'rejoin-retry') {
       mix(ev.node);
+    } else if (ev.k === 'connected') {
+      mix(ev.node);
+      mix(ev.peer);
     }
     this.hash = h;
   }

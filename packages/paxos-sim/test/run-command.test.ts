@@ -53,6 +53,17 @@ describe('a run command pasted into sim:web', () => {
     expect(() => parseRunCommand('pnpm sim --seed 9 --memory-window -1')).toThrow(/--memory-window must be a whole number ≥ 0, got '-1'/);
   });
 
+  it('takes --connections (on by default), and replays it off', () => {
+    const parsed = parseRunCommand('replay: pnpm sim --seed 21 --connections off');
+    expect(parsed.overrides).toEqual({ connections: false });
+    const options = drawOptions(21, parsed.overrides);
+    expect(options.connections).toBe(false);
+    expect(replayCommand(options, parsed.flags)).toBe('pnpm sim --seed 21 --connections off');
+    expect(drawOptions(21).connections).toBe(true);
+    expect(replayCommand(drawOptions(21), {})).not.toMatch(/connections/);
+    expect(() => parseRunCommand('pnpm sim --seed 21 --connections maybe')).toThrow(/--connections must be on or off, got 'maybe'/);
+  });
+
   it('takes --leader and --drift-violation, and replays them', () => {
     const parsed = parseRunCommand('replay: pnpm sim --seed 9 --leader on --drift-violation');
     expect(parsed.overrides).toEqual({ leadership: true, driftViolation: true });
