@@ -119,6 +119,9 @@ const EMPTY_CHUNK = new Uint8Array(0);
  */
 const REPORT_AFTER_MS = 1000;
 
+/** A replica's hello makes this process dial it early (`Network.redialNow`) at most this often. */
+const HELLO_REDIAL_MIN_MS = 50;
+
 /** What a failed connection's error code means, for the log line. */
 const CAUSES: Record<string, string> = {
   ECONNREFUSED: 'connection refused: nothing listens at that address',
@@ -186,6 +189,8 @@ class Connection {
   redial: NodeJS.Timeout | undefined;
   /** Dialled connections: the address dialled. */
   address: Address | undefined;
+  /** Dialled connections: when the last dial began (`performance.now()`). */
+  dialledAt = -Infinity;
   /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
   hello: HelloMsg | undefined;
   /** Incoming connections: the peer's hello said it only submits values: no broadcast goes to it. */
@@ -302,7 +307,10 @@ class Connection {
     this.queued = 0;
   }
 
-  /** Bytes queued while disconnected are lost with the connection (LibPaxos3 too); Paxos resends. */
+  /**
+   * Bytes queued while disconnected are lost with the connection (LibPaxos3 too); Paxos resends.
+   * (What is queued while a dial is under way goes out if that dial succeeds: `connect`.)
+   */
   reset(): void {
     this.clear();
     // A dialled connection is redialled with this object: a frame cut off when the connection
@@ -673,6 +681,7 @@ export class Network {
   private connect(conn: Connection, addr: Address): void {
     if (this.closed) return;
     conn.address = addr;
+    conn.dialledAt = performance.now();
     // Reads of a dialled plain socket land in a buffer the transport reuses (see Transport.connect).
     const socket = this.transport.connect(addr, addr.name, (chunk) => this.receive(conn, chunk, true));
     socket.setNoDelay(this.options.nodelay);
@@ -737,12 +746,14 @@ export class Network {
    * together dial each other before all of them listen, and a refused dial waited 50, 100, 200,
    * 400 ms (up to 2 s after a peer's restart) before the connection came up; what the proposer
    * lost meanwhile it sends on `onAcceptorConnected` (paxos-core's Proposer.acceptorConnected).
-   * The backoff keeps growing (a hello proves the peer is up, not that the dial will work), so
-   * hellos cannot make this process dial more often than once per hello.
+   * The backoff keeps growing (a hello proves the peer is up, not that the dial will work), and a
+   * hello within `HELLO_REDIAL_MIN_MS` of the last dial leaves it to the timer: connections that
+   * say hello over and over cannot make this process dial faster than that.
    */
   private redialNow(k: number): void {
     const conn = this.dialled[k];
     if (conn === undefined || conn.redial === undefined || conn.address === undefined || this.closed) return;
+    if (performance.now() - conn.dialledAt < HELLO_REDIAL_MIN_MS) return;
     this.log.debug(`${conn.name} dialled this process: dialling it now, not after the backoff`);
     this.dialNow(conn, conn.address);
   }

@@ -150,8 +150,7 @@ describe('dialling back at once', () => {
       await sleep(700);
       expect(accepted).toHaveLength(0);
       await greet(p[0] as number, 'replica');
-      await waitFor(() => accepted.length === 1, 2000, 'replica 0 to dial replica 1 on its hello');
-      expect(r0?.isUp(1)).toBe(true);
+      await waitFor(() => accepted.length === 1 && r0?.isUp(1) === true, 2000, 'replica 0 to dial replica 1 on its hello');
     } finally {
       for (const s of [...greeters, ...accepted]) s.destroy();
       await r0?.close();

@@ -421,28 +421,38 @@ export class Proposer {
    * before they listen, took their first values 0.6–0.7 s late (`pnpm longrun`: the prepares of
    * the first instances were lost), and an instance whose quorum needs an acceptor that just came
    * back waited as long. Sent again to that acceptor only, unchanged (same ballot, same value: no
-   * round to reserve): a prepare it has not promised, and the accept of every instance in phase 2,
-   * oldest first, up to `RESEND_MAX_BYTES` of values. An acceptor answers a repeat as it answered
-   * the first (Paxos keeps no count), so a message it did get costs a duplicate reply. At most once
-   * per timeout for each acceptor, so that a connection that keeps failing as it comes up is not
-   * sent the same burst each time; the timeout stays as it was.
+   * round to reserve): the accept of every instance in phase 2, lowest instance first (a re-run hole
+   * is opened after newer instances), up to `RESEND_MAX_BYTES` of values, and a prepare it has not
+   * promised. An acceptor answers a repeat as it answered the first (Paxos keeps no count), so a
+   * message it did get (the shell flushes what it queued during a dial that succeeds) costs a
+   * duplicate reply. At most once per timeout for each acceptor that was sent something, so that a
+   * connection that keeps failing as it comes up is not sent the same burst each time; the timeout
+   * stays as it was.
    */
   acceptorConnected(peer: PeerId, out: Effects): void {
     if (!this.started || !Number.isInteger(peer) || peer < 0 || peer >= this.acceptors) return;
     if (this.now - (this.resentAt[peer] as number) < this.timeoutMs) return;
-    this.resentAt[peer] = this.now;
     const bit = 1 << peer;
-    let bytes = 0;
+    const from = out.send.length;
+    const accepting: Instance[] = [];
+    const preparing: Instance[] = [];
     for (const inst of this.instances.values()) {
       // Waiting out a backoff: its prepare goes to everyone when due.
       if (inst.retryAt >= 0) continue;
-      if (inst.phase === 1) {
-        if (inst.ackCount < this.quorum && (inst.acks & bit) === 0) out.send.push({ to: 'peer', peer, msg: prepareOf(inst) });
-      } else if (bytes + inst.proposal.length <= RESEND_MAX_BYTES || bytes === 0) {
-        bytes += inst.proposal.length;
-        out.send.push({ to: 'peer', peer, msg: acceptOf(inst) });
-      }
+      if (inst.phase === 2) accepting.push(inst);
+      else if (inst.ackCount < this.quorum && (inst.acks & bit) === 0) preparing.push(inst);
     }
+    // Accepts first (nearest to a decision), each kind by instance.
+    accepting.sort(byIid);
+    preparing.sort(byIid);
+    let bytes = 0;
+    for (const inst of accepting) {
+      if (bytes > 0 && bytes + inst.proposal.length > RESEND_MAX_BYTES) continue;
+      bytes += inst.proposal.length;
+      out.send.push({ to: 'peer', peer, msg: acceptOf(inst) });
+    }
+    for (const inst of preparing) out.send.push({ to: 'peer', peer, msg: prepareOf(inst) });
+    if (out.send.length > from) this.resentAt[peer] = this.now;
   }
 
   /** The shell's turn ends: bind the client values that arrived in it (see `bindAtEndOfBatch`). */
@@ -1170,6 +1180,11 @@ export class Proposer {
   private validAck(aid: number, iid: number, ballot: number): boolean {
     return Number.isInteger(aid) && aid >= 0 && aid < this.acceptors && isUint32(iid) && iid >= 1 && isUint32(ballot) && ballot >= 1;
   }
+}
+
+/** Instances by id, for `sort`. */
+function byIid(a: Instance, b: Instance): number {
+  return a.iid - b.iid;
 }
 
 /** The prepare of `inst` at its ballot. */

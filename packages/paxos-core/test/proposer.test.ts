@@ -578,6 +578,25 @@ describe('a connection to an acceptor comes up', () => {
     expect(msgs(to2Later, 'accept').map((m) => m.iid)).toEqual([1, 3]);
   });
 
+  it('a connection that brought nothing to send again leaves the next one its resend; a first accept over 4 MiB goes alone', () => {
+    const { p } = started({ preexecWindow: 1 });
+    const out = fx();
+    promiseQuorum(p, 1, 12);
+    p.receive(2, promise(2, 1, 12), out);
+    // Everything promised by acceptor 2 and nothing in phase 2: nothing to send it.
+    const idle = fx();
+    p.acceptorConnected(2, idle);
+    expect(idle.send).toEqual([]);
+    // Within the same timeout, two values go into phase 2 (the second in iid 2, promised by 0 and 1 only).
+    p.propose(new Uint8Array(5 << 20), out);
+    p.propose(enc('small'), out);
+    const second = promiseQuorum(p, 2, 12);
+    expect([...msgs(out, 'accept'), ...msgs(second, 'accept')].map((m) => m.iid)).toEqual([1, 2]);
+    const again = fx();
+    p.acceptorConnected(2, again);
+    expect(msgs(again, 'accept').map((m) => `${m.iid} ${m.value.length}`)).toEqual([`1 ${5 << 20}`]);
+  });
+
   it('before its first tick a proposer has sent nothing, so it sends nothing again', () => {
     const p = new Proposer({ id: 2, acceptors: A, preexecWindow: 3, timeoutMs: 1000 });
     const out = fx();
