@@ -187,6 +187,8 @@ class Connection {
   backoff: Backoff | undefined;
   /** Dialled connections: the timer of the next dial while the peer is down (see `Network.redialNow`). */
   redial: NodeJS.Timeout | undefined;
+  /** Dialled connections: when that timer fires (`performance.now()`; Infinity: none pending). */
+  redialAt = Infinity;
   /** Dialled connections: the address dialled. */
   address: Address | undefined;
   /** Dialled connections: when the last dial began (`performance.now()`). */
@@ -724,20 +726,31 @@ export class Network {
       } else {
         this.failedDial(conn, error ?? 'closed by the peer', now, refused);
       }
-      const timer = setTimeout(() => this.dialNow(conn, addr), conn.backoff?.next() ?? 2000);
-      this.timers.add(timer);
-      conn.redial = timer;
+      this.redialIn(conn, addr, conn.backoff?.next() ?? 2000);
     });
+  }
+
+  /** Dials `conn` again in `ms`, instead of when its pending redial timer (if any) would have. */
+  private redialIn(conn: Connection, addr: Address, ms: number): void {
+    this.dropRedial(conn);
+    const timer = setTimeout(() => this.dialNow(conn, addr), ms);
+    this.timers.add(timer);
+    conn.redial = timer;
+    conn.redialAt = performance.now() + ms;
   }
 
   /** Dials `conn` again now, dropping its redial timer if one is pending. */
   private dialNow(conn: Connection, addr: Address): void {
-    if (conn.redial !== undefined) {
-      clearTimeout(conn.redial);
-      this.timers.delete(conn.redial);
-      conn.redial = undefined;
-    }
+    this.dropRedial(conn);
     this.connect(conn, addr);
+  }
+
+  private dropRedial(conn: Connection): void {
+    if (conn.redial === undefined) return;
+    clearTimeout(conn.redial);
+    this.timers.delete(conn.redial);
+    conn.redial = undefined;
+    conn.redialAt = Infinity;
   }
 
   /**
@@ -747,15 +760,21 @@ export class Network {
    * 400 ms (up to 2 s after a peer's restart) before the connection came up; what the proposer
    * lost meanwhile it sends on `onAcceptorConnected` (paxos-core's Proposer.acceptorConnected).
    * The backoff keeps growing (a hello proves the peer is up, not that the dial will work), and a
-   * hello within `HELLO_REDIAL_MIN_MS` of the last dial leaves it to the timer: connections that
-   * say hello over and over cannot make this process dial faster than that.
+   * hello within `HELLO_REDIAL_MIN_MS` of the last dial makes the next one come that long after it:
+   * connections that say hello over and over cannot make this process dial faster than that.
    */
   private redialNow(k: number): void {
     const conn = this.dialled[k];
     if (conn === undefined || conn.redial === undefined || conn.address === undefined || this.closed) return;
-    if (performance.now() - conn.dialledAt < HELLO_REDIAL_MIN_MS) return;
-    this.log.debug(`${conn.name} dialled this process: dialling it now, not after the backoff`);
-    this.dialNow(conn, conn.address);
+    const now = performance.now();
+    const wait = conn.dialledAt + HELLO_REDIAL_MIN_MS - now;
+    if (wait <= 0) {
+      this.log.debug(`${conn.name} dialled this process: dialling it now, not after the backoff`);
+      this.dialNow(conn, conn.address);
+    } else if (now + wait < conn.redialAt) {
+      this.log.debug(`${conn.name} dialled this process: dialling it in ${Math.ceil(wait)} ms, not after the backoff`);
+      this.redialIn(conn, conn.address, wait);
+    }
   }
 
   /**

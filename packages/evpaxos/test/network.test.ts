@@ -157,6 +157,60 @@ describe('dialling back at once', () => {
       await new Promise<void>((r) => server.close(() => r()));
     }
   }, 15_000);
+
+  it('a hello just after such a dial was refused makes the next dial come 50 ms after it, not after the backoff', async () => {
+    const accepted: Socket[] = [];
+    const server = createServer((s) => {
+      accepted.push(s);
+      s.on('error', () => undefined);
+    });
+    const greeters: Socket[] = [];
+    const greet = (port: number) =>
+      new Promise<void>((resolve, reject) => {
+        const s = connect(port, '127.0.0.1', () => {
+          s.write(encodeExtension({ type: 'hello', version: 'test', role: 'replica', id: 1, features: [] }));
+          resolve();
+        });
+        s.on('error', reject);
+        greeters.push(s);
+      });
+    let r0: Network | undefined;
+    try {
+      const p = await withFreePorts(2, async (ports) => {
+        const net = new Network({
+          ...BASE,
+          self: 0,
+          listen: { host: '127.0.0.1', port: ports[0] as number, where: 'test:1', name: 'replica-0' },
+          dial: ports.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
+          redial: { firstMs: 4000, maxMs: 8000 },
+          hello: { type: 'hello', version: 'test', role: 'replica', id: 0, features: [] },
+        });
+        try {
+          await net.start();
+          await sleep(200);
+          // Replica 1's hello while nothing listens on its port yet: replica 0 dials at once, is
+          // refused, and its backoff says 8 s.
+          await greet(ports[0] as number);
+          await sleep(5);
+          await listenOn(server, ports[1] as number);
+        } catch (e) {
+          // A port taken: withFreePorts tries others.
+          for (const s of greeters.splice(0)) s.destroy();
+          await net.close();
+          throw e;
+        }
+        r0 = net;
+        return ports;
+      });
+      // A second hello, most likely within 50 ms of that dial: the next comes 50 ms after it.
+      await greet(p[0] as number);
+      await waitFor(() => accepted.length === 1 && r0?.isUp(1) === true, 3000, 'replica 0 to dial replica 1 again about 50 ms after its last dial');
+    } finally {
+      for (const s of [...greeters, ...accepted]) s.destroy();
+      await r0?.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }, 15_000);
 });
 
 describe('connection log lines', () => {
