@@ -104,111 +104,93 @@ describe('redial', () => {
   }, 15_000);
 });
 
+/**
+ * Replica 0 of two, alone: its dial to replica 1's port is refused and waits for a 4 s backoff.
+ * `before(greet, port1)` runs once it is up (inside the port retry: a taken port starts again);
+ * then a plain server may take replica 1's port (`listen`) and count the connections replica 0
+ * makes to it, and `greet` says hello to replica 0 as replica 1 or a learner, on a socket of its own.
+ */
+async function aloneReplicaZero(before: (greet: (role: 'learner' | 'replica') => Promise<void>, listen: () => Promise<void>) => Promise<void>) {
+  const accepted: Socket[] = [];
+  const server = createServer((s) => {
+    accepted.push(s);
+    s.on('error', () => undefined);
+  });
+  const greeters: Socket[] = [];
+  const greetAt = (port: number, role: 'learner' | 'replica') =>
+    new Promise<void>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.write(encodeExtension({ type: 'hello', version: 'test', role, id: 1, features: [] }));
+        resolve();
+      });
+      s.on('error', reject);
+      greeters.push(s);
+    });
+  const { net, ports } = await withFreePorts(2, async (p) => {
+    const n = new Network({
+      ...BASE,
+      self: 0,
+      listen: { host: '127.0.0.1', port: p[0] as number, where: 'test:1', name: 'replica-0' },
+      dial: p.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
+      redial: { firstMs: 4000, maxMs: 8000 },
+      hello: { type: 'hello', version: 'test', role: 'replica', id: 0, features: [] },
+    });
+    try {
+      await n.start();
+      await sleep(200);
+      await before(
+        (role) => greetAt(p[0] as number, role),
+        () => listenOn(server, p[1] as number),
+      );
+    } catch (e) {
+      // A port taken: withFreePorts tries others (anything else fails the test, all closed).
+      for (const s of greeters.splice(0)) s.destroy();
+      await n.close();
+      if (server.listening) await new Promise<void>((r) => server.close(() => r()));
+      throw e;
+    }
+    return { net: n, ports: p };
+  });
+  return {
+    r0: net,
+    accepted,
+    greet: (role: 'learner' | 'replica') => greetAt(ports[0] as number, role),
+    close: async () => {
+      for (const s of [...greeters, ...accepted]) s.destroy();
+      await net.close();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
 describe('dialling back at once', () => {
   it('only for a hello that says replica: one from a learner leaves the backoff as it is', async () => {
-    // Replica 0 alone, its dial to replica 1's port refused and waiting 4 s; a plain server then
-    // takes that port and counts the connections replica 0 makes to it.
-    const accepted: Socket[] = [];
-    const server = createServer((s) => {
-      accepted.push(s);
-      s.on('error', () => undefined);
-    });
-    const greeters: Socket[] = [];
-    const greet = (port: number, role: 'learner' | 'replica') =>
-      new Promise<void>((resolve, reject) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.write(encodeExtension({ type: 'hello', version: 'test', role, id: 1, features: [] }));
-          resolve();
-        });
-        s.on('error', reject);
-        greeters.push(s);
-      });
-    let r0: Network | undefined;
+    const f = await aloneReplicaZero((_greet, listen) => listen());
     try {
-      const p = await withFreePorts(2, async (ports) => {
-        const net = new Network({
-          ...BASE,
-          self: 0,
-          listen: { host: '127.0.0.1', port: ports[0] as number, where: 'test:1', name: 'replica-0' },
-          dial: ports.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
-          redial: { firstMs: 4000, maxMs: 8000 },
-          hello: { type: 'hello', version: 'test', role: 'replica', id: 0, features: [] },
-        });
-        try {
-          await net.start();
-          await sleep(200);
-          await listenOn(server, ports[1] as number);
-        } catch (e) {
-          // A port taken: withFreePorts tries others.
-          await net.close();
-          throw e;
-        }
-        r0 = net;
-        return ports;
-      });
-      await greet(p[0] as number, 'learner');
+      await f.greet('learner');
       await sleep(700);
-      expect(accepted).toHaveLength(0);
-      await greet(p[0] as number, 'replica');
-      await waitFor(() => accepted.length === 1 && r0?.isUp(1) === true, 2000, 'replica 0 to dial replica 1 on its hello');
+      expect(f.accepted).toHaveLength(0);
+      await f.greet('replica');
+      await waitFor(() => f.accepted.length === 1 && f.r0.isUp(1), 2000, 'replica 0 to dial replica 1 on its hello');
     } finally {
-      for (const s of [...greeters, ...accepted]) s.destroy();
-      await r0?.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      await f.close();
     }
   }, 15_000);
 
   it('a hello just after such a dial was refused makes the next dial come 50 ms after it, not after the backoff', async () => {
-    const accepted: Socket[] = [];
-    const server = createServer((s) => {
-      accepted.push(s);
-      s.on('error', () => undefined);
+    const f = await aloneReplicaZero(async (greet, listen) => {
+      // Replica 1's hello while nothing listens on its port yet: replica 0 dials at once, is
+      // refused, and its backoff says 8 s.
+      await greet('replica');
+      await sleep(5);
+      await listen();
     });
-    const greeters: Socket[] = [];
-    const greet = (port: number) =>
-      new Promise<void>((resolve, reject) => {
-        const s = connect(port, '127.0.0.1', () => {
-          s.write(encodeExtension({ type: 'hello', version: 'test', role: 'replica', id: 1, features: [] }));
-          resolve();
-        });
-        s.on('error', reject);
-        greeters.push(s);
-      });
-    let r0: Network | undefined;
     try {
-      const p = await withFreePorts(2, async (ports) => {
-        const net = new Network({
-          ...BASE,
-          self: 0,
-          listen: { host: '127.0.0.1', port: ports[0] as number, where: 'test:1', name: 'replica-0' },
-          dial: ports.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
-          redial: { firstMs: 4000, maxMs: 8000 },
-          hello: { type: 'hello', version: 'test', role: 'replica', id: 0, features: [] },
-        });
-        try {
-          await net.start();
-          await sleep(200);
-          // Replica 1's hello while nothing listens on its port yet: replica 0 dials at once, is
-          // refused, and its backoff says 8 s.
-          await greet(ports[0] as number);
-          await sleep(5);
-          await listenOn(server, ports[1] as number);
-        } catch (e) {
-          // A port taken: withFreePorts tries others.
-          for (const s of greeters.splice(0)) s.destroy();
-          await net.close();
-          throw e;
-        }
-        r0 = net;
-        return ports;
-      });
       // A second hello, most likely within 50 ms of that dial: the next comes 50 ms after it.
-      await greet(p[0] as number);
-      await waitFor(() => accepted.length === 1 && r0?.isUp(1) === true, 3000, 'replica 0 to dial replica 1 again about 50 ms after its last dial');
+      await f.greet('replica');
+      await waitFor(() => f.accepted.length === 1 && f.r0.isUp(1), 3000, 'replica 0 to dial replica 1 again about 50 ms after its last dial');
     } finally {
-      for (const s of [...greeters, ...accepted]) s.destroy();
-      await r0?.close();
-      await new Promise<void>((r) => server.close(() => r()));
+      await f.close();
     }
   }, 15_000);
 });
