@@ -8,6 +8,7 @@ import { ExtensionError, masterMap, masterState, reportList } from './extensions
 import type { Logger } from './log.js';
 import { snapshotChunks, type SnapshotData } from './state-machine.js';
 import { StorageError } from './storage/types.js';
+import { syncDirectoryAsync } from './sync-dir.js';
 
 /**
  * Checkpoint files. One file per checkpoint, `checkpoint-<iid>.ckpt`:
@@ -229,7 +230,7 @@ export class CheckpointStore {
         await fh.close();
       }
       await rename(tmp, path);
-      await syncDir(this.dir);
+      await syncDirectoryAsync(this.dir);
     } catch (e) {
       await rm(tmp, { force: true }).catch(() => undefined);
       throw new StorageError(`writing the checkpoint of instance ${iid} to ${path} failed: ${(e as Error).message}`);
@@ -316,7 +317,7 @@ export class CheckpointStore {
     this.stagedHeader = undefined;
     const path = join(this.dir, nameOf(ref.iid));
     await rename(join(this.dir, STAGING), path);
-    await syncDir(this.dir);
+    await syncDirectoryAsync(this.dir);
     const info: CheckpointInfo = { iid: ref.iid, size: ref.size, sum: ref.sum, path, reports, ...(master !== undefined ? { master } : {}) };
     await this.added(info);
     return info;
@@ -384,11 +385,3 @@ async function writeFully(fh: FileHandle, data: Uint8Array, position: number): P
   }
 }
 
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}

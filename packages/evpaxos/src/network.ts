@@ -189,8 +189,6 @@ class Connection {
   redial: NodeJS.Timeout | undefined;
   /** Dialled connections: when that timer fires (`performance.now()`; Infinity: none pending). */
   redialAt = Infinity;
-  /** Dialled connections: the address dialled. */
-  address: Address | undefined;
   /** Dialled connections: when the last dial began (`performance.now()`). */
   dialledAt = -Infinity;
   /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
@@ -682,7 +680,6 @@ export class Network {
 
   private connect(conn: Connection, addr: Address): void {
     if (this.closed) return;
-    conn.address = addr;
     conn.dialledAt = performance.now();
     // Reads of a dialled plain socket land in a buffer the transport reuses (see Transport.connect).
     const socket = this.transport.connect(addr, addr.name, (chunk) => this.receive(conn, chunk, true));
@@ -765,15 +762,16 @@ export class Network {
    */
   private redialNow(k: number): void {
     const conn = this.dialled[k];
-    if (conn === undefined || conn.redial === undefined || conn.address === undefined || this.closed) return;
+    const addr = this.options.dial?.[k];
+    if (conn === undefined || addr === undefined || conn.redial === undefined || this.closed) return;
     const now = performance.now();
     const wait = conn.dialledAt + HELLO_REDIAL_MIN_MS - now;
     if (wait <= 0) {
       this.log.debug(`${conn.name} dialled this process: dialling it now, not after the backoff`);
-      this.dialNow(conn, conn.address);
+      this.dialNow(conn, addr);
     } else if (now + wait < conn.redialAt) {
       this.log.debug(`${conn.name} dialled this process: dialling it in ${Math.ceil(wait)} ms, not after the backoff`);
-      this.redialIn(conn, conn.address, wait);
+      this.redialIn(conn, addr, wait);
     }
   }
 

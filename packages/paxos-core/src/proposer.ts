@@ -85,7 +85,8 @@ export interface ProposerRecovered {
 
 /**
  * At most this many bytes of values go again in accepts to an acceptor whose connection came up
- * (`Proposer.acceptorConnected`); the later instances' wait for their timeout. Up to 1,024 accepts
+ * (`Proposer.acceptorConnected`): an accept that would pass it waits for its timeout (a smaller one
+ * after it may still go). Up to 1,024 accepts
  * may be under way without batching: sent at once with large values they could pass what the
  * shell queues for one peer (evpaxos drops a connection past 64 MiB), and the next connection
  * would get the same burst.

@@ -109,15 +109,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       // A new store's folder is synced into its parent: a power cut must not take the folder
       // with the first records acknowledged from it.
       if (options.sync) syncDirectory(dirname(this.location));
-      this.db = open<Uint8Array, number>({
-        path: this.location,
-        mapSize: options.mapSize,
-        pageSize: options.pageSize ?? LMDB_PAGE_SIZE,
-        noSync: !options.sync,
-        overlappingSync: false,
-        encoding: 'binary',
-        keyEncoding: 'uint32',
-      });
+      this.db = openEnvironment(this.location, options.mapSize, options.pageSize ?? LMDB_PAGE_SIZE, options.sync);
       this.pageSize = (this.db.getStats() as { pageSize: number }).pageSize;
       this.minBytes = minStoredBytes(this.pageSize);
     } catch (e) {
@@ -202,7 +194,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
         this.segments = new Segments(
           this.location,
           this.meta.segmentInstances,
-          (path) => open<Uint8Array, number>({ path, mapSize: this.mapSize, pageSize: this.pageSize, noSync: !this.sync, overlappingSync: false, encoding: 'binary', keyEncoding: 'uint32' }),
+          (path) => openEnvironment(path, this.mapSize, this.pageSize, this.sync),
           this.sync,
         );
       } catch (e) {
@@ -477,6 +469,15 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     }
     return `${cause}. Check the disk, then restart the acceptor: everything it committed before is kept`;
   }
+}
+
+/**
+ * An environment of this storage: the store's own, or a segment's (with the store's page size).
+ * With `sync`, lmdb-js's asynchronous transactions resolve after the fsync (overlapping sync off:
+ * it would resolve them before the flush); without, nothing is synced.
+ */
+function openEnvironment(path: string, mapSize: number, pageSize: number, sync: boolean): RootDatabase<Uint8Array, number> {
+  return open<Uint8Array, number>({ path, mapSize, pageSize, noSync: !sync, overlappingSync: false, encoding: 'binary', keyEncoding: 'uint32' });
 }
 
 /**

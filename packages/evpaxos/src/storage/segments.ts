@@ -12,7 +12,7 @@ type Env = RootDatabase<Uint8Array, number>;
  * disk; 16,384 batches of 10 KB are 160 MB.
  */
 export const SEGMENT_INSTANCES = 16_384;
-/** A segment's folder is named by its first instance, a uint32: keep it a multiple of the size below 2^32. */
+/** The largest `lmdb-segment-instances` taken: beyond it a segment would be too large for a trim to free the disk in useful steps (16,777,216 batches of 10 KB are 160 GB). */
 export const MAX_SEGMENT_INSTANCES = 1 << 24;
 
 /** A segment's folder: `records-<its first instance>`. */
@@ -236,7 +236,6 @@ export class Segments {
     const at = lowerBound(this.onDisk, k);
     if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
   }
-
 
   async close(): Promise<void> {
     const envs = [...this.open.values()];
