@@ -205,7 +205,11 @@ class Connection {
     readonly name: string,
     private readonly net: Network,
     maxValueSize: number,
-    /** The process this connection was dialled to (its config name), for TLS and metrics. */
+    /**
+     * Dialled: the process it was dialled to (its config name). Incoming under TLS: the process
+     * names the peer's certificate carries, comma-separated (undefined over plain TCP). For TLS
+     * checks and metrics.
+     */
     readonly peer: string | undefined,
   ) {
     this.outbound = id < FIRST_INCOMING_ID;
@@ -759,11 +763,17 @@ export class Network {
    * The backoff keeps growing (a hello proves the peer is up, not that the dial will work), and a
    * hello within `HELLO_REDIAL_MIN_MS` of the last dial makes the next one come that long after it:
    * connections that say hello over and over cannot make this process dial faster than that.
+   * Under TLS the hello counts only on a connection whose certificate names replica `k` (`from.peer`):
+   * a learner's or a client's certificate cannot make this process dial a replica early.
    */
-  private redialNow(k: number): void {
+  private redialNow(k: number, from: Connection): void {
     const conn = this.dialled[k];
     const addr = this.options.dial?.[k];
     if (conn === undefined || addr === undefined || conn.redial === undefined || this.closed) return;
+    if (from.peer !== undefined && !from.peer.split(',').includes(addr.name)) {
+      this.log.debug(`${from.name} said hello as replica ${k}, which its certificate does not name: not dialling ${addr.name} early`);
+      return;
+    }
     const now = performance.now();
     const wait = conn.dialledAt + HELLO_REDIAL_MIN_MS - now;
     if (wait <= 0) {
@@ -968,7 +978,7 @@ export class Network {
         this.flushSoon();
       }
       // (The decoder takes ids of −1 to 255 only.)
-      if (!conn.outbound && first && msg.role === 'replica' && msg.id >= 0) this.redialNow(msg.id);
+      if (!conn.outbound && first && msg.role === 'replica' && msg.id >= 0) this.redialNow(msg.id, conn);
       return;
     }
     this.options.onExtension?.(conn.id, msg);

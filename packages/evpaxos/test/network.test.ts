@@ -1,11 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '@libpaxos/paxos-core';
 import { parseConfig, silentLogger, startAcceptor, startLearner, startReplica, type Logger, type PaxosHandle } from '../src/index.js';
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { FrameDecoder, encodeMessage } from '../src/codec.js';
 import { SUBMIT_ONLY_FEATURE, encodeExtension } from '../src/extensions.js';
 import { DIGEST_MIN_VALUE_BYTES } from '../src/config.js';
 import { Backoff, Network } from '../src/network.js';
+import { tlsTransport } from '../src/transport.js';
+import { TestCerts } from './certs.js';
 import { ports, waitFor, withFreePorts } from './ports.js';
 
 const handles: PaxosHandle[] = [];
@@ -21,6 +25,11 @@ function capture(): { log: Logger; lines: string[] } {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The CA, certificate and key `certs` made for `file`, as the TLS options take them. */
+function material(certs: TestCerts, file: string): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return { ca: readFileSync(certs.path('ca.crt')), cert: readFileSync(certs.path(`${file}.crt`)), key: readFileSync(certs.path(`${file}.key`)) };
+}
 
 /** What every Network of these tests shares. */
 const BASE = { nodelay: true, maxValueSize: 1 << 20, maxQueuedBytes: 1 << 24, log: silentLogger, onMessage: () => undefined } as const;
@@ -108,9 +117,14 @@ describe('redial', () => {
  * Replica 0 of two, alone: its dial to replica 1's port is refused and waits for a 4 s backoff.
  * `before(greet, port1)` runs once it is up (inside the port retry: a taken port starts again);
  * then a plain server may take replica 1's port (`listen`) and count the connections replica 0
- * makes to it, and `greet` says hello to replica 0 as replica 1 or a learner, on a socket of its own.
+ * makes to it (a TLS dial counts too: its handshake fails after the TCP connection), and `greet`
+ * says hello to replica 0 as replica 1 or a learner, on a socket of its own. With `tls`, replica 0
+ * speaks mutual TLS, and `greet` connects with the certificate `tls.certs` made for `as`.
  */
-async function aloneReplicaZero(before: (greet: (role: 'learner' | 'replica') => Promise<void>, listen: () => Promise<void>) => Promise<void>) {
+async function aloneReplicaZero(
+  before: (greet: (role: 'learner' | 'replica') => Promise<void>, listen: () => Promise<void>) => Promise<void>,
+  tls?: { readonly certs: TestCerts; readonly as: () => string },
+) {
   const accepted: Socket[] = [];
   const server = createServer((s) => {
     accepted.push(s);
@@ -119,10 +133,14 @@ async function aloneReplicaZero(before: (greet: (role: 'learner' | 'replica') =>
   const greeters: Socket[] = [];
   const greetAt = (port: number, role: 'learner' | 'replica') =>
     new Promise<void>((resolve, reject) => {
-      const s = connect(port, '127.0.0.1', () => {
+      const hello = () => {
         s.write(encodeExtension({ type: 'hello', version: 'test', role, id: 1, features: [] }));
         resolve();
-      });
+      };
+      const s =
+        tls === undefined
+          ? connect(port, '127.0.0.1', hello)
+          : tlsConnect({ host: '127.0.0.1', port, ...material(tls.certs, tls.as()), checkServerIdentity: () => undefined, minVersion: 'TLSv1.3' }, hello);
       s.on('error', reject);
       greeters.push(s);
     });
@@ -134,6 +152,7 @@ async function aloneReplicaZero(before: (greet: (role: 'learner' | 'replica') =>
       dial: p.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
       redial: { firstMs: 4000, maxMs: 8000 },
       hello: { type: 'hello', version: 'test', role: 'replica', id: 0, features: [] },
+      ...(tls !== undefined ? { transport: tlsTransport({ name: 'replica-0', ...material(tls.certs, 'replica-0') }, new Set(['replica-0', 'replica-1', 'learner', 'client'])) } : {}),
     });
     try {
       await n.start();
@@ -172,6 +191,50 @@ describe('dialling back at once', () => {
       expect(f.accepted).toHaveLength(0);
       await f.greet('replica');
       await waitFor(() => f.accepted.length === 1 && f.r0.isUp(1), 2000, 'replica 0 to dial replica 1 on its hello');
+    } finally {
+      await f.close();
+    }
+  }, 15_000);
+
+  it('under TLS, only on a connection whose certificate names that replica: a learner\'s saying it is replica 1 is ignored', async () => {
+    const certs = new TestCerts().make('replica-0', 'replica-0').make('replica-1', 'replica-1').make('learner', 'learner');
+    let as = 'learner';
+    try {
+      const f = await aloneReplicaZero((_greet, listen) => listen(), { certs, as: () => as });
+      try {
+        await f.greet('replica');
+        await sleep(700);
+        expect(f.accepted).toHaveLength(0);
+        as = 'replica-1';
+        await f.greet('replica');
+        await waitFor(() => f.accepted.length === 1, 3000, "replica 0 to dial replica 1 on the hello of replica 1's certificate");
+      } finally {
+        await f.close();
+      }
+    } finally {
+      certs.remove();
+    }
+  }, 20_000);
+
+  it('hellos over and over make it dial no more often than every 50 ms', async () => {
+    // Replica 1's port takes each dial and drops it at once: every dial is counted, the backoff
+    // (4 s after a success) never fires in the test, and only hellos make replica 0 dial.
+    const f = await aloneReplicaZero((_greet, listen) => listen());
+    try {
+      const started = performance.now();
+      let hellos = 0;
+      for (let i = 0; i < 40 && performance.now() - started < 400; i++, hellos++) {
+        for (const s of f.accepted) s.destroy();
+        await f.greet('replica');
+        await sleep(5);
+      }
+      await sleep(100);
+      const ms = performance.now() - started;
+      for (const s of f.accepted) s.destroy();
+      expect(hellos).toBeGreaterThan(10);
+      // One dial per 50 ms at most, the first at once; without the limit each hello would dial.
+      expect(f.accepted.length).toBeGreaterThanOrEqual(2);
+      expect(f.accepted.length).toBeLessThanOrEqual(Math.floor(ms / 50) + 1);
     } finally {
       await f.close();
     }
