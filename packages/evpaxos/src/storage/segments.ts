@@ -50,6 +50,8 @@ export class Segments {
   private readonly open = new Map<number, Env>();
   /** Asynchronous transactions under way, by segment: such a segment is not closed until they are done. */
   private readonly busy = new Map<number, number>();
+  /** Closes `closeOld` started and nobody awaited, by segment: a deletion of its folder, and the store's close, wait for them. */
+  private readonly closing = new Map<number, Promise<void>>();
   /** Segments whose folders this process synced into the store's folder (`lmdb-sync yes`). */
   private readonly dirSynced = new Set<number>();
   /** Segment numbers on disk, ascending. */
@@ -122,9 +124,21 @@ export class Segments {
       if (this.open.size <= MAX_OPEN) return;
       if (k === keep || this.busy.has(k)) continue;
       this.open.delete(k);
-      // Its commits are done: a close that fails loses nothing, and must not become an unhandled rejection.
-      env.close().catch(() => undefined);
+      this.closeLater(k, env);
     }
+  }
+
+  /**
+   * Closes `env`, segment `k`'s, without waiting; `drop(k)` and `close()` wait for it. Its commits
+   * are done: a close that fails loses nothing, and must not become an unhandled rejection.
+   */
+  private closeLater(k: number, env: Env): void {
+    const earlier = this.closing.get(k);
+    const closed = env.close().catch(() => undefined);
+    const all: Promise<void> = (earlier === undefined ? closed : Promise.all([earlier, closed])).then(() => {
+      if (this.closing.get(k) === all) this.closing.delete(k);
+    });
+    this.closing.set(k, all);
   }
 
   get(iid: number): Uint8Array | undefined {
@@ -225,13 +239,16 @@ export class Segments {
   }
 
   /**
-   * Closes segment `k` and deletes its folder. It stays on the list until its folder is gone, so a
-   * deletion that failed is tried again (nothing reads or writes a segment at or below the trim).
+   * Closes segment `k` and deletes its folder, once every close of it is done (one `closeOld`
+   * started may still be under way: its files must not go while LMDB has them mapped). It stays
+   * on the list until its folder is gone, so a deletion that failed is tried again (nothing reads
+   * or writes a segment at or below the trim).
    */
   async drop(k: number): Promise<void> {
     const env = this.open.get(k);
     this.open.delete(k);
     await env?.close();
+    await this.closing.get(k);
     await rm(this.folder(k), { recursive: true, force: true });
     const at = lowerBound(this.onDisk, k);
     if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
@@ -240,7 +257,7 @@ export class Segments {
   async close(): Promise<void> {
     const envs = [...this.open.values()];
     this.open.clear();
-    await Promise.all(envs.map((env) => env.close()));
+    await Promise.all([...envs.map((env) => env.close()), ...this.closing.values()]);
   }
 }
 
