@@ -3,6 +3,7 @@ import { isIPv6 } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { lookup } from 'node:dns/promises';
 import { DEFAULT_TRIM_REPORTERS } from '@libpaxos/paxos-core';
+import { LMDB_PAGE_SIZE } from './storage/record-format.js';
 import { MAX_SEGMENT_INSTANCES, SEGMENT_INSTANCES } from './storage/segments.js';
 
 /** A process address from a role line. */
@@ -193,7 +194,7 @@ const DEFAULTS = {
   lmdbSync: false,
   lmdbEnvPath: '/tmp/acceptor',
   lmdbMapsize: 10 * 1024 * 1024,
-  lmdbPageSize: 4096,
+  lmdbPageSize: LMDB_PAGE_SIZE,
   lmdbSegmentInstances: SEGMENT_INSTANCES,
   proposerRoundFile: undefined as string | undefined,
   maxValueSize: 16 * 1024 * 1024,

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
-import { META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
+import { LMDB_PAGE_SIZE, META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
 import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
 import { syncDirectory } from '../sync-dir.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
@@ -28,14 +28,6 @@ export interface LmdbOptions {
 /** Records below the trim point deleted in one transaction (a few ms), a loop turn apart (a store of one environment). */
 export const TRIM_CHUNK = 2048;
 
-/**
- * The page size of a store created here without `pageSize` (one that exists keeps its own). LMDB's
- * own default is the OS page, which is 16 KiB on some hosts (Apple silicon) and 64 KiB on some
- * ARM64 Linux: asked explicitly, as pages above 8 KiB are not safe. `lmdb-page-size 8kb` holds batches of 2 to 4 KiB in the leaf and larger
- * ones in shorter runs of overflow pages, which a trimmed log frees and LMDB reuses slowly; pages
- * above 8 KiB are not safe with lmdb-js's LMDB (see `minStoredBytes`).
- */
-export const LMDB_PAGE_SIZE = 4096;
 
 /**
  * LMDB acceptor storage (lmdb-js): a folder per acceptor, uint32 keys. The folder's own

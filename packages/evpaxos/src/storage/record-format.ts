@@ -27,6 +27,16 @@ export const SEGMENTED_META_VERSION = 4;
 export const META_KEY = 0;
 
 /**
+ * The page size of a store created here without `pageSize` (one that exists keeps its own), and
+ * the config's default (`lmdb-page-size`). LMDB's own default is the OS page, which is 16 KiB on
+ * some hosts (Apple silicon) and 64 KiB on some ARM64 Linux: asked explicitly, as pages above
+ * 8 KiB are not safe with lmdb-js's LMDB (see `minStoredBytes`). `lmdb-page-size 8kb` holds
+ * batches of 2 to 4 KiB in the leaf and larger ones in shorter runs of overflow pages, which a
+ * trimmed log frees and LMDB reuses slowly.
+ */
+export const LMDB_PAGE_SIZE = 4096;
+
+/**
  * The fewest bytes a record may take in an LMDB store of `pageSize` pages. LMDB's page split (as
  * lmdb-js 3.5 ships it; LMDB ITS#9806) cuts a full leaf of 32 or more nodes in half by count when
  * the new node is small (at most a sixteenth of a page) and goes anywhere but the end, without
