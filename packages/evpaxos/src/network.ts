@@ -185,10 +185,8 @@ class Connection {
   reported: string | undefined;
   /** Dialled connections: when to redial. */
   backoff: Backoff | undefined;
-  /** Dialled connections: the timer of the next dial while the peer is down (see `Network.redialNow`). */
-  redial: NodeJS.Timeout | undefined;
-  /** Dialled connections: when that timer fires (`performance.now()`; Infinity: none pending). */
-  redialAt = Infinity;
+  /** Dialled connections: the next dial while the peer is down, its timer and when it fires (`performance.now()`; see `Network.redialNow`). */
+  redial: { readonly timer: NodeJS.Timeout; readonly at: number } | undefined;
   /** Dialled connections: when the last dial began (`performance.now()`). */
   dialledAt = -Infinity;
   /** The peer's hello, once it arrived on this connection: only then may extension messages go on it. */
@@ -736,8 +734,7 @@ export class Network {
     this.dropRedial(conn);
     const timer = setTimeout(() => this.dialNow(conn, addr), ms);
     this.timers.add(timer);
-    conn.redial = timer;
-    conn.redialAt = performance.now() + ms;
+    conn.redial = { timer, at: performance.now() + ms };
   }
 
   /** Dials `conn` again now, dropping its redial timer if one is pending. */
@@ -748,10 +745,9 @@ export class Network {
 
   private dropRedial(conn: Connection): void {
     if (conn.redial === undefined) return;
-    clearTimeout(conn.redial);
-    this.timers.delete(conn.redial);
+    clearTimeout(conn.redial.timer);
+    this.timers.delete(conn.redial.timer);
     conn.redial = undefined;
-    conn.redialAt = Infinity;
   }
 
   /**
@@ -779,7 +775,7 @@ export class Network {
     if (wait <= 0) {
       this.log.debug(`${conn.name} dialled this process: dialling it now, not after the backoff`);
       this.dialNow(conn, addr);
-    } else if (now + wait < conn.redialAt) {
+    } else if (now + wait < conn.redial.at) {
       this.log.debug(`${conn.name} dialled this process: dialling it in ${Math.ceil(wait)} ms, not after the backoff`);
       this.redialIn(conn, addr, wait);
     }
