@@ -56,18 +56,21 @@ describe('exit codes', () => {
     expect(out.stdout).toBe('closed\n');
   });
 
-  it('every binary of the package that closes on a signal catches signals before it starts (the test above shows why)', () => {
+  it('every program of the package that closes on a signal catches signals before it starts (the test above shows why)', () => {
     // A signal on the listening line must find the handler, which only catchSignals() installs
     // before the start returns: a server that calls onSignals() alone would be killed instead.
+    const src = join(ROOT, 'samples', 'src');
+    const closing = readdirSync(src).filter((f) => f.endsWith('.ts') && f !== 'cli.ts' && readFileSync(join(src, f), 'utf8').includes('onSignals('));
+    // The binaries (package.json's bin) and the chaos and bench replicas among them.
     const bins = JSON.parse(readFileSync(join(ROOT, 'samples', 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    const closing = Object.keys(bins.bin).filter((name) => readFileSync(join(ROOT, 'samples', 'src', `${name}.ts`), 'utf8').includes('onSignals('));
-    expect(closing).toEqual(expect.arrayContaining(['acceptor', 'proposer', 'replica', 'learner', 'counter', 'election', 'kv-server']));
-    for (const name of closing) {
-      const lines = readFileSync(join(ROOT, 'samples', 'src', `${name}.ts`), 'utf8').split('\n');
+    const binSources = Object.values(bins.bin).map((path) => path.replace(/^\.\/dist\/(.*)\.js$/, '$1.ts'));
+    expect(closing).toEqual(expect.arrayContaining([...binSources.filter((f) => f !== 'client.ts'), 'chaos-replica.ts', 'bench-blob-replica.ts']));
+    for (const file of closing) {
+      const lines = readFileSync(join(src, file), 'utf8').split('\n');
       const caught = lines.findIndex((l) => /^catchSignals\(\);/.test(l));
       const started = lines.findIndex((l) => /await start[A-Z]\w*\(/.test(l));
-      expect(caught, `${name}.ts calls catchSignals() at its top level`).toBeGreaterThanOrEqual(0);
-      expect(started, `${name}.ts starts its role with await start…()`).toBeGreaterThan(caught);
+      expect(caught, `${file} calls catchSignals() at its top level`).toBeGreaterThanOrEqual(0);
+      expect(started, `${file} starts its role with await start…()`).toBeGreaterThan(caught);
     }
   });
 

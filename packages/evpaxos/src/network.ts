@@ -729,12 +729,14 @@ export class Network {
     });
   }
 
-  /** Dials `conn` again in `ms`, instead of when its pending redial timer (if any) would have. */
-  private redialIn(conn: Connection, addr: Address, ms: number): void {
+  /** Dials `conn` again in `ms` from `now`, instead of when its pending redial timer (if any) would have. */
+  private redialIn(conn: Connection, addr: Address, ms: number, now = performance.now()): void {
     this.dropRedial(conn);
     const timer = setTimeout(() => this.dialNow(conn, addr), ms);
     this.timers.add(timer);
-    conn.redial = { timer, at: performance.now() + ms };
+    // From the caller's `now`: `redialNow` compares later hellos' targets with it, and an `at` a
+    // few µs later than its own would make each of them set the same timer again.
+    conn.redial = { timer, at: now + ms };
   }
 
   /** Dials `conn` again now, dropping its redial timer if one is pending. */
@@ -777,7 +779,7 @@ export class Network {
       this.dialNow(conn, addr);
     } else if (now + wait < conn.redial.at) {
       this.log.debug(`${conn.name} dialled this process: dialling it in ${Math.ceil(wait)} ms, not after the backoff`);
-      this.redialIn(conn, addr, wait);
+      this.redialIn(conn, addr, wait, now);
     }
   }
 

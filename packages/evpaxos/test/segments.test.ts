@@ -13,6 +13,7 @@ afterEach(() => {
 /** An environment that writes nothing and whose close ends only when the test says so. */
 class FakeEnv {
   closes = 0;
+  transactions = 0;
   private ends: (() => void)[] = [];
   /** What `transaction` does: runs the body, then resolves, or fails as `fail` makes the error. */
   fail: (() => Error) | undefined;
@@ -20,6 +21,7 @@ class FakeEnv {
     body();
   }
   transaction(body: () => void): Promise<void> {
+    this.transactions++;
     body();
     return this.fail === undefined ? Promise.resolve() : Promise.reject(this.fail());
   }
@@ -103,6 +105,7 @@ describe('segments', () => {
     let refusing = true;
     const { segments, envs } = fakeSegments((path) => refusing && path.endsWith('records-10'));
     await expect(segments.write([[5, new Uint8Array([1])], [15, new Uint8Array([2])]])).rejects.toThrow(/cannot open .*records-10/);
+    expect((envs.get(segments.folder(0)) as FakeEnv).transactions).toBe(0);
     refusing = false;
     // Segment 0 is open and no longer busy: four newer segments make it the one closed.
     for (let k = 1; k <= 4; k++) await segments.write([[k * 10, new Uint8Array([k])]]);
@@ -115,7 +118,8 @@ describe('segments', () => {
   it("a commit whose transactions in two segments both fail rejects with the first, and the other's cause becomes no unhandled rejection", async () => {
     const { segments, envs } = fakeSegments();
     await segments.write([[5, new Uint8Array([1])], [15, new Uint8Array([2])]]);
-    for (const env of envs.values()) env.fail = () => commitFailed('EIO');
+    // Each segment's transaction fails with a cause of its own: the commit's error is segment 0's.
+    for (const k of [0, 1]) (envs.get(segments.folder(k)) as FakeEnv).fail = () => commitFailed(`EIO in segment ${k}`);
     const unhandled: unknown[] = [];
     const onUnhandled = (e: unknown) => unhandled.push(e);
     process.on('unhandledRejection', onUnhandled);
@@ -126,7 +130,7 @@ describe('segments', () => {
       );
       expect(failure).toBeInstanceOf(Error);
       // The storage awaits the cause of the failure it reports (lmdb.ts's commitCause).
-      await expect(failure?.commitError).rejects.toThrow('EIO');
+      await expect(failure?.commitError).rejects.toThrow('EIO in segment 0');
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(unhandled).toEqual([]);
     } finally {

@@ -28,7 +28,6 @@ export interface LmdbOptions {
 /** Records below the trim point deleted in one transaction (a few ms), a loop turn apart (a store of one environment). */
 export const TRIM_CHUNK = 2048;
 
-
 /**
  * LMDB acceptor storage (lmdb-js): a folder per acceptor, uint32 keys. The folder's own
  * environment holds the meta record (trim point, round floor, fence); the records are in

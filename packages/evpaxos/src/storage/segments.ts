@@ -254,10 +254,16 @@ export class Segments {
     if (this.onDisk[at] === k) this.onDisk.splice(at, 1);
   }
 
+  /**
+   * Closes every segment, and waits for the closes `closeOld` started (lmdb-js's close settles once
+   * LMDB has let go of the files). All are awaited before the first failure, if any, is thrown.
+   */
   async close(): Promise<void> {
     const envs = [...this.open.values()];
     this.open.clear();
-    await Promise.all([...envs.map((env) => env.close()), ...this.closing.values()]);
+    const results = await Promise.allSettled([...envs.map((env) => env.close()), ...this.closing.values()]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 }
 
