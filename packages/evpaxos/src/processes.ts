@@ -39,8 +39,7 @@ import { Pump, type PumpedRole } from './pump.js';
 import { mustRejoin, rejoin } from './rejoin.js';
 import { RoundFile } from './round-file.js';
 import type { StateMachine } from './state-machine.js';
-import { LmdbStorage, openStorage, type AcceptorStorage, type StoredState } from './storage.js';
-import { MAX_SAFE_PAGE_SIZE } from './storage/record-format.js';
+import { openStorage, type AcceptorStorage, type StoredState } from './storage.js';
 import { transportFor, type Transport } from './transport.js';
 import { VERSION } from './version.js';
 
@@ -372,12 +371,6 @@ function storageFor(config: PaxosConfig, id: number, log: Logger): AcceptorStora
   const storage = openStorage(config, id, (line) => log.error(line));
   if (storage.kind === 'memory') {
     log.info('storage-backend memory: acceptor state is not durable; a restarted acceptor forgets its promises and accepted values (use storage-backend lmdb)');
-  }
-  if (storage instanceof LmdbStorage && storage.pageSize > MAX_SAFE_PAGE_SIZE) {
-    // Stores of earlier builds on hosts with larger OS pages: LMDB ITS#9806 (record-format.ts).
-    log.error(
-      `the LMDB store at ${storage.location} has ${storage.pageSize / 1024} KiB pages, where the LMDB inside lmdb-js can fail a write with MDB_PAGE_FULL/MDB_BAD_TXN (LMDB ITS#9806; the acceptor then stops, losing nothing it committed). Move it to a store of 4 or 8 KiB pages: wipe it and restart this replica with --rejoin, or let a new acceptor take its place`,
-    );
   }
   return storage;
 }

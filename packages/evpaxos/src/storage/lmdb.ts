@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
-import { LMDB_PAGE_SIZE, META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
+import { LMDB_PAGE_SIZE, MAX_SAFE_PAGE_SIZE, META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
 import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
 import { syncDirectory } from '../sync-dir.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
@@ -21,7 +21,7 @@ export interface LmdbOptions {
   readonly segmentInstances?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
-  /** Hears of trouble that does not stop the store (a trimmed segment it cannot delete), once per cause. */
+  /** Hears of trouble that does not stop the store (pages above 8 KiB at open; a trimmed segment it cannot delete), once per cause. */
   readonly warn?: (line: string) => void;
 }
 
@@ -105,6 +105,12 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
       this.minBytes = minStoredBytes(this.pageSize);
     } catch (e) {
       throw new StorageError(`cannot open LMDB storage at ${this.location}: ${describeOpenFailure(this.location, e as NodeJS.ErrnoException)}`);
+    }
+    if (this.pageSize > MAX_SAFE_PAGE_SIZE) {
+      // Stores of earlier builds on hosts with larger OS pages: LMDB ITS#9806 (record-format.ts).
+      this.warn?.(
+        `the LMDB store at ${this.location} has ${this.pageSize / 1024} KiB pages, where the LMDB inside lmdb-js can fail a write with MDB_PAGE_FULL/MDB_BAD_TXN (LMDB ITS#9806; the acceptor then stops, losing nothing it committed). Move it to a store of 4 or 8 KiB pages: wipe it and restart this replica with --rejoin, or let a new acceptor take its place`,
+      );
     }
   }
 
