@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
 import { LMDB_PAGE_SIZE, MAX_SAFE_PAGE_SIZE, META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
+import { commitCause } from './commit-cause.js';
 import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
 import { syncDirectory } from '../sync-dir.js';
 import { StorageError, type AcceptorStorage, type StoredState } from './types.js';
@@ -486,23 +487,6 @@ function syncEnvironment(db: RootDatabase<Uint8Array, number>): Promise<void> {
   return new Promise((resolve, reject) => {
     env.sync((error) => (error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve()));
   });
-}
-
-/**
- * The message of a failed lmdb-js commit: the cause it keeps in a second promise (awaited here, so
- * that it never becomes an unhandled rejection), else the error's own.
- */
-async function commitCause(e: unknown): Promise<string> {
-  let cause = e instanceof Error ? e.message : String(e);
-  const inner = (e as { commitError?: unknown } | undefined)?.commitError;
-  if (inner instanceof Promise) {
-    try {
-      await inner;
-    } catch (c) {
-      cause = (c as Error).message;
-    }
-  }
-  return cause;
 }
 
 /** Names the likely cause: Node's recursive mkdir reports a read-only parent as ENOENT. */

@@ -3,6 +3,7 @@ import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RootDatabase } from 'lmdb';
 import { syncDirectory } from '../sync-dir.js';
+import { commitCause } from './commit-cause.js';
 
 type Env = RootDatabase<Uint8Array, number>;
 
@@ -218,10 +219,8 @@ export class Segments {
       }),
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    for (const other of failures.slice(1)) {
-      const inner = (other as { commitError?: unknown } | undefined)?.commitError;
-      if (inner instanceof Promise) inner.catch(() => undefined);
-    }
+    // The caller reads the first failure's cause; the others' are awaited here, unread.
+    for (const other of failures.slice(1)) void commitCause(other);
     if (failures.length > 0) throw failures[0];
   }
 
