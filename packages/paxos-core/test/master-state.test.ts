@@ -234,3 +234,28 @@ describe('a node that continues from a checkpoint or an installed snapshot takes
     expect(blind.masterState()).toBeUndefined();
   });
 });
+
+describe('campaigns after a resignation', () => {
+  it('a node whose campaign was in vain campaigns within a stagger of learning the leader resigned, not at the time that campaign set', () => {
+    // Lease 1000 ms: a stagger is under (id + 2) × 100 ms; a campaign in vain puts the next one
+    // half a lease and a stagger ahead (1,500–1,700 ms for node 1's at 900).
+    const l = new Leadership(lease, 1, 1);
+    const out = fx();
+    l.tick(0, true, 130, out);
+    const mine = op(l.tick(900, true, 130, out).propose);
+    expect(mine).toMatchObject({ kind: 'claim', node: 1, version: 0 });
+    // Node 0's claim is decided first, node 1's after it in vain.
+    expect(l.learn(5, claim(0, 0), out)).toBe(true);
+    expect(l.learn(6, mine, out)).toBe(false);
+    l.tick(910, true, 130, out);
+    // Node 0 resigns (its version: the last operation decided, node 1's void claim included).
+    expect(l.learn(7, { kind: 'resign', node: 0, leaseMs: 0, version: 6, nonce: 9, openLimit: 130 }, out)).toBe(true);
+    let campaignedAt: number | undefined;
+    for (let t = 920; t <= 1400 && campaignedAt === undefined; t += 10) {
+      if (l.tick(t, true, 130, out).propose !== undefined) campaignedAt = t;
+    }
+    expect(campaignedAt).toBeDefined();
+    expect(campaignedAt).toBeLessThanOrEqual(910 + 300);
+  });
+});
+
