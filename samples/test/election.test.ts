@@ -81,8 +81,9 @@ describe('election (PhxPaxos’s phxelection)', () => {
 
   it('a master stopped with SIGTERM hands over: the next master is printed long before its lease would have run out', async () => {
     // A renewal every third of the lease: without a handover the others wait at least 2/3 of
-    // the lease (4 s) after the signal, with it they campaign within a stagger of learning the
-    // resignation (replica k after k to k + 2 tenths of the lease: the lower survivor within 1.8 s).
+    // the lease (4 s) after the signal, with it they campaign at once, or at the latest a stagger
+    // after learning the resignation (replica k within k + 2 tenths of the lease: at most 1.8 s for
+    // the lower survivor).
     const lease = 6000;
     const ms = await members([`leader-lease ${lease}ms`]);
     const old = await agreed(ms, 20_000, 'the three members to print the same master');

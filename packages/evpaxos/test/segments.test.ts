@@ -129,7 +129,7 @@ describe('segments', () => {
         (e: unknown) => e as { commitError: Promise<never> },
       );
       expect(failure).toBeInstanceOf(Error);
-      // The storage awaits the cause of the failure it reports (lmdb.ts's commitCause).
+      // The storage awaits the cause of the failure it reports (commit-cause.ts).
       await expect(failure?.commitError).rejects.toThrow('EIO in segment 0');
       await new Promise((resolve) => setTimeout(resolve, 50));
       expect(unhandled).toEqual([]);

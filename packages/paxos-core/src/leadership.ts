@@ -267,10 +267,11 @@ export class Leadership {
       this.master = undefined;
       this.masterUntil = Number.NEGATIVE_INFINITY;
       this.holdUntil = Number.NEGATIVE_INFINITY;
-      // A planned handover: the others campaign within a stagger of learning it (lower ids first),
-      // not at a campaign time set before it. A campaign in vain (at start, two nodes' at once) had
-      // put that up to half a lease and a stagger ahead: with a 6 s lease, 5 s after the signal.
-      if (op.node !== this.id) this.nextCampaignAt = Math.min(this.nextCampaignAt, this.now + this.stagger());
+      // A planned handover: the others campaign at once, or at the latest a stagger after learning
+      // it, not at a campaign time set before it. A campaign in vain (at start, two nodes' at once)
+      // had put that up to half a lease and a stagger ahead: with a 6 s lease, 5 s after the signal.
+      // (A plain learner never campaigns: no draw from its generator.)
+      if (this.id !== undefined && op.node !== this.id) this.nextCampaignAt = Math.min(this.nextCampaignAt, this.now + this.stagger());
     } else {
       this.master = op.node;
       // Counted from the next tick, which is no earlier than this learn (see the class comment).
@@ -379,8 +380,8 @@ export class Leadership {
    * need not wait for it to run out. Returns the operation to propose, if this node was leader.
    *
    * The node then holds off campaigning for RESIGN_HOLD_OFF_LEASES leases, or until another node's
-   * claim takes effect. One lease was not enough for a sure handover: the others campaign within a
-   * stagger of learning the resignation, in the same instance, and on a loaded host their contest
+   * claim takes effect. One lease was not enough for a sure handover: the others campaign at once
+   * (at the latest a stagger after learning the resignation), and on a loaded host their contest
    * could outlast a lease, after which the resigned node won again. It does come back after the
    * hold-off, so that a group whose other nodes cannot lead is not left without a leader.
    */

@@ -238,7 +238,7 @@ describe('a node that continues from a checkpoint or an installed snapshot takes
 describe('campaigns after a resignation', () => {
   it('a node whose campaign was in vain campaigns within a stagger of learning the leader resigned, not at the time that campaign set', () => {
     // Lease 1000 ms: a stagger is under (id + 2) × 100 ms; a campaign in vain puts the next one
-    // half a lease and a stagger ahead (1,500–1,700 ms for node 1's at 900).
+    // half a lease and a stagger ahead (1,500–1,800 ms for node 1's at 900).
     const l = new Leadership(lease, 1, 1);
     const out = fx();
     l.tick(0, true, 130, out);
@@ -258,4 +258,3 @@ describe('campaigns after a resignation', () => {
     expect(campaignedAt).toBeLessThanOrEqual(910 + 300);
   });
 });
-

@@ -155,10 +155,11 @@ describe('bugs the simulator found (in paxos-core, and in its own fault injector
   // stale version; replica 4's claim took effect first and it led and recovered; replica 2's
   // campaign went on from instance to instance, completing at each the value its phase 1 found
   // (P2c), preempted replica 4 at 1073 and 1074 and had a client value chosen at 1074, which
-  // replica 4, serving lease reads, had not applied. (Since nodes campaign within a stagger of
-  // learning another's resignation, the same course runs a few instances earlier: 1067 and 1068.) A campaign or resignation under way is now
+  // replica 4, serving lease reads, had not applied. A campaign or resignation under way is now
   // dropped when another node's operation takes effect (Proposer.abandonControl), and when one is
   // decided in the campaign's own instance (both through its private dropControl, stubbed here).
+  // (Since nodes campaign at once after another's resignation, not at a campaign time set before
+  // it, the same course runs a few instances earlier: at 1067 and 1068.)
   it('seed 5019: a campaign under way stops when another node takes over, and no lease read misses an instance it completed', () => {
     const options = drawOptions(5019, { mode: 'replica', leadership: true, ...FOUND_BEFORE_CONNECTIONS });
     const proto = Proposer.prototype as unknown as { dropControl: () => void };

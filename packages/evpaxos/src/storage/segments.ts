@@ -220,7 +220,7 @@ export class Segments {
     );
     const failures = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     // The caller reads the first failure's cause; the others' are awaited here, unread.
-    for (const other of failures.slice(1)) void commitCause(other);
+    for (const other of failures.slice(1)) void commitCause(other).catch(() => undefined);
     if (failures.length > 0) throw failures[0];
   }
 
