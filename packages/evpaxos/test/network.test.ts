@@ -88,9 +88,10 @@ describe('redial', () => {
     const nets: Network[] = [];
     try {
       const early = await withFreePorts(2, async (p) => {
-        // Replica 0 starts alone: its dial to replica 1 is refused and waits 4 s for the next.
-        const r0 = replica(0, p, 4000);
-        const r1 = replica(1, p, 4000);
+        // Replica 0 starts alone: its dial to replica 1 is refused and waits 30 s for the next
+        // (longer than the test: only replica 1's hello can explain a dial within it).
+        const r0 = replica(0, p, 30_000);
+        const r1 = replica(1, p, 30_000);
         try {
           await r0.start();
           await sleep(300);
@@ -104,7 +105,7 @@ describe('redial', () => {
         return r0;
       });
       const started = performance.now();
-      await waitFor(() => early.isUp(1), 3000, 'replica 0 to dial replica 1 again well before its 4 s backoff');
+      await waitFor(() => early.isUp(1), 3000, 'replica 0 to dial replica 1 again well before its 30 s backoff');
       expect(performance.now() - started).toBeLessThan(3000);
       expect(nets[1]?.isUp(0)).toBe(true);
     } finally {

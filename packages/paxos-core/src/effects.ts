@@ -3,7 +3,9 @@ import type { SnapshotEffect } from './snapshot-messages.js';
 
 /**
  * Whoever sent an input message, as the caller names it (a connection id in evpaxos, a node index
- * in the simulator). The core only hands it back in replies; it never interprets it.
+ * in the simulator). The core hands it back in replies, and reads it in one case only: for a
+ * connection dialled to an acceptor it is that acceptor's id (evpaxos and the simulator number
+ * such connections so), which `acceptor-connected` relies on.
  */
 export type PeerId = number;
 
@@ -12,7 +14,9 @@ export type PeerId = number;
  * - `acceptors`: every acceptor (prepare, accept, repeat, trim);
  * - `subscribers`: everyone connected to this acceptor (LibPaxos3 sends accepted and
  *   acceptor_state to every incoming connection: proposers, learners, replicas);
- * - `peer`: one peer, the sender of the input being answered (promise, preempted, repeat replies);
+ * - `peer`: one peer, the sender of the input being answered (promise, preempted, repeat replies),
+ *   or the acceptor of an `acceptor-connected` input (what a learner asks it for, what a proposer
+ *   sends it again);
  * - `proposer`: one proposer by its config id (leadership: client values forwarded to the leader).
  */
 export type Envelope =

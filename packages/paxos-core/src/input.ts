@@ -39,7 +39,8 @@ export type Input =
    * Learners and proposers (and the roles that contain them): the shell's connection to an
    * acceptor, `peer`, came up (the first time, or again). What that acceptor broadcast before is
    * never sent again by itself, nor what was sent to it while the connection was down: a learner
-   * asks it for the one, a proposer sends it the other again. Acceptors ignore it.
+   * asks it for the one, a proposer sends it the other again. Acceptors ignore it. `peer` is the
+   * acceptor's id, the PeerId of the connection dialled to it.
    */
   | { readonly kind: 'acceptor-connected'; readonly peer: PeerId };
 

@@ -177,7 +177,7 @@ export class Leadership {
   /**
    * Time passes. Fixes the lease of an operation learned since the last tick, reports a change
    * of leader, and says whether to propose a master operation: a renewal while holding (every
-   * third of a lease), a campaign once no lease is known to hold (lower ids first, so that
+   * third of a lease), a campaign once no lease is known to hold (staggered, lower ids earlier, so that
    * nodes do not all campaign at once), or, after `resign`, a resignation again while the log
    * still names this node. `caughtUp`: the local learner knows of no instance it
    * has not delivered (a node that is behind would campaign on a stale version, in vain).

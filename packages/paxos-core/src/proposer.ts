@@ -86,10 +86,9 @@ export interface ProposerRecovered {
 /**
  * At most this many bytes of values go again in accepts to an acceptor whose connection came up
  * (`Proposer.acceptorConnected`): an accept that would pass it waits for its timeout (a smaller one
- * after it may still go). Up to 1,024 accepts
- * may be under way without batching: sent at once with large values they could pass what the
- * shell queues for one peer (evpaxos drops a connection past 64 MiB), and the next connection
- * would get the same burst.
+ * after it may still go). Up to 1,024 accepts may be under way without batching: sent at once with
+ * large values they could pass what the shell queues for one peer (evpaxos drops a connection past
+ * 64 MiB), and the next connection would get the same burst.
  */
 const RESEND_MAX_BYTES = 4 << 20;
 
@@ -438,10 +437,10 @@ export class Proposer {
     const accepting: Instance[] = [];
     const preparing: Instance[] = [];
     for (const inst of this.instances.values()) {
-      // Waiting out a backoff: its prepare goes to everyone when due.
-      if (inst.retryAt >= 0) continue;
+      // Waiting out a backoff (its prepare goes to everyone when due), or prepared: nothing to repeat.
+      if (!this.awaitingReplies(inst)) continue;
       if (inst.phase === 2) accepting.push(inst);
-      else if (inst.ackCount < this.quorum && (inst.acks & bit) === 0) preparing.push(inst);
+      else if ((inst.acks & bit) === 0) preparing.push(inst);
     }
     // Accepts first (nearest to a decision), each kind by instance.
     accepting.sort(byIid);
@@ -1007,7 +1006,16 @@ export class Proposer {
    */
   private dueAt(inst: Instance): number {
     if (inst.retryAt >= 0) return inst.retryAt;
-    return inst.phase === 2 || inst.ackCount < this.quorum ? inst.sentAt + this.timeoutMs : Infinity;
+    return this.awaitingReplies(inst) ? inst.sentAt + this.timeoutMs : Infinity;
+  }
+
+  /**
+   * Whether `inst`'s last prepare or accept still waits for replies, which its timeout (or a
+   * connection coming up) sends again: in phase 2, or in phase 1 short of a quorum, and not
+   * waiting out a backoff.
+   */
+  private awaitingReplies(inst: Instance): boolean {
+    return inst.retryAt < 0 && (inst.phase === 2 || inst.ackCount < this.quorum);
   }
 
   /** Something of an instance falls due at `at` (a resend or a retry): the next tick past it walks the instances. */

@@ -593,8 +593,12 @@ export class Simulation {
 
   /** Whether no cut stands between `a` and `b`, either way (a TCP connection needs both). */
   private linked(a: SimNode, b: SimNode): boolean {
-    const n = this.nodes.length;
-    return this.cut[a.index * n + b.index] === 0 && this.cut[b.index * n + a.index] === 0;
+    return !this.isCut(a.index, b.index) && !this.isCut(b.index, a.index);
+  }
+
+  /** Whether a partition cuts the directed link from node `from` to node `to`. */
+  private isCut(from: number, to: number): boolean {
+    return this.cut[from * this.nodes.length + to] !== 0;
   }
 
   private startRole(node: SimNode): void {
@@ -949,7 +953,7 @@ export class Simulation {
 
   private transmit(from: number, to: number, msg: Message): void {
     const self = from === to;
-    if (!self && this.cut[from * this.nodes.length + to] !== 0) {
+    if (!self && this.isCut(from, to)) {
       this.faults.dropped++;
       this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'partition' });
       return;
@@ -973,7 +977,7 @@ export class Simulation {
 
   /** A digest vote: the same network as the others (cuts, loss, duplication, delay). */
   private transmitDigest(from: number, to: number, msg: AcceptedDigestMsg): void {
-    if (this.cut[from * this.nodes.length + to] !== 0) {
+    if (this.isCut(from, to)) {
       this.faults.dropped++;
       this.observe?.({ kind: 'drop', time: this.now, from, to, msg, cause: 'partition' });
       return;
@@ -1000,7 +1004,7 @@ export class Simulation {
     if (from === to) return;
     // Counted apart from LibPaxos3's messages (FaultCounts, which the observer sees one by one).
     const figures = (this.ckpt as Checkpoints).figures;
-    if (this.cut[from * this.nodes.length + to] !== 0) {
+    if (this.isCut(from, to)) {
       figures.extensionDropped++;
       return;
     }
@@ -1066,7 +1070,7 @@ export class Simulation {
   }
 
   private transmitRejoin(from: number, to: number, msg: RejoinMessage): void {
-    if (this.cut[from * this.nodes.length + to] !== 0 || (this.lossy && this.net.below(1000) < this.options.dropPerMille)) {
+    if (this.isCut(from, to) || (this.lossy && this.net.below(1000) < this.options.dropPerMille)) {
       (this.ckpt as Checkpoints).figures.extensionDropped++;
       return;
     }
