@@ -666,7 +666,11 @@ export async function startReplica<R = undefined>(
       ...withDigestVotes(
         withRejoinAnswers(
           shell.wiring((r, out) => role.snapshotIo(r, out), (from, msg, out) => role.receiveSnapshot(from, msg, out)),
-          (from) => networkRef?.toPeerExtension(from, { type: 'rejoin_info', ...role.acceptor.rejoinInfo }),
+          (from) => {
+            // Unknown while storage still reads its older records' ballots: the rejoining replica asks again.
+            const info = role.acceptor.rejoinInfo;
+            if (info !== undefined) networkRef?.toPeerExtension(from, { type: 'rejoin_info', ...info });
+          },
         ),
         (from, msg) => pumpRef?.input((out) => role.receiveDigest(from, msg, out)),
       ),

@@ -20,6 +20,12 @@ const rec = (iid: number, ballot: number, valueBallot = 0, value = ''): Acceptor
   value: new TextEncoder().encode(value),
 });
 
+/** Waits (at most 10 s) until `s` has read its older records' ballots after a start. */
+async function olderBallotsRead(s: LmdbStorage): Promise<void> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline && s.olderMaxBallot() === undefined; ) await new Promise((resolve) => setTimeout(resolve, 1));
+  expect(s.olderMaxBallot()).toBeDefined();
+}
+
 const opened: AcceptorStorage[] = [];
 /** Folders a test made; removed after it, whether it passed or not. */
 const folders: string[] = [];
@@ -334,7 +340,7 @@ describe('lmdb storage specifics', () => {
     expect(segmentsOnDisk()).toBeGreaterThan(1);
     const second = make();
     opened.push(second);
-    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: n - 10, highestIid: n });
+    expect(second.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES)).toMatchObject({ trimIid: n - 10, highestIid: n, recordsAbove: n - 10 });
     // The segment that holds the trim point stays: its last 10 instances are above it.
     for (const deadline = Date.now() + 10_000; Date.now() < deadline && segmentsOnDisk() > 1; ) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'))).toEqual([`records-${3 * SEGMENT_INSTANCES}`]);
@@ -637,7 +643,7 @@ describe('lmdb storage specifics', () => {
     expect(() => s.read(5)).toThrow(new RegExp(`${envPath}_0: record for instance 5 is 2 bytes`));
   });
 
-  it('keeps only the newest memory window at start; an acceptor reads older records from LMDB, as LibPaxos3 reads every one', async () => {
+  it("keeps only the newest memory window at start; an acceptor reads older records from LMDB, as LibPaxos3 reads every one, and the older records' highest ballot after the start", async () => {
     const envPath = tempPath();
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, trash: false });
     opened.push(first);
@@ -648,9 +654,12 @@ describe('lmdb storage specifics', () => {
     opened.push(s);
     const state = s.load(8, DEFAULT_MEMORY_BYTES);
     expect(state.records.map((r) => r.iid)).toEqual([93, 94, 95, 96, 97, 98, 99, 100]);
-    expect(state).toMatchObject({ highestIid: 100, maxBallot: 77 });
+    // Instance 5's ballot is below the window: read in the background, and until then no answer.
+    expect(state).toMatchObject({ highestIid: 100, maxBallot: 11 });
     const a = new Acceptor({ id: 0, memoryWindow: 8 }, state);
     expect(a.recordCount).toBe(8);
+    expect(a.rejoinInfo).toBeUndefined();
+    await olderBallotsRead(s);
     expect(a.rejoinInfo).toEqual({ highest: 100, maxBallot: 77 });
     const out = newEffects();
     a.receive(1, { type: 'prepare', iid: 3, ballot: 50 }, out);
@@ -666,6 +675,77 @@ describe('lmdb storage specifics', () => {
     expect(s.read(3)).toMatchObject({ ballot: 50, valueBallot: 11 });
   });
 
+  it('a start reads only its window: a corrupt record below it is reported by the background read, once, and stops the acceptor only if read', async () => {
+    const envPath = tempPath();
+    const warnings: string[] = [];
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 16, trash: false });
+    opened.push(first);
+    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await first.commit(Array.from({ length: 100 }, (_, i) => rec(i + 1, i === 39 ? 77 : 11, 11, 'v')));
+    await first.close();
+    opened.pop();
+    // Two records of the first segment are damaged on disk.
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0/records-0`, encoding: 'binary', keyEncoding: 'uint32' });
+    await raw.put(5, new Uint8Array([9, 9]));
+    await raw.put(6, new Uint8Array([9]));
+    await raw.close();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false, warn: (l) => warnings.push(l) });
+    opened.push(s);
+    const state = s.load(20, DEFAULT_MEMORY_BYTES);
+    // The window spans two segments (81-100), newest first.
+    expect(state.records.map((r) => r.iid)).toEqual(Array.from({ length: 20 }, (_, i) => 81 + i));
+    expect(state).toMatchObject({ highestIid: 100, maxBallot: 11, recordsAbove: 80 });
+    expect(warnings).toEqual([]);
+    await olderBallotsRead(s);
+    expect(s.olderMaxBallot()).toBe(77);
+    expect(warnings).toEqual([
+      expect.stringMatching(new RegExp(`^${envPath}_0: record for instance 5 is 2 bytes.*the acceptor stops if it reads this record`)),
+      expect.stringMatching(new RegExp(`^${envPath}_0: 2 records at or below instance 80 are not records of this program`)),
+    ]);
+    expect(() => s.read(5)).toThrow(new RegExp(`${envPath}_0: record for instance 5 is 2 bytes`));
+    expect(s.read(7)).toEqual(rec(7, 11, 11, 'v'));
+  });
+
+  it("a store of one environment (an earlier build's) also starts from its window and reads the older records' ballots after", async () => {
+    const envPath = tempPath();
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0`, encoding: 'binary', keyEncoding: 'uint32' });
+    for (let iid = 1; iid <= 50; iid++) await raw.put(iid, encodeRecord(rec(iid, iid === 3 ? 77 : 11, 11, 'v')));
+    await raw.close();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false });
+    opened.push(s);
+    const state = s.load(8, DEFAULT_MEMORY_BYTES);
+    expect(state.records.map((r) => r.iid)).toEqual([43, 44, 45, 46, 47, 48, 49, 50]);
+    expect(state).toMatchObject({ highestIid: 50, maxBallot: 11, recordsAbove: 42 });
+    await olderBallotsRead(s);
+    expect(s.olderMaxBallot()).toBe(77);
+    expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'))).toEqual([]);
+  });
+
+  it("the background read of the older records' ballots moves above a trim made meanwhile, and reads no segment the trim deletes", async () => {
+    const envPath = tempPath();
+    const warnings: string[] = [];
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 16, trash: false });
+    opened.push(first);
+    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    await first.commit(Array.from({ length: 3000 }, (_, i) => rec(i + 1, i === 9 ? 77 : i === 2000 ? 66 : 11, 11, 'v')));
+    await first.close();
+    opened.pop();
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false, warn: (l) => warnings.push(l) });
+    opened.push(s);
+    expect(s.load(8, DEFAULT_MEMORY_BYTES)).toMatchObject({ highestIid: 3000, maxBallot: 11, recordsAbove: 2992 });
+    // Before the read's first turn: instance 10's ballot goes with the trim, instance 2001's stays.
+    await s.commit([{ kind: 'trim', iid: 1500 }]);
+    await olderBallotsRead(s);
+    expect(s.olderMaxBallot()).toBe(66);
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline && readdirSync(`${envPath}_0`).includes('records-1472'); ) await new Promise((resolve) => setTimeout(resolve, 5));
+    const folders = readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'));
+    expect(folders).not.toContain('records-0');
+    expect(folders).not.toContain('records-1472');
+    // The segment holding the trim point stays: instances 1501-1503 are above it.
+    expect(folders).toContain('records-1488');
+    expect(warnings).toEqual([]);
+  });
+
   it('keeps no more than memoryBytes of values at start (the highest always), and says where its cut is', async () => {
     const envPath = tempPath();
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 22, trash: false });
@@ -678,7 +758,7 @@ describe('lmdb storage specifics', () => {
     opened.push(s);
     const state = s.load(4096, 1000);
     expect(state.records.map((r) => r.iid)).toEqual([91, 92, 93, 94, 95, 96, 97, 98, 99, 100]);
-    expect(state).toMatchObject({ highestIid: 100, maxBallot: 77, recordsAbove: 90 });
+    expect(state).toMatchObject({ highestIid: 100, maxBallot: 11, recordsAbove: 90 });
     expect(s.load(4096, 10).records.map((r) => r.iid)).toEqual([100]);
     expect(s.load(5, 1 << 20).records.map((r) => r.iid)).toEqual([96, 97, 98, 99, 100]);
     // The acceptor takes the cut: instance 90 and below are read back from storage.

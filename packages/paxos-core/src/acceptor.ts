@@ -56,6 +56,12 @@ export interface AcceptorArchive {
    * and storage would answer with the one before it.
    */
   holds(rec: AcceptorRecord): boolean;
+  /**
+   * The highest ballot of the records storage held at start and did not give in `records` (those
+   * at or below `recordsAbove`), or undefined while storage is still reading them (in the
+   * background: a start reads only the window). Without this method, `maxBallot` covers them.
+   */
+  olderMaxBallot?(): number | undefined;
 }
 
 /** What an acceptor recovers from its storage at start. */
@@ -70,8 +76,12 @@ export interface AcceptorRecovered {
   readonly fence?: number;
   /** Storage to read older records from; the acceptor then keeps only a window of them in memory. */
   readonly archive?: AcceptorArchive;
-  /** With an archive: the highest instance with a record, and the highest ballot promised, of all of them. */
+  /** With an archive: the highest instance with a record, of all of them. */
   readonly highestIid?: number;
+  /**
+   * With an archive: the highest ballot promised, of all of them, or of `records` only when the
+   * archive gives the older records' (`olderMaxBallot`).
+   */
   readonly maxBallot?: number;
   /**
    * With an archive: `records` holds every record above this instance (storage's cut); the
@@ -110,7 +120,7 @@ export class Acceptor {
   private trimIid = 0;
   /** Highest iid with a record: bounds repeat scans. */
   private highestIid = 0;
-  /** Highest ballot promised in any instance (for a rejoining peer: rejoin.ts). */
+  /** Highest ballot promised in any instance (for a rejoining peer: rejoin.ts), but for the archive's older records (`olderMaxBallot`). */
   private maxBallot = 0;
   /** Instances at or below it are not this acceptor's to vote in (rejoin.ts); 0: none. */
   private readonly fence: number;
@@ -151,11 +161,15 @@ export class Acceptor {
   /**
    * What a replica that lost its storage needs to know from this acceptor to rejoin safely
    * (rejoin.ts): the highest instance it holds a record for, and the highest ballot it promised.
+   * Undefined while the archive is still reading its older records' ballots: the rejoining replica
+   * asks again until every other replica answered.
    */
-  get rejoinInfo(): { readonly highest: number; readonly maxBallot: number } {
+  get rejoinInfo(): { readonly highest: number; readonly maxBallot: number } | undefined {
+    const older = this.archive?.olderMaxBallot === undefined ? 0 : this.archive.olderMaxBallot();
+    if (older === undefined) return undefined;
     // A fence (this acceptor rejoined itself) counts as instances in use: others may have used them.
     const fence = this.fence === REJOIN_PENDING ? 0 : this.fence;
-    return { highest: Math.max(this.highestIid, this.trimIid, fence), maxBallot: this.maxBallot };
+    return { highest: Math.max(this.highestIid, this.trimIid, fence), maxBallot: Math.max(this.maxBallot, older) };
   }
 
   /** The record for `iid`, if any, from memory or the archive. */

@@ -1,50 +1,60 @@
 import type { AcceptorRecord } from './effects.js';
 
 /**
- * What a storage with an archive gives its acceptor at start (`AcceptorRecovered`): of every record
- * above the trim point, read once in ascending instance order, the newest within `memoryWindow`
- * instances of the highest, and of those no more than `memoryBytes` of values (the highest always),
- * as the acceptor keeps them; `recordsAbove` is where that cut falls, and the highest instance and
- * ballot are of all of them. LMDB storage's `load` streams its records through it, and the
- * simulator's restarted acceptors are given the same.
+ * What a storage with an archive gives its acceptor at start (`AcceptorRecovered`): of the records
+ * above the trim point, read newest first, the newest within `memoryWindow` instances of the
+ * highest, and of those no more than `memoryBytes` of values (the highest always), as the acceptor
+ * keeps them; `recordsAbove` is where that cut falls. `push` says when to stop reading, so a start
+ * reads the window and not the log (LibPaxos3's LMDB acceptor reads nothing at start; a log of a
+ * million instances took 1.8 s to read whole). The highest ballot is of the records read: the
+ * archive gives the older records' (`AcceptorArchive.olderMaxBallot`). LMDB storage's `load`
+ * streams its records through it, and the simulator's restarted acceptors are given the same.
  */
 export class StartWindow {
-  /** The newest records: a queue whose front is dropped as it leaves the window or the bytes. */
-  private kept: AcceptorRecord[] = [];
-  private head = 0;
+  /** The records kept, newest first. */
+  private readonly kept: AcceptorRecord[] = [];
   private bytes = 0;
   private cut = 0;
   private highestIid = 0;
   private maxBallot = 0;
+  private full = false;
 
   constructor(
     private readonly memoryWindow: number,
     private readonly memoryBytes: number,
+    private readonly trimIid: number,
   ) {}
 
-  /** The next record, in ascending instance order (O(1) a record). */
-  push(r: AcceptorRecord): void {
-    this.highestIid = r.iid;
-    if (r.ballot > this.maxBallot) this.maxBallot = r.ballot;
-    const kept = this.kept;
-    kept.push(r);
+  /**
+   * The next record, in descending instance order. False once the window is full, or the trim point
+   * reached (this record is not kept): read no more.
+   */
+  push(r: AcceptorRecord): boolean {
+    if (this.full) return false;
+    if (r.iid <= this.trimIid) {
+      this.full = true;
+      return false;
+    }
+    if (this.kept.length === 0) this.highestIid = r.iid;
+    else if (this.highestIid - r.iid >= this.memoryWindow || this.bytes + r.value.length > this.memoryBytes) {
+      this.cut = r.iid;
+      this.full = true;
+      return false;
+    }
+    this.kept.push(r);
     this.bytes += r.value.length;
-    for (let first = kept[this.head] as AcceptorRecord; this.head < kept.length - 1 && (r.iid - first.iid >= this.memoryWindow || this.bytes > this.memoryBytes); first = kept[this.head] as AcceptorRecord) {
-      this.bytes -= first.value.length;
-      this.cut = first.iid;
-      this.head++;
-    }
-    if (this.head > 4096 && 2 * this.head > kept.length) {
-      this.kept = kept.slice(this.head);
-      this.head = 0;
-    }
+    if (r.ballot > this.maxBallot) this.maxBallot = r.ballot;
+    return true;
   }
 
-  /** The records kept, the cut (never below `trimIid`), and the highest instance and ballot of all. */
-  result(trimIid: number): { records: AcceptorRecord[]; recordsAbove: number; highestIid: number; maxBallot: number } {
+  /**
+   * The records kept (ascending), the cut (never below the trim point), the highest instance and the
+   * highest ballot of the records kept.
+   */
+  result(): { records: AcceptorRecord[]; recordsAbove: number; highestIid: number; maxBallot: number } {
     return {
-      records: this.kept.slice(this.head),
-      recordsAbove: Math.max(trimIid, this.highestIid - this.memoryWindow, this.cut),
+      records: this.kept.slice().reverse(),
+      recordsAbove: Math.max(this.trimIid, this.highestIid - this.memoryWindow, this.cut),
       highestIid: this.highestIid,
       maxBallot: this.maxBallot,
     };

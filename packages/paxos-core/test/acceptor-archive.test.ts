@@ -114,6 +114,22 @@ describe('acceptor with an archive (LMDB storage): a bounded window in memory', 
     expect(b.record(21)?.value).toEqual(enc('v21'));
   });
 
+  it("answers a rejoining peer only once the archive knows its older records' highest ballot, and then with the highest of all", () => {
+    const { a, disk } = withArchive(8);
+    for (let iid = 1; iid <= 40; iid++) disk.take(accept(a, iid, iid === 3 ? 99 : 11, `v${iid}`));
+    const newest = [...disk.records.values()].filter((r) => r.iid > 36);
+    // A start that read only the window: its own maxBallot is the window's, the archive reads the rest.
+    let older: number | undefined;
+    const archive: AcceptorArchive = { read: (iid) => disk.read(iid), holds: (r) => disk.holds(r), olderMaxBallot: () => older };
+    const b = new Acceptor({ id: 1, memoryWindow: 8 }, { trimIid: 0, records: newest, archive, highestIid: 40, maxBallot: 11, recordsAbove: 36 });
+    expect(b.rejoinInfo).toBeUndefined();
+    older = 99;
+    expect(b.rejoinInfo).toEqual({ highest: 40, maxBallot: 99 });
+    // A promise since the start counts as well, older ballots or not.
+    disk.take(prepare(b, 41, 120));
+    expect(b.rejoinInfo).toEqual({ highest: 41, maxBallot: 120 });
+  });
+
   it('keeps memory bounded after a prepare far ahead stops the window from moving', () => {
     const { a, disk } = withArchive(8);
     disk.take(prepare(a, MAX_UINT32, 11));

@@ -34,9 +34,13 @@ export class DiskArchive implements AcceptorArchive {
    */
   readonly handAt: 'write' | 'sync';
 
-  constructor(disk: ArchiveDisk, recovered: Iterable<AcceptorRecord>, handAt: 'write' | 'sync' = 'write') {
+  /** The highest ballot of the records at start below those given (LMDB's storage reads it after its start). */
+  private readonly older: number;
+
+  constructor(disk: ArchiveDisk, recovered: Iterable<AcceptorRecord>, handAt: 'write' | 'sync' = 'write', olderMaxBallot = 0) {
     this.disk = disk;
     this.handAt = handAt;
+    this.older = olderMaxBallot;
     // Read back from the disk at start: storage holds them (paxos-core's AcceptorRecovered).
     for (const r of recovered) this.handed.add(r);
   }
@@ -44,6 +48,10 @@ export class DiskArchive implements AcceptorArchive {
   /** A step's records were pushed to the disk's pending batches: the original objects, before any copy. */
   handedOver(persist: readonly PersistRecord[]): void {
     for (const r of persist) if (r.kind === 'record') this.handed.add(r);
+  }
+
+  olderMaxBallot(): number {
+    return this.older;
   }
 
   read(iid: number): AcceptorRecord | undefined {

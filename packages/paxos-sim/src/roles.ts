@@ -65,8 +65,8 @@ export interface LearnerRole extends SimRole, SnapshotRole {
 
 /** Acceptor, proposer and learner in one (core's `Replica` fits). */
 export interface ReplicaRole extends ProposerRole, SnapshotRole {
-  /** Its acceptor, as a rejoining replica asks it (rejoin.ts). */
-  readonly acceptor: { readonly rejoinInfo: RejoinAnswer };
+  /** Its acceptor, as a rejoining replica asks it (rejoin.ts); undefined while its archive reads older ballots. */
+  readonly acceptor: { readonly rejoinInfo: RejoinAnswer | undefined };
   /** Set-instance-id and trim reach a replica through its general input. */
   step(input: Input, out: Effects): void;
   /** Decided by the last input, in order, no-ops included. */

@@ -615,11 +615,11 @@ export class Simulation {
     let acceptorState: SimAcceptorRecovered = { trimIid: d.trimIid, records, fence: d.fence };
     node.archive = undefined;
     if (windowed) {
-      // Through the StartWindow LMDB storage's load uses; memory bytes 0 is the core's default.
-      const window = new StartWindow(loadWindowOf(this.options.seed, this.options.memoryWindow), this.options.memoryBytes > 0 ? this.options.memoryBytes : DEFAULT_MEMORY_BYTES);
-      for (const r of [...records].sort((a, b) => a.iid - b.iid)) window.push(r);
-      const { records: given, recordsAbove, highestIid, maxBallot } = window.result(d.trimIid);
-      const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed));
+      // Through the StartWindow LMDB storage's load uses, newest first; memory bytes 0 is the core's default.
+      const window = new StartWindow(loadWindowOf(this.options.seed, this.options.memoryWindow), this.options.memoryBytes > 0 ? this.options.memoryBytes : DEFAULT_MEMORY_BYTES, d.trimIid);
+      for (const r of [...records].sort((a, b) => b.iid - a.iid)) if (!window.push(r)) break;
+      const { records: given, recordsAbove, highestIid, maxBallot } = window.result();
+      const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed), olderMaxBallot(records, d.trimIid, recordsAbove));
       node.archive = archive;
       acceptorState = { trimIid: d.trimIid, records: given, fence: d.fence, archive, highestIid, maxBallot, recordsAbove };
     }
@@ -1053,7 +1053,9 @@ export class Simulation {
     if (msg.type === 'rejoin_query') {
       // Only a replica that runs answers: one rejoining itself knows nothing yet.
       if (node.role === null || node.kind !== 'replica') return;
-      this.transmitRejoin(to, from, { type: 'rejoin_info', ...(node.role as ReplicaRole).acceptor.rejoinInfo });
+      // Unknown while its archive still reads the older records' ballots: the query comes again.
+      const info = (node.role as ReplicaRole).acceptor.rejoinInfo;
+      if (info !== undefined) this.transmitRejoin(to, from, { type: 'rejoin_info', ...info });
       return;
     }
     const r = this.rejoining.get(to);
@@ -1271,6 +1273,13 @@ export class Simulation {
  * with the record's bytes, which the proposer only proposes again), so that the checks see the
  * sharing evpaxos has.
  */
+/** The highest ballot of `records` above the trim point and at or below `cut`: those a start does not give its acceptor. */
+function olderMaxBallot(records: readonly AcceptorRecord[], trimIid: number, cut: number): number {
+  let max = 0;
+  for (const r of records) if (r.iid > trimIid && r.iid <= cut && r.ballot > max) max = r.ballot;
+  return max;
+}
+
 function ownCopy(msg: Message, self: boolean): Message {
   switch (msg.type) {
     case 'promise':

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import { dirname } from 'node:path';
 import { open, type RootDatabase } from 'lmdb';
 import { StartWindow, type AcceptorArchive, type AcceptorRecord, type PersistRecord } from '@libpaxos/paxos-core';
-import { LMDB_PAGE_SIZE, MAX_SAFE_PAGE_SIZE, META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, type Meta } from './record-format.js';
+import { LMDB_PAGE_SIZE, MAX_SAFE_PAGE_SIZE, META_KEY, decodeMeta, decodeRecord, encodeMeta, encodeRecord, minStoredBytes, padsMeta, recordHeader, type Meta } from './record-format.js';
 import { commitCause } from './commit-cause.js';
 import { SEGMENT_FOLDER, SEGMENT_INSTANCES, Segments } from './segments.js';
 import { syncDirectory } from '../sync-dir.js';
@@ -22,12 +22,15 @@ export interface LmdbOptions {
   readonly segmentInstances?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
-  /** Hears of trouble that does not stop the store (pages above 8 KiB at open; a trimmed segment it cannot delete), once per cause. */
+  /** Hears of trouble that does not stop the store (pages above 8 KiB at open; a trimmed segment it cannot delete; an older record that `load` left on disk and its background read found corrupt or could not read), once per cause. */
   readonly warn?: (line: string) => void;
 }
 
 /** Records below the trim point deleted in one transaction (a few ms), a loop turn apart (a store of one environment). */
 export const TRIM_CHUNK = 2048;
+
+/** Records below the start window read in one loop turn for their ballots (about 2 ms; `scanOlder`). */
+export const OLDER_SCAN_CHUNK = 1024;
 
 /**
  * LMDB acceptor storage (lmdb-js): a folder per acceptor, uint32 keys. The folder's own
@@ -88,6 +91,8 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   /** A segment's deletion under way, or the asynchronous transaction of a chunk (a store of one environment, `lmdb-sync yes`). */
   private clearing: Promise<void> | undefined;
   private closed = false;
+  /** The older records' highest ballot (undefined while `scanOlder` reads them), and its next turn. */
+  private older: { max: number | undefined; timer: NodeJS.Immediate | undefined } = { max: 0, timer: undefined };
 
   constructor(options: LmdbOptions) {
     this.location = `${options.envPath}_${options.aid}`;
@@ -116,33 +121,87 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   }
 
   /**
-   * Reads every record once (each is checked, and the highest ballot promised is needed for a
-   * rejoining peer), but keeps only the newest `memoryWindow` instances' records, and of those no
-   * more than `memoryBytes` of values (the highest always), as the acceptor keeps them: it reads
-   * older ones from here when a prepare, accept or repeat names them, as LibPaxos3's LMDB acceptor
-   * reads every record, so memory does not grow with the log.
+   * Reads the records newest first, and only as far as the acceptor keeps them: the newest
+   * `memoryWindow` instances' records, and of those no more than `memoryBytes` of values (the
+   * highest always). The acceptor reads older ones from here when a prepare, accept or repeat names
+   * them, as LibPaxos3's LMDB acceptor reads every record, so neither memory nor the time a start
+   * takes grows with the log (reading a log of a million records whole took 1.8 s). Each record
+   * read is checked. The older records' highest ballot, which only a rejoining peer asks for, is
+   * read in the background (`olderMaxBallot`).
    */
   load(memoryWindow: number, memoryBytes: number): StoredState {
-    const window = new StartWindow(memoryWindow, memoryBytes);
     this.layout();
+    const trimIid = this.meta.trimIid;
+    const window = new StartWindow(memoryWindow, memoryBytes, trimIid);
     try {
       // A uint32 key: nothing lies above a trim point of 2^32 − 1 (any peer may send that trim).
-      const from = this.meta.trimIid + 1;
-      const stored = this.meta.trimIid >= 0xffff_ffff ? [] : this.segments !== undefined ? this.segments.range(from) : this.db.getRange({ start: from });
+      const stored = trimIid >= 0xffff_ffff ? [] : this.segments !== undefined ? this.segments.rangeDown() : this.db.getRange({ reverse: true });
       for (const { key, value } of stored) {
+        // At or below the trim point (in a store of one environment, the meta record too): done.
+        if (key <= trimIid) break;
         const r = decodeRecord(key, value);
         if (typeof r === 'string') throw new StorageError(`${this.location}: ${r}; the storage is corrupt or from another program`);
-        if (r.iid <= this.meta.trimIid) continue;
-        window.push(r);
+        if (!window.push(r)) break;
       }
     } catch (e) {
       if (e instanceof StorageError) throw e;
       throw new StorageError(`cannot read LMDB storage at ${this.location}: ${(e as Error).message}`);
     }
-    const { records, recordsAbove, highestIid, maxBallot } = window.result(this.meta.trimIid);
+    const { records, recordsAbove, highestIid, maxBallot } = window.result();
     for (const r of records) this.handed.add(r);
+    // A second load (tests) starts over: the first one's read stops.
+    if (this.older.timer !== undefined) clearImmediate(this.older.timer);
+    if (recordsAbove > trimIid) this.scanOlder(trimIid + 1, recordsAbove);
+    else this.older = { max: 0, timer: undefined };
     this.clearSoon();
-    return { trimIid: this.meta.trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
+    return { trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
+  }
+
+  olderMaxBallot(): number | undefined {
+    return this.older.max;
+  }
+
+  /**
+   * Reads the records from `from` to `upTo`, the ones `load` left on disk, `OLDER_SCAN_CHUNK` a
+   * loop turn, for their highest ballot (`olderMaxBallot`: undefined until done). Each is checked
+   * as `load` checks the window's; one that is not a record is reported (the acceptor stops if it
+   * ever reads it) and counts for no ballot. A trim meanwhile moves the scan above the trim point,
+   * whose segments are being deleted. A read that fails ends the scan with the ballots read so far,
+   * reported: only a rejoining replica's round floor depends on them (paxos-core's rejoin.ts).
+   */
+  private scanOlder(from: number, upTo: number): void {
+    let next = from;
+    let max = 0;
+    let corrupt = 0;
+    const scan: { max: number | undefined; timer: NodeJS.Immediate | undefined } = { max: undefined, timer: undefined };
+    this.older = scan;
+    const finish = (): void => {
+      scan.max = max;
+      if (corrupt > 1) this.warn?.(`${this.location}: ${corrupt} records at or below instance ${upTo} are not records of this program (the first was reported); the acceptor stops if it reads one`);
+    };
+    const step = (): void => {
+      scan.timer = undefined;
+      if (this.closed) return;
+      next = Math.max(next, this.meta.trimIid + 1);
+      let n = 0;
+      try {
+        const stored = next > upTo ? [] : this.segments !== undefined ? this.segments.range(next, upTo) : this.db.getRange({ start: next, end: upTo + 1 });
+        for (const { key, value } of stored) {
+          next = key + 1;
+          const r = recordHeader(key, value);
+          if (typeof r !== 'string') max = Math.max(max, r.ballot);
+          else if (++corrupt === 1) this.warn?.(`${this.location}: ${r}; the storage is corrupt or from another program, and the acceptor stops if it reads this record. Restore the store, or wipe it and restart this replica with --rejoin`);
+          if (++n >= OLDER_SCAN_CHUNK) break;
+        }
+      } catch (e) {
+        this.warn?.(`cannot read the older records of LMDB storage at ${this.location} for their highest ballot: ${(e as Error).message}; a replica rejoining now is told the highest of those read`);
+        finish();
+        return;
+      }
+      if (n < OLDER_SCAN_CHUNK) finish();
+      else scan.timer = setImmediate(step);
+    };
+    scan.timer = setImmediate(step);
   }
 
   /**
@@ -434,6 +493,7 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   async close(): Promise<void> {
     this.closed = true;
     if (this.clearTimer !== undefined) clearImmediate(this.clearTimer);
+    if (this.older.timer !== undefined) clearImmediate(this.older.timer);
     this.clearTimer = undefined;
     await this.clearing;
     try {

@@ -95,8 +95,21 @@ export function encodeRecord(r: AcceptorRecord, minBytes = 0): Uint8Array {
   return out;
 }
 
-/** Decodes a record; returns a sentence describing the problem if the bytes are not one. */
-export function decodeRecord(iid: number, stored: Uint8Array): AcceptorRecord | string {
+/** A stored record's ballots and where its value starts in `bytes` (behind any padding). */
+interface RecordHeader {
+  readonly bytes: Uint8Array;
+  readonly ballot: number;
+  readonly valueBallot: number;
+  readonly earlierBallots: number[] | undefined;
+  readonly valueAt: number;
+}
+
+/**
+ * Checks a record's bytes and reads its header, without copying its value (a start's background
+ * read of the older records wants only their ballots); a sentence describing the problem if the
+ * bytes are not a record.
+ */
+export function recordHeader(iid: number, stored: Uint8Array): RecordHeader | string {
   const bytes = unpadded(stored, `record for instance ${iid}`);
   if (typeof bytes === 'string') return bytes;
   if (bytes.length < 9) return `record for instance ${iid} is ${bytes.length} bytes, shorter than its 9-byte header`;
@@ -108,11 +121,7 @@ export function decodeRecord(iid: number, stored: Uint8Array): AcceptorRecord | 
   const ballot = view.getUint32(1);
   const valueBallot = view.getUint32(5);
   if (valueBallot > ballot) return `record for instance ${iid} has accepted ballot ${valueBallot} above its promise ${ballot}`;
-  if (version === FORMAT_VERSION) {
-    // A plain Uint8Array copy: lmdb-js hands out Buffers that views of it would keep alive. The
-    // acceptor keeps it until a trim: small ones share a slab (no ArrayBuffer per record).
-    return { kind: 'record', iid, ballot, valueBallot, value: copyKept(bytes.subarray(9)) };
-  }
+  if (version === FORMAT_VERSION) return { bytes, ballot, valueBallot, earlierBallots: undefined, valueAt: 9 };
   const n = bytes.length > 9 ? (bytes[9] as number) : 0;
   const header = 10 + 4 * n;
   if (n === 0 || n > MAX_EARLIER_BALLOTS || bytes.length < header) {
@@ -126,7 +135,19 @@ export function decodeRecord(iid: number, stored: Uint8Array): AcceptorRecord | 
     earlierBallots.push(b);
   }
   if (!ascending) return `record for instance ${iid} has earlier ballots ${earlierBallots.join(', ')}, not ascending below its value ballot ${valueBallot}`;
-  return { kind: 'record', iid, ballot, valueBallot, value: copyKept(bytes.subarray(header)), earlierBallots };
+  return { bytes, ballot, valueBallot, earlierBallots, valueAt: header };
+}
+
+/** Decodes a record; returns a sentence describing the problem if the bytes are not one. */
+export function decodeRecord(iid: number, stored: Uint8Array): AcceptorRecord | string {
+  const h = recordHeader(iid, stored);
+  if (typeof h === 'string') return h;
+  // A plain Uint8Array copy: lmdb-js hands out Buffers that views of it would keep alive. The
+  // acceptor keeps it until a trim: small ones share a slab (no ArrayBuffer per record).
+  const value = copyKept(h.bytes.subarray(h.valueAt));
+  return h.earlierBallots === undefined
+    ? { kind: 'record', iid, ballot: h.ballot, valueBallot: h.valueBallot, value }
+    : { kind: 'record', iid, ballot: h.ballot, valueBallot: h.valueBallot, value, earlierBallots: h.earlierBallots };
 }
 
 export interface Meta {

@@ -146,14 +146,25 @@ export class Segments {
     return this.env(this.segmentOf(iid), false)?.get(iid);
   }
 
-  /** Every record from `from` up, in instance order. */
-  *range(from: number): Generator<{ key: number; value: Uint8Array }> {
+  /** The records from `from` to `to` (both included), in instance order. */
+  *range(from: number, to: number): Generator<{ key: number; value: Uint8Array }> {
     const first = this.segmentOf(from);
+    const last = this.segmentOf(to);
     for (const k of [...this.onDisk]) {
       if (k < first) continue;
+      if (k > last) return;
       const env = this.env(k, false);
       if (env === undefined) continue;
-      yield* env.getRange({ start: Math.max(from, k * this.size) });
+      yield* env.getRange({ start: Math.max(from, k * this.size), end: Math.min(to, (k + 1) * this.size - 1) + 1 });
+    }
+  }
+
+  /** Every record, newest first: a start reads only as far as its window (storage/lmdb.ts). */
+  *rangeDown(): Generator<{ key: number; value: Uint8Array }> {
+    for (const k of [...this.onDisk].reverse()) {
+      const env = this.env(k, false);
+      if (env === undefined) continue;
+      yield* env.getRange({ reverse: true });
     }
   }
 
