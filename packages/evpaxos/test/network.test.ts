@@ -128,8 +128,11 @@ async function aloneReplicaZero(
   tls?: { readonly certs: TestCerts; readonly as: () => string },
 ) {
   const accepted: Socket[] = [];
+  /** When each connection to replica 1's port was accepted (`performance.now()`). */
+  const acceptedAt: number[] = [];
   const server = createServer((s) => {
     accepted.push(s);
+    acceptedAt.push(performance.now());
     s.on('error', () => undefined);
   });
   const greeters: Socket[] = [];
@@ -175,6 +178,7 @@ async function aloneReplicaZero(
   return {
     r0: net,
     accepted,
+    acceptedAt,
     greet: (role: 'learner' | 'replica') => greetAt(ports[0] as number, role),
     close: async () => {
       for (const s of [...greeters, ...accepted]) s.destroy();
@@ -243,17 +247,24 @@ describe('dialling back at once', () => {
   }, 15_000);
 
   it('a hello just after such a dial was refused makes the next dial come 50 ms after it, not after the backoff', async () => {
+    let firstHello = 0;
     const f = await aloneReplicaZero(async (greet, listen) => {
       // Replica 1's hello while nothing listens on its port yet: replica 0 dials at once, is
-      // refused, and its backoff says 60 s.
+      // refused, and its backoff says 30 s.
       await greet('replica');
+      firstHello = performance.now();
       await sleep(5);
       await listen();
     });
     try {
       // A second hello, most likely within 50 ms of that dial: the next comes 50 ms after it.
       await f.greet('replica');
+      const secondHello = performance.now();
       await waitFor(() => f.accepted.length === 1 && f.r0.isUp(1), 3000, 'replica 0 to dial replica 1 again about 50 ms after its last dial');
+      // Not at once (the dial before it began after the first hello was sent): a dial at the second
+      // hello would come well within 50 ms of the first. Only a machine too slow to send the second
+      // hello within 45 ms leaves nothing to tell apart.
+      if (secondHello - firstHello < 45) expect(f.acceptedAt[0] as number).toBeGreaterThanOrEqual(firstHello + 45);
     } finally {
       await f.close();
     }
