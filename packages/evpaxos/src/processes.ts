@@ -7,6 +7,7 @@ import {
   CheckpointSchedule,
   Learner,
   LearningProposer,
+  MAX_UINT32,
   Replica,
   assertNever,
   encodeBatch,
@@ -521,8 +522,14 @@ export async function startLearner<R = unknown>(
     close,
     metricsUrl,
     leader,
-    trim: (iid) => pump.input((out) => role.trim(iid, out)),
-    setInstanceId: (iid) => pump.input(() => role.setInstanceId(iid)),
+    trim: (iid) => {
+      requireInstanceId('trim', iid, 1);
+      pump.input((out) => role.trim(iid, out));
+    },
+    setInstanceId: (iid) => {
+      requireInstanceId('setInstanceId', iid, 0);
+      pump.input(() => role.setInstanceId(iid));
+    },
     acceptors: () => network.acceptors(),
   };
 }
@@ -703,8 +710,14 @@ export async function startReplica<R = undefined>(
     close,
     metricsUrl,
     ...leadership,
-    trim: (iid) => pump.input((out) => role.step({ kind: 'trim', iid }, out)),
-    setInstanceId: (iid) => pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out)),
+    trim: (iid) => {
+      requireInstanceId('trim', iid, 1);
+      pump.input((out) => role.step({ kind: 'trim', iid }, out));
+    },
+    setInstanceId: (iid) => {
+      requireInstanceId('setInstanceId', iid, 0);
+      pump.input((out) => role.step({ kind: 'set-instance-id', iid }, out));
+    },
     acceptors: () => network.acceptors(),
     submit: (value) => {
       const r = route(value);
@@ -878,6 +891,15 @@ function checkpointShell<R>(
 }
 
 /** A replica answers a rejoining replica's query with what its acceptor knows (rejoin.ts). */
+/**
+ * An instance id an application hands to `trim` or `setInstanceId`: anything else is refused here,
+ * with a sentence, before it reaches the core (whose own check would throw inside the pump, which
+ * stops on any throw there: it cannot tell an argument from a half-stepped role).
+ */
+function requireInstanceId(call: string, iid: number, min: number): void {
+  if (!Number.isInteger(iid) || iid < min || iid > MAX_UINT32) throw new RangeError(`${call}(${String(iid)}): an instance id is an integer from ${min} to ${MAX_UINT32}`);
+}
+
 function withRejoinAnswers(w: Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'>, answer: (from: PeerId) => void): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
   const inner = w.onExtension;
   return {

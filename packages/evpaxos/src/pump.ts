@@ -107,8 +107,11 @@ export class Pump {
 
   constructor(private readonly o: PumpOptions) {
     this.log = limitRepeats(o.log);
+    // The first tick throws to whoever makes the pump (a process that cannot start), before the
+    // ticker exists; later ones stop it as any other input does.
+    this.apply((out) => o.role.tick(performance.now(), out));
+    this.schedule();
     this.ticker = setInterval(() => this.input((out) => o.role.tick(performance.now(), out)), o.tickMs);
-    this.input((out) => o.role.tick(performance.now(), out));
   }
 
   receive(from: PeerId, msg: Message): void {
@@ -128,10 +131,20 @@ export class Pump {
     this.schedule();
   }
 
-  /** Runs any other input (propose, trim, set-instance-id…) against the current batch. */
+  /**
+   * Runs any other input (a tick, propose, trim, set-instance-id, a digest vote…) against the
+   * current batch. One that throws stops the pump as a failed `receive` does: it may have stepped
+   * the role half-way, so nothing of the batch may leave (callers check an application's arguments
+   * before they get here: processes.ts).
+   */
   input(step: (out: Effects) => void): void {
     if (this.stopped) return;
-    this.apply(step);
+    try {
+      this.apply(step);
+    } catch (e) {
+      this.fail(e instanceof Error ? e : new Error(String(e)));
+      return;
+    }
     this.schedule();
   }
 

@@ -51,6 +51,11 @@ describe('metrics and health', () => {
     expect(value(m, 'paxos_storage_open')).toBe(1);
     expect(value(m, 'paxos_learner_next_instance')).toBeGreaterThan(1);
     expect(value(m, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    // Arguments that are not instance ids are refused with a sentence, before anything is stepped
+    // (the trim counts below stay at one), and the replica goes on.
+    expect(() => r0.trim(0)).toThrow(new RangeError('trim(0): an instance id is an integer from 1 to 4294967295'));
+    expect(() => r0.trim(1.5)).toThrow(RangeError);
+    expect(() => r0.setInstanceId(-1)).toThrow(/^setInstanceId\(-1\): an instance id is an integer from 0 to 4294967295$/);
     // Trims: sent by the handle, applied by every acceptor.
     r0.trim(2);
     const trimmed = async () => value(await scrape(rs[1]?.metricsUrl as string), 'paxos_acceptor_trim_instance');

@@ -153,6 +153,33 @@ describe('pump', () => {
     expect(sent).toEqual([]);
   });
 
+  it('an input that throws after stepping half-way (a tick, a digest vote) stops the pump as a failed receive does, and nothing of its batch leaves', async () => {
+    const { pump, sent, stopped } = watchedPump(new Acceptor({ id: 0 }), () => undefined);
+    await turn();
+    sent.length = 0;
+    pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
+    expect(() =>
+      pump.input((out) => {
+        out.send.push({ to: 1, msg: { type: 'trim', iid: 1 } });
+        throw new Error('a broken invariant');
+      }),
+    ).not.toThrow();
+    await turn();
+    expect(stopped.fatal?.message).toBe('a broken invariant');
+    expect(sent).toEqual([]);
+  });
+
+  it("a role whose first tick throws fails the pump's making, and leaves no timer behind", () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const role = new Acceptor({ id: 0 });
+    role.tick = () => {
+      throw new Error('cannot start');
+    };
+    expect(() => watchedPump(role, () => undefined)).toThrow('cannot start');
+    expect(timers()).toBe(before);
+  });
+
   it('a deliver callback that throws stops the pump with a sentence naming the instance, instead of an unhandled rejection', async () => {
     const role: PumpedRole = {
       receive(_from: PeerId, msg: Message, out: Effects) {
