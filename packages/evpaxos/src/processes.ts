@@ -108,9 +108,9 @@ export interface PaxosHandle {
 }
 
 export interface LearnerHandle extends PaxosHandle, Pick<LeadershipApi, 'leader'> {
-  /** Ask every acceptor to trim instances ≤ iid. */
+  /** Ask every acceptor to trim instances ≤ iid (1 to 2^32 − 1; anything else throws a RangeError). */
   trim(iid: number): void;
-  /** Continue delivering after instance `iid` (e.g. from a checkpoint). */
+  /** Continue delivering after instance `iid` (e.g. from a checkpoint; 0 to 2^32 − 1, anything else throws a RangeError). */
   setInstanceId(iid: number): void;
   /**
    * The acceptors this process dials (its config's, in order), with whether each connection is up
