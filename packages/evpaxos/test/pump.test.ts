@@ -160,7 +160,7 @@ describe('pump', () => {
     pump.receive(1, { type: 'prepare', iid: 1, ballot: 11 });
     expect(() =>
       pump.input((out) => {
-        out.send.push({ to: 1, msg: { type: 'trim', iid: 1 } });
+        out.send.push({ to: 'acceptors', msg: { type: 'trim', iid: 1 } });
         throw new Error('a broken invariant');
       }),
     ).not.toThrow();
