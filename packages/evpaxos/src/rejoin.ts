@@ -51,7 +51,7 @@ export async function rejoin(config: PaxosConfig, id: number, storage: AcceptorS
     if (performance.now() - lastSaid >= 10_000) {
       lastSaid = performance.now();
       const missing = config.acceptors.map((_, k) => k).filter((k) => k !== id && !answers.has(k));
-      log.info(`Still rejoining after ${Math.round((performance.now() - started) / 1000)} s: waiting for replica${missing.length === 1 ? '' : 's'} ${missing.join(', ')} to answer (a replica that is down, or not libpaxos-ts, cannot)`);
+      log.info(`Still rejoining after ${Math.round((performance.now() - started) / 1000)} s: waiting for replica${missing.length === 1 ? '' : 's'} ${missing.join(', ')} to answer (a replica that is down, or not libpaxos-ts, cannot; one with a long log answers once it has read its older records' ballots)`);
     }
   }, 200);
   try {

@@ -721,19 +721,49 @@ describe('lmdb storage specifics', () => {
     expect(readdirSync(`${envPath}_0`).filter((f) => f.startsWith('records-'))).toEqual([]);
   });
 
-  it("the background read of the older records' ballots moves above a trim made meanwhile, and reads no segment the trim deletes", async () => {
+  it("the read of the older records' ballots takes padded records and records with earlier ballots (8 KiB pages)", async () => {
+    const envPath = tempPath();
+    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, pageSize: 8192, trash: false });
+    opened.push(first);
+    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+    const reaccepted: AcceptorRecord = { ...rec(3, 88, 20, 'v'), earlierBallots: [7] };
+    await first.commit([...Array.from({ length: 50 }, (_, i) => rec(i + 1, 11, 11, 'v')).filter((r) => r.iid !== 3), reaccepted]);
+    await first.close();
+    opened.pop();
+    const warnings: string[] = [];
+    const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false, warn: (l) => warnings.push(l) });
+    opened.push(s);
+    expect(s.pageSize).toBe(8192);
+    expect(s.load(8, DEFAULT_MEMORY_BYTES)).toMatchObject({ highestIid: 50, maxBallot: 11, recordsAbove: 42 });
+    await olderBallotsRead(s);
+    expect(s.olderMaxBallot()).toBe(88);
+    expect(s.read(3)).toEqual(reaccepted);
+    expect(warnings).toEqual([]);
+  });
+
+  it("the read of the older records' ballots starts only when asked, and moves above a trim made while it reads", async () => {
     const envPath = tempPath();
     const warnings: string[] = [];
     const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 16, trash: false });
     opened.push(first);
     first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-    await first.commit(Array.from({ length: 3000 }, (_, i) => rec(i + 1, i === 9 ? 77 : i === 2000 ? 66 : 11, 11, 'v')));
+    await first.commit(Array.from({ length: 3000 }, (_, i) => rec(i + 1, i + 1 === 1400 ? 77 : i + 1 === 2001 ? 66 : 11, 11, 'v')));
     await first.close();
     opened.pop();
+    // Instance 5 is not a record: a read that began unasked would report it.
+    const raw = open<Uint8Array, number>({ path: `${envPath}_0/records-0`, encoding: 'binary', keyEncoding: 'uint32' });
+    await raw.put(5, new Uint8Array([9]));
+    await raw.close();
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false, warn: (l) => warnings.push(l) });
     opened.push(s);
     expect(s.load(8, DEFAULT_MEMORY_BYTES)).toMatchObject({ highestIid: 3000, maxBallot: 11, recordsAbove: 2992 });
-    // Before the read's first turn: instance 10's ballot goes with the trim, instance 2001's stays.
+    for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings).toEqual([]);
+    // Asked: its first turn reads at most OLDER_READ_RECORDS (instances 1 to 1024 at most).
+    expect(s.olderMaxBallot()).toBeUndefined();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings).toEqual([expect.stringContaining('record for instance 5 is 1 bytes')]);
+    // Then a trim: instance 1400's ballot goes with it, instance 2001's stays.
     await s.commit([{ kind: 'trim', iid: 1500 }]);
     await olderBallotsRead(s);
     expect(s.olderMaxBallot()).toBe(66);
@@ -743,7 +773,7 @@ describe('lmdb storage specifics', () => {
     expect(folders).not.toContain('records-1472');
     // The segment holding the trim point stays: instances 1501-1503 are above it.
     expect(folders).toContain('records-1488');
-    expect(warnings).toEqual([]);
+    expect(warnings).toHaveLength(1);
   });
 
   it('keeps no more than memoryBytes of values at start (the highest always), and says where its cut is', async () => {

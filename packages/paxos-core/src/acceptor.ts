@@ -58,8 +58,9 @@ export interface AcceptorArchive {
   holds(rec: AcceptorRecord): boolean;
   /**
    * The highest ballot of the records storage held at start and did not give in `records` (those
-   * at or below `recordsAbove`), or undefined while storage is still reading them (in the
-   * background: a start reads only the window). Without this method, `maxBallot` covers them.
+   * at or below `recordsAbove`), or undefined while storage is still reading them (a start reads
+   * only the window; LMDB storage reads the rest when first asked, over loop turns). Without this
+   * method, `maxBallot` covers them.
    */
   olderMaxBallot?(): number | undefined;
 }

@@ -34,13 +34,16 @@ export class DiskArchive implements AcceptorArchive {
    */
   readonly handAt: 'write' | 'sync';
 
-  /** The highest ballot of the records at start below those given (LMDB's storage reads it after its start). */
-  private readonly older: number;
+  /** Records at or below it were not given at start: `olderMaxBallot` reads them. */
+  private readonly cut: number;
+  /** Their highest ballot, once read. */
+  private older: number | undefined;
 
-  constructor(disk: ArchiveDisk, recovered: Iterable<AcceptorRecord>, handAt: 'write' | 'sync' = 'write', olderMaxBallot = 0) {
+  constructor(disk: ArchiveDisk, recovered: Iterable<AcceptorRecord>, handAt: 'write' | 'sync' = 'write', cut = 0) {
     this.disk = disk;
     this.handAt = handAt;
-    this.older = olderMaxBallot;
+    this.cut = cut;
+    this.older = cut === 0 ? 0 : undefined;
     // Read back from the disk at start: storage holds them (paxos-core's AcceptorRecovered).
     for (const r of recovered) this.handed.add(r);
   }
@@ -50,8 +53,17 @@ export class DiskArchive implements AcceptorArchive {
     for (const r of persist) if (r.kind === 'record') this.handed.add(r);
   }
 
-  olderMaxBallot(): number {
-    return this.older;
+  /**
+   * As LMDB storage's: the first call reads the records at or below the start's cut that the disk
+   * holds now (a trim since took some) and answers undefined, as LMDB's read takes loop turns; the
+   * calls after it answer.
+   */
+  olderMaxBallot(): number | undefined {
+    if (this.older !== undefined) return this.older;
+    let max = 0;
+    for (const r of this.disk.records.values()) if (r.iid <= this.cut && r.ballot > max) max = r.ballot;
+    this.older = max;
+    return undefined;
   }
 
   read(iid: number): AcceptorRecord | undefined {

@@ -316,7 +316,7 @@ function mutation(mutant: Mutant, o: SimOptions): Mutation {
         acceptor: (make, _aid, recovered) => {
           const disk = recovered.archive;
           if (disk === undefined) return make(recovered);
-          return make({ ...recovered, archive: { read: (iid) => disk.readSynced(iid), holds: () => true } });
+          return make({ ...recovered, archive: { read: (iid) => disk.readSynced(iid), holds: () => true, olderMaxBallot: () => disk.olderMaxBallot() } });
         },
       };
     case 'acceptor-invents-earlier-vote':
@@ -459,7 +459,9 @@ class RewritableAcceptor implements SimRole {
       ...this.recovered,
       trimIid: this.trimIid,
       records: [...records.values()],
-      ...(archive !== undefined ? { archive: { read: (iid: number) => records.get(iid) ?? archive.read(iid), holds: (r: AcceptorRecord) => archive.holds(r) } } : {}),
+      ...(archive !== undefined
+        ? { archive: { read: (iid: number) => records.get(iid) ?? archive.read(iid), holds: (r: AcceptorRecord) => archive.holds(r), olderMaxBallot: () => archive.olderMaxBallot?.() ?? 0 } }
+        : {}),
     });
   }
 }

@@ -610,7 +610,8 @@ export class Simulation {
     // them back from it: a new archive per incarnation, which holds what was read back. It is
     // given what LMDB storage's load gives: the records above a cut (the acceptor's window below
     // the highest, or in half the seeds a cut closer to it, as a load window may be smaller, and
-    // within the acceptor's bytes), the cut, and the highest instance and ballot over all of them.
+    // within the acceptor's bytes), the cut, the highest instance of all of them and the highest
+    // ballot of those given (the archive reads the older ones' when a rejoining replica first asks).
     const windowed = this.options.memoryWindow > 0 && (node.kind === 'acceptor' || node.kind === 'replica');
     let acceptorState: SimAcceptorRecovered = { trimIid: d.trimIid, records, fence: d.fence };
     node.archive = undefined;
@@ -619,7 +620,7 @@ export class Simulation {
       const window = new StartWindow(loadWindowOf(this.options.seed, this.options.memoryWindow), this.options.memoryBytes > 0 ? this.options.memoryBytes : DEFAULT_MEMORY_BYTES, d.trimIid);
       for (const r of [...records].sort((a, b) => b.iid - a.iid)) if (!window.push(r)) break;
       const { records: given, recordsAbove, highestIid, maxBallot } = window.result();
-      const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed), olderMaxBallot(records, d.trimIid, recordsAbove));
+      const archive = new DiskArchive(d, given, archiveHandsAt(this.options.seed), recordsAbove > d.trimIid ? recordsAbove : 0);
       node.archive = archive;
       acceptorState = { trimIid: d.trimIid, records: given, fence: d.fence, archive, highestIid, maxBallot, recordsAbove };
     }
@@ -1273,13 +1274,6 @@ export class Simulation {
  * with the record's bytes, which the proposer only proposes again), so that the checks see the
  * sharing evpaxos has.
  */
-/** The highest ballot of `records` above the trim point and at or below `cut`: those a start does not give its acceptor. */
-function olderMaxBallot(records: readonly AcceptorRecord[], trimIid: number, cut: number): number {
-  let max = 0;
-  for (const r of records) if (r.iid > trimIid && r.iid <= cut && r.ballot > max) max = r.ballot;
-  return max;
-}
-
 function ownCopy(msg: Message, self: boolean): Message {
   switch (msg.type) {
     case 'promise':

@@ -22,15 +22,28 @@ export interface LmdbOptions {
   readonly segmentInstances?: number;
   /** `acceptor-trash-files`: delete the directory first. */
   readonly trash: boolean;
-  /** Hears of trouble that does not stop the store (pages above 8 KiB at open; a trimmed segment it cannot delete; an older record that `load` left on disk and its background read found corrupt or could not read), once per cause. */
+  /** Hears of trouble that does not stop the store (pages above 8 KiB at open; a trimmed segment it cannot delete; an older record that `load` left on disk and the read of their ballots for a rejoining peer found corrupt or could not read), once per cause. */
   readonly warn?: (line: string) => void;
 }
 
 /** Records below the trim point deleted in one transaction (a few ms), a loop turn apart (a store of one environment). */
 export const TRIM_CHUNK = 2048;
 
-/** Records below the start window read in one loop turn for their ballots (about 2 ms; `scanOlder`). */
-export const OLDER_SCAN_CHUNK = 1024;
+/** The most records below the start window read in one loop turn for their ballots (`readOlder`), and the most time. */
+export const OLDER_READ_RECORDS = 1024;
+export const OLDER_READ_MS = 2;
+
+/** The read of the records `load` left on disk for their highest ballot: from `next` to `upTo`. */
+interface OlderRead {
+  next: number;
+  readonly upTo: number;
+  max: number;
+  /** Records found that are not records of this program. */
+  corrupt: number;
+  done: boolean;
+  /** Its next loop turn, while it reads. */
+  timer: NodeJS.Immediate | undefined;
+}
 
 /**
  * LMDB acceptor storage (lmdb-js): a folder per acceptor, uint32 keys. The folder's own
@@ -91,8 +104,10 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
   /** A segment's deletion under way, or the asynchronous transaction of a chunk (a store of one environment, `lmdb-sync yes`). */
   private clearing: Promise<void> | undefined;
   private closed = false;
-  /** The older records' highest ballot (undefined while `scanOlder` reads them), and its next turn. */
-  private older: { max: number | undefined; timer: NodeJS.Immediate | undefined } = { max: 0, timer: undefined };
+  /** The read of the records `load` left on disk for their highest ballot (`olderMaxBallot`). */
+  private older: OlderRead = { next: 1, upTo: 0, max: 0, corrupt: 0, done: true, timer: undefined };
+  /** The last failure of that read reported, so that a retry failing the same way says nothing more. */
+  private lastOlderFailure = '';
 
   constructor(options: LmdbOptions) {
     this.location = `${options.envPath}_${options.aid}`;
@@ -125,9 +140,9 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
    * `memoryWindow` instances' records, and of those no more than `memoryBytes` of values (the
    * highest always). The acceptor reads older ones from here when a prepare, accept or repeat names
    * them, as LibPaxos3's LMDB acceptor reads every record, so neither memory nor the time a start
-   * takes grows with the log (reading a log of a million records whole took 1.8 s). Each record
-   * read is checked. The older records' highest ballot, which only a rejoining peer asks for, is
-   * read in the background (`olderMaxBallot`).
+   * takes grows with the log (`pnpm bench:lmdb-start`). Each record read is checked. The older
+   * records' highest ballot, which only a rejoining peer asks for, is read when it first asks
+   * (`olderMaxBallot`). A replica that rejoined loads again once its fence is written.
    */
   load(memoryWindow: number, memoryBytes: number): StoredState {
     this.layout();
@@ -149,59 +164,63 @@ export class LmdbStorage implements AcceptorStorage, AcceptorArchive {
     }
     const { records, recordsAbove, highestIid, maxBallot } = window.result();
     for (const r of records) this.handed.add(r);
-    // A second load (tests) starts over: the first one's read stops.
+    // The records at or below the cut, if any, for `olderMaxBallot` (a read an earlier load began stops).
     if (this.older.timer !== undefined) clearImmediate(this.older.timer);
-    if (recordsAbove > trimIid) this.scanOlder(trimIid + 1, recordsAbove);
-    else this.older = { max: 0, timer: undefined };
+    this.older = { next: trimIid + 1, upTo: recordsAbove, max: 0, corrupt: 0, done: recordsAbove <= trimIid, timer: undefined };
     this.clearSoon();
     return { trimIid, records, roundFloor: this.meta.roundFloor, fence: this.meta.fence, archive: this, highestIid, maxBallot, recordsAbove };
   }
 
+  /**
+   * The highest ballot of the records `load` left on disk, once read; the first call starts that
+   * read (`readOlder`) and, like every call until it is done, returns undefined. Only a rejoining
+   * peer asks (it asks again every 200 ms), so a start that nobody asks reads nothing more.
+   */
   olderMaxBallot(): number | undefined {
-    return this.older.max;
+    const older = this.older;
+    if (older.done) return older.max;
+    if (older.timer === undefined && !this.closed) older.timer = setImmediate(() => this.readOlder(older));
+    return undefined;
   }
 
   /**
-   * Reads the records from `from` to `upTo`, the ones `load` left on disk, `OLDER_SCAN_CHUNK` a
-   * loop turn, for their highest ballot (`olderMaxBallot`: undefined until done). Each is checked
-   * as `load` checks the window's; one that is not a record is reported (the acceptor stops if it
-   * ever reads it) and counts for no ballot. A trim meanwhile moves the scan above the trim point,
-   * whose segments are being deleted. A read that fails ends the scan with the ballots read so far,
-   * reported: only a rejoining replica's round floor depends on them (paxos-core's rejoin.ts).
+   * One loop turn of the read of the older records' ballots: at most `OLDER_READ_RECORDS` records
+   * or `OLDER_READ_MS`, then the next turn. Each record is checked as `load` checks the window's;
+   * one that is not a record is reported (the acceptor stops if it ever reads it) and counts for no
+   * ballot. A trim meanwhile moves the read above the trim point, whose segments are being
+   * deleted. A read that fails is reported (once per cause) and resumes where it stopped at the
+   * next `olderMaxBallot` call: a partial answer would understate the round floor a rejoining
+   * replica takes (paxos-core's rejoin.ts).
    */
-  private scanOlder(from: number, upTo: number): void {
-    let next = from;
-    let max = 0;
-    let corrupt = 0;
-    const scan: { max: number | undefined; timer: NodeJS.Immediate | undefined } = { max: undefined, timer: undefined };
-    this.older = scan;
-    const finish = (): void => {
-      scan.max = max;
-      if (corrupt > 1) this.warn?.(`${this.location}: ${corrupt} records at or below instance ${upTo} are not records of this program (the first was reported); the acceptor stops if it reads one`);
-    };
-    const step = (): void => {
-      scan.timer = undefined;
-      if (this.closed) return;
-      next = Math.max(next, this.meta.trimIid + 1);
-      let n = 0;
-      try {
-        const stored = next > upTo ? [] : this.segments !== undefined ? this.segments.range(next, upTo) : this.db.getRange({ start: next, end: upTo + 1 });
-        for (const { key, value } of stored) {
-          next = key + 1;
-          const r = recordHeader(key, value);
-          if (typeof r !== 'string') max = Math.max(max, r.ballot);
-          else if (++corrupt === 1) this.warn?.(`${this.location}: ${r}; the storage is corrupt or from another program, and the acceptor stops if it reads this record. Restore the store, or wipe it and restart this replica with --rejoin`);
-          if (++n >= OLDER_SCAN_CHUNK) break;
-        }
-      } catch (e) {
-        this.warn?.(`cannot read the older records of LMDB storage at ${this.location} for their highest ballot: ${(e as Error).message}; a replica rejoining now is told the highest of those read`);
-        finish();
-        return;
+  private readOlder(older: OlderRead): void {
+    older.timer = undefined;
+    if (this.closed || this.older !== older) return;
+    older.next = Math.max(older.next, this.meta.trimIid + 1);
+    const started = performance.now();
+    let n = 0;
+    try {
+      const { next, upTo } = older;
+      const stored = next > upTo ? [] : this.segments !== undefined ? this.segments.range(next, upTo) : this.db.getRange({ start: next, end: upTo + 1 });
+      for (const { key, value } of stored) {
+        older.next = key + 1;
+        const r = recordHeader(key, value);
+        if (typeof r !== 'string') older.max = Math.max(older.max, r.ballot);
+        else if (++older.corrupt === 1) this.warn?.(`${this.location}: ${r}; the storage is corrupt or from another program, and the acceptor stops if it reads this record. Restore the store, or wipe it and restart this replica with --rejoin`);
+        if (++n >= OLDER_READ_RECORDS || (n % 64 === 0 && performance.now() - started >= OLDER_READ_MS)) break;
       }
-      if (n < OLDER_SCAN_CHUNK) finish();
-      else scan.timer = setImmediate(step);
-    };
-    scan.timer = setImmediate(step);
+    } catch (e) {
+      const failure = `cannot read the older records of LMDB storage at ${this.location} for their highest ballot: ${(e as Error).message}; a replica rejoining now waits until they can be read`;
+      if (failure !== this.lastOlderFailure) this.warn?.(failure);
+      this.lastOlderFailure = failure;
+      return;
+    }
+    if (older.next <= older.upTo && n > 0) {
+      older.timer = setImmediate(() => this.readOlder(older));
+      return;
+    }
+    older.done = true;
+    this.lastOlderFailure = '';
+    if (older.corrupt > 1) this.warn?.(`${this.location}: ${older.corrupt} records at or below instance ${older.upTo} are not records of this program (the first was reported); the acceptor stops if it reads one`);
   }
 
   /**

@@ -21,9 +21,9 @@ export const SEGMENT_FOLDER = /^records-(\d+)$/;
 
 /**
  * At most this many segments stay open (more only while transactions are under way in them): the
- * newest, which commits write to, and the last few an acceptor read older records from. Each open
- * one takes three file descriptors and a map; a store that is never trimmed has a segment for
- * every 16,384 instances.
+ * newest, which commits write to, and the last few an acceptor read older records from (the read of
+ * the older records' ballots for a rejoining peer opens each in turn). Each open one takes three
+ * file descriptors and a map; a store that is never trimmed has a segment for every 16,384 instances.
  */
 const MAX_OPEN = 4;
 

@@ -2,8 +2,9 @@ import type { AcceptorRecord, AcceptorRecovered, PersistRecord } from '@libpaxos
 
 /**
  * What an acceptor (and a replica's proposer) finds on disk at start. With LMDB, also an archive
- * and what paxos-core's AcceptorRecovered says of it (the highest instance and ballot over every
- * record, and the cut below which `records` gives none).
+ * and what paxos-core's AcceptorRecovered says of it (the highest instance of every record, the
+ * highest ballot of `records`, whose archive reads the older ones' when asked, and the cut below
+ * which `records` gives none).
  */
 export interface StoredState extends Pick<AcceptorRecovered, 'archive' | 'highestIid' | 'maxBallot' | 'recordsAbove'> {
   readonly trimIid: number;
