@@ -124,9 +124,17 @@ describe('redial', () => {
  * speaks mutual TLS, and `greet` connects with the certificate `tls.certs` made for `as`.
  */
 async function aloneReplicaZero(
-  before: (greet: (role: 'learner' | 'replica') => Promise<void>, listen: () => Promise<void>) => Promise<void>,
+  before: (greet: (role: 'learner' | 'replica') => Promise<void>, listen: () => Promise<void>, dialledEarly: () => Promise<void>) => Promise<void>,
   tls?: { readonly certs: TestCerts; readonly as: () => string },
 ) {
+  // Replica 0's debug lines: it says so right before it dials early (the dial's connect() follows
+  // in a nextTick, before any timer or read of the test's can run).
+  const debug: string[] = [];
+  const log = { error: () => undefined, info: () => undefined, debug: (t: string) => debug.push(t) };
+  const dialledEarly = async (): Promise<void> => {
+    for (let i = 0; i < 2000 && !debug.some((t) => t.includes('dialled this process: dialling it now')); i++) await sleep(1);
+    expect(debug.join('\n')).toContain('dialled this process: dialling it now');
+  };
   const accepted: Socket[] = [];
   /** When each connection to replica 1's port was accepted (`performance.now()`). */
   const acceptedAt: number[] = [];
@@ -152,6 +160,7 @@ async function aloneReplicaZero(
   const { net, ports } = await withFreePorts(2, async (p) => {
     const n = new Network({
       ...BASE,
+      log,
       self: 0,
       listen: { host: '127.0.0.1', port: p[0] as number, where: 'test:1', name: 'replica-0' },
       dial: p.map((port, k) => ({ host: '127.0.0.1', port, where: `test:${k + 1}`, name: `replica-${k}` })),
@@ -165,6 +174,7 @@ async function aloneReplicaZero(
       await before(
         (role) => greetAt(p[0] as number, role),
         () => listenOn(server, p[1] as number),
+        dialledEarly,
       );
     } catch (e) {
       // A port taken: withFreePorts tries others (anything else fails the test, all closed).
@@ -248,12 +258,12 @@ describe('dialling back at once', () => {
 
   it('a hello just after such a dial was refused makes the next dial come 50 ms after it, not after the backoff', async () => {
     let firstHello = 0;
-    const f = await aloneReplicaZero(async (greet, listen) => {
+    const f = await aloneReplicaZero(async (greet, listen, dialledEarly) => {
       // Replica 1's hello while nothing listens on its port yet: replica 0 dials at once, is
       // refused, and its backoff says 30 s.
       await greet('replica');
       firstHello = performance.now();
-      await sleep(5);
+      await dialledEarly();
       await listen();
     });
     try {
