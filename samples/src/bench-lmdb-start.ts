@@ -10,7 +10,7 @@
  * Prints a table; writes nothing but its temporary stores, removed at the end (also on failure or
  * a signal).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_MEMORY_BYTES, DEFAULT_MEMORY_WINDOW, type AcceptorRecord } from '@libpaxos/paxos-core';
@@ -34,7 +34,12 @@ const argv = sampleArgs('pnpm bench:lmdb-start')
 
 const sizes: number[] = argv.records ?? [10_000, 1_000_000, 5_000_000];
 const valueBytes: number = argv['value-bytes'] ?? 64;
-const root = mkdtempSync(join(argv.dir ?? tmpdir(), 'paxos-lmdb-start-'));
+const base = argv.dir ?? tmpdir();
+if (!existsSync(base)) {
+  process.stderr.write(`--dir ${base}: no such folder; give a folder that exists (the bench makes its stores inside it)\n`);
+  process.exit(1);
+}
+const root = mkdtempSync(join(base, 'paxos-lmdb-start-'));
 const cleanup = () => rmSync(root, { recursive: true, force: true });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -56,7 +61,7 @@ interface Row {
 
 async function measure(n: number): Promise<Row> {
   const envPath = join(root, `store-${n}`);
-  const open = () => new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 30, trash: false });
+  const open = () => new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 30, trash: false, warn: say });
   const writer = open();
   writer.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
   const value = new Uint8Array(valueBytes).fill(0x61);
@@ -84,6 +89,11 @@ async function measure(n: number): Promise<Row> {
       last = now;
     }
     const olderS = (performance.now() - t) / 1000;
+    // Every record was written with ballot 11 (none is older than the window of a store that small):
+    // anything else, or no answer, is not a measurement.
+    const expected = n > DEFAULT_MEMORY_WINDOW ? 11 : 0;
+    const older = store.olderMaxBallot();
+    if (older !== expected) throw new Error(`the read of the older ballots of ${n} records gave ${String(older)}, not ${expected}`);
     turns.sort((a, b) => a - b);
     const at = (q: number) => turns[Math.min(turns.length - 1, Math.floor(q * turns.length))] ?? 0;
     return { records: n, writeS, startMs, kept: state.records.length, olderS, turnP99Ms: at(0.99), turnMaxMs: turns.at(-1) ?? 0 };
@@ -99,7 +109,8 @@ try {
     say(`${n.toLocaleString('en-US')} records of ${valueBytes} bytes…`);
     rows.push(await measure(n));
   }
-  const f = (x: number, d: number) => x.toLocaleString('en-US', { minimumFractionDigits: d, maximumFractionDigits: d });
+  // Times without grouping, so that the table reads back as numbers; counts grouped.
+  const f = (x: number, d: number) => x.toFixed(d);
   process.stdout.write(
     [
       `LMDB acceptor start, ${valueBytes}-byte values, Node ${process.version}`,

@@ -247,36 +247,45 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
   };
   const onDeliver = w.onDeliver;
   const commit = w.commit;
-  const pump: Pump = new Pump({
-    role: w.role,
-    ...(commit !== undefined ? { commit: metrics === undefined ? commit : timedCommit(commit, metrics) } : {}),
-    send: metrics === undefined ? (env: Envelope) => route(network, env) : (env: Envelope) => (metrics.sent(env), route(network, env)),
-    flushSends: () => network.writeOut(),
-    routeLocal: () => network.routeLocal(),
-    ...(onDeliver !== undefined || metrics !== undefined
-      ? {
-          deliver: (d: Delivery) => {
-            metrics?.deliveredValues(1);
-            onDeliver?.(d.iid, d.value, d.index);
-          },
-        }
-      : {}),
-    ...(w.delivered !== undefined ? { delivered: w.delivered } : {}),
-    ...(w.snapshot !== undefined ? { snapshot: w.snapshot } : {}),
-    ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
-    ...(metrics !== undefined ? { observe: (events, from) => metrics.events(events, from) } : {}),
-    log,
-    peerName: (p) => network.peerName(p),
-    tickMs: TICK_MS,
-    onFatal: (e) => {
-      metrics?.storageFailure();
-      w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
-      if (o.onFatal !== undefined) return o.onFatal(e);
-      log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
-      process.exitCode = 1;
-      close().catch((e2: Error) => log.error(e2.message));
-    },
-  });
+  // The role's first tick runs in the constructor and throws to here: the process cannot start.
+  let pump: Pump;
+  try {
+    pump = new Pump({
+      role: w.role,
+      ...(commit !== undefined ? { commit: metrics === undefined ? commit : timedCommit(commit, metrics) } : {}),
+      send: metrics === undefined ? (env: Envelope) => route(network, env) : (env: Envelope) => (metrics.sent(env), route(network, env)),
+      flushSends: () => network.writeOut(),
+      routeLocal: () => network.routeLocal(),
+      ...(onDeliver !== undefined || metrics !== undefined
+        ? {
+            deliver: (d: Delivery) => {
+              metrics?.deliveredValues(1);
+              onDeliver?.(d.iid, d.value, d.index);
+            },
+          }
+        : {}),
+      ...(w.delivered !== undefined ? { delivered: w.delivered } : {}),
+      ...(w.snapshot !== undefined ? { snapshot: w.snapshot } : {}),
+      ...(w.onEvent !== undefined ? { events: w.onEvent } : {}),
+      ...(metrics !== undefined ? { observe: (events, from) => metrics.events(events, from) } : {}),
+      log,
+      peerName: (p) => network.peerName(p),
+      tickMs: TICK_MS,
+      onFatal: (e) => {
+        metrics?.storageFailure();
+        w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
+        if (o.onFatal !== undefined) return o.onFatal(e);
+        log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
+        process.exitCode = 1;
+        close().catch((e2: Error) => log.error(e2.message));
+      },
+    });
+  } catch (e) {
+    await network.close();
+    await closeStorage();
+    if (log !== o.log) log.close();
+    throw e;
+  }
   metrics?.attach({ network, ...w.sources, ...(w.closeStorage !== undefined ? { storageOpen: () => storageOpen } : {}) });
   try {
     await network.start();
@@ -890,7 +899,6 @@ function checkpointShell<R>(
   };
 }
 
-/** A replica answers a rejoining replica's query with what its acceptor knows (rejoin.ts). */
 /**
  * An instance id an application hands to `trim` or `setInstanceId`: anything else is refused here,
  * with a sentence, before it reaches the core (whose own check would throw inside the pump, which
@@ -900,6 +908,7 @@ function requireInstanceId(call: string, iid: number, min: number): void {
   if (!Number.isInteger(iid) || iid < min || iid > MAX_UINT32) throw new RangeError(`${call}(${String(iid)}): an instance id is an integer from ${min} to ${MAX_UINT32}`);
 }
 
+/** A replica answers a rejoining replica's query with what its acceptor knows (rejoin.ts). */
 function withRejoinAnswers(w: Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'>, answer: (from: PeerId) => void): Pick<Wiring, 'onExtension' | 'snapshot' | 'delivered'> {
   const inner = w.onExtension;
   return {

@@ -63,7 +63,8 @@ export interface PumpOptions {
   readonly tickMs: number;
   /**
    * The disk failed (nothing of the failed batch, nor of any input taken since, was sent or
-   * delivered), or the deliver callback threw (nothing after that value was delivered): the pump
+   * delivered), stepping an input threw (a storage read, a broken invariant: nothing of its batch
+   * was sent), or the deliver callback threw (nothing after that value was delivered): the pump
    * takes no more inputs; the process should stop (`drain` still resolves).
    */
   readonly onFatal: (error: Error) => void;

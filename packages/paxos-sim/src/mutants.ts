@@ -460,7 +460,7 @@ class RewritableAcceptor implements SimRole {
       trimIid: this.trimIid,
       records: [...records.values()],
       ...(archive !== undefined
-        ? { archive: { read: (iid: number) => records.get(iid) ?? archive.read(iid), holds: (r: AcceptorRecord) => archive.holds(r), olderMaxBallot: () => archive.olderMaxBallot?.() ?? 0 } }
+        ? { archive: { read: (iid: number) => records.get(iid) ?? archive.read(iid), holds: (r: AcceptorRecord) => archive.holds(r), olderMaxBallot: () => (archive.olderMaxBallot === undefined ? 0 : archive.olderMaxBallot()) } }
         : {}),
     });
   }
