@@ -27,6 +27,18 @@ async function olderBallotsRead(s: LmdbStorage): Promise<void> {
 }
 
 const opened: AcceptorStorage[] = [];
+
+/** A new store holding `records`, written and closed as a process that stopped leaves it. */
+async function storeWith(records: PersistRecord[], options: { segmentInstances?: number; pageSize?: number } = {}): Promise<string> {
+  const envPath = tempPath();
+  const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false, ...options });
+  opened.push(s);
+  s.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
+  await s.commit(records);
+  await s.close();
+  opened.pop();
+  return envPath;
+}
 /** Folders a test made; removed after it, whether it passed or not. */
 const folders: string[] = [];
 afterEach(async () => {
@@ -675,15 +687,12 @@ describe('lmdb storage specifics', () => {
     expect(s.read(3)).toMatchObject({ ballot: 50, valueBallot: 11 });
   });
 
-  it('a start reads only its window: a corrupt record below it is reported by the background read, once, and stops the acceptor only if read', async () => {
-    const envPath = tempPath();
+  it("a start reads only its window: a corrupt record below it is reported by the read of the older ballots, once, and stops the acceptor only if read", async () => {
     const warnings: string[] = [];
-    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 16, trash: false });
-    opened.push(first);
-    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-    await first.commit(Array.from({ length: 100 }, (_, i) => rec(i + 1, i === 39 ? 77 : 11, 11, 'v')));
-    await first.close();
-    opened.pop();
+    const envPath = await storeWith(
+      Array.from({ length: 100 }, (_, i) => rec(i + 1, i === 39 ? 77 : 11, 11, 'v')),
+      { segmentInstances: 16 },
+    );
     // Two records of the first segment are damaged on disk.
     const raw = open<Uint8Array, number>({ path: `${envPath}_0/records-0`, encoding: 'binary', keyEncoding: 'uint32' });
     await raw.put(5, new Uint8Array([9, 9]));
@@ -722,14 +731,8 @@ describe('lmdb storage specifics', () => {
   });
 
   it("the read of the older records' ballots takes padded records and records with earlier ballots (8 KiB pages)", async () => {
-    const envPath = tempPath();
-    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, pageSize: 8192, trash: false });
-    opened.push(first);
-    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
     const reaccepted: AcceptorRecord = { ...rec(3, 88, 20, 'v'), earlierBallots: [7] };
-    await first.commit([...Array.from({ length: 50 }, (_, i) => rec(i + 1, 11, 11, 'v')).filter((r) => r.iid !== 3), reaccepted]);
-    await first.close();
-    opened.pop();
+    const envPath = await storeWith([...Array.from({ length: 50 }, (_, i) => rec(i + 1, 11, 11, 'v')).filter((r) => r.iid !== 3), reaccepted], { pageSize: 8192 });
     const warnings: string[] = [];
     const s = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, trash: false, warn: (l) => warnings.push(l) });
     opened.push(s);
@@ -742,14 +745,11 @@ describe('lmdb storage specifics', () => {
   });
 
   it("the read of the older records' ballots starts only when asked, and moves above a trim made while it reads", async () => {
-    const envPath = tempPath();
     const warnings: string[] = [];
-    const first = new LmdbStorage({ envPath, aid: 0, sync: false, mapSize: 1 << 20, segmentInstances: 16, trash: false });
-    opened.push(first);
-    first.load(DEFAULT_MEMORY_WINDOW, DEFAULT_MEMORY_BYTES);
-    await first.commit(Array.from({ length: 3000 }, (_, i) => rec(i + 1, i + 1 === 1400 ? 77 : i + 1 === 2001 ? 66 : 11, 11, 'v')));
-    await first.close();
-    opened.pop();
+    const envPath = await storeWith(
+      Array.from({ length: 3000 }, (_, i) => rec(i + 1, i + 1 === 1400 ? 77 : i + 1 === 2001 ? 66 : 11, 11, 'v')),
+      { segmentInstances: 16 },
+    );
     // Instance 5 is not a record: a read that began unasked would report it.
     const raw = open<Uint8Array, number>({ path: `${envPath}_0/records-0`, encoding: 'binary', keyEncoding: 'uint32' });
     await raw.put(5, new Uint8Array([9]));
