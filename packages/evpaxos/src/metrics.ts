@@ -66,6 +66,8 @@ export class ProcessMetrics {
   private sources: MetricSources | undefined;
   private closing = false;
   private storageFailed = false;
+  /** The error a process stopped on, other than its storage's (see `failed`). */
+  private failure: string | undefined;
 
   // Plain counters, read on scrape.
   private opened = 0;
@@ -269,8 +271,14 @@ export class ProcessMetrics {
     this.closing = true;
   }
 
-  storageFailure(): void {
-    this.storageFailed = true;
+  /**
+   * The process stopped on `error`: with `storage`, the acceptor's storage failed (the storage gauge
+   * reads 0 and health says so); otherwise health names the error (an application callback or a
+   * state machine that threw, a role's broken invariant), and the storage gauge stays as it is.
+   */
+  failed(error: Error, storage: boolean): void {
+    if (storage) this.storageFailed = true;
+    else this.failure ??= error.message;
   }
 
   /** Core events, at the time of the input that caused them. */
@@ -414,6 +422,7 @@ export class ProcessMetrics {
     const checks: Record<string, unknown> = {};
     const s = this.sources;
     if (this.closing) reasons.push('the process is shutting down');
+    if (this.failure !== undefined) reasons.push(`the process stopped on an error: ${this.failure}`);
     if (s === undefined) {
       reasons.push('the process is starting');
       return { ready: false, reasons, checks };

@@ -40,7 +40,7 @@ import { Pump, type PumpedRole } from './pump.js';
 import { mustRejoin, rejoin } from './rejoin.js';
 import { RoundFile } from './round-file.js';
 import type { StateMachine } from './state-machine.js';
-import { openStorage, type AcceptorStorage, type StoredState } from './storage.js';
+import { StorageError, openStorage, type AcceptorStorage, type StoredState } from './storage.js';
 import { transportFor, type Transport } from './transport.js';
 import { VERSION } from './version.js';
 
@@ -65,8 +65,9 @@ export interface CommonOptions {
    */
   readonly metrics?: MetricsOptions | false;
   /**
-   * The disk failed. Nothing of the failed write was sent; the role has stopped. Default: log it
-   * and set a failing exit code after closing.
+   * The process cannot go on: the disk failed (nothing of the failed write was sent), or the state
+   * machine, the deliver callback or a step of the role threw; the role has stopped. Given, it is
+   * the application's to close the handle; default: log it and set a failing exit code after closing.
    */
   readonly onFatal?: (error: Error) => void;
   /**
@@ -272,7 +273,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
       peerName: (p) => network.peerName(p),
       tickMs: TICK_MS,
       onFatal: (e) => {
-        metrics?.storageFailure();
+        metrics?.failed(e, e instanceof StorageError);
         w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
         if (o.onFatal !== undefined) return o.onFatal(e);
         log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
@@ -526,7 +527,7 @@ export async function startLearner<R = unknown>(
     },
     log,
   );
-  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e), metrics);
+  shell.attach(pump, network, stopOnFatal(o, log, close, metrics), metrics);
   return {
     close,
     metricsUrl,
@@ -695,7 +696,7 @@ export async function startReplica<R = undefined>(
   );
   pumpRef = pump;
   networkRef = network;
-  shell.attach(pump, network, (e) => o.onFatal?.(e) ?? fatal(log, close, e), metrics);
+  shell.attach(pump, network, stopOnFatal(o, log, close, metrics), metrics);
   // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
   const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
   /** Why `value` cannot be submitted here, or where to send it. */
@@ -936,6 +937,19 @@ function withDigestVotes(
 }
 
 /** The default for a failure a process cannot go on after: log it, close, exit code 1. */
+/**
+ * What a node's checkpoints and state machine do when they fail: metrics and health say so, then
+ * the application's `onFatal` if it gave one, else `fatal` (one or the other: an `onFatal` that
+ * returns nothing used to get `fatal` as well, which closed the process under the application).
+ */
+function stopOnFatal(o: CommonOptions, log: Logger, close: () => Promise<void>, metrics: ProcessMetrics | undefined): (e: Error) => void {
+  return (e) => {
+    metrics?.failed(e, e instanceof StorageError);
+    if (o.onFatal !== undefined) o.onFatal(e);
+    else fatal(log, close, e);
+  };
+}
+
 function fatal(log: Logger, close: () => Promise<void>, e: Error): void {
   log.error(`${e.message}; stopping`);
   process.exitCode = 1;

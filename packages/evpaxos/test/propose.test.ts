@@ -116,16 +116,23 @@ describe('PendingProposals', () => {
 });
 
 describe('an application that throws', () => {
-  /** Replica 0 of a 1-replica cluster with batching, its state machine and deliver callback as given, and where its fatal error goes. */
+  /**
+   * Replica 0 of a 1-replica cluster with batching, its state machine and deliver callback as
+   * given, where its fatal error goes (an `onFatal` that returns nothing), what it logged at error
+   * level, and its metrics.
+   */
   async function single(apply: (v: string) => string, onDeliver?: (v: string) => void) {
     const fatal: Error[] = [];
     const applied: string[] = [];
+    const errors: string[] = [];
+    const log = { ...silentLogger, error: (t: string) => errors.push(t) };
     const r = await withFreePorts(1, async (p) => {
       const config = parseConfig([`replica 0 127.0.0.1 ${p[0]}`, 'proposer-batch-max-values 16'].join('\n'), 'test.conf');
       return startReplica<string>({
         id: 0,
         config,
-        log: silentLogger,
+        log,
+        metrics: { port: 0 },
         stateMachine: {
           apply: (_iid, _index, value) => {
             const v = new TextDecoder().decode(value);
@@ -137,15 +144,22 @@ describe('an application that throws', () => {
           restore: () => undefined,
         },
         ...(onDeliver !== undefined ? { onDeliver: (_iid: number, v: Uint8Array) => onDeliver(new TextDecoder().decode(v)) } : {}),
-        onFatal: (e) => fatal.push(e),
+        onFatal: (e) => {
+          fatal.push(e);
+        },
       });
     });
     handles.push(r as unknown as ReplicaHandle);
-    return { r, fatal, applied };
+    return { r, fatal, applied, errors };
+  }
+
+  /** What /healthz says of `r`. */
+  async function health(r: { metricsUrl: string | undefined }): Promise<{ reasons: string[]; checks: Record<string, unknown> }> {
+    return (await (await fetch(`${r.metricsUrl as string}/healthz`)).json()) as { reasons: string[]; checks: Record<string, unknown> };
   }
 
   it("a state machine's apply that throws stops the replica with a sentence, and nothing after that value is applied", async () => {
-    const { r, fatal, applied } = await single((v) => {
+    const { r, fatal, applied, errors } = await single((v) => {
       if (v === 'boom') throw new Error('cannot apply boom');
       return v.toUpperCase();
     });
@@ -157,6 +171,12 @@ describe('an application that throws', () => {
     expect(fatal[0]?.message).toMatch(/^the state machine's apply\(\) threw for instance \d+ position 0: cannot apply boom; a replica whose state machine fails cannot stay consistent/);
     await new Promise((res) => setTimeout(res, 100));
     expect(applied).toEqual(['first']);
+    // The application's onFatal decides: the library neither logs a stop nor closes the process.
+    expect(errors.filter((l) => l.endsWith('; stopping'))).toEqual([]);
+    // Health names the error; the storage did not fail.
+    const h = await health(r);
+    expect(h.reasons).toEqual([expect.stringMatching(/^the process stopped on an error: the state machine's apply\(\) threw for instance \d+ position 0: cannot apply boom/)]);
+    expect(h.checks.storageOpen).toBe(true);
   }, 20_000);
 
   it('a deliver callback that throws stops the replica with a sentence naming the instance (no unhandled rejection)', async () => {
@@ -170,5 +190,9 @@ describe('an application that throws', () => {
     void r.propose(text('boom')).catch(() => undefined);
     await waitFor(() => fatal.length > 0, 5000, 'the fatal error');
     expect(fatal[0]?.message).toMatch(/^the application's deliver callback threw at instance \d+: callback failed; nothing after it is delivered$/);
+    // Health names the error; the storage did not fail (it used to say 'acceptor storage failed').
+    const h = await health(r);
+    expect(h.reasons).toEqual([expect.stringMatching(/^the process stopped on an error: the application's deliver callback threw at instance \d+: callback failed/)]);
+    expect(h.checks.storageOpen).toBe(true);
   }, 20_000);
 });
