@@ -11,6 +11,7 @@ import {
   Replica,
   assertNever,
   encodeBatch,
+  isUint32,
   newEffects,
   quorumSize,
   type CoreEvent,
@@ -66,8 +67,9 @@ export interface CommonOptions {
   readonly metrics?: MetricsOptions | false;
   /**
    * The process cannot go on: the disk failed (nothing of the failed write was sent), or the state
-   * machine, the deliver callback or a step of the role threw; the role has stopped. Given, it is
-   * the application's to close the handle; default: log it and set a failing exit code after closing.
+   * machine, a checkpoint's file step, the deliver callback or a step of the role threw; the role
+   * has stopped. Given, it is the application's to close the handle; default: log it and set a
+   * failing exit code after closing.
    */
   readonly onFatal?: (error: Error) => void;
   /**
@@ -248,6 +250,12 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
   };
   const onDeliver = w.onDeliver;
   const commit = w.commit;
+  /** A start that failed: what it opened is closed. */
+  const abandon = async (): Promise<void> => {
+    await network.close();
+    await closeStorage();
+    if (log !== o.log) log.close();
+  };
   // The role's first tick runs in the constructor and throws to here: the process cannot start.
   let pump: Pump;
   try {
@@ -272,19 +280,20 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
       log,
       peerName: (p) => network.peerName(p),
       tickMs: TICK_MS,
+      // Every failure the process cannot go on after ends here, the pump stopped first (a node's
+      // state machine and checkpoints halt it): metrics and health say so, then the application's
+      // onFatal if it gave one, else the default (log, exit code 1, close).
       onFatal: (e) => {
         metrics?.failed(e, e instanceof StorageError);
         w.onStop?.(`the process stopped before the value was delivered: ${e.message}`);
         if (o.onFatal !== undefined) return o.onFatal(e);
-        log.error(`${e.message}; stopping (nothing was sent for the writes that failed)`);
+        log.error(`${e.message}; stopping${e instanceof StorageError ? ' (nothing was sent for the writes that failed)' : ''}`);
         process.exitCode = 1;
         close().catch((e2: Error) => log.error(e2.message));
       },
     });
   } catch (e) {
-    await network.close();
-    await closeStorage();
-    if (log !== o.log) log.close();
+    await abandon();
     throw e;
   }
   metrics?.attach({ network, ...w.sources, ...(w.closeStorage !== undefined ? { storageOpen: () => storageOpen } : {}) });
@@ -296,9 +305,7 @@ async function wire(o: CommonOptions, config: PaxosConfig, w: Wiring, log: RateL
     }
   } catch (e) {
     pump.stop();
-    await network.close();
-    await closeStorage();
-    if (log !== o.log) log.close();
+    await abandon();
     throw e;
   }
   return { pump, network, close, metricsUrl: server?.url, metrics };
@@ -527,7 +534,7 @@ export async function startLearner<R = unknown>(
     },
     log,
   );
-  shell.attach(pump, network, stopOnFatal(o, log, close, metrics), metrics);
+  shell.attach(pump, network, (e) => pump.halt(e), metrics);
   return {
     close,
     metricsUrl,
@@ -696,7 +703,7 @@ export async function startReplica<R = undefined>(
   );
   pumpRef = pump;
   networkRef = network;
-  shell.attach(pump, network, stopOnFatal(o, log, close, metrics), metrics);
+  shell.attach(pump, network, (e) => pump.halt(e), metrics);
   // With batching a value travels inside a batch, which adds a few bytes to what the wire carries.
   const maxValue = config.maxValueSize - (config.proposerBatchMaxValues > 0 ? encodeBatch([new Uint8Array(0)]).length : 0);
   /** Why `value` cannot be submitted here, or where to send it. */
@@ -906,7 +913,7 @@ function checkpointShell<R>(
  * stops on any throw there: it cannot tell an argument from a half-stepped role).
  */
 function requireInstanceId(call: string, iid: number, min: number): void {
-  if (!Number.isInteger(iid) || iid < min || iid > MAX_UINT32) throw new RangeError(`${call}(${String(iid)}): an instance id is an integer from ${min} to ${MAX_UINT32}`);
+  if (!isUint32(iid) || iid < min) throw new RangeError(`${call}(${String(iid)}): an instance id is an integer from ${min} to ${MAX_UINT32}`);
 }
 
 /** A replica answers a rejoining replica's query with what its acceptor knows (rejoin.ts). */
@@ -934,26 +941,6 @@ function withDigestVotes(
       else inner?.(from, msg);
     },
   };
-}
-
-/** The default for a failure a process cannot go on after: log it, close, exit code 1. */
-/**
- * What a node's checkpoints and state machine do when they fail: metrics and health say so, then
- * the application's `onFatal` if it gave one, else `fatal` (one or the other: an `onFatal` that
- * returns nothing used to get `fatal` as well, which closed the process under the application).
- */
-function stopOnFatal(o: CommonOptions, log: Logger, close: () => Promise<void>, metrics: ProcessMetrics | undefined): (e: Error) => void {
-  return (e) => {
-    metrics?.failed(e, e instanceof StorageError);
-    if (o.onFatal !== undefined) o.onFatal(e);
-    else fatal(log, close, e);
-  };
-}
-
-function fatal(log: Logger, close: () => Promise<void>, e: Error): void {
-  log.error(`${e.message}; stopping`);
-  process.exitCode = 1;
-  close().catch((e2: Error) => log.error(e2.message));
 }
 
 /** The core's leadership options for `leader yes`, or nothing (LibPaxos3's every-proposer-proposes). */

@@ -254,7 +254,8 @@ export class Pump {
     // write to other connections, so waiting saved few writes and delayed every hop (A/B, replica
     // 64 B, batching: -o 100 +8–22 %, -o 10 −2–+21 % values/s over five interleaved pairs).
     const endOfBatch = this.o.role.endOfBatch;
-    for (let round = first; round < MAX_ROUNDS_PER_TURN; round++) {
+    // A halt during a round's deliveries (a state machine that threw) ends the flush.
+    for (let round = first; round < MAX_ROUNDS_PER_TURN && !this.failed; round++) {
       // Inputs taken so far are this round's; `wanted` says whether any came after it.
       this.wanted = false;
       if (endOfBatch !== undefined && !this.stopped) this.endBatch(endOfBatch);
@@ -358,6 +359,15 @@ export class Pump {
     clearEffects(batch);
     this.spare = batch;
     return true;
+  }
+
+  /**
+   * Something outside the pump that the process cannot go on after (the state machine's `apply`, a
+   * checkpoint's file step): the pump stops as after a failed commit (nothing of the batch being
+   * built leaves) and hands `error` to `onFatal`, once.
+   */
+  halt(error: Error): void {
+    if (!this.failed) this.fail(error);
   }
 
   private fail(error: Error): void {

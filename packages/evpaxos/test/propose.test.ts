@@ -177,6 +177,8 @@ describe('an application that throws', () => {
     const h = await health(r);
     expect(h.reasons).toEqual([expect.stringMatching(/^the process stopped on an error: the state machine's apply\(\) threw for instance \d+ position 0: cannot apply boom/)]);
     expect(h.checks.storageOpen).toBe(true);
+    // The role stopped all the same (its state machine is gone): it takes no more values.
+    await expect(r.propose(text('later'))).rejects.toThrow(/the replica is closed/);
   }, 20_000);
 
   it('a deliver callback that throws stops the replica with a sentence naming the instance (no unhandled rejection)', async () => {
