@@ -666,7 +666,7 @@ describe('lmdb storage specifics', () => {
     opened.push(s);
     const state = s.load(8, DEFAULT_MEMORY_BYTES);
     expect(state.records.map((r) => r.iid)).toEqual([93, 94, 95, 96, 97, 98, 99, 100]);
-    // Instance 5's ballot is below the window: read in the background, and until then no answer.
+    // Instance 5's ballot is below the window: read when first asked, and until then no answer.
     expect(state).toMatchObject({ highestIid: 100, maxBallot: 11 });
     const a = new Acceptor({ id: 0, memoryWindow: 8 }, state);
     expect(a.recordCount).toBe(8);

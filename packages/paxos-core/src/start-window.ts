@@ -6,7 +6,7 @@ import type { AcceptorRecord } from './effects.js';
  * highest, and of those no more than `memoryBytes` of values (the highest always), as the acceptor
  * keeps them; `recordsAbove` is where that cut falls. `push` says when to stop reading, so a start
  * reads the window and not the log (LibPaxos3's LMDB acceptor reads nothing at start; a log of a
- * million instances took 1.8 s to read whole). The highest ballot is of the records read: the
+ * million instances took 1.8 s to read whole). The highest ballot is of the records kept: the
  * archive gives the older records' (`AcceptorArchive.olderMaxBallot`). LMDB storage's `load`
  * streams its records through it, and the simulator's restarted acceptors are given the same.
  */
@@ -15,7 +15,6 @@ export class StartWindow {
   private readonly kept: AcceptorRecord[] = [];
   private bytes = 0;
   private cut = 0;
-  private highestIid = 0;
   private maxBallot = 0;
   private full = false;
 
@@ -35,8 +34,8 @@ export class StartWindow {
       this.full = true;
       return false;
     }
-    if (this.kept.length === 0) this.highestIid = r.iid;
-    else if (this.highestIid - r.iid >= this.memoryWindow || this.bytes + r.value.length > this.memoryBytes) {
+    const highest = this.kept[0];
+    if (highest !== undefined && (highest.iid - r.iid >= this.memoryWindow || this.bytes + r.value.length > this.memoryBytes)) {
       this.cut = r.iid;
       this.full = true;
       return false;
@@ -52,10 +51,12 @@ export class StartWindow {
    * highest ballot of the records kept.
    */
   result(): { records: AcceptorRecord[]; recordsAbove: number; highestIid: number; maxBallot: number } {
+    // The highest is always kept, first.
+    const highestIid = this.kept[0]?.iid ?? 0;
     return {
       records: this.kept.slice().reverse(),
-      recordsAbove: Math.max(this.trimIid, this.highestIid - this.memoryWindow, this.cut),
-      highestIid: this.highestIid,
+      recordsAbove: Math.max(this.trimIid, highestIid - this.memoryWindow, this.cut),
+      highestIid,
       maxBallot: this.maxBallot,
     };
   }

@@ -105,8 +105,8 @@ interface RecordHeader {
 }
 
 /**
- * Checks a record's bytes and reads its header, without copying its value (a start's background
- * read of the older records wants only their ballots); a sentence describing the problem if the
+ * Checks a record's bytes and reads its header, without copying its value (the read of the
+ * older records' ballots for a rejoining peer wants only those); a sentence describing the problem if the
  * bytes are not a record.
  */
 export function recordHeader(iid: number, stored: Uint8Array): RecordHeader | string {
